@@ -1,0 +1,334 @@
+//! [`Batch`]: the unit of data passed between components.
+//!
+//! The payload is shared (`Arc`) and lazy. A receiver stores the request body as [`Bytes`] and
+//! decodes nothing; [`Batch::view`] decodes once and caches; [`Batch::make_mut`] decodes if
+//! needed, copies only if another consumer shares the payload (copy-on-write) and drops the
+//! cached bytes; [`Batch::encoded`] reuses the original bytes while nothing changed them. So a
+//! pass-through pipeline does no protobuf work, and fan-out to N exporters costs N reference
+//! counts.
+
+use crate::pdata;
+use crate::proto::collector::{
+    logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
+    trace::v1::ExportTraceServiceRequest,
+};
+use crate::Signal;
+use bytes::Bytes;
+use once_cell::sync::OnceCell;
+use prost::Message;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// A decoded payload: one OTLP export request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
+    Traces(ExportTraceServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
+    Logs(ExportLogsServiceRequest),
+}
+
+/// The payload was not valid OTLP protobuf.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(pub String);
+
+impl Data {
+    pub fn empty(signal: Signal) -> Data {
+        match signal {
+            Signal::Traces => Data::Traces(Default::default()),
+            Signal::Metrics => Data::Metrics(Default::default()),
+            Signal::Logs => Data::Logs(Default::default()),
+        }
+    }
+
+    pub fn signal(&self) -> Signal {
+        match self {
+            Data::Traces(_) => Signal::Traces,
+            Data::Metrics(_) => Signal::Metrics,
+            Data::Logs(_) => Signal::Logs,
+        }
+    }
+
+    pub fn decode(signal: Signal, bytes: &[u8]) -> Result<Data, DecodeError> {
+        let err = |e: prost::DecodeError| {
+            DecodeError(format!("failed to unmarshal {signal} request: {e}"))
+        };
+        Ok(match signal {
+            Signal::Traces => Data::Traces(ExportTraceServiceRequest::decode(bytes).map_err(err)?),
+            Signal::Metrics => {
+                Data::Metrics(ExportMetricsServiceRequest::decode(bytes).map_err(err)?)
+            }
+            Signal::Logs => Data::Logs(ExportLogsServiceRequest::decode(bytes).map_err(err)?),
+        })
+    }
+
+    pub fn encode(&self) -> Bytes {
+        Bytes::from(match self {
+            Data::Traces(r) => r.encode_to_vec(),
+            Data::Metrics(r) => r.encode_to_vec(),
+            Data::Logs(r) => r.encode_to_vec(),
+        })
+    }
+
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Data::Traces(r) => r.encoded_len(),
+            Data::Metrics(r) => r.encoded_len(),
+            Data::Logs(r) => r.encoded_len(),
+        }
+    }
+
+    /// Spans, metric data points or log records.
+    pub fn item_count(&self) -> usize {
+        pdata::count_items(self)
+    }
+}
+
+/// Who sent a request, kept with its data. `headers` is filled only when the receiver has
+/// `include_metadata: true`; names are lower-case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestMeta {
+    /// The receiver id that accepted the data.
+    pub receiver: String,
+    /// `grpc` or `http`.
+    pub transport: &'static str,
+    pub peer: Option<SocketAddr>,
+    pub headers: Vec<(String, String)>,
+    /// Attributes an authenticator attached (`auth.<name>` in `from_context`).
+    pub auth: Vec<(String, String)>,
+}
+
+impl RequestMeta {
+    /// All values of a header (case-insensitive name).
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    bytes: OnceCell<Bytes>,
+    data: OnceCell<Data>,
+    items: OnceCell<usize>,
+}
+
+/// A signal's payload plus the metadata of the request it came from. Cloning is cheap.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    signal: Signal,
+    shared: Arc<Shared>,
+    pub meta: Arc<RequestMeta>,
+}
+
+impl Batch {
+    /// Wraps an encoded OTLP request without decoding it. `items`, when known (the receiver
+    /// validated and counted it), saves a later scan.
+    pub fn from_bytes(
+        signal: Signal,
+        bytes: Bytes,
+        items: Option<usize>,
+        meta: Arc<RequestMeta>,
+    ) -> Batch {
+        let shared = Shared {
+            bytes: OnceCell::with_value(bytes),
+            ..Default::default()
+        };
+        if let Some(n) = items {
+            let _ = shared.items.set(n);
+        }
+        Batch {
+            signal,
+            shared: Arc::new(shared),
+            meta,
+        }
+    }
+
+    pub fn from_data(data: Data, meta: Arc<RequestMeta>) -> Batch {
+        let signal = data.signal();
+        Batch {
+            signal,
+            shared: Arc::new(Shared {
+                data: OnceCell::with_value(data),
+                ..Default::default()
+            }),
+            meta,
+        }
+    }
+
+    pub fn signal(&self) -> Signal {
+        self.signal
+    }
+
+    /// True when the decoded form is already available (no decode cost to view it).
+    pub fn is_decoded(&self) -> bool {
+        self.shared.data.get().is_some()
+    }
+
+    /// The decoded payload, decoding at most once.
+    pub fn view(&self) -> Result<&Data, DecodeError> {
+        self.shared.data.get_or_try_init(|| {
+            let bytes = self
+                .shared
+                .bytes
+                .get()
+                .ok_or_else(|| DecodeError("batch has neither bytes nor data".into()))?;
+            Data::decode(self.signal, bytes)
+        })
+    }
+
+    /// Mutable access for processors that change data: decodes if needed, copies if the payload
+    /// is shared, and invalidates the cached encoding and item count.
+    pub fn make_mut(&mut self) -> Result<&mut Data, DecodeError> {
+        self.view()?;
+        if Arc::get_mut(&mut self.shared).is_none() {
+            let data = self.view()?.clone();
+            self.shared = Arc::new(Shared {
+                data: OnceCell::with_value(data),
+                ..Default::default()
+            });
+        }
+        let Some(shared) = Arc::get_mut(&mut self.shared) else {
+            unreachable!("payload was made unique above")
+        };
+        shared.bytes = OnceCell::new();
+        shared.items = OnceCell::new();
+        shared
+            .data
+            .get_mut()
+            .ok_or_else(|| DecodeError("payload vanished".into()))
+    }
+
+    /// Takes the decoded payload out (decoding or copying as needed).
+    pub fn into_data(mut self) -> Result<Data, DecodeError> {
+        self.make_mut()?;
+        let Some(shared) = Arc::get_mut(&mut self.shared) else {
+            unreachable!("make_mut made the payload unique")
+        };
+        shared
+            .data
+            .take()
+            .ok_or_else(|| DecodeError("payload vanished".into()))
+    }
+
+    /// The protobuf encoding: the original bytes while nothing changed them.
+    pub fn encoded(&self) -> Bytes {
+        self.shared
+            .bytes
+            .get_or_init(|| self.shared.data.get().map(Data::encode).unwrap_or_default())
+            .clone()
+    }
+
+    /// The encoded size in bytes, without encoding when the bytes are not there.
+    pub fn encoded_len(&self) -> usize {
+        match (self.shared.bytes.get(), self.shared.data.get()) {
+            (Some(b), _) => b.len(),
+            (None, Some(d)) => d.encoded_len(),
+            (None, None) => 0,
+        }
+    }
+
+    /// Spans, data points or log records in this batch (0 for an undecodable payload).
+    pub fn item_count(&self) -> usize {
+        *self
+            .shared
+            .items
+            .get_or_init(|| match (self.shared.data.get(), self.shared.bytes.get()) {
+                (Some(d), _) => d.item_count(),
+                (None, Some(b)) => pdata::count_items_encoded(self.signal, b).unwrap_or(0),
+                (None, None) => 0,
+            })
+    }
+
+    /// Concatenates batches of one signal into one request. Protobuf concatenation of export
+    /// requests is a merge of their resource lists, so this costs one copy of the bytes and no
+    /// decoding. Metadata is taken from the first batch.
+    pub fn concat(batches: &[Batch]) -> Option<Batch> {
+        let first = batches.first()?;
+        if batches.len() == 1 {
+            return Some(first.clone());
+        }
+        let len: usize = batches.iter().map(Batch::encoded_len).sum();
+        let mut buf = Vec::with_capacity(len);
+        let mut items = 0;
+        for b in batches {
+            buf.extend_from_slice(&b.encoded());
+            items += b.item_count();
+        }
+        Some(Batch::from_bytes(
+            first.signal,
+            Bytes::from(buf),
+            Some(items),
+            first.meta.clone(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    fn traces(n: usize) -> Data {
+        let spans = (0..n)
+            .map(|i| Span {
+                name: format!("s{i}"),
+                ..Default::default()
+            })
+            .collect();
+        Data::Traces(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        })
+    }
+
+    #[test]
+    fn lazy_view_and_copy_on_write() {
+        let bytes = traces(3).encode();
+        let mut a = Batch::from_bytes(Signal::Traces, bytes.clone(), None, Default::default());
+        assert!(!a.is_decoded());
+        assert_eq!(a.item_count(), 3);
+        let b = a.clone();
+        if let Data::Traces(t) = a.make_mut().unwrap() {
+            t.resource_spans[0].scope_spans[0].spans.pop();
+        }
+        assert_eq!(a.item_count(), 2);
+        assert_eq!(b.item_count(), 3, "the other consumer's copy is untouched");
+        assert_eq!(
+            b.encoded(),
+            bytes,
+            "unchanged data keeps its original bytes"
+        );
+        assert_ne!(a.encoded(), bytes);
+    }
+
+    #[test]
+    fn concat_merges_without_decoding() {
+        let a = Batch::from_data(traces(2), Default::default());
+        let b = Batch::from_data(traces(5), Default::default());
+        let c = Batch::concat(&[a, b]).unwrap();
+        assert_eq!(c.item_count(), 7);
+        match c.view().unwrap() {
+            Data::Traces(t) => assert_eq!(t.resource_spans.len(), 2),
+            _ => panic!("wrong signal"),
+        }
+    }
+
+    #[test]
+    fn garbage_fails_to_view() {
+        let b = Batch::from_bytes(
+            Signal::Logs,
+            Bytes::from_static(b"\x0a\xff\xff"),
+            None,
+            Default::default(),
+        );
+        assert!(b.view().is_err());
+    }
+}

@@ -1,0 +1,407 @@
+//! The component traits and their factories. Components are small; the engine does the rest
+//! (queues, retries, fan-out, start/stop order, telemetry of items in and out).
+
+use crate::proto::collector::{
+    logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
+    trace::v1::ExportTraceServiceRequest,
+};
+use crate::{Batch, ComponentId, Data, ExportError, PipelineError, RequestMeta, Signal, Telemetry};
+use ferrotel_config::{ConfigErrors, GoDuration, QueueConfig, RetryConfig, Value};
+use std::any::Any;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// A component that could not start (e.g. its port is taken).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+// ---------------------------------------------------------------------------------------------
+// Consumers: what receivers push into.
+
+/// The entry of a pipeline (or of a fan-out to several pipelines).
+///
+/// `consume` resolves when the data is accepted (buffered by a processor or enqueued for every
+/// exporter) or refused; its error is what the client gets. If the future is dropped before it
+/// resolves, the data was not accepted, and the client (which sees no success) retries.
+#[async_trait::async_trait]
+pub trait Consumer: Send + Sync {
+    async fn consume(&self, batch: Batch) -> Result<(), PipelineError>;
+
+    /// Called by receivers before they read or decode a request body, so that a refusal (the
+    /// memory limiter's) costs nothing. Returns the refusal, if any.
+    fn admit(&self) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+/// The consumer for each signal a receiver feeds (None: no pipeline takes that signal).
+#[derive(Clone, Default)]
+pub struct Consumers {
+    pub traces: Option<Arc<dyn Consumer>>,
+    pub metrics: Option<Arc<dyn Consumer>>,
+    pub logs: Option<Arc<dyn Consumer>>,
+}
+
+impl Consumers {
+    pub fn get(&self, s: Signal) -> Option<&Arc<dyn Consumer>> {
+        match s {
+            Signal::Traces => self.traces.as_ref(),
+            Signal::Metrics => self.metrics.as_ref(),
+            Signal::Logs => self.logs.as_ref(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receivers
+
+/// What a receiver gets at start.
+#[derive(Clone)]
+pub struct ReceiverContext {
+    pub id: ComponentId,
+    pub consumers: Consumers,
+    pub telemetry: Telemetry,
+    /// Cancelled when the collector stops: stop accepting connections and requests.
+    pub shutdown: CancellationToken,
+}
+
+/// A network listener that turns requests into [`Batch`]es.
+///
+/// Contract: `start` binds its sockets (a bind failure is a [`StartError`]) and spawns its
+/// serving tasks, then returns. When `ctx.shutdown` is cancelled it stops accepting; `shutdown`
+/// waits until requests in flight have been answered. `shutdown` is idempotent and safe without
+/// `start`.
+#[async_trait::async_trait]
+pub trait Receiver: Send + Sync {
+    async fn start(&mut self, ctx: ReceiverContext) -> Result<(), StartError>;
+    async fn shutdown(&mut self);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processors
+
+/// What a processor does with payloads, so the engine knows what it costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Never looks at the payload (batching by bytes, memory limiting).
+    None,
+    /// Reads it, rarely changes it (sampling).
+    Read,
+    /// Changes it (attributes, redaction).
+    Write,
+}
+
+/// A pipeline stage, called synchronously by the engine (one instance per pipeline, shared by
+/// the tasks that feed it, hence `&self`).
+///
+/// - `process` owns `batch`: it may drop it, pass it on (push to `out`), change it, split it or
+///   buffer it. An `Err` goes back to the client (retryable refusals as UNAVAILABLE / 503).
+/// - Buffering processors emit later from `on_tick` (called every `tick_interval`) or when they
+///   ask for it through the wake handle in their [`CreateContext`]; `flush` is called once at
+///   shutdown and must emit everything still held.
+/// - Processors must not block: no I/O, no waiting on locks held across calls.
+pub trait Processor: Send + Sync {
+    fn access(&self) -> Access {
+        Access::Write
+    }
+    fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError>;
+    /// Refuse before the payload is even read (see [`Consumer::admit`]).
+    fn admit(&self) -> Result<(), PipelineError> {
+        Ok(())
+    }
+    fn tick_interval(&self) -> Option<Duration> {
+        None
+    }
+    fn on_tick(&self, _out: &mut Vec<Batch>) {}
+    fn flush(&self, _out: &mut Vec<Batch>) {}
+}
+
+/// The easy way to write a processor that changes data in place: implement the signals you
+/// care about (each defaults to pass-through) and wrap it in [`PerSignal`]. Items left empty
+/// are pruned; a request left with no items is dropped (the client still gets success).
+pub trait SignalProcessor: Send + Sync {
+    fn traces(
+        &self,
+        _req: &mut ExportTraceServiceRequest,
+        _meta: &RequestMeta,
+    ) -> Result<(), PipelineError> {
+        Ok(())
+    }
+    fn metrics(
+        &self,
+        _req: &mut ExportMetricsServiceRequest,
+        _meta: &RequestMeta,
+    ) -> Result<(), PipelineError> {
+        Ok(())
+    }
+    fn logs(
+        &self,
+        _req: &mut ExportLogsServiceRequest,
+        _meta: &RequestMeta,
+    ) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+/// Adapts a [`SignalProcessor`] to [`Processor`].
+pub struct PerSignal<P>(pub P);
+
+impl<P: SignalProcessor> Processor for PerSignal<P> {
+    fn process(&self, mut batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
+        let meta = batch.meta.clone();
+        let data = batch.make_mut().map_err(|e| PipelineError::Status {
+            code: crate::error::code::INVALID_ARGUMENT,
+            message: e.0,
+        })?;
+        match data {
+            Data::Traces(t) => self.0.traces(t, &meta)?,
+            Data::Metrics(m) => self.0.metrics(m, &meta)?,
+            Data::Logs(l) => self.0.logs(l, &meta)?,
+        }
+        crate::pdata::prune_empty(data);
+        if batch.item_count() > 0 {
+            out.push(batch);
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exporters
+
+/// Sends batches to a backend. `export` is one attempt; the engine wraps it in otelcol's
+/// exporterhelper behaviour: a bounded queue, `num_consumers` concurrent calls, a per-attempt
+/// timeout (the future is dropped when it expires, so it must be cancellation safe) and
+/// retries with backoff for [`ExportError::Retryable`].
+#[async_trait::async_trait]
+pub trait Exporter: Send + Sync {
+    /// Connect, bind (pull exporters) or check settings. Called once before any export.
+    async fn start(&self, _ctx: &ExporterStartContext) -> Result<(), StartError> {
+        Ok(())
+    }
+    async fn export(&self, batch: Batch) -> Result<(), ExportError>;
+    /// Called after the queue drained. Idempotent, safe without `start`.
+    async fn shutdown(&self) {}
+}
+
+/// What an exporter gets at start.
+#[derive(Clone)]
+pub struct ExporterStartContext {
+    pub telemetry: Telemetry,
+    /// The self-metrics listen address (a pull exporter on the same address shares it).
+    pub telemetry_listen: Option<String>,
+    pub shutdown: CancellationToken,
+}
+
+/// exporterhelper settings: per-attempt timeout, retry and queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExporterSettings {
+    pub timeout: GoDuration,
+    pub retry: RetryConfig,
+    pub queue: QueueConfig,
+}
+
+impl Default for ExporterSettings {
+    fn default() -> Self {
+        ExporterSettings {
+            timeout: GoDuration::from_secs(5),
+            retry: RetryConfig::default(),
+            queue: QueueConfig::default(),
+        }
+    }
+}
+
+/// What an exporter factory builds.
+pub struct ExporterParts {
+    pub exporter: Arc<dyn Exporter>,
+    pub settings: ExporterSettings,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extensions
+
+/// The collector's readiness, as health_check reports it.
+#[derive(Clone, Default)]
+pub struct Health {
+    state: Arc<AtomicU8>,
+    up_since: Arc<std::sync::Mutex<Option<SystemTime>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthState {
+    Starting,
+    Ready,
+    Stopping,
+}
+
+impl Health {
+    pub fn set(&self, s: HealthState) {
+        self.state.store(s as u8, Ordering::SeqCst);
+        let mut up = self.up_since.lock().unwrap_or_else(|e| e.into_inner());
+        *up = if s == HealthState::Ready {
+            Some(SystemTime::now())
+        } else {
+            None
+        };
+    }
+    pub fn get(&self) -> HealthState {
+        match self.state.load(Ordering::SeqCst) {
+            1 => HealthState::Ready,
+            2 => HealthState::Stopping,
+            _ => HealthState::Starting,
+        }
+    }
+    /// When the collector became ready (None unless ready).
+    pub fn up_since(&self) -> Option<SystemTime> {
+        *self.up_since.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What an extension gets at start.
+#[derive(Clone)]
+pub struct ExtensionContext {
+    pub id: ComponentId,
+    pub health: Health,
+    pub telemetry: Telemetry,
+    pub shutdown: CancellationToken,
+}
+
+/// A component outside pipelines (health_check, auth, storage). Start order is
+/// `service.extensions` order; extensions start before and stop after everything else.
+/// Capabilities are typed accessors on the concrete type, reached through `as_any`.
+#[async_trait::async_trait]
+pub trait Extension: Send + Sync {
+    async fn start(&mut self, ctx: ExtensionContext) -> Result<(), StartError>;
+    /// Idempotent, safe without `start`.
+    async fn shutdown(&mut self);
+    fn as_any(&self) -> &dyn Any;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Factories
+
+/// How far along a component is, shown by `ferrotel components`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stability {
+    Stable,
+    Beta,
+    Alpha,
+    /// Accepted in configs but does nothing yet.
+    Placeholder,
+}
+
+impl Stability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stability::Stable => "stable",
+            Stability::Beta => "beta",
+            Stability::Alpha => "alpha",
+            Stability::Placeholder => "placeholder (pass-through)",
+        }
+    }
+}
+
+/// Describes a component type.
+#[derive(Debug, Clone)]
+pub struct FactoryInfo {
+    pub type_name: &'static str,
+    /// Older type names still accepted (`logging` for `debug`).
+    pub aliases: &'static [&'static str],
+    pub signals: &'static [Signal],
+    pub stability: Stability,
+    pub description: &'static str,
+}
+
+/// What every factory's `create` gets.
+#[derive(Clone)]
+pub struct CreateContext {
+    pub id: ComponentId,
+    /// Config path of the component, for error messages (`processors.batch/2`).
+    pub path: String,
+    pub telemetry: Telemetry,
+    /// For processors: the pipeline's signal and name.
+    pub signal: Option<Signal>,
+    pub pipeline: Option<String>,
+    /// For processors: notify to have the engine call `on_tick` now (e.g. a batch is full).
+    pub wake: Arc<Notify>,
+}
+
+pub trait ReceiverFactory: Send + Sync {
+    fn info(&self) -> FactoryInfo;
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        config: &Value,
+    ) -> Result<Box<dyn Receiver>, ConfigErrors>;
+}
+
+pub trait ProcessorFactory: Send + Sync {
+    fn info(&self) -> FactoryInfo;
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        config: &Value,
+    ) -> Result<Box<dyn Processor>, ConfigErrors>;
+}
+
+pub trait ExporterFactory: Send + Sync {
+    fn info(&self) -> FactoryInfo;
+    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<ExporterParts, ConfigErrors>;
+}
+
+pub trait ExtensionFactory: Send + Sync {
+    fn info(&self) -> FactoryInfo;
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        config: &Value,
+    ) -> Result<Box<dyn Extension>, ConfigErrors>;
+}
+
+/// Every component type the binary knows: the one registration list.
+#[derive(Default, Clone)]
+pub struct Registry {
+    pub receivers: Vec<Arc<dyn ReceiverFactory>>,
+    pub processors: Vec<Arc<dyn ProcessorFactory>>,
+    pub exporters: Vec<Arc<dyn ExporterFactory>>,
+    pub extensions: Vec<Arc<dyn ExtensionFactory>>,
+}
+
+fn matches(info: &FactoryInfo, type_name: &str) -> bool {
+    info.type_name == type_name || info.aliases.contains(&type_name)
+}
+
+impl Registry {
+    pub fn receiver(&self, t: &str) -> Option<&Arc<dyn ReceiverFactory>> {
+        self.receivers.iter().find(|f| matches(&f.info(), t))
+    }
+    pub fn processor(&self, t: &str) -> Option<&Arc<dyn ProcessorFactory>> {
+        self.processors.iter().find(|f| matches(&f.info(), t))
+    }
+    pub fn exporter(&self, t: &str) -> Option<&Arc<dyn ExporterFactory>> {
+        self.exporters.iter().find(|f| matches(&f.info(), t))
+    }
+    pub fn extension(&self, t: &str) -> Option<&Arc<dyn ExtensionFactory>> {
+        self.extensions.iter().find(|f| matches(&f.info(), t))
+    }
+    pub fn with_receiver(mut self, f: impl ReceiverFactory + 'static) -> Self {
+        self.receivers.push(Arc::new(f));
+        self
+    }
+    pub fn with_processor(mut self, f: impl ProcessorFactory + 'static) -> Self {
+        self.processors.push(Arc::new(f));
+        self
+    }
+    pub fn with_exporter(mut self, f: impl ExporterFactory + 'static) -> Self {
+        self.exporters.push(Arc::new(f));
+        self
+    }
+    pub fn with_extension(mut self, f: impl ExtensionFactory + 'static) -> Self {
+        self.extensions.push(Arc::new(f));
+        self
+    }
+}

@@ -1,0 +1,21 @@
+//! ferrotel-core: what every component shares.
+//!
+//! - [`Batch`]: the one data type passed between components (signal, lazy shared payload,
+//!   request metadata);
+//! - the component traits [`Receiver`], [`Processor`] (and the per-signal [`SignalProcessor`]
+//!   adapter), [`Exporter`], [`Extension`], and their factories;
+//! - [`PipelineError`] / [`ExportError`] and their mapping to gRPC and HTTP statuses;
+//! - [`telemetry`]: the self-metrics registry with otelcol's metric names.
+
+pub mod batch;
+pub mod component;
+pub mod error;
+pub mod pdata;
+pub mod telemetry;
+
+pub use batch::{Batch, Data, DecodeError, RequestMeta};
+pub use component::*;
+pub use error::{ExportError, PipelineError};
+pub use ferrotel_config::{ComponentId, Kind, Signal};
+pub use opentelemetry_proto::tonic as proto;
+pub use telemetry::Telemetry;

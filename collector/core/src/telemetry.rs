@@ -1,0 +1,407 @@
+//! Self-telemetry: a small metrics registry rendered as Prometheus text on the
+//! `service.telemetry.metrics` endpoint, with otelcol's current metric names (no `_total`, no
+//! unit suffix). Handles are atomics, so counting on hot paths costs one relaxed add.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A monotonically increasing count.
+#[derive(Clone, Debug, Default)]
+pub struct Counter(Arc<AtomicU64>);
+
+impl Counter {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn inc(&self) {
+        self.add(1);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Clone, Debug, Default)]
+pub struct Gauge(Arc<AtomicI64>);
+
+impl Gauge {
+    pub fn set(&self, v: i64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+    pub fn add(&self, v: i64) {
+        self.0.fetch_add(v, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A histogram with fixed bucket bounds.
+#[derive(Clone, Debug)]
+pub struct Histogram(Arc<HistogramInner>);
+
+#[derive(Debug)]
+struct HistogramInner {
+    bounds: Vec<f64>,
+    counts: Vec<AtomicU64>,
+    count: AtomicU64,
+    /// f64 bits, updated with a CAS loop.
+    sum: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &[f64]) -> Self {
+        Histogram(Arc::new(HistogramInner {
+            bounds: bounds.to_vec(),
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum: AtomicU64::new(0f64.to_bits()),
+        }))
+    }
+
+    pub fn record(&self, v: f64) {
+        let h = &self.0;
+        if let Some(i) = h.bounds.iter().position(|b| v <= *b) {
+            h.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        h.count.fetch_add(1, Ordering::Relaxed);
+        let _ = h
+            .sum
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + v).to_bits())
+            });
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.count.load(Ordering::Relaxed)
+    }
+}
+
+type GaugeFn = Arc<dyn Fn() -> f64 + Send + Sync>;
+
+enum Series {
+    Counter(Counter),
+    Gauge(Gauge),
+    GaugeFn(GaugeFn),
+    CounterFn(GaugeFn),
+    Histogram(Histogram),
+}
+
+struct Family {
+    help: String,
+    kind: &'static str,
+    series: Vec<(String, Series)>,
+}
+
+/// Extra exposition text appended to `/metrics` (the prometheus exporter sharing the listener).
+pub type Exposition = Arc<dyn Fn(&mut String) + Send + Sync>;
+
+#[derive(Default)]
+struct Registry {
+    families: Mutex<BTreeMap<String, Family>>,
+    extra: Mutex<Vec<(String, Exposition)>>,
+}
+
+/// The handle components use to register their metrics. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Telemetry {
+    registry: Arc<Registry>,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Telemetry")
+    }
+}
+
+fn label_string(labels: &[(&str, &str)]) -> String {
+    let mut s = String::new();
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{k}=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => s.push_str("\\\\"),
+                '"' => s.push_str("\\\""),
+                '\n' => s.push_str("\\n"),
+                c => s.push(c),
+            }
+        }
+        s.push('"');
+    }
+    s
+}
+
+impl Telemetry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn register<T>(
+        &self,
+        name: &str,
+        help: &str,
+        kind: &'static str,
+        labels: &[(&str, &str)],
+        make: impl FnOnce() -> Series,
+        pick: impl Fn(&Series) -> Option<T>,
+    ) -> T {
+        let key = label_string(labels);
+        let mut fams = self
+            .registry
+            .families
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let fam = fams.entry(name.to_string()).or_insert_with(|| Family {
+            help: help.to_string(),
+            kind,
+            series: vec![],
+        });
+        if let Some((_, s)) = fam.series.iter().find(|(k, _)| *k == key) {
+            if let Some(t) = pick(s) {
+                return t;
+            }
+        }
+        let s = make();
+        let t = pick(&s);
+        fam.series.push((key, s));
+        match t {
+            Some(t) => t,
+            None => unreachable!("a freshly made series has the requested type"),
+        }
+    }
+
+    /// A counter; asking twice for the same name and labels gives the same counter.
+    pub fn counter(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Counter {
+        self.register(
+            name,
+            help,
+            "counter",
+            labels,
+            || Series::Counter(Counter::default()),
+            |s| match s {
+                Series::Counter(c) => Some(c.clone()),
+                _ => None,
+            },
+        )
+    }
+
+    pub fn gauge(&self, name: &str, help: &str, labels: &[(&str, &str)]) -> Gauge {
+        self.register(
+            name,
+            help,
+            "gauge",
+            labels,
+            || Series::Gauge(Gauge::default()),
+            |s| match s {
+                Series::Gauge(c) => Some(c.clone()),
+                _ => None,
+            },
+        )
+    }
+
+    /// A gauge whose value is read when scraped.
+    pub fn gauge_fn(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        f: impl Fn() -> f64 + Send + Sync + 'static,
+    ) {
+        let f: GaugeFn = Arc::new(f);
+        self.register(
+            name,
+            help,
+            "gauge",
+            labels,
+            move || Series::GaugeFn(f),
+            |_| Some(()),
+        );
+    }
+
+    /// A counter whose value is read when scraped (process CPU seconds).
+    pub fn counter_fn(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        f: impl Fn() -> f64 + Send + Sync + 'static,
+    ) {
+        let f: GaugeFn = Arc::new(f);
+        self.register(
+            name,
+            help,
+            "counter",
+            labels,
+            move || Series::CounterFn(f),
+            |_| Some(()),
+        );
+    }
+
+    pub fn histogram(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        bounds: &[f64],
+    ) -> Histogram {
+        self.register(
+            name,
+            help,
+            "histogram",
+            labels,
+            || Series::Histogram(Histogram::new(bounds)),
+            |s| match s {
+                Series::Histogram(h) => Some(h.clone()),
+                _ => None,
+            },
+        )
+    }
+
+    /// Appends another exposition source to this registry's `/metrics` output, under `key`
+    /// (registering the same key again replaces it).
+    pub fn add_exposition(&self, key: &str, f: Exposition) {
+        let mut extra = self
+            .registry
+            .extra
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        extra.retain(|(k, _)| k != key);
+        extra.push((key.to_string(), f));
+    }
+
+    /// The Prometheus text exposition (format 0.0.4) of every registered metric.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        {
+            let fams = self
+                .registry
+                .families
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for (name, fam) in fams.iter() {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {}",
+                    fam.help.replace('\\', "\\\\").replace('\n', "\\n")
+                );
+                let _ = writeln!(out, "# TYPE {name} {}", fam.kind);
+                for (labels, s) in &fam.series {
+                    let braces = |extra: &str| -> String {
+                        match (labels.is_empty(), extra.is_empty()) {
+                            (true, true) => String::new(),
+                            (true, false) => format!("{{{extra}}}"),
+                            (false, true) => format!("{{{labels}}}"),
+                            (false, false) => format!("{{{labels},{extra}}}"),
+                        }
+                    };
+                    match s {
+                        Series::Counter(c) => {
+                            let _ = writeln!(out, "{name}{} {}", braces(""), c.get());
+                        }
+                        Series::Gauge(g) => {
+                            let _ = writeln!(out, "{name}{} {}", braces(""), g.get());
+                        }
+                        Series::GaugeFn(f) | Series::CounterFn(f) => {
+                            let _ = writeln!(out, "{name}{} {}", braces(""), fmt_f64(f()));
+                        }
+                        Series::Histogram(h) => {
+                            let mut cum = 0;
+                            for (b, c) in h.0.bounds.iter().zip(&h.0.counts) {
+                                cum += c.load(Ordering::Relaxed);
+                                let _ = writeln!(
+                                    out,
+                                    "{name}_bucket{} {cum}",
+                                    braces(&format!("le=\"{}\"", fmt_f64(*b)))
+                                );
+                            }
+                            let count = h.0.count.load(Ordering::Relaxed);
+                            let _ = writeln!(out, "{name}_bucket{} {count}", braces("le=\"+Inf\""));
+                            let _ = writeln!(
+                                out,
+                                "{name}_sum{} {}",
+                                braces(""),
+                                fmt_f64(f64::from_bits(h.0.sum.load(Ordering::Relaxed)))
+                            );
+                            let _ = writeln!(out, "{name}_count{} {count}", braces(""));
+                        }
+                    }
+                }
+            }
+        }
+        let extra: Vec<Exposition> = self
+            .registry
+            .extra
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, f)| f.clone())
+            .collect();
+        for f in extra {
+            f(&mut out);
+        }
+        out
+    }
+}
+
+fn fmt_f64(v: f64) -> String {
+    if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else if v.is_nan() {
+        "NaN".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Per-signal item metric suffixes, as otelcol names them.
+pub fn item_suffix(signal: crate::Signal) -> &'static str {
+    match signal {
+        crate::Signal::Traces => "spans",
+        crate::Signal::Metrics => "metric_points",
+        crate::Signal::Logs => "log_records",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let t = Telemetry::new();
+        let c = t.counter(
+            "otelcol_receiver_accepted_spans",
+            "Spans accepted.",
+            &[("receiver", "otlp"), ("transport", "grpc")],
+        );
+        c.add(5);
+        t.counter(
+            "otelcol_receiver_accepted_spans",
+            "Spans accepted.",
+            &[("receiver", "otlp"), ("transport", "grpc")],
+        )
+        .add(2);
+        let h = t.histogram("h", "A histogram.", &[], &[1.0, 10.0]);
+        h.record(0.5);
+        h.record(5.0);
+        h.record(50.0);
+        let out = t.render();
+        assert!(
+            out.contains("otelcol_receiver_accepted_spans{receiver=\"otlp\",transport=\"grpc\"} 7"),
+            "{out}"
+        );
+        assert!(out.contains("h_bucket{le=\"10\"} 2"), "{out}");
+        assert!(out.contains("h_bucket{le=\"+Inf\"} 3"), "{out}");
+        assert!(out.contains("h_count 3"), "{out}");
+    }
+}

@@ -1,0 +1,45 @@
+//! ferrotel's configuration, in the OpenTelemetry Collector's own format.
+//!
+//! Loading happens in two phases. First the sources (`--config` files, `env:`, `yaml:`, `--set`)
+//! are read, `${env:VAR}` references expanded and the documents deep-merged into one
+//! [`Document`]: sections keyed by component id. Then each component's section is handed to its
+//! factory, which decodes it into a typed config with [`decode`] (unknown keys are errors, and
+//! every error carries its path). Errors are collected, never thrown one at a time.
+//!
+//! ```yaml
+//! receivers:
+//!   otlp:
+//!     protocols:
+//!       grpc: { endpoint: "0.0.0.0:4317" }
+//! exporters:
+//!   debug: { verbosity: basic }
+//! service:
+//!   pipelines:
+//!     traces: { receivers: [otlp], exporters: [debug] }
+//! ```
+
+mod document;
+mod duration;
+mod error;
+mod expand;
+mod helper;
+mod id;
+mod load;
+mod size;
+mod typed;
+
+pub use document::{
+    Document, LogsTelemetry, MetricsTelemetry, PipelineConfig, PipelineId, ServiceConfig,
+    TelemetryConfig,
+};
+pub use duration::GoDuration;
+pub use error::{ConfigError, ConfigErrors};
+pub use expand::expand_env;
+pub use helper::{QueueConfig, QueueSizer, RetryConfig};
+pub use id::{ComponentId, Kind, Signal};
+pub use load::{load, merge, ConfigSource};
+pub use size::ByteSize;
+pub use typed::decode;
+
+/// The YAML value type used for raw, not yet typed, sections.
+pub type Value = serde_yaml_ng::Value;
