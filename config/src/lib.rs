@@ -26,6 +26,7 @@ mod helper;
 mod id;
 mod load;
 mod size;
+mod tls;
 mod typed;
 
 pub use document::{
@@ -39,6 +40,7 @@ pub use helper::{QueueConfig, QueueSizer, RetryConfig};
 pub use id::{ComponentId, Kind, Signal};
 pub use load::{load, merge, ConfigSource};
 pub use size::ByteSize;
+pub use tls::{TlsClientConfig, TlsServerConfig};
 pub use typed::decode;
 
 /// The YAML value type used for raw, not yet typed, sections.

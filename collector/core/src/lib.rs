@@ -10,6 +10,7 @@
 pub mod batch;
 pub mod component;
 pub mod error;
+pub mod grpc;
 pub mod pdata;
 pub mod telemetry;
 
