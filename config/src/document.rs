@@ -33,6 +33,9 @@ pub struct MetricsTelemetry {
     pub level: String,
     /// host:port to listen on, `None` when disabled.
     pub listen: Option<String>,
+    /// Counters named with `_total` (the reader's `without_type_suffix: false`); otelcol's
+    /// current default is without.
+    pub counter_total: bool,
 }
 
 impl Default for MetricsTelemetry {
@@ -40,6 +43,7 @@ impl Default for MetricsTelemetry {
         MetricsTelemetry {
             level: "normal".into(),
             listen: Some("localhost:8888".into()),
+            counter_total: false,
         }
     }
 }
@@ -337,7 +341,8 @@ fn parse_service(v: &Value, doc: &Document) -> Result<ServiceConfig, ConfigError
     } else {
         MetricsTelemetry::default().listen
     };
-    out.telemetry.metrics = MetricsTelemetry { level, listen };
+    let counter_total = raw.telemetry.metrics.readers.first().and_then(|r| r.pull.exporter.prometheus.without_type_suffix) == Some(false);
+    out.telemetry.metrics = MetricsTelemetry { level, listen, counter_total };
     let log_level = raw.telemetry.logs.level.to_ascii_lowercase();
     if !["debug", "info", "warn", "error", "dpanic", "panic", "fatal"].contains(&log_level.as_str())
     {

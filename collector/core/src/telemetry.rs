@@ -275,8 +275,15 @@ impl Telemetry {
         extra.push((key.to_string(), f));
     }
 
-    /// The Prometheus text exposition (format 0.0.4) of every registered metric.
+    /// The Prometheus text exposition (format 0.0.4) of every registered metric, with otelcol's
+    /// current names: counters keep their bare name (no `_total`) and are declared `untyped`, so
+    /// the output stays valid for `promtool check metrics`.
     pub fn render(&self) -> String {
+        self.render_with(CounterStyle::Bare)
+    }
+
+    /// The exposition with a chosen counter naming (see [`CounterStyle`]).
+    pub fn render_with(&self, style: CounterStyle) -> String {
         let mut out = String::with_capacity(8192);
         {
             let fams = self
@@ -285,12 +292,17 @@ impl Telemetry {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             for (name, fam) in fams.iter() {
+                let (name, kind) = match (fam.kind, style) {
+                    ("counter", CounterStyle::Total) => (format!("{name}_total"), "counter"),
+                    ("counter", CounterStyle::Bare) => (name.clone(), "untyped"),
+                    (k, _) => (name.clone(), k),
+                };
                 let _ = writeln!(
                     out,
                     "# HELP {name} {}",
                     fam.help.replace('\\', "\\\\").replace('\n', "\\n")
                 );
-                let _ = writeln!(out, "# TYPE {name} {}", fam.kind);
+                let _ = writeln!(out, "# TYPE {name} {kind}");
                 for (labels, s) in &fam.series {
                     let braces = |extra: &str| -> String {
                         match (labels.is_empty(), extra.is_empty()) {
@@ -349,6 +361,16 @@ impl Telemetry {
     }
 }
 
+/// How counters are named in the exposition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CounterStyle {
+    /// otelcol >= v0.153 (`without_type_suffix: true`, its default): `otelcol_receiver_accepted_spans`.
+    #[default]
+    Bare,
+    /// otelcol v0.120-v0.152 (`without_type_suffix: false`): `otelcol_receiver_accepted_spans_total`.
+    Total,
+}
+
 fn fmt_f64(v: f64) -> String {
     if v.is_infinite() {
         if v > 0.0 {
@@ -403,5 +425,9 @@ mod tests {
         assert!(out.contains("h_bucket{le=\"10\"} 2"), "{out}");
         assert!(out.contains("h_bucket{le=\"+Inf\"} 3"), "{out}");
         assert!(out.contains("h_count 3"), "{out}");
+        assert!(out.contains("# TYPE otelcol_receiver_accepted_spans untyped"), "{out}");
+        let total = t.render_with(CounterStyle::Total);
+        assert!(total.contains("# TYPE otelcol_receiver_accepted_spans_total counter"), "{total}");
+        assert!(total.contains("otelcol_receiver_accepted_spans_total{receiver=\"otlp\",transport=\"grpc\"} 7"), "{total}");
     }
 }
