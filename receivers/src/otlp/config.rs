@@ -1,0 +1,497 @@
+//! The `otlp` receiver's configuration: otelcol's `configgrpc.ServerConfig` and
+//! `confighttp.ServerConfig` keys with the OTLP receiver's defaults.
+//!
+//! ```yaml
+//! receivers:
+//!   otlp:
+//!     protocols:
+//!       grpc:
+//!         endpoint: 0.0.0.0:4317
+//!         max_recv_msg_size_mib: 16
+//!       http:
+//!         endpoint: 0.0.0.0:4318
+//!         cors: { allowed_origins: ["https://*.example.com"] }
+//! ```
+
+use ferrotel_config::{ConfigError, ConfigErrors, GoDuration, TlsServerConfig};
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+
+/// Default `max_request_body_size`: 20 MiB.
+pub const DEFAULT_MAX_REQUEST_BODY_SIZE: u64 = 20 * 1024 * 1024;
+/// grpc-go's default receive limit, used when `max_recv_msg_size_mib` is 0.
+pub const DEFAULT_MAX_RECV_MSG_SIZE_MIB: u64 = 4;
+
+/// The `otlp` receiver.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpConfig {
+    /// The protocols to serve; at least one is required.
+    pub protocols: Protocols,
+}
+
+/// `protocols`. A key present with no value (`grpc:`) enables it with its defaults.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Protocols {
+    /// OTLP over gRPC (`/opentelemetry.proto.collector.*.v1.*Service/Export`).
+    #[serde(deserialize_with = "null_as_default")]
+    pub grpc: Option<GrpcConfig>,
+    /// OTLP over HTTP (protobuf and JSON), `POST /v1/{traces,metrics,logs}`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub http: Option<HttpConfig>,
+}
+
+/// A present key is `Some` even when its value is null (otelcol's `configoptional`).
+fn null_as_default<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Some(Option::<T>::deserialize(d)?.unwrap_or_default()))
+}
+
+/// `auth` of a gRPC server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The id of an authenticator extension.
+    pub authenticator: String,
+}
+
+/// `auth` of an HTTP server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpAuthConfig {
+    /// The id of an authenticator extension.
+    pub authenticator: String,
+    /// Query parameters or headers passed to the authenticator.
+    pub request_params: Vec<String>,
+}
+
+/// One entry of `middlewares`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MiddlewareConfig {
+    /// The id of a middleware extension.
+    pub id: String,
+}
+
+/// `protocols.grpc` (otelcol's `configgrpc.ServerConfig`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcConfig {
+    /// Listen address, `host:port`.
+    pub endpoint: String,
+    /// `tcp` (`unix` is accepted by otelcol but not supported here yet).
+    pub transport: String,
+    /// Largest accepted message in MiB, before and after decompression (0: 4 MiB).
+    pub max_recv_msg_size_mib: u64,
+    /// Concurrent HTTP/2 streams per connection (0: no limit).
+    pub max_concurrent_streams: u32,
+    /// Read buffer size per connection, in bytes (accepted, no effect yet).
+    pub read_buffer_size: u64,
+    /// Largest send buffer per HTTP/2 stream, in bytes (0: the default).
+    pub write_buffer_size: u64,
+    /// Keepalive parameters and enforcement policy.
+    pub keepalive: Option<GrpcKeepalive>,
+    /// Copy request metadata (headers) into each batch, for processors that read it.
+    pub include_metadata: bool,
+    /// TLS settings (not supported yet: setting them is a start error).
+    pub tls: Option<TlsServerConfig>,
+    /// Authentication (not supported yet: setting it is a start error).
+    pub auth: Option<AuthConfig>,
+    /// Middleware extensions (not supported yet: a non-empty list is a start error).
+    pub middlewares: Vec<MiddlewareConfig>,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig {
+            endpoint: "localhost:4317".into(),
+            transport: "tcp".into(),
+            max_recv_msg_size_mib: 0,
+            max_concurrent_streams: 0,
+            read_buffer_size: 512 * 1024,
+            write_buffer_size: 0,
+            keepalive: None,
+            include_metadata: false,
+            tls: None,
+            auth: None,
+            middlewares: vec![],
+        }
+    }
+}
+
+impl GrpcConfig {
+    /// The receive limit in bytes.
+    pub fn max_recv_msg_size(&self) -> usize {
+        let mib = match self.max_recv_msg_size_mib {
+            0 => DEFAULT_MAX_RECV_MSG_SIZE_MIB,
+            n => n,
+        };
+        usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+}
+
+/// `keepalive` of a gRPC server.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcKeepalive {
+    /// Server-side keepalive parameters.
+    pub server_parameters: Option<KeepaliveServerParameters>,
+    /// What clients' keepalive pings must respect.
+    pub enforcement_policy: Option<KeepaliveEnforcementPolicy>,
+}
+
+/// `keepalive.server_parameters`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeepaliveServerParameters {
+    /// Close a connection idle this long (accepted, not enforced yet).
+    pub max_connection_idle: GoDuration,
+    /// Close a connection this old (accepted, not enforced yet).
+    pub max_connection_age: GoDuration,
+    /// Grace period after `max_connection_age` (accepted, not enforced yet).
+    pub max_connection_age_grace: GoDuration,
+    /// Ping an idle connection after this long (HTTP/2 keepalive interval).
+    pub time: GoDuration,
+    /// Close the connection when a ping is not answered within this long.
+    pub timeout: GoDuration,
+}
+
+/// `keepalive.enforcement_policy` (accepted, not enforced yet).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeepaliveEnforcementPolicy {
+    /// Minimum time between client pings.
+    pub min_time: GoDuration,
+    /// Allow pings when no stream is active.
+    pub permit_without_stream: bool,
+}
+
+/// `protocols.http` (otelcol's `confighttp.ServerConfig` plus the URL paths).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Listen address, `host:port`.
+    pub endpoint: String,
+    /// Path for traces; a leading `/` is added if missing.
+    pub traces_url_path: String,
+    /// Path for metrics; a leading `/` is added if missing.
+    pub metrics_url_path: String,
+    /// Path for logs; a leading `/` is added if missing.
+    pub logs_url_path: String,
+    /// Largest accepted body in bytes, both as received and decompressed (<= 0: 20 MiB).
+    pub max_request_body_size: i64,
+    /// Accepted `Content-Encoding` values (`""` is no encoding). Unset: all supported ones.
+    pub compression_algorithms: Option<Vec<String>>,
+    /// Copy request headers into each batch, for processors that read them.
+    pub include_metadata: bool,
+    /// Cross-origin resource sharing for browsers.
+    pub cors: Option<CorsConfig>,
+    /// Headers added to every response.
+    pub response_headers: ResponseHeaders,
+    /// Time allowed to read a whole request, body included (0: no limit).
+    pub read_timeout: GoDuration,
+    /// Time allowed to read request headers (0: no limit).
+    pub read_header_timeout: GoDuration,
+    /// Time allowed to write a response (accepted, not enforced yet).
+    pub write_timeout: GoDuration,
+    /// Time an idle keep-alive connection stays open (accepted, not enforced yet).
+    pub idle_timeout: GoDuration,
+    /// HTTP/1.1 keep-alive.
+    pub keep_alives_enabled: bool,
+    /// Newer form of `keep_alives_enabled` / `idle_timeout`.
+    pub keepalive: Option<HttpKeepalive>,
+    /// TLS settings (not supported yet: setting them is a start error).
+    pub tls: Option<TlsServerConfig>,
+    /// Authentication (not supported yet: setting it is a start error).
+    pub auth: Option<HttpAuthConfig>,
+    /// Middleware extensions (not supported yet: a non-empty list is a start error).
+    pub middlewares: Vec<MiddlewareConfig>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            endpoint: "localhost:4318".into(),
+            traces_url_path: "/v1/traces".into(),
+            metrics_url_path: "/v1/metrics".into(),
+            logs_url_path: "/v1/logs".into(),
+            max_request_body_size: DEFAULT_MAX_REQUEST_BODY_SIZE as i64,
+            compression_algorithms: None,
+            include_metadata: false,
+            cors: None,
+            response_headers: ResponseHeaders::default(),
+            read_timeout: GoDuration::default(),
+            read_header_timeout: GoDuration::default(),
+            write_timeout: GoDuration::default(),
+            idle_timeout: GoDuration::default(),
+            keep_alives_enabled: true,
+            keepalive: None,
+            tls: None,
+            auth: None,
+            middlewares: vec![],
+        }
+    }
+}
+
+/// The `Content-Encoding` values accepted when `compression_algorithms` is unset
+/// (otelcol with its `confighttp.framedSnappy` gate, beta and on by default).
+pub const DEFAULT_COMPRESSION_ALGORITHMS: &[&str] = &[
+    "",
+    "gzip",
+    "zstd",
+    "zlib",
+    "snappy",
+    "deflate",
+    "lz4",
+    "x-snappy-framed",
+];
+
+impl HttpConfig {
+    /// The body limit in bytes.
+    pub fn max_body(&self) -> usize {
+        match u64::try_from(self.max_request_body_size) {
+            Ok(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+            _ => DEFAULT_MAX_REQUEST_BODY_SIZE as usize,
+        }
+    }
+
+    pub fn keep_alive(&self) -> bool {
+        self.keepalive
+            .as_ref()
+            .and_then(|k| k.enabled)
+            .unwrap_or(self.keep_alives_enabled)
+    }
+}
+
+/// `keepalive` of an HTTP server.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpKeepalive {
+    /// HTTP/1.1 keep-alive (default true).
+    pub enabled: Option<bool>,
+    /// Time an idle connection stays open (accepted, not enforced yet).
+    pub idle_timeout: GoDuration,
+}
+
+/// `cors`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Origins allowed to send requests; `*` wildcards match any characters
+    /// (`https://*.example.com`). CORS is off while this is empty.
+    pub allowed_origins: Vec<String>,
+    /// Request headers allowed besides the CORS safelist (default: `X-Requested-With`); `*`
+    /// allows any.
+    pub allowed_headers: Vec<String>,
+    /// Response headers exposed to the browser.
+    pub exposed_headers: Vec<String>,
+    /// Seconds a browser may cache a preflight answer (0: not sent).
+    pub max_age: u64,
+}
+
+/// `response_headers`: a map, or a list of `{name, value}` (otelcol accepts both).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResponseHeaders(pub Vec<(String, String)>);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameValue {
+    name: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum HeadersForm {
+    Map(BTreeMap<String, String>),
+    List(Vec<NameValue>),
+}
+
+impl<'de> Deserialize<'de> for ResponseHeaders {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let form = Option::<HeadersForm>::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("expected a map of header names to values"))?;
+        Ok(ResponseHeaders(match form {
+            None => vec![],
+            Some(HeadersForm::Map(m)) => m.into_iter().collect(),
+            Some(HeadersForm::List(l)) => l.into_iter().map(|h| (h.name, h.value)).collect(),
+        }))
+    }
+}
+
+/// otelcol's `SanitizedURLPath`: a leading `/` is added when missing.
+fn sanitize_path(p: &str) -> Result<String, String> {
+    if p.starts_with(':') || p.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(format!("invalid HTTP URL path set for signal: {p:?}"));
+    }
+    let path = p.split(['?', '#']).next().unwrap_or_default();
+    Ok(if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    })
+}
+
+impl OtlpConfig {
+    /// Checks the config and normalises it (URL paths). `path` is the component's config path
+    /// (`receivers.otlp`).
+    pub fn validate(mut self, path: &str) -> Result<OtlpConfig, ConfigErrors> {
+        let mut errors = ConfigErrors::default();
+        if self.protocols.grpc.is_none() && self.protocols.http.is_none() {
+            errors.push(ConfigError::new(
+                format!("{path}.protocols"),
+                "must specify at least one protocol when using the OTLP receiver",
+            ));
+        }
+        if let Some(g) = &self.protocols.grpc {
+            if !matches!(g.transport.as_str(), "tcp" | "tcp4" | "tcp6" | "unix") {
+                errors.push(ConfigError::new(
+                    format!("{path}.protocols.grpc.transport"),
+                    format!("unknown transport {:?} (tcp or unix)", g.transport),
+                ));
+            }
+        }
+        if let Some(h) = &mut self.protocols.http {
+            for (key, value) in [
+                ("traces_url_path", &mut h.traces_url_path),
+                ("metrics_url_path", &mut h.metrics_url_path),
+                ("logs_url_path", &mut h.logs_url_path),
+            ] {
+                match sanitize_path(value) {
+                    Ok(p) => *value = p,
+                    Err(e) => {
+                        errors.push(ConfigError::new(format!("{path}.protocols.http.{key}"), e))
+                    }
+                }
+            }
+        }
+        errors.into_result(self)
+    }
+}
+
+/// What [`GrpcConfig`] / [`HttpConfig`] hold that this receiver cannot do yet: the first such
+/// key, with its path under `protocols`.
+pub(crate) fn unsupported_grpc(g: &GrpcConfig) -> Option<&'static str> {
+    if g.tls.is_some() {
+        Some("protocols.grpc.tls")
+    } else if g.auth.is_some() {
+        Some("protocols.grpc.auth")
+    } else if !g.middlewares.is_empty() {
+        Some("protocols.grpc.middlewares")
+    } else if g.transport == "unix" {
+        Some("protocols.grpc.transport: unix")
+    } else {
+        None
+    }
+}
+
+pub(crate) fn unsupported_http(h: &HttpConfig) -> Option<&'static str> {
+    if h.tls.is_some() {
+        Some("protocols.http.tls")
+    } else if h.auth.is_some() {
+        Some("protocols.http.auth")
+    } else if !h.middlewares.is_empty() {
+        Some("protocols.http.middlewares")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use ferrotel_config::Value;
+
+    fn load(name: &str) -> Result<OtlpConfig, ConfigErrors> {
+        let path = format!("{}/testdata/otlp/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let v: Value = serde_yaml_ng::from_str(&text).unwrap();
+        ferrotel_config::decode::<OtlpConfig>("receivers.otlp", &v)?.validate("receivers.otlp")
+    }
+
+    #[test]
+    fn valid_config_reads_every_key() {
+        let c = load("valid.yaml").unwrap();
+        let g = c.protocols.grpc.unwrap();
+        assert_eq!(g.endpoint, "0.0.0.0:5317");
+        assert_eq!(g.max_recv_msg_size_mib, 32);
+        assert_eq!(g.max_recv_msg_size(), 32 << 20);
+        assert_eq!(g.max_concurrent_streams, 16);
+        assert_eq!(g.read_buffer_size, 1024);
+        let ka = g.keepalive.unwrap().server_parameters.unwrap();
+        assert_eq!(ka.time, GoDuration::from_secs(30));
+        assert!(g.include_metadata);
+        let h = c.protocols.http.unwrap();
+        assert_eq!(h.traces_url_path, "/traces");
+        assert_eq!(h.metrics_url_path, "/v2/metrics");
+        assert_eq!(h.logs_url_path, "/log/ingest");
+        assert_eq!(
+            h.max_body(),
+            DEFAULT_MAX_REQUEST_BODY_SIZE as usize,
+            "<=0 means 20 MiB"
+        );
+        let cors = h.cors.as_ref().unwrap();
+        assert_eq!(
+            cors.allowed_origins,
+            ["https://*.test.com", "https://test.com"]
+        );
+        assert_eq!(cors.max_age, 7200);
+        assert_eq!(h.response_headers.0, [("x-a".to_string(), "1".to_string())]);
+        assert_eq!(h.compression_algorithms.as_deref().unwrap(), ["", "gzip"]);
+        assert!(!h.keep_alive());
+    }
+
+    #[test]
+    fn null_protocol_means_defaults() {
+        let c = load("only_grpc_null.yaml").unwrap();
+        assert_eq!(c.protocols.grpc, Some(GrpcConfig::default()));
+        assert_eq!(c.protocols.grpc.unwrap().max_recv_msg_size(), 4 << 20);
+        assert!(c.protocols.http.is_none());
+    }
+
+    #[test]
+    fn no_protocol_is_an_error() {
+        let e = load("no_protocols.yaml").unwrap_err();
+        assert_eq!(e.0[0].path, "receivers.otlp.protocols");
+        assert!(e.0[0]
+            .message
+            .contains("must specify at least one protocol"));
+        let e = OtlpConfig::default()
+            .validate("receivers.otlp")
+            .unwrap_err();
+        assert_eq!(e.0.len(), 1);
+    }
+
+    #[test]
+    fn typo_is_reported_with_its_path() {
+        let e = load("typo.yaml").unwrap_err();
+        assert_eq!(e.0[0].path, "receivers.otlp.protocols.grpc.endpont");
+        assert!(e.0[0].message.contains("unknown field `endpont`"), "{e}");
+    }
+
+    #[test]
+    fn invalid_value_is_reported_with_its_path() {
+        let e = load("invalid_value.yaml").unwrap_err();
+        assert_eq!(e.0[0].path, "receivers.otlp.protocols.http.read_timeout");
+        let e = load("invalid_path.yaml").unwrap_err();
+        assert_eq!(e.0[0].path, "receivers.otlp.protocols.http.traces_url_path");
+    }
+
+    #[test]
+    fn tls_and_auth_parse_but_are_flagged() {
+        let c = load("tls_auth.yaml").unwrap();
+        assert_eq!(
+            unsupported_grpc(c.protocols.grpc.as_ref().unwrap()),
+            Some("protocols.grpc.tls")
+        );
+        assert_eq!(
+            unsupported_http(c.protocols.http.as_ref().unwrap()),
+            Some("protocols.http.auth")
+        );
+    }
+}

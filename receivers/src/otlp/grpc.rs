@@ -1,0 +1,179 @@
+//! OTLP/gRPC: the three `Export` methods, served with tonic's unary machinery over a raw-bytes
+//! codec, so the request body reaches the pipeline as received. gzip and zstd request
+//! compression are accepted; messages over `max_recv_msg_size_mib` (compressed or not) get
+//! RESOURCE_EXHAUSTED as from grpc-go; unknown methods and signals without a pipeline get
+//! UNIMPLEMENTED.
+//!
+//! ```yaml
+//! receivers:
+//!   otlp:
+//!     protocols:
+//!       grpc: { endpoint: 0.0.0.0:4317, max_recv_msg_size_mib: 16, max_concurrent_streams: 100 }
+//! ```
+
+use super::config::GrpcConfig;
+use super::server;
+use super::status::ErrorStatus;
+use super::Endpoint;
+use bytes::Bytes;
+use ferrotel_core::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
+use ferrotel_core::{Batch, Consumer, Data, RequestMeta, Signal};
+use http::{Request, Response};
+use hyper::body::Incoming;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::codec::CompressionEncoding;
+use tonic::codegen::{BoxFuture, Service};
+use tonic::Status;
+
+/// The encoding of an empty `Export*ServiceResponse` as otelcol sends it: `partial_success`
+/// present and empty.
+pub(crate) const EMPTY_RESPONSE: &[u8] = &[0x0a, 0x00];
+
+struct GrpcState {
+    endpoint: Endpoint,
+    max_recv: usize,
+}
+
+pub(crate) fn serve(
+    cfg: &GrpcConfig,
+    endpoint: Endpoint,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    let mut builder = server::builder().http2_only();
+    {
+        let mut h2 = builder.http2();
+        if cfg.max_concurrent_streams > 0 {
+            h2.max_concurrent_streams(cfg.max_concurrent_streams);
+        }
+        if let Some(sp) = cfg
+            .keepalive
+            .as_ref()
+            .and_then(|k| k.server_parameters.as_ref())
+        {
+            if !sp.time.is_zero() {
+                h2.keep_alive_interval(sp.time.0);
+            }
+            if !sp.timeout.is_zero() {
+                h2.keep_alive_timeout(sp.timeout.0);
+            }
+        }
+        if cfg.write_buffer_size > 0 {
+            h2.max_send_buf_size(usize::try_from(cfg.write_buffer_size).unwrap_or(usize::MAX));
+        }
+    }
+    let state = Arc::new(GrpcState {
+        endpoint,
+        max_recv: cfg.max_recv_msg_size(),
+    });
+    server::spawn(listener, builder, stop, state, handle)
+}
+
+fn signal_of(path: &str) -> Option<Signal> {
+    match path {
+        TRACES_PATH => Some(Signal::Traces),
+        METRICS_PATH => Some(Signal::Metrics),
+        LOGS_PATH => Some(Signal::Logs),
+        _ => None,
+    }
+}
+
+async fn handle(
+    state: Arc<GrpcState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<tonic::body::Body> {
+    let path = req.uri().path();
+    let Some((signal, consumer)) =
+        signal_of(path).and_then(|s| Some((s, state.endpoint.consumer(s)?.clone())))
+    else {
+        return Status::unimplemented(format!("unknown method {path}")).into_http();
+    };
+    if let Err(e) = consumer.admit() {
+        return ErrorStatus::from_pipeline(&e).to_tonic().into_http();
+    }
+    let export = Export {
+        meta: state.endpoint.meta(peer, req.headers()),
+        state: state.clone(),
+        signal,
+        consumer,
+    };
+    let mut grpc = tonic::server::Grpc::new(BytesCodec)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .max_decoding_message_size(state.max_recv);
+    let resp = grpc.unary(export, req).await;
+    oversize_as_resource_exhausted(resp, state.max_recv)
+}
+
+/// tonic refuses a message whose length prefix is over the limit with OUT_OF_RANGE; grpc-go
+/// (and so otelcol) answers RESOURCE_EXHAUSTED with its own wording.
+fn oversize_as_resource_exhausted(
+    resp: Response<tonic::body::Body>,
+    limit: usize,
+) -> Response<tonic::body::Body> {
+    match Status::from_header_map(resp.headers()) {
+        Some(s)
+            if s.code() == tonic::Code::OutOfRange
+                && s.message().contains("message length too large") =>
+        {
+            let found = s
+                .message()
+                .split_whitespace()
+                .find_map(|w| w.parse::<usize>().ok())
+                .unwrap_or(0);
+            Status::resource_exhausted(format!(
+                "grpc: received message larger than max ({found} vs. {limit})"
+            ))
+            .into_http()
+        }
+        _ => resp,
+    }
+}
+
+/// One `Export` call, after tonic decoded the gRPC framing.
+struct Export {
+    state: Arc<GrpcState>,
+    signal: Signal,
+    consumer: Arc<dyn Consumer>,
+    meta: Arc<RequestMeta>,
+}
+
+impl Service<tonic::Request<Bytes>> for Export {
+    type Response = tonic::Response<Bytes>;
+    type Error = Status;
+    type Future = BoxFuture<Self::Response, Status>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: tonic::Request<Bytes>) -> Self::Future {
+        let (state, signal, consumer, meta) = (
+            self.state.clone(),
+            self.signal,
+            self.consumer.clone(),
+            self.meta.clone(),
+        );
+        Box::pin(async move {
+            let body = req.into_inner();
+            let items = Data::decode(signal, &body)
+                .map_err(|e| Status::invalid_argument(e.0))?
+                .item_count();
+            if items > 0 {
+                let batch = Batch::from_bytes(signal, body, Some(items), meta);
+                state
+                    .endpoint
+                    .export(&consumer, batch, items)
+                    .await
+                    .map_err(|e| ErrorStatus::from_pipeline(&e).to_tonic())?;
+            }
+            Ok(tonic::Response::new(Bytes::from_static(EMPTY_RESPONSE)))
+        })
+    }
+}

@@ -1,0 +1,489 @@
+//! OTLP/HTTP: `POST` protobuf or JSON bodies to the signal paths, HTTP/1.1 or h2c, with
+//! otelcol's error contract: 405 and 415 in `text/plain`, Go's `404 page not found`, a
+//! `google.rpc.Status` body (in the request's format) for everything else, 400 (never 413) for
+//! a body over `max_request_body_size` before or after decompression. The body is read with
+//! that bound, so an oversized or decompression-bomb request never costs more than the limit.
+//!
+//! ```yaml
+//! receivers:
+//!   otlp:
+//!     protocols:
+//!       http:
+//!         endpoint: 0.0.0.0:4318
+//!         max_request_body_size: 10485760
+//!         cors: { allowed_origins: ["https://*.example.com"], max_age: 7200 }
+//! ```
+
+use super::compression::{self, DecompressError, Encoding};
+use super::config::{CorsConfig, HttpConfig, DEFAULT_COMPRESSION_ALGORITHMS};
+use super::grpc::EMPTY_RESPONSE;
+use super::server;
+use super::status::ErrorStatus;
+use super::{json, Endpoint};
+use bytes::Bytes;
+use ferrotel_core::error::code;
+use ferrotel_core::{Batch, Consumer, Data, PipelineError, Signal};
+use http::header::{
+    HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, ORIGIN, RETRY_AFTER, VARY,
+};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const PB: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+const TOO_LARGE: &str = "http: request body too large";
+
+/// The body format of a request, from its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Protobuf,
+    Json,
+}
+
+impl Format {
+    /// Go's `mime.ParseMediaType` then an exact match: parameters and case do not matter.
+    fn of(headers: &HeaderMap) -> Option<Format> {
+        let ct = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+        let media = ct.split(';').next().unwrap_or_default().trim();
+        if media.eq_ignore_ascii_case(PB) {
+            Some(Format::Protobuf)
+        } else if media.eq_ignore_ascii_case(JSON) {
+            Some(Format::Json)
+        } else {
+            None
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Protobuf => PB,
+            Format::Json => JSON,
+        }
+    }
+}
+
+struct HttpState {
+    endpoint: Endpoint,
+    /// Path, signal and consumer of each signal with a pipeline.
+    routes: Vec<(String, Signal, Arc<dyn Consumer>)>,
+    max_body: usize,
+    /// Accepted `Content-Encoding` values; empty: bodies are never decoded.
+    encodings: Vec<String>,
+    cors: Option<Cors>,
+    response_headers: Vec<(HeaderName, HeaderValue)>,
+    read_timeout: Option<Duration>,
+}
+
+pub(crate) fn serve(
+    cfg: &HttpConfig,
+    endpoint: Endpoint,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    let mut builder = server::builder();
+    builder
+        .http1()
+        .keep_alive(cfg.keep_alive())
+        .header_read_timeout(
+            (!cfg.read_header_timeout.is_zero()).then_some(cfg.read_header_timeout.0),
+        );
+    let routes = [
+        (&cfg.traces_url_path, Signal::Traces),
+        (&cfg.metrics_url_path, Signal::Metrics),
+        (&cfg.logs_url_path, Signal::Logs),
+    ]
+    .into_iter()
+    .filter_map(|(p, s)| Some((p.clone(), s, endpoint.consumer(s)?.clone())))
+    .collect();
+    let response_headers = cfg
+        .response_headers
+        .0
+        .iter()
+        .filter_map(|(k, v)| {
+            let parsed = (
+                HeaderName::try_from(k.as_str()),
+                HeaderValue::try_from(v.as_str()),
+            );
+            match parsed {
+                (Ok(k), Ok(v)) => Some((k, v)),
+                _ => {
+                    tracing::warn!(header = %k, "ignoring invalid response header");
+                    None
+                }
+            }
+        })
+        .collect();
+    let state = Arc::new(HttpState {
+        endpoint,
+        routes,
+        max_body: cfg.max_body(),
+        encodings: match &cfg.compression_algorithms {
+            Some(list) => list.clone(),
+            None => DEFAULT_COMPRESSION_ALGORITHMS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        },
+        cors: cfg.cors.as_ref().and_then(Cors::new),
+        response_headers,
+        read_timeout: (!cfg.read_timeout.is_zero()).then_some(cfg.read_timeout.0),
+    });
+    server::spawn(listener, builder, stop, state, handle)
+}
+
+type Resp = Response<Full<Bytes>>;
+
+async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let mut resp = match &state.cors {
+        Some(cors) if Cors::is_preflight(&req) => cors.preflight(req.headers()),
+        Some(cors) => {
+            let origin = req.headers().get(ORIGIN).cloned();
+            let mut r = route(&state, peer, req).await;
+            cors.decorate(origin.as_ref(), r.headers_mut());
+            r
+        }
+        None => route(&state, peer, req).await,
+    };
+    let headers = resp.headers_mut();
+    for (k, v) in &state.response_headers {
+        headers.insert(k.clone(), v.clone());
+    }
+    resp
+}
+
+fn response(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// A `google.rpc.Status` body in the request's format, with `Retry-After` on 429/503 when the
+/// status has a retry delay.
+fn status_response(format: Format, http: u16, s: &ErrorStatus) -> Resp {
+    let body = match format {
+        Format::Protobuf => s.to_protobuf(),
+        Format::Json => s.to_json(),
+    };
+    let status = StatusCode::from_u16(http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = response(status, format.content_type(), body);
+    if let (429 | 503, Some(d)) = (http, s.retry_after) {
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(d.as_secs()));
+    }
+    r
+}
+
+fn bad_request(format: Format, message: impl Into<String>) -> Resp {
+    status_response(
+        format,
+        400,
+        &ErrorStatus::new(code::INVALID_ARGUMENT, message),
+    )
+}
+
+fn pipeline_error(format: Format, e: &PipelineError) -> Resp {
+    status_response(format, e.http_status(), &ErrorStatus::from_pipeline(e))
+}
+
+async fn route(state: &HttpState, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let headers = req.headers();
+    let format = Format::of(headers);
+    // The decompressor wraps the router in otelcol, so an unknown encoding is refused first,
+    // in the request's format (JSON without a Content-Type, 500 with any other one).
+    let encoding = match encoding_of(state, headers) {
+        Ok(e) => e,
+        Err(message) => {
+            return match (format, headers.contains_key(CONTENT_TYPE)) {
+                (Some(f), _) => bad_request(f, message),
+                (None, false) => bad_request(Format::Json, message),
+                (None, true) => response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    JSON,
+                    &br#"{"code": 13, "message": "failed to marshal error message"}"#[..],
+                ),
+            };
+        }
+    };
+    let path = req.uri().path();
+    let Some(&(_, signal, ref consumer)) = state.routes.iter().find(|(p, ..)| p == path) else {
+        let mut r = response(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            &b"404 page not found\n"[..],
+        );
+        r.headers_mut().insert(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        );
+        return r;
+    };
+    if req.method() != Method::POST {
+        return response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            &b"405 method not allowed, supported: [POST]"[..],
+        );
+    }
+    let Some(format) = format else {
+        return response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "text/plain",
+            &b"415 unsupported media type, supported: [application/json, application/x-protobuf]"[..],
+        );
+    };
+    if let Err(e) = consumer.admit() {
+        return pipeline_error(format, &e);
+    }
+    let meta = state.endpoint.meta(peer, req.headers());
+    let body = match read_body(state, req.into_body(), encoding).await {
+        Ok(b) => b,
+        Err(message) => return bad_request(format, message),
+    };
+    let (batch, items) = match format {
+        Format::Protobuf => match Data::decode(signal, &body) {
+            Ok(data) => {
+                let items = data.item_count();
+                (Batch::from_bytes(signal, body, Some(items), meta), items)
+            }
+            Err(e) => return bad_request(format, e.0),
+        },
+        Format::Json => match json::decode(signal, &body) {
+            Ok(data) => {
+                let items = data.item_count();
+                (Batch::from_data(data, meta), items)
+            }
+            Err(e) => {
+                return bad_request(format, format!("failed to unmarshal {signal} request: {e}"))
+            }
+        },
+    };
+    if items > 0 {
+        if let Err(e) = state.endpoint.export(consumer, batch, items).await {
+            return pipeline_error(format, &e);
+        }
+    }
+    match format {
+        Format::Protobuf => response(StatusCode::OK, PB, EMPTY_RESPONSE),
+        Format::Json => response(StatusCode::OK, JSON, &br#"{"partialSuccess":{}}"#[..]),
+    }
+}
+
+fn encoding_of(state: &HttpState, headers: &HeaderMap) -> Result<Encoding, String> {
+    if state.encodings.is_empty() {
+        return Ok(Encoding::Identity);
+    }
+    let name = headers
+        .get(CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("(not text)"))
+        .unwrap_or("");
+    state
+        .encodings
+        .iter()
+        .any(|e| e == name)
+        .then(|| Encoding::from_name(name))
+        .flatten()
+        .ok_or_else(|| format!("unsupported Content-Encoding: {name}"))
+}
+
+/// Reads at most `max_body` bytes of body, then decodes it with the same bound.
+async fn read_body(state: &HttpState, body: Incoming, enc: Encoding) -> Result<Bytes, String> {
+    let read = Limited::new(body, state.max_body).collect();
+    let collected = match state.read_timeout {
+        Some(t) => tokio::time::timeout(t, read)
+            .await
+            .map_err(|_| "timeout reading the request body".to_string())?,
+        None => read.await,
+    };
+    let raw = collected
+        .map_err(|e| {
+            if e.is::<LengthLimitError>() {
+                TOO_LARGE.to_string()
+            } else {
+                e.to_string()
+            }
+        })?
+        .to_bytes();
+    compression::decompress(enc, raw, state.max_body).map_err(|e| match e {
+        DecompressError::TooLarge => TOO_LARGE.to_string(),
+        DecompressError::Invalid(m) => m,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// CORS, as otelcol configures rs/cors: credentials allowed, methods GET/POST/HEAD.
+
+/// An allowed origin: exact, or with one `*` standing for any characters.
+enum OriginPattern {
+    Exact(String),
+    Wildcard(String, String),
+}
+
+struct Cors {
+    origins: Vec<OriginPattern>,
+    any_origin: bool,
+    /// Lower-case allowed request headers.
+    headers: Vec<String>,
+    any_header: bool,
+    exposed: Option<HeaderValue>,
+    max_age: Option<HeaderValue>,
+}
+
+const CORS_METHODS: [&str; 3] = ["GET", "POST", "HEAD"];
+
+impl Cors {
+    fn new(c: &CorsConfig) -> Option<Cors> {
+        if c.allowed_origins.is_empty() {
+            if !c.allowed_headers.is_empty() {
+                tracing::warn!("cors.allowed_headers is set without allowed_origins: CORS is off");
+            }
+            return None;
+        }
+        let origins = c
+            .allowed_origins
+            .iter()
+            .map(|o| {
+                let o = o.to_ascii_lowercase();
+                match o.split_once('*') {
+                    Some((pre, suf)) => OriginPattern::Wildcard(pre.into(), suf.into()),
+                    None => OriginPattern::Exact(o),
+                }
+            })
+            .collect();
+        let mut headers: Vec<String> = [
+            "accept",
+            "accept-language",
+            "content-type",
+            "content-language",
+            "origin",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        if c.allowed_headers.is_empty() {
+            headers.push("x-requested-with".into());
+        }
+        headers.extend(c.allowed_headers.iter().map(|h| h.to_ascii_lowercase()));
+        Some(Cors {
+            origins,
+            any_origin: c.allowed_origins.iter().any(|o| o == "*"),
+            any_header: headers.iter().any(|h| h == "*"),
+            headers,
+            exposed: (!c.exposed_headers.is_empty())
+                .then(|| HeaderValue::try_from(c.exposed_headers.join(", ")).ok())
+                .flatten(),
+            max_age: (c.max_age > 0).then(|| HeaderValue::from(c.max_age)),
+        })
+    }
+
+    fn is_preflight<B>(req: &Request<B>) -> bool {
+        req.method() == Method::OPTIONS
+            && req.headers().contains_key("access-control-request-method")
+    }
+
+    fn origin_allowed(&self, origin: &str) -> bool {
+        if self.any_origin {
+            return true;
+        }
+        let origin = origin.to_ascii_lowercase();
+        self.origins.iter().any(|p| match p {
+            OriginPattern::Exact(o) => *o == origin,
+            OriginPattern::Wildcard(pre, suf) => {
+                origin.len() >= pre.len() + suf.len()
+                    && origin.starts_with(pre.as_str())
+                    && origin.ends_with(suf.as_str())
+            }
+        })
+    }
+
+    fn allow_origin_value(&self, origin: &HeaderValue) -> HeaderValue {
+        if self.any_origin {
+            HeaderValue::from_static("*")
+        } else {
+            origin.clone()
+        }
+    }
+
+    /// The answer to a preflight `OPTIONS`: 204, with the allow headers only when the origin,
+    /// method and headers asked for are all allowed.
+    fn preflight(&self, h: &HeaderMap) -> Resp {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        let out = r.headers_mut();
+        out.insert(
+            VARY,
+            HeaderValue::from_static(
+                "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+            ),
+        );
+        let text = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let Some(origin) = h
+            .get(ORIGIN)
+            .filter(|o| o.to_str().is_ok_and(|o| self.origin_allowed(o)))
+        else {
+            return r;
+        };
+        let method = text("access-control-request-method").to_ascii_uppercase();
+        if !CORS_METHODS.contains(&method.as_str()) {
+            return r;
+        }
+        let requested = text("access-control-request-headers");
+        let headers_ok = self.any_header
+            || requested
+                .split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .all(|s| self.headers.contains(&s));
+        if !headers_ok {
+            return r;
+        }
+        out.insert(
+            "access-control-allow-origin",
+            self.allow_origin_value(origin),
+        );
+        if let Ok(m) = HeaderValue::try_from(method) {
+            out.insert("access-control-allow-methods", m);
+        }
+        if !requested.is_empty() {
+            if let Some(v) = h.get("access-control-request-headers") {
+                out.insert("access-control-allow-headers", v.clone());
+            }
+        }
+        out.insert(
+            "access-control-allow-credentials",
+            HeaderValue::from_static("true"),
+        );
+        if let Some(m) = &self.max_age {
+            out.insert("access-control-max-age", m.clone());
+        }
+        r
+    }
+
+    /// CORS headers of an actual (non-preflight) response.
+    fn decorate(&self, origin: Option<&HeaderValue>, out: &mut HeaderMap) {
+        out.insert(VARY, HeaderValue::from_static("Origin"));
+        let Some(origin) = origin.filter(|o| o.to_str().is_ok_and(|o| self.origin_allowed(o)))
+        else {
+            return;
+        };
+        out.insert(
+            "access-control-allow-origin",
+            self.allow_origin_value(origin),
+        );
+        out.insert(
+            "access-control-allow-credentials",
+            HeaderValue::from_static("true"),
+        );
+        if let Some(e) = &self.exposed {
+            out.insert("access-control-expose-headers", e.clone());
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The `otlp` receiver: OTLP over gRPC (port 4317) and over HTTP with protobuf or JSON bodies
+//! (port 4318), with otelcol's config keys, defaults, status codes and self-metrics. Protobuf
+//! bodies are validated and then passed on as the original bytes (no re-encoding); an empty
+//! request is answered with success without reaching the pipeline; a pipeline's refusal is
+//! what the client gets (gRPC UNAVAILABLE / HTTP 503 with `Retry-After` for retryable ones).
+//!
+//! ```yaml
+//! receivers:
+//!   otlp:
+//!     protocols:
+//!       grpc:
+//!         endpoint: 0.0.0.0:4317
+//!         max_recv_msg_size_mib: 4
+//!         include_metadata: true
+//!       http:
+//!         endpoint: 0.0.0.0:4318
+//!         traces_url_path: /v1/traces
+//!         max_request_body_size: 20971520
+//!         cors:
+//!           allowed_origins: ["https://*.example.com"]
+//!         response_headers: { x-served-by: ferrotel }
+//! ```
+
+pub mod compression;
+pub mod config;
+mod grpc;
+mod http;
+pub mod json;
+mod server;
+pub mod status;
+
+pub use config::OtlpConfig;
+
+use ferrotel_config::{ConfigErrors, Value};
+use ferrotel_core::telemetry::{item_suffix, Counter};
+use ferrotel_core::{
+    Batch, Consumer, Consumers, CreateContext, FactoryInfo, PipelineError, Receiver,
+    ReceiverContext, ReceiverFactory, RequestMeta, Signal, Stability, StartError, Telemetry,
+};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Creates `otlp` receivers.
+pub struct OtlpReceiverFactory;
+
+impl ReceiverFactory for OtlpReceiverFactory {
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo {
+            type_name: "otlp",
+            aliases: &[],
+            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
+            stability: Stability::Stable,
+            description: "OTLP over gRPC and HTTP (protobuf and JSON)",
+        }
+    }
+
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        config: &Value,
+    ) -> Result<Box<dyn Receiver>, ConfigErrors> {
+        let config =
+            ferrotel_config::decode::<OtlpConfig>(&ctx.path, config)?.validate(&ctx.path)?;
+        Ok(Box::new(OtlpReceiver::new(config)))
+    }
+}
+
+/// The receiver: up to two listeners sharing the pipelines' consumers.
+pub struct OtlpReceiver {
+    config: OtlpConfig,
+    grpc_addr: Option<SocketAddr>,
+    http_addr: Option<SocketAddr>,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl OtlpReceiver {
+    /// A receiver for a validated config (see [`OtlpConfig::validate`]).
+    pub fn new(config: OtlpConfig) -> Self {
+        OtlpReceiver {
+            config,
+            grpc_addr: None,
+            http_addr: None,
+            stop: CancellationToken::new(),
+            tasks: vec![],
+        }
+    }
+
+    /// The bound gRPC address, once started.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_addr
+    }
+
+    /// The bound HTTP address, once started.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+}
+
+async fn bind(endpoint: &str, key: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(endpoint).await.map_err(|e| {
+        StartError(format!(
+            "otlp receiver: cannot listen on {endpoint} ({key}): {e}"
+        ))
+    })
+}
+
+#[async_trait::async_trait]
+impl Receiver for OtlpReceiver {
+    async fn start(&mut self, ctx: ReceiverContext) -> Result<(), StartError> {
+        let p = &self.config.protocols;
+        let unsupported = p
+            .grpc
+            .as_ref()
+            .and_then(config::unsupported_grpc)
+            .or_else(|| p.http.as_ref().and_then(config::unsupported_http));
+        if let Some(key) = unsupported {
+            return Err(StartError(format!(
+                "otlp receiver {}: {key} is not supported yet",
+                ctx.id
+            )));
+        }
+        // Bind both before serving either, so a failure leaves nothing running.
+        let grpc = match &p.grpc {
+            Some(g) => Some((g, bind(&g.endpoint, "protocols.grpc.endpoint").await?)),
+            None => None,
+        };
+        let http = match &p.http {
+            Some(h) => Some((h, bind(&h.endpoint, "protocols.http.endpoint").await?)),
+            None => None,
+        };
+        self.stop = ctx.shutdown.child_token();
+        if let Some((g, listener)) = grpc {
+            self.grpc_addr = listener.local_addr().ok();
+            let endpoint = Endpoint::new(&ctx, "grpc", g.include_metadata);
+            self.tasks
+                .push(grpc::serve(g, endpoint, listener, self.stop.clone()));
+        }
+        if let Some((h, listener)) = http {
+            self.http_addr = listener.local_addr().ok();
+            let endpoint = Endpoint::new(&ctx, "http", h.include_metadata);
+            self.tasks
+                .push(http::serve(h, endpoint, listener, self.stop.clone()));
+        }
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) {
+        self.stop.cancel();
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What both transports share: consumers, request metadata and self-metrics.
+
+fn signal_index(s: Signal) -> usize {
+    match s {
+        Signal::Traces => 0,
+        Signal::Metrics => 1,
+        Signal::Logs => 2,
+    }
+}
+
+/// One transport's view of the receiver.
+pub(crate) struct Endpoint {
+    receiver: String,
+    transport: &'static str,
+    include_metadata: bool,
+    consumers: Consumers,
+    accepted: [Counter; 3],
+    refused: [Counter; 3],
+}
+
+impl Endpoint {
+    fn new(ctx: &ReceiverContext, transport: &'static str, include_metadata: bool) -> Self {
+        let receiver = ctx.id.to_string();
+        let counters = |kind: &str, t: &Telemetry| {
+            [Signal::Traces, Signal::Metrics, Signal::Logs].map(|s| {
+                let suffix = item_suffix(s);
+                t.counter(
+                    &format!("otelcol_receiver_{kind}_{suffix}"),
+                    &format!("Number of {suffix} {kind} by the receiver."),
+                    &[("receiver", &receiver), ("transport", transport)],
+                )
+            })
+        };
+        Endpoint {
+            accepted: counters("accepted", &ctx.telemetry),
+            refused: counters("refused", &ctx.telemetry),
+            receiver,
+            transport,
+            include_metadata,
+            consumers: ctx.consumers.clone(),
+        }
+    }
+
+    pub(crate) fn consumer(&self, s: Signal) -> Option<&Arc<dyn Consumer>> {
+        self.consumers.get(s)
+    }
+
+    /// The metadata of one request; headers only with `include_metadata`.
+    pub(crate) fn meta(&self, peer: SocketAddr, headers: &::http::HeaderMap) -> Arc<RequestMeta> {
+        let headers = if self.include_metadata {
+            headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect()
+        } else {
+            vec![]
+        };
+        Arc::new(RequestMeta {
+            receiver: self.receiver.clone(),
+            transport: self.transport,
+            peer: Some(peer),
+            headers,
+            auth: vec![],
+        })
+    }
+
+    /// Hands a non-empty batch to the pipeline and counts the outcome.
+    pub(crate) async fn export(
+        &self,
+        consumer: &Arc<dyn Consumer>,
+        batch: Batch,
+        items: usize,
+    ) -> Result<(), PipelineError> {
+        let i = signal_index(batch.signal());
+        let r = consumer.consume(batch).await;
+        let counter = if r.is_ok() {
+            &self.accepted[i]
+        } else {
+            &self.refused[i]
+        };
+        counter.add(items as u64);
+        r
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
