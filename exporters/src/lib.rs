@@ -1,1 +1,6 @@
 //! exporters
+
+pub mod debug;
+pub mod otlp;
+pub mod otlphttp;
+mod shared;

@@ -1,0 +1,534 @@
+//! `health_check` extension (otelcol contrib, v1): an HTTP endpoint for liveness/readiness
+//! probes. It answers `200 {"status":"Server available","upSince":...,"uptime":...}` while the
+//! collector is ready, and `503 {"status":"Server not available",...}` before that and once
+//! shutdown begins, for any method, with `Content-Type: application/json`.
+//!
+//! ```yaml
+//! extensions:
+//!   health_check:
+//!     endpoint: 0.0.0.0:13133   # default localhost:13133
+//!     path: /health/status      # default /
+//!     response_body:            # optional, replaces the JSON bodies
+//!       healthy: I'm OK
+//!       unhealthy: I'm not well
+//! service:
+//!   extensions: [health_check]
+//! ```
+
+use bytes::Bytes;
+use ferrotel_config::{decode, ConfigError, ConfigErrors, GoDuration, TlsServerConfig, Value};
+use ferrotel_core::{
+    CreateContext, Extension, ExtensionContext, ExtensionFactory, FactoryInfo, Health, HealthState,
+    Stability, StartError,
+};
+use http::{header, Response, StatusCode};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde::Deserialize;
+use std::any::Any;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// `response_body`: custom bodies instead of the JSON status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResponseBody {
+    /// Body while the collector is ready.
+    pub healthy: String,
+    /// Body otherwise.
+    pub unhealthy: String,
+}
+
+/// `check_collector_pipeline` (deprecated and broken in otelcol; accepted and ignored here).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckCollectorPipeline {
+    /// Fail the check after too many exporter failures (ignored, with a warning).
+    pub enabled: bool,
+    /// Window in which failures are counted.
+    pub interval: GoDuration,
+    /// Failures tolerated in `interval`.
+    pub exporter_failure_threshold: u32,
+}
+
+impl Default for CheckCollectorPipeline {
+    fn default() -> Self {
+        CheckCollectorPipeline {
+            enabled: false,
+            interval: GoDuration::from_secs(300),
+            exporter_failure_threshold: 5,
+        }
+    }
+}
+
+/// `extensions.health_check`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCheckConfig {
+    /// `host:port` to listen on.
+    pub endpoint: String,
+    /// URL path of the check; must start with `/`.
+    pub path: String,
+    /// Custom bodies for the healthy and unhealthy answers.
+    pub response_body: Option<ResponseBody>,
+    /// Deprecated pipeline check (accepted, ignored).
+    pub check_collector_pipeline: CheckCollectorPipeline,
+    /// TLS for the endpoint: not supported yet.
+    pub tls: Option<TlsServerConfig>,
+    /// confighttp server settings accepted for compatibility, not used.
+    pub include_metadata: Option<bool>,
+    pub max_request_body_size: Option<Value>,
+    pub cors: Option<Value>,
+    pub response_headers: Option<Value>,
+    pub read_timeout: Option<GoDuration>,
+    pub read_header_timeout: Option<GoDuration>,
+    pub write_timeout: Option<GoDuration>,
+    pub idle_timeout: Option<GoDuration>,
+    pub keep_alives_enabled: Option<bool>,
+    pub compression_algorithms: Option<Value>,
+}
+
+impl Default for HealthCheckConfig {
+    fn default() -> Self {
+        HealthCheckConfig {
+            endpoint: "localhost:13133".into(),
+            path: "/".into(),
+            response_body: None,
+            check_collector_pipeline: CheckCollectorPipeline::default(),
+            tls: None,
+            include_metadata: None,
+            max_request_body_size: None,
+            cors: None,
+            response_headers: None,
+            read_timeout: None,
+            read_header_timeout: None,
+            write_timeout: None,
+            idle_timeout: None,
+            keep_alives_enabled: None,
+            compression_algorithms: None,
+        }
+    }
+}
+
+impl HealthCheckConfig {
+    fn validate(&self, path: &str) -> Vec<ConfigError> {
+        let mut e = vec![];
+        if self.endpoint.is_empty() {
+            e.push(ConfigError::new(
+                format!("{path}.endpoint"),
+                "must not be empty",
+            ));
+        }
+        if !self.path.starts_with('/') {
+            e.push(ConfigError::new(
+                format!("{path}.path"),
+                format!("path must start with / (got {:?})", self.path),
+            ));
+        }
+        if self.tls.is_some() {
+            e.push(ConfigError::new(
+                format!("{path}.tls"),
+                "TLS for health_check is not supported yet",
+            ));
+        }
+        e
+    }
+}
+
+/// Go's `time.Duration.String()`: `12.56420005s`, `1m30s`, `1h0m0s`, `1.5ms`, `0s`.
+pub fn go_duration(d: Duration) -> String {
+    fn with_fraction(n: u128, unit: u128) -> String {
+        let (int, rem) = (n / unit, n % unit);
+        if rem == 0 {
+            return int.to_string();
+        }
+        let width = unit.ilog10() as usize;
+        let frac = format!("{rem:0width$}");
+        format!("{int}.{}", frac.trim_end_matches('0'))
+    }
+    let n = d.as_nanos();
+    match n {
+        0 => "0s".into(),
+        1..=999 => format!("{n}ns"),
+        1_000..=999_999 => format!("{}µs", with_fraction(n, 1_000)),
+        1_000_000..=999_999_999 => format!("{}ms", with_fraction(n, 1_000_000)),
+        _ => {
+            let secs = d.as_secs();
+            let (h, m) = (secs / 3600, (secs % 3600) / 60);
+            let s = with_fraction(n % 60_000_000_000, 1_000_000_000);
+            match (h, m) {
+                (0, 0) => format!("{s}s"),
+                (0, m) => format!("{m}m{s}s"),
+                (h, m) => format!("{h}h{m}m{s}s"),
+            }
+        }
+    }
+}
+
+/// Go's RFC3339Nano in UTC: `2024-10-07T10:00:08.004685295Z` (trailing zeros trimmed).
+pub fn rfc3339_nano(t: SystemTime) -> String {
+    let s = humantime::format_rfc3339_nanos(t).to_string();
+    let s = s.trim_end_matches('Z');
+    match s.split_once('.') {
+        Some((secs, frac)) if !frac.trim_end_matches('0').is_empty() => {
+            format!("{secs}.{}Z", frac.trim_end_matches('0'))
+        }
+        Some((secs, _)) => format!("{secs}Z"),
+        None => format!("{s}Z"),
+    }
+}
+
+/// The status code and body for the collector's current health.
+fn answer(health: &Health, custom: Option<&ResponseBody>) -> (StatusCode, String) {
+    let up = match (health.get(), health.up_since()) {
+        (HealthState::Ready, Some(since)) => Some(since),
+        (HealthState::Ready, None) => Some(SystemTime::now()),
+        _ => None,
+    };
+    match (up, custom) {
+        (Some(_), Some(c)) => (StatusCode::OK, c.healthy.clone()),
+        (None, Some(c)) => (StatusCode::SERVICE_UNAVAILABLE, c.unhealthy.clone()),
+        (Some(since), None) => {
+            let uptime = SystemTime::now()
+                .duration_since(since)
+                .unwrap_or(Duration::ZERO);
+            (
+                StatusCode::OK,
+                format!(
+                    r#"{{"status":"Server available","upSince":"{}","uptime":"{}"}}"#,
+                    rfc3339_nano(since),
+                    go_duration(uptime)
+                ),
+            )
+        }
+        (None, None) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"status":"Server not available","upSince":"0001-01-01T00:00:00Z","uptime":""}"#
+                .to_string(),
+        ),
+    }
+}
+
+/// The running extension.
+pub struct HealthCheck {
+    cfg: HealthCheckConfig,
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+    local_addr: Option<SocketAddr>,
+}
+
+impl HealthCheck {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for HealthCheck {
+    async fn start(&mut self, ctx: ExtensionContext) -> Result<(), StartError> {
+        if self.cfg.check_collector_pipeline.enabled {
+            tracing::warn!(
+                otelcol.component.id = %ctx.id,
+                "check_collector_pipeline is deprecated and not implemented by ferrotel; it is ignored"
+            );
+        }
+        let listener = tokio::net::TcpListener::bind(&self.cfg.endpoint)
+            .await
+            .map_err(|e| StartError(format!("listen tcp {}: {e}", self.cfg.endpoint)))?;
+        self.local_addr = listener.local_addr().ok();
+        tracing::info!(
+            otelcol.component.id = %ctx.id,
+            endpoint = %self.cfg.endpoint,
+            "Starting health_check extension"
+        );
+        // Serve until our own shutdown (extensions stop last), so probes see 503 while the
+        // collector drains rather than a refused connection.
+        let stop = self.stop.clone();
+        let health = ctx.health.clone();
+        let path: Arc<str> = self.cfg.path.clone().into();
+        let custom = Arc::new(self.cfg.response_body.clone());
+        self.task = Some(tokio::spawn(async move {
+            loop {
+                let conn = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    c = listener.accept() => c,
+                };
+                let Ok((stream, _)) = conn else { continue };
+                let (health, path, custom) = (health.clone(), path.clone(), custom.clone());
+                let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let (status, body) = if req.uri().path() == &*path {
+                        answer(&health, custom.as_ref().as_ref())
+                    } else {
+                        (StatusCode::NOT_FOUND, "404 page not found\n".to_string())
+                    };
+                    let ct = if status == StatusCode::NOT_FOUND {
+                        "text/plain; charset=utf-8"
+                    } else {
+                        "application/json"
+                    };
+                    let resp = Response::builder()
+                        .status(status)
+                        .header(header::CONTENT_TYPE, ct)
+                        .body(Full::new(Bytes::from(body)));
+                    async move {
+                        Ok::<_, Infallible>(resp.unwrap_or_else(|_| {
+                            Response::new(Full::new(Bytes::from_static(b"internal error")))
+                        }))
+                    }
+                });
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = stop.cancelled() => {}
+                    }
+                });
+            }
+        }));
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Factory of `health_check`.
+pub struct HealthCheckFactory;
+
+impl ExtensionFactory for HealthCheckFactory {
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo {
+            type_name: "health_check",
+            aliases: &[],
+            signals: &[],
+            stability: Stability::Beta,
+            description: "HTTP health endpoint for liveness and readiness probes",
+        }
+    }
+
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        config: &Value,
+    ) -> Result<Box<dyn Extension>, ConfigErrors> {
+        let cfg: HealthCheckConfig = decode(&ctx.path, config)?;
+        ConfigErrors(cfg.validate(&ctx.path)).into_result(())?;
+        Ok(Box::new(HealthCheck {
+            cfg,
+            stop: CancellationToken::new(),
+            task: None,
+            local_addr: None,
+        }))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use ferrotel_core::{ComponentId, Telemetry};
+
+    fn ctx() -> CreateContext {
+        CreateContext {
+            id: ComponentId::new("health_check"),
+            path: "extensions.health_check".into(),
+            telemetry: Telemetry::new(),
+            signal: None,
+            pipeline: None,
+            wake: Default::default(),
+        }
+    }
+
+    fn create(yaml: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
+        let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
+        HealthCheckFactory.create(&ctx(), &v)
+    }
+
+    fn create_err(yaml: &str) -> ConfigErrors {
+        match create(yaml) {
+            Ok(_) => panic!("config accepted: {yaml}"),
+            Err(e) => e,
+        }
+    }
+
+    fn testdata(name: &str) -> String {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/health_check")
+            .join(name);
+        std::fs::read_to_string(p).unwrap()
+    }
+
+    async fn started(yaml: &str, health: &Health) -> (Box<dyn Extension>, String) {
+        let mut ext = create(yaml).unwrap();
+        ext.start(ExtensionContext {
+            id: ComponentId::new("health_check"),
+            health: health.clone(),
+            telemetry: Telemetry::new(),
+            shutdown: CancellationToken::new(),
+        })
+        .await
+        .unwrap();
+        let addr = ext
+            .as_any()
+            .downcast_ref::<HealthCheck>()
+            .and_then(HealthCheck::local_addr)
+            .unwrap();
+        (ext, format!("http://{addr}"))
+    }
+
+    #[tokio::test]
+    async fn answers_each_state() {
+        let health = Health::default();
+        let (mut ext, base) = started("endpoint: 127.0.0.1:0", &health).await;
+        let client = reqwest::Client::new();
+
+        let r = client.get(format!("{base}/")).send().await.unwrap();
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        assert_eq!(
+            r.text().await.unwrap(),
+            r#"{"status":"Server not available","upSince":"0001-01-01T00:00:00Z","uptime":""}"#
+        );
+
+        health.set(HealthState::Ready);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Any method.
+        let r = client.post(format!("{base}/")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        assert_eq!(v["status"], "Server available");
+        assert_eq!(v["upSince"], rfc3339_nano(health.up_since().unwrap()));
+        let uptime = v["uptime"].as_str().unwrap();
+        assert!(uptime.ends_with("ms") || uptime.ends_with('s'), "{uptime}");
+        assert_ne!(uptime, "0s");
+        assert_eq!(v.as_object().unwrap().len(), 3, "{v}");
+
+        health.set(HealthState::Stopping);
+        let r = client.get(format!("{base}/")).send().await.unwrap();
+        assert_eq!(r.status(), 503);
+
+        let r = client.get(format!("{base}/other")).send().await.unwrap();
+        assert_eq!(r.status(), 404);
+
+        ext.shutdown().await;
+        assert!(client.get(format!("{base}/")).send().await.is_err());
+        ext.shutdown().await; // idempotent
+    }
+
+    #[tokio::test]
+    async fn custom_path_and_bodies() {
+        let health = Health::default();
+        let (mut ext, base) = started(&testdata("config_valid.yaml"), &health).await;
+        let client = reqwest::Client::new();
+        let r = client
+            .get(format!("{base}/health/status"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.text().await.unwrap(), "I'm not well");
+        health.set(HealthState::Ready);
+        let r = client
+            .get(format!("{base}/health/status"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), "I'm OK");
+        assert_eq!(
+            client
+                .get(format!("{base}/"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404
+        );
+        ext.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn port_in_use_is_a_start_error() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut ext = create(&format!("endpoint: {}", taken.local_addr().unwrap())).unwrap();
+        let e = ext
+            .start(ExtensionContext {
+                id: ComponentId::new("health_check"),
+                health: Health::default(),
+                telemetry: Telemetry::new(),
+                shutdown: CancellationToken::new(),
+            })
+            .await;
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let c = HealthCheckConfig::default();
+        assert_eq!(c.endpoint, "localhost:13133");
+        assert_eq!(c.path, "/");
+        assert_eq!(
+            c.check_collector_pipeline.interval,
+            GoDuration::from_secs(300)
+        );
+        assert_eq!(c.check_collector_pipeline.exporter_failure_threshold, 5);
+        assert!(create("").is_ok());
+    }
+
+    #[test]
+    fn config_typo_names_the_key() {
+        let e = create_err(&testdata("config_typo.yaml"));
+        assert_eq!(e.0[0].path, "extensions.health_check.endpont", "{e}");
+    }
+
+    #[test]
+    fn config_invalid_values() {
+        let e = create_err(&testdata("config_invalid.yaml"));
+        assert_eq!(e.0[0].path, "extensions.health_check.path");
+        let e = create_err("tls: {cert_file: a, key_file: b}");
+        assert_eq!(e.0[0].path, "extensions.health_check.tls");
+        let e = create_err("check_collector_pipeline: {interval: often}");
+        assert_eq!(
+            e.0[0].path,
+            "extensions.health_check.check_collector_pipeline.interval"
+        );
+    }
+
+    #[test]
+    fn go_formats() {
+        assert_eq!(go_duration(Duration::ZERO), "0s");
+        assert_eq!(
+            go_duration(Duration::from_nanos(12_564_200_050)),
+            "12.56420005s"
+        );
+        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
+        assert_eq!(go_duration(Duration::from_nanos(1500)), "1.5µs");
+        assert_eq!(go_duration(Duration::from_nanos(42)), "42ns");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_nanos(1_728_295_208_004_685_295);
+        assert_eq!(rfc3339_nano(t), "2024-10-07T10:00:08.004685295Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_728_295_208_500);
+        assert_eq!(rfc3339_nano(t), "2024-10-07T10:00:08.5Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_728_295_208);
+        assert_eq!(rfc3339_nano(t), "2024-10-07T10:00:08Z");
+    }
+}

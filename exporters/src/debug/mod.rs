@@ -1,0 +1,325 @@
+//! `debug` exporter (and the removed `logging` exporter's type name, with its old defaults):
+//! writes what it receives as text, to the collector's log (stderr) or to `output_paths`, with
+//! otelcol's layouts for `basic`, `normal` and `detailed` verbosity and zap's per-second
+//! sampling. Exports never fail. Values of credential attributes (Authorization, Cookie, ...)
+//! are printed as `[REDACTED]`.
+//!
+//! ```yaml
+//! exporters:
+//!   debug:
+//!     verbosity: detailed        # basic (default) | normal | detailed
+//!     sampling_initial: 2        # first N messages each second ...
+//!     sampling_thereafter: 1     # ... then every Mth (1 = no sampling)
+//!     use_internal_logger: true  # false: write to output_paths instead
+//!     # output_paths: [stdout]
+//! ```
+
+mod text;
+
+pub use text::{basic, detailed, go_time, is_sensitive, normal};
+
+use crate::shared::push_settings;
+use ferrotel_config::{
+    decode, ConfigError, ConfigErrors, GoDuration, QueueConfig, RetryConfig, Value,
+};
+use ferrotel_core::{
+    Batch, CreateContext, ExportError, Exporter, ExporterFactory, ExporterParts, ExporterSettings,
+    FactoryInfo, Signal, Stability,
+};
+use serde::Deserialize;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// `exporters.debug` (and `exporters.logging`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DebugConfig {
+    /// `basic`, `normal` or `detailed` (default `basic`; `normal` for `logging`).
+    pub verbosity: Option<String>,
+    /// Messages logged each second before sampling starts.
+    pub sampling_initial: u32,
+    /// After `sampling_initial`, log every Mth message in that second (default 1; 500 for `logging`).
+    pub sampling_thereafter: Option<u32>,
+    /// Write through the collector's own logger (stderr). `false`: write to `output_paths`.
+    pub use_internal_logger: bool,
+    /// `stdout`, `stderr` or file paths; only with `use_internal_logger: false` (default `[stdout]`).
+    pub output_paths: Option<Vec<String>>,
+    /// `logging` only, deprecated: `debug` means `detailed`, anything else `normal`.
+    pub loglevel: Option<String>,
+    /// exporterhelper queue; disabled by default for this exporter.
+    pub sending_queue: QueueConfig,
+}
+
+impl Default for DebugConfig {
+    fn default() -> Self {
+        DebugConfig {
+            verbosity: None,
+            sampling_initial: 2,
+            sampling_thereafter: None,
+            use_internal_logger: true,
+            output_paths: None,
+            loglevel: None,
+            sending_queue: QueueConfig::disabled(),
+        }
+    }
+}
+
+/// How much the exporter prints per batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    Basic,
+    Normal,
+    Detailed,
+}
+
+/// The per-second sampler of zap that otelcol's debug exporter uses: in each one-second window,
+/// the first `initial` messages of a kind pass, then every `thereafter`-th (none if 0).
+#[derive(Debug)]
+pub struct Sampler {
+    initial: u64,
+    thereafter: u64,
+    state: Mutex<(Instant, [u64; 3])>,
+}
+
+impl Sampler {
+    pub fn new(initial: u32, thereafter: u32) -> Self {
+        Sampler {
+            initial: u64::from(initial),
+            thereafter: u64::from(thereafter),
+            state: Mutex::new((Instant::now(), [0; 3])),
+        }
+    }
+
+    /// Whether a message of `signal` seen at `now` is logged.
+    pub fn allow_at(&self, signal: Signal, now: Instant) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if now.saturating_duration_since(st.0) >= Duration::from_secs(1) {
+            *st = (now, [0; 3]);
+        }
+        let slot = match signal {
+            Signal::Traces => 0,
+            Signal::Metrics => 1,
+            Signal::Logs => 2,
+        };
+        st.1[slot] += 1;
+        let n = st.1[slot];
+        n <= self.initial || (n - self.initial).checked_rem(self.thereafter) == Some(0)
+    }
+}
+
+enum Output {
+    /// The collector's log, tagged with the component id.
+    Logger {
+        id: String,
+    },
+    Writers(Mutex<Vec<Box<dyn Write + Send>>>),
+}
+
+/// The exporter.
+pub struct DebugExporter {
+    verbosity: Verbosity,
+    sampler: Sampler,
+    output: Output,
+}
+
+impl DebugExporter {
+    /// The text for one batch: the summary line, then the per-verbosity body (may be empty).
+    pub fn render(&self, batch: &Batch) -> (String, String) {
+        match batch.view() {
+            Ok(data) => {
+                let body = match self.verbosity {
+                    Verbosity::Basic => String::new(),
+                    Verbosity::Normal => normal(data),
+                    Verbosity::Detailed => detailed(data),
+                };
+                (basic(data), body)
+            }
+            Err(e) => (format!("{}: {e}", batch.signal()), String::new()),
+        }
+    }
+
+    fn emit(&self, signal: Signal, summary: &str, body: &str) {
+        match &self.output {
+            Output::Logger { id } => {
+                tracing::info!(
+                    otelcol.component.id = %id,
+                    otelcol.component.kind = "exporter",
+                    otelcol.signal = signal.as_str(),
+                    "{summary}"
+                );
+                if !body.is_empty() {
+                    tracing::info!(
+                        otelcol.component.id = %id,
+                        otelcol.component.kind = "exporter",
+                        otelcol.signal = signal.as_str(),
+                        "{}",
+                        body.trim_end_matches('\n')
+                    );
+                }
+            }
+            Output::Writers(ws) => {
+                let mut ws = ws.lock().unwrap_or_else(|e| e.into_inner());
+                for w in ws.iter_mut() {
+                    // Failing to print is not an export failure (otelcol ignores sync errors too).
+                    let _ = writeln!(w, "{summary}");
+                    let _ = w.write_all(body.as_bytes());
+                    let _ = w.flush();
+                }
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Exporter for DebugExporter {
+    async fn export(&self, batch: Batch) -> Result<(), ExportError> {
+        if self.sampler.allow_at(batch.signal(), Instant::now()) {
+            let (summary, body) = self.render(&batch);
+            self.emit(batch.signal(), &summary, &body);
+        }
+        Ok(())
+    }
+}
+
+/// Factory of `debug` (alias `logging`).
+pub struct DebugExporterFactory;
+
+const ALL_SIGNALS: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
+
+fn open_output(path: &str) -> std::io::Result<Box<dyn Write + Send>> {
+    Ok(match path {
+        "stdout" => Box::new(std::io::stdout()),
+        "stderr" => Box::new(std::io::stderr()),
+        file => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(file)?,
+        ),
+    })
+}
+
+/// Validates a config; `logging` selects the old exporter's defaults.
+fn build(
+    path: &str,
+    cfg: &DebugConfig,
+    logging: bool,
+    id: String,
+) -> Result<(DebugExporter, ExporterSettings), ConfigErrors> {
+    let mut errors = vec![];
+    if cfg.loglevel.is_some() && !logging {
+        errors.push(ConfigError::new(
+            format!("{path}.loglevel"),
+            "unknown field `loglevel` (only the deprecated `logging` exporter has it; use `verbosity`)",
+        ));
+    }
+    if cfg.loglevel.is_some() && cfg.verbosity.is_some() {
+        errors.push(ConfigError::new(
+            format!("{path}.loglevel"),
+            "'loglevel' and 'verbosity' are incompatible. Use only 'verbosity' instead.",
+        ));
+    }
+    let verbosity = match (cfg.verbosity.as_deref(), cfg.loglevel.as_deref()) {
+        (Some(v), _) => match v.to_ascii_lowercase().as_str() {
+            "basic" => Verbosity::Basic,
+            "normal" => Verbosity::Normal,
+            "detailed" => Verbosity::Detailed,
+            _ => {
+                errors.push(ConfigError::new(
+                    format!("{path}.verbosity"),
+                    format!("verbosity level {v:?} is not supported"),
+                ));
+                Verbosity::Basic
+            }
+        },
+        (None, Some(l)) if l.eq_ignore_ascii_case("debug") => Verbosity::Detailed,
+        (None, Some(_)) => Verbosity::Normal,
+        (None, None) if logging => Verbosity::Normal,
+        (None, None) => Verbosity::Basic,
+    };
+    if cfg.use_internal_logger && cfg.output_paths.is_some() {
+        errors.push(ConfigError::new(
+            format!("{path}.output_paths"),
+            "output_paths is only valid when use_internal_logger is false",
+        ));
+    }
+    let settings = push_settings(
+        path,
+        GoDuration::default(),
+        &RetryConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        &cfg.sending_queue,
+        &mut errors,
+    );
+    let output = if cfg.use_internal_logger {
+        Output::Logger { id }
+    } else {
+        let paths = cfg
+            .output_paths
+            .clone()
+            .unwrap_or_else(|| vec!["stdout".to_string()]);
+        if paths.is_empty() {
+            errors.push(ConfigError::new(
+                format!("{path}.output_paths"),
+                "must not be empty",
+            ));
+        }
+        let mut ws = vec![];
+        for (i, p) in paths.iter().enumerate() {
+            match open_output(p) {
+                Ok(w) => ws.push(w),
+                Err(e) => errors.push(ConfigError::new(
+                    format!("{path}.output_paths[{i}]"),
+                    format!("cannot open {p:?}: {e}"),
+                )),
+            }
+        }
+        Output::Writers(Mutex::new(ws))
+    };
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    let thereafter = cfg
+        .sampling_thereafter
+        .unwrap_or(if logging { 500 } else { 1 });
+    let exporter = DebugExporter {
+        verbosity,
+        sampler: Sampler::new(cfg.sampling_initial, thereafter),
+        output,
+    };
+    Ok((exporter, settings))
+}
+
+impl ExporterFactory for DebugExporterFactory {
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo {
+            type_name: "debug",
+            aliases: &["logging"],
+            signals: ALL_SIGNALS,
+            stability: Stability::Stable,
+            description:
+                "Writes telemetry as text to the log or to files (otelcol's debug exporter)",
+        }
+    }
+
+    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<ExporterParts, ConfigErrors> {
+        let cfg: DebugConfig = decode(&ctx.path, config)?;
+        let (exporter, settings) = build(
+            &ctx.path,
+            &cfg,
+            ctx.id.type_name == "logging",
+            ctx.id.to_string(),
+        )?;
+        Ok(ExporterParts {
+            exporter: Arc::new(exporter),
+            settings,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -1,0 +1,370 @@
+use super::*;
+use crate::shared::encode_status;
+use ferrotel_core::proto::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use ferrotel_core::{ComponentId, Data, Telemetry};
+use prost::Message;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tonic::server::{Grpc, UnaryService};
+use tonic::{Code, Status};
+
+// ---------------------------------------------------------------------------------------------
+// A real tonic server that records raw request bytes and answers a chosen status.
+
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    encoding: Option<String>,
+    api_key: Option<String>,
+    body: Bytes,
+}
+
+#[derive(Clone, Default)]
+struct Sink {
+    received: Arc<Mutex<Vec<Received>>>,
+    /// Answer with this status instead of success.
+    fail_with: Arc<Mutex<Option<Status>>>,
+    /// Answer success with this body.
+    ok_body: Arc<Mutex<Bytes>>,
+}
+
+struct Unary {
+    sink: Sink,
+    meta: Received,
+}
+
+impl UnaryService<Bytes> for Unary {
+    type Response = Bytes;
+    type Future = Pin<Box<dyn Future<Output = Result<tonic::Response<Bytes>, Status>> + Send>>;
+
+    fn call(&mut self, req: tonic::Request<Bytes>) -> Self::Future {
+        let mut r = self.meta.clone();
+        r.api_key = req
+            .metadata()
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        r.body = req.into_inner();
+        self.sink.received.lock().unwrap().push(r);
+        let fail = self.sink.fail_with.lock().unwrap().clone();
+        let ok = self.sink.ok_body.lock().unwrap().clone();
+        Box::pin(async move {
+            match fail {
+                Some(s) => Err(s),
+                None => Ok(tonic::Response::new(ok)),
+            }
+        })
+    }
+}
+
+impl tower_service::Service<http::Request<tonic::body::Body>> for Sink {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        let meta = Received {
+            path: req.uri().path().to_string(),
+            encoding: req
+                .headers()
+                .get("grpc-encoding")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            api_key: None,
+            body: Bytes::new(),
+        };
+        let svc = Unary {
+            sink: self.clone(),
+            meta,
+        };
+        Box::pin(async move {
+            let mut grpc = Grpc::new(BytesCodec)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd);
+            Ok(grpc.unary(svc, req).await)
+        })
+    }
+}
+
+async fn start_sink() -> (Sink, std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sink = Sink::default();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let svc = sink.clone();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .serve_with_incoming_shutdown(
+                svc,
+                tonic::transport::server::TcpIncoming::from(listener),
+                async {
+                    let _ = rx.await;
+                },
+            )
+            .await
+            .unwrap();
+    });
+    (sink, addr, tx)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn ctx(id: &str) -> CreateContext {
+    let id = ComponentId::parse(id).unwrap();
+    CreateContext {
+        path: format!("exporters.{id}"),
+        id,
+        telemetry: Telemetry::new(),
+        signal: None,
+        pipeline: None,
+        wake: Default::default(),
+    }
+}
+
+fn create(id: &str, yaml: &str) -> Result<ExporterParts, ConfigErrors> {
+    let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
+    OtlpExporterFactory.create(&ctx(id), &v)
+}
+
+fn create_err(id: &str, yaml: &str) -> ConfigErrors {
+    match create(id, yaml) {
+        Ok(_) => panic!("config accepted: {yaml}"),
+        Err(e) => e,
+    }
+}
+
+fn testdata(name: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/otlp")
+        .join(name);
+    std::fs::read_to_string(p).unwrap()
+}
+
+fn batch() -> Batch {
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: (0..50)
+                    .map(|i| Span {
+                        name: format!("span-{i}"),
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    // From bytes, as a receiver would hand it over.
+    Batch::from_bytes(
+        Signal::Traces,
+        Data::Traces(req).encode(),
+        None,
+        Default::default(),
+    )
+}
+
+fn exporter_for(addr: std::net::SocketAddr, extra: &str) -> Arc<dyn Exporter> {
+    create(
+        "otlp",
+        &format!("endpoint: {addr}\ntls: {{insecure: true}}\nheaders: {{x-api-key: k1}}\n{extra}"),
+    )
+    .unwrap()
+    .exporter
+}
+
+#[tokio::test]
+async fn sends_the_original_bytes_gzip_compressed() {
+    let (sink, addr, _stop) = start_sink().await;
+    let exp = exporter_for(addr, "");
+    let b = batch();
+    exp.export(b.clone()).await.unwrap();
+    let got = sink.received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].path, TRACES_PATH);
+    assert_eq!(got[0].encoding.as_deref(), Some("gzip"));
+    assert_eq!(got[0].api_key.as_deref(), Some("k1"));
+    assert_eq!(got[0].body, b.encoded(), "bytes arrive unchanged");
+    assert!(!b.is_decoded(), "the exporter did not decode the batch");
+}
+
+#[tokio::test]
+async fn compression_none_and_zstd() {
+    let (sink, addr, _stop) = start_sink().await;
+    exporter_for(addr, "compression: none")
+        .export(batch())
+        .await
+        .unwrap();
+    exporter_for(addr, "compression: zstd")
+        .export(batch())
+        .await
+        .unwrap();
+    let got = sink.received.lock().unwrap().clone();
+    assert_eq!(got[0].encoding, None);
+    assert_eq!(got[1].encoding.as_deref(), Some("zstd"));
+    assert_eq!(got[1].body, batch().encoded());
+}
+
+#[tokio::test]
+async fn statuses_are_classified_like_otelcol() {
+    let (sink, addr, _stop) = start_sink().await;
+    let exp = exporter_for(addr, "");
+    let answer = |s: Option<Status>| *sink.fail_with.lock().unwrap() = s;
+
+    answer(Some(Status::unavailable("backend down")));
+    match exp.export(batch()).await {
+        Err(ExportError::Retryable { message, throttle }) => {
+            assert_eq!(message, "rpc error: code = Unavailable desc = backend down");
+            assert_eq!(throttle, None);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    answer(Some(Status::invalid_argument("bad data")));
+    let e = exp.export(batch()).await.unwrap_err();
+    assert!(e.is_permanent(), "{e:?}");
+    assert!(e.to_string().contains("InvalidArgument"), "{e}");
+
+    answer(Some(Status::resource_exhausted("quota")));
+    assert!(exp.export(batch()).await.unwrap_err().is_permanent());
+
+    answer(Some(Status::with_details(
+        Code::ResourceExhausted,
+        "slow down",
+        encode_status(8, "slow down", Some(3)).into(),
+    )));
+    match exp.export(batch()).await {
+        Err(ExportError::Retryable { throttle, .. }) => {
+            assert_eq!(throttle, Some(Duration::from_secs(3)))
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A partial success is a success (logged, not retried).
+    answer(None);
+    *sink.ok_body.lock().unwrap() = ExportTraceServiceResponse {
+        partial_success: Some(ExportTracePartialSuccess {
+            rejected_spans: 2,
+            error_message: "2 spans too old".into(),
+        }),
+    }
+    .encode_to_vec()
+    .into();
+    exp.export(batch()).await.unwrap();
+    assert_eq!(sink.received.lock().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn lazy_connect_and_retryable_when_down() {
+    // A port with nothing listening.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    let exp = exporter_for(addr, "");
+    let sc = ExporterStartContext {
+        telemetry: Telemetry::new(),
+        telemetry_listen: None,
+        shutdown: Default::default(),
+    };
+    exp.start(&sc).await.unwrap();
+    let e = exp.export(batch()).await.unwrap_err();
+    assert!(!e.is_permanent(), "{e:?}");
+}
+
+#[tokio::test]
+async fn default_is_tls() {
+    // A plaintext server: the TLS handshake fails, and that is retryable, not a crash.
+    let (sink, addr, _stop) = start_sink().await;
+    let exp = create("otlp", &format!("endpoint: {addr}"))
+        .unwrap()
+        .exporter;
+    assert!(exp.export(batch()).await.is_err());
+    assert!(sink.received.lock().unwrap().is_empty());
+    // http:// means plaintext.
+    let exp = create("otlp_grpc", &format!("endpoint: http://{addr}"))
+        .unwrap()
+        .exporter;
+    exp.export(batch()).await.unwrap();
+    assert_eq!(sink.received.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn dial_uris() {
+    assert_eq!(dial_uri("h:4317", false), ("https://h:4317".into(), true));
+    assert_eq!(dial_uri("h:4317", true), ("http://h:4317".into(), false));
+    assert_eq!(
+        dial_uri("http://h:4317", false),
+        ("http://h:4317".into(), false)
+    );
+    assert_eq!(
+        dial_uri("https://h:4317", true),
+        ("https://h:4317".into(), true)
+    );
+    assert_eq!(
+        dial_uri("dns:///h:4317", true),
+        ("http://h:4317".into(), false)
+    );
+}
+
+#[test]
+fn config_valid() {
+    let parts = create("otlp", &testdata("config_valid.yaml")).unwrap();
+    assert_eq!(parts.settings.timeout, GoDuration::from_secs(10));
+    assert_eq!(
+        parts.settings.retry.max_elapsed_time,
+        GoDuration::from_secs(60)
+    );
+    assert_eq!(parts.settings.queue.queue_size, 5000);
+    let cfg: OtlpConfig = decode(
+        "x",
+        &serde_yaml_ng::from_str(&testdata("config_valid.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cfg.compression, "zstd");
+    let d = OtlpConfig::default();
+    assert_eq!(d.compression, "gzip");
+    assert_eq!(d.timeout, GoDuration::from_secs(5));
+    assert!(d.sending_queue.enabled && d.retry_on_failure.enabled);
+}
+
+#[test]
+fn config_typo_names_the_key() {
+    let e = create_err("otlp", &testdata("config_typo.yaml"));
+    assert_eq!(e.0[0].path, "exporters.otlp.endpont", "{e}");
+}
+
+#[test]
+fn config_invalid_values() {
+    let e = create_err("otlp", &testdata("config_invalid.yaml"));
+    let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"exporters.otlp.compression"), "{e}");
+    assert!(
+        paths.contains(&"exporters.otlp.retry_on_failure.randomization_factor"),
+        "{e}"
+    );
+    assert!(paths.contains(&"exporters.otlp.auth"), "{e}");
+    let auth =
+        e.0.iter()
+            .find(|x| x.path == "exporters.otlp.auth")
+            .unwrap();
+    assert!(auth.message.contains("not supported yet"), "{auth}");
+    let e = create_err("otlp", "tls: {insecure: true}");
+    assert_eq!(e.0[0].path, "exporters.otlp.endpoint");
+    let e = create_err("otlp", "endpoint: h:1\ntls: {ca_file: /nonexistent/ca.pem}");
+    assert_eq!(e.0[0].path, "exporters.otlp.tls.ca_file");
+    let e = create_err("otlp", "endpoint: h:1\ntimeout: soon");
+    assert_eq!(e.0[0].path, "exporters.otlp.timeout");
+}

@@ -1,0 +1,465 @@
+//! `otlphttp` exporter (also `otlp_http`): POSTs batches to an OTLP/HTTP backend as otelcol's,
+//! at `<endpoint>/v1/traces` (`/v1/metrics`, `/v1/logs`) unless a per-signal URL is given.
+//! Protobuf bodies are the batch's bytes as they are; `encoding: json` sends OTLP/JSON.
+//! Bodies are gzip-compressed by default. 429/502/503/504 are retried (429 and 503 honour
+//! `Retry-After`, in seconds or as an HTTP date); every other non-2xx is permanent, with the
+//! server's `google.rpc.Status` message in the error.
+//!
+//! ```yaml
+//! exporters:
+//!   otlphttp:
+//!     endpoint: https://otlp.example.com:4318
+//!     # traces_endpoint: https://traces.example.com/v1/traces
+//!     headers: { authorization: "Bearer ${env:TOKEN}" }
+//!     compression: gzip          # gzip | zstd | snappy | none
+//!     encoding: proto            # proto | json
+//!     timeout: 30s
+//!     retry_on_failure: { enabled: true }
+//!     sending_queue: { enabled: true }
+//! ```
+
+use crate::shared::{
+    log_partial_success, not_supported, parse_headers, partial_success, partial_success_json,
+    push_settings, Compression, RpcStatus, TlsFiles,
+};
+use bytes::Bytes;
+use ferrotel_config::{
+    decode, ConfigError, ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Value,
+};
+use ferrotel_core::{
+    Batch, CreateContext, Data, ExportError, Exporter, ExporterFactory, ExporterParts, FactoryInfo,
+    Signal, Stability,
+};
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use http::HeaderMap;
+use prost::Message;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// `exporters.otlphttp`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpHttpConfig {
+    /// Base URL; `/v1/traces`, `/v1/metrics` and `/v1/logs` are appended.
+    pub endpoint: String,
+    /// Full URL for traces, instead of `<endpoint>/v1/traces`.
+    pub traces_endpoint: Option<String>,
+    /// Full URL for metrics, instead of `<endpoint>/v1/metrics`.
+    pub metrics_endpoint: Option<String>,
+    /// Full URL for logs, instead of `<endpoint>/v1/logs`.
+    pub logs_endpoint: Option<String>,
+    /// Client TLS for `https://` URLs.
+    pub tls: TlsClientConfig,
+    /// Extra request headers.
+    pub headers: BTreeMap<String, String>,
+    /// `gzip` (default), `zstd`, `snappy` or `none`.
+    pub compression: String,
+    /// `proto` (default) or `json`.
+    pub encoding: String,
+    /// Per-attempt timeout.
+    pub timeout: GoDuration,
+    /// exporterhelper retry settings.
+    pub retry_on_failure: RetryConfig,
+    /// exporterhelper queue settings.
+    pub sending_queue: QueueConfig,
+    /// Idle connections kept per host.
+    pub max_idle_conns_per_host: Option<usize>,
+    /// How long an idle connection is kept.
+    pub idle_conn_timeout: Option<GoDuration>,
+    /// A proxy for all requests (`http://proxy:3128`).
+    pub proxy_url: Option<String>,
+    /// Accepted for compatibility, not used: buffer and pool sizes, HTTP/2 tuning.
+    pub read_buffer_size: Option<Value>,
+    pub write_buffer_size: Option<Value>,
+    pub max_idle_conns: Option<Value>,
+    pub max_conns_per_host: Option<Value>,
+    pub disable_keep_alives: Option<bool>,
+    pub http2_read_idle_timeout: Option<GoDuration>,
+    pub http2_ping_timeout: Option<GoDuration>,
+    pub force_attempt_http2: Option<bool>,
+    pub compression_params: Option<Value>,
+    /// An authenticator extension: not supported yet.
+    pub auth: Option<Value>,
+}
+
+impl Default for OtlpHttpConfig {
+    fn default() -> Self {
+        OtlpHttpConfig {
+            endpoint: String::new(),
+            traces_endpoint: None,
+            metrics_endpoint: None,
+            logs_endpoint: None,
+            tls: TlsClientConfig::default(),
+            headers: BTreeMap::new(),
+            compression: "gzip".into(),
+            encoding: "proto".into(),
+            timeout: GoDuration::from_secs(30),
+            retry_on_failure: RetryConfig::default(),
+            sending_queue: QueueConfig::default(),
+            max_idle_conns_per_host: None,
+            idle_conn_timeout: None,
+            proxy_url: None,
+            read_buffer_size: None,
+            write_buffer_size: None,
+            max_idle_conns: None,
+            max_conns_per_host: None,
+            disable_keep_alives: None,
+            http2_read_idle_timeout: None,
+            http2_ping_timeout: None,
+            force_attempt_http2: None,
+            compression_params: None,
+            auth: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Proto,
+    Json,
+}
+
+impl Encoding {
+    fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Proto => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+}
+
+/// The exporter.
+pub struct OtlpHttpExporter {
+    id: String,
+    client: reqwest::Client,
+    /// Per signal (in `Signal as usize` order); None when neither endpoint nor override is set.
+    urls: [Option<reqwest::Url>; 3],
+    headers: HeaderMap,
+    compression: Compression,
+    encoding: Encoding,
+}
+
+/// Error bodies beyond this are not read.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Parses `Retry-After`: delay-seconds or an HTTP-date.
+pub fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn compress(c: Compression, body: Bytes) -> std::io::Result<Bytes> {
+    Ok(match c {
+        Compression::None => body,
+        Compression::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::default(),
+            );
+            e.write_all(&body)?;
+            Bytes::from(e.finish()?)
+        }
+        Compression::Zstd => Bytes::from(zstd::bulk::compress(&body, 0)?),
+        Compression::Snappy => Bytes::from(
+            snap::raw::Encoder::new()
+                .compress_vec(&body)
+                .map_err(std::io::Error::other)?,
+        ),
+    })
+}
+
+/// The message of an error response: the `google.rpc.Status` message (protobuf or JSON body),
+/// else the body text.
+fn error_message(content_type: Option<&str>, body: &[u8]) -> String {
+    let ct = content_type.unwrap_or("");
+    if ct.starts_with("application/x-protobuf") {
+        if let Ok(s) = RpcStatus::decode(body) {
+            return s.message;
+        }
+    }
+    if ct.starts_with("application/json") {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+            if let Some(m) = v.get("message").and_then(|m| m.as_str()) {
+                return m.to_string();
+            }
+        }
+    }
+    String::from_utf8_lossy(body).trim().to_string()
+}
+
+async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = limit.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= limit {
+            break;
+        }
+    }
+    out
+}
+
+impl OtlpHttpExporter {
+    fn body(&self, batch: &Batch) -> Result<Bytes, ExportError> {
+        let raw = match self.encoding {
+            Encoding::Proto => batch.encoded(),
+            Encoding::Json => {
+                let data = batch
+                    .view()
+                    .map_err(|e| ExportError::permanent(e.to_string()))?;
+                let json = match data {
+                    Data::Traces(r) => serde_json::to_vec(r),
+                    Data::Metrics(r) => serde_json::to_vec(r),
+                    Data::Logs(r) => serde_json::to_vec(r),
+                };
+                Bytes::from(json.map_err(|e| ExportError::permanent(e.to_string()))?)
+            }
+        };
+        compress(self.compression, raw)
+            .map_err(|e| ExportError::permanent(format!("failed to compress the request: {e}")))
+    }
+}
+
+#[async_trait::async_trait]
+impl Exporter for OtlpHttpExporter {
+    async fn export(&self, batch: Batch) -> Result<(), ExportError> {
+        let signal = batch.signal();
+        let Some(url) = &self.urls[signal as usize] else {
+            return Err(ExportError::permanent(format!(
+                "no endpoint configured for {signal}"
+            )));
+        };
+        let body = self.body(&batch)?;
+        let mut req = self
+            .client
+            .post(url.clone())
+            .headers(self.headers.clone())
+            .header(CONTENT_TYPE, self.encoding.content_type());
+        if let Some(enc) = self.compression.name() {
+            req = req.header(CONTENT_ENCODING, enc);
+        }
+        let resp =
+            req.body(body).send().await.map_err(|e| {
+                ExportError::retryable(format!("failed to make an HTTP request: {e}"))
+            })?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if (200..300).contains(&status) {
+            let body = read_limited(resp, 16 << 20).await;
+            let partial = match content_type.as_deref() {
+                Some(ct) if ct.starts_with("application/json") => {
+                    partial_success_json(signal, &body)
+                }
+                _ => partial_success(signal, &body),
+            };
+            if let Some((rejected, msg)) = partial {
+                log_partial_success(&self.id, signal, rejected, &msg);
+            }
+            return Ok(());
+        }
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let body = read_limited(resp, MAX_ERROR_BODY).await;
+        let msg = error_message(content_type.as_deref(), &body);
+        let mut text = format!(
+            "error exporting items, request to {url} responded with HTTP Status Code {status}"
+        );
+        if !msg.is_empty() {
+            text.push_str(&format!(", Message={msg}"));
+        }
+        Err(ExportError::from_http(status, text, retry_after))
+    }
+}
+
+fn signal_url(
+    path: &str,
+    base: &str,
+    over: &Option<String>,
+    key: &str,
+    suffix: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<reqwest::Url> {
+    let (s, at) = match over {
+        Some(u) => (u.clone(), format!("{path}.{key}")),
+        None if base.is_empty() => return None,
+        None => (
+            format!("{}{suffix}", base.trim_end_matches('/')),
+            format!("{path}.endpoint"),
+        ),
+    };
+    match reqwest::Url::parse(&s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+        Ok(_) | Err(_) => {
+            errors.push(ConfigError::new(
+                at,
+                format!("invalid URL {s:?}: must be http:// or https://"),
+            ));
+            None
+        }
+    }
+}
+
+fn client(
+    path: &str,
+    cfg: &OtlpHttpConfig,
+    errors: &mut Vec<ConfigError>,
+) -> Option<reqwest::Client> {
+    let files = TlsFiles::read(path, &cfg.tls, errors);
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .user_agent(concat!("ferrotel/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca) = &files.ca {
+        match reqwest::Certificate::from_pem(ca) {
+            Ok(c) => b = b.add_root_certificate(c),
+            Err(e) => errors.push(ConfigError::new(
+                format!("{path}.tls.ca_file"),
+                e.to_string(),
+            )),
+        }
+        if cfg.tls.include_system_ca_certs_pool != Some(true) {
+            b = b.tls_built_in_root_certs(false);
+        }
+    }
+    if let (Some(cert), Some(key)) = (&files.cert, &files.key) {
+        let mut pem = cert.clone();
+        pem.push(b'\n');
+        pem.extend_from_slice(key);
+        match reqwest::Identity::from_pem(&pem) {
+            Ok(id) => b = b.identity(id),
+            Err(e) => errors.push(ConfigError::new(
+                format!("{path}.tls.cert_file"),
+                e.to_string(),
+            )),
+        }
+    }
+    if cfg.tls.insecure_skip_verify {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    if cfg.tls.server_name_override.is_some() {
+        errors.push(not_supported(path, "tls.server_name_override"));
+    }
+    if let Some(n) = cfg.max_idle_conns_per_host {
+        b = b.pool_max_idle_per_host(n);
+    }
+    if let Some(t) = cfg.idle_conn_timeout {
+        b = b.pool_idle_timeout(t.0);
+    }
+    if let Some(p) = &cfg.proxy_url {
+        match reqwest::Proxy::all(p) {
+            Ok(p) => b = b.proxy(p),
+            Err(e) => errors.push(ConfigError::new(format!("{path}.proxy_url"), e.to_string())),
+        }
+    }
+    match b.build() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            errors.push(ConfigError::new(format!("{path}.tls"), e.to_string()));
+            None
+        }
+    }
+}
+
+/// Factory of `otlphttp` (alias `otlp_http`).
+pub struct OtlpHttpExporterFactory;
+
+impl ExporterFactory for OtlpHttpExporterFactory {
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo {
+            type_name: "otlphttp",
+            aliases: &["otlp_http"],
+            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
+            stability: Stability::Stable,
+            description: "Sends OTLP over HTTP (protobuf or JSON)",
+        }
+    }
+
+    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<ExporterParts, ConfigErrors> {
+        let path = &ctx.path;
+        let cfg: OtlpHttpConfig = decode(path, config)?;
+        let mut errors = vec![];
+        if cfg.auth.is_some() {
+            errors.push(not_supported(path, "auth"));
+        }
+        let compression = Compression::parse(
+            path,
+            &cfg.compression,
+            &[
+                Compression::None,
+                Compression::Gzip,
+                Compression::Zstd,
+                Compression::Snappy,
+            ],
+        )
+        .unwrap_or_else(|e| {
+            errors.push(e);
+            Compression::None
+        });
+        let encoding = match cfg.encoding.as_str() {
+            "proto" => Encoding::Proto,
+            "json" => Encoding::Json,
+            other => {
+                errors.push(ConfigError::new(
+                    format!("{path}.encoding"),
+                    format!("invalid encoding {other:?}: must be proto or json"),
+                ));
+                Encoding::Proto
+            }
+        };
+        let headers: HeaderMap = parse_headers(path, &cfg.headers, &mut errors)
+            .into_iter()
+            .collect();
+        let settings = push_settings(
+            path,
+            cfg.timeout,
+            &cfg.retry_on_failure,
+            &cfg.sending_queue,
+            &mut errors,
+        );
+        // Signal order matches `Signal as usize`.
+        let urls = [
+            (&cfg.traces_endpoint, "traces_endpoint", "/v1/traces"),
+            (&cfg.metrics_endpoint, "metrics_endpoint", "/v1/metrics"),
+            (&cfg.logs_endpoint, "logs_endpoint", "/v1/logs"),
+        ]
+        .map(|(over, key, suffix)| signal_url(path, &cfg.endpoint, over, key, suffix, &mut errors));
+        let client = client(path, &cfg, &mut errors);
+        if urls.iter().all(Option::is_none) && errors.is_empty() {
+            errors.push(ConfigError::new(
+                format!("{path}.endpoint"),
+                "at least one endpoint must be specified",
+            ));
+        }
+        match client {
+            Some(client) if errors.is_empty() => Ok(ExporterParts {
+                exporter: Arc::new(OtlpHttpExporter {
+                    id: ctx.id.to_string(),
+                    client,
+                    urls,
+                    headers,
+                    compression,
+                    encoding,
+                }),
+                settings,
+            }),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

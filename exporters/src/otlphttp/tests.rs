@@ -1,0 +1,373 @@
+use super::*;
+use crate::shared::encode_status;
+use ferrotel_core::proto::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use ferrotel_core::{ComponentId, Telemetry};
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::io::Read;
+use std::sync::Mutex;
+
+// ---------------------------------------------------------------------------------------------
+// A real hyper server that records requests and answers a chosen response.
+
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Bytes,
+}
+
+#[derive(Clone)]
+struct Server {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    answer: Arc<Mutex<Answer>>,
+}
+
+impl Server {
+    fn answer(&self, status: u16, headers: &[(&'static str, &str)], body: impl Into<Bytes>) {
+        *self.answer.lock().unwrap() = Answer {
+            status,
+            headers: headers.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            body: body.into(),
+        };
+    }
+    fn last(&self) -> Received {
+        self.received.lock().unwrap().last().cloned().unwrap()
+    }
+}
+
+async fn start_server() -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = Server {
+        url: format!("http://{}", listener.local_addr().unwrap()),
+        received: Default::default(),
+        answer: Arc::new(Mutex::new(Answer {
+            status: 200,
+            headers: vec![],
+            body: Bytes::new(),
+        })),
+    };
+    let s = server.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let s = s.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let s = s.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body.collect().await.unwrap().to_bytes();
+                        s.received.lock().unwrap().push(Received {
+                            path: parts.uri.path().to_string(),
+                            headers: parts.headers,
+                            body,
+                        });
+                        let a = s.answer.lock().unwrap().clone();
+                        let mut resp = http::Response::builder().status(a.status);
+                        for (k, v) in a.headers {
+                            resp = resp.header(k, v);
+                        }
+                        Ok::<_, std::convert::Infallible>(resp.body(Full::new(a.body)).unwrap())
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    server
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn ctx(id: &str) -> CreateContext {
+    let id = ComponentId::parse(id).unwrap();
+    CreateContext {
+        path: format!("exporters.{id}"),
+        id,
+        telemetry: Telemetry::new(),
+        signal: None,
+        pipeline: None,
+        wake: Default::default(),
+    }
+}
+
+fn create(id: &str, yaml: &str) -> Result<ExporterParts, ConfigErrors> {
+    let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
+    OtlpHttpExporterFactory.create(&ctx(id), &v)
+}
+
+fn create_err(id: &str, yaml: &str) -> ConfigErrors {
+    match create(id, yaml) {
+        Ok(_) => panic!("config accepted: {yaml}"),
+        Err(e) => e,
+    }
+}
+
+fn exporter(server: &Server, extra: &str) -> Arc<dyn Exporter> {
+    create(
+        "otlphttp",
+        &format!(
+            "endpoint: {}/\nheaders: {{X-Api-Key: k1}}\n{extra}",
+            server.url
+        ),
+    )
+    .unwrap()
+    .exporter
+}
+
+fn testdata(name: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/otlphttp")
+        .join(name);
+    std::fs::read_to_string(p).unwrap()
+}
+
+fn logs_batch() -> Batch {
+    let req = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: (0..20)
+                    .map(|i| LogRecord {
+                        severity_text: format!("INFO {i}"),
+                        trace_id: vec![7; 16],
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    Batch::from_bytes(
+        Signal::Logs,
+        Data::Logs(req).encode(),
+        None,
+        Default::default(),
+    )
+}
+
+fn gunzip(b: &[u8]) -> Vec<u8> {
+    let mut out = vec![];
+    flate2::read::GzDecoder::new(b)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn posts_gzip_protobuf_to_the_signal_path() {
+    let server = start_server().await;
+    let exp = exporter(&server, "");
+    let b = logs_batch();
+    exp.export(b.clone()).await.unwrap();
+    let r = server.last();
+    assert_eq!(r.path, "/v1/logs");
+    assert_eq!(r.headers["content-type"], "application/x-protobuf");
+    assert_eq!(r.headers["content-encoding"], "gzip");
+    assert_eq!(r.headers["x-api-key"], "k1");
+    assert_eq!(
+        gunzip(&r.body),
+        b.encoded().to_vec(),
+        "same bytes after gunzip"
+    );
+    assert!(!b.is_decoded());
+}
+
+#[tokio::test]
+async fn other_compressions_and_json() {
+    let server = start_server().await;
+    let b = logs_batch();
+    exporter(&server, "compression: none")
+        .export(b.clone())
+        .await
+        .unwrap();
+    let r = server.last();
+    assert!(r.headers.get("content-encoding").is_none());
+    assert_eq!(r.body, b.encoded());
+
+    exporter(&server, "compression: zstd")
+        .export(b.clone())
+        .await
+        .unwrap();
+    let r = server.last();
+    assert_eq!(r.headers["content-encoding"], "zstd");
+    assert_eq!(zstd::decode_all(&r.body[..]).unwrap(), b.encoded().to_vec());
+
+    exporter(&server, "compression: snappy")
+        .export(b.clone())
+        .await
+        .unwrap();
+    let r = server.last();
+    assert_eq!(r.headers["content-encoding"], "snappy");
+    assert_eq!(
+        snap::raw::Decoder::new().decompress_vec(&r.body).unwrap(),
+        b.encoded().to_vec()
+    );
+
+    exporter(&server, "encoding: json\ncompression: none")
+        .export(b.clone())
+        .await
+        .unwrap();
+    let r = server.last();
+    assert_eq!(r.headers["content-type"], "application/json");
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let first = &v["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+    assert_eq!(first["severityText"], "INFO 0", "{v}");
+    assert_eq!(first["traceId"], "07070707070707070707070707070707", "{v}");
+}
+
+#[tokio::test]
+async fn statuses_are_classified_like_otelcol() {
+    let server = start_server().await;
+    let exp = exporter(&server, "");
+
+    server.answer(503, &[("retry-after", "3")], "");
+    match exp.export(logs_batch()).await {
+        Err(ExportError::Retryable { throttle, message }) => {
+            assert_eq!(throttle, Some(Duration::from_secs(3)));
+            assert!(message.contains("HTTP Status Code 503"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let status = encode_status(3, "field resourceLogs is malformed", None);
+    server.answer(400, &[("content-type", "application/x-protobuf")], status);
+    let e = exp.export(logs_batch()).await.unwrap_err();
+    assert!(e.is_permanent(), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("Message=field resourceLogs is malformed"),
+        "{e}"
+    );
+
+    let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+    server.answer(429, &[("retry-after", &date)], "");
+    match exp.export(logs_batch()).await {
+        Err(ExportError::Retryable {
+            throttle: Some(t), ..
+        }) => assert!(
+            t > Duration::from_secs(100) && t <= Duration::from_secs(120),
+            "{t:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    server.answer(502, &[], "bad gateway");
+    assert!(!exp.export(logs_batch()).await.unwrap_err().is_permanent());
+    server.answer(500, &[], "oops");
+    assert!(exp.export(logs_batch()).await.unwrap_err().is_permanent());
+    server.answer(404, &[], "404 page not found");
+    let e = exp.export(logs_batch()).await.unwrap_err();
+    assert!(
+        e.is_permanent() && e.to_string().contains("404 page not found"),
+        "{e}"
+    );
+
+    // A partial success is a success, not retried.
+    let partial = ExportLogsServiceResponse {
+        partial_success: Some(ExportLogsPartialSuccess {
+            rejected_log_records: 3,
+            error_message: "too old".into(),
+        }),
+    };
+    server.answer(
+        200,
+        &[("content-type", "application/x-protobuf")],
+        partial.encode_to_vec(),
+    );
+    exp.export(logs_batch()).await.unwrap();
+    assert_eq!(server.received.lock().unwrap().len(), 7);
+}
+
+#[tokio::test]
+async fn unreachable_backend_is_retryable() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    let exp = create("otlp_http", &format!("endpoint: http://{addr}"))
+        .unwrap()
+        .exporter;
+    assert!(!exp.export(logs_batch()).await.unwrap_err().is_permanent());
+}
+
+#[tokio::test]
+async fn per_signal_endpoint_overrides() {
+    let server = start_server().await;
+    let exp = create(
+        "otlphttp",
+        &format!("logs_endpoint: {}/custom/logs", server.url),
+    )
+    .unwrap()
+    .exporter;
+    exp.export(logs_batch()).await.unwrap();
+    assert_eq!(server.last().path, "/custom/logs");
+}
+
+#[test]
+fn retry_after_forms() {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+    assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+    assert_eq!(
+        parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+        Some(Duration::from_secs(30))
+    );
+    assert_eq!(
+        parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+        Some(Duration::ZERO)
+    );
+    assert_eq!(parse_retry_after("soon", now), None);
+}
+
+#[test]
+fn config_valid() {
+    let parts = create("otlphttp", &testdata("config_valid.yaml")).unwrap();
+    assert_eq!(parts.settings.timeout, GoDuration::from_secs(10));
+    assert_eq!(parts.settings.queue.num_consumers, 2);
+    let d = OtlpHttpConfig::default();
+    assert_eq!(
+        (d.compression.as_str(), d.encoding.as_str()),
+        ("gzip", "proto")
+    );
+}
+
+#[test]
+fn config_typo_names_the_key() {
+    let e = create_err("otlphttp/x", &testdata("config_typo.yaml"));
+    assert_eq!(e.0[0].path, "exporters.otlphttp/x.endpont", "{e}");
+}
+
+#[test]
+fn config_invalid_values() {
+    let e = create_err("otlphttp", &testdata("config_invalid.yaml"));
+    let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"exporters.otlphttp.compression"), "{e}");
+    assert!(paths.contains(&"exporters.otlphttp.encoding"), "{e}");
+    assert!(
+        paths.contains(&"exporters.otlphttp.sending_queue.num_consumers"),
+        "{e}"
+    );
+    assert!(paths.contains(&"exporters.otlphttp.traces_endpoint"), "{e}");
+    let e = create_err("otlphttp", "");
+    assert_eq!(e.0[0].path, "exporters.otlphttp.endpoint");
+    assert_eq!(e.0[0].message, "at least one endpoint must be specified");
+    let e = create_err("otlphttp", "endpoint: http://h\nauth: {authenticator: x}");
+    assert_eq!(e.0[0].path, "exporters.otlphttp.auth");
+    assert!(e.0[0].message.contains("not supported yet"));
+}
