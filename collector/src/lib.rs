@@ -20,7 +20,11 @@ use std::time::Duration;
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.yaml");
 
 #[derive(Parser, Debug)]
-#[command(name = "ferrotel", version, about = "A high-throughput, OpenTelemetry Collector compatible collector")]
+#[command(
+    name = "ferrotel",
+    version,
+    about = "A high-throughput, OpenTelemetry Collector compatible collector"
+)]
 pub struct Cli {
     /// Configuration source, repeatable; later ones deep-merge over earlier ones (lists replace).
     /// A path, `file:PATH`, `env:VAR` or `yaml:INLINE` (`yaml:processors::batch::timeout: 2s`).
@@ -47,13 +51,14 @@ pub enum Command {
     Components,
 }
 
-fn load(cli: &Cli) -> Result<Document, ConfigErrors> {
+/// The merged document and its structural errors (reported together with component errors).
+fn load(cli: &Cli) -> Result<(Document, ConfigErrors), ConfigErrors> {
     let sources: Vec<ConfigSource> = if cli.config.is_empty() {
         vec![ConfigSource::Text(DEFAULT_CONFIG.to_string())]
     } else {
         cli.config.iter().map(|c| ConfigSource::parse(c)).collect()
     };
-    ferrotel_config::load(&sources, &cli.set, &|k| std::env::var(k).ok())
+    ferrotel_config::load_partial(&sources, &cli.set, &|k| std::env::var(k).ok())
 }
 
 /// Renders the `components` listing.
@@ -64,14 +69,37 @@ pub fn describe_components(registry: &Registry) -> String {
     let mut section = |title: &str, infos: Vec<ferrotel_core::FactoryInfo>| {
         let _ = writeln!(out, "{title}:");
         for i in infos {
-            let alias = if i.aliases.is_empty() { String::new() } else { format!(" (alias: {})", i.aliases.join(", ")) };
-            let _ = writeln!(out, "  - name: {}{alias}\n    stability: {}\n    signals: [{}]\n    description: {}", i.type_name, i.stability.as_str(), signals(i.signals), i.description);
+            let alias = if i.aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" (alias: {})", i.aliases.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "  - name: {}{alias}\n    stability: {}\n    signals: [{}]\n    description: {}",
+                i.type_name,
+                i.stability.as_str(),
+                signals(i.signals),
+                i.description
+            );
         }
     };
-    section("receivers", registry.receivers.iter().map(|f| f.info()).collect());
-    section("processors", registry.processors.iter().map(|f| f.info()).collect());
-    section("exporters", registry.exporters.iter().map(|f| f.info()).collect());
-    section("extensions", registry.extensions.iter().map(|f| f.info()).collect());
+    section(
+        "receivers",
+        registry.receivers.iter().map(|f| f.info()).collect(),
+    );
+    section(
+        "processors",
+        registry.processors.iter().map(|f| f.info()).collect(),
+    );
+    section(
+        "exporters",
+        registry.exporters.iter().map(|f| f.info()).collect(),
+    );
+    section(
+        "extensions",
+        registry.extensions.iter().map(|f| f.info()).collect(),
+    );
     out
 }
 
@@ -80,8 +108,13 @@ fn init_logging(level: &str) {
         "dpanic" | "panic" | "fatal" => "error",
         l => l,
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FERROTEL_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FERROTEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 /// Runs the command line with the given components. Returns the process exit code.
@@ -102,13 +135,24 @@ fn run(cli: Cli, registry: Registry) -> anyhow::Result<()> {
         std::io::Write::write_all(&mut stdout, describe_components(&registry).as_bytes())?;
         return Ok(());
     }
-    let shutdown_timeout = ferrotel_config::GoDuration::parse(&cli.shutdown_timeout).map_err(|e| anyhow::anyhow!("--shutdown-timeout: {e}"))?;
-    let doc = load(&cli)?;
+    let shutdown_timeout = ferrotel_config::GoDuration::parse(&cli.shutdown_timeout)
+        .map_err(|e| anyhow::anyhow!("--shutdown-timeout: {e}"))?;
+    let (doc, mut errors) = load(&cli)?;
     init_logging(&doc.service.telemetry.logs.level);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         // Components are created inside the runtime: some spawn helpers at creation.
-        let service = Service::build(&doc, &registry)?;
+        let service = match Service::build(&doc, &registry) {
+            Ok(service) if errors.is_empty() => service,
+            Ok(_) => return Err(errors.into()),
+            Err(e) => {
+                errors.extend(e);
+                return Err(errors.into());
+            }
+        };
         if let Some(Command::Validate) = cli.command {
             eprintln!("The configuration is valid.");
             return Ok(());

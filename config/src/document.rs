@@ -107,13 +107,24 @@ impl Document {
 
     /// Parses the merged YAML tree. Every structural problem is collected.
     pub fn from_value(v: Value) -> Result<Document, ConfigErrors> {
+        let (doc, errors) = Document::from_value_partial(v);
+        errors.into_result(doc)
+    }
+
+    /// Like [`Document::from_value`], but also returns what could be read when there are errors,
+    /// so that `validate` can report component settings errors alongside structural ones. On a
+    /// `service` error the document has no pipelines.
+    pub fn from_value_partial(v: Value) -> (Document, ConfigErrors) {
         let mut errors = ConfigErrors::default();
         let mut doc = Document::default();
         let map = match v {
             Value::Mapping(m) => m,
             Value::Null => Default::default(),
             _ => {
-                return Err(ConfigError::new("", "the configuration must be a YAML mapping").into())
+                return (
+                    doc,
+                    ConfigError::new("", "the configuration must be a YAML mapping").into(),
+                )
             }
         };
         let mut service = Value::Null;
@@ -164,7 +175,7 @@ impl Document {
             Ok(s) => doc.service = s,
             Err(e) => errors.extend(e),
         }
-        errors.into_result(doc)
+        (doc, errors)
     }
 }
 
@@ -341,8 +352,18 @@ fn parse_service(v: &Value, doc: &Document) -> Result<ServiceConfig, ConfigError
     } else {
         MetricsTelemetry::default().listen
     };
-    let counter_total = raw.telemetry.metrics.readers.first().and_then(|r| r.pull.exporter.prometheus.without_type_suffix) == Some(false);
-    out.telemetry.metrics = MetricsTelemetry { level, listen, counter_total };
+    let counter_total = raw
+        .telemetry
+        .metrics
+        .readers
+        .first()
+        .and_then(|r| r.pull.exporter.prometheus.without_type_suffix)
+        == Some(false);
+    out.telemetry.metrics = MetricsTelemetry {
+        level,
+        listen,
+        counter_total,
+    };
     let log_level = raw.telemetry.logs.level.to_ascii_lowercase();
     if !["debug", "info", "warn", "error", "dpanic", "panic", "fatal"].contains(&log_level.as_str())
     {

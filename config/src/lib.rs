@@ -38,7 +38,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use expand::expand_env;
 pub use helper::{QueueConfig, QueueSizer, RetryConfig};
 pub use id::{ComponentId, Kind, Signal};
-pub use load::{load, merge, ConfigSource};
+pub use load::{load, load_partial, merge, ConfigSource};
 pub use size::ByteSize;
 pub use tls::{TlsClientConfig, TlsServerConfig};
 pub use typed::decode;

@@ -134,6 +134,18 @@ pub fn load(
     sets: &[String],
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Document, ConfigErrors> {
+    let (doc, errors) = load_partial(sources, sets, lookup)?;
+    errors.into_result(doc)
+}
+
+/// Like [`load`], but once the sources are read and merged it returns the document together with
+/// its structural errors (see [`Document::from_value_partial`]), so that callers can report every
+/// problem at once. Unreadable sources or bad `--set` values are still an early error.
+pub fn load_partial(
+    sources: &[ConfigSource],
+    sets: &[String],
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Document, ConfigErrors), ConfigErrors> {
     let mut errors = ConfigErrors::default();
     let mut merged = Value::Mapping(Mapping::new());
     for src in sources {
@@ -158,7 +170,7 @@ pub fn load(
     if !errors.is_empty() {
         return Err(errors);
     }
-    Document::from_value(merged)
+    Ok(Document::from_value_partial(merged))
 }
 
 #[cfg(test)]

@@ -1,1 +1,10 @@
 //! processors
+pub mod attraction;
+pub mod attributes;
+pub mod batch;
+#[cfg(test)]
+mod golden;
+pub mod memory_limiter;
+pub mod probabilistic_sampler;
+pub mod redaction;
+pub mod resource;

@@ -123,7 +123,15 @@ fn label_string(labels: &[(&str, &str)]) -> String {
         if i > 0 {
             s.push(',');
         }
-        let _ = write!(s, "{k}=\"");
+        // Prometheus label names allow [a-zA-Z0-9_]: `otel.signal` is exposed as `otel_signal`, as otelcol does.
+        s.extend(k.chars().map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        }));
+        s.push_str("=\"");
         for c in v.chars() {
             match c {
                 '\\' => s.push_str("\\\\"),
@@ -425,9 +433,20 @@ mod tests {
         assert!(out.contains("h_bucket{le=\"10\"} 2"), "{out}");
         assert!(out.contains("h_bucket{le=\"+Inf\"} 3"), "{out}");
         assert!(out.contains("h_count 3"), "{out}");
-        assert!(out.contains("# TYPE otelcol_receiver_accepted_spans untyped"), "{out}");
+        assert!(
+            out.contains("# TYPE otelcol_receiver_accepted_spans untyped"),
+            "{out}"
+        );
         let total = t.render_with(CounterStyle::Total);
-        assert!(total.contains("# TYPE otelcol_receiver_accepted_spans_total counter"), "{total}");
-        assert!(total.contains("otelcol_receiver_accepted_spans_total{receiver=\"otlp\",transport=\"grpc\"} 7"), "{total}");
+        assert!(
+            total.contains("# TYPE otelcol_receiver_accepted_spans_total counter"),
+            "{total}"
+        );
+        assert!(
+            total.contains(
+                "otelcol_receiver_accepted_spans_total{receiver=\"otlp\",transport=\"grpc\"} 7"
+            ),
+            "{total}"
+        );
     }
 }

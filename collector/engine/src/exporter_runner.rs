@@ -5,7 +5,9 @@
 
 use ferrotel_config::QueueSizer;
 use ferrotel_core::telemetry::{item_suffix, Counter, Gauge};
-use ferrotel_core::{Batch, ComponentId, ExportError, Exporter, ExporterSettings, PipelineError, Signal, Telemetry};
+use ferrotel_core::{
+    Batch, ComponentId, ExportError, Exporter, ExporterSettings, PipelineError, Signal, Telemetry,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Mutex, OwnedSemaphorePermit, Semaphore};
@@ -47,22 +49,56 @@ pub struct ExporterRunner {
 }
 
 impl ExporterRunner {
-    pub fn new(id: ComponentId, signal: Signal, exporter: Arc<dyn Exporter>, settings: ExporterSettings, telemetry: &Telemetry) -> Arc<Self> {
+    pub fn new(
+        id: ComponentId,
+        signal: Signal,
+        exporter: Arc<dyn Exporter>,
+        settings: ExporterSettings,
+        telemetry: &Telemetry,
+    ) -> Arc<Self> {
         let ids = id.to_string();
         let labels = [("exporter", ids.as_str())];
         let sfx = item_suffix(signal);
         let metrics = Metrics {
-            sent: telemetry.counter(&format!("otelcol_exporter_sent_{sfx}"), &format!("Number of {sfx} successfully sent to destination."), &labels),
-            send_failed: telemetry.counter(&format!("otelcol_exporter_send_failed_{sfx}"), &format!("Number of {sfx} in failed attempts to send to destination."), &labels),
-            enqueue_failed: telemetry.counter(&format!("otelcol_exporter_enqueue_failed_{sfx}"), &format!("Number of {sfx} failed to be added to the sending queue."), &labels),
-            queue_size: telemetry.gauge("otelcol_exporter_queue_size", "Current size of the retry queue (in batches).", &[("exporter", ids.as_str()), ("data_type", signal.as_str())]),
+            sent: telemetry.counter(
+                &format!("otelcol_exporter_sent_{sfx}"),
+                &format!("Number of {sfx} successfully sent to destination."),
+                &labels,
+            ),
+            send_failed: telemetry.counter(
+                &format!("otelcol_exporter_send_failed_{sfx}"),
+                &format!("Number of {sfx} in failed attempts to send to destination."),
+                &labels,
+            ),
+            enqueue_failed: telemetry.counter(
+                &format!("otelcol_exporter_enqueue_failed_{sfx}"),
+                &format!("Number of {sfx} failed to be added to the sending queue."),
+                &labels,
+            ),
+            queue_size: telemetry.gauge(
+                "otelcol_exporter_queue_size",
+                "Current size of the retry queue (in batches).",
+                &[("exporter", ids.as_str()), ("data_type", signal.as_str())],
+            ),
         };
-        let capacity_units = if settings.queue.enabled { settings.queue.queue_size } else { 0 };
+        let capacity_units = if settings.queue.enabled {
+            settings.queue.queue_size
+        } else {
+            0
+        };
         if settings.queue.enabled {
             let cap = capacity_units as i64;
-            telemetry.gauge("otelcol_exporter_queue_capacity", "Fixed capacity of the retry queue (in batches).", &[("exporter", ids.as_str()), ("data_type", signal.as_str())]).set(cap);
+            telemetry
+                .gauge(
+                    "otelcol_exporter_queue_capacity",
+                    "Fixed capacity of the retry queue (in batches).",
+                    &[("exporter", ids.as_str()), ("data_type", signal.as_str())],
+                )
+                .set(cap);
         }
-        let permits = usize::try_from(capacity_units).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS);
+        let permits = usize::try_from(capacity_units)
+            .unwrap_or(usize::MAX)
+            .min(Semaphore::MAX_PERMITS);
         let (tx, rx) = mpsc::unbounded_channel();
         Arc::new(ExporterRunner {
             id,
@@ -92,7 +128,9 @@ impl ExporterRunner {
             tasks.spawn(async move {
                 loop {
                     let next = me.rx.lock().await.recv().await;
-                    let Some((batch, permit, cost)) = next else { break };
+                    let Some((batch, permit, cost)) = next else {
+                        break;
+                    };
                     drop(permit);
                     me.metrics.queue_size.add(-(cost as i64));
                     let _ = me.send_with_retry(batch).await;
@@ -117,14 +155,21 @@ impl ExporterRunner {
         if !self.settings.queue.enabled {
             return self.send_with_retry(batch).await.map_err(|e| match e {
                 ExportError::Permanent(m) => PipelineError::Permanent(m),
-                ExportError::Retryable { message, throttle } => PipelineError::Refused { message, retry_after: throttle.or(Some(Duration::from_secs(1))) },
+                ExportError::Retryable { message, throttle } => PipelineError::Refused {
+                    message,
+                    retry_after: throttle.or(Some(Duration::from_secs(1))),
+                },
             });
         }
         let cost = self.cost(&batch);
         let n = u32::try_from(cost).unwrap_or(u32::MAX);
         let wait = overflow == Overflow::Wait || self.settings.queue.block_on_overflow;
         let permit = if wait {
-            self.capacity.clone().acquire_many_owned(n).await.map_err(|_| PipelineError::refused("exporter is shutting down"))?
+            self.capacity
+                .clone()
+                .acquire_many_owned(n)
+                .await
+                .map_err(|_| PipelineError::refused("exporter is shutting down"))?
         } else {
             match self.capacity.clone().try_acquire_many_owned(n) {
                 Ok(p) => p,
@@ -139,7 +184,8 @@ impl ExporterRunner {
         match tx {
             Some(tx) => {
                 self.metrics.queue_size.add(cost as i64);
-                tx.send((batch, permit, cost)).map_err(|_| PipelineError::refused("exporter is shutting down"))
+                tx.send((batch, permit, cost))
+                    .map_err(|_| PipelineError::refused("exporter is shutting down"))
             }
             None => Err(PipelineError::refused("exporter is shutting down")),
         }
@@ -158,7 +204,10 @@ impl ExporterRunner {
             } else {
                 match tokio::time::timeout(self.settings.timeout.0, attempt).await {
                     Ok(r) => r,
-                    Err(_) => Err(ExportError::retryable(format!("export timed out after {}", self.settings.timeout))),
+                    Err(_) => Err(ExportError::retryable(format!(
+                        "export timed out after {}",
+                        self.settings.timeout
+                    ))),
                 }
             };
             let err = match result {
@@ -180,8 +229,11 @@ impl ExporterRunner {
             if !retry.enabled {
                 return give_up("Retries are disabled.", err);
             }
-            let delay = jittered(interval, retry.randomization_factor).max(throttle.unwrap_or_default());
-            if !retry.max_elapsed_time.is_zero() && started.elapsed() + delay > retry.max_elapsed_time.0 {
+            let delay =
+                jittered(interval, retry.randomization_factor).max(throttle.unwrap_or_default());
+            if !retry.max_elapsed_time.is_zero()
+                && started.elapsed() + delay > retry.max_elapsed_time.0
+            {
                 return give_up("no more retries left", err);
             }
             tracing::info!(exporter = %self.id, error = %err, interval = ?delay, "Exporting failed. Will retry the request after interval.");
@@ -189,7 +241,9 @@ impl ExporterRunner {
                 _ = tokio::time::sleep(delay) => {}
                 _ = self.give_up.cancelled() => return give_up("the collector is shutting down", err),
             }
-            interval = Duration::from_secs_f64((interval.as_secs_f64() * retry.multiplier).min(retry.max_interval.0.as_secs_f64()));
+            interval = Duration::from_secs_f64(
+                (interval.as_secs_f64() * retry.multiplier).min(retry.max_interval.0.as_secs_f64()),
+            );
         }
     }
 

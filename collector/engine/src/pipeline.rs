@@ -35,7 +35,11 @@ const ACCEPTED_RETRY_DELAY: Duration = Duration::from_millis(100);
 
 impl Pipeline {
     pub fn new(id: PipelineId, stages: Vec<Stage>, exporters: Vec<Arc<ExporterRunner>>) -> Self {
-        Pipeline { id, stages, exporters }
+        Pipeline {
+            id,
+            stages,
+            exporters,
+        }
     }
 
     fn count(counter: &Counter, batches: &[Batch]) {
@@ -94,9 +98,16 @@ impl Pipeline {
     }
 
     /// Spawns the tick task of every buffering stage; they stop when `stop` is cancelled.
-    pub fn spawn_tickers(self: &Arc<Self>, tasks: &mut JoinSet<()>, stop: CancellationToken, hard_stop: CancellationToken) {
+    pub fn spawn_tickers(
+        self: &Arc<Self>,
+        tasks: &mut JoinSet<()>,
+        stop: CancellationToken,
+        hard_stop: CancellationToken,
+    ) {
         for (i, stage) in self.stages.iter().enumerate() {
-            let Some(interval) = stage.processor.tick_interval() else { continue };
+            let Some(interval) = stage.processor.tick_interval() else {
+                continue;
+            };
             let me = self.clone();
             let stop = stop.clone();
             let hard_stop = hard_stop.clone();

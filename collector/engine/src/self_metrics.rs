@@ -15,11 +15,28 @@ use tokio_util::sync::CancellationToken;
 /// Registers otelcol's process metrics (uptime, CPU seconds, RSS).
 pub fn register_process_metrics(t: &Telemetry) {
     let started = Instant::now();
-    t.counter_fn("otelcol_process_uptime", "Uptime of the process (seconds).", &[], move || started.elapsed().as_secs_f64());
-    t.counter_fn("otelcol_process_cpu_seconds", "Total CPU user and system time in seconds.", &[], || cpu_seconds().unwrap_or(0.0));
-    t.gauge_fn("otelcol_process_memory_rss", "Total physical memory (resident set size) (bytes).", &[], || {
-        memory_stats::memory_stats().map(|m| m.physical_mem as f64).unwrap_or(0.0)
-    });
+    t.counter_fn(
+        "otelcol_process_uptime",
+        "Uptime of the process (seconds).",
+        &[],
+        move || started.elapsed().as_secs_f64(),
+    );
+    t.counter_fn(
+        "otelcol_process_cpu_seconds",
+        "Total CPU user and system time in seconds.",
+        &[],
+        || cpu_seconds().unwrap_or(0.0),
+    );
+    t.gauge_fn(
+        "otelcol_process_memory_rss",
+        "Total physical memory (resident set size) (bytes).",
+        &[],
+        || {
+            memory_stats::memory_stats()
+                .map(|m| m.physical_mem as f64)
+                .unwrap_or(0.0)
+        },
+    );
 }
 
 /// utime + stime of this process, from /proc/self/stat (clock ticks of 1/100 s).
@@ -34,8 +51,18 @@ pub fn cpu_seconds() -> Option<f64> {
 }
 
 /// Binds `addr` and serves `/metrics` until `stop` fires.
-pub async fn serve(addr: &str, telemetry: Telemetry, style: CounterStyle, stop: CancellationToken, tasks: &mut JoinSet<()>) -> Result<(), StartError> {
-    let listener = TcpListener::bind(addr).await.map_err(|e| StartError(format!("service.telemetry.metrics: cannot listen on {addr}: {e}")))?;
+pub async fn serve(
+    addr: &str,
+    telemetry: Telemetry,
+    style: CounterStyle,
+    stop: CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), StartError> {
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        StartError(format!(
+            "service.telemetry.metrics: cannot listen on {addr}: {e}"
+        ))
+    })?;
     tracing::info!(endpoint = %addr, "Serving self-metrics at /metrics");
     tasks.spawn(async move {
         loop {
@@ -62,16 +89,26 @@ pub async fn serve(addr: &str, telemetry: Telemetry, style: CounterStyle, stop: 
     Ok(())
 }
 
-fn respond(req: &Request<hyper::body::Incoming>, telemetry: &Telemetry, style: CounterStyle) -> Response<Full<Bytes>> {
+fn respond(
+    req: &Request<hyper::body::Incoming>,
+    telemetry: &Telemetry,
+    style: CounterStyle,
+) -> Response<Full<Bytes>> {
     let mut resp = if req.uri().path() == "/metrics" {
         let mut r = Response::new(Full::new(Bytes::from(telemetry.render_with(style))));
-        r.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+        r.headers_mut().insert(
+            "content-type",
+            hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
         r
     } else {
         let mut r = Response::new(Full::new(Bytes::from_static(b"404 page not found\n")));
         *r.status_mut() = StatusCode::NOT_FOUND;
         r
     };
-    resp.headers_mut().insert("cache-control", hyper::header::HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(
+        "cache-control",
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
     resp
 }

@@ -8,8 +8,9 @@ use crate::self_metrics;
 use ferrotel_config::{ConfigError, ConfigErrors, Document, Kind, Signal};
 use ferrotel_core::telemetry::CounterStyle;
 use ferrotel_core::{
-    ComponentId, Consumer, Consumers, CreateContext, Exporter, ExporterSettings, ExporterStartContext, Extension, ExtensionContext, FactoryInfo,
-    Health, HealthState, Receiver, ReceiverContext, Registry, StartError, Telemetry,
+    ComponentId, Consumer, Consumers, CreateContext, Exporter, ExporterSettings,
+    ExporterStartContext, Extension, ExtensionContext, FactoryInfo, Health, HealthState, Receiver,
+    ReceiverContext, Registry, StartError, Telemetry,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,14 +46,36 @@ pub struct Service {
 fn unknown_type(kind: Kind, id: &ComponentId, known: Vec<FactoryInfo>) -> ConfigError {
     let mut names: Vec<&str> = known.iter().map(|i| i.type_name).collect();
     names.sort_unstable();
-    ConfigError::new(format!("{}.{id}", kind.section()), format!("unknown type {:?} for id {:?} (valid values: [{}])", id.type_name, id.to_string(), names.join(" ")))
+    ConfigError::new(
+        format!("{}.{id}", kind.section()),
+        format!(
+            "unknown type {:?} for id {:?} (valid values: [{}])",
+            id.type_name,
+            id.to_string(),
+            names.join(" ")
+        ),
+    )
 }
 
-fn check_signal(kind: Kind, id: &ComponentId, info: &FactoryInfo, signal: Signal, pipeline: &str, errors: &mut ConfigErrors) -> bool {
+fn check_signal(
+    kind: Kind,
+    id: &ComponentId,
+    info: &FactoryInfo,
+    signal: Signal,
+    pipeline: &str,
+    errors: &mut ConfigErrors,
+) -> bool {
     if info.signals.contains(&signal) {
         return true;
     }
-    errors.push(ConfigError::new(format!("service.pipelines.{pipeline}"), format!("{} {:?} does not support {signal}", kind.singular(), id.to_string())));
+    errors.push(ConfigError::new(
+        format!("service.pipelines.{pipeline}"),
+        format!(
+            "{} {:?} does not support {signal}",
+            kind.singular(),
+            id.to_string()
+        ),
+    ));
     false
 }
 
@@ -72,14 +95,27 @@ impl Service {
         };
 
         for (id, _) in &doc.connectors {
-            errors.push(ConfigError::new(format!("connectors.{id}"), format!("connector type {:?} is not supported by ferrotel yet", id.type_name)));
+            errors.push(ConfigError::new(
+                format!("connectors.{id}"),
+                format!(
+                    "connector type {:?} is not supported by ferrotel yet",
+                    id.type_name
+                ),
+            ));
         }
 
         // Exporters and receivers: one instance per id; unused ones are still validated.
-        let mut exporters: BTreeMap<ComponentId, (FactoryInfo, Arc<dyn Exporter>, ExporterSettings)> = BTreeMap::new();
+        let mut exporters: BTreeMap<
+            ComponentId,
+            (FactoryInfo, Arc<dyn Exporter>, ExporterSettings),
+        > = BTreeMap::new();
         for (id, cfg) in &doc.exporters {
             match registry.exporter(&id.type_name) {
-                None => errors.push(unknown_type(Kind::Exporter, id, registry.exporters.iter().map(|f| f.info()).collect())),
+                None => errors.push(unknown_type(
+                    Kind::Exporter,
+                    id,
+                    registry.exporters.iter().map(|f| f.info()).collect(),
+                )),
                 Some(f) => match f.create(&ctx(Kind::Exporter, id), cfg) {
                     Ok(parts) => {
                         exporters.insert(id.clone(), (f.info(), parts.exporter, parts.settings));
@@ -88,10 +124,15 @@ impl Service {
                 },
             }
         }
-        let mut receivers: BTreeMap<ComponentId, (FactoryInfo, Box<dyn Receiver>)> = BTreeMap::new();
+        let mut receivers: BTreeMap<ComponentId, (FactoryInfo, Box<dyn Receiver>)> =
+            BTreeMap::new();
         for (id, cfg) in &doc.receivers {
             match registry.receiver(&id.type_name) {
-                None => errors.push(unknown_type(Kind::Receiver, id, registry.receivers.iter().map(|f| f.info()).collect())),
+                None => errors.push(unknown_type(
+                    Kind::Receiver,
+                    id,
+                    registry.receivers.iter().map(|f| f.info()).collect(),
+                )),
                 Some(f) => match f.create(&ctx(Kind::Receiver, id), cfg) {
                     Ok(r) => {
                         receivers.insert(id.clone(), (f.info(), r));
@@ -101,10 +142,19 @@ impl Service {
             }
         }
         // Processors: one instance per pipeline; an unused one is validated once.
-        let used_processors: Vec<&ComponentId> = doc.service.pipelines.iter().flat_map(|(_, p)| &p.processors).collect();
+        let used_processors: Vec<&ComponentId> = doc
+            .service
+            .pipelines
+            .iter()
+            .flat_map(|(_, p)| &p.processors)
+            .collect();
         for (id, cfg) in &doc.processors {
             match registry.processor(&id.type_name) {
-                None => errors.push(unknown_type(Kind::Processor, id, registry.processors.iter().map(|f| f.info()).collect())),
+                None => errors.push(unknown_type(
+                    Kind::Processor,
+                    id,
+                    registry.processors.iter().map(|f| f.info()).collect(),
+                )),
                 Some(f) if !used_processors.contains(&id) => {
                     if let Err(e) = f.create(&ctx(Kind::Processor, id), cfg) {
                         errors.extend(e);
@@ -123,24 +173,44 @@ impl Service {
             let mut ok = true;
             let mut stages = Vec::new();
             for id in &pc.processors {
-                let Some(f) = registry.processor(&id.type_name) else { continue };
+                let Some(f) = registry.processor(&id.type_name) else {
+                    continue;
+                };
                 if !check_signal(Kind::Processor, id, &f.info(), signal, &pname, &mut errors) {
                     ok = false;
                     continue;
                 }
                 let wake = Arc::new(Notify::new());
-                let pctx = CreateContext { signal: Some(signal), pipeline: Some(pname.clone()), wake: wake.clone(), ..ctx(Kind::Processor, id) };
-                let Some(cfg) = doc.get(Kind::Processor, id) else { continue };
+                let pctx = CreateContext {
+                    signal: Some(signal),
+                    pipeline: Some(pname.clone()),
+                    wake: wake.clone(),
+                    ..ctx(Kind::Processor, id)
+                };
+                let Some(cfg) = doc.get(Kind::Processor, id) else {
+                    continue;
+                };
                 match f.create(&pctx, cfg) {
                     Ok(processor) => {
                         let ids = id.to_string();
-                        let labels = [("processor", ids.as_str()), ("otel.signal", signal.as_str())];
+                        let labels = [
+                            ("processor", ids.as_str()),
+                            ("otel.signal", signal.as_str()),
+                        ];
                         stages.push(Stage {
                             id: id.clone(),
                             processor,
                             wake,
-                            incoming: telemetry.counter("otelcol_processor_incoming_items", "Number of items passed to the processor.", &labels),
-                            outgoing: telemetry.counter("otelcol_processor_outgoing_items", "Number of items emitted from the processor.", &labels),
+                            incoming: telemetry.counter(
+                                "otelcol_processor_incoming_items",
+                                "Number of items passed to the processor.",
+                                &labels,
+                            ),
+                            outgoing: telemetry.counter(
+                                "otelcol_processor_outgoing_items",
+                                "Number of items emitted from the processor.",
+                                &labels,
+                            ),
                         });
                     }
                     Err(e) => {
@@ -161,7 +231,15 @@ impl Service {
                 }
                 let runner = runners
                     .entry((id.clone(), signal))
-                    .or_insert_with(|| ExporterRunner::new(id.clone(), signal, exporter.clone(), settings.clone(), &telemetry))
+                    .or_insert_with(|| {
+                        ExporterRunner::new(
+                            id.clone(),
+                            signal,
+                            exporter.clone(),
+                            settings.clone(),
+                            &telemetry,
+                        )
+                    })
                     .clone();
                 outs.push(runner);
             }
@@ -175,16 +253,25 @@ impl Service {
             }
             let pipeline = Arc::new(Pipeline::new(pid.clone(), stages, outs));
             for id in &pc.receivers {
-                feeds.entry((id.clone(), signal)).or_default().push(pipeline.clone());
+                feeds
+                    .entry((id.clone(), signal))
+                    .or_default()
+                    .push(pipeline.clone());
             }
             pipelines.push(pipeline);
         }
 
         let mut extensions = Vec::new();
         for id in &doc.service.extensions {
-            let Some(cfg) = doc.get(Kind::Extension, id) else { continue };
+            let Some(cfg) = doc.get(Kind::Extension, id) else {
+                continue;
+            };
             match registry.extension(&id.type_name) {
-                None => errors.push(unknown_type(Kind::Extension, id, registry.extensions.iter().map(|f| f.info()).collect())),
+                None => errors.push(unknown_type(
+                    Kind::Extension,
+                    id,
+                    registry.extensions.iter().map(|f| f.info()).collect(),
+                )),
                 Some(f) => match f.create(&ctx(Kind::Extension, id), cfg) {
                     Ok(e) => extensions.push((id.clone(), e)),
                     Err(e) => errors.extend(e),
@@ -212,17 +299,29 @@ impl Service {
                     metrics: one(feeds.remove(&(id.clone(), Signal::Metrics))),
                     logs: one(feeds.remove(&(id.clone(), Signal::Logs))),
                 };
-                ReceiverSlot { id, receiver, consumers }
+                ReceiverSlot {
+                    id,
+                    receiver,
+                    consumers,
+                }
             })
             .collect();
         let used_exporters: Vec<ComponentId> = runners.keys().map(|(id, _)| id.clone()).collect();
-        let exporters = exporters.into_iter().filter(|(id, _)| used_exporters.contains(id)).map(|(id, (_, e, _))| (id, e)).collect();
+        let exporters = exporters
+            .into_iter()
+            .filter(|(id, _)| used_exporters.contains(id))
+            .map(|(id, (_, e, _))| (id, e))
+            .collect();
         let metrics = &doc.service.telemetry.metrics;
         Ok(Service {
             telemetry,
             health: Health::default(),
             metrics_listen: metrics.listen.clone(),
-            counter_style: if metrics.counter_total { CounterStyle::Total } else { CounterStyle::Bare },
+            counter_style: if metrics.counter_total {
+                CounterStyle::Total
+            } else {
+                CounterStyle::Bare
+            },
             extensions,
             exporters,
             runners: runners.into_values().collect(),
@@ -249,15 +348,35 @@ impl Service {
         self.health.set(HealthState::Starting);
         self_metrics::register_process_metrics(&self.telemetry);
         if let Some(addr) = self.metrics_listen.clone() {
-            self_metrics::serve(&addr, self.telemetry.clone(), self.counter_style, self.stop.clone(), &mut self.servers).await?;
+            self_metrics::serve(
+                &addr,
+                self.telemetry.clone(),
+                self.counter_style,
+                self.stop.clone(),
+                &mut self.servers,
+            )
+            .await?;
         }
         for (id, ext) in &mut self.extensions {
-            let ctx = ExtensionContext { id: id.clone(), health: self.health.clone(), telemetry: self.telemetry.clone(), shutdown: self.stop.clone() };
-            ext.start(ctx).await.map_err(|e| StartError(format!("extensions.{id}: {e}")))?;
+            let ctx = ExtensionContext {
+                id: id.clone(),
+                health: self.health.clone(),
+                telemetry: self.telemetry.clone(),
+                shutdown: self.stop.clone(),
+            };
+            ext.start(ctx)
+                .await
+                .map_err(|e| StartError(format!("extensions.{id}: {e}")))?;
         }
-        let ectx = ExporterStartContext { telemetry: self.telemetry.clone(), telemetry_listen: self.metrics_listen.clone(), shutdown: self.stop.clone() };
+        let ectx = ExporterStartContext {
+            telemetry: self.telemetry.clone(),
+            telemetry_listen: self.metrics_listen.clone(),
+            shutdown: self.stop.clone(),
+        };
         for (id, exp) in &self.exporters {
-            exp.start(&ectx).await.map_err(|e| StartError(format!("exporters.{id}: {e}")))?;
+            exp.start(&ectx)
+                .await
+                .map_err(|e| StartError(format!("exporters.{id}: {e}")))?;
         }
         for r in &self.runners {
             r.spawn_workers(&mut self.workers);
@@ -266,8 +385,16 @@ impl Service {
             p.spawn_tickers(&mut self.tickers, self.stop.clone(), self.hard_stop.clone());
         }
         for slot in &mut self.receivers {
-            let ctx = ReceiverContext { id: slot.id.clone(), consumers: slot.consumers.clone(), telemetry: self.telemetry.clone(), shutdown: self.stop.clone() };
-            slot.receiver.start(ctx).await.map_err(|e| StartError(format!("receivers.{}: {e}", slot.id)))?;
+            let ctx = ReceiverContext {
+                id: slot.id.clone(),
+                consumers: slot.consumers.clone(),
+                telemetry: self.telemetry.clone(),
+                shutdown: self.stop.clone(),
+            };
+            slot.receiver
+                .start(ctx)
+                .await
+                .map_err(|e| StartError(format!("receivers.{}: {e}", slot.id)))?;
         }
         self.health.set(HealthState::Ready);
         tracing::info!("Everything is ready. Begin running and processing data.");

@@ -3,8 +3,9 @@
 
 use ferrotel_config::{GoDuration, PipelineId, QueueConfig, RetryConfig, Value};
 use ferrotel_core::{
-    Batch, ComponentId, Consumer, CreateContext, ExportError, ExporterFactory, ExporterParts, ExporterSettings, FactoryInfo, PipelineError,
-    Processor, ProcessorFactory, Registry, Signal, Stability, Telemetry,
+    Batch, ComponentId, Consumer, CreateContext, ExportError, ExporterFactory, ExporterParts,
+    ExporterSettings, FactoryInfo, PipelineError, Processor, ProcessorFactory, Registry, Signal,
+    Stability, Telemetry,
 };
 use ferrotel_engine::exporter_runner::ExporterRunner;
 use ferrotel_engine::pipeline::{Pipeline, Stage};
@@ -17,17 +18,43 @@ use tokio::task::JoinSet;
 fn settings(queue_size: u64, consumers: usize) -> ExporterSettings {
     ExporterSettings {
         timeout: GoDuration::from_secs(5),
-        retry: RetryConfig { initial_interval: GoDuration::from_millis(10), max_interval: GoDuration::from_millis(40), ..Default::default() },
-        queue: QueueConfig { queue_size, num_consumers: consumers, ..Default::default() },
+        retry: RetryConfig {
+            initial_interval: GoDuration::from_millis(10),
+            max_interval: GoDuration::from_millis(40),
+            ..Default::default()
+        },
+        queue: QueueConfig {
+            queue_size,
+            num_consumers: consumers,
+            ..Default::default()
+        },
     }
 }
 
-fn runner(name: &str, exp: &RecordingExporter, s: ExporterSettings, t: &Telemetry) -> Arc<ExporterRunner> {
-    ExporterRunner::new(ComponentId::new(name), Signal::Traces, Arc::new(exp.clone()), s, t)
+fn runner(
+    name: &str,
+    exp: &RecordingExporter,
+    s: ExporterSettings,
+    t: &Telemetry,
+) -> Arc<ExporterRunner> {
+    ExporterRunner::new(
+        ComponentId::new(name),
+        Signal::Traces,
+        Arc::new(exp.clone()),
+        s,
+        t,
+    )
 }
 
 fn pipeline(stages: Vec<Stage>, runners: Vec<Arc<ExporterRunner>>) -> Arc<Pipeline> {
-    Arc::new(Pipeline::new(PipelineId { signal: Signal::Traces, name: None }, stages, runners))
+    Arc::new(Pipeline::new(
+        PipelineId {
+            signal: Signal::Traces,
+            name: None,
+        },
+        stages,
+        runners,
+    ))
 }
 
 async fn wait_for(mut f: impl FnMut() -> bool) {
@@ -44,17 +71,28 @@ async fn wait_for(mut f: impl FnMut() -> bool) {
 async fn fan_out_shares_the_payload() {
     let t = Telemetry::new();
     let (a, b) = (RecordingExporter::default(), RecordingExporter::default());
-    let (ra, rb) = (runner("a", &a, settings(10, 1), &t), runner("b", &b, settings(10, 1), &t));
+    let (ra, rb) = (
+        runner("a", &a, settings(10, 1), &t),
+        runner("b", &b, settings(10, 1), &t),
+    );
     let mut tasks = JoinSet::new();
     ra.spawn_workers(&mut tasks);
     rb.spawn_workers(&mut tasks);
     let p = pipeline(vec![], vec![ra, rb]);
-    p.consume(fixtures::encoded_batch(Signal::Traces, 30)).await.unwrap();
+    p.consume(fixtures::encoded_batch(Signal::Traces, 30))
+        .await
+        .unwrap();
     wait_for(|| a.item_count() == 30 && b.item_count() == 30).await;
     let pa = a.batches.lock().unwrap()[0].encoded();
     let pb = b.batches.lock().unwrap()[0].encoded();
-    assert_eq!(pa.as_ptr(), pb.as_ptr(), "both exporters see the same bytes, not copies");
-    assert!(t.render().contains("otelcol_exporter_sent_spans{exporter=\"a\"} 30"));
+    assert_eq!(
+        pa.as_ptr(),
+        pb.as_ptr(),
+        "both exporters see the same bytes, not copies"
+    );
+    assert!(t
+        .render()
+        .contains("otelcol_exporter_sent_spans{exporter=\"a\"} 30"));
 }
 
 #[tokio::test]
@@ -67,14 +105,23 @@ async fn full_queue_refuses_with_a_retryable_error() {
     r.spawn_workers(&mut tasks);
     let p = pipeline(vec![], vec![r]);
     // One in the worker, one in the queue, the third is refused.
-    p.consume(fixtures::encoded_batch(Signal::Traces, 3)).await.unwrap();
+    p.consume(fixtures::encoded_batch(Signal::Traces, 3))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    p.consume(fixtures::encoded_batch(Signal::Traces, 3)).await.unwrap();
-    let err = p.consume(fixtures::encoded_batch(Signal::Traces, 3)).await.unwrap_err();
+    p.consume(fixtures::encoded_batch(Signal::Traces, 3))
+        .await
+        .unwrap();
+    let err = p
+        .consume(fixtures::encoded_batch(Signal::Traces, 3))
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "sending queue is full");
     assert_eq!(err.grpc_code(), 14);
     assert_eq!(err.http_status(), 503);
-    assert!(t.render().contains("otelcol_exporter_enqueue_failed_spans{exporter=\"slow\"} 3"));
+    assert!(t
+        .render()
+        .contains("otelcol_exporter_enqueue_failed_spans{exporter=\"slow\"} 3"));
     wait_for(|| slow.item_count() == 6).await;
 }
 
@@ -83,19 +130,34 @@ async fn retryable_failures_are_retried_and_permanent_ones_dropped() {
     let t = Telemetry::new();
     let e = RecordingExporter::default();
     e.fail_next(ExportError::retryable("backend unavailable"));
-    e.fail_next(ExportError::Retryable { message: "slow down".into(), throttle: Some(Duration::from_millis(50)) });
+    e.fail_next(ExportError::Retryable {
+        message: "slow down".into(),
+        throttle: Some(Duration::from_millis(50)),
+    });
     let r = runner("e", &e, settings(10, 1), &t);
     let mut tasks = JoinSet::new();
     r.spawn_workers(&mut tasks);
     let p = pipeline(vec![], vec![r]);
-    p.consume(fixtures::encoded_batch(Signal::Traces, 9)).await.unwrap();
+    p.consume(fixtures::encoded_batch(Signal::Traces, 9))
+        .await
+        .unwrap();
     wait_for(|| e.item_count() == 9).await;
     assert_eq!(e.attempts.load(std::sync::atomic::Ordering::SeqCst), 3);
 
     e.fail_next(ExportError::permanent("bad data"));
-    p.consume(fixtures::encoded_batch(Signal::Traces, 4)).await.unwrap();
-    wait_for(|| t.render().contains("otelcol_exporter_send_failed_spans{exporter=\"e\"} 4")).await;
-    assert_eq!(e.item_count(), 9, "the permanently failed batch is not delivered");
+    p.consume(fixtures::encoded_batch(Signal::Traces, 4))
+        .await
+        .unwrap();
+    wait_for(|| {
+        t.render()
+            .contains("otelcol_exporter_send_failed_spans{exporter=\"e\"} 4")
+    })
+    .await;
+    assert_eq!(
+        e.item_count(),
+        9,
+        "the permanently failed batch is not delivered"
+    );
 }
 
 #[tokio::test]
@@ -107,12 +169,20 @@ async fn without_queue_the_export_result_reaches_the_caller() {
     s.retry.enabled = false;
     let p = pipeline(vec![], vec![runner("e", &e, s, &t)]);
     e.fail_next(ExportError::permanent("rejected"));
-    let err = p.consume(fixtures::encoded_batch(Signal::Traces, 3)).await.unwrap_err();
+    let err = p
+        .consume(fixtures::encoded_batch(Signal::Traces, 3))
+        .await
+        .unwrap_err();
     assert_eq!(err.grpc_code(), 13);
     e.fail_next(ExportError::retryable("down"));
-    let err = p.consume(fixtures::encoded_batch(Signal::Traces, 3)).await.unwrap_err();
+    let err = p
+        .consume(fixtures::encoded_batch(Signal::Traces, 3))
+        .await
+        .unwrap_err();
     assert_eq!(err.grpc_code(), 14);
-    p.consume(fixtures::encoded_batch(Signal::Traces, 3)).await.unwrap();
+    p.consume(fixtures::encoded_batch(Signal::Traces, 3))
+        .await
+        .unwrap();
     assert_eq!(e.item_count(), 3);
 }
 
@@ -158,9 +228,15 @@ async fn wake_emits_and_accepted_data_waits_for_queue_room() {
     let mut tasks = JoinSet::new();
     r.spawn_workers(&mut tasks);
     let stop = tokio_util::sync::CancellationToken::new();
-    p.spawn_tickers(&mut tasks, stop.clone(), tokio_util::sync::CancellationToken::new());
+    p.spawn_tickers(
+        &mut tasks,
+        stop.clone(),
+        tokio_util::sync::CancellationToken::new(),
+    );
     for _ in 0..10 {
-        p.consume(fixtures::encoded_batch(Signal::Traces, 5)).await.unwrap();
+        p.consume(fixtures::encoded_batch(Signal::Traces, 5))
+            .await
+            .unwrap();
     }
     assert_eq!(e.item_count(), 0, "buffered until woken");
     wake.notify_one();
@@ -178,7 +254,9 @@ async fn flush_at_shutdown_exports_what_was_buffered() {
     let mut workers = JoinSet::new();
     r.spawn_workers(&mut workers);
     for _ in 0..7 {
-        p.consume(fixtures::encoded_batch(Signal::Traces, 3)).await.unwrap();
+        p.consume(fixtures::encoded_batch(Signal::Traces, 3))
+            .await
+            .unwrap();
     }
     p.flush(&tokio_util::sync::CancellationToken::new()).await;
     r.close();
@@ -191,9 +269,19 @@ async fn flush_at_shutdown_exports_what_was_buffered() {
 struct NullProcessorFactory;
 impl ProcessorFactory for NullProcessorFactory {
     fn info(&self) -> FactoryInfo {
-        FactoryInfo { type_name: "nothing", aliases: &[], signals: &[Signal::Traces], stability: Stability::Alpha, description: "test" }
+        FactoryInfo {
+            type_name: "nothing",
+            aliases: &[],
+            signals: &[Signal::Traces],
+            stability: Stability::Alpha,
+            description: "test",
+        }
     }
-    fn create(&self, _: &CreateContext, _: &Value) -> Result<Box<dyn Processor>, ferrotel_config::ConfigErrors> {
+    fn create(
+        &self,
+        _: &CreateContext,
+        _: &Value,
+    ) -> Result<Box<dyn Processor>, ferrotel_config::ConfigErrors> {
         Ok(Box::new(Buffer(Default::default())))
     }
 }
@@ -201,19 +289,42 @@ impl ProcessorFactory for NullProcessorFactory {
 struct RecordingFactory;
 impl ExporterFactory for RecordingFactory {
     fn info(&self) -> FactoryInfo {
-        FactoryInfo { type_name: "recording", aliases: &["rec"], signals: &Signal::ALL, stability: Stability::Alpha, description: "test" }
+        FactoryInfo {
+            type_name: "recording",
+            aliases: &["rec"],
+            signals: &Signal::ALL,
+            stability: Stability::Alpha,
+            description: "test",
+        }
     }
-    fn create(&self, _: &CreateContext, _: &Value) -> Result<ExporterParts, ferrotel_config::ConfigErrors> {
-        Ok(ExporterParts { exporter: Arc::new(RecordingExporter::default()), settings: ExporterSettings::default() })
+    fn create(
+        &self,
+        _: &CreateContext,
+        _: &Value,
+    ) -> Result<ExporterParts, ferrotel_config::ConfigErrors> {
+        Ok(ExporterParts {
+            exporter: Arc::new(RecordingExporter::default()),
+            settings: ExporterSettings::default(),
+        })
     }
 }
 
 #[test]
 fn build_reports_unknown_types_and_unsupported_signals_together() {
     let yaml = "receivers: {nope: {}}\nprocessors: {nothing: {}}\nexporters: {rec: {}, mystery/x: {}}\nconnectors: {forward: {}}\nservice:\n  pipelines:\n    logs: {receivers: [nope], processors: [nothing], exporters: [rec]}\n";
-    let doc = ferrotel_config::load(&[ferrotel_config::ConfigSource::Text(yaml.into())], &[], &|_| None).unwrap();
-    let reg = Registry::default().with_processor(NullProcessorFactory).with_exporter(RecordingFactory);
-    let err = Service::build(&doc, &reg).err().expect("invalid graph").to_string();
+    let doc = ferrotel_config::load(
+        &[ferrotel_config::ConfigSource::Text(yaml.into())],
+        &[],
+        &|_| None,
+    )
+    .unwrap();
+    let reg = Registry::default()
+        .with_processor(NullProcessorFactory)
+        .with_exporter(RecordingFactory);
+    let err = Service::build(&doc, &reg)
+        .err()
+        .expect("invalid graph")
+        .to_string();
     for needle in [
         "receivers.nope: unknown type \"nope\"",
         "exporters.mystery/x: unknown type \"mystery\"",

@@ -3,8 +3,8 @@
 //! from nowhere and that everything buffered comes out at flush.
 
 use crate::fixtures;
-use ferrotel_core::{Batch, CreateContext, ProcessorFactory, Telemetry};
 use ferrotel_config::{ComponentId, Value};
+use ferrotel_core::{Batch, CreateContext, ProcessorFactory, Telemetry};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -22,31 +22,55 @@ pub fn processor_context(type_name: &str, signal: ferrotel_core::Signal) -> Crea
 
 /// Runs the harness with `config` (YAML text; empty for the default). Returns, per signal
 /// supported, (items in, items out). Panics with a message on a contract violation.
-pub fn run_processor(factory: &dyn ProcessorFactory, config: &str) -> Vec<(ferrotel_core::Signal, usize, usize)> {
+pub fn run_processor(
+    factory: &dyn ProcessorFactory,
+    config: &str,
+) -> Vec<(ferrotel_core::Signal, usize, usize)> {
     let info = factory.info();
-    let cfg: Value = if config.trim().is_empty() { Value::Null } else { serde_yaml_ng::from_str(config).expect("harness config is valid YAML") };
+    let cfg: Value = if config.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_yaml_ng::from_str(config).expect("harness config is valid YAML")
+    };
     let mut results = vec![];
     for &signal in info.signals {
         let ctx = processor_context(info.type_name, signal);
-        let p = factory.create(&ctx, &cfg).unwrap_or_else(|e| panic!("{}: create failed for {signal}: {e}", info.type_name));
+        let p = factory
+            .create(&ctx, &cfg)
+            .unwrap_or_else(|e| panic!("{}: create failed for {signal}: {e}", info.type_name));
         let mut out: Vec<Batch> = vec![];
         let mut fed = 0;
         for n in [1, 30, 300] {
             let b = fixtures::encoded_batch(signal, n);
             fed += b.item_count();
-            p.process(b, &mut out).unwrap_or_else(|e| panic!("{}: process refused {signal}: {e}", info.type_name));
+            p.process(b, &mut out)
+                .unwrap_or_else(|e| panic!("{}: process refused {signal}: {e}", info.type_name));
         }
         p.on_tick(&mut out);
         p.flush(&mut out);
         let mut after_flush = vec![];
         p.flush(&mut after_flush);
-        assert!(after_flush.is_empty(), "{}: a second flush emitted data again", info.type_name);
+        assert!(
+            after_flush.is_empty(),
+            "{}: a second flush emitted data again",
+            info.type_name
+        );
         for b in &out {
-            assert_eq!(b.signal(), signal, "{}: emitted a batch of another signal", info.type_name);
-            b.view().unwrap_or_else(|e| panic!("{}: emitted undecodable data: {e}", info.type_name));
+            assert_eq!(
+                b.signal(),
+                signal,
+                "{}: emitted a batch of another signal",
+                info.type_name
+            );
+            b.view()
+                .unwrap_or_else(|e| panic!("{}: emitted undecodable data: {e}", info.type_name));
         }
         let emitted: usize = out.iter().map(Batch::item_count).sum();
-        assert!(emitted <= fed, "{}: emitted {emitted} items from {fed}", info.type_name);
+        assert!(
+            emitted <= fed,
+            "{}: emitted {emitted} items from {fed}",
+            info.type_name
+        );
         results.push((signal, fed, emitted));
     }
     results

@@ -3,19 +3,25 @@
 //! sums and histograms, and log records.
 
 use ferrotel_core::proto::collector::{
-    logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest, trace::v1::ExportTraceServiceRequest,
+    logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
+    trace::v1::ExportTraceServiceRequest,
 };
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use ferrotel_core::proto::metrics::v1::{
-    metric, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    metric, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, Sum,
 };
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
 use ferrotel_core::{Batch, Data, Signal};
 
 pub fn kv(k: &str, v: any_value::Value) -> KeyValue {
-    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    }
 }
 
 pub fn kv_str(k: &str, v: &str) -> KeyValue {
@@ -39,7 +45,11 @@ pub fn resource(service: &str) -> Resource {
 }
 
 fn scope() -> InstrumentationScope {
-    InstrumentationScope { name: "@opentelemetry/instrumentation-http".into(), version: "0.52.1".into(), ..Default::default() }
+    InstrumentationScope {
+        name: "@opentelemetry/instrumentation-http".into(),
+        version: "0.52.1".into(),
+        ..Default::default()
+    }
 }
 
 /// A deterministic 16-byte trace id for trace number `n`.
@@ -63,10 +73,17 @@ pub fn traces(n: usize) -> ExportTraceServiceRequest {
                 trace_id: trace_id(t),
                 span_id: ((i as u64 + 1) * 7919).to_be_bytes().to_vec(),
                 name: ["GET /api/orders/:id", "SELECT orders", "GET inventory"][role].into(),
-                kind: [span::SpanKind::Server, span::SpanKind::Client, span::SpanKind::Client][role] as i32,
+                kind: [
+                    span::SpanKind::Server,
+                    span::SpanKind::Client,
+                    span::SpanKind::Client,
+                ][role] as i32,
                 start_time_unix_nano: start,
                 end_time_unix_nano: start + 12_345_678,
-                status: Some(Status { code: if i % 50 == 0 { 2 } else { 0 }, message: String::new() }),
+                status: Some(Status {
+                    code: if i % 50 == 0 { 2 } else { 0 },
+                    message: String::new(),
+                }),
                 ..Default::default()
             };
             if role != 0 {
@@ -112,7 +129,11 @@ pub fn traces(n: usize) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(resource("orders-api")),
-            scope_spans: vec![ScopeSpans { scope: Some(scope()), spans, ..Default::default() }],
+            scope_spans: vec![ScopeSpans {
+                scope: Some(scope()),
+                spans,
+                ..Default::default()
+            }],
             ..Default::default()
         }],
     }
@@ -143,16 +164,42 @@ pub fn metrics(n: usize) -> ExportMetricsServiceRequest {
             ..Default::default()
         })
         .collect();
-    let m = |name: &str, unit: &str, data| Metric { name: name.into(), unit: unit.into(), data: Some(data), ..Default::default() };
+    let m = |name: &str, unit: &str, data| Metric {
+        name: name.into(),
+        unit: unit.into(),
+        data: Some(data),
+        ..Default::default()
+    };
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
             resource: Some(resource("orders-api")),
             scope_metrics: vec![ScopeMetrics {
                 scope: Some(scope()),
                 metrics: vec![
-                    m("process.memory.usage", "By", metric::Data::Gauge(Gauge { data_points: gauge_pts })),
-                    m("http.server.requests", "1", metric::Data::Sum(Sum { data_points: sum_pts, aggregation_temporality: 2, is_monotonic: true })),
-                    m("http.server.duration", "ms", metric::Data::Histogram(Histogram { data_points: hist_pts, aggregation_temporality: 2 })),
+                    m(
+                        "process.memory.usage",
+                        "By",
+                        metric::Data::Gauge(Gauge {
+                            data_points: gauge_pts,
+                        }),
+                    ),
+                    m(
+                        "http.server.requests",
+                        "1",
+                        metric::Data::Sum(Sum {
+                            data_points: sum_pts,
+                            aggregation_temporality: 2,
+                            is_monotonic: true,
+                        }),
+                    ),
+                    m(
+                        "http.server.duration",
+                        "ms",
+                        metric::Data::Histogram(Histogram {
+                            data_points: hist_pts,
+                            aggregation_temporality: 2,
+                        }),
+                    ),
                 ],
                 ..Default::default()
             }],
@@ -170,8 +217,13 @@ pub fn logs(n: usize) -> ExportLogsServiceRequest {
             observed_time_unix_nano: ts + i as u64 + 10,
             severity_number: 9,
             severity_text: "INFO".into(),
-            body: Some(AnyValue { value: Some(any_value::Value::StringValue(format!("order {i} shipped"))) }),
-            attributes: vec![kv_str("order.id", &i.to_string()), kv_int("items", (i % 5) as i64)],
+            body: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(format!("order {i} shipped"))),
+            }),
+            attributes: vec![
+                kv_str("order.id", &i.to_string()),
+                kv_int("items", (i % 5) as i64),
+            ],
             trace_id: trace_id(i as u64),
             span_id: (i as u64 + 1).to_be_bytes().to_vec(),
             ..Default::default()
@@ -180,7 +232,11 @@ pub fn logs(n: usize) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: Some(resource("orders-api")),
-            scope_logs: vec![ScopeLogs { scope: Some(scope()), log_records: records, ..Default::default() }],
+            scope_logs: vec![ScopeLogs {
+                scope: Some(scope()),
+                log_records: records,
+                ..Default::default()
+            }],
             ..Default::default()
         }],
     }

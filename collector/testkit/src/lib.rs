@@ -29,21 +29,39 @@ impl CaptureConsumer {
         std::mem::take(&mut *self.batches.lock().unwrap_or_else(|p| p.into_inner()))
     }
     pub fn item_count(&self) -> usize {
-        self.batches.lock().unwrap_or_else(|p| p.into_inner()).iter().map(Batch::item_count).sum()
+        self.batches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(Batch::item_count)
+            .sum()
     }
 }
 
 #[async_trait::async_trait]
 impl Consumer for CaptureConsumer {
     async fn consume(&self, batch: Batch) -> Result<(), PipelineError> {
-        if let Some(e) = self.refuse.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(e) = self
+            .refuse
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
             return Err(e);
         }
-        self.batches.lock().unwrap_or_else(|p| p.into_inner()).push(batch);
+        self.batches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(batch);
         Ok(())
     }
     fn admit(&self) -> Result<(), PipelineError> {
-        match self.refuse.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        match self
+            .refuse
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
             Some(e) if e.is_retryable() => Err(e),
             _ => Ok(()),
         }
@@ -62,25 +80,42 @@ pub struct RecordingExporter {
 
 impl RecordingExporter {
     pub fn fail_next(&self, e: ExportError) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).push_back(e);
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(e);
     }
     pub fn item_count(&self) -> usize {
-        self.batches.lock().unwrap_or_else(|p| p.into_inner()).iter().map(Batch::item_count).sum()
+        self.batches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(Batch::item_count)
+            .sum()
     }
 }
 
 #[async_trait::async_trait]
 impl Exporter for RecordingExporter {
     async fn export(&self, batch: Batch) -> Result<(), ExportError> {
-        self.attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let delay = *self.delay.lock().unwrap_or_else(|p| p.into_inner());
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        if let Some(e) = self.failures.lock().unwrap_or_else(|p| p.into_inner()).pop_front() {
+        if let Some(e) = self
+            .failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
+        {
             return Err(e);
         }
-        self.batches.lock().unwrap_or_else(|p| p.into_inner()).push(batch);
+        self.batches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(batch);
         Ok(())
     }
 }

@@ -27,7 +27,7 @@ use http::header::{
     HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, ORIGIN, RETRY_AFTER, VARY,
 };
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -140,17 +140,41 @@ pub(crate) fn serve(
 
 type Resp = Response<Full<Bytes>>;
 
+/// After answering early (refusal, error, oversized body), the unread rest of a request body is
+/// read and discarded in the background, up to this many bytes, so that an HTTP/1.1 client still
+/// writing its body reads the answer instead of a broken pipe; memory stays flat (nothing kept).
+const DRAIN_MAX_BYTES: usize = 64 << 20;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn drain(mut body: Incoming) {
+    let mut seen = 0usize;
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > DRAIN_MAX_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+    let (parts, mut body) = req.into_parts();
+    let req = Request::from_parts(parts, ());
     let mut resp = match &state.cors {
         Some(cors) if Cors::is_preflight(&req) => cors.preflight(req.headers()),
         Some(cors) => {
             let origin = req.headers().get(ORIGIN).cloned();
-            let mut r = route(&state, peer, req).await;
+            let mut r = route(&state, peer, &req, &mut body).await;
             cors.decorate(origin.as_ref(), r.headers_mut());
             r
         }
-        None => route(&state, peer, req).await,
+        None => route(&state, peer, &req, &mut body).await,
     };
+    if !hyper::body::Body::is_end_stream(&body) {
+        tokio::spawn(drain(body));
+    }
     let headers = resp.headers_mut();
     for (k, v) in &state.response_headers {
         headers.insert(k.clone(), v.clone());
@@ -194,7 +218,12 @@ fn pipeline_error(format: Format, e: &PipelineError) -> Resp {
     status_response(format, e.http_status(), &ErrorStatus::from_pipeline(e))
 }
 
-async fn route(state: &HttpState, peer: SocketAddr, req: Request<Incoming>) -> Resp {
+async fn route(
+    state: &HttpState,
+    peer: SocketAddr,
+    req: &Request<()>,
+    body: &mut Incoming,
+) -> Resp {
     let headers = req.headers();
     let format = Format::of(headers);
     // The decompressor wraps the router in otelcol, so an unknown encoding is refused first,
@@ -244,7 +273,7 @@ async fn route(state: &HttpState, peer: SocketAddr, req: Request<Incoming>) -> R
         return pipeline_error(format, &e);
     }
     let meta = state.endpoint.meta(peer, req.headers());
-    let body = match read_body(state, req.into_body(), encoding).await {
+    let body = match read_body(state, body, encoding).await {
         Ok(b) => b,
         Err(message) => return bad_request(format, message),
     };
@@ -294,24 +323,29 @@ fn encoding_of(state: &HttpState, headers: &HeaderMap) -> Result<Encoding, Strin
         .ok_or_else(|| format!("unsupported Content-Encoding: {name}"))
 }
 
-/// Reads at most `max_body` bytes of body, then decodes it with the same bound.
-async fn read_body(state: &HttpState, body: Incoming, enc: Encoding) -> Result<Bytes, String> {
-    let read = Limited::new(body, state.max_body).collect();
-    let collected = match state.read_timeout {
+/// Reads at most `max_body` bytes of body, then decodes it with the same bound. On error the
+/// rest of the body stays unread in `body`.
+async fn read_body(state: &HttpState, body: &mut Incoming, enc: Encoding) -> Result<Bytes, String> {
+    let max = state.max_body;
+    let read = async {
+        let mut buf = bytes::BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| e.to_string())?;
+            if let Some(d) = frame.data_ref() {
+                if buf.len() + d.len() > max {
+                    return Err(TOO_LARGE.to_string());
+                }
+                buf.extend_from_slice(d);
+            }
+        }
+        Ok(buf.freeze())
+    };
+    let raw = match state.read_timeout {
         Some(t) => tokio::time::timeout(t, read)
             .await
-            .map_err(|_| "timeout reading the request body".to_string())?,
-        None => read.await,
+            .map_err(|_| "timeout reading the request body".to_string())??,
+        None => read.await?,
     };
-    let raw = collected
-        .map_err(|e| {
-            if e.is::<LengthLimitError>() {
-                TOO_LARGE.to_string()
-            } else {
-                e.to_string()
-            }
-        })?
-        .to_bytes();
     compression::decompress(enc, raw, state.max_body).map_err(|e| match e {
         DecompressError::TooLarge => TOO_LARGE.to_string(),
         DecompressError::Invalid(m) => m,

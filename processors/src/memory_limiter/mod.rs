@@ -1,0 +1,280 @@
+//! The `memory_limiter` processor: measures the process's resident memory every
+//! `check_interval` on a background thread and, while it is above the soft limit (`limit -
+//! spike`), refuses data with a retryable error (gRPC UNAVAILABLE, HTTP 503), both before a
+//! receiver reads a request body (`admit`, one atomic load) and in the pipeline. Above the hard
+//! limit it gives freed heap memory back to the OS (glibc `malloc_trim`), at most every
+//! `min_gc_interval_when_hard_limited` (above the soft limit, every
+//! `min_gc_interval_when_soft_limited`). otelcol measures the Go heap; ferrotel, with no garbage
+//! collector, measures the resident set size, which is what container limits count.
+//!
+//! ```yaml
+//! processors:
+//!   memory_limiter:
+//!     check_interval: 1s
+//!     limit_mib: 4000
+//!     spike_limit_mib: 800
+//!     # or, of the cgroup's (or host's) memory:
+//!     # limit_percentage: 80
+//!     # spike_limit_percentage: 20
+//! ```
+
+mod config;
+mod system;
+
+pub use config::{Limits, MemoryLimiterConfig};
+pub use system::{parse_cgroup_limit, parse_meminfo_total, total_memory, ProcessMemory};
+
+use ferrotel_config::{decode, ConfigError, ConfigErrors, Value};
+use ferrotel_core::telemetry::{item_suffix, Counter};
+use ferrotel_core::{
+    Access, Batch, CreateContext, FactoryInfo, PipelineError, Processor, ProcessorFactory, Signal,
+    Stability, Telemetry,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// otelcol's refusal message.
+const REFUSED: &str = "data refused due to high memory usage";
+
+/// Where the limiter reads memory usage from; tests inject their own.
+pub trait MemoryProbe: Send + Sync + 'static {
+    /// Bytes the process uses now, `None` if unknown (then nothing changes).
+    fn used(&self) -> Option<u64>;
+    /// Gives freed memory back to the OS.
+    fn release(&self);
+}
+
+/// Builds `memory_limiter` processors.
+pub struct MemoryLimiterFactory;
+
+impl ProcessorFactory for MemoryLimiterFactory {
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo {
+            type_name: "memory_limiter",
+            aliases: &[],
+            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
+            stability: Stability::Beta,
+            description: "Refuses data while the process's memory is above a limit",
+        }
+    }
+
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        config: &Value,
+    ) -> Result<Box<dyn Processor>, ConfigErrors> {
+        let cfg: MemoryLimiterConfig = decode(&ctx.path, config)?;
+        cfg.validate(&ctx.path)?;
+        let limits = cfg
+            .limits(total_memory())
+            .map_err(|e| ConfigError::new(ctx.path.clone(), e))?;
+        let mut limiter = MemoryLimiter::new(
+            &cfg,
+            limits,
+            Arc::new(ProcessMemory),
+            &ctx.id.to_string(),
+            &ctx.telemetry,
+            ctx.signal,
+        );
+        limiter.spawn_checker().map_err(|e| {
+            ConfigError::new(
+                ctx.path.clone(),
+                format!("cannot start the memory check thread: {e}"),
+            )
+        })?;
+        Ok(Box::new(limiter))
+    }
+}
+
+/// Accepted and refused item counters of one signal.
+struct SignalCounters {
+    accepted: Counter,
+    refused: Counter,
+}
+
+/// The state the checker thread and the processor share.
+struct Checker {
+    id: String,
+    limits: Limits,
+    probe: Arc<dyn MemoryProbe>,
+    min_release_soft: Duration,
+    min_release_hard: Duration,
+    refusing: AtomicBool,
+    last_release: Mutex<Option<Instant>>,
+}
+
+impl Checker {
+    /// One measurement: gives memory back if due, then decides whether to refuse.
+    fn check(&self) {
+        let Some(mut used) = self.probe.used() else {
+            return;
+        };
+        if used >= self.limits.soft {
+            let (min_interval, hard) = if used >= self.limits.hard {
+                (self.min_release_hard, true)
+            } else {
+                (self.min_release_soft, false)
+            };
+            let mut last = self.last_release.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_none_or(|t| t.elapsed() >= min_interval) {
+                if hard {
+                    tracing::warn!(processor = %self.id, cur_mem_mib = used >> 20, "Memory usage is above hard limit. Releasing free memory to the OS.");
+                } else {
+                    tracing::info!(processor = %self.id, cur_mem_mib = used >> 20, "Memory usage is above soft limit. Releasing free memory to the OS.");
+                }
+                self.probe.release();
+                *last = Some(Instant::now());
+                used = self.probe.used().unwrap_or(used);
+            }
+        }
+        let refuse = used >= self.limits.soft;
+        let was = self.refusing.swap(refuse, Ordering::Relaxed);
+        if refuse && !was {
+            tracing::warn!(processor = %self.id, cur_mem_mib = used >> 20, soft_limit_mib = self.limits.soft >> 20, "Memory usage is above soft limit. Refusing data.");
+        } else if !refuse && was {
+            tracing::info!(processor = %self.id, cur_mem_mib = used >> 20, "Memory usage back within limits. Resuming normal operation.");
+        }
+    }
+}
+
+/// The `memory_limiter` processor (see the module documentation).
+pub struct MemoryLimiter {
+    checker: Arc<Checker>,
+    check_interval: Duration,
+    retry_after: Duration,
+    /// Indexed by [`signal_index`]; `None` for signals this instance does not see.
+    counters: [Option<SignalCounters>; 3],
+    /// Dropping it stops the checker thread.
+    stop: Option<mpsc::Sender<()>>,
+}
+
+fn signal_index(s: Signal) -> usize {
+    match s {
+        Signal::Traces => 0,
+        Signal::Metrics => 1,
+        Signal::Logs => 2,
+    }
+}
+
+impl MemoryLimiter {
+    /// A limiter reading `probe`, checked once now; call [`MemoryLimiter::spawn_checker`] to
+    /// keep checking every `check_interval` (tests call [`MemoryLimiter::check_now`]
+    /// instead). Counters are registered for `signal`, or for all signals when `None`.
+    pub fn new(
+        cfg: &MemoryLimiterConfig,
+        limits: Limits,
+        probe: Arc<dyn MemoryProbe>,
+        id: &str,
+        telemetry: &Telemetry,
+        signal: Option<Signal>,
+    ) -> Self {
+        let counters = [Signal::Traces, Signal::Metrics, Signal::Logs].map(|s| {
+            if signal.is_some_and(|only| only != s) {
+                return None;
+            }
+            let labels = [("processor", id)];
+            let suffix = item_suffix(s);
+            Some(SignalCounters {
+                accepted: telemetry.counter(
+                    &format!("otelcol_processor_memory_limiter_accepted_{suffix}"),
+                    &format!("Number of {suffix} successfully pushed into the next component in the pipeline."),
+                    &labels,
+                ),
+                refused: telemetry.counter(
+                    &format!("otelcol_processor_memory_limiter_refused_{suffix}"),
+                    &format!("Number of {suffix} that were rejected by the next component in the pipeline."),
+                    &labels,
+                ),
+            })
+        });
+        let checker = Arc::new(Checker {
+            id: id.to_string(),
+            limits,
+            probe,
+            min_release_soft: cfg.min_gc_interval_when_soft_limited.0,
+            min_release_hard: cfg.min_gc_interval_when_hard_limited.0,
+            refusing: AtomicBool::new(false),
+            last_release: Mutex::new(None),
+        });
+        checker.check();
+        MemoryLimiter {
+            checker,
+            check_interval: cfg.check_interval.0,
+            retry_after: cfg.check_interval.0.max(Duration::from_secs(1)),
+            counters,
+            stop: None,
+        }
+    }
+
+    /// Starts the thread that checks memory every `check_interval` until the limiter is
+    /// dropped.
+    pub fn spawn_checker(&mut self) -> std::io::Result<()> {
+        let (tx, rx) = mpsc::channel::<()>();
+        let checker = self.checker.clone();
+        let interval = self.check_interval;
+        std::thread::Builder::new()
+            .name("memory_limiter".into())
+            .spawn(move || {
+                // Ends when the limiter (holding the sender) is dropped.
+                while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(interval) {
+                    checker.check();
+                }
+            })?;
+        self.stop = Some(tx);
+        Ok(())
+    }
+
+    /// Measures now (what the checker thread does every `check_interval`).
+    pub fn check_now(&self) {
+        self.checker.check();
+    }
+
+    /// Whether data is being refused.
+    pub fn is_refusing(&self) -> bool {
+        self.checker.refusing.load(Ordering::Relaxed)
+    }
+
+    fn refusal(&self) -> PipelineError {
+        PipelineError::Refused {
+            message: REFUSED.into(),
+            retry_after: Some(self.retry_after),
+        }
+    }
+}
+
+impl Processor for MemoryLimiter {
+    fn access(&self) -> Access {
+        Access::None
+    }
+
+    fn admit(&self) -> Result<(), PipelineError> {
+        if self.is_refusing() {
+            Err(self.refusal())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
+        let refusing = self.is_refusing();
+        if let Some(c) = &self.counters[signal_index(batch.signal())] {
+            let items = batch.item_count() as u64;
+            if refusing {
+                c.refused.add(items);
+            } else {
+                c.accepted.add(items);
+            }
+        }
+        if refusing {
+            return Err(self.refusal());
+        }
+        out.push(batch);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -1,0 +1,256 @@
+use super::*;
+use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
+use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use ferrotel_core::Data;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+
+const MIB: u64 = 1 << 20;
+
+/// Memory usage set by the test; `release` frees `freed_by_release` bytes.
+#[derive(Default)]
+struct FakeMemory {
+    used: AtomicU64,
+    freed_by_release: AtomicU64,
+    releases: AtomicUsize,
+}
+
+impl FakeMemory {
+    fn set(&self, mib: u64) {
+        self.used.store(mib * MIB, Ordering::SeqCst);
+    }
+}
+
+impl MemoryProbe for FakeMemory {
+    fn used(&self) -> Option<u64> {
+        Some(self.used.load(Ordering::SeqCst))
+    }
+    fn release(&self) {
+        self.releases.fetch_add(1, Ordering::SeqCst);
+        let freed = self.freed_by_release.load(Ordering::SeqCst);
+        let _ = self
+            .used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |u| {
+                Some(u.saturating_sub(freed))
+            });
+    }
+}
+
+fn config(yaml: &str) -> MemoryLimiterConfig {
+    let v: Value = serde_yaml_ng::from_str(yaml).expect("test yaml parses");
+    let cfg: MemoryLimiterConfig = decode("processors.memory_limiter", &v).unwrap();
+    cfg.validate("processors.memory_limiter").unwrap();
+    cfg
+}
+
+/// limit 100 MiB, spike 20 MiB: soft limit 80 MiB.
+fn limiter(mem: &Arc<FakeMemory>, telemetry: &Telemetry, extra: &str) -> MemoryLimiter {
+    let cfg = config(&format!(
+        "check_interval: 1s\nlimit_mib: 100\nspike_limit_mib: 20\n{extra}"
+    ));
+    let limits = cfg.limits(None).unwrap();
+    MemoryLimiter::new(
+        &cfg,
+        limits,
+        mem.clone(),
+        "memory_limiter",
+        telemetry,
+        Some(Signal::Traces),
+    )
+}
+
+fn spans(n: usize) -> Batch {
+    Batch::from_data(
+        Data::Traces(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span::default(); n],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }),
+        Default::default(),
+    )
+}
+
+#[test]
+fn refuses_above_the_soft_limit_and_accepts_again_below() {
+    let mem = Arc::new(FakeMemory::default());
+    let telemetry = Telemetry::new();
+    mem.set(50);
+    let l = limiter(&mem, &telemetry, "");
+    let mut out = Vec::new();
+    assert!(l.admit().is_ok());
+    l.process(spans(3), &mut out).unwrap();
+    assert_eq!(out.len(), 1, "passed through untouched");
+    assert_eq!(l.access(), Access::None);
+
+    mem.set(79);
+    l.check_now();
+    assert!(l.admit().is_ok(), "just below the soft limit");
+
+    mem.set(80);
+    assert!(l.admit().is_ok(), "nothing changes until the next check");
+    l.check_now();
+    let e = l.admit().unwrap_err();
+    assert_eq!(e.to_string(), "data refused due to high memory usage");
+    assert!(e.is_retryable());
+    assert_eq!(e.grpc_code(), 14);
+    assert_eq!(e.http_status(), 503);
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(1)));
+    let e = l.process(spans(2), &mut out).unwrap_err();
+    assert!(e.is_retryable());
+    assert_eq!(out.len(), 1, "refused data is not passed on");
+
+    mem.set(60);
+    l.check_now();
+    assert!(l.admit().is_ok());
+    l.process(spans(4), &mut out).unwrap();
+    assert_eq!(out.len(), 2);
+
+    let text = telemetry.render();
+    assert!(
+        text.contains(
+            "otelcol_processor_memory_limiter_accepted_spans{processor=\"memory_limiter\"} 7"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "otelcol_processor_memory_limiter_refused_spans{processor=\"memory_limiter\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("memory_limiter_accepted_log_records"),
+        "only the pipeline's signal is registered"
+    );
+}
+
+#[test]
+fn starts_refusing_when_created_above_the_limit() {
+    let mem = Arc::new(FakeMemory::default());
+    mem.set(95);
+    let l = limiter(&mem, &Telemetry::new(), "");
+    assert!(l.is_refusing());
+}
+
+#[test]
+fn above_the_hard_limit_memory_is_given_back_at_most_every_min_interval() {
+    let mem = Arc::new(FakeMemory::default());
+    mem.set(10);
+    let l = limiter(
+        &mem,
+        &Telemetry::new(),
+        "min_gc_interval_when_hard_limited: 1h\nmin_gc_interval_when_soft_limited: 1h",
+    );
+    assert_eq!(mem.releases.load(Ordering::SeqCst), 0, "below the limits");
+    mem.set(120);
+    l.check_now();
+    assert_eq!(mem.releases.load(Ordering::SeqCst), 1);
+    assert!(l.is_refusing(), "releasing freed nothing");
+    l.check_now();
+    assert_eq!(mem.releases.load(Ordering::SeqCst), 1, "throttled");
+}
+
+#[test]
+fn a_release_that_frees_enough_avoids_refusing() {
+    let mem = Arc::new(FakeMemory::default());
+    mem.freed_by_release.store(50 * MIB, Ordering::SeqCst);
+    mem.set(10);
+    let l = limiter(&mem, &Telemetry::new(), "");
+    mem.set(110);
+    l.check_now();
+    assert_eq!(mem.releases.load(Ordering::SeqCst), 1);
+    assert!(
+        !l.is_refusing(),
+        "60 MiB after the release is below the soft limit"
+    );
+    mem.set(110);
+    l.check_now();
+    assert_eq!(
+        mem.releases.load(Ordering::SeqCst),
+        2,
+        "min_gc_interval_when_hard_limited defaults to 0"
+    );
+}
+
+#[test]
+fn between_soft_and_hard_the_soft_interval_applies() {
+    let mem = Arc::new(FakeMemory::default());
+    mem.set(90);
+    let l = limiter(&mem, &Telemetry::new(), "");
+    assert_eq!(
+        mem.releases.load(Ordering::SeqCst),
+        1,
+        "first release right away"
+    );
+    l.check_now();
+    assert_eq!(
+        mem.releases.load(Ordering::SeqCst),
+        1,
+        "min_gc_interval_when_soft_limited defaults to 10s"
+    );
+    assert!(l.is_refusing());
+}
+
+#[test]
+fn checker_thread_follows_memory_and_stops_with_the_limiter() {
+    let mem = Arc::new(FakeMemory::default());
+    mem.set(10);
+    let cfg = config("check_interval: 10ms\nlimit_mib: 100");
+    let mut l = MemoryLimiter::new(
+        &cfg,
+        cfg.limits(None).unwrap(),
+        mem.clone(),
+        "ml",
+        &Telemetry::new(),
+        None,
+    );
+    l.spawn_checker().unwrap();
+    mem.set(95);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !l.is_refusing() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(l.is_refusing());
+    assert_eq!(
+        l.admit().unwrap_err().retry_after(),
+        Some(Duration::from_secs(1)),
+        "retry after at least 1s"
+    );
+    let weak = Arc::downgrade(&l.checker);
+    drop(l);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while weak.upgrade().is_some() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(weak.upgrade().is_none(), "the thread let go of the checker");
+}
+
+#[test]
+fn factory_creates_a_working_limiter_and_reports_errors() {
+    let f = MemoryLimiterFactory;
+    assert_eq!(f.info().type_name, "memory_limiter");
+    let ctx = CreateContext {
+        id: ferrotel_core::ComponentId::new("memory_limiter"),
+        path: "processors.memory_limiter".into(),
+        telemetry: Telemetry::new(),
+        signal: Some(Signal::Logs),
+        pipeline: Some("logs".into()),
+        wake: Arc::new(tokio::sync::Notify::new()),
+    };
+    let v: Value = serde_yaml_ng::from_str(
+        "check_interval: 1s\nlimit_percentage: 100\nspike_limit_percentage: 1",
+    )
+    .unwrap();
+    let p = f.create(&ctx, &v).unwrap();
+    assert!(
+        p.admit().is_ok(),
+        "this test process is far below all of memory"
+    );
+    let v: Value = serde_yaml_ng::from_str("check_interval: 0s\nlimit_mib: 10").unwrap();
+    let e = f.create(&ctx, &v).err().unwrap();
+    assert_eq!(e.0[0].path, "processors.memory_limiter.check_interval");
+    assert_eq!(e.0[0].message, "'check_interval' must be greater than zero");
+}

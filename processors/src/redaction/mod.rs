@@ -1,0 +1,542 @@
+//! The `redaction` processor: removes attributes not on an allow list, masks values of keys
+//! matching `blocked_key_patterns`, and masks (or hashes) every substring of a value that a
+//! `blocked_values` pattern matches. It works on span and span event attributes, log record
+//! attributes and bodies (strings, and maps and lists recursively), and metric data point
+//! attributes; resource and scope attributes are left alone. A ready PII recipe ships as
+//! `config/recipes/redaction-pii.yaml`.
+//!
+//! ```yaml
+//! processors:
+//!   redaction:
+//!     allow_all_keys: false
+//!     allowed_keys: [description, group, id, name]
+//!     ignored_keys: [safe_attribute]
+//!     blocked_key_patterns: ['(?i)password']
+//!     blocked_values: ['4[0-9]{12}(?:[0-9]{3})?', '[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}']
+//!     allowed_values: ['.+@mycompany\.com']
+//!     hash_function: md5
+//!     summary: debug
+//! ```
+
+use ferrotel_config::{decode, ConfigError, ConfigErrors, Value};
+use ferrotel_core::proto::collector::{
+    logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
+    trace::v1::ExportTraceServiceRequest,
+};
+use ferrotel_core::proto::common::v1::{any_value::Value as V, AnyValue, KeyValue};
+use ferrotel_core::{
+    pdata, CreateContext, FactoryInfo, PerSignal, PipelineError, Processor, ProcessorFactory,
+    RequestMeta, Signal, SignalProcessor, Stability,
+};
+use hmac::{Hmac, Mac};
+use regex::{Regex, RegexSet};
+use serde::Deserialize;
+use sha2::Digest;
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+/// `processors.redaction`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedactionConfig {
+    /// Keep every key (only masking applies). With false, only `allowed_keys` survive: an
+    /// empty list removes every attribute.
+    pub allow_all_keys: bool,
+    /// Keys kept when `allow_all_keys` is false.
+    pub allowed_keys: Vec<String>,
+    /// Keys never removed nor masked (checked first).
+    pub ignored_keys: Vec<String>,
+    /// Regexes on keys never removed nor masked.
+    pub ignored_key_patterns: Vec<String>,
+    /// Regexes on keys whose whole value is masked.
+    pub blocked_key_patterns: Vec<String>,
+    /// Regexes on values; every matching substring is masked.
+    pub blocked_values: Vec<String>,
+    /// Regexes on values; a matching value is never masked (wins over `blocked_values`).
+    pub allowed_values: Vec<String>,
+    /// Also check non-string values (their string form); masked values become strings.
+    pub redact_all_types: bool,
+    /// Replace masked text with its hash instead of `****`: `md5`, `sha1`, `sha3`
+    /// (SHA3-256), `hmac-sha256` or `hmac-sha512` (these need `hmac_key`).
+    pub hash_function: String,
+    /// Key for the HMAC hash functions.
+    pub hmac_key: String,
+    /// `silent` (default), `info` (counts) or `debug` (counts and key lists) summary attributes.
+    pub summary: String,
+    /// URL path sanitizing (otelcol's gibberish classifier): accepted only when disabled.
+    pub url_sanitizer: Option<serde_yaml_ng::Value>,
+    /// Database statement obfuscation: accepted only when disabled.
+    pub db_sanitizer: Option<serde_yaml_ng::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HashFn {
+    Mask,
+    Md5,
+    Sha1,
+    Sha3,
+    HmacSha256,
+    HmacSha512,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Summary {
+    Silent,
+    Info,
+    Debug,
+}
+
+/// Keys the processor writes; they are always allowed so that data can pass two redaction
+/// processors and accumulate the summary.
+const SUMMARY_KEYS: [&str; 14] = [
+    "redaction.redacted.keys",
+    "redaction.redacted.count",
+    "redaction.masked.keys",
+    "redaction.masked.count",
+    "redaction.allowed.keys",
+    "redaction.allowed.count",
+    "redaction.ignored.count",
+    "redaction.body.redacted.keys",
+    "redaction.body.redacted.count",
+    "redaction.body.masked.keys",
+    "redaction.body.masked.count",
+    "redaction.body.allowed.keys",
+    "redaction.body.allowed.count",
+    "redaction.body.ignored.count",
+];
+
+/// The processor.
+pub struct RedactionProcessor {
+    allow_all_keys: bool,
+    allowed: HashSet<String>,
+    ignored: HashSet<String>,
+    ignored_patterns: Vec<Regex>,
+    blocked_keys: Vec<Regex>,
+    blocked_values: Vec<Regex>,
+    /// All of `blocked_values` at once, for a quick "nothing to do" check.
+    blocked_any: RegexSet,
+    allowed_values: Vec<Regex>,
+    redact_all_types: bool,
+    hash: HashFn,
+    hmac_key: Vec<u8>,
+    summary: Summary,
+    whole: Regex,
+}
+
+/// What happened to the keys of one attribute list (or body), for the summary.
+#[derive(Default)]
+struct Report {
+    redacted: Vec<String>,
+    masked: Vec<String>,
+    allowed: Vec<String>,
+    ignored: Vec<String>,
+}
+
+impl RedactionProcessor {
+    pub fn new(cfg: &RedactionConfig, path: &str) -> Result<Self, ConfigErrors> {
+        let mut errors = ConfigErrors::default();
+        let mut regexes = |field: &str, list: &[String]| -> Vec<Regex> {
+            list.iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    Regex::new(p)
+                        .map_err(|e| {
+                            errors.push(ConfigError::new(
+                                format!("{path}.{field}[{i}]"),
+                                format!("error compiling regex in list: {e}"),
+                            ))
+                        })
+                        .ok()
+                })
+                .collect()
+        };
+        let ignored_patterns = regexes("ignored_key_patterns", &cfg.ignored_key_patterns);
+        let blocked_keys = regexes("blocked_key_patterns", &cfg.blocked_key_patterns);
+        let blocked_values = regexes("blocked_values", &cfg.blocked_values);
+        let allowed_values = regexes("allowed_values", &cfg.allowed_values);
+        let hash = match cfg.hash_function.to_lowercase().as_str() {
+            "" | "none" => HashFn::Mask,
+            "md5" => HashFn::Md5,
+            "sha1" => HashFn::Sha1,
+            "sha3" => HashFn::Sha3,
+            "hmac-sha256" => HashFn::HmacSha256,
+            "hmac-sha512" => HashFn::HmacSha512,
+            other => {
+                errors.push(ConfigError::new(
+                    format!("{path}.hash_function"),
+                    format!("unknown HashFunction {other}, allowed functions are sha1, sha3, md5, hmac-sha256 and hmac-sha512"),
+                ));
+                HashFn::Mask
+            }
+        };
+        if matches!(hash, HashFn::HmacSha256 | HashFn::HmacSha512) && cfg.hmac_key.is_empty() {
+            errors.push(ConfigError::new(
+                format!("{path}.hmac_key"),
+                "hmac_key must be set when hash_function is an HMAC function",
+            ));
+        }
+        for (field, block) in [
+            ("url_sanitizer", &cfg.url_sanitizer),
+            ("db_sanitizer", &cfg.db_sanitizer),
+        ] {
+            if block.as_ref().is_some_and(any_enabled) {
+                errors.push(ConfigError::new(
+                    format!("{path}.{field}"),
+                    format!(
+                        "{field} is not supported by ferrotel; remove it or set enabled: false"
+                    ),
+                ));
+            }
+        }
+        let blocked_any = RegexSet::new(blocked_values.iter().map(Regex::as_str))
+            .map_err(|e| {
+                errors.push(ConfigError::new(
+                    format!("{path}.blocked_values"),
+                    e.to_string(),
+                ))
+            })
+            .ok();
+        let whole = Regex::new(".*").ok();
+        match (blocked_any, whole) {
+            (Some(blocked_any), Some(whole)) if errors.is_empty() => Ok(RedactionProcessor {
+                allow_all_keys: cfg.allow_all_keys,
+                allowed: cfg
+                    .allowed_keys
+                    .iter()
+                    .cloned()
+                    .chain(SUMMARY_KEYS.iter().map(|s| s.to_string()))
+                    .collect(),
+                ignored: cfg.ignored_keys.iter().cloned().collect(),
+                ignored_patterns,
+                blocked_keys,
+                blocked_values,
+                blocked_any,
+                allowed_values,
+                redact_all_types: cfg.redact_all_types,
+                hash,
+                hmac_key: cfg.hmac_key.as_bytes().to_vec(),
+                summary: match cfg.summary.as_str() {
+                    "debug" => Summary::Debug,
+                    "info" => Summary::Info,
+                    _ => Summary::Silent,
+                },
+                whole,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    fn ignore_key(&self, k: &str) -> bool {
+        self.ignored.contains(k) || self.ignored_patterns.iter().any(|r| r.is_match(k))
+    }
+    fn redact_key(&self, k: &str) -> bool {
+        !self.allow_all_keys && !self.allowed.contains(k)
+    }
+    fn mask_key(&self, k: &str) -> bool {
+        self.blocked_keys.iter().any(|r| r.is_match(k))
+    }
+    fn allow_value(&self, v: &str) -> bool {
+        self.allowed_values.iter().any(|r| r.is_match(v))
+    }
+
+    fn replacement(&self, matched: &str) -> String {
+        fn hex_of<D: Digest>(s: &str) -> String {
+            pdata::hex(&D::digest(s.as_bytes()))
+        }
+        fn hmac_of<M: Mac + hmac::digest::KeyInit>(key: &[u8], s: &str) -> String {
+            match <M as hmac::digest::KeyInit>::new_from_slice(key) {
+                Ok(mut m) => {
+                    m.update(s.as_bytes());
+                    pdata::hex(&m.finalize().into_bytes())
+                }
+                Err(_) => "****".into(),
+            }
+        }
+        match self.hash {
+            HashFn::Mask => "****".into(),
+            HashFn::Md5 => hex_of::<md5::Md5>(matched),
+            HashFn::Sha1 => hex_of::<sha1::Sha1>(matched),
+            HashFn::Sha3 => hex_of::<sha3::Sha3_256>(matched),
+            HashFn::HmacSha256 => hmac_of::<Hmac<sha2::Sha256>>(&self.hmac_key, matched),
+            HashFn::HmacSha512 => hmac_of::<Hmac<sha2::Sha512>>(&self.hmac_key, matched),
+        }
+    }
+
+    fn mask<'a>(&self, s: &'a str, re: &Regex) -> Cow<'a, str> {
+        re.replace_all(s, |c: &regex::Captures| self.replacement(&c[0]))
+    }
+
+    /// Masks every substring a blocked pattern matches, pattern after pattern.
+    fn block_values<'a>(&self, s: &'a str) -> Cow<'a, str> {
+        if !self.blocked_any.is_match(s) {
+            return Cow::Borrowed(s);
+        }
+        let mut out = Cow::Borrowed(s);
+        for re in &self.blocked_values {
+            if re.is_match(&out) {
+                out = Cow::Owned(self.mask(&out, re).into_owned());
+            }
+        }
+        out
+    }
+
+    fn tracks(&self) -> bool {
+        self.summary != Summary::Silent
+    }
+
+    /// Redacts one attribute list and adds its summary.
+    fn attrs(&self, attrs: &mut Vec<KeyValue>) {
+        let mut rep = Report::default();
+        let track = self.tracks();
+        let mut any_redacted = false;
+        for kv in attrs.iter_mut() {
+            let k = kv.key.as_str();
+            if self.ignore_key(k) {
+                if track {
+                    rep.ignored.push(k.to_string());
+                }
+                continue;
+            }
+            if self.redact_key(k) {
+                any_redacted = true;
+                if track {
+                    rep.redacted.push(k.to_string());
+                }
+                continue;
+            }
+            let v = kv.value.as_ref().and_then(|v| v.value.as_ref());
+            let s: Cow<str> = match v {
+                Some(V::StringValue(s)) => Cow::Borrowed(s),
+                other if self.redact_all_types => Cow::Owned(pdata::value_as_string(other)),
+                _ => Cow::Borrowed(""),
+            };
+            if self.allow_value(&s) {
+                if track {
+                    rep.allowed.push(k.to_string());
+                }
+                continue;
+            }
+            let new = if self.mask_key(k) {
+                Some(self.mask(&s, &self.whole).into_owned())
+            } else {
+                match self.block_values(&s) {
+                    Cow::Owned(o) if o != s => Some(o),
+                    _ => None,
+                }
+            };
+            if let Some(new) = new {
+                if track {
+                    rep.masked.push(k.to_string());
+                }
+                kv.value = Some(AnyValue {
+                    value: Some(V::StringValue(new)),
+                });
+            }
+        }
+        if any_redacted {
+            attrs.retain(|kv| self.ignore_key(&kv.key) || !self.redact_key(&kv.key));
+        }
+        self.summarize(attrs, rep, "redaction");
+    }
+
+    /// Redacts a log body; its summary goes to the record's attributes as `redaction.body.*`.
+    fn body(&self, body: &mut Option<AnyValue>, attrs: &mut Vec<KeyValue>) {
+        let Some(v) = body.as_mut().and_then(|b| b.value.as_mut()) else {
+            return;
+        };
+        let mut rep = Report::default();
+        match v {
+            V::KvlistValue(m) => self.body_map(&mut m.values, None, &mut rep),
+            V::ArrayValue(a) => {
+                for (i, x) in a.values.iter_mut().enumerate() {
+                    self.body_value(x, &format!("[{i}]"), &mut rep);
+                }
+            }
+            scalar => {
+                let s = pdata::value_as_string(Some(scalar));
+                if self.allow_value(&s) {
+                    return;
+                }
+                if let Cow::Owned(o) = self.block_values(&s) {
+                    if o != s {
+                        rep.masked.push("body".into());
+                        *scalar = V::StringValue(o);
+                    }
+                }
+            }
+        }
+        self.summarize(attrs, rep, "redaction.body");
+    }
+
+    fn body_map(&self, entries: &mut Vec<KeyValue>, prefix: Option<&str>, rep: &mut Report) {
+        let path = |k: &str| match prefix {
+            Some(p) => format!("{p}.{k}"),
+            None => k.to_string(),
+        };
+        let mut any_redacted = false;
+        for kv in entries.iter_mut() {
+            let k = kv.key.as_str();
+            if self.ignore_key(k) {
+                rep.ignored.push(path(k));
+            } else if self.redact_key(k) {
+                any_redacted = true;
+                rep.redacted.push(path(k));
+            } else if self.mask_key(k) {
+                rep.masked.push(path(k));
+                let s = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                    Some(V::StringValue(s)) => s.as_str(),
+                    _ => "",
+                };
+                let masked = self.mask(s, &self.whole).into_owned();
+                kv.value = Some(AnyValue {
+                    value: Some(V::StringValue(masked)),
+                });
+            } else {
+                let p = path(k);
+                if let Some(v) = kv.value.as_mut() {
+                    self.body_value(v, &p, rep);
+                }
+            }
+        }
+        if any_redacted {
+            entries.retain(|kv| self.ignore_key(&kv.key) || !self.redact_key(&kv.key));
+        }
+    }
+
+    fn body_value(&self, v: &mut AnyValue, key: &str, rep: &mut Report) {
+        match v.value.as_mut() {
+            Some(V::KvlistValue(m)) => self.body_map(&mut m.values, Some(key), rep),
+            Some(V::ArrayValue(a)) => {
+                for (i, x) in a.values.iter_mut().enumerate() {
+                    self.body_value(x, &format!("{key}.[{i}]"), rep);
+                }
+            }
+            other => {
+                let s = pdata::value_as_string(other.as_deref());
+                if self.allow_value(&s) {
+                    rep.allowed.push(key.to_string());
+                    return;
+                }
+                if let Cow::Owned(o) = self.block_values(&s) {
+                    if o != s {
+                        rep.masked.push(key.to_string());
+                        v.value = Some(V::StringValue(o));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the summary attributes (`<prefix>.redacted.count` etc.), adding to existing ones.
+    fn summarize(&self, attrs: &mut Vec<KeyValue>, rep: Report, prefix: &str) {
+        if !self.tracks() {
+            return;
+        }
+        for (kind, keys) in [
+            ("redacted", rep.redacted),
+            ("masked", rep.masked),
+            ("allowed", rep.allowed),
+            ("ignored", rep.ignored),
+        ] {
+            if keys.is_empty() {
+                continue;
+            }
+            let n = keys.len() as i64;
+            if self.summary == Summary::Debug && kind != "ignored" {
+                let key = format!("{prefix}.{kind}.keys");
+                let mut all = keys;
+                if let Some(V::StringValue(prev)) = pdata::attr(attrs, &key) {
+                    if !prev.is_empty() {
+                        all.extend(prev.split(',').map(str::to_string));
+                    }
+                }
+                all.sort();
+                pdata::upsert(attrs, &key, V::StringValue(all.join(",")));
+            }
+            let key = format!("{prefix}.{kind}.count");
+            let prev = match pdata::attr(attrs, &key) {
+                Some(V::IntValue(i)) => *i,
+                _ => 0,
+            };
+            pdata::upsert(attrs, &key, V::IntValue(prev + n));
+        }
+    }
+}
+
+/// True when a sanitizer block, or any of its sub-blocks, has `enabled: true`.
+fn any_enabled(v: &serde_yaml_ng::Value) -> bool {
+    match v {
+        serde_yaml_ng::Value::Mapping(m) => m.iter().any(|(k, v)| {
+            (k.as_str() == Some("enabled") && v.as_bool() == Some(true)) || any_enabled(v)
+        }),
+        _ => false,
+    }
+}
+
+impl SignalProcessor for RedactionProcessor {
+    fn traces(
+        &self,
+        req: &mut ExportTraceServiceRequest,
+        _meta: &RequestMeta,
+    ) -> Result<(), PipelineError> {
+        pdata::for_each_span_mut(&mut req.resource_spans, |_, span| {
+            self.attrs(&mut span.attributes);
+            for ev in &mut span.events {
+                self.attrs(&mut ev.attributes);
+            }
+        });
+        Ok(())
+    }
+
+    fn logs(
+        &self,
+        req: &mut ExportLogsServiceRequest,
+        _meta: &RequestMeta,
+    ) -> Result<(), PipelineError> {
+        pdata::for_each_log_mut(&mut req.resource_logs, |_, rec| {
+            self.attrs(&mut rec.attributes);
+            self.body(&mut rec.body, &mut rec.attributes);
+        });
+        Ok(())
+    }
+
+    fn metrics(
+        &self,
+        req: &mut ExportMetricsServiceRequest,
+        _meta: &RequestMeta,
+    ) -> Result<(), PipelineError> {
+        pdata::for_each_datapoint_attrs_mut(&mut req.resource_metrics, |_, _, attrs| {
+            self.attrs(attrs)
+        });
+        Ok(())
+    }
+}
+
+/// Factory for `redaction`.
+pub struct RedactionProcessorFactory;
+
+impl ProcessorFactory for RedactionProcessorFactory {
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo {
+            type_name: "redaction",
+            aliases: &[],
+            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
+            stability: Stability::Beta,
+            description: "Removes attributes not allowed and masks sensitive values.",
+        }
+    }
+
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        config: &Value,
+    ) -> Result<Box<dyn Processor>, ConfigErrors> {
+        let cfg: RedactionConfig = decode(&ctx.path, config)?;
+        Ok(Box::new(PerSignal(RedactionProcessor::new(
+            &cfg, &ctx.path,
+        )?)))
+    }
+}
+
+#[cfg(test)]
+mod tests;
