@@ -1,6 +1,32 @@
 //! The `ferrotel` collector: command line, configuration loading and the run loop, reusable by
 //! custom distributions that bring their own components.
 //!
+//! A custom distribution is a `main` that adds its components to the stock ones and runs the
+//! same command line (`--config`, `validate`, `components`, signals and shutdown):
+//!
+//! ```no_run
+//! use ferrotel::prelude::*;
+//!
+//! #[derive(Deserialize, Default)]
+//! #[serde(deny_unknown_fields, default)]
+//! struct MarkConfig { value: String }
+//!
+//! struct Mark(String);
+//!
+//! impl SignalProcessor for Mark {
+//!     fn traces(&self, req: &mut ExportTraceServiceRequest, _: &RequestMeta) -> Result<(), PipelineError> {
+//!         pdata::for_each_span_mut(&mut req.resource_spans, |_, span| pdata::upsert(&mut span.attributes, "mark", pdata::str_value(&self.0)));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     ferrotel::Collector::builder()
+//!         .with_processor(SignalProcessorFactory::new("mark", "Marks every span.", |c: MarkConfig, _| Ok(Mark(c.value))))
+//!         .run()
+//! }
+//! ```
+//!
 //! ```text
 //! ferrotel [--config FILE|env:VAR|yaml:INLINE]... [--set key=value]...   run (embedded default config without --config)
 //! ferrotel validate --config FILE...                                     check the configuration and exit
@@ -8,6 +34,11 @@
 //! ```
 
 pub mod components;
+
+/// The extension guide, `docs/extending.md`; its Rust examples compile as doctests, so the guide
+/// cannot drift from the API.
+#[doc = include_str!("../../docs/extending.md")]
+pub mod guide {}
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -115,6 +146,81 @@ fn init_logging(level: &str) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+/// What a custom processor, receiver or exporter needs, in one `use ferrotel::prelude::*;`.
+/// Part of the extension API (semantic versioning, see CHANGELOG.md).
+pub mod prelude {
+    pub use ferrotel_config::{decode, ConfigError, ConfigErrors, Value};
+    pub use ferrotel_core::proto::collector::{
+        logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
+        trace::v1::ExportTraceServiceRequest,
+    };
+    pub use ferrotel_core::proto::common::v1::{any_value, AnyValue, KeyValue};
+    pub use ferrotel_core::proto::logs::v1::LogRecord;
+    pub use ferrotel_core::proto::resource::v1::Resource;
+    pub use ferrotel_core::proto::trace::v1::Span;
+    pub use ferrotel_core::{
+        pdata, Access, Batch, CreateContext, Data, ExportError, Exporter, ExporterFactory,
+        ExporterParts, FactoryInfo, PerSignal, PipelineError, Processor, ProcessorFactory,
+        Receiver, ReceiverFactory, RequestMeta, Signal, SignalProcessor, SignalProcessorFactory,
+        Stability, Telemetry,
+    };
+    pub use serde::Deserialize;
+}
+
+/// Entry point for custom distributions: `Collector::builder()` starts from the stock
+/// components; add yours and `run()`.
+pub struct Collector;
+
+impl Collector {
+    /// A builder with every built-in component registered.
+    pub fn builder() -> CollectorBuilder {
+        CollectorBuilder {
+            registry: components::builtin(),
+        }
+    }
+
+    /// A builder with no component at all (a minimal distribution).
+    pub fn bare() -> CollectorBuilder {
+        CollectorBuilder {
+            registry: Registry::default(),
+        }
+    }
+}
+
+/// The components of a distribution; see [`Collector`].
+pub struct CollectorBuilder {
+    registry: Registry,
+}
+
+impl CollectorBuilder {
+    pub fn with_receiver(mut self, f: impl ferrotel_core::ReceiverFactory + 'static) -> Self {
+        self.registry = self.registry.with_receiver(f);
+        self
+    }
+    pub fn with_processor(mut self, f: impl ferrotel_core::ProcessorFactory + 'static) -> Self {
+        self.registry = self.registry.with_processor(f);
+        self
+    }
+    pub fn with_exporter(mut self, f: impl ferrotel_core::ExporterFactory + 'static) -> Self {
+        self.registry = self.registry.with_exporter(f);
+        self
+    }
+    pub fn with_extension(mut self, f: impl ferrotel_core::ExtensionFactory + 'static) -> Self {
+        self.registry = self.registry.with_extension(f);
+        self
+    }
+
+    /// The registered components (for tests: build a `Service` from YAML with them).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Runs the `ferrotel` command line (from the process arguments) with these components.
+    pub fn run(self) -> std::process::ExitCode {
+        std::process::ExitCode::from(main_with(self.registry) as u8)
+    }
 }
 
 /// Runs the command line with the given components. Returns the process exit code.

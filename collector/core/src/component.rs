@@ -170,6 +170,85 @@ impl<P: SignalProcessor> Processor for PerSignal<P> {
     }
 }
 
+/// A ready [`ProcessorFactory`] for a [`SignalProcessor`] made from a typed config `C`: the
+/// YAML body is decoded with unknown keys and wrong types reported under the component's path
+/// (`processors.tenant.heder: unknown field`), an empty body gives `C::default()`, and `build`
+/// may add its own validation errors. Handles all three signals unless [`Self::signals`] says
+/// otherwise.
+///
+/// ```
+/// use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
+/// use ferrotel_core::{pdata, PipelineError, ProcessorFactory, RequestMeta, SignalProcessor, SignalProcessorFactory};
+///
+/// #[derive(serde::Deserialize, Default)]
+/// #[serde(deny_unknown_fields, default)]
+/// struct RenameConfig { to: String }
+///
+/// struct Rename(String);
+///
+/// impl SignalProcessor for Rename {
+///     fn traces(&self, req: &mut ExportTraceServiceRequest, _: &RequestMeta) -> Result<(), PipelineError> {
+///         pdata::for_each_span_mut(&mut req.resource_spans, |_, span| span.name = self.0.clone());
+///         Ok(())
+///     }
+/// }
+///
+/// let factory = SignalProcessorFactory::new("rename", "Renames every span.", |c: RenameConfig, _| Ok(Rename(c.to)));
+/// assert_eq!(factory.info().type_name, "rename");
+/// ```
+pub struct SignalProcessorFactory<C, P> {
+    info: FactoryInfo,
+    #[allow(clippy::type_complexity)]
+    build: Box<dyn Fn(C, &CreateContext) -> Result<P, ConfigErrors> + Send + Sync>,
+}
+
+impl<C, P> SignalProcessorFactory<C, P> {
+    /// A factory for the processor type `type_name` (its key in the YAML).
+    pub fn new(
+        type_name: &'static str,
+        description: &'static str,
+        build: impl Fn(C, &CreateContext) -> Result<P, ConfigErrors> + Send + Sync + 'static,
+    ) -> Self {
+        SignalProcessorFactory {
+            info: FactoryInfo {
+                type_name,
+                aliases: &[],
+                signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
+                stability: Stability::Alpha,
+                description,
+            },
+            build: Box::new(build),
+        }
+    }
+
+    /// Restricts the signals the processor may be used for (checked against pipelines).
+    pub fn signals(mut self, signals: &'static [Signal]) -> Self {
+        self.info.signals = signals;
+        self
+    }
+
+    /// Sets the stability shown by `ferrotel components` (default alpha).
+    pub fn stability(mut self, stability: Stability) -> Self {
+        self.info.stability = stability;
+        self
+    }
+}
+
+impl<C, P> ProcessorFactory for SignalProcessorFactory<C, P>
+where
+    C: serde::de::DeserializeOwned + Default + 'static,
+    P: SignalProcessor + 'static,
+{
+    fn info(&self) -> FactoryInfo {
+        self.info.clone()
+    }
+
+    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<Box<dyn Processor>, ConfigErrors> {
+        let cfg: C = ferrotel_config::decode(&ctx.path, config)?;
+        Ok(Box::new(PerSignal((self.build)(cfg, ctx)?)))
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exporters
 
