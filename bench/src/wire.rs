@@ -21,11 +21,11 @@ fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, Malformed> {
     Err(Malformed)
 }
 
+type FieldFn<'a> = dyn FnMut(u64, &[u8]) -> Result<(), Malformed> + 'a;
+type LeafFn = dyn Fn(&[u8]) -> Result<u64, Malformed>;
+
 /// Calls `f(field_number, payload)` for every length-delimited field of `buf`; skips the rest.
-fn for_each_len_field(
-    buf: &[u8],
-    f: &mut dyn FnMut(u64, &[u8]) -> Result<(), Malformed>,
-) -> Result<(), Malformed> {
+fn for_each_len_field(buf: &[u8], f: &mut FieldFn<'_>) -> Result<(), Malformed> {
     let mut pos = 0;
     while pos < buf.len() {
         let key = varint(buf, &mut pos)?;
@@ -53,7 +53,7 @@ fn for_each_len_field(
 
 /// Counts the messages found by following `path` (field numbers) from `buf`; at the last
 /// level, `leaf` counts each message (`None` counts one per field occurrence).
-fn count_path(buf: &[u8], path: &[u64], leaf: Option<&dyn Fn(&[u8]) -> Result<u64, Malformed>>) -> Result<u64, Malformed> {
+fn count_path(buf: &[u8], path: &[u64], leaf: Option<&LeafFn>) -> Result<u64, Malformed> {
     let mut n = 0;
     for_each_len_field(buf, &mut |field, payload| {
         if field == path[0] {
@@ -104,7 +104,11 @@ mod tests {
                 payload_bytes: 0,
             };
             for e in pool(&shape, 3, 9) {
-                assert_eq!(count_items(signal, &e.body).expect("well formed"), 53, "{signal:?}");
+                assert_eq!(
+                    count_items(signal, &e.body).expect("well formed"),
+                    53,
+                    "{signal:?}"
+                );
             }
         }
     }

@@ -69,6 +69,7 @@ fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {
         key: key.to_string(),
         value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
     }
 }
 fn s(key: &str, v: impl Into<String>) -> KeyValue {
@@ -95,10 +96,26 @@ const AGENTS: &[&str] = &[
     "python-requests/2.31.0",
 ];
 const QUERIES: &[(&str, &str, &str)] = &[
-    ("SELECT", "products", "SELECT id, name, price, stock FROM products WHERE id = $1"),
-    ("SELECT", "users", "SELECT id, email, name, created_at FROM users WHERE id = $1"),
-    ("INSERT", "orders", "INSERT INTO orders (user_id, total, currency) VALUES ($1, $2, $3)"),
-    ("UPDATE", "cart_items", "UPDATE cart_items SET quantity = $1 WHERE cart_id = $2 AND sku = $3"),
+    (
+        "SELECT",
+        "products",
+        "SELECT id, name, price, stock FROM products WHERE id = $1",
+    ),
+    (
+        "SELECT",
+        "users",
+        "SELECT id, email, name, created_at FROM users WHERE id = $1",
+    ),
+    (
+        "INSERT",
+        "orders",
+        "INSERT INTO orders (user_id, total, currency) VALUES ($1, $2, $3)",
+    ),
+    (
+        "UPDATE",
+        "cart_items",
+        "UPDATE cart_items SET quantity = $1 WHERE cart_id = $2 AND sku = $3",
+    ),
 ];
 
 fn resource(service: &str, n: usize) -> Resource {
@@ -108,7 +125,10 @@ fn resource(service: &str, n: usize) -> Resource {
             s("service.version", "2.14.1"),
             s("service.instance.id", format!("{service}-7d9f8b6c4-{n:05}")),
             s("deployment.environment.name", "production"),
-            s("host.name", format!("node-{:02}.eu-west-1.compute.internal", n % 12)),
+            s(
+                "host.name",
+                format!("node-{:02}.eu-west-1.compute.internal", n % 12),
+            ),
             s("k8s.namespace.name", "shop"),
             s("k8s.pod.name", format!("{service}-7d9f8b6c4-x{n:04}")),
             s("telemetry.sdk.name", "opentelemetry"),
@@ -139,7 +159,10 @@ fn shape_attrs(shape: &Shape, mut attrs: Vec<KeyValue>, rng: &mut StdRng) -> Vec
     if let Some(n) = shape.attrs_per_item {
         attrs.truncate(n);
         for k in attrs.len()..n {
-            attrs.push(s(&format!("app.attr.{k}"), format!("value-{}", rng.random::<u32>())));
+            attrs.push(s(
+                &format!("app.attr.{k}"),
+                format!("value-{}", rng.random::<u32>()),
+            ));
         }
     }
     if shape.payload_bytes > 0 {
@@ -173,17 +196,28 @@ fn traces(shape: &Shape, n: usize, rng: &mut StdRng) -> ExportTraceServiceReques
             s("url.scheme", "https"),
             s("http.route", route),
             i("http.response.status_code", status),
-            s("user_agent.original", AGENTS[rng.random_range(0..AGENTS.len())]),
+            s(
+                "user_agent.original",
+                AGENTS[rng.random_range(0..AGENTS.len())],
+            ),
             s("server.address", format!("{service}.shop.example.com")),
             i("server.port", 443),
             s(
                 "client.address",
-                format!("10.{}.{}.{}", rng.random::<u8>(), rng.random::<u8>(), rng.random::<u8>()),
+                format!(
+                    "10.{}.{}.{}",
+                    rng.random::<u8>(),
+                    rng.random::<u8>(),
+                    rng.random::<u8>()
+                ),
             ),
             s("network.protocol.version", "1.1"),
         ];
         if rng.random_range(0..10) == 0 {
-            attrs.push(s("enduser.id", format!("user{}@example.com", rng.random_range(1..5000))));
+            attrs.push(s(
+                "enduser.id",
+                format!("user{}@example.com", rng.random_range(1..5000)),
+            ));
         }
         let mut events = Vec::new();
         if status == 500 {
@@ -207,7 +241,11 @@ fn traces(shape: &Shape, n: usize, rng: &mut StdRng) -> ExportTraceServiceReques
             attributes: shape_attrs(shape, attrs, rng),
             events,
             status: Some(Status {
-                code: if status == 500 { StatusCode::Error } else { StatusCode::Unset } as i32,
+                code: if status == 500 {
+                    StatusCode::Error
+                } else {
+                    StatusCode::Unset
+                } as i32,
                 ..Default::default()
             }),
             flags: 0x100,
@@ -245,7 +283,13 @@ fn traces(shape: &Shape, n: usize, rng: &mut StdRng) -> ExportTraceServiceReques
             let t = start + dur / 2;
             let attrs = vec![
                 s("http.request.method", "GET"),
-                s("url.full", format!("http://inventory.shop.svc:8080/stock/{}", rng.random_range(1000..99999))),
+                s(
+                    "url.full",
+                    format!(
+                        "http://inventory.shop.svc:8080/stock/{}",
+                        rng.random_range(1000..99999)
+                    ),
+                ),
                 s("server.address", "inventory.shop.svc"),
                 i("server.port", 8080),
                 i("http.response.status_code", 200),
@@ -293,7 +337,9 @@ fn metrics(shape: &Shape, n: usize, rng: &mut StdRng) -> ExportMetricsServiceReq
         let status = [200, 404, 500][(k / ROUTES.len()) % 3];
         match k % 4 {
             0 | 1 => {
-                let counts: Vec<u64> = (0..=bounds.len()).map(|_| rng.random_range(0..500)).collect();
+                let counts: Vec<u64> = (0..=bounds.len())
+                    .map(|_| rng.random_range(0..500))
+                    .collect();
                 let attrs = vec![
                     s("http.request.method", method),
                     s("http.route", route),
@@ -329,13 +375,18 @@ fn metrics(shape: &Shape, n: usize, rng: &mut StdRng) -> ExportMetricsServiceReq
                 attributes: shape_attrs(
                     shape,
                     vec![
-                        s("jvm.memory.type", if k % 8 == 3 { "heap" } else { "non_heap" }),
+                        s(
+                            "jvm.memory.type",
+                            if k % 8 == 3 { "heap" } else { "non_heap" },
+                        ),
                         s("jvm.memory.pool.name", format!("pool-{}", k % 6)),
                     ],
                     rng,
                 ),
                 time_unix_nano: now,
-                value: Some(number_data_point::Value::AsInt(rng.random_range(1 << 20..1 << 30))),
+                value: Some(number_data_point::Value::AsInt(
+                    rng.random_range(1 << 20..1 << 30),
+                )),
                 ..Default::default()
             }),
         }
@@ -374,7 +425,9 @@ fn metrics(shape: &Shape, n: usize, rng: &mut StdRng) -> ExportMetricsServiceReq
         ms.push(metric(
             "jvm.memory.used",
             "By",
-            metric::Data::Gauge(Gauge { data_points: memory }),
+            metric::Data::Gauge(Gauge {
+                data_points: memory,
+            }),
         ));
     }
     ExportMetricsServiceRequest {
@@ -409,7 +462,10 @@ fn logs(shape: &Shape, n: usize, rng: &mut StdRng) -> ExportLogsServiceRequest {
                 s("url.path", path.clone()),
                 i("http.response.status_code", status),
                 s("code.namespace", "com.example.shop.web.AccessLogFilter"),
-                s("thread.name", format!("http-nio-8080-exec-{}", rng.random_range(1..200))),
+                s(
+                    "thread.name",
+                    format!("http-nio-8080-exec-{}", rng.random_range(1..200)),
+                ),
             ];
             LogRecord {
                 time_unix_nano: t,

@@ -18,6 +18,9 @@ pub fn builtin() -> Registry {
         .with_exporter(ferrotel_exporters::debug::DebugExporterFactory)
         .with_exporter(ferrotel_exporters::otlp::OtlpExporterFactory)
         .with_exporter(ferrotel_exporters::otlphttp::OtlpHttpExporterFactory)
+        .with_exporter(ferrotel_exporters::prometheus::PrometheusExporterFactory)
         // extensions
         .with_extension(ferrotel_extensions::health_check::HealthCheckFactory)
+        .with_extension(ferrotel_extensions::bearertokenauth::BearerTokenAuthFactory)
+        .with_extension(ferrotel_extensions::basicauth::BasicAuthFactory)
 }

@@ -1,6 +1,8 @@
 //! exporters
 
 pub mod debug;
+pub mod jaeger;
 pub mod otlp;
 pub mod otlphttp;
+pub mod prometheus;
 mod shared;

@@ -1,4 +1,5 @@
-//! Pieces shared by the OTLP exporters: exporterhelper settings, headers, compression, TLS files,
+//! Pieces shared by the OTLP exporters: exporterhelper settings, headers, compression, the HTTP
+//! client with its TLS settings,
 //! `google.rpc.Status` (with `RetryInfo`) decoding and `partial_success` handling.
 
 use ferrotel_config::{ConfigError, GoDuration, QueueConfig, RetryConfig, TlsClientConfig};
@@ -100,42 +101,91 @@ pub(crate) fn parse_headers(
     out
 }
 
-/// PEM files named by a client `tls` block, read at creation so a missing file is a config error.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TlsFiles {
-    pub ca: Option<Vec<u8>>,
-    pub cert: Option<Vec<u8>>,
-    pub key: Option<Vec<u8>>,
+/// A `reqwest` client builder with a client `tls` block applied (CA or system roots, client
+/// certificate, `insecure_skip_verify`, `server_name_override`, `min_version`/`max_version`),
+/// through [`ferrotel_core::tls::client_config`]; bad files are config errors naming their key.
+/// ALPN offers HTTP/1.1 only, as the client is built without HTTP/2.
+pub(crate) fn http_client_builder(
+    path: &str,
+    tls: &TlsClientConfig,
+    errors: &mut Vec<ConfigError>,
+) -> reqwest::ClientBuilder {
+    let b = reqwest::Client::builder().user_agent(concat!("ferrotel/", env!("CARGO_PKG_VERSION")));
+    let tls_path = format!("{path}.tls");
+    match ferrotel_core::tls::client_config(tls, &tls_path, &[ferrotel_core::tls::ALPN_HTTP1]) {
+        Ok(config) => b.use_preconfigured_tls(config),
+        Err(e) => {
+            errors.extend(e.0);
+            b.use_rustls_tls()
+        }
+    }
 }
 
-impl TlsFiles {
-    pub(crate) fn read(path: &str, tls: &TlsClientConfig, errors: &mut Vec<ConfigError>) -> Self {
-        let mut read = |key: &str, file: &Option<String>| -> Option<Vec<u8>> {
-            let f = file.as_ref()?;
-            match std::fs::read(f) {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    errors.push(ConfigError::new(
-                        format!("{path}.tls.{key}"),
-                        format!("failed to read {f:?}: {e}"),
-                    ));
-                    None
-                }
-            }
-        };
-        let files = TlsFiles {
-            ca: read("ca_file", &tls.ca_file),
-            cert: read("cert_file", &tls.cert_file),
-            key: read("key_file", &tls.key_file),
-        };
-        if tls.cert_file.is_some() != tls.key_file.is_some() {
-            errors.push(ConfigError::new(
-                format!("{path}.tls"),
-                "cert_file and key_file must be set together",
-            ));
+/// `auth` of an exporter (otelcol's `configauth.Config`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// The id of a client authenticator extension (`bearertokenauth`, `basicauth/client`).
+    pub authenticator: String,
+}
+
+/// An exporter's client authenticator: named by the config, resolved at start among the
+/// started extensions, asked for its headers on every request.
+#[derive(Default)]
+pub(crate) struct ClientAuth {
+    id: Option<String>,
+    auth: std::sync::OnceLock<std::sync::Arc<dyn ferrotel_core::ClientAuthenticator>>,
+}
+
+impl ClientAuth {
+    pub(crate) fn new(settings: &Option<AuthSettings>) -> Self {
+        ClientAuth {
+            id: settings.as_ref().map(|a| a.authenticator.clone()),
+            auth: Default::default(),
         }
-        files
     }
+
+    /// Looks the authenticator up; an unknown id or a non-authenticator is a start error.
+    pub(crate) fn resolve(
+        &self,
+        extensions: &ferrotel_core::Extensions,
+    ) -> Result<(), ferrotel_core::StartError> {
+        let Some(id) = &self.id else { return Ok(()) };
+        let a = extensions
+            .client_authenticator(id)
+            .map_err(|e| ferrotel_core::StartError(format!("auth.authenticator: {e}")))?;
+        let _ = self.auth.set(a);
+        Ok(())
+    }
+
+    /// Adds the authenticator's headers (nothing without `auth`).
+    pub(crate) fn apply(
+        &self,
+        headers: &mut http::HeaderMap,
+    ) -> Result<(), ferrotel_core::ExportError> {
+        let Some(id) = &self.id else { return Ok(()) };
+        let auth = self.auth.get().ok_or_else(|| {
+            ferrotel_core::ExportError::permanent(format!(
+                "authenticator {id:?} was not resolved (exporter not started)"
+            ))
+        })?;
+        auth.apply(headers).map_err(|e| {
+            ferrotel_core::ExportError::retryable(format!("authenticator {id:?} failed: {e}"))
+        })
+    }
+}
+
+/// Up to `limit` bytes of a response body (the rest is not read).
+pub(crate) async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = limit.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= limit {
+            break;
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------

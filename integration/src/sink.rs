@@ -35,7 +35,7 @@ pub struct SinkState {
     pub last_headers: Vec<(String, String)>,
     /// Answers given before accepting (one per request).
     pub failures: VecDeque<Status>,
-    /// Every request waits this long first.
+    /// Every request waits this long first; lowering it releases waiting requests.
     pub delay: Duration,
 }
 
@@ -110,7 +110,7 @@ impl Sink {
     }
 
     async fn gate<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        let delay = {
+        {
             let mut st = self.lock();
             st.last_headers = req
                 .metadata()
@@ -119,10 +119,16 @@ impl Sink {
                 .iter()
                 .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
                 .collect();
-            st.delay
-        };
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+        }
+        // The delay is re-read while waiting, so lowering it releases waiting requests (a
+        // stalled sink is one with a very long delay).
+        let start = tokio::time::Instant::now();
+        loop {
+            let remaining = self.lock().delay.saturating_sub(start.elapsed());
+            if remaining.is_zero() {
+                break;
+            }
+            tokio::time::sleep(remaining.min(Duration::from_millis(50))).await;
         }
         match self.lock().failures.pop_front() {
             Some(s) => Err(s),

@@ -8,3 +8,4 @@ pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod redaction;
 pub mod resource;
+pub mod tail_sampling;

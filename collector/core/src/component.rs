@@ -1,6 +1,7 @@
 //! The component traits and their factories. Components are small; the engine does the rest
 //! (queues, retries, fan-out, start/stop order, telemetry of items in and out).
 
+use crate::auth::{ClientAuthenticator, Extensions, ServerAuthenticator};
 use crate::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
@@ -67,6 +68,8 @@ pub struct ReceiverContext {
     pub telemetry: Telemetry,
     /// Cancelled when the collector stops: stop accepting connections and requests.
     pub shutdown: CancellationToken,
+    /// The started extensions (authenticators for `auth.authenticator`).
+    pub extensions: Extensions,
 }
 
 /// A network listener that turns requests into [`Batch`]es.
@@ -243,7 +246,11 @@ where
         self.info.clone()
     }
 
-    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<Box<dyn Processor>, ConfigErrors> {
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        config: &Value,
+    ) -> Result<Box<dyn Processor>, ConfigErrors> {
         let cfg: C = ferrotel_config::decode(&ctx.path, config)?;
         Ok(Box::new(PerSignal((self.build)(cfg, ctx)?)))
     }
@@ -274,6 +281,8 @@ pub struct ExporterStartContext {
     /// The self-metrics listen address (a pull exporter on the same address shares it).
     pub telemetry_listen: Option<String>,
     pub shutdown: CancellationToken,
+    /// The started extensions (authenticators for `auth.authenticator`).
+    pub extensions: Extensions,
 }
 
 /// exporterhelper settings: per-attempt timeout, retry and queue.
@@ -358,6 +367,20 @@ pub trait Extension: Send + Sync {
     /// Idempotent, safe without `start`.
     async fn shutdown(&mut self);
     fn as_any(&self) -> &dyn Any;
+    /// The authenticator for receivers' `auth.authenticator`, if this extension is one. May be
+    /// asked before `start` (to validate configs) and after it.
+    fn server_authenticator(&self) -> Option<Arc<dyn ServerAuthenticator>> {
+        None
+    }
+    /// The authenticator for exporters' `auth.authenticator`, if this extension is one.
+    fn client_authenticator(&self) -> Option<Arc<dyn ClientAuthenticator>> {
+        None
+    }
+    /// The storage for exporters' `sending_queue.storage`, if this extension is one. May be
+    /// asked before `start` (to validate configs); queues are opened after `start`.
+    fn storage(&self) -> Option<Arc<dyn crate::Storage>> {
+        None
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

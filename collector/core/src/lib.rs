@@ -7,16 +7,21 @@
 //! - [`PipelineError`] / [`ExportError`] and their mapping to gRPC and HTTP statuses;
 //! - [`telemetry`]: the self-metrics registry with otelcol's metric names.
 
+pub mod auth;
 pub mod batch;
 pub mod component;
 pub mod error;
 pub mod grpc;
 pub mod pdata;
+pub mod storage;
 pub mod telemetry;
+pub mod tls;
 
+pub use auth::{AuthError, ClientAuthenticator, Extensions, ServerAuthenticator};
 pub use batch::{Batch, Data, DecodeError, RequestMeta};
 pub use component::*;
 pub use error::{ExportError, PipelineError};
+pub use storage::{QueueStore, Storage, StorageError};
 pub use ferrotel_config::{ComponentId, Kind, Signal};
 pub use opentelemetry_proto::tonic as proto;
 pub use telemetry::Telemetry;

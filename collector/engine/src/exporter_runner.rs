@@ -2,13 +2,29 @@
 //! queue (sized in requests, items or bytes) drained by `num_consumers` workers, a per-attempt
 //! timeout, and retries with randomized exponential backoff that honour the server's throttle
 //! hint. Everything is counted under otelcol's metric names.
+//!
+//! With `sending_queue.storage` naming a storage extension (`file_storage`), the queue is
+//! persistent: a request is written to the extension's [`QueueStore`] before the caller is told
+//! it was accepted, marked as dispatched when a worker takes it, and removed once it was
+//! exported or dropped for good. At start, what an earlier run left is queued again, oldest
+//! first. A request that was being exported when the process died may have been delivered
+//! already: it is sent again (at-least-once) and its items are counted in
+//! `ferrotel_exporter_queue_redispatched_<items>`. At shutdown a persistent queue does not wait
+//! for a failing backend: retries stop, and what is left stays on disk for the next start.
+//!
+//! ```yaml
+//! exporters:
+//!   otlp:
+//!     sending_queue: { storage: file_storage/queue, queue_size: 1000 }
+//! ```
 
 use ferrotel_config::QueueSizer;
 use ferrotel_core::telemetry::{item_suffix, Counter, Gauge};
 use ferrotel_core::{
-    Batch, ComponentId, ExportError, Exporter, ExporterSettings, PipelineError, Signal, Telemetry,
+    Batch, ComponentId, ExportError, Exporter, ExporterSettings, PipelineError, QueueStore,
+    RequestMeta, Signal, StorageError, Telemetry,
 };
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -31,7 +47,29 @@ struct Metrics {
     queue_size: Gauge,
 }
 
-type Item = (Batch, OwnedSemaphorePermit, u64);
+struct Item {
+    batch: Batch,
+    /// The room it takes in the queue (none for what a previous run left beyond capacity).
+    permit: Option<OwnedSemaphorePermit>,
+    cost: u64,
+    /// Its record in the persistent queue.
+    seq: Option<u64>,
+}
+
+/// The persistent queue's store, attached at start.
+struct Persistent {
+    store: Arc<dyn QueueStore>,
+    redispatched: Counter,
+}
+
+/// How sending one batch ended.
+enum Outcome {
+    Sent,
+    /// Dropped for good (permanent error, retries exhausted or disabled).
+    Failed(ExportError),
+    /// Stopped by shutdown; a persistent queue keeps it for the next start.
+    Interrupted(ExportError),
+}
 
 /// One exporter's queue and workers for one signal.
 pub struct ExporterRunner {
@@ -44,8 +82,10 @@ pub struct ExporterRunner {
     capacity_units: u64,
     tx: std::sync::Mutex<Option<mpsc::UnboundedSender<Item>>>,
     rx: Arc<Mutex<mpsc::UnboundedReceiver<Item>>>,
-    /// Cancelled when the shutdown deadline passes: stop retrying.
+    /// Cancelled when the shutdown deadline passes (persistent queue: when it closes): stop
+    /// retrying.
     give_up: CancellationToken,
+    persistent: OnceLock<Persistent>,
 }
 
 impl ExporterRunner {
@@ -111,11 +151,96 @@ impl ExporterRunner {
             tx: std::sync::Mutex::new(Some(tx)),
             rx: Arc::new(Mutex::new(rx)),
             give_up: CancellationToken::new(),
+            persistent: OnceLock::new(),
         })
     }
 
     pub fn id(&self) -> &ComponentId {
         &self.id
+    }
+
+    pub fn signal(&self) -> Signal {
+        self.signal
+    }
+
+    /// The storage extension id of a persistent queue (`sending_queue.storage`).
+    pub fn storage_id(&self) -> Option<&str> {
+        let q = &self.settings.queue;
+        q.storage.as_deref().filter(|_| q.enabled)
+    }
+
+    /// The queue's name in its storage: `exporter_<id>_<signal>`.
+    pub fn storage_name(&self) -> String {
+        format!("exporter_{}_{}", self.id, self.signal.as_str())
+    }
+
+    /// Makes the queue persistent in `store` and queues what earlier runs left in it. Called
+    /// once at start, before the workers start and before anything is enqueued.
+    pub async fn attach_store(
+        &self,
+        store: Arc<dyn QueueStore>,
+        telemetry: &Telemetry,
+    ) -> Result<(), StorageError> {
+        let ids = self.id.to_string();
+        let sfx = item_suffix(self.signal);
+        let redispatched = telemetry.counter(
+            &format!("ferrotel_exporter_queue_redispatched_{sfx}"),
+            &format!("Number of {sfx} sent again after a restart because their export had started but was not known to have finished (possible duplicates)."),
+            &[("exporter", ids.as_str())],
+        );
+        let s = store.clone();
+        let recovered = tokio::task::spawn_blocking(move || s.recover())
+            .await
+            .map_err(|e| StorageError(e.to_string()))??;
+        if recovered.discarded > 0 {
+            tracing::warn!(exporter = %self.id, signal = %self.signal, discarded = recovered.discarded, "Discarded truncated or corrupt requests from the persistent queue.");
+        }
+        let tx = self.sender().ok_or_else(|| StorageError("queue closed".into()))?;
+        let (mut requests, mut items) = (0usize, 0usize);
+        for rec in recovered.records {
+            let batch = Batch::from_bytes(
+                self.signal,
+                rec.data.into(),
+                None,
+                Arc::new(RequestMeta::default()),
+            );
+            if rec.dispatched {
+                redispatched.add(batch.item_count() as u64);
+            }
+            requests += 1;
+            items += batch.item_count();
+            let cost = self.cost(&batch);
+            // What does not fit (a smaller queue_size than last run) is queued all the same:
+            // it is on disk already, and new data waits until it drained.
+            let permit = self
+                .capacity
+                .clone()
+                .try_acquire_many_owned(u32::try_from(cost).unwrap_or(u32::MAX))
+                .ok();
+            self.metrics.queue_size.add(cost as i64);
+            let item = Item { batch, permit, cost, seq: Some(rec.seq) };
+            if tx.send(item).is_err() {
+                return Err(StorageError("queue closed".into()));
+            }
+        }
+        if requests > 0 {
+            tracing::info!(exporter = %self.id, signal = %self.signal, requests, items, "Queued again what the persistent queue held from an earlier run.");
+        }
+        let _ = self.persistent.set(Persistent { store, redispatched });
+        Ok(())
+    }
+
+    fn sender(&self) -> Option<mpsc::UnboundedSender<Item>> {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Runs blocking storage work off the async threads.
+    async fn blocking<T: Send + 'static>(
+        f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| StorageError(e.to_string()))?
     }
 
     /// Starts the queue's workers (none when the queue is disabled).
@@ -128,12 +253,29 @@ impl ExporterRunner {
             tasks.spawn(async move {
                 loop {
                     let next = me.rx.lock().await.recv().await;
-                    let Some((batch, permit, cost)) = next else {
+                    let Some(item) = next else {
                         break;
                     };
-                    drop(permit);
-                    me.metrics.queue_size.add(-(cost as i64));
-                    let _ = me.send_with_retry(batch).await;
+                    drop(item.permit);
+                    me.metrics.queue_size.add(-(item.cost as i64));
+                    let (Some(p), Some(seq)) = (me.persistent.get(), item.seq) else {
+                        me.send_with_retry(item.batch).await;
+                        continue;
+                    };
+                    if me.give_up.is_cancelled() {
+                        break; // Shutting down: the rest stays on disk.
+                    }
+                    let store = p.store.clone();
+                    if let Err(e) = Self::blocking(move || store.dispatched(seq)).await {
+                        tracing::warn!(exporter = %me.id, error = %e, "Could not mark a persistent queue record as dispatched.");
+                    }
+                    if let Outcome::Interrupted(_) = me.send_with_retry(item.batch).await {
+                        continue;
+                    }
+                    let store = p.store.clone();
+                    if let Err(e) = Self::blocking(move || store.remove(seq)).await {
+                        tracing::error!(exporter = %me.id, error = %e, "Could not remove an exported request from the persistent queue; it will be sent again after a restart.");
+                    }
                 }
             });
         }
@@ -153,7 +295,11 @@ impl ExporterRunner {
     /// without, once it was exported (or failed for good).
     pub async fn enqueue(&self, batch: Batch, overflow: Overflow) -> Result<(), PipelineError> {
         if !self.settings.queue.enabled {
-            return self.send_with_retry(batch).await.map_err(|e| match e {
+            let err = match self.send_with_retry(batch).await {
+                Outcome::Sent => return Ok(()),
+                Outcome::Failed(e) | Outcome::Interrupted(e) => e,
+            };
+            return Err(match err {
                 ExportError::Permanent(m) => PipelineError::Permanent(m),
                 ExportError::Retryable { message, throttle } => PipelineError::Refused {
                     message,
@@ -180,19 +326,47 @@ impl ExporterRunner {
                 }
             }
         };
-        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        match tx {
-            Some(tx) => {
-                self.metrics.queue_size.add(cost as i64);
-                tx.send((batch, permit, cost))
-                    .map_err(|_| PipelineError::refused("exporter is shutting down"))
+        let Some(tx) = self.sender() else {
+            return Err(PipelineError::refused("exporter is shutting down"));
+        };
+        let closed = || PipelineError::refused("exporter is shutting down");
+        let Some(p) = self.persistent.get() else {
+            self.metrics.queue_size.add(cost as i64);
+            let item = Item { batch, permit: Some(permit), cost, seq: None };
+            return tx.send(item).map_err(|_| closed());
+        };
+        // Written and queued in one blocking task, so that it is queued even if the caller
+        // stops waiting; the caller hears of success only once it is on disk.
+        let store = p.store.clone();
+        let queue_size = self.metrics.queue_size.clone();
+        let items = batch.item_count();
+        let written = Self::blocking(move || {
+            let seq = store.push(&batch.encoded())?;
+            queue_size.add(cost as i64);
+            let item = Item { batch, permit: Some(permit), cost, seq: Some(seq) };
+            if let Err(mpsc::error::SendError(item)) = tx.send(item) {
+                queue_size.add(-(cost as i64));
+                let _ = store.remove(seq);
+                return Ok(false);
             }
-            None => Err(PipelineError::refused("exporter is shutting down")),
+            Ok(true)
+        })
+        .await;
+        match written {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(closed()),
+            Err(e) => {
+                self.metrics.enqueue_failed.add(items as u64);
+                tracing::error!(exporter = %self.id, rejected_items = items, error = %e, "Exporting failed. Rejecting data. Could not write to the persistent queue.");
+                Err(PipelineError::refused(format!(
+                    "could not write to the persistent sending queue: {e}"
+                )))
+            }
         }
     }
 
     /// One batch: attempts with timeout, retried with backoff while retryable.
-    async fn send_with_retry(&self, batch: Batch) -> Result<(), ExportError> {
+    async fn send_with_retry(&self, batch: Batch) -> Outcome {
         let items = batch.item_count() as u64;
         let retry = &self.settings.retry;
         let started = Instant::now();
@@ -213,14 +387,14 @@ impl ExporterRunner {
             let err = match result {
                 Ok(()) => {
                     self.metrics.sent.add(items);
-                    return Ok(());
+                    return Outcome::Sent;
                 }
                 Err(e) => e,
             };
             let give_up = |reason: &str, err: ExportError| {
                 self.metrics.send_failed.add(items);
                 tracing::error!(exporter = %self.id, signal = %self.signal, dropped_items = items, error = %err, "Exporting failed. Dropping data. {reason}");
-                Err(err)
+                Outcome::Failed(err)
             };
             let throttle = match &err {
                 ExportError::Permanent(_) => return give_up("", err),
@@ -239,7 +413,13 @@ impl ExporterRunner {
             tracing::info!(exporter = %self.id, error = %err, interval = ?delay, "Exporting failed. Will retry the request after interval.");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = self.give_up.cancelled() => return give_up("the collector is shutting down", err),
+                _ = self.give_up.cancelled() => {
+                    if self.persistent.get().is_some() {
+                        tracing::info!(exporter = %self.id, signal = %self.signal, items, "Export interrupted by shutdown; the request stays in the persistent queue for the next start.");
+                        return Outcome::Interrupted(err);
+                    }
+                    return give_up("the collector is shutting down", err);
+                }
             }
             interval = Duration::from_secs_f64(
                 (interval.as_secs_f64() * retry.multiplier).min(retry.max_interval.0.as_secs_f64()),
@@ -247,9 +427,13 @@ impl ExporterRunner {
         }
     }
 
-    /// Stops taking new batches; workers finish what is queued.
+    /// Stops taking new batches; workers finish what is queued. A persistent queue stops
+    /// retrying at once instead: what is left stays on disk for the next start.
     pub fn close(&self) {
         self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if self.persistent.get().is_some() {
+            self.give_up.cancel();
+        }
     }
 
     /// Stops retrying (the shutdown deadline passed): what is still failing is counted as failed.

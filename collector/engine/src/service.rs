@@ -5,12 +5,12 @@
 use crate::exporter_runner::ExporterRunner;
 use crate::pipeline::{Fanout, Pipeline, Stage};
 use crate::self_metrics;
-use ferrotel_config::{ConfigError, ConfigErrors, Document, Kind, Signal};
+use ferrotel_config::{ConfigError, ConfigErrors, Document, Kind, Signal, Value};
 use ferrotel_core::telemetry::CounterStyle;
 use ferrotel_core::{
     ComponentId, Consumer, Consumers, CreateContext, Exporter, ExporterSettings,
-    ExporterStartContext, Extension, ExtensionContext, FactoryInfo, Health, HealthState, Receiver,
-    ReceiverContext, Registry, StartError, Telemetry,
+    ExporterStartContext, Extension, ExtensionContext, Extensions, FactoryInfo, Health,
+    HealthState, Receiver, ReceiverContext, Registry, StartError, Telemetry,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -77,6 +77,55 @@ fn check_signal(
         ),
     ));
     false
+}
+
+/// Checks every `auth: { authenticator: <id> }` in receiver and exporter configs, at any depth
+/// (`protocols.grpc.auth`): the id must name an extension of `service.extensions` that is a
+/// server authenticator (receivers) or a client authenticator (exporters). Receivers and
+/// exporters then look their authenticator up at start in [`Extensions`].
+fn check_authenticators(
+    doc: &Document,
+    extensions: &[(ComponentId, Box<dyn Extension>)],
+    errors: &mut ConfigErrors,
+) {
+    fn walk(v: &Value, path: &str, found: &mut Vec<(String, String)>) {
+        let Value::Mapping(m) = v else { return };
+        for (k, v) in m {
+            let Some(k) = k.as_str() else { continue };
+            let here = format!("{path}.{k}");
+            if k == "auth" {
+                if let Some(Value::String(id)) = v.get("authenticator") {
+                    found.push((format!("{here}.authenticator"), id.clone()));
+                }
+            }
+            walk(v, &here, found);
+        }
+    }
+    let lookup = Extensions::new(extensions.iter().map(|(id, e)| (id, e.as_ref())));
+    let pipelines = || doc.service.pipelines.iter().map(|(_, p)| p);
+    for kind in [Kind::Receiver, Kind::Exporter] {
+        for (id, cfg) in doc.section(kind) {
+            // Like otelcol, only components in a pipeline resolve their authenticator.
+            let used = match kind {
+                Kind::Receiver => pipelines().any(|p| p.receivers.contains(id)),
+                _ => pipelines().any(|p| p.exporters.contains(id)),
+            };
+            if !used {
+                continue;
+            }
+            let mut found = vec![];
+            walk(cfg, &format!("{}.{id}", kind.section()), &mut found);
+            for (path, auth) in found {
+                let r = match kind {
+                    Kind::Receiver => lookup.server_authenticator(&auth).map(|_| ()),
+                    _ => lookup.client_authenticator(&auth).map(|_| ()),
+                };
+                if let Err(e) = r {
+                    errors.push(ConfigError::new(path, e));
+                }
+            }
+        }
+    }
 }
 
 impl Service {
@@ -278,6 +327,7 @@ impl Service {
                 },
             }
         }
+        check_authenticators(doc, &extensions, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -368,10 +418,12 @@ impl Service {
                 .await
                 .map_err(|e| StartError(format!("extensions.{id}: {e}")))?;
         }
+        let extensions = Extensions::new(self.extensions.iter().map(|(id, e)| (id, e.as_ref())));
         let ectx = ExporterStartContext {
             telemetry: self.telemetry.clone(),
             telemetry_listen: self.metrics_listen.clone(),
             shutdown: self.stop.clone(),
+            extensions: extensions.clone(),
         };
         for (id, exp) in &self.exporters {
             exp.start(&ectx)
@@ -390,6 +442,7 @@ impl Service {
                 consumers: slot.consumers.clone(),
                 telemetry: self.telemetry.clone(),
                 shutdown: self.stop.clone(),
+                extensions: extensions.clone(),
             };
             slot.receiver
                 .start(ctx)

@@ -334,3 +334,137 @@ fn build_reports_unknown_types_and_unsupported_signals_together() {
         assert!(err.contains(needle), "missing {needle:?} in\n{err}");
     }
 }
+
+// --- auth.authenticator references ------------------------------------------------------------
+
+struct StubReceiver;
+#[async_trait::async_trait]
+impl ferrotel_core::Receiver for StubReceiver {
+    async fn start(
+        &mut self,
+        _: ferrotel_core::ReceiverContext,
+    ) -> Result<(), ferrotel_core::StartError> {
+        Ok(())
+    }
+    async fn shutdown(&mut self) {}
+}
+
+struct StubReceiverFactory;
+impl ferrotel_core::ReceiverFactory for StubReceiverFactory {
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo {
+            type_name: "stub",
+            aliases: &[],
+            signals: &Signal::ALL,
+            stability: Stability::Alpha,
+            description: "test",
+        }
+    }
+    fn create(
+        &self,
+        _: &CreateContext,
+        _: &Value,
+    ) -> Result<Box<dyn ferrotel_core::Receiver>, ferrotel_config::ConfigErrors> {
+        Ok(Box::new(StubReceiver))
+    }
+}
+
+/// `srvauth` is a server authenticator; `plain` authenticates nothing.
+struct AuthExt(bool);
+struct AllowAll;
+#[async_trait::async_trait]
+impl ferrotel_core::ServerAuthenticator for AllowAll {
+    async fn authenticate(
+        &self,
+        _: &http::HeaderMap,
+    ) -> Result<Vec<(String, String)>, ferrotel_core::AuthError> {
+        Ok(vec![])
+    }
+}
+#[async_trait::async_trait]
+impl ferrotel_core::Extension for AuthExt {
+    async fn start(
+        &mut self,
+        _: ferrotel_core::ExtensionContext,
+    ) -> Result<(), ferrotel_core::StartError> {
+        Ok(())
+    }
+    async fn shutdown(&mut self) {}
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn server_authenticator(&self) -> Option<Arc<dyn ferrotel_core::ServerAuthenticator>> {
+        self.0
+            .then(|| Arc::new(AllowAll) as Arc<dyn ferrotel_core::ServerAuthenticator>)
+    }
+}
+struct AuthExtFactory(&'static str, bool);
+impl ferrotel_core::ExtensionFactory for AuthExtFactory {
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo {
+            type_name: self.0,
+            aliases: &[],
+            signals: &[],
+            stability: Stability::Alpha,
+            description: "test",
+        }
+    }
+    fn create(
+        &self,
+        _: &CreateContext,
+        _: &Value,
+    ) -> Result<Box<dyn ferrotel_core::Extension>, ferrotel_config::ConfigErrors> {
+        Ok(Box::new(AuthExt(self.1)))
+    }
+}
+
+#[test]
+fn build_checks_every_authenticator_reference_with_its_path() {
+    let yaml = "
+extensions: {srvauth: {}, plain: {}, srvauth/unlisted: {}}
+receivers:
+  stub: {protocols: {grpc: {auth: {authenticator: plain}}, http: {auth: {authenticator: srvauth}}}}
+  stub/2: {auth: {authenticator: srvauth/unlisted}}
+  stub/unused: {auth: {authenticator: nosuch}}
+exporters: {rec: {auth: {authenticator: srvauth}}}
+service:
+  extensions: [srvauth, plain]
+  pipelines:
+    traces: {receivers: [stub, stub/2], exporters: [rec]}
+";
+    let doc = ferrotel_config::load(
+        &[ferrotel_config::ConfigSource::Text(yaml.into())],
+        &[],
+        &|_| None,
+    )
+    .unwrap();
+    let reg = Registry::default()
+        .with_receiver(StubReceiverFactory)
+        .with_exporter(RecordingFactory)
+        .with_extension(AuthExtFactory("srvauth", true))
+        .with_extension(AuthExtFactory("plain", false));
+    let err = Service::build(&doc, &reg).err().expect("invalid refs");
+    let paths: Vec<&str> = err.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "receivers.stub.protocols.grpc.auth.authenticator",
+            "receivers.stub/2.auth.authenticator",
+            "exporters.rec.auth.authenticator",
+        ],
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("\"plain\": extension is not a server authenticator"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"srvauth/unlisted\": no such extension"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"srvauth\": extension is not a client authenticator"),
+        "{text}"
+    );
+}

@@ -2,10 +2,12 @@
 //! - [`fixtures`]: realistic OTLP requests for each signal;
 //! - [`CaptureConsumer`]: a pipeline stand-in that records what a receiver pushes;
 //! - [`RecordingExporter`]: an exporter that records batches and can fail on demand;
-//! - [`conformance`]: create / process / flush checks every processor factory must pass.
+//! - [`conformance`]: create / process / flush checks every processor factory must pass;
+//! - [`pki`]: CA, server and client certificates generated for TLS tests.
 
 pub mod conformance;
 pub mod fixtures;
+pub mod pki;
 
 use ferrotel_core::{Batch, Consumer, ExportError, Exporter, PipelineError};
 use std::collections::VecDeque;

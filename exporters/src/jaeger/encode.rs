@@ -48,7 +48,12 @@ fn i64_field(o: Out, id: i16, v: i64) -> TResult {
     field(o, id, TType::I64, |o| o.write_i64(v))
 }
 
-fn list<T>(o: Out, element_type: TType, items: &[T], mut each: impl FnMut(Out, &T) -> TResult) -> TResult {
+fn list<T>(
+    o: Out,
+    element_type: TType,
+    items: &[T],
+    mut each: impl FnMut(Out, &T) -> TResult,
+) -> TResult {
     let size = i32::try_from(items.len()).map_err(|_| {
         thrift::Error::Protocol(thrift::ProtocolError::new(
             thrift::ProtocolErrorKind::SizeLimit,

@@ -108,11 +108,6 @@ pub(crate) fn batch(rs: &ResourceSpans) -> Option<Batch<'_>> {
     })
 }
 
-/// The number of spans of a ResourceSpans.
-pub(crate) fn span_count(rs: &ResourceSpans) -> usize {
-    rs.scope_spans.iter().map(|ss| ss.spans.len()).sum()
-}
-
 fn process(attrs: &[KeyValue]) -> Process<'_> {
     let mut service_name: Cow<str> = if attrs.is_empty() {
         Cow::Borrowed(NO_SERVICE_NAME)

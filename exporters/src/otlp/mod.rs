@@ -11,8 +11,11 @@
 //!     endpoint: otelcol.example.com:4317
 //!     tls:
 //!       insecure: false
-//!       ca_file: /certs/ca.pem
+//!       ca_file: /certs/ca.pem            # else the system roots
+//!       # cert_file: /certs/client.crt   # mTLS, with key_file
+//!       # insecure_skip_verify: true     # no server certificate check
 //!     headers: { x-api-key: secret }
+//!     auth: { authenticator: bearertokenauth }   # an extension that adds its header
 //!     compression: gzip          # gzip | zstd | none
 //!     timeout: 5s
 //!     retry_on_failure: { enabled: true }
@@ -21,13 +24,14 @@
 
 use crate::shared::{
     log_partial_success, not_supported, parse_headers, partial_success, push_settings,
-    retry_info_delay, Compression, TlsFiles,
+    retry_info_delay, AuthSettings, ClientAuth, Compression,
 };
 use bytes::Bytes;
 use ferrotel_config::{
     decode, ConfigError, ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Value,
 };
 use ferrotel_core::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
+use ferrotel_core::tls;
 use ferrotel_core::{
     Batch, CreateContext, ExportError, Exporter, ExporterFactory, ExporterParts,
     ExporterStartContext, FactoryInfo, Signal, Stability, StartError,
@@ -38,7 +42,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataMap;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// `keepalive` (gRPC client keepalive).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -81,8 +85,8 @@ pub struct OtlpConfig {
     pub read_buffer_size: Option<Value>,
     /// Overrides the `:authority` pseudo-header.
     pub authority: Option<String>,
-    /// An authenticator extension: not supported yet.
-    pub auth: Option<Value>,
+    /// A client authenticator extension that adds its headers (metadata) to every export.
+    pub auth: Option<AuthSettings>,
 }
 
 impl Default for OtlpConfig {
@@ -120,24 +124,37 @@ fn dial_uri(endpoint: &str, insecure: bool) -> (String, bool) {
     }
 }
 
-fn tls_config(cfg: &TlsClientConfig, files: &TlsFiles) -> ClientTlsConfig {
-    let mut tls = ClientTlsConfig::new();
-    match &files.ca {
-        Some(ca) => {
-            tls = tls.ca_certificate(Certificate::from_pem(ca));
-            if cfg.include_system_ca_certs_pool == Some(true) {
-                tls = tls.with_native_roots();
-            }
-        }
-        None => tls = tls.with_native_roots().with_webpki_roots(),
+/// tonic's TLS settings from a client `tls` block: our verifier (CA file or system roots,
+/// `insecure_skip_verify`, `server_name_override`, `min_version: "1.3"`), the client certificate
+/// (mTLS) and the server name. tonic offers TLS 1.2 and 1.3, so `max_version: "1.2"` is refused.
+fn tls_config(
+    path: &str,
+    cfg: &TlsClientConfig,
+    errors: &mut Vec<ConfigError>,
+) -> Option<(ClientTlsConfig, Arc<tls::Verifier>)> {
+    if cfg.max_version.as_deref() == Some("1.2") {
+        errors.push(not_supported(
+            path,
+            "tls.max_version: \"1.2\" (with the gRPC exporter)",
+        ));
     }
-    if let (Some(cert), Some(key)) = (&files.cert, &files.key) {
+    let parts = match tls::client_parts(cfg, &format!("{path}.tls")) {
+        Ok(p) => p,
+        Err(e) => {
+            errors.extend(e.0);
+            return None;
+        }
+    };
+    let mut tls = ClientTlsConfig::new();
+    if let (Some(cert), Some(key)) = (&cfg.cert_file, &cfg.key_file) {
+        // Both were just read and parsed by client_parts.
+        let (cert, key) = (std::fs::read(cert).ok()?, std::fs::read(key).ok()?);
         tls = tls.identity(Identity::from_pem(cert, key));
     }
-    if let Some(name) = &cfg.server_name_override {
+    if let Some(name) = cfg.server_name_override.as_ref().filter(|n| !n.is_empty()) {
         tls = tls.domain_name(name.clone());
     }
-    tls
+    Some((tls, parts.verifier))
 }
 
 /// Validates the config and prepares the (not yet connected) endpoint.
@@ -149,10 +166,6 @@ fn endpoint(path: &str, cfg: &OtlpConfig, errors: &mut Vec<ConfigError>) -> Opti
         ));
         return None;
     }
-    if cfg.tls.insecure_skip_verify {
-        errors.push(not_supported(path, "tls.insecure_skip_verify"));
-    }
-    let files = TlsFiles::read(path, &cfg.tls, errors);
     let (uri, use_tls) = dial_uri(&cfg.endpoint, cfg.tls.insecure);
     let ep = match Endpoint::from_shared(uri) {
         Ok(e) => e,
@@ -186,7 +199,8 @@ fn endpoint(path: &str, cfg: &OtlpConfig, errors: &mut Vec<ConfigError>) -> Opti
         }
     }
     if use_tls {
-        match ep.clone().tls_config(tls_config(&cfg.tls, &files)) {
+        let (tls, verifier) = tls_config(path, &cfg.tls, errors)?;
+        match ep.clone().tls_config_with_verifier(tls, verifier) {
             Ok(e) => ep = e,
             Err(e) => errors.push(ConfigError::new(format!("{path}.tls"), e.to_string())),
         }
@@ -199,7 +213,8 @@ pub struct OtlpExporter {
     id: String,
     endpoint: Endpoint,
     compression: Compression,
-    metadata: MetadataMap,
+    headers: http::HeaderMap,
+    auth: ClientAuth,
     client: OnceLock<tonic::client::Grpc<Channel>>,
 }
 
@@ -246,7 +261,8 @@ fn method(signal: Signal) -> PathAndQuery {
 
 #[async_trait::async_trait]
 impl Exporter for OtlpExporter {
-    async fn start(&self, _ctx: &ExporterStartContext) -> Result<(), StartError> {
+    async fn start(&self, ctx: &ExporterStartContext) -> Result<(), StartError> {
+        self.auth.resolve(&ctx.extensions)?;
         self.client();
         Ok(())
     }
@@ -256,8 +272,10 @@ impl Exporter for OtlpExporter {
         grpc.ready()
             .await
             .map_err(|e| ExportError::retryable(format!("connection not ready: {e}")))?;
+        let mut headers = self.headers.clone();
+        self.auth.apply(&mut headers)?;
         let mut req = tonic::Request::new(batch.encoded());
-        *req.metadata_mut() = self.metadata.clone();
+        *req.metadata_mut() = MetadataMap::from_headers(headers);
         match grpc.unary(req, method(batch.signal()), BytesCodec).await {
             Ok(resp) => {
                 let body: Bytes = resp.into_inner();
@@ -289,9 +307,6 @@ impl ExporterFactory for OtlpExporterFactory {
         let path = &ctx.path;
         let cfg: OtlpConfig = decode(path, config)?;
         let mut errors = vec![];
-        if cfg.auth.is_some() {
-            errors.push(not_supported(path, "auth"));
-        }
         let compression = Compression::parse(
             path,
             &cfg.compression,
@@ -311,19 +326,17 @@ impl ExporterFactory for OtlpExporterFactory {
         );
         let endpoint = endpoint(path, &cfg, &mut errors);
         match endpoint {
-            Some(endpoint) if errors.is_empty() => {
-                let map: http::HeaderMap = headers.into_iter().collect();
-                Ok(ExporterParts {
-                    exporter: Arc::new(OtlpExporter {
-                        id: ctx.id.to_string(),
-                        endpoint,
-                        compression,
-                        metadata: MetadataMap::from_headers(map),
-                        client: OnceLock::new(),
-                    }),
-                    settings,
-                })
-            }
+            Some(endpoint) if errors.is_empty() => Ok(ExporterParts {
+                exporter: Arc::new(OtlpExporter {
+                    id: ctx.id.to_string(),
+                    endpoint,
+                    compression,
+                    headers: headers.into_iter().collect(),
+                    auth: ClientAuth::new(&cfg.auth),
+                    client: OnceLock::new(),
+                }),
+                settings,
+            }),
             _ => Err(ConfigErrors(errors)),
         }
     }
@@ -331,4 +344,4 @@ impl ExporterFactory for OtlpExporterFactory {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests;
+pub(crate) mod tests;

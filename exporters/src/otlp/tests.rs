@@ -23,6 +23,7 @@ struct Received {
     path: String,
     encoding: Option<String>,
     api_key: Option<String>,
+    authorization: Option<String>,
     body: Bytes,
 }
 
@@ -49,6 +50,11 @@ impl UnaryService<Bytes> for Unary {
         r.api_key = req
             .metadata()
             .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        r.authorization = req
+            .metadata()
+            .get("authorization")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         r.body = req.into_inner();
@@ -82,6 +88,7 @@ impl tower_service::Service<http::Request<tonic::body::Body>> for Sink {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
             api_key: None,
+            authorization: None,
             body: Bytes::new(),
         };
         let svc = Unary {
@@ -98,13 +105,23 @@ impl tower_service::Service<http::Request<tonic::body::Body>> for Sink {
 }
 
 async fn start_sink() -> (Sink, std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    start_sink_tls(None).await
+}
+
+async fn start_sink_tls(
+    tls: Option<tonic::transport::ServerTlsConfig>,
+) -> (Sink, std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let sink = Sink::default();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let svc = sink.clone();
     tokio::spawn(async move {
-        tonic::transport::Server::builder()
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            server = server.tls_config(tls).unwrap();
+        }
+        server
             .serve_with_incoming_shutdown(
                 svc,
                 tonic::transport::server::TcpIncoming::from(listener),
@@ -278,6 +295,7 @@ async fn lazy_connect_and_retryable_when_down() {
         telemetry: Telemetry::new(),
         telemetry_listen: None,
         shutdown: Default::default(),
+        extensions: Default::default(),
     };
     exp.start(&sc).await.unwrap();
     let e = exp.export(batch()).await.unwrap_err();
@@ -355,16 +373,216 @@ fn config_invalid_values() {
         paths.contains(&"exporters.otlp.retry_on_failure.randomization_factor"),
         "{e}"
     );
-    assert!(paths.contains(&"exporters.otlp.auth"), "{e}");
-    let auth =
-        e.0.iter()
-            .find(|x| x.path == "exporters.otlp.auth")
-            .unwrap();
-    assert!(auth.message.contains("not supported yet"), "{auth}");
+    let e = create_err("otlp", "endpoint: h:1\nauth: {authenticatr: x}");
+    assert_eq!(e.0[0].path, "exporters.otlp.auth.authenticatr");
     let e = create_err("otlp", "tls: {insecure: true}");
     assert_eq!(e.0[0].path, "exporters.otlp.endpoint");
     let e = create_err("otlp", "endpoint: h:1\ntls: {ca_file: /nonexistent/ca.pem}");
     assert_eq!(e.0[0].path, "exporters.otlp.tls.ca_file");
     let e = create_err("otlp", "endpoint: h:1\ntimeout: soon");
     assert_eq!(e.0[0].path, "exporters.otlp.timeout");
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS and authentication against real TLS servers, with certificates made at test time.
+
+use ferrotel_testkit::pki::TestPki;
+use tonic::transport::{Certificate as TlsCert, ServerTlsConfig};
+
+fn server_tls(pki: &TestPki, cert: &str, client_ca: bool) -> ServerTlsConfig {
+    let tls = ServerTlsConfig::new().identity(Identity::from_pem(
+        pki.pem(&format!("{cert}.crt")),
+        pki.pem(&format!("{cert}.key")),
+    ));
+    if client_ca {
+        tls.client_ca_root(TlsCert::from_pem(pki.pem("ca.crt")))
+    } else {
+        tls
+    }
+}
+
+async fn started(
+    yaml: &str,
+    extensions: ferrotel_core::Extensions,
+) -> Result<Arc<dyn Exporter>, StartError> {
+    let exp = create("otlp", yaml).unwrap().exporter;
+    let sc = ExporterStartContext {
+        telemetry: Telemetry::new(),
+        telemetry_listen: None,
+        shutdown: Default::default(),
+        extensions,
+    };
+    exp.start(&sc).await?;
+    Ok(exp)
+}
+
+#[tokio::test]
+async fn tls_with_ca_file_and_server_name_override() {
+    let pki = TestPki::new();
+    let (sink, addr, _stop) = start_sink_tls(Some(server_tls(&pki, "server", false))).await;
+    let ca = pki.path("ca.crt");
+    let exp = started(
+        &format!("endpoint: {addr}\ntls: {{ ca_file: '{ca}' }}"),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    exp.export(batch()).await.unwrap();
+    let exp = started(
+        &format!(
+            "endpoint: https://{addr}\ntls: {{ ca_file: '{ca}', server_name_override: localhost }}"
+        ),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    exp.export(batch()).await.unwrap();
+    assert_eq!(sink.received.lock().unwrap().len(), 2);
+    // A name the certificate does not carry, or another CA: refused, retryable.
+    for tls in [
+        format!("{{ ca_file: '{ca}', server_name_override: other.example }}"),
+        format!("{{ ca_file: '{}' }}", pki.path("other_ca.crt")),
+    ] {
+        let exp = started(&format!("endpoint: {addr}\ntls: {tls}"), Default::default())
+            .await
+            .unwrap();
+        let e = exp.export(batch()).await.unwrap_err();
+        assert!(!e.is_permanent(), "{e:?}");
+    }
+    assert_eq!(sink.received.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn insecure_skip_verify_accepts_a_self_signed_server() {
+    let pki = TestPki::new();
+    let (sink, addr, _stop) = start_sink_tls(Some(server_tls(&pki, "self_signed", false))).await;
+    let exp = started(&format!("endpoint: {addr}"), Default::default())
+        .await
+        .unwrap();
+    assert!(exp.export(batch()).await.is_err(), "verified by default");
+    let exp = started(
+        &format!("endpoint: {addr}\ntls: {{ insecure_skip_verify: true }}"),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    exp.export(batch()).await.unwrap();
+    assert_eq!(sink.received.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn mtls_sends_the_client_certificate() {
+    let pki = TestPki::new();
+    let (sink, addr, _stop) = start_sink_tls(Some(server_tls(&pki, "server", true))).await;
+    let ca = pki.path("ca.crt");
+    let exp = started(
+        &format!("endpoint: {addr}\ntls: {{ ca_file: '{ca}' }}"),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    assert!(exp.export(batch()).await.is_err(), "no client certificate");
+    let exp = started(
+        &format!(
+            "endpoint: {addr}\ntls: {{ ca_file: '{ca}', cert_file: '{}', key_file: '{}' }}",
+            pki.path("client.crt"),
+            pki.path("client.key")
+        ),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    exp.export(batch()).await.unwrap();
+    assert_eq!(sink.received.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn tls_file_and_version_errors_name_their_key() {
+    let e = create_err(
+        "otlp",
+        "endpoint: h:1\ntls: {cert_file: /nonexistent/c.pem}",
+    );
+    assert_eq!(e.0[0].path, "exporters.otlp.tls", "{e}");
+    let e = create_err(
+        "otlp",
+        "endpoint: h:1\ntls: {cert_file: /nonexistent/c.pem, key_file: /nonexistent/k.pem}",
+    );
+    let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "exporters.otlp.tls.cert_file",
+            "exporters.otlp.tls.key_file"
+        ],
+        "{e}"
+    );
+    let e = create_err("otlp", "endpoint: h:1\ntls: {max_version: '1.2'}");
+    assert_eq!(
+        e.0[0].path,
+        "exporters.otlp.tls.max_version: \"1.2\" (with the gRPC exporter)"
+    );
+    let e = create_err("otlp", "endpoint: h:1\ntls: {min_version: '1.0'}");
+    assert_eq!(e.0[0].path, "exporters.otlp.tls.min_version");
+    // insecure: no TLS, so no files are read.
+    assert!(create(
+        "otlp",
+        "endpoint: h:1\ntls: {insecure: true, ca_file: /nonexistent}"
+    )
+    .is_ok());
+}
+
+/// A client authenticator that sends `authorization: Bearer test-token`.
+struct HeaderAuth;
+
+impl ferrotel_core::ClientAuthenticator for HeaderAuth {
+    fn apply(&self, headers: &mut http::HeaderMap) -> Result<(), ferrotel_core::AuthError> {
+        headers.insert(
+            "authorization",
+            http::HeaderValue::from_static("Bearer test-token"),
+        );
+        Ok(())
+    }
+}
+
+struct AuthExt;
+
+#[async_trait::async_trait]
+impl ferrotel_core::Extension for AuthExt {
+    async fn start(&mut self, _: ferrotel_core::ExtensionContext) -> Result<(), StartError> {
+        Ok(())
+    }
+    async fn shutdown(&mut self) {}
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn client_authenticator(&self) -> Option<Arc<dyn ferrotel_core::ClientAuthenticator>> {
+        Some(Arc::new(HeaderAuth))
+    }
+}
+
+pub(crate) fn auth_extensions() -> ferrotel_core::Extensions {
+    let id = ComponentId::new("headerauth");
+    let ext: Box<dyn ferrotel_core::Extension> = Box::new(AuthExt);
+    ferrotel_core::Extensions::new([(&id, ext.as_ref())])
+}
+
+#[tokio::test]
+async fn the_authenticator_adds_its_header() {
+    let (sink, addr, _stop) = start_sink().await;
+    let yaml = format!(
+        "endpoint: http://{addr}\nheaders: {{x-api-key: k}}\nauth: {{ authenticator: headerauth }}"
+    );
+    let exp = started(&yaml, auth_extensions()).await.unwrap();
+    exp.export(batch()).await.unwrap();
+    let got = sink.received.lock().unwrap()[0].clone();
+    assert_eq!(got.authorization.as_deref(), Some("Bearer test-token"));
+    assert_eq!(got.api_key.as_deref(), Some("k"));
+    let e = started(&yaml.replace("headerauth", "nosuch"), auth_extensions())
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        e.0.contains("auth.authenticator") && e.0.contains("nosuch"),
+        "{e}"
+    );
 }

@@ -10,7 +10,9 @@
 //!   otlphttp:
 //!     endpoint: https://otlp.example.com:4318
 //!     # traces_endpoint: https://traces.example.com/v1/traces
-//!     headers: { authorization: "Bearer ${env:TOKEN}" }
+//!     headers: { x-scope-orgid: tenant-a }
+//!     auth: { authenticator: bearertokenauth }   # or basicauth/client
+//!     tls: { ca_file: /certs/ca.pem }   # also cert_file/key_file, insecure_skip_verify, min_version
 //!     compression: gzip          # gzip | zstd | snappy | none
 //!     encoding: proto            # proto | json
 //!     timeout: 30s
@@ -19,16 +21,16 @@
 //! ```
 
 use crate::shared::{
-    log_partial_success, not_supported, parse_headers, partial_success, partial_success_json,
-    push_settings, Compression, RpcStatus, TlsFiles,
+    http_client_builder, log_partial_success, parse_headers, partial_success, partial_success_json,
+    push_settings, read_limited, AuthSettings, ClientAuth, Compression, RpcStatus,
 };
 use bytes::Bytes;
 use ferrotel_config::{
     decode, ConfigError, ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Value,
 };
 use ferrotel_core::{
-    Batch, CreateContext, Data, ExportError, Exporter, ExporterFactory, ExporterParts, FactoryInfo,
-    Signal, Stability,
+    Batch, CreateContext, Data, ExportError, Exporter, ExporterFactory, ExporterParts,
+    ExporterStartContext, FactoryInfo, Signal, Stability, StartError,
 };
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::HeaderMap;
@@ -81,8 +83,8 @@ pub struct OtlpHttpConfig {
     pub http2_ping_timeout: Option<GoDuration>,
     pub force_attempt_http2: Option<bool>,
     pub compression_params: Option<Value>,
-    /// An authenticator extension: not supported yet.
-    pub auth: Option<Value>,
+    /// A client authenticator extension that adds its headers to every request.
+    pub auth: Option<AuthSettings>,
 }
 
 impl Default for OtlpHttpConfig {
@@ -138,6 +140,7 @@ pub struct OtlpHttpExporter {
     /// Per signal (in `Signal as usize` order); None when neither endpoint nor override is set.
     urls: [Option<reqwest::Url>; 3],
     headers: HeaderMap,
+    auth: ClientAuth,
     compression: Compression,
     encoding: Encoding,
 }
@@ -194,18 +197,6 @@ fn error_message(content_type: Option<&str>, body: &[u8]) -> String {
     String::from_utf8_lossy(body).trim().to_string()
 }
 
-async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Ok(Some(chunk)) = resp.chunk().await {
-        let room = limit.saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() >= limit {
-            break;
-        }
-    }
-    out
-}
-
 impl OtlpHttpExporter {
     fn body(&self, batch: &Batch) -> Result<Bytes, ExportError> {
         let raw = match self.encoding {
@@ -229,6 +220,10 @@ impl OtlpHttpExporter {
 
 #[async_trait::async_trait]
 impl Exporter for OtlpHttpExporter {
+    async fn start(&self, ctx: &ExporterStartContext) -> Result<(), StartError> {
+        self.auth.resolve(&ctx.extensions)
+    }
+
     async fn export(&self, batch: Batch) -> Result<(), ExportError> {
         let signal = batch.signal();
         let Some(url) = &self.urls[signal as usize] else {
@@ -237,10 +232,12 @@ impl Exporter for OtlpHttpExporter {
             )));
         };
         let body = self.body(&batch)?;
+        let mut headers = self.headers.clone();
+        self.auth.apply(&mut headers)?;
         let mut req = self
             .client
             .post(url.clone())
-            .headers(self.headers.clone())
+            .headers(headers)
             .header(CONTENT_TYPE, self.encoding.content_type());
         if let Some(enc) = self.compression.name() {
             req = req.header(CONTENT_ENCODING, enc);
@@ -318,40 +315,7 @@ fn client(
     cfg: &OtlpHttpConfig,
     errors: &mut Vec<ConfigError>,
 ) -> Option<reqwest::Client> {
-    let files = TlsFiles::read(path, &cfg.tls, errors);
-    let mut b = reqwest::Client::builder()
-        .use_rustls_tls()
-        .user_agent(concat!("ferrotel/", env!("CARGO_PKG_VERSION")));
-    if let Some(ca) = &files.ca {
-        match reqwest::Certificate::from_pem(ca) {
-            Ok(c) => b = b.add_root_certificate(c),
-            Err(e) => errors.push(ConfigError::new(
-                format!("{path}.tls.ca_file"),
-                e.to_string(),
-            )),
-        }
-        if cfg.tls.include_system_ca_certs_pool != Some(true) {
-            b = b.tls_built_in_root_certs(false);
-        }
-    }
-    if let (Some(cert), Some(key)) = (&files.cert, &files.key) {
-        let mut pem = cert.clone();
-        pem.push(b'\n');
-        pem.extend_from_slice(key);
-        match reqwest::Identity::from_pem(&pem) {
-            Ok(id) => b = b.identity(id),
-            Err(e) => errors.push(ConfigError::new(
-                format!("{path}.tls.cert_file"),
-                e.to_string(),
-            )),
-        }
-    }
-    if cfg.tls.insecure_skip_verify {
-        b = b.danger_accept_invalid_certs(true);
-    }
-    if cfg.tls.server_name_override.is_some() {
-        errors.push(not_supported(path, "tls.server_name_override"));
-    }
+    let mut b = http_client_builder(path, &cfg.tls, errors);
     if let Some(n) = cfg.max_idle_conns_per_host {
         b = b.pool_max_idle_per_host(n);
     }
@@ -391,9 +355,6 @@ impl ExporterFactory for OtlpHttpExporterFactory {
         let path = &ctx.path;
         let cfg: OtlpHttpConfig = decode(path, config)?;
         let mut errors = vec![];
-        if cfg.auth.is_some() {
-            errors.push(not_supported(path, "auth"));
-        }
         let compression = Compression::parse(
             path,
             &cfg.compression,
@@ -450,6 +411,7 @@ impl ExporterFactory for OtlpHttpExporterFactory {
                     client,
                     urls,
                     headers,
+                    auth: ClientAuth::new(&cfg.auth),
                     compression,
                     encoding,
                 }),

@@ -49,9 +49,15 @@ impl Server {
 }
 
 async fn start_server() -> Server {
+    start_server_tls(None).await
+}
+
+/// The recording server, over TLS when `tls` is given.
+async fn start_server_tls(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let server = Server {
-        url: format!("http://{}", listener.local_addr().unwrap()),
+        url: format!("{scheme}://{}", listener.local_addr().unwrap()),
         received: Default::default(),
         answer: Arc::new(Mutex::new(Answer {
             status: 200,
@@ -65,7 +71,7 @@ async fn start_server() -> Server {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let s = s.clone();
+            let (s, tls) = (s.clone(), tls.clone());
             tokio::spawn(async move {
                 let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                     let s = s.clone();
@@ -85,9 +91,14 @@ async fn start_server() -> Server {
                         Ok::<_, std::convert::Infallible>(resp.body(Full::new(a.body)).unwrap())
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                let http1 = hyper::server::conn::http1::Builder::new();
+                let _ = match tls {
+                    None => http1.serve_connection(TokioIo::new(stream), svc).await,
+                    Some(tls) => match tls.accept(stream).await {
+                        Ok(stream) => http1.serve_connection(TokioIo::new(stream), svc).await,
+                        Err(_) => return,
+                    },
+                };
             });
         }
     });
@@ -367,7 +378,144 @@ fn config_invalid_values() {
     let e = create_err("otlphttp", "");
     assert_eq!(e.0[0].path, "exporters.otlphttp.endpoint");
     assert_eq!(e.0[0].message, "at least one endpoint must be specified");
-    let e = create_err("otlphttp", "endpoint: http://h\nauth: {authenticator: x}");
-    assert_eq!(e.0[0].path, "exporters.otlphttp.auth");
-    assert!(e.0[0].message.contains("not supported yet"));
+    let e = create_err("otlphttp", "endpoint: http://h\nauth: {authenticatr: x}");
+    assert_eq!(e.0[0].path, "exporters.otlphttp.auth.authenticatr");
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS and authentication against a real TLS server, with certificates made at test time.
+
+use ferrotel_testkit::pki::TestPki;
+
+async fn tls_server(pki: &TestPki, cert: &str, extra: &str) -> Server {
+    let yaml = format!(
+        "{{ cert_file: '{}', key_file: '{}' {extra} }}",
+        pki.path(&format!("{cert}.crt")),
+        pki.path(&format!("{cert}.key"))
+    );
+    let cfg: ferrotel_config::TlsServerConfig =
+        decode("t", &serde_yaml_ng::from_str(&yaml).unwrap()).unwrap();
+    let cfg = ferrotel_core::tls::server_config(&cfg, "t", &[b"http/1.1"]).unwrap();
+    start_server_tls(Some(tokio_rustls::TlsAcceptor::from(cfg))).await
+}
+
+async fn started(
+    server: &Server,
+    extra: &str,
+    extensions: ferrotel_core::Extensions,
+) -> Result<Arc<dyn Exporter>, StartError> {
+    let exp = exporter(server, extra);
+    let sc = ExporterStartContext {
+        telemetry: Telemetry::new(),
+        telemetry_listen: None,
+        shutdown: Default::default(),
+        extensions,
+    };
+    exp.start(&sc).await?;
+    Ok(exp)
+}
+
+async fn sends(server: &Server, tls: &str) -> bool {
+    let exp = started(server, &format!("tls: {tls}"), Default::default())
+        .await
+        .unwrap();
+    match exp.export(logs_batch()).await {
+        Ok(()) => true,
+        Err(e) => {
+            assert!(!e.is_permanent(), "a TLS failure is retryable: {e:?}");
+            false
+        }
+    }
+}
+
+#[tokio::test]
+async fn tls_verifies_against_ca_file_and_server_name() {
+    let pki = TestPki::new();
+    let server = tls_server(&pki, "server", "").await;
+    let ca = pki.path("ca.crt");
+    assert!(sends(&server, &format!("{{ ca_file: '{ca}' }}")).await);
+    assert!(
+        sends(
+            &server,
+            &format!("{{ ca_file: '{ca}', server_name_override: localhost }}")
+        )
+        .await
+    );
+    assert!(
+        !sends(
+            &server,
+            &format!("{{ ca_file: '{ca}', server_name_override: other.example }}")
+        )
+        .await
+    );
+    assert!(
+        !sends(
+            &server,
+            &format!("{{ ca_file: '{}' }}", pki.path("other_ca.crt"))
+        )
+        .await
+    );
+    assert!(!sends(&server, "{}").await, "not in the system roots");
+    assert_eq!(server.received.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn insecure_skip_verify_accepts_a_self_signed_server() {
+    let pki = TestPki::new();
+    let server = tls_server(&pki, "self_signed", "").await;
+    assert!(!sends(&server, "{}").await);
+    assert!(sends(&server, "{ insecure_skip_verify: true }").await);
+    assert_eq!(server.received.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn mtls_and_min_version() {
+    let pki = TestPki::new();
+    let ca = pki.path("ca.crt");
+    let server = tls_server(&pki, "server", &format!(", client_ca_file: '{ca}'")).await;
+    assert!(!sends(&server, &format!("{{ ca_file: '{ca}' }}")).await);
+    let with_cert = format!(
+        "{{ ca_file: '{ca}', cert_file: '{}', key_file: '{}' }}",
+        pki.path("client.crt"),
+        pki.path("client.key")
+    );
+    assert!(sends(&server, &with_cert).await);
+    assert_eq!(server.received.lock().unwrap().len(), 1);
+
+    let old = tls_server(&pki, "server", ", max_version: '1.2'").await;
+    assert!(sends(&old, &format!("{{ ca_file: '{ca}' }}")).await);
+    assert!(!sends(&old, &format!("{{ ca_file: '{ca}', min_version: '1.3' }}")).await);
+}
+
+#[test]
+fn tls_errors_name_their_key() {
+    let e = create_err(
+        "otlphttp",
+        "endpoint: https://h\ntls: {ca_file: /nonexistent/ca.pem}",
+    );
+    assert_eq!(e.0[0].path, "exporters.otlphttp.tls.ca_file", "{e}");
+    assert!(e.0[0].message.contains("/nonexistent/ca.pem"));
+    let e = create_err("otlphttp", "endpoint: https://h\ntls: {min_version: '1.4'}");
+    assert_eq!(e.0[0].path, "exporters.otlphttp.tls.min_version", "{e}");
+}
+
+#[tokio::test]
+async fn the_authenticator_adds_its_header() {
+    let server = start_server().await;
+    let ext = crate::otlp::tests::auth_extensions();
+    let exp = started(&server, "auth: { authenticator: headerauth }", ext.clone())
+        .await
+        .unwrap();
+    exp.export(logs_batch()).await.unwrap();
+    let got = server.last();
+    assert_eq!(
+        got.headers.get("authorization").unwrap(),
+        "Bearer test-token"
+    );
+    assert_eq!(got.headers.get("x-api-key").unwrap(), "k1");
+    let e = started(&server, "auth: { authenticator: nosuch }", ext)
+        .await
+        .err()
+        .unwrap();
+    assert!(e.0.contains("nosuch"), "{e}");
 }

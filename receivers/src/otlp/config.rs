@@ -11,11 +11,15 @@
 //!       http:
 //!         endpoint: 0.0.0.0:4318
 //!         cors: { allowed_origins: ["https://*.example.com"] }
+//!         tls: { cert_file: /certs/server.crt, key_file: /certs/server.key }
+//!         auth: { authenticator: bearertokenauth }
 //! ```
 
 use ferrotel_config::{ConfigError, ConfigErrors, GoDuration, TlsServerConfig};
+use ferrotel_core::tls::{self, rustls::ServerConfig};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Default `max_request_body_size`: 20 MiB.
 pub const DEFAULT_MAX_REQUEST_BODY_SIZE: u64 = 20 * 1024 * 1024;
@@ -65,7 +69,7 @@ pub struct AuthConfig {
 pub struct HttpAuthConfig {
     /// The id of an authenticator extension.
     pub authenticator: String,
-    /// Query parameters or headers passed to the authenticator.
+    /// Query parameters passed to the authenticator as if they were headers.
     pub request_params: Vec<String>,
 }
 
@@ -97,9 +101,9 @@ pub struct GrpcConfig {
     pub keepalive: Option<GrpcKeepalive>,
     /// Copy request metadata (headers) into each batch, for processors that read it.
     pub include_metadata: bool,
-    /// TLS settings (not supported yet: setting them is a start error).
+    /// TLS (HTTP/2 with ALPN `h2`); `client_ca_file` requires client certificates (mTLS).
     pub tls: Option<TlsServerConfig>,
-    /// Authentication (not supported yet: setting it is a start error).
+    /// Authentication by an authenticator extension; failures get UNAUTHENTICATED.
     pub auth: Option<AuthConfig>,
     /// Middleware extensions (not supported yet: a non-empty list is a start error).
     pub middlewares: Vec<MiddlewareConfig>,
@@ -204,9 +208,9 @@ pub struct HttpConfig {
     pub keep_alives_enabled: bool,
     /// Newer form of `keep_alives_enabled` / `idle_timeout`.
     pub keepalive: Option<HttpKeepalive>,
-    /// TLS settings (not supported yet: setting them is a start error).
+    /// TLS (HTTP/1.1 and HTTP/2 by ALPN); `client_ca_file` requires client certificates (mTLS).
     pub tls: Option<TlsServerConfig>,
-    /// Authentication (not supported yet: setting it is a start error).
+    /// Authentication by an authenticator extension; failures get 401 before the body is read.
     pub auth: Option<HttpAuthConfig>,
     /// Middleware extensions (not supported yet: a non-empty list is a start error).
     pub middlewares: Vec<MiddlewareConfig>,
@@ -336,7 +340,33 @@ fn sanitize_path(p: &str) -> Result<String, String> {
     })
 }
 
+/// The rustls server configs of both protocols (None: plaintext), from their `tls` blocks;
+/// errors name the file's key (`receivers.otlp.protocols.grpc.tls.cert_file`).
+pub(crate) type TlsConfigs = (Option<Arc<ServerConfig>>, Option<Arc<ServerConfig>>);
+
 impl OtlpConfig {
+    /// Reads the certificates of both protocols. `path` is the component's config path.
+    pub(crate) fn tls_configs(&self, path: &str) -> Result<TlsConfigs, ConfigErrors> {
+        let mut errors = ConfigErrors::default();
+        let mut build = |tls: Option<&TlsServerConfig>, proto: &str, alpn: &[&[u8]]| {
+            let tls = tls?;
+            tls::server_config(tls, &format!("{path}.protocols.{proto}.tls"), alpn)
+                .map_err(|e| errors.extend(e))
+                .ok()
+        };
+        let grpc = build(
+            self.protocols.grpc.as_ref().and_then(|g| g.tls.as_ref()),
+            "grpc",
+            &[tls::ALPN_H2],
+        );
+        let http = build(
+            self.protocols.http.as_ref().and_then(|h| h.tls.as_ref()),
+            "http",
+            &[tls::ALPN_H2, tls::ALPN_HTTP1],
+        );
+        errors.into_result((grpc, http))
+    }
+
     /// Checks the config and normalises it (URL paths). `path` is the component's config path
     /// (`receivers.otlp`).
     pub fn validate(mut self, path: &str) -> Result<OtlpConfig, ConfigErrors> {
@@ -376,11 +406,7 @@ impl OtlpConfig {
 /// What [`GrpcConfig`] / [`HttpConfig`] hold that this receiver cannot do yet: the first such
 /// key, with its path under `protocols`.
 pub(crate) fn unsupported_grpc(g: &GrpcConfig) -> Option<&'static str> {
-    if g.tls.is_some() {
-        Some("protocols.grpc.tls")
-    } else if g.auth.is_some() {
-        Some("protocols.grpc.auth")
-    } else if !g.middlewares.is_empty() {
+    if !g.middlewares.is_empty() {
         Some("protocols.grpc.middlewares")
     } else if g.transport == "unix" {
         Some("protocols.grpc.transport: unix")
@@ -390,11 +416,7 @@ pub(crate) fn unsupported_grpc(g: &GrpcConfig) -> Option<&'static str> {
 }
 
 pub(crate) fn unsupported_http(h: &HttpConfig) -> Option<&'static str> {
-    if h.tls.is_some() {
-        Some("protocols.http.tls")
-    } else if h.auth.is_some() {
-        Some("protocols.http.auth")
-    } else if !h.middlewares.is_empty() {
+    if !h.middlewares.is_empty() {
         Some("protocols.http.middlewares")
     } else {
         None
@@ -483,15 +505,22 @@ mod tests {
     }
 
     #[test]
-    fn tls_and_auth_parse_but_are_flagged() {
+    fn tls_and_auth_parse_and_missing_files_name_their_key() {
         let c = load("tls_auth.yaml").unwrap();
+        assert_eq!(unsupported_grpc(c.protocols.grpc.as_ref().unwrap()), None);
+        assert_eq!(unsupported_http(c.protocols.http.as_ref().unwrap()), None);
+        let auth = c.protocols.http.as_ref().unwrap().auth.as_ref().unwrap();
+        assert_eq!(auth.authenticator, "test");
+        let e = c.tls_configs("receivers.otlp").unwrap_err();
+        let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
-            unsupported_grpc(c.protocols.grpc.as_ref().unwrap()),
-            Some("protocols.grpc.tls")
+            paths,
+            [
+                "receivers.otlp.protocols.grpc.tls.cert_file",
+                "receivers.otlp.protocols.grpc.tls.key_file"
+            ],
+            "{e}"
         );
-        assert_eq!(
-            unsupported_http(c.protocols.http.as_ref().unwrap()),
-            Some("protocols.http.auth")
-        );
+        assert!(e.0[0].message.contains("test.crt"), "{e}");
     }
 }

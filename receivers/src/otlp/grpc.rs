@@ -2,7 +2,8 @@
 //! codec, so the request body reaches the pipeline as received. gzip and zstd request
 //! compression are accepted; messages over `max_recv_msg_size_mib` (compressed or not) get
 //! RESOURCE_EXHAUSTED as from grpc-go; unknown methods and signals without a pipeline get
-//! UNIMPLEMENTED.
+//! UNIMPLEMENTED. With `auth`, a request the authenticator refuses gets UNAUTHENTICATED before
+//! its message is read; with `tls`, connections are TLS with ALPN `h2`.
 //!
 //! ```yaml
 //! receivers:
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::codegen::{BoxFuture, Service};
@@ -43,6 +45,7 @@ pub(crate) fn serve(
     cfg: &GrpcConfig,
     endpoint: Endpoint,
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     let mut builder = server::builder().http2_only();
@@ -71,7 +74,7 @@ pub(crate) fn serve(
         endpoint,
         max_recv: cfg.max_recv_msg_size(),
     });
-    server::spawn(listener, builder, stop, state, handle)
+    server::spawn(listener, tls, builder, stop, state, handle)
 }
 
 fn signal_of(path: &str) -> Option<Signal> {
@@ -94,11 +97,15 @@ async fn handle(
     else {
         return Status::unimplemented(format!("unknown method {path}")).into_http();
     };
+    let auth = match state.endpoint.authenticate(req.headers()).await {
+        Ok(a) => a,
+        Err(e) => return Status::unauthenticated(e.0).into_http(),
+    };
     if let Err(e) = consumer.admit() {
         return ErrorStatus::from_pipeline(&e).to_tonic().into_http();
     }
     let export = Export {
-        meta: state.endpoint.meta(peer, req.headers()),
+        meta: state.endpoint.meta(peer, req.headers(), auth),
         state: state.clone(),
         signal,
         consumer,

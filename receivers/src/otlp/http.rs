@@ -3,6 +3,9 @@
 //! `google.rpc.Status` body (in the request's format) for everything else, 400 (never 413) for
 //! a body over `max_request_body_size` before or after decompression. The body is read with
 //! that bound, so an oversized or decompression-bomb request never costs more than the limit.
+//! With `auth`, every request but a CORS preflight is first shown to the authenticator (headers,
+//! plus the query parameters named in `request_params`); a refusal is a 401 before the body is
+//! read. With `tls`, HTTP/1.1 and HTTP/2 are offered by ALPN.
 //!
 //! ```yaml
 //! receivers:
@@ -34,6 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 const PB: &str = "application/x-protobuf";
@@ -79,12 +83,15 @@ struct HttpState {
     cors: Option<Cors>,
     response_headers: Vec<(HeaderName, HeaderValue)>,
     read_timeout: Option<Duration>,
+    /// Query parameters shown to the authenticator as headers.
+    auth_params: Vec<String>,
 }
 
 pub(crate) fn serve(
     cfg: &HttpConfig,
     endpoint: Endpoint,
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     let mut builder = server::builder();
@@ -134,8 +141,13 @@ pub(crate) fn serve(
         cors: cfg.cors.as_ref().and_then(Cors::new),
         response_headers,
         read_timeout: (!cfg.read_timeout.is_zero()).then_some(cfg.read_timeout.0),
+        auth_params: cfg
+            .auth
+            .as_ref()
+            .map(|a| a.request_params.clone())
+            .unwrap_or_default(),
     });
-    server::spawn(listener, builder, stop, state, handle)
+    server::spawn(listener, tls, builder, stop, state, handle)
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -226,6 +238,17 @@ async fn route(
 ) -> Resp {
     let headers = req.headers();
     let format = Format::of(headers);
+    // otelcol: CORS -> auth -> body limit -> decompressor -> router.
+    let auth = match authenticate(state, req).await {
+        Ok(a) => a,
+        Err(message) => {
+            let s = ErrorStatus::new(code::UNAUTHENTICATED, message);
+            return match format {
+                Some(f) => status_response(f, 401, &s),
+                None => response(StatusCode::UNAUTHORIZED, "text/plain", s.message),
+            };
+        }
+    };
     // The decompressor wraps the router in otelcol, so an unknown encoding is refused first,
     // in the request's format (JSON without a Content-Type, 500 with any other one).
     let encoding = match encoding_of(state, headers) {
@@ -272,7 +295,7 @@ async fn route(
     if let Err(e) = consumer.admit() {
         return pipeline_error(format, &e);
     }
-    let meta = state.endpoint.meta(peer, req.headers());
+    let meta = state.endpoint.meta(peer, req.headers(), auth);
     let body = match read_body(state, body, encoding).await {
         Ok(b) => b,
         Err(message) => return bad_request(format, message),
@@ -304,6 +327,60 @@ async fn route(
         Format::Protobuf => response(StatusCode::OK, PB, EMPTY_RESPONSE),
         Format::Json => response(StatusCode::OK, JSON, &br#"{"partialSuccess":{}}"#[..]),
     }
+}
+
+/// The authenticator's verdict on the request's headers and `request_params`.
+async fn authenticate(
+    state: &HttpState,
+    req: &Request<()>,
+) -> Result<Vec<(String, String)>, String> {
+    if state.auth_params.is_empty() {
+        return state
+            .endpoint
+            .authenticate(req.headers())
+            .await
+            .map_err(|e| e.0);
+    }
+    let mut headers = req.headers().clone();
+    for (k, v) in url_query(req.uri().query().unwrap_or("")) {
+        if state.auth_params.contains(&k) {
+            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v)) {
+                headers.append(k, v);
+            }
+        }
+    }
+    state.endpoint.authenticate(&headers).await.map_err(|e| e.0)
+}
+
+/// `a=1&b=x%20y` as decoded pairs.
+fn url_query(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h << 4 | l);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                },
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    q.split('&').filter(|p| !p.is_empty()).map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        (decode(k), decode(v))
+    })
 }
 
 fn encoding_of(state: &HttpState, headers: &HeaderMap) -> Result<Encoding, String> {

@@ -1,11 +1,16 @@
-//! The accept loop shared by the gRPC and HTTP listeners: serves each connection with hyper,
-//! stops accepting when told to, then waits for the connections to finish the requests they
-//! have in flight (HTTP/2 GOAWAY, HTTP/1.1 close after the current response).
+//! The accept loop shared by the gRPC and HTTP listeners: serves each connection with hyper
+//! (over TLS when `tls` is set: the handshake runs in the connection's task, bounded by
+//! [`TLS_HANDSHAKE_TIMEOUT`]), stops accepting when told to, then waits for the connections to
+//! finish the requests they have in flight (HTTP/2 GOAWAY, HTTP/1.1 close after the current
+//! response).
 //!
 //! ```yaml
 //! receivers:
 //!   otlp:
-//!     protocols: { grpc: { endpoint: 127.0.0.1:4317 } }
+//!     protocols:
+//!       grpc:
+//!         endpoint: 127.0.0.1:4317
+//!         tls: { cert_file: server.crt, key_file: server.key }
 //! ```
 
 use http::{Request, Response};
@@ -20,7 +25,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+
+/// A client that has not finished its TLS handshake by then is disconnected.
+pub(crate) const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -32,10 +41,11 @@ pub(crate) fn builder() -> auto::Builder<TokioExecutor> {
     b
 }
 
-/// Serves `listener` until `stop` is cancelled; `handler(state, peer, request)` answers each
-/// request.
+/// Serves `listener` (with TLS when `tls` is set) until `stop` is cancelled;
+/// `handler(state, peer, request)` answers each request.
 pub(crate) fn spawn<St, F, Fut, B>(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     builder: auto::Builder<TokioExecutor>,
     stop: CancellationToken,
     state: Arc<St>,
@@ -70,12 +80,33 @@ where
                 let fut = handler(state.clone(), peer, req);
                 async move { Ok::<_, Infallible>(fut.await) }
             });
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .into_owned();
-            let conn = graceful.watch(conn);
+            let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
             tokio::spawn(async move {
-                if let Err(e) = conn.await {
+                let served = match tls {
+                    None => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                    Some(tls) => {
+                        let stream =
+                            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                };
+                if let Err(e) = served {
                     tracing::debug!(error = %e, %peer, "connection ended with an error");
                 }
             });

@@ -102,6 +102,7 @@ async fn start(yaml: &str) -> Harness {
         },
         telemetry: telemetry.clone(),
         shutdown: shutdown.clone(),
+        extensions: Default::default(),
     };
     let mut rx = OtlpReceiver::new(cfg);
     rx.start(ctx).await.unwrap();
@@ -654,6 +655,7 @@ async fn start_errors_name_the_problem() {
         consumers: Consumers::default(),
         telemetry: Telemetry::new(),
         shutdown: CancellationToken::new(),
+        extensions: Default::default(),
     };
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = taken.local_addr().unwrap().to_string();
@@ -673,7 +675,7 @@ async fn start_errors_name_the_problem() {
     let cfg = ferrotel_config::decode::<OtlpConfig>("r", &v).unwrap();
     let e = OtlpReceiver::new(cfg).start(ctx()).await.unwrap_err();
     assert!(
-        e.0.contains("protocols.grpc.tls is not supported yet"),
+        e.0.contains("protocols.grpc.tls.cert_file") && e.0.contains("a.crt"),
         "{e}"
     );
 }

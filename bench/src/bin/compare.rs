@@ -1,0 +1,1054 @@
+//! `compare`: runs ferrotel and a peer collector (Rotel) on this machine with the same pipeline
+//! and load, alternating runs (A B A B ...) so that machine drift cancels, plus a ceiling run (a
+//! server that only decodes and drops), and writes `bench/RESULTS.md` and `bench/results.svg`.
+//!
+//! Per collector and scenario it measures: items/s accepted, items per CPU-second (utime + stime
+//! of the collector process over the run, from `/proc/<pid>/stat`), CPU %, peak RSS (`VmHWM`),
+//! p99 latency of accepted requests, and the load generator's own CPU.
+//!
+//! ```text
+//! cargo build --release -p ferrotel --bin ferrotel -p ferrotel-bench
+//! target/release/compare --seconds 10 --rounds 2        # scenarios a..f, Rotel fetched with pip
+//! ```
+#![allow(clippy::print_stdout)]
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use ferrotel_bench::{procfs, server::Totals};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Rotel release compared against (the PyPI wheel carries the binary).
+const ROTEL_VERSION: &str = "0.0.1a15";
+const BENCH_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "compare",
+    about = "ferrotel vs Rotel vs ceiling, alternating runs"
+)]
+struct Args {
+    /// Seconds of load per run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Runs per collector and scenario (alternated A B A B ...).
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// Scenarios to run, comma separated: a (pass-through), b (full pipeline), c (gzip),
+    /// d (OTLP/HTTP in), e (steady 10k spans/s), f (idle).
+    #[arg(long, default_value = "a,b,c,d,e,f", value_delimiter = ',')]
+    scenarios: Vec<String>,
+    /// Load generator workers (connections) for the flat-out scenarios.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Spans per request.
+    #[arg(long, default_value_t = 100)]
+    spans_per_request: usize,
+    /// The ferrotel binary (default: `ferrotel` beside this program).
+    #[arg(long)]
+    ferrotel: Option<PathBuf>,
+    /// The rotel-agent binary (default: downloaded with pip into `target/peer`).
+    #[arg(long)]
+    rotel: Option<PathBuf>,
+    /// Skip the peer (ferrotel and ceiling only).
+    #[arg(long)]
+    no_peer: bool,
+    /// First of the loopback ports used (receiver gRPC, receiver HTTP, sink).
+    #[arg(long, default_value_t = 24317)]
+    base_port: u16,
+    /// Where RESULTS.md and results.svg are written.
+    #[arg(long, default_value = BENCH_DIR)]
+    out_dir: PathBuf,
+    /// Where process logs go.
+    #[arg(long, default_value = "/tmp/ferrotel-bench")]
+    work_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Ferrotel,
+    Rotel,
+    Ceiling,
+}
+
+impl Who {
+    fn name(self) -> &'static str {
+        match self {
+            Who::Ferrotel => "ferrotel",
+            Who::Rotel => "Rotel",
+            Who::Ceiling => "ceiling",
+        }
+    }
+    fn color(self) -> &'static str {
+        match self {
+            Who::Ferrotel => "#d9480f",
+            Who::Rotel => "#1c7ed6",
+            Who::Ceiling => "#868e96",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Load {
+    /// Flat out with this many workers.
+    FlatOut,
+    /// A fixed rate of items per second (one worker).
+    Rate(f64),
+    Idle,
+}
+
+struct Scenario {
+    key: &'static str,
+    title: &'static str,
+    ferrotel_config: &'static str,
+    http: bool,
+    gzip: bool,
+    load: Load,
+    who: &'static [Who],
+    /// Extra Rotel flags mapping the pipeline to Rotel's closest.
+    rotel_extra: &'static [&'static str],
+    note: &'static str,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        key: "a",
+        title: "(a) Pass-through: OTLP gRPC -> batch -> OTLP gRPC",
+        ferrotel_config: "passthrough.yaml",
+        http: false,
+        gzip: false,
+        load: Load::FlatOut,
+        who: &[Who::Ferrotel, Who::Rotel, Who::Ceiling],
+        rotel_extra: &[],
+        note: "Both collectors batch with 8192 items / 200ms and export uncompressed OTLP/gRPC to the same count-only sink. The ceiling decodes every request and drops it.",
+    },
+    Scenario {
+        key: "b",
+        title: "(b) Full pipeline: memory_limiter, resource, probabilistic_sampler 10%, redaction, batch -> OTLP",
+        ferrotel_config: "fullstack.yaml",
+        http: false,
+        gzip: false,
+        load: Load::FlatOut,
+        who: &[Who::Ferrotel, Who::Rotel],
+        rotel_extra: &["--otel-resource-attributes", "deployment.environment.name=bench,collector.name=rotel"],
+        note: "Rotel has no native memory_limiter, sampler or redaction (only Python processors, not used here): its row is its closest native pipeline, resource attributes (`--otel-resource-attributes`) + batch -> OTLP, which is the baseline the issue's target names (\"Rotel's batch-only pipeline\"). Items are spans accepted from the client; ferrotel exports about 10% of them.",
+    },
+    Scenario {
+        key: "c",
+        title: "(c) gzip on both sides: OTLP gRPC gzip -> batch -> OTLP gRPC gzip",
+        ferrotel_config: "gzip.yaml",
+        http: false,
+        gzip: true,
+        load: Load::FlatOut,
+        who: &[Who::Ferrotel, Who::Rotel, Who::Ceiling],
+        rotel_extra: &[],
+        note: "The load generator gzips every request (pre-compressed once, so the generator pays nothing per request); both collectors decompress, batch and export with gzip.",
+    },
+    Scenario {
+        key: "d",
+        title: "(d) OTLP/HTTP protobuf in -> batch -> OTLP gRPC",
+        ferrotel_config: "passthrough.yaml",
+        http: true,
+        gzip: false,
+        load: Load::FlatOut,
+        who: &[Who::Ferrotel, Who::Rotel, Who::Ceiling],
+        rotel_extra: &[],
+        note: "HTTP/1.1 with keep-alive, one connection per worker, `application/x-protobuf`.",
+    },
+    Scenario {
+        key: "e",
+        title: "(e) Steady 10k spans/s (otelcol's testbed load) -> batch -> OTLP gRPC",
+        ferrotel_config: "passthrough.yaml",
+        http: false,
+        gzip: false,
+        load: Load::Rate(10_000.0),
+        who: &[Who::Ferrotel, Who::Rotel],
+        rotel_extra: &[],
+        note: "100 spans per request, 100 requests/s from one connection. The numbers that matter are CPU % (of one core) and RSS.",
+    },
+    Scenario {
+        key: "f",
+        title: "(f) Idle: the pass-through configuration, no load",
+        ferrotel_config: "passthrough.yaml",
+        http: false,
+        gzip: false,
+        load: Load::Idle,
+        who: &[Who::Ferrotel, Who::Rotel],
+        rotel_extra: &[],
+        note: "Started, then left alone for the run length.",
+    },
+];
+
+/// What the load generator prints with `--json` (the fields used here).
+#[derive(Debug, Deserialize, Clone, Default)]
+struct LoadReport {
+    items_ok: u64,
+    items_per_sec: f64,
+    bytes_per_item: f64,
+    latency: LoadLatency,
+    errors: BTreeMap<String, u64>,
+    generator_cpu_seconds: f64,
+}
+
+#[derive(Debug, Deserialize, Clone, Default)]
+struct LoadLatency {
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// One measured run.
+#[derive(Debug, Clone)]
+struct Run {
+    load: LoadReport,
+    seconds: f64,
+    cpu_seconds: f64,
+    peak_rss_kib: u64,
+    rss_kib: u64,
+    exported: Option<u64>,
+    sink_cpu_seconds: f64,
+}
+
+impl Run {
+    fn items_per_cpu(&self) -> f64 {
+        self.load.items_ok as f64 / self.cpu_seconds.max(1e-3)
+    }
+    fn cpu_pct(&self) -> f64 {
+        100.0 * self.cpu_seconds / self.seconds.max(1e-9)
+    }
+}
+
+/// The exact commands of one run, for RESULTS.md.
+#[derive(Debug, Clone, Default)]
+struct Commands {
+    lines: Vec<String>,
+}
+
+struct Env {
+    args: Args,
+    ferrotel: PathBuf,
+    rotel: Option<PathBuf>,
+    loadgen: PathBuf,
+    ceiling: PathBuf,
+    ports: (u16, u16, u16),
+}
+
+fn shell_words(cmd: &Command) -> String {
+    let mut parts: Vec<String> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some(format!("{}={}", k.to_str()?, v?.to_str()?)))
+        .collect();
+    parts.push(display_path(Path::new(cmd.get_program())));
+    parts.extend(cmd.get_args().map(|a| {
+        let a = a.to_string_lossy();
+        if a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=,+-".contains(c))
+        {
+            a.into_owned()
+        } else {
+            format!("'{a}'")
+        }
+    }));
+    parts.join(" ")
+}
+
+/// A path relative to the workspace root when it is inside it.
+fn display_path(p: &Path) -> String {
+    let root = Path::new(BENCH_DIR).parent().unwrap_or(Path::new("/"));
+    p.strip_prefix(root)
+        .map(|r| r.display().to_string())
+        .unwrap_or_else(|_| p.display().to_string())
+}
+
+fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+fn wait_port(port: u16, child: &mut Proc, what: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if port_open(port) {
+            return Ok(());
+        }
+        if let Some(status) = child.exited()? {
+            bail!("{what} exited before listening on {port}: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("{what} did not listen on port {port} within 20s")
+}
+
+fn wait_port_free(port: u16) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while port_open(port) {
+        if Instant::now() > deadline {
+            bail!("port {port} is in use by another process; pick another --base-port");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+/// A started process, killed if the runner bails out before [`stop`]ping it.
+struct Proc(Option<Child>);
+
+impl Proc {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+    fn exited(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.0.as_mut().map_or(Ok(None), Child::try_wait)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// SIGTERM, then SIGKILL after 10 s; returns the captured stdout.
+fn stop(mut proc: Proc) -> anyhow::Result<String> {
+    let Some(mut child) = proc.0.take() else {
+        return Ok(String::new());
+    };
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait()?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn spawn(mut cmd: Command, log: &Path) -> anyhow::Result<Proc> {
+    let log = std::fs::File::create(log)?;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("cannot start {}", cmd.get_program().to_string_lossy()))?;
+    Ok(Proc(Some(child)))
+}
+
+impl Env {
+    fn collector_cmd(&self, s: &Scenario, who: Who) -> anyhow::Result<Command> {
+        let (grpc, http, sink) = self.ports;
+        Ok(match who {
+            Who::Ferrotel => {
+                let mut c = Command::new(&self.ferrotel);
+                c.env("BENCH_GRPC_ENDPOINT", format!("127.0.0.1:{grpc}"))
+                    .env("BENCH_HTTP_ENDPOINT", format!("127.0.0.1:{http}"))
+                    .env("BENCH_SINK_ENDPOINT", format!("127.0.0.1:{sink}"))
+                    .arg("--config")
+                    .arg(Path::new(BENCH_DIR).join("configs").join(s.ferrotel_config));
+                c
+            }
+            Who::Rotel => {
+                let rotel = self.rotel.as_ref().context("no rotel binary")?;
+                let mut c = Command::new(rotel);
+                c.arg("start")
+                    .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
+                    .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http}")])
+                    .args(["--exporter", "otlp"])
+                    .args([
+                        "--otlp-exporter-endpoint",
+                        &format!("http://127.0.0.1:{sink}"),
+                    ])
+                    .args([
+                        "--otlp-exporter-compression",
+                        if s.gzip { "gzip" } else { "none" },
+                    ])
+                    .args(["--batch-max-size", "8192", "--batch-timeout", "200ms"])
+                    .arg("--pid-file")
+                    .arg(self.args.work_dir.join("rotel.pid"))
+                    .arg("--log-file")
+                    .arg(self.args.work_dir.join("rotel.log"))
+                    .args(s.rotel_extra);
+                c
+            }
+            Who::Ceiling => {
+                let mut c = Command::new(&self.ceiling);
+                c.args(["--listen", &format!("127.0.0.1:{grpc}"), "--mode", "decode"]);
+                c
+            }
+        })
+    }
+
+    fn loadgen_cmd(&self, s: &Scenario, who: Who) -> Command {
+        let (grpc, http, _) = self.ports;
+        // The ceiling serves gRPC and HTTP on one port.
+        let port = if s.http && who != Who::Ceiling {
+            http
+        } else {
+            grpc
+        };
+        let mut c = Command::new(&self.loadgen);
+        c.args(["--endpoint", &format!("127.0.0.1:{port}")])
+            .args(["--protocol", if s.http { "http" } else { "grpc" }])
+            .args(["--signal", "traces"])
+            .args([
+                "--spans-per-request",
+                &self.args.spans_per_request.to_string(),
+            ])
+            .args(["--compression", if s.gzip { "gzip" } else { "none" }])
+            .args(["--duration", &format!("{}s", self.args.seconds)]);
+        match s.load {
+            Load::Rate(r) => {
+                c.args(["--concurrency", "1", "--rate", &r.to_string()]);
+            }
+            _ => {
+                c.args(["--concurrency", &self.args.concurrency.to_string()]);
+            }
+        }
+        c.arg("--json");
+        c
+    }
+
+    /// One run of one collector in one scenario.
+    fn run(&self, s: &Scenario, who: Who, round: usize) -> anyhow::Result<(Run, Commands)> {
+        let (grpc, http, sink_port) = self.ports;
+        for p in [grpc, http, sink_port] {
+            wait_port_free(p)?;
+        }
+        let tag = format!("{}-{}-{round}", s.key, who.name());
+        let mut commands = Commands::default();
+        let sink = if who == Who::Ceiling {
+            None
+        } else {
+            let mut c = Command::new(&self.ceiling);
+            c.args([
+                "--listen",
+                &format!("127.0.0.1:{sink_port}"),
+                "--mode",
+                "count",
+            ]);
+            commands.lines.push(format!("{}   # sink", shell_words(&c)));
+            let mut child = spawn(c, &self.args.work_dir.join(format!("{tag}-sink.log")))?;
+            wait_port(sink_port, &mut child, "sink")?;
+            Some(child)
+        };
+        let cmd = self.collector_cmd(s, who)?;
+        commands.lines.push(shell_words(&cmd));
+        let mut child = spawn(cmd, &self.args.work_dir.join(format!("{tag}.log")))?;
+        let listen = if s.http && who != Who::Ceiling {
+            http
+        } else {
+            grpc
+        };
+        wait_port(listen, &mut child, who.name())?;
+        std::thread::sleep(Duration::from_millis(300));
+        let pid = child.id().to_string();
+        let sink_pid = sink.as_ref().map(|c| c.id().to_string());
+        let sink_cpu0 = sink_pid
+            .as_deref()
+            .map(procfs::cpu_seconds)
+            .transpose()?
+            .unwrap_or(0.0);
+        let cpu0 = procfs::cpu_seconds(&pid)?;
+        let t0 = Instant::now();
+        let load = if s.load == Load::Idle {
+            commands.lines.push(format!("sleep {}", self.args.seconds));
+            std::thread::sleep(Duration::from_secs(self.args.seconds));
+            LoadReport::default()
+        } else {
+            let mut lg = self.loadgen_cmd(s, who);
+            commands.lines.push(shell_words(&lg));
+            let out = lg.stderr(Stdio::piped()).output()?;
+            if !out.status.success() {
+                bail!("loadgen failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            serde_json::from_str(text.trim()).with_context(|| format!("loadgen output {text:?}"))?
+        };
+        let seconds = t0.elapsed().as_secs_f64();
+        let cpu_seconds = procfs::cpu_seconds(&pid)? - cpu0;
+        let peak_rss_kib = procfs::status_kib(&pid, "VmHWM")?;
+        let rss_kib = procfs::status_kib(&pid, "VmRSS")?;
+        // Let the last batch (200ms timeout) reach the sink before stopping.
+        std::thread::sleep(Duration::from_millis(600));
+        let sink_cpu_seconds = match &sink_pid {
+            Some(p) => procfs::cpu_seconds(p)? - sink_cpu0,
+            None => 0.0,
+        };
+        stop(child)?;
+        let exported = match sink {
+            Some(sink) => {
+                let out = stop(sink)?;
+                let totals: Totals = serde_json::from_str(out.trim())
+                    .with_context(|| format!("sink output {out:?}"))?;
+                Some(totals.items)
+            }
+            None => None,
+        };
+        Ok((
+            Run {
+                load,
+                seconds,
+                cpu_seconds,
+                peak_rss_kib,
+                rss_kib,
+                exported,
+                sink_cpu_seconds,
+            },
+            commands,
+        ))
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The medians of one collector's runs in one scenario.
+#[derive(Debug, Clone, Default)]
+struct Summary {
+    items_per_sec: f64,
+    items_per_cpu: f64,
+    items_per_cpu_min: f64,
+    items_per_cpu_max: f64,
+    cpu_pct: f64,
+    peak_rss_mib: f64,
+    rss_mib: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+    error_kinds: String,
+    exported: Option<f64>,
+    generator_cpu_pct: f64,
+    sink_cpu_pct: f64,
+    runs: usize,
+}
+
+fn summarize(runs: &[Run]) -> Summary {
+    let m = |f: &dyn Fn(&Run) -> f64| median(runs.iter().map(f).collect());
+    let per_cpu: Vec<f64> = runs.iter().map(Run::items_per_cpu).collect();
+    let mut kinds = BTreeMap::<String, u64>::new();
+    for r in runs {
+        for (k, v) in &r.load.errors {
+            *kinds.entry(k.clone()).or_default() += v;
+        }
+    }
+    Summary {
+        items_per_sec: m(&|r| r.load.items_per_sec),
+        items_per_cpu: median(per_cpu.clone()),
+        items_per_cpu_min: per_cpu.iter().copied().fold(f64::INFINITY, f64::min),
+        items_per_cpu_max: per_cpu.iter().copied().fold(0.0, f64::max),
+        cpu_pct: m(&|r| r.cpu_pct()),
+        peak_rss_mib: m(&|r| r.peak_rss_kib as f64 / 1024.0),
+        rss_mib: m(&|r| r.rss_kib as f64 / 1024.0),
+        p50_ms: m(&|r| r.load.latency.p50_ms),
+        p99_ms: m(&|r| r.load.latency.p99_ms),
+        errors: kinds.values().sum(),
+        error_kinds: kinds
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        exported: runs
+            .iter()
+            .map(|r| r.exported.map(|e| e as f64))
+            .collect::<Option<Vec<_>>>()
+            .map(median),
+        generator_cpu_pct: m(&|r| 100.0 * r.load.generator_cpu_seconds / r.seconds.max(1e-9)),
+        sink_cpu_pct: m(&|r| 100.0 * r.sink_cpu_seconds / r.seconds.max(1e-9)),
+        runs: runs.len(),
+    }
+}
+
+struct ScenarioResult {
+    scenario: &'static Scenario,
+    results: Vec<(Who, Summary)>,
+    commands: Vec<(Who, Commands)>,
+    bytes_per_item: f64,
+}
+
+impl ScenarioResult {
+    fn get(&self, who: Who) -> Option<&Summary> {
+        self.results.iter().find(|(w, _)| *w == who).map(|(_, s)| s)
+    }
+}
+
+fn si(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.0}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn machine() -> (usize, String) {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cores = info.lines().filter(|l| l.starts_with("processor")).count();
+    let model = info
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    (cores, model)
+}
+
+fn git_rev() -> String {
+    Command::new("git")
+        .args(["-C", BENCH_DIR, "rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str) -> String {
+    let (cores, model) = machine();
+    let rotel_version = env
+        .rotel
+        .as_ref()
+        .and_then(|r| Command::new(r).arg("--version").output().ok())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "not run".into());
+    let mut md = String::new();
+    let _ = writeln!(md, "# ferrotel benchmark results\n");
+    let _ = writeln!(
+        md,
+        "Generated by `bench/src/bin/compare.rs` on {} (UTC). **Do not edit by hand: re-run the command below.**\n",
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+    );
+    let _ = writeln!(md, "- Machine: {cores} cores, {model}. Load generator, collector and sink share it (loopback only, nothing pinned).");
+    let _ = writeln!(md, "- ferrotel: git `{}`, release build. Peer: Rotel `{rotel_version}` (PyPI wheel `rotel=={ROTEL_VERSION}`).", git_rev());
+    let _ = writeln!(md, "- Run: {} s of load per run, {} alternating runs per collector (A B A B ...), {} spans per request, {} load generator connections for flat-out scenarios.", args.seconds, args.rounds, args.spans_per_request, args.concurrency);
+    let _ = writeln!(md, "- Reproduce: `cargo build --release -p ferrotel --bin ferrotel -p ferrotel-bench && {invocation}`\n");
+    let _ = writeln!(md, "Each number is the median over the runs. *Items per CPU-second* = spans accepted by the collector (acknowledged to the load generator) / the collector process's utime+stime over the run (`/proc/<pid>/stat`); it is the per-core efficiency and the least sensitive to the machine's noise. *Peak RSS* is `VmHWM`. Latency is that of accepted requests. *gen / sink CPU* is the load generator's and the sink's own CPU, which compete with the collector on this machine. *Exported* counts the spans the sink received.\n");
+    let _ = writeln!(
+        md,
+        "![throughput and RSS, ferrotel vs Rotel](results.svg)\n"
+    );
+
+    let _ = writeln!(md, "## Targets (issue #6)\n");
+    let _ = writeln!(md, "| target | measured | met |\n|---|---|---|");
+    let find = |key: &str| results.iter().find(|r| r.scenario.key == key);
+    let ratio = |r: &ScenarioResult| -> Option<f64> {
+        Some(r.get(Who::Ferrotel)?.items_per_cpu / r.get(Who::Rotel)?.items_per_cpu.max(1e-9))
+    };
+    let mut target = |name: &str, measured: String, ok: Option<bool>| {
+        let met = match ok {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "n/a",
+        };
+        let _ = writeln!(md, "| {name} | {measured} | {met} |");
+    };
+    if let Some(r) = find("a") {
+        if let Some(f) = r.get(Who::Ferrotel) {
+            target(
+                "(a) >= 1M spans per CPU-second",
+                si(f.items_per_cpu),
+                Some(f.items_per_cpu >= 1e6),
+            );
+        }
+        if let Some(x) = ratio(r) {
+            target(
+                "(a) >= 3x Rotel's spans per CPU-second",
+                format!("{x:.2}x"),
+                Some(x >= 3.0),
+            );
+        }
+    }
+    if let Some(r) = find("b") {
+        if let Some(f) = r.get(Who::Ferrotel) {
+            target(
+                "(b) >= 600k spans per CPU-second",
+                si(f.items_per_cpu),
+                Some(f.items_per_cpu >= 6e5),
+            );
+        }
+        if let Some(x) = ratio(r) {
+            target(
+                "(b) >= 2x Rotel (batch-only) spans per CPU-second",
+                format!("{x:.2}x"),
+                Some(x >= 2.0),
+            );
+        }
+    }
+    if let Some(f) = find("c").and_then(|r| r.get(Who::Ferrotel)) {
+        target(
+            "(c) >= 200k spans per CPU-second with gzip",
+            si(f.items_per_cpu),
+            Some(f.items_per_cpu >= 2e5),
+        );
+    }
+    if let Some(f) = find("e").and_then(|r| r.get(Who::Ferrotel)) {
+        target(
+            "(e) <= 3% of one core at 10k spans/s",
+            format!("{:.1}%", f.cpu_pct),
+            Some(f.cpu_pct <= 3.0),
+        );
+        target(
+            "(e) <= 20 MiB RSS at 10k spans/s",
+            format!("{:.1} MiB peak", f.peak_rss_mib),
+            Some(f.peak_rss_mib <= 20.0),
+        );
+    }
+    if let Some(f) = find("f").and_then(|r| r.get(Who::Ferrotel)) {
+        target(
+            "(f) idle <= 15 MiB RSS",
+            format!("{:.1} MiB peak", f.peak_rss_mib),
+            Some(f.peak_rss_mib <= 15.0),
+        );
+    }
+    target(
+        "Overload: RSS bounded, p99 < 100 ms, excess refused",
+        "not measured by this runner yet".into(),
+        None,
+    );
+    target(
+        "Scaling 1 vs 2 cores (taskset)",
+        "not measured by this runner yet".into(),
+        None,
+    );
+    md.push('\n');
+
+    for r in results {
+        let s = r.scenario;
+        let _ = writeln!(md, "## {}\n", s.title);
+        let _ = writeln!(md, "{}", s.note);
+        if r.bytes_per_item > 0.0 {
+            let _ = writeln!(
+                md,
+                "Spans average {:.0} bytes of protobuf.",
+                r.bytes_per_item
+            );
+        }
+        md.push('\n');
+        let _ = writeln!(md, "| | spans/s | spans per CPU-s (min-max) | CPU % | peak RSS MiB | RSS at end MiB | p50 / p99 ms | errors | exported | gen / sink CPU % | runs |");
+        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+        for (who, x) in &r.results {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} ({}-{}) | {:.1} | {:.1} | {:.1} | {:.2} / {:.2} | {} | {} | {:.0} / {:.0} | {} |",
+                who.name(),
+                si(x.items_per_sec),
+                si(x.items_per_cpu),
+                si(x.items_per_cpu_min),
+                si(x.items_per_cpu_max),
+                x.cpu_pct,
+                x.peak_rss_mib,
+                x.rss_mib,
+                x.p50_ms,
+                x.p99_ms,
+                if x.errors == 0 { "0".to_string() } else { format!("{} ({})", x.errors, x.error_kinds) },
+                x.exported.map(si).unwrap_or_else(|| "-".into()),
+                x.generator_cpu_pct,
+                x.sink_cpu_pct,
+                x.runs,
+            );
+        }
+        if let (Some(f), Some(p)) = (r.get(Who::Ferrotel), r.get(Who::Rotel)) {
+            if s.load == Load::FlatOut {
+                let _ = writeln!(
+                    md,
+                    "\n**ferrotel / Rotel**: {:.2}x spans per CPU-second, {:.2}x spans/s, {:.2}x peak RSS.",
+                    f.items_per_cpu / p.items_per_cpu.max(1e-9),
+                    f.items_per_sec / p.items_per_sec.max(1e-9),
+                    f.peak_rss_mib / p.peak_rss_mib.max(1e-9)
+                );
+            } else {
+                let _ = writeln!(
+                    md,
+                    "\n**ferrotel / Rotel**: {:.2}x CPU, {:.2}x peak RSS.",
+                    f.cpu_pct / p.cpu_pct.max(1e-9),
+                    f.peak_rss_mib / p.peak_rss_mib.max(1e-9)
+                );
+            }
+        }
+        if let (Some(f), Some(c)) = (r.get(Who::Ferrotel), r.get(Who::Ceiling)) {
+            let _ = writeln!(
+                md,
+                "ferrotel reaches {:.0}% of the decode-and-drop ceiling's spans per CPU-second.",
+                100.0 * f.items_per_cpu / c.items_per_cpu.max(1e-9)
+            );
+        }
+        let _ = writeln!(md, "\nCommands (last round; the runner starts the sink, then the collector, then the load):\n");
+        for (who, c) in &r.commands {
+            let _ = writeln!(md, "```sh\n# {}\n{}\n```", who.name(), c.lines.join("\n"));
+        }
+        md.push('\n');
+    }
+    md
+}
+
+/// Three panels of horizontal bars: spans/s and spans per CPU-second (flat-out scenarios),
+/// and peak RSS (every scenario).
+fn svg(results: &[ScenarioResult]) -> String {
+    type Rows = Vec<(String, Vec<(Who, f64, String)>)>;
+    let rows = |flat_only: bool, ceiling: bool, f: &dyn Fn(&Summary) -> (f64, String)| -> Rows {
+        results
+            .iter()
+            .filter(|r| !flat_only || r.scenario.load == Load::FlatOut)
+            .map(|r| {
+                let bars = r
+                    .results
+                    .iter()
+                    .filter(|(w, _)| ceiling || *w != Who::Ceiling)
+                    .map(|(w, s)| {
+                        let (v, t) = f(s);
+                        (*w, v, t)
+                    })
+                    .collect();
+                (format!("({})", r.scenario.key), bars)
+            })
+            .collect()
+    };
+    let panels = [
+        (
+            "Spans/s accepted (higher is better)",
+            rows(true, true, &|s| (s.items_per_sec, si(s.items_per_sec))),
+        ),
+        (
+            "Spans per CPU-second (higher is better)",
+            rows(true, true, &|s| (s.items_per_cpu, si(s.items_per_cpu))),
+        ),
+        (
+            "Peak RSS, MiB (lower is better)",
+            rows(false, false, &|s| {
+                (s.peak_rss_mib, format!("{:.1}", s.peak_rss_mib))
+            }),
+        ),
+    ];
+    let (bar_h, gap, label_w, panel_w, plot_w) = (14.0, 10.0, 34.0, 400.0, 270.0);
+    let height = panels
+        .iter()
+        .map(|(_, rows)| {
+            40.0 + rows
+                .iter()
+                .map(|(_, b)| b.len() as f64 * bar_h + gap)
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
+        + 40.0;
+    let width = panels.len() as f64 * panel_w + 20.0;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">"#
+    );
+    let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    for (i, (title, rows)) in panels.iter().enumerate() {
+        let x0 = 10.0 + i as f64 * panel_w;
+        let max = rows
+            .iter()
+            .flat_map(|(_, b)| b.iter().map(|(_, v, _)| *v))
+            .fold(0.0, f64::max)
+            .max(1e-9);
+        let _ = writeln!(
+            out,
+            r#"<text x="{x0}" y="20" font-size="13" font-weight="bold">{title}</text>"#
+        );
+        let mut y = 36.0;
+        for (label, bars) in rows {
+            let group_h = bars.len() as f64 * bar_h;
+            let _ = writeln!(
+                out,
+                r#"<text x="{x0}" y="{}">{label}</text>"#,
+                y + group_h / 2.0 + 4.0
+            );
+            for (who, v, text) in bars {
+                let w = (v / max * plot_w).max(1.0);
+                let bx = x0 + label_w;
+                let _ = writeln!(
+                    out,
+                    r#"<rect x="{bx}" y="{y}" width="{w:.1}" height="{}" fill="{}"/><text x="{:.1}" y="{}">{} {text}</text>"#,
+                    bar_h - 2.0,
+                    who.color(),
+                    bx + w + 4.0,
+                    y + bar_h - 4.0,
+                    who.name(),
+                );
+                y += bar_h;
+            }
+            y += gap;
+        }
+    }
+    let mut lx = 10.0;
+    for who in [Who::Ferrotel, Who::Rotel, Who::Ceiling] {
+        let _ = writeln!(
+            out,
+            r#"<rect x="{lx}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+            height - 20.0,
+            who.color(),
+            lx + 14.0,
+            height - 11.0,
+            who.name()
+        );
+        lx += 90.0;
+    }
+    let _ = writeln!(
+        out,
+        r#"<text x="{lx}" y="{}" fill="gray">(a) pass-through, (b) full pipeline, (c) gzip both sides, (d) OTLP/HTTP in, (e) steady 10k spans/s, (f) idle; ceiling = decode-and-drop server</text>"#,
+        height - 11.0
+    );
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The Rotel binary: given, or fetched once with pip into `target/peer`.
+fn rotel_binary(args: &Args) -> anyhow::Result<PathBuf> {
+    if let Some(p) = &args.rotel {
+        return Ok(p.clone());
+    }
+    let dir = Path::new(BENCH_DIR)
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("target/peer");
+    let bin = dir.join("rotel/rotel-agent");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    std::fs::create_dir_all(&dir)?;
+    eprintln!(
+        "fetching rotel=={ROTEL_VERSION} with pip into {}",
+        dir.display()
+    );
+    let ok = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            &format!("rotel=={ROTEL_VERSION}"),
+            "-d",
+        ])
+        .arg(&dir)
+        .status()
+        .context("python3 -m pip")?
+        .success();
+    if !ok {
+        bail!("pip download rotel failed; pass --rotel PATH or --no-peer");
+    }
+    let wheel = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .context("no wheel downloaded")?;
+    let ok = Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(&wheel)
+        .arg(&dir)
+        .status()?
+        .success();
+    if !ok || !bin.exists() {
+        bail!("could not unpack {}", wheel.display());
+    }
+    let _ = Command::new("chmod").arg("+x").arg(&bin).status();
+    Ok(bin)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let here = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .context("no executable directory")?;
+    let invocation = std::iter::once("target/release/compare".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    std::fs::create_dir_all(&args.work_dir)?;
+    let rotel = if args.no_peer {
+        None
+    } else {
+        Some(rotel_binary(&args)?)
+    };
+    let env = Env {
+        ferrotel: args
+            .ferrotel
+            .clone()
+            .unwrap_or_else(|| here.join("ferrotel")),
+        rotel,
+        loadgen: here.join("loadgen"),
+        ceiling: here.join("ceiling"),
+        ports: (args.base_port, args.base_port + 1, args.base_port + 2),
+        args: args.clone(),
+    };
+    for p in [&env.ferrotel, &env.loadgen, &env.ceiling] {
+        if !p.exists() {
+            bail!("{} not found: build with `cargo build --release -p ferrotel --bin ferrotel -p ferrotel-bench`", p.display());
+        }
+    }
+    let mut results = Vec::new();
+    for s in SCENARIOS
+        .iter()
+        .filter(|s| args.scenarios.iter().any(|k| k == s.key))
+    {
+        let who: Vec<Who> = s
+            .who
+            .iter()
+            .copied()
+            .filter(|w| *w != Who::Rotel || env.rotel.is_some())
+            .collect();
+        let mut runs: BTreeMap<Who, Vec<Run>> = BTreeMap::new();
+        let mut commands: BTreeMap<Who, Commands> = BTreeMap::new();
+        for round in 0..args.rounds.max(1) {
+            for &w in &who {
+                eprint!("{} round {} {:<9}", s.key, round + 1, w.name());
+                let (run, cmds) = env.run(s, w, round)?;
+                eprintln!(
+                    " {:>8} spans/s {:>8} per CPU-s  cpu {:5.1}%  peak RSS {:6.1} MiB  p99 {:7.2} ms  errors {}",
+                    si(run.load.items_per_sec),
+                    si(run.items_per_cpu()),
+                    run.cpu_pct(),
+                    run.peak_rss_kib as f64 / 1024.0,
+                    run.load.latency.p99_ms,
+                    run.load.errors.values().sum::<u64>()
+                );
+                runs.entry(w).or_default().push(run);
+                commands.insert(w, cmds);
+            }
+        }
+        let bytes_per_item = runs
+            .values()
+            .flatten()
+            .map(|r| r.load.bytes_per_item)
+            .fold(0.0, f64::max);
+        results.push(ScenarioResult {
+            scenario: s,
+            results: runs.iter().map(|(w, r)| (*w, summarize(r))).collect(),
+            commands: commands.into_iter().collect(),
+            bytes_per_item,
+        });
+    }
+    let md = markdown(&args, &env, &results, &invocation);
+    std::fs::write(args.out_dir.join("RESULTS.md"), &md)?;
+    std::fs::write(args.out_dir.join("results.svg"), svg(&results))?;
+    println!("{md}");
+    Ok(())
+}

@@ -1,0 +1,654 @@
+//! The `tail_sampling` processor's configuration: otelcol's keys and defaults, plus one
+//! ferrotel extension (`max_buffered_bytes`), and the validation that turns policy configs into
+//! [`Policy`] evaluators, reporting every problem with its path.
+
+use super::policy::{probabilistic_threshold, CompositeSub, Matcher, Policy, Rule, TokenBucket};
+use ferrotel_config::{ByteSize, ConfigError, ConfigErrors, GoDuration, Value};
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::HashSet;
+
+/// `processors.tail_sampling`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TailSamplingConfig {
+    /// Time from the first span of a trace until its decision.
+    pub decision_wait: GoDuration,
+    /// Traces held in memory, pending or decided. When full, the oldest is evicted: a decided
+    /// one is forgotten, otherwise the oldest pending trace is decided early on the spans it
+    /// has (otelcol drops it); either way `sampling_trace_dropped_too_early` counts pending
+    /// evictions.
+    pub num_traces: u64,
+    /// Allocation hint only (accepted for compatibility).
+    pub expected_new_traces_per_sec: u64,
+    /// Sizes of the caches of decided trace ids, which decide late spans at once.
+    pub decision_cache: DecisionCacheConfig,
+    /// Stop evaluating policies at the first one that samples.
+    pub sample_on_first_match: bool,
+    /// At shutdown, drop pending traces instead of deciding them on the spans received.
+    pub drop_pending_traces_on_shutdown: bool,
+    /// A trace whose buffered spans exceed this many (protobuf) bytes is not sampled at once,
+    /// and its later spans are dropped. 0: no per-trace limit (the total budget still applies).
+    pub maximum_trace_size_bytes: ByteSize,
+    /// ferrotel extension (not an otelcol key): total protobuf bytes of buffered spans across
+    /// all traces. Past it, the oldest pending traces are decided early (counted in
+    /// `sampling_trace_dropped_too_early`); if only sampled spans awaiting emission remain,
+    /// new data is refused with a retryable error. Memory in use is a few times this figure
+    /// (decoded form). 0: no limit.
+    pub max_buffered_bytes: ByteSize,
+    /// The sampling policies (at least one).
+    pub policies: Vec<PolicyConfig>,
+}
+
+impl Default for TailSamplingConfig {
+    fn default() -> Self {
+        TailSamplingConfig {
+            decision_wait: GoDuration::from_secs(30),
+            num_traces: 50_000,
+            expected_new_traces_per_sec: 0,
+            decision_cache: DecisionCacheConfig::default(),
+            sample_on_first_match: false,
+            drop_pending_traces_on_shutdown: false,
+            maximum_trace_size_bytes: ByteSize(0),
+            max_buffered_bytes: ByteSize(512 << 20),
+            policies: Vec::new(),
+        }
+    }
+}
+
+/// `decision_cache`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionCacheConfig {
+    /// Trace ids with a keep decision remembered (0: off).
+    pub sampled_cache_size: u64,
+    /// Trace ids with a drop decision remembered (0: off).
+    pub non_sampled_cache_size: u64,
+}
+
+/// One entry of `policies` (also of `and_sub_policy`, `drop_sub_policy`,
+/// `composite_sub_policy`): a name, a type, and the block named after the type.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// The policy's name (the `policy` label of the metrics).
+    pub name: String,
+    /// `always_sample`, `latency`, `numeric_attribute`, `probabilistic`, `status_code`,
+    /// `string_attribute`, `rate_limiting`, `bytes_limiting`, `span_count`,
+    /// `boolean_attribute`, `trace_state`, `and`, `composite` or `drop`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `latency` settings.
+    pub latency: LatencyConfig,
+    /// `numeric_attribute` settings.
+    pub numeric_attribute: NumericAttributeConfig,
+    /// `probabilistic` settings.
+    pub probabilistic: ProbabilisticConfig,
+    /// `status_code` settings.
+    pub status_code: StatusCodeConfig,
+    /// `string_attribute` settings.
+    pub string_attribute: StringAttributeConfig,
+    /// `rate_limiting` settings.
+    pub rate_limiting: RateLimitingConfig,
+    /// `bytes_limiting` settings.
+    pub bytes_limiting: BytesLimitingConfig,
+    /// `span_count` settings.
+    pub span_count: SpanCountConfig,
+    /// `boolean_attribute` settings.
+    pub boolean_attribute: BooleanAttributeConfig,
+    /// `trace_state` settings.
+    pub trace_state: TraceStateConfig,
+    /// `ottl_condition` settings: accepted by the parser so the error can say clearly that
+    /// ferrotel does not support OTTL.
+    pub ottl_condition: Option<Value>,
+    /// `and` settings.
+    pub and: AndConfig,
+    /// `composite` settings.
+    pub composite: CompositeConfig,
+    /// `drop` settings.
+    pub drop: DropConfig,
+}
+
+/// `latency`: trace duration (latest end minus earliest start).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LatencyConfig {
+    /// Sampled when the duration is at least this (or above it, with an upper bound).
+    pub threshold_ms: i64,
+    /// When not 0: sampled when `threshold_ms < duration <= upper_threshold_ms`.
+    pub upper_threshold_ms: i64,
+}
+
+/// `numeric_attribute`: an integer resource or span attribute within `[min, max]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NumericAttributeConfig {
+    /// Attribute key.
+    pub key: String,
+    /// Lowest value matched (unset: no lower bound). At least one bound is required.
+    pub min_value: Option<i64>,
+    /// Highest value matched (unset: no upper bound).
+    pub max_value: Option<i64>,
+    /// Sample traces that do not match instead.
+    pub invert_match: bool,
+}
+
+/// `probabilistic`: a hash of the trace id below a threshold.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbabilisticConfig {
+    /// Salt hashed before the trace id; collectors in layers should use different salts.
+    pub hash_salt: String,
+    /// Percentage of traces sampled.
+    pub sampling_percentage: f64,
+}
+
+impl Default for ProbabilisticConfig {
+    fn default() -> Self {
+        ProbabilisticConfig {
+            hash_salt: DEFAULT_HASH_SALT.into(),
+            sampling_percentage: 0.0,
+        }
+    }
+}
+
+/// otelcol's default `hash_salt`.
+pub const DEFAULT_HASH_SALT: &str = "default-hash-seed";
+
+/// `status_code`: any span with one of these statuses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatusCodeConfig {
+    /// `OK`, `ERROR` and/or `UNSET`.
+    pub status_codes: Vec<String>,
+}
+
+/// `string_attribute`: a string resource or span attribute among `values`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StringAttributeConfig {
+    /// Attribute key.
+    pub key: String,
+    /// Values matched exactly, or regular expressions (unanchored) with regex matching.
+    pub values: Vec<String>,
+    /// Treat `values` as regular expressions.
+    pub enabled_regex_matching: bool,
+    /// Size of otelcol's regex result cache; accepted, unused (Rust regexes need no cache).
+    pub cache_max_size: u64,
+    /// Sample traces that do not match instead.
+    pub invert_match: bool,
+}
+
+impl Default for StringAttributeConfig {
+    fn default() -> Self {
+        StringAttributeConfig {
+            key: String::new(),
+            values: Vec::new(),
+            enabled_regex_matching: false,
+            cache_max_size: 128,
+            invert_match: false,
+        }
+    }
+}
+
+/// `rate_limiting`: spans sampled per wall-clock second.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitingConfig {
+    /// A trace is sampled while the second's spans plus its own stay below this.
+    pub spans_per_second: i64,
+}
+
+/// `bytes_limiting`: a token bucket over the protobuf size of traces.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BytesLimitingConfig {
+    /// Refill rate in bytes per second.
+    pub bytes_per_second: i64,
+    /// Bucket size; 0 means twice `bytes_per_second`.
+    pub burst_capacity: i64,
+}
+
+/// `span_count`: the number of spans in the trace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpanCountConfig {
+    /// Fewest spans.
+    pub min_spans: i64,
+    /// Most spans (0: no upper bound).
+    pub max_spans: i64,
+}
+
+/// `boolean_attribute`: a boolean resource or span attribute equal to `value`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BooleanAttributeConfig {
+    /// Attribute key.
+    pub key: String,
+    /// Value matched (a non-boolean attribute reads as false).
+    pub value: bool,
+    /// Sample traces that do not match instead.
+    pub invert_match: bool,
+}
+
+/// `trace_state`: a W3C tracestate entry of any span.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TraceStateConfig {
+    /// Tracestate key.
+    pub key: String,
+    /// Values matched (a key and value of 256 bytes or more together are ignored).
+    pub values: Vec<String>,
+}
+
+/// `and`: sampled when every sub-policy samples.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AndConfig {
+    /// The sub-policies.
+    pub and_sub_policy: Vec<PolicyConfig>,
+}
+
+/// `drop`: the trace is dropped (whatever other policies say) when every sub-policy samples.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DropConfig {
+    /// The sub-policies.
+    pub drop_sub_policy: Vec<PolicyConfig>,
+}
+
+/// `composite`: the first sub-policy that samples decides, within its share of a total rate.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompositeConfig {
+    /// Spans per second over all sub-policies.
+    pub max_total_spans_per_second: i64,
+    /// Sub-policy names (each must be a `composite_sub_policy`). As in otelcol, sub-policies
+    /// are evaluated in `composite_sub_policy` order.
+    pub policy_order: Vec<String>,
+    /// The sub-policies.
+    pub composite_sub_policy: Vec<PolicyConfig>,
+    /// Each sub-policy's share of `max_total_spans_per_second`; a sub-policy without one
+    /// gets no spans, one with `percent: 0` an equal share.
+    pub rate_allocation: Vec<RateAllocationConfig>,
+}
+
+/// One `rate_allocation` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateAllocationConfig {
+    /// Sub-policy name.
+    pub policy: String,
+    /// Percent of `max_total_spans_per_second`.
+    pub percent: i64,
+}
+
+/// Status code names and their OTLP values.
+fn status_code(name: &str) -> Option<i32> {
+    match name {
+        "UNSET" => Some(0),
+        "OK" => Some(1),
+        "ERROR" => Some(2),
+        _ => None,
+    }
+}
+
+impl TailSamplingConfig {
+    /// Checks the settings and builds the policies; every problem is reported with its path.
+    pub fn build(&self, path: &str) -> Result<Vec<Policy>, ConfigErrors> {
+        let mut errors = ConfigErrors::default();
+        if self.num_traces == 0 {
+            errors.push(ConfigError::new(
+                format!("{path}.num_traces"),
+                "num_traces must be greater than zero",
+            ));
+        }
+        if self.policies.is_empty() {
+            errors.push(ConfigError::new(
+                format!("{path}.policies"),
+                "no sampling policies configured (at least one is required)",
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut policies = Vec::new();
+        for (i, p) in self.policies.iter().enumerate() {
+            let at = format!("{path}.policies[{i}]");
+            if !names.insert(p.name.as_str()) {
+                errors.push(ConfigError::new(
+                    format!("{at}.name"),
+                    format!("duplicate policy name {:?}", p.name),
+                ));
+            }
+            if let Some(policy) = build_policy(p, &at, &mut errors) {
+                policies.push(policy);
+            }
+        }
+        errors.into_result(policies)
+    }
+}
+
+fn build_subs(subs: &[PolicyConfig], at: &str, errors: &mut ConfigErrors) -> Vec<Policy> {
+    subs.iter()
+        .enumerate()
+        .filter_map(|(i, s)| build_policy(s, &format!("{at}[{i}]"), errors))
+        .collect()
+}
+
+/// Builds one policy from its config at path `at` (`processors.tail_sampling.policies[2]`).
+fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option<Policy> {
+    let mut err = |field: &str, msg: String| {
+        errors.push(ConfigError::new(format!("{at}.{field}"), msg));
+    };
+    let rule = match p.kind.as_str() {
+        "always_sample" => Rule::AlwaysSample,
+        "latency" => {
+            let c = &p.latency;
+            if c.upper_threshold_ms != 0 && c.upper_threshold_ms < c.threshold_ms {
+                err(
+                    "latency.upper_threshold_ms",
+                    "upper_threshold_ms must be greater than threshold_ms".into(),
+                );
+            }
+            let ms = |v: i64| i128::from(v) * 1_000_000;
+            Rule::Latency {
+                lower: ms(c.threshold_ms),
+                upper: ms(c.upper_threshold_ms),
+            }
+        }
+        "numeric_attribute" => {
+            let c = &p.numeric_attribute;
+            if c.min_value.is_none() && c.max_value.is_none() {
+                err(
+                    "numeric_attribute",
+                    "at least one of min_value or max_value must be set".into(),
+                );
+            }
+            let (min, max) = (
+                c.min_value.unwrap_or(i64::MIN),
+                c.max_value.unwrap_or(i64::MAX),
+            );
+            if min > max {
+                err(
+                    "numeric_attribute.max_value",
+                    "max_value must be greater than or equal to min_value".into(),
+                );
+            }
+            Rule::NumericAttribute {
+                key: c.key.clone(),
+                min,
+                max,
+                invert: c.invert_match,
+            }
+        }
+        "probabilistic" => {
+            let c = &p.probabilistic;
+            if !c.sampling_percentage.is_finite() || c.sampling_percentage < 0.0 {
+                err(
+                    "probabilistic.sampling_percentage",
+                    format!("invalid sampling percentage {}", c.sampling_percentage),
+                );
+            }
+            let salt = if c.hash_salt.is_empty() {
+                DEFAULT_HASH_SALT
+            } else {
+                &c.hash_salt
+            };
+            Rule::Probabilistic {
+                salt: salt.as_bytes().to_vec(),
+                threshold: probabilistic_threshold(c.sampling_percentage),
+            }
+        }
+        "status_code" => {
+            let names = &p.status_code.status_codes;
+            if names.is_empty() {
+                err(
+                    "status_code.status_codes",
+                    "expected at least one status code to filter on".into(),
+                );
+            }
+            let mut codes = Vec::new();
+            for n in names {
+                match status_code(n) {
+                    Some(c) => codes.push(c),
+                    None => err(
+                        "status_code.status_codes",
+                        format!("unknown status code {n:?}, supported: OK, ERROR, UNSET"),
+                    ),
+                }
+            }
+            Rule::StatusCode(codes)
+        }
+        "string_attribute" => {
+            let c = &p.string_attribute;
+            let matcher = if c.enabled_regex_matching {
+                let mut res = Vec::new();
+                for (i, v) in c.values.iter().enumerate() {
+                    match Regex::new(v) {
+                        Ok(r) => res.push(r),
+                        Err(e) => err(
+                            &format!("string_attribute.values[{i}]"),
+                            format!("invalid regular expression: {e}"),
+                        ),
+                    }
+                }
+                Matcher::Regex(res)
+            } else {
+                Matcher::Exact(c.values.iter().cloned().collect())
+            };
+            Rule::StringAttribute {
+                key: c.key.clone(),
+                matcher,
+                invert: c.invert_match,
+            }
+        }
+        "rate_limiting" => {
+            let c = &p.rate_limiting;
+            if c.spans_per_second <= 0 {
+                err(
+                    "rate_limiting.spans_per_second",
+                    "spans_per_second must be greater than zero".into(),
+                );
+            }
+            Rule::RateLimiting {
+                spans_per_second: c.spans_per_second,
+                second: 0,
+                used: 0,
+            }
+        }
+        "bytes_limiting" => {
+            let c = &p.bytes_limiting;
+            if c.bytes_per_second <= 0 {
+                err(
+                    "bytes_limiting.bytes_per_second",
+                    "bytes_per_second must be greater than zero".into(),
+                );
+            }
+            if c.burst_capacity < 0 {
+                err(
+                    "bytes_limiting.burst_capacity",
+                    "burst_capacity must not be negative".into(),
+                );
+            }
+            let burst = if c.burst_capacity == 0 {
+                c.bytes_per_second.saturating_mul(2)
+            } else {
+                c.burst_capacity
+            };
+            Rule::BytesLimiting(TokenBucket::new(c.bytes_per_second as f64, burst as f64))
+        }
+        "span_count" => {
+            let c = &p.span_count;
+            if c.max_spans != 0 && c.max_spans < c.min_spans {
+                err(
+                    "span_count.max_spans",
+                    "max_spans must be greater than or equal to min_spans".into(),
+                );
+            }
+            Rule::SpanCount {
+                min: c.min_spans,
+                max: c.max_spans,
+            }
+        }
+        "boolean_attribute" => {
+            let c = &p.boolean_attribute;
+            Rule::BooleanAttribute {
+                key: c.key.clone(),
+                value: c.value,
+                invert: c.invert_match,
+            }
+        }
+        "trace_state" => {
+            let c = &p.trace_state;
+            Rule::TraceState {
+                key: c.key.clone(),
+                values: c
+                    .values
+                    .iter()
+                    .filter(|v| c.key.len() + v.len() < 256)
+                    .cloned()
+                    .collect(),
+            }
+        }
+        "and" => {
+            let subs = &p.and.and_sub_policy;
+            if subs.is_empty() {
+                err(
+                    "and.and_sub_policy",
+                    "at least one sub-policy is required".into(),
+                );
+            }
+            Rule::And(build_subs(
+                subs,
+                &format!("{at}.and.and_sub_policy"),
+                errors,
+            ))
+        }
+        "drop" => {
+            let subs = &p.drop.drop_sub_policy;
+            if subs.is_empty() {
+                err(
+                    "drop.drop_sub_policy",
+                    "at least one sub-policy is required".into(),
+                );
+            }
+            Rule::Drop(build_subs(
+                subs,
+                &format!("{at}.drop.drop_sub_policy"),
+                errors,
+            ))
+        }
+        "composite" => build_composite(&p.composite, at, errors),
+        "ottl_condition" => {
+            err(
+                "type",
+                "policy type \"ottl_condition\" is not supported by ferrotel (no OTTL engine); \
+                 express the condition with the other policy types"
+                    .into(),
+            );
+            return None;
+        }
+        "" => {
+            err("type", "policy type is required".into());
+            return None;
+        }
+        other => {
+            err(
+                "type",
+                format!(
+                    "unknown sampling policy type {other:?}, supported: always_sample, latency, \
+                     numeric_attribute, probabilistic, status_code, string_attribute, \
+                     rate_limiting, bytes_limiting, span_count, boolean_attribute, trace_state, \
+                     and, composite, drop"
+                ),
+            );
+            return None;
+        }
+    };
+    Some(Policy {
+        name: p.name.clone(),
+        rule,
+    })
+}
+
+fn build_composite(c: &CompositeConfig, at: &str, errors: &mut ConfigErrors) -> Rule {
+    let path = format!("{at}.composite");
+    if c.max_total_spans_per_second <= 0 {
+        errors.push(ConfigError::new(
+            format!("{path}.max_total_spans_per_second"),
+            "max_total_spans_per_second must be greater than zero",
+        ));
+    }
+    if c.composite_sub_policy.is_empty() {
+        errors.push(ConfigError::new(
+            format!("{path}.composite_sub_policy"),
+            "at least one sub-policy is required",
+        ));
+    }
+    let names: HashSet<&str> = c
+        .composite_sub_policy
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    for (i, n) in c.policy_order.iter().enumerate() {
+        if !names.contains(n.as_str()) {
+            errors.push(ConfigError::new(
+                format!("{path}.policy_order[{i}]"),
+                format!("policy {n:?} is not a composite_sub_policy"),
+            ));
+        }
+    }
+    let mut total_percent = 0;
+    for (i, r) in c.rate_allocation.iter().enumerate() {
+        if !names.contains(r.policy.as_str()) {
+            errors.push(ConfigError::new(
+                format!("{path}.rate_allocation[{i}].policy"),
+                format!("policy {:?} is not a composite_sub_policy", r.policy),
+            ));
+        }
+        if r.percent < 0 {
+            errors.push(ConfigError::new(
+                format!("{path}.rate_allocation[{i}].percent"),
+                "percent must not be negative",
+            ));
+        }
+        total_percent += r.percent.max(0);
+    }
+    if total_percent > 100 {
+        errors.push(ConfigError::new(
+            format!("{path}.rate_allocation"),
+            format!("rate allocations add up to {total_percent}%, more than 100%"),
+        ));
+    }
+    let max = c.max_total_spans_per_second as f64;
+    let equal_share = max / c.composite_sub_policy.len().max(1) as f64;
+    let allocation = |name: &str| -> i64 {
+        c.rate_allocation
+            .iter()
+            .rev()
+            .find(|r| r.policy == name)
+            .map_or(0.0, |r| {
+                if r.percent > 0 {
+                    r.percent as f64 / 100.0 * max
+                } else {
+                    equal_share
+                }
+            }) as i64
+    };
+    let subs = build_subs(
+        &c.composite_sub_policy,
+        &format!("{path}.composite_sub_policy"),
+        errors,
+    );
+    Rule::Composite {
+        max_total: c.max_total_spans_per_second,
+        second: 0,
+        subs: subs
+            .into_iter()
+            .map(|policy| CompositeSub {
+                allocated: allocation(&policy.name),
+                used: 0,
+                policy,
+            })
+            .collect(),
+    }
+}
