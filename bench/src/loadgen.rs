@@ -277,7 +277,8 @@ async fn worker(
         let period = Duration::from_secs_f64(per_request.max(1e-6));
         let offset = period.mul_f64(n as f64 / cfg.concurrency as f64);
         let mut t = tokio::time::interval_at((start + offset).into(), period);
-        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // Burst: a late tick is sent at once, so the average rate holds when a response is slow.
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         t
     });
     let mut stats = WorkerStats::default();

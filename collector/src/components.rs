@@ -14,13 +14,16 @@ pub fn builtin() -> Registry {
         .with_processor(ferrotel_processors::attributes::AttributesProcessorFactory)
         .with_processor(ferrotel_processors::probabilistic_sampler::ProbabilisticSamplerFactory)
         .with_processor(ferrotel_processors::redaction::RedactionProcessorFactory)
+        .with_processor(ferrotel_processors::tail_sampling::TailSamplingProcessorFactory)
         // exporters
         .with_exporter(ferrotel_exporters::debug::DebugExporterFactory)
         .with_exporter(ferrotel_exporters::otlp::OtlpExporterFactory)
         .with_exporter(ferrotel_exporters::otlphttp::OtlpHttpExporterFactory)
         .with_exporter(ferrotel_exporters::prometheus::PrometheusExporterFactory)
+        .with_exporter(ferrotel_exporters::jaeger::JaegerExporterFactory)
         // extensions
         .with_extension(ferrotel_extensions::health_check::HealthCheckFactory)
         .with_extension(ferrotel_extensions::bearertokenauth::BearerTokenAuthFactory)
         .with_extension(ferrotel_extensions::basicauth::BasicAuthFactory)
+        .with_extension(ferrotel_extensions::file_storage::FileStorageFactory)
 }

@@ -168,7 +168,7 @@ const SCENARIOS: &[Scenario] = &[
         load: Load::Rate(10_000.0),
         who: &[Who::Ferrotel, Who::Rotel],
         rotel_extra: &[],
-        note: "100 spans per request, 100 requests/s from one connection. The numbers that matter are CPU % (of one core) and RSS.",
+        note: "100 spans per request, 100 requests/s over 4 connections (25/s each). The numbers that matter are CPU % (of one core) and RSS.",
     },
     Scenario {
         key: "f",
@@ -412,7 +412,7 @@ impl Env {
             .args(["--duration", &format!("{}s", self.args.seconds)]);
         match s.load {
             Load::Rate(r) => {
-                c.args(["--concurrency", "1", "--rate", &r.to_string()]);
+                c.args(["--concurrency", "4", "--rate", &r.to_string()]);
             }
             _ => {
                 c.args(["--concurrency", &self.args.concurrency.to_string()]);
@@ -752,22 +752,24 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
         md.push('\n');
         let _ = writeln!(md, "| | spans/s | spans per CPU-s (min-max) | CPU % | peak RSS MiB | RSS at end MiB | p50 / p99 ms | errors | exported | gen / sink CPU % | runs |");
         let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+        let idle = s.load == Load::Idle;
+        let dash = |v: String| if idle { "-".to_string() } else { v };
         for (who, x) in &r.results {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} ({}-{}) | {:.1} | {:.1} | {:.1} | {:.2} / {:.2} | {} | {} | {:.0} / {:.0} | {} |",
+                "| {} | {} | {} ({}-{}) | {:.1} | {:.1} | {:.1} | {} / {} | {} | {} | {:.0} / {:.0} | {} |",
                 who.name(),
-                si(x.items_per_sec),
-                si(x.items_per_cpu),
-                si(x.items_per_cpu_min),
-                si(x.items_per_cpu_max),
+                dash(si(x.items_per_sec)),
+                dash(si(x.items_per_cpu)),
+                dash(si(x.items_per_cpu_min)),
+                dash(si(x.items_per_cpu_max)),
                 x.cpu_pct,
                 x.peak_rss_mib,
                 x.rss_mib,
-                x.p50_ms,
-                x.p99_ms,
+                dash(format!("{:.2}", x.p50_ms)),
+                dash(format!("{:.2}", x.p99_ms)),
                 if x.errors == 0 { "0".to_string() } else { format!("{} ({})", x.errors, x.error_kinds) },
-                x.exported.map(si).unwrap_or_else(|| "-".into()),
+                dash(x.exported.map(si).unwrap_or_else(|| "-".into())),
                 x.generator_cpu_pct,
                 x.sink_cpu_pct,
                 x.runs,

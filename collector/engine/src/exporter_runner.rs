@@ -56,12 +56,6 @@ struct Item {
     seq: Option<u64>,
 }
 
-/// The persistent queue's store, attached at start.
-struct Persistent {
-    store: Arc<dyn QueueStore>,
-    redispatched: Counter,
-}
-
 /// How sending one batch ended.
 enum Outcome {
     Sent,
@@ -85,7 +79,8 @@ pub struct ExporterRunner {
     /// Cancelled when the shutdown deadline passes (persistent queue: when it closes): stop
     /// retrying.
     give_up: CancellationToken,
-    persistent: OnceLock<Persistent>,
+    /// The persistent queue's store, attached at start.
+    persistent: OnceLock<Arc<dyn QueueStore>>,
 }
 
 impl ExporterRunner {
@@ -226,7 +221,7 @@ impl ExporterRunner {
         if requests > 0 {
             tracing::info!(exporter = %self.id, signal = %self.signal, requests, items, "Queued again what the persistent queue held from an earlier run.");
         }
-        let _ = self.persistent.set(Persistent { store, redispatched });
+        let _ = self.persistent.set(store);
         Ok(())
     }
 
@@ -258,22 +253,22 @@ impl ExporterRunner {
                     };
                     drop(item.permit);
                     me.metrics.queue_size.add(-(item.cost as i64));
-                    let (Some(p), Some(seq)) = (me.persistent.get(), item.seq) else {
+                    let (Some(store), Some(seq)) = (me.persistent.get(), item.seq) else {
                         me.send_with_retry(item.batch).await;
                         continue;
                     };
                     if me.give_up.is_cancelled() {
                         break; // Shutting down: the rest stays on disk.
                     }
-                    let store = p.store.clone();
-                    if let Err(e) = Self::blocking(move || store.dispatched(seq)).await {
+                    let s = store.clone();
+                    if let Err(e) = Self::blocking(move || s.dispatched(seq)).await {
                         tracing::warn!(exporter = %me.id, error = %e, "Could not mark a persistent queue record as dispatched.");
                     }
                     if let Outcome::Interrupted(_) = me.send_with_retry(item.batch).await {
                         continue;
                     }
-                    let store = p.store.clone();
-                    if let Err(e) = Self::blocking(move || store.remove(seq)).await {
+                    let s = store.clone();
+                    if let Err(e) = Self::blocking(move || s.remove(seq)).await {
                         tracing::error!(exporter = %me.id, error = %e, "Could not remove an exported request from the persistent queue; it will be sent again after a restart.");
                     }
                 }
@@ -330,21 +325,21 @@ impl ExporterRunner {
             return Err(PipelineError::refused("exporter is shutting down"));
         };
         let closed = || PipelineError::refused("exporter is shutting down");
-        let Some(p) = self.persistent.get() else {
+        let Some(store) = self.persistent.get() else {
             self.metrics.queue_size.add(cost as i64);
             let item = Item { batch, permit: Some(permit), cost, seq: None };
             return tx.send(item).map_err(|_| closed());
         };
         // Written and queued in one blocking task, so that it is queued even if the caller
         // stops waiting; the caller hears of success only once it is on disk.
-        let store = p.store.clone();
+        let store = store.clone();
         let queue_size = self.metrics.queue_size.clone();
         let items = batch.item_count();
         let written = Self::blocking(move || {
             let seq = store.push(&batch.encoded())?;
             queue_size.add(cost as i64);
             let item = Item { batch, permit: Some(permit), cost, seq: Some(seq) };
-            if let Err(mpsc::error::SendError(item)) = tx.send(item) {
+            if tx.send(item).is_err() {
                 queue_size.add(-(cost as i64));
                 let _ = store.remove(seq);
                 return Ok(false);

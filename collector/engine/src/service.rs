@@ -128,6 +128,66 @@ fn check_authenticators(
     }
 }
 
+/// Checks every used exporter's `sending_queue.storage`: it must name an extension of
+/// `service.extensions` that offers storage.
+fn check_storage(
+    runners: &BTreeMap<(ComponentId, Signal), Arc<ExporterRunner>>,
+    extensions: &[(ComponentId, Box<dyn Extension>)],
+    errors: &mut ConfigErrors,
+) {
+    let mut seen = Vec::new();
+    for ((id, _), runner) in runners {
+        let Some(storage) = runner.storage_id() else {
+            continue;
+        };
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id);
+        let path = format!("exporters.{id}.sending_queue.storage");
+        match extensions.iter().find(|(e, _)| e.to_string() == storage.trim()) {
+            None => errors.push(ConfigError::new(
+                path,
+                format!("storage extension {storage:?} not found: it must be listed in service.extensions"),
+            )),
+            Some((_, ext)) if ext.storage().is_none() => errors.push(ConfigError::new(
+                path,
+                format!("extension {storage:?} is not a storage extension"),
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Makes each persistent queue's runner use its storage extension, queueing what earlier runs
+/// left on disk.
+async fn attach_storage(
+    runners: &[Arc<ExporterRunner>],
+    extensions: &[(ComponentId, Box<dyn Extension>)],
+    telemetry: &Telemetry,
+) -> Result<(), StartError> {
+    for r in runners {
+        let Some(storage_id) = r.storage_id() else {
+            continue;
+        };
+        let fail = |e: String| StartError(format!("exporters.{}.sending_queue.storage: {e}", r.id()));
+        let storage = extensions
+            .iter()
+            .find(|(e, _)| e.to_string() == storage_id.trim())
+            .and_then(|(_, e)| e.storage())
+            .ok_or_else(|| fail(format!("storage extension {storage_id:?} not found")))?;
+        let name = r.storage_name();
+        let store = tokio::task::spawn_blocking(move || storage.open_queue(&name))
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(e.to_string()))?;
+        r.attach_store(store, telemetry)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(())
+}
+
 impl Service {
     /// Checks the whole graph and creates every component, reporting all problems at once.
     /// Nothing is bound or started.
@@ -328,6 +388,7 @@ impl Service {
             }
         }
         check_authenticators(doc, &extensions, &mut errors);
+        check_storage(&runners, &extensions, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -430,6 +491,7 @@ impl Service {
                 .await
                 .map_err(|e| StartError(format!("exporters.{id}: {e}")))?;
         }
+        attach_storage(&self.runners, &self.extensions, &self.telemetry).await?;
         for r in &self.runners {
             r.spawn_workers(&mut self.workers);
         }

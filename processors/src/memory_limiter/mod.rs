@@ -70,6 +70,7 @@ impl ProcessorFactory for MemoryLimiterFactory {
         let limits = cfg
             .limits(total_memory())
             .map_err(|e| ConfigError::new(ctx.path.clone(), e))?;
+        system::return_large_blocks_on_free();
         let mut limiter = MemoryLimiter::new(
             &cfg,
             limits,

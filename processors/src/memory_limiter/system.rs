@@ -18,6 +18,20 @@ impl MemoryProbe for ProcessMemory {
     }
 }
 
+/// Makes glibc serve every allocation of 128 KiB or more (request bodies, decoded batches,
+/// encode buffers) with its own mapping, unmapped as soon as it is freed. By default glibc
+/// raises that threshold as large blocks are freed (up to 32 MiB), after which they come from
+/// its heaps and stay resident until a trim: exactly the memory a limiter needs to see go.
+#[allow(unsafe_code)]
+pub(crate) fn return_large_blocks_on_free() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tuning parameter of glibc's allocator, under its own lock;
+    // it takes no pointer and may be called at any time from any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 /// Returns the free pages at the top of glibc's heaps and in its arenas to the OS. A no-op
 /// where the allocator is not glibc's.
 #[allow(unsafe_code)]

@@ -34,7 +34,7 @@ pub struct TailSamplingConfig {
     /// all traces. Past it, the oldest pending traces are decided early (counted in
     /// `sampling_trace_dropped_too_early`); if only sampled spans awaiting emission remain,
     /// new data is refused with a retryable error. Memory in use is a few times this figure
-    /// (decoded form). 0: no limit.
+    /// (decoded form). Default 512MiB; 0: no limit.
     pub max_buffered_bytes: ByteSize,
     /// The sampling policies (at least one).
     pub policies: Vec<PolicyConfig>,
