@@ -179,6 +179,16 @@ impl Collector {
         None
     }
 
+    /// Kills the process with SIGKILL (no shutdown at all, like a crash or an OOM kill) and
+    /// waits for it to exit.
+    pub fn kill9(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+
     /// The self-metrics text.
     pub fn metrics_text(&self) -> String {
         http_get::blocking_text(&format!("http://127.0.0.1:{}/metrics", self.ports.metrics))
@@ -287,4 +297,28 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(25));
     }
     f()
+}
+
+/// A trace request with one span per id of `ids`; the span id is the id in big-endian (see
+/// [`sink::Sink::span_ids`]), so a test can tell exactly which spans arrived and how often.
+pub fn span_request(
+    ids: std::ops::Range<u64>,
+) -> opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: ids
+                    .map(|id| Span {
+                        trace_id: [9u8; 8].into_iter().chain(id.to_be_bytes()).collect(),
+                        span_id: id.to_be_bytes().to_vec(),
+                        name: format!("span-{id}"),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
 }

@@ -25,6 +25,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tonic::{Request, Response, Status};
 
+/// The sink takes messages of any size a test sends (tonic's default limit is 4 MiB, and a
+/// collector's batches can be bigger).
+const MAX_MESSAGE: usize = 1 << 30;
+
 /// What the sink received, and how it should answer.
 #[derive(Default)]
 pub struct SinkState {
@@ -48,7 +52,12 @@ pub struct Sink {
 impl Sink {
     /// Starts a sink on a free loopback port; it runs until the runtime stops.
     pub async fn start() -> Sink {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Self::start_on(0).await
+    }
+
+    /// Starts a sink on loopback port `port` (a destination that comes back after an outage).
+    pub async fn start_on(port: u16) -> Sink {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind sink");
         let addr = listener.local_addr().expect("sink addr");
@@ -62,16 +71,19 @@ impl Sink {
             let _ = tonic::transport::Server::builder()
                 .add_service(
                     TraceServiceServer::new(s.clone())
+                        .max_decoding_message_size(MAX_MESSAGE)
                         .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
                         .accept_compressed(tonic::codec::CompressionEncoding::Zstd),
                 )
                 .add_service(
                     MetricsServiceServer::new(s.clone())
+                        .max_decoding_message_size(MAX_MESSAGE)
                         .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
                         .accept_compressed(tonic::codec::CompressionEncoding::Zstd),
                 )
                 .add_service(
                     LogsServiceServer::new(s)
+                        .max_decoding_message_size(MAX_MESSAGE)
                         .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
                         .accept_compressed(tonic::codec::CompressionEncoding::Zstd),
                 )
@@ -97,6 +109,18 @@ impl Sink {
             .flat_map(|r| &r.scope_spans)
             .map(|s| s.spans.len())
             .sum()
+    }
+
+    /// The span ids of every span received, duplicates included, as big-endian integers.
+    pub fn span_ids(&self) -> Vec<u64> {
+        self.lock()
+            .traces
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .filter_map(|s| Some(u64::from_be_bytes(s.span_id.as_slice().try_into().ok()?)))
+            .collect()
     }
 
     pub fn log_count(&self) -> usize {

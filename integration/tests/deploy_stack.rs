@@ -30,7 +30,11 @@ fn read(rel: &str) -> String {
 
 fn venv_bin(name: &str) -> PathBuf {
     let p = workspace().join(".venv/bin").join(name);
-    assert!(p.exists(), "{} is missing: run scripts/setup-test-deps", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup-test-deps",
+        p.display()
+    );
     p
 }
 
@@ -47,15 +51,17 @@ fn run_ok(cmd: &mut Command) -> String {
 }
 
 fn output(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| {
-        panic!("{cmd:?} cannot run ({e}): run scripts/setup-test-deps")
-    })
+    cmd.output()
+        .unwrap_or_else(|e| panic!("{cmd:?} cannot run ({e}): run scripts/setup-test-deps"))
 }
 
 /// Replaces every `from` with `to`; each `from` must occur (so a drifting file fails here).
 fn rewrite(text: &str, edits: &[(&str, String)]) -> String {
     edits.iter().fold(text.to_string(), |acc, (from, to)| {
-        assert!(acc.contains(from), "{from:?} not found; the deploy file changed");
+        assert!(
+            acc.contains(from),
+            "{from:?} not found; the deploy file changed"
+        );
         acc.replace(from, to)
     })
 }
@@ -112,7 +118,12 @@ fn write_temp(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn deploy_promtool_checks_config_rules_and_rule_tests() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_temp(dir.path(), "prometheus.yml", &prometheus_config(1, 2, 3));
-    let out = run_ok(Command::new("promtool").arg("check").arg("config").arg(&cfg));
+    let out = run_ok(
+        Command::new("promtool")
+            .arg("check")
+            .arg("config")
+            .arg(&cfg),
+    );
     assert!(
         out.contains("SUCCESS: 1 rule files found") && out.contains("SUCCESS: 7 rules found"),
         "{out}"
@@ -153,8 +164,14 @@ fn deploy_alertmanager_routes_by_severity() {
     let doc: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&read("compose/alertmanager.yml")).expect("alertmanager.yml");
     let rule = &doc["inhibit_rules"][0];
-    assert_eq!(rule["source_matchers"][0].as_str(), Some("severity=\"critical\""));
-    assert_eq!(rule["target_matchers"][0].as_str(), Some("severity=\"warning\""));
+    assert_eq!(
+        rule["source_matchers"][0].as_str(),
+        Some("severity=\"critical\"")
+    );
+    assert_eq!(
+        rule["target_matchers"][0].as_str(),
+        Some("severity=\"warning\"")
+    );
     let equal: Vec<&str> = rule["equal"]
         .as_sequence()
         .map(|s| s.iter().filter_map(|v| v.as_str()).collect())
@@ -172,7 +189,14 @@ fn deploy_compose_file_matches_schema_and_mounts_exist() {
     let doc: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&read("compose/docker-compose.yml")).expect("compose yaml");
     let services = doc["services"].as_mapping().expect("services");
-    for name in ["ferrotel", "prometheus", "jaeger", "grafana", "alertmanager", "api"] {
+    for name in [
+        "ferrotel",
+        "prometheus",
+        "jaeger",
+        "grafana",
+        "alertmanager",
+        "api",
+    ] {
         assert!(services.contains_key(name), "service {name} missing");
     }
     // Every bind mount points at a file or folder of the repository.
@@ -196,15 +220,27 @@ fn deploy_compose_file_matches_schema_and_mounts_exist() {
             .filter_map(|p| p.as_str().map(str::to_string))
             .collect()
     };
-    for p in ["4317:4317", "4318:4318", "8888:8888", "8889:8889", "13133:13133"] {
-        assert!(ports("ferrotel").contains(&p.to_string()), "ferrotel port {p}");
+    for p in [
+        "4317:4317",
+        "4318:4318",
+        "8888:8888",
+        "8889:8889",
+        "13133:13133",
+    ] {
+        assert!(
+            ports("ferrotel").contains(&p.to_string()),
+            "ferrotel port {p}"
+        );
     }
     assert!(ports("grafana").contains(&"3001:3000".to_string()));
     assert!(ports("prometheus").contains(&"9090:9090".to_string()));
     assert!(ports("alertmanager").contains(&"9093:9093".to_string()));
     assert!(ports("jaeger").contains(&"16686:16686".to_string()));
     let prom_args = format!("{:?}", services["prometheus"]["command"]);
-    assert!(prom_args.contains("--storage.tsdb.retention.time=30d"), "{prom_args}");
+    assert!(
+        prom_args.contains("--storage.tsdb.retention.time=30d"),
+        "{prom_args}"
+    );
     // The Dockerfile's CMD and the compose command use the same config path.
     let dockerfile = std::fs::read_to_string(workspace().join("Dockerfile")).expect("Dockerfile");
     assert!(dockerfile.contains(r#"CMD ["--config=/etc/ferrotel/config.yaml"]"#));
@@ -227,7 +263,11 @@ fn ferrotel_configmaps(file: &str) -> Vec<(String, String)> {
 
 #[test]
 fn deploy_kubernetes_manifests_validate() {
-    let files = ["kubernetes/gateway.yaml", "kubernetes/agent.yaml", "kubernetes/tail-sampling.yaml"];
+    let files = [
+        "kubernetes/gateway.yaml",
+        "kubernetes/agent.yaml",
+        "kubernetes/tail-sampling.yaml",
+    ];
     let out = run_ok(
         Command::new(venv_bin("kubernetes-validate"))
             .args(["--strict", "-k", "1.30.0"])
@@ -249,7 +289,10 @@ fn deploy_kubernetes_manifests_validate() {
             seen.push(name);
         }
     }
-    assert_eq!(seen, ["ferrotel-gateway", "ferrotel-agent", "ferrotel-sampler"]);
+    assert_eq!(
+        seen,
+        ["ferrotel-gateway", "ferrotel-agent", "ferrotel-sampler"]
+    );
 }
 
 #[test]
@@ -274,7 +317,14 @@ fn build_probe(dir: &Path) -> PathBuf {
     let out = dir.join("healthcheck");
     run_ok(
         Command::new("rustc")
-            .args(["--edition", "2021", "-C", "opt-level=s", "-C", "strip=symbols"])
+            .args([
+                "--edition",
+                "2021",
+                "-C",
+                "opt-level=s",
+                "-C",
+                "strip=symbols",
+            ])
             .args(["-C", "target-feature=+crt-static", "-o"])
             .arg(&out)
             .arg(deploy("healthcheck/probe.rs")),
@@ -306,15 +356,25 @@ fn deploy_healthcheck_probe_follows_health_check() {
             let _ = s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
         }
     });
-    assert!(!output(Command::new(&probe).arg(addr.to_string())).status.success());
+    assert!(!output(Command::new(&probe).arg(addr.to_string()))
+        .status
+        .success());
     assert_eq!(collector.terminate(Duration::from_secs(10)), Some(0));
     assert!(!output(Command::new(&probe).arg(&health)).status.success());
+}
+
+/// One request received by [`JaegerEndpoint`].
+#[derive(Clone)]
+struct Post {
+    request_line: String,
+    content_type: String,
+    body: Vec<u8>,
 }
 
 /// A Jaeger collector's Thrift-over-HTTP endpoint: records each POST and answers 202 as Jaeger.
 struct JaegerEndpoint {
     port: u16,
-    posts: Arc<Mutex<Vec<(String, String, Vec<u8>)>>>,
+    posts: Arc<Mutex<Vec<Post>>>,
 }
 
 impl JaegerEndpoint {
@@ -333,7 +393,7 @@ impl JaegerEndpoint {
     }
 
     /// Serves HTTP/1.1 requests with a Content-Length body on one connection.
-    fn serve(s: TcpStream, posts: &Mutex<Vec<(String, String, Vec<u8>)>>) {
+    fn serve(s: TcpStream, posts: &Mutex<Vec<Post>>) {
         let mut w = match s.try_clone() {
             Ok(w) => w,
             Err(_) => return,
@@ -368,10 +428,13 @@ impl JaegerEndpoint {
             }
             let line = request_line.trim_end().to_string();
             if let Ok(mut v) = posts.lock() {
-                v.push((line, ctype, body));
+                v.push(Post {
+                    request_line: line,
+                    content_type: ctype,
+                    body,
+                });
             }
-            if w
-                .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+            if w.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
                 .is_err()
             {
                 return;
@@ -379,7 +442,7 @@ impl JaegerEndpoint {
         }
     }
 
-    fn posts(&self) -> Vec<(String, String, Vec<u8>)> {
+    fn posts(&self) -> Vec<Post> {
         self.posts.lock().map(|v| v.clone()).unwrap_or_default()
     }
 }
@@ -421,17 +484,27 @@ impl Prometheus {
         let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log");
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg("--storage.tsdb.retention.time=30d")
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("prometheus cannot run ({e}): run scripts/setup-test-deps"));
-        let p = Prometheus { child, port, _dir: dir };
+        let p = Prometheus {
+            child,
+            port,
+            _dir: dir,
+        };
         assert!(
             eventually(Duration::from_secs(30), || {
-                matches!(http_get::blocking_get(&format!("http://127.0.0.1:{port}/-/ready")), Ok(200))
+                matches!(
+                    http_get::blocking_get(&format!("http://127.0.0.1:{port}/-/ready")),
+                    Ok(200)
+                )
             }),
             "prometheus not ready: {}",
             p.log()
@@ -494,7 +567,10 @@ fn dashboard_queries() -> Vec<String> {
     for p in dash["panels"].as_array().expect("panels") {
         for t in p["targets"].as_array().into_iter().flatten() {
             let uid = t["datasource"]["uid"].as_str().unwrap_or("");
-            assert!(ds.contains(&format!("uid: {uid}\n    type: prometheus")), "{uid}");
+            assert!(
+                ds.contains(&format!("uid: {uid}\n    type: prometheus")),
+                "{uid}"
+            );
             let expr = t["expr"].as_str().expect("expr");
             out.push(
                 expr.replace("$__rate_interval", "1m")
@@ -545,7 +621,10 @@ fn send_with_sdk(http_port: u16) {
     span.set_attribute(KeyValue::new("sampling.priority", 1i64));
     span.set_attribute(KeyValue::new("http.route", "/api/orders/:id"));
     span.set_attribute(KeyValue::new("user.email", "alice@example.com"));
-    span.set_attribute(KeyValue::new("http.request.header.authorization", "Bearer abc.def"));
+    span.set_attribute(KeyValue::new(
+        "http.request.header.authorization",
+        "Bearer abc.def",
+    ));
     span.end();
     for i in 0..200i64 {
         let mut s = tracer.span_builder("background-job").start(&tracer);
@@ -598,8 +677,8 @@ fn deploy_stack_end_to_end() {
         .expect("sdk thread");
 
     // Jaeger: the checkout span arrives, decoded by Apache Thrift, with PII masked.
-    let checkout = |posts: &[(String, String, Vec<u8>)]| -> Option<(Json, Json)> {
-        let bodies: Vec<Vec<u8>> = posts.iter().map(|p| p.2.clone()).collect();
+    let checkout = |posts: &[Post]| -> Option<(Json, Json)> {
+        let bodies: Vec<Vec<u8>> = posts.iter().map(|p| p.body.clone()).collect();
         thrift_decode(&bodies).into_iter().find_map(|b| {
             let batch = b["batch"].clone();
             let span = batch["spans"]
@@ -611,31 +690,42 @@ fn deploy_stack_end_to_end() {
         })
     };
     assert!(
-        eventually(Duration::from_secs(20), || checkout(&jaeger.posts()).is_some()),
+        eventually(Duration::from_secs(20), || checkout(&jaeger.posts())
+            .is_some()),
         "the checkout span never reached the Jaeger endpoint ({} posts); ferrotel stderr:\n{}",
         jaeger.posts().len(),
         collector.stderr()
     );
     std::thread::sleep(Duration::from_secs(2)); // the batch processor's 1s timeout
     let posts = jaeger.posts();
-    for (line, ctype, _) in &posts {
-        assert_eq!(line, "POST /api/traces HTTP/1.1");
-        assert_eq!(ctype, "application/x-thrift");
+    for p in &posts {
+        assert_eq!(p.request_line, "POST /api/traces HTTP/1.1");
+        assert_eq!(p.content_type, "application/x-thrift");
     }
     let (process, span) = checkout(&posts).expect("checkout span");
     assert_eq!(process["serviceName"], "checkout-api");
-    assert_eq!(tag(&process["tags"], "deployment.environment"), Some("compose"));
+    assert_eq!(
+        tag(&process["tags"], "deployment.environment"),
+        Some("compose")
+    );
     assert_eq!(tag(&span["tags"], "http.route"), Some("/api/orders/:id"));
     let email = tag(&span["tags"], "user.email").expect("user.email kept, masked");
-    assert!(!email.contains("alice@example.com") && email.contains("****"), "{email}");
+    assert!(
+        !email.contains("alice@example.com") && email.contains("****"),
+        "{email}"
+    );
     let auth = tag(&span["tags"], "http.request.header.authorization").expect("auth kept");
     assert!(!auth.contains("abc.def"), "{auth}");
-    let background: usize = thrift_decode(&posts.iter().map(|p| p.2.clone()).collect::<Vec<_>>())
-        .iter()
-        .flat_map(|b| b["batch"]["spans"].as_array().cloned().unwrap_or_default())
-        .filter(|s| s["operationName"] == "background-job")
-        .count();
-    assert!(background < 100, "the 10 % sampler kept {background} of 200 traces");
+    let background: usize =
+        thrift_decode(&posts.iter().map(|p| p.body.clone()).collect::<Vec<_>>())
+            .iter()
+            .flat_map(|b| b["batch"]["spans"].as_array().cloned().unwrap_or_default())
+            .filter(|s| s["operationName"] == "background-job")
+            .count();
+    assert!(
+        background < 100,
+        "the 10 % sampler kept {background} of 200 traces"
+    );
 
     // Prometheus scraped ferrotel's self-metrics and the application metric from the exporter.
     assert!(

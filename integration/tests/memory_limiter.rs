@@ -168,7 +168,7 @@ async fn rss_stays_under_the_limit_with_a_stalled_exporter() {
     let ports = Ports::new();
     let cfg = base_config(
         &ports,
-        &format!("  memory_limiter:\n    check_interval: 100ms\n    limit_mib: {LIMIT_MIB}\n    spike_limit_mib: 13\n  batch: {{}}"),
+        &format!("  memory_limiter:\n    check_interval: 100ms\n    limit_mib: {LIMIT_MIB}\n    spike_limit_mib: 13\n  batch:\n    send_batch_max_size: 1000"),
         &format!(
             "  otlp:\n    endpoint: 127.0.0.1:{}\n    tls:\n      insecure: true\n    timeout: 2s\n    retry_on_failure:\n      initial_interval: 100ms\n      max_interval: 500ms\n      max_elapsed_time: 0s\n    sending_queue:\n      queue_size: 100000\n{}",
             sink.port(), std::env::var("ML_EXTRA").unwrap_or_default()
@@ -227,11 +227,16 @@ async fn rss_stays_under_the_limit_with_a_stalled_exporter() {
     let peak = samples.iter().copied().max().unwrap_or(0);
     let o = outcomes.lock().unwrap();
     if std::env::var_os("RSS_TRACE").is_some() {
+        let err = c.stderr();
+        let mut lines: Vec<&str> = err.lines().collect();
+        lines.dedup_by(|a, b| a.get(30..80) == b.get(30..80));
+        eprintln!("collector log:\n{}", lines.join("\n"));
+        eprintln!("metrics:\n{}", c.metrics_text().lines().filter(|l| l.contains("exporter") || l.contains("memory")).collect::<Vec<_>>().join("\n"));
         let mib: Vec<u64> = samples.iter().map(|s| s >> 20).collect();
         eprintln!("RSS samples (MiB, every 100 ms): {mib:?}");
     }
     eprintln!(
-        "baseline RSS {:.1} MiB, peak RSS {:.1} MiB over {} samples; {} requests acknowledged, {} refused, {} other",
+        "baseline RSS {:.1} MiB, peak RSS {:.1} MiB over {} samples; {} requests acknowledged, {} refused, {} other; delivered: {delivered}",
         baseline as f64 / 1048576.0,
         peak as f64 / 1048576.0,
         samples.len(),

@@ -162,6 +162,13 @@ impl Batch {
         self.signal
     }
 
+    /// True when `other` is a clone of this batch (the very same payload, not merely equal
+    /// content): an exporter can tell a retry of a batch from a new one. Holding a clone keeps
+    /// the answer reliable, as a payload's identity is not reused while it is alive.
+    pub fn same_payload(&self, other: &Batch) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// True when the decoded form is already available (no decode cost to view it).
     pub fn is_decoded(&self) -> bool {
         self.shared.data.get().is_some()

@@ -7,6 +7,15 @@
 //! `min_gc_interval_when_soft_limited`). otelcol measures the Go heap; ferrotel, with no garbage
 //! collector, measures the resident set size, which is what container limits count.
 //!
+//! Two things keep the limit when large requests arrive faster than `check_interval`: `admit`
+//! measures again itself when the last measurement is more than a millisecond old (so a burst
+//! is refused as soon as it shows, not up to `check_interval` later), and glibc is told to
+//! give blocks of 128 KiB or more back to the OS as soon as they are freed, so the memory of a
+//! request that has been exported stops counting at once. What can still exceed the soft limit
+//! is the memory of requests already admitted and of export attempts in flight; size
+//! `spike_limit_mib` for that (about: concurrent large requests x their size x 2, plus the
+//! exporters' `num_consumers` x the largest batch).
+//!
 //! ```yaml
 //! processors:
 //!   memory_limiter:
@@ -30,10 +39,13 @@ use ferrotel_core::{
     Access, Batch, CreateContext, FactoryInfo, PipelineError, Processor, ProcessorFactory, Signal,
     Stability, Telemetry,
 };
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// `admit` measures again when the last measurement is older than this.
+const ADMIT_REFRESH: Duration = Duration::from_millis(1);
 
 /// otelcol's refusal message.
 const REFUSED: &str = "data refused due to high memory usage";
@@ -104,11 +116,38 @@ struct Checker {
     min_release_hard: Duration,
     refusing: AtomicBool,
     last_release: Mutex<Option<Instant>>,
+    /// Time origin of `last_measured`.
+    epoch: Instant,
+    /// Nanoseconds after `epoch` of the last measurement.
+    last_measured: AtomicU64,
 }
 
 impl Checker {
+    fn now_nanos(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Measures again if the last measurement is older than [`ADMIT_REFRESH`] and no other
+    /// thread is measuring already; never gives memory back (that can take milliseconds).
+    fn refresh_if_stale(&self) {
+        let now = self.now_nanos();
+        let last = self.last_measured.load(Ordering::Relaxed);
+        let stale = now.saturating_sub(last) >= ADMIT_REFRESH.as_nanos() as u64;
+        if stale
+            && self
+                .last_measured
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            if let Some(used) = self.probe.used() {
+                self.decide(used);
+            }
+        }
+    }
+
     /// One measurement: gives memory back if due, then decides whether to refuse.
     fn check(&self) {
+        self.last_measured.store(self.now_nanos(), Ordering::Relaxed);
         let Some(mut used) = self.probe.used() else {
             return;
         };
@@ -130,6 +169,11 @@ impl Checker {
                 used = self.probe.used().unwrap_or(used);
             }
         }
+        self.decide(used);
+    }
+
+    /// Refuses data from now on if `used` is at or above the soft limit, accepts it otherwise.
+    fn decide(&self, used: u64) {
         let refuse = used >= self.limits.soft;
         let was = self.refusing.swap(refuse, Ordering::Relaxed);
         if refuse && !was {
@@ -198,6 +242,8 @@ impl MemoryLimiter {
             min_release_hard: cfg.min_gc_interval_when_hard_limited.0,
             refusing: AtomicBool::new(false),
             last_release: Mutex::new(None),
+            epoch: Instant::now(),
+            last_measured: AtomicU64::new(0),
         });
         checker.check();
         MemoryLimiter {
@@ -251,6 +297,7 @@ impl Processor for MemoryLimiter {
     }
 
     fn admit(&self) -> Result<(), PipelineError> {
+        self.checker.refresh_if_stale();
         if self.is_refusing() {
             Err(self.refusal())
         } else {

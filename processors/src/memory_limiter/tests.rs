@@ -90,8 +90,7 @@ fn refuses_above_the_soft_limit_and_accepts_again_below() {
     assert!(l.admit().is_ok(), "just below the soft limit");
 
     mem.set(80);
-    assert!(l.admit().is_ok(), "nothing changes until the next check");
-    l.check_now();
+    std::thread::sleep(ADMIT_REFRESH * 2);
     let e = l.admit().unwrap_err();
     assert_eq!(e.to_string(), "data refused due to high memory usage");
     assert!(e.is_retryable());
@@ -253,4 +252,19 @@ fn factory_creates_a_working_limiter_and_reports_errors() {
     let e = f.create(&ctx, &v).err().unwrap();
     assert_eq!(e.0[0].path, "processors.memory_limiter.check_interval");
     assert_eq!(e.0[0].message, "'check_interval' must be greater than zero");
+}
+
+#[test]
+fn admit_measures_again_when_stale_but_never_releases() {
+    let mem = Arc::new(FakeMemory::default());
+    mem.freed_by_release.store(50 * MIB, Ordering::SeqCst);
+    mem.set(10);
+    let l = limiter(&mem, &Telemetry::new(), "");
+    mem.set(120);
+    std::thread::sleep(ADMIT_REFRESH * 2);
+    assert!(l.admit().is_err(), "the burst is seen without waiting for check_interval");
+    assert_eq!(mem.releases.load(Ordering::SeqCst), 0, "only the checker releases");
+    mem.set(30);
+    std::thread::sleep(ADMIT_REFRESH * 2);
+    assert!(l.admit().is_ok(), "and so is the recovery");
 }

@@ -15,6 +15,7 @@
 //!         auth: { authenticator: bearertokenauth }
 //! ```
 
+use super::limits::LimitsConfig;
 use ferrotel_config::{ConfigError, ConfigErrors, GoDuration, TlsServerConfig};
 use ferrotel_core::tls::{self, rustls::ServerConfig};
 use serde::{Deserialize, Deserializer};
@@ -32,6 +33,8 @@ pub const DEFAULT_MAX_RECV_MSG_SIZE_MIB: u64 = 4;
 pub struct OtlpConfig {
     /// The protocols to serve; at least one is required.
     pub protocols: Protocols,
+    /// Hostile-input limits of both protocols (ferrotel only, see [`super::limits`]).
+    pub limits: LimitsConfig,
 }
 
 /// `protocols`. A key present with no value (`grpc:`) enables it with its defaults.
@@ -91,7 +94,8 @@ pub struct GrpcConfig {
     pub transport: String,
     /// Largest accepted message in MiB, before and after decompression (0: 4 MiB).
     pub max_recv_msg_size_mib: u64,
-    /// Concurrent HTTP/2 streams per connection (0: no limit).
+    /// Concurrent HTTP/2 streams per connection (0: 200; grpc-go has no limit, ferrotel keeps
+    /// hyper's bound so that one connection cannot hold unbounded requests).
     pub max_concurrent_streams: u32,
     /// Read buffer size per connection, in bytes (accepted, no effect yet).
     pub read_buffer_size: u64,
@@ -198,7 +202,9 @@ pub struct HttpConfig {
     pub response_headers: ResponseHeaders,
     /// Time allowed to read a whole request, body included (0: no limit).
     pub read_timeout: GoDuration,
-    /// Time allowed to read request headers (0: no limit).
+    /// Time allowed to read the headers of an HTTP/1.1 request, which also closes a keep-alive
+    /// connection idle that long (0: 60 s, confighttp's default; otelcol's OTLP receiver has no
+    /// limit, ferrotel keeps one against slow-header clients).
     pub read_header_timeout: GoDuration,
     /// Time allowed to write a response (accepted, not enforced yet).
     pub write_timeout: GoDuration,

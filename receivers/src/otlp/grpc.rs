@@ -18,7 +18,7 @@ use super::status::ErrorStatus;
 use super::Endpoint;
 use bytes::Bytes;
 use ferrotel_core::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
-use ferrotel_core::{Batch, Consumer, Data, RequestMeta, Signal};
+use ferrotel_core::{Batch, Consumer, RequestMeta, Signal};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use std::net::SocketAddr;
@@ -74,7 +74,11 @@ pub(crate) fn serve(
         endpoint,
         max_recv: cfg.max_recv_msg_size(),
     });
-    server::spawn(listener, tls, builder, stop, state, handle)
+    let limits = server::ConnLimits {
+        max_connections: state.endpoint.limits.max_connections,
+        first_request_timeout: server::DEFAULT_HEADER_READ_TIMEOUT,
+    };
+    server::spawn(listener, tls, builder, limits, stop, state, handle)
 }
 
 fn signal_of(path: &str) -> Option<Signal> {
@@ -169,8 +173,10 @@ impl Service<tonic::Request<Bytes>> for Export {
         );
         Box::pin(async move {
             let body = req.into_inner();
-            let items = Data::decode(signal, &body)
-                .map_err(|e| Status::invalid_argument(e.0))?
+            let items = state
+                .endpoint
+                .decode_protobuf(signal, &body)
+                .map_err(Status::invalid_argument)?
                 .item_count();
             if items > 0 {
                 let batch = Batch::from_bytes(signal, body, Some(items), meta);

@@ -25,7 +25,7 @@ use super::status::ErrorStatus;
 use super::{json, Endpoint};
 use bytes::Bytes;
 use ferrotel_core::error::code;
-use ferrotel_core::{Batch, Consumer, Data, PipelineError, Signal};
+use ferrotel_core::{Batch, Consumer, PipelineError, Signal};
 use http::header::{
     HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, ORIGIN, RETRY_AFTER, VARY,
 };
@@ -94,13 +94,16 @@ pub(crate) fn serve(
     tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
+    let header_timeout = if cfg.read_header_timeout.is_zero() {
+        server::DEFAULT_HEADER_READ_TIMEOUT
+    } else {
+        cfg.read_header_timeout.0
+    };
     let mut builder = server::builder();
     builder
         .http1()
         .keep_alive(cfg.keep_alive())
-        .header_read_timeout(
-            (!cfg.read_header_timeout.is_zero()).then_some(cfg.read_header_timeout.0),
-        );
+        .header_read_timeout(header_timeout);
     let routes = [
         (&cfg.traces_url_path, Signal::Traces),
         (&cfg.metrics_url_path, Signal::Metrics),
@@ -147,7 +150,11 @@ pub(crate) fn serve(
             .map(|a| a.request_params.clone())
             .unwrap_or_default(),
     });
-    server::spawn(listener, tls, builder, stop, state, handle)
+    let limits = server::ConnLimits {
+        max_connections: state.endpoint.limits.max_connections,
+        first_request_timeout: header_timeout,
+    };
+    server::spawn(listener, tls, builder, limits, stop, state, handle)
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -301,21 +308,22 @@ async fn route(
         Err(message) => return bad_request(format, message),
     };
     let (batch, items) = match format {
-        Format::Protobuf => match Data::decode(signal, &body) {
+        Format::Protobuf => match state.endpoint.decode_protobuf(signal, &body) {
             Ok(data) => {
                 let items = data.item_count();
                 (Batch::from_bytes(signal, body, Some(items), meta), items)
             }
-            Err(e) => return bad_request(format, e.0),
+            Err(e) => return bad_request(format, e),
         },
-        Format::Json => match json::decode(signal, &body) {
+        Format::Json => match json::decode(signal, &body)
+            .map_err(|e| format!("failed to unmarshal {signal} request: {e}"))
+            .and_then(|data| state.endpoint.check(signal, &data).map(|()| data))
+        {
             Ok(data) => {
                 let items = data.item_count();
                 (Batch::from_data(data, meta), items)
             }
-            Err(e) => {
-                return bad_request(format, format!("failed to unmarshal {signal} request: {e}"))
-            }
+            Err(e) => return bad_request(format, e),
         },
     };
     if items > 0 {

@@ -39,15 +39,17 @@ pub mod config;
 mod grpc;
 mod http;
 pub mod json;
+pub mod limits;
 mod server;
 pub mod status;
 
 pub use config::OtlpConfig;
+pub use limits::LimitsConfig;
 
 use ferrotel_config::{ConfigErrors, Value};
 use ferrotel_core::telemetry::{item_suffix, Counter};
 use ferrotel_core::{
-    AuthError, Batch, Consumer, Consumers, CreateContext, FactoryInfo, PipelineError, Receiver,
+    AuthError, Batch, Consumer, Consumers, Data, CreateContext, FactoryInfo, PipelineError, Receiver,
     ReceiverContext, ReceiverFactory, RequestMeta, ServerAuthenticator, Signal, Stability,
     StartError, Telemetry,
 };
@@ -178,16 +180,17 @@ impl Receiver for OtlpReceiver {
             None => None,
         };
         self.stop = ctx.shutdown.child_token();
+        let limits = &self.config.limits;
         if let Some((g, listener)) = grpc {
             self.grpc_addr = listener.local_addr().ok();
-            let endpoint = Endpoint::new(&ctx, "grpc", g.include_metadata, grpc_auth);
+            let endpoint = Endpoint::new(&ctx, "grpc", g.include_metadata, grpc_auth, limits);
             let tls = grpc_tls.map(TlsAcceptor::from);
             self.tasks
                 .push(grpc::serve(g, endpoint, listener, tls, self.stop.clone()));
         }
         if let Some((h, listener)) = http {
             self.http_addr = listener.local_addr().ok();
-            let endpoint = Endpoint::new(&ctx, "http", h.include_metadata, http_auth);
+            let endpoint = Endpoint::new(&ctx, "http", h.include_metadata, http_auth, limits);
             let tls = http_tls.map(TlsAcceptor::from);
             self.tasks
                 .push(http::serve(h, endpoint, listener, tls, self.stop.clone()));
@@ -224,6 +227,7 @@ pub(crate) struct Endpoint {
     refused: [Counter; 3],
     auth: Option<Arc<dyn ServerAuthenticator>>,
     unauthenticated: Counter,
+    pub(crate) limits: LimitsConfig,
 }
 
 impl Endpoint {
@@ -232,6 +236,7 @@ impl Endpoint {
         transport: &'static str,
         include_metadata: bool,
         auth: Option<Arc<dyn ServerAuthenticator>>,
+        limits: &LimitsConfig,
     ) -> Self {
         let receiver = ctx.id.to_string();
         let counters = |kind: &str, t: &Telemetry| {
@@ -253,11 +258,27 @@ impl Endpoint {
                 &[("receiver", &receiver), ("transport", transport)],
             ),
             auth,
+            limits: limits.clone(),
             receiver,
             transport,
             include_metadata,
             consumers: ctx.consumers.clone(),
         }
+    }
+
+    /// Decodes a protobuf request and checks it against the limits; the error is the message
+    /// for the client (INVALID_ARGUMENT).
+    pub(crate) fn decode_protobuf(&self, signal: Signal, body: &[u8]) -> Result<Data, String> {
+        let data = Data::decode(signal, body).map_err(|e| e.0)?;
+        self.check(signal, &data)?;
+        Ok(data)
+    }
+
+    /// Checks a decoded request against the limits (see [`limits`]).
+    pub(crate) fn check(&self, signal: Signal, data: &Data) -> Result<(), String> {
+        self.limits
+            .check(data)
+            .map_err(|e| format!("invalid {signal} request: {e}"))
     }
 
     pub(crate) fn consumer(&self, s: Signal) -> Option<&Arc<dyn Consumer>> {
@@ -330,3 +351,6 @@ mod tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tls_tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod hostile_tests;

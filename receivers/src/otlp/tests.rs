@@ -14,15 +14,15 @@ use tonic::codec::CompressionEncoding;
 
 /// A consumer that records what it gets, refusing at admission or at consume on demand.
 #[derive(Default)]
-struct Capture {
-    batches: Mutex<Vec<Batch>>,
-    admit_error: Mutex<Option<PipelineError>>,
-    consume_error: Mutex<Option<PipelineError>>,
-    delay: Mutex<Option<Duration>>,
+pub(super) struct Capture {
+    pub(super) batches: Mutex<Vec<Batch>>,
+    pub(super) admit_error: Mutex<Option<PipelineError>>,
+    pub(super) consume_error: Mutex<Option<PipelineError>>,
+    pub(super) delay: Mutex<Option<Duration>>,
 }
 
 impl Capture {
-    fn take(&self) -> Vec<Batch> {
+    pub(super) fn take(&self) -> Vec<Batch> {
         std::mem::take(&mut *self.batches.lock().unwrap())
     }
     fn set_admit(&self, e: Option<PipelineError>) {
@@ -55,35 +55,35 @@ impl Consumer for Capture {
     }
 }
 
-struct Harness {
-    rx: OtlpReceiver,
-    capture: Arc<Capture>,
-    telemetry: Telemetry,
-    shutdown: CancellationToken,
+pub(super) struct Harness {
+    pub(super) rx: OtlpReceiver,
+    pub(super) capture: Arc<Capture>,
+    pub(super) telemetry: Telemetry,
+    pub(super) shutdown: CancellationToken,
 }
 
 impl Harness {
-    fn grpc_url(&self) -> String {
+    pub(super) fn grpc_url(&self) -> String {
         format!("http://{}", self.rx.grpc_addr().unwrap())
     }
-    fn http_url(&self, path: &str) -> String {
+    pub(super) fn http_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.rx.http_addr().unwrap())
     }
-    fn counter(&self, name: &str, transport: &str) -> u64 {
+    pub(super) fn counter(&self, name: &str, transport: &str) -> u64 {
         self.telemetry
             .counter(name, "", &[("receiver", "otlp"), ("transport", transport)])
             .get()
     }
 }
 
-const BASE: &str = "
+pub(super) const BASE: &str = "
 protocols:
   grpc: { endpoint: 127.0.0.1:0, include_metadata: true }
   http: { endpoint: 127.0.0.1:0, include_metadata: true }
 ";
 
 /// Starts a receiver with traces and metrics pipelines (no logs pipeline).
-async fn start(yaml: &str) -> Harness {
+pub(super) async fn start(yaml: &str) -> Harness {
     let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
     let cfg = ferrotel_config::decode::<OtlpConfig>("receivers.otlp", &v)
         .unwrap()
@@ -114,7 +114,7 @@ async fn start(yaml: &str) -> Harness {
     }
 }
 
-fn traces(n: usize) -> ExportTraceServiceRequest {
+pub(super) fn traces(n: usize) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             scope_spans: vec![ScopeSpans {
@@ -133,14 +133,14 @@ fn traces(n: usize) -> ExportTraceServiceRequest {
     }
 }
 
-fn traces_pb(n: usize) -> Bytes {
+pub(super) fn traces_pb(n: usize) -> Bytes {
     Bytes::from(traces(n).encode_to_vec())
 }
 
 // ---------------------------------------------------------------------------------------------
 // gRPC
 
-async fn grpc_client(h: &Harness) -> tonic::client::Grpc<tonic::transport::Channel> {
+pub(super) async fn grpc_client(h: &Harness) -> tonic::client::Grpc<tonic::transport::Channel> {
     let ch = tonic::transport::Channel::from_shared(h.grpc_url())
         .unwrap()
         .connect()
@@ -149,7 +149,7 @@ async fn grpc_client(h: &Harness) -> tonic::client::Grpc<tonic::transport::Chann
     tonic::client::Grpc::new(ch)
 }
 
-async fn grpc_call(
+pub(super) async fn grpc_call(
     client: &mut tonic::client::Grpc<tonic::transport::Channel>,
     path: &'static str,
     body: Bytes,
@@ -198,7 +198,7 @@ async fn grpc_exports_raw_bytes_plain_gzip_and_zstd() {
     assert_eq!(h.counter("otelcol_receiver_accepted_spans", "grpc"), 9);
 }
 
-const EMPTY: &[u8] = &[0x0a, 0x00];
+pub(super) const EMPTY: &[u8] = &[0x0a, 0x00];
 
 #[tokio::test]
 async fn grpc_errors_map_like_otelcol() {
@@ -293,11 +293,11 @@ protocols:
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-fn http() -> reqwest::Client {
+pub(super) fn http() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
 }
 
-async fn post(
+pub(super) async fn post(
     url: &str,
     content_type: Option<&str>,
     encoding: Option<&str>,
@@ -314,14 +314,14 @@ async fn post(
 }
 
 /// A good protobuf request that must succeed (run after every error case).
-async fn assert_good(h: &Harness) {
+pub(super) async fn assert_good(h: &Harness) {
     let r = post(&h.http_url("/v1/traces"), Some(PB), None, traces_pb(1)).await;
     assert_eq!(r.status(), 200);
     assert_eq!(&r.bytes().await.unwrap()[..], EMPTY);
     assert_eq!(h.capture.take().len(), 1);
 }
 
-const PB: &str = "application/x-protobuf";
+pub(super) const PB: &str = "application/x-protobuf";
 
 #[tokio::test]
 async fn http_protobuf_with_every_encoding() {
@@ -405,7 +405,7 @@ async fn http_json_round_trip_and_h2c() {
     assert_eq!(h.capture.take().len(), 1);
 }
 
-fn status_json(b: &[u8]) -> serde_json::Value {
+pub(super) fn status_json(b: &[u8]) -> serde_json::Value {
     serde_json::from_slice(b).unwrap()
 }
 
@@ -541,7 +541,7 @@ protocols:
     assert!(h.capture.take().is_empty());
 }
 
-fn decode_pb_status(b: &[u8]) -> (i32, String) {
+pub(super) fn decode_pb_status(b: &[u8]) -> (i32, String) {
     #[derive(Clone, PartialEq, prost::Message)]
     struct S {
         #[prost(int32, tag = "1")]
