@@ -21,6 +21,7 @@ pub fn builtin() -> Registry {
         .with_exporter(ferrotel_exporters::otlphttp::OtlpHttpExporterFactory)
         .with_exporter(ferrotel_exporters::prometheus::PrometheusExporterFactory)
         .with_exporter(ferrotel_exporters::jaeger::JaegerExporterFactory)
+        .with_exporter(ferrotel_exporters::loadbalancing::LoadBalancingExporterFactory)
         // extensions
         .with_extension(ferrotel_extensions::health_check::HealthCheckFactory)
         .with_extension(ferrotel_extensions::bearertokenauth::BearerTokenAuthFactory)

@@ -55,7 +55,11 @@ fn everything_acknowledged_during_an_outage_arrives_once() {
         }
         (sink.expect("sink started"), acknowledged)
     });
-    assert!(acknowledged.len() > 1000, "{} spans sent", acknowledged.len());
+    assert!(
+        acknowledged.len() > 1000,
+        "{} spans sent",
+        acknowledged.len()
+    );
 
     assert!(
         eventually(Duration::from_secs(30), || sink.span_ids().len()
@@ -70,12 +74,24 @@ fn everything_acknowledged_during_an_outage_arrives_once() {
     for id in sink.span_ids() {
         *seen.entry(id).or_default() += 1;
     }
-    let missing = acknowledged.iter().filter(|id| !seen.contains_key(id)).count();
+    let missing = acknowledged
+        .iter()
+        .filter(|id| !seen.contains_key(id))
+        .count();
     let duplicated = seen.values().filter(|n| **n > 1).count();
     assert_eq!((missing, duplicated), (0, 0));
     assert_eq!(seen.len(), acknowledged.len());
     let n = acknowledged.len() as f64;
-    assert_eq!(c.metric("otelcol_exporter_sent_spans{exporter=\"otlp\"}"), n);
-    assert_eq!(c.metric("otelcol_exporter_send_failed_spans{exporter=\"otlp\"}"), 0.0);
-    assert_eq!(c.metric("otelcol_exporter_enqueue_failed_spans{exporter=\"otlp\"}"), 0.0);
+    assert_eq!(
+        c.metric("otelcol_exporter_sent_spans{exporter=\"otlp\"}"),
+        n
+    );
+    assert_eq!(
+        c.metric("otelcol_exporter_send_failed_spans{exporter=\"otlp\"}"),
+        0.0
+    );
+    assert_eq!(
+        c.metric("otelcol_exporter_enqueue_failed_spans{exporter=\"otlp\"}"),
+        0.0
+    );
 }

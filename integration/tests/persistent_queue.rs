@@ -82,11 +82,15 @@ fn acknowledged_spans_survive_kill_9_and_are_delivered_after_restart() {
     assert_eq!((ok.len() as u64, refused), (REQUESTS, 0));
     let series = "otelcol_exporter_queue_size{exporter=\"otlp\",data_type=\"traces\"}";
     assert!(
-        eventually(Duration::from_secs(5), || first.metric(series) >= (REQUESTS - 2) as f64),
+        eventually(Duration::from_secs(5), || first.metric(series)
+            >= (REQUESTS - 2) as f64),
         "{}",
         first.metrics_text()
     );
-    assert_eq!(first.metric("otelcol_exporter_sent_spans{exporter=\"otlp\"}"), 0.0);
+    assert_eq!(
+        first.metric("otelcol_exporter_sent_spans{exporter=\"otlp\"}"),
+        0.0
+    );
     assert_eq!(files(&queue_dir), REQUESTS as usize, "one file per request");
     first.kill9();
 
@@ -115,7 +119,10 @@ fn acknowledged_spans_survive_kill_9_and_are_delivered_after_restart() {
         duplicates <= counted,
         "{duplicates} duplicate spans but only {counted} counted as possible duplicates"
     );
-    assert!(counted <= 2.0 * SPANS_PER_REQUEST as f64, "at most num_consumers requests were in flight: {counted}");
+    assert!(
+        counted <= 2.0 * SPANS_PER_REQUEST as f64,
+        "at most num_consumers requests were in flight: {counted}"
+    );
     assert_eq!(
         second.metric("otelcol_exporter_sent_spans{exporter=\"otlp\"}"),
         received
@@ -135,7 +142,11 @@ fn a_full_persistent_queue_refuses_with_unavailable_and_keeps_what_it_acknowledg
     let mut first = Collector::start(ports, &cfg, &[]);
     let (ok, refused) = rt.block_on(send(ports.grpc, 20));
     assert!(refused >= 14, "ok {} refused {refused}", ok.len());
-    assert!(ok.len() <= 6, "queue_size 5 plus the one in flight: {}", ok.len());
+    assert!(
+        ok.len() <= 6,
+        "queue_size 5 plus the one in flight: {}",
+        ok.len()
+    );
     assert!(
         first.metric("otelcol_exporter_enqueue_failed_spans{exporter=\"otlp\"}")
             >= (14 * SPANS_PER_REQUEST) as f64
@@ -149,10 +160,7 @@ fn a_full_persistent_queue_refuses_with_unavailable_and_keeps_what_it_acknowledg
 
     let sink = rt.block_on(Sink::start_on(sink_port));
     let _second = Collector::start(ports, &cfg, &[]);
-    let want: HashSet<u64> = ok
-        .iter()
-        .flat_map(|f| *f..*f + SPANS_PER_REQUEST)
-        .collect();
+    let want: HashSet<u64> = ok.iter().flat_map(|f| *f..*f + SPANS_PER_REQUEST).collect();
     assert!(eventually(Duration::from_secs(30), || sink
         .span_ids()
         .into_iter()
@@ -201,13 +209,22 @@ fn sigterm_with_the_destination_down_keeps_the_queue_for_the_next_start() {
     let (ok, _) = rt.block_on(send(ports.grpc, 15));
     assert_eq!(ok.len(), 15);
     let stopping = std::time::Instant::now();
-    assert_eq!(first.terminate(Duration::from_secs(10)), Some(0), "{}", first.stderr());
+    assert_eq!(
+        first.terminate(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        first.stderr()
+    );
     assert!(
         stopping.elapsed() < Duration::from_secs(3),
         "a persistent queue does not wait for a dead destination: {:?}",
         stopping.elapsed()
     );
-    assert!(!first.stderr().contains("Dropping data"), "{}", first.stderr());
+    assert!(
+        !first.stderr().contains("Dropping data"),
+        "{}",
+        first.stderr()
+    );
 
     let sink = rt.block_on(Sink::start_on(sink_port));
     let _second = Collector::start(ports, &cfg, &[]);

@@ -7,7 +7,7 @@
 //! p99 latency of accepted requests, and the load generator's own CPU.
 //!
 //! ```text
-//! cargo build --release -p ferrotel --bin ferrotel -p ferrotel-bench
+//! cargo build --release -p ferrotel -p ferrotel-bench
 //! target/release/compare --seconds 10 --rounds 2        # scenarios a..f, Rotel fetched with pip
 //! ```
 #![allow(clippy::print_stdout)]
@@ -168,7 +168,7 @@ const SCENARIOS: &[Scenario] = &[
         load: Load::Rate(10_000.0),
         who: &[Who::Ferrotel, Who::Rotel],
         rotel_extra: &[],
-        note: "100 spans per request, 100 requests/s over 4 connections (25/s each). The numbers that matter are CPU % (of one core) and RSS.",
+        note: "100 spans per request, 100 requests/s over 10 connections (10/s each, so a collector answering in up to 100 ms still gets the full rate). The numbers that matter are CPU % (of one core) and RSS.",
     },
     Scenario {
         key: "f",
@@ -412,7 +412,7 @@ impl Env {
             .args(["--duration", &format!("{}s", self.args.seconds)]);
         match s.load {
             Load::Rate(r) => {
-                c.args(["--concurrency", "4", "--rate", &r.to_string()]);
+                c.args(["--concurrency", "10", "--rate", &r.to_string()]);
             }
             _ => {
                 c.args(["--concurrency", &self.args.concurrency.to_string()]);
@@ -647,7 +647,10 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
     let _ = writeln!(md, "- Machine: {cores} cores, {model}. Load generator, collector and sink share it (loopback only, nothing pinned).");
     let _ = writeln!(md, "- ferrotel: git `{}`, release build. Peer: Rotel `{rotel_version}` (PyPI wheel `rotel=={ROTEL_VERSION}`).", git_rev());
     let _ = writeln!(md, "- Run: {} s of load per run, {} alternating runs per collector (A B A B ...), {} spans per request, {} load generator connections for flat-out scenarios.", args.seconds, args.rounds, args.spans_per_request, args.concurrency);
-    let _ = writeln!(md, "- Reproduce: `cargo build --release -p ferrotel --bin ferrotel -p ferrotel-bench && {invocation}`\n");
+    let _ = writeln!(
+        md,
+        "- Reproduce: `cargo build --release -p ferrotel -p ferrotel-bench && {invocation}`\n"
+    );
     let _ = writeln!(md, "Each number is the median over the runs. *Items per CPU-second* = spans accepted by the collector (acknowledged to the load generator) / the collector process's utime+stime over the run (`/proc/<pid>/stat`); it is the per-core efficiency and the least sensitive to the machine's noise. *Peak RSS* is `VmHWM`. Latency is that of accepted requests. *gen / sink CPU* is the load generator's and the sink's own CPU, which compete with the collector on this machine. *Exported* counts the spans the sink received.\n");
     let _ = writeln!(
         md,
@@ -1003,7 +1006,10 @@ fn main() -> anyhow::Result<()> {
     };
     for p in [&env.ferrotel, &env.loadgen, &env.ceiling] {
         if !p.exists() {
-            bail!("{} not found: build with `cargo build --release -p ferrotel --bin ferrotel -p ferrotel-bench`", p.display());
+            bail!(
+                "{} not found: build with `cargo build --release -p ferrotel -p ferrotel-bench`",
+                p.display()
+            );
         }
     }
     let mut results = Vec::new();

@@ -190,7 +190,9 @@ impl ExporterRunner {
         if recovered.discarded > 0 {
             tracing::warn!(exporter = %self.id, signal = %self.signal, discarded = recovered.discarded, "Discarded truncated or corrupt requests from the persistent queue.");
         }
-        let tx = self.sender().ok_or_else(|| StorageError("queue closed".into()))?;
+        let tx = self
+            .sender()
+            .ok_or_else(|| StorageError("queue closed".into()))?;
         let (mut requests, mut items) = (0usize, 0usize);
         for rec in recovered.records {
             let batch = Batch::from_bytes(
@@ -213,7 +215,12 @@ impl ExporterRunner {
                 .try_acquire_many_owned(u32::try_from(cost).unwrap_or(u32::MAX))
                 .ok();
             self.metrics.queue_size.add(cost as i64);
-            let item = Item { batch, permit, cost, seq: Some(rec.seq) };
+            let item = Item {
+                batch,
+                permit,
+                cost,
+                seq: Some(rec.seq),
+            };
             if tx.send(item).is_err() {
                 return Err(StorageError("queue closed".into()));
             }
@@ -327,7 +334,12 @@ impl ExporterRunner {
         let closed = || PipelineError::refused("exporter is shutting down");
         let Some(store) = self.persistent.get() else {
             self.metrics.queue_size.add(cost as i64);
-            let item = Item { batch, permit: Some(permit), cost, seq: None };
+            let item = Item {
+                batch,
+                permit: Some(permit),
+                cost,
+                seq: None,
+            };
             return tx.send(item).map_err(|_| closed());
         };
         // Written and queued in one blocking task, so that it is queued even if the caller
@@ -338,7 +350,12 @@ impl ExporterRunner {
         let written = Self::blocking(move || {
             let seq = store.push(&batch.encoded())?;
             queue_size.add(cost as i64);
-            let item = Item { batch, permit: Some(permit), cost, seq: Some(seq) };
+            let item = Item {
+                batch,
+                permit: Some(permit),
+                cost,
+                seq: Some(seq),
+            };
             if tx.send(item).is_err() {
                 queue_size.add(-(cost as i64));
                 let _ = store.remove(seq);

@@ -170,7 +170,8 @@ async fn attach_storage(
         let Some(storage_id) = r.storage_id() else {
             continue;
         };
-        let fail = |e: String| StartError(format!("exporters.{}.sending_queue.storage: {e}", r.id()));
+        let fail =
+            |e: String| StartError(format!("exporters.{}.sending_queue.storage: {e}", r.id()));
         let storage = extensions
             .iter()
             .find(|(e, _)| e.to_string() == storage_id.trim())

@@ -4,6 +4,8 @@
 //! as possible duplicates; a full queue refuses; shutdown leaves failing requests on disk; and
 //! a storage id naming a missing or non-storage extension is a config error with its path.
 
+#![allow(clippy::unwrap_used)]
+
 use ferrotel_config::{GoDuration, QueueConfig, RetryConfig, Value};
 use ferrotel_core::{
     ComponentId, CreateContext, ExportError, ExporterFactory, ExporterParts, ExporterSettings,
@@ -86,7 +88,10 @@ async fn accepted_requests_are_on_disk_and_sent_by_the_next_runner() {
     // No workers: the process "dies" before exporting anything.
     for n in 1..=5 {
         first
-            .enqueue(fixtures::encoded_batch(Signal::Traces, n), Overflow::RefuseWhenFull)
+            .enqueue(
+                fixtures::encoded_batch(Signal::Traces, n),
+                Overflow::RefuseWhenFull,
+            )
             .await
             .unwrap();
     }
@@ -95,7 +100,11 @@ async fn accepted_requests_are_on_disk_and_sent_by_the_next_runner() {
 
     let t2 = Telemetry::new();
     let second = runner(&exp, 10, tmp.path(), &t2).await;
-    assert!(series(&t2, "otelcol_exporter_queue_size").ends_with(" 5"), "{}", t2.render());
+    assert!(
+        series(&t2, "otelcol_exporter_queue_size").ends_with(" 5"),
+        "{}",
+        t2.render()
+    );
     let mut tasks = JoinSet::new();
     second.spawn_workers(&mut tasks);
     wait_for(|| exp.item_count() == 15).await;
@@ -118,7 +127,10 @@ async fn in_flight_requests_at_a_crash_are_sent_again_and_counted() {
     let mut tasks = JoinSet::new();
     first.spawn_workers(&mut tasks);
     first
-        .enqueue(fixtures::encoded_batch(Signal::Traces, 3), Overflow::RefuseWhenFull)
+        .enqueue(
+            fixtures::encoded_batch(Signal::Traces, 3),
+            Overflow::RefuseWhenFull,
+        )
         .await
         .unwrap();
     wait_for(|| stalled.attempts.load(Ordering::SeqCst) == 1).await;
@@ -143,12 +155,18 @@ async fn a_full_persistent_queue_refuses_and_counts() {
     let exp = RecordingExporter::default();
     let r = runner(&exp, 2, tmp.path(), &t).await;
     for _ in 0..2 {
-        r.enqueue(fixtures::encoded_batch(Signal::Traces, 4), Overflow::RefuseWhenFull)
-            .await
-            .unwrap();
+        r.enqueue(
+            fixtures::encoded_batch(Signal::Traces, 4),
+            Overflow::RefuseWhenFull,
+        )
+        .await
+        .unwrap();
     }
     let err = r
-        .enqueue(fixtures::encoded_batch(Signal::Traces, 4), Overflow::RefuseWhenFull)
+        .enqueue(
+            fixtures::encoded_batch(Signal::Traces, 4),
+            Overflow::RefuseWhenFull,
+        )
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
@@ -170,9 +188,12 @@ async fn shutdown_leaves_failing_requests_on_disk_without_counting_them_failed()
     let mut tasks = JoinSet::new();
     r.spawn_workers(&mut tasks);
     for _ in 0..3 {
-        r.enqueue(fixtures::encoded_batch(Signal::Traces, 2), Overflow::RefuseWhenFull)
-            .await
-            .unwrap();
+        r.enqueue(
+            fixtures::encoded_batch(Signal::Traces, 2),
+            Overflow::RefuseWhenFull,
+        )
+        .await
+        .unwrap();
     }
     wait_for(|| exp.attempts.load(Ordering::SeqCst) >= 4).await;
     r.close();
@@ -282,7 +303,10 @@ fn storage_must_name_a_storage_extension_in_service_extensions() {
         assert!(err.contains(needle), "missing {needle:?} in\n{err}");
     }
     assert!(!err.contains("queued/c"), "{err}");
-    assert!(!err.contains("queued/d"), "a disabled queue needs no storage: {err}");
+    assert!(
+        !err.contains("queued/d"),
+        "a disabled queue needs no storage: {err}"
+    );
     assert_eq!(err.matches("queued/a").count(), 1, "reported once: {err}");
 }
 

@@ -143,10 +143,7 @@ impl FileStorageConfig {
         if self.permissions().is_none() {
             e.push(ConfigError::new(
                 format!("{path}.directory_permissions"),
-                format!(
-                    "invalid octal permissions {:?}",
-                    self.directory_permissions
-                ),
+                format!("invalid octal permissions {:?}", self.directory_permissions),
             ));
         }
         e
@@ -201,9 +198,8 @@ impl FileStorageClient {
                 .map(|d| d.as_secs())
                 .unwrap_or_default();
             let aside = dir.with_extension(format!("backup-{secs}"));
-            fs::rename(&dir, &aside).map_err(|e| {
-                StorageError(format!("moving {} aside: {e}", dir.display()))
-            })?;
+            fs::rename(&dir, &aside)
+                .map_err(|e| StorageError(format!("moving {} aside: {e}", dir.display())))?;
         }
         FileQueue::open(&dir, self.fsync)
     }
@@ -303,7 +299,8 @@ fn parse(bytes: &[u8]) -> Option<&[u8]> {
     let (head, data) = bytes.split_at_checked(HEADER)?;
     let len = u64::from_le_bytes(head[4..12].try_into().ok()?);
     let crc = u32::from_le_bytes(head[12..16].try_into().ok()?);
-    (&head[..4] == MAGIC && len == data.len() as u64 && crc32fast::hash(data) == crc).then_some(data)
+    (&head[..4] == MAGIC && len == data.len() as u64 && crc32fast::hash(data) == crc)
+        .then_some(data)
 }
 
 impl FileQueue {
@@ -345,7 +342,10 @@ impl QueueStore for FileQueue {
         header[4..12].copy_from_slice(&(data.len() as u64).to_le_bytes());
         header[12..].copy_from_slice(&crc32fast::hash(data).to_le_bytes());
         let write = || -> std::io::Result<()> {
-            let mut f = OpenOptions::new().write(true).create_new(true).open(&path)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
             f.write_all(&header)?;
             f.write_all(data)?;
             if self.fsync {
@@ -486,12 +486,18 @@ mod tests {
     #[test]
     fn invalid_values_are_reported_with_their_paths() {
         let e = create_err(&testdata("invalid.yaml")).to_string();
-        assert!(e.contains("extensions.file_storage.directory_permissions"), "{e}");
+        assert!(
+            e.contains("extensions.file_storage.directory_permissions"),
+            "{e}"
+        );
         let e = create_err("directory: /nonexistent/ferrotel/queue").to_string();
         assert!(e.contains("extensions.file_storage.directory"), "{e}");
         assert!(e.contains("directory must exist"), "{e}");
         let e = create_err("compaction: { on_start: maybe }").to_string();
-        assert!(e.contains("extensions.file_storage.compaction.on_start"), "{e}");
+        assert!(
+            e.contains("extensions.file_storage.compaction.on_start"),
+            "{e}"
+        );
     }
 
     #[tokio::test]
@@ -518,7 +524,11 @@ mod tests {
             let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode & 0o077, 0, "mode {mode:o}");
         }
-        let q = ext.storage().unwrap().open_queue("exporter_otlp/x_traces").unwrap();
+        let q = ext
+            .storage()
+            .unwrap()
+            .open_queue("exporter_otlp/x_traces")
+            .unwrap();
         q.push(b"hello").unwrap();
         assert!(dir.join("exporter_otlp_x_traces").is_dir());
         ext.shutdown().await;
@@ -543,8 +553,16 @@ mod tests {
         assert_eq!(
             r.records,
             vec![
-                StoredRecord { seq: b, data: vec![], dispatched: true },
-                StoredRecord { seq: c, data: b"third".to_vec(), dispatched: false },
+                StoredRecord {
+                    seq: b,
+                    data: vec![],
+                    dispatched: true
+                },
+                StoredRecord {
+                    seq: c,
+                    data: b"third".to_vec(),
+                    dispatched: false
+                },
             ]
         );
         // New records continue after the old ones.
@@ -607,7 +625,10 @@ mod tests {
         assert!(q.recover().unwrap().records.is_empty());
         let names = files(tmp.path());
         assert_eq!(names.len(), 2, "{names:?}");
-        assert!(names.iter().any(|n| n.starts_with("q.backup-")), "{names:?}");
+        assert!(
+            names.iter().any(|n| n.starts_with("q.backup-")),
+            "{names:?}"
+        );
     }
 
     #[test]

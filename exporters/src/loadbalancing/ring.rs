@@ -24,7 +24,7 @@ const WEIGHT: u32 = 100;
 pub struct Ring {
     endpoints: Vec<String>,
     /// (position, endpoint index), sorted by position, one entry per position.
-    items: Vec<(u32, usize)>,
+    pub(super) items: Vec<(u32, usize)>,
 }
 
 impl Ring {

@@ -475,6 +475,26 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_read_and_default_safely() {
+        let c = load("limits.yaml").unwrap();
+        assert_eq!(
+            c.limits,
+            LimitsConfig {
+                max_value_depth: 8,
+                max_attributes: 500,
+                max_string_length: 65536,
+                max_connections: 1000,
+            }
+        );
+        let d = load("only_grpc_null.yaml").unwrap().limits;
+        assert_eq!(d.max_value_depth, 32);
+        assert_eq!(d.max_attributes, 10_000);
+        assert_eq!((d.max_string_length, d.max_connections), (0, 0));
+        let e = load("limits_typo.yaml").unwrap_err();
+        assert_eq!(e.0[0].path, "receivers.otlp.limits.max_value_dept");
+    }
+
+    #[test]
     fn null_protocol_means_defaults() {
         let c = load("only_grpc_null.yaml").unwrap();
         assert_eq!(c.protocols.grpc, Some(GrpcConfig::default()));

@@ -122,8 +122,9 @@ async fn handle(
     oversize_as_resource_exhausted(resp, state.max_recv)
 }
 
-/// tonic refuses a message whose length prefix is over the limit with OUT_OF_RANGE; grpc-go
-/// (and so otelcol) answers RESOURCE_EXHAUSTED with its own wording.
+/// tonic refuses a message whose length prefix is over the limit with OUT_OF_RANGE, and one
+/// that inflates over it (tonic stops decompressing at the limit) with its own wording; grpc-go
+/// (and so otelcol) answers RESOURCE_EXHAUSTED with its wording.
 fn oversize_as_resource_exhausted(
     resp: Response<tonic::body::Body>,
     limit: usize,
@@ -140,6 +141,15 @@ fn oversize_as_resource_exhausted(
                 .unwrap_or(0);
             Status::resource_exhausted(format!(
                 "grpc: received message larger than max ({found} vs. {limit})"
+            ))
+            .into_http()
+        }
+        Some(s)
+            if s.code() == tonic::Code::ResourceExhausted
+                && s.message().starts_with("Error decompressing: size limit") =>
+        {
+            Status::resource_exhausted(format!(
+                "grpc: received message after decompression larger than max {limit}"
             ))
             .into_http()
         }

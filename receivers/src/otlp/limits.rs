@@ -120,9 +120,10 @@ impl LimitsConfig {
     pub fn check(&self, data: &Data) -> R {
         match data {
             Data::Traces(t) => each("resource_spans", &t.resource_spans, |rs| {
-                at(self.resource(rs.resource.as_ref().map(|r| &r.attributes)), || {
-                    "resource".into()
-                })?;
+                at(
+                    self.resource(rs.resource.as_ref().map(|r| &r.attributes)),
+                    || "resource".into(),
+                )?;
                 each("scope_spans", &rs.scope_spans, |ss| {
                     at(self.scope(ss.scope.as_ref().map(|s| &s.attributes)), || {
                         "scope".into()
@@ -142,9 +143,10 @@ impl LimitsConfig {
                 })
             }),
             Data::Metrics(m) => each("resource_metrics", &m.resource_metrics, |rm| {
-                at(self.resource(rm.resource.as_ref().map(|r| &r.attributes)), || {
-                    "resource".into()
-                })?;
+                at(
+                    self.resource(rm.resource.as_ref().map(|r| &r.attributes)),
+                    || "resource".into(),
+                )?;
                 each("scope_metrics", &rm.scope_metrics, |sm| {
                     at(self.scope(sm.scope.as_ref().map(|s| &s.attributes)), || {
                         "scope".into()
@@ -153,9 +155,10 @@ impl LimitsConfig {
                 })
             }),
             Data::Logs(l) => each("resource_logs", &l.resource_logs, |rl| {
-                at(self.resource(rl.resource.as_ref().map(|r| &r.attributes)), || {
-                    "resource".into()
-                })?;
+                at(
+                    self.resource(rl.resource.as_ref().map(|r| &r.attributes)),
+                    || "resource".into(),
+                )?;
                 each("scope_logs", &rl.scope_logs, |sl| {
                     at(self.scope(sl.scope.as_ref().map(|s| &s.attributes)), || {
                         "scope".into()
@@ -184,21 +187,21 @@ impl LimitsConfig {
     fn metric(&self, m: &Metric) -> R {
         at(self.key_values(&m.metadata, 1), || "metadata".into())?;
         match &m.data {
-            Some(metric::Data::Gauge(g)) => self.points(&g.data_points, |p| {
-                (&p.attributes, &p.exemplars)
-            }),
-            Some(metric::Data::Sum(s)) => self.points(&s.data_points, |p| {
-                (&p.attributes, &p.exemplars)
-            }),
-            Some(metric::Data::Histogram(h)) => self.points(&h.data_points, |p| {
-                (&p.attributes, &p.exemplars)
-            }),
-            Some(metric::Data::ExponentialHistogram(h)) => self.points(&h.data_points, |p| {
-                (&p.attributes, &p.exemplars)
-            }),
-            Some(metric::Data::Summary(s)) => {
-                each("data_points", &s.data_points, |p| self.attributes(&p.attributes))
+            Some(metric::Data::Gauge(g)) => {
+                self.points(&g.data_points, |p| (&p.attributes, &p.exemplars))
             }
+            Some(metric::Data::Sum(s)) => {
+                self.points(&s.data_points, |p| (&p.attributes, &p.exemplars))
+            }
+            Some(metric::Data::Histogram(h)) => {
+                self.points(&h.data_points, |p| (&p.attributes, &p.exemplars))
+            }
+            Some(metric::Data::ExponentialHistogram(h)) => {
+                self.points(&h.data_points, |p| (&p.attributes, &p.exemplars))
+            }
+            Some(metric::Data::Summary(s)) => each("data_points", &s.data_points, |p| {
+                self.attributes(&p.attributes)
+            }),
             None => Ok(()),
         }
     }
@@ -271,7 +274,9 @@ impl LimitsConfig {
                         self.max_attributes
                     ));
                 }
-                each("array_value.values", &a.values, |x| self.value(x, depth + 1))
+                each("array_value.values", &a.values, |x| {
+                    self.value(x, depth + 1)
+                })
             }
             Some(V::KvlistValue(kv)) => at(self.key_values(&kv.values, depth + 1), || {
                 "kvlist_value.values".into()

@@ -49,9 +49,9 @@ pub use limits::LimitsConfig;
 use ferrotel_config::{ConfigErrors, Value};
 use ferrotel_core::telemetry::{item_suffix, Counter};
 use ferrotel_core::{
-    AuthError, Batch, Consumer, Consumers, Data, CreateContext, FactoryInfo, PipelineError, Receiver,
-    ReceiverContext, ReceiverFactory, RequestMeta, ServerAuthenticator, Signal, Stability,
-    StartError, Telemetry,
+    AuthError, Batch, Consumer, Consumers, CreateContext, Data, FactoryInfo, PipelineError,
+    Receiver, ReceiverContext, ReceiverFactory, RequestMeta, ServerAuthenticator, Signal,
+    Stability, StartError, Telemetry,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -347,10 +347,10 @@ impl Endpoint {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
+mod hostile_tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tls_tests;
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod hostile_tests;

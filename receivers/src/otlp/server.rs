@@ -103,8 +103,8 @@ where
 {
     tokio::spawn(async move {
         let graceful = GracefulShutdown::new();
-        let slots = (limits.max_connections > 0)
-            .then(|| Arc::new(Semaphore::new(limits.max_connections)));
+        let slots =
+            (limits.max_connections > 0).then(|| Arc::new(Semaphore::new(limits.max_connections)));
         loop {
             let slot = match &slots {
                 Some(s) => tokio::select! {

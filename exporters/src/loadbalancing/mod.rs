@@ -1,0 +1,771 @@
+//! `loadbalancing` exporter (also `load_balancing`), as otelcol's: the front tier of a two-tier
+//! deployment, sending all spans of a trace (`routing_key: traceID`, the default) or of a service
+//! (`routing_key: service`) to the same backend, so that a tail sampler behind it sees whole
+//! traces. Each batch is split by routing key over a consistent-hash ring with otelcol's
+//! parameters ([`ring`]); every backend gets its share, with the resources and scopes copied
+//! into it, through an `otlp` exporter built from `protocol.otlp` with the backend as endpoint.
+//! Logs are routed by the record's trace id, or by their resource's `service.name` when the
+//! record has none (otelcol picks a random backend there); metrics are not supported (as
+//! otelcol's traceID routing). Only the `static` resolver is supported.
+//!
+//! Delivery: the queue, retries and timeout of the whole export are the engine's, configured by
+//! the top-level `sending_queue`, `retry_on_failure` and `timeout` when given, else by those in
+//! `protocol.otlp` (otelcol runs one queue per backend instead; ferrotel runs one for the
+//! exporter). `protocol.otlp.timeout` bounds each backend's request. When some backends took
+//! their part and another failed with a retryable error, the attempt fails as retryable and the
+//! retry sends only the parts still missing: the exporter remembers, per batch being retried,
+//! which parts were delivered, so a healthy backend gets no duplicates. That memory is bounded
+//! (a few batches per export worker, and no longer than the retry window); a batch forgotten
+//! meanwhile is sent whole again, so delivery is at least once, never lossy. A part refused
+//! permanently is dropped and not retried; the batch then fails permanently once the others are
+//! delivered, and the engine counts the whole batch as failed.
+//!
+//! ```yaml
+//! exporters:
+//!   loadbalancing:
+//!     routing_key: traceID        # or service
+//!     protocol:
+//!       otlp:                     # every otlp exporter key except endpoint
+//!         timeout: 1s
+//!         tls: { insecure: true }
+//!         retry_on_failure: { enabled: true }
+//!         sending_queue: { queue_size: 5000 }
+//!     resolver:
+//!       static:
+//!         hostnames: [sampler-1:4317, sampler-2:4317, sampler-3]   # port 4317 by default
+//! ```
+
+pub mod ring;
+
+use crate::otlp::{OtlpConfig, OtlpExporterFactory};
+use crate::shared::not_supported;
+use ferrotel_config::{
+    decode, ConfigError, ConfigErrors, GoDuration, QueueConfig, RetryConfig, Value,
+};
+use ferrotel_core::pdata::attr_str;
+use ferrotel_core::proto::collector::logs::v1::ExportLogsServiceRequest;
+use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
+use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use ferrotel_core::proto::resource::v1::Resource;
+use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use ferrotel_core::telemetry::Counter;
+use ferrotel_core::{
+    Batch, CreateContext, Data, ExportError, Exporter, ExporterFactory, ExporterParts,
+    ExporterSettings, ExporterStartContext, FactoryInfo, Signal, Stability, StartError,
+};
+use ring::Ring;
+use serde::Deserialize;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The port otelcol adds to a static hostname without one.
+const DEFAULT_PORT: u16 = 4317;
+
+/// `exporters.loadbalancing`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadBalancingConfig {
+    /// What decides the backend: `traceID` (default) or `service` (the resource's
+    /// `service.name`). otelcol's `resource`, `metric`, `streamID` and `attributes` are refused.
+    pub routing_key: String,
+    /// otelcol's composite routing key (with `routing_key: attributes`); not supported.
+    pub routing_attributes: Vec<String>,
+    /// How to reach the backends.
+    pub protocol: ProtocolConfig,
+    /// Where the list of backends comes from.
+    pub resolver: ResolverConfig,
+    /// Timeout of a whole export (all backends); none by default, each backend's request being
+    /// bounded by `protocol.otlp.timeout`.
+    pub timeout: Option<GoDuration>,
+    /// Retries of the exporter; `protocol.otlp.retry_on_failure` when not given.
+    pub retry_on_failure: Option<RetryConfig>,
+    /// Queue of the exporter; `protocol.otlp.sending_queue` when not given.
+    pub sending_queue: Option<QueueConfig>,
+}
+
+impl Default for LoadBalancingConfig {
+    fn default() -> Self {
+        LoadBalancingConfig {
+            routing_key: "traceID".into(),
+            routing_attributes: vec![],
+            protocol: ProtocolConfig::default(),
+            resolver: ResolverConfig::default(),
+            timeout: None,
+            retry_on_failure: None,
+            sending_queue: None,
+        }
+    }
+}
+
+/// `protocol`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtocolConfig {
+    /// The `otlp` exporter settings used for every backend (`endpoint` is replaced by the
+    /// backend's).
+    pub otlp: Value,
+}
+
+/// `resolver`: exactly one of its keys.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResolverConfig {
+    /// A fixed list of backends.
+    #[serde(rename = "static")]
+    pub static_: Option<StaticResolverConfig>,
+    /// Backends from DNS A records; not supported.
+    pub dns: Option<Value>,
+    /// Backends from a Kubernetes service; not supported.
+    pub k8s: Option<Value>,
+    /// Backends from AWS Cloud Map; not supported.
+    pub aws_cloud_map: Option<Value>,
+}
+
+/// `resolver.static`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaticResolverConfig {
+    /// `host:port` of each backend (port 4317 when missing).
+    pub hostnames: Vec<String>,
+}
+
+/// What decides the backend of an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RoutingKey {
+    TraceId,
+    Service,
+}
+
+/// One backend: an inner `otlp` exporter and its outcome counters.
+struct Backend {
+    endpoint: String,
+    exporter: Arc<dyn Exporter>,
+    succeeded: Counter,
+    failed: Counter,
+}
+
+/// Where one part of a batch stands.
+const PENDING: u8 = 0;
+const DELIVERED: u8 = 1;
+const REJECTED: u8 = 2;
+
+/// The items of a batch that go to one backend.
+struct Part {
+    backend: usize,
+    batch: Batch,
+    state: AtomicU8,
+}
+
+/// A split batch whose last attempt did not deliver every part, kept for the engine's retry.
+struct Pending {
+    id: u64,
+    /// A clone of the batch: tells its retries apart (and keeps its identity from being reused).
+    batch: Batch,
+    parts: Arc<[Part]>,
+    /// An attempt with these parts is running (a concurrent export of the same payload, from
+    /// another pipeline, gets its own parts).
+    in_flight: bool,
+    since: Instant,
+}
+
+/// Remembers which parts of the batches being retried were delivered.
+struct Memo {
+    entries: Mutex<Vec<Pending>>,
+    next_id: AtomicU64,
+    /// Entries kept at most (the oldest idle one goes first).
+    capacity: usize,
+    /// After this long the engine has given up retrying (None: it never does).
+    ttl: Option<Duration>,
+}
+
+impl Memo {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The parts of an earlier attempt of this very batch, marked in flight.
+    fn resume(&self, batch: &Batch) -> Option<(u64, Arc<[Part]>)> {
+        let mut entries = self.lock();
+        if let Some(ttl) = self.ttl {
+            entries.retain(|e| e.since.elapsed() < ttl);
+        }
+        let e = entries
+            .iter_mut()
+            .find(|e| !e.in_flight && e.batch.same_payload(batch))?;
+        e.in_flight = true;
+        Some((e.id, e.parts.clone()))
+    }
+
+    fn insert(&self, batch: &Batch, parts: Arc<[Part]>) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut entries = self.lock();
+        if entries.len() >= self.capacity {
+            if let Some(i) = entries.iter().position(|e| !e.in_flight) {
+                entries.remove(i);
+            }
+        }
+        entries.push(Pending {
+            id,
+            batch: batch.clone(),
+            parts,
+            in_flight: true,
+            since: Instant::now(),
+        });
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().retain(|e| e.id != id);
+    }
+
+    fn release(&self, id: u64) {
+        if let Some(e) = self.lock().iter_mut().find(|e| e.id == id) {
+            e.in_flight = false;
+        }
+    }
+}
+
+/// Marks a memo entry idle again when an attempt ends, however it ends (the engine's timeout
+/// drops the attempt's future).
+struct InFlight<'a> {
+    memo: &'a Memo,
+    id: u64,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.memo.release(self.id);
+    }
+}
+
+/// The exporter.
+pub struct LoadBalancingExporter {
+    ring: Ring,
+    backends: Vec<Backend>,
+    key: RoutingKey,
+    /// Bound of one backend request (`protocol.otlp.timeout`; zero: none).
+    backend_timeout: Duration,
+    /// None when the engine does not retry (nothing to remember).
+    memo: Option<Memo>,
+}
+
+impl LoadBalancingExporter {
+    /// The backend index of each leaf, in order.
+    fn split(&self, batch: &Batch) -> Result<Vec<Part>, ExportError> {
+        let data = batch
+            .view()
+            .map_err(|e| ExportError::permanent(format!("cannot decode the batch: {e}")))?;
+        let n = self.backends.len();
+        let routed: Routed<Data> = match data {
+            Data::Traces(req) => split(&req.resource_spans, n, |r, s: &Span| {
+                self.backend_for(r.resource.as_ref(), &s.trace_id)
+            })
+            .map(|rs| Data::Traces(ExportTraceServiceRequest { resource_spans: rs })),
+            Data::Logs(req) => split(&req.resource_logs, n, |r, l: &LogRecord| {
+                self.backend_for(r.resource.as_ref(), &l.trace_id)
+            })
+            .map(|rl| Data::Logs(ExportLogsServiceRequest { resource_logs: rl })),
+            Data::Metrics(_) => {
+                return Err(ExportError::permanent(
+                    "the loadbalancing exporter does not support metrics",
+                ))
+            }
+        };
+        let part = |backend, batch| Part {
+            backend,
+            batch,
+            state: AtomicU8::new(PENDING),
+        };
+        Ok(match routed {
+            Routed::Empty => vec![],
+            Routed::One(b) => vec![part(b, batch.clone())],
+            Routed::Many(parts) => parts
+                .into_iter()
+                .map(|(b, d)| part(b, Batch::from_data(d, batch.meta.clone())))
+                .collect(),
+        })
+    }
+
+    /// The backend of an item: by trace id (falling back to `service.name` for a log record
+    /// without one) or by `service.name`.
+    fn backend_for(&self, resource: Option<&Resource>, trace_id: &[u8]) -> usize {
+        let has_trace_id = trace_id.iter().any(|&b| b != 0);
+        if self.key == RoutingKey::TraceId && has_trace_id {
+            return self.ring.endpoint_for(trace_id);
+        }
+        let service = resource
+            .and_then(|r| attr_str(&r.attributes, "service.name"))
+            .unwrap_or("");
+        self.ring.endpoint_for(service.as_bytes())
+    }
+
+    /// One request to one backend; the part's state records a final outcome.
+    async fn send(&self, part: &Part) -> Result<(), ExportError> {
+        let Some(backend) = self.backends.get(part.backend) else {
+            return Err(ExportError::permanent("no such backend"));
+        };
+        let attempt = backend.exporter.export(part.batch.clone());
+        let result = if self.backend_timeout.is_zero() {
+            attempt.await
+        } else {
+            tokio::time::timeout(self.backend_timeout, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ExportError::retryable(format!(
+                        "timed out after {}",
+                        GoDuration(self.backend_timeout)
+                    )))
+                })
+        };
+        match &result {
+            Ok(()) => {
+                part.state.store(DELIVERED, Ordering::SeqCst);
+                backend.succeeded.inc();
+            }
+            Err(e) => {
+                if e.is_permanent() {
+                    part.state.store(REJECTED, Ordering::SeqCst);
+                }
+                backend.failed.inc();
+            }
+        }
+        result.map_err(|e| match e {
+            ExportError::Retryable { message, throttle } => ExportError::Retryable {
+                message: format!("backend {}: {message}", backend.endpoint),
+                throttle,
+            },
+            ExportError::Permanent(m) => {
+                ExportError::Permanent(format!("backend {}: {m}", backend.endpoint))
+            }
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Exporter for LoadBalancingExporter {
+    async fn start(&self, ctx: &ExporterStartContext) -> Result<(), StartError> {
+        for b in &self.backends {
+            b.exporter
+                .start(ctx)
+                .await
+                .map_err(|e| StartError(format!("backend {}: {e}", b.endpoint)))?;
+        }
+        Ok(())
+    }
+
+    async fn export(&self, batch: Batch) -> Result<(), ExportError> {
+        let resumed = self.memo.as_ref().and_then(|m| m.resume(&batch));
+        let (id, parts) = match resumed {
+            Some((id, parts)) => (Some(id), parts),
+            None => {
+                let parts: Arc<[Part]> = self.split(&batch)?.into();
+                // A single part is simply sent again on retry: nothing to remember.
+                let id = match &self.memo {
+                    Some(m) if parts.len() > 1 => Some(m.insert(&batch, parts.clone())),
+                    _ => None,
+                };
+                (id, parts)
+            }
+        };
+        let _in_flight = self
+            .memo
+            .as_ref()
+            .zip(id)
+            .map(|(memo, id)| InFlight { memo, id });
+        let todo = parts
+            .iter()
+            .filter(|p| p.state.load(Ordering::SeqCst) == PENDING);
+        let results = futures::future::join_all(todo.map(|p| self.send(p))).await;
+
+        let mut retryable: Vec<String> = vec![];
+        let mut permanent: Vec<String> = vec![];
+        let mut throttle: Option<Duration> = None;
+        for r in results {
+            match r {
+                Ok(()) => {}
+                Err(ExportError::Retryable {
+                    message,
+                    throttle: t,
+                }) => {
+                    retryable.push(message);
+                    throttle = throttle.max(t);
+                }
+                Err(ExportError::Permanent(m)) => permanent.push(m),
+            }
+        }
+        if !retryable.is_empty() {
+            retryable.extend(permanent);
+            return Err(ExportError::Retryable {
+                message: retryable.join("; "),
+                throttle,
+            });
+        }
+        if let (Some(memo), Some(id)) = (&self.memo, id) {
+            memo.remove(id);
+        }
+        let rejected = parts
+            .iter()
+            .any(|p| p.state.load(Ordering::SeqCst) == REJECTED);
+        if rejected {
+            if permanent.is_empty() {
+                permanent.push("a backend refused part of this batch in an earlier attempt".into());
+            }
+            return Err(ExportError::Permanent(permanent.join("; ")));
+        }
+        Ok(())
+    }
+
+    async fn shutdown(&self) {
+        for b in &self.backends {
+            b.exporter.shutdown().await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Splitting a request by backend.
+
+/// A resource- or scope-level container of a request, generic over traces and logs.
+trait Level {
+    type Child;
+    fn children(&self) -> &[Self::Child];
+    fn children_mut(&mut self) -> &mut Vec<Self::Child>;
+    /// A copy of everything but the children.
+    fn shell(&self) -> Self;
+}
+
+/// Implements [`Level`] for a proto container: its children field and the fields copied into
+/// every part (the struct literal is exhaustive, so a new proto field is not silently lost).
+macro_rules! level {
+    ($t:ty, $child:ty, $field:ident, [$($copied:ident),*]) => {
+        impl Level for $t {
+            type Child = $child;
+            fn children(&self) -> &[$child] {
+                &self.$field
+            }
+            fn children_mut(&mut self) -> &mut Vec<$child> {
+                &mut self.$field
+            }
+            fn shell(&self) -> Self {
+                Self {
+                    $field: vec![],
+                    $($copied: self.$copied.clone()),*
+                }
+            }
+        }
+    };
+}
+
+level!(
+    ResourceSpans,
+    ScopeSpans,
+    scope_spans,
+    [resource, schema_url]
+);
+level!(ScopeSpans, Span, spans, [scope, schema_url]);
+level!(ResourceLogs, ScopeLogs, scope_logs, [resource, schema_url]);
+level!(ScopeLogs, LogRecord, log_records, [scope, schema_url]);
+
+/// How the leaves of a request spread over backends.
+#[derive(Debug)]
+enum Routed<T> {
+    /// No leaves at all.
+    Empty,
+    /// All to this backend: the request can be sent as it is.
+    One(usize),
+    /// Per backend (only those that get something), the leaves it gets.
+    Many(Vec<(usize, T)>),
+}
+
+impl<T> Routed<T> {
+    fn map<U>(self, f: impl Fn(T) -> U) -> Routed<U> {
+        match self {
+            Routed::Empty => Routed::Empty,
+            Routed::One(b) => Routed::One(b),
+            Routed::Many(v) => Routed::Many(v.into_iter().map(|(b, t)| (b, f(t))).collect()),
+        }
+    }
+}
+
+/// Spreads the leaves (spans, log records) of `resources` over `n` backends by `route`, each
+/// leaf once, copying a resource and a scope into every part that gets some of their leaves.
+fn split<R, S, L>(resources: &[R], n: usize, route: impl Fn(&R, &L) -> usize) -> Routed<Vec<R>>
+where
+    R: Level<Child = S>,
+    S: Level<Child = L>,
+    L: Clone,
+{
+    let mut dest = Vec::new();
+    for r in resources {
+        for s in r.children() {
+            dest.extend(
+                s.children()
+                    .iter()
+                    .map(|l| route(r, l).min(n.saturating_sub(1))),
+            );
+        }
+    }
+    let Some(&first) = dest.first() else {
+        return Routed::Empty;
+    };
+    if dest.iter().all(|&d| d == first) {
+        return Routed::One(first);
+    }
+    let mut out: Vec<Vec<R>> = (0..n).map(|_| Vec::new()).collect();
+    let mut dest = dest.into_iter();
+    for r in resources {
+        // The index in `out[b]` of this resource's copy, once backend b got one of its leaves.
+        let mut r_at: Vec<Option<usize>> = vec![None; n];
+        for s in r.children() {
+            let mut s_at: Vec<Option<usize>> = vec![None; n];
+            for (l, b) in s.children().iter().zip(dest.by_ref()) {
+                let part = &mut out[b];
+                let ri = *r_at[b].get_or_insert_with(|| {
+                    part.push(r.shell());
+                    part.len() - 1
+                });
+                let scopes = part[ri].children_mut();
+                let si = *s_at[b].get_or_insert_with(|| {
+                    scopes.push(s.shell());
+                    scopes.len() - 1
+                });
+                scopes[si].children_mut().push(l.clone());
+            }
+        }
+    }
+    Routed::Many(
+        out.into_iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .collect(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Factory
+
+/// `host:port`, with otelcol's default port when there is none.
+fn with_default_port(host: &str) -> String {
+    let has_port = match host.rsplit_once(':') {
+        Some((h, p)) => {
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (!h.contains(':') || h.ends_with(']'))
+        }
+        None => false,
+    };
+    if has_port {
+        host.to_string()
+    } else {
+        format!("{host}:{DEFAULT_PORT}")
+    }
+}
+
+/// `protocol.otlp` with `endpoint` set.
+fn otlp_value(otlp: &Value, endpoint: &str) -> Value {
+    let mut v = if otlp.is_null() {
+        Value::Mapping(Default::default())
+    } else {
+        otlp.clone()
+    };
+    if let Value::Mapping(m) = &mut v {
+        m.insert("endpoint".into(), endpoint.into());
+    }
+    v
+}
+
+/// The configured backends, or errors naming the resolver keys.
+fn hostnames(path: &str, cfg: &ResolverConfig, errors: &mut Vec<ConfigError>) -> Vec<String> {
+    for (key, set) in [
+        ("dns", cfg.dns.is_some()),
+        ("k8s", cfg.k8s.is_some()),
+        ("aws_cloud_map", cfg.aws_cloud_map.is_some()),
+    ] {
+        if set {
+            let mut e = not_supported(path, &format!("resolver.{key}"));
+            e.message.push_str(" (use resolver.static)");
+            errors.push(e);
+        }
+    }
+    let Some(st) = &cfg.static_ else {
+        if errors.is_empty() {
+            errors.push(ConfigError::new(
+                format!("{path}.resolver"),
+                "no resolver specified: set resolver.static.hostnames",
+            ));
+        }
+        return vec![];
+    };
+    if st.hostnames.is_empty() {
+        errors.push(ConfigError::new(
+            format!("{path}.resolver.static.hostnames"),
+            "must list at least one backend",
+        ));
+    }
+    for (i, h) in st.hostnames.iter().enumerate() {
+        if h.trim().is_empty() {
+            errors.push(ConfigError::new(
+                format!("{path}.resolver.static.hostnames[{i}]"),
+                "empty hostname",
+            ));
+        }
+    }
+    st.hostnames
+        .iter()
+        .map(|h| with_default_port(h.trim()))
+        .collect()
+}
+
+/// Factory of `loadbalancing` (alias `load_balancing`).
+pub struct LoadBalancingExporterFactory;
+
+impl ExporterFactory for LoadBalancingExporterFactory {
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo {
+            type_name: "loadbalancing",
+            aliases: &["load_balancing"],
+            signals: &[Signal::Traces, Signal::Logs],
+            stability: Stability::Beta,
+            description:
+                "Routes spans and logs by trace id or service to a fixed set of OTLP backends",
+        }
+    }
+
+    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<ExporterParts, ConfigErrors> {
+        let (exporter, settings) = LoadBalancingExporter::new(ctx, config)?;
+        Ok(ExporterParts {
+            exporter: Arc::new(exporter),
+            settings,
+        })
+    }
+}
+
+impl LoadBalancingExporter {
+    /// The exporter and the engine settings for it, from the config.
+    fn new(
+        ctx: &CreateContext,
+        config: &Value,
+    ) -> Result<(LoadBalancingExporter, ExporterSettings), ConfigErrors> {
+        let path = &ctx.path;
+        let cfg: LoadBalancingConfig = decode(path, config)?;
+        let mut errors = vec![];
+        let key = match cfg.routing_key.as_str() {
+            "traceID" | "" => RoutingKey::TraceId,
+            "service" => RoutingKey::Service,
+            other => {
+                errors.push(ConfigError::new(
+                    format!("{path}.routing_key"),
+                    format!(
+                        "unsupported routing_key {other:?}: ferrotel supports \"traceID\" and \"service\""
+                    ),
+                ));
+                RoutingKey::TraceId
+            }
+        };
+        if !cfg.routing_attributes.is_empty() {
+            errors.push(not_supported(path, "routing_attributes"));
+        }
+        let hosts = hostnames(path, &cfg.resolver, &mut errors);
+        let ring = Ring::new(&hosts);
+
+        // One inner otlp exporter per backend, from the same settings.
+        let otlp_path = format!("{path}.protocol.otlp");
+        let otlp_ctx = CreateContext {
+            path: otlp_path.clone(),
+            ..ctx.clone()
+        };
+        let endpoint_path = format!("{otlp_path}.endpoint");
+        let mut backends = Vec::with_capacity(ring.endpoints().len());
+        for endpoint in ring.endpoints() {
+            let v = otlp_value(&cfg.protocol.otlp, endpoint);
+            match OtlpExporterFactory.create(&otlp_ctx, &v) {
+                Ok(parts) => {
+                    let outcome = |success: &str| {
+                        ctx.telemetry.counter(
+                            "otelcol_loadbalancer_backend_outcome",
+                            "Number of successes and failures for each endpoint.",
+                            &[("endpoint", endpoint), ("success", success)],
+                        )
+                    };
+                    backends.push(Backend {
+                        endpoint: endpoint.clone(),
+                        exporter: parts.exporter,
+                        succeeded: outcome("true"),
+                        failed: outcome("false"),
+                    });
+                }
+                Err(e) => {
+                    for mut e in e.0 {
+                        if e.path == endpoint_path {
+                            e.path = format!("{path}.resolver.static.hostnames");
+                            e.message = format!("{endpoint:?}: {}", e.message);
+                        }
+                        if !errors.contains(&e) {
+                            errors.push(e);
+                        }
+                    }
+                }
+            }
+        }
+        let otlp: OtlpConfig =
+            decode(&otlp_path, &otlp_value(&cfg.protocol.otlp, "x:1")).unwrap_or_default();
+        let retry = cfg
+            .retry_on_failure
+            .clone()
+            .unwrap_or(otlp.retry_on_failure);
+        let queue = cfg.sending_queue.clone().unwrap_or(otlp.sending_queue);
+        if cfg.retry_on_failure.is_some() {
+            errors.extend(retry.validate(&format!("{path}.retry_on_failure")));
+        }
+        if cfg.sending_queue.is_some() {
+            errors.extend(queue.validate(&format!("{path}.sending_queue")));
+        }
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+
+        let timeout = cfg.timeout.unwrap_or_default();
+        let memo = retry.enabled.then(|| Memo {
+            entries: Mutex::new(vec![]),
+            next_id: AtomicU64::new(0),
+            capacity: 64.max(4 * queue.num_consumers),
+            ttl: (!retry.max_elapsed_time.is_zero()).then(|| {
+                retry.max_elapsed_time.0 + timeout.0 + otlp.timeout.0 + Duration::from_secs(60)
+            }),
+        });
+        ctx.telemetry
+            .gauge(
+                "otelcol_loadbalancer_num_backends",
+                "Current number of backends in use.",
+                &[("resolver", "static")],
+            )
+            .set(backends.len() as i64);
+        ctx.telemetry
+            .counter(
+                "otelcol_loadbalancer_num_resolutions",
+                "Number of times the resolver has triggered new resolutions.",
+                &[("resolver", "static"), ("success", "true")],
+            )
+            .inc();
+        let exporter = LoadBalancingExporter {
+            ring,
+            backends,
+            key,
+            backend_timeout: otlp.timeout.0,
+            memo,
+        };
+        Ok((
+            exporter,
+            ExporterSettings {
+                timeout,
+                retry,
+                queue,
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

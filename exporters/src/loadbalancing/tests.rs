@@ -1,0 +1,729 @@
+use super::*;
+use bytes::Bytes;
+use ferrotel_core::grpc::BytesCodec;
+use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use ferrotel_core::{ComponentId, Telemetry};
+use prost::Message;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tonic::codec::CompressionEncoding;
+use tonic::server::{Grpc, UnaryService};
+use tonic::{Code, Status};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn ctx() -> CreateContext {
+    let id = ComponentId::parse("loadbalancing").unwrap();
+    CreateContext {
+        path: format!("exporters.{id}"),
+        id,
+        telemetry: Telemetry::new(),
+        signal: None,
+        pipeline: None,
+        wake: Default::default(),
+    }
+}
+
+fn create(yaml: &str) -> Result<ExporterParts, ConfigErrors> {
+    let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
+    LoadBalancingExporterFactory.create(&ctx(), &v)
+}
+
+fn error_paths(yaml: &str) -> Vec<String> {
+    match create(yaml) {
+        Ok(_) => panic!("config accepted: {yaml}"),
+        Err(e) => e.0.into_iter().map(|e| e.path).collect(),
+    }
+}
+
+fn testdata(name: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/loadbalancing")
+        .join(name);
+    std::fs::read_to_string(p).unwrap()
+}
+
+/// The concrete exporter, for white-box tests of splitting.
+fn build(yaml: &str) -> LoadBalancingExporter {
+    let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
+    LoadBalancingExporter::new(&ctx(), &v).unwrap().0
+}
+
+/// A trace id that spreads well (splitmix64 of `n`).
+fn trace_id(n: u64) -> Vec<u8> {
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut out = Vec::with_capacity(16);
+    for _ in 0..2 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        out.extend_from_slice(&z.to_be_bytes());
+    }
+    out
+}
+
+fn kv(k: &str, v: &str) -> KeyValue {
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+/// 2 resources × 2 scopes; span `i` (span id `i`) belongs to trace `i % traces`.
+fn traces_request(spans: u64, traces: u64) -> ExportTraceServiceRequest {
+    let mut resource_spans = vec![];
+    let mut i = 0;
+    for r in 0..2 {
+        let mut rs = ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", &format!("svc-{r}"))],
+                ..Default::default()
+            }),
+            schema_url: format!("schema-{r}"),
+            ..Default::default()
+        };
+        for s in 0..2 {
+            let mut ss = ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: format!("scope-{r}-{s}"),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            for _ in 0..spans / 4 {
+                ss.spans.push(Span {
+                    trace_id: trace_id(i % traces),
+                    span_id: i.to_be_bytes().to_vec(),
+                    ..Default::default()
+                });
+                i += 1;
+            }
+            rs.scope_spans.push(ss);
+        }
+        resource_spans.push(rs);
+    }
+    ExportTraceServiceRequest { resource_spans }
+}
+
+fn traces_batch(req: ExportTraceServiceRequest) -> Batch {
+    Batch::from_bytes(
+        Signal::Traces,
+        Data::Traces(req).encode(),
+        None,
+        Default::default(),
+    )
+}
+
+fn spans_of(data: &Data) -> Vec<(String, String, Span)> {
+    let Data::Traces(req) = data else {
+        panic!("not traces")
+    };
+    let mut out = vec![];
+    for rs in &req.resource_spans {
+        let svc = attr_str(&rs.resource.as_ref().unwrap().attributes, "service.name")
+            .unwrap()
+            .to_string();
+        for ss in &rs.scope_spans {
+            for s in &ss.spans {
+                out.push((
+                    svc.clone(),
+                    ss.scope.as_ref().unwrap().name.clone(),
+                    s.clone(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+const THREE: &str = "resolver: {static: {hostnames: [a:4317, b:4317, c:4317]}}\nprotocol: {otlp: {tls: {insecure: true}}}";
+
+// ---------------------------------------------------------------------------------------------
+// Ring
+
+fn endpoints(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn crc32_is_the_ieee_checksum_go_uses() {
+    // The standard check value of CRC-32/IEEE (Go's crc32.ChecksumIEEE).
+    assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
+}
+
+#[test]
+fn ring_assignment_is_stable_and_order_independent() {
+    let a = Ring::new(&endpoints(&["b:4317", "a:4317", "c:4317"]));
+    let b = Ring::new(&endpoints(&["c:4317", "a:4317", "b:4317", "a:4317"]));
+    assert_eq!(a.endpoints(), ["a:4317", "b:4317", "c:4317"]);
+    assert_eq!(a.endpoints(), b.endpoints());
+    for n in 0..2000 {
+        let id = trace_id(n);
+        assert_eq!(a.endpoint_for(&id), b.endpoint_for(&id));
+        assert_eq!(a.endpoint_for(&id), a.endpoint_for(&id));
+    }
+    // 100 positions per endpoint; a position two endpoints hash to stays with the one that
+    // sorts first (these three collide 3 times).
+    assert_eq!(a.items.len(), 297);
+    assert!(a.items.windows(2).all(|w| w[0].0 < w[1].0));
+    let positions = |ep: &str| -> Vec<u32> {
+        (0..100u8)
+            .map(|i| crc32fast::hash(&[ep.as_bytes(), &[i]].concat()) % 36_000)
+            .collect()
+    };
+    let all: Vec<Vec<u32>> = a.endpoints().iter().map(|e| positions(e)).collect();
+    for &(pos, idx) in &a.items {
+        assert!(all[idx].contains(&pos));
+        assert!(all[..idx].iter().all(|earlier| !earlier.contains(&pos)));
+    }
+}
+
+#[test]
+fn ring_lookup_takes_the_next_position_and_wraps() {
+    let r = Ring::new(&endpoints(&["a:4317", "b:4317"]));
+    let (first_pos, first_ep) = r.items[0];
+    let (last_pos, _) = *r.items.last().unwrap();
+    // A key is found by its position: find keys at, just past and beyond the ring's ends.
+    let key_at = |want: &dyn Fn(u32) -> bool| {
+        (0u64..)
+            .map(|n| n.to_be_bytes())
+            .find(|k| want(crc32fast::hash(k) % 36_000))
+            .unwrap()
+    };
+    assert_eq!(r.endpoint_for(&key_at(&|p| p > last_pos)), first_ep);
+    assert_eq!(r.endpoint_for(&key_at(&|p| p <= first_pos)), first_ep);
+    let (p1, e1) = r.items[1];
+    assert_eq!(r.endpoint_for(&key_at(&|p| p > first_pos && p <= p1)), e1);
+}
+
+#[test]
+fn ring_balances_three_endpoints() {
+    let r = Ring::new(&endpoints(&[
+        "10.0.0.1:4317",
+        "10.0.0.2:4317",
+        "10.0.0.3:4317",
+    ]));
+    let n = 30_000;
+    let mut counts = [0u32; 3];
+    for i in 0..n {
+        counts[r.endpoint_for(&trace_id(i))] += 1;
+    }
+    // 100 positions per endpoint leave each share within a few points of a third.
+    for c in counts {
+        let share = f64::from(c) / n as f64;
+        assert!((0.25..0.42).contains(&share), "shares {counts:?}");
+    }
+}
+
+#[test]
+fn adding_an_endpoint_moves_keys_only_to_it() {
+    let three = Ring::new(&endpoints(&["a:4317", "b:4317", "c:4317"]));
+    let four = Ring::new(&endpoints(&["a:4317", "b:4317", "c:4317", "d:4317"]));
+    let n = 20_000;
+    let mut moved = 0;
+    for i in 0..n {
+        let id = trace_id(i);
+        let before = &three.endpoints()[three.endpoint_for(&id)];
+        let after = &four.endpoints()[four.endpoint_for(&id)];
+        if before != after {
+            assert_eq!(after, "d:4317", "a key moved between old endpoints");
+            moved += 1;
+        }
+    }
+    // About a quarter of the keys move (to the new endpoint), not most of them.
+    let share = f64::from(moved) / n as f64;
+    assert!((0.15..0.35).contains(&share), "moved {share}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Splitting
+
+#[test]
+fn split_keeps_every_span_once_and_traces_whole() {
+    let e = build(THREE);
+    let req = traces_request(400, 37);
+    let input = spans_of(&Data::Traces(req.clone()));
+    let parts = e.split(&traces_batch(req)).unwrap();
+    assert_eq!(parts.len(), 3, "37 traces reach all three backends");
+    let mut seen = BTreeMap::new();
+    let mut trace_backend: HashMap<Vec<u8>, usize> = HashMap::new();
+    for p in &parts {
+        for (svc, scope, span) in spans_of(p.batch.view().unwrap()) {
+            assert_eq!(e.ring.endpoint_for(&span.trace_id), p.backend);
+            let b = *trace_backend
+                .entry(span.trace_id.clone())
+                .or_insert(p.backend);
+            assert_eq!(b, p.backend, "a trace was split across backends");
+            assert!(
+                seen.insert(span.span_id.clone(), (svc, scope)).is_none(),
+                "span twice"
+            );
+        }
+        assert_eq!(
+            p.batch.item_count(),
+            spans_of(p.batch.view().unwrap()).len()
+        );
+    }
+    assert_eq!(seen.len(), input.len());
+    // Each span keeps its own resource and scope.
+    for (svc, scope, span) in input {
+        assert_eq!(seen[&span.span_id], (svc, scope));
+    }
+    // Resources and scopes are not repeated within a part.
+    for p in &parts {
+        let Data::Traces(r) = p.batch.view().unwrap() else {
+            panic!()
+        };
+        assert!(r.resource_spans.len() <= 2);
+        assert!(r
+            .resource_spans
+            .iter()
+            .all(|rs| rs.scope_spans.len() <= 2 && rs.schema_url.starts_with("schema-")));
+    }
+}
+
+#[test]
+fn a_batch_for_one_backend_is_sent_as_it_is() {
+    let e = build(THREE);
+    let batch = traces_batch(traces_request(40, 1));
+    let parts = e.split(&batch).unwrap();
+    assert_eq!(parts.len(), 1);
+    assert!(parts[0].batch.same_payload(&batch), "no copy, no re-encode");
+    let empty = traces_batch(ExportTraceServiceRequest::default());
+    assert!(e.split(&empty).unwrap().is_empty());
+}
+
+#[test]
+fn service_routing_keeps_each_service_together() {
+    let e = build(&format!("routing_key: service\n{THREE}"));
+    let batch = traces_batch(traces_request(400, 37));
+    let parts = e.split(&batch).unwrap();
+    let mut svc_backend = HashMap::new();
+    let mut total = 0;
+    for p in &parts {
+        for (svc, _, _) in spans_of(p.batch.view().unwrap()) {
+            assert_eq!(e.ring.endpoint_for(svc.as_bytes()), p.backend);
+            assert_eq!(*svc_backend.entry(svc).or_insert(p.backend), p.backend);
+            total += 1;
+        }
+    }
+    assert_eq!(total, 400);
+}
+
+#[test]
+fn logs_route_by_trace_id_else_by_service() {
+    let e = build(THREE);
+    let record = |n: Option<u64>, body: &str| LogRecord {
+        trace_id: n.map(trace_id).unwrap_or_default(),
+        body: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(body.into())),
+        }),
+        ..Default::default()
+    };
+    let records: Vec<LogRecord> = (0..60)
+        .map(|i| record((i % 3 != 0).then_some(i), &format!("log-{i}")))
+        .collect();
+    let req = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", "checkout")],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: records.clone(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let batch = Batch::from_data(Data::Logs(req), Default::default());
+    let parts = e.split(&batch).unwrap();
+    assert!(parts.len() > 1);
+    let mut bodies = BTreeSet::new();
+    let service_backend = e.ring.endpoint_for(b"checkout");
+    for p in &parts {
+        let Data::Logs(l) = p.batch.view().unwrap() else {
+            panic!()
+        };
+        for rl in &l.resource_logs {
+            for r in rl.scope_logs.iter().flat_map(|s| &s.log_records) {
+                let want = if r.trace_id.is_empty() {
+                    service_backend
+                } else {
+                    e.ring.endpoint_for(&r.trace_id)
+                };
+                assert_eq!(want, p.backend);
+                assert!(bodies.insert(format!("{:?}", r.body)));
+            }
+        }
+    }
+    assert_eq!(bodies.len(), 60);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config
+
+#[test]
+fn factory_info() {
+    let info = LoadBalancingExporterFactory.info();
+    assert_eq!(info.type_name, "loadbalancing");
+    assert_eq!(info.aliases, ["load_balancing"]);
+    assert_eq!(info.signals, [Signal::Traces, Signal::Logs]);
+}
+
+#[test]
+fn config_valid() {
+    let parts = create(&testdata("config_valid.yaml")).unwrap();
+    // Queue and retry come from protocol.otlp when not given at the top level.
+    assert_eq!(parts.settings.queue.queue_size, 5000);
+    assert_eq!(
+        parts.settings.retry.max_elapsed_time,
+        GoDuration::from_secs(60)
+    );
+    assert!(parts.settings.timeout.is_zero());
+    let cfg: LoadBalancingConfig = decode(
+        "x",
+        &serde_yaml_ng::from_str(&testdata("config_valid.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cfg.routing_key, "service");
+    assert_eq!(LoadBalancingConfig::default().routing_key, "traceID");
+
+    // Top-level settings win.
+    let parts = create(&format!(
+        "{THREE}\ntimeout: 3s\nsending_queue: {{queue_size: 7}}\nretry_on_failure: {{enabled: false}}"
+    ))
+    .unwrap();
+    assert_eq!(parts.settings.timeout, GoDuration::from_secs(3));
+    assert_eq!(parts.settings.queue.queue_size, 7);
+    assert!(!parts.settings.retry.enabled);
+    // otelcol's defaults: retry and queue of the otlp exporter.
+    let parts = create("resolver: {static: {hostnames: [h]}}").unwrap();
+    assert!(parts.settings.retry.enabled && parts.settings.queue.enabled);
+}
+
+#[test]
+fn hostnames_get_the_default_port() {
+    assert_eq!(with_default_port("sampler"), "sampler:4317");
+    assert_eq!(with_default_port("sampler:55690"), "sampler:55690");
+    assert_eq!(with_default_port("10.1.2.3"), "10.1.2.3:4317");
+    assert_eq!(with_default_port("[::1]:99"), "[::1]:99");
+    assert_eq!(with_default_port("[::1]"), "[::1]:4317");
+    let e = build("resolver: {static: {hostnames: [x, 'x:4317']}}");
+    assert_eq!(e.ring.endpoints(), ["x:4317"]);
+}
+
+#[test]
+fn config_typo_names_the_key() {
+    let p = error_paths(&testdata("config_typo.yaml"));
+    assert_eq!(
+        p,
+        ["exporters.loadbalancing.protocol.otlp.timout"],
+        "the otlp settings are checked by the otlp exporter, under this path"
+    );
+    let p = error_paths("resolver: {statc: {hostnames: [a]}}");
+    assert_eq!(p, ["exporters.loadbalancing.resolver.statc"]);
+    let p = error_paths("resolver: {static: {hostnames: [a]}}\nprotocol: {otlphttp: {}}");
+    assert_eq!(p, ["exporters.loadbalancing.protocol.otlphttp"]);
+    let p = error_paths("routing_keys: service");
+    assert_eq!(p, ["exporters.loadbalancing.routing_keys"]);
+}
+
+#[test]
+fn config_invalid_values() {
+    let p = error_paths(&testdata("config_invalid.yaml"));
+    for want in [
+        "exporters.loadbalancing.routing_key",
+        "exporters.loadbalancing.resolver.dns",
+        "exporters.loadbalancing.protocol.otlp.compression",
+        "exporters.loadbalancing.sending_queue.num_consumers",
+    ] {
+        assert!(p.iter().any(|x| x == want), "{want} not in {p:?}");
+    }
+    // The otlp settings' error is reported once, not once per backend.
+    assert_eq!(
+        p.iter()
+            .filter(|x| *x == "exporters.loadbalancing.protocol.otlp.compression")
+            .count(),
+        1
+    );
+    assert_eq!(error_paths("{}"), ["exporters.loadbalancing.resolver"]);
+    assert_eq!(
+        error_paths("resolver: {static: {hostnames: []}}"),
+        ["exporters.loadbalancing.resolver.static.hostnames"]
+    );
+    assert_eq!(
+        error_paths("resolver: {k8s: {service: lb.ns}}"),
+        ["exporters.loadbalancing.resolver.k8s"]
+    );
+    assert_eq!(
+        error_paths("resolver: {static: {hostnames: ['bad host:1']}}"),
+        ["exporters.loadbalancing.resolver.static.hostnames"]
+    );
+    assert_eq!(
+        error_paths("resolver: {static: {hostnames: [a]}}\nrouting_attributes: [x]"),
+        ["exporters.loadbalancing.routing_attributes"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against real gRPC backends
+
+/// A gRPC backend that records accepted export bodies and can refuse the next requests.
+#[derive(Clone, Default)]
+struct Server {
+    accepted: Arc<Mutex<Vec<Bytes>>>,
+    refuse: Arc<Mutex<VecDeque<Status>>>,
+    attempts: Arc<AtomicU64>,
+}
+
+struct Unary(Server);
+
+impl UnaryService<Bytes> for Unary {
+    type Response = Bytes;
+    type Future = Pin<Box<dyn Future<Output = Result<tonic::Response<Bytes>, Status>> + Send>>;
+
+    fn call(&mut self, req: tonic::Request<Bytes>) -> Self::Future {
+        let b = self.0.clone();
+        Box::pin(async move {
+            b.attempts.fetch_add(1, Ordering::SeqCst);
+            let refuse = b.refuse.lock().unwrap().pop_front();
+            match refuse {
+                Some(s) => Err(s),
+                None => {
+                    b.accepted.lock().unwrap().push(req.into_inner());
+                    Ok(tonic::Response::new(Bytes::new()))
+                }
+            }
+        })
+    }
+}
+
+impl tower_service::Service<http::Request<tonic::body::Body>> for Server {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        let svc = Unary(self.clone());
+        Box::pin(async move {
+            let mut grpc = Grpc::new(BytesCodec).accept_compressed(CompressionEncoding::Gzip);
+            Ok(grpc.unary(svc, req).await)
+        })
+    }
+}
+
+impl Server {
+    async fn start() -> (Server, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let b = Server::default();
+        let svc = b.clone();
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .serve_with_incoming(svc, tonic::transport::server::TcpIncoming::from(listener))
+                .await
+                .unwrap();
+        });
+        (b, addr)
+    }
+
+    fn span_ids(&self) -> Vec<Vec<u8>> {
+        self.accepted
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|body| {
+                ExportTraceServiceRequest::decode(body.as_ref())
+                    .unwrap()
+                    .resource_spans
+            })
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans)
+            .map(|s| s.span_id)
+            .collect()
+    }
+}
+
+async fn exporter_for(backends: &[&str], extra: &str) -> (ExporterParts, Vec<String>) {
+    let yaml = format!(
+        "resolver: {{static: {{hostnames: [{}]}}}}\nprotocol: {{otlp: {{tls: {{insecure: true}}, timeout: 2s}}}}\n{extra}",
+        backends.join(", ")
+    );
+    let parts = create(&yaml).unwrap();
+    parts
+        .exporter
+        .start(&ExporterStartContext {
+            telemetry: Telemetry::new(),
+            telemetry_listen: None,
+            shutdown: Default::default(),
+            extensions: Default::default(),
+        })
+        .await
+        .unwrap();
+    let mut sorted: Vec<String> = backends.iter().map(|s| s.to_string()).collect();
+    sorted.sort();
+    (parts, sorted)
+}
+
+#[tokio::test]
+async fn every_span_reaches_its_backend_once() {
+    let (b1, a1) = Server::start().await;
+    let (b2, a2) = Server::start().await;
+    let (parts, _) = exporter_for(&[&a1, &a2], "").await;
+    let req = traces_request(200, 50);
+    parts.exporter.export(traces_batch(req)).await.unwrap();
+    let (s1, s2) = (b1.span_ids(), b2.span_ids());
+    assert!(
+        !s1.is_empty() && !s2.is_empty(),
+        "{} / {}",
+        s1.len(),
+        s2.len()
+    );
+    let all: BTreeSet<Vec<u8>> = s1.iter().chain(&s2).cloned().collect();
+    assert_eq!(s1.len() + s2.len(), 200);
+    assert_eq!(all.len(), 200);
+}
+
+#[tokio::test]
+async fn a_retry_sends_only_the_parts_that_failed() {
+    let (b1, a1) = Server::start().await;
+    let (b2, a2) = Server::start().await;
+    let (parts, sorted) = exporter_for(&[&a1, &a2], "").await;
+    let (failing, healthy) = if sorted[0] == a1 {
+        (&b1, &b2)
+    } else {
+        (&b2, &b1)
+    };
+    failing
+        .refuse
+        .lock()
+        .unwrap()
+        .push_back(Status::new(Code::Unavailable, "busy"));
+    let batch = traces_batch(traces_request(200, 50));
+    let err = parts.exporter.export(batch.clone()).await.unwrap_err();
+    assert!(!err.is_permanent(), "{err}");
+    assert!(err.to_string().contains("busy"), "{err}");
+    let delivered = healthy.span_ids().len();
+    assert!(delivered > 0 && failing.span_ids().is_empty());
+
+    // The engine retries the same batch: only the failed part goes out again.
+    parts.exporter.export(batch.clone()).await.unwrap();
+    assert_eq!(
+        healthy.span_ids().len(),
+        delivered,
+        "no duplicate to the healthy backend"
+    );
+    assert_eq!(healthy.attempts.load(Ordering::SeqCst), 1);
+    assert_eq!(failing.attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(failing.span_ids().len() + delivered, 200);
+
+    // The same content in a new batch is new data, sent in full.
+    parts
+        .exporter
+        .export(traces_batch(traces_request(200, 50)))
+        .await
+        .unwrap();
+    assert_eq!(failing.span_ids().len() + healthy.span_ids().len(), 400);
+}
+
+#[tokio::test]
+async fn without_retries_nothing_is_remembered() {
+    let (b1, a1) = Server::start().await;
+    let (b2, a2) = Server::start().await;
+    let (parts, _) = exporter_for(&[&a1, &a2], "retry_on_failure: {enabled: false}").await;
+    for b in [&b1, &b2] {
+        b.refuse
+            .lock()
+            .unwrap()
+            .push_back(Status::new(Code::Unavailable, "busy"));
+    }
+    let batch = traces_batch(traces_request(200, 50));
+    assert!(parts.exporter.export(batch.clone()).await.is_err());
+    parts.exporter.export(batch).await.unwrap();
+    assert_eq!(b1.span_ids().len() + b2.span_ids().len(), 200);
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_fails_the_batch_without_resending_it() {
+    let (b1, a1) = Server::start().await;
+    let (b2, a2) = Server::start().await;
+    let (parts, sorted) = exporter_for(&[&a1, &a2], "").await;
+    let (first, second) = if sorted[0] == a1 {
+        (&b1, &b2)
+    } else {
+        (&b2, &b1)
+    };
+    first
+        .refuse
+        .lock()
+        .unwrap()
+        .push_back(Status::new(Code::InvalidArgument, "bad data"));
+    second
+        .refuse
+        .lock()
+        .unwrap()
+        .push_back(Status::new(Code::Unavailable, "busy"));
+    let batch = traces_batch(traces_request(200, 50));
+    // First attempt: one part refused for good, the other retryable.
+    let err = parts.exporter.export(batch.clone()).await.unwrap_err();
+    assert!(!err.is_permanent(), "{err}");
+    // The retry delivers the retryable part only, then reports the permanent refusal.
+    let err = parts.exporter.export(batch).await.unwrap_err();
+    assert!(err.is_permanent(), "{err}");
+    assert_eq!(first.attempts.load(Ordering::SeqCst), 1);
+    assert_eq!(second.attempts.load(Ordering::SeqCst), 2);
+    assert!(first.span_ids().is_empty() && !second.span_ids().is_empty());
+}
+
+#[tokio::test]
+async fn a_down_backend_fails_retryably_and_names_itself() {
+    let (b1, a1) = Server::start().await;
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let (parts, _) = exporter_for(&[&a1, &down], "").await;
+    let err = parts
+        .exporter
+        .export(traces_batch(traces_request(200, 50)))
+        .await
+        .unwrap_err();
+    assert!(!err.is_permanent(), "{err}");
+    assert!(err.to_string().contains(&down), "{err}");
+    assert!(!b1.span_ids().is_empty());
+}
+
+#[test]
+fn memo_is_bounded() {
+    let memo = Memo {
+        entries: Mutex::new(vec![]),
+        next_id: AtomicU64::new(0),
+        capacity: 4,
+        ttl: None,
+    };
+    let batches: Vec<Batch> = (0..10)
+        .map(|i| traces_batch(traces_request(4, i + 1)))
+        .collect();
+    for b in &batches {
+        let id = memo.insert(b, Arc::from(vec![]));
+        memo.release(id);
+    }
+    assert_eq!(memo.lock().len(), 4);
+    // The newest are kept; an evicted batch is simply not resumed (it is sent whole).
+    assert!(memo.resume(&batches[9]).is_some());
+    assert!(memo.resume(&batches[0]).is_none());
+    // In flight: not handed to a second, concurrent attempt.
+    assert!(memo.resume(&batches[9]).is_none());
+}
