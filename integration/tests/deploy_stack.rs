@@ -291,7 +291,7 @@ fn deploy_kubernetes_manifests_validate() {
     }
     assert_eq!(
         seen,
-        ["ferrotel-gateway", "ferrotel-agent", "ferrotel-sampler"]
+        ["ferrotel-gateway", "ferrotel-agent", "ferrotel-sampler", "ferrotel-router"]
     );
 }
 

@@ -119,9 +119,8 @@ fn received_log_traces(sink: &Sink) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// A sampling-tier collector: otlp receiver → otlp exporter to `sink`.
-fn sampling_tier(sink: &Sink) -> Collector {
-    let ports = Ports::new();
+/// A sampling-tier collector on `ports`: otlp receiver → otlp exporter to `sink`.
+fn sampling_tier(ports: Ports, sink: &Sink) -> Collector {
     let cfg = base_config(
         &ports,
         "",
@@ -134,31 +133,30 @@ fn sampling_tier(sink: &Sink) -> Collector {
     Collector::start(ports, &cfg, &[])
 }
 
-#[test]
-fn loadbalancing_front_tier_keeps_every_trace_whole_on_one_sampler() {
-    let rt = tokio::runtime::Runtime::new().expect("rt");
-    let sinks = [rt.block_on(Sink::start()), rt.block_on(Sink::start())];
-    let tiers: Vec<Collector> = sinks.iter().map(sampling_tier).collect();
-
+/// The front tier: otlp receiver → loadbalancing exporter over the samplers' gRPC ports.
+fn front_tier(samplers: [&Ports; 2]) -> Collector {
     let ports = Ports::new();
-    let front_cfg = base_config(
+    let cfg = base_config(
         &ports,
         "",
         &format!(
-            "  loadbalancing:\n    routing_key: traceID\n    protocol:\n      otlp:\n        tls: {{insecure: true}}\n        timeout: 2s\n    resolver:\n      static:\n        hostnames: [127.0.0.1:{}, 127.0.0.1:{}]",
-            tiers[0].ports.grpc, tiers[1].ports.grpc
+            "  loadbalancing:\n    routing_key: traceID\n    protocol:\n      otlp:\n        tls: {{insecure: true}}\n        timeout: 2s\n        retry_on_failure: {{initial_interval: 100ms, max_interval: 500ms, max_elapsed_time: 0s}}\n    resolver:\n      static:\n        hostnames: [127.0.0.1:{}, 127.0.0.1:{}]",
+            samplers[0].grpc, samplers[1].grpc
         ),
         "    traces: {receivers: [otlp], exporters: [loadbalancing]}\n    logs: {receivers: [otlp], exporters: [loadbalancing]}",
     );
-    let front = Collector::start(ports, &front_cfg, &[]);
+    Collector::start(ports, &cfg, &[])
+}
 
+/// Sends every trace's spans (one span of each trace per round, so the spans of a trace come in
+/// different requests) and a log record per trace to the front.
+fn send_everything(rt: &tokio::runtime::Runtime, front: &Collector) {
     rt.block_on(async {
         let url = format!("http://127.0.0.1:{}", front.ports.grpc);
         let mut traces = TraceServiceClient::connect(url.clone())
             .await
             .expect("connect");
         let mut logs_client = LogsServiceClient::connect(url).await.expect("connect");
-        // One span of every trace per round: the spans of a trace come in different requests.
         for round in 0..SPANS_PER_TRACE {
             for first in (0..TRACES).step_by(TRACES_PER_REQUEST as usize) {
                 traces
@@ -174,9 +172,13 @@ fn loadbalancing_front_tier_keeps_every_trace_whole_on_one_sampler() {
                 .expect("front accepts logs");
         }
     });
+}
 
+/// Waits for everything at the sinks, then checks: every span exactly once, every trace whole
+/// at one sink, both sinks with a fair share, every log record with its trace.
+fn check_sinks(sinks: &[Sink; 2], front: &Collector, wait: Duration) {
     let total_spans = (TRACES * SPANS_PER_TRACE) as usize;
-    let arrived = eventually(Duration::from_secs(20), || {
+    let arrived = eventually(wait, || {
         sinks.iter().map(|s| received_spans(s).len()).sum::<usize>() >= total_spans
             && sinks
                 .iter()
@@ -228,7 +230,6 @@ fn loadbalancing_front_tier_keeps_every_trace_whole_on_one_sampler() {
         "both samplers get a fair share of traces: {per_sink:?}"
     );
 
-    // Logs follow their trace.
     let mut logs_seen = 0;
     for (i, sink) in sinks.iter().enumerate() {
         for trace in received_log_traces(sink) {
@@ -240,6 +241,19 @@ fn loadbalancing_front_tier_keeps_every_trace_whole_on_one_sampler() {
         }
     }
     assert_eq!(logs_seen, TRACES as usize);
+}
+
+#[test]
+fn loadbalancing_front_tier_keeps_every_trace_whole_on_one_sampler() {
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let sinks = [rt.block_on(Sink::start()), rt.block_on(Sink::start())];
+    let tiers = [
+        sampling_tier(Ports::new(), &sinks[0]),
+        sampling_tier(Ports::new(), &sinks[1]),
+    ];
+    let front = front_tier([&tiers[0].ports, &tiers[1].ports]);
+    send_everything(&rt, &front);
+    check_sinks(&sinks, &front, Duration::from_secs(20));
 
     let metrics = front.metrics_text();
     assert!(
@@ -250,4 +264,33 @@ fn loadbalancing_front_tier_keeps_every_trace_whole_on_one_sampler() {
         metrics.contains("otelcol_loadbalancer_backend_outcome{"),
         "{metrics}"
     );
+}
+
+/// One sampler is down while the front takes the data: the front acknowledges everything, its
+/// retries send only the parts that sampler missed, and once it is up every span has arrived
+/// exactly once (the healthy sampler got no duplicates).
+#[test]
+fn loadbalancing_sampler_outage_loses_and_duplicates_nothing() {
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let sinks = [rt.block_on(Sink::start()), rt.block_on(Sink::start())];
+    let up = sampling_tier(Ports::new(), &sinks[0]);
+    let down_ports = Ports::new(); // nothing listens there yet
+    let front = front_tier([&up.ports, &down_ports]);
+    send_everything(&rt, &front);
+
+    let failed = "otelcol_loadbalancer_backend_outcome";
+    assert!(
+        eventually(Duration::from_secs(10), || front
+            .metrics_text()
+            .lines()
+            .any(|l| l.starts_with(failed)
+                && l.contains(&format!("{}", down_ports.grpc))
+                && l.contains("success=\"false\"")
+                && !l.ends_with(" 0"))),
+        "the front never tried the down sampler: {}",
+        front.metrics_text()
+    );
+    assert!(received_spans(&sinks[1]).is_empty());
+    let _late = sampling_tier(down_ports, &sinks[1]);
+    check_sinks(&sinks, &front, Duration::from_secs(30));
 }

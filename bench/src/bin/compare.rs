@@ -760,18 +760,25 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
         for (who, x) in &r.results {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} ({}-{}) | {:.1} | {:.1} | {:.1} | {} / {} | {} | {} | {:.0} / {:.0} | {} |",
+                "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {} / {} | {} | {} | {:.0} / {:.0} | {} |",
                 who.name(),
                 dash(si(x.items_per_sec)),
-                dash(si(x.items_per_cpu)),
-                dash(si(x.items_per_cpu_min)),
-                dash(si(x.items_per_cpu_max)),
+                dash(format!(
+                    "{} ({}-{})",
+                    si(x.items_per_cpu),
+                    si(x.items_per_cpu_min),
+                    si(x.items_per_cpu_max)
+                )),
                 x.cpu_pct,
                 x.peak_rss_mib,
                 x.rss_mib,
                 dash(format!("{:.2}", x.p50_ms)),
                 dash(format!("{:.2}", x.p99_ms)),
-                if x.errors == 0 { "0".to_string() } else { format!("{} ({})", x.errors, x.error_kinds) },
+                if x.errors == 0 {
+                    "0".to_string()
+                } else {
+                    format!("{} ({})", x.errors, x.error_kinds)
+                },
                 dash(x.exported.map(si).unwrap_or_else(|| "-".into())),
                 x.generator_cpu_pct,
                 x.sink_cpu_pct,
@@ -787,11 +794,17 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
                     f.items_per_sec / p.items_per_sec.max(1e-9),
                     f.peak_rss_mib / p.peak_rss_mib.max(1e-9)
                 );
-            } else {
+            } else if p.cpu_pct >= 0.5 {
                 let _ = writeln!(
                     md,
                     "\n**ferrotel / Rotel**: {:.2}x CPU, {:.2}x peak RSS.",
-                    f.cpu_pct / p.cpu_pct.max(1e-9),
+                    f.cpu_pct / p.cpu_pct,
+                    f.peak_rss_mib / p.peak_rss_mib.max(1e-9)
+                );
+            } else {
+                let _ = writeln!(
+                    md,
+                    "\n**ferrotel / Rotel**: {:.2}x peak RSS (CPU too small to compare).",
                     f.peak_rss_mib / p.peak_rss_mib.max(1e-9)
                 );
             }

@@ -251,7 +251,8 @@ pub struct LoadBalancingExporter {
 }
 
 impl LoadBalancingExporter {
-    /// The backend index of each leaf, in order.
+    /// One part per backend that gets some of the batch's items; the batch itself when they
+    /// all go to one backend.
     fn split(&self, batch: &Batch) -> Result<Vec<Part>, ExportError> {
         let data = batch
             .view()
@@ -675,6 +676,16 @@ impl LoadBalancingExporter {
             path: otlp_path.clone(),
             ..ctx.clone()
         };
+        // The otlp settings are checked once, with a placeholder endpoint; then each backend's
+        // exporter can only fail on its endpoint.
+        const PLACEHOLDER: &str = "placeholder:4317";
+        if let Err(e) =
+            OtlpExporterFactory.create(&otlp_ctx, &otlp_value(&cfg.protocol.otlp, PLACEHOLDER))
+        {
+            errors.extend(e.0);
+        }
+        let otlp: OtlpConfig =
+            decode(&otlp_path, &otlp_value(&cfg.protocol.otlp, PLACEHOLDER)).unwrap_or_default();
         let endpoint_path = format!("{otlp_path}.endpoint");
         let mut backends = Vec::with_capacity(ring.endpoints().len());
         for endpoint in ring.endpoints() {
@@ -695,21 +706,16 @@ impl LoadBalancingExporter {
                         failed: outcome("false"),
                     });
                 }
-                Err(e) => {
-                    for mut e in e.0 {
-                        if e.path == endpoint_path {
-                            e.path = format!("{path}.resolver.static.hostnames");
-                            e.message = format!("{endpoint:?}: {}", e.message);
-                        }
-                        if !errors.contains(&e) {
-                            errors.push(e);
-                        }
-                    }
-                }
+                Err(e) => errors.extend(e.0.into_iter().filter(|e| e.path == endpoint_path).map(
+                    |e| {
+                        ConfigError::new(
+                            format!("{path}.resolver.static.hostnames"),
+                            format!("{endpoint:?}: {}", e.message),
+                        )
+                    },
+                )),
             }
         }
-        let otlp: OtlpConfig =
-            decode(&otlp_path, &otlp_value(&cfg.protocol.otlp, "x:1")).unwrap_or_default();
         let retry = cfg
             .retry_on_failure
             .clone()

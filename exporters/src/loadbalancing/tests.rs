@@ -463,6 +463,14 @@ fn config_invalid_values() {
         error_paths("resolver: {k8s: {service: lb.ns}}"),
         ["exporters.loadbalancing.resolver.k8s"]
     );
+    // The otlp settings are checked even when no backend could be built.
+    assert_eq!(
+        error_paths("resolver: {dns: {hostname: x}}\nprotocol: {otlp: {timout: 1s}}"),
+        [
+            "exporters.loadbalancing.resolver.dns",
+            "exporters.loadbalancing.protocol.otlp.timout"
+        ]
+    );
     assert_eq!(
         error_paths("resolver: {static: {hostnames: ['bad host:1']}}"),
         ["exporters.loadbalancing.resolver.static.hostnames"]

@@ -167,6 +167,53 @@ fn hash_seed_mode_matches_reference_vectors() {
 
 use otep235::fnv1a32;
 
+/// Every decision and written tracestate of the proportional and equalizing modes matches the
+/// independent Python implementation of OTEP 235 (testdata/probabilistic_sampler/gen_vectors.py):
+/// arriving `rv` and `th`, other vendors' entries, precisions 1 to 14.
+#[test]
+fn consistent_modes_match_reference_vectors() {
+    let tsv = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/probabilistic_sampler/consistent_vectors.tsv"
+    ))
+    .unwrap();
+    // (mode, percentage, precision) -> [(trace id, tracestate in, sampled, tracestate out)]
+    type Row = (String, String, bool, String);
+    let mut groups: BTreeMap<(String, String, String), Vec<Row>> = BTreeMap::new();
+    for line in tsv.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f.len(), 7, "{line}");
+        groups
+            .entry((f[0].into(), f[1].into(), f[2].into()))
+            .or_default()
+            .push((f[3].into(), f[4].into(), f[5] == "true", f[6].into()));
+    }
+    let mut checked = 0;
+    let mut sampled_rows = 0;
+    for ((mode, pct, precision), rows) in &groups {
+        let yaml = format!(
+            "{{mode: {mode}, sampling_percentage: {pct}, sampling_precision: {precision}}}"
+        );
+        let p = sampler(&yaml, Signal::Traces);
+        let spans = rows.iter().map(|(t, ts, _, _)| span(&hex16(t), ts)).collect();
+        let kept: BTreeMap<Vec<u8>, String> = out_spans(&run(p.as_ref(), traces(spans)))
+            .into_iter()
+            .map(|s| (s.trace_id, s.trace_state))
+            .collect();
+        for (t, ts_in, sampled, ts_out) in rows {
+            let got = kept.get(&hex16(t));
+            assert_eq!(got.is_some(), *sampled, "{yaml}: {t} with {ts_in:?}");
+            if let Some(got) = got {
+                assert_eq!(got, ts_out, "{yaml}: {t} with {ts_in:?}");
+                sampled_rows += 1;
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6000);
+    assert!(sampled_rows > 1000, "{sampled_rows}");
+}
+
 #[test]
 fn consistent_modes_follow_otep235() {
     // Randomness 0x80000000000000: sampled at 50%, not at 49%.

@@ -1,0 +1,488 @@
+//! The properties ferrotel's fuzz targets check, one function per target. Each takes the raw
+//! fuzz input, must never panic on it, and panics (with a message) when a property fails:
+//! - [`otlp_protobuf`]: OTLP protobuf decoding of each signal, the limits check, and the lazy
+//!   `Batch` (wire item count = decoded count, original bytes kept, `make_mut` + re-encode
+//!   round trip);
+//! - [`otlp_json`]: OTLP/JSON decoding and the limits check, then a protobuf round trip;
+//! - [`decompress`]: every `Content-Encoding`, output bounded by the limit;
+//! - [`batch_split`]: splitting a request by item count loses, duplicates and reorders nothing;
+//! - [`config_load`]: YAML loading, merging and `${env:...}` substitution;
+//! - [`jaeger_thrift`]: the Jaeger Thrift encoders' output decodes with the thrift crate's own
+//!   binary and compact protocols, with every span accounted for;
+//! - [`prometheus_exposition`]: the exposition the exporter serves parses back line by line.
+//!
+//! `cargo test` in this crate replays every input kept in `fuzz/regressions/<target>/`.
+
+use bytes::Bytes;
+use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
+use ferrotel_core::proto::metrics::v1::metric;
+use ferrotel_core::{Batch, Data, Exporter, Signal};
+use ferrotel_receivers::otlp::compression::{self, Encoding};
+use ferrotel_receivers::otlp::{json, LimitsConfig};
+use prost::Message;
+
+/// The signal a fuzz input's first byte picks; the rest is the payload.
+fn signal_and_payload(data: &[u8]) -> Option<(Signal, &[u8])> {
+    let (first, rest) = data.split_first()?;
+    let s = match first % 3 {
+        0 => Signal::Traces,
+        1 => Signal::Metrics,
+        _ => Signal::Logs,
+    };
+    Some((s, rest))
+}
+
+/// OTLP protobuf request decoding and the lazy batch.
+pub fn otlp_protobuf(data: &[u8]) {
+    let Some((signal, payload)) = signal_and_payload(data) else {
+        return;
+    };
+    let wire_count = ferrotel_core::pdata::count_items_encoded(signal, payload);
+    let Ok(decoded) = Data::decode(signal, payload) else {
+        return;
+    };
+    let _ = LimitsConfig::default().check(&decoded);
+    let bytes = Bytes::copy_from_slice(payload);
+    let mut batch = Batch::from_bytes(signal, bytes.clone(), None, Default::default());
+    assert_eq!(
+        wire_count,
+        Some(decoded.item_count()),
+        "the wire count of a decodable request matches its decoded count"
+    );
+    assert_eq!(batch.item_count(), decoded.item_count());
+    let shared = batch.clone();
+    assert_eq!(batch.view().map(Data::item_count), Ok(decoded.item_count()));
+    assert_eq!(batch.encoded(), bytes, "an unchanged batch keeps its bytes");
+    // Mutating a shared batch copies it: the other holder keeps the original bytes.
+    let encoded = match batch.make_mut() {
+        Ok(d) => d.encode(),
+        Err(e) => panic!("a viewed batch must be mutable: {e}"),
+    };
+    assert_eq!(shared.encoded(), bytes);
+    assert_eq!(batch.encoded(), encoded);
+    // Re-encoding is stable: decode(encode(x)) encodes to the same bytes.
+    let again = match Data::decode(signal, &encoded) {
+        Ok(d) => d,
+        Err(e) => panic!("our own encoding must decode: {e}"),
+    };
+    assert_eq!(again.encode(), encoded);
+    assert_eq!(again.item_count(), decoded.item_count());
+}
+
+/// OTLP/JSON request decoding.
+pub fn otlp_json(data: &[u8]) {
+    let Some((signal, payload)) = signal_and_payload(data) else {
+        return;
+    };
+    let Ok(decoded) = json::decode(signal, payload) else {
+        return;
+    };
+    let _ = LimitsConfig::default().check(&decoded);
+    let encoded = decoded.encode();
+    match Data::decode(signal, &encoded) {
+        Ok(d) => assert_eq!(d.item_count(), decoded.item_count()),
+        Err(e) => panic!("the protobuf encoding of decoded JSON must decode: {e}"),
+    }
+}
+
+const ENCODINGS: [Encoding; 7] = [
+    Encoding::Identity,
+    Encoding::Gzip,
+    Encoding::Zstd,
+    Encoding::Zlib,
+    Encoding::Snappy,
+    Encoding::SnappyFramed,
+    Encoding::Lz4,
+];
+
+/// Request body decompression with a 1 MiB limit.
+pub fn decompress(data: &[u8]) {
+    let Some((first, rest)) = data.split_first() else {
+        return;
+    };
+    let enc = ENCODINGS[usize::from(*first) % ENCODINGS.len()];
+    const LIMIT: usize = 1 << 20;
+    if let Ok(out) = compression::decompress(enc, Bytes::copy_from_slice(rest), LIMIT) {
+        assert!(out.len() <= LIMIT, "{enc:?} produced {} bytes", out.len());
+    }
+}
+
+fn enc<M: Message>(m: &Option<M>) -> Vec<u8> {
+    m.as_ref().map(Message::encode_to_vec).unwrap_or_default()
+}
+
+/// Each item of a request (span, data point, log record) encoded, in order, with the
+/// resource and scope it belongs to.
+fn items(d: &Data) -> Vec<Vec<u8>> {
+    let mut out = vec![];
+    match d {
+        Data::Traces(t) => {
+            for r in &t.resource_spans {
+                for s in &r.scope_spans {
+                    for i in &s.spans {
+                        out.push([enc(&r.resource), enc(&s.scope), i.encode_to_vec()].concat());
+                    }
+                }
+            }
+        }
+        Data::Logs(l) => {
+            for r in &l.resource_logs {
+                for s in &r.scope_logs {
+                    for i in &s.log_records {
+                        out.push([enc(&r.resource), enc(&s.scope), i.encode_to_vec()].concat());
+                    }
+                }
+            }
+        }
+        Data::Metrics(m) => {
+            for r in &m.resource_metrics {
+                for s in &r.scope_metrics {
+                    for mt in &s.metrics {
+                        let head = [
+                            enc(&r.resource),
+                            enc(&s.scope),
+                            mt.name.as_bytes().to_vec(),
+                        ]
+                        .concat();
+                        let points: Vec<Vec<u8>> = match &mt.data {
+                            Some(metric::Data::Gauge(g)) => g.data_points.iter().map(Message::encode_to_vec).collect(),
+                            Some(metric::Data::Sum(g)) => g.data_points.iter().map(Message::encode_to_vec).collect(),
+                            Some(metric::Data::Histogram(g)) => g.data_points.iter().map(Message::encode_to_vec).collect(),
+                            Some(metric::Data::ExponentialHistogram(g)) => g.data_points.iter().map(Message::encode_to_vec).collect(),
+                            Some(metric::Data::Summary(g)) => g.data_points.iter().map(Message::encode_to_vec).collect(),
+                            None => vec![],
+                        };
+                        out.extend(points.into_iter().map(|p| [head.clone(), p].concat()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Splitting by item count: the parts hold exactly the items of the request, in order, each
+/// part at most `max` items, and concatenating their encodings gives the items back.
+pub fn batch_split(data: &[u8]) {
+    let Some((signal, rest)) = signal_and_payload(data) else {
+        return;
+    };
+    let Some((max, payload)) = rest.split_first() else {
+        return;
+    };
+    let max = usize::from(*max % 16);
+    let Ok(decoded) = Data::decode(signal, payload) else {
+        return;
+    };
+    let before = items(&decoded);
+    let parts = ferrotel_processors::batch::split::split_data(decoded, max);
+    let mut after = vec![];
+    for p in &parts {
+        if max > 0 {
+            assert!(p.item_count() <= max, "a part of {} items, max {max}", p.item_count());
+        }
+        after.extend(items(p));
+    }
+    assert_eq!(before.len(), after.len(), "items lost or duplicated");
+    assert!(before == after, "items changed or reordered");
+    // Merging the parts back (byte concatenation) gives the same items.
+    let batches: Vec<Batch> = parts
+        .into_iter()
+        .map(|p| Batch::from_data(p, Default::default()))
+        .collect();
+    if let Some(merged) = Batch::concat(&batches) {
+        assert_eq!(merged.item_count(), before.len());
+        match merged.view() {
+            Ok(d) => assert!(items(d) == before, "merge changed the items"),
+            Err(e) => panic!("merged parts must decode: {e}"),
+        }
+    }
+}
+
+/// Config loading with `${env:...}` substitution: errors are fine, panics are not.
+pub fn config_load(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    // The first line (if any) is a `--set` value, the rest the YAML document.
+    let (set, yaml) = text.split_once('\n').unwrap_or(("", text));
+    let sets: Vec<String> = if set.contains('=') { vec![set.to_string()] } else { vec![] };
+    let lookup = |name: &str| match name {
+        "A" => Some("plain".to_string()),
+        "N" => Some("42".to_string()),
+        "NESTED" => Some("${env:A}".to_string()),
+        "MAP" => Some("{a: 1, b: [x, y]}".to_string()),
+        "EMPTY" => Some(String::new()),
+        _ => None,
+    };
+    let _ = ferrotel_config::load(
+        &[ferrotel_config::ConfigSource::Text(yaml.to_string())],
+        &sets,
+        &lookup,
+    );
+}
+
+/// Spans in a Thrift `jaeger.Batch` struct read with `p`; checks the struct is well formed.
+fn batch_spans(p: &mut dyn thrift::protocol::TInputProtocol) -> thrift::Result<usize> {
+    use thrift::protocol::TType;
+    let mut spans = 0;
+    p.read_struct_begin()?;
+    loop {
+        let f = p.read_field_begin()?;
+        if f.field_type == TType::Stop {
+            break;
+        }
+        if f.id == Some(2) && f.field_type == TType::List {
+            let l = p.read_list_begin()?;
+            assert_eq!(l.element_type, TType::Struct, "Batch.spans holds structs");
+            for _ in 0..l.size {
+                p.skip(TType::Struct)?;
+            }
+            p.read_list_end()?;
+            spans += usize::try_from(l.size).unwrap_or(0);
+        } else {
+            p.skip(f.field_type)?;
+        }
+        p.read_field_end()?;
+    }
+    p.read_struct_end()?;
+    Ok(spans)
+}
+
+/// The Jaeger Thrift encoders: every span of the request is in a body (binary protocol) and in
+/// a datagram or counted as dropped (compact protocol, `Agent.emitBatch`).
+pub fn jaeger_thrift(data: &[u8]) {
+    use thrift::protocol::{TBinaryInputProtocol, TCompactInputProtocol, TInputProtocol, TType};
+    let Ok(req) = ExportTraceServiceRequest::decode(data) else {
+        return;
+    };
+    let total: usize = req
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum();
+    let Ok(bodies) = ferrotel_exporters::jaeger::encode_http_bodies(&req) else {
+        return;
+    };
+    let mut seen = 0;
+    for body in &bodies {
+        let mut cursor = &body[..];
+        let mut p = TBinaryInputProtocol::new(&mut cursor, true);
+        match batch_spans(&mut p) {
+            Ok(n) => seen += n,
+            Err(e) => panic!("a body does not decode as jaeger.Batch: {e}"),
+        }
+        assert!(cursor.is_empty(), "bytes after the Batch struct");
+    }
+    assert_eq!(seen, total, "spans in HTTP bodies");
+
+    const MAX_PACKET: usize = 65000;
+    let Ok(d) = ferrotel_exporters::jaeger::encode_agent_datagrams(&req, MAX_PACKET) else {
+        return;
+    };
+    let mut seen = 0;
+    for packet in &d.packets {
+        assert!(packet.len() <= MAX_PACKET, "datagram of {} bytes", packet.len());
+        let mut cursor = &packet[..];
+        let mut p = TCompactInputProtocol::new(&mut cursor);
+        let r = (|| -> thrift::Result<usize> {
+            let m = p.read_message_begin()?;
+            assert_eq!(m.name, "emitBatch");
+            p.read_struct_begin()?;
+            let f = p.read_field_begin()?;
+            assert_eq!((f.id, f.field_type), (Some(1), TType::Struct));
+            let n = batch_spans(&mut p)?;
+            p.read_field_end()?;
+            let stop = p.read_field_begin()?;
+            assert_eq!(stop.field_type, TType::Stop);
+            p.read_struct_end()?;
+            p.read_message_end()?;
+            Ok(n)
+        })();
+        match r {
+            Ok(n) => seen += n,
+            Err(e) => panic!("a datagram does not decode as Agent.emitBatch: {e}"),
+        }
+        assert!(cursor.is_empty(), "bytes after the emitBatch message");
+    }
+    assert_eq!(seen + d.dropped, total, "spans in datagrams plus dropped");
+}
+
+/// A Prometheus metric or label name in the legacy charset.
+fn is_name(s: &str, colon: bool) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
+}
+
+fn is_value(s: &str) -> bool {
+    matches!(s, "+Inf" | "-Inf" | "NaN") || s.parse::<f64>().is_ok()
+}
+
+/// Parses one sample line (`name{a="x",b="y"} value [timestamp]`); the error says what is wrong.
+pub fn parse_sample(line: &str) -> Result<(), String> {
+    let name_end = line
+        .find(['{', ' '])
+        .ok_or_else(|| "no value".to_string())?;
+    let name = &line[..name_end];
+    if !is_name(name, true) {
+        return Err(format!("bad metric name {name:?}"));
+    }
+    let mut rest = &line[name_end..];
+    if let Some(labels) = rest.strip_prefix('{') {
+        let mut s = labels;
+        loop {
+            if let Some(r) = s.strip_prefix('}') {
+                rest = r;
+                break;
+            }
+            let eq = s.find('=').ok_or("label without =")?;
+            if !is_name(&s[..eq], false) {
+                return Err(format!("bad label name {:?}", &s[..eq]));
+            }
+            s = s[eq + 1..].strip_prefix('"').ok_or("unquoted label value")?;
+            // The value: escapes are \\, \" and \n only.
+            let mut chars = s.char_indices();
+            let end = loop {
+                match chars.next() {
+                    None => return Err("unterminated label value".into()),
+                    Some((i, '"')) => break i,
+                    Some((_, '\\')) => match chars.next() {
+                        Some((_, '\\' | '"' | 'n')) => {}
+                        other => return Err(format!("bad escape {other:?}")),
+                    },
+                    Some((_, '\n')) => return Err("newline in label value".into()),
+                    Some(_) => {}
+                }
+            };
+            s = &s[end + 1..];
+            s = s.strip_prefix(',').unwrap_or(s);
+        }
+    }
+    let mut parts = rest
+        .strip_prefix(' ')
+        .ok_or("no space before the value")?
+        .split(' ');
+    let value = parts.next().unwrap_or_default();
+    if !is_value(value) {
+        return Err(format!("bad value {value:?}"));
+    }
+    if let Some(ts) = parts.next() {
+        if ts.parse::<f64>().is_err() {
+            return Err(format!("bad timestamp {ts:?}"));
+        }
+    }
+    if parts.next().is_some() {
+        return Err("extra fields".into());
+    }
+    Ok(())
+}
+
+/// Checks a whole exposition: comments are `# HELP name text`, `# TYPE name type` or `# EOF`,
+/// everything else a sample line.
+pub fn check_exposition(text: &str) -> Result<(), String> {
+    for line in text.lines() {
+        let r = if let Some(c) = line.strip_prefix("# ") {
+            let mut w = c.splitn(3, ' ');
+            match (w.next(), w.next(), w.next()) {
+                (Some("HELP"), Some(n), _) if is_name(n, true) => Ok(()),
+                (Some("TYPE"), Some(n), Some(_)) if is_name(n, true) => Ok(()),
+                (Some("UNIT"), Some(n), _) if is_name(n, true) => Ok(()),
+                (Some("EOF"), None, None) => Ok(()),
+                _ => Err("bad comment".to_string()),
+            }
+        } else if line.is_empty() {
+            Err("empty line".to_string())
+        } else {
+            parse_sample(line)
+        };
+        r.map_err(|e| format!("{e} in line {line:?}"))?;
+    }
+    Ok(())
+}
+
+/// The Prometheus exporter's exposition, in text and OpenMetrics formats, parses back.
+pub fn prometheus_exposition(data: &[u8]) {
+    let Some((opts, payload)) = data.split_first() else {
+        return;
+    };
+    let Ok(decoded) = Data::decode(Signal::Metrics, payload) else {
+        return;
+    };
+    let yaml = format!(
+        "endpoint: 127.0.0.1:0\nenable_open_metrics: true\nsend_timestamps: {}\nresource_to_telemetry_conversion: {{ enabled: {} }}\nnamespace: {}\n",
+        opts & 1 == 1,
+        opts & 2 == 2,
+        if opts & 4 == 4 { "ns" } else { "\"\"" },
+    );
+    let Ok(config) = serde_yaml_from_str(&yaml) else {
+        panic!("bad fuzz config {yaml}");
+    };
+    let exporter = match ferrotel_exporters::prometheus::PrometheusExporterFactory::build(
+        "exporters.prometheus",
+        "prometheus",
+        &config,
+    ) {
+        Ok(e) => e,
+        Err(e) => panic!("{e}"),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("{e}"),
+    };
+    let _ = rt.block_on(exporter.export(Batch::from_data(decoded, Default::default())));
+    for accept in [None, Some("application/openmetrics-text; version=1.0.0")] {
+        let text = exporter.render(accept);
+        if let Err(e) = check_exposition(&text) {
+            panic!("{e}\n---\n{text}");
+        }
+    }
+}
+
+fn serde_yaml_from_str(s: &str) -> Result<ferrotel_config::Value, String> {
+    serde_yaml_ng::from_str(s).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Replays every kept input of every target.
+    #[test]
+    fn regressions_still_pass() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../regressions");
+        let targets: [(&str, fn(&[u8])); 7] = [
+            ("otlp_protobuf", otlp_protobuf),
+            ("otlp_json", otlp_json),
+            ("decompress", decompress),
+            ("batch_split", batch_split),
+            ("config_load", config_load),
+            ("jaeger_thrift", jaeger_thrift),
+            ("prometheus_exposition", prometheus_exposition),
+        ];
+        let mut ran = 0;
+        for (name, check) in targets {
+            let Ok(entries) = std::fs::read_dir(dir.join(name)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let input = std::fs::read(e.path()).unwrap_or_default();
+                check(&input);
+                ran += 1;
+            }
+        }
+        eprintln!("{ran} regression inputs replayed");
+    }
+
+    #[test]
+    fn the_exposition_parser_refuses_what_prometheus_refuses() {
+        assert!(check_exposition("# HELP a_b help text\n# TYPE a_b counter\na_b{x=\"1\\\"\\n\"} 1.5 1700000000000\n").is_ok());
+        for bad in ["1a 1", "a{x=1} 1", "a{x=\"\\t\"} 1", "a 1 2 3", "a{x=\"1\"}1", "a{1x=\"\"} 1", "a x"] {
+            assert!(parse_sample(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,4 @@
+#![no_main]
+//! See `ferrotel_fuzz_check::prometheus_exposition` for the properties checked.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ferrotel_fuzz_check::prometheus_exposition(data));
