@@ -1,5 +1,6 @@
 //! Cost of the `memory_limiter` on the request path: `admit()` (called by receivers before they
-//! read a body; one atomic load) and `process()`. Run:
+//! read a body: two atomic loads and a clock read, plus a fresh memory measurement when the last
+//! one is over a millisecond old) and `process()`. Run:
 //! `cargo bench -p ferrotel-bench --bench memory_limiter`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

@@ -66,7 +66,9 @@ fn kv(k: &str, v: Option<AnyValue>) -> KeyValue {
 
 fn str_array(v: &str) -> Option<AnyValue> {
     Some(AnyValue {
-        value: Some(Value::ArrayValue(ArrayValue { values: vec![sv(v)] })),
+        value: Some(Value::ArrayValue(ArrayValue {
+            values: vec![sv(v)],
+        })),
     })
 }
 
@@ -83,7 +85,10 @@ fn header_attrs() -> Vec<KeyValue> {
             "http.request.header.authorization",
             str_array("Bearer s3cr3t-b3arer-t0ken"),
         ),
-        kv("http.request.header.cookie", str_array("session=c00kie-v4lue")),
+        kv(
+            "http.request.header.cookie",
+            str_array("session=c00kie-v4lue"),
+        ),
         kv(
             "http.response.header.set-cookie",
             str_array("id=setc00kie-v4lue; HttpOnly"),
@@ -93,7 +98,10 @@ fn header_attrs() -> Vec<KeyValue> {
             s("Basic cHJveHk6cGFzc3dvcmQ="),
         ),
         kv("http.request.header.x-api-key", s("ak_live_51HxYzSECRET")),
-        kv("http.request.header.api-key", str_array("apik3y-0123456789")),
+        kv(
+            "http.request.header.api-key",
+            str_array("apik3y-0123456789"),
+        ),
     ]
 }
 
@@ -107,13 +115,19 @@ fn value_attrs() -> Vec<KeyValue> {
                 value: Some(Value::IntValue(4111111111111111)),
             }),
         ),
-        kv("payment.note", s("paid with 5500-0000-0000-0004 and 378282246310005")),
+        kv(
+            "payment.note",
+            s("paid with 5500-0000-0000-0004 and 378282246310005"),
+        ),
         kv("user.contact", s("mail jane.doe@example.com please")),
         kv(
             "auth.jwt",
             s("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqYW5lIn0.c2lnbmF0dXJlLXNlY3JldA"),
         ),
-        kv("db.statement", s("UPDATE users SET password='x' WHERE api_key=apik3y-0123456789")),
+        kv(
+            "db.statement",
+            s("UPDATE users SET password='x' WHERE api_key=apik3y-0123456789"),
+        ),
     ]
 }
 

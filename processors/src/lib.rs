@@ -5,6 +5,8 @@ pub mod batch;
 #[cfg(test)]
 mod golden;
 pub mod memory_limiter;
+#[cfg(test)]
+mod otelcol_examples;
 pub mod probabilistic_sampler;
 pub mod redaction;
 pub mod resource;

@@ -147,7 +147,8 @@ impl Checker {
 
     /// One measurement: gives memory back if due, then decides whether to refuse.
     fn check(&self) {
-        self.last_measured.store(self.now_nanos(), Ordering::Relaxed);
+        self.last_measured
+            .store(self.now_nanos(), Ordering::Relaxed);
         let Some(mut used) = self.probe.used() else {
             return;
         };

@@ -262,8 +262,15 @@ fn admit_measures_again_when_stale_but_never_releases() {
     let l = limiter(&mem, &Telemetry::new(), "");
     mem.set(120);
     std::thread::sleep(ADMIT_REFRESH * 2);
-    assert!(l.admit().is_err(), "the burst is seen without waiting for check_interval");
-    assert_eq!(mem.releases.load(Ordering::SeqCst), 0, "only the checker releases");
+    assert!(
+        l.admit().is_err(),
+        "the burst is seen without waiting for check_interval"
+    );
+    assert_eq!(
+        mem.releases.load(Ordering::SeqCst),
+        0,
+        "only the checker releases"
+    );
     mem.set(30);
     std::thread::sleep(ADMIT_REFRESH * 2);
     assert!(l.admit().is_ok(), "and so is the recovery");

@@ -735,4 +735,5 @@ impl ProcessorFactory for ProbabilisticSamplerFactory {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::type_complexity)]
 mod tests;

@@ -195,7 +195,10 @@ fn consistent_modes_match_reference_vectors() {
             "{{mode: {mode}, sampling_percentage: {pct}, sampling_precision: {precision}}}"
         );
         let p = sampler(&yaml, Signal::Traces);
-        let spans = rows.iter().map(|(t, ts, _, _)| span(&hex16(t), ts)).collect();
+        let spans = rows
+            .iter()
+            .map(|(t, ts, _, _)| span(&hex16(t), ts))
+            .collect();
         let kept: BTreeMap<Vec<u8>, String> = out_spans(&run(p.as_ref(), traces(spans)))
             .into_iter()
             .map(|s| (s.trace_id, s.trace_state))

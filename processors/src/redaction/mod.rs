@@ -539,4 +539,5 @@ impl ProcessorFactory for RedactionProcessorFactory {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::type_complexity)]
 mod tests;

@@ -92,3 +92,73 @@ fn bad_regex_and_missing_hmac_key_are_config_errors() {
     assert!(text.contains("blocked_values"), "{text}");
     assert!(text.contains("hmac_key"), "{text}");
 }
+
+#[test]
+fn config_valid_typo_invalid() {
+    use crate::golden;
+    let f = RedactionProcessorFactory;
+    for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
+        assert!(golden::create(&f, "redaction", "valid", signal).is_ok());
+    }
+    let e = golden::create(&f, "redaction", "typo", Signal::Traces)
+        .err()
+        .unwrap();
+    assert_eq!(e.0[0].path, "processors.redaction/x.allowed_key");
+    let e = golden::create(&f, "redaction", "invalid", Signal::Traces)
+        .err()
+        .unwrap();
+    let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "processors.redaction/x.blocked_values[1]",
+            "processors.redaction/x.hash_function",
+            "processors.redaction/x.url_sanitizer",
+        ]
+    );
+    assert!(e.0[1].message.contains("unknown HashFunction crc32"), "{e}");
+}
+
+/// The shipped recipe (config/recipes/redaction-pii.yaml) is a valid config that masks each kind
+/// of secret it lists and leaves other values alone (the end-to-end test with the binary is
+/// integration/tests/redaction_recipe.rs).
+#[test]
+fn pii_recipe_masks_what_it_promises() {
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(include_str!("../../../config/recipes/redaction-pii.yaml"))
+            .expect("recipe yaml");
+    let cfg: RedactionConfig =
+        serde_yaml_ng::from_value(doc["processors"]["redaction"].clone()).expect("recipe config");
+    let p = RedactionProcessor::new(&cfg, "processors.redaction").expect("valid recipe");
+    let got = run(
+        &p,
+        vec![
+            s("http.request.header.authorization", "Bearer abc.def"),
+            s("http.response.header.set-cookie", "id=42; HttpOnly"),
+            s("http.request.header.x-api-key", "k-123"),
+            s("card", "visa 4111-1111-1111-1111, amex 3782 822463 10005"),
+            s("mc", "2221000000000009"),
+            s("mail", "to: a.b+c@example.co.uk"),
+            s("jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc_-123"),
+            s("msg", "login ok; Cookie: sid=xyz\nnext line"),
+            s("url", "/cb?api_key=k-123&x=1"),
+            s("ip", "client 10.1.2.3"),
+            s("route", "/checkout/4111"),
+        ],
+    );
+    let got: std::collections::HashMap<_, _> = got.into_iter().collect();
+    assert_eq!(got["http.request.header.authorization"], "****");
+    assert_eq!(got["http.response.header.set-cookie"], "****");
+    assert_eq!(got["http.request.header.x-api-key"], "****");
+    assert_eq!(got["card"], "visa ****, amex ****");
+    assert_eq!(got["mc"], "****");
+    assert_eq!(got["mail"], "to: ****");
+    assert_eq!(got["jwt"], "****");
+    assert_eq!(got["msg"], "login ok; ****\nnext line");
+    assert_eq!(got["url"], "/cb?****&x=1");
+    assert_eq!(
+        got["ip"], "client 10.1.2.3",
+        "IPv4 masking is commented out"
+    );
+    assert_eq!(got["route"], "/checkout/4111");
+}

@@ -349,10 +349,9 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
                     "upper_threshold_ms must be greater than threshold_ms".into(),
                 );
             }
-            let ms = |v: i64| i128::from(v) * 1_000_000;
             Rule::Latency {
-                lower: ms(c.threshold_ms),
-                upper: ms(c.upper_threshold_ms),
+                lower: c.threshold_ms,
+                upper: c.upper_threshold_ms,
             }
         }
         "numeric_attribute" => {

@@ -212,10 +212,10 @@ pub struct CompositeSub {
 #[derive(Debug)]
 pub enum Rule {
     AlwaysSample,
-    /// Bounds in nanoseconds; `upper == 0` means no upper bound.
+    /// Bounds in milliseconds; `upper == 0` means no upper bound.
     Latency {
-        lower: i128,
-        upper: i128,
+        lower: i64,
+        upper: i64,
     },
     NumericAttribute {
         key: String,
@@ -332,6 +332,13 @@ fn tracestate_get<'a>(ts: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// `end - start` in whole milliseconds, truncated towards zero, the nanoseconds saturating at
+/// the `i64` range first (Go's `Time.Sub(...).Milliseconds()`).
+fn duration_ms(start: u64, end: u64) -> i64 {
+    let ns = (i128::from(end) - i128::from(start)).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+    (ns / 1_000_000) as i64
+}
+
 impl Policy {
     pub fn is_drop(&self) -> bool {
         matches!(self.rule, Rule::Drop(_))
@@ -342,15 +349,20 @@ impl Policy {
             Rule::AlwaysSample => Decision::Sampled,
             Rule::Latency { lower, upper } => {
                 // Evaluated as spans are scanned: the first running duration in range samples.
-                let (mut start, mut end) = (u64::MAX, 0u64);
+                // As otelcol, a start time of 0 counts as "none yet", and the duration is
+                // compared in whole milliseconds (truncated towards zero), so with an upper
+                // bound 500.9ms is not above `threshold_ms: 500` and is within `upper: 500`.
+                let (mut start, mut end) = (0u64, 0u64);
                 let hit = t.spans().any(|s| {
-                    start = start.min(s.start_time_unix_nano);
+                    if start == 0 || s.start_time_unix_nano < start {
+                        start = s.start_time_unix_nano;
+                    }
                     end = end.max(s.end_time_unix_nano);
-                    let d = i128::from(end) - i128::from(start);
+                    let ms = duration_ms(start, end);
                     if *upper == 0 {
-                        d >= *lower
+                        ms >= *lower
                     } else {
-                        *lower < d && d <= *upper
+                        *lower < ms && ms <= *upper
                     }
                 });
                 filtered(hit, false)

@@ -152,6 +152,43 @@ fn always_sample_and_latency() {
     assert!(!lat(100, 200, &[(100, 400)]));
 }
 
+/// otelcol compares whole milliseconds (`Duration.Milliseconds()`, truncated), and treats a
+/// start time of 0 as "no start yet".
+#[test]
+fn latency_compares_whole_milliseconds_as_otelcol() {
+    let lat = |lo: i64, hi: i64, spans_ns: &[(u64, u64)]| {
+        let spans = spans_ns
+            .iter()
+            .map(|&(start, end)| {
+                let mut s = span(1);
+                s.start_time_unix_nano = start;
+                s.end_time_unix_nano = end;
+                s
+            })
+            .collect();
+        samples(
+            &format!(
+                "{{name: l, type: latency, latency: {{threshold_ms: {lo}, upper_threshold_ms: {hi}}}}}"
+            ),
+            vec![],
+            spans,
+        )
+    };
+    const MS: u64 = 1_000_000;
+    let t0 = 1_700_000_000_000 * MS;
+    // 500.9ms is 500ms: not above a strict lower bound of 500, within an upper bound of 500.
+    assert!(!lat(500, 600, &[(t0, t0 + 500 * MS + 900_000)]));
+    assert!(lat(499, 500, &[(t0, t0 + 500 * MS + 900_000)]));
+    assert!(lat(500, 600, &[(t0, t0 + 501 * MS)]));
+    // Without an upper bound: 499.999ms is 499ms.
+    assert!(!lat(500, 0, &[(t0, t0 + 500 * MS - 1)]));
+    assert!(lat(500, 0, &[(t0, t0 + 500 * MS)]));
+    // A zero start time is replaced by the next span's start: 0..10ms then t0..t0+10ms is a
+    // 10ms trace for otelcol, not one of 54 years.
+    assert!(!lat(1000, 0, &[(0, 10 * MS), (t0, t0 + 10 * MS)]));
+    assert!(lat(10, 0, &[(0, 10 * MS), (t0, t0 + 10 * MS)]));
+}
+
 #[test]
 fn numeric_attribute() {
     let pol = "{name: n, type: numeric_attribute, numeric_attribute: {key: http.status_code, min_value: 500, max_value: 599}}";

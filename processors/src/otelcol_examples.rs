@@ -1,0 +1,56 @@
+//! Every configuration example of otelcol's READMEs for these processors
+//! (`testdata/otelcol_examples/processors.yaml`) is accepted unchanged, for every signal the
+//! processor supports, with the same kind of id (`type/name`) and section path.
+
+use crate::attributes::AttributesProcessorFactory;
+use crate::batch::BatchProcessorFactory;
+use crate::memory_limiter::MemoryLimiterFactory;
+use crate::probabilistic_sampler::ProbabilisticSamplerFactory;
+use crate::redaction::RedactionProcessorFactory;
+use crate::resource::ResourceProcessorFactory;
+use ferrotel_core::ProcessorFactory;
+
+fn factory(type_name: &str) -> Option<&'static dyn ProcessorFactory> {
+    let all: [&'static dyn ProcessorFactory; 6] = [
+        &BatchProcessorFactory,
+        &MemoryLimiterFactory,
+        &ResourceProcessorFactory,
+        &AttributesProcessorFactory,
+        &ProbabilisticSamplerFactory,
+        &RedactionProcessorFactory,
+    ];
+    all.into_iter().find(|f| f.info().type_name == type_name)
+}
+
+#[test]
+fn every_readme_example_is_accepted_unchanged() {
+    let text = include_str!("../testdata/otelcol_examples/processors.yaml");
+    let doc: ferrotel_config::Value = serde_yaml_ng::from_str(text).expect("yaml");
+    let processors = doc
+        .get("processors")
+        .and_then(|p| p.as_mapping())
+        .expect("a processors section");
+    let only = doc.get("signals").and_then(|s| s.as_mapping());
+    let mut created = 0;
+    for (id, cfg) in processors {
+        let id = id.as_str().expect("string ids");
+        let type_name = id.split('/').next().unwrap_or(id);
+        let f = factory(type_name).unwrap_or_else(|| panic!("no factory for {id}"));
+        let signals: Vec<&str> = only
+            .and_then(|o| o.get(id))
+            .and_then(|l| l.as_sequence())
+            .map(|l| l.iter().filter_map(|s| s.as_str()).collect())
+            .unwrap_or_default();
+        for &signal in f.info().signals {
+            if !signals.is_empty() && !signals.contains(&signal.as_str()) {
+                continue;
+            }
+            let ctx = ferrotel_testkit::conformance::processor_context(id, signal);
+            if let Err(e) = f.create(&ctx, cfg) {
+                panic!("{id} ({signal:?}) refused otelcol's example: {e}");
+            }
+            created += 1;
+        }
+    }
+    assert!(created >= 50, "{created}");
+}
