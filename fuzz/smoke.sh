@@ -21,7 +21,7 @@ for t in "${targets[@]}"; do
   cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" \
     -rss_limit_mb=2048 -timeout=10 >"logs/$t.log" 2>&1 || true
   grep -E "^Done |panicked|SUMMARY|ERROR" "logs/$t.log" | head -5 || true
-  if ls "artifacts/$t"/crash-* "artifacts/$t"/oom-* "artifacts/$t"/timeout-* >/dev/null 2>&1; then
+  if [ -n "$(find "artifacts/$t" -type f 2>/dev/null)" ]; then
     echo "!! $t found a failure: see fuzz/artifacts/$t (copy it to fuzz/regressions/$t once fixed)"
     exit 1
   fi
