@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target for FUZZ_SECONDS (default 30) each, one job at a time, then
-# replays the kept regression inputs on stable. Needs the nightly toolchain and cargo-fuzz
-# (`rustup toolchain install nightly && cargo install cargo-fuzz`). Not part of the default CI
-# run (it takes minutes); call it from a scheduled job or before a release.
+# Runs every cargo-fuzz target for FUZZ_SECONDS (default 30) each, one job at a time (the kept
+# regression inputs are replayed on stable by `cargo test --manifest-path fuzz/check/Cargo.toml`,
+# which scripts/test runs). Needs the nightly toolchain and cargo-fuzz
+# (`rustup toolchain install nightly && cargo install cargo-fuzz`). scripts/test (CI) runs it with
+# FUZZ_SECONDS=10; run it longer before a release (FUZZ_SECONDS=600).
 # Usage: fuzz/smoke.sh [target...]     FUZZ_SECONDS=600 fuzz/smoke.sh otlp_json
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,8 +17,10 @@ mkdir -p logs
 for t in "${targets[@]}"; do
   echo "== $t (${seconds}s)"
   mkdir -p "corpus/$t"
-  # Seeds: the kept regression inputs.
-  if [ -d "regressions/$t" ]; then cp -n regressions/"$t"/* "corpus/$t/" 2>/dev/null || true; fi
+  # Seeds: valid inputs (fuzz/seeds) and the kept regression inputs.
+  for d in seeds regressions; do
+    if [ -d "$d/$t" ]; then cp -n "$d/$t"/* "corpus/$t/" 2>/dev/null || true; fi
+  done
   cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" \
     -rss_limit_mb=2048 -timeout=10 >"logs/$t.log" 2>&1 || true
   grep -E "^Done |panicked|SUMMARY|ERROR" "logs/$t.log" | head -5 || true
@@ -26,4 +29,3 @@ for t in "${targets[@]}"; do
     exit 1
   fi
 done
-CARGO_TARGET_DIR=target cargo test --manifest-path check/Cargo.toml --quiet

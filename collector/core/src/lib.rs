@@ -21,7 +21,7 @@ pub use auth::{AuthError, ClientAuthenticator, Extensions, ServerAuthenticator};
 pub use batch::{Batch, Data, DecodeError, RequestMeta};
 pub use component::*;
 pub use error::{ExportError, PipelineError};
-pub use storage::{QueueStore, Storage, StorageError};
 pub use ferrotel_config::{ComponentId, Kind, Signal};
 pub use opentelemetry_proto::tonic as proto;
+pub use storage::{QueueStore, Storage, StorageError};
 pub use telemetry::Telemetry;

@@ -131,6 +131,34 @@ fn for_each_field<'a>(
                 pos = pos.checked_add(4).filter(|p| *p <= buf.len())?;
                 f(field, None)?;
             }
+            3 => {
+                skip_group(buf, &mut pos)?;
+                f(field, None)?;
+            }
+            _ => return None,
+        }
+    }
+    Some(())
+}
+
+/// Skips the fields of a (deprecated, but valid, and skipped by prost as an unknown field)
+/// group up to its end-group key, nested groups included, without recursion.
+fn skip_group(buf: &[u8], pos: &mut usize) -> Option<()> {
+    let mut open = 1usize;
+    while open > 0 {
+        let key = read_varint(buf, pos)?;
+        match key & 7 {
+            0 => {
+                read_varint(buf, pos)?;
+            }
+            1 => *pos = pos.checked_add(8).filter(|p| *p <= buf.len())?,
+            2 => {
+                let len = usize::try_from(read_varint(buf, pos)?).ok()?;
+                *pos = pos.checked_add(len).filter(|e| *e <= buf.len())?;
+            }
+            3 => open += 1,
+            4 => open -= 1,
+            5 => *pos = pos.checked_add(4).filter(|p| *p <= buf.len())?,
             _ => return None,
         }
     }
@@ -487,6 +515,18 @@ mod tests {
             count_items_encoded(Signal::Traces, &[0x0a, 0x05, 0x01]),
             None
         );
+        // Unknown groups (wire types 3 and 4) are skipped, as prost skips them (found by the
+        // otlp_protobuf fuzz target: fuzz/regressions/otlp_protobuf/).
+        let grouped = [
+            0x25, 0, 0, 0x1a, 0, 0x23, 0x0b, 0x0c, 0x24, 0x0a, 0x04, 0x12, 0x02, 0x12, 0x00,
+        ];
+        assert_eq!(
+            Data::decode(Signal::Traces, &grouped).map(|d| d.item_count()),
+            Ok(1)
+        );
+        assert_eq!(count_items_encoded(Signal::Traces, &grouped), Some(1));
+        assert_eq!(count_items_encoded(Signal::Traces, &[0x23, 0x24]), Some(0));
+        assert_eq!(count_items_encoded(Signal::Traces, &[0x23]), None);
     }
 
     #[test]

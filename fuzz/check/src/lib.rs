@@ -11,7 +11,8 @@
 //!   binary and compact protocols, with every span accounted for;
 //! - [`prometheus_exposition`]: the exposition the exporter serves parses back line by line.
 //!
-//! `cargo test` in this crate replays every input kept in `fuzz/regressions/<target>/`.
+//! `cargo test` in this crate replays every input kept in `fuzz/regressions/<target>/` (inputs
+//! that once failed) and `fuzz/seeds/<target>/` (the starting corpora).
 
 use bytes::Bytes;
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
@@ -138,18 +139,24 @@ fn items(d: &Data) -> Vec<Vec<u8>> {
             for r in &m.resource_metrics {
                 for s in &r.scope_metrics {
                     for mt in &s.metrics {
-                        let head = [
-                            enc(&r.resource),
-                            enc(&s.scope),
-                            mt.name.as_bytes().to_vec(),
-                        ]
-                        .concat();
+                        let head =
+                            [enc(&r.resource), enc(&s.scope), mt.name.as_bytes().to_vec()].concat();
                         let points: Vec<Vec<u8>> = match &mt.data {
-                            Some(metric::Data::Gauge(g)) => g.data_points.iter().map(Message::encode_to_vec).collect(),
-                            Some(metric::Data::Sum(g)) => g.data_points.iter().map(Message::encode_to_vec).collect(),
-                            Some(metric::Data::Histogram(g)) => g.data_points.iter().map(Message::encode_to_vec).collect(),
-                            Some(metric::Data::ExponentialHistogram(g)) => g.data_points.iter().map(Message::encode_to_vec).collect(),
-                            Some(metric::Data::Summary(g)) => g.data_points.iter().map(Message::encode_to_vec).collect(),
+                            Some(metric::Data::Gauge(g)) => {
+                                g.data_points.iter().map(Message::encode_to_vec).collect()
+                            }
+                            Some(metric::Data::Sum(g)) => {
+                                g.data_points.iter().map(Message::encode_to_vec).collect()
+                            }
+                            Some(metric::Data::Histogram(g)) => {
+                                g.data_points.iter().map(Message::encode_to_vec).collect()
+                            }
+                            Some(metric::Data::ExponentialHistogram(g)) => {
+                                g.data_points.iter().map(Message::encode_to_vec).collect()
+                            }
+                            Some(metric::Data::Summary(g)) => {
+                                g.data_points.iter().map(Message::encode_to_vec).collect()
+                            }
                             None => vec![],
                         };
                         out.extend(points.into_iter().map(|p| [head.clone(), p].concat()));
@@ -179,7 +186,11 @@ pub fn batch_split(data: &[u8]) {
     let mut after = vec![];
     for p in &parts {
         if max > 0 {
-            assert!(p.item_count() <= max, "a part of {} items, max {max}", p.item_count());
+            assert!(
+                p.item_count() <= max,
+                "a part of {} items, max {max}",
+                p.item_count()
+            );
         }
         after.extend(items(p));
     }
@@ -206,7 +217,11 @@ pub fn config_load(data: &[u8]) {
     };
     // The first line (if any) is a `--set` value, the rest the YAML document.
     let (set, yaml) = text.split_once('\n').unwrap_or(("", text));
-    let sets: Vec<String> = if set.contains('=') { vec![set.to_string()] } else { vec![] };
+    let sets: Vec<String> = if set.contains('=') {
+        vec![set.to_string()]
+    } else {
+        vec![]
+    };
     let lookup = |name: &str| match name {
         "A" => Some("plain".to_string()),
         "N" => Some("42".to_string()),
@@ -283,7 +298,11 @@ pub fn jaeger_thrift(data: &[u8]) {
     };
     let mut seen = 0;
     for packet in &d.packets {
-        assert!(packet.len() <= MAX_PACKET, "datagram of {} bytes", packet.len());
+        assert!(
+            packet.len() <= MAX_PACKET,
+            "datagram of {} bytes",
+            packet.len()
+        );
         let mut cursor = &packet[..];
         let mut p = TCompactInputProtocol::new(&mut cursor);
         let r = (|| -> thrift::Result<usize> {
@@ -343,7 +362,9 @@ pub fn parse_sample(line: &str) -> Result<(), String> {
             if !is_name(&s[..eq], false) {
                 return Err(format!("bad label name {:?}", &s[..eq]));
             }
-            s = s[eq + 1..].strip_prefix('"').ok_or("unquoted label value")?;
+            s = s[eq + 1..]
+                .strip_prefix('"')
+                .ok_or("unquoted label value")?;
             // The value: escapes are \\, \" and \n only.
             let mut chars = s.char_indices();
             let end = loop {
@@ -454,7 +475,7 @@ mod tests {
     /// Replays every kept input of every target.
     #[test]
     fn regressions_still_pass() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../regressions");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let targets: [(&str, fn(&[u8])); 7] = [
             ("otlp_protobuf", otlp_protobuf),
             ("otlp_json", otlp_json),
@@ -466,22 +487,82 @@ mod tests {
         ];
         let mut ran = 0;
         for (name, check) in targets {
-            let Ok(entries) = std::fs::read_dir(dir.join(name)) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let input = std::fs::read(e.path()).unwrap_or_default();
-                check(&input);
-                ran += 1;
+            for dir in ["regressions", "seeds"] {
+                let Ok(entries) = std::fs::read_dir(root.join(dir).join(name)) else {
+                    continue;
+                };
+                for e in entries.flatten() {
+                    let input = std::fs::read(e.path()).unwrap_or_default();
+                    check(&input);
+                    ran += 1;
+                }
             }
         }
-        eprintln!("{ran} regression inputs replayed");
+        assert!(ran >= 19, "only {ran} inputs found");
+        eprintln!("{ran} seed and regression inputs replayed");
+    }
+
+    /// Writes the seed corpora of fuzz/seeds/ (run with `--ignored` after changing fixtures).
+    #[test]
+    #[ignore]
+    fn write_seeds() {
+        use ferrotel_testkit::fixtures;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds");
+        let write = |target: &str, name: &str, bytes: &[u8]| {
+            let d = dir.join(target);
+            std::fs::create_dir_all(&d).unwrap_or_default();
+            std::fs::write(d.join(name), bytes).unwrap_or_default();
+        };
+        for (i, signal) in [Signal::Traces, Signal::Metrics, Signal::Logs]
+            .into_iter()
+            .enumerate()
+        {
+            for n in [1, 3] {
+                let pb = fixtures::data(signal, n).encode();
+                let name = format!("{signal}-{n}");
+                write(
+                    "otlp_protobuf",
+                    &name,
+                    &[[i as u8].as_slice(), &pb].concat(),
+                );
+                write(
+                    "batch_split",
+                    &name,
+                    &[[i as u8, 2].as_slice(), &pb].concat(),
+                );
+                if signal == Signal::Traces {
+                    write("jaeger_thrift", &name, &pb);
+                }
+                if signal == Signal::Metrics {
+                    write(
+                        "prometheus_exposition",
+                        &name,
+                        &[[7u8].as_slice(), &pb].concat(),
+                    );
+                }
+            }
+        }
+        let json = br#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"a"}}]},"scopeSpans":[{"scope":{"name":"s"},"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"j","kind":"SPAN_KIND_SERVER","startTimeUnixNano":"1700000000000000001","attributes":[{"key":"n","value":{"intValue":"9"}},{"key":"l","value":{"arrayValue":{"values":[{"doubleValue":1.5},{"kvlistValue":{"values":[{"key":"b","value":{"bytesValue":"AAE="}}]}}]}}}],"events":[{"name":"e"}],"links":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708"}],"status":{"code":2}}]}]}]}"#;
+        write("otlp_json", "traces", &[[0u8].as_slice(), json].concat());
+        let config = b"processors::batch::timeout=2s\nreceivers:\n  otlp:\n    protocols: { grpc: { endpoint: \"${env:A}:4317\" }, http: }\nprocessors:\n  batch: { send_batch_size: ${env:N} }\nexporters:\n  debug: ${env:MAP}\nservice:\n  pipelines:\n    traces: { receivers: [otlp], processors: [batch], exporters: [debug] }\n";
+        write("config_load", "pipeline", config);
     }
 
     #[test]
     fn the_exposition_parser_refuses_what_prometheus_refuses() {
-        assert!(check_exposition("# HELP a_b help text\n# TYPE a_b counter\na_b{x=\"1\\\"\\n\"} 1.5 1700000000000\n").is_ok());
-        for bad in ["1a 1", "a{x=1} 1", "a{x=\"\\t\"} 1", "a 1 2 3", "a{x=\"1\"}1", "a{1x=\"\"} 1", "a x"] {
+        assert!(check_exposition(
+            "# HELP a_b help text\n# TYPE a_b counter\na_b{x=\"1\\\"\\n\"} 1.5 1700000000000\n"
+        )
+        .is_ok());
+        for bad in [
+            "1a 1",
+            "a{x=1} 1",
+            "a{x=\"\\t\"} 1",
+            "a 1 2 3",
+            "a{x=\"1\"}1",
+            "a{1x=\"\"} 1",
+            "a x",
+        ] {
             assert!(parse_sample(bad).is_err(), "{bad}");
         }
     }
