@@ -5,5 +5,6 @@
 pub mod loadgen;
 pub mod procfs;
 pub mod server;
+pub mod tail_sampling;
 pub mod wire;
 pub mod workload;

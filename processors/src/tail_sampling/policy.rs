@@ -335,7 +335,8 @@ fn tracestate_get<'a>(ts: &'a str, key: &str) -> Option<&'a str> {
 /// `end - start` in whole milliseconds, truncated towards zero, the nanoseconds saturating at
 /// the `i64` range first (Go's `Time.Sub(...).Milliseconds()`).
 fn duration_ms(start: u64, end: u64) -> i64 {
-    let ns = (i128::from(end) - i128::from(start)).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+    let ns =
+        (i128::from(end) - i128::from(start)).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
     (ns / 1_000_000) as i64
 }
 

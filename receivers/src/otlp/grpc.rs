@@ -185,9 +185,8 @@ impl Service<tonic::Request<Bytes>> for Export {
             let body = req.into_inner();
             let items = state
                 .endpoint
-                .decode_protobuf(signal, &body)
-                .map_err(Status::invalid_argument)?
-                .item_count();
+                .validate_protobuf(signal, &body)
+                .map_err(Status::invalid_argument)?;
             if items > 0 {
                 let batch = Batch::from_bytes(signal, body, Some(items), meta);
                 state

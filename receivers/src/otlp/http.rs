@@ -308,11 +308,8 @@ async fn route(
         Err(message) => return bad_request(format, message),
     };
     let (batch, items) = match format {
-        Format::Protobuf => match state.endpoint.decode_protobuf(signal, &body) {
-            Ok(data) => {
-                let items = data.item_count();
-                (Batch::from_bytes(signal, body, Some(items), meta), items)
-            }
+        Format::Protobuf => match state.endpoint.validate_protobuf(signal, &body) {
+            Ok(items) => (Batch::from_bytes(signal, body, Some(items), meta), items),
             Err(e) => return bad_request(format, e),
         },
         Format::Json => match json::decode(signal, &body)

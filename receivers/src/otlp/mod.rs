@@ -36,6 +36,7 @@
 
 pub mod compression;
 pub mod config;
+mod fastcheck;
 mod grpc;
 mod http;
 pub mod json;
@@ -266,12 +267,16 @@ impl Endpoint {
         }
     }
 
-    /// Decodes a protobuf request and checks it against the limits; the error is the message
-    /// for the client (INVALID_ARGUMENT).
-    pub(crate) fn decode_protobuf(&self, signal: Signal, body: &[u8]) -> Result<Data, String> {
+    /// Validates a protobuf request as decoding it and checking it against the limits would,
+    /// and counts its items: a wire-format walk ([`fastcheck`]) when it is sure, else the full
+    /// decode. The error is the message for the client (INVALID_ARGUMENT).
+    pub(crate) fn validate_protobuf(&self, signal: Signal, body: &[u8]) -> Result<usize, String> {
+        if let Some(items) = fastcheck::count_valid(&self.limits, signal, body) {
+            return Ok(items);
+        }
         let data = Data::decode(signal, body).map_err(|e| e.0)?;
         self.check(signal, &data)?;
-        Ok(data)
+        Ok(data.item_count())
     }
 
     /// Checks a decoded request against the limits (see [`limits`]).
