@@ -5,6 +5,9 @@
 #   docker run -v $PWD/config.yaml:/etc/otelcol/config.yaml ferrotel --config=/etc/otelcol/config.yaml
 # Like the otelcol images: ENTRYPOINT is the binary, CMD is `--config=<baked default>`, so a
 # compose `command: ["--config=/etc/x.yaml"]` (or `--config x --set ...`) replaces CMD unchanged.
+# The default config sits where otelcol-contrib's image keeps it (the stack's components are
+# contrib ones), so a compose file that mounts its config at /etc/otelcol-contrib/config.yaml
+# without a `command:` works with only the image changed; /etc/ferrotel/config.yaml is a copy.
 
 # ---- build: release binary (glibc) and the health probe -------------------------------------------
 FROM rust:1-bookworm AS build
@@ -18,13 +21,14 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 # A dependency-free static probe for HEALTHCHECK (the final image has no shell and no curl).
 RUN rustc --edition 2021 -C opt-level=s -C strip=symbols -C target-feature=+crt-static \
       -o /out/healthcheck deploy/healthcheck/probe.rs
-RUN install -D -m 0644 config/default.yaml /out/etc/ferrotel/config.yaml
+RUN install -D -m 0644 config/default.yaml /out/etc/ferrotel/config.yaml \
+ && install -D -m 0644 config/default.yaml /out/etc/otelcol-contrib/config.yaml
 
 # ---- runtime: distroless (glibc, CA certificates, tzdata), non-root (uid 65532) ---------------------
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/ferrotel /ferrotel
 COPY --from=build /out/healthcheck /healthcheck
-COPY --from=build /out/etc/ferrotel/config.yaml /etc/ferrotel/config.yaml
+COPY --from=build /out/etc/ /etc/
 USER 65532:65532
 # OTLP gRPC, OTLP HTTP, self-metrics, prometheus exporter, health_check
 EXPOSE 4317 4318 8888 8889 13133
@@ -33,4 +37,4 @@ EXPOSE 4317 4318 8888 8889 13133
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/healthcheck", "127.0.0.1:13133"]
 ENTRYPOINT ["/ferrotel"]
-CMD ["--config=/etc/ferrotel/config.yaml"]
+CMD ["--config=/etc/otelcol-contrib/config.yaml"]

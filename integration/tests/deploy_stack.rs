@@ -241,9 +241,11 @@ fn deploy_compose_file_matches_schema_and_mounts_exist() {
         prom_args.contains("--storage.tsdb.retention.time=30d"),
         "{prom_args}"
     );
-    // The Dockerfile's CMD and the compose command use the same config path.
+    // The image reads otelcol-contrib's default config path (a compose file without `command:`
+    // keeps working), and bakes the default config there and at the path the compose file uses.
     let dockerfile = std::fs::read_to_string(workspace().join("Dockerfile")).expect("Dockerfile");
-    assert!(dockerfile.contains(r#"CMD ["--config=/etc/ferrotel/config.yaml"]"#));
+    assert!(dockerfile.contains(r#"CMD ["--config=/etc/otelcol-contrib/config.yaml"]"#));
+    assert!(dockerfile.contains("/out/etc/otelcol-contrib/config.yaml") && dockerfile.contains("/out/etc/ferrotel/config.yaml"));
     assert!(dockerfile.contains("EXPOSE 4317 4318 8888 8889 13133"));
 }
 
