@@ -2,9 +2,11 @@
 //! - [`fixtures`]: realistic OTLP requests for each signal;
 //! - [`CaptureConsumer`]: a pipeline stand-in that records what a receiver pushes;
 //! - [`RecordingExporter`]: an exporter that records batches and can fail on demand;
+//! - [`config`]: create contexts, YAML and testdata for component config tests;
 //! - [`conformance`]: create / process / flush checks every processor factory must pass;
 //! - [`pki`]: CA, server and client certificates generated for TLS tests.
 
+pub mod config;
 pub mod conformance;
 pub mod fixtures;
 pub mod pki;

@@ -16,6 +16,7 @@ use ferrotel_core::proto::metrics::v1::{
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
 use ferrotel_core::{ComponentId, Data, Telemetry};
+use ferrotel_testkit::config::{create_context, refused, yaml};
 use std::path::PathBuf;
 
 const T0: u64 = 1_581_452_772_000_000_321; // 2020-02-11 20:26:12.000000321 UTC
@@ -434,31 +435,12 @@ fn sampler_passes_first_n_then_every_mth_per_second() {
 // ---------------------------------------------------------------------------------------------
 // config
 
-fn ctx(id: &str) -> CreateContext {
-    let id = ComponentId::parse(id).unwrap();
-    CreateContext {
-        path: format!("exporters.{id}"),
-        id,
-        telemetry: Telemetry::new(),
-        signal: None,
-        pipeline: None,
-        wake: Default::default(),
-    }
-}
-
-fn yaml(s: &str) -> Value {
-    serde_yaml_ng::from_str(s).unwrap()
-}
-
 fn create(id: &str, cfg: &str) -> Result<ExporterParts, ConfigErrors> {
-    DebugExporterFactory.create(&ctx(id), &yaml(cfg))
+    DebugExporterFactory.create(&create_context("exporters", id), &yaml(cfg))
 }
 
 fn create_err(id: &str, cfg: &str) -> ConfigErrors {
-    match create(id, cfg) {
-        Ok(_) => panic!("config accepted: {cfg}"),
-        Err(e) => e,
-    }
+    refused(create(id, cfg), cfg)
 }
 
 fn testdata(name: &str) -> String {

@@ -10,6 +10,7 @@ use ferrotel_core::proto::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status,
 };
 use ferrotel_core::{ComponentId, RequestMeta, Telemetry};
+use ferrotel_testkit::config::{create_context, refused, yaml};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -641,28 +642,12 @@ async fn start_server() -> Server {
     server
 }
 
-fn ctx(id: &str) -> CreateContext {
-    let id = ComponentId::parse(id).unwrap();
-    CreateContext {
-        path: format!("exporters.{id}"),
-        id,
-        telemetry: Telemetry::new(),
-        signal: None,
-        pipeline: None,
-        wake: Default::default(),
-    }
+fn create(id: &str, config: &str) -> Result<ExporterParts, ConfigErrors> {
+    JaegerExporterFactory.create(&create_context("exporters", id), &yaml(config))
 }
 
-fn create(id: &str, yaml: &str) -> Result<ExporterParts, ConfigErrors> {
-    let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-    JaegerExporterFactory.create(&ctx(id), &v)
-}
-
-fn create_err(id: &str, yaml: &str) -> ConfigErrors {
-    match create(id, yaml) {
-        Ok(_) => panic!("config accepted: {yaml}"),
-        Err(e) => e,
-    }
+fn create_err(id: &str, config: &str) -> ConfigErrors {
+    refused(create(id, config), config)
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@ use bytes::Bytes;
 use ferrotel_core::grpc::BytesCodec;
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use ferrotel_core::{ComponentId, Telemetry};
+use ferrotel_testkit::config::{create_context, refused, yaml};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::convert::Infallible;
@@ -17,40 +18,25 @@ use tonic::{Code, Status};
 // Helpers
 
 fn ctx() -> CreateContext {
-    let id = ComponentId::parse("loadbalancing").unwrap();
-    CreateContext {
-        path: format!("exporters.{id}"),
-        id,
-        telemetry: Telemetry::new(),
-        signal: None,
-        pipeline: None,
-        wake: Default::default(),
-    }
+    create_context("exporters", "loadbalancing")
 }
 
-fn create(yaml: &str) -> Result<ExporterParts, ConfigErrors> {
-    let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-    LoadBalancingExporterFactory.create(&ctx(), &v)
+fn create(config: &str) -> Result<ExporterParts, ConfigErrors> {
+    LoadBalancingExporterFactory.create(&ctx(), &yaml(config))
 }
 
-fn error_paths(yaml: &str) -> Vec<String> {
-    match create(yaml) {
-        Ok(_) => panic!("config accepted: {yaml}"),
-        Err(e) => e.0.into_iter().map(|e| e.path).collect(),
-    }
+fn error_paths(config: &str) -> Vec<String> {
+    let errors = refused(create(config), config);
+    errors.0.into_iter().map(|e| e.path).collect()
 }
 
 fn testdata(name: &str) -> String {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/loadbalancing")
-        .join(name);
-    std::fs::read_to_string(p).unwrap()
+    ferrotel_testkit::config::testdata(env!("CARGO_MANIFEST_DIR"), "loadbalancing", name)
 }
 
 /// The concrete exporter, for white-box tests of splitting.
-fn build(yaml: &str) -> LoadBalancingExporter {
-    let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-    LoadBalancingExporter::new(&ctx(), &v).unwrap().0
+fn build(config: &str) -> LoadBalancingExporter {
+    LoadBalancingExporter::new(&ctx(), &yaml(config)).unwrap().0
 }
 
 /// A trace id that spreads well (splitmix64 of `n`).

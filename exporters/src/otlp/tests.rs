@@ -5,6 +5,7 @@ use ferrotel_core::proto::collector::trace::v1::{
 };
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use ferrotel_core::{ComponentId, Data, Telemetry};
+use ferrotel_testkit::config::{create_context, refused, yaml};
 use prost::Message;
 use std::convert::Infallible;
 use std::future::Future;
@@ -137,35 +138,16 @@ async fn start_sink_tls(
 
 // ---------------------------------------------------------------------------------------------
 
-fn ctx(id: &str) -> CreateContext {
-    let id = ComponentId::parse(id).unwrap();
-    CreateContext {
-        path: format!("exporters.{id}"),
-        id,
-        telemetry: Telemetry::new(),
-        signal: None,
-        pipeline: None,
-        wake: Default::default(),
-    }
+fn create(id: &str, config: &str) -> Result<ExporterParts, ConfigErrors> {
+    OtlpExporterFactory.create(&create_context("exporters", id), &yaml(config))
 }
 
-fn create(id: &str, yaml: &str) -> Result<ExporterParts, ConfigErrors> {
-    let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-    OtlpExporterFactory.create(&ctx(id), &v)
-}
-
-fn create_err(id: &str, yaml: &str) -> ConfigErrors {
-    match create(id, yaml) {
-        Ok(_) => panic!("config accepted: {yaml}"),
-        Err(e) => e,
-    }
+fn create_err(id: &str, config: &str) -> ConfigErrors {
+    refused(create(id, config), config)
 }
 
 fn testdata(name: &str) -> String {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/otlp")
-        .join(name);
-    std::fs::read_to_string(p).unwrap()
+    ferrotel_testkit::config::testdata(env!("CARGO_MANIFEST_DIR"), "otlp", name)
 }
 
 fn batch() -> Batch {

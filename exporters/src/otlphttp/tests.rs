@@ -5,6 +5,7 @@ use ferrotel_core::proto::collector::logs::v1::{
 };
 use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use ferrotel_core::{ComponentId, Telemetry};
+use ferrotel_testkit::config::{create_context, refused, yaml};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -107,28 +108,12 @@ async fn start_server_tls(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
 
 // ---------------------------------------------------------------------------------------------
 
-fn ctx(id: &str) -> CreateContext {
-    let id = ComponentId::parse(id).unwrap();
-    CreateContext {
-        path: format!("exporters.{id}"),
-        id,
-        telemetry: Telemetry::new(),
-        signal: None,
-        pipeline: None,
-        wake: Default::default(),
-    }
+fn create(id: &str, config: &str) -> Result<ExporterParts, ConfigErrors> {
+    OtlpHttpExporterFactory.create(&create_context("exporters", id), &yaml(config))
 }
 
-fn create(id: &str, yaml: &str) -> Result<ExporterParts, ConfigErrors> {
-    let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-    OtlpHttpExporterFactory.create(&ctx(id), &v)
-}
-
-fn create_err(id: &str, yaml: &str) -> ConfigErrors {
-    match create(id, yaml) {
-        Ok(_) => panic!("config accepted: {yaml}"),
-        Err(e) => e,
-    }
+fn create_err(id: &str, config: &str) -> ConfigErrors {
+    refused(create(id, config), config)
 }
 
 fn exporter(server: &Server, extra: &str) -> Arc<dyn Exporter> {
@@ -144,10 +129,7 @@ fn exporter(server: &Server, extra: &str) -> Arc<dyn Exporter> {
 }
 
 fn testdata(name: &str) -> String {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/otlphttp")
-        .join(name);
-    std::fs::read_to_string(p).unwrap()
+    ferrotel_testkit::config::testdata(env!("CARGO_MANIFEST_DIR"), "otlphttp", name)
 }
 
 fn logs_batch() -> Batch {

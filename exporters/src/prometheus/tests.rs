@@ -12,6 +12,7 @@ use ferrotel_core::proto::metrics::v1::{
 };
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::{ComponentId, RequestMeta};
+use ferrotel_testkit::config::{create_context, refused, yaml};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -789,42 +790,21 @@ fn namespace_and_no_suffixes() {
 // ---------------------------------------------------------------------------------------------
 // config
 
-fn ctx(id: &str) -> CreateContext {
-    let id = ComponentId::parse(id).unwrap();
-    CreateContext {
-        path: format!("exporters.{id}"),
-        id,
-        telemetry: Telemetry::new(),
-        signal: None,
-        pipeline: None,
-        wake: Default::default(),
-    }
-}
-
-fn yaml(s: &str) -> Value {
-    serde_yaml_ng::from_str(s).unwrap()
-}
-
 fn testdata(name: &str) -> String {
-    std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata/prometheus")
-            .join(name),
-    )
-    .unwrap()
+    ferrotel_testkit::config::testdata(env!("CARGO_MANIFEST_DIR"), "prometheus", name)
 }
 
 fn create_err(cfg: &str) -> ConfigErrors {
-    match PrometheusExporterFactory.create(&ctx("prometheus"), &yaml(cfg)) {
-        Ok(_) => panic!("config accepted: {cfg}"),
-        Err(e) => e,
-    }
+    refused(
+        PrometheusExporterFactory.create(&create_context("exporters", "prometheus"), &yaml(cfg)),
+        cfg,
+    )
 }
 
 #[test]
 fn config_valid() {
     let parts = PrometheusExporterFactory
-        .create(&ctx("prometheus/x"), &yaml(&testdata("config_valid.yaml")))
+        .create(&create_context("exporters", "prometheus/x"), &yaml(&testdata("config_valid.yaml")))
         .unwrap();
     assert!(
         !parts.settings.queue.enabled,

@@ -88,7 +88,10 @@ fn fields<'a>(buf: &'a [u8], mut f: impl FnMut(u64, V<'a>) -> R) -> R {
             }
             1 | 5 => {
                 let n = if wire == 1 { 8 } else { 4 };
-                pos = pos.checked_add(n).filter(|&p| p <= buf.len()).ok_or(Unsure)?;
+                pos = pos
+                    .checked_add(n)
+                    .filter(|&p| p <= buf.len())
+                    .ok_or(Unsure)?;
                 if wire == 1 {
                     V::I64
                 } else {
@@ -96,8 +99,12 @@ fn fields<'a>(buf: &'a [u8], mut f: impl FnMut(u64, V<'a>) -> R) -> R {
                 }
             }
             2 => {
-                let len = usize::try_from(varint(buf, &mut pos).ok_or(Unsure)?).map_err(|_| Unsure)?;
-                let end = pos.checked_add(len).filter(|&e| e <= buf.len()).ok_or(Unsure)?;
+                let len =
+                    usize::try_from(varint(buf, &mut pos).ok_or(Unsure)?).map_err(|_| Unsure)?;
+                let end = pos
+                    .checked_add(len)
+                    .filter(|&e| e <= buf.len())
+                    .ok_or(Unsure)?;
                 let v = V::Len(&buf[pos..end]);
                 pos = end;
                 v
@@ -486,7 +493,11 @@ mod tests {
         let span = |i: u8| Span {
             trace_id: vec![i; 16],
             span_id: vec![i; 8],
-            parent_span_id: if i % 2 == 0 { vec![] } else { vec![9; 8] },
+            parent_span_id: if i.is_multiple_of(2) {
+                vec![]
+            } else {
+                vec![9; 8]
+            },
             trace_state: "k=v".into(),
             flags: 1,
             name: format!("GET /api/{i}"),
