@@ -15,7 +15,7 @@ use ferrotel_core::proto::metrics::v1::{
 };
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
-use ferrotel_core::{ComponentId, Data, Telemetry};
+use ferrotel_core::Data;
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use std::path::PathBuf;
 

@@ -9,7 +9,7 @@ use ferrotel_core::proto::trace::v1::{
     status::StatusCode,
     ResourceSpans, ScopeSpans, Span, Status,
 };
-use ferrotel_core::{ComponentId, RequestMeta, Telemetry};
+use ferrotel_core::RequestMeta;
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;

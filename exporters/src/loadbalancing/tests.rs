@@ -2,7 +2,7 @@ use super::*;
 use bytes::Bytes;
 use ferrotel_core::grpc::BytesCodec;
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use ferrotel_core::{ComponentId, Telemetry};
+use ferrotel_core::Telemetry;
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};

@@ -4,7 +4,7 @@ use ferrotel_core::proto::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use ferrotel_core::{ComponentId, Telemetry};
+use ferrotel_core::Telemetry;
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;

@@ -11,9 +11,8 @@ use ferrotel_core::proto::metrics::v1::{
     Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
 };
 use ferrotel_core::proto::resource::v1::Resource;
-use ferrotel_core::{ComponentId, RequestMeta};
+use ferrotel_core::RequestMeta;
 use ferrotel_testkit::config::{create_context, refused, yaml};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
