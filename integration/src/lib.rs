@@ -109,14 +109,24 @@ impl Collector {
     }
 
     /// Starts another ferrotel-based binary (a custom distribution) and waits until healthy.
-    pub fn start_binary(bin: &std::path::Path, ports: Ports, config: &str, extra_args: &[&str]) -> Collector {
+    pub fn start_binary(
+        bin: &std::path::Path,
+        ports: Ports,
+        config: &str,
+        extra_args: &[&str],
+    ) -> Collector {
         let c = Self::spawn_binary(bin, ports, config, extra_args);
         c.wait_healthy(Duration::from_secs(20));
         c
     }
 
     /// Starts `bin` with `config` without waiting.
-    pub fn spawn_binary(bin: &std::path::Path, ports: Ports, config: &str, extra_args: &[&str]) -> Collector {
+    pub fn spawn_binary(
+        bin: &std::path::Path,
+        ports: Ports,
+        config: &str,
+        extra_args: &[&str],
+    ) -> Collector {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("config.yaml");
         std::fs::write(&cfg, config).expect("write config");

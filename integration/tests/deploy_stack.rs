@@ -245,7 +245,10 @@ fn deploy_compose_file_matches_schema_and_mounts_exist() {
     // keeps working), and bakes the default config there and at the path the compose file uses.
     let dockerfile = std::fs::read_to_string(workspace().join("Dockerfile")).expect("Dockerfile");
     assert!(dockerfile.contains(r#"CMD ["--config=/etc/otelcol-contrib/config.yaml"]"#));
-    assert!(dockerfile.contains("/out/etc/otelcol-contrib/config.yaml") && dockerfile.contains("/out/etc/ferrotel/config.yaml"));
+    assert!(
+        dockerfile.contains("/out/etc/otelcol-contrib/config.yaml")
+            && dockerfile.contains("/out/etc/ferrotel/config.yaml")
+    );
     assert!(dockerfile.contains("EXPOSE 4317 4318 8888 8889 13133"));
 }
 
@@ -293,7 +296,12 @@ fn deploy_kubernetes_manifests_validate() {
     }
     assert_eq!(
         seen,
-        ["ferrotel-gateway", "ferrotel-agent", "ferrotel-sampler", "ferrotel-router"]
+        [
+            "ferrotel-gateway",
+            "ferrotel-agent",
+            "ferrotel-sampler",
+            "ferrotel-router"
+        ]
     );
 }
 

@@ -5,8 +5,11 @@ use ferrotel_config::{GoDuration, PipelineId, QueueConfig, RetryConfig, Value};
 use ferrotel_core::{
     Batch, ComponentId, Consumer, CreateContext, ExportError, ExporterFactory, ExporterParts,
     ExporterSettings, FactoryInfo, PipelineError, Processor, ProcessorFactory, Registry, Signal,
-    Stability, Telemetry,
+    Telemetry,
 };
+mod common;
+
+use common::{document, test_info, wait_for, StubReceiverFactory};
 use ferrotel_engine::exporter_runner::ExporterRunner;
 use ferrotel_engine::pipeline::{Pipeline, Stage};
 use ferrotel_engine::Service;
@@ -55,16 +58,6 @@ fn pipeline(stages: Vec<Stage>, runners: Vec<Arc<ExporterRunner>>) -> Arc<Pipeli
         stages,
         runners,
     ))
-}
-
-async fn wait_for(mut f: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached in 5s");
 }
 
 #[tokio::test]
@@ -269,13 +262,7 @@ async fn flush_at_shutdown_exports_what_was_buffered() {
 struct NullProcessorFactory;
 impl ProcessorFactory for NullProcessorFactory {
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "nothing",
-            aliases: &[],
-            signals: &[Signal::Traces],
-            stability: Stability::Alpha,
-            description: "test",
-        }
+        test_info("nothing", &[], &[Signal::Traces])
     }
     fn create(
         &self,
@@ -289,13 +276,7 @@ impl ProcessorFactory for NullProcessorFactory {
 struct RecordingFactory;
 impl ExporterFactory for RecordingFactory {
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "recording",
-            aliases: &["rec"],
-            signals: &Signal::ALL,
-            stability: Stability::Alpha,
-            description: "test",
-        }
+        test_info("recording", &["rec"], &Signal::ALL)
     }
     fn create(
         &self,
@@ -312,12 +293,7 @@ impl ExporterFactory for RecordingFactory {
 #[test]
 fn build_reports_unknown_types_and_unsupported_signals_together() {
     let yaml = "receivers: {nope: {}}\nprocessors: {nothing: {}}\nexporters: {rec: {}, mystery/x: {}}\nconnectors: {forward: {}}\nservice:\n  pipelines:\n    logs: {receivers: [nope], processors: [nothing], exporters: [rec]}\n";
-    let doc = ferrotel_config::load(
-        &[ferrotel_config::ConfigSource::Text(yaml.into())],
-        &[],
-        &|_| None,
-    )
-    .unwrap();
+    let doc = document(yaml);
     let reg = Registry::default()
         .with_processor(NullProcessorFactory)
         .with_exporter(RecordingFactory);
@@ -336,38 +312,6 @@ fn build_reports_unknown_types_and_unsupported_signals_together() {
 }
 
 // --- auth.authenticator references ------------------------------------------------------------
-
-struct StubReceiver;
-#[async_trait::async_trait]
-impl ferrotel_core::Receiver for StubReceiver {
-    async fn start(
-        &mut self,
-        _: ferrotel_core::ReceiverContext,
-    ) -> Result<(), ferrotel_core::StartError> {
-        Ok(())
-    }
-    async fn shutdown(&mut self) {}
-}
-
-struct StubReceiverFactory;
-impl ferrotel_core::ReceiverFactory for StubReceiverFactory {
-    fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "stub",
-            aliases: &[],
-            signals: &Signal::ALL,
-            stability: Stability::Alpha,
-            description: "test",
-        }
-    }
-    fn create(
-        &self,
-        _: &CreateContext,
-        _: &Value,
-    ) -> Result<Box<dyn ferrotel_core::Receiver>, ferrotel_config::ConfigErrors> {
-        Ok(Box::new(StubReceiver))
-    }
-}
 
 /// `srvauth` is a server authenticator; `plain` authenticates nothing.
 struct AuthExt(bool);
@@ -401,13 +345,7 @@ impl ferrotel_core::Extension for AuthExt {
 struct AuthExtFactory(&'static str, bool);
 impl ferrotel_core::ExtensionFactory for AuthExtFactory {
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: self.0,
-            aliases: &[],
-            signals: &[],
-            stability: Stability::Alpha,
-            description: "test",
-        }
+        test_info(self.0, &[], &[])
     }
     fn create(
         &self,
@@ -432,12 +370,7 @@ service:
   pipelines:
     traces: {receivers: [stub, stub/2], exporters: [rec]}
 ";
-    let doc = ferrotel_config::load(
-        &[ferrotel_config::ConfigSource::Text(yaml.into())],
-        &[],
-        &|_| None,
-    )
-    .unwrap();
+    let doc = document(yaml);
     let reg = Registry::default()
         .with_receiver(StubReceiverFactory)
         .with_exporter(RecordingFactory)

@@ -9,8 +9,11 @@
 use ferrotel_config::{GoDuration, QueueConfig, RetryConfig, Value};
 use ferrotel_core::{
     ComponentId, CreateContext, ExportError, ExporterFactory, ExporterParts, ExporterSettings,
-    FactoryInfo, QueueStore, Registry, Signal, Stability, Telemetry,
+    FactoryInfo, QueueStore, Registry, Signal, Telemetry,
 };
+mod common;
+
+use common::{document, test_info, wait_for, StubReceiverFactory};
 use ferrotel_engine::exporter_runner::{ExporterRunner, Overflow};
 use ferrotel_engine::Service;
 use ferrotel_extensions::file_storage::FileQueue;
@@ -59,16 +62,6 @@ async fn runner(
 
 fn records(dir: &Path) -> usize {
     std::fs::read_dir(dir).unwrap().count()
-}
-
-async fn wait_for(mut f: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached in 5s");
 }
 
 fn series(t: &Telemetry, name: &str) -> String {
@@ -211,13 +204,7 @@ async fn shutdown_leaves_failing_requests_on_disk_without_counting_them_failed()
 struct QueuedFactory;
 impl ExporterFactory for QueuedFactory {
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "queued",
-            aliases: &[],
-            signals: &Signal::ALL,
-            stability: Stability::Alpha,
-            description: "test",
-        }
+        test_info("queued", &[], &Signal::ALL)
     }
     fn create(
         &self,
@@ -238,45 +225,8 @@ impl ExporterFactory for QueuedFactory {
     }
 }
 
-struct StubReceiver;
-#[async_trait::async_trait]
-impl ferrotel_core::Receiver for StubReceiver {
-    async fn start(
-        &mut self,
-        _: ferrotel_core::ReceiverContext,
-    ) -> Result<(), ferrotel_core::StartError> {
-        Ok(())
-    }
-    async fn shutdown(&mut self) {}
-}
-
-struct StubReceiverFactory;
-impl ferrotel_core::ReceiverFactory for StubReceiverFactory {
-    fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "stub",
-            aliases: &[],
-            signals: &Signal::ALL,
-            stability: Stability::Alpha,
-            description: "test",
-        }
-    }
-    fn create(
-        &self,
-        _: &CreateContext,
-        _: &Value,
-    ) -> Result<Box<dyn ferrotel_core::Receiver>, ferrotel_config::ConfigErrors> {
-        Ok(Box::new(StubReceiver))
-    }
-}
-
 fn build(yaml: &str) -> Result<Service, String> {
-    let doc = ferrotel_config::load(
-        &[ferrotel_config::ConfigSource::Text(yaml.into())],
-        &[],
-        &|_| None,
-    )
-    .unwrap();
+    let doc = document(yaml);
     let reg = Registry::default()
         .with_receiver(StubReceiverFactory)
         .with_exporter(QueuedFactory)

@@ -367,24 +367,14 @@ impl ExtensionFactory for BasicAuthFactory {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ferrotel_core::{ComponentId, Telemetry};
+    use ferrotel_testkit::config::{create_context, testdata, yaml};
 
-    fn create(yaml: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
-        let ctx = CreateContext {
-            id: ComponentId::new("basicauth"),
-            path: "extensions.basicauth".into(),
-            telemetry: Telemetry::new(),
-            signal: None,
-            pipeline: None,
-            wake: Default::default(),
-        };
-        let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-        BasicAuthFactory.create(&ctx, &v)
+    fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
+        BasicAuthFactory.create(&create_context("extensions", "basicauth"), &yaml(config))
     }
 
     fn load(name: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
-        let path = format!("{}/testdata/basicauth/{name}", env!("CARGO_MANIFEST_DIR"));
-        create(&std::fs::read_to_string(path).unwrap())
+        create(&testdata(env!("CARGO_MANIFEST_DIR"), "basicauth", name))
     }
 
     fn basic(user: &str, pass: &str) -> HeaderMap {

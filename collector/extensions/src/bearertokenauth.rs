@@ -224,27 +224,21 @@ impl ExtensionFactory for BearerTokenAuthFactory {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ferrotel_core::{ComponentId, Telemetry};
+    use ferrotel_testkit::config::{create_context, testdata, yaml};
 
-    fn create(yaml: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
-        let ctx = CreateContext {
-            id: ComponentId::new("bearertokenauth"),
-            path: "extensions.bearertokenauth".into(),
-            telemetry: Telemetry::new(),
-            signal: None,
-            pipeline: None,
-            wake: Default::default(),
-        };
-        let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-        BearerTokenAuthFactory.create(&ctx, &v)
+    fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
+        BearerTokenAuthFactory.create(
+            &create_context("extensions", "bearertokenauth"),
+            &yaml(config),
+        )
     }
 
     fn load(name: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
-        let path = format!(
-            "{}/testdata/bearertokenauth/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        create(&std::fs::read_to_string(path).unwrap())
+        create(&testdata(
+            env!("CARGO_MANIFEST_DIR"),
+            "bearertokenauth",
+            name,
+        ))
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

@@ -407,36 +407,19 @@ impl QueueStore for FileQueue {
 mod tests {
     use super::*;
     use ferrotel_core::{ComponentId, Health, Telemetry};
+    use ferrotel_testkit::config::{create_context, refused, yaml};
     use tokio_util::sync::CancellationToken;
 
-    fn ctx() -> CreateContext {
-        CreateContext {
-            id: ComponentId::new("file_storage"),
-            path: "extensions.file_storage".into(),
-            telemetry: Telemetry::new(),
-            signal: None,
-            pipeline: None,
-            wake: Default::default(),
-        }
+    fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
+        FileStorageFactory.create(&create_context("extensions", "file_storage"), &yaml(config))
     }
 
-    fn create(yaml: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
-        let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-        FileStorageFactory.create(&ctx(), &v)
-    }
-
-    fn create_err(yaml: &str) -> ConfigErrors {
-        match create(yaml) {
-            Ok(_) => panic!("config accepted: {yaml}"),
-            Err(e) => e,
-        }
+    fn create_err(config: &str) -> ConfigErrors {
+        refused(create(config), config)
     }
 
     fn testdata(name: &str) -> String {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata/file_storage")
-            .join(name);
-        fs::read_to_string(p).unwrap()
+        ferrotel_testkit::config::testdata(env!("CARGO_MANIFEST_DIR"), "file_storage", name)
     }
 
     fn files(dir: &Path) -> Vec<String> {

@@ -344,35 +344,18 @@ impl ExtensionFactory for HealthCheckFactory {
 mod tests {
     use super::*;
     use ferrotel_core::{ComponentId, Telemetry};
+    use ferrotel_testkit::config::{create_context, refused, yaml};
 
-    fn ctx() -> CreateContext {
-        CreateContext {
-            id: ComponentId::new("health_check"),
-            path: "extensions.health_check".into(),
-            telemetry: Telemetry::new(),
-            signal: None,
-            pipeline: None,
-            wake: Default::default(),
-        }
+    fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
+        HealthCheckFactory.create(&create_context("extensions", "health_check"), &yaml(config))
     }
 
-    fn create(yaml: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
-        let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-        HealthCheckFactory.create(&ctx(), &v)
-    }
-
-    fn create_err(yaml: &str) -> ConfigErrors {
-        match create(yaml) {
-            Ok(_) => panic!("config accepted: {yaml}"),
-            Err(e) => e,
-        }
+    fn create_err(config: &str) -> ConfigErrors {
+        refused(create(config), config)
     }
 
     fn testdata(name: &str) -> String {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata/health_check")
-            .join(name);
-        std::fs::read_to_string(p).unwrap()
+        ferrotel_testkit::config::testdata(env!("CARGO_MANIFEST_DIR"), "health_check", name)
     }
 
     async fn started(yaml: &str, health: &Health) -> (Box<dyn Extension>, String) {

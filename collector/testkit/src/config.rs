@@ -29,7 +29,10 @@ pub fn yaml(text: &str) -> Value {
 /// The text of `testdata/<dir>/<name>` in the crate at `manifest_dir`
 /// (pass `env!("CARGO_MANIFEST_DIR")`).
 pub fn testdata(manifest_dir: &str, dir: &str, name: &str) -> String {
-    let path = Path::new(manifest_dir).join("testdata").join(dir).join(name);
+    let path = Path::new(manifest_dir)
+        .join("testdata")
+        .join(dir)
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

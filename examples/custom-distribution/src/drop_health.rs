@@ -19,18 +19,31 @@ pub struct DropHealthConfig {
 
 impl Default for DropHealthConfig {
     fn default() -> Self {
-        DropHealthConfig { paths: vec!["/health".into(), "/healthz".into(), "/ready".into()] }
+        DropHealthConfig {
+            paths: vec!["/health".into(), "/healthz".into(), "/ready".into()],
+        }
     }
 }
 
 pub struct DropHealth(DropHealthConfig);
 
 impl SignalProcessor for DropHealth {
-    fn traces(&self, req: &mut ExportTraceServiceRequest, _: &RequestMeta) -> Result<(), PipelineError> {
+    fn traces(
+        &self,
+        req: &mut ExportTraceServiceRequest,
+        _: &RequestMeta,
+    ) -> Result<(), PipelineError> {
         let is_health = |s: &Span| {
-            ["url.path", "http.route"].iter().any(|k| pdata::attr_str(&s.attributes, k).is_some_and(|p| self.0.paths.iter().any(|h| h == p)))
+            ["url.path", "http.route"].iter().any(|k| {
+                pdata::attr_str(&s.attributes, k)
+                    .is_some_and(|p| self.0.paths.iter().any(|h| h == p))
+            })
         };
-        for scope in req.resource_spans.iter_mut().flat_map(|r| &mut r.scope_spans) {
+        for scope in req
+            .resource_spans
+            .iter_mut()
+            .flat_map(|r| &mut r.scope_spans)
+        {
             scope.spans.retain(|s| !is_health(s));
         }
         Ok(()) // emptied scopes and resources are pruned by the adapter
@@ -39,7 +52,10 @@ impl SignalProcessor for DropHealth {
 
 /// The factory to register: `Collector::builder().with_processor(drop_health::factory())`.
 pub fn factory() -> SignalProcessorFactory<DropHealthConfig, DropHealth> {
-    SignalProcessorFactory::new("drop_health", "Drops health-check spans.", |c, _| Ok(DropHealth(c))).signals(&[Signal::Traces])
+    SignalProcessorFactory::new("drop_health", "Drops health-check spans.", |c, _| {
+        Ok(DropHealth(c))
+    })
+    .signals(&[Signal::Traces])
 }
 
 #[cfg(test)]
@@ -50,23 +66,60 @@ mod tests {
 
     #[test]
     fn drops_only_health_check_spans() {
-        let p = factory().create(&conformance::processor_context("drop_health", Signal::Traces), &Value::Null).expect("default config");
+        let p = factory()
+            .create(
+                &conformance::processor_context("drop_health", Signal::Traces),
+                &Value::Null,
+            )
+            .expect("default config");
         let mut input = fixtures::traces(6);
         let spans = &mut input.resource_spans[0].scope_spans[0].spans;
-        pdata::upsert(&mut spans[0].attributes, "url.path", pdata::str_value("/healthz"));
-        pdata::upsert(&mut spans[3].attributes, "http.route", pdata::str_value("/health"));
-        pdata::upsert(&mut spans[4].attributes, "url.path", pdata::str_value("/healthz/deep"));
+        pdata::upsert(
+            &mut spans[0].attributes,
+            "url.path",
+            pdata::str_value("/healthz"),
+        );
+        pdata::upsert(
+            &mut spans[3].attributes,
+            "http.route",
+            pdata::str_value("/health"),
+        );
+        pdata::upsert(
+            &mut spans[4].attributes,
+            "url.path",
+            pdata::str_value("/healthz/deep"),
+        );
         let mut out = vec![];
-        p.process(Batch::from_data(Data::Traces(input), Arc::new(RequestMeta::default())), &mut out).expect("ok");
+        p.process(
+            Batch::from_data(Data::Traces(input), Arc::new(RequestMeta::default())),
+            &mut out,
+        )
+        .expect("ok");
         assert_eq!(out[0].item_count(), 6 - 2);
-        let Data::Traces(t) = out[0].view().expect("decodes") else { panic!("traces") };
-        let kept: Vec<_> = t.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans).collect();
-        assert!(kept.iter().all(|s| !matches!(pdata::attr_str(&s.attributes, "url.path"), Some("/healthz"))));
-        assert!(kept.iter().any(|s| pdata::attr_str(&s.attributes, "url.path") == Some("/healthz/deep")), "only exact paths match");
+        let Data::Traces(t) = out[0].view().expect("decodes") else {
+            panic!("traces")
+        };
+        let kept: Vec<_> = t
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .collect();
+        assert!(kept
+            .iter()
+            .all(|s| !matches!(pdata::attr_str(&s.attributes, "url.path"), Some("/healthz"))));
+        assert!(
+            kept.iter()
+                .any(|s| pdata::attr_str(&s.attributes, "url.path") == Some("/healthz/deep")),
+            "only exact paths match"
+        );
     }
 
     #[test]
     fn conformance() {
-        assert_eq!(conformance::run_processor(&factory(), "paths: [/x]"), vec![(Signal::Traces, 331, 331)]);
+        assert_eq!(
+            conformance::run_processor(&factory(), "paths: [/x]"),
+            vec![(Signal::Traces, 331, 331)]
+        );
     }
 }

@@ -27,32 +27,58 @@ pub struct TenantConfig {
 
 impl Default for TenantConfig {
     fn default() -> Self {
-        TenantConfig { header: "x-tenant".into(), attribute: "tenant".into() }
+        TenantConfig {
+            header: "x-tenant".into(),
+            attribute: "tenant".into(),
+        }
     }
 }
 
 pub struct Tenant(TenantConfig);
 
 impl Tenant {
-    fn tag<'a>(&self, resources: impl Iterator<Item = &'a mut Option<Resource>>, meta: &RequestMeta) {
+    fn tag<'a>(
+        &self,
+        resources: impl Iterator<Item = &'a mut Option<Resource>>,
+        meta: &RequestMeta,
+    ) {
         if let Some(tenant) = meta.header_values(&self.0.header).next() {
             for r in resources {
-                pdata::upsert(&mut r.get_or_insert_with(Default::default).attributes, &self.0.attribute, pdata::str_value(tenant));
+                pdata::upsert(
+                    &mut r.get_or_insert_with(Default::default).attributes,
+                    &self.0.attribute,
+                    pdata::str_value(tenant),
+                );
             }
         }
     }
 }
 
 impl SignalProcessor for Tenant {
-    fn traces(&self, req: &mut ExportTraceServiceRequest, meta: &RequestMeta) -> Result<(), PipelineError> {
+    fn traces(
+        &self,
+        req: &mut ExportTraceServiceRequest,
+        meta: &RequestMeta,
+    ) -> Result<(), PipelineError> {
         self.tag(req.resource_spans.iter_mut().map(|r| &mut r.resource), meta);
         Ok(())
     }
-    fn metrics(&self, req: &mut ExportMetricsServiceRequest, meta: &RequestMeta) -> Result<(), PipelineError> {
-        self.tag(req.resource_metrics.iter_mut().map(|r| &mut r.resource), meta);
+    fn metrics(
+        &self,
+        req: &mut ExportMetricsServiceRequest,
+        meta: &RequestMeta,
+    ) -> Result<(), PipelineError> {
+        self.tag(
+            req.resource_metrics.iter_mut().map(|r| &mut r.resource),
+            meta,
+        );
         Ok(())
     }
-    fn logs(&self, req: &mut ExportLogsServiceRequest, meta: &RequestMeta) -> Result<(), PipelineError> {
+    fn logs(
+        &self,
+        req: &mut ExportLogsServiceRequest,
+        meta: &RequestMeta,
+    ) -> Result<(), PipelineError> {
         self.tag(req.resource_logs.iter_mut().map(|r| &mut r.resource), meta);
         Ok(())
     }
@@ -60,12 +86,18 @@ impl SignalProcessor for Tenant {
 
 /// The factory to register: `Collector::builder().with_processor(tenant::factory())`.
 pub fn factory() -> SignalProcessorFactory<TenantConfig, Tenant> {
-    SignalProcessorFactory::new("tenant", "Copies a request header into a resource attribute.", |c: TenantConfig, _| {
-        if c.header.is_empty() {
-            return Err(ConfigError::new("processors.tenant.header", "must not be empty").into());
-        }
-        Ok(Tenant(c))
-    })
+    SignalProcessorFactory::new(
+        "tenant",
+        "Copies a request header into a resource attribute.",
+        |c: TenantConfig, _| {
+            if c.header.is_empty() {
+                return Err(
+                    ConfigError::new("processors.tenant.header", "must not be empty").into(),
+                );
+            }
+            Ok(Tenant(c))
+        },
+    )
 }
 
 #[cfg(test)]
@@ -76,17 +108,36 @@ mod tests {
 
     fn create(yaml: &str) -> Result<Box<dyn Processor>, ConfigErrors> {
         let cfg: Value = serde_yaml_ng::from_str(yaml).expect("yaml");
-        factory().create(&conformance::processor_context("tenant", Signal::Logs), &cfg)
+        factory().create(
+            &conformance::processor_context("tenant", Signal::Logs),
+            &cfg,
+        )
     }
 
     #[test]
     fn copies_the_header_into_every_resource_of_every_signal() {
-        assert_eq!(conformance::run_processor(&factory(), "").len(), 3, "conformance for traces, metrics, logs");
+        assert_eq!(
+            conformance::run_processor(&factory(), "").len(),
+            3,
+            "conformance for traces, metrics, logs"
+        );
         let p = create("attribute: org").expect("valid");
-        let meta = RequestMeta { headers: vec![("X-Tenant".into(), "acme".into())], ..Default::default() };
+        let meta = RequestMeta {
+            headers: vec![("X-Tenant".into(), "acme".into())],
+            ..Default::default()
+        };
         let mut out = vec![];
-        p.process(Batch::from_data(ferrotel_testkit::fixtures::data(Signal::Logs, 4), Arc::new(meta)), &mut out).expect("ok");
-        let Data::Logs(logs) = out[0].view().expect("decodes") else { panic!("logs") };
+        p.process(
+            Batch::from_data(
+                ferrotel_testkit::fixtures::data(Signal::Logs, 4),
+                Arc::new(meta),
+            ),
+            &mut out,
+        )
+        .expect("ok");
+        let Data::Logs(logs) = out[0].view().expect("decodes") else {
+            panic!("logs")
+        };
         for rl in &logs.resource_logs {
             let attrs = &rl.resource.as_ref().expect("resource").attributes;
             assert_eq!(pdata::attr_str(attrs, "org"), Some("acme"));
@@ -96,8 +147,17 @@ mod tests {
     #[test]
     fn config_errors_name_the_key() {
         let e = create("heder: x").err().expect("typo refused").to_string();
-        assert!(e.contains("processors.tenant") && e.contains("heder"), "{e}");
-        let e = create("header: ''").err().expect("empty refused").to_string();
-        assert!(e.contains("processors.tenant.header: must not be empty"), "{e}");
+        assert!(
+            e.contains("processors.tenant") && e.contains("heder"),
+            "{e}"
+        );
+        let e = create("header: ''")
+            .err()
+            .expect("empty refused")
+            .to_string();
+        assert!(
+            e.contains("processors.tenant.header: must not be empty"),
+            "{e}"
+        );
     }
 }

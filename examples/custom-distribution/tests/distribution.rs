@@ -27,7 +27,11 @@ fn custom_processors_run_in_a_yaml_pipeline() {
 
     let mut req = ferrotel_testkit::fixtures::traces(6);
     let spans = &mut req.resource_spans[0].scope_spans[0].spans;
-    pdata::upsert(&mut spans[1].attributes, "url.path", pdata::str_value("/healthz"));
+    pdata::upsert(
+        &mut spans[1].attributes,
+        "url.path",
+        pdata::str_value("/healthz"),
+    );
     let status = rt.block_on(async {
         reqwest::Client::new()
             .post(format!("http://127.0.0.1:{}/v1/traces", ports.http))
@@ -39,7 +43,11 @@ fn custom_processors_run_in_a_yaml_pipeline() {
             .map(|r| r.status().as_u16())
     });
     assert_eq!(status.ok(), Some(200));
-    assert!(eventually(Duration::from_secs(10), || sink.span_count() == 5), "sink got {} spans", sink.span_count());
+    assert!(
+        eventually(Duration::from_secs(10), || sink.span_count() == 5),
+        "sink got {} spans",
+        sink.span_count()
+    );
     let st = sink.lock();
     for rs in st.traces.iter().flat_map(|r| &r.resource_spans) {
         let attrs = &rs.resource.as_ref().expect("resource").attributes;
@@ -54,15 +62,27 @@ fn custom_processors_run_in_a_yaml_pipeline() {
 fn components_and_validate_know_the_custom_processors() {
     let out = Command::new(BIN).arg("components").output().expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("name: tenant") && text.contains("name: drop_health") && text.contains("name: batch"), "{text}");
+    assert!(
+        text.contains("name: tenant")
+            && text.contains("name: drop_health")
+            && text.contains("name: batch"),
+        "{text}"
+    );
 
     let dir = tempfile_dir();
     let cfg = dir.join("bad.yaml");
     std::fs::write(&cfg, "receivers: {otlp: {protocols: {http: {}}}}\nprocessors: {tenant: {heder: x}}\nexporters: {debug: {}}\nservice: {pipelines: {traces: {receivers: [otlp], processors: [tenant], exporters: [debug]}}}\n").expect("write");
-    let out = Command::new(BIN).args(["validate", "--config"]).arg(&cfg).output().expect("runs");
+    let out = Command::new(BIN)
+        .args(["validate", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("runs");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("processors.tenant") && err.contains("heder"), "{err}");
+    assert!(
+        err.contains("processors.tenant") && err.contains("heder"),
+        "{err}"
+    );
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

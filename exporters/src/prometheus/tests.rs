@@ -803,7 +803,10 @@ fn create_err(cfg: &str) -> ConfigErrors {
 #[test]
 fn config_valid() {
     let parts = PrometheusExporterFactory
-        .create(&create_context("exporters", "prometheus/x"), &yaml(&testdata("config_valid.yaml")))
+        .create(
+            &create_context("exporters", "prometheus/x"),
+            &yaml(&testdata("config_valid.yaml")),
+        )
         .unwrap();
     assert!(
         !parts.settings.queue.enabled,
