@@ -1082,6 +1082,7 @@ fn main() -> anyhow::Result<()> {
         });
     }
     let md = markdown(&args, &env, &results, &invocation);
+    std::fs::create_dir_all(&args.out_dir)?;
     std::fs::write(args.out_dir.join("RESULTS.md"), &md)?;
     std::fs::write(args.out_dir.join("results.svg"), svg(&results))?;
     println!("{md}");

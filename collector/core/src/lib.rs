@@ -16,6 +16,7 @@ pub mod pdata;
 pub mod storage;
 pub mod telemetry;
 pub mod tls;
+pub mod wire;
 
 pub use auth::{AuthError, ClientAuthenticator, Extensions, ServerAuthenticator};
 pub use batch::{Batch, Data, DecodeError, RequestMeta};

@@ -6,7 +6,7 @@ use crate::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use crate::proto::metrics::v1::{metric, Metric, ResourceMetrics, ScopeMetrics};
 use crate::proto::resource::v1::Resource;
 use crate::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use crate::{Data, Signal};
+use crate::{wire, Data, Signal};
 
 /// Spans, metric data points or log records.
 pub fn count_items(data: &Data) -> usize {
@@ -48,121 +48,42 @@ pub fn metric_points(m: &Metric) -> usize {
 /// Counts items by walking the protobuf wire format, without allocating. `None` for a
 /// structurally broken payload.
 pub fn count_items_encoded(signal: Signal, buf: &[u8]) -> Option<usize> {
+    count_in(signal, buf).ok()
+}
+
+fn count_in(signal: Signal, buf: &[u8]) -> Result<usize, wire::WireError> {
+    // The fields of `msg` numbered `n`, as sub-messages.
+    fn subs(msg: &[u8], n: u32) -> impl Iterator<Item = Result<&[u8], wire::WireError>> {
+        wire::fields(msg).filter_map(move |f| match f {
+            Ok(f) if f.number == n => Some(f.bytes()),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+    }
     let mut total = 0;
-    for_each_field(buf, |f, resource| {
-        if f != 1 {
-            return Some(());
-        }
-        for_each_field(resource?, |f, scope| {
-            if f != 2 {
-                return Some(());
-            }
-            for_each_field(scope?, |f, item| {
-                if f != 2 {
-                    return Some(());
-                }
+    for resource in subs(buf, 1) {
+        for scope in subs(resource?, 2) {
+            for item in subs(scope?, 2) {
+                let item = item?;
                 match signal {
                     Signal::Traces | Signal::Logs => total += 1,
                     Signal::Metrics => {
-                        // Metric: 5 gauge, 7 sum, 9 histogram, 10 exponential histogram, 11 summary;
-                        // each holds its data points in field 1.
-                        for_each_field(item?, |f, data| {
-                            if matches!(f, 5 | 7 | 9 | 10 | 11) {
-                                for_each_field(data?, |f, _| {
-                                    if f == 1 {
-                                        total += 1;
-                                    }
-                                    Some(())
-                                })?;
+                        // Metric: 5 gauge, 7 sum, 9 histogram, 10 exponential histogram,
+                        // 11 summary; each holds its data points in field 1.
+                        for f in wire::fields(item) {
+                            let f = f?;
+                            if matches!(f.number, 5 | 7 | 9 | 10 | 11) {
+                                for p in wire::fields(f.bytes()?) {
+                                    total += usize::from(p?.number == 1);
+                                }
                             }
-                            Some(())
-                        })?;
+                        }
                     }
                 }
-                Some(())
-            })
-        })
-    })?;
-    Some(total)
-}
-
-fn read_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *buf.get(*pos)?;
-        *pos += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(v);
+            }
         }
     }
-    None
-}
-
-/// Calls `f(field_number, Some(bytes))` for each length-delimited field and
-/// `f(field_number, None)` for other wire types, after checking the framing.
-fn for_each_field<'a>(
-    buf: &'a [u8],
-    mut f: impl FnMut(u32, Option<&'a [u8]>) -> Option<()>,
-) -> Option<()> {
-    let mut pos = 0;
-    while pos < buf.len() {
-        let key = read_varint(buf, &mut pos)?;
-        let field = u32::try_from(key >> 3).ok()?;
-        if field == 0 {
-            return None;
-        }
-        match key & 7 {
-            0 => {
-                read_varint(buf, &mut pos)?;
-                f(field, None)?;
-            }
-            1 => {
-                pos = pos.checked_add(8).filter(|p| *p <= buf.len())?;
-                f(field, None)?;
-            }
-            2 => {
-                let len = usize::try_from(read_varint(buf, &mut pos)?).ok()?;
-                let end = pos.checked_add(len).filter(|e| *e <= buf.len())?;
-                f(field, Some(&buf[pos..end]))?;
-                pos = end;
-            }
-            5 => {
-                pos = pos.checked_add(4).filter(|p| *p <= buf.len())?;
-                f(field, None)?;
-            }
-            3 => {
-                skip_group(buf, &mut pos)?;
-                f(field, None)?;
-            }
-            _ => return None,
-        }
-    }
-    Some(())
-}
-
-/// Skips the fields of a (deprecated, but valid, and skipped by prost as an unknown field)
-/// group up to its end-group key, nested groups included, without recursion.
-fn skip_group(buf: &[u8], pos: &mut usize) -> Option<()> {
-    let mut open = 1usize;
-    while open > 0 {
-        let key = read_varint(buf, pos)?;
-        match key & 7 {
-            0 => {
-                read_varint(buf, pos)?;
-            }
-            1 => *pos = pos.checked_add(8).filter(|p| *p <= buf.len())?,
-            2 => {
-                let len = usize::try_from(read_varint(buf, pos)?).ok()?;
-                *pos = pos.checked_add(len).filter(|e| *e <= buf.len())?;
-            }
-            3 => open += 1,
-            4 => open -= 1,
-            5 => *pos = pos.checked_add(4).filter(|p| *p <= buf.len())?,
-            _ => return None,
-        }
-    }
-    Some(())
+    Ok(total)
 }
 
 /// Calls `f` with each span and the resource and scope it belongs to.

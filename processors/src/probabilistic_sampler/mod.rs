@@ -31,11 +31,13 @@ use ferrotel_core::proto::common::v1::{any_value::Value as V, KeyValue};
 use ferrotel_core::proto::logs::v1::LogRecord;
 use ferrotel_core::proto::trace::v1::Span;
 use ferrotel_core::telemetry::Counter;
+use ferrotel_core::wire::{self, Edit};
 use ferrotel_core::{
     pdata, Access, Batch, CreateContext, Data, FactoryInfo, PipelineError, Processor,
     ProcessorFactory, Signal, Stability, Telemetry,
 };
 use otep235::{probability_to_threshold, Randomness, Threshold, TraceState, MIN_PROBABILITY};
+use prost::Message;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -332,8 +334,19 @@ impl ProbabilisticSampler {
     }
 
     fn span(&self, span: &Span) -> (Decision<String>, Source) {
-        let tid = trace_id(&span.trace_id);
-        let parsed = TraceState::parse(&span.trace_state);
+        let priority = span_priority(&span.attributes);
+        self.span_decision(&span.trace_id, &span.trace_state, priority)
+    }
+
+    /// A span's decision from its trace id, tracestate and `sampling.priority`.
+    fn span_decision(
+        &self,
+        trace_id_bytes: &[u8],
+        trace_state: &str,
+        priority: Option<Threshold>,
+    ) -> (Decision<String>, Source) {
+        let tid = trace_id(trace_id_bytes);
+        let parsed = TraceState::parse(trace_state);
         let (src, carrier, failed) = match &self.mode {
             Mode::Never => {
                 let failed = parsed.is_err();
@@ -364,13 +377,12 @@ impl ProbabilisticSampler {
                 Err(_) => (Source::Missing, None, true),
             },
         };
-        let priority = span_priority(&span.attributes);
         let (sampled, carrier, src) = self.common(src, carrier, failed, priority);
         let decision = match (sampled, carrier) {
             (false, _) => Decision::Drop,
             (true, Some(c)) => {
                 let ts = c.serialize();
-                if ts == span.trace_state {
+                if ts == trace_state {
                     Decision::Keep
                 } else {
                     Decision::Write(ts)
@@ -532,6 +544,44 @@ impl ProbabilisticSampler {
         Plan::build(items.map(|s| self.span(s)))
     }
 
+    /// Samples an encoded traces request without decoding it: each span's decision comes from
+    /// [`span_fields`], and only the spans whose tracestate changes are re-encoded. `None` when
+    /// a span does not decode.
+    fn traces_encoded(&self, batch: &Batch) -> Option<(Option<Batch>, Plan<()>)> {
+        let bytes = batch.encoded();
+        let mut plan = Plan::build(std::iter::empty());
+        let filtered = wire::filter_items(&bytes, |span| {
+            let (tid, ts, priority) = span_fields(span).ok_or(())?;
+            let (d, src) = self.span_decision(tid, ts, priority);
+            plan.count(d != Decision::Drop, &src);
+            Ok::<_, ()>(match d {
+                Decision::Drop => Edit::Drop,
+                Decision::Keep => Edit::Keep,
+                Decision::Write(ts) => {
+                    plan.unchanged = false;
+                    Edit::Replace(wire::with_bytes_field(span, 3, ts.as_bytes()).map_err(|_| ())?)
+                }
+            })
+        })
+        .ok()?
+        .ok()?;
+        let total = batch.item_count();
+        let kept = if filtered.kept == 0 {
+            None
+        } else if filtered.kept == total && plan.unchanged {
+            Some(batch.clone())
+        } else {
+            let items = Some(filtered.kept);
+            Some(Batch::from_bytes(
+                Signal::Traces,
+                filtered.bytes.into(),
+                items,
+                batch.meta.clone(),
+            ))
+        };
+        Some((kept, plan))
+    }
+
     fn plan_logs(&self, req: &ExportLogsServiceRequest) -> Plan<Vec<KeyValue>> {
         let items = req
             .resource_logs
@@ -561,20 +611,27 @@ impl<W> Plan<W> {
         };
         for (d, src) in items {
             let sampled = d != Decision::Drop;
-            let policy = src.policy();
-            match plan
-                .tally
-                .iter_mut()
-                .find(|(p, s, _)| *s == sampled && p == policy)
-            {
-                Some((_, _, n)) => *n += 1,
-                None => plan.tally.push((policy.to_string(), sampled, 1)),
-            }
-            plan.kept += usize::from(sampled);
+            plan.count(sampled, &src);
             plan.unchanged &= d == Decision::Keep;
             plan.decisions.push(d);
         }
         plan
+    }
+}
+
+impl<W> Plan<W> {
+    /// Counts one item's decision.
+    fn count(&mut self, sampled: bool, src: &Source) {
+        let policy = src.policy();
+        match self
+            .tally
+            .iter_mut()
+            .find(|(p, s, _)| *s == sampled && p == policy)
+        {
+            Some((_, _, n)) => *n += 1,
+            None => self.tally.push((policy.to_string(), sampled, 1)),
+        }
+        self.kept += usize::from(sampled);
     }
 }
 
@@ -603,6 +660,31 @@ fn apply<T, W>(
         Some(Decision::Keep) | None => true,
         Some(Decision::Drop) => false,
     });
+}
+
+/// What the sampler reads of an encoded span: trace id, tracestate and `sampling.priority`,
+/// found without decoding the rest. `None` for what decoding would refuse (the decoding path
+/// then reports it).
+fn span_fields(span: &[u8]) -> Option<(&[u8], &str, Option<Threshold>)> {
+    // Span fields: 1 trace_id, 3 trace_state, 9 attributes; KeyValue: 1 key.
+    let (mut tid, mut ts, mut priority): (&[u8], &[u8], Option<Option<Threshold>>) =
+        (&[], &[], None);
+    for f in wire::fields(span) {
+        let f = f.ok()?;
+        match f.number {
+            1 => tid = f.bytes().ok()?,
+            3 => ts = f.bytes().ok()?,
+            9 if priority.is_none() => {
+                let kv = f.bytes().ok()?;
+                let key = wire::last_bytes_field(kv, 1).ok()?.unwrap_or_default();
+                if key == b"sampling.priority" {
+                    priority = Some(span_priority(&[KeyValue::decode(kv).ok()?]));
+                }
+            }
+            _ => {}
+        }
+    }
+    Some((tid, std::str::from_utf8(ts).ok()?, priority.flatten()))
 }
 
 /// `sampling.priority` (OpenTracing): 0 drops, above 0 keeps, anything else defers.
@@ -652,6 +734,13 @@ impl Processor for ProbabilisticSampler {
             message: e.0,
         };
         let signal = batch.signal();
+        if signal == Signal::Traces && !batch.is_decoded() {
+            if let Some((kept, plan)) = self.traces_encoded(&batch) {
+                self.count(signal, plan.tally);
+                out.extend(kept);
+                return Ok(());
+            }
+        }
         let (kept, unchanged, tally, mut traces, mut logs) = match batch.view().map_err(invalid)? {
             Data::Traces(t) => {
                 let p = self.plan_traces(t);

@@ -42,10 +42,23 @@ fn span(tid: &[u8], ts: &str) -> Span {
     }
 }
 
+/// Samples `data` decoded and, for traces, also in its encoded form (the path that reads only
+/// the fields it needs): both must keep and rewrite exactly the same items.
 fn run(p: &dyn Processor, data: Data) -> Vec<Batch> {
     let mut out = vec![];
+    let encoded = Batch::from_bytes(data.signal(), data.encode(), None, Default::default());
     p.process(Batch::from_data(data, Default::default()), &mut out)
         .unwrap();
+    if encoded.signal() == Signal::Traces {
+        let mut from_bytes = vec![];
+        p.process(encoded, &mut from_bytes).unwrap();
+        assert!(from_bytes.iter().all(|b| !b.is_decoded()), "decoded");
+        assert_eq!(
+            out_spans(&from_bytes),
+            out_spans(&out),
+            "encoded path differs"
+        );
+    }
     out
 }
 
@@ -494,11 +507,20 @@ fn counts_decisions_under_otelcol_names() {
     let input = ferrotel_testkit::fixtures::data(Signal::Traces, 300);
     let mut out = vec![];
     p.process(
-        Batch::from_data(input, Arc::new(Default::default())),
+        Batch::from_data(input.clone(), Arc::new(Default::default())),
         &mut out,
     )
     .unwrap();
+    // The same request again, encoded (sampled without decoding): counted the same way.
+    let encoded = Batch::from_bytes(Signal::Traces, input.encode(), None, Default::default());
+    p.process(encoded, &mut out).unwrap();
     let kept: usize = out.iter().map(Batch::item_count).sum();
+    assert_eq!(
+        out[0].item_count() * 2,
+        kept,
+        "both paths keep the same spans"
+    );
+    let kept = kept / 2;
     let text = telemetry.render();
     let line = |name: &str, sampled: &str| -> u64 {
         let prefix = format!(
@@ -508,9 +530,13 @@ fn counts_decisions_under_otelcol_names() {
             .find_map(|l| l.strip_prefix(&prefix))
             .map_or(0, |v| v.parse().unwrap())
     };
-    assert_eq!(line(SPANS_METRIC, "true") as usize, kept, "{text}");
-    assert_eq!(line(SPANS_METRIC, "false") as usize, 300 - kept, "{text}");
-    assert_eq!(line(TRACES_METRIC_DEPRECATED, "true") as usize, kept);
+    assert_eq!(line(SPANS_METRIC, "true") as usize, 2 * kept, "{text}");
+    assert_eq!(
+        line(SPANS_METRIC, "false") as usize,
+        2 * (300 - kept),
+        "{text}"
+    );
+    assert_eq!(line(TRACES_METRIC_DEPRECATED, "true") as usize, 2 * kept);
 }
 
 #[test]

@@ -2,6 +2,10 @@
 //! resource attributes of every signal, e.g. to set `deployment.environment` or drop a host
 //! name before data leaves the network.
 //!
+//! A batch still in its encoded form stays encoded: only each resource is decoded, changed and
+//! spliced back (see [`ferrotel_core::wire::map_resources`]), so the spans, data points and
+//! log records are copied, never decoded.
+//!
 //! ```yaml
 //! processors:
 //!   resource:
@@ -19,9 +23,10 @@ use ferrotel_core::proto::collector::{
 };
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::{
-    CreateContext, FactoryInfo, PerSignal, PipelineError, Processor, ProcessorFactory, RequestMeta,
-    Signal, SignalProcessor, Stability,
+    process_decoded, wire, Access, Batch, CreateContext, FactoryInfo, PipelineError, Processor,
+    ProcessorFactory, RequestMeta, Signal, SignalProcessor, Stability,
 };
+use prost::Message;
 use serde::Deserialize;
 
 /// `processors.resource`.
@@ -54,6 +59,45 @@ impl ResourceProcessor {
     fn apply(&self, res: &mut Option<Resource>, meta: &RequestMeta) {
         let r = res.get_or_insert_with(Default::default);
         self.actions.process(&mut r.attributes, meta);
+    }
+
+    /// The batch's encoding with every resource changed, without decoding anything else;
+    /// `None` when a resource does not decode (the decoding path then reports it).
+    fn apply_encoded(&self, batch: &Batch) -> Option<Batch> {
+        let bytes = batch.encoded();
+        let mut failed = false;
+        let out = wire::map_resources(&bytes, |encoded| {
+            let mut res = match encoded.map(Resource::decode).transpose() {
+                Ok(r) => r,
+                Err(_) => {
+                    failed = true;
+                    return Vec::new();
+                }
+            };
+            self.apply(&mut res, &batch.meta);
+            res.unwrap_or_default().encode_to_vec()
+        })
+        .ok()?;
+        (!failed).then(|| {
+            let items = Some(batch.item_count());
+            Batch::from_bytes(batch.signal(), out.into(), items, batch.meta.clone())
+        })
+    }
+}
+
+impl Processor for ResourceProcessor {
+    fn access(&self) -> Access {
+        Access::Write
+    }
+
+    fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
+        if !batch.is_decoded() {
+            if let Some(changed) = self.apply_encoded(&batch) {
+                out.push(changed);
+                return Ok(());
+            }
+        }
+        process_decoded(self, batch, out)
     }
 }
 
@@ -110,9 +154,7 @@ impl ProcessorFactory for ResourceProcessorFactory {
         config: &Value,
     ) -> Result<Box<dyn Processor>, ConfigErrors> {
         let cfg: ResourceConfig = decode(&ctx.path, config)?;
-        Ok(Box::new(PerSignal(ResourceProcessor::new(
-            &cfg, &ctx.path,
-        )?)))
+        Ok(Box::new(ResourceProcessor::new(&cfg, &ctx.path)?))
     }
 }
 

@@ -98,3 +98,32 @@ fn conformance() {
         assert_eq!(fed, out, "{signal}");
     }
 }
+
+#[test]
+fn an_encoded_batch_is_changed_without_decoding_its_items_and_matches_the_decoded_result() {
+    let f = ResourceProcessorFactory;
+    for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
+        let p = golden::create(&f, DIR, "valid", signal).unwrap();
+        let meta = Arc::new(RequestMeta {
+            headers: vec![("x-tenant".into(), "acme".into())],
+            ..Default::default()
+        });
+        let mut input = ferrotel_testkit::fixtures::data(signal, 6);
+        // One resource entry without a resource: the actions create one, as when decoded.
+        if let Data::Traces(t) = &mut input {
+            t.resource_spans[0].resource = None;
+        }
+        let (mut decoded, mut encoded) = (vec![], vec![]);
+        p.process(Batch::from_data(input.clone(), meta.clone()), &mut decoded)
+            .unwrap();
+        let batch = Batch::from_bytes(signal, input.encode(), None, meta.clone());
+        p.process(batch, &mut encoded).unwrap();
+        assert!(!encoded[0].is_decoded(), "{signal}: took the decoding path");
+        assert_eq!(encoded[0].item_count(), input.item_count());
+        assert_eq!(
+            encoded[0].view().unwrap(),
+            decoded[0].view().unwrap(),
+            "{signal}"
+        );
+    }
+}

@@ -16,6 +16,7 @@
 //! ```
 
 use super::limits::LimitsConfig;
+use ferrotel_core::wire::{self, FieldValue};
 use ferrotel_core::Signal;
 
 /// Unsure: the full decode must decide.
@@ -54,64 +55,19 @@ pub(crate) fn count_valid(limits: &LimitsConfig, signal: Signal, body: &[u8]) ->
     r.ok().map(|()| c.items)
 }
 
-fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for i in 0..10 {
-        let b = *buf.get(*pos)?;
-        *pos += 1;
-        // The tenth byte may only carry the 64th bit.
-        if i == 9 && b > 1 {
-            return None;
-        }
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b < 0x80 {
-            return Some(v);
-        }
-    }
-    None
-}
-
-/// Calls `f(field_number, value)` for each field of a message, checking the framing. Groups,
-/// field number 0 and reserved wire types are left to the slow path.
+/// Calls `f(field_number, value)` for each field of a message, checking the framing. Groups
+/// are left to the slow path.
 fn fields<'a>(buf: &'a [u8], mut f: impl FnMut(u64, V<'a>) -> R) -> R {
-    let mut pos = 0;
-    while pos < buf.len() {
-        let key = varint(buf, &mut pos).ok_or(Unsure)?;
-        let (field, wire) = (key >> 3, key & 7);
-        if field == 0 || field > (1 << 29) - 1 {
-            return Err(Unsure);
-        }
-        let v = match wire {
-            0 => {
-                varint(buf, &mut pos).ok_or(Unsure)?;
-                V::Varint
-            }
-            1 | 5 => {
-                let n = if wire == 1 { 8 } else { 4 };
-                pos = pos
-                    .checked_add(n)
-                    .filter(|&p| p <= buf.len())
-                    .ok_or(Unsure)?;
-                if wire == 1 {
-                    V::I64
-                } else {
-                    V::I32
-                }
-            }
-            2 => {
-                let len =
-                    usize::try_from(varint(buf, &mut pos).ok_or(Unsure)?).map_err(|_| Unsure)?;
-                let end = pos
-                    .checked_add(len)
-                    .filter(|&e| e <= buf.len())
-                    .ok_or(Unsure)?;
-                let v = V::Len(&buf[pos..end]);
-                pos = end;
-                v
-            }
-            _ => return Err(Unsure),
+    for field in wire::fields(buf) {
+        let field = field.map_err(|_| Unsure)?;
+        let v = match field.value {
+            FieldValue::Varint(_) => V::Varint,
+            FieldValue::Fixed64(_) => V::I64,
+            FieldValue::Fixed32(_) => V::I32,
+            FieldValue::Bytes(b) => V::Len(b),
+            FieldValue::Group => return Err(Unsure),
         };
-        f(field, v)?;
+        f(u64::from(field.number), v)?;
     }
     Ok(())
 }
