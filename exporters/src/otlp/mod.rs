@@ -343,15 +343,19 @@ async fn read_response(resp: http::Response<tonic::body::Body>) -> Result<Bytes,
     Ok(msg)
 }
 
-/// An error status from the server (or from the transport, as tonic reports it).
+/// An error status from the server, or from the transport as tonic reports it: UNKNOWN with
+/// the transport error as its source. A broken connection is retryable (grpc-go, so otelcol,
+/// reports it as UNAVAILABLE): the data may never have reached the server.
 fn classify(status: &tonic::Status) -> ExportError {
+    let code = match status.code() {
+        tonic::Code::Unknown if std::error::Error::source(status).is_some() => {
+            tonic::Code::Unavailable
+        }
+        code => code,
+    };
     ExportError::from_grpc(
-        status.code() as i32,
-        format!(
-            "rpc error: code = {:?} desc = {}",
-            status.code(),
-            status.message()
-        ),
+        code as i32,
+        format!("rpc error: code = {:?} desc = {}", code, status.message()),
         retry_info_delay(status.details()),
     )
 }

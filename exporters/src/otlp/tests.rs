@@ -568,3 +568,22 @@ async fn the_authenticator_adds_its_header() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_connection_broken_mid_request_is_retryable_not_dropped() {
+    // A server that reads the start of the request, then closes the connection: no gRPC status
+    // ever arrives, so nothing says the data was delivered.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = l.accept().await {
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = tokio::io::AsyncReadExt::read(&mut conn, &mut buf).await;
+            drop(conn);
+        }
+    });
+    let exp = exporter_for(addr, "");
+    let e = exp.export(batch()).await.unwrap_err();
+    assert!(!e.is_permanent(), "{e:?}");
+    assert!(e.to_string().contains("Unavailable"), "{e}");
+}
