@@ -4,7 +4,8 @@
 # TCP connections but never answers (stalled); 16 clients flood it with ~1.2 MB requests for
 # FLOOD seconds. Prints ferrotel's peak RSS (VmHWM), the clients' statuses and latency; then the
 # destination comes back (a count-only sink on the same port), the queue drains, and a second,
-# gentle load must be accepted in full.
+# gentle load must be accepted in full; at last ferrotel shuts down and everything clients were
+# told was accepted must have reached the destination.
 #   cargo build --release -p ferrotel -p ferrotel-bench && bench/overload.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,11 +40,24 @@ echo "ferrotel peak RSS (VmHWM): $((hwm / 1024)) MiB (limit 512 MiB)"
 echo "== destination back: a count-only sink on the same port; queue drains; gentle load"
 kill "$stall"; sleep 0.5
 "$bin/ceiling" --listen "$sink" --mode count >"$log/sink.json" 2>"$log/sink.txt" &
-pids+=("$!")
+sinkpid=$!; pids+=("$sinkpid")
 sleep 15
 "$bin/loadgen" --endpoint "$grpc" --protocol grpc --spans-per-request 100 --concurrency 2 \
   --duration 5s --rate 5000 --json >"$log/after.json" 2>"$log/after.txt" || true
 cat "$log/after.txt"
 kill -0 "$fer" || { echo "FAIL: ferrotel died"; exit 1; }
 echo "logs and samples in $log"
-[ "$((hwm / 1024))" -lt 512 ] && echo "RSS bound held" || { echo "FAIL: RSS above 512 MiB"; exit 1; }
+
+echo "== nothing accepted is lost: ferrotel shuts down (drains to the sink), then the sink"
+kill -TERM "$fer"; wait "$fer" || { echo "FAIL: ferrotel exited with $?"; exit 1; }
+kill -TERM "$sinkpid"; wait "$sinkpid" || true
+read -r accepted received < <(python3 -c '
+import json, sys
+acc = sum(json.load(open(f))["items_ok"] for f in sys.argv[1:3])
+print(acc, json.loads(open(sys.argv[3]).read().splitlines()[-1])["items"])' \
+  "$log/flood.json" "$log/after.json" "$log/sink.json")
+echo "accepted by ferrotel (clients got OK): $accepted spans; received by the destination: $received"
+status=0
+[ "$received" -ge "$accepted" ] || { echo "FAIL: $((accepted - received)) accepted spans lost"; status=1; }
+[ "$((hwm / 1024))" -lt 512 ] && echo "RSS bound held" || { echo "FAIL: RSS above 512 MiB"; status=1; }
+exit $status
