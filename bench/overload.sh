@@ -6,6 +6,7 @@
 # destination comes back (a count-only sink on the same port), the queue drains, and a second,
 # gentle load must be accepted in full; at last ferrotel shuts down and everything clients were
 # told was accepted must have reached the destination.
+# `target/release/compare --scenarios g` does the same and reports it in bench/RESULTS.md.
 #   cargo build --release -p ferrotel -p ferrotel-bench && bench/overload.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

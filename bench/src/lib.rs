@@ -6,5 +6,4 @@ pub mod loadgen;
 pub mod procfs;
 pub mod server;
 pub mod tail_sampling;
-pub mod wire;
 pub mod workload;

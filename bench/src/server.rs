@@ -3,9 +3,9 @@
 //! prost: the ceiling for anything that decodes. In `count` mode it only walks the wire format
 //! to count items: the cheap downstream sink the collectors export to.
 
-use crate::wire;
 use bytes::Bytes;
 use ferrotel_core::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
+use ferrotel_core::pdata::count_items_encoded;
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
@@ -74,7 +74,7 @@ impl State {
     /// Counts (and in decode mode, decodes) one uncompressed request body.
     fn accept(&self, signal: Signal, body: &[u8]) -> Result<(), String> {
         let items = match self.mode {
-            Mode::Count => wire::count_items(signal, body).map_err(|e| e.to_string())?,
+            Mode::Count => count_items_encoded(signal, body).ok_or("malformed protobuf")? as u64,
             Mode::Decode => decode_count(signal, body).map_err(|e| e.to_string())?,
         };
         self.counters.requests.fetch_add(1, Relaxed);
@@ -362,6 +362,44 @@ mod tests {
         let resp = reqwest_free_post(server.addr, "/v1/nothing").await;
         assert_eq!(resp, 404);
         server.stop();
+    }
+
+    #[test]
+    fn wire_counts_match_the_generated_items() {
+        for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
+            let shape = Shape {
+                signal,
+                items_per_request: 53,
+                attrs_per_item: None,
+                payload_bytes: 0,
+            };
+            for e in crate::workload::pool(&shape, 3, 9) {
+                assert_eq!(e.items, 53);
+                assert_eq!(count_items_encoded(signal, &e.body), Some(53), "{signal:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_input_is_refused_by_the_count_sink() {
+        let state = State {
+            mode: Mode::Count,
+            counters: Counters::default(),
+        };
+        let shape = Shape {
+            signal: Signal::Traces,
+            items_per_request: 10,
+            attrs_per_item: None,
+            payload_bytes: 0,
+        };
+        let body = &crate::workload::pool(&shape, 1, 1)[0].body;
+        assert!(state
+            .accept(Signal::Traces, &body[..body.len() - 3])
+            .is_err());
+        assert!(state.accept(Signal::Traces, &[]).is_ok());
+        assert!(state.accept(Signal::Traces, body).is_ok());
+        assert_eq!(state.counters.totals().items, 10);
+        assert_eq!(state.counters.totals().requests, 2);
     }
 
     /// A bare HTTP/1.1 POST, answering the status code.

@@ -4,11 +4,14 @@
 //!
 //! Per collector and scenario it measures: items/s accepted, items per CPU-second (utime + stime
 //! of the collector process over the run, from `/proc/<pid>/stat`), CPU %, peak RSS (`VmHWM`),
-//! p99 latency of accepted requests, and the load generator's own CPU.
+//! p99 latency of accepted requests, and the load generator's own CPU. Two scenarios measure
+//! ferrotel alone: (g) overload, a flood against a stalled destination under the 512 MiB
+//! memory_limiter (what `bench/overload.sh` does), and (s) scaling, pass-through pinned to one
+//! and to two cores with `taskset`.
 //!
 //! ```text
 //! cargo build --release -p ferrotel -p ferrotel-bench
-//! target/release/compare --seconds 10 --rounds 2        # scenarios a..f, Rotel fetched with pip
+//! target/release/compare --seconds 10 --rounds 2        # scenarios a..g and s, Rotel fetched with pip
 //! ```
 #![allow(clippy::print_stdout)]
 
@@ -39,8 +42,8 @@ struct Args {
     #[arg(long, default_value_t = 2)]
     rounds: usize,
     /// Scenarios to run, comma separated: a (pass-through), b (full pipeline), c (gzip),
-    /// d (OTLP/HTTP in), e (steady 10k spans/s), f (idle).
-    #[arg(long, default_value = "a,b,c,d,e,f", value_delimiter = ',')]
+    /// d (OTLP/HTTP in), e (steady 10k spans/s), f (idle), g (overload), s (scaling 1 vs 2 cores).
+    #[arg(long, default_value = "a,b,c,d,e,f,g,s", value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Load generator workers (connections) for the flat-out scenarios.
     #[arg(long, default_value_t = 8)]
@@ -92,14 +95,56 @@ impl Who {
     }
 }
 
+/// One line of a scenario's table: a collector, pinned to some CPUs or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Row {
+    who: Who,
+    /// The `taskset -c` CPU list the collector runs on.
+    cpus: Option<&'static str>,
+}
+
+impl Row {
+    fn name(self) -> String {
+        match self.cpus {
+            Some(cpus) => format!("{} (taskset -c {cpus})", self.who.name()),
+            None => self.who.name().to_string(),
+        }
+    }
+    /// A label short enough for the chart's bars: the CPUs stand for the pinned rows.
+    fn short_name(self) -> String {
+        match self.cpus {
+            Some(cpus) => format!("cpu {cpus}"),
+            None => self.who.name().to_string(),
+        }
+    }
+    /// A file-name-safe label for logs.
+    fn tag(self) -> String {
+        match self.cpus {
+            Some(cpus) => format!("{}-cpu{}", self.who.name(), cpus.replace(',', "+")),
+            None => self.who.name().to_string(),
+        }
+    }
+}
+
+/// The CPU lists of scenario (s).
+const ONE_CORE: &str = "0";
+const TWO_CORES: &str = "0,1";
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Load {
-    /// Flat out with this many workers.
+    /// Flat out with `--concurrency` workers.
     FlatOut,
-    /// A fixed rate of items per second (one worker).
+    /// A fixed rate of items per second (10 workers).
     Rate(f64),
     Idle,
+    /// A flood of large requests (16 workers, 512 spans of ~2.4 KB, 5 s deadline) while the
+    /// collector's destination is stalled; then the destination comes back and, once the
+    /// collector has drained its queue, a gentle load ([`GENTLE`]) follows.
+    Overload,
 }
+
+/// The load after recovery in the overload scenario: 5k spans/s for 5 s.
+const GENTLE: (Load, u64) = (Load::Rate(5000.0), 5);
 
 struct Scenario {
     key: &'static str,
@@ -109,6 +154,8 @@ struct Scenario {
     gzip: bool,
     load: Load,
     who: &'static [Who],
+    /// ferrotel runs once per CPU list here, pinned with `taskset -c`; empty: not pinned.
+    ferrotel_cpus: &'static [&'static str],
     /// Extra Rotel flags mapping the pipeline to Rotel's closest.
     rotel_extra: &'static [&'static str],
     note: &'static str,
@@ -123,6 +170,7 @@ const SCENARIOS: &[Scenario] = &[
         gzip: false,
         load: Load::FlatOut,
         who: &[Who::Ferrotel, Who::Rotel, Who::Ceiling],
+        ferrotel_cpus: &[],
         rotel_extra: &[],
         note: "Both collectors batch with 8192 items / 200ms and export uncompressed OTLP/gRPC to the same count-only sink. The ceiling decodes every request and drops it.",
     },
@@ -134,6 +182,7 @@ const SCENARIOS: &[Scenario] = &[
         gzip: false,
         load: Load::FlatOut,
         who: &[Who::Ferrotel, Who::Rotel],
+        ferrotel_cpus: &[],
         rotel_extra: &["--otel-resource-attributes", "deployment.environment.name=bench,collector.name=rotel"],
         note: "Rotel has no native memory_limiter, sampler or redaction (only Python processors, not used here): its row is its closest native pipeline, resource attributes (`--otel-resource-attributes`) + batch -> OTLP, which is the baseline the issue's target names (\"Rotel's batch-only pipeline\"). Items are spans accepted from the client; ferrotel exports about 10% of them.",
     },
@@ -145,6 +194,7 @@ const SCENARIOS: &[Scenario] = &[
         gzip: true,
         load: Load::FlatOut,
         who: &[Who::Ferrotel, Who::Rotel, Who::Ceiling],
+        ferrotel_cpus: &[],
         rotel_extra: &[],
         note: "The load generator gzips every request (pre-compressed once, so the generator pays nothing per request); both collectors decompress, batch and export with gzip.",
     },
@@ -156,6 +206,7 @@ const SCENARIOS: &[Scenario] = &[
         gzip: false,
         load: Load::FlatOut,
         who: &[Who::Ferrotel, Who::Rotel, Who::Ceiling],
+        ferrotel_cpus: &[],
         rotel_extra: &[],
         note: "HTTP/1.1 with keep-alive, one connection per worker, `application/x-protobuf`.",
     },
@@ -167,6 +218,7 @@ const SCENARIOS: &[Scenario] = &[
         gzip: false,
         load: Load::Rate(10_000.0),
         who: &[Who::Ferrotel, Who::Rotel],
+        ferrotel_cpus: &[],
         rotel_extra: &[],
         note: "100 spans per request, 100 requests/s over 10 connections (10/s each, so a collector answering in up to 100 ms still gets the full rate). The numbers that matter are CPU % (of one core) and RSS.",
     },
@@ -178,8 +230,33 @@ const SCENARIOS: &[Scenario] = &[
         gzip: false,
         load: Load::Idle,
         who: &[Who::Ferrotel, Who::Rotel],
+        ferrotel_cpus: &[],
         rotel_extra: &[],
         note: "Started, then left alone for the run length.",
+    },
+    Scenario {
+        key: "g",
+        title: "(g) Overload: a flood far above capacity while the destination is stalled (memory_limiter 512 MiB)",
+        ferrotel_config: "overload.yaml",
+        http: false,
+        gzip: false,
+        load: Load::Overload,
+        who: &[Who::Ferrotel],
+        ferrotel_cpus: &[],
+        rotel_extra: &[],
+        note: "ferrotel only: Rotel has no memory limiter in our configuration (it has no native one), so it has no bound to hold. What `bench/overload.sh` does: OTLP -> memory_limiter (limit 512 MiB, spike 100 MiB) -> batch -> OTLP exporter whose destination is stalled (a TCP listener the runner holds open and never accepts on: connections complete, nothing is read). 16 clients send 512 spans of ~2.4 KB (~1.2 MB) per request flat out with a 5 s deadline for the run's seconds. Then the destination comes back (a count-only sink on the same port), the runner waits until ferrotel is idle (its queue drained), sends a gentle load (5k spans/s for 5 s), stops ferrotel (SIGTERM: it drains) and then the sink. Spans/s, latency and errors are the flood's; *peak RSS* (`VmHWM`) covers the whole run; *exported* is what the sink received, which must be at least what clients were told was accepted (flood and gentle load).",
+    },
+    Scenario {
+        key: "s",
+        title: "(s) Scaling: the full pipeline (b) with ferrotel on 1 core vs 2 cores (taskset)",
+        ferrotel_config: "fullstack.yaml",
+        http: false,
+        gzip: false,
+        load: Load::FlatOut,
+        who: &[Who::Ferrotel],
+        ferrotel_cpus: &[ONE_CORE, TWO_CORES],
+        rotel_extra: &[],
+        note: "Scenario (b), the pipeline where ferrotel rather than the load generator is the bottleneck (in (a) ferrotel idles half the time), with ferrotel pinned with `taskset -c 0` (1 core) and `taskset -c 0,1` (2 cores); the load generator and the sink are not pinned. They share the machine: on a 2-core machine they compete with ferrotel for the same cores, so the ideal ratio of 2.0 is not reachable and the target is > 1.3x; CPU above 100% on 2 cores shows the work running in parallel (ferrotel must not serialise on one task or lock).",
     },
 ];
 
@@ -204,6 +281,8 @@ struct LoadLatency {
 #[derive(Debug, Clone)]
 struct Run {
     load: LoadReport,
+    /// The overload scenario's gentle load after recovery (empty elsewhere).
+    after: LoadReport,
     seconds: f64,
     cpu_seconds: f64,
     peak_rss_kib: u64,
@@ -213,8 +292,12 @@ struct Run {
 }
 
 impl Run {
+    /// Items clients were told were accepted.
+    fn accepted(&self) -> u64 {
+        self.load.items_ok + self.after.items_ok
+    }
     fn items_per_cpu(&self) -> f64 {
-        self.load.items_ok as f64 / self.cpu_seconds.max(1e-3)
+        self.accepted() as f64 / self.cpu_seconds.max(1e-3)
     }
     fn cpu_pct(&self) -> f64 {
         100.0 * self.cpu_seconds / self.seconds.max(1e-9)
@@ -243,11 +326,11 @@ fn shell_words(cmd: &Command) -> String {
         .collect();
     parts.push(display_path(Path::new(cmd.get_program())));
     parts.extend(cmd.get_args().map(|a| {
-        let a = a.to_string_lossy();
+        let a = display_path(Path::new(a));
         if a.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_./:=,+-".contains(c))
         {
-            a.into_owned()
+            a
         } else {
             format!("'{a}'")
         }
@@ -348,22 +431,59 @@ fn spawn(mut cmd: Command, log: &Path) -> anyhow::Result<Proc> {
     Ok(Proc(Some(child)))
 }
 
+/// Waits until `pid` has used under 2% of a core for `quiet` (sampled every 250 ms, at most
+/// 120 s) and returns its CPU seconds then.
+fn wait_idle(pid: &str, quiet: Duration) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let mut last = procfs::cpu_seconds(pid)?;
+    let mut idle_since = Instant::now();
+    while start.elapsed() < Duration::from_secs(120) && idle_since.elapsed() < quiet {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = procfs::cpu_seconds(pid)?;
+        if now - last > 0.005 {
+            idle_since = Instant::now();
+        }
+        last = now;
+    }
+    Ok(last)
+}
+
+/// Runs a load generator command and parses its JSON report.
+fn run_load(mut lg: Command, commands: &mut Commands) -> anyhow::Result<LoadReport> {
+    commands.lines.push(shell_words(&lg));
+    let out = lg.stderr(Stdio::piped()).output()?;
+    if !out.status.success() {
+        bail!("loadgen failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).with_context(|| format!("loadgen output {text:?}"))
+}
+
 impl Env {
-    fn collector_cmd(&self, s: &Scenario, who: Who) -> anyhow::Result<Command> {
+    fn collector_cmd(&self, s: &Scenario, row: Row) -> anyhow::Result<Command> {
         let (grpc, http, sink) = self.ports;
-        Ok(match who {
+        let program = match row.who {
+            Who::Ferrotel => self.ferrotel.clone(),
+            Who::Rotel => self.rotel.clone().context("no rotel binary")?,
+            Who::Ceiling => self.ceiling.clone(),
+        };
+        let mut c = match row.cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", cpus]).arg(program);
+                c
+            }
+            None => Command::new(program),
+        };
+        match row.who {
             Who::Ferrotel => {
-                let mut c = Command::new(&self.ferrotel);
                 c.env("BENCH_GRPC_ENDPOINT", format!("127.0.0.1:{grpc}"))
                     .env("BENCH_HTTP_ENDPOINT", format!("127.0.0.1:{http}"))
                     .env("BENCH_SINK_ENDPOINT", format!("127.0.0.1:{sink}"))
                     .arg("--config")
                     .arg(Path::new(BENCH_DIR).join("configs").join(s.ferrotel_config));
-                c
             }
             Who::Rotel => {
-                let rotel = self.rotel.as_ref().context("no rotel binary")?;
-                let mut c = Command::new(rotel);
                 c.arg("start")
                     .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
                     .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http}")])
@@ -382,17 +502,16 @@ impl Env {
                     .arg("--log-file")
                     .arg(self.args.work_dir.join("rotel.log"))
                     .args(s.rotel_extra);
-                c
             }
             Who::Ceiling => {
-                let mut c = Command::new(&self.ceiling);
                 c.args(["--listen", &format!("127.0.0.1:{grpc}"), "--mode", "decode"]);
-                c
             }
-        })
+        }
+        Ok(c)
     }
 
-    fn loadgen_cmd(&self, s: &Scenario, who: Who) -> Command {
+    /// The load generator sending `load` for `seconds` to `who` in scenario `s`.
+    fn loadgen_cmd(&self, s: &Scenario, who: Who, load: Load, seconds: u64) -> Command {
         let (grpc, http, _) = self.ports;
         // The ceiling serves gRPC and HTTP on one port.
         let port = if s.http && who != Who::Ceiling {
@@ -400,52 +519,81 @@ impl Env {
         } else {
             grpc
         };
+        let spans = self.args.spans_per_request.to_string();
+        let workers = self.args.concurrency.to_string();
+        let rate;
+        let shape: &[&str] = match load {
+            Load::FlatOut | Load::Idle => {
+                &["--spans-per-request", &spans, "--concurrency", &workers]
+            }
+            Load::Rate(r) => {
+                rate = r.to_string();
+                &[
+                    "--spans-per-request",
+                    &spans,
+                    "--concurrency",
+                    "10",
+                    "--rate",
+                    &rate,
+                ]
+            }
+            Load::Overload => &[
+                "--spans-per-request",
+                "512",
+                "--payload-bytes",
+                "2000",
+                "--concurrency",
+                "16",
+                "--timeout",
+                "5s",
+            ],
+        };
         let mut c = Command::new(&self.loadgen);
         c.args(["--endpoint", &format!("127.0.0.1:{port}")])
             .args(["--protocol", if s.http { "http" } else { "grpc" }])
             .args(["--signal", "traces"])
-            .args([
-                "--spans-per-request",
-                &self.args.spans_per_request.to_string(),
-            ])
+            .args(shape)
             .args(["--compression", if s.gzip { "gzip" } else { "none" }])
-            .args(["--duration", &format!("{}s", self.args.seconds)]);
-        match s.load {
-            Load::Rate(r) => {
-                c.args(["--concurrency", "10", "--rate", &r.to_string()]);
-            }
-            _ => {
-                c.args(["--concurrency", &self.args.concurrency.to_string()]);
-            }
-        }
-        c.arg("--json");
+            .args(["--duration", &format!("{seconds}s")])
+            .arg("--json");
         c
     }
 
+    /// Starts the count-only sink the collectors export to.
+    fn start_sink(&self, commands: &mut Commands, log: &Path) -> anyhow::Result<Proc> {
+        let port = self.ports.2;
+        let mut c = Command::new(&self.ceiling);
+        c.args(["--listen", &format!("127.0.0.1:{port}"), "--mode", "count"]);
+        commands.lines.push(format!("{}   # sink", shell_words(&c)));
+        let mut child = spawn(c, log)?;
+        wait_port(port, &mut child, "sink")?;
+        Ok(child)
+    }
+
     /// One run of one collector in one scenario.
-    fn run(&self, s: &Scenario, who: Who, round: usize) -> anyhow::Result<(Run, Commands)> {
+    fn run(&self, s: &Scenario, row: Row, round: usize) -> anyhow::Result<(Run, Commands)> {
         let (grpc, http, sink_port) = self.ports;
         for p in [grpc, http, sink_port] {
             wait_port_free(p)?;
         }
-        let tag = format!("{}-{}-{round}", s.key, who.name());
+        let who = row.who;
+        let tag = format!("{}-{}-{round}", s.key, row.tag());
+        let sink_log = self.args.work_dir.join(format!("{tag}-sink.log"));
         let mut commands = Commands::default();
-        let sink = if who == Who::Ceiling {
+        // Overload: the destination is stalled until the flood is over. The kernel completes
+        // connections to a listener nobody accepts on; nothing is read.
+        let stalled = if s.load == Load::Overload {
+            commands.lines.push(format!("# sink: the runner holds a TCP listener on 127.0.0.1:{sink_port} that never accepts (stalled destination)"));
+            Some(std::net::TcpListener::bind(("127.0.0.1", sink_port))?)
+        } else {
+            None
+        };
+        let mut sink = if who == Who::Ceiling || stalled.is_some() {
             None
         } else {
-            let mut c = Command::new(&self.ceiling);
-            c.args([
-                "--listen",
-                &format!("127.0.0.1:{sink_port}"),
-                "--mode",
-                "count",
-            ]);
-            commands.lines.push(format!("{}   # sink", shell_words(&c)));
-            let mut child = spawn(c, &self.args.work_dir.join(format!("{tag}-sink.log")))?;
-            wait_port(sink_port, &mut child, "sink")?;
-            Some(child)
+            Some(self.start_sink(&mut commands, &sink_log)?)
         };
-        let cmd = self.collector_cmd(s, who)?;
+        let cmd = self.collector_cmd(s, row)?;
         commands.lines.push(shell_words(&cmd));
         let mut child = spawn(cmd, &self.args.work_dir.join(format!("{tag}.log")))?;
         let listen = if s.http && who != Who::Ceiling {
@@ -456,10 +604,9 @@ impl Env {
         wait_port(listen, &mut child, who.name())?;
         std::thread::sleep(Duration::from_millis(300));
         let pid = child.id().to_string();
-        let sink_pid = sink.as_ref().map(|c| c.id().to_string());
-        let sink_cpu0 = sink_pid
-            .as_deref()
-            .map(procfs::cpu_seconds)
+        let sink_cpu0 = sink
+            .as_ref()
+            .map(|c| procfs::cpu_seconds(&c.id().to_string()))
             .transpose()?
             .unwrap_or(0.0);
         let cpu0 = procfs::cpu_seconds(&pid)?;
@@ -469,37 +616,37 @@ impl Env {
             std::thread::sleep(Duration::from_secs(self.args.seconds));
             LoadReport::default()
         } else {
-            let mut lg = self.loadgen_cmd(s, who);
-            commands.lines.push(shell_words(&lg));
-            let out = lg.stderr(Stdio::piped()).output()?;
-            if !out.status.success() {
-                bail!("loadgen failed: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            let text = String::from_utf8_lossy(&out.stdout);
-            serde_json::from_str(text.trim()).with_context(|| format!("loadgen output {text:?}"))?
+            run_load(
+                self.loadgen_cmd(s, who, s.load, self.args.seconds),
+                &mut commands,
+            )?
         };
         let seconds = t0.elapsed().as_secs_f64();
         let rss_kib = procfs::status_kib(&pid, "VmRSS")?;
+        let mut after = LoadReport::default();
+        if let Some(listener) = stalled {
+            // The destination comes back; the collector's retries (at most 1 s apart, plus
+            // jitter) reach it and its queue drains; then a gentle load must be accepted.
+            drop(listener);
+            commands
+                .lines
+                .push("# the stalled listener is closed".into());
+            sink = Some(self.start_sink(&mut commands, &sink_log)?);
+            commands
+                .lines
+                .push("# wait until the collector is idle for 3 s (queue drained)".into());
+            wait_idle(&pid, Duration::from_secs(3))?;
+            let (load, seconds) = GENTLE;
+            after = run_load(self.loadgen_cmd(s, who, load, seconds), &mut commands)?;
+        }
         // The collector's CPU is counted until it has finished its work: a backlog it drains
         // after the load stops (its queue) is part of what the accepted items cost. Wait until
-        // it uses under 2% of a core over 250 ms (at most 60 s), which also lets the last batch
-        // reach the sink.
+        // it uses under 2% of a core over 250 ms, which also lets the last batch reach the sink.
         std::thread::sleep(Duration::from_millis(600));
-        let settle = Instant::now();
-        let mut last = procfs::cpu_seconds(&pid)?;
-        while settle.elapsed() < Duration::from_secs(60) {
-            std::thread::sleep(Duration::from_millis(250));
-            let now = procfs::cpu_seconds(&pid)?;
-            let busy = now - last > 0.005;
-            last = now;
-            if !busy {
-                break;
-            }
-        }
-        let cpu_seconds = last - cpu0;
+        let cpu_seconds = wait_idle(&pid, Duration::from_millis(250))? - cpu0;
         let peak_rss_kib = procfs::status_kib(&pid, "VmHWM")?;
-        let sink_cpu_seconds = match &sink_pid {
-            Some(p) => procfs::cpu_seconds(p)? - sink_cpu0,
+        let sink_cpu_seconds = match &sink {
+            Some(p) => procfs::cpu_seconds(&p.id().to_string())? - sink_cpu0,
             None => 0.0,
         };
         stop(child)?;
@@ -515,6 +662,7 @@ impl Env {
         Ok((
             Run {
                 load,
+                after,
                 seconds,
                 cpu_seconds,
                 peak_rss_kib,
@@ -552,9 +700,15 @@ struct Summary {
     rss_mib: f64,
     p50_ms: f64,
     p99_ms: f64,
-    errors: u64,
-    error_kinds: String,
+    /// Failed requests by kind, over all runs.
+    errors: BTreeMap<String, u64>,
+    /// Items clients were told were accepted.
+    accepted: f64,
     exported: Option<f64>,
+    /// Over all runs: items accepted but never exported (where every accepted item should be).
+    lost: u64,
+    /// Over all runs: failed requests of the gentle load after recovery (overload scenario).
+    errors_after: u64,
     generator_cpu_pct: f64,
     sink_cpu_pct: f64,
     runs: usize,
@@ -563,10 +717,10 @@ struct Summary {
 fn summarize(runs: &[Run]) -> Summary {
     let m = |f: &dyn Fn(&Run) -> f64| median(runs.iter().map(f).collect());
     let per_cpu: Vec<f64> = runs.iter().map(Run::items_per_cpu).collect();
-    let mut kinds = BTreeMap::<String, u64>::new();
+    let mut errors = BTreeMap::<String, u64>::new();
     for r in runs {
         for (k, v) in &r.load.errors {
-            *kinds.entry(k.clone()).or_default() += v;
+            *errors.entry(k.clone()).or_default() += v;
         }
     }
     Summary {
@@ -579,17 +733,21 @@ fn summarize(runs: &[Run]) -> Summary {
         rss_mib: m(&|r| r.rss_kib as f64 / 1024.0),
         p50_ms: m(&|r| r.load.latency.p50_ms),
         p99_ms: m(&|r| r.load.latency.p99_ms),
-        errors: kinds.values().sum(),
-        error_kinds: kinds
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        errors,
+        accepted: m(&|r| r.accepted() as f64),
         exported: runs
             .iter()
             .map(|r| r.exported.map(|e| e as f64))
             .collect::<Option<Vec<_>>>()
             .map(median),
+        lost: runs
+            .iter()
+            .map(|r| r.accepted().saturating_sub(r.exported.unwrap_or(u64::MAX)))
+            .sum(),
+        errors_after: runs
+            .iter()
+            .map(|r| r.after.errors.values().sum::<u64>())
+            .sum(),
         generator_cpu_pct: m(&|r| 100.0 * r.load.generator_cpu_seconds / r.seconds.max(1e-9)),
         sink_cpu_pct: m(&|r| 100.0 * r.sink_cpu_seconds / r.seconds.max(1e-9)),
         runs: runs.len(),
@@ -598,15 +756,30 @@ fn summarize(runs: &[Run]) -> Summary {
 
 struct ScenarioResult {
     scenario: &'static Scenario,
-    results: Vec<(Who, Summary)>,
-    commands: Vec<(Who, Commands)>,
+    results: Vec<(Row, Summary)>,
+    commands: Vec<(Row, Commands)>,
     bytes_per_item: f64,
 }
 
 impl ScenarioResult {
     fn get(&self, who: Who) -> Option<&Summary> {
-        self.results.iter().find(|(w, _)| *w == who).map(|(_, s)| s)
+        self.get_row(Row { who, cpus: None })
     }
+    fn get_row(&self, row: Row) -> Option<&Summary> {
+        self.results.iter().find(|(r, _)| *r == row).map(|(_, s)| s)
+    }
+}
+
+/// `kind: count, ...`, or `none`.
+fn error_kinds(errors: &BTreeMap<String, u64>) -> String {
+    if errors.is_empty() {
+        return "none".into();
+    }
+    errors
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn si(v: f64) -> String {
@@ -643,6 +816,22 @@ fn git_rev() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// What clients were told was accepted against what reached the destination.
+fn loss_check(f: &Summary) -> String {
+    format!(
+        "clients were told {:.0} spans were accepted, the destination received {} ({})",
+        f.accepted,
+        f.exported
+            .map(|e| format!("{e:.0}"))
+            .unwrap_or_else(|| "-".into()),
+        if f.lost == 0 {
+            "nothing lost".to_string()
+        } else {
+            format!("**{} lost**", f.lost)
+        }
+    )
+}
+
 fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str) -> String {
     let (cores, model) = machine();
     let rotel_version = env
@@ -658,7 +847,7 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
         "Generated by `bench/src/bin/compare.rs` on {} (UTC). **Do not edit by hand: re-run the command below.**\n",
         humantime::format_rfc3339_seconds(std::time::SystemTime::now())
     );
-    let _ = writeln!(md, "- Machine: {cores} cores, {model}. Load generator, collector and sink share it (loopback only, nothing pinned).");
+    let _ = writeln!(md, "- Machine: {cores} cores, {model}. Load generator, collector and sink share it (loopback only, nothing pinned but ferrotel in (s)).");
     let _ = writeln!(md, "- ferrotel: git `{}`, release build. Peer: Rotel `{rotel_version}` (PyPI wheel `rotel=={ROTEL_VERSION}`).", git_rev());
     let _ = writeln!(md, "- Run: {} s of load per run, {} alternating runs per collector (A B A B ...), {} spans per request, {} load generator connections for flat-out scenarios.", args.seconds, args.rounds, args.spans_per_request, args.concurrency);
     let _ = writeln!(
@@ -743,16 +932,39 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
             Some(f.peak_rss_mib <= 15.0),
         );
     }
-    target(
-        "Overload: RSS bounded, p99 < 100 ms, excess refused",
-        "not measured by this runner yet".into(),
-        None,
-    );
-    target(
-        "Scaling 1 vs 2 cores (taskset)",
-        "not measured by this runner yet".into(),
-        None,
-    );
+    if let Some(f) = find("g").and_then(|r| r.get(Who::Ferrotel)) {
+        let retryable = f.errors.keys().all(|k| {
+            ["grpc:UNAVAILABLE", "grpc:RESOURCE_EXHAUSTED", "transport"].contains(&k.as_str())
+        });
+        target(
+            "(g) Overload: peak RSS < 512 MiB (memory_limiter), p99 of accepted < 100 ms, excess refused with retryable statuses, nothing accepted lost",
+            format!(
+                "{:.0} MiB peak, p99 {:.1} ms, refused: {}; {}",
+                f.peak_rss_mib,
+                f.p99_ms,
+                error_kinds(&f.errors),
+                loss_check(f)
+            ),
+            Some(f.peak_rss_mib < 512.0 && f.p99_ms < 100.0 && retryable && f.lost == 0),
+        );
+    }
+    if let Some(r) = find("s") {
+        let spans_per_sec = |cpus| {
+            let row = Row {
+                who: Who::Ferrotel,
+                cpus: Some(cpus),
+            };
+            r.get_row(row).map(|s| s.items_per_sec)
+        };
+        if let (Some(one), Some(two)) = (spans_per_sec(ONE_CORE), spans_per_sec(TWO_CORES)) {
+            let x = two / one.max(1e-9);
+            target(
+                "(s) Scaling: spans/s on 2 cores / 1 core (taskset) > 1.3x",
+                format!("{x:.2}x ({} -> {} spans/s)", si(one), si(two)),
+                Some(x > 1.3),
+            );
+        }
+    }
     md.push('\n');
 
     for r in results {
@@ -771,11 +983,15 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
         let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
         let idle = s.load == Load::Idle;
         let dash = |v: String| if idle { "-".to_string() } else { v };
-        for (who, x) in &r.results {
+        for (row, x) in &r.results {
+            let errors = match x.errors.values().sum::<u64>() {
+                0 => "0".to_string(),
+                n => format!("{n} ({})", error_kinds(&x.errors)),
+            };
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {} / {} | {} | {} | {:.0} / {:.0} | {} |",
-                who.name(),
+                row.name(),
                 dash(si(x.items_per_sec)),
                 dash(format!(
                     "{} ({}-{})",
@@ -788,15 +1004,19 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
                 x.rss_mib,
                 dash(format!("{:.2}", x.p50_ms)),
                 dash(format!("{:.2}", x.p99_ms)),
-                if x.errors == 0 {
-                    "0".to_string()
-                } else {
-                    format!("{} ({})", x.errors, x.error_kinds)
-                },
+                errors,
                 dash(x.exported.map(si).unwrap_or_else(|| "-".into())),
                 x.generator_cpu_pct,
                 x.sink_cpu_pct,
                 x.runs,
+            );
+        }
+        if let (Load::Overload, Some(f)) = (s.load, r.get(Who::Ferrotel)) {
+            let _ = writeln!(
+                md,
+                "\n**Loss check**: {}; failed requests of the gentle load after recovery: {}.",
+                loss_check(f),
+                f.errors_after
             );
         }
         if let (Some(f), Some(p)) = (r.get(Who::Ferrotel), r.get(Who::Rotel)) {
@@ -831,8 +1051,8 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
             );
         }
         let _ = writeln!(md, "\nCommands (last round; the runner starts the sink, then the collector, then the load):\n");
-        for (who, c) in &r.commands {
-            let _ = writeln!(md, "```sh\n# {}\n{}\n```", who.name(), c.lines.join("\n"));
+        for (row, c) in &r.commands {
+            let _ = writeln!(md, "```sh\n# {}\n{}\n```", row.name(), c.lines.join("\n"));
         }
         md.push('\n');
     }
@@ -842,7 +1062,7 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
 /// Three panels of horizontal bars: spans/s and spans per CPU-second (flat-out scenarios),
 /// and peak RSS (every scenario).
 fn svg(results: &[ScenarioResult]) -> String {
-    type Rows = Vec<(String, Vec<(Who, f64, String)>)>;
+    type Rows = Vec<(String, Vec<(Row, f64, String)>)>;
     let rows = |flat_only: bool, ceiling: bool, f: &dyn Fn(&Summary) -> (f64, String)| -> Rows {
         results
             .iter()
@@ -851,10 +1071,10 @@ fn svg(results: &[ScenarioResult]) -> String {
                 let bars = r
                     .results
                     .iter()
-                    .filter(|(w, _)| ceiling || *w != Who::Ceiling)
-                    .map(|(w, s)| {
+                    .filter(|(row, _)| ceiling || row.who != Who::Ceiling)
+                    .map(|(row, s)| {
                         let (v, t) = f(s);
-                        (*w, v, t)
+                        (*row, v, t)
                     })
                     .collect();
                 (format!("({})", r.scenario.key), bars)
@@ -914,17 +1134,17 @@ fn svg(results: &[ScenarioResult]) -> String {
                 r#"<text x="{x0}" y="{}">{label}</text>"#,
                 y + group_h / 2.0 + 4.0
             );
-            for (who, v, text) in bars {
+            for (row, v, text) in bars {
                 let w = (v / max * plot_w).max(1.0);
                 let bx = x0 + label_w;
                 let _ = writeln!(
                     out,
                     r#"<rect x="{bx}" y="{y}" width="{w:.1}" height="{}" fill="{}"/><text x="{:.1}" y="{}">{} {text}</text>"#,
                     bar_h - 2.0,
-                    who.color(),
+                    row.who.color(),
                     bx + w + 4.0,
                     y + bar_h - 4.0,
-                    who.name(),
+                    row.short_name(),
                 );
                 y += bar_h;
             }
@@ -946,7 +1166,7 @@ fn svg(results: &[ScenarioResult]) -> String {
     }
     let _ = writeln!(
         out,
-        r#"<text x="{lx}" y="{}" fill="gray">(a) pass-through, (b) full pipeline, (c) gzip both sides, (d) OTLP/HTTP in, (e) steady 10k spans/s, (f) idle; ceiling = decode-and-drop server</text>"#,
+        r#"<text x="{lx}" y="{}" fill="gray">(a) pass-through, (b) full pipeline, (c) gzip both sides, (d) OTLP/HTTP in, (e) steady 10k spans/s, (f) idle, (g) overload, (s) 1 vs 2 cores; ceiling = decode-and-drop server</text>"#,
         height - 11.0
     );
     out.push_str("</svg>\n");
@@ -1044,26 +1264,35 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .filter(|s| args.scenarios.iter().any(|k| k == s.key))
     {
-        let who: Vec<Who> = s
+        let rows: Vec<Row> = s
             .who
             .iter()
-            .copied()
-            .filter(|w| *w != Who::Rotel || env.rotel.is_some())
+            .filter(|w| **w != Who::Rotel || env.rotel.is_some())
+            .flat_map(|&who| match who {
+                Who::Ferrotel if !s.ferrotel_cpus.is_empty() => s
+                    .ferrotel_cpus
+                    .iter()
+                    .map(|&c| Row { who, cpus: Some(c) })
+                    .collect(),
+                _ => vec![Row { who, cpus: None }],
+            })
             .collect();
-        let mut runs: BTreeMap<Who, Vec<Run>> = BTreeMap::new();
-        let mut commands: BTreeMap<Who, Commands> = BTreeMap::new();
+        let mut runs: BTreeMap<Row, Vec<Run>> = BTreeMap::new();
+        let mut commands: BTreeMap<Row, Commands> = BTreeMap::new();
         for round in 0..args.rounds.max(1) {
-            for &w in &who {
+            for &w in &rows {
                 eprint!("{} round {} {:<9}", s.key, round + 1, w.name());
                 let (run, cmds) = env.run(s, w, round)?;
                 eprintln!(
-                    " {:>8} spans/s {:>8} per CPU-s  cpu {:5.1}%  peak RSS {:6.1} MiB  p99 {:7.2} ms  errors {}",
+                    " {:>8} spans/s {:>8} per CPU-s  cpu {:5.1}%  peak RSS {:6.1} MiB  p99 {:7.2} ms  errors {}  accepted {} exported {}",
                     si(run.load.items_per_sec),
                     si(run.items_per_cpu()),
                     run.cpu_pct(),
                     run.peak_rss_kib as f64 / 1024.0,
                     run.load.latency.p99_ms,
-                    run.load.errors.values().sum::<u64>()
+                    run.load.errors.values().sum::<u64>(),
+                    run.accepted(),
+                    run.exported.map_or("-".to_string(), |e| e.to_string()),
                 );
                 runs.entry(w).or_default().push(run);
                 commands.insert(w, cmds);
