@@ -18,6 +18,9 @@
 //!     traces: { receivers: [otlp], exporters: [debug] }
 //! ```
 
+// Tests may unwrap: a panic is how they fail.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod document;
 mod duration;
 mod error;

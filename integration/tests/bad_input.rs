@@ -2,6 +2,8 @@
 //! good request that must still succeed; and the pipeline refusals (queue full -> retryable,
 //! permanent export failure -> 500 / INTERNAL).
 
+#![allow(clippy::unwrap_used)]
+
 use bytes::Bytes;
 use ferrotel_core::grpc::{BytesCodec, LOGS_PATH, TRACES_PATH};
 use ferrotel_integration::sink::Sink;

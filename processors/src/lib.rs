@@ -1,4 +1,7 @@
 //! processors
+
+// Tests may unwrap: a panic is how they fail.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 pub mod attraction;
 pub mod attributes;
 pub mod batch;

@@ -7,6 +7,9 @@
 //! - [`PipelineError`] / [`ExportError`] and their mapping to gRPC and HTTP statuses;
 //! - [`telemetry`]: the self-metrics registry with otelcol's metric names.
 
+// Tests may unwrap: a panic is how they fail.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod auth;
 pub mod batch;
 pub mod component;

@@ -1,6 +1,8 @@
 //! Engine behaviour with recording fakes: fan-out without copies, queue-full refusals,
 //! retries, permanent failures, draining at shutdown and graph validation.
 
+#![allow(clippy::unwrap_used)]
+
 use ferrotel_config::{GoDuration, PipelineId, QueueConfig, RetryConfig, Value};
 use ferrotel_core::{
     Batch, ComponentId, Consumer, CreateContext, ExportError, ExporterFactory, ExporterParts,
