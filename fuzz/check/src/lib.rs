@@ -237,6 +237,64 @@ pub fn config_load(data: &[u8]) {
     );
 }
 
+/// Skips a value of type `t`. The thrift crate's own `skip` reads a string-typed value as UTF-8
+/// text, but on the wire that type is also `binary` (Jaeger's `vBinary` tag holds the bytes of
+/// a bytes attribute), so it refuses well-formed data; this reads it as bytes.
+fn skip(
+    p: &mut dyn thrift::protocol::TInputProtocol,
+    t: thrift::protocol::TType,
+    depth: usize,
+) -> thrift::Result<()> {
+    use thrift::protocol::TType;
+    if depth > 64 {
+        return Err(thrift::Error::from("nesting too deep"));
+    }
+    match t {
+        TType::Bool => p.read_bool().map(drop),
+        TType::I08 => p.read_i8().map(drop),
+        TType::I16 => p.read_i16().map(drop),
+        TType::I32 => p.read_i32().map(drop),
+        TType::I64 => p.read_i64().map(drop),
+        TType::Double => p.read_double().map(drop),
+        TType::String => p.read_bytes().map(drop),
+        TType::Struct => {
+            p.read_struct_begin()?;
+            loop {
+                let f = p.read_field_begin()?;
+                if f.field_type == TType::Stop {
+                    break;
+                }
+                skip(p, f.field_type, depth + 1)?;
+                p.read_field_end()?;
+            }
+            p.read_struct_end()
+        }
+        TType::List => {
+            let l = p.read_list_begin()?;
+            for _ in 0..l.size {
+                skip(p, l.element_type, depth + 1)?;
+            }
+            p.read_list_end()
+        }
+        TType::Set => {
+            let l = p.read_set_begin()?;
+            for _ in 0..l.size {
+                skip(p, l.element_type, depth + 1)?;
+            }
+            p.read_set_end()
+        }
+        TType::Map => {
+            let m = p.read_map_begin()?;
+            for _ in 0..m.size {
+                skip(p, m.key_type.unwrap_or(TType::Stop), depth + 1)?;
+                skip(p, m.value_type.unwrap_or(TType::Stop), depth + 1)?;
+            }
+            p.read_map_end()
+        }
+        other => Err(thrift::Error::from(format!("unexpected type {other}"))),
+    }
+}
+
 /// Spans in a Thrift `jaeger.Batch` struct read with `p`; checks the struct is well formed.
 fn batch_spans(p: &mut dyn thrift::protocol::TInputProtocol) -> thrift::Result<usize> {
     use thrift::protocol::TType;
@@ -251,12 +309,12 @@ fn batch_spans(p: &mut dyn thrift::protocol::TInputProtocol) -> thrift::Result<u
             let l = p.read_list_begin()?;
             assert_eq!(l.element_type, TType::Struct, "Batch.spans holds structs");
             for _ in 0..l.size {
-                p.skip(TType::Struct)?;
+                skip(p, TType::Struct, 0)?;
             }
             p.read_list_end()?;
             spans += usize::try_from(l.size).unwrap_or(0);
         } else {
-            p.skip(f.field_type)?;
+            skip(p, f.field_type, 0)?;
         }
         p.read_field_end()?;
     }
