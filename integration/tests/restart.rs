@@ -32,8 +32,24 @@ fn retryable(s: &tonic::Status) -> bool {
     match s.code() {
         Unavailable | Cancelled | ResourceExhausted | Aborted | DeadlineExceeded => true,
         Unknown => std::error::Error::source(s).is_some(),
-        _ => false,
+        _ => refused_by_goaway(s),
     }
+}
+
+/// A failure of the HTTP/2 connection rather than a status the server sent (a server's status
+/// has no source): seen when the shutting-down server's final GOAWAY refuses a stream the client
+/// opened after its last accepted one. The request never reached the server and grpc-go retries
+/// it transparently; tonic reports it as INTERNAL "h2 protocol error" with the h2 error as its
+/// source.
+fn refused_by_goaway(s: &tonic::Status) -> bool {
+    let mut cause = std::error::Error::source(s);
+    while let Some(e) = cause {
+        if e.downcast_ref::<h2::Error>().is_some() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 #[test]
@@ -86,7 +102,12 @@ fn a_restart_under_load_gives_clients_only_retryable_errors_and_loses_nothing() 
                                 false
                             }
                             Err(s) => {
-                                let text = format!("{:?}: {}", s.code(), s.message());
+                                let text = format!(
+                                    "{:?}: {} ({:?})",
+                                    s.code(),
+                                    s.message(),
+                                    std::error::Error::source(&s)
+                                );
                                 if !retryable(&s) {
                                     seen.not_retryable.push(text.clone());
                                 }
@@ -155,4 +176,13 @@ fn a_restart_under_load_gives_clients_only_retryable_errors_and_loses_nothing() 
         first.stderr(),
         second.stderr()
     );
+}
+
+#[test]
+fn an_h2_level_refusal_counts_as_retryable_and_a_server_internal_status_does_not() {
+    let refused = tonic::Status::from_error(Box::new(h2::Error::from(h2::Reason::NO_ERROR)));
+    assert_eq!(refused.code(), tonic::Code::Internal, "{refused:?}");
+    assert!(retryable(&refused));
+    assert!(!retryable(&tonic::Status::internal("the server failed")));
+    assert!(!retryable(&tonic::Status::invalid_argument("bad data")));
 }
