@@ -257,3 +257,19 @@ pub fn encoded_batch(signal: Signal, n: usize) -> Batch {
     let items = d.item_count();
     Batch::from_bytes(signal, d.encode(), Some(items), Default::default())
 }
+
+/// Every span of `batches`, in order (decoding them); panics on a batch that is not traces.
+pub fn spans_of(batches: &[Batch]) -> Vec<Span> {
+    batches
+        .iter()
+        .flat_map(|b| match b.view() {
+            Ok(Data::Traces(t)) => t
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| s.spans.clone())
+                .collect::<Vec<_>>(),
+            other => panic!("not a traces batch: {other:?}"),
+        })
+        .collect()
+}

@@ -549,29 +549,27 @@ impl ProbabilisticSampler {
     /// a span does not decode.
     fn traces_encoded(&self, batch: &Batch) -> Option<(Option<Batch>, Plan<()>)> {
         let bytes = batch.encoded();
-        let mut plan = Plan::build(std::iter::empty());
+        let mut plan = Plan::new();
         let filtered = wire::filter_items(&bytes, |span| {
             let (tid, ts, priority) = span_fields(span).ok_or(())?;
             let (d, src) = self.span_decision(tid, ts, priority);
-            plan.count(d != Decision::Drop, &src);
+            plan.count(&d, &src);
             Ok::<_, ()>(match d {
                 Decision::Drop => Edit::Drop,
                 Decision::Keep => Edit::Keep,
                 Decision::Write(ts) => {
-                    plan.unchanged = false;
                     Edit::Replace(wire::with_bytes_field(span, 3, ts.as_bytes()).map_err(|_| ())?)
                 }
             })
         })
         .ok()?
         .ok()?;
-        let total = batch.item_count();
-        let kept = if filtered.kept == 0 {
+        let kept = if plan.kept == 0 {
             None
-        } else if filtered.kept == total && plan.unchanged {
+        } else if plan.unchanged {
             Some(batch.clone())
         } else {
-            let items = Some(filtered.kept);
+            let items = Some(plan.kept);
             Some(Batch::from_bytes(
                 Signal::Traces,
                 filtered.bytes.into(),
@@ -602,26 +600,27 @@ struct Plan<W> {
 }
 
 impl<W> Plan<W> {
-    fn build(items: impl Iterator<Item = (Decision<W>, Source)>) -> Plan<W> {
-        let mut plan = Plan {
+    fn new() -> Plan<W> {
+        Plan {
             decisions: Vec::new(),
             tally: Vec::new(),
             kept: 0,
             unchanged: true,
-        };
+        }
+    }
+
+    fn build(items: impl Iterator<Item = (Decision<W>, Source)>) -> Plan<W> {
+        let mut plan = Plan::new();
         for (d, src) in items {
-            let sampled = d != Decision::Drop;
-            plan.count(sampled, &src);
-            plan.unchanged &= d == Decision::Keep;
+            plan.count(&d, &src);
             plan.decisions.push(d);
         }
         plan
     }
-}
 
-impl<W> Plan<W> {
-    /// Counts one item's decision.
-    fn count(&mut self, sampled: bool, src: &Source) {
+    /// Counts one item's decision (without keeping it).
+    fn count<V>(&mut self, d: &Decision<V>, src: &Source) {
+        let sampled = !matches!(d, Decision::Drop);
         let policy = src.policy();
         match self
             .tally
@@ -632,17 +631,7 @@ impl<W> Plan<W> {
             None => self.tally.push((policy.to_string(), sampled, 1)),
         }
         self.kept += usize::from(sampled);
-    }
-}
-
-impl<W> PartialEq for Decision<W> {
-    fn eq(&self, other: &Self) -> bool {
-        matches!(
-            (self, other),
-            (Decision::Drop, Decision::Drop)
-                | (Decision::Keep, Decision::Keep)
-                | (Decision::Write(_), Decision::Write(_))
-        )
+        self.unchanged &= matches!(d, Decision::Keep);
     }
 }
 

@@ -3,6 +3,7 @@ use crate::golden;
 use ferrotel_core::proto::common::v1::AnyValue;
 use ferrotel_core::proto::logs::v1::{ResourceLogs, ScopeLogs};
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans};
+use ferrotel_testkit::fixtures::spans_of;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -54,26 +55,12 @@ fn run(p: &dyn Processor, data: Data) -> Vec<Batch> {
         p.process(encoded, &mut from_bytes).unwrap();
         assert!(from_bytes.iter().all(|b| !b.is_decoded()), "decoded");
         assert_eq!(
-            out_spans(&from_bytes),
-            out_spans(&out),
+            spans_of(&from_bytes),
+            spans_of(&out),
             "encoded path differs"
         );
     }
     out
-}
-
-fn out_spans(out: &[Batch]) -> Vec<Span> {
-    out.iter()
-        .flat_map(|b| match b.view().unwrap() {
-            Data::Traces(t) => t
-                .resource_spans
-                .iter()
-                .flat_map(|r| &r.scope_spans)
-                .flat_map(|s| s.spans.clone())
-                .collect::<Vec<_>>(),
-            _ => vec![],
-        })
-        .collect()
 }
 
 #[test]
@@ -159,7 +146,7 @@ fn hash_seed_mode_matches_reference_vectors() {
             Signal::Traces,
         );
         let spans = rows.iter().map(|(t, _, _)| span(&hex16(t), "")).collect();
-        let kept: BTreeMap<Vec<u8>, String> = out_spans(&run(p.as_ref(), traces(spans)))
+        let kept: BTreeMap<Vec<u8>, String> = spans_of(&run(p.as_ref(), traces(spans)))
             .into_iter()
             .map(|s| (s.trace_id, s.trace_state))
             .collect();
@@ -212,7 +199,7 @@ fn consistent_modes_match_reference_vectors() {
             .iter()
             .map(|(t, ts, _, _)| span(&hex16(t), ts))
             .collect();
-        let kept: BTreeMap<Vec<u8>, String> = out_spans(&run(p.as_ref(), traces(spans)))
+        let kept: BTreeMap<Vec<u8>, String> = spans_of(&run(p.as_ref(), traces(spans)))
             .into_iter()
             .map(|s| (s.trace_id, s.trace_state))
             .collect();
@@ -306,7 +293,7 @@ fn consistent_modes_follow_otep235() {
                 cfg.trim_matches(|c| c == '{' || c == '}')
             );
             let p = sampler(&yaml, Signal::Traces);
-            let got = out_spans(&run(p.as_ref(), traces(vec![span(&tid, ts)])));
+            let got = spans_of(&run(p.as_ref(), traces(vec![span(&tid, ts)])));
             assert_eq!(
                 got.first().map(|s| s.trace_state.as_str()),
                 *want,
@@ -321,21 +308,21 @@ fn hash_mode_tracestate_rules() {
     let tid = hex16("4bf92f3577b34da6a3ce929d0e0e4736");
     let p = sampler("sampling_percentage: 25", Signal::Traces);
     // Vendor entries are kept; ot goes first.
-    let got = out_spans(&run(p.as_ref(), traces(vec![span(&tid, "congo=x")])));
+    let got = spans_of(&run(p.as_ref(), traces(vec![span(&tid, "congo=x")])));
     assert_eq!(got[0].trace_state, "ot=rv:fdc8d0b520408d;th:c,congo=x");
     // Existing rv/th: an error, so dropped (fail_closed) or kept untouched (fail open).
-    let got = out_spans(&run(p.as_ref(), traces(vec![span(&tid, "ot=th:0")])));
+    let got = spans_of(&run(p.as_ref(), traces(vec![span(&tid, "ot=th:0")])));
     assert!(got.is_empty());
     let open = sampler(
         "{sampling_percentage: 25, fail_closed: false}",
         Signal::Traces,
     );
-    let got = out_spans(&run(open.as_ref(), traces(vec![span(&tid, "ot=th:0")])));
+    let got = spans_of(&run(open.as_ref(), traces(vec![span(&tid, "ot=th:0")])));
     assert_eq!(got[0].trace_state, "ot=th:0");
     // An all-zero trace id is missing randomness.
-    let got = out_spans(&run(p.as_ref(), traces(vec![span(&[0; 16], "")])));
+    let got = spans_of(&run(p.as_ref(), traces(vec![span(&[0; 16], "")])));
     assert!(got.is_empty());
-    let got = out_spans(&run(open.as_ref(), traces(vec![span(&[0; 16], "")])));
+    let got = spans_of(&run(open.as_ref(), traces(vec![span(&[0; 16], "")])));
     assert_eq!(got[0].trace_state, "ot=rv:ffffffffffffff;th:0");
 }
 
@@ -352,21 +339,21 @@ fn sampling_priority_overrides() {
         s
     };
     let all = sampler("sampling_percentage: 100", Signal::Traces);
-    assert!(out_spans(&run(all.as_ref(), traces(vec![with(V::IntValue(0))]))).is_empty());
-    assert!(out_spans(&run(
+    assert!(spans_of(&run(all.as_ref(), traces(vec![with(V::IntValue(0))]))).is_empty());
+    assert!(spans_of(&run(
         all.as_ref(),
         traces(vec![with(V::StringValue("0.0".into()))])
     ))
     .is_empty());
     let none = sampler("sampling_percentage: 0", Signal::Traces);
-    let got = out_spans(&run(none.as_ref(), traces(vec![with(V::DoubleValue(2.0))])));
+    let got = spans_of(&run(none.as_ref(), traces(vec![with(V::DoubleValue(2.0))])));
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].trace_state, "ot=th:0");
     // Negative or unparsable: the hash decides (seed 22 drops this id at 25%).
     let p = sampler("{sampling_percentage: 25, hash_seed: 22}", Signal::Traces);
-    assert!(out_spans(&run(p.as_ref(), traces(vec![with(V::IntValue(-1))]))).is_empty());
+    assert!(spans_of(&run(p.as_ref(), traces(vec![with(V::IntValue(-1))]))).is_empty());
     assert_eq!(
-        out_spans(&run(p.as_ref(), traces(vec![with(V::IntValue(3))]))).len(),
+        spans_of(&run(p.as_ref(), traces(vec![with(V::IntValue(3))]))).len(),
         1
     );
 }

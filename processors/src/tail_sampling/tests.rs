@@ -7,6 +7,7 @@ use ferrotel_core::proto::common::v1::{any_value::Value as AV, AnyValue, KeyValu
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{status, ResourceSpans, ScopeSpans, Span, Status};
 use ferrotel_testkit::fixtures;
+use ferrotel_testkit::fixtures::spans_of;
 use std::collections::HashSet;
 
 const DIR: &str = "tail_sampling";
@@ -85,20 +86,6 @@ fn feed(p: &TailSamplingProcessor, b: Batch) -> Vec<Batch> {
     let mut out = vec![];
     p.process(b, &mut out).unwrap();
     out
-}
-
-fn spans_of(out: &[Batch]) -> Vec<Span> {
-    out.iter()
-        .flat_map(|b| match b.view().unwrap() {
-            Data::Traces(t) => t
-                .resource_spans
-                .iter()
-                .flat_map(|r| &r.scope_spans)
-                .flat_map(|s| s.spans.clone())
-                .collect::<Vec<_>>(),
-            _ => panic!("not traces"),
-        })
-        .collect()
 }
 
 fn flushed(p: &TailSamplingProcessor) -> Vec<Span> {
