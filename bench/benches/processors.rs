@@ -12,7 +12,7 @@ use ferrotel_core::proto::common::v1::{any_value, AnyValue, KeyValue};
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{span::Event, ResourceSpans, ScopeSpans, Span};
 use ferrotel_core::{
-    Batch, ComponentId, CreateContext, Data, Processor, ProcessorFactory, Signal, Telemetry,
+    AnyFactory, Batch, ComponentId, CreateContext, Data, Kind, Processor, Signal, Telemetry,
 };
 use ferrotel_processors::attributes::AttributesProcessorFactory;
 use ferrotel_processors::probabilistic_sampler::ProbabilisticSamplerFactory;
@@ -78,18 +78,12 @@ fn request() -> Data {
     })
 }
 
-fn processor(factory: &dyn ProcessorFactory, yaml: &str) -> Box<dyn Processor> {
-    let type_name = factory.info().type_name;
-    let ctx = CreateContext {
-        id: ComponentId::new(type_name),
-        path: format!("processors.{type_name}"),
-        telemetry: Telemetry::new(),
-        signal: Some(Signal::Traces),
-        pipeline: Some("traces".into()),
-        wake: Arc::new(tokio::sync::Notify::new()),
-    };
+fn processor(factory: &dyn AnyFactory<Box<dyn Processor>>, yaml: &str) -> Box<dyn Processor> {
+    let type_name = factory.describe().type_name;
+    let ctx = CreateContext::new(Kind::Processor, ComponentId::new(type_name), Telemetry::new())
+        .in_pipeline(Signal::Traces, "traces".into());
     let cfg: Value = serde_yaml_ng::from_str(yaml).expect("bench config parses");
-    match factory.create(&ctx, &cfg) {
+    match factory.create_from(&ctx, &cfg) {
         Ok(p) => p,
         Err(e) => panic!("bench config of {type_name} refused: {e}"),
     }

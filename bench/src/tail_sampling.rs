@@ -80,13 +80,11 @@ policies:
   - {{name: some, type: probabilistic, probabilistic: {{sampling_percentage: 10}}}}"
     );
     let v: Value = serde_yaml_ng::from_str(&yaml).map_err(|e| e.to_string())?;
-    let cfg: TailSamplingConfig =
-        ferrotel_config::decode("processors.tail_sampling", &v).map_err(|e| e.to_string())?;
-    TailSamplingProcessor::new(
+    let (cfg, _): (TailSamplingConfig, _) =
+        ferrotel_config::decode_valid("processors.tail_sampling", &v).map_err(|e| e.to_string())?;
+    Ok(TailSamplingProcessor::new(
         &cfg,
-        "processors.tail_sampling",
         &Telemetry::new(),
         Arc::new(tokio::sync::Notify::new()),
-    )
-    .map_err(|e| e.to_string())
+    ))
 }

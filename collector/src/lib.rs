@@ -7,9 +7,10 @@
 //! ```no_run
 //! use ferrotel::prelude::*;
 //!
-//! #[derive(Deserialize, Default)]
+//! #[derive(Deserialize, Serialize, Default)]
 //! #[serde(deny_unknown_fields, default)]
 //! struct MarkConfig { value: String }
+//! impl Validate for MarkConfig {}
 //!
 //! struct Mark(String);
 //!
@@ -22,7 +23,8 @@
 //!
 //! fn main() -> std::process::ExitCode {
 //!     ferrotel::Collector::builder()
-//!         .with_processor(SignalProcessorFactory::new("mark", "Marks every span.", |c: MarkConfig, _| Ok(Mark(c.value))))
+//!         .named("my-collector", "1.0.0", "ferrotel with a mark processor")
+//!         .with(SignalProcessorFactory::new("mark", "Marks every span.", |c: MarkConfig, _| Ok(Mark(c.value))))
 //!         .run()
 //! }
 //! ```
@@ -43,7 +45,7 @@ pub mod guide {}
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ferrotel_config::{ConfigErrors, ConfigSource, Document};
-use ferrotel_core::{Registry, Signal};
+use ferrotel_core::Registry;
 use ferrotel_engine::Service;
 use std::time::Duration;
 
@@ -92,45 +94,57 @@ fn load(cli: &Cli) -> Result<(Document, ConfigErrors), ConfigErrors> {
     ferrotel_config::load_partial(&sources, &cli.set, &|k| std::env::var(k).ok())
 }
 
-/// Renders the `components` listing.
-pub fn describe_components(registry: &Registry) -> String {
+/// What a distribution calls itself in `--version` and `components`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildInfo {
+    pub command: &'static str,
+    pub version: &'static str,
+    pub description: &'static str,
+}
+
+impl Default for BuildInfo {
+    fn default() -> Self {
+        BuildInfo {
+            command: "ferrotel",
+            version: env!("CARGO_PKG_VERSION"),
+            description: "A high-throughput, OpenTelemetry Collector compatible collector",
+        }
+    }
+}
+
+/// Renders the `components` listing, in the shape of otelcol's: the build info, then each kind
+/// with every type's deprecated aliases and its stability per signal (per signal pair for
+/// connectors).
+pub fn describe_components(build: &BuildInfo, registry: &Registry) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let signals = |s: &[Signal]| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
-    let mut section = |title: &str, infos: Vec<ferrotel_core::FactoryInfo>| {
-        let _ = writeln!(out, "{title}:");
-        for i in infos {
-            let alias = if i.aliases.is_empty() {
-                String::new()
-            } else {
-                format!(" (alias: {})", i.aliases.join(", "))
-            };
-            let _ = writeln!(
-                out,
-                "  - name: {}{alias}\n    stability: {}\n    signals: [{}]\n    description: {}",
-                i.type_name,
-                i.stability.as_str(),
-                signals(i.signals),
-                i.description
-            );
+    let _ = writeln!(
+        out,
+        "buildinfo:\n  command: {}\n  description: {}\n  version: {}",
+        build.command, build.description, build.version
+    );
+    let mut current = None;
+    for (kind, info) in registry.all_infos() {
+        if current != Some(kind) {
+            let _ = writeln!(out, "{}:", kind.section());
+            current = Some(kind);
         }
-    };
-    section(
-        "receivers",
-        registry.receivers.iter().map(|f| f.info()).collect(),
-    );
-    section(
-        "processors",
-        registry.processors.iter().map(|f| f.info()).collect(),
-    );
-    section(
-        "exporters",
-        registry.exporters.iter().map(|f| f.info()).collect(),
-    );
-    section(
-        "extensions",
-        registry.extensions.iter().map(|f| f.info()).collect(),
-    );
+        let _ = writeln!(out, "  - name: {}", info.type_name);
+        if !info.aliases.is_empty() {
+            let _ = writeln!(out, "    deprecated_aliases: [{}]", info.aliases.join(", "));
+        }
+        let _ = writeln!(out, "    description: {}", info.description);
+        let _ = writeln!(out, "    stability:");
+        if kind == ferrotel_config::Kind::Extension {
+            let _ = writeln!(out, "      extension: {}", info.stability.as_str());
+        }
+        for (signal, stability) in &info.signals {
+            let _ = writeln!(out, "      {signal}: {}", stability.as_str());
+        }
+        for (from, to, stability) in &info.connects {
+            let _ = writeln!(out, "      {from}_to_{to}: {}", stability.as_str());
+        }
+    }
     out
 }
 
@@ -153,7 +167,11 @@ fn init_logging(level: &str) {
 /// What a custom processor, receiver or exporter needs, in one `use ferrotel::prelude::*;`.
 /// Part of the extension API (semantic versioning, see CHANGELOG.md).
 pub mod prelude {
-    pub use ferrotel_config::{decode, ConfigError, ConfigErrors, Value};
+    pub use async_trait::async_trait;
+    pub use ferrotel_config::{
+        Capability, ConfigError, ConfigErrors, GoDuration, QueueConfig, RetryConfig, Validate,
+        Validator, Value,
+    };
     pub use ferrotel_core::proto::collector::{
         logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
         trace::v1::ExportTraceServiceRequest,
@@ -163,16 +181,17 @@ pub mod prelude {
     pub use ferrotel_core::proto::resource::v1::Resource;
     pub use ferrotel_core::proto::trace::v1::Span;
     pub use ferrotel_core::{
-        pdata, Access, Batch, CreateContext, Data, ExportError, Exporter, ExporterFactory,
-        ExporterParts, FactoryInfo, PerSignal, PipelineError, Processor, ProcessorFactory,
-        Receiver, ReceiverFactory, RequestMeta, Signal, SignalProcessor, SignalProcessorFactory,
-        Stability, Telemetry,
+        pdata, AnyFactory, Batch, Connector, Consumer, CreateContext, Data, ExportError, Exporter,
+        ExporterParts, ExporterSettings, ExporterStartContext, Extension, ExtensionContext,
+        Factory, FactoryInfo, PerSignal, PipelineError, Processor, Receiver, ReceiverContext,
+        Registry, RequestMeta, Routed, Signal, SignalProcessor, SignalProcessorFactory,
+        Stability, StartError, Telemetry,
     };
-    pub use serde::Deserialize;
+    pub use serde::{Deserialize, Serialize};
 }
 
 /// Entry point for custom distributions: `Collector::builder()` starts from the stock
-/// components; add yours and `run()`.
+/// components, `Collector::bare()` from none; add yours, name the distribution and `run()`.
 pub struct Collector;
 
 impl Collector {
@@ -180,37 +199,64 @@ impl Collector {
     pub fn builder() -> CollectorBuilder {
         CollectorBuilder {
             registry: components::builtin(),
+            build: BuildInfo::default(),
         }
     }
 
-    /// A builder with no component at all (a minimal distribution).
+    /// A builder with no component at all: add back stock ones by type name with
+    /// [`CollectorBuilder::with_stock`] (or depend on the kind crates with only the cargo
+    /// features you want and register them with their `register` function).
     pub fn bare() -> CollectorBuilder {
         CollectorBuilder {
             registry: Registry::default(),
+            build: BuildInfo::default(),
         }
     }
 }
 
-/// The components of a distribution; see [`Collector`].
+/// The components and the name of a distribution; see [`Collector`].
 pub struct CollectorBuilder {
     registry: Registry,
+    build: BuildInfo,
 }
 
 impl CollectorBuilder {
-    pub fn with_receiver(mut self, f: impl ferrotel_core::ReceiverFactory + 'static) -> Self {
-        self.registry = self.registry.with_receiver(f);
+    /// Adds a component of any kind. A type name or alias that is already registered is an
+    /// error when the distribution runs: use [`CollectorBuilder::replacing`] to replace a
+    /// stock component.
+    pub fn with<F: ferrotel_core::Factory>(mut self, factory: F) -> Self {
+        self.registry = self.registry.with(factory);
         self
     }
-    pub fn with_processor(mut self, f: impl ferrotel_core::ProcessorFactory + 'static) -> Self {
-        self.registry = self.registry.with_processor(f);
+
+    /// Adds a component in place of the stock one(s) with the same type name or alias.
+    pub fn replacing<F: ferrotel_core::Factory>(mut self, factory: F) -> Self {
+        self.registry = self.registry.replacing(factory);
         self
     }
-    pub fn with_exporter(mut self, f: impl ferrotel_core::ExporterFactory + 'static) -> Self {
-        self.registry = self.registry.with_exporter(f);
+
+    /// Adds the stock components named `type_names` (of whatever kind), e.g.
+    /// `["otlp", "batch", "debug"]`. An unknown name is an error when the distribution runs.
+    pub fn with_stock(mut self, type_names: &[&str]) -> Self {
+        let stock = components::builtin();
+        for name in type_names {
+            self.registry = self.registry.with_from(&stock, name);
+        }
         self
     }
-    pub fn with_extension(mut self, f: impl ferrotel_core::ExtensionFactory + 'static) -> Self {
-        self.registry = self.registry.with_extension(f);
+
+    /// The command name, version and description shown by `--version` and `components`.
+    pub fn named(
+        mut self,
+        command: &'static str,
+        version: &'static str,
+        description: &'static str,
+    ) -> Self {
+        self.build = BuildInfo {
+            command,
+            version,
+            description,
+        };
         self
     }
 
@@ -219,16 +265,29 @@ impl CollectorBuilder {
         &self.registry
     }
 
-    /// Runs the `ferrotel` command line (from the process arguments) with these components.
+    /// Runs the command line (from the process arguments) with these components.
     pub fn run(self) -> std::process::ExitCode {
-        std::process::ExitCode::from(main_with(self.registry) as u8)
+        std::process::ExitCode::from(main_with_build(self.build, self.registry) as u8)
     }
 }
 
-/// Runs the command line with the given components. Returns the process exit code.
+/// Runs the `ferrotel` command line with the given components. Returns the process exit code.
 pub fn main_with(registry: Registry) -> i32 {
-    let cli = Cli::parse();
-    match run(cli, registry) {
+    main_with_build(BuildInfo::default(), registry)
+}
+
+fn main_with_build(build: BuildInfo, registry: Registry) -> i32 {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command()
+        .name(build.command)
+        .bin_name(build.command)
+        .version(build.version)
+        .about(build.description);
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(cli, build, registry) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("Error: {e:#}");
@@ -237,10 +296,16 @@ pub fn main_with(registry: Registry) -> i32 {
     }
 }
 
-fn run(cli: Cli, registry: Registry) -> anyhow::Result<()> {
+fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Result<()> {
+    if let Some(problem) = registry.problems().first() {
+        anyhow::bail!("the distribution's components: {problem}");
+    }
     if let Some(Command::Components) = cli.command {
         let mut stdout = std::io::stdout().lock();
-        std::io::Write::write_all(&mut stdout, describe_components(&registry).as_bytes())?;
+        std::io::Write::write_all(
+            &mut stdout,
+            describe_components(&build, &registry).as_bytes(),
+        )?;
         return Ok(());
     }
     let shutdown_timeout = ferrotel_config::GoDuration::parse(&cli.shutdown_timeout)

@@ -102,7 +102,16 @@ impl<'de> Deserialize<'de> for GoDuration {
 
 impl Serialize for GoDuration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{}ms", self.0.as_millis()))
+        // Exact, in the largest unit that divides it, so it reads back the same.
+        let n = self.0.as_nanos();
+        let text = if n.is_multiple_of(1_000_000_000) {
+            format!("{}s", n / 1_000_000_000)
+        } else if n.is_multiple_of(1_000_000) {
+            format!("{}ms", n / 1_000_000)
+        } else {
+            format!("{n}ns")
+        };
+        s.serialize_str(&text)
     }
 }
 

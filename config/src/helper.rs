@@ -8,11 +8,11 @@
 //!     sending_queue: { enabled: true, num_consumers: 10, queue_size: 1000, sizer: requests }
 //! ```
 
-use crate::{ConfigError, GoDuration};
-use serde::Deserialize;
+use crate::{GoDuration, Validate, Validator};
+use serde::{Deserialize, Serialize};
 
 /// `retry_on_failure`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryConfig {
     /// Retry failed exports that are not permanent errors.
@@ -42,41 +42,30 @@ impl Default for RetryConfig {
     }
 }
 
-impl RetryConfig {
-    pub fn validate(&self, path: &str) -> Vec<ConfigError> {
-        let mut e = vec![];
+impl Validate for RetryConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
         if !(0.0..=1.0).contains(&self.randomization_factor) {
-            e.push(ConfigError::new(
-                format!("{path}.randomization_factor"),
-                "must be between 0 and 1",
-            ));
+            v.report_at("randomization_factor", "must be between 0 and 1");
         }
         if self.multiplier < 0.0 || !self.multiplier.is_finite() {
-            e.push(ConfigError::new(
-                format!("{path}.multiplier"),
-                "must be a non-negative number",
-            ));
+            v.report_at("multiplier", "must be a non-negative number");
         }
         if !self.max_elapsed_time.is_zero() {
             if self.max_elapsed_time < self.initial_interval {
-                e.push(ConfigError::new(
-                    format!("{path}.max_elapsed_time"),
+                v.report_at(
+                    "max_elapsed_time",
                     "must not be less than initial_interval",
-                ));
+                );
             }
             if self.max_elapsed_time < self.max_interval {
-                e.push(ConfigError::new(
-                    format!("{path}.max_elapsed_time"),
-                    "must not be less than max_interval",
-                ));
+                v.report_at("max_elapsed_time", "must not be less than max_interval");
             }
         }
-        e
     }
 }
 
 /// How the queue's `queue_size` is counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum QueueSizer {
     #[default]
@@ -86,7 +75,7 @@ pub enum QueueSizer {
 }
 
 /// `sending_queue`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
     /// Queue exports and send them from background workers.
@@ -130,24 +119,21 @@ impl QueueConfig {
             ..Default::default()
         }
     }
+}
 
-    pub fn validate(&self, path: &str) -> Vec<ConfigError> {
-        let mut e = vec![];
+impl Validate for QueueConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
         if !self.enabled {
-            return e;
+            return;
         }
         if self.num_consumers == 0 {
-            e.push(ConfigError::new(
-                format!("{path}.num_consumers"),
-                "must be greater than zero",
-            ));
+            v.report_at("num_consumers", "must be greater than zero");
         }
         if self.queue_size == 0 {
-            e.push(ConfigError::new(
-                format!("{path}.queue_size"),
-                "must be greater than zero",
-            ));
+            v.report_at("queue_size", "must be greater than zero");
         }
-        e
+        if let Some(id) = &self.storage {
+            v.at("storage").uses_extension(id, crate::Capability::Storage);
+        }
     }
 }

@@ -31,6 +31,7 @@ mod load;
 mod size;
 mod tls;
 mod typed;
+mod validate;
 
 pub use document::{
     Document, LogsTelemetry, MetricsTelemetry, PipelineConfig, PipelineId, ServiceConfig,
@@ -44,7 +45,8 @@ pub use id::{ComponentId, Kind, Signal};
 pub use load::{load, load_partial, merge, ConfigSource};
 pub use size::ByteSize;
 pub use tls::{TlsClientConfig, TlsServerConfig};
-pub use typed::decode;
+pub use typed::{decode, decode_valid};
+pub use validate::{Capability, ExtensionUse, Findings, Validate, Validator};
 
 /// The YAML value type used for raw, not yet typed, sections.
 pub type Value = serde_yaml_ng::Value;

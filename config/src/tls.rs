@@ -8,10 +8,11 @@
 //!   min_version: "1.2"
 //! ```
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use crate::Validate;
 
 /// TLS for a server (receivers, health_check).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsServerConfig {
     /// PEM certificate chain.
@@ -39,7 +40,7 @@ impl TlsServerConfig {
 }
 
 /// TLS for a client (exporters). Unlike servers, otelcol clients use TLS unless `insecure`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsClientConfig {
     /// Plain text (no TLS). For gRPC exporters, otelcol's default is TLS.
@@ -57,3 +58,6 @@ pub struct TlsClientConfig {
     pub cipher_suites: Option<Vec<String>>,
     pub include_system_ca_certs_pool: Option<bool>,
 }
+
+impl Validate for TlsServerConfig {}
+impl Validate for TlsClientConfig {}

@@ -1,4 +1,4 @@
-use crate::{ConfigError, ConfigErrors, Value};
+use crate::{ConfigError, ConfigErrors, ExtensionUse, Findings, Validate, Value};
 use serde::de::DeserializeOwned;
 
 /// Decodes a raw section into a component's typed config. A missing or empty section (`debug:`)
@@ -20,6 +20,17 @@ pub fn decode<T: DeserializeOwned + Default>(path: &str, value: &Value) -> Resul
             clean_message(&e.into_inner().to_string()),
         ))
     })
+}
+
+/// [`decode`], then [`Validate`]: the typed config and the extensions it refers to, or every
+/// problem found, each with its full path.
+pub fn decode_valid<T: DeserializeOwned + Default + Validate>(
+    path: &str,
+    value: &Value,
+) -> Result<(T, Vec<ExtensionUse>), ConfigErrors> {
+    let config: T = decode(path, value)?;
+    let uses = Findings::of(path, &config).into_result()?;
+    Ok((config, uses))
 }
 
 /// serde_yaml_ng appends a position that means nothing once documents are merged.

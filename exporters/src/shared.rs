@@ -1,74 +1,85 @@
-//! Pieces shared by the OTLP exporters: exporterhelper settings, headers, compression, the HTTP
-//! client with its TLS settings,
+//! Pieces shared by the exporters: building with a validator at the component's path,
+//! headers, compression, the HTTP client with its TLS settings, client authentication,
 //! `google.rpc.Status` (with `RetryInfo`) decoding and `partial_success` handling.
+//! Each piece is compiled with the exporters that use it.
 
-use ferrotel_config::{ConfigError, GoDuration, QueueConfig, RetryConfig, TlsClientConfig};
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+use crate::choice::{Choice, Choices};
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+use ferrotel_config::Capability;
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+use ferrotel_config::Validate;
+#[cfg(any(
+    feature = "debug",
+    feature = "otlp",
+    feature = "otlphttp",
+    feature = "jaeger"
+))]
+use ferrotel_config::Validator;
+#[cfg(any(
+    feature = "debug",
+    feature = "otlp",
+    feature = "otlphttp",
+    feature = "jaeger"
+))]
+use ferrotel_config::{ConfigErrors, Findings};
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceResponse, metrics::v1::ExportMetricsServiceResponse,
     trace::v1::ExportTraceServiceResponse,
 };
-use ferrotel_core::{ExporterSettings, Signal};
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+use ferrotel_core::Signal;
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
 use prost::Message;
+#[cfg(any(feature = "otlp", feature = "otlphttp", feature = "jaeger"))]
 use std::collections::BTreeMap;
+#[cfg(any(feature = "otlp", feature = "otlphttp", feature = "jaeger"))]
 use std::time::Duration;
 
-/// The exporterhelper settings of a push exporter, validated.
-pub(crate) fn push_settings(
-    path: &str,
-    timeout: GoDuration,
-    retry: &RetryConfig,
-    queue: &QueueConfig,
-    errors: &mut Vec<ConfigError>,
-) -> ExporterSettings {
-    errors.extend(retry.validate(&format!("{path}.retry_on_failure")));
-    errors.extend(queue.validate(&format!("{path}.sending_queue")));
-    ExporterSettings {
-        timeout,
-        retry: retry.clone(),
-        queue: queue.clone(),
-    }
+/// Builds a component with a validator at its config path, for the problems only `create`
+/// finds (files, TLS): the component, or every problem reported. `f` returns `None` only after
+/// reporting why.
+#[cfg(any(
+    feature = "debug",
+    feature = "otlp",
+    feature = "otlphttp",
+    feature = "jaeger"
+))]
+pub(crate) fn build<T>(
+    ctx: &ferrotel_core::CreateContext,
+    f: impl FnOnce(&mut Validator<'_>) -> Option<T>,
+) -> Result<T, ConfigErrors> {
+    let mut findings = Findings::default();
+    let built = f(&mut ctx.validator(&mut findings));
+    findings.into_result()?;
+    built.ok_or_else(|| ctx.error("the exporter cannot be built from this configuration"))
 }
 
-/// A config error for a key ferrotel accepts in otelcol's format but cannot honour yet.
-pub(crate) fn not_supported(path: &str, key: &str) -> ConfigError {
-    ConfigError::new(
-        format!("{path}.{key}"),
-        format!("`{key}` is not supported yet by ferrotel"),
-    )
+/// The message for a key ferrotel accepts in otelcol's format but cannot honour yet.
+#[cfg(any(feature = "otlp", feature = "prometheus"))]
+pub(crate) fn not_supported(key: &str) -> String {
+    format!("`{key}` is not supported yet by ferrotel")
 }
 
-/// Request compression, as otelcol's `compression` key (`configcompression`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Compression {
+/// Request compression, as otelcol's `compression` key (`configcompression`): `""` and `none`
+/// mean none.
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    #[serde(alias = "")]
     None,
     Gzip,
     Zstd,
     Snappy,
 }
 
-impl Compression {
-    /// Parses a `compression` value; `allowed` lists what this exporter supports.
-    pub(crate) fn parse(
-        path: &str,
-        value: &str,
-        allowed: &[Compression],
-    ) -> Result<Compression, ConfigError> {
-        let c = match value {
-            "" | "none" => Some(Compression::None),
-            "gzip" => Some(Compression::Gzip),
-            "zstd" => Some(Compression::Zstd),
-            "snappy" => Some(Compression::Snappy),
-            _ => None,
-        };
-        match c {
-            Some(c) if allowed.contains(&c) => Ok(c),
-            _ => Err(ConfigError::new(
-                format!("{path}.compression"),
-                format!("unsupported compression type {value:?}"),
-            )),
-        }
-    }
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+impl Choices for Compression {}
 
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+impl Compression {
     /// The `Content-Encoding` / `grpc-encoding` name.
     pub(crate) fn name(self) -> Option<&'static str> {
         match self {
@@ -80,63 +91,106 @@ impl Compression {
     }
 }
 
-/// Validates the `headers` map into HTTP header pairs.
-pub(crate) fn parse_headers(
-    path: &str,
-    headers: &BTreeMap<String, String>,
-    errors: &mut Vec<ConfigError>,
-) -> Vec<(http::HeaderName, http::HeaderValue)> {
-    let mut out = Vec::with_capacity(headers.len());
-    for (k, v) in headers {
-        let name = http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes());
-        let value = http::HeaderValue::from_str(v);
-        match (name, value) {
-            (Ok(n), Ok(v)) => out.push((n, v)),
-            _ => errors.push(ConfigError::new(
-                format!("{path}.headers.{k}"),
-                "invalid HTTP header name or value",
-            )),
-        }
-    }
-    out
+/// Reports a `compression` (the key of the config `v` is at) that is not one of `allowed`,
+/// with otelcol's message.
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+pub(crate) fn check_compression(
+    v: &mut Validator<'_>,
+    compression: &Choice<Compression>,
+    allowed: &[Compression],
+) {
+    let spelling = match compression {
+        Choice::Known(c) if allowed.contains(c) => return,
+        Choice::Known(c) => c.name().unwrap_or("none"),
+        Choice::Unknown(s) => s,
+    };
+    v.report_at(
+        "compression",
+        format!("unsupported compression type {spelling:?}"),
+    );
 }
 
-/// A `reqwest` client builder with a client `tls` block applied (CA or system roots, client
-/// certificate, `insecure_skip_verify`, `server_name_override`, `min_version`/`max_version`),
-/// through [`ferrotel_core::tls::client_config`]; bad files are config errors naming their key.
-/// ALPN offers HTTP/1.1 only, as the client is built without HTTP/2.
+#[cfg(any(feature = "otlp", feature = "otlphttp", feature = "jaeger"))]
+fn header(name: &str, value: &str) -> Option<(http::HeaderName, http::HeaderValue)> {
+    let name = http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok()?;
+    let value = http::HeaderValue::from_str(value).ok()?;
+    Some((name, value))
+}
+
+/// Reports every entry of a `headers` map (the one `v` is at) that is not an HTTP header.
+#[cfg(any(feature = "otlp", feature = "otlphttp", feature = "jaeger"))]
+pub(crate) fn check_headers(v: &mut Validator<'_>, headers: &BTreeMap<String, String>) {
+    for (k, value) in headers {
+        if header(k, value).is_none() {
+            v.report_at(k, "invalid HTTP header name or value");
+        }
+    }
+}
+
+/// A `headers` map as HTTP headers (checked by [`check_headers`]).
+#[cfg(any(feature = "otlp", feature = "otlphttp", feature = "jaeger"))]
+pub(crate) fn header_map(headers: &BTreeMap<String, String>) -> http::HeaderMap {
+    headers.iter().filter_map(|(k, v)| header(k, v)).collect()
+}
+
+/// A `reqwest` client builder with the client `tls` block of the config `v` is at applied (CA
+/// or system roots, client certificate, `insecure_skip_verify`, `server_name_override`,
+/// `min_version`/`max_version`), through [`ferrotel_core::tls::client_config`]; bad files are
+/// reported under `tls`. ALPN offers HTTP/1.1 only, as the client is built without HTTP/2.
+#[cfg(any(feature = "otlphttp", feature = "jaeger"))]
 pub(crate) fn http_client_builder(
-    path: &str,
-    tls: &TlsClientConfig,
-    errors: &mut Vec<ConfigError>,
+    v: &mut Validator<'_>,
+    tls: &ferrotel_config::TlsClientConfig,
 ) -> reqwest::ClientBuilder {
     let b = reqwest::Client::builder().user_agent(concat!("ferrotel/", env!("CARGO_PKG_VERSION")));
-    let tls_path = format!("{path}.tls");
-    match ferrotel_core::tls::client_config(tls, &tls_path, &[ferrotel_core::tls::ALPN_HTTP1]) {
+    let mut at = v.at("tls");
+    match ferrotel_core::tls::client_config(tls, at.path(), &[ferrotel_core::tls::ALPN_HTTP1]) {
         Ok(config) => b.use_preconfigured_tls(config),
         Err(e) => {
-            errors.extend(e.0);
+            at.extend(e);
             b.use_rustls_tls()
         }
     }
 }
 
+/// Parses `Retry-After`: delay-seconds or an HTTP-date.
+#[cfg(any(feature = "otlphttp", feature = "jaeger"))]
+pub fn parse_retry_after(v: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 /// `auth` of an exporter (otelcol's `configauth.Config`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// The id of a client authenticator extension (`bearertokenauth`, `basicauth/client`).
     pub authenticator: String,
 }
 
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+impl Validate for AuthSettings {
+    fn validate(&self, v: &mut Validator<'_>) {
+        v.at("authenticator")
+            .uses_extension(&self.authenticator, Capability::ClientAuthenticator);
+    }
+}
+
 /// An exporter's client authenticator: named by the config, resolved at start among the
 /// started extensions, asked for its headers on every request.
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
 #[derive(Default)]
 pub(crate) struct ClientAuth {
     id: Option<String>,
     auth: std::sync::OnceLock<std::sync::Arc<dyn ferrotel_core::ClientAuthenticator>>,
 }
 
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
 impl ClientAuth {
     pub(crate) fn new(settings: &Option<AuthSettings>) -> Self {
         ClientAuth {
@@ -176,6 +230,7 @@ impl ClientAuth {
 }
 
 /// Up to `limit` bytes of a response body (the rest is not read).
+#[cfg(any(feature = "otlphttp", feature = "jaeger"))]
 pub(crate) async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Vec<u8> {
     let mut out = Vec::new();
     while let Ok(Some(chunk)) = resp.chunk().await {
@@ -191,6 +246,7 @@ pub(crate) async fn read_limited(mut resp: reqwest::Response, limit: usize) -> V
 // ---------------------------------------------------------------------------------------------
 // google.rpc.Status and RetryInfo (googleapis), declared here for decoding only.
 
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
 #[derive(Clone, PartialEq, Message)]
 pub(crate) struct RpcStatus {
     #[prost(int32, tag = "1")]
@@ -201,6 +257,7 @@ pub(crate) struct RpcStatus {
     pub details: Vec<ProtoAny>,
 }
 
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
 #[derive(Clone, PartialEq, Message)]
 pub(crate) struct ProtoAny {
     #[prost(string, tag = "1")]
@@ -209,12 +266,16 @@ pub(crate) struct ProtoAny {
     pub value: Vec<u8>,
 }
 
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 #[derive(Clone, PartialEq, Message)]
 struct RetryInfo {
     #[prost(message, optional, tag = "1")]
     retry_delay: Option<ProtoDuration>,
 }
 
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 #[derive(Clone, PartialEq, Message)]
 struct ProtoDuration {
     #[prost(int64, tag = "1")]
@@ -223,9 +284,12 @@ struct ProtoDuration {
     nanos: i32,
 }
 
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
 /// The `RetryInfo.retry_delay` in an encoded `google.rpc.Status` (gRPC `grpc-status-details-bin`).
+#[cfg(feature = "otlp")]
 pub(crate) fn retry_info_delay(status_details: &[u8]) -> Option<Duration> {
     let status = RpcStatus::decode(status_details).ok()?;
     let any = status
@@ -243,6 +307,7 @@ pub(crate) fn retry_info_delay(status_details: &[u8]) -> Option<Duration> {
 
 /// Rejected item count and message of an export response's `partial_success`, if any items
 /// were rejected or a message was set.
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
 pub(crate) fn partial_success(signal: Signal, body: &[u8]) -> Option<(i64, String)> {
     let (rejected, msg) = match signal {
         Signal::Traces => {
@@ -268,6 +333,7 @@ pub(crate) fn partial_success(signal: Signal, body: &[u8]) -> Option<(i64, Strin
 }
 
 /// The same for an OTLP/JSON response body.
+#[cfg(feature = "otlphttp")]
 pub(crate) fn partial_success_json(signal: Signal, body: &[u8]) -> Option<(i64, String)> {
     let (rejected, msg) = match signal {
         Signal::Traces => {
@@ -293,6 +359,7 @@ pub(crate) fn partial_success_json(signal: Signal, body: &[u8]) -> Option<(i64, 
 }
 
 /// Logs a partial success as otelcol's OTLP exporters do (warn, not retried).
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
 pub(crate) fn log_partial_success(id: &str, signal: Signal, rejected: i64, message: &str) {
     let field = match signal {
         Signal::Traces => "dropped_spans",
@@ -307,7 +374,7 @@ pub(crate) fn log_partial_success(id: &str, signal: Signal, rejected: i64, messa
 }
 
 /// An encoded `google.rpc.Status`, with a `RetryInfo` when `retry_secs` is given (for tests).
-#[cfg(test)]
+#[cfg(all(test, any(feature = "otlp", feature = "otlphttp")))]
 pub(crate) fn encode_status(code: i32, message: &str, retry_secs: Option<i64>) -> Vec<u8> {
     let details = retry_secs
         .map(|seconds| ProtoAny {
@@ -327,15 +394,63 @@ pub(crate) fn encode_status(code: i32, message: &str, retry_secs: Option<i64>) -
     .encode_to_vec()
 }
 
-#[cfg(test)]
+/// A client authenticator extension for tests: `headerauth` sends
+/// `authorization: Bearer test-token`.
+#[cfg(all(test, any(feature = "otlp", feature = "otlphttp")))]
+pub(crate) mod test_auth {
+    use std::sync::Arc;
+
+    struct HeaderAuth;
+
+    impl ferrotel_core::ClientAuthenticator for HeaderAuth {
+        fn apply(&self, headers: &mut http::HeaderMap) -> Result<(), ferrotel_core::AuthError> {
+            headers.insert(
+                "authorization",
+                http::HeaderValue::from_static("Bearer test-token"),
+            );
+            Ok(())
+        }
+    }
+
+    struct AuthExt;
+
+    #[async_trait::async_trait]
+    impl ferrotel_core::Extension for AuthExt {
+        async fn start(
+            &mut self,
+            _: ferrotel_core::ExtensionContext,
+        ) -> Result<(), ferrotel_core::StartError> {
+            Ok(())
+        }
+        async fn shutdown(&mut self) {}
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+        fn client_authenticator(&self) -> Option<Arc<dyn ferrotel_core::ClientAuthenticator>> {
+            Some(Arc::new(HeaderAuth))
+        }
+    }
+
+    /// Started extensions with `headerauth` among them.
+    pub(crate) fn auth_extensions() -> ferrotel_core::Extensions {
+        let id = ferrotel_core::ComponentId::new("headerauth");
+        let ext: Box<dyn ferrotel_core::Extension> = Box::new(AuthExt);
+        ferrotel_core::Extensions::new([(&id, ext.as_ref())])
+    }
+}
+
+#[cfg(all(test, any(feature = "otlp", feature = "otlphttp")))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use ferrotel_config::{Capability, ExtensionUse};
 
+    #[cfg(feature = "otlp")]
     fn status_with_retry(secs: i64) -> Vec<u8> {
         encode_status(8, "slow down", Some(secs))
     }
 
+    #[cfg(feature = "otlp")]
     #[test]
     fn retry_info_is_read_from_status_details() {
         assert_eq!(
@@ -346,12 +461,58 @@ mod tests {
         assert_eq!(retry_info_delay(&status_with_retry(-1)), None);
     }
 
+    fn compression(spelling: &str, allowed: &[Compression]) -> Findings {
+        let c = Choice::<Compression>::parse(spelling);
+        let mut findings = Findings::default();
+        check_compression(&mut Validator::new("p", &mut findings), &c, allowed);
+        findings
+    }
+
     #[test]
     fn compression_names() {
         let all = [Compression::Gzip, Compression::None];
-        assert_eq!(Compression::parse("p", "gzip", &all), Ok(Compression::Gzip));
-        assert_eq!(Compression::parse("p", "none", &all), Ok(Compression::None));
-        let e = Compression::parse("p", "snappy", &all).unwrap_err();
+        assert_eq!(
+            Choice::<Compression>::parse("gzip"),
+            Choice::Known(Compression::Gzip)
+        );
+        assert!(compression("gzip", &all).errors.is_empty());
+        assert_eq!(
+            Choice::<Compression>::parse("none"),
+            Choice::Known(Compression::None)
+        );
+        assert!(compression("none", &all).errors.is_empty());
+        assert!(compression("", &all).errors.is_empty());
+        let e = &compression("snappy", &all).errors[0];
         assert_eq!(e.path, "p.compression");
+        assert_eq!(e.message, "unsupported compression type \"snappy\"");
+        let e = &compression("lz4", &all).errors[0];
+        assert_eq!(e.message, "unsupported compression type \"lz4\"");
+    }
+
+    #[test]
+    fn headers_and_the_authenticator_are_checked_where_they_sit() {
+        let headers = BTreeMap::from([
+            ("x-ok".to_string(), "v".to_string()),
+            ("bad name".to_string(), "v".to_string()),
+        ]);
+        let mut findings = Findings::default();
+        check_headers(
+            &mut Validator::new("exporters.otlp", &mut findings).at("headers"),
+            &headers,
+        );
+        assert_eq!(findings.errors[0].path, "exporters.otlp.headers.bad name");
+        assert_eq!(header_map(&headers).len(), 1);
+        let auth = AuthSettings {
+            authenticator: "basicauth/client".into(),
+        };
+        let f = Findings::of("exporters.otlp.auth", &auth);
+        assert_eq!(
+            f.extensions,
+            [ExtensionUse {
+                path: "exporters.otlp.auth.authenticator".into(),
+                id: "basicauth/client".into(),
+                capability: Capability::ClientAuthenticator,
+            }]
+        );
     }
 }

@@ -6,7 +6,7 @@ use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
 };
-use ferrotel_core::{Batch, Data, ProcessorFactory, RequestMeta, Signal};
+use ferrotel_core::{AnyFactory, Batch, Data, Processor, RequestMeta, Signal};
 use serde_json::Value as J;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -83,7 +83,7 @@ fn meta(v: &J) -> RequestMeta {
 }
 
 /// Runs every golden file of `testdata/<dir>`; returns how many ran.
-pub(crate) fn run(dir: &str, factory: &dyn ProcessorFactory) -> usize {
+pub(crate) fn run(dir: &str, factory: &dyn AnyFactory<Box<dyn Processor>>) -> usize {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("testdata")
         .join(dir);
@@ -101,9 +101,9 @@ pub(crate) fn run(dir: &str, factory: &dyn ProcessorFactory) -> usize {
         let config: ferrotel_config::Value =
             serde_yaml_ng::to_value(&case["config"]).expect("config");
         let ctx =
-            ferrotel_testkit::conformance::processor_context(factory.info().type_name, signal);
+            ferrotel_testkit::conformance::processor_context(factory.describe().type_name, signal);
         let p = factory
-            .create(&ctx, &config)
+            .create_from(&ctx, &config)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let input = Batch::from_data(
             parse_data(signal, &case["input"]),
@@ -151,11 +151,11 @@ pub(crate) fn config_case(dir: &str, name: &str) -> ferrotel_config::Value {
 
 /// Creates `factory`'s processor from config case `name` for `signal`, path `processors.<id>`.
 pub(crate) fn create(
-    factory: &dyn ProcessorFactory,
+    factory: &dyn AnyFactory<Box<dyn Processor>>,
     dir: &str,
     name: &str,
     signal: Signal,
-) -> Result<Box<dyn ferrotel_core::Processor>, ferrotel_config::ConfigErrors> {
+) -> Result<Box<dyn Processor>, ferrotel_config::ConfigErrors> {
     let ctx = ferrotel_testkit::conformance::processor_context(&format!("{dir}/x"), signal);
-    factory.create(&ctx, &config_case(dir, name))
+    factory.create_from(&ctx, &config_case(dir, name))
 }

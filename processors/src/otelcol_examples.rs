@@ -8,10 +8,12 @@ use crate::memory_limiter::MemoryLimiterFactory;
 use crate::probabilistic_sampler::ProbabilisticSamplerFactory;
 use crate::redaction::RedactionProcessorFactory;
 use crate::resource::ResourceProcessorFactory;
-use ferrotel_core::ProcessorFactory;
+use ferrotel_core::{AnyFactory, Processor};
 
-fn factory(type_name: &str) -> Option<&'static dyn ProcessorFactory> {
-    let all: [&'static dyn ProcessorFactory; 6] = [
+type Dyn = dyn AnyFactory<Box<dyn Processor>>;
+
+fn factory(type_name: &str) -> Option<&'static Dyn> {
+    let all: [&'static Dyn; 6] = [
         &BatchProcessorFactory,
         &MemoryLimiterFactory,
         &ResourceProcessorFactory,
@@ -19,7 +21,8 @@ fn factory(type_name: &str) -> Option<&'static dyn ProcessorFactory> {
         &ProbabilisticSamplerFactory,
         &RedactionProcessorFactory,
     ];
-    all.into_iter().find(|f| f.info().type_name == type_name)
+    all.into_iter()
+        .find(|f| f.describe().type_name == type_name)
 }
 
 #[test]
@@ -41,12 +44,12 @@ fn every_readme_example_is_accepted_unchanged() {
             .and_then(|l| l.as_sequence())
             .map(|l| l.iter().filter_map(|s| s.as_str()).collect())
             .unwrap_or_default();
-        for &signal in f.info().signals {
+        for &(signal, _) in &f.describe().signals {
             if !signals.is_empty() && !signals.contains(&signal.as_str()) {
                 continue;
             }
             let ctx = ferrotel_testkit::conformance::processor_context(id, signal);
-            if let Err(e) = f.create(&ctx, cfg) {
+            if let Err(e) = f.create_from(&ctx, cfg) {
                 panic!("{id} ({signal:?}) refused otelcol's example: {e}");
             }
             created += 1;

@@ -1,5 +1,30 @@
-//! ferrotel's receivers, one module per component type.
+//! ferrotel's receivers, one module per component type, each behind the cargo feature of the
+//! same name (all on by default).
 //!
 //! - [`otlp`]: OTLP over gRPC and HTTP ([`otlp::OtlpReceiverFactory`]).
 
+use ferrotel_core::Registry;
+
+#[cfg(feature = "otlp")]
 pub mod otlp;
+
+/// Registers every receiver this crate was built with.
+pub fn register(r: Registry) -> Registry {
+    #[cfg(feature = "otlp")]
+    let r = r.with(otlp::OtlpReceiverFactory);
+    r
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_receiver_is_registered_once() {
+        let r = register(Registry::default());
+        assert!(r.problems().is_empty(), "{:?}", r.problems());
+        #[cfg(feature = "otlp")]
+        assert!(r.receivers.get("otlp").is_some());
+    }
+}

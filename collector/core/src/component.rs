@@ -7,12 +7,11 @@ use crate::proto::collector::{
     trace::v1::ExportTraceServiceRequest,
 };
 use crate::{Batch, ComponentId, Data, ExportError, PipelineError, RequestMeta, Signal, Telemetry};
-use ferrotel_config::{ConfigErrors, GoDuration, QueueConfig, RetryConfig, Value};
+use ferrotel_config::{GoDuration, QueueConfig, RetryConfig};
 use std::any::Any;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// A component that could not start (e.g. its port is taken).
@@ -87,17 +86,6 @@ pub trait Receiver: Send + Sync {
 // ---------------------------------------------------------------------------------------------
 // Processors
 
-/// What a processor does with payloads, so the engine knows what it costs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Never looks at the payload (batching by bytes, memory limiting).
-    None,
-    /// Reads it, rarely changes it (sampling).
-    Read,
-    /// Changes it (attributes, redaction).
-    Write,
-}
-
 /// A pipeline stage, called synchronously by the engine (one instance per pipeline, shared by
 /// the tasks that feed it, hence `&self`).
 ///
@@ -108,9 +96,6 @@ pub enum Access {
 ///   shutdown and must emit everything still held.
 /// - Processors must not block: no I/O, no waiting on locks held across calls.
 pub trait Processor: Send + Sync {
-    fn access(&self) -> Access {
-        Access::Write
-    }
     fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError>;
     /// Refuse before the payload is even read (see [`Consumer::admit`]).
     fn admit(&self) -> Result<(), PipelineError> {
@@ -184,89 +169,6 @@ pub fn process_decoded(
     Ok(())
 }
 
-/// A ready [`ProcessorFactory`] for a [`SignalProcessor`] made from a typed config `C`: the
-/// YAML body is decoded with unknown keys and wrong types reported under the component's path
-/// (`processors.tenant.heder: unknown field`), an empty body gives `C::default()`, and `build`
-/// may add its own validation errors. Handles all three signals unless [`Self::signals`] says
-/// otherwise.
-///
-/// ```
-/// use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
-/// use ferrotel_core::{pdata, PipelineError, ProcessorFactory, RequestMeta, SignalProcessor, SignalProcessorFactory};
-///
-/// #[derive(serde::Deserialize, Default)]
-/// #[serde(deny_unknown_fields, default)]
-/// struct RenameConfig { to: String }
-///
-/// struct Rename(String);
-///
-/// impl SignalProcessor for Rename {
-///     fn traces(&self, req: &mut ExportTraceServiceRequest, _: &RequestMeta) -> Result<(), PipelineError> {
-///         pdata::for_each_span_mut(&mut req.resource_spans, |_, span| span.name = self.0.clone());
-///         Ok(())
-///     }
-/// }
-///
-/// let factory = SignalProcessorFactory::new("rename", "Renames every span.", |c: RenameConfig, _| Ok(Rename(c.to)));
-/// assert_eq!(factory.info().type_name, "rename");
-/// ```
-pub struct SignalProcessorFactory<C, P> {
-    info: FactoryInfo,
-    #[allow(clippy::type_complexity)]
-    build: Box<dyn Fn(C, &CreateContext) -> Result<P, ConfigErrors> + Send + Sync>,
-}
-
-impl<C, P> SignalProcessorFactory<C, P> {
-    /// A factory for the processor type `type_name` (its key in the YAML).
-    pub fn new(
-        type_name: &'static str,
-        description: &'static str,
-        build: impl Fn(C, &CreateContext) -> Result<P, ConfigErrors> + Send + Sync + 'static,
-    ) -> Self {
-        SignalProcessorFactory {
-            info: FactoryInfo {
-                type_name,
-                aliases: &[],
-                signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
-                stability: Stability::Alpha,
-                description,
-            },
-            build: Box::new(build),
-        }
-    }
-
-    /// Restricts the signals the processor may be used for (checked against pipelines).
-    pub fn signals(mut self, signals: &'static [Signal]) -> Self {
-        self.info.signals = signals;
-        self
-    }
-
-    /// Sets the stability shown by `ferrotel components` (default alpha).
-    pub fn stability(mut self, stability: Stability) -> Self {
-        self.info.stability = stability;
-        self
-    }
-}
-
-impl<C, P> ProcessorFactory for SignalProcessorFactory<C, P>
-where
-    C: serde::de::DeserializeOwned + Default + 'static,
-    P: SignalProcessor + 'static,
-{
-    fn info(&self) -> FactoryInfo {
-        self.info.clone()
-    }
-
-    fn create(
-        &self,
-        ctx: &CreateContext,
-        config: &Value,
-    ) -> Result<Box<dyn Processor>, ConfigErrors> {
-        let cfg: C = ferrotel_config::decode(&ctx.path, config)?;
-        Ok(Box::new(PerSignal((self.build)(cfg, ctx)?)))
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Exporters
 
@@ -314,11 +216,6 @@ impl Default for ExporterSettings {
     }
 }
 
-/// What an exporter factory builds.
-pub struct ExporterParts {
-    pub exporter: Arc<dyn Exporter>,
-    pub settings: ExporterSettings,
-}
 
 // ---------------------------------------------------------------------------------------------
 // Extensions
@@ -395,126 +292,39 @@ pub trait Extension: Send + Sync {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Factories
+// Connectors
 
-/// How far along a component is, shown by `ferrotel components`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stability {
-    Stable,
-    Beta,
-    Alpha,
-    /// Accepted in configs but does nothing yet.
-    Placeholder,
+/// A batch a connector emits: for every downstream pipeline of its signal (`pipelines: None`),
+/// or only for the named ones (`traces/errors`), as the routing connector does.
+pub struct Routed {
+    pub batch: Batch,
+    pub pipelines: Option<Vec<String>>,
 }
 
-impl Stability {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stability::Stable => "stable",
-            Stability::Beta => "beta",
-            Stability::Alpha => "alpha",
-            Stability::Placeholder => "placeholder (pass-through)",
+impl From<Batch> for Routed {
+    fn from(batch: Batch) -> Self {
+        Routed {
+            batch,
+            pipelines: None,
         }
     }
 }
 
-/// Describes a component type.
-#[derive(Debug, Clone)]
-pub struct FactoryInfo {
-    pub type_name: &'static str,
-    /// Older type names still accepted (`logging` for `debug`).
-    pub aliases: &'static [&'static str],
-    pub signals: &'static [Signal],
-    pub stability: Stability,
-    pub description: &'static str,
-}
-
-/// What every factory's `create` gets.
-#[derive(Clone)]
-pub struct CreateContext {
-    pub id: ComponentId,
-    /// Config path of the component, for error messages (`processors.batch/2`).
-    pub path: String,
-    pub telemetry: Telemetry,
-    /// For processors: the pipeline's signal and name.
-    pub signal: Option<Signal>,
-    pub pipeline: Option<String>,
-    /// For processors: notify to have the engine call `on_tick` now (e.g. a batch is full).
-    pub wake: Arc<Notify>,
-}
-
-pub trait ReceiverFactory: Send + Sync {
-    fn info(&self) -> FactoryInfo;
-    fn create(
-        &self,
-        ctx: &CreateContext,
-        config: &Value,
-    ) -> Result<Box<dyn Receiver>, ConfigErrors>;
-}
-
-pub trait ProcessorFactory: Send + Sync {
-    fn info(&self) -> FactoryInfo;
-    fn create(
-        &self,
-        ctx: &CreateContext,
-        config: &Value,
-    ) -> Result<Box<dyn Processor>, ConfigErrors>;
-}
-
-pub trait ExporterFactory: Send + Sync {
-    fn info(&self) -> FactoryInfo;
-    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<ExporterParts, ConfigErrors>;
-}
-
-pub trait ExtensionFactory: Send + Sync {
-    fn info(&self) -> FactoryInfo;
-    fn create(
-        &self,
-        ctx: &CreateContext,
-        config: &Value,
-    ) -> Result<Box<dyn Extension>, ConfigErrors>;
-}
-
-/// Every component type the binary knows: the one registration list.
-#[derive(Default, Clone)]
-pub struct Registry {
-    pub receivers: Vec<Arc<dyn ReceiverFactory>>,
-    pub processors: Vec<Arc<dyn ProcessorFactory>>,
-    pub exporters: Vec<Arc<dyn ExporterFactory>>,
-    pub extensions: Vec<Arc<dyn ExtensionFactory>>,
-}
-
-fn matches(info: &FactoryInfo, type_name: &str) -> bool {
-    info.type_name == type_name || info.aliases.contains(&type_name)
-}
-
-impl Registry {
-    pub fn receiver(&self, t: &str) -> Option<&Arc<dyn ReceiverFactory>> {
-        self.receivers.iter().find(|f| matches(&f.info(), t))
+/// The exporter end of one or more pipelines and the receiver end of others, of the same or
+/// another signal (otelcol's connectors: `forward`, `span_metrics`, `routing`). One instance per
+/// id, shared by every pipeline that lists it.
+///
+/// Called synchronously by the engine like a [`Processor`]: `consume` takes a batch from an
+/// upstream pipeline and pushes what it emits to `out`; the engine then runs each emitted batch
+/// through the downstream pipelines of its signal, in the caller's task, so their refusals
+/// (memory limit, full queue) reach the original client as the `consume` error would.
+/// Stateful connectors emit later from `on_tick` (every `tick_interval`) and `flush` (once, at
+/// shutdown, after every upstream pipeline has flushed into them).
+pub trait Connector: Send + Sync {
+    fn consume(&self, batch: Batch, out: &mut Vec<Routed>) -> Result<(), PipelineError>;
+    fn tick_interval(&self) -> Option<Duration> {
+        None
     }
-    pub fn processor(&self, t: &str) -> Option<&Arc<dyn ProcessorFactory>> {
-        self.processors.iter().find(|f| matches(&f.info(), t))
-    }
-    pub fn exporter(&self, t: &str) -> Option<&Arc<dyn ExporterFactory>> {
-        self.exporters.iter().find(|f| matches(&f.info(), t))
-    }
-    pub fn extension(&self, t: &str) -> Option<&Arc<dyn ExtensionFactory>> {
-        self.extensions.iter().find(|f| matches(&f.info(), t))
-    }
-    pub fn with_receiver(mut self, f: impl ReceiverFactory + 'static) -> Self {
-        self.receivers.push(Arc::new(f));
-        self
-    }
-    pub fn with_processor(mut self, f: impl ProcessorFactory + 'static) -> Self {
-        self.processors.push(Arc::new(f));
-        self
-    }
-    pub fn with_exporter(mut self, f: impl ExporterFactory + 'static) -> Self {
-        self.exporters.push(Arc::new(f));
-        self
-    }
-    pub fn with_extension(mut self, f: impl ExtensionFactory + 'static) -> Self {
-        self.extensions.push(Arc::new(f));
-        self
-    }
+    fn on_tick(&self, _out: &mut Vec<Routed>) {}
+    fn flush(&self, _out: &mut Vec<Routed>) {}
 }

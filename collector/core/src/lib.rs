@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod batch;
 pub mod component;
+pub mod factory;
 pub mod error;
 pub mod grpc;
 pub mod pdata;
@@ -24,6 +25,7 @@ pub mod wire;
 pub use auth::{AuthError, ClientAuthenticator, Extensions, ServerAuthenticator};
 pub use batch::{Batch, Data, DecodeError, RequestMeta};
 pub use component::*;
+pub use factory::*;
 pub use error::{ExportError, PipelineError};
 pub use ferrotel_config::{ComponentId, Kind, Signal};
 pub use opentelemetry_proto::tonic as proto;

@@ -1,14 +1,25 @@
-//! A pipeline: its processors, called directly in order, then fan-out to its exporters' queues.
+//! A pipeline: its processors, called directly in order, then fan-out to its outputs, which are
+//! exporters' queues and connectors.
 //!
 //! Data from a client runs through the processors inside the request's own task, so a refusal
 //! (memory limit, full queue) reaches that client. Buffering processors (batch, tail sampling)
 //! accept and emit later from a tick task; what they emit has been accepted already, so it
 //! waits for queue room instead of being refused, and is never dropped.
+//!
+//! Fan-out: every output gets every batch (a shared reference, not a copy). On the client's
+//! path every output is tried even when one refuses, as otelcol's fan-out does; the client gets
+//! the first refusal and will send the data again, so the outputs that accepted it get it
+//! twice. Those items are counted in `ferrotel_pipeline_partially_delivered_items`. On the
+//! accepted path (what processors emit later) each output waits out its own refusals, so no
+//! output gets anything twice.
 
+use crate::connector::ConnectorNode;
 use crate::exporter_runner::{ExporterRunner, Overflow};
 use ferrotel_config::PipelineId;
 use ferrotel_core::telemetry::Counter;
-use ferrotel_core::{Batch, ComponentId, Consumer, PipelineError, Processor};
+use ferrotel_core::{Batch, Consumer, PipelineError, Processor};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -16,30 +27,103 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// One processor instance with its wake handle and item counters.
-pub struct Stage {
-    pub id: ComponentId,
+pub(crate) struct Stage {
     pub processor: Box<dyn Processor>,
     pub wake: Arc<Notify>,
     pub incoming: Counter,
     pub outgoing: Counter,
 }
 
-pub struct Pipeline {
-    pub id: PipelineId,
-    stages: Vec<Stage>,
-    exporters: Vec<Arc<ExporterRunner>>,
+/// Where a pipeline's data goes after its processors.
+#[derive(Clone)]
+pub(crate) enum Output {
+    Exporter(Arc<ExporterRunner>),
+    Connector(Arc<ConnectorNode>),
+}
+
+impl Output {
+    /// The client's path: a refusal is returned.
+    async fn push(&self, batch: Batch) -> Result<(), PipelineError> {
+        match self {
+            Output::Exporter(e) => e.enqueue(batch, Overflow::RefuseWhenFull).await,
+            Output::Connector(c) => c.consume(batch).await,
+        }
+    }
+
+    /// The accepted path: refusals are waited out until `stop`.
+    async fn push_accepted(&self, batch: Batch, stop: &CancellationToken) {
+        match self {
+            Output::Exporter(e) => {
+                let id = e.id().to_string();
+                let items = batch.item_count();
+                let send = || e.enqueue(batch.clone(), Overflow::Wait);
+                retry_accepted(&id, items, stop, send).await;
+            }
+            Output::Connector(c) => c.consume_accepted(batch, stop).await,
+        }
+    }
+
+    fn admit(&self) -> Result<(), PipelineError> {
+        match self {
+            Output::Exporter(_) => Ok(()),
+            Output::Connector(c) => c.admit(),
+        }
+    }
 }
 
 /// How long a refused re-try of already accepted data waits before trying again.
 const ACCEPTED_RETRY_DELAY: Duration = Duration::from_millis(100);
 
+/// Runs `attempt` until it succeeds, waiting out retryable refusals until `stop` fires; a
+/// permanent refusal (or one after `stop`) drops the data with an error log naming `who`.
+pub(crate) async fn retry_accepted<F, Fut>(
+    who: &str,
+    items: usize,
+    stop: &CancellationToken,
+    mut attempt: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), PipelineError>>,
+{
+    loop {
+        match attempt().await {
+            Ok(()) => return,
+            Err(e) if e.is_retryable() && !stop.is_cancelled() => {
+                tracing::debug!(component = who, error = %e, "downstream refused accepted data, waiting");
+                tokio::time::sleep(ACCEPTED_RETRY_DELAY).await;
+            }
+            Err(e) => {
+                tracing::error!(component = who, error = %e, dropped_items = items, "Dropping accepted data that the rest of the pipeline refused");
+                return;
+            }
+        }
+    }
+}
+
+pub struct Pipeline {
+    pub id: PipelineId,
+    stages: Vec<Stage>,
+    outputs: Vec<Output>,
+    partially_delivered: Counter,
+}
+
 impl Pipeline {
-    pub fn new(id: PipelineId, stages: Vec<Stage>, exporters: Vec<Arc<ExporterRunner>>) -> Self {
+    pub(crate) fn new(
+        id: PipelineId,
+        stages: Vec<Stage>,
+        outputs: Vec<Output>,
+        partially_delivered: Counter,
+    ) -> Self {
         Pipeline {
             id,
             stages,
-            exporters,
+            outputs,
+            partially_delivered,
         }
+    }
+
+    pub(crate) fn outputs(&self) -> &[Output] {
+        &self.outputs
     }
 
     fn count(counter: &Counter, batches: &[Batch]) {
@@ -64,41 +148,54 @@ impl Pipeline {
         Ok(cur)
     }
 
-    async fn deliver(&self, batches: Vec<Batch>, overflow: Overflow) -> Result<(), PipelineError> {
+    /// The client's path: every output gets every batch; the first refusal is returned. What
+    /// some output accepted before the refusal will come again with the client's retry: it
+    /// is counted in `ferrotel_pipeline_partially_delivered_items`.
+    async fn fan_out(&self, batches: Vec<Batch>) -> Result<(), PipelineError> {
+        let mut delivered = 0;
         for b in batches {
-            for e in &self.exporters {
-                e.enqueue(b.clone(), overflow).await?;
+            match push_to_all(&self.outputs, &b, Output::push).await {
+                Ok(()) => delivered += b.item_count(),
+                Err((e, accepted)) => {
+                    let partial = if accepted > 0 { b.item_count() } else { 0 };
+                    self.partially_delivered.add((delivered + partial) as u64);
+                    return Err(e);
+                }
             }
         }
         Ok(())
     }
 
-    /// Passes data a processor already accepted through the rest of the pipeline. Retryable
+    /// Passes data already accepted (by a processor of this pipeline, or by an upstream
+    /// pipeline's connector) through the stages from `from` on and to every output. Retryable
     /// refusals are waited out (until `stop` fires); nothing is dropped silently.
-    async fn forward_accepted(&self, from: usize, batches: Vec<Batch>, stop: &CancellationToken) {
-        for b in batches {
-            loop {
-                let result = match self.run_stages(from, vec![b.clone()]) {
-                    Ok(out) => self.deliver(out, Overflow::Wait).await,
-                    Err(e) => Err(e),
+    pub(crate) fn forward_accepted<'a>(
+        &'a self,
+        from: usize,
+        batches: Vec<Batch>,
+        stop: &'a CancellationToken,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let who = self.id.to_string();
+            for b in batches {
+                let mut out = Vec::new();
+                let items = b.item_count();
+                let run = || {
+                    let result = self.run_stages(from, vec![b.clone()]).map(|o| out = o);
+                    std::future::ready(result)
                 };
-                match result {
-                    Ok(()) => break,
-                    Err(e) if e.is_retryable() && !stop.is_cancelled() => {
-                        tracing::debug!(pipeline = %self.id, error = %e, "downstream refused accepted data, waiting");
-                        tokio::time::sleep(ACCEPTED_RETRY_DELAY).await;
-                    }
-                    Err(e) => {
-                        tracing::error!(pipeline = %self.id, error = %e, dropped_items = b.item_count(), "Dropping accepted data that the rest of the pipeline refused");
-                        break;
+                retry_accepted(&who, items, stop, run).await;
+                for ob in out {
+                    for o in &self.outputs {
+                        o.push_accepted(ob.clone(), stop).await;
                     }
                 }
             }
-        }
+        })
     }
 
     /// Spawns the tick task of every buffering stage; they stop when `stop` is cancelled.
-    pub fn spawn_tickers(
+    pub(crate) fn spawn_tickers(
         self: &Arc<Self>,
         tasks: &mut JoinSet<()>,
         stop: CancellationToken,
@@ -129,7 +226,7 @@ impl Pipeline {
     }
 
     /// At shutdown (tickers stopped): flushes each stage in order, passing what it emits on.
-    pub async fn flush(&self, hard_stop: &CancellationToken) {
+    pub(crate) async fn flush(&self, hard_stop: &CancellationToken) {
         for (i, stage) in self.stages.iter().enumerate() {
             let mut out = Vec::new();
             stage.processor.flush(&mut out);
@@ -143,27 +240,70 @@ impl Pipeline {
 impl Consumer for Pipeline {
     async fn consume(&self, batch: Batch) -> Result<(), PipelineError> {
         let out = self.run_stages(0, vec![batch])?;
-        self.deliver(out, Overflow::RefuseWhenFull).await
+        self.fan_out(out).await
     }
 
     fn admit(&self) -> Result<(), PipelineError> {
-        self.stages.iter().try_for_each(|s| s.processor.admit())
+        self.stages.iter().try_for_each(|s| s.processor.admit())?;
+        self.outputs.iter().try_for_each(Output::admit)
     }
 }
 
-/// A receiver feeding several pipelines of one signal: each gets a (cheap) clone.
-pub struct Fanout(pub Vec<Arc<dyn Consumer>>);
+/// Offers `batch` to every target, even after one refuses (as otelcol's fan-out does). On a
+/// refusal: the first one, and how many targets accepted the batch.
+pub(crate) async fn push_to_all<'a, T, F, Fut>(
+    targets: impl IntoIterator<Item = &'a T>,
+    batch: &Batch,
+    push: F,
+) -> Result<(), (PipelineError, usize)>
+where
+    T: 'a,
+    F: Fn(&'a T, Batch) -> Fut,
+    Fut: Future<Output = Result<(), PipelineError>>,
+{
+    let mut refusal = None;
+    let mut accepted = 0;
+    for t in targets {
+        match push(t, batch.clone()).await {
+            Ok(()) => accepted += 1,
+            Err(e) => {
+                refusal.get_or_insert(e);
+            }
+        }
+    }
+    refusal.map_or(Ok(()), |e| Err((e, accepted)))
+}
+
+/// `pipeline.consume(batch)`, as a function [`push_to_all`] can take.
+pub(crate) async fn consume_into(
+    pipeline: &Arc<Pipeline>,
+    batch: Batch,
+) -> Result<(), PipelineError> {
+    pipeline.consume(batch).await
+}
+
+/// A receiver feeding several pipelines of one signal: each gets a shared reference, and the
+/// first refusal is returned. Items some pipeline accepted before another refused are counted
+/// in `ferrotel_receiver_partially_delivered_items`.
+pub(crate) struct Fanout {
+    pub pipelines: Vec<Arc<Pipeline>>,
+    pub partially_delivered: Counter,
+}
 
 #[async_trait::async_trait]
 impl Consumer for Fanout {
     async fn consume(&self, batch: Batch) -> Result<(), PipelineError> {
-        for c in &self.0 {
-            c.consume(batch.clone()).await?;
-        }
-        Ok(())
+        push_to_all(&self.pipelines, &batch, consume_into)
+            .await
+            .map_err(|(e, accepted)| {
+                if accepted > 0 {
+                    self.partially_delivered.add(batch.item_count() as u64);
+                }
+                e
+            })
     }
 
     fn admit(&self) -> Result<(), PipelineError> {
-        self.0.iter().try_for_each(|c| c.admit())
+        self.pipelines.iter().try_for_each(|c| c.admit())
     }
 }

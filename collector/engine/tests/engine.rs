@@ -1,80 +1,95 @@
-//! Engine behaviour with recording fakes: fan-out without copies, queue-full refusals,
-//! retries, permanent failures, draining at shutdown and graph validation.
+//! Engine behaviour through `Service::build` and `start`, with test components: a stub receiver
+//! whose consumers the test calls as a client would, and recording exporters that can fail or
+//! block on demand. Fan-out without copies and with partial delivery, queue-full refusals,
+//! retries, permanent failures, buffering processors (woken, flushed at shutdown), connectors
+//! between pipelines, registration clashes and graph validation.
 
 #![allow(clippy::unwrap_used)]
 
-use ferrotel_config::{GoDuration, PipelineId, QueueConfig, RetryConfig, Value};
-use ferrotel_core::{
-    Batch, ComponentId, Consumer, CreateContext, ExportError, ExporterFactory, ExporterParts,
-    ExporterSettings, FactoryInfo, PipelineError, Processor, ProcessorFactory, Registry, Signal,
-    Telemetry,
-};
 mod common;
 
-use common::{document, test_info, wait_for, StubReceiverFactory};
-use ferrotel_engine::exporter_runner::ExporterRunner;
-use ferrotel_engine::pipeline::{Pipeline, Stage};
+use common::{document, wait_for, EmptyConfig, RecordingFactory, StubReceiverFactory};
+use ferrotel_config::ConfigErrors;
+use ferrotel_core::{
+    Batch, Connector, CreateContext, ExportError, Extension, ExtensionContext, Factory,
+    FactoryInfo, PipelineError, Processor, Registry, Routed, ServerAuthenticator, Signal,
+    Stability, StartError,
+};
 use ferrotel_engine::Service;
-use ferrotel_testkit::{fixtures, RecordingExporter};
-use std::sync::Arc;
+use ferrotel_testkit::fixtures;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::task::JoinSet;
+use tokio::sync::Notify;
 
-fn settings(queue_size: u64, consumers: usize) -> ExporterSettings {
-    ExporterSettings {
-        timeout: GoDuration::from_secs(5),
-        retry: RetryConfig {
-            initial_interval: GoDuration::from_millis(10),
-            max_interval: GoDuration::from_millis(40),
-            ..Default::default()
-        },
-        queue: QueueConfig {
-            queue_size,
-            num_consumers: consumers,
-            ..Default::default()
-        },
+const DEADLINE: Duration = Duration::from_secs(5);
+
+/// The factories every test registers (type `stub`, type `recording` alias `rec`); clones
+/// share the receivers' consumers and the exporters they created.
+#[derive(Clone, Default)]
+struct Kit {
+    stub: StubReceiverFactory,
+    rec: RecordingFactory,
+}
+
+impl Kit {
+    fn registry(&self) -> Registry {
+        Registry::default()
+            .with(self.stub.clone())
+            .with(self.rec.clone())
+    }
+
+    /// Builds and starts the service of `yaml` with `registry`.
+    async fn start_with(&self, yaml: &str, registry: &Registry) -> Service {
+        let mut service =
+            Service::build(&document(yaml), registry).unwrap_or_else(|e| panic!("{e}"));
+        service.start().await.unwrap();
+        service
+    }
+
+    async fn start(&self, yaml: &str) -> Service {
+        self.start_with(yaml, &self.registry()).await
     }
 }
 
-fn runner(
-    name: &str,
-    exp: &RecordingExporter,
-    s: ExporterSettings,
-    t: &Telemetry,
-) -> Arc<ExporterRunner> {
-    ExporterRunner::new(
-        ComponentId::new(name),
-        Signal::Traces,
-        Arc::new(exp.clone()),
-        s,
-        t,
-    )
+/// The value of `ferrotel_pipeline_partially_delivered_items` for `pipeline`.
+fn partially_delivered(service: &Service, pipeline: &str) -> u64 {
+    service
+        .telemetry()
+        .counter(
+            "ferrotel_pipeline_partially_delivered_items",
+            "",
+            &[("pipeline", pipeline)],
+        )
+        .get()
 }
 
-fn pipeline(stages: Vec<Stage>, runners: Vec<Arc<ExporterRunner>>) -> Arc<Pipeline> {
-    Arc::new(Pipeline::new(
-        PipelineId {
-            signal: Signal::Traces,
-            name: None,
-        },
-        stages,
-        runners,
-    ))
+fn rendered(service: &Service, series: &str) -> bool {
+    service.telemetry().render().contains(series)
 }
 
 #[tokio::test]
 async fn fan_out_shares_the_payload() {
-    let t = Telemetry::new();
-    let (a, b) = (RecordingExporter::default(), RecordingExporter::default());
-    let (ra, rb) = (
-        runner("a", &a, settings(10, 1), &t),
-        runner("b", &b, settings(10, 1), &t),
+    let kit = Kit::default();
+    let service = kit
+        .start(
+            "receivers: {stub: {}}
+exporters:
+  recording/a: {sending_queue: {queue_size: 10, num_consumers: 1}}
+  recording/b: {sending_queue: {queue_size: 10, num_consumers: 1}}
+service:
+  pipelines:
+    traces: {receivers: [stub], exporters: [recording/a, recording/b]}
+",
+        )
+        .await;
+    let (a, b) = (
+        kit.rec.exporter("recording/a"),
+        kit.rec.exporter("recording/b"),
     );
-    let mut tasks = JoinSet::new();
-    ra.spawn_workers(&mut tasks);
-    rb.spawn_workers(&mut tasks);
-    let p = pipeline(vec![], vec![ra, rb]);
-    p.consume(fixtures::encoded_batch(Signal::Traces, 30))
+    kit.stub
+        .traces()
+        .consume(fixtures::encoded_batch(Signal::Traces, 30))
         .await
         .unwrap();
     wait_for(|| a.item_count() == 30 && b.item_count() == 30).await;
@@ -85,67 +100,105 @@ async fn fan_out_shares_the_payload() {
         pb.as_ptr(),
         "both exporters see the same bytes, not copies"
     );
-    assert!(t
-        .render()
-        .contains("otelcol_exporter_sent_spans{exporter=\"a\"} 30"));
+    wait_for(|| {
+        rendered(
+            &service,
+            "otelcol_exporter_sent_spans{exporter=\"recording/a\"} 30",
+        )
+    })
+    .await;
+    assert_eq!(partially_delivered(&service, "traces"), 0);
+    service.shutdown(DEADLINE).await;
 }
 
 #[tokio::test]
 async fn full_queue_refuses_with_a_retryable_error() {
-    let t = Telemetry::new();
-    let slow = RecordingExporter::default();
-    *slow.delay.lock().unwrap() = Duration::from_millis(300);
-    let r = runner("slow", &slow, settings(1, 1), &t);
-    let mut tasks = JoinSet::new();
-    r.spawn_workers(&mut tasks);
-    let p = pipeline(vec![], vec![r]);
+    let kit = Kit::default();
+    let service = kit
+        .start(
+            "receivers: {stub: {}}
+exporters:
+  recording/slow: {sending_queue: {queue_size: 1, num_consumers: 1}}
+service:
+  pipelines:
+    traces: {receivers: [stub], exporters: [recording/slow]}
+",
+        )
+        .await;
+    let slow = kit.rec.exporter("recording/slow");
+    slow.close_gate();
+    let client = kit.stub.traces();
     // One in the worker, one in the queue, the third is refused.
-    p.consume(fixtures::encoded_batch(Signal::Traces, 3))
+    client
+        .consume(fixtures::encoded_batch(Signal::Traces, 3))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    p.consume(fixtures::encoded_batch(Signal::Traces, 3))
+    wait_for(|| slow.entered() == 1).await;
+    client
+        .consume(fixtures::encoded_batch(Signal::Traces, 3))
         .await
         .unwrap();
-    let err = p
+    let err = client
         .consume(fixtures::encoded_batch(Signal::Traces, 3))
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "sending queue is full");
     assert_eq!(err.grpc_code(), 14);
     assert_eq!(err.http_status(), 503);
-    assert!(t
-        .render()
-        .contains("otelcol_exporter_enqueue_failed_spans{exporter=\"slow\"} 3"));
+    assert!(rendered(
+        &service,
+        "otelcol_exporter_enqueue_failed_spans{exporter=\"recording/slow\"} 3"
+    ));
+    assert_eq!(
+        partially_delivered(&service, "traces"),
+        0,
+        "refused by the only output: nothing was delivered"
+    );
+    slow.open_gate();
     wait_for(|| slow.item_count() == 6).await;
+    service.shutdown(DEADLINE).await;
 }
 
 #[tokio::test]
 async fn retryable_failures_are_retried_and_permanent_ones_dropped() {
-    let t = Telemetry::new();
-    let e = RecordingExporter::default();
+    let kit = Kit::default();
+    let service = kit
+        .start(
+            "receivers: {stub: {}}
+exporters:
+  recording/e:
+    sending_queue: {queue_size: 10, num_consumers: 1}
+    retry_on_failure: {initial_interval: 10ms, max_interval: 40ms}
+service:
+  pipelines:
+    traces: {receivers: [stub], exporters: [recording/e]}
+",
+        )
+        .await;
+    let e = kit.rec.exporter("recording/e");
     e.fail_next(ExportError::retryable("backend unavailable"));
     e.fail_next(ExportError::Retryable {
         message: "slow down".into(),
         throttle: Some(Duration::from_millis(50)),
     });
-    let r = runner("e", &e, settings(10, 1), &t);
-    let mut tasks = JoinSet::new();
-    r.spawn_workers(&mut tasks);
-    let p = pipeline(vec![], vec![r]);
-    p.consume(fixtures::encoded_batch(Signal::Traces, 9))
+    let client = kit.stub.traces();
+    client
+        .consume(fixtures::encoded_batch(Signal::Traces, 9))
         .await
         .unwrap();
     wait_for(|| e.item_count() == 9).await;
-    assert_eq!(e.attempts.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(e.attempts.load(Ordering::SeqCst), 3);
 
     e.fail_next(ExportError::permanent("bad data"));
-    p.consume(fixtures::encoded_batch(Signal::Traces, 4))
+    client
+        .consume(fixtures::encoded_batch(Signal::Traces, 4))
         .await
         .unwrap();
     wait_for(|| {
-        t.render()
-            .contains("otelcol_exporter_send_failed_spans{exporter=\"e\"} 4")
+        rendered(
+            &service,
+            "otelcol_exporter_send_failed_spans{exporter=\"recording/e\"} 4",
+        )
     })
     .await;
     assert_eq!(
@@ -153,36 +206,146 @@ async fn retryable_failures_are_retried_and_permanent_ones_dropped() {
         9,
         "the permanently failed batch is not delivered"
     );
+    service.shutdown(DEADLINE).await;
 }
 
 #[tokio::test]
 async fn without_queue_the_export_result_reaches_the_caller() {
-    let t = Telemetry::new();
-    let e = RecordingExporter::default();
-    let mut s = settings(10, 1);
-    s.queue = QueueConfig::disabled();
-    s.retry.enabled = false;
-    let p = pipeline(vec![], vec![runner("e", &e, s, &t)]);
+    let kit = Kit::default();
+    let service = kit
+        .start(
+            "receivers: {stub: {}}
+exporters:
+  recording/e: {sending_queue: {enabled: false}, retry_on_failure: {enabled: false}}
+service:
+  pipelines:
+    traces: {receivers: [stub], exporters: [recording/e]}
+",
+        )
+        .await;
+    let e = kit.rec.exporter("recording/e");
+    let client = kit.stub.traces();
     e.fail_next(ExportError::permanent("rejected"));
-    let err = p
+    let err = client
         .consume(fixtures::encoded_batch(Signal::Traces, 3))
         .await
         .unwrap_err();
     assert_eq!(err.grpc_code(), 13);
     e.fail_next(ExportError::retryable("down"));
-    let err = p
+    let err = client
         .consume(fixtures::encoded_batch(Signal::Traces, 3))
         .await
         .unwrap_err();
     assert_eq!(err.grpc_code(), 14);
-    p.consume(fixtures::encoded_batch(Signal::Traces, 3))
+    client
+        .consume(fixtures::encoded_batch(Signal::Traces, 3))
         .await
         .unwrap();
     assert_eq!(e.item_count(), 3);
+    service.shutdown(DEADLINE).await;
 }
 
+// --- fan-out to several outputs ----------------------------------------------------------------
+
+#[tokio::test]
+async fn fan_out_tries_every_output_and_counts_partial_deliveries() {
+    let kit = Kit::default();
+    let service = kit
+        .start(
+            "receivers: {stub: {}}
+exporters:
+  recording/refuses: {sending_queue: {enabled: false}, retry_on_failure: {enabled: false}}
+  recording/accepts: {sending_queue: {queue_size: 10, num_consumers: 1}}
+service:
+  pipelines:
+    traces: {receivers: [stub], exporters: [recording/refuses, recording/accepts]}
+",
+        )
+        .await;
+    let (refuses, accepts) = (
+        kit.rec.exporter("recording/refuses"),
+        kit.rec.exporter("recording/accepts"),
+    );
+    let client = kit.stub.traces();
+    refuses.fail_next(ExportError::permanent("rejected"));
+    let err = client
+        .consume(fixtures::encoded_batch(Signal::Traces, 5))
+        .await
+        .unwrap_err();
+    assert_eq!(err.grpc_code(), 13, "{err}");
+    assert!(err.to_string().contains("rejected"), "{err}");
+    // The output after the refusing one still got its copy.
+    wait_for(|| accepts.item_count() == 5).await;
+    assert_eq!(refuses.item_count(), 0);
+    assert_eq!(partially_delivered(&service, "traces"), 5);
+    assert!(
+        rendered(
+            &service,
+            "ferrotel_pipeline_partially_delivered_items{pipeline=\"traces\"} 5"
+        ),
+        "{}",
+        service.telemetry().render()
+    );
+
+    // Delivered everywhere: nothing more is counted.
+    client
+        .consume(fixtures::encoded_batch(Signal::Traces, 2))
+        .await
+        .unwrap();
+    wait_for(|| accepts.item_count() == 7).await;
+    assert_eq!(refuses.item_count(), 2);
+    assert_eq!(partially_delivered(&service, "traces"), 5);
+    service.shutdown(DEADLINE).await;
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_the_client_while_the_other_exporter_keeps_its_copy() {
+    let kit = Kit::default();
+    let service = kit
+        .start(
+            "receivers: {stub: {}}
+exporters:
+  recording/full: {sending_queue: {queue_size: 1, num_consumers: 1}}
+  recording/free: {sending_queue: {queue_size: 10, num_consumers: 1}}
+service:
+  pipelines:
+    traces/fan: {receivers: [stub], exporters: [recording/full, recording/free]}
+",
+        )
+        .await;
+    let (full, free) = (
+        kit.rec.exporter("recording/full"),
+        kit.rec.exporter("recording/free"),
+    );
+    full.close_gate();
+    let client = kit.stub.traces();
+    client
+        .consume(fixtures::encoded_batch(Signal::Traces, 1))
+        .await
+        .unwrap();
+    wait_for(|| full.entered() == 1).await; // in the blocked worker
+    client
+        .consume(fixtures::encoded_batch(Signal::Traces, 2))
+        .await
+        .unwrap(); // in the queue
+    let err = client
+        .consume(fixtures::encoded_batch(Signal::Traces, 4))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "sending queue is full");
+    assert!(err.is_retryable());
+    wait_for(|| free.item_count() == 7).await;
+    assert_eq!(partially_delivered(&service, "traces/fan"), 4);
+    full.open_gate();
+    wait_for(|| full.item_count() == 3).await;
+    service.shutdown(DEADLINE).await;
+    assert_eq!(full.item_count(), 3, "the refused batch is the client's");
+}
+
+// --- buffering processors ----------------------------------------------------------------------
+
 /// Buffers everything and emits on tick or flush, like the batch processor.
-struct Buffer(std::sync::Mutex<Vec<Batch>>);
+struct Buffer(Mutex<Vec<Batch>>);
 
 impl Processor for Buffer {
     fn process(&self, batch: Batch, _out: &mut Vec<Batch>) -> Result<(), PipelineError> {
@@ -200,95 +363,361 @@ impl Processor for Buffer {
     }
 }
 
-fn buffer_stage(t: &Telemetry) -> (Stage, Arc<tokio::sync::Notify>) {
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let stage = Stage {
-        id: ComponentId::new("buffer"),
-        processor: Box::new(Buffer(Default::default())),
-        wake: wake.clone(),
-        incoming: t.counter("in", "", &[]),
-        outgoing: t.counter("out", "", &[]),
-    };
-    (stage, wake)
+/// The factory of [`Buffer`], type `buffer`; keeps the wake handle of each instance.
+#[derive(Clone, Default)]
+struct BufferFactory {
+    wakes: Arc<Mutex<Vec<Arc<Notify>>>>,
 }
 
-#[tokio::test]
-async fn wake_emits_and_accepted_data_waits_for_queue_room() {
-    let t = Telemetry::new();
-    let e = RecordingExporter::default();
-    *e.delay.lock().unwrap() = Duration::from_millis(20);
-    let r = runner("e", &e, settings(1, 1), &t);
-    let (stage, wake) = buffer_stage(&t);
-    let p = pipeline(vec![stage], vec![r.clone()]);
-    let mut tasks = JoinSet::new();
-    r.spawn_workers(&mut tasks);
-    let stop = tokio_util::sync::CancellationToken::new();
-    p.spawn_tickers(
-        &mut tasks,
-        stop.clone(),
-        tokio_util::sync::CancellationToken::new(),
-    );
-    for _ in 0..10 {
-        p.consume(fixtures::encoded_batch(Signal::Traces, 5))
-            .await
-            .unwrap();
+impl BufferFactory {
+    /// The wake handle of the only instance.
+    fn wake(&self) -> Arc<Notify> {
+        let wakes = self.wakes.lock().unwrap();
+        assert_eq!(wakes.len(), 1, "one buffer instance");
+        wakes[0].clone()
     }
-    assert_eq!(e.item_count(), 0, "buffered until woken");
-    wake.notify_one();
-    // 10 batches through a queue of 1: the ticker waits for room instead of dropping.
-    wait_for(|| e.item_count() == 50).await;
 }
 
-#[tokio::test]
-async fn flush_at_shutdown_exports_what_was_buffered() {
-    let t = Telemetry::new();
-    let e = RecordingExporter::default();
-    let r = runner("e", &e, settings(100, 2), &t);
-    let (stage, _) = buffer_stage(&t);
-    let p = pipeline(vec![stage], vec![r.clone()]);
-    let mut workers = JoinSet::new();
-    r.spawn_workers(&mut workers);
-    for _ in 0..7 {
-        p.consume(fixtures::encoded_batch(Signal::Traces, 3))
-            .await
-            .unwrap();
-    }
-    p.flush(&tokio_util::sync::CancellationToken::new()).await;
-    r.close();
-    while workers.join_next().await.is_some() {}
-    assert_eq!(e.item_count(), 21);
-}
-
-// --- graph validation through Service::build -------------------------------------------------
-
-struct NullProcessorFactory;
-impl ProcessorFactory for NullProcessorFactory {
+impl Factory for BufferFactory {
+    type Config = EmptyConfig;
+    type Component = Box<dyn Processor>;
     fn info(&self) -> FactoryInfo {
-        test_info("nothing", &[], &[Signal::Traces])
+        FactoryInfo::new("buffer", "test").all_signals(Stability::Alpha)
     }
     fn create(
         &self,
-        _: &CreateContext,
-        _: &Value,
-    ) -> Result<Box<dyn Processor>, ferrotel_config::ConfigErrors> {
+        ctx: &CreateContext,
+        _: EmptyConfig,
+    ) -> Result<Box<dyn Processor>, ConfigErrors> {
+        self.wakes.lock().unwrap().push(ctx.wake.clone());
         Ok(Box::new(Buffer(Default::default())))
     }
 }
 
-struct RecordingFactory;
-impl ExporterFactory for RecordingFactory {
+#[tokio::test]
+async fn wake_emits_and_accepted_data_waits_for_queue_room() {
+    let kit = Kit::default();
+    let buffer = BufferFactory::default();
+    let registry = kit.registry().with(buffer.clone());
+    let service = kit
+        .start_with(
+            "receivers: {stub: {}}
+processors: {buffer: {}}
+exporters:
+  recording/e: {sending_queue: {queue_size: 1, num_consumers: 1}}
+service:
+  pipelines:
+    traces: {receivers: [stub], processors: [buffer], exporters: [recording/e]}
+",
+            &registry,
+        )
+        .await;
+    let e = kit.rec.exporter("recording/e");
+    let client = kit.stub.traces();
+    for _ in 0..10 {
+        client
+            .consume(fixtures::encoded_batch(Signal::Traces, 5))
+            .await
+            .unwrap();
+    }
+    assert_eq!(e.entered(), 0, "buffered until woken");
+    e.close_gate();
+    buffer.wake().notify_one();
+    // 10 batches through a queue of 1 with a blocked worker: the ticker waits for room
+    // instead of dropping or refusing.
+    wait_for(|| e.entered() == 1).await;
+    e.open_gate();
+    wait_for(|| e.item_count() == 50).await;
+    assert!(rendered(
+        &service,
+        "otelcol_exporter_enqueue_failed_spans{exporter=\"recording/e\"} 0"
+    ));
+    service.shutdown(DEADLINE).await;
+}
+
+#[tokio::test]
+async fn flush_at_shutdown_exports_what_was_buffered() {
+    let kit = Kit::default();
+    let registry = kit.registry().with(BufferFactory::default());
+    let service = kit
+        .start_with(
+            "receivers: {stub: {}}
+processors: {buffer: {}}
+exporters:
+  recording/e: {sending_queue: {queue_size: 100, num_consumers: 2}}
+service:
+  pipelines:
+    traces: {receivers: [stub], processors: [buffer], exporters: [recording/e]}
+",
+            &registry,
+        )
+        .await;
+    let e = kit.rec.exporter("recording/e");
+    let client = kit.stub.traces();
+    for _ in 0..7 {
+        client
+            .consume(fixtures::encoded_batch(Signal::Traces, 3))
+            .await
+            .unwrap();
+    }
+    assert_eq!(e.entered(), 0, "buffered");
+    service.shutdown(DEADLINE).await;
+    assert_eq!(e.item_count(), 21);
+}
+
+// --- connectors --------------------------------------------------------------------------------
+
+/// A traces-to-traces connector that passes everything on and counts the items it saw.
+struct PassThrough(Arc<AtomicUsize>);
+
+impl Connector for PassThrough {
+    fn consume(&self, batch: Batch, out: &mut Vec<Routed>) -> Result<(), PipelineError> {
+        self.0.fetch_add(batch.item_count(), Ordering::SeqCst);
+        out.push(batch.into());
+        Ok(())
+    }
+}
+
+/// The factory of [`PassThrough`], type `passthrough`; its instances share one count.
+#[derive(Clone, Default)]
+struct PassThroughFactory {
+    items: Arc<AtomicUsize>,
+}
+
+impl PassThroughFactory {
+    fn items(&self) -> usize {
+        self.items.load(Ordering::SeqCst)
+    }
+}
+
+impl Factory for PassThroughFactory {
+    type Config = EmptyConfig;
+    type Component = Box<dyn Connector>;
     fn info(&self) -> FactoryInfo {
-        test_info("recording", &["rec"], &Signal::ALL)
+        FactoryInfo::new("passthrough", "test").connects(
+            Signal::Traces,
+            Signal::Traces,
+            Stability::Alpha,
+        )
     }
     fn create(
         &self,
         _: &CreateContext,
-        _: &Value,
-    ) -> Result<ExporterParts, ferrotel_config::ConfigErrors> {
-        Ok(ExporterParts {
-            exporter: Arc::new(RecordingExporter::default()),
-            settings: ExporterSettings::default(),
-        })
+        _: EmptyConfig,
+    ) -> Result<Box<dyn Connector>, ConfigErrors> {
+        Ok(Box::new(PassThrough(self.items.clone())))
+    }
+}
+
+/// The errors of building `yaml` with the stub receiver, the recording exporter and the
+/// pass-through connector.
+fn connector_build_errors(yaml: &str) -> String {
+    let kit = Kit::default();
+    let registry = kit.registry().with(PassThroughFactory::default());
+    Service::build(&document(yaml), &registry)
+        .err()
+        .expect("an invalid graph")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_connector_feeds_its_downstream_pipeline_and_passes_refusals_back() {
+    let kit = Kit::default();
+    let connector = PassThroughFactory::default();
+    let registry = kit.registry().with(connector.clone());
+    let service = kit
+        .start_with(
+            "receivers: {stub: {}}
+exporters:
+  recording: {sending_queue: {enabled: false}, retry_on_failure: {enabled: false}}
+connectors: {passthrough: {}}
+service:
+  pipelines:
+    traces/in: {receivers: [stub], exporters: [passthrough]}
+    traces/out: {receivers: [passthrough], exporters: [recording]}
+",
+            &registry,
+        )
+        .await;
+    let e = kit.rec.exporter("recording");
+    let client = kit.stub.traces();
+    client
+        .consume(fixtures::encoded_batch(Signal::Traces, 5))
+        .await
+        .unwrap();
+    assert_eq!(connector.items(), 5);
+    assert_eq!(
+        e.item_count(),
+        5,
+        "exported (without a queue) before the client got its answer"
+    );
+
+    e.fail_next(ExportError::retryable("backend down"));
+    let err = client
+        .consume(fixtures::encoded_batch(Signal::Traces, 3))
+        .await
+        .unwrap_err();
+    assert_eq!(err.grpc_code(), 14, "{err}");
+    assert!(err.to_string().contains("backend down"), "{err}");
+    assert_eq!(connector.items(), 8);
+    assert_eq!(e.item_count(), 5);
+    service.shutdown(DEADLINE).await;
+}
+
+#[test]
+fn a_connector_must_join_an_exporter_pipeline_to_a_receiver_pipeline() {
+    let err = connector_build_errors(
+        "receivers: {stub: {}}
+exporters: {recording: {}}
+connectors: {passthrough: {}}
+service:
+  pipelines:
+    traces: {receivers: [stub], exporters: [passthrough]}
+",
+    );
+    assert!(
+        err.contains("service.pipelines.traces: connector \"passthrough\" used as exporter in traces pipeline but not used in any supported receiver pipeline"),
+        "{err}"
+    );
+
+    let err = connector_build_errors(
+        "receivers: {stub: {}}
+exporters: {recording: {}}
+connectors: {passthrough: {}}
+service:
+  pipelines:
+    traces: {receivers: [passthrough], exporters: [recording]}
+",
+    );
+    assert!(
+        err.contains("service.pipelines.traces: connector \"passthrough\" used as receiver in traces pipeline but not used in any supported exporter pipeline"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_cycle_through_connectors_is_refused() {
+    let err = connector_build_errors(
+        "receivers: {stub: {}}
+exporters: {recording: {}}
+connectors: {passthrough/c1: {}, passthrough/c2: {}}
+service:
+  pipelines:
+    traces/a: {receivers: [stub, passthrough/c2], exporters: [passthrough/c1]}
+    traces/b: {receivers: [passthrough/c1], exporters: [passthrough/c2]}
+",
+    );
+    assert!(err.contains("service.pipelines: cycle detected"), "{err}");
+}
+
+#[tokio::test]
+async fn shutdown_flushes_a_buffering_pipeline_through_its_connector() {
+    let kit = Kit::default();
+    let connector = PassThroughFactory::default();
+    let registry = kit
+        .registry()
+        .with(connector.clone())
+        .with(BufferFactory::default());
+    let service = kit
+        .start_with(
+            "receivers: {stub: {}}
+processors: {buffer: {}}
+exporters:
+  recording: {sending_queue: {queue_size: 100, num_consumers: 2}}
+connectors: {passthrough: {}}
+service:
+  pipelines:
+    traces/in: {receivers: [stub], processors: [buffer], exporters: [passthrough]}
+    traces/out: {receivers: [passthrough], exporters: [recording]}
+",
+            &registry,
+        )
+        .await;
+    let e = kit.rec.exporter("recording");
+    let client = kit.stub.traces();
+    for _ in 0..4 {
+        client
+            .consume(fixtures::encoded_batch(Signal::Traces, 3))
+            .await
+            .unwrap();
+    }
+    assert_eq!(connector.items(), 0, "buffered upstream of the connector");
+    service.shutdown(DEADLINE).await;
+    assert_eq!(connector.items(), 12);
+    assert_eq!(e.item_count(), 12, "nothing lost");
+}
+
+// --- registration ------------------------------------------------------------------------------
+
+const ONE_PIPELINE: &str = "receivers: {stub: {}}
+exporters: {recording: {}}
+service:
+  pipelines:
+    traces: {receivers: [stub], exporters: [recording]}
+";
+
+#[test]
+fn a_type_registered_twice_is_refused() {
+    let kit = Kit::default();
+    let twice = kit.registry().with(StubReceiverFactory::default());
+    let err = Service::build(&document(ONE_PIPELINE), &twice)
+        .err()
+        .expect("a type registered twice")
+        .to_string();
+    assert!(err.contains("registered twice"), "{err}");
+    assert!(err.contains("receiver type \"stub\""), "{err}");
+
+    // An alias counts as a name.
+    let alias = kit
+        .registry()
+        .with(RecordingFactory::named("other", &["rec"]));
+    let err = Service::build(&document(ONE_PIPELINE), &alias)
+        .err()
+        .expect("an alias registered twice")
+        .to_string();
+    assert!(err.contains("registered twice"), "{err}");
+    assert!(err.contains("\"rec\" is already taken"), "{err}");
+}
+
+#[tokio::test]
+async fn replacing_a_type_uses_the_replacement() {
+    let kit = Kit::default();
+    let replacement = RecordingFactory::default();
+    let registry = kit.registry().replacing(replacement.clone());
+    assert!(registry.problems().is_empty(), "{:?}", registry.problems());
+    assert_eq!(registry.exporters.iter().count(), 1);
+    let service = kit.start_with(ONE_PIPELINE, &registry).await;
+    kit.stub
+        .traces()
+        .consume(fixtures::encoded_batch(Signal::Traces, 4))
+        .await
+        .unwrap();
+    let used = replacement.exporter("recording");
+    wait_for(|| used.item_count() == 4).await;
+    assert!(
+        kit.rec.created().is_empty(),
+        "the replaced factory created nothing"
+    );
+    service.shutdown(DEADLINE).await;
+}
+
+// --- graph validation through Service::build ---------------------------------------------------
+
+/// A traces-only processor, type `nothing`.
+struct NullProcessorFactory;
+
+impl Factory for NullProcessorFactory {
+    type Config = EmptyConfig;
+    type Component = Box<dyn Processor>;
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo::new("nothing", "test").signal(Signal::Traces, Stability::Alpha)
+    }
+    fn create(
+        &self,
+        _: &CreateContext,
+        _: EmptyConfig,
+    ) -> Result<Box<dyn Processor>, ConfigErrors> {
+        Ok(Box::new(Buffer(Default::default())))
     }
 }
 
@@ -297,8 +726,8 @@ fn build_reports_unknown_types_and_unsupported_signals_together() {
     let yaml = "receivers: {nope: {}}\nprocessors: {nothing: {}}\nexporters: {rec: {}, mystery/x: {}}\nconnectors: {forward: {}}\nservice:\n  pipelines:\n    logs: {receivers: [nope], processors: [nothing], exporters: [rec]}\n";
     let doc = document(yaml);
     let reg = Registry::default()
-        .with_processor(NullProcessorFactory)
-        .with_exporter(RecordingFactory);
+        .with(NullProcessorFactory)
+        .with(RecordingFactory::default());
     let err = Service::build(&doc, &reg)
         .err()
         .expect("invalid graph")
@@ -306,7 +735,7 @@ fn build_reports_unknown_types_and_unsupported_signals_together() {
     for needle in [
         "receivers.nope: unknown type \"nope\"",
         "exporters.mystery/x: unknown type \"mystery\"",
-        "connectors.forward: connector type \"forward\" is not supported",
+        "connectors.forward: unknown type \"forward\"",
         "service.pipelines.logs: processor \"nothing\" does not support logs",
     ] {
         assert!(err.contains(needle), "missing {needle:?} in\n{err}");
@@ -318,8 +747,9 @@ fn build_reports_unknown_types_and_unsupported_signals_together() {
 /// `srvauth` is a server authenticator; `plain` authenticates nothing.
 struct AuthExt(bool);
 struct AllowAll;
+
 #[async_trait::async_trait]
-impl ferrotel_core::ServerAuthenticator for AllowAll {
+impl ServerAuthenticator for AllowAll {
     async fn authenticate(
         &self,
         _: &http::HeaderMap,
@@ -327,33 +757,35 @@ impl ferrotel_core::ServerAuthenticator for AllowAll {
         Ok(vec![])
     }
 }
+
 #[async_trait::async_trait]
-impl ferrotel_core::Extension for AuthExt {
-    async fn start(
-        &mut self,
-        _: ferrotel_core::ExtensionContext,
-    ) -> Result<(), ferrotel_core::StartError> {
+impl Extension for AuthExt {
+    async fn start(&mut self, _: ExtensionContext) -> Result<(), StartError> {
         Ok(())
     }
     async fn shutdown(&mut self) {}
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
-    fn server_authenticator(&self) -> Option<Arc<dyn ferrotel_core::ServerAuthenticator>> {
+    fn server_authenticator(&self) -> Option<Arc<dyn ServerAuthenticator>> {
         self.0
-            .then(|| Arc::new(AllowAll) as Arc<dyn ferrotel_core::ServerAuthenticator>)
+            .then(|| Arc::new(AllowAll) as Arc<dyn ServerAuthenticator>)
     }
 }
+
 struct AuthExtFactory(&'static str, bool);
-impl ferrotel_core::ExtensionFactory for AuthExtFactory {
+
+impl Factory for AuthExtFactory {
+    type Config = EmptyConfig;
+    type Component = Box<dyn Extension>;
     fn info(&self) -> FactoryInfo {
-        test_info(self.0, &[], &[])
+        FactoryInfo::new(self.0, "test")
     }
     fn create(
         &self,
         _: &CreateContext,
-        _: &Value,
-    ) -> Result<Box<dyn ferrotel_core::Extension>, ferrotel_config::ConfigErrors> {
+        _: EmptyConfig,
+    ) -> Result<Box<dyn Extension>, ConfigErrors> {
         Ok(Box::new(AuthExt(self.1)))
     }
 }
@@ -373,11 +805,10 @@ service:
     traces: {receivers: [stub, stub/2], exporters: [rec]}
 ";
     let doc = document(yaml);
-    let reg = Registry::default()
-        .with_receiver(StubReceiverFactory)
-        .with_exporter(RecordingFactory)
-        .with_extension(AuthExtFactory("srvauth", true))
-        .with_extension(AuthExtFactory("plain", false));
+    let reg = Kit::default()
+        .registry()
+        .with(AuthExtFactory("srvauth", true))
+        .with(AuthExtFactory("plain", false));
     let err = Service::build(&doc, &reg).err().expect("invalid refs");
     let paths: Vec<&str> = err.0.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(

@@ -6,14 +6,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use ferrotel_config::{GoDuration, QueueConfig, RetryConfig, Value};
+use ferrotel_config::{GoDuration, QueueConfig, RetryConfig};
 use ferrotel_core::{
-    ComponentId, CreateContext, ExportError, ExporterFactory, ExporterParts, ExporterSettings,
-    FactoryInfo, QueueStore, Registry, Signal, Telemetry,
+    ComponentId, ExportError, ExporterSettings, QueueStore, Registry, Signal, Telemetry,
 };
 mod common;
 
-use common::{document, test_info, wait_for, StubReceiverFactory};
+use common::{document, wait_for, RecordingFactory, StubReceiverFactory};
 use ferrotel_engine::exporter_runner::{ExporterRunner, Overflow};
 use ferrotel_engine::Service;
 use ferrotel_extensions::file_storage::FileQueue;
@@ -201,37 +200,15 @@ async fn shutdown_leaves_failing_requests_on_disk_without_counting_them_failed()
 
 // --- config validation through Service::build ------------------------------------------------
 
-struct QueuedFactory;
-impl ExporterFactory for QueuedFactory {
-    fn info(&self) -> FactoryInfo {
-        test_info("queued", &[], &Signal::ALL)
-    }
-    fn create(
-        &self,
-        ctx: &CreateContext,
-        cfg: &Value,
-    ) -> Result<ExporterParts, ferrotel_config::ConfigErrors> {
-        let queue: QueueConfig = match cfg.get("sending_queue") {
-            Some(v) => ferrotel_config::decode(&format!("{}.sending_queue", ctx.path), v)?,
-            None => QueueConfig::default(),
-        };
-        Ok(ExporterParts {
-            exporter: Arc::new(RecordingExporter::default()),
-            settings: ExporterSettings {
-                queue,
-                ..Default::default()
-            },
-        })
-    }
-}
-
 fn build(yaml: &str) -> Result<Service, String> {
     let doc = document(yaml);
+    // `queued` exporters: recording ones, with `sending_queue` and the other exporterhelper
+    // settings.
     let reg = Registry::default()
-        .with_receiver(StubReceiverFactory)
-        .with_exporter(QueuedFactory)
-        .with_extension(ferrotel_extensions::file_storage::FileStorageFactory)
-        .with_extension(ferrotel_extensions::health_check::HealthCheckFactory);
+        .with(StubReceiverFactory::default())
+        .with(RecordingFactory::named("queued", &[]))
+        .with(ferrotel_extensions::file_storage::FileStorageFactory)
+        .with(ferrotel_extensions::health_check::HealthCheckFactory);
     Service::build(&doc, &reg).map_err(|e| e.to_string())
 }
 

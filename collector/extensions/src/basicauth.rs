@@ -32,21 +32,21 @@
 
 use crate::secret::{constant_time_eq, Secret};
 use base64::Engine;
-use ferrotel_config::{decode, ConfigError, ConfigErrors, Value};
+use ferrotel_config::{ConfigErrors, Findings, Validate, Validator};
 use ferrotel_core::{
-    AuthError, ClientAuthenticator, CreateContext, Extension, ExtensionContext, ExtensionFactory,
+    AuthError, ClientAuthenticator, CreateContext, Extension, ExtensionContext, Factory,
     FactoryInfo, ServerAuthenticator, Stability, StartError,
 };
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha1::Digest;
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// `extensions.basicauth`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BasicAuthConfig {
     /// Server side: the accepted users.
@@ -56,7 +56,7 @@ pub struct BasicAuthConfig {
 }
 
 /// `htpasswd`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HtpasswdConfig {
     /// Path of an htpasswd file (`user:hash` per line).
@@ -66,7 +66,7 @@ pub struct HtpasswdConfig {
 }
 
 /// `client_auth`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClientAuthConfig {
     /// The user name sent.
@@ -178,13 +178,9 @@ fn apr1(password: &[u8], salt: &[u8]) -> String {
     out
 }
 
-/// The users of an htpasswd text; `key` is the config path of where it came from.
-fn parse_htpasswd(
-    text: &str,
-    key: &str,
-    users: &mut BTreeMap<String, Hash>,
-    errors: &mut Vec<ConfigError>,
-) {
+/// The users of an htpasswd text; `v` is at the key it came from.
+fn parse_htpasswd(text: &str, v: &mut Validator<'_>, users: &mut BTreeMap<String, Hash>) -> bool {
+    let mut ok = true;
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -198,9 +194,13 @@ fn parse_htpasswd(
             Ok((user, hash)) => {
                 users.insert(user.to_string(), hash);
             }
-            Err(why) => errors.push(ConfigError::new(key, format!("line {}: {why}", n + 1))),
+            Err(why) => {
+                ok = false;
+                v.report(format!("line {}: {why}", n + 1));
+            }
         }
     }
+    ok
 }
 
 /// The server side: users and their hashes.
@@ -209,27 +209,23 @@ struct Htpasswd {
 }
 
 impl Htpasswd {
-    fn new(path: &str, cfg: &HtpasswdConfig) -> Result<Self, Vec<ConfigError>> {
+    /// The users of `cfg` (at `v`), the `file` read only with `read_file` (at create time).
+    fn new(cfg: &HtpasswdConfig, v: &mut Validator<'_>, read_file: bool) -> Option<Self> {
         let mut users = BTreeMap::new();
-        let mut errors = vec![];
-        if !cfg.file.is_empty() {
-            let key = format!("{path}.htpasswd.file");
+        let mut ok = true;
+        if read_file && !cfg.file.is_empty() {
+            let mut v = v.at("file");
             match std::fs::read_to_string(&cfg.file) {
-                Ok(text) => parse_htpasswd(&text, &key, &mut users, &mut errors),
-                Err(e) => errors.push(ConfigError::new(
-                    key,
-                    format!("failed to read {:?}: {e}", cfg.file),
-                )),
+                Ok(text) => ok &= parse_htpasswd(&text, &mut v, &mut users),
+                Err(e) => {
+                    ok = false;
+                    v.report(format!("failed to read {:?}: {e}", cfg.file));
+                }
             }
         }
         // Inline entries are read last, so they replace the file's.
-        let key = format!("{path}.htpasswd.inline");
-        parse_htpasswd(cfg.inline.expose(), &key, &mut users, &mut errors);
-        if errors.is_empty() {
-            Ok(Htpasswd { users })
-        } else {
-            Err(errors)
-        }
+        ok &= parse_htpasswd(cfg.inline.expose(), &mut v.at("inline"), &mut users);
+        ok.then_some(Htpasswd { users })
     }
 }
 
@@ -300,22 +296,24 @@ impl Extension for BasicAuth {
 }
 
 impl BasicAuth {
-    fn new(path: &str, cfg: &BasicAuthConfig) -> Result<Self, ConfigErrors> {
+    /// The authenticator of `cfg`, every problem reported through `v`; the htpasswd `file` is
+    /// read only with `read_file` (at create time).
+    fn new(cfg: &BasicAuthConfig, v: &mut Validator<'_>, read_file: bool) -> Option<Self> {
         let (server, client) = match (&cfg.htpasswd, &cfg.client_auth) {
             (Some(_), Some(_)) => {
-                return Err(ConfigErrors(vec![ConfigError::new(
-                    path,
-                    "only one of `htpasswd` or `client_auth` can be specified",
-                )]))
+                v.report("only one of `htpasswd` or `client_auth` can be specified");
+                return None;
             }
             (None, None) => {
-                return Err(ConfigErrors(vec![ConfigError::new(
-                    path,
-                    "no credential source provided",
-                )]))
+                v.report("no credential source provided");
+                return None;
             }
             (Some(h), None) => (
-                Some(Arc::new(Htpasswd::new(path, h).map_err(ConfigErrors)?)),
+                Some(Arc::new(Htpasswd::new(
+                    h,
+                    &mut v.at("htpasswd"),
+                    read_file,
+                )?)),
                 None,
             ),
             (None, Some(c)) => {
@@ -324,42 +322,51 @@ impl BasicAuth {
                     c.username,
                     c.password.expose()
                 ));
-                let mut v = HeaderValue::try_from(format!("Basic {raw}")).map_err(|_| {
-                    ConfigErrors(vec![ConfigError::new(
-                        format!("{path}.client_auth"),
-                        "invalid credentials",
-                    )])
-                })?;
-                v.set_sensitive(true);
-                (None, Some(Arc::new(Credentials(v))))
+                let Ok(mut value) = HeaderValue::try_from(format!("Basic {raw}")) else {
+                    v.report_at("client_auth", "invalid credentials");
+                    return None;
+                };
+                value.set_sensitive(true);
+                (None, Some(Arc::new(Credentials(value))))
             }
         };
-        Ok(BasicAuth { server, client })
+        Some(BasicAuth { server, client })
+    }
+}
+
+impl Validate for BasicAuthConfig {
+    /// Everything but the htpasswd `file`, which is read at create time.
+    fn validate(&self, v: &mut Validator<'_>) {
+        BasicAuth::new(self, v, false);
     }
 }
 
 /// Creates `basicauth` extensions.
 pub struct BasicAuthFactory;
 
-impl ExtensionFactory for BasicAuthFactory {
+impl Factory for BasicAuthFactory {
+    type Config = BasicAuthConfig;
+    type Component = Box<dyn Extension>;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "basicauth",
-            aliases: &[],
-            signals: &[],
-            stability: Stability::Beta,
-            description:
-                "HTTP Basic authentication (htpasswd for receivers, credentials for exporters)",
-        }
+        FactoryInfo::new(
+            "basicauth",
+            "HTTP Basic authentication (htpasswd for receivers, credentials for exporters)",
+        )
+        .stability(Stability::Beta)
     }
 
     fn create(
         &self,
         ctx: &CreateContext,
-        config: &Value,
+        cfg: BasicAuthConfig,
     ) -> Result<Box<dyn Extension>, ConfigErrors> {
-        let cfg: BasicAuthConfig = decode(&ctx.path, config)?;
-        Ok(Box::new(BasicAuth::new(&ctx.path, &cfg)?))
+        let mut findings = Findings::default();
+        let auth = BasicAuth::new(&cfg, &mut ctx.validator(&mut findings), true);
+        findings.into_result()?;
+        // Every refusal was reported above.
+        let auth = auth.ok_or_else(|| ctx.error("invalid basicauth config"))?;
+        Ok(Box::new(auth))
     }
 }
 
@@ -367,10 +374,12 @@ impl ExtensionFactory for BasicAuthFactory {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use ferrotel_config::decode;
+    use ferrotel_core::AnyFactory;
     use ferrotel_testkit::config::{create_context, testdata, yaml};
 
     fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
-        BasicAuthFactory.create(&create_context("extensions", "basicauth"), &yaml(config))
+        BasicAuthFactory.create_from(&create_context("extensions", "basicauth"), &yaml(config))
     }
 
     fn load(name: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
@@ -460,6 +469,19 @@ mod tests {
         // base64("collector:pa55")
         assert_eq!(h.get(AUTHORIZATION).unwrap(), "Basic Y29sbGVjdG9yOnBhNTU=");
         assert!(h.get(AUTHORIZATION).unwrap().is_sensitive());
+    }
+
+    #[test]
+    fn validation_checks_all_but_the_file() {
+        let check = |config: &str| BasicAuthFactory.check("extensions.b", &yaml(config));
+        let e = check("htpasswd: { inline: nocolon }").unwrap_err();
+        assert_eq!(e.0[0].path, "extensions.b.htpasswd.inline");
+        let e = check("{}").unwrap_err();
+        assert_eq!(e.0[0].message, "no credential source provided");
+        assert_eq!(
+            check("htpasswd: { file: /nonexistent/htpasswd }"),
+            Ok(vec![])
+        );
     }
 
     #[test]

@@ -23,18 +23,18 @@
 //! ```
 
 use crate::secret::{constant_time_eq, Secret};
-use ferrotel_config::{decode, ConfigError, ConfigErrors, Value};
+use ferrotel_config::{ConfigErrors, Findings, Validate, Validator};
 use ferrotel_core::{
-    AuthError, ClientAuthenticator, CreateContext, Extension, ExtensionContext, ExtensionFactory,
+    AuthError, ClientAuthenticator, CreateContext, Extension, ExtensionContext, Factory,
     FactoryInfo, ServerAuthenticator, Stability, StartError,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::sync::Arc;
 
 /// `extensions.bearertokenauth`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BearerTokenAuthConfig {
     /// The header carrying the token (names are case-insensitive).
@@ -69,12 +69,20 @@ struct BearerToken {
 }
 
 impl BearerToken {
-    fn new(path: &str, cfg: &BearerTokenAuthConfig) -> Result<Self, ConfigErrors> {
-        let mut errors = vec![];
-        let header = HeaderName::try_from(cfg.header.trim()).map_err(|_| {
-            ConfigError::new(format!("{path}.header"), "not a valid HTTP header name")
-        });
+    /// The checked settings, every problem reported through `v`. The file named by `filename`
+    /// is read only with `read_file` (at create time): without it the tokens are left unchecked
+    /// when there is a file.
+    fn new(cfg: &BearerTokenAuthConfig, v: &mut Validator<'_>, read_file: bool) -> Option<Self> {
+        let header = HeaderName::try_from(cfg.header.trim()).ok();
+        if header.is_none() {
+            v.report_at("header", "not a valid HTTP header name");
+        }
+        // Whether the tokens have a problem reported already.
+        let mut failed = false;
         let (tokens, key): (Vec<String>, &str) = if !cfg.filename.is_empty() {
+            if !read_file {
+                return None;
+            }
             match std::fs::read_to_string(&cfg.filename) {
                 Ok(text) => (
                     text.lines()
@@ -85,18 +93,17 @@ impl BearerToken {
                     "filename",
                 ),
                 Err(e) => {
-                    errors.push(ConfigError::new(
-                        format!("{path}.filename"),
+                    failed = true;
+                    v.report_at(
+                        "filename",
                         format!("failed to read {:?}: {e}", cfg.filename),
-                    ));
+                    );
                     (vec![], "filename")
                 }
             }
         } else if !cfg.token.is_empty() && !cfg.tokens.is_empty() {
-            errors.push(ConfigError::new(
-                format!("{path}.tokens"),
-                "either token or tokens can be set, not both",
-            ));
+            failed = true;
+            v.report_at("tokens", "either token or tokens can be set, not both");
             (vec![], "tokens")
         } else if !cfg.token.is_empty() {
             (vec![cfg.token.expose().to_string()], "token")
@@ -104,35 +111,30 @@ impl BearerToken {
             let tokens = cfg.tokens.iter().map(|t| t.expose().to_string());
             (tokens.collect(), "tokens")
         };
-        if tokens.is_empty() && errors.is_empty() {
-            errors.push(ConfigError::new(path, "no bearer token provided"));
+        if tokens.is_empty() && !failed {
+            failed = true;
+            v.report("no bearer token provided");
         }
         let mut values = Vec::with_capacity(tokens.len());
         for t in tokens {
-            let v = if cfg.scheme.is_empty() {
+            let value = if cfg.scheme.is_empty() {
                 t
             } else {
                 format!("{} {t}", cfg.scheme)
             };
-            match HeaderValue::try_from(v) {
-                Ok(mut v) => {
-                    v.set_sensitive(true);
-                    values.push(v);
+            match HeaderValue::try_from(value) {
+                Ok(mut value) => {
+                    value.set_sensitive(true);
+                    values.push(value);
                 }
-                Err(_) => errors.push(ConfigError::new(
-                    format!("{path}.{key}"),
-                    "the token is not a valid HTTP header value",
-                )),
+                Err(_) => {
+                    failed = true;
+                    v.report_at(key, "the token is not a valid HTTP header value");
+                }
             }
         }
-        match header {
-            Ok(header) if errors.is_empty() => Ok(BearerToken { header, values }),
-            Ok(_) => Err(ConfigErrors(errors)),
-            Err(e) => {
-                errors.insert(0, e);
-                Err(ConfigErrors(errors))
-            }
-        }
+        let header = header.filter(|_| !failed)?;
+        Some(BearerToken { header, values })
     }
 }
 
@@ -194,28 +196,40 @@ impl Extension for BearerTokenAuth {
     }
 }
 
+impl Validate for BearerTokenAuthConfig {
+    /// Everything but the file named by `filename`, which is read at create time.
+    fn validate(&self, v: &mut Validator<'_>) {
+        BearerToken::new(self, v, false);
+    }
+}
+
 /// Creates `bearertokenauth` extensions.
 pub struct BearerTokenAuthFactory;
 
-impl ExtensionFactory for BearerTokenAuthFactory {
+impl Factory for BearerTokenAuthFactory {
+    type Config = BearerTokenAuthConfig;
+    type Component = Box<dyn Extension>;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "bearertokenauth",
-            aliases: &[],
-            signals: &[],
-            stability: Stability::Beta,
-            description: "Static bearer token authentication for receivers and exporters",
-        }
+        FactoryInfo::new(
+            "bearertokenauth",
+            "Static bearer token authentication for receivers and exporters",
+        )
+        .stability(Stability::Beta)
     }
 
     fn create(
         &self,
         ctx: &CreateContext,
-        config: &Value,
+        cfg: BearerTokenAuthConfig,
     ) -> Result<Box<dyn Extension>, ConfigErrors> {
-        let cfg: BearerTokenAuthConfig = decode(&ctx.path, config)?;
+        let mut findings = Findings::default();
+        let auth = BearerToken::new(&cfg, &mut ctx.validator(&mut findings), true);
+        findings.into_result()?;
+        // Every refusal was reported above.
+        let auth = auth.ok_or_else(|| ctx.error("no bearer token provided"))?;
         Ok(Box::new(BearerTokenAuth {
-            auth: Arc::new(BearerToken::new(&ctx.path, &cfg)?),
+            auth: Arc::new(auth),
         }))
     }
 }
@@ -224,10 +238,12 @@ impl ExtensionFactory for BearerTokenAuthFactory {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use ferrotel_config::{decode, Value};
+    use ferrotel_core::AnyFactory;
     use ferrotel_testkit::config::{create_context, testdata, yaml};
 
     fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
-        BearerTokenAuthFactory.create(
+        BearerTokenAuthFactory.create_from(
             &create_context("extensions", "bearertokenauth"),
             &yaml(config),
         )
@@ -318,6 +334,17 @@ mod tests {
         let e = create("{ token: \"a\\nb\" }").err().unwrap();
         assert_eq!(e.0[0].path, "extensions.bearertokenauth.token");
         assert!(!e.to_string().contains("a\nb"));
+    }
+
+    #[test]
+    fn validation_checks_all_but_the_file() {
+        let check = |config: &str| BearerTokenAuthFactory.check("extensions.b", &yaml(config));
+        let e = check("{}").unwrap_err();
+        assert_eq!(e.0[0].path, "extensions.b");
+        assert_eq!(e.0[0].message, "no bearer token provided");
+        let e = check("{ header: 'bad header', token: a }").unwrap_err();
+        assert_eq!(e.0[0].path, "extensions.b.header");
+        assert_eq!(check("{ filename: /nonexistent/token }"), Ok(vec![]));
     }
 
     #[test]

@@ -26,13 +26,13 @@
 //!   extensions: [file_storage/queue]
 //! ```
 
-use ferrotel_config::{decode, ConfigError, ConfigErrors, GoDuration, Value};
+use ferrotel_config::{ConfigErrors, GoDuration, Validate, Validator};
 use ferrotel_core::storage::{Recovered, StoredRecord};
 use ferrotel_core::{
-    CreateContext, Extension, ExtensionContext, ExtensionFactory, FactoryInfo, QueueStore,
-    Stability, StartError, Storage, StorageError,
+    CreateContext, Extension, ExtensionContext, Factory, FactoryInfo, QueueStore, Stability,
+    StartError, Storage, StorageError,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -42,7 +42,7 @@ use std::sync::Arc;
 
 /// `compaction`: otelcol compacts its bbolt file; ferrotel's files need no compaction, so
 /// these keys are accepted for compatibility and have no effect.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CompactionConfig {
     /// Compact when the collector starts (no effect).
@@ -79,7 +79,7 @@ impl Default for CompactionConfig {
 }
 
 /// `extensions.file_storage`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FileStorageConfig {
     /// Directory holding the data (one subdirectory per queue).
@@ -119,34 +119,32 @@ impl FileStorageConfig {
             .ok()
             .filter(|m| *m <= 0o7777)
     }
+}
 
-    fn validate(&self, path: &str) -> Vec<ConfigError> {
-        let mut e = vec![];
+impl Validate for FileStorageConfig {
+    /// Checks the keys, and that `directory` exists unless it is to be created (as otelcol).
+    fn validate(&self, v: &mut Validator<'_>) {
         if self.directory.is_empty() {
-            e.push(ConfigError::new(
-                format!("{path}.directory"),
-                "must not be empty",
-            ));
+            v.report_at("directory", "must not be empty");
         } else if !self.create_directory {
             match fs::metadata(&self.directory) {
                 Ok(m) if m.is_dir() => {}
-                Ok(_) => e.push(ConfigError::new(
-                    format!("{path}.directory"),
+                Ok(_) => v.report_at(
+                    "directory",
                     format!("{} is not a directory", self.directory),
-                )),
-                Err(err) => e.push(ConfigError::new(
-                    format!("{path}.directory"),
+                ),
+                Err(err) => v.report_at(
+                    "directory",
                     format!("directory must exist: {err} (or set create_directory: true)"),
-                )),
+                ),
             }
         }
         if self.permissions().is_none() {
-            e.push(ConfigError::new(
-                format!("{path}.directory_permissions"),
+            v.report_at(
+                "directory_permissions",
                 format!("invalid octal permissions {:?}", self.directory_permissions),
-            ));
+            );
         }
-        e
     }
 }
 
@@ -247,24 +245,23 @@ impl Extension for FileStorage {
 /// Factory of `file_storage`.
 pub struct FileStorageFactory;
 
-impl ExtensionFactory for FileStorageFactory {
+impl Factory for FileStorageFactory {
+    type Config = FileStorageConfig;
+    type Component = Box<dyn Extension>;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "file_storage",
-            aliases: &[],
-            signals: &[],
-            stability: Stability::Beta,
-            description: "local disk storage for persistent sending queues",
-        }
+        FactoryInfo::new(
+            "file_storage",
+            "local disk storage for persistent sending queues",
+        )
+        .stability(Stability::Beta)
     }
 
     fn create(
         &self,
-        ctx: &CreateContext,
-        config: &Value,
+        _ctx: &CreateContext,
+        cfg: FileStorageConfig,
     ) -> Result<Box<dyn Extension>, ConfigErrors> {
-        let cfg: FileStorageConfig = decode(&ctx.path, config)?;
-        ConfigErrors(cfg.validate(&ctx.path)).into_result(())?;
         Ok(Box::new(FileStorage::new(cfg)))
     }
 }
@@ -406,12 +403,12 @@ impl QueueStore for FileQueue {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ferrotel_core::{ComponentId, Health, Telemetry};
+    use ferrotel_core::{AnyFactory, ComponentId, Health, Telemetry};
     use ferrotel_testkit::config::{create_context, refused, yaml};
     use tokio_util::sync::CancellationToken;
 
     fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
-        FileStorageFactory.create(&create_context("extensions", "file_storage"), &yaml(config))
+        FileStorageFactory.create_from(&create_context("extensions", "file_storage"), &yaml(config))
     }
 
     fn create_err(config: &str) -> ConfigErrors {

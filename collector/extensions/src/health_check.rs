@@ -16,16 +16,16 @@
 //! ```
 
 use bytes::Bytes;
-use ferrotel_config::{decode, ConfigError, ConfigErrors, GoDuration, TlsServerConfig, Value};
+use ferrotel_config::{ConfigErrors, GoDuration, TlsServerConfig, Validate, Validator, Value};
 use ferrotel_core::{
-    CreateContext, Extension, ExtensionContext, ExtensionFactory, FactoryInfo, Health, HealthState,
+    CreateContext, Extension, ExtensionContext, Factory, FactoryInfo, Health, HealthState,
     Stability, StartError,
 };
 use http::{header, Response, StatusCode};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// `response_body`: custom bodies instead of the JSON status.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResponseBody {
     /// Body while the collector is ready.
@@ -45,7 +45,7 @@ pub struct ResponseBody {
 }
 
 /// `check_collector_pipeline` (deprecated and broken in otelcol; accepted and ignored here).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CheckCollectorPipeline {
     /// Fail the check after too many exporter failures (ignored, with a warning).
@@ -67,7 +67,7 @@ impl Default for CheckCollectorPipeline {
 }
 
 /// `extensions.health_check`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthCheckConfig {
     /// `host:port` to listen on.
@@ -115,28 +115,20 @@ impl Default for HealthCheckConfig {
     }
 }
 
-impl HealthCheckConfig {
-    fn validate(&self, path: &str) -> Vec<ConfigError> {
-        let mut e = vec![];
+impl Validate for HealthCheckConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
         if self.endpoint.is_empty() {
-            e.push(ConfigError::new(
-                format!("{path}.endpoint"),
-                "must not be empty",
-            ));
+            v.report_at("endpoint", "must not be empty");
         }
         if !self.path.starts_with('/') {
-            e.push(ConfigError::new(
-                format!("{path}.path"),
+            v.report_at(
+                "path",
                 format!("path must start with / (got {:?})", self.path),
-            ));
+            );
         }
         if self.tls.is_some() {
-            e.push(ConfigError::new(
-                format!("{path}.tls"),
-                "TLS for health_check is not supported yet",
-            ));
+            v.report_at("tls", "TLS for health_check is not supported yet");
         }
-        e
     }
 }
 
@@ -312,24 +304,23 @@ impl Extension for HealthCheck {
 /// Factory of `health_check`.
 pub struct HealthCheckFactory;
 
-impl ExtensionFactory for HealthCheckFactory {
+impl Factory for HealthCheckFactory {
+    type Config = HealthCheckConfig;
+    type Component = Box<dyn Extension>;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "health_check",
-            aliases: &[],
-            signals: &[],
-            stability: Stability::Beta,
-            description: "HTTP health endpoint for liveness and readiness probes",
-        }
+        FactoryInfo::new(
+            "health_check",
+            "HTTP health endpoint for liveness and readiness probes",
+        )
+        .stability(Stability::Beta)
     }
 
     fn create(
         &self,
-        ctx: &CreateContext,
-        config: &Value,
+        _ctx: &CreateContext,
+        cfg: HealthCheckConfig,
     ) -> Result<Box<dyn Extension>, ConfigErrors> {
-        let cfg: HealthCheckConfig = decode(&ctx.path, config)?;
-        ConfigErrors(cfg.validate(&ctx.path)).into_result(())?;
         Ok(Box::new(HealthCheck {
             cfg,
             stop: CancellationToken::new(),
@@ -343,11 +334,11 @@ impl ExtensionFactory for HealthCheckFactory {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ferrotel_core::{ComponentId, Telemetry};
+    use ferrotel_core::{AnyFactory, ComponentId, Telemetry};
     use ferrotel_testkit::config::{create_context, refused, yaml};
 
     fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
-        HealthCheckFactory.create(&create_context("extensions", "health_check"), &yaml(config))
+        HealthCheckFactory.create_from(&create_context("extensions", "health_check"), &yaml(config))
     }
 
     fn create_err(config: &str) -> ConfigErrors {

@@ -6,9 +6,10 @@
 //!   bearertokenauth: { token: "${env:TOKEN}" }   # `token` is a Secret
 //! ```
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
-/// A string that prints as `[REDACTED]`.
+/// A string that prints as `[REDACTED]`, and serialises so too (as otelcol marshals
+/// `configopaque.String`), unless it is empty: the default config reads back as it is.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(pub String);
@@ -19,6 +20,12 @@ impl Secret {
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { "[REDACTED]" })
     }
 }
 
@@ -45,5 +52,8 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
+        let yaml = |s: &Secret| serde_yaml_ng::to_string(s).expect("a string serialises");
+        assert_eq!(yaml(&s).trim(), "'[REDACTED]'");
+        assert_eq!(yaml(&Secret::default()).trim(), "''");
     }
 }

@@ -2,7 +2,7 @@
 //! config document, YAML from text, the crate's `testdata` files, and the errors of a config
 //! that must be refused.
 
-use ferrotel_config::{ComponentId, ConfigErrors, Value};
+use ferrotel_config::{ComponentId, ConfigErrors, Kind, Value};
 use ferrotel_core::{CreateContext, Telemetry};
 use std::path::Path;
 
@@ -11,14 +11,17 @@ use std::path::Path;
 /// `exporters.otlp/2.endpoint`.
 pub fn create_context(section: &str, id: &str) -> CreateContext {
     let id = ComponentId::parse(id).expect("a valid component id");
-    CreateContext {
-        path: format!("{section}.{id}"),
-        id,
-        telemetry: Telemetry::new(),
-        signal: None,
-        pipeline: None,
-        wake: Default::default(),
-    }
+    let kind = [
+        Kind::Receiver,
+        Kind::Processor,
+        Kind::Exporter,
+        Kind::Extension,
+        Kind::Connector,
+    ]
+    .into_iter()
+    .find(|k| k.section() == section)
+    .expect("a config section name");
+    CreateContext::new(kind, id, Telemetry::new())
 }
 
 /// The YAML value of `text` (test input: panics when it is not YAML).

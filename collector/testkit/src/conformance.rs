@@ -4,39 +4,32 @@
 
 use crate::fixtures;
 use ferrotel_config::{ComponentId, Value};
-use ferrotel_core::{Batch, CreateContext, ProcessorFactory, Telemetry};
-use std::sync::Arc;
-use tokio::sync::Notify;
+use ferrotel_core::{AnyFactory, Batch, CreateContext, Kind, Processor, Telemetry};
 
-/// A create context for a processor in a pipeline of `signal`.
-pub fn processor_context(type_name: &str, signal: ferrotel_core::Signal) -> CreateContext {
-    CreateContext {
-        id: ComponentId::new(type_name),
-        path: format!("processors.{type_name}"),
-        telemetry: Telemetry::new(),
-        signal: Some(signal),
-        pipeline: Some(signal.as_str().to_string()),
-        wake: Arc::new(Notify::new()),
-    }
+/// A create context for the processor `id` (`batch`, `batch/2`) in a pipeline of `signal`.
+pub fn processor_context(id: &str, signal: ferrotel_core::Signal) -> CreateContext {
+    let id = ComponentId::parse(id).expect("a valid component id");
+    CreateContext::new(Kind::Processor, id, Telemetry::new())
+        .in_pipeline(signal, signal.as_str().to_string())
 }
 
 /// Runs the harness with `config` (YAML text; empty for the default). Returns, per signal
 /// supported, (items in, items out). Panics with a message on a contract violation.
 pub fn run_processor(
-    factory: &dyn ProcessorFactory,
+    factory: &dyn AnyFactory<Box<dyn Processor>>,
     config: &str,
 ) -> Vec<(ferrotel_core::Signal, usize, usize)> {
-    let info = factory.info();
+    let info = factory.describe();
     let cfg: Value = if config.trim().is_empty() {
         Value::Null
     } else {
         serde_yaml_ng::from_str(config).expect("harness config is valid YAML")
     };
     let mut results = vec![];
-    for &signal in info.signals {
+    for &(signal, _) in &info.signals {
         let ctx = processor_context(info.type_name, signal);
         let p = factory
-            .create(&ctx, &cfg)
+            .create_from(&ctx, &cfg)
             .unwrap_or_else(|e| panic!("{}: create failed for {signal}: {e}", info.type_name));
         let mut out: Vec<Batch> = vec![];
         let mut fed = 0;

@@ -10,7 +10,7 @@
 use ferrotel::prelude::*;
 
 /// `processors.drop_health`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DropHealthConfig {
     /// Request paths of health checks.
@@ -24,6 +24,8 @@ impl Default for DropHealthConfig {
         }
     }
 }
+
+impl Validate for DropHealthConfig {}
 
 pub struct DropHealth(DropHealthConfig);
 
@@ -50,7 +52,7 @@ impl SignalProcessor for DropHealth {
     }
 }
 
-/// The factory to register: `Collector::builder().with_processor(drop_health::factory())`.
+/// The factory to register: `Collector::builder().with(drop_health::factory())`.
 pub fn factory() -> SignalProcessorFactory<DropHealthConfig, DropHealth> {
     SignalProcessorFactory::new("drop_health", "Drops health-check spans.", |c, _| {
         Ok(DropHealth(c))
@@ -67,7 +69,7 @@ mod tests {
     #[test]
     fn drops_only_health_check_spans() {
         let p = factory()
-            .create(
+            .create_from(
                 &conformance::processor_context("drop_health", Signal::Traces),
                 &Value::Null,
             )

@@ -5,7 +5,12 @@ use ferrotel_example_distribution::{drop_health, tenant};
 
 fn main() -> std::process::ExitCode {
     ferrotel::Collector::builder()
-        .with_processor(tenant::factory())
-        .with_processor(drop_health::factory())
+        .named(
+            "my-ferrotel",
+            env!("CARGO_PKG_VERSION"),
+            "ferrotel with the tenant and drop_health processors",
+        )
+        .with(tenant::factory())
+        .with(drop_health::factory())
         .run()
 }

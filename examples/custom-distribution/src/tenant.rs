@@ -16,7 +16,7 @@
 use ferrotel::prelude::*;
 
 /// `processors.tenant`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TenantConfig {
     /// Request header to read (case-insensitive).
@@ -30,6 +30,14 @@ impl Default for TenantConfig {
         TenantConfig {
             header: "x-tenant".into(),
             attribute: "tenant".into(),
+        }
+    }
+}
+
+impl Validate for TenantConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        if self.header.is_empty() {
+            v.report_at("header", "must not be empty");
         }
     }
 }
@@ -84,19 +92,12 @@ impl SignalProcessor for Tenant {
     }
 }
 
-/// The factory to register: `Collector::builder().with_processor(tenant::factory())`.
+/// The factory to register: `Collector::builder().with(tenant::factory())`.
 pub fn factory() -> SignalProcessorFactory<TenantConfig, Tenant> {
     SignalProcessorFactory::new(
         "tenant",
         "Copies a request header into a resource attribute.",
-        |c: TenantConfig, _| {
-            if c.header.is_empty() {
-                return Err(
-                    ConfigError::new("processors.tenant.header", "must not be empty").into(),
-                );
-            }
-            Ok(Tenant(c))
-        },
+        |c: TenantConfig, _| Ok(Tenant(c)),
     )
 }
 
@@ -108,8 +109,8 @@ mod tests {
 
     fn create(yaml: &str) -> Result<Box<dyn Processor>, ConfigErrors> {
         let cfg: Value = serde_yaml_ng::from_str(yaml).expect("yaml");
-        factory().create(
-            &conformance::processor_context("tenant", Signal::Logs),
+        factory().create_from(
+            &conformance::processor_context("tenant/2", Signal::Logs),
             &cfg,
         )
     }
@@ -156,7 +157,7 @@ mod tests {
             .expect("empty refused")
             .to_string();
         assert!(
-            e.contains("processors.tenant.header: must not be empty"),
+            e.contains("processors.tenant/2.header: must not be empty"),
             "{e}"
         );
     }

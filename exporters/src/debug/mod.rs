@@ -18,25 +18,23 @@ mod text;
 
 pub use text::{basic, detailed, go_time, is_sensitive, normal};
 
-use crate::shared::push_settings;
-use ferrotel_config::{
-    decode, ConfigError, ConfigErrors, GoDuration, QueueConfig, RetryConfig, Value,
-};
+use crate::choice::{Choice, Choices};
+use ferrotel_config::{ConfigErrors, GoDuration, QueueConfig, RetryConfig, Validate, Validator};
 use ferrotel_core::{
-    Batch, CreateContext, ExportError, Exporter, ExporterFactory, ExporterParts, ExporterSettings,
+    Batch, CreateContext, ExportError, Exporter, ExporterParts, ExporterSettings, Factory,
     FactoryInfo, Signal, Stability,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// `exporters.debug` (and `exporters.logging`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DebugConfig {
     /// `basic`, `normal` or `detailed` (default `basic`; `normal` for `logging`).
-    pub verbosity: Option<String>,
+    pub verbosity: Option<Choice<Verbosity>>,
     /// Messages logged each second before sampling starts.
     pub sampling_initial: u32,
     /// After `sampling_initial`, log every Mth message in that second (default 1; 500 for `logging`).
@@ -45,8 +43,8 @@ pub struct DebugConfig {
     pub use_internal_logger: bool,
     /// `stdout`, `stderr` or file paths; only with `use_internal_logger: false` (default `[stdout]`).
     pub output_paths: Option<Vec<String>>,
-    /// `logging` only, deprecated: `debug` means `detailed`, anything else `normal`.
-    pub loglevel: Option<String>,
+    /// `logging` only, deprecated: `debug` means `detailed`, any other level `normal`.
+    pub loglevel: Option<Choice<LogLevel>>,
     /// exporterhelper queue; disabled by default for this exporter.
     pub sending_queue: QueueConfig,
 }
@@ -65,12 +63,66 @@ impl Default for DebugConfig {
     }
 }
 
-/// How much the exporter prints per batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl Validate for DebugConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        if self.loglevel.is_some() && self.verbosity.is_some() {
+            v.report_at(
+                "loglevel",
+                "'loglevel' and 'verbosity' are incompatible. Use only 'verbosity' instead.",
+            );
+        }
+        if let Some(level) = self.verbosity.as_ref().and_then(Choice::unknown) {
+            v.report_at(
+                "verbosity",
+                format!("verbosity level {level:?} is not supported"),
+            );
+        }
+        if let Some(level) = self.loglevel.as_ref().and_then(Choice::unknown) {
+            v.report_at("loglevel", format!("unrecognized level: {level:?}"));
+        }
+        if self.use_internal_logger && self.output_paths.is_some() {
+            v.report_at(
+                "output_paths",
+                "output_paths is only valid when use_internal_logger is false",
+            );
+        }
+        v.check("sending_queue", &self.sending_queue);
+        if !self.use_internal_logger && self.output_paths.as_ref().is_some_and(Vec::is_empty) {
+            v.report_at("output_paths", "must not be empty");
+        }
+    }
+}
+
+/// How much the exporter prints per batch (otelcol's `configtelemetry` levels; case is
+/// ignored, as otelcol does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Verbosity {
     Basic,
     Normal,
     Detailed,
+}
+
+impl Choices for Verbosity {
+    const IGNORE_CASE: bool = true;
+}
+
+/// The `logging` exporter's `loglevel` (zap's levels; case is ignored, `""` is `info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Debug,
+    #[serde(alias = "")]
+    Info,
+    Warn,
+    Error,
+    Dpanic,
+    Panic,
+    Fatal,
+}
+
+impl Choices for LogLevel {
+    const IGNORE_CASE: bool = true;
 }
 
 /// The per-second sampler of zap that otelcol's debug exporter uses: in each one-second window,
@@ -149,12 +201,15 @@ impl DebugExporter {
                     "{summary}"
                 );
                 if !body.is_empty() {
+                    // The fields are written after the message: with the text ending in a
+                    // newline they start a line of their own, as zap's do after otelcol's
+                    // text, instead of reading as part of the last record's attributes.
                     tracing::info!(
                         otelcol.component.id = %id,
                         otelcol.component.kind = "exporter",
                         otelcol.signal = signal.as_str(),
                         "{}",
-                        body.trim_end_matches('\n')
+                        ends_with_newline(body)
                     );
                 }
             }
@@ -168,6 +223,16 @@ impl DebugExporter {
                 }
             }
         }
+    }
+}
+
+/// `text` ending in exactly one newline.
+fn ends_with_newline(text: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = text.trim_end_matches('\n');
+    if trimmed.len() + 1 == text.len() {
+        text.into()
+    } else {
+        format!("{trimmed}\n").into()
     }
 }
 
@@ -185,8 +250,6 @@ impl Exporter for DebugExporter {
 /// Factory of `debug` (alias `logging`).
 pub struct DebugExporterFactory;
 
-const ALL_SIGNALS: &[Signal] = &[Signal::Traces, Signal::Metrics, Signal::Logs];
-
 fn open_output(path: &str) -> std::io::Result<Box<dyn Write + Send>> {
     Ok(match path {
         "stdout" => Box::new(std::io::stdout()),
@@ -200,60 +263,36 @@ fn open_output(path: &str) -> std::io::Result<Box<dyn Write + Send>> {
     })
 }
 
-/// Validates a config; `logging` selects the old exporter's defaults.
+/// Builds the exporter from a validated config; `logging` selects the old exporter's defaults.
+/// Reports what only creation finds: `loglevel` outside `logging`, output files that cannot
+/// be opened.
 fn build(
-    path: &str,
+    v: &mut Validator<'_>,
     cfg: &DebugConfig,
     logging: bool,
     id: String,
-) -> Result<(DebugExporter, ExporterSettings), ConfigErrors> {
-    let mut errors = vec![];
+) -> (DebugExporter, ExporterSettings) {
     if cfg.loglevel.is_some() && !logging {
-        errors.push(ConfigError::new(
-            format!("{path}.loglevel"),
+        v.report_at(
+            "loglevel",
             "unknown field `loglevel` (only the deprecated `logging` exporter has it; use `verbosity`)",
-        ));
+        );
     }
-    if cfg.loglevel.is_some() && cfg.verbosity.is_some() {
-        errors.push(ConfigError::new(
-            format!("{path}.loglevel"),
-            "'loglevel' and 'verbosity' are incompatible. Use only 'verbosity' instead.",
-        ));
-    }
-    let verbosity = match (cfg.verbosity.as_deref(), cfg.loglevel.as_deref()) {
-        (Some(v), _) => match v.to_ascii_lowercase().as_str() {
-            "basic" => Verbosity::Basic,
-            "normal" => Verbosity::Normal,
-            "detailed" => Verbosity::Detailed,
-            _ => {
-                errors.push(ConfigError::new(
-                    format!("{path}.verbosity"),
-                    format!("verbosity level {v:?} is not supported"),
-                ));
-                Verbosity::Basic
-            }
-        },
-        (None, Some(l)) if l.eq_ignore_ascii_case("debug") => Verbosity::Detailed,
+    let verbosity = match (&cfg.verbosity, &cfg.loglevel) {
+        (Some(level), _) => level.known().unwrap_or(Verbosity::Basic),
+        (None, Some(Choice::Known(LogLevel::Debug))) => Verbosity::Detailed,
         (None, Some(_)) => Verbosity::Normal,
         (None, None) if logging => Verbosity::Normal,
         (None, None) => Verbosity::Basic,
     };
-    if cfg.use_internal_logger && cfg.output_paths.is_some() {
-        errors.push(ConfigError::new(
-            format!("{path}.output_paths"),
-            "output_paths is only valid when use_internal_logger is false",
-        ));
-    }
-    let settings = push_settings(
-        path,
-        GoDuration::default(),
-        &RetryConfig {
+    let settings = ExporterSettings {
+        timeout: GoDuration::default(),
+        retry: RetryConfig {
             enabled: false,
             ..Default::default()
         },
-        &cfg.sending_queue,
-        &mut errors,
-    );
+        queue: cfg.sending_queue.clone(),
+    };
     let output = if cfg.use_internal_logger {
         Output::Logger { id }
     } else {
@@ -261,27 +300,19 @@ fn build(
             .output_paths
             .clone()
             .unwrap_or_else(|| vec!["stdout".to_string()]);
-        if paths.is_empty() {
-            errors.push(ConfigError::new(
-                format!("{path}.output_paths"),
-                "must not be empty",
-            ));
-        }
         let mut ws = vec![];
         for (i, p) in paths.iter().enumerate() {
             match open_output(p) {
                 Ok(w) => ws.push(w),
-                Err(e) => errors.push(ConfigError::new(
-                    format!("{path}.output_paths[{i}]"),
+                // Named as decoding errors name a list entry.
+                Err(e) => v.report_at(
+                    format_args!("output_paths[{i}]"),
                     format!("cannot open {p:?}: {e}"),
-                )),
+                ),
             }
         }
         Output::Writers(Mutex::new(ws))
     };
-    if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
-    }
     let thereafter = cfg
         .sampling_thereafter
         .unwrap_or(if logging { 500 } else { 1 });
@@ -290,29 +321,26 @@ fn build(
         sampler: Sampler::new(cfg.sampling_initial, thereafter),
         output,
     };
-    Ok((exporter, settings))
+    (exporter, settings)
 }
 
-impl ExporterFactory for DebugExporterFactory {
+impl Factory for DebugExporterFactory {
+    type Config = DebugConfig;
+    type Component = ExporterParts;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "debug",
-            aliases: &["logging"],
-            signals: ALL_SIGNALS,
-            stability: Stability::Stable,
-            description:
-                "Writes telemetry as text to the log or to files (otelcol's debug exporter)",
-        }
+        FactoryInfo::new(
+            "debug",
+            "Writes telemetry as text to the log or to files (otelcol's debug exporter)",
+        )
+        .aliases(&["logging"])
+        .all_signals(Stability::Stable)
     }
 
-    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<ExporterParts, ConfigErrors> {
-        let cfg: DebugConfig = decode(&ctx.path, config)?;
-        let (exporter, settings) = build(
-            &ctx.path,
-            &cfg,
-            ctx.id.type_name == "logging",
-            ctx.id.to_string(),
-        )?;
+    fn create(&self, ctx: &CreateContext, cfg: DebugConfig) -> Result<ExporterParts, ConfigErrors> {
+        let logging = ctx.id.type_name == "logging";
+        let (exporter, settings) =
+            crate::shared::build(ctx, |v| Some(build(v, &cfg, logging, ctx.id.to_string())))?;
         Ok(ExporterParts {
             exporter: Arc::new(exporter),
             settings,

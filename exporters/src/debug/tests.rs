@@ -1,4 +1,5 @@
 use super::*;
+use ferrotel_config::{decode, Findings};
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
@@ -15,7 +16,7 @@ use ferrotel_core::proto::metrics::v1::{
 };
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
-use ferrotel_core::Data;
+use ferrotel_core::{AnyFactory, Data};
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use std::path::PathBuf;
 
@@ -436,7 +437,20 @@ fn sampler_passes_first_n_then_every_mth_per_second() {
 // config
 
 fn create(id: &str, cfg: &str) -> Result<ExporterParts, ConfigErrors> {
-    DebugExporterFactory.create(&create_context("exporters", id), &yaml(cfg))
+    DebugExporterFactory.create_from(&create_context("exporters", id), &yaml(cfg))
+}
+
+/// Validates `cfg` and builds the exporter, as the framework and `create` do.
+fn build(
+    path: &str,
+    cfg: &DebugConfig,
+    logging: bool,
+    id: String,
+) -> Result<(DebugExporter, ExporterSettings), ConfigErrors> {
+    Findings::of(path, cfg).into_result()?;
+    let mut findings = Findings::default();
+    let built = super::build(&mut Validator::new(path, &mut findings), cfg, logging, id);
+    findings.into_result().map(|_| built)
 }
 
 fn create_err(id: &str, cfg: &str) -> ConfigErrors {
@@ -458,7 +472,7 @@ fn config_valid() {
     assert!(!parts.settings.queue.enabled, "queue is off by default");
     assert!(!parts.settings.retry.enabled);
     let cfg: DebugConfig = decode("x", &yaml(&testdata("config_valid.yaml"))).unwrap();
-    assert_eq!(cfg.verbosity.as_deref(), Some("detailed"));
+    assert_eq!(cfg.verbosity, Some(Choice::Known(Verbosity::Detailed)));
     assert_eq!(cfg.sampling_initial, 10);
     assert_eq!(cfg.sampling_thereafter, Some(5));
 }
@@ -498,14 +512,14 @@ fn logging_alias_keeps_its_old_defaults() {
     assert_eq!((debug.sampler.initial, debug.sampler.thereafter), (2, 1));
     assert!(!settings.queue.enabled);
     let old = DebugConfig {
-        loglevel: Some("debug".into()),
+        loglevel: Some(Choice::Known(LogLevel::Debug)),
         ..Default::default()
     };
     let (l, _) = build("exporters.logging", &old, true, "logging".into()).unwrap();
     assert_eq!(l.verbosity, Verbosity::Detailed);
     let both = DebugConfig {
-        loglevel: Some("info".into()),
-        verbosity: Some("basic".into()),
+        loglevel: Some(Choice::Known(LogLevel::Info)),
+        verbosity: Some(Choice::Known(Verbosity::Basic)),
         ..Default::default()
     };
     assert!(build("exporters.logging", &both, true, "logging".into()).is_err());
@@ -547,4 +561,122 @@ async fn writes_to_output_paths_and_never_fails() {
     );
     assert!(out.contains("logs: failed to unmarshal"), "{out}");
     assert!(!out.contains("secret-token"));
+}
+
+#[test]
+fn verbosity_ignores_case_and_bad_values_are_reported_with_the_rest() {
+    let cfg: DebugConfig = decode("x", &yaml("verbosity: Detailed")).unwrap();
+    assert_eq!(cfg.verbosity, Some(Choice::Known(Verbosity::Detailed)));
+    let e = create_err(
+        "debug",
+        "verbosity: loud\nsending_queue: {enabled: true, queue_size: 0}",
+    );
+    let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "exporters.debug.verbosity",
+            "exporters.debug.sending_queue.queue_size"
+        ]
+    );
+    let e = create_err("logging", "loglevel: loud");
+    assert_eq!(e.0[0].path, "exporters.logging.loglevel");
+    assert_eq!(e.0[0].message, "unrecognized level: \"loud\"");
+    assert!(create("logging", "loglevel: DEBUG").is_ok());
+}
+
+#[test]
+fn the_sending_queue_storage_is_an_extension_use() {
+    let cfg: DebugConfig = decode(
+        "x",
+        &yaml("sending_queue: {enabled: true, storage: file_storage/q}"),
+    )
+    .unwrap();
+    let f = Findings::of("exporters.debug", &cfg);
+    assert_eq!(
+        f.extensions[0].path,
+        "exporters.debug.sending_queue.storage"
+    );
+    assert_eq!(f.extensions[0].id, "file_storage/q");
+}
+
+/// A writer for the test subscriber: everything written goes to one buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// What the exporter logs for `batch` through the collector's logger (the fmt layout of
+/// `ferrotel`'s subscriber).
+fn logged(verbosity: Verbosity, batch: &Batch) -> String {
+    let out = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(out.clone())
+        .with_ansi(false)
+        .with_target(false)
+        .finish();
+    let exporter = exporter(verbosity);
+    tracing::subscriber::with_default(subscriber, || {
+        let (summary, body) = exporter.render(batch);
+        exporter.emit(batch.signal(), &summary, &body);
+    });
+    let bytes = out.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn log_fields_never_run_onto_the_last_line_of_the_text() {
+    for (verbosity, data) in [
+        (Verbosity::Detailed, traces()),
+        (Verbosity::Detailed, metrics()),
+        (Verbosity::Detailed, logs()),
+        (Verbosity::Normal, traces()),
+    ] {
+        let batch = Batch::from_data(data, Default::default());
+        let (_, body) = exporter(verbosity).render(&batch);
+        let text = logged(verbosity, &batch);
+        // Every line of the text is logged as it is: no log field appended to any of them.
+        for line in body.lines() {
+            assert!(
+                text.lines()
+                    .any(|l| l == line || l.ends_with(&format!(" {line}"))),
+                "{verbosity:?}: the line {line:?} is not logged on its own:\n{text}"
+            );
+        }
+        // The fields of the text's record start a line of their own.
+        let fields: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("otelcol.component.id=debug"))
+            .collect();
+        assert_eq!(fields.len(), 2, "{text}");
+        assert!(
+            fields[1]
+                .trim_start()
+                .starts_with("otelcol.component.id=debug"),
+            "{verbosity:?}: the fields run onto a line of the text: {:?}\n{text}",
+            fields[1]
+        );
+        assert!(
+            !text.contains("\n\n"),
+            "{verbosity:?}: an empty line:\n{text}"
+        );
+    }
+    assert_eq!(ends_with_newline("a\n\n"), "a\n");
+    assert_eq!(ends_with_newline("a"), "a\n");
+    assert_eq!(ends_with_newline("a\n"), "a\n");
 }

@@ -27,19 +27,20 @@ mod translate;
 
 pub use encode::{Datagrams, EncodeError};
 
-use crate::otlphttp::parse_retry_after;
-use crate::shared::{http_client_builder, parse_headers, push_settings, read_limited};
+use crate::shared::{
+    check_headers, header_map, http_client_builder, parse_retry_after, read_limited,
+};
 use ferrotel_config::{
-    decode, ConfigError, ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Value,
+    ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Validate, Validator,
 };
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::{
-    Batch, CreateContext, Data, ExportError, Exporter, ExporterFactory, ExporterParts, FactoryInfo,
-    Signal, Stability,
+    Batch, CreateContext, Data, ExportError, Exporter, ExporterParts, ExporterSettings, Factory,
+    FactoryInfo, Signal, Stability,
 };
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::HeaderMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -47,7 +48,7 @@ use std::time::SystemTime;
 use tokio::net::UdpSocket;
 
 /// `exporters.jaeger`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JaegerConfig {
     /// `http(s)://host:port/path` of a Jaeger collector (Thrift over HTTP, usually port 14268
@@ -87,6 +88,54 @@ impl Default for JaegerConfig {
             sending_queue: QueueConfig::default(),
         }
     }
+}
+
+impl Validate for JaegerConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        if !(1..=MAX_UDP_PAYLOAD).contains(&self.max_packet_size) {
+            v.report_at(
+                "max_packet_size",
+                format!("must be between 1 and {MAX_UDP_PAYLOAD}"),
+            );
+        }
+        v.check("retry_on_failure", &self.retry_on_failure);
+        v.check("sending_queue", &self.sending_queue);
+        match collector_url(&self.endpoint) {
+            Err(problem) => v.report_at("endpoint", problem),
+            Ok(Some(_)) => check_headers(&mut v.at("headers"), &self.headers),
+            Ok(None) => {
+                if !self.headers.is_empty() {
+                    v.report_at("headers", "headers apply to HTTP endpoints only");
+                }
+                if self.tls != TlsClientConfig::default() {
+                    v.report_at("tls", "tls applies to https:// endpoints only");
+                }
+            }
+        }
+        v.check("tls", &self.tls);
+    }
+}
+
+/// The collector URL of an `endpoint`, None for an agent's `host:port`, or what is wrong with
+/// it.
+fn collector_url(endpoint: &str) -> Result<Option<reqwest::Url>, String> {
+    if endpoint.is_empty() {
+        return Err("\"endpoint\" must be specified".to_string());
+    }
+    if endpoint.contains("://") {
+        return match reqwest::Url::parse(endpoint) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
+            Ok(_) | Err(_) => Err(format!(
+                "invalid URL {endpoint:?}: must be http:// or https://, or host:port for UDP"
+            )),
+        };
+    }
+    if !valid_host_port(endpoint) {
+        return Err(format!(
+            "invalid endpoint {endpoint:?}: must be a URL (http://host:14268/api/traces) or host:port (UDP)"
+        ));
+    }
+    Ok(None)
 }
 
 /// The Thrift binary `jaeger.Batch` bodies of a request, one per ResourceSpans (resources
@@ -282,114 +331,71 @@ fn valid_host_port(endpoint: &str) -> bool {
     }
 }
 
-fn transport(path: &str, cfg: &JaegerConfig, errors: &mut Vec<ConfigError>) -> Option<Transport> {
-    let at = format!("{path}.endpoint");
-    if cfg.endpoint.is_empty() {
-        errors.push(ConfigError::new(at, "\"endpoint\" must be specified"));
-        return None;
-    }
-    if cfg.endpoint.contains("://") {
-        let url = match reqwest::Url::parse(&cfg.endpoint) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
-            Ok(_) | Err(_) => {
-                errors.push(ConfigError::new(
-                    at,
-                    format!(
-                        "invalid URL {:?}: must be http:// or https://, or host:port for UDP",
-                        cfg.endpoint
-                    ),
-                ));
-                return None;
-            }
-        };
-        let headers = parse_headers(path, &cfg.headers, errors)
-            .into_iter()
-            .collect();
-        let client = match http_client_builder(path, &cfg.tls, errors).build() {
-            Ok(c) => c,
-            Err(e) => {
-                errors.push(ConfigError::new(format!("{path}.tls"), e.to_string()));
-                return None;
-            }
-        };
-        return Some(Transport::Http(HttpSender {
-            url,
-            client,
-            headers,
+/// The transport of a validated config (the one `v` is at); reads the TLS files.
+fn transport(v: &mut Validator<'_>, cfg: &JaegerConfig) -> Option<Transport> {
+    let url = match collector_url(&cfg.endpoint) {
+        Ok(url) => url,
+        Err(problem) => {
+            v.report_at("endpoint", problem);
+            return None;
+        }
+    };
+    let Some(url) = url else {
+        return Some(Transport::Udp(UdpSender {
+            endpoint: cfg.endpoint.clone(),
+            max_packet_size: cfg.max_packet_size,
+            socket: tokio::sync::Mutex::new(None),
+            seq: AtomicI32::new(0),
         }));
-    }
-    if !valid_host_port(&cfg.endpoint) {
-        errors.push(ConfigError::new(
-            at,
-            format!(
-                "invalid endpoint {:?}: must be a URL (http://host:14268/api/traces) or host:port (UDP)",
-                cfg.endpoint
-            ),
-        ));
-        return None;
-    }
-    if !cfg.headers.is_empty() {
-        errors.push(ConfigError::new(
-            format!("{path}.headers"),
-            "headers apply to HTTP endpoints only",
-        ));
-    }
-    if cfg.tls != TlsClientConfig::default() {
-        errors.push(ConfigError::new(
-            format!("{path}.tls"),
-            "tls applies to https:// endpoints only",
-        ));
-    }
-    Some(Transport::Udp(UdpSender {
-        endpoint: cfg.endpoint.clone(),
-        max_packet_size: cfg.max_packet_size,
-        socket: tokio::sync::Mutex::new(None),
-        seq: AtomicI32::new(0),
+    };
+    let client = match http_client_builder(v, &cfg.tls).build() {
+        Ok(c) => c,
+        Err(e) => {
+            v.report_at("tls", e.to_string());
+            return None;
+        }
+    };
+    Some(Transport::Http(HttpSender {
+        url,
+        client,
+        headers: header_map(&cfg.headers),
     }))
 }
 
 /// Factory of `jaeger` (alias `jaeger_thrift`).
 pub struct JaegerExporterFactory;
 
-impl ExporterFactory for JaegerExporterFactory {
+impl Factory for JaegerExporterFactory {
+    type Config = JaegerConfig;
+    type Component = ExporterParts;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "jaeger",
-            aliases: &["jaeger_thrift"],
-            signals: &[Signal::Traces],
-            stability: Stability::Beta,
-            description: "Sends traces to Jaeger in Thrift (collector over HTTP, agent over UDP)",
-        }
+        FactoryInfo::new(
+            "jaeger",
+            "Sends traces to Jaeger in Thrift (collector over HTTP, agent over UDP)",
+        )
+        .aliases(&["jaeger_thrift"])
+        .signal(Signal::Traces, Stability::Beta)
+        .example("endpoint: http://127.0.0.1:14268/api/traces")
     }
 
-    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<ExporterParts, ConfigErrors> {
-        let path = &ctx.path;
-        let cfg: JaegerConfig = decode(path, config)?;
-        let mut errors = vec![];
-        if !(1..=MAX_UDP_PAYLOAD).contains(&cfg.max_packet_size) {
-            errors.push(ConfigError::new(
-                format!("{path}.max_packet_size"),
-                format!("must be between 1 and {MAX_UDP_PAYLOAD}"),
-            ));
-        }
-        let settings = push_settings(
-            path,
-            cfg.timeout,
-            &cfg.retry_on_failure,
-            &cfg.sending_queue,
-            &mut errors,
-        );
-        let transport = transport(path, &cfg, &mut errors);
-        match transport {
-            Some(transport) if errors.is_empty() => Ok(ExporterParts {
-                exporter: Arc::new(JaegerExporter {
-                    id: ctx.id.to_string(),
-                    transport,
-                }),
-                settings,
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        cfg: JaegerConfig,
+    ) -> Result<ExporterParts, ConfigErrors> {
+        let transport = crate::shared::build(ctx, |v| transport(v, &cfg))?;
+        Ok(ExporterParts {
+            exporter: Arc::new(JaegerExporter {
+                id: ctx.id.to_string(),
+                transport,
             }),
-            _ => Err(ConfigErrors(errors)),
-        }
+            settings: ExporterSettings {
+                timeout: cfg.timeout,
+                retry: cfg.retry_on_failure.clone(),
+                queue: cfg.sending_queue.clone(),
+            },
+        })
     }
 }
 

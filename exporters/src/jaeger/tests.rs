@@ -9,7 +9,7 @@ use ferrotel_core::proto::trace::v1::{
     status::StatusCode,
     ResourceSpans, ScopeSpans, Span, Status,
 };
-use ferrotel_core::RequestMeta;
+use ferrotel_core::{AnyFactory, RequestMeta};
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
@@ -643,7 +643,7 @@ async fn start_server() -> Server {
 }
 
 fn create(id: &str, config: &str) -> Result<ExporterParts, ConfigErrors> {
-    JaegerExporterFactory.create(&create_context("exporters", id), &yaml(config))
+    JaegerExporterFactory.create_from(&create_context("exporters", id), &yaml(config))
 }
 
 fn create_err(id: &str, config: &str) -> ConfigErrors {
@@ -920,7 +920,8 @@ fn config_valid() {
         (info.type_name, info.aliases),
         ("jaeger", &["jaeger_thrift"][..])
     );
-    assert_eq!(info.signals, &[Signal::Traces]);
+    let signals: Vec<Signal> = info.signals.iter().map(|(s, _)| *s).collect();
+    assert_eq!(signals, &[Signal::Traces]);
 }
 
 #[test]

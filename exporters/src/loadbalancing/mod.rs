@@ -37,10 +37,11 @@
 
 pub mod ring;
 
-use crate::otlp::{OtlpConfig, OtlpExporterFactory};
+use crate::choice::{Choice, Choices};
+use crate::otlp::{endpoint_problem, OtlpConfig, OtlpExporter};
 use crate::shared::not_supported;
 use ferrotel_config::{
-    decode, ConfigError, ConfigErrors, GoDuration, QueueConfig, RetryConfig, Value,
+    decode, ConfigErrors, GoDuration, QueueConfig, RetryConfig, Validate, Validator, Value,
 };
 use ferrotel_core::pdata::attr_str;
 use ferrotel_core::proto::collector::logs::v1::ExportLogsServiceRequest;
@@ -50,11 +51,11 @@ use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use ferrotel_core::telemetry::Counter;
 use ferrotel_core::{
-    Batch, CreateContext, Data, ExportError, Exporter, ExporterFactory, ExporterParts,
-    ExporterSettings, ExporterStartContext, FactoryInfo, Signal, Stability, StartError,
+    Batch, CreateContext, Data, ExportError, Exporter, ExporterParts, ExporterSettings,
+    ExporterStartContext, Factory, FactoryInfo, Signal, Stability, StartError,
 };
 use ring::Ring;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -63,12 +64,12 @@ use std::time::{Duration, Instant};
 const DEFAULT_PORT: u16 = 4317;
 
 /// `exporters.loadbalancing`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoadBalancingConfig {
     /// What decides the backend: `traceID` (default) or `service` (the resource's
     /// `service.name`). otelcol's `resource`, `metric`, `streamID` and `attributes` are refused.
-    pub routing_key: String,
+    pub routing_key: Choice<RoutingKey>,
     /// otelcol's composite routing key (with `routing_key: attributes`); not supported.
     pub routing_attributes: Vec<String>,
     /// How to reach the backends.
@@ -87,7 +88,7 @@ pub struct LoadBalancingConfig {
 impl Default for LoadBalancingConfig {
     fn default() -> Self {
         LoadBalancingConfig {
-            routing_key: "traceID".into(),
+            routing_key: Choice::Known(RoutingKey::TraceId),
             routing_attributes: vec![],
             protocol: ProtocolConfig::default(),
             resolver: ResolverConfig::default(),
@@ -99,16 +100,17 @@ impl Default for LoadBalancingConfig {
 }
 
 /// `protocol`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProtocolConfig {
     /// The `otlp` exporter settings used for every backend (`endpoint` is replaced by the
-    /// backend's).
+    /// backend's). Kept as written and decoded on its own, so that its errors are reported
+    /// along with the rest of the config's.
     pub otlp: Value,
 }
 
 /// `resolver`: exactly one of its keys.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResolverConfig {
     /// A fixed list of backends.
@@ -123,18 +125,51 @@ pub struct ResolverConfig {
 }
 
 /// `resolver.static`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StaticResolverConfig {
     /// `host:port` of each backend (port 4317 when missing).
     pub hostnames: Vec<String>,
 }
 
-/// What decides the backend of an item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RoutingKey {
+/// What decides the backend of an item (otelcol's spellings; ferrotel supports `traceID` and
+/// `service`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum RoutingKey {
+    /// The trace id (`""` too, otelcol's zero value).
+    #[serde(rename = "traceID", alias = "")]
     TraceId,
+    /// The resource's `service.name`.
+    #[serde(rename = "service")]
     Service,
+    /// The whole resource (not supported).
+    #[serde(rename = "resource")]
+    Resource,
+    /// The metric name (not supported).
+    #[serde(rename = "metric")]
+    Metric,
+    /// The metric stream (not supported).
+    #[serde(rename = "streamID")]
+    StreamId,
+    /// `routing_attributes` (not supported).
+    #[serde(rename = "attributes")]
+    Attributes,
+}
+
+impl Choices for RoutingKey {}
+
+impl RoutingKey {
+    /// otelcol's spelling.
+    fn as_str(self) -> &'static str {
+        match self {
+            RoutingKey::TraceId => "traceID",
+            RoutingKey::Service => "service",
+            RoutingKey::Resource => "resource",
+            RoutingKey::Metric => "metric",
+            RoutingKey::StreamId => "streamID",
+            RoutingKey::Attributes => "attributes",
+        }
+    }
 }
 
 /// One backend: an inner `otlp` exporter and its outcome counters.
@@ -576,65 +611,130 @@ fn otlp_value(otlp: &Value, endpoint: &str) -> Value {
     v
 }
 
-/// The configured backends, or errors naming the resolver keys.
-fn hostnames(path: &str, cfg: &ResolverConfig, errors: &mut Vec<ConfigError>) -> Vec<String> {
-    for (key, set) in [
-        ("dns", cfg.dns.is_some()),
-        ("k8s", cfg.k8s.is_some()),
-        ("aws_cloud_map", cfg.aws_cloud_map.is_some()),
-    ] {
-        if set {
-            let mut e = not_supported(path, &format!("resolver.{key}"));
-            e.message.push_str(" (use resolver.static)");
-            errors.push(e);
+/// The `otlp` settings for every backend, with the placeholder endpoint they are checked
+/// with (each backend's endpoint is checked apart); decoding errors are reported under
+/// `protocol.otlp` of the config `v` is at.
+fn otlp_settings(v: &mut Validator<'_>, otlp: &Value) -> Option<OtlpConfig> {
+    const PLACEHOLDER: &str = "placeholder:4317";
+    let mut at = v.at("protocol.otlp");
+    match decode::<OtlpConfig>(at.path(), &otlp_value(otlp, PLACEHOLDER)) {
+        Ok(cfg) => Some(cfg),
+        Err(e) => {
+            at.extend(e);
+            None
         }
     }
-    let Some(st) = &cfg.static_ else {
-        if errors.is_empty() {
-            errors.push(ConfigError::new(
-                format!("{path}.resolver"),
-                "no resolver specified: set resolver.static.hostnames",
-            ));
-        }
-        return vec![];
-    };
-    if st.hostnames.is_empty() {
-        errors.push(ConfigError::new(
-            format!("{path}.resolver.static.hostnames"),
-            "must list at least one backend",
-        ));
-    }
-    for (i, h) in st.hostnames.iter().enumerate() {
-        if h.trim().is_empty() {
-            errors.push(ConfigError::new(
-                format!("{path}.resolver.static.hostnames[{i}]"),
-                "empty hostname",
-            ));
-        }
-    }
-    st.hostnames
+}
+
+/// The backends' `host:port`, each with the default port when it has none.
+fn hostnames(cfg: &ResolverConfig) -> Vec<String> {
+    cfg.static_
         .iter()
+        .flat_map(|st| &st.hostnames)
         .map(|h| with_default_port(h.trim()))
         .collect()
+}
+
+impl Validate for LoadBalancingConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        match &self.routing_key {
+            Choice::Known(RoutingKey::TraceId | RoutingKey::Service) => {}
+            other => {
+                let spelling = match other {
+                    Choice::Known(k) => k.as_str(),
+                    Choice::Unknown(s) => s,
+                };
+                v.report_at(
+                    "routing_key",
+                    format!(
+                        "unsupported routing_key {spelling:?}: ferrotel supports \"traceID\" and \"service\""
+                    ),
+                );
+            }
+        }
+        if !self.routing_attributes.is_empty() {
+            v.report_at("routing_attributes", not_supported("routing_attributes"));
+        }
+        let resolver = &self.resolver;
+        for (key, set) in [
+            ("resolver.dns", resolver.dns.is_some()),
+            ("resolver.k8s", resolver.k8s.is_some()),
+            ("resolver.aws_cloud_map", resolver.aws_cloud_map.is_some()),
+        ] {
+            if set {
+                v.report_at(key, not_supported(key) + " (use resolver.static)");
+            }
+        }
+        match &resolver.static_ {
+            None if !v.has_errors() => v.report_at(
+                "resolver",
+                "no resolver specified: set resolver.static.hostnames",
+            ),
+            None => {}
+            Some(st) => {
+                if st.hostnames.is_empty() {
+                    v.report_at(
+                        "resolver.static.hostnames",
+                        "must list at least one backend",
+                    );
+                }
+                for (i, h) in st.hostnames.iter().enumerate() {
+                    if h.trim().is_empty() {
+                        // Named as decoding errors name a list entry.
+                        v.report_at(
+                            format_args!("resolver.static.hostnames[{i}]"),
+                            "empty hostname",
+                        );
+                    }
+                }
+            }
+        }
+        // The otlp settings are checked once, with a placeholder endpoint, as the otlp
+        // exporter checks them (their extensions are recorded there too); then each
+        // backend's endpoint.
+        if let Some(otlp) = otlp_settings(v, &self.protocol.otlp) {
+            v.check("protocol.otlp", &otlp);
+            let insecure = otlp.tls.insecure;
+            for endpoint in Ring::new(&hostnames(resolver)).endpoints() {
+                if let Some(problem) = endpoint_problem(endpoint, insecure) {
+                    v.report_at(
+                        "resolver.static.hostnames",
+                        format!("{endpoint:?}: {problem}"),
+                    );
+                }
+            }
+        }
+        v.check("retry_on_failure", &self.retry_on_failure);
+        v.check("sending_queue", &self.sending_queue);
+    }
 }
 
 /// Factory of `loadbalancing` (alias `load_balancing`).
 pub struct LoadBalancingExporterFactory;
 
-impl ExporterFactory for LoadBalancingExporterFactory {
+impl Factory for LoadBalancingExporterFactory {
+    type Config = LoadBalancingConfig;
+    type Component = ExporterParts;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "loadbalancing",
-            aliases: &["load_balancing"],
-            signals: &[Signal::Traces, Signal::Logs],
-            stability: Stability::Beta,
-            description:
-                "Routes spans and logs by trace id or service to a fixed set of OTLP backends",
-        }
+        FactoryInfo::new(
+            "loadbalancing",
+            "Routes spans and logs by trace id or service to a fixed set of OTLP backends",
+        )
+        .aliases(&["load_balancing"])
+        .signal(Signal::Traces, Stability::Beta)
+        .signal(Signal::Logs, Stability::Beta)
+        .example(
+            "protocol: {otlp: {tls: {insecure: true}}}\nresolver: {static: {hostnames: [127.0.0.1:4317]}}",
+        )
     }
 
-    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<ExporterParts, ConfigErrors> {
-        let (exporter, settings) = LoadBalancingExporter::new(ctx, config)?;
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        cfg: LoadBalancingConfig,
+    ) -> Result<ExporterParts, ConfigErrors> {
+        let (exporter, settings) = LoadBalancingExporter::new(ctx, &cfg)?;
         Ok(ExporterParts {
             exporter: Arc::new(exporter),
             settings,
@@ -643,93 +743,50 @@ impl ExporterFactory for LoadBalancingExporterFactory {
 }
 
 impl LoadBalancingExporter {
-    /// The exporter and the engine settings for it, from the config.
+    /// The exporter and the engine settings for it, from a validated config.
     fn new(
         ctx: &CreateContext,
-        config: &Value,
+        cfg: &LoadBalancingConfig,
     ) -> Result<(LoadBalancingExporter, ExporterSettings), ConfigErrors> {
-        let path = &ctx.path;
-        let cfg: LoadBalancingConfig = decode(path, config)?;
-        let mut errors = vec![];
-        let key = match cfg.routing_key.as_str() {
-            "traceID" | "" => RoutingKey::TraceId,
-            "service" => RoutingKey::Service,
-            other => {
-                errors.push(ConfigError::new(
-                    format!("{path}.routing_key"),
-                    format!(
-                        "unsupported routing_key {other:?}: ferrotel supports \"traceID\" and \"service\""
-                    ),
-                ));
-                RoutingKey::TraceId
+        let key = cfg.routing_key.known().unwrap_or(RoutingKey::TraceId);
+        let ring = Ring::new(&hostnames(&cfg.resolver));
+        // One inner otlp exporter per backend, from the same settings: their problems (TLS
+        // files) are reported once, for the first; the others differ only in their endpoint,
+        // which validation checked.
+        let (otlp, backends) = crate::shared::build(ctx, |v| {
+            let mut otlp = otlp_settings(v, &cfg.protocol.otlp)?;
+            let mut backends = Vec::with_capacity(ring.endpoints().len());
+            for (i, endpoint) in ring.endpoints().iter().enumerate() {
+                otlp.endpoint = endpoint.clone();
+                let exporter = if i == 0 {
+                    OtlpExporter::new(&mut v.at("protocol.otlp"), ctx.id.to_string(), &otlp)?
+                } else {
+                    // The same settings but the endpoint, which was checked.
+                    let mut scratch = ferrotel_config::Findings::default();
+                    let mut at = Validator::new(String::new(), &mut scratch);
+                    OtlpExporter::new(&mut at, ctx.id.to_string(), &otlp)?
+                };
+                let outcome = |success: &str| {
+                    ctx.telemetry.counter(
+                        "otelcol_loadbalancer_backend_outcome",
+                        "Number of successes and failures for each endpoint.",
+                        &[("endpoint", endpoint), ("success", success)],
+                    )
+                };
+                backends.push(Backend {
+                    endpoint: endpoint.clone(),
+                    exporter: Arc::new(exporter),
+                    succeeded: outcome("true"),
+                    failed: outcome("false"),
+                });
             }
-        };
-        if !cfg.routing_attributes.is_empty() {
-            errors.push(not_supported(path, "routing_attributes"));
-        }
-        let hosts = hostnames(path, &cfg.resolver, &mut errors);
-        let ring = Ring::new(&hosts);
-
-        // One inner otlp exporter per backend, from the same settings.
-        let otlp_path = format!("{path}.protocol.otlp");
-        let otlp_ctx = CreateContext {
-            path: otlp_path.clone(),
-            ..ctx.clone()
-        };
-        // The otlp settings are checked once, with a placeholder endpoint; then each backend's
-        // exporter can only fail on its endpoint.
-        const PLACEHOLDER: &str = "placeholder:4317";
-        if let Err(e) =
-            OtlpExporterFactory.create(&otlp_ctx, &otlp_value(&cfg.protocol.otlp, PLACEHOLDER))
-        {
-            errors.extend(e.0);
-        }
-        let otlp: OtlpConfig =
-            decode(&otlp_path, &otlp_value(&cfg.protocol.otlp, PLACEHOLDER)).unwrap_or_default();
-        let endpoint_path = format!("{otlp_path}.endpoint");
-        let mut backends = Vec::with_capacity(ring.endpoints().len());
-        for endpoint in ring.endpoints() {
-            let v = otlp_value(&cfg.protocol.otlp, endpoint);
-            match OtlpExporterFactory.create(&otlp_ctx, &v) {
-                Ok(parts) => {
-                    let outcome = |success: &str| {
-                        ctx.telemetry.counter(
-                            "otelcol_loadbalancer_backend_outcome",
-                            "Number of successes and failures for each endpoint.",
-                            &[("endpoint", endpoint), ("success", success)],
-                        )
-                    };
-                    backends.push(Backend {
-                        endpoint: endpoint.clone(),
-                        exporter: parts.exporter,
-                        succeeded: outcome("true"),
-                        failed: outcome("false"),
-                    });
-                }
-                Err(e) => errors.extend(e.0.into_iter().filter(|e| e.path == endpoint_path).map(
-                    |e| {
-                        ConfigError::new(
-                            format!("{path}.resolver.static.hostnames"),
-                            format!("{endpoint:?}: {}", e.message),
-                        )
-                    },
-                )),
-            }
-        }
+            Some((otlp, backends))
+        })?;
         let retry = cfg
             .retry_on_failure
             .clone()
             .unwrap_or(otlp.retry_on_failure);
         let queue = cfg.sending_queue.clone().unwrap_or(otlp.sending_queue);
-        if cfg.retry_on_failure.is_some() {
-            errors.extend(retry.validate(&format!("{path}.retry_on_failure")));
-        }
-        if cfg.sending_queue.is_some() {
-            errors.extend(queue.validate(&format!("{path}.sending_queue")));
-        }
-        if !errors.is_empty() {
-            return Err(ConfigErrors(errors));
-        }
 
         let timeout = cfg.timeout.unwrap_or_default();
         let memo = retry.enabled.then(|| Memo {

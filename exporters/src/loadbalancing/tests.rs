@@ -1,8 +1,9 @@
 use super::*;
 use bytes::Bytes;
+use ferrotel_config::decode_valid;
 use ferrotel_core::grpc::BytesCodec;
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use ferrotel_core::Telemetry;
+use ferrotel_core::{AnyFactory, Telemetry};
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -22,7 +23,7 @@ fn ctx() -> CreateContext {
 }
 
 fn create(config: &str) -> Result<ExporterParts, ConfigErrors> {
-    LoadBalancingExporterFactory.create(&ctx(), &yaml(config))
+    LoadBalancingExporterFactory.create_from(&ctx(), &yaml(config))
 }
 
 fn error_paths(config: &str) -> Vec<String> {
@@ -36,7 +37,8 @@ fn testdata(name: &str) -> String {
 
 /// The concrete exporter, for white-box tests of splitting.
 fn build(config: &str) -> LoadBalancingExporter {
-    LoadBalancingExporter::new(&ctx(), &yaml(config)).unwrap().0
+    let (cfg, _) = decode_valid::<LoadBalancingConfig>(&ctx().path, &yaml(config)).unwrap();
+    LoadBalancingExporter::new(&ctx(), &cfg).unwrap().0
 }
 
 /// A trace id that spreads well (splitmix64 of `n`).
@@ -361,7 +363,8 @@ fn factory_info() {
     let info = LoadBalancingExporterFactory.info();
     assert_eq!(info.type_name, "loadbalancing");
     assert_eq!(info.aliases, ["load_balancing"]);
-    assert_eq!(info.signals, [Signal::Traces, Signal::Logs]);
+    let signals: Vec<Signal> = info.signals.iter().map(|(s, _)| *s).collect();
+    assert_eq!(signals, [Signal::Traces, Signal::Logs]);
 }
 
 #[test]
@@ -379,8 +382,11 @@ fn config_valid() {
         &serde_yaml_ng::from_str(&testdata("config_valid.yaml")).unwrap(),
     )
     .unwrap();
-    assert_eq!(cfg.routing_key, "service");
-    assert_eq!(LoadBalancingConfig::default().routing_key, "traceID");
+    assert_eq!(cfg.routing_key, Choice::Known(RoutingKey::Service));
+    assert_eq!(
+        LoadBalancingConfig::default().routing_key,
+        Choice::Known(RoutingKey::TraceId)
+    );
 
     // Top-level settings win.
     let parts = create(&format!(
@@ -720,4 +726,33 @@ fn memo_is_bounded() {
     assert!(memo.resume(&batches[0]).is_none());
     // In flight: not handed to a second, concurrent attempt.
     assert!(memo.resume(&batches[9]).is_none());
+}
+
+#[test]
+fn extensions_used_are_recorded_with_their_paths() {
+    let uses = LoadBalancingExporterFactory
+        .check(
+            "exporters.loadbalancing",
+            &yaml(
+                "resolver: {static: {hostnames: [a, b]}}\nprotocol: {otlp: {auth: {authenticator: oauth2client}}}\nsending_queue: {storage: file_storage}",
+            ),
+        )
+        .unwrap();
+    let got: Vec<_> = uses
+        .iter()
+        .map(|u| (u.path.as_str(), u.id.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "exporters.loadbalancing.protocol.otlp.auth.authenticator",
+                "oauth2client"
+            ),
+            (
+                "exporters.loadbalancing.sending_queue.storage",
+                "file_storage"
+            ),
+        ]
+    );
 }

@@ -22,22 +22,25 @@
 //!     sending_queue: { enabled: true, queue_size: 1000 }
 //! ```
 
+pub use crate::shared::{AuthSettings, Compression};
+
+use crate::choice::Choice;
 use crate::shared::{
-    log_partial_success, not_supported, parse_headers, partial_success, push_settings,
-    retry_info_delay, AuthSettings, ClientAuth, Compression,
+    check_compression, check_headers, header_map, log_partial_success, not_supported,
+    partial_success, retry_info_delay, ClientAuth,
 };
 use bytes::Bytes;
 use ferrotel_config::{
-    decode, ConfigError, ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Value,
+    ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Validate, Validator, Value,
 };
 use ferrotel_core::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
 use ferrotel_core::tls;
 use ferrotel_core::{
-    Batch, CreateContext, ExportError, Exporter, ExporterFactory, ExporterParts,
-    ExporterStartContext, FactoryInfo, Signal, Stability, StartError,
+    Batch, CreateContext, ExportError, Exporter, ExporterParts, ExporterSettings,
+    ExporterStartContext, Factory, FactoryInfo, Signal, Stability, StartError,
 };
 use http::uri::PathAndQuery;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
@@ -46,7 +49,7 @@ use tonic::codegen::Service;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// `keepalive` (gRPC client keepalive).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeepaliveConfig {
     /// Send an HTTP/2 ping after this long without activity.
@@ -58,7 +61,7 @@ pub struct KeepaliveConfig {
 }
 
 /// `exporters.otlp`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OtlpConfig {
     /// `host:port`, or a URL with `http://` (plaintext) or `https://` scheme. Required.
@@ -68,7 +71,7 @@ pub struct OtlpConfig {
     /// Extra request metadata sent with every export.
     pub headers: BTreeMap<String, String>,
     /// `gzip` (default), `zstd` or `none`.
-    pub compression: String,
+    pub compression: Choice<Compression>,
     /// Per-attempt timeout.
     pub timeout: GoDuration,
     /// exporterhelper retry settings.
@@ -83,6 +86,7 @@ pub struct OtlpConfig {
     pub wait_for_ready: bool,
     /// Socket buffer sizes (accepted, not used).
     pub write_buffer_size: Option<Value>,
+    /// Socket buffer sizes (accepted, not used).
     pub read_buffer_size: Option<Value>,
     /// Overrides the `:authority` pseudo-header.
     pub authority: Option<String>,
@@ -96,7 +100,7 @@ impl Default for OtlpConfig {
             endpoint: String::new(),
             tls: TlsClientConfig::default(),
             headers: BTreeMap::new(),
-            compression: "gzip".into(),
+            compression: Choice::Known(Compression::Gzip),
             timeout: GoDuration::from_secs(5),
             retry_on_failure: RetryConfig::default(),
             sending_queue: QueueConfig::default(),
@@ -108,6 +112,35 @@ impl Default for OtlpConfig {
             authority: None,
             auth: None,
         }
+    }
+}
+
+/// The compressions the gRPC exporter sends.
+const COMPRESSIONS: &[Compression] = &[Compression::None, Compression::Gzip, Compression::Zstd];
+
+impl Validate for OtlpConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        if let Some(problem) = endpoint_problem(&self.endpoint, self.tls.insecure) {
+            v.report_at("endpoint", problem);
+        }
+        check_compression(v, &self.compression, COMPRESSIONS);
+        check_headers(&mut v.at("headers"), &self.headers);
+        v.check("retry_on_failure", &self.retry_on_failure);
+        v.check("sending_queue", &self.sending_queue);
+        if let Some(a) = &self.authority {
+            if authority_origin(a).is_none() {
+                v.report_at("authority", "invalid authority");
+            }
+        }
+        let use_tls = dial_uri(&self.endpoint, self.tls.insecure).1;
+        if use_tls && self.tls.max_version.as_deref() == Some("1.2") {
+            // tonic offers TLS 1.2 and 1.3 together, so a 1.2 maximum cannot be honoured.
+            // The reported key spells out the refused value (as it always has).
+            let key = "tls.max_version: \"1.2\" (with the gRPC exporter)";
+            v.report_at(key, not_supported(key));
+        }
+        v.check("tls", &self.tls);
+        v.check("auth", &self.auth);
     }
 }
 
@@ -125,24 +158,34 @@ fn dial_uri(endpoint: &str, insecure: bool) -> (String, bool) {
     }
 }
 
-/// tonic's TLS settings from a client `tls` block: our verifier (CA file or system roots,
-/// `insecure_skip_verify`, `server_name_override`, `min_version: "1.3"`), the client certificate
-/// (mTLS) and the server name. tonic offers TLS 1.2 and 1.3, so `max_version: "1.2"` is refused.
-fn tls_config(
-    path: &str,
-    cfg: &TlsClientConfig,
-    errors: &mut Vec<ConfigError>,
-) -> Option<(ClientTlsConfig, Arc<tls::Verifier>)> {
-    if cfg.max_version.as_deref() == Some("1.2") {
-        errors.push(not_supported(
-            path,
-            "tls.max_version: \"1.2\" (with the gRPC exporter)",
-        ));
+/// What is wrong with an `endpoint`, if anything (also for the load-balancing exporter's
+/// backends).
+pub(crate) fn endpoint_problem(endpoint: &str, insecure: bool) -> Option<String> {
+    if endpoint.is_empty() {
+        return Some("requires a non-empty \"endpoint\"".to_string());
     }
-    let parts = match tls::client_parts(cfg, &format!("{path}.tls")) {
+    let (uri, _) = dial_uri(endpoint, insecure);
+    Endpoint::from_shared(uri)
+        .err()
+        .map(|e| format!("invalid endpoint {endpoint:?}: {e}"))
+}
+
+/// The origin an `authority` stands for.
+fn authority_origin(authority: &str) -> Option<http::Uri> {
+    format!("https://{authority}").parse().ok()
+}
+
+/// tonic's TLS settings from a client `tls` block (the one `v` is at): our verifier (CA file or
+/// system roots, `insecure_skip_verify`, `server_name_override`, `min_version: "1.3"`), the
+/// client certificate (mTLS) and the server name.
+fn tls_config(
+    v: &mut Validator<'_>,
+    cfg: &TlsClientConfig,
+) -> Option<(ClientTlsConfig, Arc<tls::Verifier>)> {
+    let parts = match tls::client_parts(cfg, v.path()) {
         Ok(p) => p,
         Err(e) => {
-            errors.extend(e.0);
+            v.extend(e);
             return None;
         }
     };
@@ -158,23 +201,17 @@ fn tls_config(
     Some((tls, parts.verifier))
 }
 
-/// Validates the config and prepares the (not yet connected) endpoint.
-fn endpoint(path: &str, cfg: &OtlpConfig, errors: &mut Vec<ConfigError>) -> Option<Endpoint> {
-    if cfg.endpoint.is_empty() {
-        errors.push(ConfigError::new(
-            format!("{path}.endpoint"),
-            "requires a non-empty \"endpoint\"",
-        ));
-        return None;
-    }
+/// The (not yet connected) endpoint of a validated config (the one `v` is at); reads the TLS
+/// files.
+fn endpoint(v: &mut Validator<'_>, cfg: &OtlpConfig) -> Option<Endpoint> {
     let (uri, use_tls) = dial_uri(&cfg.endpoint, cfg.tls.insecure);
     let ep = match Endpoint::from_shared(uri) {
         Ok(e) => e,
         Err(e) => {
-            errors.push(ConfigError::new(
-                format!("{path}.endpoint"),
+            v.report_at(
+                "endpoint",
                 format!("invalid endpoint {:?}: {e}", cfg.endpoint),
-            ));
+            );
             return None;
         }
     };
@@ -190,20 +227,14 @@ fn endpoint(path: &str, cfg: &OtlpConfig, errors: &mut Vec<ConfigError>) -> Opti
         }
         ep = ep.keep_alive_while_idle(ka.permit_without_stream);
     }
-    if let Some(a) = &cfg.authority {
-        match format!("https://{a}").parse() {
-            Ok(u) => ep = ep.origin(u),
-            Err(_) => errors.push(ConfigError::new(
-                format!("{path}.authority"),
-                "invalid authority",
-            )),
-        }
+    if let Some(origin) = cfg.authority.as_deref().and_then(authority_origin) {
+        ep = ep.origin(origin);
     }
     if use_tls {
-        let (tls, verifier) = tls_config(path, &cfg.tls, errors)?;
+        let (tls, verifier) = tls_config(&mut v.at("tls"), &cfg.tls)?;
         match ep.clone().tls_config_with_verifier(tls, verifier) {
             Ok(e) => ep = e,
-            Err(e) => errors.push(ConfigError::new(format!("{path}.tls"), e.to_string())),
+            Err(e) => v.report_at("tls", e.to_string()),
         }
     }
     Some(ep)
@@ -388,59 +419,54 @@ impl Exporter for OtlpExporter {
     }
 }
 
+impl OtlpExporter {
+    /// The exporter of a validated config (the one `v` is at; its TLS files are read here).
+    pub(crate) fn new(v: &mut Validator<'_>, id: String, cfg: &OtlpConfig) -> Option<Self> {
+        let endpoint = endpoint(v, cfg)?;
+        Some(OtlpExporter {
+            id,
+            endpoint,
+            compression: cfg.compression.known().unwrap_or(Compression::None),
+            headers: header_map(&cfg.headers),
+            auth: ClientAuth::new(&cfg.auth),
+            channel: OnceLock::new(),
+        })
+    }
+}
+
+/// The exporterhelper settings of a config.
+pub(crate) fn settings(cfg: &OtlpConfig) -> ExporterSettings {
+    ExporterSettings {
+        timeout: cfg.timeout,
+        retry: cfg.retry_on_failure.clone(),
+        queue: cfg.sending_queue.clone(),
+    }
+}
+
 /// Factory of `otlp` (alias `otlp_grpc`).
 pub struct OtlpExporterFactory;
 
-impl ExporterFactory for OtlpExporterFactory {
+impl Factory for OtlpExporterFactory {
+    type Config = OtlpConfig;
+    type Component = ExporterParts;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "otlp",
-            aliases: &["otlp_grpc"],
-            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
-            stability: Stability::Stable,
-            description: "Sends OTLP over gRPC",
-        }
+        FactoryInfo::new("otlp", "Sends OTLP over gRPC")
+            .aliases(&["otlp_grpc"])
+            .all_signals(Stability::Stable)
+            .example("endpoint: http://127.0.0.1:4317")
     }
 
-    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<ExporterParts, ConfigErrors> {
-        let path = &ctx.path;
-        let cfg: OtlpConfig = decode(path, config)?;
-        let mut errors = vec![];
-        let compression = Compression::parse(
-            path,
-            &cfg.compression,
-            &[Compression::None, Compression::Gzip, Compression::Zstd],
-        )
-        .unwrap_or_else(|e| {
-            errors.push(e);
-            Compression::None
-        });
-        let headers = parse_headers(path, &cfg.headers, &mut errors);
-        let settings = push_settings(
-            path,
-            cfg.timeout,
-            &cfg.retry_on_failure,
-            &cfg.sending_queue,
-            &mut errors,
-        );
-        let endpoint = endpoint(path, &cfg, &mut errors);
-        match endpoint {
-            Some(endpoint) if errors.is_empty() => Ok(ExporterParts {
-                exporter: Arc::new(OtlpExporter {
-                    id: ctx.id.to_string(),
-                    endpoint,
-                    compression,
-                    headers: headers.into_iter().collect(),
-                    auth: ClientAuth::new(&cfg.auth),
-                    channel: OnceLock::new(),
-                }),
-                settings,
-            }),
-            _ => Err(ConfigErrors(errors)),
-        }
+    fn create(&self, ctx: &CreateContext, cfg: OtlpConfig) -> Result<ExporterParts, ConfigErrors> {
+        let exporter =
+            crate::shared::build(ctx, |v| OtlpExporter::new(v, ctx.id.to_string(), &cfg))?;
+        Ok(ExporterParts {
+            exporter: Arc::new(exporter),
+            settings: settings(&cfg),
+        })
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-pub(crate) mod tests;
+mod tests;

@@ -1,10 +1,12 @@
 use super::*;
 use crate::shared::encode_status;
+use crate::shared::test_auth::auth_extensions;
+use ferrotel_config::decode;
 use ferrotel_core::proto::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use ferrotel_core::{ComponentId, Data, Telemetry};
+use ferrotel_core::{AnyFactory, Data, Telemetry};
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use prost::Message;
 use std::convert::Infallible;
@@ -139,7 +141,7 @@ async fn start_sink_tls(
 // ---------------------------------------------------------------------------------------------
 
 fn create(id: &str, config: &str) -> Result<ExporterParts, ConfigErrors> {
-    OtlpExporterFactory.create(&create_context("exporters", id), &yaml(config))
+    OtlpExporterFactory.create_from(&create_context("exporters", id), &yaml(config))
 }
 
 fn create_err(id: &str, config: &str) -> ConfigErrors {
@@ -333,9 +335,9 @@ fn config_valid() {
         &serde_yaml_ng::from_str(&testdata("config_valid.yaml")).unwrap(),
     )
     .unwrap();
-    assert_eq!(cfg.compression, "zstd");
+    assert_eq!(cfg.compression, Choice::Known(Compression::Zstd));
     let d = OtlpConfig::default();
-    assert_eq!(d.compression, "gzip");
+    assert_eq!(d.compression, Choice::Known(Compression::Gzip));
     assert_eq!(d.timeout, GoDuration::from_secs(5));
     assert!(d.sending_queue.enabled && d.retry_on_failure.enabled);
 }
@@ -513,41 +515,6 @@ fn tls_file_and_version_errors_name_their_key() {
     .is_ok());
 }
 
-/// A client authenticator that sends `authorization: Bearer test-token`.
-struct HeaderAuth;
-
-impl ferrotel_core::ClientAuthenticator for HeaderAuth {
-    fn apply(&self, headers: &mut http::HeaderMap) -> Result<(), ferrotel_core::AuthError> {
-        headers.insert(
-            "authorization",
-            http::HeaderValue::from_static("Bearer test-token"),
-        );
-        Ok(())
-    }
-}
-
-struct AuthExt;
-
-#[async_trait::async_trait]
-impl ferrotel_core::Extension for AuthExt {
-    async fn start(&mut self, _: ferrotel_core::ExtensionContext) -> Result<(), StartError> {
-        Ok(())
-    }
-    async fn shutdown(&mut self) {}
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-    fn client_authenticator(&self) -> Option<Arc<dyn ferrotel_core::ClientAuthenticator>> {
-        Some(Arc::new(HeaderAuth))
-    }
-}
-
-pub(crate) fn auth_extensions() -> ferrotel_core::Extensions {
-    let id = ComponentId::new("headerauth");
-    let ext: Box<dyn ferrotel_core::Extension> = Box::new(AuthExt);
-    ferrotel_core::Extensions::new([(&id, ext.as_ref())])
-}
-
 #[tokio::test]
 async fn the_authenticator_adds_its_header() {
     let (sink, addr, _stop) = start_sink().await;
@@ -586,4 +553,34 @@ async fn a_connection_broken_mid_request_is_retryable_not_dropped() {
     let e = exp.export(batch()).await.unwrap_err();
     assert!(!e.is_permanent(), "{e:?}");
     assert!(e.to_string().contains("Unavailable"), "{e}");
+}
+
+#[test]
+fn extensions_used_are_recorded_with_their_paths() {
+    use ferrotel_config::{Capability, ExtensionUse};
+    let uses = OtlpExporterFactory
+        .check(
+            "exporters.otlp/2",
+            &yaml("endpoint: h:1\nauth: {authenticator: bearertokenauth/out}\nsending_queue: {storage: file_storage/q}"),
+        )
+        .unwrap();
+    assert_eq!(
+        uses,
+        [
+            ExtensionUse {
+                path: "exporters.otlp/2.sending_queue.storage".into(),
+                id: "file_storage/q".into(),
+                capability: Capability::Storage,
+            },
+            ExtensionUse {
+                path: "exporters.otlp/2.auth.authenticator".into(),
+                id: "bearertokenauth/out".into(),
+                capability: Capability::ClientAuthenticator,
+            },
+        ]
+    );
+    let uses = OtlpExporterFactory
+        .check("exporters.otlp", &yaml("endpoint: h:1"))
+        .unwrap();
+    assert!(uses.is_empty(), "{uses:?}");
 }

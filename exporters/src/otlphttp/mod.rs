@@ -20,29 +20,32 @@
 //!     sending_queue: { enabled: true }
 //! ```
 
+pub use crate::shared::{parse_retry_after, AuthSettings, Compression};
+
+use crate::choice::{Choice, Choices};
 use crate::shared::{
-    http_client_builder, log_partial_success, parse_headers, partial_success, partial_success_json,
-    push_settings, read_limited, AuthSettings, ClientAuth, Compression, RpcStatus,
+    check_compression, check_headers, header_map, http_client_builder, log_partial_success,
+    partial_success, partial_success_json, read_limited, ClientAuth, RpcStatus,
 };
 use bytes::Bytes;
 use ferrotel_config::{
-    decode, ConfigError, ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Value,
+    ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Validate, Validator, Value,
 };
 use ferrotel_core::{
-    Batch, CreateContext, Data, ExportError, Exporter, ExporterFactory, ExporterParts,
-    ExporterStartContext, FactoryInfo, Signal, Stability, StartError,
+    Batch, CreateContext, Data, ExportError, Exporter, ExporterParts, ExporterSettings,
+    ExporterStartContext, Factory, FactoryInfo, Stability, StartError,
 };
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::HeaderMap;
 use prost::Message;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// `exporters.otlphttp`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OtlpHttpConfig {
     /// Base URL; `/v1/traces`, `/v1/metrics` and `/v1/logs` are appended.
@@ -58,9 +61,9 @@ pub struct OtlpHttpConfig {
     /// Extra request headers.
     pub headers: BTreeMap<String, String>,
     /// `gzip` (default), `zstd`, `snappy` or `none`.
-    pub compression: String,
+    pub compression: Choice<Compression>,
     /// `proto` (default) or `json`.
-    pub encoding: String,
+    pub encoding: Choice<Encoding>,
     /// Per-attempt timeout.
     pub timeout: GoDuration,
     /// exporterhelper retry settings.
@@ -75,13 +78,21 @@ pub struct OtlpHttpConfig {
     pub proxy_url: Option<String>,
     /// Accepted for compatibility, not used: buffer and pool sizes, HTTP/2 tuning.
     pub read_buffer_size: Option<Value>,
+    /// Accepted for compatibility, not used.
     pub write_buffer_size: Option<Value>,
+    /// Accepted for compatibility, not used.
     pub max_idle_conns: Option<Value>,
+    /// Accepted for compatibility, not used.
     pub max_conns_per_host: Option<Value>,
+    /// Accepted for compatibility, not used.
     pub disable_keep_alives: Option<bool>,
+    /// Accepted for compatibility, not used.
     pub http2_read_idle_timeout: Option<GoDuration>,
+    /// Accepted for compatibility, not used.
     pub http2_ping_timeout: Option<GoDuration>,
+    /// Accepted for compatibility, not used.
     pub force_attempt_http2: Option<bool>,
+    /// Accepted for compatibility, not used.
     pub compression_params: Option<Value>,
     /// A client authenticator extension that adds its headers to every request.
     pub auth: Option<AuthSettings>,
@@ -96,8 +107,8 @@ impl Default for OtlpHttpConfig {
             logs_endpoint: None,
             tls: TlsClientConfig::default(),
             headers: BTreeMap::new(),
-            compression: "gzip".into(),
-            encoding: "proto".into(),
+            compression: Choice::Known(Compression::Gzip),
+            encoding: Choice::Known(Encoding::Proto),
             timeout: GoDuration::from_secs(30),
             retry_on_failure: RetryConfig::default(),
             sending_queue: QueueConfig::default(),
@@ -118,11 +129,67 @@ impl Default for OtlpHttpConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Encoding {
+/// The compressions the HTTP exporter sends.
+const COMPRESSIONS: &[Compression] = &[
+    Compression::None,
+    Compression::Gzip,
+    Compression::Zstd,
+    Compression::Snappy,
+];
+
+/// The per-signal URL settings, in `Signal as usize` order: (override, its key, the path
+/// appended to `endpoint`).
+fn url_settings(cfg: &OtlpHttpConfig) -> [(&Option<String>, &'static str, &'static str); 3] {
+    [
+        (&cfg.traces_endpoint, "traces_endpoint", "/v1/traces"),
+        (&cfg.metrics_endpoint, "metrics_endpoint", "/v1/metrics"),
+        (&cfg.logs_endpoint, "logs_endpoint", "/v1/logs"),
+    ]
+}
+
+impl Validate for OtlpHttpConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        check_compression(v, &self.compression, COMPRESSIONS);
+        if let Some(other) = self.encoding.unknown() {
+            v.report_at(
+                "encoding",
+                format!("invalid encoding {other:?}: must be proto or json"),
+            );
+        }
+        check_headers(&mut v.at("headers"), &self.headers);
+        v.check("retry_on_failure", &self.retry_on_failure);
+        v.check("sending_queue", &self.sending_queue);
+        let mut any_url = false;
+        for (over, key, suffix) in url_settings(self) {
+            if let Some((at, url)) = signal_url(&self.endpoint, over, key, suffix) {
+                any_url = true;
+                if let Err(problem) = url {
+                    v.report_at(at, problem);
+                }
+            }
+        }
+        if let Some(p) = &self.proxy_url {
+            if let Err(e) = reqwest::Proxy::all(p) {
+                v.report_at("proxy_url", e.to_string());
+            }
+        }
+        v.check("tls", &self.tls);
+        v.check("auth", &self.auth);
+        if !any_url && !v.has_errors() {
+            v.report_at("endpoint", "at least one endpoint must be specified");
+        }
+    }
+}
+
+/// The body encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
     Proto,
     Json,
 }
+
+impl Choices for Encoding {}
 
 impl Encoding {
     fn content_type(self) -> &'static str {
@@ -147,16 +214,6 @@ pub struct OtlpHttpExporter {
 
 /// Error bodies beyond this are not read.
 const MAX_ERROR_BODY: usize = 64 * 1024;
-
-/// Parses `Retry-After`: delay-seconds or an HTTP-date.
-pub fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
 
 fn compress(c: Compression, body: Bytes) -> std::io::Result<Bytes> {
     Ok(match c {
@@ -282,40 +339,32 @@ impl Exporter for OtlpHttpExporter {
     }
 }
 
+/// The URL of one signal and the key that sets it (`traces_endpoint`, else `endpoint`), or
+/// what is wrong with it; None when neither is set.
 fn signal_url(
-    path: &str,
     base: &str,
     over: &Option<String>,
-    key: &str,
+    key: &'static str,
     suffix: &str,
-    errors: &mut Vec<ConfigError>,
-) -> Option<reqwest::Url> {
+) -> Option<(&'static str, Result<reqwest::Url, String>)> {
     let (s, at) = match over {
-        Some(u) => (u.clone(), format!("{path}.{key}")),
+        Some(u) => (u.clone(), key),
         None if base.is_empty() => return None,
         None => (
             format!("{}{suffix}", base.trim_end_matches('/')),
-            format!("{path}.endpoint"),
+            "endpoint",
         ),
     };
-    match reqwest::Url::parse(&s) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
-        Ok(_) | Err(_) => {
-            errors.push(ConfigError::new(
-                at,
-                format!("invalid URL {s:?}: must be http:// or https://"),
-            ));
-            None
-        }
-    }
+    let url = match reqwest::Url::parse(&s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
+        Ok(_) | Err(_) => Err(format!("invalid URL {s:?}: must be http:// or https://")),
+    };
+    Some((at, url))
 }
 
-fn client(
-    path: &str,
-    cfg: &OtlpHttpConfig,
-    errors: &mut Vec<ConfigError>,
-) -> Option<reqwest::Client> {
-    let mut b = http_client_builder(path, &cfg.tls, errors);
+/// The HTTP client of a validated config (the one `v` is at); reads the TLS files.
+fn client(v: &mut Validator<'_>, cfg: &OtlpHttpConfig) -> Option<reqwest::Client> {
+    let mut b = http_client_builder(v, &cfg.tls);
     if let Some(n) = cfg.max_idle_conns_per_host {
         b = b.pool_max_idle_per_host(n);
     }
@@ -325,100 +374,66 @@ fn client(
     if let Some(p) = &cfg.proxy_url {
         match reqwest::Proxy::all(p) {
             Ok(p) => b = b.proxy(p),
-            Err(e) => errors.push(ConfigError::new(format!("{path}.proxy_url"), e.to_string())),
+            Err(e) => v.report_at("proxy_url", e.to_string()),
         }
     }
     match b.build() {
         Ok(c) => Some(c),
         Err(e) => {
-            errors.push(ConfigError::new(format!("{path}.tls"), e.to_string()));
+            v.report_at("tls", e.to_string());
             None
         }
+    }
+}
+
+impl OtlpHttpExporter {
+    /// The exporter of a validated config (the one `v` is at).
+    fn new(v: &mut Validator<'_>, id: String, cfg: &OtlpHttpConfig) -> Option<Self> {
+        let client = client(v, cfg)?;
+        let urls = url_settings(cfg).map(|(over, key, suffix)| {
+            signal_url(&cfg.endpoint, over, key, suffix).and_then(|(_, url)| url.ok())
+        });
+        Some(OtlpHttpExporter {
+            id,
+            client,
+            urls,
+            headers: header_map(&cfg.headers),
+            auth: ClientAuth::new(&cfg.auth),
+            compression: cfg.compression.known().unwrap_or(Compression::None),
+            encoding: cfg.encoding.known().unwrap_or(Encoding::Proto),
+        })
     }
 }
 
 /// Factory of `otlphttp` (alias `otlp_http`).
 pub struct OtlpHttpExporterFactory;
 
-impl ExporterFactory for OtlpHttpExporterFactory {
+impl Factory for OtlpHttpExporterFactory {
+    type Config = OtlpHttpConfig;
+    type Component = ExporterParts;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "otlphttp",
-            aliases: &["otlp_http"],
-            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
-            stability: Stability::Stable,
-            description: "Sends OTLP over HTTP (protobuf or JSON)",
-        }
+        FactoryInfo::new("otlphttp", "Sends OTLP over HTTP (protobuf or JSON)")
+            .aliases(&["otlp_http"])
+            .all_signals(Stability::Stable)
+            .example("endpoint: http://127.0.0.1:4318")
     }
 
-    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<ExporterParts, ConfigErrors> {
-        let path = &ctx.path;
-        let cfg: OtlpHttpConfig = decode(path, config)?;
-        let mut errors = vec![];
-        let compression = Compression::parse(
-            path,
-            &cfg.compression,
-            &[
-                Compression::None,
-                Compression::Gzip,
-                Compression::Zstd,
-                Compression::Snappy,
-            ],
-        )
-        .unwrap_or_else(|e| {
-            errors.push(e);
-            Compression::None
-        });
-        let encoding = match cfg.encoding.as_str() {
-            "proto" => Encoding::Proto,
-            "json" => Encoding::Json,
-            other => {
-                errors.push(ConfigError::new(
-                    format!("{path}.encoding"),
-                    format!("invalid encoding {other:?}: must be proto or json"),
-                ));
-                Encoding::Proto
-            }
-        };
-        let headers: HeaderMap = parse_headers(path, &cfg.headers, &mut errors)
-            .into_iter()
-            .collect();
-        let settings = push_settings(
-            path,
-            cfg.timeout,
-            &cfg.retry_on_failure,
-            &cfg.sending_queue,
-            &mut errors,
-        );
-        // Signal order matches `Signal as usize`.
-        let urls = [
-            (&cfg.traces_endpoint, "traces_endpoint", "/v1/traces"),
-            (&cfg.metrics_endpoint, "metrics_endpoint", "/v1/metrics"),
-            (&cfg.logs_endpoint, "logs_endpoint", "/v1/logs"),
-        ]
-        .map(|(over, key, suffix)| signal_url(path, &cfg.endpoint, over, key, suffix, &mut errors));
-        let client = client(path, &cfg, &mut errors);
-        if urls.iter().all(Option::is_none) && errors.is_empty() {
-            errors.push(ConfigError::new(
-                format!("{path}.endpoint"),
-                "at least one endpoint must be specified",
-            ));
-        }
-        match client {
-            Some(client) if errors.is_empty() => Ok(ExporterParts {
-                exporter: Arc::new(OtlpHttpExporter {
-                    id: ctx.id.to_string(),
-                    client,
-                    urls,
-                    headers,
-                    auth: ClientAuth::new(&cfg.auth),
-                    compression,
-                    encoding,
-                }),
-                settings,
-            }),
-            _ => Err(ConfigErrors(errors)),
-        }
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        cfg: OtlpHttpConfig,
+    ) -> Result<ExporterParts, ConfigErrors> {
+        let exporter =
+            crate::shared::build(ctx, |v| OtlpHttpExporter::new(v, ctx.id.to_string(), &cfg))?;
+        Ok(ExporterParts {
+            exporter: Arc::new(exporter),
+            settings: ExporterSettings {
+                timeout: cfg.timeout,
+                retry: cfg.retry_on_failure.clone(),
+                queue: cfg.sending_queue.clone(),
+            },
+        })
     }
 }
 

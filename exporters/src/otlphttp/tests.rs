@@ -1,16 +1,18 @@
 use super::*;
 use crate::shared::encode_status;
+use ferrotel_config::decode;
 use ferrotel_core::proto::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use ferrotel_core::Telemetry;
+use ferrotel_core::{AnyFactory, Signal, Telemetry};
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::io::Read;
 use std::sync::Mutex;
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------------
 // A real hyper server that records requests and answers a chosen response.
@@ -109,7 +111,7 @@ async fn start_server_tls(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
 // ---------------------------------------------------------------------------------------------
 
 fn create(id: &str, config: &str) -> Result<ExporterParts, ConfigErrors> {
-    OtlpHttpExporterFactory.create(&create_context("exporters", id), &yaml(config))
+    OtlpHttpExporterFactory.create_from(&create_context("exporters", id), &yaml(config))
 }
 
 fn create_err(id: &str, config: &str) -> ConfigErrors {
@@ -335,8 +337,8 @@ fn config_valid() {
     assert_eq!(parts.settings.queue.num_consumers, 2);
     let d = OtlpHttpConfig::default();
     assert_eq!(
-        (d.compression.as_str(), d.encoding.as_str()),
-        ("gzip", "proto")
+        (d.compression, d.encoding),
+        (Compression::Gzip.into(), Encoding::Proto.into())
     );
 }
 
@@ -484,7 +486,7 @@ fn tls_errors_name_their_key() {
 #[tokio::test]
 async fn the_authenticator_adds_its_header() {
     let server = start_server().await;
-    let ext = crate::otlp::tests::auth_extensions();
+    let ext = crate::shared::test_auth::auth_extensions();
     let exp = started(&server, "auth: { authenticator: headerauth }", ext.clone())
         .await
         .unwrap();
@@ -500,4 +502,27 @@ async fn the_authenticator_adds_its_header() {
         .err()
         .unwrap();
     assert!(e.0.contains("nosuch"), "{e}");
+}
+
+#[test]
+fn extensions_used_are_recorded_with_their_paths() {
+    use ferrotel_config::Capability;
+    let uses = OtlpHttpExporterFactory
+        .check(
+            "exporters.otlphttp",
+            &yaml("endpoint: http://h\nauth: {authenticator: basicauth/client}"),
+        )
+        .unwrap();
+    let got: Vec<_> = uses
+        .iter()
+        .map(|u| (u.path.as_str(), u.id.as_str(), u.capability))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "exporters.otlphttp.auth.authenticator",
+            "basicauth/client",
+            Capability::ClientAuthenticator
+        )]
+    );
 }

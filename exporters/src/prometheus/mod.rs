@@ -28,19 +28,21 @@ mod accumulator;
 mod exposition;
 mod naming;
 
+use crate::choice::{Choice, Choices};
+use crate::shared::not_supported;
 use accumulator::{Accumulator, Options};
 use bytes::Bytes;
 use exposition::{declared_families, render, Format, RenderOptions};
-use ferrotel_config::{decode, ConfigError, ConfigErrors, GoDuration, QueueConfig, RetryConfig};
-use ferrotel_config::{TlsServerConfig, Value};
+use ferrotel_config::{decode_valid, ConfigErrors, GoDuration, QueueConfig, RetryConfig};
+use ferrotel_config::{TlsServerConfig, Validate, Validator, Value};
 use ferrotel_core::{
-    Batch, CreateContext, Data, ExportError, Exporter, ExporterFactory, ExporterParts,
-    ExporterSettings, ExporterStartContext, FactoryInfo, Signal, Stability, StartError, Telemetry,
+    Batch, CreateContext, Data, ExportError, Exporter, ExporterParts, ExporterSettings,
+    ExporterStartContext, Factory, FactoryInfo, Signal, Stability, StartError, Telemetry,
 };
 use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -52,7 +54,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// `resource_to_telemetry_conversion`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResourceToTelemetryConfig {
     /// Turn every resource attribute into a label of every series.
@@ -62,7 +64,7 @@ pub struct ResourceToTelemetryConfig {
 }
 
 /// `exporters.prometheus`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrometheusConfig {
     /// `host:port` serving `GET /metrics` (required; `:8889` means every interface).
@@ -83,7 +85,7 @@ pub struct PrometheusConfig {
     pub add_metric_suffixes: bool,
     /// Newer form of `add_metric_suffixes`: `UnderscoreEscapingWithSuffixes` or
     /// `UnderscoreEscapingWithoutSuffixes` (the UTF-8 strategies are not supported).
-    pub translation_strategy: Option<String>,
+    pub translation_strategy: Option<Choice<TranslationStrategy>>,
     /// Leave out the `otel_scope_*` labels.
     pub without_scope_info: bool,
     /// Server TLS: not supported by ferrotel yet (refused when a certificate is set).
@@ -135,6 +137,72 @@ impl Default for PrometheusConfig {
     }
 }
 
+/// `translation_strategy`: how metric names are translated (otelcol's spellings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum TranslationStrategy {
+    /// Names escaped to `[a-zA-Z0-9_:]`, with unit and type suffixes.
+    UnderscoreEscapingWithSuffixes,
+    /// Names escaped to `[a-zA-Z0-9_:]`, without suffixes.
+    UnderscoreEscapingWithoutSuffixes,
+    /// UTF-8 names with suffixes (not supported by ferrotel yet).
+    #[serde(rename = "NoUTF8EscapingWithSuffixes")]
+    NoUtf8EscapingWithSuffixes,
+    /// UTF-8 names as they are (not supported by ferrotel yet).
+    NoTranslation,
+}
+
+impl Choices for TranslationStrategy {}
+
+impl Validate for PrometheusConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        if self.endpoint.trim().is_empty() {
+            v.report_at("endpoint", "endpoint must be specified");
+        } else if normalize_endpoint(&self.endpoint).is_none() {
+            v.report_at(
+                "endpoint",
+                format!("{:?} is not a valid host:port address", self.endpoint),
+            );
+        }
+        if self.tls.enabled() {
+            v.report_at(
+                "tls",
+                "TLS is not supported yet by ferrotel's prometheus exporter; serve plain HTTP or put a TLS proxy in front",
+            );
+        }
+        if self.auth.is_some() {
+            v.report_at("auth", not_supported("auth"));
+        }
+        match &self.translation_strategy {
+            None
+            | Some(Choice::Known(
+                TranslationStrategy::UnderscoreEscapingWithSuffixes
+                | TranslationStrategy::UnderscoreEscapingWithoutSuffixes,
+            )) => {}
+            Some(Choice::Known(s)) => {
+                let s = match s {
+                    TranslationStrategy::NoTranslation => "NoTranslation",
+                    _ => "NoUTF8EscapingWithSuffixes",
+                };
+                v.report_at(
+                    "translation_strategy",
+                    format!("{s:?} (UTF-8 names) is not supported yet by ferrotel"),
+                );
+            }
+            Some(Choice::Unknown(s)) => v.report_at(
+                "translation_strategy",
+                format!("unknown translation strategy {s:?}, expected UnderscoreEscapingWithSuffixes, UnderscoreEscapingWithoutSuffixes, NoUTF8EscapingWithSuffixes or NoTranslation"),
+            ),
+        }
+        if self
+            .const_labels
+            .keys()
+            .any(|k| naming::label_name(k).is_none())
+        {
+            v.report_at("const_labels", "label names must not be empty");
+        }
+    }
+}
+
 /// `host` and `port` of an endpoint, with the wildcard and loopback spellings unified, so
 /// `:8888` equals `0.0.0.0:8888` and `localhost:8888` equals `127.0.0.1:8888`.
 fn normalize_endpoint(ep: &str) -> Option<(String, u16)> {
@@ -161,57 +229,19 @@ fn bind_address(ep: &str) -> String {
     }
 }
 
-/// Validates a config into accumulator options.
-fn options(path: &str, cfg: &PrometheusConfig) -> Result<Options, ConfigErrors> {
-    let mut errors = vec![];
-    if cfg.endpoint.trim().is_empty() {
-        errors.push(ConfigError::new(
-            format!("{path}.endpoint"),
-            "endpoint must be specified",
-        ));
-    } else if normalize_endpoint(&cfg.endpoint).is_none() {
-        errors.push(ConfigError::new(
-            format!("{path}.endpoint"),
-            format!("{:?} is not a valid host:port address", cfg.endpoint),
-        ));
-    }
-    if cfg.tls.enabled() {
-        errors.push(ConfigError::new(
-            format!("{path}.tls"),
-            "TLS is not supported yet by ferrotel's prometheus exporter; serve plain HTTP or put a TLS proxy in front",
-        ));
-    }
-    if cfg.auth.is_some() {
-        errors.push(crate::shared::not_supported(path, "auth"));
-    }
-    let mut add_metric_suffixes = cfg.add_metric_suffixes;
-    match cfg.translation_strategy.as_deref() {
-        None => {}
-        Some("UnderscoreEscapingWithSuffixes") => add_metric_suffixes = true,
-        Some("UnderscoreEscapingWithoutSuffixes") => add_metric_suffixes = false,
-        Some(s @ ("NoUTF8EscapingWithSuffixes" | "NoTranslation")) => errors.push(ConfigError::new(
-            format!("{path}.translation_strategy"),
-            format!("{s:?} (UTF-8 names) is not supported yet by ferrotel"),
-        )),
-        Some(s) => errors.push(ConfigError::new(
-            format!("{path}.translation_strategy"),
-            format!("unknown translation strategy {s:?}, expected UnderscoreEscapingWithSuffixes, UnderscoreEscapingWithoutSuffixes, NoUTF8EscapingWithSuffixes or NoTranslation"),
-        )),
-    }
-    let mut const_labels = vec![];
-    for (k, v) in &cfg.const_labels {
-        match naming::label_name(k) {
-            Some(name) => const_labels.push((name, v.clone())),
-            None => errors.push(ConfigError::new(
-                format!("{path}.const_labels"),
-                "label names must not be empty",
-            )),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
-    }
-    Ok(Options {
+/// The accumulator options of a validated config.
+fn options(cfg: &PrometheusConfig) -> Options {
+    let add_metric_suffixes = match cfg.translation_strategy.as_ref().and_then(Choice::known) {
+        Some(TranslationStrategy::UnderscoreEscapingWithoutSuffixes) => false,
+        Some(_) => true,
+        None => cfg.add_metric_suffixes,
+    };
+    let const_labels = cfg
+        .const_labels
+        .iter()
+        .filter_map(|(k, v)| Some((naming::label_name(k)?, v.clone())))
+        .collect();
+    Options {
         namespace: cfg.namespace.clone(),
         const_labels,
         add_metric_suffixes,
@@ -222,7 +252,7 @@ fn options(path: &str, cfg: &PrometheusConfig) -> Result<Options, ConfigErrors> 
         without_scope_info: cfg.without_scope_info,
         expiration: cfg.metric_expiration.0,
         exemplars: cfg.enable_open_metrics,
-    })
+    }
 }
 
 /// The accumulator and how scrapes render it, shared by exports and the server.
@@ -482,27 +512,33 @@ impl Exporter for PrometheusExporter {
 pub struct PrometheusExporterFactory;
 
 impl PrometheusExporterFactory {
-    /// Builds the exporter itself (the factory's `create` wraps it in [`ExporterParts`]).
+    /// Decodes and validates a config (the section at `path`) and builds the exporter itself
+    /// (the factory's `create` wraps it in [`ExporterParts`]).
     pub fn build(path: &str, id: &str, config: &Value) -> Result<PrometheusExporter, ConfigErrors> {
-        let cfg: PrometheusConfig = decode(path, config)?;
-        let opts = options(path, &cfg)?;
-        Ok(PrometheusExporter::new(id.to_string(), &cfg, opts))
+        let (cfg, _) = decode_valid::<PrometheusConfig>(path, config)?;
+        Ok(PrometheusExporter::new(id.to_string(), &cfg, options(&cfg)))
     }
 }
 
-impl ExporterFactory for PrometheusExporterFactory {
+impl Factory for PrometheusExporterFactory {
+    type Config = PrometheusConfig;
+    type Component = ExporterParts;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "prometheus",
-            aliases: &[],
-            signals: &[Signal::Metrics],
-            stability: Stability::Beta,
-            description: "Serves received metrics for Prometheus to scrape at /metrics",
-        }
+        FactoryInfo::new(
+            "prometheus",
+            "Serves received metrics for Prometheus to scrape at /metrics",
+        )
+        .signal(Signal::Metrics, Stability::Beta)
+        .example("endpoint: 127.0.0.1:0")
     }
 
-    fn create(&self, ctx: &CreateContext, config: &Value) -> Result<ExporterParts, ConfigErrors> {
-        let exporter = Self::build(&ctx.path, &ctx.id.to_string(), config)?;
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        cfg: PrometheusConfig,
+    ) -> Result<ExporterParts, ConfigErrors> {
+        let exporter = PrometheusExporter::new(ctx.id.to_string(), &cfg, options(&cfg));
         Ok(ExporterParts {
             exporter: Arc::new(exporter),
             // A pull exporter: exports only update memory, so no queue and no retries.

@@ -1,6 +1,7 @@
 use super::accumulator::{Accumulator, Value as Stored};
 use super::naming::{label_name, metric_name, NameKind};
 use super::*;
+use ferrotel_config::decode;
 use ferrotel_core::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_core::proto::common::v1::{
     any_value::Value as V, AnyValue, InstrumentationScope, KeyValue,
@@ -11,7 +12,7 @@ use ferrotel_core::proto::metrics::v1::{
     Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
 };
 use ferrotel_core::proto::resource::v1::Resource;
-use ferrotel_core::RequestMeta;
+use ferrotel_core::{AnyFactory, RequestMeta};
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -236,7 +237,7 @@ fn opts() -> Options {
         endpoint: "127.0.0.1:0".into(),
         ..Default::default()
     };
-    options("exporters.prometheus", &cfg).unwrap()
+    options(&cfg)
 }
 
 fn acc() -> Accumulator {
@@ -613,7 +614,7 @@ fn labels_from_resource_scope_points_and_config() {
         "{endpoint: 'x:1', const_labels: {env: prod}, resource_to_telemetry_conversion: {enabled: true}}",
     )
     .unwrap();
-    let mut a = Accumulator::new(options("p", &cfg).unwrap());
+    let mut a = Accumulator::new(options(&cfg));
     let attrs = vec![
         kv("http.method", "GET"),
         kv("http_method", "POST"),
@@ -642,7 +643,7 @@ fn labels_from_resource_scope_points_and_config() {
     // Without scope info and with only a service name.
     let cfg: PrometheusConfig =
         serde_yaml_ng::from_str("{endpoint: 'x:1', without_scope_info: true}").unwrap();
-    let mut a = Accumulator::new(options("p", &cfg).unwrap());
+    let mut a = Accumulator::new(options(&cfg));
     a.accumulate(
         &request(
             vec![kv("service.name", "svc")],
@@ -769,7 +770,7 @@ fn namespace_and_no_suffixes() {
     let cfg: PrometheusConfig =
         serde_yaml_ng::from_str("{endpoint: 'x:1', namespace: app, add_metric_suffixes: false}")
             .unwrap();
-    let mut a = Accumulator::new(options("p", &cfg).unwrap());
+    let mut a = Accumulator::new(options(&cfg));
     a.accumulate(&every_type(), Instant::now());
     let names: Vec<&String> = a.families.keys().collect();
     assert_eq!(
@@ -795,7 +796,8 @@ fn testdata(name: &str) -> String {
 
 fn create_err(cfg: &str) -> ConfigErrors {
     refused(
-        PrometheusExporterFactory.create(&create_context("exporters", "prometheus"), &yaml(cfg)),
+        PrometheusExporterFactory
+            .create_from(&create_context("exporters", "prometheus"), &yaml(cfg)),
         cfg,
     )
 }
@@ -803,7 +805,7 @@ fn create_err(cfg: &str) -> ConfigErrors {
 #[test]
 fn config_valid() {
     let parts = PrometheusExporterFactory
-        .create(
+        .create_from(
             &create_context("exporters", "prometheus/x"),
             &yaml(&testdata("config_valid.yaml")),
         )
@@ -821,7 +823,7 @@ fn config_valid() {
             && cfg.send_timestamps
     );
     assert!(!cfg.add_metric_suffixes);
-    let o = options("x", &cfg).unwrap();
+    let o = options(&cfg);
     assert_eq!(
         o.const_labels,
         vec![
@@ -832,7 +834,7 @@ fn config_valid() {
     let d: PrometheusConfig = decode("x", &yaml("endpoint: ':8889'")).unwrap();
     assert_eq!(d.metric_expiration, GoDuration::from_secs(300));
     assert!(d.add_metric_suffixes && !d.send_timestamps && !d.enable_open_metrics);
-    assert!(!options("x", &d).unwrap().without_scope_info);
+    assert!(!options(&d).without_scope_info);
 }
 
 #[test]
@@ -870,7 +872,7 @@ fn config_typo_and_invalid_values() {
         &yaml("{endpoint: ':1', translation_strategy: UnderscoreEscapingWithoutSuffixes}"),
     )
     .unwrap();
-    assert!(!options("x", &cfg).unwrap().add_metric_suffixes);
+    assert!(!options(&cfg).add_metric_suffixes);
 }
 
 #[test]

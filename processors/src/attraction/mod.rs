@@ -12,24 +12,25 @@
 //!   - { key: http.status_code, converted_type: int, action: convert }
 //! ```
 
-use ferrotel_config::{ConfigError, ConfigErrors};
+use crate::choice::{Choice, Choices};
+use ferrotel_config::{Findings, Validator};
 use ferrotel_core::pdata;
 use ferrotel_core::proto::common::v1::{
     any_value::Value as V, AnyValue, ArrayValue, KeyValue, KeyValueList,
 };
 use ferrotel_core::RequestMeta;
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// One entry of `actions` (attributes) or `attributes` (resource).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ActionConfig {
     /// The attribute the action works on.
     pub key: String,
     /// `insert`, `update`, `upsert`, `delete`, `hash`, `extract` or `convert` (any case).
-    pub action: String,
+    pub action: Choice<ActionKind>,
     /// A literal value of any YAML type (string, int, double, bool, list, map).
     pub value: Option<serde_yaml_ng::Value>,
     /// Copy the value of this attribute of the same item.
@@ -41,8 +42,58 @@ pub struct ActionConfig {
     /// A regular expression: keys to delete or hash, or the named groups `extract` upserts.
     pub pattern: String,
     /// `int`, `double` or `string`, for `convert`.
-    pub converted_type: String,
+    pub converted_type: Choice<ConvertedType>,
 }
+
+/// What an action does (`action`; otelcol accepts any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    /// Adds the attribute if it is absent.
+    Insert,
+    /// Changes the attribute if it is present.
+    Update,
+    /// Adds or changes the attribute.
+    Upsert,
+    /// Removes `key` and the keys `pattern` matches.
+    Delete,
+    /// Replaces the values of `key` and of the keys `pattern` matches with their SHA-256.
+    Hash,
+    /// Upserts the named groups of `pattern` matched against the value of `key`.
+    Extract,
+    /// Converts the value of `key` to `converted_type`.
+    Convert,
+}
+
+impl Choices for ActionKind {
+    const IGNORE_CASE: bool = true;
+}
+
+impl ActionKind {
+    /// The name, as otelcol's messages spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Insert => "insert",
+            ActionKind::Update => "update",
+            ActionKind::Upsert => "upsert",
+            ActionKind::Delete => "delete",
+            ActionKind::Hash => "hash",
+            ActionKind::Extract => "extract",
+            ActionKind::Convert => "convert",
+        }
+    }
+}
+
+/// The type `convert` converts to (`converted_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConvertedType {
+    Int,
+    Double,
+    String,
+}
+
+impl Choices for ConvertedType {}
 
 #[derive(Debug, Clone)]
 enum Source {
@@ -85,25 +136,33 @@ pub struct AttrProc {
 }
 
 impl AttrProc {
-    /// Compiles `actions`; `path` is the config path of the list
-    /// (`processors.attributes/x.actions`), errors name the entry (`...actions[2].pattern`).
-    /// The wording follows otelcol's.
-    pub fn new(actions: &[ActionConfig], path: &str) -> Result<AttrProc, ConfigErrors> {
-        let mut errors = ConfigErrors::default();
+    /// Compiles `actions`, the list at `key` of the config `v` checks. Every problem is
+    /// reported at its entry (`actions[2].pattern`), in otelcol's words; an entry with a
+    /// problem is left out.
+    pub fn compile(actions: &[ActionConfig], v: &mut Validator<'_>, key: &str) -> AttrProc {
         let mut out = Vec::with_capacity(actions.len());
         for (i, a) in actions.iter().enumerate() {
             match compile(a, i) {
                 Ok(action) => out.push(action),
                 Err((field, msg)) => {
-                    let p = match field {
-                        "" => format!("{path}[{i}]"),
-                        f => format!("{path}[{i}].{f}"),
-                    };
-                    errors.push(ConfigError::new(p, msg));
+                    let mut at = crate::entry(v, key, i);
+                    match field {
+                        "" => at.report(msg),
+                        f => at.report_at(f, msg),
+                    }
                 }
             }
         }
-        errors.into_result(AttrProc { actions: out })
+        AttrProc { actions: out }
+    }
+
+    /// Compiles a list [`AttrProc::compile`] found no problem in (a validated config's).
+    pub fn new(actions: &[ActionConfig]) -> AttrProc {
+        AttrProc::compile(
+            actions,
+            &mut Validator::new("", &mut Findings::default()),
+            "",
+        )
     }
 
     pub fn is_empty(&self) -> bool {
@@ -323,8 +382,9 @@ fn yaml_key(k: &serde_yaml_ng::Value) -> String {
 
 /// Compiles one action; on error, the offending field and otelcol's message.
 fn compile(a: &ActionConfig, i: usize) -> Result<Action, (&'static str, String)> {
-    let action = a.action.to_lowercase();
-    let is_key_or_pattern = matches!(action.as_str(), "delete" | "hash");
+    let kind = a.action.known();
+    let action = kind.map_or("", ActionKind::as_str);
+    let is_key_or_pattern = matches!(kind, Some(ActionKind::Delete | ActionKind::Hash));
     if is_key_or_pattern {
         if a.key.is_empty() && a.pattern.is_empty() {
             return Err(("key", format!("error creating AttrProc due to missing required field (at least one of \"key\" and \"pattern\" have to be used) at the {i}-th actions")));
@@ -340,7 +400,7 @@ fn compile(a: &ActionConfig, i: usize) -> Result<Action, (&'static str, String)>
         + usize::from(!a.from_attribute.is_empty())
         + usize::from(!a.from_context.is_empty());
     let no_converted_type = || -> Result<(), (&'static str, String)> {
-        if a.converted_type.is_empty() {
+        if a.converted_type == Choice::Unknown(String::new()) {
             Ok(())
         } else {
             Err(("converted_type", format!("error creating AttrProc. Action \"{action}\" does not use the \"converted_type\" field. This must not be specified for {i}-th action")))
@@ -358,8 +418,8 @@ fn compile(a: &ActionConfig, i: usize) -> Result<Action, (&'static str, String)>
         })
     };
     let mut regex = None;
-    let op = match action.as_str() {
-        "insert" | "update" | "upsert" => {
+    let op = match kind {
+        Some(ActionKind::Insert | ActionKind::Update | ActionKind::Upsert) => {
             if sources == 0 {
                 return Err(("", format!("error creating AttrProc. Either field \"value\", \"from_attribute\" or \"from_context\" setting must be specified for {i}-th action")));
             }
@@ -375,25 +435,25 @@ fn compile(a: &ActionConfig, i: usize) -> Result<Action, (&'static str, String)>
                 None if !a.from_attribute.is_empty() => Source::Attribute(a.from_attribute.clone()),
                 None => Source::Context(a.from_context.clone()),
             };
-            match action.as_str() {
-                "insert" => Op::Insert(src),
-                "update" => Op::Update(src),
+            match kind {
+                Some(ActionKind::Insert) => Op::Insert(src),
+                Some(ActionKind::Update) => Op::Update(src),
                 _ => Op::Upsert(src),
             }
         }
-        "delete" | "hash" => {
+        Some(kind @ (ActionKind::Delete | ActionKind::Hash)) => {
             if sources > 0 {
                 return Err(("", format!("error creating AttrProc. Action \"{action}\" does not use value sources or \"from_attribute\" field. These must not be specified for {i}-th action")));
             }
             no_converted_type()?;
             regex = compile_pattern()?;
-            if action == "delete" {
+            if kind == ActionKind::Delete {
                 Op::Delete
             } else {
                 Op::Hash
             }
         }
-        "extract" => {
+        Some(ActionKind::Extract) => {
             if sources > 0 {
                 return Err(("", format!("error creating AttrProc. Action \"{action}\" does not use a value source field. These must not be specified for {i}-th action")));
             }
@@ -419,26 +479,24 @@ fn compile(a: &ActionConfig, i: usize) -> Result<Action, (&'static str, String)>
             regex = re;
             Op::Extract(names)
         }
-        "convert" => {
+        Some(ActionKind::Convert) => {
             if sources > 0 || !a.pattern.is_empty() {
                 return Err(("", format!("error creating AttrProc. Action \"{action}\" does not use value sources or \"from_attribute\" field or pattern. These must not be specified for {i}-th action")));
             }
-            Op::Convert(match a.converted_type.as_str() {
-                "int" => Target::Int,
-                "double" => Target::Double,
-                "string" => Target::Str,
-                "" => return Err(("converted_type", format!("error creating AttrProc due to missing required field \"converted_type\" for action \"{action}\" at the {i}-th action"))),
-                other => return Err(("converted_type", format!("error creating AttrProc due to invalid value \"{other}\" in field \"converted_type\" for action \"{action}\" at the {i}-th action"))),
+            Op::Convert(match &a.converted_type {
+                Choice::Known(ConvertedType::Int) => Target::Int,
+                Choice::Known(ConvertedType::Double) => Target::Double,
+                Choice::Known(ConvertedType::String) => Target::Str,
+                Choice::Unknown(other) if other.is_empty() => return Err(("converted_type", format!("error creating AttrProc due to missing required field \"converted_type\" for action \"{action}\" at the {i}-th action"))),
+                Choice::Unknown(other) => return Err(("converted_type", format!("error creating AttrProc due to invalid value \"{other}\" in field \"converted_type\" for action \"{action}\" at the {i}-th action"))),
             })
         }
-        _ => {
-            return Err((
-                "action",
-                format!(
-                "error creating AttrProc due to unsupported action \"{}\" at the {i}-th actions",
-                a.action
-            ),
-            ))
+        None => {
+            let other = a.action.unknown().unwrap_or_default();
+            let msg = format!(
+                "error creating AttrProc due to unsupported action \"{other}\" at the {i}-th actions"
+            );
+            return Err(("action", msg));
         }
     };
     Ok(Action {

@@ -1,4 +1,5 @@
 use super::*;
+use ferrotel_config::ConfigError;
 use std::sync::Arc;
 
 pub(crate) fn kv(key: &str, v: V) -> KeyValue {
@@ -18,14 +19,24 @@ fn actions(yaml: &str) -> Vec<ActionConfig> {
 }
 
 fn proc(yaml: &str) -> AttrProc {
-    AttrProc::new(&actions(yaml), "processors.attributes.actions").unwrap()
+    let mut findings = Findings::default();
+    let p = AttrProc::compile(
+        &actions(yaml),
+        &mut Validator::new("processors.attributes", &mut findings),
+        "actions",
+    );
+    assert_eq!(findings.errors, []);
+    p
 }
 
 fn err(yaml: &str) -> ConfigError {
-    AttrProc::new(&actions(yaml), "processors.attributes/x.actions")
-        .unwrap_err()
-        .0
-        .remove(0)
+    let mut findings = Findings::default();
+    AttrProc::compile(
+        &actions(yaml),
+        &mut Validator::new("processors.attributes/x", &mut findings),
+        "actions",
+    );
+    findings.errors.remove(0)
 }
 
 fn get<'a>(attrs: &'a [KeyValue], k: &str) -> Option<&'a V> {

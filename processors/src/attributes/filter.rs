@@ -3,7 +3,8 @@
 //! any entry may match. `strict` compares for equality, `regexp` is an unanchored search.
 
 use crate::attraction::yaml_to_value;
-use ferrotel_config::ConfigError;
+use crate::choice::{Choice, Choices};
+use ferrotel_config::{Findings, Validate, Validator};
 use ferrotel_core::pdata;
 use ferrotel_core::proto::common::v1::{any_value::Value as V, InstrumentationScope, KeyValue};
 use ferrotel_core::proto::logs::v1::LogRecord;
@@ -11,14 +12,14 @@ use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::Span;
 use ferrotel_core::Signal;
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `include` or `exclude`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MatchProperties {
     /// `strict` or `regexp` (required).
-    pub match_type: String,
+    pub match_type: Choice<MatchType>,
     /// Regexp cache settings; accepted for compatibility (compiled patterns need no cache).
     pub regexp: Option<RegexpConfig>,
     /// `service.name` of the resource (spans).
@@ -43,8 +44,20 @@ pub struct MatchProperties {
     pub libraries: Vec<LibraryConfig>,
 }
 
+/// How `include` / `exclude` compare strings (`match_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchType {
+    /// Equality.
+    Strict,
+    /// An unanchored regular expression search.
+    Regexp,
+}
+
+impl Choices for MatchType {}
+
 /// `regexp` cache settings.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegexpConfig {
     /// Cache match results.
@@ -54,7 +67,7 @@ pub struct RegexpConfig {
 }
 
 /// An attribute to match.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AttributeConfig {
     /// Attribute key.
@@ -64,7 +77,7 @@ pub struct AttributeConfig {
 }
 
 /// An instrumentation scope to match.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LibraryConfig {
     /// Scope name.
@@ -74,7 +87,7 @@ pub struct LibraryConfig {
 }
 
 /// `log_severity_number`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SeverityNumberConfig {
     /// Lowest severity that matches: a number (1-24) or a name (`INFO`, `warn2`, ...).
@@ -135,29 +148,50 @@ const SPAN_KINDS: [&str; 6] = [
     "SPAN_KIND_CONSUMER",
 ];
 
+impl Validate for MatchProperties {
+    /// Everything but the signal check (see [`MatchProperties::signal_problem`]).
+    fn validate(&self, v: &mut Validator<'_>) {
+        Matcher::compile(self, v);
+    }
+}
+
+impl MatchProperties {
+    /// Why these properties cannot select items of `signal` (otelcol's wording), if they
+    /// cannot.
+    pub fn signal_problem(&self, signal: Signal) -> Option<String> {
+        signal_problem(self, signal)
+    }
+}
+
 impl Matcher {
-    /// Validates `mp` for the pipeline's signal (if known) and compiles it. `path` is
-    /// `processors.attributes/x.include`.
-    pub fn new(
-        mp: &MatchProperties,
-        signal: Option<Signal>,
-        path: &str,
-    ) -> Result<Matcher, ConfigError> {
-        let err = |field: &str, msg: String| ConfigError::new(format!("{path}.{field}"), msg);
-        if let Some(msg) = signal.and_then(|s| signal_problem(mp, s)) {
-            return Err(ConfigError::new(path, msg));
-        }
-        let regexp = match mp.match_type.as_str() {
-            "strict" => false,
-            "regexp" => true,
-            other => {
+    /// Compiles `mp`, reporting its first problem (as otelcol does) through `v`, the validator
+    /// of `include` or `exclude`. The pipeline's signal is checked apart, by
+    /// [`MatchProperties::signal_problem`].
+    pub fn compile(mp: &MatchProperties, v: &mut Validator<'_>) -> Option<Matcher> {
+        Matcher::build(mp)
+            .map_err(|(field, msg)| v.report_at(field, msg))
+            .ok()
+    }
+
+    /// Compiles properties [`Matcher::compile`] found no problem in (a validated config's).
+    pub fn new(mp: &MatchProperties) -> Option<Matcher> {
+        Matcher::compile(mp, &mut Validator::new("", &mut Findings::default()))
+    }
+
+    /// The matcher, or the key with the problem and otelcol's message.
+    fn build(mp: &MatchProperties) -> Result<Matcher, (String, String)> {
+        let err = |field: &str, msg: String| (field.to_string(), msg);
+        let regexp = match &mp.match_type {
+            Choice::Known(MatchType::Strict) => false,
+            Choice::Known(MatchType::Regexp) => true,
+            Choice::Unknown(other) => {
                 return Err(err(
                     "match_type",
                     format!("unrecognized match_type: '{other}', valid types are: [regexp strict]"),
                 ))
             }
         };
-        let strings = |field: &str, list: &[String]| -> Result<Strings, ConfigError> {
+        let strings = |field: &str, list: &[String]| -> Result<Strings, (String, String)> {
             if !regexp {
                 return Ok(Strings::Strict(list.to_vec()));
             }
@@ -168,7 +202,7 @@ impl Matcher {
                 .collect::<Result<_, _>>()
                 .map(Strings::Regexp)
         };
-        let opt = |field: &str, list: &[String]| -> Result<Option<Strings>, ConfigError> {
+        let opt = |field: &str, list: &[String]| -> Result<Option<Strings>, (String, String)> {
             if list.is_empty() {
                 Ok(None)
             } else {
@@ -176,7 +210,7 @@ impl Matcher {
             }
         };
         let attrs =
-            |field: &str, list: &[AttributeConfig]| -> Result<Vec<AttrMatch>, ConfigError> {
+            |field: &str, list: &[AttributeConfig]| -> Result<Vec<AttrMatch>, (String, String)> {
                 list.iter()
                     .enumerate()
                     .map(|(i, a)| {

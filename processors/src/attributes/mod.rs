@@ -21,20 +21,20 @@
 pub mod filter;
 
 use crate::attraction::{ActionConfig, AttrProc};
-use ferrotel_config::{decode, ConfigError, ConfigErrors, Value};
+use ferrotel_config::{ConfigErrors, Findings, Validate, Validator};
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
 };
 use ferrotel_core::{
-    pdata, CreateContext, FactoryInfo, PerSignal, PipelineError, Processor, ProcessorFactory,
-    RequestMeta, Signal, SignalProcessor, Stability,
+    pdata, CreateContext, Factory, FactoryInfo, PerSignal, PipelineError, Processor, RequestMeta,
+    Signal, SignalProcessor, Stability,
 };
 use filter::{MatchProperties, Matcher};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `processors.attributes`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AttributesConfig {
     /// Actions applied in order (required, at least one).
@@ -45,6 +45,31 @@ pub struct AttributesConfig {
     pub exclude: Option<MatchProperties>,
 }
 
+impl Validate for AttributesConfig {
+    /// Everything but the pipeline signal's requirements on `include` / `exclude` (see
+    /// [`AttributesConfig::check_signal`]).
+    fn validate(&self, v: &mut Validator<'_>) {
+        if self.actions.is_empty() {
+            v.report_at("actions", "missing required field \"actions\"");
+        }
+        AttrProc::compile(&self.actions, v, "actions");
+        v.check("include", &self.include);
+        v.check("exclude", &self.exclude);
+    }
+}
+
+impl AttributesConfig {
+    /// Reports `include` / `exclude` properties that cannot select items of `signal`, as
+    /// otelcol does when it creates the processor for a pipeline of that signal.
+    pub fn check_signal(&self, signal: Signal, v: &mut Validator<'_>) {
+        for (key, mp) in [("include", &self.include), ("exclude", &self.exclude)] {
+            if let Some(msg) = mp.as_ref().and_then(|mp| mp.signal_problem(signal)) {
+                v.report_at(key, msg);
+            }
+        }
+    }
+}
+
 /// The processor.
 pub struct AttributesProcessor {
     actions: AttrProc,
@@ -53,38 +78,12 @@ pub struct AttributesProcessor {
 }
 
 impl AttributesProcessor {
-    /// Compiles `cfg`; include/exclude are validated for `signal` when it is known.
-    pub fn new(
-        cfg: &AttributesConfig,
-        signal: Option<Signal>,
-        path: &str,
-    ) -> Result<Self, ConfigErrors> {
-        let mut errors = ConfigErrors::default();
-        if cfg.actions.is_empty() {
-            errors.push(ConfigError::new(
-                format!("{path}.actions"),
-                "missing required field \"actions\"",
-            ));
-        }
-        let actions = AttrProc::new(&cfg.actions, &format!("{path}.actions"))
-            .map_err(|e| errors.extend(e))
-            .ok();
-        let mut matcher = |mp: &Option<MatchProperties>, name: &str| {
-            mp.as_ref().and_then(|mp| {
-                Matcher::new(mp, signal, &format!("{path}.{name}"))
-                    .map_err(|e| errors.push(e))
-                    .ok()
-            })
-        };
-        let include = matcher(&cfg.include, "include");
-        let exclude = matcher(&cfg.exclude, "exclude");
-        match actions {
-            Some(actions) if errors.is_empty() => Ok(AttributesProcessor {
-                actions,
-                include,
-                exclude,
-            }),
-            _ => Err(errors),
+    /// The processor of a validated config.
+    pub fn new(cfg: &AttributesConfig) -> Self {
+        AttributesProcessor {
+            actions: AttrProc::new(&cfg.actions),
+            include: cfg.include.as_ref().and_then(Matcher::new),
+            exclude: cfg.exclude.as_ref().and_then(Matcher::new),
         }
     }
 
@@ -151,26 +150,29 @@ impl SignalProcessor for AttributesProcessor {
 /// Factory for `attributes`.
 pub struct AttributesProcessorFactory;
 
-impl ProcessorFactory for AttributesProcessorFactory {
+impl Factory for AttributesProcessorFactory {
+    type Config = AttributesConfig;
+    type Component = Box<dyn Processor>;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "attributes",
-            aliases: &[],
-            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
-            stability: Stability::Beta,
-            description: "Inserts, updates, deletes, hashes, extracts or converts item attributes.",
-        }
+        FactoryInfo::new(
+            "attributes",
+            "Inserts, updates, deletes, hashes, extracts or converts item attributes.",
+        )
+        .all_signals(Stability::Beta)
     }
 
     fn create(
         &self,
         ctx: &CreateContext,
-        config: &Value,
+        cfg: AttributesConfig,
     ) -> Result<Box<dyn Processor>, ConfigErrors> {
-        let cfg: AttributesConfig = decode(&ctx.path, config)?;
-        Ok(Box::new(PerSignal(AttributesProcessor::new(
-            &cfg, ctx.signal, &ctx.path,
-        )?)))
+        if let Some(signal) = ctx.signal {
+            let mut findings = Findings::default();
+            cfg.check_signal(signal, &mut ctx.validator(&mut findings));
+            findings.into_result()?;
+        }
+        Ok(Box::new(PerSignal(AttributesProcessor::new(&cfg))))
     }
 }
 

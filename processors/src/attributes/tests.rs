@@ -4,7 +4,7 @@ use ferrotel_core::proto::common::v1::{any_value::Value as V, AnyValue, KeyValue
 use ferrotel_core::proto::logs::v1::LogRecord;
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::Span;
-use ferrotel_core::{Batch, Data};
+use ferrotel_core::{AnyFactory, Batch, Data};
 use std::sync::Arc;
 
 const DIR: &str = "attributes";
@@ -167,7 +167,7 @@ fn logs_and_metrics_scopes() {
     let cfg: ferrotel_config::Value =
         serde_yaml_ng::from_str("actions: [{key: env, value: prod, action: insert}]").unwrap();
     let ctx = ferrotel_testkit::conformance::processor_context("attributes", Signal::Metrics);
-    let p = f.create(&ctx, &cfg).unwrap();
+    let p = f.create_from(&ctx, &cfg).unwrap();
     let mut out = vec![];
     let input = ferrotel_testkit::fixtures::data(Signal::Metrics, 10);
     p.process(Batch::from_data(input, Default::default()), &mut out)

@@ -1,11 +1,11 @@
 //! The `batch` processor's configuration, with otelcol's keys, defaults and validation messages.
 
-use ferrotel_config::{ConfigError, ConfigErrors, GoDuration};
-use serde::Deserialize;
+use ferrotel_config::{GoDuration, Validate, Validator};
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 /// `processors.batch`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BatchConfig {
     /// Items (spans, metric data points, log records) after which a batch is sent regardless
@@ -39,27 +39,25 @@ impl Default for BatchConfig {
     }
 }
 
-impl BatchConfig {
-    /// Checks what serde cannot; every problem is reported with its path under `path`.
-    pub fn validate(&self, path: &str) -> Result<(), ConfigErrors> {
-        let mut errors = ConfigErrors::default();
+impl Validate for BatchConfig {
+    /// Checks what serde cannot.
+    fn validate(&self, v: &mut Validator<'_>) {
         if self.send_batch_max_size > 0 && self.send_batch_max_size < self.send_batch_size {
-            errors.push(ConfigError::new(
-                format!("{path}.send_batch_max_size"),
+            v.report_at(
+                "send_batch_max_size",
                 "send_batch_max_size must be greater or equal to send_batch_size",
-            ));
+            );
         }
         let mut seen = HashSet::new();
         for key in &self.metadata_keys {
             let lower = key.to_ascii_lowercase();
             if !seen.insert(lower.clone()) {
-                errors.push(ConfigError::new(
-                    format!("{path}.metadata_keys"),
+                v.report_at(
+                    "metadata_keys",
                     format!("duplicate entry in metadata_keys: {lower:?} (case-insensitive)"),
-                ));
+                );
             }
         }
-        errors.into_result(())
     }
 }
 
@@ -67,16 +65,14 @@ impl BatchConfig {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ferrotel_config::{decode, Value};
+    use ferrotel_config::{decode_valid, ConfigErrors, Value};
     use std::time::Duration;
 
     const PATH: &str = "processors.batch";
 
     fn load(yaml: &str) -> Result<BatchConfig, ConfigErrors> {
         let v: Value = serde_yaml_ng::from_str(yaml).expect("test yaml parses");
-        let cfg: BatchConfig = decode(PATH, &v)?;
-        cfg.validate(PATH)?;
-        Ok(cfg)
+        decode_valid::<BatchConfig>(PATH, &v).map(|(cfg, _)| cfg)
     }
 
     #[test]

@@ -22,11 +22,11 @@ pub mod split;
 
 pub use config::BatchConfig;
 
-use ferrotel_config::{decode, ConfigErrors, Value};
+use ferrotel_config::ConfigErrors;
 use ferrotel_core::telemetry::{Counter, Gauge, Histogram};
 use ferrotel_core::{
-    Access, Batch, CreateContext, FactoryInfo, PipelineError, Processor, ProcessorFactory,
-    RequestMeta, Signal, Stability, Telemetry,
+    Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor, RequestMeta,
+    Stability, Telemetry,
 };
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -48,24 +48,23 @@ const SEND_SIZE_BOUNDS: &[f64] = &[
 /// Builds `batch` processors.
 pub struct BatchProcessorFactory;
 
-impl ProcessorFactory for BatchProcessorFactory {
+impl Factory for BatchProcessorFactory {
+    type Config = BatchConfig;
+    type Component = Box<dyn Processor>;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "batch",
-            aliases: &[],
-            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
-            stability: Stability::Beta,
-            description: "Batches data by item count and time, per metadata partition",
-        }
+        FactoryInfo::new(
+            "batch",
+            "Batches data by item count and time, per metadata partition",
+        )
+        .all_signals(Stability::Beta)
     }
 
     fn create(
         &self,
         ctx: &CreateContext,
-        config: &Value,
+        cfg: BatchConfig,
     ) -> Result<Box<dyn Processor>, ConfigErrors> {
-        let cfg: BatchConfig = decode(&ctx.path, config)?;
-        cfg.validate(&ctx.path)?;
         Ok(Box::new(BatchProcessor::new(
             &cfg,
             &ctx.id.to_string(),
@@ -364,14 +363,6 @@ impl BatchProcessor {
 }
 
 impl Processor for BatchProcessor {
-    fn access(&self) -> Access {
-        if self.max_size == usize::MAX {
-            Access::None
-        } else {
-            Access::Read
-        }
-    }
-
     fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
         let items = batch.item_count();
         if items == 0 {

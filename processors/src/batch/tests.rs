@@ -1,7 +1,8 @@
 use super::split::tests::{items, sample};
 use super::*;
+use ferrotel_config::Value;
 use ferrotel_core::pdata;
-use ferrotel_core::Data;
+use ferrotel_core::{AnyFactory, Data, Signal};
 
 const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
 
@@ -94,7 +95,6 @@ async fn size_trigger_wakes_the_engine_and_on_tick_emits() {
         "no max size: everything pending goes"
     );
     assert!(!out[0].is_decoded(), "merged without decoding");
-    assert_eq!(h.p.access(), Access::None);
     assert_eq!(h.p.metrics.size_trigger.get(), 1);
     assert_eq!(h.p.metrics.timeout_trigger.get(), 0);
     assert_eq!(h.p.metrics.send_size.count(), 1);
@@ -153,7 +153,6 @@ fn max_size_split_keeps_every_item_exactly_once() {
     ];
     for signal in ALL {
         let h = harness(cfg(7, 7, Duration::from_secs(3600)));
-        assert_eq!(h.p.access(), Access::Read);
         let mut out = Vec::new();
         let mut expected = Vec::new();
         for (i, shape) in shapes.iter().enumerate() {
@@ -428,15 +427,15 @@ fn factory_builds_from_config_and_reports_errors_with_paths() {
     };
     let v: Value =
         serde_yaml_ng::from_str("timeout: 0s\nsend_batch_max_size: 2\nsend_batch_size: 1").unwrap();
-    let p = factory.create(&ctx, &v).unwrap();
+    let p = factory.create_from(&ctx, &v).unwrap();
     let mut out = Vec::new();
     p.process(request(Signal::Traces, &[&[5]], 0, &[]), &mut out)
         .unwrap();
     assert_eq!(counts(&out), vec![2, 2, 1]);
     let v: Value = serde_yaml_ng::from_str("timout: 1s").unwrap();
-    let e = factory.create(&ctx, &v).err().unwrap();
+    let e = factory.create_from(&ctx, &v).err().unwrap();
     assert_eq!(e.0[0].path, "processors.batch.timout");
     let v: Value = serde_yaml_ng::from_str("send_batch_max_size: 5").unwrap();
-    let e = factory.create(&ctx, &v).err().unwrap();
+    let e = factory.create_from(&ctx, &v).err().unwrap();
     assert_eq!(e.0[0].path, "processors.batch.send_batch_max_size");
 }

@@ -1,13 +1,13 @@
 //! The `memory_limiter` processor's configuration, with otelcol's keys, defaults and
 //! validation messages, and the limits it gives in bytes.
 
-use ferrotel_config::{ConfigError, ConfigErrors, GoDuration};
-use serde::Deserialize;
+use ferrotel_config::{GoDuration, Validate, Validator};
+use serde::{Deserialize, Serialize};
 
 const MIB: u64 = 1024 * 1024;
 
 /// `processors.memory_limiter`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MemoryLimiterConfig {
     /// Time between two measurements of the process's memory. Required (1s is a good value).
@@ -62,13 +62,10 @@ pub struct Limits {
     pub soft: u64,
 }
 
-impl MemoryLimiterConfig {
-    /// Checks what serde cannot; every problem is reported with its path under `path`.
-    pub fn validate(&self, path: &str) -> Result<(), ConfigErrors> {
-        let mut errors = ConfigErrors::default();
-        let mut err = |key: &str, msg: &str| {
-            errors.push(ConfigError::new(format!("{path}.{key}"), msg));
-        };
+impl Validate for MemoryLimiterConfig {
+    /// Checks what serde cannot.
+    fn validate(&self, v: &mut Validator<'_>) {
+        let mut err = |key: &str, msg: &str| v.report_at(key, msg);
         if self.check_interval.is_zero() {
             err(
                 "check_interval",
@@ -105,9 +102,10 @@ impl MemoryLimiterConfig {
                 "'min_gc_interval_when_soft_limited' should be larger than 'min_gc_interval_when_hard_limited'",
             );
         }
-        errors.into_result(())
     }
+}
 
+impl MemoryLimiterConfig {
     /// The limits in bytes; `total_memory` is what percentages are taken of (unused when
     /// `limit_mib` is set).
     pub fn limits(&self, total_memory: Option<u64>) -> Result<Limits, String> {
@@ -134,16 +132,14 @@ impl MemoryLimiterConfig {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ferrotel_config::{decode, Value};
+    use ferrotel_config::{decode_valid, ConfigErrors, Value};
     use std::time::Duration;
 
     const PATH: &str = "processors.memory_limiter";
 
     fn load(yaml: &str) -> Result<MemoryLimiterConfig, ConfigErrors> {
         let v: Value = serde_yaml_ng::from_str(yaml).expect("test yaml parses");
-        let cfg: MemoryLimiterConfig = decode(PATH, &v)?;
-        cfg.validate(PATH)?;
-        Ok(cfg)
+        decode_valid::<MemoryLimiterConfig>(PATH, &v).map(|(cfg, _)| cfg)
     }
 
     fn messages(e: &ConfigErrors) -> Vec<(&str, &str)> {

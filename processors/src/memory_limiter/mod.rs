@@ -33,10 +33,10 @@ mod system;
 pub use config::{Limits, MemoryLimiterConfig};
 pub use system::{parse_cgroup_limit, parse_meminfo_total, total_memory, ProcessMemory};
 
-use ferrotel_config::{decode, ConfigError, ConfigErrors, Value};
+use ferrotel_config::ConfigErrors;
 use ferrotel_core::telemetry::{item_suffix, Counter};
 use ferrotel_core::{
-    Access, Batch, CreateContext, FactoryInfo, PipelineError, Processor, ProcessorFactory, Signal,
+    Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor, Signal,
     Stability, Telemetry,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -61,27 +61,24 @@ pub trait MemoryProbe: Send + Sync + 'static {
 /// Builds `memory_limiter` processors.
 pub struct MemoryLimiterFactory;
 
-impl ProcessorFactory for MemoryLimiterFactory {
+impl Factory for MemoryLimiterFactory {
+    type Config = MemoryLimiterConfig;
+    type Component = Box<dyn Processor>;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "memory_limiter",
-            aliases: &[],
-            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
-            stability: Stability::Beta,
-            description: "Refuses data while the process's memory is above a limit",
-        }
+        FactoryInfo::new(
+            "memory_limiter",
+            "Refuses data while the process's memory is above a limit",
+        )
+        .all_signals(Stability::Beta)
     }
 
     fn create(
         &self,
         ctx: &CreateContext,
-        config: &Value,
+        cfg: MemoryLimiterConfig,
     ) -> Result<Box<dyn Processor>, ConfigErrors> {
-        let cfg: MemoryLimiterConfig = decode(&ctx.path, config)?;
-        cfg.validate(&ctx.path)?;
-        let limits = cfg
-            .limits(total_memory())
-            .map_err(|e| ConfigError::new(ctx.path.clone(), e))?;
+        let limits = cfg.limits(total_memory()).map_err(|e| ctx.error(e))?;
         system::return_large_blocks_on_free();
         let mut limiter = MemoryLimiter::new(
             &cfg,
@@ -91,12 +88,9 @@ impl ProcessorFactory for MemoryLimiterFactory {
             &ctx.telemetry,
             ctx.signal,
         );
-        limiter.spawn_checker().map_err(|e| {
-            ConfigError::new(
-                ctx.path.clone(),
-                format!("cannot start the memory check thread: {e}"),
-            )
-        })?;
+        limiter
+            .spawn_checker()
+            .map_err(|e| ctx.error(format!("cannot start the memory check thread: {e}")))?;
         Ok(Box::new(limiter))
     }
 }
@@ -293,10 +287,6 @@ impl MemoryLimiter {
 }
 
 impl Processor for MemoryLimiter {
-    fn access(&self) -> Access {
-        Access::None
-    }
-
     fn admit(&self) -> Result<(), PipelineError> {
         self.checker.refresh_if_stale();
         if self.is_refusing() {

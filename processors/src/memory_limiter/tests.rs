@@ -1,7 +1,8 @@
 use super::*;
+use ferrotel_config::{decode_valid, Value};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use ferrotel_core::Data;
+use ferrotel_core::{AnyFactory, Data};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 
 const MIB: u64 = 1 << 20;
@@ -37,8 +38,7 @@ impl MemoryProbe for FakeMemory {
 
 fn config(yaml: &str) -> MemoryLimiterConfig {
     let v: Value = serde_yaml_ng::from_str(yaml).expect("test yaml parses");
-    let cfg: MemoryLimiterConfig = decode("processors.memory_limiter", &v).unwrap();
-    cfg.validate("processors.memory_limiter").unwrap();
+    let (cfg, _) = decode_valid::<MemoryLimiterConfig>("processors.memory_limiter", &v).unwrap();
     cfg
 }
 
@@ -83,7 +83,7 @@ fn refuses_above_the_soft_limit_and_accepts_again_below() {
     assert!(l.admit().is_ok());
     l.process(spans(3), &mut out).unwrap();
     assert_eq!(out.len(), 1, "passed through untouched");
-    assert_eq!(l.access(), Access::None);
+    assert_eq!(out[0].item_count(), 3);
 
     mem.set(79);
     l.check_now();
@@ -243,13 +243,13 @@ fn factory_creates_a_working_limiter_and_reports_errors() {
         "check_interval: 1s\nlimit_percentage: 100\nspike_limit_percentage: 1",
     )
     .unwrap();
-    let p = f.create(&ctx, &v).unwrap();
+    let p = f.create_from(&ctx, &v).unwrap();
     assert!(
         p.admit().is_ok(),
         "this test process is far below all of memory"
     );
     let v: Value = serde_yaml_ng::from_str("check_interval: 0s\nlimit_mib: 10").unwrap();
-    let e = f.create(&ctx, &v).err().unwrap();
+    let e = f.create_from(&ctx, &v).err().unwrap();
     assert_eq!(e.0[0].path, "processors.memory_limiter.check_interval");
     assert_eq!(e.0[0].message, "'check_interval' must be greater than zero");
 }

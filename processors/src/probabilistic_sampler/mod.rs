@@ -22,7 +22,8 @@
 pub mod otep235;
 
 use crate::attraction::parse_go_float;
-use ferrotel_config::{decode, ConfigError, ConfigErrors, Value};
+use crate::choice::{Choice, Choices};
+use ferrotel_config::{ConfigErrors, Validate, Validator};
 use ferrotel_core::error::code;
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, trace::v1::ExportTraceServiceRequest,
@@ -33,17 +34,17 @@ use ferrotel_core::proto::trace::v1::Span;
 use ferrotel_core::telemetry::Counter;
 use ferrotel_core::wire::{self, Edit};
 use ferrotel_core::{
-    pdata, Access, Batch, CreateContext, Data, FactoryInfo, PipelineError, Processor,
-    ProcessorFactory, Signal, Stability, Telemetry,
+    pdata, Batch, CreateContext, Data, Factory, FactoryInfo, PipelineError, Processor,
+    Signal, Stability, Telemetry,
 };
 use otep235::{probability_to_threshold, Randomness, Threshold, TraceState, MIN_PROBABILITY};
 use prost::Message;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// `processors.probabilistic_sampler`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SamplerConfig {
     /// Percentage of items kept; 0 keeps none, 100 or more keeps all.
@@ -52,41 +53,68 @@ pub struct SamplerConfig {
     pub hash_seed: u32,
     /// `hash_seed` (default), `proportional` or `equalizing`. Older name: `sampler_mode`.
     #[serde(alias = "sampler_mode")]
-    pub mode: String,
+    pub mode: Choice<SamplerMode>,
     /// Drop items whose randomness is missing or whose sampling state is invalid.
     pub fail_closed: bool,
     /// Hex digits of the threshold written as `th` (1 to 14).
     pub sampling_precision: i64,
     /// Logs: where randomness comes from, `traceID` or `record`.
-    pub attribute_source: String,
+    pub attribute_source: Choice<AttributeSource>,
     /// Logs: the record attribute hashed when there is no trace id or the source is `record`.
     pub from_attribute: String,
     /// Logs: a record attribute holding a sampling percentage for that record.
     pub sampling_priority: String,
 }
 
+/// How the sampler decides (`mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SamplerMode {
+    /// Not set: `hash_seed`.
+    #[serde(rename = "")]
+    Unset,
+    /// FNV-1a over the seed and the trace id (or the record attribute), as otelcol.
+    HashSeed,
+    /// OTEP 235: multiplies the incoming sampling probability by the percentage.
+    Proportional,
+    /// OTEP 235: keeps the stricter of the incoming threshold and the percentage's.
+    Equalizing,
+}
+
+impl Choices for SamplerMode {}
+
+/// Where the randomness of a log record comes from (`attribute_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum AttributeSource {
+    /// The record's trace id (the record attribute when it has none).
+    #[serde(rename = "traceID")]
+    TraceId,
+    /// The record attribute `from_attribute`. otelcol reads an empty value the same way.
+    #[serde(rename = "record", alias = "")]
+    Record,
+}
+
+impl Choices for AttributeSource {}
+
 impl Default for SamplerConfig {
     fn default() -> Self {
         SamplerConfig {
             sampling_percentage: 0.0,
             hash_seed: 0,
-            mode: String::new(),
+            mode: Choice::Known(SamplerMode::Unset),
             fail_closed: true,
             sampling_precision: 4,
-            attribute_source: "traceID".into(),
+            attribute_source: Choice::Known(AttributeSource::TraceId),
             from_attribute: String::new(),
             sampling_priority: String::new(),
         }
     }
 }
 
-impl SamplerConfig {
+impl Validate for SamplerConfig {
     /// otelcol's validation, with its wording.
-    pub fn validate(&self, path: &str) -> Result<(), ConfigErrors> {
-        let mut errors = ConfigErrors::default();
-        let mut err = |field: &str, msg: String| {
-            errors.push(ConfigError::new(format!("{path}.{field}"), msg))
-        };
+    fn validate(&self, v: &mut Validator<'_>) {
+        let mut err = |field: &str, msg: String| v.report_at(field, msg);
         let pct = f64::from(self.sampling_percentage);
         if !pct.is_finite() {
             err(
@@ -104,19 +132,13 @@ impl SamplerConfig {
                 format!("sampling rate is too small: {}%", self.sampling_percentage),
             );
         }
-        if !matches!(
-            self.mode.as_str(),
-            "" | "hash_seed" | "proportional" | "equalizing"
-        ) {
-            err("mode", format!("unsupported sampler mode {:?}", self.mode));
+        if let Some(mode) = self.mode.unknown() {
+            err("mode", format!("unsupported sampler mode {mode:?}"));
         }
-        if !matches!(self.attribute_source.as_str(), "" | "traceID" | "record") {
+        if let Some(source) = self.attribute_source.unknown() {
             err(
                 "attribute_source",
-                format!(
-                    "invalid attribute source: {}. Expected: traceID or record",
-                    self.attribute_source
-                ),
+                format!("invalid attribute source: {source}. Expected: traceID or record"),
             );
         }
         if self.sampling_precision < 1 {
@@ -133,7 +155,6 @@ impl SamplerConfig {
                 ),
             );
         }
-        errors.into_result(())
     }
 }
 
@@ -232,12 +253,13 @@ impl ProbabilisticSampler {
     ) -> ProbabilisticSampler {
         let pct = cfg.sampling_percentage.min(100.0);
         let is_logs = signal == Some(Signal::Logs);
-        let mode = match cfg.mode.as_str() {
-            "" if cfg.hash_seed != 0 || (is_logs && cfg.attribute_source != "traceID") => {
-                "hash_seed"
+        let from_trace_id = cfg.attribute_source == Choice::Known(AttributeSource::TraceId);
+        let mode = match cfg.mode.known() {
+            Some(SamplerMode::Unset) if cfg.hash_seed != 0 || (is_logs && !from_trace_id) => {
+                SamplerMode::HashSeed
             }
-            "" => "hash_seed",
-            m => m,
+            Some(SamplerMode::Unset) | None => SamplerMode::HashSeed,
+            Some(m) => m,
         };
         let precision = u32::try_from(cfg.sampling_precision.clamp(1, 14)).unwrap_or(4);
         let ratio = (f64::from(pct) / 100.0).max(MIN_PROBABILITY);
@@ -245,10 +267,10 @@ impl ProbabilisticSampler {
             Mode::Never
         } else {
             match mode {
-                "equalizing" => Mode::Equalizing(
+                SamplerMode::Equalizing => Mode::Equalizing(
                     probability_to_threshold(ratio, precision).unwrap_or(Threshold::ALWAYS),
                 ),
-                "proportional" => Mode::Proportional { ratio, precision },
+                SamplerMode::Proportional => Mode::Proportional { ratio, precision },
                 _ => {
                     // As otelcol: the multiply happens in float32 and truncates.
                     let scaled = (pct * 163.84_f32) as u32;
@@ -258,7 +280,7 @@ impl ProbabilisticSampler {
                         Mode::Hash {
                             seed: cfg.hash_seed,
                             threshold: Threshold(u64::from(16384 - scaled.min(16384)) << 42),
-                            logs_trace_id: cfg.attribute_source == "traceID",
+                            logs_trace_id: from_trace_id,
                         }
                     }
                 }
@@ -713,10 +735,6 @@ fn log_carrier(attrs: &[KeyValue]) -> (Carrier, bool) {
 }
 
 impl Processor for ProbabilisticSampler {
-    fn access(&self) -> Access {
-        Access::Read
-    }
-
     fn process(&self, mut batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
         let invalid = |e: ferrotel_core::DecodeError| PipelineError::Status {
             code: code::INVALID_ARGUMENT,
@@ -785,24 +803,24 @@ impl Processor for ProbabilisticSampler {
 /// Factory for `probabilistic_sampler`.
 pub struct ProbabilisticSamplerFactory;
 
-impl ProcessorFactory for ProbabilisticSamplerFactory {
+impl Factory for ProbabilisticSamplerFactory {
+    type Config = SamplerConfig;
+    type Component = Box<dyn Processor>;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "probabilistic_sampler",
-            aliases: &[],
-            signals: &[Signal::Traces, Signal::Logs],
-            stability: Stability::Beta,
-            description: "Keeps a percentage of spans or log records, consistently by trace id.",
-        }
+        FactoryInfo::new(
+            "probabilistic_sampler",
+            "Keeps a percentage of spans or log records, consistently by trace id.",
+        )
+        .signal(Signal::Traces, Stability::Beta)
+        .signal(Signal::Logs, Stability::Beta)
     }
 
     fn create(
         &self,
         ctx: &CreateContext,
-        config: &Value,
+        cfg: SamplerConfig,
     ) -> Result<Box<dyn Processor>, ConfigErrors> {
-        let cfg: SamplerConfig = decode(&ctx.path, config)?;
-        cfg.validate(&ctx.path)?;
         Ok(Box::new(ProbabilisticSampler::new(
             &cfg,
             ctx.signal,

@@ -1,8 +1,10 @@
 use super::*;
 use crate::golden;
+use ferrotel_config::{Findings, Value};
 use ferrotel_core::proto::common::v1::AnyValue;
 use ferrotel_core::proto::logs::v1::{ResourceLogs, ScopeLogs};
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans};
+use ferrotel_core::AnyFactory;
 use ferrotel_testkit::fixtures::spans_of;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ const DIR: &str = "probabilistic_sampler";
 fn sampler(yaml: &str, signal: Signal) -> Box<dyn Processor> {
     let cfg: Value = serde_yaml_ng::from_str(yaml).unwrap();
     let ctx = ferrotel_testkit::conformance::processor_context(DIR, signal);
-    ProbabilisticSamplerFactory.create(&ctx, &cfg).unwrap()
+    ProbabilisticSamplerFactory.create_from(&ctx, &cfg).unwrap()
 }
 
 fn hex16(s: &str) -> Vec<u8> {
@@ -107,14 +109,14 @@ fn config_valid_typo_invalid() {
         sampling_percentage: 1e-16,
         ..Default::default()
     };
-    assert!(cfg.validate("p").unwrap_err().0[0]
+    assert!(Findings::of("p", &cfg).errors[0]
         .message
         .starts_with("sampling rate is too small"));
     let cfg = SamplerConfig {
         sampling_percentage: f32::NAN,
         ..Default::default()
     };
-    assert!(cfg.validate("p").is_err());
+    assert!(Findings::of("p", &cfg).into_result().is_err());
 }
 
 /// Every decision and every written tracestate matches the independent Python implementation
@@ -490,7 +492,7 @@ fn counts_decisions_under_otelcol_names() {
     let cfg: Value = serde_yaml_ng::from_str("sampling_percentage: 50").unwrap();
     let ctx = ferrotel_testkit::conformance::processor_context(DIR, Signal::Traces);
     let telemetry = ctx.telemetry.clone();
-    let p = ProbabilisticSamplerFactory.create(&ctx, &cfg).unwrap();
+    let p = ProbabilisticSamplerFactory.create_from(&ctx, &cfg).unwrap();
     let input = ferrotel_testkit::fixtures::data(Signal::Traces, 300);
     let mut out = vec![];
     p.process(

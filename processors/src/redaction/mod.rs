@@ -18,25 +18,26 @@
 //!     summary: debug
 //! ```
 
-use ferrotel_config::{decode, ConfigError, ConfigErrors, Value};
+use crate::choice::{Choice, Choices};
+use ferrotel_config::{ConfigErrors, Findings, Validate, Validator};
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
 };
 use ferrotel_core::proto::common::v1::{any_value::Value as V, AnyValue, KeyValue};
 use ferrotel_core::{
-    pdata, CreateContext, FactoryInfo, PerSignal, PipelineError, Processor, ProcessorFactory,
-    RequestMeta, Signal, SignalProcessor, Stability,
+    pdata, CreateContext, Factory, FactoryInfo, PerSignal, PipelineError, Processor, RequestMeta,
+    SignalProcessor, Stability,
 };
 use hmac::{Hmac, Mac};
 use regex::{Regex, RegexSet};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// `processors.redaction`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedactionConfig {
     /// Keep every key (only masking applies). With false, only `allowed_keys` survive: an
@@ -58,33 +59,52 @@ pub struct RedactionConfig {
     pub redact_all_types: bool,
     /// Replace masked text with its hash instead of `****`: `md5`, `sha1`, `sha3`
     /// (SHA3-256), `hmac-sha256` or `hmac-sha512` (these need `hmac_key`).
-    pub hash_function: String,
+    pub hash_function: Choice<HashFunction>,
     /// Key for the HMAC hash functions.
     pub hmac_key: String,
     /// `silent` (default), `info` (counts) or `debug` (counts and key lists) summary attributes.
-    pub summary: String,
+    pub summary: Choice<Summary>,
     /// URL path sanitizing (otelcol's gibberish classifier): accepted only when disabled.
     pub url_sanitizer: Option<serde_yaml_ng::Value>,
     /// Database statement obfuscation: accepted only when disabled.
     pub db_sanitizer: Option<serde_yaml_ng::Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HashFn {
+/// What masked text is replaced with (`hash_function`; otelcol accepts any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HashFunction {
+    /// `****` (no hash).
+    #[serde(rename = "none", alias = "")]
     Mask,
     Md5,
     Sha1,
+    /// SHA3-256.
     Sha3,
+    #[serde(rename = "hmac-sha256")]
     HmacSha256,
+    #[serde(rename = "hmac-sha512")]
     HmacSha512,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Summary {
+impl Choices for HashFunction {
+    const IGNORE_CASE: bool = true;
+}
+
+/// The summary attributes added (`summary`). As in otelcol, any other value is `silent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Summary {
+    /// None.
+    #[serde(alias = "")]
     Silent,
+    /// Counts.
     Info,
+    /// Counts and key lists.
     Debug,
 }
+
+impl Choices for Summary {}
 
 /// Keys the processor writes; they are always allowed so that data can pass two redaction
 /// processors and accumulate the summary.
@@ -117,7 +137,7 @@ pub struct RedactionProcessor {
     blocked_any: RegexSet,
     allowed_values: Vec<Regex>,
     redact_all_types: bool,
-    hash: HashFn,
+    hash: HashFunction,
     hmac_key: Vec<u8>,
     summary: Summary,
     whole: Regex,
@@ -133,72 +153,70 @@ struct Report {
 }
 
 impl RedactionProcessor {
-    pub fn new(cfg: &RedactionConfig, path: &str) -> Result<Self, ConfigErrors> {
-        let mut errors = ConfigErrors::default();
-        let mut regexes = |field: &str, list: &[String]| -> Vec<Regex> {
+    /// Compiles `cfg`, reporting every problem through `v` (the validator of the config);
+    /// `None` when there was one.
+    pub fn compile(cfg: &RedactionConfig, v: &mut Validator<'_>) -> Option<Self> {
+        let mut failed = false;
+        let mut report = |at: &mut Validator<'_>, msg: String| {
+            failed = true;
+            at.report(msg);
+        };
+        let mut regexes = |v: &mut Validator<'_>, field: &str, list: &[String]| -> Vec<Regex> {
             list.iter()
                 .enumerate()
                 .filter_map(|(i, p)| {
                     Regex::new(p)
                         .map_err(|e| {
-                            errors.push(ConfigError::new(
-                                format!("{path}.{field}[{i}]"),
+                            report(
+                                &mut crate::entry(v, field, i),
                                 format!("error compiling regex in list: {e}"),
-                            ))
+                            )
                         })
                         .ok()
                 })
                 .collect()
         };
-        let ignored_patterns = regexes("ignored_key_patterns", &cfg.ignored_key_patterns);
-        let blocked_keys = regexes("blocked_key_patterns", &cfg.blocked_key_patterns);
-        let blocked_values = regexes("blocked_values", &cfg.blocked_values);
-        let allowed_values = regexes("allowed_values", &cfg.allowed_values);
-        let hash = match cfg.hash_function.to_lowercase().as_str() {
-            "" | "none" => HashFn::Mask,
-            "md5" => HashFn::Md5,
-            "sha1" => HashFn::Sha1,
-            "sha3" => HashFn::Sha3,
-            "hmac-sha256" => HashFn::HmacSha256,
-            "hmac-sha512" => HashFn::HmacSha512,
-            other => {
-                errors.push(ConfigError::new(
-                    format!("{path}.hash_function"),
-                    format!("unknown HashFunction {other}, allowed functions are sha1, sha3, md5, hmac-sha256 and hmac-sha512"),
-                ));
-                HashFn::Mask
+        let ignored_patterns = regexes(v, "ignored_key_patterns", &cfg.ignored_key_patterns);
+        let blocked_keys = regexes(v, "blocked_key_patterns", &cfg.blocked_key_patterns);
+        let blocked_values = regexes(v, "blocked_values", &cfg.blocked_values);
+        let allowed_values = regexes(v, "allowed_values", &cfg.allowed_values);
+        let hash = match &cfg.hash_function {
+            Choice::Known(hash) => *hash,
+            Choice::Unknown(other) => {
+                report(
+                    &mut v.at("hash_function"),
+                    format!("unknown HashFunction {}, allowed functions are sha1, sha3, md5, hmac-sha256 and hmac-sha512", other.to_lowercase()),
+                );
+                HashFunction::Mask
             }
         };
-        if matches!(hash, HashFn::HmacSha256 | HashFn::HmacSha512) && cfg.hmac_key.is_empty() {
-            errors.push(ConfigError::new(
-                format!("{path}.hmac_key"),
-                "hmac_key must be set when hash_function is an HMAC function",
-            ));
+        if matches!(hash, HashFunction::HmacSha256 | HashFunction::HmacSha512)
+            && cfg.hmac_key.is_empty()
+        {
+            report(
+                &mut v.at("hmac_key"),
+                "hmac_key must be set when hash_function is an HMAC function".into(),
+            );
         }
         for (field, block) in [
             ("url_sanitizer", &cfg.url_sanitizer),
             ("db_sanitizer", &cfg.db_sanitizer),
         ] {
             if block.as_ref().is_some_and(any_enabled) {
-                errors.push(ConfigError::new(
-                    format!("{path}.{field}"),
+                report(
+                    &mut v.at(field),
                     format!(
                         "{field} is not supported by ferrotel; remove it or set enabled: false"
                     ),
-                ));
+                );
             }
         }
         let blocked_any = RegexSet::new(blocked_values.iter().map(Regex::as_str))
-            .map_err(|e| {
-                errors.push(ConfigError::new(
-                    format!("{path}.blocked_values"),
-                    e.to_string(),
-                ))
-            })
+            .map_err(|e| report(&mut v.at("blocked_values"), e.to_string()))
             .ok();
-        let whole = Regex::new(".*").ok();
+        let whole = Regex::new(".*").map_err(|e| report(v, e.to_string())).ok();
         match (blocked_any, whole) {
-            (Some(blocked_any), Some(whole)) if errors.is_empty() => Ok(RedactionProcessor {
+            (Some(blocked_any), Some(whole)) if !failed => Some(RedactionProcessor {
                 allow_all_keys: cfg.allow_all_keys,
                 allowed: cfg
                     .allowed_keys
@@ -215,15 +233,16 @@ impl RedactionProcessor {
                 redact_all_types: cfg.redact_all_types,
                 hash,
                 hmac_key: cfg.hmac_key.as_bytes().to_vec(),
-                summary: match cfg.summary.as_str() {
-                    "debug" => Summary::Debug,
-                    "info" => Summary::Info,
-                    _ => Summary::Silent,
-                },
+                summary: cfg.summary.known().unwrap_or(Summary::Silent),
                 whole,
             }),
-            _ => Err(errors),
+            _ => None,
         }
+    }
+
+    /// The processor of a config [`RedactionProcessor::compile`] found no problem in.
+    pub fn new(cfg: &RedactionConfig) -> Option<Self> {
+        RedactionProcessor::compile(cfg, &mut Validator::new("", &mut Findings::default()))
     }
 
     fn ignore_key(&self, k: &str) -> bool {
@@ -253,12 +272,12 @@ impl RedactionProcessor {
             }
         }
         match self.hash {
-            HashFn::Mask => "****".into(),
-            HashFn::Md5 => hex_of::<md5::Md5>(matched),
-            HashFn::Sha1 => hex_of::<sha1::Sha1>(matched),
-            HashFn::Sha3 => hex_of::<sha3::Sha3_256>(matched),
-            HashFn::HmacSha256 => hmac_of::<Hmac<sha2::Sha256>>(&self.hmac_key, matched),
-            HashFn::HmacSha512 => hmac_of::<Hmac<sha2::Sha512>>(&self.hmac_key, matched),
+            HashFunction::Mask => "****".into(),
+            HashFunction::Md5 => hex_of::<md5::Md5>(matched),
+            HashFunction::Sha1 => hex_of::<sha1::Sha1>(matched),
+            HashFunction::Sha3 => hex_of::<sha3::Sha3_256>(matched),
+            HashFunction::HmacSha256 => hmac_of::<Hmac<sha2::Sha256>>(&self.hmac_key, matched),
+            HashFunction::HmacSha512 => hmac_of::<Hmac<sha2::Sha512>>(&self.hmac_key, matched),
         }
     }
 
@@ -515,26 +534,36 @@ impl SignalProcessor for RedactionProcessor {
 /// Factory for `redaction`.
 pub struct RedactionProcessorFactory;
 
-impl ProcessorFactory for RedactionProcessorFactory {
+impl Validate for RedactionConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        RedactionProcessor::compile(self, v);
+    }
+}
+
+impl Factory for RedactionProcessorFactory {
+    type Config = RedactionConfig;
+    type Component = Box<dyn Processor>;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "redaction",
-            aliases: &[],
-            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
-            stability: Stability::Beta,
-            description: "Removes attributes not allowed and masks sensitive values.",
-        }
+        FactoryInfo::new(
+            "redaction",
+            "Removes attributes not allowed and masks sensitive values.",
+        )
+        .all_signals(Stability::Beta)
     }
 
     fn create(
         &self,
         ctx: &CreateContext,
-        config: &Value,
+        cfg: RedactionConfig,
     ) -> Result<Box<dyn Processor>, ConfigErrors> {
-        let cfg: RedactionConfig = decode(&ctx.path, config)?;
-        Ok(Box::new(PerSignal(RedactionProcessor::new(
-            &cfg, &ctx.path,
-        )?)))
+        let mut findings = Findings::default();
+        let compiled = RedactionProcessor::compile(&cfg, &mut ctx.validator(&mut findings));
+        findings.into_result()?;
+        match compiled {
+            Some(p) => Ok(Box::new(PerSignal(p))),
+            None => Err(ctx.error("the configuration does not compile")),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 use super::*;
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use ferrotel_core::Signal;
 
 fn s(k: &str, v: &str) -> KeyValue {
     KeyValue {
@@ -13,7 +14,7 @@ fn s(k: &str, v: &str) -> KeyValue {
 
 fn processor(yaml: &str) -> RedactionProcessor {
     let cfg: RedactionConfig = serde_yaml_ng::from_str(yaml).expect("yaml");
-    RedactionProcessor::new(&cfg, "processors.redaction").expect("valid config")
+    RedactionProcessor::new(&cfg).expect("valid config")
 }
 
 fn run(p: &RedactionProcessor, attrs: Vec<KeyValue>) -> Vec<(String, String)> {
@@ -85,9 +86,9 @@ fn bad_regex_and_missing_hmac_key_are_config_errors() {
     let cfg: RedactionConfig =
         serde_yaml_ng::from_str("blocked_values: ['(']\nhash_function: hmac-sha256\n")
             .expect("yaml");
-    let e = RedactionProcessor::new(&cfg, "processors.redaction")
-        .err()
-        .expect("invalid");
+    let e = Findings::of("processors.redaction", &cfg)
+        .into_result()
+        .expect_err("invalid");
     let text = e.to_string();
     assert!(text.contains("blocked_values"), "{text}");
     assert!(text.contains("hmac_key"), "{text}");
@@ -129,7 +130,8 @@ fn pii_recipe_masks_what_it_promises() {
             .expect("recipe yaml");
     let cfg: RedactionConfig =
         serde_yaml_ng::from_value(doc["processors"]["redaction"].clone()).expect("recipe config");
-    let p = RedactionProcessor::new(&cfg, "processors.redaction").expect("valid recipe");
+    assert_eq!(Findings::of("processors.redaction", &cfg).errors, []);
+    let p = RedactionProcessor::new(&cfg).expect("valid recipe");
     let got = run(
         &p,
         vec![

@@ -16,25 +16,35 @@
 //! ```
 
 use crate::attraction::{ActionConfig, AttrProc};
-use ferrotel_config::{decode, ConfigError, ConfigErrors, Value};
+use ferrotel_config::{ConfigErrors, Validate, Validator};
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
 };
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::{
-    process_decoded, wire, Access, Batch, CreateContext, FactoryInfo, PipelineError, Processor,
-    ProcessorFactory, RequestMeta, Signal, SignalProcessor, Stability,
+    process_decoded, wire, Batch, CreateContext, Factory, FactoryInfo, PipelineError,
+    Processor, RequestMeta, SignalProcessor, Stability,
 };
 use prost::Message;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `processors.resource`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResourceConfig {
     /// Actions applied, in order, to the resource attributes (required, at least one).
     pub attributes: Vec<ActionConfig>,
+}
+
+impl Validate for ResourceConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        if self.attributes.is_empty() {
+            v.report_at("attributes", "missing required field \"attributes\"");
+            return;
+        }
+        AttrProc::compile(&self.attributes, v, "attributes");
+    }
 }
 
 /// The processor: one compiled action list.
@@ -43,17 +53,11 @@ pub struct ResourceProcessor {
 }
 
 impl ResourceProcessor {
-    pub fn new(cfg: &ResourceConfig, path: &str) -> Result<Self, ConfigErrors> {
-        if cfg.attributes.is_empty() {
-            return Err(ConfigError::new(
-                format!("{path}.attributes"),
-                "missing required field \"attributes\"",
-            )
-            .into());
+    /// The processor of a validated config.
+    pub fn new(cfg: &ResourceConfig) -> Self {
+        ResourceProcessor {
+            actions: AttrProc::new(&cfg.attributes),
         }
-        Ok(ResourceProcessor {
-            actions: AttrProc::new(&cfg.attributes, &format!("{path}.attributes"))?,
-        })
     }
 
     fn apply(&self, res: &mut Option<Resource>, meta: &RequestMeta) {
@@ -86,10 +90,6 @@ impl ResourceProcessor {
 }
 
 impl Processor for ResourceProcessor {
-    fn access(&self) -> Access {
-        Access::Write
-    }
-
     fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
         if !batch.is_decoded() {
             if let Some(changed) = self.apply_encoded(&batch) {
@@ -137,24 +137,24 @@ impl SignalProcessor for ResourceProcessor {
 /// Factory for `resource`.
 pub struct ResourceProcessorFactory;
 
-impl ProcessorFactory for ResourceProcessorFactory {
+impl Factory for ResourceProcessorFactory {
+    type Config = ResourceConfig;
+    type Component = Box<dyn Processor>;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "resource",
-            aliases: &[],
-            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
-            stability: Stability::Beta,
-            description: "Inserts, updates, deletes or hashes resource attributes.",
-        }
+        FactoryInfo::new(
+            "resource",
+            "Inserts, updates, deletes or hashes resource attributes.",
+        )
+        .all_signals(Stability::Beta)
     }
 
     fn create(
         &self,
-        ctx: &CreateContext,
-        config: &Value,
+        _: &CreateContext,
+        cfg: ResourceConfig,
     ) -> Result<Box<dyn Processor>, ConfigErrors> {
-        let cfg: ResourceConfig = decode(&ctx.path, config)?;
-        Ok(Box::new(ResourceProcessor::new(&cfg, &ctx.path)?))
+        Ok(Box::new(ResourceProcessor::new(&cfg)))
     }
 }
 

@@ -1,6 +1,6 @@
 use super::*;
 use crate::golden;
-use ferrotel_core::{Batch, Data};
+use ferrotel_core::{Batch, Data, Signal};
 use std::sync::Arc;
 
 const DIR: &str = "resource";

@@ -3,13 +3,15 @@
 //! [`Policy`] evaluators, reporting every problem with its path.
 
 use super::policy::{probabilistic_threshold, CompositeSub, Matcher, Policy, Rule, TokenBucket};
-use ferrotel_config::{ByteSize, ConfigError, ConfigErrors, GoDuration, Value};
+use crate::choice::{Choice, Choices};
+use crate::entry;
+use ferrotel_config::{ByteSize, Findings, GoDuration, Validate, Validator, Value};
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 /// `processors.tail_sampling`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TailSamplingConfig {
     /// Time from the first span of a trace until its decision.
@@ -57,7 +59,7 @@ impl Default for TailSamplingConfig {
 }
 
 /// `decision_cache`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecisionCacheConfig {
     /// Trace ids with a keep decision remembered (0: off).
@@ -68,7 +70,7 @@ pub struct DecisionCacheConfig {
 
 /// One entry of `policies` (also of `and_sub_policy`, `drop_sub_policy`,
 /// `composite_sub_policy`): a name, a type, and the block named after the type.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyConfig {
     /// The policy's name (the `policy` label of the metrics).
@@ -77,7 +79,7 @@ pub struct PolicyConfig {
     /// `string_attribute`, `rate_limiting`, `bytes_limiting`, `span_count`,
     /// `boolean_attribute`, `trace_state`, `and`, `composite` or `drop`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: Choice<PolicyType>,
     /// `latency` settings.
     pub latency: LatencyConfig,
     /// `numeric_attribute` settings.
@@ -109,8 +111,54 @@ pub struct PolicyConfig {
     pub drop: DropConfig,
 }
 
+/// A policy's `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyType {
+    AlwaysSample,
+    Latency,
+    NumericAttribute,
+    Probabilistic,
+    StatusCode,
+    StringAttribute,
+    RateLimiting,
+    BytesLimiting,
+    SpanCount,
+    BooleanAttribute,
+    TraceState,
+    /// otelcol's OTTL conditions: recognised, to be refused with a clear message.
+    OttlCondition,
+    And,
+    Composite,
+    Drop,
+}
+
+impl Choices for PolicyType {}
+
+/// A span status code name (`status_codes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum StatusCode {
+    Unset,
+    Ok,
+    Error,
+}
+
+impl Choices for StatusCode {}
+
+impl StatusCode {
+    /// The OTLP value.
+    fn code(self) -> i32 {
+        match self {
+            StatusCode::Unset => 0,
+            StatusCode::Ok => 1,
+            StatusCode::Error => 2,
+        }
+    }
+}
+
 /// `latency`: trace duration (latest end minus earliest start).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LatencyConfig {
     /// Sampled when the duration is at least this (or above it, with an upper bound).
@@ -120,7 +168,7 @@ pub struct LatencyConfig {
 }
 
 /// `numeric_attribute`: an integer resource or span attribute within `[min, max]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NumericAttributeConfig {
     /// Attribute key.
@@ -134,7 +182,7 @@ pub struct NumericAttributeConfig {
 }
 
 /// `probabilistic`: a hash of the trace id below a threshold.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProbabilisticConfig {
     /// Salt hashed before the trace id; collectors in layers should use different salts.
@@ -156,15 +204,15 @@ impl Default for ProbabilisticConfig {
 pub const DEFAULT_HASH_SALT: &str = "default-hash-seed";
 
 /// `status_code`: any span with one of these statuses.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StatusCodeConfig {
     /// `OK`, `ERROR` and/or `UNSET`.
-    pub status_codes: Vec<String>,
+    pub status_codes: Vec<Choice<StatusCode>>,
 }
 
 /// `string_attribute`: a string resource or span attribute among `values`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StringAttributeConfig {
     /// Attribute key.
@@ -192,7 +240,7 @@ impl Default for StringAttributeConfig {
 }
 
 /// `rate_limiting`: spans sampled per wall-clock second.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitingConfig {
     /// A trace is sampled while the second's spans plus its own stay below this.
@@ -200,7 +248,7 @@ pub struct RateLimitingConfig {
 }
 
 /// `bytes_limiting`: a token bucket over the protobuf size of traces.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BytesLimitingConfig {
     /// Refill rate in bytes per second.
@@ -210,7 +258,7 @@ pub struct BytesLimitingConfig {
 }
 
 /// `span_count`: the number of spans in the trace.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpanCountConfig {
     /// Fewest spans.
@@ -220,7 +268,7 @@ pub struct SpanCountConfig {
 }
 
 /// `boolean_attribute`: a boolean resource or span attribute equal to `value`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BooleanAttributeConfig {
     /// Attribute key.
@@ -232,7 +280,7 @@ pub struct BooleanAttributeConfig {
 }
 
 /// `trace_state`: a W3C tracestate entry of any span.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TraceStateConfig {
     /// Tracestate key.
@@ -242,7 +290,7 @@ pub struct TraceStateConfig {
 }
 
 /// `and`: sampled when every sub-policy samples.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AndConfig {
     /// The sub-policies.
@@ -250,7 +298,7 @@ pub struct AndConfig {
 }
 
 /// `drop`: the trace is dropped (whatever other policies say) when every sub-policy samples.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DropConfig {
     /// The sub-policies.
@@ -258,7 +306,7 @@ pub struct DropConfig {
 }
 
 /// `composite`: the first sub-policy that samples decides, within its share of a total rate.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CompositeConfig {
     /// Spans per second over all sub-policies.
@@ -274,7 +322,7 @@ pub struct CompositeConfig {
 }
 
 /// One `rate_allocation` entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateAllocationConfig {
     /// Sub-policy name.
@@ -283,68 +331,83 @@ pub struct RateAllocationConfig {
     pub percent: i64,
 }
 
-/// Status code names and their OTLP values.
-fn status_code(name: &str) -> Option<i32> {
-    match name {
-        "UNSET" => Some(0),
-        "OK" => Some(1),
-        "ERROR" => Some(2),
-        _ => None,
+impl Validate for TailSamplingConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        self.build(v);
     }
 }
 
 impl TailSamplingConfig {
-    /// Checks the settings and builds the policies; every problem is reported with its path.
-    pub fn build(&self, path: &str) -> Result<Vec<Policy>, ConfigErrors> {
-        let mut errors = ConfigErrors::default();
+    /// Checks the settings and builds the policies; every problem is reported through `v`
+    /// (the config's validator), and a policy with a problem is left out.
+    pub fn build(&self, v: &mut Validator<'_>) -> Vec<Policy> {
         if self.num_traces == 0 {
-            errors.push(ConfigError::new(
-                format!("{path}.num_traces"),
-                "num_traces must be greater than zero",
-            ));
+            v.report_at("num_traces", "num_traces must be greater than zero");
         }
         if self.policies.is_empty() {
-            errors.push(ConfigError::new(
-                format!("{path}.policies"),
+            v.report_at(
+                "policies",
                 "no sampling policies configured (at least one is required)",
-            ));
+            );
         }
         let mut names = HashSet::new();
         let mut policies = Vec::new();
         for (i, p) in self.policies.iter().enumerate() {
-            let at = format!("{path}.policies[{i}]");
+            let mut at = entry(v, "policies", i);
             if !names.insert(p.name.as_str()) {
-                errors.push(ConfigError::new(
-                    format!("{at}.name"),
-                    format!("duplicate policy name {:?}", p.name),
-                ));
+                at.report_at("name", format!("duplicate policy name {:?}", p.name));
             }
-            if let Some(policy) = build_policy(p, &at, &mut errors) {
+            if let Some(policy) = build_policy(p, &mut at) {
                 policies.push(policy);
             }
         }
-        errors.into_result(policies)
+        policies
+    }
+
+    /// The policies of a config [`TailSamplingConfig::build`] found no problem in.
+    pub fn policies(&self) -> Vec<Policy> {
+        self.build(&mut Validator::new("", &mut Findings::default()))
     }
 }
 
-fn build_subs(subs: &[PolicyConfig], at: &str, errors: &mut ConfigErrors) -> Vec<Policy> {
+fn build_subs(subs: &[PolicyConfig], v: &mut Validator<'_>, key: &str) -> Vec<Policy> {
     subs.iter()
         .enumerate()
-        .filter_map(|(i, s)| build_policy(s, &format!("{at}[{i}]"), errors))
+        .filter_map(|(i, s)| build_policy(s, &mut entry(v, key, i)))
         .collect()
 }
 
-/// Builds one policy from its config at path `at` (`processors.tail_sampling.policies[2]`).
-fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option<Policy> {
-    let mut err = |field: &str, msg: String| {
-        errors.push(ConfigError::new(format!("{at}.{field}"), msg));
+/// Builds one policy from its config, `v` being its validator
+/// (`processors.tail_sampling.policies[2]`).
+fn build_policy(p: &PolicyConfig, v: &mut Validator<'_>) -> Option<Policy> {
+    let err = |v: &mut Validator<'_>, field: &str, msg: String| v.report_at(field, msg);
+    let kind = match &p.kind {
+        Choice::Known(kind) => *kind,
+        Choice::Unknown(other) if other.is_empty() => {
+            err(v, "type", "policy type is required".into());
+            return None;
+        }
+        Choice::Unknown(other) => {
+            err(
+                v,
+                "type",
+                format!(
+                    "unknown sampling policy type {other:?}, supported: always_sample, latency, \
+                     numeric_attribute, probabilistic, status_code, string_attribute, \
+                     rate_limiting, bytes_limiting, span_count, boolean_attribute, trace_state, \
+                     and, composite, drop"
+                ),
+            );
+            return None;
+        }
     };
-    let rule = match p.kind.as_str() {
-        "always_sample" => Rule::AlwaysSample,
-        "latency" => {
+    let rule = match kind {
+        PolicyType::AlwaysSample => Rule::AlwaysSample,
+        PolicyType::Latency => {
             let c = &p.latency;
             if c.upper_threshold_ms != 0 && c.upper_threshold_ms < c.threshold_ms {
                 err(
+                    v,
                     "latency.upper_threshold_ms",
                     "upper_threshold_ms must be greater than threshold_ms".into(),
                 );
@@ -354,10 +417,11 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
                 upper: c.upper_threshold_ms,
             }
         }
-        "numeric_attribute" => {
+        PolicyType::NumericAttribute => {
             let c = &p.numeric_attribute;
             if c.min_value.is_none() && c.max_value.is_none() {
                 err(
+                    v,
                     "numeric_attribute",
                     "at least one of min_value or max_value must be set".into(),
                 );
@@ -368,6 +432,7 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
             );
             if min > max {
                 err(
+                    v,
                     "numeric_attribute.max_value",
                     "max_value must be greater than or equal to min_value".into(),
                 );
@@ -379,10 +444,11 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
                 invert: c.invert_match,
             }
         }
-        "probabilistic" => {
+        PolicyType::Probabilistic => {
             let c = &p.probabilistic;
             if !c.sampling_percentage.is_finite() || c.sampling_percentage < 0.0 {
                 err(
+                    v,
                     "probabilistic.sampling_percentage",
                     format!("invalid sampling percentage {}", c.sampling_percentage),
                 );
@@ -397,19 +463,21 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
                 threshold: probabilistic_threshold(c.sampling_percentage),
             }
         }
-        "status_code" => {
+        PolicyType::StatusCode => {
             let names = &p.status_code.status_codes;
             if names.is_empty() {
                 err(
+                    v,
                     "status_code.status_codes",
                     "expected at least one status code to filter on".into(),
                 );
             }
             let mut codes = Vec::new();
             for n in names {
-                match status_code(n) {
-                    Some(c) => codes.push(c),
-                    None => err(
+                match n {
+                    Choice::Known(c) => codes.push(c.code()),
+                    Choice::Unknown(n) => err(
+                        v,
                         "status_code.status_codes",
                         format!("unknown status code {n:?}, supported: OK, ERROR, UNSET"),
                     ),
@@ -417,17 +485,15 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
             }
             Rule::StatusCode(codes)
         }
-        "string_attribute" => {
+        PolicyType::StringAttribute => {
             let c = &p.string_attribute;
             let matcher = if c.enabled_regex_matching {
                 let mut res = Vec::new();
-                for (i, v) in c.values.iter().enumerate() {
-                    match Regex::new(v) {
+                for (i, value) in c.values.iter().enumerate() {
+                    match Regex::new(value) {
                         Ok(r) => res.push(r),
-                        Err(e) => err(
-                            &format!("string_attribute.values[{i}]"),
-                            format!("invalid regular expression: {e}"),
-                        ),
+                        Err(e) => entry(v, "string_attribute.values", i)
+                            .report(format!("invalid regular expression: {e}")),
                     }
                 }
                 Matcher::Regex(res)
@@ -440,10 +506,11 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
                 invert: c.invert_match,
             }
         }
-        "rate_limiting" => {
+        PolicyType::RateLimiting => {
             let c = &p.rate_limiting;
             if c.spans_per_second <= 0 {
                 err(
+                    v,
                     "rate_limiting.spans_per_second",
                     "spans_per_second must be greater than zero".into(),
                 );
@@ -454,16 +521,18 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
                 used: 0,
             }
         }
-        "bytes_limiting" => {
+        PolicyType::BytesLimiting => {
             let c = &p.bytes_limiting;
             if c.bytes_per_second <= 0 {
                 err(
+                    v,
                     "bytes_limiting.bytes_per_second",
                     "bytes_per_second must be greater than zero".into(),
                 );
             }
             if c.burst_capacity < 0 {
                 err(
+                    v,
                     "bytes_limiting.burst_capacity",
                     "burst_capacity must not be negative".into(),
                 );
@@ -475,10 +544,11 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
             };
             Rule::BytesLimiting(TokenBucket::new(c.bytes_per_second as f64, burst as f64))
         }
-        "span_count" => {
+        PolicyType::SpanCount => {
             let c = &p.span_count;
             if c.max_spans != 0 && c.max_spans < c.min_spans {
                 err(
+                    v,
                     "span_count.max_spans",
                     "max_spans must be greater than or equal to min_spans".into(),
                 );
@@ -488,7 +558,7 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
                 max: c.max_spans,
             }
         }
-        "boolean_attribute" => {
+        PolicyType::BooleanAttribute => {
             let c = &p.boolean_attribute;
             Rule::BooleanAttribute {
                 key: c.key.clone(),
@@ -496,7 +566,7 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
                 invert: c.invert_match,
             }
         }
-        "trace_state" => {
+        PolicyType::TraceState => {
             let c = &p.trace_state;
             Rule::TraceState {
                 key: c.key.clone(),
@@ -508,57 +578,36 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
                     .collect(),
             }
         }
-        "and" => {
+        PolicyType::And => {
             let subs = &p.and.and_sub_policy;
             if subs.is_empty() {
                 err(
+                    v,
                     "and.and_sub_policy",
                     "at least one sub-policy is required".into(),
                 );
             }
-            Rule::And(build_subs(
-                subs,
-                &format!("{at}.and.and_sub_policy"),
-                errors,
-            ))
+            Rule::And(build_subs(subs, v, "and.and_sub_policy"))
         }
-        "drop" => {
+        PolicyType::Drop => {
             let subs = &p.drop.drop_sub_policy;
             if subs.is_empty() {
                 err(
+                    v,
                     "drop.drop_sub_policy",
                     "at least one sub-policy is required".into(),
                 );
             }
-            Rule::Drop(build_subs(
-                subs,
-                &format!("{at}.drop.drop_sub_policy"),
-                errors,
-            ))
+            Rule::Drop(build_subs(subs, v, "drop.drop_sub_policy"))
         }
-        "composite" => build_composite(&p.composite, at, errors),
-        "ottl_condition" => {
+        PolicyType::Composite => build_composite(&p.composite, &mut v.at("composite")),
+        PolicyType::OttlCondition => {
             err(
+                v,
                 "type",
                 "policy type \"ottl_condition\" is not supported by ferrotel (no OTTL engine); \
                  express the condition with the other policy types"
                     .into(),
-            );
-            return None;
-        }
-        "" => {
-            err("type", "policy type is required".into());
-            return None;
-        }
-        other => {
-            err(
-                "type",
-                format!(
-                    "unknown sampling policy type {other:?}, supported: always_sample, latency, \
-                     numeric_attribute, probabilistic, status_code, string_attribute, \
-                     rate_limiting, bytes_limiting, span_count, boolean_attribute, trace_state, \
-                     and, composite, drop"
-                ),
             );
             return None;
         }
@@ -569,19 +618,18 @@ fn build_policy(p: &PolicyConfig, at: &str, errors: &mut ConfigErrors) -> Option
     })
 }
 
-fn build_composite(c: &CompositeConfig, at: &str, errors: &mut ConfigErrors) -> Rule {
-    let path = format!("{at}.composite");
+fn build_composite(c: &CompositeConfig, v: &mut Validator<'_>) -> Rule {
     if c.max_total_spans_per_second <= 0 {
-        errors.push(ConfigError::new(
-            format!("{path}.max_total_spans_per_second"),
+        v.report_at(
+            "max_total_spans_per_second",
             "max_total_spans_per_second must be greater than zero",
-        ));
+        );
     }
     if c.composite_sub_policy.is_empty() {
-        errors.push(ConfigError::new(
-            format!("{path}.composite_sub_policy"),
+        v.report_at(
+            "composite_sub_policy",
             "at least one sub-policy is required",
-        ));
+        );
     }
     let names: HashSet<&str> = c
         .composite_sub_policy
@@ -590,33 +638,29 @@ fn build_composite(c: &CompositeConfig, at: &str, errors: &mut ConfigErrors) -> 
         .collect();
     for (i, n) in c.policy_order.iter().enumerate() {
         if !names.contains(n.as_str()) {
-            errors.push(ConfigError::new(
-                format!("{path}.policy_order[{i}]"),
-                format!("policy {n:?} is not a composite_sub_policy"),
-            ));
+            entry(v, "policy_order", i)
+                .report(format!("policy {n:?} is not a composite_sub_policy"));
         }
     }
     let mut total_percent = 0;
     for (i, r) in c.rate_allocation.iter().enumerate() {
+        let mut at = entry(v, "rate_allocation", i);
         if !names.contains(r.policy.as_str()) {
-            errors.push(ConfigError::new(
-                format!("{path}.rate_allocation[{i}].policy"),
+            at.report_at(
+                "policy",
                 format!("policy {:?} is not a composite_sub_policy", r.policy),
-            ));
+            );
         }
         if r.percent < 0 {
-            errors.push(ConfigError::new(
-                format!("{path}.rate_allocation[{i}].percent"),
-                "percent must not be negative",
-            ));
+            at.report_at("percent", "percent must not be negative");
         }
         total_percent += r.percent.max(0);
     }
     if total_percent > 100 {
-        errors.push(ConfigError::new(
-            format!("{path}.rate_allocation"),
+        v.report_at(
+            "rate_allocation",
             format!("rate allocations add up to {total_percent}%, more than 100%"),
-        ));
+        );
     }
     let max = c.max_total_spans_per_second as f64;
     let equal_share = max / c.composite_sub_policy.len().max(1) as f64;
@@ -633,11 +677,7 @@ fn build_composite(c: &CompositeConfig, at: &str, errors: &mut ConfigErrors) -> 
                 }
             }) as i64
     };
-    let subs = build_subs(
-        &c.composite_sub_policy,
-        &format!("{path}.composite_sub_policy"),
-        errors,
-    );
+    let subs = build_subs(&c.composite_sub_policy, v, "composite_sub_policy");
     Rule::Composite {
         max_total: c.max_total_spans_per_second,
         second: 0,

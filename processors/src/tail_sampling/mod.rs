@@ -33,13 +33,18 @@ mod config;
 pub mod policy;
 mod store;
 
-pub use config::{DecisionCacheConfig, PolicyConfig, TailSamplingConfig};
+pub use config::{
+    AndConfig, BooleanAttributeConfig, BytesLimitingConfig, CompositeConfig, DecisionCacheConfig,
+    DropConfig, LatencyConfig, NumericAttributeConfig, PolicyConfig, PolicyType,
+    ProbabilisticConfig, RateAllocationConfig, RateLimitingConfig, SpanCountConfig, StatusCode,
+    StatusCodeConfig, StringAttributeConfig, TailSamplingConfig, TraceStateConfig,
+};
 
-use ferrotel_config::{decode, ConfigErrors, Value};
+use ferrotel_config::ConfigErrors;
 use ferrotel_core::error::code;
 use ferrotel_core::telemetry::{Counter, Gauge, Histogram};
 use ferrotel_core::{
-    Access, Batch, CreateContext, Data, FactoryInfo, PipelineError, Processor, ProcessorFactory,
+    Batch, CreateContext, Data, Factory, FactoryInfo, PipelineError, Processor,
     RequestMeta, Signal, Stability, Telemetry,
 };
 use policy::{combine, Clock, Decision, Outcome, Policy, TraceView};
@@ -69,29 +74,28 @@ const PREFIX: &str = "otelcol_processor_tail_sampling_";
 /// Builds `tail_sampling` processors.
 pub struct TailSamplingProcessorFactory;
 
-impl ProcessorFactory for TailSamplingProcessorFactory {
+impl Factory for TailSamplingProcessorFactory {
+    type Config = TailSamplingConfig;
+    type Component = Box<dyn Processor>;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "tail_sampling",
-            aliases: &[],
-            signals: &[Signal::Traces],
-            stability: Stability::Beta,
-            description: "Samples whole traces by policies once all their spans have arrived",
-        }
+        FactoryInfo::new(
+            "tail_sampling",
+            "Samples whole traces by policies once all their spans have arrived",
+        )
+        .signal(Signal::Traces, Stability::Beta)
     }
 
     fn create(
         &self,
         ctx: &CreateContext,
-        config: &Value,
+        cfg: TailSamplingConfig,
     ) -> Result<Box<dyn Processor>, ConfigErrors> {
-        let cfg: TailSamplingConfig = decode(&ctx.path, config)?;
         Ok(Box::new(TailSamplingProcessor::new(
             &cfg,
-            &ctx.path,
             &ctx.telemetry,
             ctx.wake.clone(),
-        )?))
+        )))
     }
 }
 
@@ -217,15 +221,10 @@ pub struct TailSamplingProcessor {
 }
 
 impl TailSamplingProcessor {
-    /// Validates `cfg` (errors under `path`) and builds the processor. `wake` asks the engine
-    /// for an `on_tick` call now (early-decided traces are waiting).
-    pub fn new(
-        cfg: &TailSamplingConfig,
-        path: &str,
-        telemetry: &Telemetry,
-        wake: Arc<Notify>,
-    ) -> Result<Self, ConfigErrors> {
-        let built = cfg.build(path)?;
+    /// The processor of a validated config (`decode_valid`, or the framework's). `wake` asks
+    /// the engine for an `on_tick` call now (early-decided traces are waiting).
+    pub fn new(cfg: &TailSamplingConfig, telemetry: &Telemetry, wake: Arc<Notify>) -> Self {
+        let built = cfg.policies();
         let (drops, others): (Vec<Policy>, Vec<Policy>) =
             built.into_iter().partition(Policy::is_drop);
         let policies = drops
@@ -252,7 +251,7 @@ impl TailSamplingProcessor {
             })
             .collect();
         let cache = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        Ok(TailSamplingProcessor {
+        TailSamplingProcessor {
             decision_wait: cfg.decision_wait.0,
             max_trace_bytes: cfg.maximum_trace_size_bytes.0,
             max_buffered_bytes: cfg.max_buffered_bytes.0,
@@ -271,7 +270,7 @@ impl TailSamplingProcessor {
                 reported: 0,
             }),
             metrics: Metrics::new(telemetry),
-        })
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -420,10 +419,6 @@ impl TailSamplingProcessor {
 }
 
 impl Processor for TailSamplingProcessor {
-    fn access(&self) -> Access {
-        Access::Read
-    }
-
     fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
         if batch.signal() != Signal::Traces {
             out.push(batch);

@@ -2,6 +2,7 @@ use super::policy::{fnv1a64, probabilistic_threshold};
 use super::store::Chunk;
 use super::*;
 use crate::golden;
+use ferrotel_config::{decode_valid, Value};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::common::v1::{any_value::Value as AV, AnyValue, KeyValue};
 use ferrotel_core::proto::resource::v1::Resource;
@@ -22,8 +23,8 @@ fn load(s: &str) -> Result<TailSamplingProcessor, ConfigErrors> {
 }
 
 fn load_with(s: &str, t: &Telemetry) -> Result<TailSamplingProcessor, ConfigErrors> {
-    let cfg: TailSamplingConfig = decode(PATH, &yaml(s))?;
-    TailSamplingProcessor::new(&cfg, PATH, t, Arc::new(Notify::new()))
+    let (cfg, _) = decode_valid::<TailSamplingConfig>(PATH, &yaml(s))?;
+    Ok(TailSamplingProcessor::new(&cfg, t, Arc::new(Notify::new())))
 }
 
 fn kv(k: &str, v: AV) -> KeyValue {
@@ -361,9 +362,10 @@ fn combine_precedence() {
 
 /// A policy built from YAML, evaluated directly with a chosen clock.
 fn policy(yaml_policy: &str) -> Policy {
-    let cfg: TailSamplingConfig =
-        decode(PATH, &yaml(&format!("policies:\n  - {yaml_policy}"))).unwrap();
-    cfg.build(PATH).unwrap().pop().unwrap()
+    let (cfg, _) =
+        decode_valid::<TailSamplingConfig>(PATH, &yaml(&format!("policies:\n  - {yaml_policy}")))
+            .unwrap();
+    cfg.policies().pop().unwrap()
 }
 
 fn eval(p: &mut Policy, spans: usize, bytes: u64, clock: &Clock) -> Decision {

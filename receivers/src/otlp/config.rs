@@ -16,9 +16,10 @@
 //! ```
 
 use super::limits::LimitsConfig;
-use ferrotel_config::{ConfigError, ConfigErrors, GoDuration, TlsServerConfig};
+use ferrotel_config::{Capability, GoDuration, TlsServerConfig, Validate, Validator};
 use ferrotel_core::tls::{self, rustls::ServerConfig};
-use serde::{Deserialize, Deserializer};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ pub const DEFAULT_MAX_REQUEST_BODY_SIZE: u64 = 20 * 1024 * 1024;
 pub const DEFAULT_MAX_RECV_MSG_SIZE_MIB: u64 = 4;
 
 /// The `otlp` receiver.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OtlpConfig {
     /// The protocols to serve; at least one is required.
@@ -38,18 +39,25 @@ pub struct OtlpConfig {
 }
 
 /// `protocols`. A key present with no value (`grpc:`) enables it with its defaults.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Protocols {
     /// OTLP over gRPC (`/opentelemetry.proto.collector.*.v1.*Service/Export`).
-    #[serde(deserialize_with = "null_as_default")]
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grpc: Option<GrpcConfig>,
     /// OTLP over HTTP (protobuf and JSON), `POST /v1/{traces,metrics,logs}`.
-    #[serde(deserialize_with = "null_as_default")]
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub http: Option<HttpConfig>,
 }
 
-/// A present key is `Some` even when its value is null (otelcol's `configoptional`).
+/// A present key is `Some` even when its value is null (otelcol's `configoptional`). An absent
+/// protocol is not serialised at all, so that it stays absent when read back.
 fn null_as_default<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -59,7 +67,7 @@ where
 }
 
 /// `auth` of a gRPC server.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// The id of an authenticator extension.
@@ -67,7 +75,7 @@ pub struct AuthConfig {
 }
 
 /// `auth` of an HTTP server.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpAuthConfig {
     /// The id of an authenticator extension.
@@ -77,7 +85,7 @@ pub struct HttpAuthConfig {
 }
 
 /// One entry of `middlewares`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MiddlewareConfig {
     /// The id of a middleware extension.
@@ -85,13 +93,13 @@ pub struct MiddlewareConfig {
 }
 
 /// `protocols.grpc` (otelcol's `configgrpc.ServerConfig`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GrpcConfig {
     /// Listen address, `host:port`.
     pub endpoint: String,
     /// `tcp` (`unix` is accepted by otelcol but not supported here yet).
-    pub transport: String,
+    pub transport: Transport,
     /// Largest accepted message in MiB, before and after decompression (0: 4 MiB).
     pub max_recv_msg_size_mib: u64,
     /// Concurrent HTTP/2 streams per connection (0: 200; grpc-go has no limit, ferrotel keeps
@@ -117,7 +125,7 @@ impl Default for GrpcConfig {
     fn default() -> Self {
         GrpcConfig {
             endpoint: "localhost:4317".into(),
-            transport: "tcp".into(),
+            transport: Transport::Tcp,
             max_recv_msg_size_mib: 0,
             max_concurrent_streams: 0,
             read_buffer_size: 512 * 1024,
@@ -129,6 +137,20 @@ impl Default for GrpcConfig {
             middlewares: vec![],
         }
     }
+}
+
+/// `transport` of a gRPC server (otelcol's `confignet.TransportType`, the stream kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// TCP over IPv4 or IPv6.
+    Tcp,
+    /// TCP over IPv4 only.
+    Tcp4,
+    /// TCP over IPv6 only.
+    Tcp6,
+    /// A Unix domain socket (accepted, not supported yet: a start error).
+    Unix,
 }
 
 impl GrpcConfig {
@@ -143,7 +165,7 @@ impl GrpcConfig {
 }
 
 /// `keepalive` of a gRPC server.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GrpcKeepalive {
     /// Server-side keepalive parameters.
@@ -153,7 +175,7 @@ pub struct GrpcKeepalive {
 }
 
 /// `keepalive.server_parameters`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeepaliveServerParameters {
     /// Close a connection idle this long (accepted, not enforced yet).
@@ -169,7 +191,7 @@ pub struct KeepaliveServerParameters {
 }
 
 /// `keepalive.enforcement_policy` (accepted, not enforced yet).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeepaliveEnforcementPolicy {
     /// Minimum time between client pings.
@@ -179,7 +201,7 @@ pub struct KeepaliveEnforcementPolicy {
 }
 
 /// `protocols.http` (otelcol's `confighttp.ServerConfig` plus the URL paths).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Listen address, `host:port`.
@@ -193,7 +215,7 @@ pub struct HttpConfig {
     /// Largest accepted body in bytes, both as received and decompressed (<= 0: 20 MiB).
     pub max_request_body_size: i64,
     /// Accepted `Content-Encoding` values (`""` is no encoding). Unset: all supported ones.
-    pub compression_algorithms: Option<Vec<String>>,
+    pub compression_algorithms: Option<Vec<CompressionAlgorithm>>,
     /// Copy request headers into each batch, for processors that read them.
     pub include_metadata: bool,
     /// Cross-origin resource sharing for browsers.
@@ -247,17 +269,53 @@ impl Default for HttpConfig {
     }
 }
 
+/// One `Content-Encoding` value of `compression_algorithms`, spelled as otelcol's confighttp
+/// spells it (case-sensitive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompressionAlgorithm {
+    /// `""`: a body without `Content-Encoding`.
+    #[serde(rename = "")]
+    Identity,
+    Gzip,
+    Zstd,
+    Zlib,
+    Snappy,
+    /// Read as zlib.
+    Deflate,
+    Lz4,
+    /// Framed snappy.
+    #[serde(rename = "x-snappy-framed")]
+    XSnappyFramed,
+}
+
+impl CompressionAlgorithm {
+    /// The `Content-Encoding` value (`""` for none).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompressionAlgorithm::Identity => "",
+            CompressionAlgorithm::Gzip => "gzip",
+            CompressionAlgorithm::Zstd => "zstd",
+            CompressionAlgorithm::Zlib => "zlib",
+            CompressionAlgorithm::Snappy => "snappy",
+            CompressionAlgorithm::Deflate => "deflate",
+            CompressionAlgorithm::Lz4 => "lz4",
+            CompressionAlgorithm::XSnappyFramed => "x-snappy-framed",
+        }
+    }
+}
+
 /// The `Content-Encoding` values accepted when `compression_algorithms` is unset
 /// (otelcol with its `confighttp.framedSnappy` gate, beta and on by default).
-pub const DEFAULT_COMPRESSION_ALGORITHMS: &[&str] = &[
-    "",
-    "gzip",
-    "zstd",
-    "zlib",
-    "snappy",
-    "deflate",
-    "lz4",
-    "x-snappy-framed",
+pub const DEFAULT_COMPRESSION_ALGORITHMS: &[CompressionAlgorithm] = &[
+    CompressionAlgorithm::Identity,
+    CompressionAlgorithm::Gzip,
+    CompressionAlgorithm::Zstd,
+    CompressionAlgorithm::Zlib,
+    CompressionAlgorithm::Snappy,
+    CompressionAlgorithm::Deflate,
+    CompressionAlgorithm::Lz4,
+    CompressionAlgorithm::XSnappyFramed,
 ];
 
 impl HttpConfig {
@@ -278,7 +336,7 @@ impl HttpConfig {
 }
 
 /// `keepalive` of an HTTP server.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpKeepalive {
     /// HTTP/1.1 keep-alive (default true).
@@ -288,7 +346,7 @@ pub struct HttpKeepalive {
 }
 
 /// `cors`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CorsConfig {
     /// Origins allowed to send requests; `*` wildcards match any characters
@@ -307,7 +365,7 @@ pub struct CorsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ResponseHeaders(pub Vec<(String, String)>);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct NameValue {
     name: String,
@@ -333,6 +391,27 @@ impl<'de> Deserialize<'de> for ResponseHeaders {
     }
 }
 
+/// A map when the names are distinct (the usual form, `{}` when empty), else the list form,
+/// which keeps every entry.
+impl Serialize for ResponseHeaders {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut names: Vec<&str> = self.0.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.len() < self.0.len() {
+            return s.collect_seq(self.0.iter().map(|(name, value)| NameValue {
+                name: name.clone(),
+                value: value.clone(),
+            }));
+        }
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
 /// otelcol's `SanitizedURLPath`: a leading `/` is added when missing.
 fn sanitize_path(p: &str) -> Result<String, String> {
     if p.starts_with(':') || p.chars().any(|c| c.is_control() || c == ' ') {
@@ -346,18 +425,20 @@ fn sanitize_path(p: &str) -> Result<String, String> {
     })
 }
 
-/// The rustls server configs of both protocols (None: plaintext), from their `tls` blocks;
-/// errors name the file's key (`receivers.otlp.protocols.grpc.tls.cert_file`).
+/// The rustls server configs of both protocols (None: plaintext), from their `tls` blocks.
 pub(crate) type TlsConfigs = (Option<Arc<ServerConfig>>, Option<Arc<ServerConfig>>);
 
 impl OtlpConfig {
-    /// Reads the certificates of both protocols. `path` is the component's config path.
-    pub(crate) fn tls_configs(&self, path: &str) -> Result<TlsConfigs, ConfigErrors> {
-        let mut errors = ConfigErrors::default();
+    /// Reads the certificates of both protocols; `v` is at the component's path, and errors
+    /// name the file's key (`receivers.otlp.protocols.grpc.tls.cert_file`).
+    pub(crate) fn tls_configs(&self, v: &mut Validator<'_>) -> TlsConfigs {
+        let mut protocols = v.at("protocols");
         let mut build = |tls: Option<&TlsServerConfig>, proto: &str, alpn: &[&[u8]]| {
             let tls = tls?;
-            tls::server_config(tls, &format!("{path}.protocols.{proto}.tls"), alpn)
-                .map_err(|e| errors.extend(e))
+            let mut v = protocols.at(proto);
+            let mut v = v.at("tls");
+            tls::server_config(tls, v.path(), alpn)
+                .map_err(|e| v.extend(e))
                 .ok()
         };
         let grpc = build(
@@ -370,42 +451,77 @@ impl OtlpConfig {
             "http",
             &[tls::ALPN_H2, tls::ALPN_HTTP1],
         );
-        errors.into_result((grpc, http))
+        (grpc, http)
     }
 
-    /// Checks the config and normalises it (URL paths). `path` is the component's config path
-    /// (`receivers.otlp`).
-    pub fn validate(mut self, path: &str) -> Result<OtlpConfig, ConfigErrors> {
-        let mut errors = ConfigErrors::default();
-        if self.protocols.grpc.is_none() && self.protocols.http.is_none() {
-            errors.push(ConfigError::new(
-                format!("{path}.protocols"),
-                "must specify at least one protocol when using the OTLP receiver",
-            ));
-        }
-        if let Some(g) = &self.protocols.grpc {
-            if !matches!(g.transport.as_str(), "tcp" | "tcp4" | "tcp6" | "unix") {
-                errors.push(ConfigError::new(
-                    format!("{path}.protocols.grpc.transport"),
-                    format!("unknown transport {:?} (tcp or unix)", g.transport),
-                ));
-            }
-        }
+    /// The config with its URL paths normalised (a leading `/` added), as the receiver serves
+    /// them. Paths that [`Validate`] refuses are left as they are.
+    pub fn normalized(mut self) -> OtlpConfig {
         if let Some(h) = &mut self.protocols.http {
-            for (key, value) in [
-                ("traces_url_path", &mut h.traces_url_path),
-                ("metrics_url_path", &mut h.metrics_url_path),
-                ("logs_url_path", &mut h.logs_url_path),
+            for value in [
+                &mut h.traces_url_path,
+                &mut h.metrics_url_path,
+                &mut h.logs_url_path,
             ] {
-                match sanitize_path(value) {
-                    Ok(p) => *value = p,
-                    Err(e) => {
-                        errors.push(ConfigError::new(format!("{path}.protocols.http.{key}"), e))
-                    }
+                if let Ok(p) = sanitize_path(value) {
+                    *value = p;
                 }
             }
         }
-        errors.into_result(self)
+        self
+    }
+}
+
+impl Validate for OtlpConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        v.check("protocols", &self.protocols);
+    }
+}
+
+impl Validate for Protocols {
+    fn validate(&self, v: &mut Validator<'_>) {
+        if self.grpc.is_none() && self.http.is_none() {
+            v.report("must specify at least one protocol when using the OTLP receiver");
+        }
+        v.check("grpc", &self.grpc);
+        v.check("http", &self.http);
+    }
+}
+
+impl Validate for GrpcConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        v.check("tls", &self.tls);
+        v.check("auth", &self.auth);
+    }
+}
+
+impl Validate for HttpConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        for (key, value) in [
+            ("traces_url_path", &self.traces_url_path),
+            ("metrics_url_path", &self.metrics_url_path),
+            ("logs_url_path", &self.logs_url_path),
+        ] {
+            if let Err(e) = sanitize_path(value) {
+                v.report_at(key, e);
+            }
+        }
+        v.check("tls", &self.tls);
+        v.check("auth", &self.auth);
+    }
+}
+
+impl Validate for AuthConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        v.at("authenticator")
+            .uses_extension(&self.authenticator, Capability::ServerAuthenticator);
+    }
+}
+
+impl Validate for HttpAuthConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        v.at("authenticator")
+            .uses_extension(&self.authenticator, Capability::ServerAuthenticator);
     }
 }
 
@@ -414,7 +530,7 @@ impl OtlpConfig {
 pub(crate) fn unsupported_grpc(g: &GrpcConfig) -> Option<&'static str> {
     if !g.middlewares.is_empty() {
         Some("protocols.grpc.middlewares")
-    } else if g.transport == "unix" {
+    } else if g.transport == Transport::Unix {
         Some("protocols.grpc.transport: unix")
     } else {
         None
@@ -433,13 +549,17 @@ pub(crate) fn unsupported_http(h: &HttpConfig) -> Option<&'static str> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ferrotel_config::Value;
+    use ferrotel_config::{decode_valid, ConfigErrors, ExtensionUse, Findings, Value};
 
     fn load(name: &str) -> Result<OtlpConfig, ConfigErrors> {
         let path = format!("{}/testdata/otlp/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap();
         let v: Value = serde_yaml_ng::from_str(&text).unwrap();
-        ferrotel_config::decode::<OtlpConfig>("receivers.otlp", &v)?.validate("receivers.otlp")
+        decode_valid::<OtlpConfig>("receivers.otlp", &v).map(|(c, _)| c.normalized())
+    }
+
+    fn yaml(text: &str) -> Value {
+        serde_yaml_ng::from_str(text).unwrap()
     }
 
     #[test]
@@ -470,7 +590,14 @@ mod tests {
         );
         assert_eq!(cors.max_age, 7200);
         assert_eq!(h.response_headers.0, [("x-a".to_string(), "1".to_string())]);
-        assert_eq!(h.compression_algorithms.as_deref().unwrap(), ["", "gzip"]);
+        let algorithms: Vec<&str> = h
+            .compression_algorithms
+            .as_deref()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str())
+            .collect();
+        assert_eq!(algorithms, ["", "gzip"]);
         assert!(!h.keep_alive());
     }
 
@@ -509,10 +636,8 @@ mod tests {
         assert!(e.0[0]
             .message
             .contains("must specify at least one protocol"));
-        let e = OtlpConfig::default()
-            .validate("receivers.otlp")
-            .unwrap_err();
-        assert_eq!(e.0.len(), 1);
+        let e = Findings::of("receivers.otlp", &OtlpConfig::default()).errors;
+        assert_eq!(e.len(), 1);
     }
 
     #[test]
@@ -537,7 +662,9 @@ mod tests {
         assert_eq!(unsupported_http(c.protocols.http.as_ref().unwrap()), None);
         let auth = c.protocols.http.as_ref().unwrap().auth.as_ref().unwrap();
         assert_eq!(auth.authenticator, "test");
-        let e = c.tls_configs("receivers.otlp").unwrap_err();
+        let mut findings = Findings::default();
+        c.tls_configs(&mut Validator::new("receivers.otlp", &mut findings));
+        let e = findings.into_result().unwrap_err();
         let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -548,5 +675,97 @@ mod tests {
             "{e}"
         );
         assert!(e.0[0].message.contains("test.crt"), "{e}");
+    }
+
+    #[test]
+    fn default_config_round_trips() {
+        for config in [
+            OtlpConfig::default(),
+            load("only_grpc_null.yaml").unwrap(),
+            load("valid.yaml").unwrap(),
+        ] {
+            let v = serde_yaml_ng::to_value(&config).unwrap();
+            let back: OtlpConfig = ferrotel_config::decode("receivers.otlp", &v).unwrap();
+            assert_eq!(back, config, "{v:?}");
+        }
+        let v = serde_yaml_ng::to_value(OtlpConfig::default()).unwrap();
+        assert_eq!(v["protocols"], yaml("{}"), "absent protocols stay absent");
+        assert_eq!(v["protocols"].get("grpc"), None);
+    }
+
+    #[test]
+    fn response_headers_serialise_in_a_form_that_reads_back() {
+        for (text, form) in [
+            ("{x-a: '1', x-b: '2'}", "{x-a: '1', x-b: '2'}"),
+            (
+                "[{name: x-a, value: '1'}, {name: x-a, value: '2'}]",
+                "[{name: x-a, value: '1'}, {name: x-a, value: '2'}]",
+            ),
+            ("[]", "{}"),
+        ] {
+            let h: ResponseHeaders = serde_yaml_ng::from_value(yaml(text)).unwrap();
+            let v = serde_yaml_ng::to_value(&h).unwrap();
+            assert_eq!(v, yaml(form), "{text}");
+            let back: ResponseHeaders = serde_yaml_ng::from_value(v).unwrap();
+            assert_eq!(back, h, "{text}");
+        }
+    }
+
+    #[test]
+    fn enum_like_values_are_checked_when_read() {
+        let e = decode_valid::<OtlpConfig>(
+            "receivers.otlp",
+            &yaml("protocols: { grpc: { transport: udp } }"),
+        )
+        .unwrap_err();
+        assert_eq!(e.0[0].path, "receivers.otlp.protocols.grpc.transport");
+        assert!(e.0[0].message.contains("unknown variant `udp`"), "{e}");
+        let c = decode_valid::<OtlpConfig>(
+            "receivers.otlp",
+            &yaml("protocols: { grpc: { transport: unix } }"),
+        )
+        .unwrap()
+        .0;
+        assert_eq!(
+            unsupported_grpc(c.protocols.grpc.as_ref().unwrap()),
+            Some("protocols.grpc.transport: unix")
+        );
+        let e = decode_valid::<OtlpConfig>(
+            "receivers.otlp",
+            &yaml("protocols: { http: { compression_algorithms: ['', br] } }"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.0[0].path,
+            "receivers.otlp.protocols.http.compression_algorithms[1]"
+        );
+        assert!(e.0[0].message.contains("unknown variant `br`"), "{e}");
+    }
+
+    #[test]
+    fn authenticators_are_recorded_as_extension_uses() {
+        let (_, uses) = decode_valid::<OtlpConfig>(
+            "receivers.otlp/in",
+            &yaml(
+                "protocols: { grpc: { auth: { authenticator: bearertokenauth } }, \
+                 http: { auth: { authenticator: basicauth/server } } }",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            uses,
+            [
+                ExtensionUse {
+                    path: "receivers.otlp/in.protocols.grpc.auth.authenticator".into(),
+                    id: "bearertokenauth".into(),
+                    capability: Capability::ServerAuthenticator,
+                },
+                ExtensionUse {
+                    path: "receivers.otlp/in.protocols.http.auth.authenticator".into(),
+                    id: "basicauth/server".into(),
+                    capability: Capability::ServerAuthenticator,
+                },
+            ]
+        );
     }
 }

@@ -18,7 +18,7 @@
 //! ```
 
 use super::compression::{self, DecompressError, Encoding};
-use super::config::{CorsConfig, HttpConfig, DEFAULT_COMPRESSION_ALGORITHMS};
+use super::config::{CompressionAlgorithm, CorsConfig, HttpConfig, DEFAULT_COMPRESSION_ALGORITHMS};
 use super::grpc::EMPTY_RESPONSE;
 use super::server;
 use super::status::ErrorStatus;
@@ -79,7 +79,7 @@ struct HttpState {
     routes: Vec<(String, Signal, Arc<dyn Consumer>)>,
     max_body: usize,
     /// Accepted `Content-Encoding` values; empty: bodies are never decoded.
-    encodings: Vec<String>,
+    encodings: Vec<CompressionAlgorithm>,
     cors: Option<Cors>,
     response_headers: Vec<(HeaderName, HeaderValue)>,
     read_timeout: Option<Duration>,
@@ -136,10 +136,7 @@ pub(crate) fn serve(
         max_body: cfg.max_body(),
         encodings: match &cfg.compression_algorithms {
             Some(list) => list.clone(),
-            None => DEFAULT_COMPRESSION_ALGORITHMS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            None => DEFAULT_COMPRESSION_ALGORITHMS.to_vec(),
         },
         cors: cfg.cors.as_ref().and_then(Cors::new),
         response_headers,
@@ -399,7 +396,7 @@ fn encoding_of(state: &HttpState, headers: &HeaderMap) -> Result<Encoding, Strin
     state
         .encodings
         .iter()
-        .any(|e| e == name)
+        .any(|e| e.as_str() == name)
         .then(|| Encoding::from_name(name))
         .flatten()
         .ok_or_else(|| format!("unsupported Content-Encoding: {name}"))

@@ -24,7 +24,7 @@
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, KeyValue};
 use ferrotel_core::proto::metrics::v1::{metric, Exemplar, Metric};
 use ferrotel_core::Data;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Default `max_value_depth`: reachable by both decoders (see the module doc) and far above
 /// what real data nests.
@@ -33,7 +33,7 @@ pub const DEFAULT_MAX_VALUE_DEPTH: usize = 32;
 pub const DEFAULT_MAX_ATTRIBUTES: usize = 10_000;
 
 /// `limits` of the `otlp` receiver (ferrotel only). 0 means no limit for every key.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Deepest nesting of attribute values and log bodies: 1 is a scalar, 2 a map or array of

@@ -47,12 +47,12 @@ pub mod status;
 pub use config::OtlpConfig;
 pub use limits::LimitsConfig;
 
-use ferrotel_config::{ConfigErrors, Value};
+use ferrotel_config::{ConfigErrors, Findings, Kind, Validator};
 use ferrotel_core::telemetry::{item_suffix, Counter};
 use ferrotel_core::{
-    AuthError, Batch, Consumer, Consumers, CreateContext, Data, FactoryInfo, PipelineError,
-    Receiver, ReceiverContext, ReceiverFactory, RequestMeta, ServerAuthenticator, Signal,
-    Stability, StartError, Telemetry,
+    AuthError, Batch, Consumer, Consumers, CreateContext, Data, Factory, FactoryInfo,
+    PipelineError, Receiver, ReceiverContext, RequestMeta, ServerAuthenticator, Signal, Stability,
+    StartError, Telemetry,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,26 +68,24 @@ pub const UNAUTHENTICATED_METRIC: &str = "ferrotel_receiver_unauthenticated_requ
 /// Creates `otlp` receivers.
 pub struct OtlpReceiverFactory;
 
-impl ReceiverFactory for OtlpReceiverFactory {
+impl Factory for OtlpReceiverFactory {
+    type Config = OtlpConfig;
+    type Component = Box<dyn Receiver>;
+
     fn info(&self) -> FactoryInfo {
-        FactoryInfo {
-            type_name: "otlp",
-            aliases: &[],
-            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
-            stability: Stability::Stable,
-            description: "OTLP over gRPC and HTTP (protobuf and JSON)",
-        }
+        FactoryInfo::new("otlp", "OTLP over gRPC and HTTP (protobuf and JSON)")
+            .all_signals(Stability::Stable)
     }
 
     fn create(
         &self,
         ctx: &CreateContext,
-        config: &Value,
+        config: OtlpConfig,
     ) -> Result<Box<dyn Receiver>, ConfigErrors> {
-        let config =
-            ferrotel_config::decode::<OtlpConfig>(&ctx.path, config)?.validate(&ctx.path)?;
         // Read the certificates now so that a bad file is a config error; start reads them again.
-        config.tls_configs(&ctx.path)?;
+        let mut findings = Findings::default();
+        config.tls_configs(&mut ctx.validator(&mut findings));
+        findings.into_result()?;
         Ok(Box::new(OtlpReceiver::new(config)))
     }
 }
@@ -102,10 +100,11 @@ pub struct OtlpReceiver {
 }
 
 impl OtlpReceiver {
-    /// A receiver for a validated config (see [`OtlpConfig::validate`]).
+    /// A receiver for a validated config (see [`OtlpConfig`]'s `Validate`); its URL paths are
+    /// normalised here ([`OtlpConfig::normalized`]).
     pub fn new(config: OtlpConfig) -> Self {
         OtlpReceiver {
-            config,
+            config: config.normalized(),
             grpc_addr: None,
             http_addr: None,
             stop: CancellationToken::new(),
@@ -147,9 +146,12 @@ impl Receiver for OtlpReceiver {
                 ctx.id
             )));
         }
+        let mut findings = Findings::default();
         let (grpc_tls, http_tls) = self
             .config
-            .tls_configs(&format!("receivers.{}", ctx.id))
+            .tls_configs(&mut Validator::new(Kind::Receiver.section(), &mut findings).at(&ctx.id));
+        findings
+            .into_result()
             .map_err(|e| StartError(format!("otlp receiver {}: {e}", ctx.id)))?;
         let authenticator = |auth: Option<&str>, key: &str| {
             auth.map(|id| {

@@ -3,9 +3,11 @@
 use super::compression::{tests::compress, Encoding};
 use super::*;
 use bytes::Bytes;
+use ferrotel_config::Value;
 use ferrotel_core::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use ferrotel_core::AnyFactory;
 use ferrotel_core::{ComponentId, Data};
 use prost::Message;
 use std::sync::Mutex;
@@ -85,10 +87,9 @@ protocols:
 /// Starts a receiver with traces and metrics pipelines (no logs pipeline).
 pub(super) async fn start(yaml: &str) -> Harness {
     let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-    let cfg = ferrotel_config::decode::<OtlpConfig>("receivers.otlp", &v)
+    let cfg = ferrotel_config::decode_valid::<OtlpConfig>("receivers.otlp", &v)
         .unwrap()
-        .validate("receivers.otlp")
-        .unwrap();
+        .0;
     let capture = Arc::new(Capture::default());
     let telemetry = Telemetry::new();
     let shutdown = CancellationToken::new();
@@ -694,10 +695,10 @@ fn factory_creates_and_reports_config_errors() {
         wake: Default::default(),
     };
     let v: Value = serde_yaml_ng::from_str("protocols: { grpc: { endpont: x } }").unwrap();
-    let e = f.create(&ctx, &v).err().unwrap();
+    let e = f.create_from(&ctx, &v).err().unwrap();
     assert_eq!(e.0[0].path, "receivers.otlp.protocols.grpc.endpont");
-    let e = f.create(&ctx, &Value::Null).err().unwrap();
+    let e = f.create_from(&ctx, &Value::Null).err().unwrap();
     assert_eq!(e.0[0].path, "receivers.otlp.protocols");
     let v: Value = serde_yaml_ng::from_str("protocols: { http: }").unwrap();
-    assert!(f.create(&ctx, &v).is_ok());
+    assert!(f.create_from(&ctx, &v).is_ok());
 }

@@ -4,9 +4,11 @@
 use super::*;
 use bytes::Bytes;
 use ferrotel_config::TlsClientConfig;
+use ferrotel_config::Value;
 use ferrotel_core::grpc::{BytesCodec, TRACES_PATH};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use ferrotel_core::AnyFactory;
 use ferrotel_core::{AuthError, ComponentId, Extension, ExtensionContext, Extensions};
 use ferrotel_testkit::pki::TestPki;
 use ferrotel_testkit::CaptureConsumer;
@@ -103,10 +105,9 @@ fn ctx(capture: &CaptureConsumer, telemetry: &Telemetry) -> ReceiverContext {
 
 fn config(yaml: &str) -> OtlpConfig {
     let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-    ferrotel_config::decode::<OtlpConfig>("receivers.otlp", &v)
+    ferrotel_config::decode_valid::<OtlpConfig>("receivers.otlp", &v)
         .unwrap()
-        .validate("receivers.otlp")
-        .unwrap()
+        .0
 }
 
 async fn start(yaml: &str) -> Harness {
@@ -347,7 +348,7 @@ fn bad_tls_settings_are_config_errors_naming_the_key() {
     };
     let create = |yaml: &str| {
         let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-        f.create(&cctx, &v).err().unwrap()
+        f.create_from(&cctx, &v).err().unwrap()
     };
     // A key that does not belong to the certificate.
     let e = create(&format!(

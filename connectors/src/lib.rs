@@ -1,0 +1,18 @@
+//! ferrotel's connectors: each joins the pipelines that list it as an exporter to the pipelines
+//! that list it as a receiver (see `ferrotel_core::Connector`). One module folder per
+//! connector, each behind a cargo feature of its name.
+
+// Tests may unwrap: a panic is how they fail.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+#[cfg(feature = "forward")]
+pub mod forward;
+
+use ferrotel_core::Registry;
+
+/// Registers every connector this crate was built with.
+pub fn register(registry: Registry) -> Registry {
+    #[cfg(feature = "forward")]
+    let registry = registry.with(forward::ForwardConnectorFactory);
+    registry
+}
