@@ -80,8 +80,12 @@ fn request() -> Data {
 
 fn processor(factory: &dyn AnyFactory<Box<dyn Processor>>, yaml: &str) -> Box<dyn Processor> {
     let type_name = factory.describe().type_name;
-    let ctx = CreateContext::new(Kind::Processor, ComponentId::new(type_name), Telemetry::new())
-        .in_pipeline(Signal::Traces, "traces".into());
+    let ctx = CreateContext::new(
+        Kind::Processor,
+        ComponentId::new(type_name),
+        Telemetry::new(),
+    )
+    .in_pipeline(Signal::Traces, "traces".into());
     let cfg: Value = serde_yaml_ng::from_str(yaml).expect("bench config parses");
     match factory.create_from(&ctx, &cfg) {
         Ok(p) => p,

@@ -184,8 +184,8 @@ pub mod prelude {
         pdata, AnyFactory, Batch, Connector, Consumer, CreateContext, Data, ExportError, Exporter,
         ExporterParts, ExporterSettings, ExporterStartContext, Extension, ExtensionContext,
         Factory, FactoryInfo, PerSignal, PipelineError, Processor, Receiver, ReceiverContext,
-        Registry, RequestMeta, Routed, Signal, SignalProcessor, SignalProcessorFactory,
-        Stability, StartError, Telemetry,
+        Registry, RequestMeta, Routed, Signal, SignalProcessor, SignalProcessorFactory, Stability,
+        StartError, Telemetry,
     };
     pub use serde::{Deserialize, Serialize};
 }

@@ -58,8 +58,12 @@ fn config_checks<C: Built>(catalog: &Catalog<C>) {
     each(catalog, |info, f| {
         let path = format!("{}.{}", C::KIND.section(), info.type_name);
         let t = info.type_name;
-        let defaults = f.default_config().unwrap_or_else(|e| panic!("{t}: defaults do not serialise: {e}"));
-        let again = f.normalize(&path, &defaults).unwrap_or_else(|e| panic!("{t}: its own defaults are refused: {e}"));
+        let defaults = f
+            .default_config()
+            .unwrap_or_else(|e| panic!("{t}: defaults do not serialise: {e}"));
+        let again = f
+            .normalize(&path, &defaults)
+            .unwrap_or_else(|e| panic!("{t}: its own defaults are refused: {e}"));
         assert_eq!(again, defaults, "{t}: defaults do not round-trip");
         let empty = f.normalize(&path, &Value::Null).unwrap();
         assert_eq!(empty, defaults, "{t}: an empty section is not the defaults");
@@ -70,23 +74,37 @@ fn config_checks<C: Built>(catalog: &Catalog<C>) {
 
 fn unknown_key_is_refused<C>(f: &dyn AnyFactory<C>, path: &str, t: &str) {
     let bad: Value = serde_yaml_ng::from_str("no_such_key_anywhere: 1").unwrap();
-    let e = f.check(path, &bad).err().unwrap_or_else(|| panic!("{t}: an unknown key is accepted"));
+    let e = f
+        .check(path, &bad)
+        .err()
+        .unwrap_or_else(|| panic!("{t}: an unknown key is accepted"));
     assert!(
-        e.0.iter().any(|e| e.path.starts_with(path) && e.to_string().contains("no_such_key_anywhere")),
+        e.0.iter()
+            .any(|e| e.path.starts_with(path) && e.to_string().contains("no_such_key_anywhere")),
         "{t}: the error does not name the key under {path}: {e}"
     );
 }
 
 /// Every top-level key whose default is a plain value gets a nested list instead.
 fn wrong_types_are_refused<C>(f: &dyn AnyFactory<C>, path: &str, t: &str, defaults: &Value) {
-    let Value::Mapping(map) = defaults else { return };
+    let Value::Mapping(map) = defaults else {
+        return;
+    };
     for (key, value) in map {
         let scalar = matches!(value, Value::Bool(_) | Value::Number(_) | Value::String(_));
-        let Some(key) = key.as_str().filter(|_| scalar) else { continue };
+        let Some(key) = key.as_str().filter(|_| scalar) else {
+            continue;
+        };
         let bad: Value = serde_yaml_ng::from_str(&format!("{key}: [[1]]")).unwrap();
-        let e = f.check(path, &bad).err().unwrap_or_else(|| panic!("{t}: {key}: [[1]] is accepted"));
+        let e = f
+            .check(path, &bad)
+            .err()
+            .unwrap_or_else(|| panic!("{t}: {key}: [[1]] is accepted"));
         let want = format!("{path}.{key}");
-        assert!(e.0.iter().any(|e| e.path.starts_with(&want)), "{t}: the error is not at {want}: {e}");
+        assert!(
+            e.0.iter().any(|e| e.path.starts_with(&want)),
+            "{t}: the error is not at {want}: {e}"
+        );
     }
 }
 
@@ -115,7 +133,11 @@ fn registered_names_are_unique_and_every_kind_has_components() {
     }
     // Registering a stock component again is refused; replacing it is not.
     let again = registry().with_from(&registry(), "batch");
-    assert!(again.problems()[0].contains("registered twice"), "{:?}", again.problems());
+    assert!(
+        again.problems()[0].contains("registered twice"),
+        "{:?}",
+        again.problems()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,7 +167,10 @@ async fn every_receiver_starts_and_stops_for_every_signal() {
                 shutdown: shutdown.clone(),
                 extensions: Extensions::default(),
             };
-            receiver.start(rctx).await.unwrap_or_else(|e| panic!("{t} ({signal}): start: {e}"));
+            receiver
+                .start(rctx)
+                .await
+                .unwrap_or_else(|e| panic!("{t} ({signal}): start: {e}"));
             shutdown.cancel();
             receiver.shutdown().await;
             receiver.shutdown().await;
@@ -161,21 +186,33 @@ fn every_processor_handles_empty_and_large_batches_for_every_signal() {
         let t = info.type_name;
         for &(signal, _) in &info.signals {
             let ctx = context(Kind::Processor, &info).in_pipeline(signal, signal.to_string());
-            let p = f.create_from(&ctx, &sample(&info)).unwrap_or_else(|e| panic!("{t}: {e}"));
+            let p = f
+                .create_from(&ctx, &sample(&info))
+                .unwrap_or_else(|e| panic!("{t}: {e}"));
             let mut out = Vec::new();
             let mut fed = 0;
             for b in batches(signal) {
                 fed += b.item_count();
-                p.process(b, &mut out).unwrap_or_else(|e| panic!("{t} ({signal}): {e}"));
+                p.process(b, &mut out)
+                    .unwrap_or_else(|e| panic!("{t} ({signal}): {e}"));
             }
             p.on_tick(&mut out);
             p.flush(&mut out);
             let mut again = Vec::new();
             p.flush(&mut again);
-            assert!(again.is_empty(), "{t} ({signal}): a second flush emitted data");
+            assert!(
+                again.is_empty(),
+                "{t} ({signal}): a second flush emitted data"
+            );
             let emitted: usize = out.iter().map(Batch::item_count).sum();
-            assert!(emitted <= fed, "{t} ({signal}): {emitted} items out of {fed}");
-            assert!(out.iter().all(|b| b.signal() == signal), "{t}: another signal came out");
+            assert!(
+                emitted <= fed,
+                "{t} ({signal}): {emitted} items out of {fed}"
+            );
+            assert!(
+                out.iter().all(|b| b.signal() == signal),
+                "{t}: another signal came out"
+            );
         }
     }
 }
@@ -187,7 +224,9 @@ async fn every_exporter_starts_exports_and_stops_for_every_signal() {
         let info = f.describe();
         let t = info.type_name;
         let ctx = context(Kind::Exporter, &info);
-        let never = f.create_from(&ctx, &sample(&info)).unwrap_or_else(|e| panic!("{t}: {e}"));
+        let never = f
+            .create_from(&ctx, &sample(&info))
+            .unwrap_or_else(|e| panic!("{t}: {e}"));
         never.exporter.shutdown().await; // without start
         let parts = f.create_from(&ctx, &sample(&info)).unwrap();
         let shutdown = CancellationToken::new();
@@ -197,7 +236,11 @@ async fn every_exporter_starts_exports_and_stops_for_every_signal() {
             shutdown: shutdown.clone(),
             extensions: Extensions::default(),
         };
-        parts.exporter.start(&sctx).await.unwrap_or_else(|e| panic!("{t}: start: {e}"));
+        parts
+            .exporter
+            .start(&sctx)
+            .await
+            .unwrap_or_else(|e| panic!("{t}: start: {e}"));
         for &(signal, _) in &info.signals {
             for b in batches(signal) {
                 // The example's backend is not there: an error is fine, a panic or a hang is not.
@@ -219,17 +262,23 @@ fn every_connector_joins_what_it_says_with_empty_and_large_batches() {
     for f in r.connectors.iter() {
         let info = f.describe();
         let t = info.type_name;
-        let c = f.create_from(&context(Kind::Connector, &info), &sample(&info)).unwrap();
+        let c = f
+            .create_from(&context(Kind::Connector, &info), &sample(&info))
+            .unwrap();
         for &(from, _, _) in &info.connects {
             let mut out = Vec::new();
             for b in batches(from) {
-                c.consume(b, &mut out).unwrap_or_else(|e| panic!("{t} ({from}): {e}"));
+                c.consume(b, &mut out)
+                    .unwrap_or_else(|e| panic!("{t} ({from}): {e}"));
             }
             c.on_tick(&mut out);
             c.flush(&mut out);
             for routed in &out {
                 let to = routed.batch.signal();
-                assert!(info.joins(from, to), "{t}: emitted {to} from {from}, which it does not join");
+                assert!(
+                    info.joins(from, to),
+                    "{t}: emitted {to} from {from}, which it does not join"
+                );
             }
         }
     }
@@ -242,7 +291,9 @@ async fn every_extension_starts_and_stops() {
         let info = f.describe();
         let t = info.type_name;
         let ctx = context(Kind::Extension, &info);
-        let mut never = f.create_from(&ctx, &sample(&info)).unwrap_or_else(|e| panic!("{t}: {e}"));
+        let mut never = f
+            .create_from(&ctx, &sample(&info))
+            .unwrap_or_else(|e| panic!("{t}: {e}"));
         never.shutdown().await; // without start
         let mut ext = f.create_from(&ctx, &sample(&info)).unwrap();
         let shutdown = CancellationToken::new();
@@ -252,7 +303,9 @@ async fn every_extension_starts_and_stops() {
             telemetry: Telemetry::new(),
             shutdown: shutdown.clone(),
         };
-        ext.start(ectx).await.unwrap_or_else(|e| panic!("{t}: start: {e}"));
+        ext.start(ectx)
+            .await
+            .unwrap_or_else(|e| panic!("{t}: start: {e}"));
         shutdown.cancel();
         ext.shutdown().await;
         ext.shutdown().await;

@@ -39,7 +39,11 @@ fn the_default_member_is_the_collector_with_one_binary() {
         .args(["metadata", "--format-version", "1", "--no-deps", "--locked"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let defaults = meta["workspace_default_members"].as_array().unwrap();
     assert_eq!(defaults.len(), 1, "{defaults:?}");
@@ -57,5 +61,9 @@ fn the_default_member_is_the_collector_with_one_binary() {
         .iter()
         .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"))
         .collect();
-    assert_eq!(bins.len(), 1, "cargo run needs exactly one binary: {bins:?}");
+    assert_eq!(
+        bins.len(),
+        1,
+        "cargo run needs exactly one binary: {bins:?}"
+    );
 }

@@ -52,10 +52,7 @@ impl Validate for RetryConfig {
         }
         if !self.max_elapsed_time.is_zero() {
             if self.max_elapsed_time < self.initial_interval {
-                v.report_at(
-                    "max_elapsed_time",
-                    "must not be less than initial_interval",
-                );
+                v.report_at("max_elapsed_time", "must not be less than initial_interval");
             }
             if self.max_elapsed_time < self.max_interval {
                 v.report_at("max_elapsed_time", "must not be less than max_interval");
@@ -133,7 +130,8 @@ impl Validate for QueueConfig {
             v.report_at("queue_size", "must be greater than zero");
         }
         if let Some(id) = &self.storage {
-            v.at("storage").uses_extension(id, crate::Capability::Storage);
+            v.at("storage")
+                .uses_extension(id, crate::Capability::Storage);
         }
     }
 }

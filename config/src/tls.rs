@@ -8,8 +8,8 @@
 //!   min_version: "1.2"
 //! ```
 
-use serde::{Deserialize, Serialize};
 use crate::Validate;
+use serde::{Deserialize, Serialize};
 
 /// TLS for a server (receivers, health_check).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]

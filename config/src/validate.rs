@@ -256,7 +256,13 @@ mod tests {
             }]
         );
         assert!(f.clone().into_result().is_err());
-        let ok = Findings::of("x", &Root { leaves: vec![], auth: None });
+        let ok = Findings::of(
+            "x",
+            &Root {
+                leaves: vec![],
+                auth: None,
+            },
+        );
         assert_eq!(ok.into_result(), Ok(vec![]));
     }
 }

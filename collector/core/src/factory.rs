@@ -45,8 +45,8 @@ use crate::{
     SignalProcessor, Telemetry,
 };
 use ferrotel_config::{
-    decode, decode_valid, ComponentId, ConfigError, ConfigErrors, ExtensionUse, Findings, Kind, Signal,
-    Validate, Validator, Value,
+    decode, decode_valid, ComponentId, ConfigError, ConfigErrors, ExtensionUse, Findings, Kind,
+    Signal, Validate, Validator, Value,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -376,7 +376,11 @@ impl<C> Catalog<C> {
 
     /// The sorted type names, for "valid values" messages.
     pub fn type_names(&self) -> Vec<&'static str> {
-        let mut names: Vec<_> = self.factories.iter().map(|f| f.describe().type_name).collect();
+        let mut names: Vec<_> = self
+            .factories
+            .iter()
+            .map(|f| f.describe().type_name)
+            .collect();
         names.sort_unstable();
         names
     }
@@ -455,11 +459,21 @@ impl Registry {
     /// kind); a name `stock` does not have, or one already taken here, is a problem.
     pub fn with_from(mut self, stock: &Registry, type_name: &str) -> Self {
         let before = self.problems.len();
-        let found = self.receivers.adopt(&stock.receivers, type_name, &mut self.problems)
-            | self.processors.adopt(&stock.processors, type_name, &mut self.problems)
-            | self.exporters.adopt(&stock.exporters, type_name, &mut self.problems)
-            | self.connectors.adopt(&stock.connectors, type_name, &mut self.problems)
-            | self.extensions.adopt(&stock.extensions, type_name, &mut self.problems);
+        let found = self
+            .receivers
+            .adopt(&stock.receivers, type_name, &mut self.problems)
+            | self
+                .processors
+                .adopt(&stock.processors, type_name, &mut self.problems)
+            | self
+                .exporters
+                .adopt(&stock.exporters, type_name, &mut self.problems)
+            | self
+                .connectors
+                .adopt(&stock.connectors, type_name, &mut self.problems)
+            | self
+                .extensions
+                .adopt(&stock.extensions, type_name, &mut self.problems);
         if !found && self.problems.len() == before {
             self.problems
                 .push(format!("no stock component is named \"{type_name}\""));

@@ -25,8 +25,8 @@ pub use config::BatchConfig;
 use ferrotel_config::ConfigErrors;
 use ferrotel_core::telemetry::{Counter, Gauge, Histogram};
 use ferrotel_core::{
-    Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor, RequestMeta,
-    Stability, Telemetry,
+    Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor, RequestMeta, Stability,
+    Telemetry,
 };
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -36,8 +36,8 @@ pub use system::{parse_cgroup_limit, parse_meminfo_total, total_memory, ProcessM
 use ferrotel_config::ConfigErrors;
 use ferrotel_core::telemetry::{item_suffix, Counter};
 use ferrotel_core::{
-    Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor, Signal,
-    Stability, Telemetry,
+    Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor, Signal, Stability,
+    Telemetry,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};

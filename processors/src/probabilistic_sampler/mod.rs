@@ -34,8 +34,8 @@ use ferrotel_core::proto::trace::v1::Span;
 use ferrotel_core::telemetry::Counter;
 use ferrotel_core::wire::{self, Edit};
 use ferrotel_core::{
-    pdata, Batch, CreateContext, Data, Factory, FactoryInfo, PipelineError, Processor,
-    Signal, Stability, Telemetry,
+    pdata, Batch, CreateContext, Data, Factory, FactoryInfo, PipelineError, Processor, Signal,
+    Stability, Telemetry,
 };
 use otep235::{probability_to_threshold, Randomness, Threshold, TraceState, MIN_PROBABILITY};
 use prost::Message;

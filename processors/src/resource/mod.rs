@@ -23,8 +23,8 @@ use ferrotel_core::proto::collector::{
 };
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::{
-    process_decoded, wire, Batch, CreateContext, Factory, FactoryInfo, PipelineError,
-    Processor, RequestMeta, SignalProcessor, Stability,
+    process_decoded, wire, Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor,
+    RequestMeta, SignalProcessor, Stability,
 };
 use prost::Message;
 use serde::{Deserialize, Serialize};

@@ -44,8 +44,8 @@ use ferrotel_config::ConfigErrors;
 use ferrotel_core::error::code;
 use ferrotel_core::telemetry::{Counter, Gauge, Histogram};
 use ferrotel_core::{
-    Batch, CreateContext, Data, Factory, FactoryInfo, PipelineError, Processor,
-    RequestMeta, Signal, Stability, Telemetry,
+    Batch, CreateContext, Data, Factory, FactoryInfo, PipelineError, Processor, RequestMeta,
+    Signal, Stability, Telemetry,
 };
 use policy::{combine, Clock, Decision, Outcome, Policy, TraceView};
 use std::sync::{Arc, Mutex, MutexGuard};
