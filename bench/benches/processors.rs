@@ -19,7 +19,6 @@ use ferrotel_processors::probabilistic_sampler::ProbabilisticSamplerFactory;
 use ferrotel_processors::redaction::RedactionProcessorFactory;
 use ferrotel_processors::resource::ResourceProcessorFactory;
 use std::hint::black_box;
-use std::sync::Arc;
 
 const SPANS: usize = 1000;
 

@@ -5,8 +5,8 @@
 
 use crate::workload::{self, Encoded, Shape};
 use bytes::{BufMut, Bytes, BytesMut};
-use ferrotel_core::grpc::{LOGS_PATH, METRICS_PATH, TRACES_PATH};
 use ferrotel_core::Signal;
+use ferrotel_transport::grpc::{LOGS_PATH, METRICS_PATH, TRACES_PATH};
 use http::{header, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;

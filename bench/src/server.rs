@@ -4,7 +4,6 @@
 //! to count items: the cheap downstream sink the collectors export to.
 
 use bytes::Bytes;
-use ferrotel_core::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
 use ferrotel_core::pdata::count_items_encoded;
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
@@ -12,6 +11,7 @@ use ferrotel_core::proto::collector::{
 };
 use ferrotel_core::proto::metrics::v1::metric::Data;
 use ferrotel_core::Signal;
+use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;

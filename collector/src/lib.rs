@@ -181,11 +181,11 @@ pub mod prelude {
     pub use ferrotel_core::proto::resource::v1::Resource;
     pub use ferrotel_core::proto::trace::v1::Span;
     pub use ferrotel_core::{
-        pdata, AnyFactory, Batch, Connector, Consumer, CreateContext, Data, ExportError, Exporter,
-        ExporterParts, ExporterSettings, ExporterStartContext, Extension, ExtensionContext,
-        Factory, FactoryInfo, PerSignal, PipelineError, Processor, Receiver, ReceiverContext,
-        Registry, RequestMeta, Routed, Signal, SignalProcessor, SignalProcessorFactory, Stability,
-        StartError, Telemetry,
+        format, pdata, AnyFactory, Batch, Connector, Consumer, CreateContext, Data, ExportError,
+        Exporter, ExporterParts, ExporterSettings, ExporterStartContext, Extension,
+        ExtensionContext, Factory, FactoryInfo, PerSignal, PipelineError, Processor, Receiver,
+        ReceiverContext, Registry, RequestMeta, Routed, Signal, SignalProcessor,
+        SignalProcessorFactory, Stability, StartError, Telemetry,
     };
     pub use serde::{Deserialize, Serialize};
 }

@@ -310,11 +310,39 @@ fn normalize_listen(addr: &str) -> String {
 fn parse_service(v: &Value, doc: &Document) -> Result<ServiceConfig, ConfigErrors> {
     let mut errors = ConfigErrors::default();
     let raw: RawService = decode("service", v)?;
-    let mut out = ServiceConfig::default();
+    let extensions = parse_extensions(&raw.extensions, doc, &mut errors);
+    let telemetry = TelemetryConfig {
+        metrics: parse_metrics_telemetry(&raw.telemetry.metrics, &mut errors),
+        logs: parse_logs_telemetry(&raw.telemetry.logs, &mut errors),
+    };
+    let pipelines = raw.pipelines.unwrap_or_default();
+    if pipelines.is_empty() {
+        errors.push(ConfigError::new(
+            "service.pipelines",
+            "service must have at least one pipeline",
+        ));
+    }
+    let pipelines = pipelines
+        .into_iter()
+        .filter_map(|(k, body)| parse_pipeline(&key_str(&k), &body, doc, &mut errors))
+        .collect();
+    errors.into_result(ServiceConfig {
+        extensions,
+        pipelines,
+        telemetry,
+    })
+}
 
-    for (i, e) in raw.extensions.iter().enumerate() {
+/// `service.extensions`: each must be configured.
+fn parse_extensions(
+    names: &[String],
+    doc: &Document,
+    errors: &mut ConfigErrors,
+) -> Vec<ComponentId> {
+    let mut extensions = vec![];
+    for (i, e) in names.iter().enumerate() {
         match ComponentId::parse(e) {
-            Ok(id) if doc.get(Kind::Extension, &id).is_some() => out.extensions.push(id),
+            Ok(id) if doc.get(Kind::Extension, &id).is_some() => extensions.push(id),
             Ok(id) => errors.push(ConfigError::new(
                 format!("service.extensions[{i}]"),
                 format!(
@@ -325,8 +353,13 @@ fn parse_service(v: &Value, doc: &Document) -> Result<ServiceConfig, ConfigError
             Err(m) => errors.push(ConfigError::new(format!("service.extensions[{i}]"), m)),
         }
     }
+    extensions
+}
 
-    let level = raw.telemetry.metrics.level.to_ascii_lowercase();
+/// `service.telemetry.metrics`: the level, and where the metrics are served (the first
+/// reader's Prometheus endpoint, else the deprecated `address`).
+fn parse_metrics_telemetry(raw: &RawMetrics, errors: &mut ConfigErrors) -> MetricsTelemetry {
+    let level = raw.level.to_ascii_lowercase();
     if !["none", "basic", "normal", "detailed"].contains(&level.as_str()) {
         errors.push(ConfigError::new(
             "service.telemetry.metrics.level",
@@ -335,7 +368,7 @@ fn parse_service(v: &Value, doc: &Document) -> Result<ServiceConfig, ConfigError
     }
     let listen = if level == "none" {
         None
-    } else if let Some(r) = raw.telemetry.metrics.readers.first() {
+    } else if let Some(r) = raw.readers.first() {
         let p = &r.pull.exporter.prometheus;
         let host = if p.host.is_empty() {
             "0.0.0.0"
@@ -347,131 +380,139 @@ fn parse_service(v: &Value, doc: &Document) -> Result<ServiceConfig, ConfigError
         } else {
             format!("{host}:{}", p.port)
         })
-    } else if let Some(a) = &raw.telemetry.metrics.address {
+    } else if let Some(a) = &raw.address {
         Some(normalize_listen(a))
     } else {
         MetricsTelemetry::default().listen
     };
     let counter_total = raw
-        .telemetry
-        .metrics
         .readers
         .first()
         .and_then(|r| r.pull.exporter.prometheus.without_type_suffix)
         == Some(false);
-    out.telemetry.metrics = MetricsTelemetry {
+    MetricsTelemetry {
         level,
         listen,
         counter_total,
-    };
-    let log_level = raw.telemetry.logs.level.to_ascii_lowercase();
-    if !["debug", "info", "warn", "error", "dpanic", "panic", "fatal"].contains(&log_level.as_str())
-    {
+    }
+}
+
+fn parse_logs_telemetry(raw: &RawLogs, errors: &mut ConfigErrors) -> LogsTelemetry {
+    let level = raw.level.to_ascii_lowercase();
+    if !["debug", "info", "warn", "error", "dpanic", "panic", "fatal"].contains(&level.as_str()) {
         errors.push(ConfigError::new(
             "service.telemetry.logs.level",
-            format!("unknown level {log_level:?}, expected debug, info, warn or error"),
+            format!("unknown level {level:?}, expected debug, info, warn or error"),
         ));
     }
-    out.telemetry.logs = LogsTelemetry { level: log_level };
+    LogsTelemetry { level }
+}
 
-    let pipelines = raw.pipelines.unwrap_or_default();
-    if pipelines.is_empty() {
+/// One entry of `service.pipelines`; `None` when its id or body cannot be read.
+fn parse_pipeline(
+    key: &str,
+    body: &Value,
+    doc: &Document,
+    errors: &mut ConfigErrors,
+) -> Option<(PipelineId, PipelineConfig)> {
+    let path = format!("service.pipelines.{key}");
+    let (sig, name) = match key.split_once('/') {
+        Some((s, n)) => (s, Some(n.to_string())),
+        None => (key, None),
+    };
+    let Some(signal) = Signal::parse(sig) else {
         errors.push(ConfigError::new(
-            "service.pipelines",
-            "service must have at least one pipeline",
+            &path,
+            format!("unknown signal {sig:?} in pipeline id, expected traces, metrics or logs"),
+        ));
+        return None;
+    };
+    if name.as_deref() == Some("") {
+        errors.push(ConfigError::new(
+            &path,
+            "pipeline id has an empty name after '/'",
+        ));
+        return None;
+    }
+    let rp: RawPipeline = match decode(&path, body) {
+        Ok(p) => p,
+        Err(e) => {
+            errors.extend(e);
+            return None;
+        }
+    };
+    let pc = pipeline_components(&path, &rp, doc, errors);
+    if rp.receivers.is_empty() {
+        errors.push(ConfigError::new(
+            format!("{path}.receivers"),
+            "must have at least one receiver",
         ));
     }
-    for (k, body) in pipelines {
-        let key = key_str(&k);
-        let path = format!("service.pipelines.{key}");
-        let (sig, name) = match key.split_once('/') {
-            Some((s, n)) => (s, Some(n.to_string())),
-            None => (key.as_str(), None),
-        };
-        let Some(signal) = Signal::parse(sig) else {
-            errors.push(ConfigError::new(
-                &path,
-                format!("unknown signal {sig:?} in pipeline id, expected traces, metrics or logs"),
-            ));
-            continue;
-        };
-        if name.as_deref() == Some("") {
-            errors.push(ConfigError::new(
-                &path,
-                "pipeline id has an empty name after '/'",
-            ));
-            continue;
-        }
-        let rp: RawPipeline = match decode(&path, &body) {
-            Ok(p) => p,
-            Err(e) => {
-                errors.extend(e);
+    if rp.exporters.is_empty() {
+        errors.push(ConfigError::new(
+            format!("{path}.exporters"),
+            "must have at least one exporter",
+        ));
+    }
+    Some((PipelineId { signal, name }, pc))
+}
+
+/// A pipeline's receivers, processors and exporters: each configured (a connector counts as
+/// a receiver or an exporter) and listed once.
+fn pipeline_components(
+    path: &str,
+    rp: &RawPipeline,
+    doc: &Document,
+    errors: &mut ConfigErrors,
+) -> PipelineConfig {
+    let mut pc = PipelineConfig::default();
+    let lists = [
+        ("receivers", &rp.receivers, Kind::Receiver),
+        ("processors", &rp.processors, Kind::Processor),
+        ("exporters", &rp.exporters, Kind::Exporter),
+    ];
+    for (field, list, kind) in lists {
+        for (i, s) in list.iter().enumerate() {
+            let p = format!("{path}.{field}[{i}]");
+            let id = match ComponentId::parse(s) {
+                Ok(id) => id,
+                Err(m) => {
+                    errors.push(ConfigError::new(p, m));
+                    continue;
+                }
+            };
+            let is_connector = kind != Kind::Processor && doc.get(Kind::Connector, &id).is_some();
+            if doc.get(kind, &id).is_none() && !is_connector {
+                errors.push(ConfigError::new(
+                    p,
+                    format!(
+                        "references {} {:?} which is not configured",
+                        kind.singular(),
+                        id.to_string()
+                    ),
+                ));
                 continue;
             }
-        };
-        let mut pc = PipelineConfig::default();
-        let lists = [
-            ("receivers", &rp.receivers, Kind::Receiver),
-            ("processors", &rp.processors, Kind::Processor),
-            ("exporters", &rp.exporters, Kind::Exporter),
-        ];
-        for (field, list, kind) in lists {
-            for (i, s) in list.iter().enumerate() {
-                let p = format!("{path}.{field}[{i}]");
-                let id = match ComponentId::parse(s) {
-                    Ok(id) => id,
-                    Err(m) => {
-                        errors.push(ConfigError::new(p, m));
-                        continue;
-                    }
-                };
-                let is_connector =
-                    kind != Kind::Processor && doc.get(Kind::Connector, &id).is_some();
-                if doc.get(kind, &id).is_none() && !is_connector {
-                    errors.push(ConfigError::new(
-                        p,
-                        format!(
-                            "references {} {:?} which is not configured",
-                            kind.singular(),
-                            id.to_string()
-                        ),
-                    ));
-                    continue;
-                }
-                let target = match kind {
-                    Kind::Receiver => &mut pc.receivers,
-                    Kind::Processor => &mut pc.processors,
-                    _ => &mut pc.exporters,
-                };
-                if target.contains(&id) {
-                    errors.push(ConfigError::new(
-                        p,
-                        format!(
-                            "references {} {:?} multiple times",
-                            kind.singular(),
-                            id.to_string()
-                        ),
-                    ));
-                    continue;
-                }
-                target.push(id);
+            let target = match kind {
+                Kind::Receiver => &mut pc.receivers,
+                Kind::Processor => &mut pc.processors,
+                _ => &mut pc.exporters,
+            };
+            if target.contains(&id) {
+                errors.push(ConfigError::new(
+                    p,
+                    format!(
+                        "references {} {:?} multiple times",
+                        kind.singular(),
+                        id.to_string()
+                    ),
+                ));
+                continue;
             }
+            target.push(id);
         }
-        if rp.receivers.is_empty() {
-            errors.push(ConfigError::new(
-                format!("{path}.receivers"),
-                "must have at least one receiver",
-            ));
-        }
-        if rp.exporters.is_empty() {
-            errors.push(ConfigError::new(
-                format!("{path}.exporters"),
-                "must have at least one exporter",
-            ));
-        }
-        out.pipelines.push((PipelineId { signal, name }, pc));
     }
-    errors.into_result(out)
+    pc
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 // Tests may unwrap: a panic is how they fail.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod choice;
 mod document;
 mod duration;
 mod error;

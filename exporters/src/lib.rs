@@ -4,7 +4,6 @@
 
 use ferrotel_core::Registry;
 
-pub mod choice;
 #[cfg(feature = "debug")]
 pub mod debug;
 #[cfg(feature = "jaeger")]

@@ -1,10 +1,11 @@
 //! Pieces shared by the exporters: building with a validator at the component's path,
-//! headers, compression, the HTTP client with its TLS settings, client authentication,
-//! `google.rpc.Status` (with `RetryInfo`) decoding and `partial_success` handling.
+//! headers, compression, the HTTP client with its TLS settings, client authentication and
+//! `partial_success` handling (`google.rpc.Status`, TLS and `Retry-After` are in
+//! `ferrotel-transport`).
 //! Each piece is compiled with the exporters that use it.
 
 #[cfg(any(feature = "otlp", feature = "otlphttp"))]
-use crate::choice::{Choice, Choices};
+use ferrotel_config::choice::{Choice, Choices};
 #[cfg(any(feature = "otlp", feature = "otlphttp"))]
 use ferrotel_config::Capability;
 #[cfg(any(feature = "otlp", feature = "otlphttp"))]
@@ -34,8 +35,6 @@ use ferrotel_core::Signal;
 use prost::Message;
 #[cfg(any(feature = "otlp", feature = "otlphttp", feature = "jaeger"))]
 use std::collections::BTreeMap;
-#[cfg(any(feature = "otlp", feature = "otlphttp", feature = "jaeger"))]
-use std::time::Duration;
 
 /// Builds a component with a validator at its config path, for the problems only `create`
 /// finds (files, TLS): the component, or every problem reported. `f` returns `None` only after
@@ -135,7 +134,7 @@ pub(crate) fn header_map(headers: &BTreeMap<String, String>) -> http::HeaderMap 
 
 /// A `reqwest` client builder with the client `tls` block of the config `v` is at applied (CA
 /// or system roots, client certificate, `insecure_skip_verify`, `server_name_override`,
-/// `min_version`/`max_version`), through [`ferrotel_core::tls::client_config`]; bad files are
+/// `min_version`/`max_version`), through [`ferrotel_transport::tls::client_config`]; bad files are
 /// reported under `tls`. ALPN offers HTTP/1.1 only, as the client is built without HTTP/2.
 #[cfg(any(feature = "otlphttp", feature = "jaeger"))]
 pub(crate) fn http_client_builder(
@@ -144,24 +143,14 @@ pub(crate) fn http_client_builder(
 ) -> reqwest::ClientBuilder {
     let b = reqwest::Client::builder().user_agent(concat!("ferrotel/", env!("CARGO_PKG_VERSION")));
     let mut at = v.at("tls");
-    match ferrotel_core::tls::client_config(tls, at.path(), &[ferrotel_core::tls::ALPN_HTTP1]) {
+    use ferrotel_transport::tls;
+    match tls::client_config(tls, at.path(), &[tls::ALPN_HTTP1]) {
         Ok(config) => b.use_preconfigured_tls(config),
         Err(e) => {
             at.extend(e);
             b.use_rustls_tls()
         }
     }
-}
-
-/// Parses `Retry-After`: delay-seconds or an HTTP-date.
-#[cfg(any(feature = "otlphttp", feature = "jaeger"))]
-pub fn parse_retry_after(v: &str, now: std::time::SystemTime) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// `auth` of an exporter (otelcol's `configauth.Config`).
@@ -244,65 +233,6 @@ pub(crate) async fn read_limited(mut resp: reqwest::Response, limit: usize) -> V
 }
 
 // ---------------------------------------------------------------------------------------------
-// google.rpc.Status and RetryInfo (googleapis), declared here for decoding only.
-
-#[cfg(any(feature = "otlp", feature = "otlphttp"))]
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    pub code: i32,
-    #[prost(string, tag = "2")]
-    pub message: String,
-    #[prost(message, repeated, tag = "3")]
-    pub details: Vec<ProtoAny>,
-}
-
-#[cfg(any(feature = "otlp", feature = "otlphttp"))]
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct ProtoAny {
-    #[prost(string, tag = "1")]
-    pub type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    pub value: Vec<u8>,
-}
-
-#[cfg(any(feature = "otlp", feature = "otlphttp"))]
-#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-#[derive(Clone, PartialEq, Message)]
-struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    retry_delay: Option<ProtoDuration>,
-}
-
-#[cfg(any(feature = "otlp", feature = "otlphttp"))]
-#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-#[derive(Clone, PartialEq, Message)]
-struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    seconds: i64,
-    #[prost(int32, tag = "2")]
-    nanos: i32,
-}
-
-#[cfg(any(feature = "otlp", feature = "otlphttp"))]
-#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
-
-/// The `RetryInfo.retry_delay` in an encoded `google.rpc.Status` (gRPC `grpc-status-details-bin`).
-#[cfg(feature = "otlp")]
-pub(crate) fn retry_info_delay(status_details: &[u8]) -> Option<Duration> {
-    let status = RpcStatus::decode(status_details).ok()?;
-    let any = status
-        .details
-        .iter()
-        .find(|d| d.type_url == RETRY_INFO_TYPE)?;
-    let d = RetryInfo::decode(any.value.as_slice()).ok()?.retry_delay?;
-    let secs = u64::try_from(d.seconds).ok()?;
-    let nanos = u32::try_from(d.nanos).ok()?;
-    Some(Duration::new(secs, nanos))
-}
-
-// ---------------------------------------------------------------------------------------------
 // partial_success
 
 /// Rejected item count and message of an export response's `partial_success`, if any items
@@ -375,23 +305,9 @@ pub(crate) fn log_partial_success(id: &str, signal: Signal, rejected: i64, messa
 
 /// An encoded `google.rpc.Status`, with a `RetryInfo` when `retry_secs` is given (for tests).
 #[cfg(all(test, any(feature = "otlp", feature = "otlphttp")))]
-pub(crate) fn encode_status(code: i32, message: &str, retry_secs: Option<i64>) -> Vec<u8> {
-    let details = retry_secs
-        .map(|seconds| ProtoAny {
-            type_url: RETRY_INFO_TYPE.into(),
-            value: RetryInfo {
-                retry_delay: Some(ProtoDuration { seconds, nanos: 0 }),
-            }
-            .encode_to_vec(),
-        })
-        .into_iter()
-        .collect();
-    RpcStatus {
-        code,
-        message: message.into(),
-        details,
-    }
-    .encode_to_vec()
+pub(crate) fn encode_status(code: i32, message: &str, retry_secs: Option<u64>) -> Vec<u8> {
+    let retry = retry_secs.map(std::time::Duration::from_secs);
+    ferrotel_transport::status::RpcStatus::new(code, message, retry).encode_to_vec()
 }
 
 /// A client authenticator extension for tests: `headerauth` sends
@@ -444,22 +360,6 @@ pub(crate) mod test_auth {
 mod tests {
     use super::*;
     use ferrotel_config::{Capability, ExtensionUse};
-
-    #[cfg(feature = "otlp")]
-    fn status_with_retry(secs: i64) -> Vec<u8> {
-        encode_status(8, "slow down", Some(secs))
-    }
-
-    #[cfg(feature = "otlp")]
-    #[test]
-    fn retry_info_is_read_from_status_details() {
-        assert_eq!(
-            retry_info_delay(&status_with_retry(7)),
-            Some(Duration::from_secs(7))
-        );
-        assert_eq!(retry_info_delay(b""), None);
-        assert_eq!(retry_info_delay(&status_with_retry(-1)), None);
-    }
 
     fn compression(spelling: &str, allowed: &[Compression]) -> Findings {
         let c = Choice::<Compression>::parse(spelling);

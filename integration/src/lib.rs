@@ -1,15 +1,17 @@
-//! Harness for end-to-end tests: builds and starts the real `ferrotel` binary on free loopback
-//! ports with a given config, and provides an independent OTLP sink (the generated tonic
-//! services of `opentelemetry-proto`, not ferrotel's code) that records what arrives.
+//! Harness for end-to-end tests: builds and starts the real `ferrotel` binary with a given
+//! config whose listeners bind port 0 and reads the bound addresses back from its startup log
+//! (so no port is chosen in advance), and provides an independent OTLP sink (the generated
+//! tonic services of `opentelemetry-proto`, not ferrotel's code) that records what arrives.
 
 pub mod sink;
 
 use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Once;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub use ferrotel_testkit::{metrics, wait_for, wait_for_async, wait_for_blocking, ReservedPort};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -40,16 +42,10 @@ pub fn binary() -> PathBuf {
     target.join("debug").join("ferrotel")
 }
 
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Ports for one collector instance.
-#[derive(Debug, Clone, Copy)]
+/// Ports of one collector instance. After [`Collector::start`] they are the addresses the
+/// collector reported binding (its startup log lines, see [`startup`]); 0 for a component it
+/// did not start.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Ports {
     pub grpc: u16,
     pub http: u16,
@@ -58,34 +54,67 @@ pub struct Ports {
 }
 
 impl Ports {
-    pub fn new() -> Ports {
-        Ports {
-            grpc: free_port(),
-            http: free_port(),
-            health: free_port(),
-            metrics: free_port(),
-        }
-    }
+    /// Port 0 everywhere: each listener gets a port from the kernel, read back after start.
+    pub const ANY: Ports = Ports {
+        grpc: 0,
+        http: 0,
+        health: 0,
+        metrics: 0,
+    };
 }
 
-impl Default for Ports {
-    fn default() -> Self {
-        Self::new()
+/// The messages of the startup log lines that carry a bound address as `endpoint=<addr>` (the
+/// address actually bound, so port 0 shows the kernel's choice), with the component as
+/// `otelcol.component.id=<id>` where there is one.
+pub mod startup {
+    /// The otlp receiver's gRPC listener.
+    pub const GRPC: &str = "Starting GRPC server";
+    /// The otlp receiver's HTTP listener.
+    pub const HTTP: &str = "Starting HTTP server";
+    /// The health_check extension.
+    pub const HEALTH_CHECK: &str = "Starting health_check extension";
+    /// The collector's own `/metrics`.
+    pub const SELF_METRICS: &str = "Serving self-metrics at /metrics";
+    /// A prometheus exporter with a listener of its own.
+    pub const PROMETHEUS: &str = "prometheus exporter: serving /metrics";
+
+    /// The `endpoint=` of the first line of `log` with `message` (and, if given, the
+    /// component `id`).
+    pub fn addr(log: &str, message: &str, id: Option<&str>) -> Option<std::net::SocketAddr> {
+        let id = id.map(|id| format!("otelcol.component.id={id}"));
+        log.lines()
+            .filter(|l| l.contains(message))
+            .filter(|l| {
+                id.as_ref()
+                    .is_none_or(|id| l.split_whitespace().any(|t| t == id))
+            })
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find_map(|t| t.strip_prefix("endpoint="))
+                    .and_then(|a| a.parse().ok())
+            })
     }
 }
 
 /// A running ferrotel process; killed on drop.
 pub struct Collector {
     pub child: Child,
+    /// Filled in from the startup log by [`Collector::start`] / [`Collector::wait_healthy`].
     pub ports: Ports,
     pub config_dir: tempfile::TempDir,
     stderr_path: PathBuf,
 }
 
-/// A config with the otlp receiver, health_check and self-metrics on `ports`, the given
-/// processors and exporters sections and pipelines. `{grpc}`-style placeholders are not used:
-/// the caller formats the YAML.
-pub fn base_config(ports: &Ports, processors: &str, exporters: &str, pipelines: &str) -> String {
+/// A config with the otlp receiver (gRPC and HTTP), health_check and self-metrics on port 0,
+/// the given processors and exporters sections and pipelines. The caller formats the YAML.
+pub fn base_config(processors: &str, exporters: &str, pipelines: &str) -> String {
+    base_config_on(&Ports::ANY, processors, exporters, pipelines)
+}
+
+/// [`base_config`] on the given ports (0 for any): for a collector that must be found at a
+/// known address, as when it is restarted on the ports its predecessor reported, or a peer was
+/// configured with its address (a [`ReservedPort`] until then) before it starts.
+pub fn base_config_on(ports: &Ports, processors: &str, exporters: &str, pipelines: &str) -> String {
     format!(
         "extensions:\n  health_check:\n    endpoint: 127.0.0.1:{health}\nreceivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:{grpc}\n      http:\n        endpoint: 127.0.0.1:{http}\nprocessors:\n{processors}\nexporters:\n{exporters}\nservice:\n  extensions: [health_check]\n  telemetry:\n    metrics:\n      address: 127.0.0.1:{metrics}\n  pipelines:\n{pipelines}\n",
         health = ports.health,
@@ -96,37 +125,26 @@ pub fn base_config(ports: &Ports, processors: &str, exporters: &str, pipelines: 
 }
 
 impl Collector {
-    /// Starts ferrotel with `config` and `extra_args`, and waits until health_check answers 200.
-    pub fn start(ports: Ports, config: &str, extra_args: &[&str]) -> Collector {
-        let c = Self::spawn(ports, config, extra_args);
-        c.wait_healthy(Duration::from_secs(20));
-        c
+    /// Starts ferrotel with `config` and `extra_args`, waits until health_check answers 200
+    /// and reads the bound ports from its startup log.
+    pub fn start(config: &str, extra_args: &[&str]) -> Collector {
+        Self::start_binary(&binary(), config, extra_args)
     }
 
-    /// Starts ferrotel without waiting.
-    pub fn spawn(ports: Ports, config: &str, extra_args: &[&str]) -> Collector {
-        Self::spawn_binary(&binary(), ports, config, extra_args)
+    /// Starts ferrotel without waiting (`ports` stay 0 until [`Collector::wait_healthy`]).
+    pub fn spawn(config: &str, extra_args: &[&str]) -> Collector {
+        Self::spawn_binary(&binary(), config, extra_args)
     }
 
     /// Starts another ferrotel-based binary (a custom distribution) and waits until healthy.
-    pub fn start_binary(
-        bin: &std::path::Path,
-        ports: Ports,
-        config: &str,
-        extra_args: &[&str],
-    ) -> Collector {
-        let c = Self::spawn_binary(bin, ports, config, extra_args);
+    pub fn start_binary(bin: &std::path::Path, config: &str, extra_args: &[&str]) -> Collector {
+        let mut c = Self::spawn_binary(bin, config, extra_args);
         c.wait_healthy(Duration::from_secs(20));
         c
     }
 
     /// Starts `bin` with `config` without waiting.
-    pub fn spawn_binary(
-        bin: &std::path::Path,
-        ports: Ports,
-        config: &str,
-        extra_args: &[&str],
-    ) -> Collector {
+    pub fn spawn_binary(bin: &std::path::Path, config: &str, extra_args: &[&str]) -> Collector {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("config.yaml");
         std::fs::write(&cfg, config).expect("write config");
@@ -141,9 +159,27 @@ impl Collector {
         let child = cmd.spawn().expect("ferrotel starts");
         Collector {
             child,
-            ports,
+            ports: Ports::ANY,
             config_dir: dir,
             stderr_path,
+        }
+    }
+
+    /// The address the collector logged for `message` (one of [`startup`]'s), of component
+    /// `id` if given.
+    pub fn logged_addr(&self, message: &str, id: Option<&str>) -> Option<std::net::SocketAddr> {
+        startup::addr(&self.stderr(), message, id)
+    }
+
+    /// The ports of the otlp receiver `otlp`, health_check and self-metrics, from the log.
+    fn logged_ports(&self) -> Ports {
+        let log = self.stderr();
+        let port = |message, id| startup::addr(&log, message, id).map_or(0, |a| a.port());
+        Ports {
+            grpc: port(startup::GRPC, Some("otlp")),
+            http: port(startup::HTTP, Some("otlp")),
+            health: port(startup::HEALTH_CHECK, None),
+            metrics: port(startup::SELF_METRICS, None),
         }
     }
 
@@ -156,21 +192,49 @@ impl Collector {
         s
     }
 
-    pub fn wait_healthy(&self, timeout: Duration) {
-        let url = format!("http://127.0.0.1:{}/", self.ports.health);
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(r) = http_get::blocking_get(&url) {
-                if r == 200 {
-                    return;
+    /// Waits until health_check (at the address it logged) answers 200, then fills
+    /// [`Collector::ports`] from the startup log (every listener has logged by then: health
+    /// turns ready after the last receiver started). Panics with the log if the process exits
+    /// or `timeout` passes first.
+    pub fn wait_healthy(&mut self, timeout: Duration) {
+        let healthy = ferrotel_testkit::wait_for_blocking(
+            || {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return true;
                 }
-            }
-            std::thread::sleep(Duration::from_millis(50));
+                self.logged_addr(startup::HEALTH_CHECK, None)
+                    .is_some_and(|a| {
+                        http_get::blocking_get(&format!("http://{a}/"))
+                            .is_ok_and(|code| code == 200)
+                    })
+            },
+            timeout,
+        );
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "ferrotel exited ({status}) before it was healthy; stderr:\n{}",
+                self.stderr()
+            );
         }
-        panic!(
+        assert!(
+            healthy,
             "ferrotel did not become healthy in {timeout:?}; stderr:\n{}",
             self.stderr()
         );
+        self.ports = self.logged_ports();
+    }
+
+    /// Waits for the process to exit by itself; its exit status, or `None` at `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut status = None;
+        ferrotel_testkit::wait_for_blocking(
+            || {
+                status = self.child.try_wait().ok().flatten();
+                status.is_some()
+            },
+            timeout,
+        );
+        status
     }
 
     /// Sends SIGTERM and waits for exit; returns the exit code.
@@ -179,14 +243,7 @@ impl Collector {
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.wait_exit(timeout).and_then(|s| s.code())
     }
 
     /// Kills the process with SIGKILL (no shutdown at all, like a crash or an OOM kill) and
@@ -205,22 +262,11 @@ impl Collector {
             .unwrap_or_default()
     }
 
-    /// The value of one self-metric series (exact name and label set as rendered), or 0.
+    /// The value of one self-metric series (name and label set as rendered), or 0; read with
+    /// [`ferrotel_testkit::metrics::value`].
     pub fn metric(&self, series: &str) -> f64 {
-        metric_value(&self.metrics_text(), series)
+        metrics::value(&self.metrics_text(), series).unwrap_or(0.0)
     }
-}
-
-/// Finds `series` (e.g. `otelcol_receiver_accepted_spans{receiver="otlp",transport="grpc"}`)
-/// in a Prometheus text exposition.
-pub fn metric_value(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(series)
-                .and_then(|rest| rest.strip_prefix(' '))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(0.0)
 }
 
 impl Drop for Collector {
@@ -297,16 +343,9 @@ pub mod http_get {
     }
 }
 
-/// Polls `f` until it is true or `timeout` passes.
-pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    f()
+/// Polls `f` until it is true or `timeout` passes ([`ferrotel_testkit::wait_for_blocking`]).
+pub fn eventually(timeout: Duration, f: impl FnMut() -> bool) -> bool {
+    ferrotel_testkit::wait_for_blocking(f, timeout)
 }
 
 /// A trace request with one span per id of `ids`; the span id is the id in big-endian (see

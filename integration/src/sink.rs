@@ -152,6 +152,7 @@ impl Sink {
             if remaining.is_zero() {
                 break;
             }
+            // Not synchronisation: the slow (or stalled) destination the test asked for.
             tokio::time::sleep(remaining.min(Duration::from_millis(50))).await;
         }
         match self.lock().failures.pop_front() {

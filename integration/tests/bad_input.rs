@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use ferrotel_core::grpc::{BytesCodec, LOGS_PATH, TRACES_PATH};
 use ferrotel_integration::sink::Sink;
-use ferrotel_integration::{base_config, Collector, Ports};
+use ferrotel_integration::{base_config, Collector};
+use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, TRACES_PATH};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -51,15 +51,13 @@ fn good_request(spans: usize) -> ExportTraceServiceRequest {
 }
 
 fn collector(sink_port: u16, exporter_extra: &str, receiver_extra: &str) -> Collector {
-    let ports = Ports::new();
     let cfg = base_config(
-        &ports,
         "  batch:\n    timeout: 20ms",
         &format!("  otlp:\n    endpoint: 127.0.0.1:{sink_port}\n    tls:\n      insecure: true\n{exporter_extra}"),
         "    traces: {receivers: [otlp], exporters: [otlp]}\n    logs: {receivers: [otlp], processors: [batch], exporters: [otlp]}",
     )
     .replace("      http:\n", &format!("      http:\n{receiver_extra}"));
-    Collector::start(ports, &cfg, &[])
+    Collector::start(&cfg, &[])
 }
 
 async fn post(

@@ -6,7 +6,9 @@
 //! library decodes. A trace and a metric sent by the Rust OpenTelemetry SDK must show up decoded
 //! at the Jaeger endpoint and queryable in Prometheus, and every dashboard query must return data.
 
-use ferrotel_integration::{binary, eventually, free_port, http_get, workspace, Collector, Ports};
+use ferrotel_integration::{
+    binary, eventually, http_get, metrics, startup, workspace, Collector, ReservedPort,
+};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{Span as _, SpanKind, Tracer, TracerProvider as _};
 use opentelemetry::KeyValue;
@@ -67,10 +69,10 @@ fn rewrite(text: &str, edits: &[(&str, String)]) -> String {
 }
 
 /// The compose Prometheus config with every target on loopback: ferrotel's self-metrics and
-/// exporter ports, Prometheus's own port; Alertmanager and Jaeger on a closed port. Rule files
-/// come from the repository; scrape and evaluation every second for the test.
-fn prometheus_config(self_metrics: u16, exporter: u16, prom: u16) -> String {
-    let closed = free_port();
+/// exporter ports, Prometheus's own port; Alertmanager and Jaeger on the `closed` port (where
+/// nothing listens). Rule files come from the repository; scrape and evaluation every second
+/// for the test.
+fn prometheus_config(self_metrics: u16, exporter: u16, prom: u16, closed: u16) -> String {
     let rules = deploy("prometheus/rules");
     rewrite(
         &read("compose/prometheus.yml"),
@@ -87,22 +89,23 @@ fn prometheus_config(self_metrics: u16, exporter: u16, prom: u16) -> String {
     )
 }
 
-/// The compose ferrotel config on loopback ports, exporting to `jaeger_port`.
-fn ferrotel_config(ports: &Ports, exporter: u16, jaeger_port: u16) -> String {
+/// The compose ferrotel config with every listener on loopback port 0 (the ports are read back
+/// after start), exporting to `jaeger_port`.
+fn ferrotel_config(jaeger_port: u16) -> String {
     rewrite(
         &read("compose/ferrotel.yaml"),
         &[
-            ("0.0.0.0:13133", format!("127.0.0.1:{}", ports.health)),
-            ("0.0.0.0:4317", format!("127.0.0.1:{}", ports.grpc)),
-            ("0.0.0.0:4318", format!("127.0.0.1:{}", ports.http)),
-            ("0.0.0.0:8889", format!("127.0.0.1:{exporter}")),
+            ("0.0.0.0:13133", "127.0.0.1:0".into()),
+            ("0.0.0.0:4317", "127.0.0.1:0".into()),
+            ("0.0.0.0:4318", "127.0.0.1:0".into()),
+            ("0.0.0.0:8889", "127.0.0.1:0".into()),
             (
                 "http://jaeger:14268/api/traces",
                 format!("http://127.0.0.1:{jaeger_port}/api/traces"),
             ),
             (
                 "host: 0.0.0.0\n                port: 8888",
-                format!("host: 127.0.0.1\n                port: {}", ports.metrics),
+                "host: 127.0.0.1\n                port: 0".into(),
             ),
         ],
     )
@@ -117,7 +120,7 @@ fn write_temp(dir: &Path, name: &str, text: &str) -> PathBuf {
 #[test]
 fn deploy_promtool_checks_config_rules_and_rule_tests() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_temp(dir.path(), "prometheus.yml", &prometheus_config(1, 2, 3));
+    let cfg = write_temp(dir.path(), "prometheus.yml", &prometheus_config(1, 2, 3, 4));
     let out = run_ok(
         Command::new("promtool")
             .arg("check")
@@ -346,15 +349,13 @@ fn build_probe(dir: &Path) -> PathBuf {
 fn deploy_healthcheck_probe_follows_health_check() {
     let dir = tempfile::tempdir().expect("tempdir");
     let probe = build_probe(dir.path());
-    let ports = Ports::new();
     let cfg = ferrotel_integration::base_config(
-        &ports,
         "  batch: {}",
         "  debug: {}",
         "    traces: {receivers: [otlp], processors: [batch], exporters: [debug]}",
     );
-    let mut collector = Collector::start(ports, &cfg, &[]);
-    let health = format!("127.0.0.1:{}", ports.health);
+    let mut collector = Collector::start(&cfg, &[]);
+    let health = format!("127.0.0.1:{}", collector.ports.health);
     assert!(output(Command::new(&probe).arg(&health)).status.success());
     // A server answering 503 (health_check while not ready) and a closed port are unhealthy.
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -668,18 +669,20 @@ fn tag<'a>(tags: &'a Json, key: &str) -> Option<&'a str> {
 #[test]
 fn deploy_stack_end_to_end() {
     let jaeger = JaegerEndpoint::start();
-    let ports = Ports::new();
-    let exporter_port = free_port();
-    let collector = Collector::start(
-        ports,
-        &ferrotel_config(&ports, exporter_port, jaeger.port),
-        &[],
-    );
-    let prom_port = free_port();
-    let prom = Prometheus::start(
-        &prometheus_config(ports.metrics, exporter_port, prom_port),
-        prom_port,
-    );
+    let collector = Collector::start(&ferrotel_config(jaeger.port), &[]);
+    let ports = collector.ports;
+    let exporter_port = collector
+        .logged_addr(startup::PROMETHEUS, None)
+        .expect("the prometheus exporter's address")
+        .port();
+    // Prometheus scrapes itself: its config names its own port before it starts, so the port
+    // is held until then.
+    let prom_reserved = ReservedPort::new();
+    let prom_port = prom_reserved.port();
+    let closed = ReservedPort::new();
+    let config = prometheus_config(ports.metrics, exporter_port, prom_port, closed.port());
+    drop(prom_reserved);
+    let prom = Prometheus::start(&config, prom_port);
 
     let http = ports.http;
     std::thread::spawn(move || send_with_sdk(http))
@@ -706,7 +709,22 @@ fn deploy_stack_end_to_end() {
         jaeger.posts().len(),
         collector.stderr()
     );
-    std::thread::sleep(Duration::from_secs(2)); // the batch processor's 1s timeout
+    // Every span the SDK sent is in the pipeline; wait for the batch processor (1s timeout)
+    // to emit them all and the jaeger exporter to send them.
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let text = collector.metrics_text();
+            let v = |series| metrics::value(&text, series).unwrap_or(0.0);
+            let into_batch =
+                v("otelcol_processor_incoming_items{processor=\"batch\",otel_signal=\"traces\"}");
+            let out_of_batch =
+                v("otelcol_processor_outgoing_items{processor=\"batch\",otel_signal=\"traces\"}");
+            out_of_batch >= into_batch
+                && v("otelcol_exporter_sent_spans{exporter=\"jaeger\"}") >= out_of_batch
+        }),
+        "{}",
+        collector.metrics_text()
+    );
     let posts = jaeger.posts();
     for p in &posts {
         assert_eq!(p.request_line, "POST /api/traces HTTP/1.1");
@@ -759,7 +777,7 @@ fn deploy_stack_end_to_end() {
     let queries = dashboard_queries();
     for name in queries.iter().chain([&rules]).flat_map(|q| metric_names(q)) {
         assert!(
-            exposed.contains(&format!("\n{name}{{")) || exposed.contains(&format!("\n{name} ")),
+            metrics::has(&exposed, &name),
             "{name} is not exposed by ferrotel:\n{exposed}"
         );
     }

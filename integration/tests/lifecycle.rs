@@ -3,7 +3,7 @@
 
 use ferrotel_integration::sink::Sink;
 use ferrotel_integration::{
-    base_config, binary, eventually, free_port, http_get, Collector, Ports,
+    base_config, base_config_on, binary, eventually, http_get, metrics, Collector, Ports,
 };
 use std::process::Command;
 use std::time::Duration;
@@ -49,12 +49,10 @@ fn version_components_and_validate() {
     }
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let ports = Ports::new();
     let good = write_config(
         &dir,
         "good.yaml",
         &base_config(
-            &ports,
             "  batch: {}",
             "  debug: {}",
             "    traces: {receivers: [otlp], processors: [batch], exporters: [debug]}",
@@ -120,9 +118,7 @@ fn version_components_and_validate() {
 
 #[test]
 fn env_config_source_and_substitution() {
-    let ports = Ports::new();
     let cfg = base_config(
-        &ports,
         "  batch:\n    timeout: ${env:BATCH_TIMEOUT:-100ms}",
         "  debug:\n    verbosity: ${VERBOSITY}",
         "    logs: {receivers: [otlp], processors: [batch], exporters: [debug]}",
@@ -152,24 +148,25 @@ fn env_config_source_and_substitution() {
 
 #[test]
 fn port_in_use_is_a_clear_start_error() {
+    // Held for the whole test, so the port really is in use.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let mut ports = Ports::new();
-    ports.grpc = taken.local_addr().expect("addr").port();
-    let cfg = base_config(
+    let taken_port = taken.local_addr().expect("addr").port();
+    let ports = Ports {
+        grpc: taken_port,
+        ..Ports::ANY
+    };
+    let cfg = base_config_on(
         &ports,
         "  batch: {}",
         "  debug: {}",
         "    traces: {receivers: [otlp], processors: [batch], exporters: [debug]}",
     );
-    let mut c = Collector::spawn(ports, &cfg, &[]);
-    let status = (0..200).find_map(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        c.child.try_wait().ok().flatten()
-    });
+    let mut c = Collector::spawn(&cfg, &[]);
+    let status = c.wait_exit(Duration::from_secs(10));
     assert_eq!(status.and_then(|s| s.code()), Some(1), "exits with 1");
     let err = c.stderr();
     assert!(
-        err.contains(&ports.grpc.to_string()) && err.contains("receivers.otlp"),
+        err.contains(&taken_port.to_string()) && err.contains("receivers.otlp"),
         "{err}"
     );
 }
@@ -178,14 +175,13 @@ fn port_in_use_is_a_clear_start_error() {
 fn health_check_and_promtool_accept_self_metrics() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let sink = rt.block_on(Sink::start());
-    let ports = Ports::new();
     let cfg = base_config(
-        &ports,
         "  batch:\n    timeout: 10ms",
         &format!("  otlp:\n    endpoint: 127.0.0.1:{}\n    tls: {{insecure: true}}\n  debug: {{}}", sink.port()),
         "    traces: {receivers: [otlp], processors: [batch], exporters: [otlp, debug]}\n    logs: {receivers: [otlp], exporters: [debug]}",
     );
-    let mut c = Collector::start(ports, &cfg, &[]);
+    let mut c = Collector::start(&cfg, &[]);
+    let ports = c.ports;
     let health =
         http_get::blocking_text(&format!("http://127.0.0.1:{}/", ports.health)).expect("health");
     let v: serde_json::Value = serde_json::from_str(&health).expect("health JSON");
@@ -231,16 +227,32 @@ fn health_check_and_promtool_accept_self_metrics() {
         c.metrics_text()
     );
     let text = c.metrics_text();
-    for series in [
-        "otelcol_receiver_accepted_spans{receiver=\"otlp\",transport=\"http\"} 3",
-        "otelcol_exporter_sent_spans{exporter=\"debug\"} 3",
-        "otelcol_processor_incoming_items{processor=\"batch\",otel_signal=\"traces\"} 3",
-        "otelcol_exporter_queue_capacity{exporter=\"otlp\",data_type=\"traces\"} 1000",
-        "otelcol_process_memory_rss ",
-        "otelcol_process_cpu_seconds ",
-        "otelcol_process_uptime ",
+    for (series, want) in [
+        (
+            "otelcol_receiver_accepted_spans{receiver=\"otlp\",transport=\"http\"}",
+            Some(3.0),
+        ),
+        ("otelcol_exporter_sent_spans{exporter=\"debug\"}", Some(3.0)),
+        (
+            "otelcol_processor_incoming_items{processor=\"batch\",otel_signal=\"traces\"}",
+            Some(3.0),
+        ),
+        (
+            "otelcol_exporter_queue_capacity{exporter=\"otlp\",data_type=\"traces\"}",
+            Some(1000.0),
+        ),
     ] {
-        assert!(text.contains(series), "missing {series:?}:\n{text}");
+        assert_eq!(metrics::value(&text, series), want, "{series}:\n{text}");
+    }
+    for series in [
+        "otelcol_process_memory_rss",
+        "otelcol_process_cpu_seconds",
+        "otelcol_process_uptime",
+    ] {
+        assert!(
+            metrics::value(&text, series).is_some(),
+            "missing {series:?}:\n{text}"
+        );
     }
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
@@ -271,14 +283,13 @@ fn sigterm_exports_everything_accepted() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let sink = rt.block_on(Sink::start());
     sink.lock().delay = Duration::from_millis(150);
-    let ports = Ports::new();
     let cfg = base_config(
-        &ports,
         "  batch:\n    timeout: 5s\n    send_batch_size: 100000",
         &format!("  otlp:\n    endpoint: 127.0.0.1:{}\n    tls: {{insecure: true}}\n    sending_queue: {{num_consumers: 2}}", sink.port()),
         "    logs: {receivers: [otlp], processors: [batch], exporters: [otlp]}\n    traces: {receivers: [otlp], exporters: [otlp]}",
     );
-    let mut c = Collector::start(ports, &cfg, &[]);
+    let mut c = Collector::start(&cfg, &[]);
+    let ports = c.ports;
     let mut accepted = 0usize;
     rt.block_on(async {
         let client = reqwest::Client::new();
@@ -339,7 +350,9 @@ fn default_config_runs_the_otelcol_image_pipeline() {
         healthy && grpc_open && http_open,
         "default pipeline serving"
     );
-    assert!(metrics.contains("otelcol_process_uptime"), "{metrics}");
+    assert!(
+        ferrotel_integration::metrics::value(&metrics, "otelcol_process_uptime").is_some(),
+        "{metrics}"
+    );
     assert_eq!(status.code(), Some(0));
-    let _ = free_port();
 }

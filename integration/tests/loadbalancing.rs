@@ -6,7 +6,9 @@
 //! follow their trace.
 
 use ferrotel_integration::sink::Sink;
-use ferrotel_integration::{base_config, eventually, Collector, Ports};
+use ferrotel_integration::{
+    base_config, base_config_on, eventually, metrics, Collector, Ports, ReservedPort,
+};
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
@@ -119,9 +121,10 @@ fn received_log_traces(sink: &Sink) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// A sampling-tier collector on `ports`: otlp receiver → otlp exporter to `sink`.
+/// A sampling-tier collector on `ports` ([`Ports::ANY`] unless it must be found at a known
+/// address): otlp receiver → otlp exporter to `sink`.
 fn sampling_tier(ports: Ports, sink: &Sink) -> Collector {
-    let cfg = base_config(
+    let cfg = base_config_on(
         &ports,
         "",
         &format!(
@@ -130,14 +133,12 @@ fn sampling_tier(ports: Ports, sink: &Sink) -> Collector {
         ),
         "    traces: {receivers: [otlp], exporters: [otlp]}\n    logs: {receivers: [otlp], exporters: [otlp]}",
     );
-    Collector::start(ports, &cfg, &[])
+    Collector::start(&cfg, &[])
 }
 
 /// The front tier: otlp receiver → loadbalancing exporter over the samplers' gRPC ports.
 fn front_tier(samplers: [&Ports; 2]) -> Collector {
-    let ports = Ports::new();
     let cfg = base_config(
-        &ports,
         "",
         &format!(
             "  loadbalancing:\n    routing_key: traceID\n    protocol:\n      otlp:\n        tls: {{insecure: true}}\n        timeout: 2s\n        retry_on_failure: {{initial_interval: 100ms, max_interval: 500ms, max_elapsed_time: 0s}}\n    resolver:\n      static:\n        hostnames: [127.0.0.1:{}, 127.0.0.1:{}]",
@@ -145,7 +146,7 @@ fn front_tier(samplers: [&Ports; 2]) -> Collector {
         ),
         "    traces: {receivers: [otlp], exporters: [loadbalancing]}\n    logs: {receivers: [otlp], exporters: [loadbalancing]}",
     );
-    Collector::start(ports, &cfg, &[])
+    Collector::start(&cfg, &[])
 }
 
 /// Sends every trace's spans (one span of each trace per round, so the spans of a trace come in
@@ -174,9 +175,28 @@ fn send_everything(rt: &tokio::runtime::Runtime, front: &Collector) {
     });
 }
 
+/// Whether every tier has sent on all it took: the front all the data, each sampler what its
+/// receiver accepted. Then nothing more (no duplicate) is on its way to the sinks.
+fn settled(front: &Collector, samplers: &[&Collector]) -> bool {
+    let spans = (TRACES * SPANS_PER_TRACE) as f64;
+    front.metric("otelcol_exporter_sent_spans{exporter=\"loadbalancing\"}") >= spans
+        && front.metric("otelcol_exporter_sent_log_records{exporter=\"loadbalancing\"}")
+            >= TRACES as f64
+        && samplers.iter().all(|s| {
+            let text = s.metrics_text();
+            let value = |series| metrics::value(&text, series).unwrap_or(0.0);
+            value("otelcol_exporter_sent_spans{exporter=\"otlp\"}")
+            == value("otelcol_receiver_accepted_spans{receiver=\"otlp\",transport=\"grpc\"}")
+            && value("otelcol_exporter_sent_log_records{exporter=\"otlp\"}")
+                == value(
+                    "otelcol_receiver_accepted_log_records{receiver=\"otlp\",transport=\"grpc\"}",
+                )
+        })
+}
+
 /// Waits for everything at the sinks, then checks: every span exactly once, every trace whole
 /// at one sink, both sinks with a fair share, every log record with its trace.
-fn check_sinks(sinks: &[Sink; 2], front: &Collector, wait: Duration) {
+fn check_sinks(sinks: &[Sink; 2], front: &Collector, samplers: &[&Collector], wait: Duration) {
     let total_spans = (TRACES * SPANS_PER_TRACE) as usize;
     let arrived = eventually(wait, || {
         sinks.iter().map(|s| received_spans(s).len()).sum::<usize>() >= total_spans
@@ -195,8 +215,12 @@ fn check_sinks(sinks: &[Sink; 2], front: &Collector, wait: Duration) {
             .collect::<Vec<_>>(),
         front.stderr()
     );
-    // Anything extra (a duplicate) would arrive about now.
-    std::thread::sleep(Duration::from_millis(500));
+    // A duplicate would still be on its way while a tier has not sent on all it took.
+    assert!(
+        eventually(wait, || settled(front, samplers)),
+        "front:\n{}",
+        front.metrics_text()
+    );
 
     let mut span_sink: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut trace_sinks: HashMap<Vec<u8>, HashSet<usize>> = HashMap::new();
@@ -248,21 +272,30 @@ fn loadbalancing_front_tier_keeps_every_trace_whole_on_one_sampler() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let sinks = [rt.block_on(Sink::start()), rt.block_on(Sink::start())];
     let tiers = [
-        sampling_tier(Ports::new(), &sinks[0]),
-        sampling_tier(Ports::new(), &sinks[1]),
+        sampling_tier(Ports::ANY, &sinks[0]),
+        sampling_tier(Ports::ANY, &sinks[1]),
     ];
     let front = front_tier([&tiers[0].ports, &tiers[1].ports]);
     send_everything(&rt, &front);
-    check_sinks(&sinks, &front, Duration::from_secs(20));
+    check_sinks(
+        &sinks,
+        &front,
+        &[&tiers[0], &tiers[1]],
+        Duration::from_secs(20),
+    );
 
-    let metrics = front.metrics_text();
-    assert!(
-        metrics.contains("otelcol_loadbalancer_num_backends{resolver=\"static\"} 2"),
-        "{metrics}"
+    let text = front.metrics_text();
+    assert_eq!(
+        metrics::value(
+            &text,
+            "otelcol_loadbalancer_num_backends{resolver=\"static\"}"
+        ),
+        Some(2.0),
+        "{text}"
     );
     assert!(
-        metrics.contains("otelcol_loadbalancer_backend_outcome{"),
-        "{metrics}"
+        metrics::sum(&text, "otelcol_loadbalancer_backend_outcome", &[]) > 0.0,
+        "{text}"
     );
 }
 
@@ -273,24 +306,32 @@ fn loadbalancing_front_tier_keeps_every_trace_whole_on_one_sampler() {
 fn loadbalancing_sampler_outage_loses_and_duplicates_nothing() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let sinks = [rt.block_on(Sink::start()), rt.block_on(Sink::start())];
-    let up = sampling_tier(Ports::new(), &sinks[0]);
-    let down_ports = Ports::new(); // nothing listens there yet
+    let up = sampling_tier(Ports::ANY, &sinks[0]);
+    // Nothing listens there yet, and the front is configured with it before the sampler
+    // starts: the port is held until then.
+    let down = ReservedPort::new();
+    let down_ports = Ports {
+        grpc: down.port(),
+        ..Ports::ANY
+    };
     let front = front_tier([&up.ports, &down_ports]);
     send_everything(&rt, &front);
 
-    let failed = "otelcol_loadbalancer_backend_outcome";
+    let down_endpoint = format!("127.0.0.1:{}", down_ports.grpc);
+    let failures = || {
+        metrics::sum(
+            &front.metrics_text(),
+            "otelcol_loadbalancer_backend_outcome",
+            &[("endpoint", &down_endpoint), ("success", "false")],
+        )
+    };
     assert!(
-        eventually(Duration::from_secs(10), || front
-            .metrics_text()
-            .lines()
-            .any(|l| l.starts_with(failed)
-                && l.contains(&format!("{}", down_ports.grpc))
-                && l.contains("success=\"false\"")
-                && !l.ends_with(" 0"))),
+        eventually(Duration::from_secs(10), || failures() > 0.0),
         "the front never tried the down sampler: {}",
         front.metrics_text()
     );
     assert!(received_spans(&sinks[1]).is_empty());
-    let _late = sampling_tier(down_ports, &sinks[1]);
-    check_sinks(&sinks, &front, Duration::from_secs(30));
+    drop(down);
+    let late = sampling_tier(down_ports, &sinks[1]);
+    check_sinks(&sinks, &front, &[&up, &late], Duration::from_secs(30));
 }

@@ -18,7 +18,7 @@
 //! fixed mmap threshold, 65-98 MiB.
 
 use ferrotel_integration::sink::Sink;
-use ferrotel_integration::{base_config, eventually, Collector, Ports};
+use ferrotel_integration::{base_config, eventually, Collector};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
@@ -111,6 +111,7 @@ async fn grpc_client(port: u16, next: Arc<AtomicU64>, until: Instant, out: Arc<M
             Ok(_) => lock(&out).ok.push(first),
             Err(s) if s.code() == tonic::Code::Unavailable => {
                 lock(&out).refused += 1;
+                // Not synchronisation: the client's backoff after a refusal.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Err(s) => lock(&out).other.push(format!("grpc: {s:?}")),
@@ -133,6 +134,7 @@ async fn http_client(port: u16, next: Arc<AtomicU64>, until: Instant, out: Arc<M
             Ok(r) if r.status() == 200 => lock(&out).ok.push(first),
             Ok(r) if r.status() == 503 && r.headers().contains_key("retry-after") => {
                 lock(&out).refused += 1;
+                // Not synchronisation: the client's backoff after a refusal.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Ok(r) => lock(&out)
@@ -151,6 +153,7 @@ fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u6
             if let Some(v) = rss(pid) {
                 samples.push(v);
             }
+            // Not synchronisation: the sampling period.
             std::thread::sleep(Duration::from_millis(100));
         }
         samples
@@ -161,9 +164,7 @@ fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u6
 async fn rss_stays_under_the_limit_with_a_stalled_exporter() {
     let sink = Sink::start().await;
     sink.lock().delay = Duration::from_secs(3600);
-    let ports = Ports::new();
     let cfg = base_config(
-        &ports,
         &format!("  memory_limiter:\n    check_interval: 100ms\n    limit_mib: {LIMIT_MIB}\n    spike_limit_mib: 13\n  batch:\n    send_batch_size: 1000\n    send_batch_max_size: 1000"),
         &format!(
             "  otlp:\n    endpoint: 127.0.0.1:{}\n    tls:\n      insecure: true\n    timeout: 2s\n    retry_on_failure:\n      initial_interval: 100ms\n      max_interval: 500ms\n      max_elapsed_time: 0s\n    sending_queue:\n      queue_size: 100000\n      num_consumers: 2",
@@ -171,9 +172,9 @@ async fn rss_stays_under_the_limit_with_a_stalled_exporter() {
         ),
         "    traces: {receivers: [otlp], processors: [memory_limiter, batch], exporters: [otlp]}",
     );
-    let c = Collector::start(ports, &cfg, &[]);
+    let c = Collector::start(&cfg, &[]);
+    let ports = c.ports;
     let pid = c.child.id();
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let baseline = rss(pid).expect("the collector's /proc status is readable");
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -259,21 +260,17 @@ async fn rss_stays_under_the_limit_with_a_stalled_exporter() {
 
     // Drained: new data is accepted again on both protocols.
     let fresh = next.fetch_add(SPANS_PER_REQUEST, Ordering::Relaxed);
-    let accepted_again = {
-        let mut ok = false;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !ok && Instant::now() < deadline {
+    let accepted_again = ferrotel_integration::wait_for_async(
+        || async {
             let mut client =
                 TraceServiceClient::connect(format!("http://127.0.0.1:{}", ports.grpc))
                     .await
                     .expect("grpc connect");
-            ok = client.export(request(fresh)).await.is_ok();
-            if !ok {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-        ok
-    };
+            client.export(request(fresh)).await.is_ok()
+        },
+        Duration::from_secs(10),
+    )
+    .await;
     assert!(accepted_again, "gRPC data still refused after draining");
     let r = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{}/v1/traces", ports.http))

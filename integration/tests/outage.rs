@@ -4,7 +4,7 @@
 //! port, everything acknowledged arrives exactly once and nothing is counted as failed.
 
 use ferrotel_integration::sink::Sink;
-use ferrotel_integration::{base_config, eventually, free_port, span_request, Collector, Ports};
+use ferrotel_integration::{base_config, eventually, span_request, Collector, ReservedPort};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -14,22 +14,23 @@ const SPANS_PER_REQUEST: u64 = 10;
 #[test]
 fn everything_acknowledged_during_an_outage_arrives_once() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
-    let sink_port = free_port(); // the destination is down
-    let ports = Ports::new();
+    // The destination is down: nothing listens there, held until the sink comes back on it.
+    let down = ReservedPort::new();
+    let sink_port = down.port();
+    let mut down = Some(down);
     let cfg = base_config(
-        &ports,
         "  batch:\n    timeout: 20ms\n    send_batch_size: 50",
         &format!(
             "  otlp:\n    endpoint: 127.0.0.1:{sink_port}\n    tls: {{insecure: true}}\n    timeout: 2s\n    retry_on_failure: {{initial_interval: 100ms, max_interval: 400ms, max_elapsed_time: 0s}}\n    sending_queue: {{num_consumers: 4, queue_size: 1000}}"
         ),
         "    traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}",
     );
-    let c = Collector::start(ports, &cfg, &[]);
+    let c = Collector::start(&cfg, &[]);
 
     // Clients send for 5 s; the destination comes back after 3 s.
     let outage = Duration::from_secs(3);
     let (sink, acknowledged) = rt.block_on(async {
-        let mut client = TraceServiceClient::connect(format!("http://127.0.0.1:{}", ports.grpc))
+        let mut client = TraceServiceClient::connect(format!("http://127.0.0.1:{}", c.ports.grpc))
             .await
             .expect("connect to ferrotel");
         let start = Instant::now();
@@ -43,6 +44,7 @@ fn everything_acknowledged_during_an_outage_arrives_once() {
                     0.0,
                     "nothing can be sent while the destination is down"
                 );
+                drop(down.take());
                 sink = Some(Sink::start_on(sink_port).await);
             }
             let req = span_request(next..next + SPANS_PER_REQUEST);
@@ -51,6 +53,7 @@ fn everything_acknowledged_during_an_outage_arrives_once() {
                 Err(s) => panic!("request refused during the outage: {s:?}"),
             }
             next += SPANS_PER_REQUEST;
+            // Not synchronisation: the clients' sending rate over the 5 s.
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         (sink.expect("sink started"), acknowledged)
@@ -69,7 +72,16 @@ fn everything_acknowledged_during_an_outage_arrives_once() {
         acknowledged.len(),
         c.stderr()
     );
-    std::thread::sleep(Duration::from_millis(300)); // let any duplicate show up
+    // Any duplicate would come from an attempt that failed before a later one succeeded, so
+    // it is at the sink once the collector counts everything as sent.
+    let n = acknowledged.len() as f64;
+    assert!(
+        eventually(Duration::from_secs(10), || c
+            .metric("otelcol_exporter_sent_spans{exporter=\"otlp\"}")
+            >= n),
+        "{}",
+        c.metrics_text()
+    );
     let mut seen: HashMap<u64, usize> = HashMap::new();
     for id in sink.span_ids() {
         *seen.entry(id).or_default() += 1;
@@ -81,7 +93,6 @@ fn everything_acknowledged_during_an_outage_arrives_once() {
     let duplicated = seen.values().filter(|n| **n > 1).count();
     assert_eq!((missing, duplicated), (0, 0));
     assert_eq!(seen.len(), acknowledged.len());
-    let n = acknowledged.len() as f64;
     assert_eq!(
         c.metric("otelcol_exporter_sent_spans{exporter=\"otlp\"}"),
         n

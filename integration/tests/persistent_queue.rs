@@ -7,7 +7,7 @@
 
 use ferrotel_integration::sink::Sink;
 use ferrotel_integration::{
-    base_config, binary, eventually, free_port, span_request, Collector, Ports,
+    base_config, binary, eventually, span_request, Collector, ReservedPort,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use std::collections::HashSet;
@@ -17,10 +17,10 @@ use std::time::Duration;
 const SPANS_PER_REQUEST: u64 = 10;
 
 /// A collector config: otlp receiver → otlp exporter to `sink_port` with a persistent queue in
-/// `dir`.
-fn config(ports: &Ports, sink_port: u16, dir: &Path, queue: &str) -> String {
+/// `dir`. The listeners bind port 0: a restarted collector needs the same directory, not the
+/// same ports. The destination is down (a [`ReservedPort`]) and comes back on that port.
+fn config(sink_port: u16, dir: &Path, queue: &str) -> String {
     let base = base_config(
-        ports,
         "",
         &format!(
             "  otlp:\n    endpoint: 127.0.0.1:{sink_port}\n    tls: {{insecure: true}}\n    timeout: 1s\n    retry_on_failure: {{initial_interval: 50ms, max_interval: 200ms, max_elapsed_time: 0s}}\n    sending_queue: {{storage: file_storage/queue, {queue}}}"
@@ -72,13 +72,13 @@ fn acknowledged_spans_survive_kill_9_and_are_delivered_after_restart() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("queue");
     let queue_dir = dir.join("exporter_otlp_traces");
-    let sink_port = free_port(); // nothing listens there yet: the destination is down
-    let ports = Ports::new();
-    let cfg = config(&ports, sink_port, &dir, "num_consumers: 2");
+    let down = ReservedPort::new(); // nothing listens there: the destination is down
+    let sink_port = down.port();
+    let cfg = config(sink_port, &dir, "num_consumers: 2");
 
-    let mut first = Collector::start(ports, &cfg, &[]);
+    let mut first = Collector::start(&cfg, &[]);
     const REQUESTS: u64 = 60;
-    let (ok, refused) = rt.block_on(send(ports.grpc, REQUESTS));
+    let (ok, refused) = rt.block_on(send(first.ports.grpc, REQUESTS));
     assert_eq!((ok.len() as u64, refused), (REQUESTS, 0));
     let series = "otelcol_exporter_queue_size{exporter=\"otlp\",data_type=\"traces\"}";
     assert!(
@@ -94,8 +94,9 @@ fn acknowledged_spans_survive_kill_9_and_are_delivered_after_restart() {
     assert_eq!(files(&queue_dir), REQUESTS as usize, "one file per request");
     first.kill9();
 
+    drop(down);
     let sink = rt.block_on(Sink::start_on(sink_port));
-    let second = Collector::start(ports, &cfg, &[]);
+    let second = Collector::start(&cfg, &[]);
     let want: HashSet<u64> = (0..REQUESTS * SPANS_PER_REQUEST).collect();
     assert!(
         eventually(Duration::from_secs(30), || sink
@@ -135,12 +136,12 @@ fn a_full_persistent_queue_refuses_with_unavailable_and_keeps_what_it_acknowledg
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("queue");
-    let sink_port = free_port();
-    let ports = Ports::new();
-    let cfg = config(&ports, sink_port, &dir, "num_consumers: 1, queue_size: 5");
+    let down = ReservedPort::new();
+    let sink_port = down.port();
+    let cfg = config(sink_port, &dir, "num_consumers: 1, queue_size: 5");
 
-    let mut first = Collector::start(ports, &cfg, &[]);
-    let (ok, refused) = rt.block_on(send(ports.grpc, 20));
+    let mut first = Collector::start(&cfg, &[]);
+    let (ok, refused) = rt.block_on(send(first.ports.grpc, 20));
     assert!(refused >= 14, "ok {} refused {refused}", ok.len());
     assert!(
         ok.len() <= 6,
@@ -158,8 +159,9 @@ fn a_full_persistent_queue_refuses_with_unavailable_and_keeps_what_it_acknowledg
     );
     first.kill9();
 
+    drop(down);
     let sink = rt.block_on(Sink::start_on(sink_port));
-    let _second = Collector::start(ports, &cfg, &[]);
+    let _second = Collector::start(&cfg, &[]);
     let want: HashSet<u64> = ok.iter().flat_map(|f| *f..*f + SPANS_PER_REQUEST).collect();
     assert!(eventually(Duration::from_secs(30), || sink
         .span_ids()
@@ -171,9 +173,7 @@ fn a_full_persistent_queue_refuses_with_unavailable_and_keeps_what_it_acknowledg
 #[test]
 fn storage_must_name_a_storage_extension() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let ports = Ports::new();
     let cfg = base_config(
-        &ports,
         "",
         "  otlp:\n    endpoint: 127.0.0.1:1\n    sending_queue: {storage: file_storage/missing}\n  otlp/2:\n    endpoint: 127.0.0.1:1\n    sending_queue: {storage: health_check}",
         "    traces: {receivers: [otlp], exporters: [otlp, otlp/2]}",
@@ -201,12 +201,12 @@ fn sigterm_with_the_destination_down_keeps_the_queue_for_the_next_start() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("queue");
-    let sink_port = free_port();
-    let ports = Ports::new();
-    let cfg = config(&ports, sink_port, &dir, "num_consumers: 2");
+    let down = ReservedPort::new();
+    let sink_port = down.port();
+    let cfg = config(sink_port, &dir, "num_consumers: 2");
 
-    let mut first = Collector::start(ports, &cfg, &[]);
-    let (ok, _) = rt.block_on(send(ports.grpc, 15));
+    let mut first = Collector::start(&cfg, &[]);
+    let (ok, _) = rt.block_on(send(first.ports.grpc, 15));
     assert_eq!(ok.len(), 15);
     let stopping = std::time::Instant::now();
     assert_eq!(
@@ -226,8 +226,9 @@ fn sigterm_with_the_destination_down_keeps_the_queue_for_the_next_start() {
         first.stderr()
     );
 
+    drop(down);
     let sink = rt.block_on(Sink::start_on(sink_port));
-    let _second = Collector::start(ports, &cfg, &[]);
+    let _second = Collector::start(&cfg, &[]);
     let want: HashSet<u64> = (0..15 * SPANS_PER_REQUEST).collect();
     assert!(eventually(Duration::from_secs(30), || sink
         .span_ids()

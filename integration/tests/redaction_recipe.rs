@@ -5,7 +5,7 @@
 //! searched as protobuf bytes and as JSON, holds none of the secrets, and the rest survives.
 
 use ferrotel_integration::sink::Sink;
-use ferrotel_integration::{base_config, eventually, workspace, Collector, Ports};
+use ferrotel_integration::{base_config, eventually, workspace, Collector};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -240,9 +240,7 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_reaches_the_exporter() {
     let sink = Sink::start().await;
-    let ports = Ports::new();
     let cfg = base_config(
-        &ports,
         "  batch:\n    timeout: 10ms",
         &format!(
             "  otlp:\n    endpoint: 127.0.0.1:{}\n    tls:\n      insecure: true",
@@ -252,7 +250,8 @@ async fn no_secret_reaches_the_exporter() {
     );
     let recipe = workspace().join("config/recipes/redaction-pii.yaml");
     let recipe = recipe.to_string_lossy();
-    let c = Collector::start(ports, &cfg, &["--config", &recipe]);
+    let c = Collector::start(&cfg, &["--config", &recipe]);
+    let ports = c.ports;
 
     // The input really holds every secret (so the search below can fail).
     let sent = serde_json::to_string(&traces()).expect("serialize")

@@ -5,7 +5,7 @@
 //! reaches the destination: the first collector drains before it exits.
 
 use ferrotel_integration::sink::Sink;
-use ferrotel_integration::{base_config, eventually, span_request, Collector, Ports};
+use ferrotel_integration::{base_config, base_config_on, eventually, span_request, Collector};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,17 +56,14 @@ fn refused_by_goaway(s: &tonic::Status) -> bool {
 fn a_restart_under_load_gives_clients_only_retryable_errors_and_loses_nothing() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let sink = rt.block_on(Sink::start());
-    let ports = Ports::new();
-    let cfg = base_config(
-        &ports,
-        "  batch:\n    timeout: 50ms\n    send_batch_size: 200",
-        &format!(
-            "  otlp:\n    endpoint: 127.0.0.1:{}\n    tls: {{insecure: true}}\n    retry_on_failure: {{initial_interval: 50ms, max_interval: 200ms}}",
-            sink.port()
-        ),
-        "    traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}",
+    let processors = "  batch:\n    timeout: 50ms\n    send_batch_size: 200";
+    let exporters = format!(
+        "  otlp:\n    endpoint: 127.0.0.1:{}\n    tls: {{insecure: true}}\n    retry_on_failure: {{initial_interval: 50ms, max_interval: 200ms}}",
+        sink.port()
     );
-    let mut first = Collector::start(ports, &cfg, &[]);
+    let pipelines = "    traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}";
+    let mut first = Collector::start(&base_config(processors, &exporters, pipelines), &[]);
+    let ports = first.ports;
 
     let seen = Arc::new(Mutex::new(Seen::default()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -117,6 +114,7 @@ fn a_restart_under_load_gives_clients_only_retryable_errors_and_loses_nothing() 
                         }
                     };
                     if failed {
+                        // Not synchronisation: the client's backoff before it retries.
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
                 }
@@ -124,7 +122,10 @@ fn a_restart_under_load_gives_clients_only_retryable_errors_and_loses_nothing() 
         })
         .collect();
 
-    std::thread::sleep(Duration::from_millis(1500));
+    // Under load: clients are being served before the restart.
+    eventually(Duration::from_secs(20), || {
+        seen.lock().expect("lock").acknowledged.len() > 100
+    });
     let before = seen.lock().expect("lock").acknowledged.len();
     assert_eq!(
         first.terminate(Duration::from_secs(20)),
@@ -132,9 +133,19 @@ fn a_restart_under_load_gives_clients_only_retryable_errors_and_loses_nothing() 
         "{}",
         first.stderr()
     );
-    let second = Collector::start(ports, &cfg, &[]);
+    // The second comes up where the clients keep sending: on the ports the first reported.
+    // (Between the first's exit and the second's start another test could take one of them;
+    // a restart on the same port cannot avoid that.)
+    let second = Collector::start(
+        &base_config_on(&ports, processors, &exporters, pipelines),
+        &[],
+    );
+    assert_eq!(second.ports.grpc, ports.grpc, "restarted on the same port");
     restarted.store(true, Ordering::Relaxed);
-    std::thread::sleep(Duration::from_millis(1500));
+    // Served again after the restart.
+    eventually(Duration::from_secs(20), || {
+        seen.lock().expect("lock").acknowledged_after_restart > 10
+    });
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         rt.block_on(c).expect("client task");

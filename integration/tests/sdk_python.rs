@@ -3,7 +3,7 @@
 //! ferrotel, which forwards them to an independent sink; the test compares what arrives.
 
 use ferrotel_integration::sink::Sink;
-use ferrotel_integration::{base_config, eventually, workspace, Collector, Ports};
+use ferrotel_integration::{base_config, eventually, workspace, Collector};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AV;
 use std::process::Command;
 use std::time::Duration;
@@ -59,14 +59,12 @@ struct Setup {
 fn setup() -> Setup {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let sink = rt.block_on(Sink::start());
-    let ports = Ports::new();
     let cfg = base_config(
-        &ports,
         "  batch:\n    timeout: 50ms",
         &format!("  otlp:\n    endpoint: 127.0.0.1:{}\n    tls:\n      insecure: true", sink.port()),
         "    traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}\n    metrics: {receivers: [otlp], processors: [batch], exporters: [otlp]}\n    logs: {receivers: [otlp], processors: [batch], exporters: [otlp]}",
     );
-    let collector = Collector::start(ports, &cfg, &[]);
+    let collector = Collector::start(&cfg, &[]);
     Setup {
         sink,
         collector,

@@ -13,9 +13,8 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AV;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use std::time::Duration;
 
-fn forwarding_config(ports: &Ports, sink_port: u16) -> String {
+fn forwarding_config(sink_port: u16) -> String {
     base_config(
-        ports,
         "  batch:\n    timeout: 50ms",
         &format!("  otlp:\n    endpoint: 127.0.0.1:{sink_port}\n    tls:\n      insecure: true\n    retry_on_failure:\n      initial_interval: 100ms"),
         "    traces: {receivers: [otlp], processors: [batch], exporters: [otlp]}\n    logs: {receivers: [otlp], processors: [batch], exporters: [otlp]}\n    metrics: {receivers: [otlp], processors: [batch], exporters: [otlp]}",
@@ -108,8 +107,8 @@ fn attr<'a>(s: &'a Span, k: &str) -> Option<&'a AV> {
 fn check_transport(transport: Transport) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let sink = rt.block_on(Sink::start());
-    let ports = Ports::new();
-    let _collector = Collector::start(ports, &forwarding_config(&ports, sink.port()), &[]);
+    let collector = Collector::start(&forwarding_config(sink.port()), &[]);
+    let ports = collector.ports;
     // The SDK runs on a plain thread: its blocking HTTP client must not run inside a runtime.
     let ids = std::thread::spawn(move || send_spans(transport, ports))
         .join()

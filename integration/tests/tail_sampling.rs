@@ -10,7 +10,7 @@
 //!   every sampled trace whole at exactly one sink, and decide every trace on all its spans.
 
 use ferrotel_integration::sink::Sink;
-use ferrotel_integration::{base_config, eventually, metric_value, workspace, Collector, Ports};
+use ferrotel_integration::{base_config, eventually, metrics, workspace, Collector, Ports};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
@@ -183,29 +183,23 @@ fn received(sink: &Sink) -> Vec<Span> {
         .collect()
 }
 
-/// The value of the series `name` whose labels include all of `labels` (in any order), or 0.
-fn series(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (head, value) = l.rsplit_once(' ')?;
-            let rest = head.strip_prefix(name)?;
-            if !(rest.is_empty() || rest.starts_with('{')) {
-                return None;
-            }
-            labels
-                .iter()
-                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
-                .then(|| value.parse::<f64>().ok())
-                .flatten()
-        })
-        .sum()
-}
-
 const TS: &str = "otelcol_processor_tail_sampling_";
 
+/// The sum of the tail_sampling series `name` whose labels include `labels`.
 fn ts_metric(c: &Collector, name: &str, labels: &[(&str, &str)]) -> f64 {
-    series(&c.metrics_text(), &format!("{TS}{name}"), labels)
+    metrics::sum(&c.metrics_text(), &format!("{TS}{name}"), labels)
+}
+
+/// Whether `c`'s otlp exporter has sent every span its tail_sampling processor emitted. Once
+/// every trace is decided (and every span has reached `c`), nothing more can reach its sink.
+fn sent_all_emitted(c: &Collector) -> bool {
+    let text = c.metrics_text();
+    let emitted = metrics::value(
+        &text,
+        "otelcol_processor_outgoing_items{processor=\"tail_sampling\",otel_signal=\"traces\"}",
+    );
+    let sent = metrics::value(&text, "otelcol_exporter_sent_spans{exporter=\"otlp\"}");
+    sent.unwrap_or(0.0) >= emitted.unwrap_or(0.0)
 }
 
 fn otlp_exporter(sink: &Sink) -> String {
@@ -316,14 +310,13 @@ fn classic_service(s: &Span) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_sampling_classic_recipe_keeps_exactly_errors_slow_and_ten_percent() {
     let sink = Sink::start().await;
-    let ports = Ports::new();
     let cfg = base_config(
-        &ports,
         CLASSIC_RECIPE,
         &otlp_exporter(&sink),
         "    traces:\n      receivers: [otlp]\n      processors: [tail_sampling, batch]\n      exporters: [otlp]",
     );
-    let c = Collector::start(ports, &cfg, &[]);
+    let c = Collector::start(&cfg, &[]);
+    let ports = c.ports;
 
     // Independent expectation.
     let (mut errors, mut slow, mut random) = (0u64, 0u64, 0u64);
@@ -387,8 +380,13 @@ async fn tail_sampling_classic_recipe_keeps_exactly_errors_slow_and_ten_percent(
         received(&sink).len(),
         expected.len()
     );
-    // A tick and a batch timeout more, for anything that should not arrive.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Anything that should not arrive would have been emitted at its decision: once the
+    // exporter has sent all that tail_sampling emitted, it is at the sink.
+    assert!(
+        eventually(Duration::from_secs(10), || sent_all_emitted(&c)),
+        "{}",
+        c.metrics_text()
+    );
 
     let got = received(&sink);
     let mut seen = HashSet::new();
@@ -433,7 +431,8 @@ async fn tail_sampling_classic_recipe_keeps_exactly_errors_slow_and_ten_percent(
 
     // otelcol's self-metrics, with otelcol's names and labels.
     let text = c.metrics_text();
-    let m = |name: &str, labels: &[(&str, &str)]| series(&text, &format!("{TS}{name}"), labels);
+    let m =
+        |name: &str, labels: &[(&str, &str)]| metrics::sum(&text, &format!("{TS}{name}"), labels);
     let per_policy = |policy: &str, sampled: &str| {
         m(
             "count_traces_sampled",
@@ -470,7 +469,7 @@ async fn tail_sampling_classic_recipe_keeps_exactly_errors_slow_and_ten_percent(
         "early_releases_from_cache_decision",
     ] {
         assert!(
-            text.contains(&format!("{TS}{name}")),
+            metrics::has(&text, &format!("{TS}{name}")),
             "{name} missing:\n{text}"
         );
     }
@@ -536,19 +535,20 @@ struct FloodOutcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_sampling_flood_of_unique_traces_stays_within_budget_and_num_traces() {
     let sink = Sink::start().await;
-    let ports = Ports::new();
     let processors = format!(
         "  tail_sampling:\n    decision_wait: 5s\n    num_traces: {FLOOD_NUM_TRACES}\n    max_buffered_bytes: {FLOOD_BUDGET}\n    policies:\n      - {{name: errors, type: status_code, status_code: {{status_codes: [ERROR]}}}}\n      - {{name: some, type: probabilistic, probabilistic: {{sampling_percentage: 10}}}}\n  batch:"
     );
     let cfg = base_config(
-        &ports,
         &processors,
         &otlp_exporter(&sink),
         "    traces: {receivers: [otlp], processors: [tail_sampling, batch], exporters: [otlp]}",
     );
-    let c = Collector::start(ports, &cfg, &[]);
+    let c = Collector::start(&cfg, &[]);
+    let ports = c.ports;
     let pid = c.child.id();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The idle baseline: started, healthy, and its /metrics served once (as the sampler below
+    // will), so the bound does not count what any running collector has.
+    let _ = c.metrics_text();
     let baseline = rss_kib(pid, "VmRSS").expect("/proc status") << 10;
 
     // Samplers: RSS every 10ms, the traces-on-memory gauge every 100ms.
@@ -563,6 +563,7 @@ async fn tail_sampling_flood_of_unique_traces_stays_within_budget_and_num_traces
                     peak = peak.max(kib << 10);
                     samples += 1;
                 }
+                // Not synchronisation: the sampling period.
                 std::thread::sleep(Duration::from_millis(10));
             }
             (peak, samples)
@@ -580,10 +581,11 @@ async fn tail_sampling_flood_of_unique_traces_stays_within_budget_and_num_traces
                 ))
                 .unwrap_or_default();
                 let name = format!("{TS}sampling_traces_on_memory");
-                if text.contains(&name) {
-                    max = max.max(metric_value(&text, &name));
+                if let Some(v) = metrics::value(&text, &name) {
+                    max = max.max(v);
                     samples += 1;
                 }
+                // Not synchronisation: the sampling period.
                 std::thread::sleep(Duration::from_millis(100));
             }
             (max, samples)
@@ -608,6 +610,7 @@ async fn tail_sampling_flood_of_unique_traces_stays_within_budget_and_num_traces
                     break;
                 }
                 let due = start + FLOOD_TIME.mul_f64(i as f64 / requests as f64);
+                // Not synchronisation: the flood's pace.
                 tokio::time::sleep_until(due.into()).await;
                 let first = i * FLOOD_SPANS_PER_REQUEST;
                 for _attempt in 0..50 {
@@ -618,6 +621,7 @@ async fn tail_sampling_flood_of_unique_traces_stays_within_budget_and_num_traces
                         }
                         Err(e) if e.contains("Unavailable") || e.contains("503") => {
                             outcome.lock().expect("outcome lock").refused += 1;
+                            // Not synchronisation: the client's backoff after a refusal.
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
                         Err(e) => {
@@ -652,7 +656,7 @@ async fn tail_sampling_flood_of_unique_traces_stays_within_budget_and_num_traces
     let hwm = rss_kib(pid, "VmHWM").unwrap_or(0) << 10;
     let bound = baseline + FLOOD_BUDGET_FACTOR * FLOOD_BUDGET + FLOOD_FIXED_ALLOWANCE;
     let text = c.metrics_text();
-    let m = |name: &str| series(&text, &format!("{TS}{name}"), &[]);
+    let m = |name: &str| metrics::sum(&text, &format!("{TS}{name}"), &[]);
     let o = outcome.lock().expect("outcome lock");
     eprintln!(
         "flood: {} requests accepted ({accepted_traces} traces) in {flood_took:?}, {} refusals, {} other errors; \
@@ -770,7 +774,7 @@ fn tier_kept(t: u64) -> bool {
     t.is_multiple_of(5) || t.is_multiple_of(7)
 }
 
-fn sampler(ports: Ports, sink: &Sink) -> Collector {
+fn sampler(sink: &Sink) -> Collector {
     let processors = "  tail_sampling:
     decision_wait: 2s
     policies:
@@ -782,24 +786,18 @@ fn sampler(ports: Ports, sink: &Sink) -> Collector {
             - {name: tag, type: string_attribute, string_attribute: {key: keep, values: [\"yes\"]}}
             - {name: everything, type: always_sample}";
     let cfg = base_config(
-        &ports,
         processors,
         &otlp_exporter(sink),
         "    traces: {receivers: [otlp], processors: [tail_sampling], exporters: [otlp]}",
     );
-    Collector::start(ports, &cfg, &[])
+    Collector::start(&cfg, &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_sampling_two_tiers_decide_every_trace_whole_on_one_sampler() {
     let sinks = [Sink::start().await, Sink::start().await];
-    let samplers = [
-        sampler(Ports::new(), &sinks[0]),
-        sampler(Ports::new(), &sinks[1]),
-    ];
-    let ports = Ports::new();
+    let samplers = [sampler(&sinks[0]), sampler(&sinks[1])];
     let cfg = base_config(
-        &ports,
         "",
         &format!(
             "  loadbalancing:\n    routing_key: traceID\n    protocol:\n      otlp:\n        tls: {{insecure: true}}\n        timeout: 2s\n    resolver:\n      static:\n        hostnames: [127.0.0.1:{}, 127.0.0.1:{}]",
@@ -807,7 +805,7 @@ async fn tail_sampling_two_tiers_decide_every_trace_whole_on_one_sampler() {
         ),
         "    traces: {receivers: [otlp], exporters: [loadbalancing]}",
     );
-    let front = Collector::start(ports, &cfg, &[]);
+    let front = Collector::start(&cfg, &[]);
 
     // One span of every trace per request (rounds over both transports), all within ~1s.
     let http = reqwest::Client::new();
@@ -849,7 +847,17 @@ async fn tail_sampling_two_tiers_decide_every_trace_whole_on_one_sampler() {
         "{} of {want_spans} spans at the sinks",
         at_sinks()
     );
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Nothing more is on its way once the front has sent on every span and each sampler all
+    // that its tail_sampling emitted (every trace is decided).
+    let spans = (TIER_TRACES * TIER_SPANS) as f64;
+    assert!(
+        eventually(Duration::from_secs(10), || front
+            .metric("otelcol_exporter_sent_spans{exporter=\"loadbalancing\"}")
+            >= spans
+            && samplers.iter().all(sent_all_emitted)),
+        "front:\n{}",
+        front.metrics_text()
+    );
 
     // Each kept trace whole at exactly one sink; nothing of the others anywhere.
     let mut arrivals: HashMap<Vec<u8>, Arrival> = HashMap::new();

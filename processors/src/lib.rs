@@ -13,13 +13,6 @@ pub mod attraction;
 pub mod attributes;
 #[cfg(feature = "batch")]
 pub mod batch;
-#[cfg(any(
-    feature = "attraction",
-    feature = "probabilistic_sampler",
-    feature = "redaction",
-    feature = "tail_sampling"
-))]
-pub mod choice;
 #[cfg(all(
     test,
     any(

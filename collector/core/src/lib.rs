@@ -5,7 +5,11 @@
 //! - the component traits [`Receiver`], [`Processor`] (and the per-signal [`SignalProcessor`]
 //!   adapter), [`Exporter`], [`Extension`], and their factories;
 //! - [`PipelineError`] / [`ExportError`] and their mapping to gRPC and HTTP statuses;
-//! - [`telemetry`]: the self-metrics registry with otelcol's metric names.
+//! - [`telemetry`]: the self-metrics registry with otelcol's metric names;
+//! - [`pdata`] (loops and attribute helpers over the OTLP types), [`wire`] (the same on encoded
+//!   bytes) and [`format`] (values written as otelcol writes them).
+//!
+//! Transport (TLS, the gRPC bytes codec, `google.rpc.Status`) is in `ferrotel-transport`.
 
 // Tests may unwrap: a panic is how they fail.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -15,11 +19,10 @@ pub mod batch;
 pub mod component;
 pub mod error;
 pub mod factory;
-pub mod grpc;
+pub mod format;
 pub mod pdata;
 pub mod storage;
 pub mod telemetry;
-pub mod tls;
 pub mod wire;
 
 pub use auth::{AuthError, ClientAuthenticator, Extensions, ServerAuthenticator};

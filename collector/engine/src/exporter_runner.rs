@@ -297,41 +297,13 @@ impl ExporterRunner {
     /// without, once it was exported (or failed for good).
     pub async fn enqueue(&self, batch: Batch, overflow: Overflow) -> Result<(), PipelineError> {
         if !self.settings.queue.enabled {
-            let err = match self.send_with_retry(batch).await {
-                Outcome::Sent => return Ok(()),
-                Outcome::Failed(e) | Outcome::Interrupted(e) => e,
-            };
-            return Err(match err {
-                ExportError::Permanent(m) => PipelineError::Permanent(m),
-                ExportError::Retryable { message, throttle } => PipelineError::Refused {
-                    message,
-                    retry_after: throttle.or(Some(Duration::from_secs(1))),
-                },
-            });
+            return self.export_in_caller(batch).await;
         }
         let cost = self.cost(&batch);
-        let n = u32::try_from(cost).unwrap_or(u32::MAX);
-        let wait = overflow == Overflow::Wait || self.settings.queue.block_on_overflow;
-        let permit = if wait {
-            self.capacity
-                .clone()
-                .acquire_many_owned(n)
-                .await
-                .map_err(|_| PipelineError::refused("exporter is shutting down"))?
-        } else {
-            match self.capacity.clone().try_acquire_many_owned(n) {
-                Ok(p) => p,
-                Err(_) => {
-                    self.metrics.enqueue_failed.add(batch.item_count() as u64);
-                    tracing::warn!(exporter = %self.id, rejected_items = batch.item_count(), "Exporting failed. Rejecting data. sending queue is full");
-                    return Err(PipelineError::queue_full());
-                }
-            }
-        };
+        let permit = self.reserve(&batch, cost, overflow).await?;
         let Some(tx) = self.sender() else {
-            return Err(PipelineError::refused("exporter is shutting down"));
+            return Err(shutting_down());
         };
-        let closed = || PipelineError::refused("exporter is shutting down");
         let Some(store) = self.persistent.get() else {
             self.metrics.queue_size.add(cost as i64);
             let item = Item {
@@ -340,11 +312,62 @@ impl ExporterRunner {
                 cost,
                 seq: None,
             };
-            return tx.send(item).map_err(|_| closed());
+            return tx.send(item).map_err(|_| shutting_down());
         };
-        // Written and queued in one blocking task, so that it is queued even if the caller
-        // stops waiting; the caller hears of success only once it is on disk.
-        let store = store.clone();
+        self.persist(store.clone(), tx, batch, permit, cost).await
+    }
+
+    /// The queue disabled: exports in the caller's task; a failure is the caller's refusal.
+    async fn export_in_caller(&self, batch: Batch) -> Result<(), PipelineError> {
+        let err = match self.send_with_retry(batch).await {
+            Outcome::Sent => return Ok(()),
+            Outcome::Failed(e) | Outcome::Interrupted(e) => e,
+        };
+        Err(match err {
+            ExportError::Permanent(m) => PipelineError::Permanent(m),
+            ExportError::Retryable { message, throttle } => PipelineError::Refused {
+                message,
+                retry_after: throttle.or(Some(Duration::from_secs(1))),
+            },
+        })
+    }
+
+    /// Room in the queue for a batch of this cost: waited for, or refused at once when the
+    /// queue is full and neither the caller nor the configuration (`block_on_overflow`) waits.
+    async fn reserve(
+        &self,
+        batch: &Batch,
+        cost: u64,
+        overflow: Overflow,
+    ) -> Result<OwnedSemaphorePermit, PipelineError> {
+        let n = u32::try_from(cost).unwrap_or(u32::MAX);
+        let wait = overflow == Overflow::Wait || self.settings.queue.block_on_overflow;
+        if wait {
+            return self
+                .capacity
+                .clone()
+                .acquire_many_owned(n)
+                .await
+                .map_err(|_| shutting_down());
+        }
+        self.capacity.clone().try_acquire_many_owned(n).map_err(|_| {
+            self.metrics.enqueue_failed.add(batch.item_count() as u64);
+            tracing::warn!(exporter = %self.id, rejected_items = batch.item_count(), "Exporting failed. Rejecting data. sending queue is full");
+            PipelineError::queue_full()
+        })
+    }
+
+    /// Writes a batch to the persistent queue and queues it, in one blocking task so that it is
+    /// queued even if the caller stops waiting; the caller hears of success only once it is on
+    /// disk.
+    async fn persist(
+        &self,
+        store: Arc<dyn QueueStore>,
+        tx: mpsc::UnboundedSender<Item>,
+        batch: Batch,
+        permit: OwnedSemaphorePermit,
+        cost: u64,
+    ) -> Result<(), PipelineError> {
         let queue_size = self.metrics.queue_size.clone();
         let items = batch.item_count();
         let written = Self::blocking(move || {
@@ -366,7 +389,7 @@ impl ExporterRunner {
         .await;
         match written {
             Ok(true) => Ok(()),
-            Ok(false) => Err(closed()),
+            Ok(false) => Err(shutting_down()),
             Err(e) => {
                 self.metrics.enqueue_failed.add(items as u64);
                 tracing::error!(exporter = %self.id, rejected_items = items, error = %e, "Exporting failed. Rejecting data. Could not write to the persistent queue.");
@@ -452,6 +475,11 @@ impl ExporterRunner {
     pub fn abandon(&self) {
         self.give_up.cancel();
     }
+}
+
+/// The refusal of a batch that comes while the exporter shuts down.
+fn shutting_down() -> PipelineError {
+    PipelineError::refused("exporter is shutting down")
 }
 
 fn jittered(d: Duration, factor: f64) -> Duration {

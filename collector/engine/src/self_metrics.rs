@@ -63,7 +63,11 @@ pub async fn serve(
             "service.telemetry.metrics: cannot listen on {addr}: {e}"
         ))
     })?;
-    tracing::info!(endpoint = %addr, "Serving self-metrics at /metrics");
+    // The address actually bound (port 0 shows the kernel's choice; harnesses read it).
+    let bound = listener
+        .local_addr()
+        .map_or_else(|_| addr.to_string(), |a| a.to_string());
+    tracing::info!(endpoint = %bound, "Serving self-metrics at /metrics");
     tasks.spawn(async move {
         loop {
             let (stream, _) = tokio::select! {

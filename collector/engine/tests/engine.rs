@@ -16,7 +16,7 @@ use ferrotel_core::{
     Stability, StartError,
 };
 use ferrotel_engine::Service;
-use ferrotel_testkit::fixtures;
+use ferrotel_testkit::{fixtures, metrics};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,18 +54,13 @@ impl Kit {
 
 /// The value of `ferrotel_pipeline_partially_delivered_items` for `pipeline`.
 fn partially_delivered(service: &Service, pipeline: &str) -> u64 {
-    service
-        .telemetry()
-        .counter(
-            "ferrotel_pipeline_partially_delivered_items",
-            "",
-            &[("pipeline", pipeline)],
-        )
-        .get()
+    let series = format!("ferrotel_pipeline_partially_delivered_items{{pipeline=\"{pipeline}\"}}");
+    metrics::read(service.telemetry(), &series).map_or(0, |v| v as u64)
 }
 
-fn rendered(service: &Service, series: &str) -> bool {
-    service.telemetry().render().contains(series)
+/// The value of `series` (name and labels as rendered) in the service's self-metrics.
+fn rendered(service: &Service, series: &str) -> Option<f64> {
+    metrics::read(service.telemetry(), series)
 }
 
 #[tokio::test]
@@ -103,8 +98,8 @@ service:
     wait_for(|| {
         rendered(
             &service,
-            "otelcol_exporter_sent_spans{exporter=\"recording/a\"} 30",
-        )
+            "otelcol_exporter_sent_spans{exporter=\"recording/a\"}",
+        ) == Some(30.0)
     })
     .await;
     assert_eq!(partially_delivered(&service, "traces"), 0);
@@ -145,10 +140,13 @@ service:
     assert_eq!(err.to_string(), "sending queue is full");
     assert_eq!(err.grpc_code(), 14);
     assert_eq!(err.http_status(), 503);
-    assert!(rendered(
-        &service,
-        "otelcol_exporter_enqueue_failed_spans{exporter=\"recording/slow\"} 3"
-    ));
+    assert_eq!(
+        rendered(
+            &service,
+            "otelcol_exporter_enqueue_failed_spans{exporter=\"recording/slow\"}"
+        ),
+        Some(3.0)
+    );
     assert_eq!(
         partially_delivered(&service, "traces"),
         0,
@@ -197,8 +195,8 @@ service:
     wait_for(|| {
         rendered(
             &service,
-            "otelcol_exporter_send_failed_spans{exporter=\"recording/e\"} 4",
-        )
+            "otelcol_exporter_send_failed_spans{exporter=\"recording/e\"}",
+        ) == Some(4.0)
     })
     .await;
     assert_eq!(
@@ -281,8 +279,8 @@ service:
     assert!(
         rendered(
             &service,
-            "ferrotel_pipeline_partially_delivered_items{pipeline=\"traces\"} 5"
-        ),
+            "ferrotel_pipeline_partially_delivered_items{pipeline=\"traces\"}"
+        ) == Some(5.0),
         "{}",
         service.telemetry().render()
     );
@@ -428,10 +426,13 @@ service:
     wait_for(|| e.entered() == 1).await;
     e.open_gate();
     wait_for(|| e.item_count() == 50).await;
-    assert!(rendered(
-        &service,
-        "otelcol_exporter_enqueue_failed_spans{exporter=\"recording/e\"} 0"
-    ));
+    assert_eq!(
+        rendered(
+            &service,
+            "otelcol_exporter_enqueue_failed_spans{exporter=\"recording/e\"}"
+        ),
+        Some(0.0)
+    );
     service.shutdown(DEADLINE).await;
 }
 

@@ -16,7 +16,7 @@ use common::{document, wait_for, RecordingFactory, StubReceiverFactory};
 use ferrotel_engine::exporter_runner::{ExporterRunner, Overflow};
 use ferrotel_engine::Service;
 use ferrotel_extensions::file_storage::FileQueue;
-use ferrotel_testkit::{fixtures, RecordingExporter};
+use ferrotel_testkit::{fixtures, metrics, RecordingExporter};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -63,12 +63,10 @@ fn records(dir: &Path) -> usize {
     std::fs::read_dir(dir).unwrap().count()
 }
 
-fn series(t: &Telemetry, name: &str) -> String {
-    t.render()
-        .lines()
-        .find(|l| l.starts_with(name))
-        .unwrap_or_default()
-        .to_string()
+/// The value of the series `name` (the tests here have one exporter, so one series a name).
+fn series(t: &Telemetry, name: &str) -> Option<f64> {
+    let text = t.render();
+    metrics::has(&text, name).then(|| metrics::sum(&text, name, &[]))
 }
 
 #[tokio::test]
@@ -93,7 +91,7 @@ async fn accepted_requests_are_on_disk_and_sent_by_the_next_runner() {
     let t2 = Telemetry::new();
     let second = runner(&exp, 10, tmp.path(), &t2).await;
     assert!(
-        series(&t2, "otelcol_exporter_queue_size").ends_with(" 5"),
+        series(&t2, "otelcol_exporter_queue_size") == Some(5.0),
         "{}",
         t2.render()
     );
@@ -101,10 +99,10 @@ async fn accepted_requests_are_on_disk_and_sent_by_the_next_runner() {
     second.spawn_workers(&mut tasks);
     wait_for(|| exp.item_count() == 15).await;
     wait_for(|| records(tmp.path()) == 0).await;
-    assert!(series(&t2, "otelcol_exporter_queue_size").ends_with(" 0"));
-    assert!(series(&t2, "otelcol_exporter_sent_spans").ends_with(" 15"));
+    assert!(series(&t2, "otelcol_exporter_queue_size") == Some(0.0));
+    assert!(series(&t2, "otelcol_exporter_sent_spans") == Some(15.0));
     assert!(
-        series(&t2, "ferrotel_exporter_queue_redispatched_spans").ends_with(" 0"),
+        series(&t2, "ferrotel_exporter_queue_redispatched_spans") == Some(0.0),
         "nothing was in flight"
     );
 }
@@ -133,7 +131,7 @@ async fn in_flight_requests_at_a_crash_are_sent_again_and_counted() {
     let exp = RecordingExporter::default();
     let t2 = Telemetry::new();
     let second = runner(&exp, 10, tmp.path(), &t2).await;
-    assert!(series(&t2, "ferrotel_exporter_queue_redispatched_spans").ends_with(" 3"));
+    assert!(series(&t2, "ferrotel_exporter_queue_redispatched_spans") == Some(3.0));
     let mut tasks = JoinSet::new();
     second.spawn_workers(&mut tasks);
     wait_for(|| exp.item_count() == 3).await;
@@ -164,8 +162,8 @@ async fn a_full_persistent_queue_refuses_and_counts() {
     assert!(err.is_retryable(), "{err:?}");
     assert!(err.to_string().contains("sending queue is full"), "{err}");
     assert_eq!(records(tmp.path()), 2, "the refused request is not stored");
-    assert!(series(&t, "otelcol_exporter_enqueue_failed_spans").ends_with(" 4"));
-    assert!(series(&t, "otelcol_exporter_queue_capacity").ends_with(" 2"));
+    assert!(series(&t, "otelcol_exporter_enqueue_failed_spans") == Some(4.0));
+    assert!(series(&t, "otelcol_exporter_queue_capacity") == Some(2.0));
 }
 
 #[tokio::test]
@@ -195,7 +193,7 @@ async fn shutdown_leaves_failing_requests_on_disk_without_counting_them_failed()
     .await
     .expect("workers stop at once");
     assert_eq!(records(tmp.path()), 3);
-    assert!(series(&t, "otelcol_exporter_send_failed_spans").ends_with(" 0"));
+    assert!(series(&t, "otelcol_exporter_send_failed_spans") == Some(0.0));
 }
 
 // --- config validation through Service::build ------------------------------------------------
@@ -257,7 +255,7 @@ async fn a_service_with_a_persistent_queue_starts_and_recovers() {
     let mut svc = build(&yaml).unwrap();
     svc.start().await.unwrap();
     let t = svc.telemetry().clone();
-    wait_for(|| series(&t, "otelcol_exporter_sent_spans").ends_with(" 7")).await;
+    wait_for(|| series(&t, "otelcol_exporter_sent_spans") == Some(7.0)).await;
     wait_for(|| records(&qdir) == 0).await;
     svc.shutdown(Duration::from_secs(5)).await;
 }

@@ -354,6 +354,7 @@ impl Factory for BasicAuthFactory {
             "HTTP Basic authentication (htpasswd for receivers, credentials for exporters)",
         )
         .stability(Stability::Beta)
+        .example("client_auth: {username: user, password: secret}")
     }
 
     fn create(

@@ -216,6 +216,7 @@ impl Factory for BearerTokenAuthFactory {
             "Static bearer token authentication for receivers and exporters",
         )
         .stability(Stability::Beta)
+        .example("token: example-token")
     }
 
     fn create(

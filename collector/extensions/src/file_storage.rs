@@ -255,6 +255,7 @@ impl Factory for FileStorageFactory {
             "local disk storage for persistent sending queues",
         )
         .stability(Stability::Beta)
+        .example("directory: /tmp")
     }
 
     fn create(

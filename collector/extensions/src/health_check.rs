@@ -234,9 +234,13 @@ impl Extension for HealthCheck {
             .await
             .map_err(|e| StartError(format!("listen tcp {}: {e}", self.cfg.endpoint)))?;
         self.local_addr = listener.local_addr().ok();
+        // The address actually bound (port 0 shows the kernel's choice; harnesses read it).
+        let endpoint = self
+            .local_addr
+            .map_or_else(|| self.cfg.endpoint.clone(), |a| a.to_string());
         tracing::info!(
             otelcol.component.id = %ctx.id,
-            endpoint = %self.cfg.endpoint,
+            endpoint = %endpoint,
             "Starting health_check extension"
         );
         // Serve until our own shutdown (extensions stop last), so probes see 503 while the
@@ -314,6 +318,7 @@ impl Factory for HealthCheckFactory {
             "HTTP health endpoint for liveness and readiness probes",
         )
         .stability(Stability::Beta)
+        .example("endpoint: 127.0.0.1:0")
     }
 
     fn create(
@@ -382,6 +387,8 @@ mod tests {
         );
 
         health.set(HealthState::Ready);
+        // Not synchronisation (the state is read per request): time must pass for the
+        // uptime below to be more than zero.
         tokio::time::sleep(Duration::from_millis(20)).await;
         // Any method.
         let r = client.post(format!("{base}/")).send().await.unwrap();

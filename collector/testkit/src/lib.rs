@@ -4,12 +4,21 @@
 //! - [`RecordingExporter`]: an exporter that records batches and can fail on demand;
 //! - [`config`]: create contexts, YAML and testdata for component config tests;
 //! - [`conformance`]: create / process / flush checks every processor factory must pass;
-//! - [`pki`]: CA, server and client certificates generated for TLS tests.
+//! - [`pki`]: CA, server and client certificates generated for TLS tests;
+//! - [`metrics`]: the one reader of self-metrics text (a series' value, a sum over labels);
+//! - [`net`]: a [`ReservedPort`] where nothing listens (components bind port 0 instead);
+//! - [`wait`]: [`wait_for`] a condition with a deadline instead of sleeping.
 
 pub mod config;
 pub mod conformance;
 pub mod fixtures;
+pub mod metrics;
+pub mod net;
 pub mod pki;
+pub mod wait;
+
+pub use net::ReservedPort;
+pub use wait::{wait_for, wait_for_async, wait_for_blocking};
 
 use ferrotel_core::{Batch, Consumer, ExportError, Exporter, PipelineError};
 use std::collections::VecDeque;
@@ -106,6 +115,7 @@ impl Exporter for RecordingExporter {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let delay = *self.delay.lock().unwrap_or_else(|p| p.into_inner());
         if !delay.is_zero() {
+            // Not synchronisation: the slow backend the test asked for.
             tokio::time::sleep(delay).await;
         }
         if let Some(e) = self

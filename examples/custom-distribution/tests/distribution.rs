@@ -3,7 +3,7 @@
 
 use ferrotel::prelude::pdata;
 use ferrotel_integration::sink::Sink;
-use ferrotel_integration::{base_config, eventually, Collector, Ports};
+use ferrotel_integration::{base_config, eventually, Collector};
 use prost::Message;
 use std::path::Path;
 use std::process::Command;
@@ -15,15 +15,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_my-ferrotel");
 fn custom_processors_run_in_a_yaml_pipeline() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let sink = rt.block_on(Sink::start());
-    let ports = Ports::new();
     let config = base_config(
-        &ports,
         "  tenant: {header: x-tenant}\n  drop_health: {}\n  batch: {timeout: 20ms}",
         &format!("  otlp:\n    endpoint: 127.0.0.1:{}\n    tls: {{insecure: true}}", sink.port()),
         "    traces: {receivers: [otlp], processors: [drop_health, tenant, batch], exporters: [otlp]}",
     )
     .replace("      http:\n", "      http:\n        include_metadata: true\n");
-    let _c = Collector::start_binary(Path::new(BIN), ports, &config, &[]);
+    let c = Collector::start_binary(Path::new(BIN), &config, &[]);
+    let ports = c.ports;
 
     let mut req = ferrotel_testkit::fixtures::traces(6);
     let spans = &mut req.resource_spans[0].scope_spans[0].spans;

@@ -18,7 +18,7 @@ mod text;
 
 pub use text::{basic, detailed, go_time, is_sensitive, normal};
 
-use crate::choice::{Choice, Choices};
+use ferrotel_config::choice::{Choice, Choices};
 use ferrotel_config::{ConfigErrors, GoDuration, QueueConfig, RetryConfig, Validate, Validator};
 use ferrotel_core::{
     Batch, CreateContext, ExportError, Exporter, ExporterParts, ExporterSettings, Factory,

@@ -2,7 +2,7 @@
 //! (basic), one line per item (normal) and the full `otlptext` dump (detailed). Values of
 //! credential-bearing attributes (Authorization, Cookie, ...) are printed as `[REDACTED]`.
 
-use ferrotel_core::pdata::{format_go_float, hex, value_as_string};
+use ferrotel_core::format::{format_go_float, value_as_string};
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
@@ -12,7 +12,7 @@ use ferrotel_core::proto::common::v1::{
 };
 use ferrotel_core::proto::metrics::v1::{
     exemplar, exponential_histogram_data_point::Buckets, metric, number_data_point, Exemplar,
-    Metric,
+    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint, SummaryDataPoint,
 };
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::Data;
@@ -131,7 +131,7 @@ fn id_hex(b: &[u8]) -> String {
     if b.iter().all(|x| *x == 0) {
         String::new()
     } else {
-        hex(b)
+        hex::encode(b)
     }
 }
 
@@ -508,6 +508,13 @@ impl Dump {
         self.line(format!("Timestamp: {}", go_time(time)));
     }
 
+    fn aggregation_temporality(&mut self, t: i32) {
+        self.line(format!(
+            "     -> AggregationTemporality: {}",
+            temporality(t)
+        ));
+    }
+
     fn optional_stats(&mut self, sum: Option<f64>, min: Option<f64>, max: Option<f64>) {
         for (k, v) in [("Sum", sum), ("Min", min), ("Max", max)] {
             if let Some(v) = v {
@@ -727,104 +734,104 @@ fn detailed_metrics(m: &ExportMetricsServiceRequest, d: &mut Dump) {
 }
 
 fn detailed_points(metric: &Metric, d: &mut Dump) {
-    let number = |points: &[ferrotel_core::proto::metrics::v1::NumberDataPoint], d: &mut Dump| {
-        for (i, p) in points.iter().enumerate() {
-            d.point_header(
-                "NumberDataPoints",
-                i,
-                &p.attributes,
-                p.start_time_unix_nano,
-                p.time_unix_nano,
-            );
-            match p.value {
-                Some(number_data_point::Value::AsInt(v)) => d.line(format!("Value: {v}")),
-                Some(number_data_point::Value::AsDouble(v)) => {
-                    d.line(format!("Value: {}", go_f(v)))
-                }
-                None => {}
-            }
-            d.exemplars(&p.exemplars);
-        }
-    };
     match &metric.data {
         None => {}
-        Some(metric::Data::Gauge(g)) => number(&g.data_points, d),
+        Some(metric::Data::Gauge(g)) => number_points(&g.data_points, d),
         Some(metric::Data::Sum(s)) => {
             d.line(format!("     -> IsMonotonic: {}", s.is_monotonic));
-            d.line(format!(
-                "     -> AggregationTemporality: {}",
-                temporality(s.aggregation_temporality)
-            ));
-            number(&s.data_points, d);
+            d.aggregation_temporality(s.aggregation_temporality);
+            number_points(&s.data_points, d);
         }
         Some(metric::Data::Histogram(h)) => {
-            d.line(format!(
-                "     -> AggregationTemporality: {}",
-                temporality(h.aggregation_temporality)
-            ));
-            for (i, p) in h.data_points.iter().enumerate() {
-                d.point_header(
-                    "HistogramDataPoints",
-                    i,
-                    &p.attributes,
-                    p.start_time_unix_nano,
-                    p.time_unix_nano,
-                );
-                d.line(format!("Count: {}", p.count));
-                d.optional_stats(p.sum, p.min, p.max);
-                for (b, bound) in p.explicit_bounds.iter().enumerate() {
-                    d.line(format!("ExplicitBounds #{b}: {}", go_f(*bound)));
-                }
-                for (b, c) in p.bucket_counts.iter().enumerate() {
-                    d.line(format!("Buckets #{b}, Count: {c}"));
-                }
-                d.exemplars(&p.exemplars);
-            }
+            d.aggregation_temporality(h.aggregation_temporality);
+            histogram_points(&h.data_points, d);
         }
         Some(metric::Data::ExponentialHistogram(h)) => {
-            d.line(format!(
-                "     -> AggregationTemporality: {}",
-                temporality(h.aggregation_temporality)
-            ));
-            for (i, p) in h.data_points.iter().enumerate() {
-                d.point_header(
-                    "ExponentialHistogramDataPoints",
-                    i,
-                    &p.attributes,
-                    p.start_time_unix_nano,
-                    p.time_unix_nano,
-                );
-                d.line(format!("Count: {}", p.count));
-                d.optional_stats(p.sum, p.min, p.max);
-                exp_buckets(
-                    d,
-                    p.scale,
-                    p.negative.as_ref(),
-                    p.zero_count,
-                    p.positive.as_ref(),
-                );
-                d.exemplars(&p.exemplars);
-            }
+            d.aggregation_temporality(h.aggregation_temporality);
+            exponential_histogram_points(&h.data_points, d);
         }
-        Some(metric::Data::Summary(s)) => {
-            for (i, p) in s.data_points.iter().enumerate() {
-                d.point_header(
-                    "SummaryDataPoints",
-                    i,
-                    &p.attributes,
-                    p.start_time_unix_nano,
-                    p.time_unix_nano,
-                );
-                d.line(format!("Count: {}", p.count));
-                d.line(format!("Sum: {}", go_f(p.sum)));
-                for (q, v) in p.quantile_values.iter().enumerate() {
-                    d.line(format!(
-                        "QuantileValue #{q}: Quantile {}, Value {}",
-                        go_f(v.quantile),
-                        go_f(v.value)
-                    ));
-                }
-            }
+        Some(metric::Data::Summary(s)) => summary_points(&s.data_points, d),
+    }
+}
+
+fn number_points(points: &[NumberDataPoint], d: &mut Dump) {
+    for (i, p) in points.iter().enumerate() {
+        d.point_header(
+            "NumberDataPoints",
+            i,
+            &p.attributes,
+            p.start_time_unix_nano,
+            p.time_unix_nano,
+        );
+        match p.value {
+            Some(number_data_point::Value::AsInt(v)) => d.line(format!("Value: {v}")),
+            Some(number_data_point::Value::AsDouble(v)) => d.line(format!("Value: {}", go_f(v))),
+            None => {}
+        }
+        d.exemplars(&p.exemplars);
+    }
+}
+
+fn histogram_points(points: &[HistogramDataPoint], d: &mut Dump) {
+    for (i, p) in points.iter().enumerate() {
+        d.point_header(
+            "HistogramDataPoints",
+            i,
+            &p.attributes,
+            p.start_time_unix_nano,
+            p.time_unix_nano,
+        );
+        d.line(format!("Count: {}", p.count));
+        d.optional_stats(p.sum, p.min, p.max);
+        for (b, bound) in p.explicit_bounds.iter().enumerate() {
+            d.line(format!("ExplicitBounds #{b}: {}", go_f(*bound)));
+        }
+        for (b, c) in p.bucket_counts.iter().enumerate() {
+            d.line(format!("Buckets #{b}, Count: {c}"));
+        }
+        d.exemplars(&p.exemplars);
+    }
+}
+
+fn exponential_histogram_points(points: &[ExponentialHistogramDataPoint], d: &mut Dump) {
+    for (i, p) in points.iter().enumerate() {
+        d.point_header(
+            "ExponentialHistogramDataPoints",
+            i,
+            &p.attributes,
+            p.start_time_unix_nano,
+            p.time_unix_nano,
+        );
+        d.line(format!("Count: {}", p.count));
+        d.optional_stats(p.sum, p.min, p.max);
+        exp_buckets(
+            d,
+            p.scale,
+            p.negative.as_ref(),
+            p.zero_count,
+            p.positive.as_ref(),
+        );
+        d.exemplars(&p.exemplars);
+    }
+}
+
+fn summary_points(points: &[SummaryDataPoint], d: &mut Dump) {
+    for (i, p) in points.iter().enumerate() {
+        d.point_header(
+            "SummaryDataPoints",
+            i,
+            &p.attributes,
+            p.start_time_unix_nano,
+            p.time_unix_nano,
+        );
+        d.line(format!("Count: {}", p.count));
+        d.line(format!("Sum: {}", go_f(p.sum)));
+        for (q, v) in p.quantile_values.iter().enumerate() {
+            d.line(format!(
+                "QuantileValue #{q}: Quantile {}, Value {}",
+                go_f(v.quantile),
+                go_f(v.value)
+            ));
         }
     }
 }

@@ -27,9 +27,7 @@ mod translate;
 
 pub use encode::{Datagrams, EncodeError};
 
-use crate::shared::{
-    check_headers, header_map, http_client_builder, parse_retry_after, read_limited,
-};
+use crate::shared::{check_headers, header_map, http_client_builder, read_limited};
 use ferrotel_config::{
     ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Validate, Validator,
 };
@@ -38,6 +36,7 @@ use ferrotel_core::{
     Batch, CreateContext, Data, ExportError, Exporter, ExporterParts, ExporterSettings, Factory,
     FactoryInfo, Signal, Stability,
 };
+use ferrotel_transport::http::parse_retry_after;
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};

@@ -728,9 +728,8 @@ async fn http_statuses_are_classified() {
     assert!(exp.export(metrics).await.unwrap_err().is_permanent());
 
     // Nobody listening: retryable.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = closed.local_addr().unwrap();
-    drop(closed);
+    let closed = ferrotel_testkit::ReservedPort::new();
+    let addr = closed.addr();
     let exp = create("jaeger", &format!("endpoint: http://{addr}/api/traces"))
         .unwrap()
         .exporter;

@@ -3,7 +3,7 @@
 //! microseconds, OTel-only concepts (kind, status, scope, tracestate) as span tags. The model
 //! borrows from the OTLP request, so translating costs a few small vectors per span.
 
-use ferrotel_core::pdata::{value_as_string, value_to_json};
+use ferrotel_core::format::{value_as_string, value_to_json};
 use ferrotel_core::proto::common::v1::{any_value::Value as V, InstrumentationScope, KeyValue};
 use ferrotel_core::proto::trace::v1::{
     span::{Event, SpanKind},

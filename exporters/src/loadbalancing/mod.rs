@@ -37,9 +37,9 @@
 
 pub mod ring;
 
-use crate::choice::{Choice, Choices};
 use crate::otlp::{endpoint_problem, OtlpConfig, OtlpExporter};
 use crate::shared::not_supported;
+use ferrotel_config::choice::{Choice, Choices};
 use ferrotel_config::{
     decode, ConfigErrors, GoDuration, QueueConfig, RetryConfig, Validate, Validator, Value,
 };
@@ -758,27 +758,7 @@ impl LoadBalancingExporter {
             let mut backends = Vec::with_capacity(ring.endpoints().len());
             for (i, endpoint) in ring.endpoints().iter().enumerate() {
                 otlp.endpoint = endpoint.clone();
-                let exporter = if i == 0 {
-                    OtlpExporter::new(&mut v.at("protocol.otlp"), ctx.id.to_string(), &otlp)?
-                } else {
-                    // The same settings but the endpoint, which was checked.
-                    let mut scratch = ferrotel_config::Findings::default();
-                    let mut at = Validator::new(String::new(), &mut scratch);
-                    OtlpExporter::new(&mut at, ctx.id.to_string(), &otlp)?
-                };
-                let outcome = |success: &str| {
-                    ctx.telemetry.counter(
-                        "otelcol_loadbalancer_backend_outcome",
-                        "Number of successes and failures for each endpoint.",
-                        &[("endpoint", endpoint), ("success", success)],
-                    )
-                };
-                backends.push(Backend {
-                    endpoint: endpoint.clone(),
-                    exporter: Arc::new(exporter),
-                    succeeded: outcome("true"),
-                    failed: outcome("false"),
-                });
+                backends.push(Backend::new(ctx, v, i == 0, &otlp)?);
             }
             Some((otlp, backends))
         })?;
@@ -789,28 +769,8 @@ impl LoadBalancingExporter {
         let queue = cfg.sending_queue.clone().unwrap_or(otlp.sending_queue);
 
         let timeout = cfg.timeout.unwrap_or_default();
-        let memo = retry.enabled.then(|| Memo {
-            entries: Mutex::new(vec![]),
-            next_id: AtomicU64::new(0),
-            capacity: 64.max(4 * queue.num_consumers),
-            ttl: (!retry.max_elapsed_time.is_zero()).then(|| {
-                retry.max_elapsed_time.0 + timeout.0 + otlp.timeout.0 + Duration::from_secs(60)
-            }),
-        });
-        ctx.telemetry
-            .gauge(
-                "otelcol_loadbalancer_num_backends",
-                "Current number of backends in use.",
-                &[("resolver", "static")],
-            )
-            .set(backends.len() as i64);
-        ctx.telemetry
-            .counter(
-                "otelcol_loadbalancer_num_resolutions",
-                "Number of times the resolver has triggered new resolutions.",
-                &[("resolver", "static"), ("success", "true")],
-            )
-            .inc();
+        let memo = Memo::for_retries(&retry, &queue, timeout.0, otlp.timeout.0);
+        record_static_resolution(ctx, backends.len());
         let exporter = LoadBalancingExporter {
             ring,
             backends,
@@ -827,6 +787,78 @@ impl LoadBalancingExporter {
             },
         ))
     }
+}
+
+impl Backend {
+    /// The backend at `otlp.endpoint`; only the `first` reports the settings' problems.
+    fn new(
+        ctx: &CreateContext,
+        v: &mut Validator<'_>,
+        first: bool,
+        otlp: &OtlpConfig,
+    ) -> Option<Backend> {
+        let exporter = if first {
+            OtlpExporter::new(&mut v.at("protocol.otlp"), ctx.id.to_string(), otlp)?
+        } else {
+            // The same settings but the endpoint, which was checked.
+            let mut scratch = ferrotel_config::Findings::default();
+            let mut at = Validator::new(String::new(), &mut scratch);
+            OtlpExporter::new(&mut at, ctx.id.to_string(), otlp)?
+        };
+        let endpoint = &otlp.endpoint;
+        let outcome = |success: &str| {
+            ctx.telemetry.counter(
+                "otelcol_loadbalancer_backend_outcome",
+                "Number of successes and failures for each endpoint.",
+                &[("endpoint", endpoint), ("success", success)],
+            )
+        };
+        Some(Backend {
+            endpoint: endpoint.clone(),
+            exporter: Arc::new(exporter),
+            succeeded: outcome("true"),
+            failed: outcome("false"),
+        })
+    }
+}
+
+impl Memo {
+    /// A memo sized for the queue's workers, when the engine retries (`None` otherwise): its
+    /// entries outlive the engine's last retry, each attempt taking up to `timeout` (the
+    /// engine's) plus `backend_timeout`.
+    fn for_retries(
+        retry: &RetryConfig,
+        queue: &QueueConfig,
+        timeout: Duration,
+        backend_timeout: Duration,
+    ) -> Option<Memo> {
+        retry.enabled.then(|| Memo {
+            entries: Mutex::new(vec![]),
+            next_id: AtomicU64::new(0),
+            capacity: 64.max(4 * queue.num_consumers),
+            ttl: (!retry.max_elapsed_time.is_zero()).then(|| {
+                retry.max_elapsed_time.0 + timeout + backend_timeout + Duration::from_secs(60)
+            }),
+        })
+    }
+}
+
+/// The telemetry of the static resolver, which resolves once, to `backends` backends.
+fn record_static_resolution(ctx: &CreateContext, backends: usize) {
+    ctx.telemetry
+        .gauge(
+            "otelcol_loadbalancer_num_backends",
+            "Current number of backends in use.",
+            &[("resolver", "static")],
+        )
+        .set(backends as i64);
+    ctx.telemetry
+        .counter(
+            "otelcol_loadbalancer_num_resolutions",
+            "Number of times the resolver has triggered new resolutions.",
+            &[("resolver", "static"), ("success", "true")],
+        )
+        .inc();
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 use super::*;
 use bytes::Bytes;
 use ferrotel_config::decode_valid;
-use ferrotel_core::grpc::BytesCodec;
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use ferrotel_core::{AnyFactory, Telemetry};
 use ferrotel_testkit::config::{create_context, refused, yaml};
+use ferrotel_transport::grpc::BytesCodec;
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::convert::Infallible;
@@ -690,10 +690,9 @@ async fn a_permanent_refusal_fails_the_batch_without_resending_it() {
 #[tokio::test]
 async fn a_down_backend_fails_retryably_and_names_itself() {
     let (b1, a1) = Server::start().await;
-    let down = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().to_string()
-    };
+    // A port with nothing listening (held for the whole test).
+    let reserved = ferrotel_testkit::ReservedPort::new();
+    let down = reserved.addr().to_string();
     let (parts, _) = exporter_for(&[&a1, &down], "").await;
     let err = parts
         .exporter

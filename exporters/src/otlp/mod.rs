@@ -24,21 +24,22 @@
 
 pub use crate::shared::{AuthSettings, Compression};
 
-use crate::choice::Choice;
 use crate::shared::{
     check_compression, check_headers, header_map, log_partial_success, not_supported,
-    partial_success, retry_info_delay, ClientAuth,
+    partial_success, ClientAuth,
 };
 use bytes::Bytes;
+use ferrotel_config::choice::Choice;
 use ferrotel_config::{
     ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Validate, Validator, Value,
 };
-use ferrotel_core::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
-use ferrotel_core::tls;
 use ferrotel_core::{
     Batch, CreateContext, ExportError, Exporter, ExporterParts, ExporterSettings,
     ExporterStartContext, Factory, FactoryInfo, Signal, Stability, StartError,
 };
+use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
+use ferrotel_transport::status::retry_info_delay;
+use ferrotel_transport::tls;
 use http::uri::PathAndQuery;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -270,10 +270,9 @@ async fn statuses_are_classified_like_otelcol() {
 
 #[tokio::test]
 async fn lazy_connect_and_retryable_when_down() {
-    // A port with nothing listening.
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    drop(l);
+    // A port with nothing listening (held for the whole test).
+    let down = ferrotel_testkit::ReservedPort::new();
+    let addr = down.addr();
     let exp = exporter_for(addr, "");
     let sc = ExporterStartContext {
         telemetry: Telemetry::new(),

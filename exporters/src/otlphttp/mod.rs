@@ -20,14 +20,14 @@
 //!     sending_queue: { enabled: true }
 //! ```
 
-pub use crate::shared::{parse_retry_after, AuthSettings, Compression};
+pub use crate::shared::{AuthSettings, Compression};
 
-use crate::choice::{Choice, Choices};
 use crate::shared::{
     check_compression, check_headers, header_map, http_client_builder, log_partial_success,
-    partial_success, partial_success_json, read_limited, ClientAuth, RpcStatus,
+    partial_success, partial_success_json, read_limited, ClientAuth,
 };
 use bytes::Bytes;
+use ferrotel_config::choice::{Choice, Choices};
 use ferrotel_config::{
     ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Validate, Validator, Value,
 };
@@ -35,6 +35,8 @@ use ferrotel_core::{
     Batch, CreateContext, Data, ExportError, Exporter, ExporterParts, ExporterSettings,
     ExporterStartContext, Factory, FactoryInfo, Stability, StartError,
 };
+use ferrotel_transport::http::{parse_retry_after, CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF};
+use ferrotel_transport::status::RpcStatus;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::HeaderMap;
 use prost::Message;
@@ -194,8 +196,8 @@ impl Choices for Encoding {}
 impl Encoding {
     fn content_type(self) -> &'static str {
         match self {
-            Encoding::Proto => "application/x-protobuf",
-            Encoding::Json => "application/json",
+            Encoding::Proto => CONTENT_TYPE_PROTOBUF,
+            Encoding::Json => CONTENT_TYPE_JSON,
         }
     }
 }
@@ -239,12 +241,12 @@ fn compress(c: Compression, body: Bytes) -> std::io::Result<Bytes> {
 /// else the body text.
 fn error_message(content_type: Option<&str>, body: &[u8]) -> String {
     let ct = content_type.unwrap_or("");
-    if ct.starts_with("application/x-protobuf") {
+    if ct.starts_with(CONTENT_TYPE_PROTOBUF) {
         if let Ok(s) = RpcStatus::decode(body) {
             return s.message;
         }
     }
-    if ct.starts_with("application/json") {
+    if ct.starts_with(CONTENT_TYPE_JSON) {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
             if let Some(m) = v.get("message").and_then(|m| m.as_str()) {
                 return m.to_string();
@@ -312,7 +314,7 @@ impl Exporter for OtlpHttpExporter {
         if (200..300).contains(&status) {
             let body = read_limited(resp, 16 << 20).await;
             let partial = match content_type.as_deref() {
-                Some(ct) if ct.starts_with("application/json") => {
+                Some(ct) if ct.starts_with(CONTENT_TYPE_JSON) => {
                     partial_success_json(signal, &body)
                 }
                 _ => partial_success(signal, &body),

@@ -3,11 +3,13 @@
 //! number of distinct series, and series not updated for `metric_expiration` are dropped.
 
 use super::naming::{escape_label_value, label_name, metric_name, NameKind};
-use ferrotel_core::pdata::value_as_string;
+use ferrotel_core::format::value_as_string;
 use ferrotel_core::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_core::proto::common::v1::KeyValue;
 use ferrotel_core::proto::metrics::v1::{
-    exemplar, metric::Data, number_data_point, AggregationTemporality, Exemplar, Metric,
+    exemplar, metric::Data, number_data_point, AggregationTemporality, Exemplar,
+    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint, Sum,
+    SummaryDataPoint,
 };
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -191,6 +193,20 @@ struct Point<'a> {
     exemplars: &'a [Exemplar],
 }
 
+/// The `Point` of an OTLP data point of any type (they share these fields).
+macro_rules! point {
+    ($p:expr, $value:expr, $exemplars:expr) => {
+        Point {
+            attrs: &$p.attributes,
+            start: $p.start_time_unix_nano,
+            time: $p.time_unix_nano,
+            flags: $p.flags,
+            value: $value,
+            exemplars: $exemplars,
+        }
+    };
+}
+
 /// How a point combines with the stored one.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Merge {
@@ -201,10 +217,6 @@ enum Merge {
 }
 
 const FLAG_NO_RECORDED_VALUE: u32 = 1;
-
-fn hex(b: &[u8]) -> String {
-    ferrotel_core::pdata::hex(b)
-}
 
 impl Accumulator {
     pub(crate) fn new(opts: Options) -> Self {
@@ -285,154 +297,20 @@ impl Accumulator {
 
     /// Returns the number of dropped points.
     fn metric(&mut self, m: &Metric, base: &Labels, top: &Labels, now: Instant) -> usize {
+        let decoded = match decode(m) {
+            Ok(decoded) => decoded,
+            Err(dropped) => return dropped,
+        };
         let o = &self.opts;
-        let name =
-            |k: NameKind| metric_name(&m.name, &m.unit, k, &o.namespace, o.add_metric_suffixes);
-        let temporality = |t: i32| match AggregationTemporality::try_from(t) {
-            Ok(AggregationTemporality::Cumulative) => Some(Merge::Replace),
-            Ok(AggregationTemporality::Delta) => Some(Merge::Delta),
-            _ => None,
-        };
-        let number = |p: &number_data_point::Value| match *p {
-            number_data_point::Value::AsDouble(d) => d,
-            number_data_point::Value::AsInt(i) => i as f64,
-        };
-        let (family, kind, merge, points): (String, Kind, Merge, Vec<Point>) = match &m.data {
-            None => return 0,
-            Some(Data::Gauge(g)) => (
-                name(NameKind::Gauge),
-                Kind::Gauge,
-                Merge::Replace,
-                g.data_points
-                    .iter()
-                    .filter_map(|p| {
-                        Some(Point {
-                            attrs: &p.attributes,
-                            start: p.start_time_unix_nano,
-                            time: p.time_unix_nano,
-                            flags: p.flags,
-                            value: Value::Number(number(p.value.as_ref()?)),
-                            exemplars: &[],
-                        })
-                    })
-                    .collect(),
-            ),
-            Some(Data::Sum(s)) => {
-                let Some(merge) = temporality(s.aggregation_temporality) else {
-                    return s.data_points.len();
-                };
-                if merge == Merge::Delta && !s.is_monotonic {
-                    return s.data_points.len();
-                }
-                let (nk, kind) = if s.is_monotonic {
-                    (NameKind::Counter, Kind::Counter)
-                } else {
-                    (NameKind::Other, Kind::Gauge)
-                };
-                (
-                    name(nk),
-                    kind,
-                    merge,
-                    s.data_points
-                        .iter()
-                        .filter_map(|p| {
-                            Some(Point {
-                                attrs: &p.attributes,
-                                start: p.start_time_unix_nano,
-                                time: p.time_unix_nano,
-                                flags: p.flags,
-                                value: Value::Number(number(p.value.as_ref()?)),
-                                exemplars: &p.exemplars,
-                            })
-                        })
-                        .collect(),
-                )
-            }
-            Some(Data::Histogram(h)) => {
-                let Some(merge) = temporality(h.aggregation_temporality) else {
-                    return h.data_points.len();
-                };
-                (
-                    name(NameKind::Other),
-                    Kind::Histogram,
-                    merge,
-                    h.data_points
-                        .iter()
-                        .map(|p| {
-                            let mut counts = p.bucket_counts.clone();
-                            counts.resize(p.explicit_bounds.len() + 1, 0);
-                            Point {
-                                attrs: &p.attributes,
-                                start: p.start_time_unix_nano,
-                                time: p.time_unix_nano,
-                                flags: p.flags,
-                                value: Value::Histogram {
-                                    bounds: p.explicit_bounds.clone(),
-                                    counts,
-                                    count: p.count,
-                                    sum: p.sum.unwrap_or(0.0),
-                                },
-                                exemplars: &p.exemplars,
-                            }
-                        })
-                        .collect(),
-                )
-            }
-            // Exposed as otelcol's current version does in the text formats (a native
-            // histogram with no classic buckets): `+Inf` bucket, `_sum` and `_count`.
-            Some(Data::ExponentialHistogram(h)) => {
-                let Some(merge) = temporality(h.aggregation_temporality) else {
-                    return h.data_points.len();
-                };
-                (
-                    name(NameKind::Other),
-                    Kind::Histogram,
-                    merge,
-                    h.data_points
-                        .iter()
-                        .map(|p| Point {
-                            attrs: &p.attributes,
-                            start: p.start_time_unix_nano,
-                            time: p.time_unix_nano,
-                            flags: p.flags,
-                            value: Value::Histogram {
-                                bounds: vec![],
-                                counts: vec![p.count],
-                                count: p.count,
-                                sum: p.sum.unwrap_or(0.0),
-                            },
-                            exemplars: &[],
-                        })
-                        .collect(),
-                )
-            }
-            Some(Data::Summary(s)) => (
-                name(NameKind::Other),
-                Kind::Summary,
-                Merge::Replace,
-                s.data_points
-                    .iter()
-                    .map(|p| Point {
-                        attrs: &p.attributes,
-                        start: p.start_time_unix_nano,
-                        time: p.time_unix_nano,
-                        flags: p.flags,
-                        value: Value::Summary {
-                            quantiles: p
-                                .quantile_values
-                                .iter()
-                                .map(|q| (q.quantile, q.value))
-                                .collect(),
-                            count: p.count,
-                            sum: p.sum,
-                        },
-                        exemplars: &[],
-                    })
-                    .collect(),
-            ),
-        };
+        let family = metric_name(
+            &m.name,
+            &m.unit,
+            decoded.name,
+            &o.namespace,
+            o.add_metric_suffixes,
+        );
         if family.is_empty() {
-            return points.len();
+            return decoded.points.len();
         }
         let help = if m.description.is_empty() {
             // promtool rejects families without help text.
@@ -440,7 +318,21 @@ impl Accumulator {
         } else {
             m.description.clone()
         };
+        let kind = decoded.kind;
         let keep_exemplars = self.opts.exemplars && matches!(kind, Kind::Counter | Kind::Histogram);
+        let fam = self.family(family, kind, help);
+        let mut dropped = 0;
+        for p in decoded.points {
+            let key = series_key(base, p.attrs, top);
+            if !fam.update(key, p, decoded.merge, keep_exemplars, now) {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
+    /// The family named `family`, created if new and emptied if it held another type.
+    fn family(&mut self, family: String, kind: Kind, help: String) -> &mut Family {
         let fam = self
             .families
             .entry(family.clone())
@@ -460,40 +352,7 @@ impl Accumulator {
             fam.series.clear();
         }
         fam.help = help;
-        let mut dropped = 0;
-        for p in points {
-            let mut labels = base.clone();
-            overlay(&mut labels, p.attrs, &[]);
-            labels.extend(top.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let key = render_labels(&labels);
-            if p.flags & FLAG_NO_RECORDED_VALUE != 0 {
-                fam.series.remove(&key);
-                continue;
-            }
-            let exemplars = if keep_exemplars {
-                exemplars_of(&p)
-            } else {
-                vec![]
-            };
-            let fresh = Series {
-                value: p.value,
-                start_unix_nano: p.start,
-                time_unix_nano: p.time,
-                exemplars,
-                updated: now,
-            };
-            match fam.series.get_mut(&key) {
-                None => {
-                    fam.series.insert(key, fresh);
-                }
-                Some(old) => {
-                    if !merge_into(old, fresh, merge) {
-                        dropped += 1;
-                    }
-                }
-            }
-        }
-        dropped
+        fam
     }
 
     /// Drops series (and targets) not updated within `metric_expiration`.
@@ -505,6 +364,180 @@ impl Accumulator {
             !f.series.is_empty()
         });
         self.targets.retain(|_, t| fresh(t.updated));
+    }
+}
+
+/// What a metric's data becomes: the kind of its family name, its Prometheus type, how its
+/// points combine with the stored ones, and the points.
+struct Decoded<'a> {
+    name: NameKind,
+    kind: Kind,
+    merge: Merge,
+    points: Vec<Point<'a>>,
+}
+
+/// The points of a metric, or (as the error) how many points are dropped because Prometheus
+/// cannot represent the metric's type or temporality.
+fn decode(m: &Metric) -> Result<Decoded<'_>, usize> {
+    match &m.data {
+        None => Err(0),
+        Some(Data::Gauge(g)) => Ok(Decoded {
+            name: NameKind::Gauge,
+            kind: Kind::Gauge,
+            merge: Merge::Replace,
+            points: number_points(&g.data_points, false),
+        }),
+        Some(Data::Sum(s)) => decode_sum(s),
+        Some(Data::Histogram(h)) => Ok(Decoded {
+            name: NameKind::Other,
+            kind: Kind::Histogram,
+            merge: merge_of(h.aggregation_temporality).ok_or(h.data_points.len())?,
+            points: h.data_points.iter().map(histogram_point).collect(),
+        }),
+        // Exposed as otelcol's current version does in the text formats (a native
+        // histogram with no classic buckets): `+Inf` bucket, `_sum` and `_count`.
+        Some(Data::ExponentialHistogram(h)) => Ok(Decoded {
+            name: NameKind::Other,
+            kind: Kind::Histogram,
+            merge: merge_of(h.aggregation_temporality).ok_or(h.data_points.len())?,
+            points: h
+                .data_points
+                .iter()
+                .map(exponential_histogram_point)
+                .collect(),
+        }),
+        Some(Data::Summary(s)) => Ok(Decoded {
+            name: NameKind::Other,
+            kind: Kind::Summary,
+            merge: Merge::Replace,
+            points: s.data_points.iter().map(summary_point).collect(),
+        }),
+    }
+}
+
+/// Monotonic sums are counters, others gauges; non-monotonic deltas cannot be represented.
+fn decode_sum(s: &Sum) -> Result<Decoded<'_>, usize> {
+    let Some(merge) = merge_of(s.aggregation_temporality) else {
+        return Err(s.data_points.len());
+    };
+    if merge == Merge::Delta && !s.is_monotonic {
+        return Err(s.data_points.len());
+    }
+    let (name, kind) = if s.is_monotonic {
+        (NameKind::Counter, Kind::Counter)
+    } else {
+        (NameKind::Other, Kind::Gauge)
+    };
+    Ok(Decoded {
+        name,
+        kind,
+        merge,
+        points: number_points(&s.data_points, true),
+    })
+}
+
+/// How points of an aggregation temporality combine; `None` if it is unspecified.
+fn merge_of(temporality: i32) -> Option<Merge> {
+    match AggregationTemporality::try_from(temporality) {
+        Ok(AggregationTemporality::Cumulative) => Some(Merge::Replace),
+        Ok(AggregationTemporality::Delta) => Some(Merge::Delta),
+        _ => None,
+    }
+}
+
+/// Gauge or sum points, skipping those without a value.
+fn number_points(points: &[NumberDataPoint], with_exemplars: bool) -> Vec<Point<'_>> {
+    points
+        .iter()
+        .filter_map(|p| {
+            let value = match *p.value.as_ref()? {
+                number_data_point::Value::AsDouble(d) => d,
+                number_data_point::Value::AsInt(i) => i as f64,
+            };
+            let exemplars: &[Exemplar] = if with_exemplars { &p.exemplars } else { &[] };
+            Some(point!(p, Value::Number(value), exemplars))
+        })
+        .collect()
+}
+
+fn histogram_point(p: &HistogramDataPoint) -> Point<'_> {
+    let mut counts = p.bucket_counts.clone();
+    counts.resize(p.explicit_bounds.len() + 1, 0);
+    let value = Value::Histogram {
+        bounds: p.explicit_bounds.clone(),
+        counts,
+        count: p.count,
+        sum: p.sum.unwrap_or(0.0),
+    };
+    point!(p, value, &p.exemplars)
+}
+
+fn exponential_histogram_point(p: &ExponentialHistogramDataPoint) -> Point<'_> {
+    let value = Value::Histogram {
+        bounds: vec![],
+        counts: vec![p.count],
+        count: p.count,
+        sum: p.sum.unwrap_or(0.0),
+    };
+    point!(p, value, &[])
+}
+
+fn summary_point(p: &SummaryDataPoint) -> Point<'_> {
+    let value = Value::Summary {
+        quantiles: p
+            .quantile_values
+            .iter()
+            .map(|q| (q.quantile, q.value))
+            .collect(),
+        count: p.count,
+        sum: p.sum,
+    };
+    point!(p, value, &[])
+}
+
+/// The rendered labels of a point's series: resource labels, then the point's attributes, then
+/// scope, job/instance and constant labels.
+fn series_key(base: &Labels, attrs: &[KeyValue], top: &Labels) -> String {
+    let mut labels = base.clone();
+    overlay(&mut labels, attrs, &[]);
+    labels.extend(top.iter().map(|(k, v)| (k.clone(), v.clone())));
+    render_labels(&labels)
+}
+
+impl Family {
+    /// Stores a point as the series `key` (a point flagged as having no recorded value removes
+    /// the series); false if the point was dropped.
+    fn update(
+        &mut self,
+        key: String,
+        p: Point,
+        merge: Merge,
+        keep_exemplars: bool,
+        now: Instant,
+    ) -> bool {
+        if p.flags & FLAG_NO_RECORDED_VALUE != 0 {
+            self.series.remove(&key);
+            return true;
+        }
+        let exemplars = if keep_exemplars {
+            exemplars_of(&p)
+        } else {
+            vec![]
+        };
+        let fresh = Series {
+            value: p.value,
+            start_unix_nano: p.start,
+            time_unix_nano: p.time,
+            exemplars,
+            updated: now,
+        };
+        match self.series.get_mut(&key) {
+            None => {
+                self.series.insert(key, fresh);
+                true
+            }
+            Some(old) => merge_into(old, fresh, merge),
+        }
     }
 }
 
@@ -527,8 +560,8 @@ fn exemplars_of(p: &Point) -> Vec<StoredExemplar> {
             bucket,
             value,
             time_unix_nano: e.time_unix_nano,
-            trace_id: hex(&e.trace_id),
-            span_id: hex(&e.span_id),
+            trace_id: hex::encode(&e.trace_id),
+            span_id: hex::encode(&e.span_id),
         };
         // The last exemplar of each bucket wins.
         match out.iter_mut().find(|x| x.bucket == bucket) {

@@ -1,7 +1,7 @@
 //! Renders the accumulator as Prometheus text format 0.0.4 or OpenMetrics 1.0.0.
 
 use super::accumulator::{Accumulator, Kind, Series, StoredExemplar, Value};
-use ferrotel_core::pdata::format_go_float;
+use ferrotel_core::format::format_go_float;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 

@@ -28,11 +28,11 @@ mod accumulator;
 mod exposition;
 mod naming;
 
-use crate::choice::{Choice, Choices};
 use crate::shared::not_supported;
 use accumulator::{Accumulator, Options};
 use bytes::Bytes;
 use exposition::{declared_families, render, Format, RenderOptions};
+use ferrotel_config::choice::{Choice, Choices};
 use ferrotel_config::{decode_valid, ConfigErrors, GoDuration, QueueConfig, RetryConfig};
 use ferrotel_config::{TlsServerConfig, Validate, Validator, Value};
 use ferrotel_core::{
@@ -441,7 +441,8 @@ impl Exporter for PrometheusExporter {
         let mine = normalize_endpoint(&self.endpoint);
         let telemetry = ctx.telemetry_listen.as_deref();
         if let (Some(mine), Some(listen)) = (&mine, telemetry) {
-            if normalize_endpoint(listen).as_ref() == Some(mine) {
+            // Port 0 asks for a port of its own, never the telemetry listener's.
+            if mine.1 != 0 && normalize_endpoint(listen).as_ref() == Some(mine) {
                 let inner = self.inner.clone();
                 ctx.telemetry.add_exposition(
                     &self.exposition_key(),

@@ -14,6 +14,7 @@ use ferrotel_core::proto::metrics::v1::{
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::{AnyFactory, RequestMeta};
 use ferrotel_testkit::config::{create_context, refused, yaml};
+use ferrotel_testkit::metrics;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -998,6 +999,17 @@ async fn a_taken_port_is_a_clear_start_error() {
 }
 
 #[tokio::test]
+async fn port_0_is_a_listener_of_its_own_even_beside_a_telemetry_port_0() {
+    let e = exporter("endpoint: '127.0.0.1:0'");
+    e.start(&start_ctx(&Telemetry::new(), Some("127.0.0.1:0")))
+        .await
+        .unwrap();
+    let addr = e.local_addr().expect("a listener of its own");
+    assert_ne!(addr.port(), 0);
+    e.shutdown().await;
+}
+
+#[tokio::test]
 async fn shares_the_telemetry_listener() {
     let telemetry = Telemetry::new();
     telemetry
@@ -1018,8 +1030,12 @@ async fn shares_the_telemetry_listener() {
     assert_eq!(e.local_addr(), None, "no listener of its own");
     e.export(batch(every_type())).await.unwrap();
     let page = telemetry.render();
-    assert!(
-        page.contains("otelcol_exporter_sent_metric_points{exporter=\"prometheus\"} 3"),
+    assert_eq!(
+        metrics::value(
+            &page,
+            "otelcol_exporter_sent_metric_points{exporter=\"prometheus\"}"
+        ),
+        Some(3.0),
         "{page}"
     );
     assert!(
@@ -1027,7 +1043,7 @@ async fn shares_the_telemetry_listener() {
         "{page}"
     );
     assert_eq!(page.matches("# TYPE queue_size ").count(), 1, "{page}");
-    assert!(page.contains("queue_size 1\n"), "{page}");
+    assert_eq!(metrics::value(&page, "queue_size"), Some(1.0), "{page}");
     promtool_check(&page);
     e.shutdown().await;
     assert!(
@@ -1053,14 +1069,6 @@ impl Drop for PrometheusServer {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl PrometheusServer {
     /// Starts `prometheus` scraping each `(job, target)` every second (honouring the job and
     /// instance labels the exporter sets).
@@ -1075,26 +1083,50 @@ impl PrometheusServer {
         }
         let cfg_path = dir.path().join("prometheus.yml");
         std::fs::write(&cfg_path, cfg).unwrap();
-        let addr = format!("127.0.0.1:{}", free_port());
+        // Port 0: Prometheus logs the address it bound (`msg="Listening on" address=...`).
+        let log_path = dir.path().join("prometheus.log");
+        let log = std::fs::File::create(&log_path).unwrap();
         let child = match Command::new("prometheus")
             .arg(format!("--config.file={}", cfg_path.display()))
             .arg(format!(
                 "--storage.tsdb.path={}",
                 dir.path().join("data").display()
             ))
-            .arg(format!("--web.listen-address={addr}"))
+            .arg("--web.listen-address=127.0.0.1:0")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
         {
             Ok(c) => c,
             Err(e) => panic!("prometheus not found ({e}): run scripts/setup-test-deps"),
         };
-        PrometheusServer {
+        let mut addr = None;
+        let listening = ferrotel_testkit::wait_for_blocking(
+            || {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                addr = log
+                    .lines()
+                    .filter(|l| l.contains("msg=\"Listening on\""))
+                    .find_map(|l| {
+                        l.split_whitespace()
+                            .find_map(|t| t.strip_prefix("address="))
+                            .map(str::to_string)
+                    });
+                addr.is_some()
+            },
+            Duration::from_secs(30),
+        );
+        let server = PrometheusServer {
             child,
-            addr,
+            addr: addr.unwrap_or_default(),
             _dir: dir,
-        }
+        };
+        assert!(
+            listening,
+            "prometheus did not report its address: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        server
     }
 
     /// Instant query; the result vector.
@@ -1128,6 +1160,7 @@ impl PrometheusServer {
                 };
                 panic!("no result for {q} within 60s; targets: {targets}");
             }
+            // Polling the condition itself (a query result), with the deadline above.
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }

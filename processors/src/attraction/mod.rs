@@ -12,13 +12,13 @@
 //!   - { key: http.status_code, converted_type: int, action: convert }
 //! ```
 
-use crate::choice::{Choice, Choices};
+use ferrotel_config::choice::{Choice, Choices};
 use ferrotel_config::{Findings, Validator};
-use ferrotel_core::pdata;
 use ferrotel_core::proto::common::v1::{
     any_value::Value as V, AnyValue, ArrayValue, KeyValue, KeyValueList,
 };
 use ferrotel_core::RequestMeta;
+use ferrotel_core::{format, pdata};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -293,7 +293,7 @@ pub fn hash_value(v: Option<&V>) -> String {
     if bytes.is_empty() {
         return String::new();
     }
-    pdata::hex(&Sha256::digest(&bytes))
+    hex::encode(Sha256::digest(&bytes))
 }
 
 fn hash_in_place(kv: &mut KeyValue) {
@@ -315,7 +315,7 @@ fn convert(kv: &mut KeyValue, t: Target) {
         (Target::Double, V::BoolValue(b)) => Some(V::DoubleValue(if *b { 1.0 } else { 0.0 })),
         (Target::Double, V::StringValue(s)) => parse_go_float(s).map(V::DoubleValue),
         (Target::Str, V::StringValue(_)) => None,
-        (Target::Str, other) => Some(V::StringValue(pdata::value_as_string(Some(other)))),
+        (Target::Str, other) => Some(V::StringValue(format::value_as_string(Some(other)))),
         _ => None,
     };
     if let Some(n) = new {
@@ -380,10 +380,12 @@ fn yaml_key(k: &serde_yaml_ng::Value) -> String {
     }
 }
 
+/// A problem of an action: the offending field and otelcol's message.
+type Problem = (&'static str, String);
+
 /// Compiles one action; on error, the offending field and otelcol's message.
-fn compile(a: &ActionConfig, i: usize) -> Result<Action, (&'static str, String)> {
+fn compile(a: &ActionConfig, i: usize) -> Result<Action, Problem> {
     let kind = a.action.known();
-    let action = kind.map_or("", ActionKind::as_str);
     let is_key_or_pattern = matches!(kind, Some(ActionKind::Delete | ActionKind::Hash));
     if is_key_or_pattern {
         if a.key.is_empty() && a.pattern.is_empty() {
@@ -396,101 +398,21 @@ fn compile(a: &ActionConfig, i: usize) -> Result<Action, (&'static str, String)>
         ));
     }
     let value = a.value.as_ref().and_then(yaml_to_value);
-    let sources = usize::from(value.is_some())
-        + usize::from(!a.from_attribute.is_empty())
-        + usize::from(!a.from_context.is_empty());
-    let no_converted_type = || -> Result<(), (&'static str, String)> {
-        if a.converted_type == Choice::Unknown(String::new()) {
-            Ok(())
-        } else {
-            Err(("converted_type", format!("error creating AttrProc. Action \"{action}\" does not use the \"converted_type\" field. This must not be specified for {i}-th action")))
-        }
+    let c = Compiling {
+        a,
+        i,
+        action: kind.map_or("", ActionKind::as_str),
+        sources: usize::from(value.is_some())
+            + usize::from(!a.from_attribute.is_empty())
+            + usize::from(!a.from_context.is_empty()),
     };
-    let compile_pattern = || -> Result<Option<Regex>, (&'static str, String)> {
-        if a.pattern.is_empty() {
-            return Ok(None);
+    let (op, regex) = match kind {
+        Some(kind @ (ActionKind::Insert | ActionKind::Update | ActionKind::Upsert)) => {
+            (c.set(kind, value)?, None)
         }
-        Regex::new(&a.pattern).map(Some).map_err(|_| {
-            (
-                "pattern",
-                format!("error creating AttrProc. Field \"pattern\" has invalid pattern: \"{}\" to be set at the {i}-th actions", a.pattern),
-            )
-        })
-    };
-    let mut regex = None;
-    let op = match kind {
-        Some(ActionKind::Insert | ActionKind::Update | ActionKind::Upsert) => {
-            if sources == 0 {
-                return Err(("", format!("error creating AttrProc. Either field \"value\", \"from_attribute\" or \"from_context\" setting must be specified for {i}-th action")));
-            }
-            if sources > 1 {
-                return Err(("", format!("error creating AttrProc due to multiple value sources being set at the {i}-th actions")));
-            }
-            if !a.pattern.is_empty() {
-                return Err(("pattern", format!("error creating AttrProc. Action \"{action}\" does not use the \"pattern\" field. This must not be specified for {i}-th action")));
-            }
-            no_converted_type()?;
-            let src = match value {
-                Some(v) => Source::Value(v),
-                None if !a.from_attribute.is_empty() => Source::Attribute(a.from_attribute.clone()),
-                None => Source::Context(a.from_context.clone()),
-            };
-            match kind {
-                Some(ActionKind::Insert) => Op::Insert(src),
-                Some(ActionKind::Update) => Op::Update(src),
-                _ => Op::Upsert(src),
-            }
-        }
-        Some(kind @ (ActionKind::Delete | ActionKind::Hash)) => {
-            if sources > 0 {
-                return Err(("", format!("error creating AttrProc. Action \"{action}\" does not use value sources or \"from_attribute\" field. These must not be specified for {i}-th action")));
-            }
-            no_converted_type()?;
-            regex = compile_pattern()?;
-            if kind == ActionKind::Delete {
-                Op::Delete
-            } else {
-                Op::Hash
-            }
-        }
-        Some(ActionKind::Extract) => {
-            if sources > 0 {
-                return Err(("", format!("error creating AttrProc. Action \"{action}\" does not use a value source field. These must not be specified for {i}-th action")));
-            }
-            if a.pattern.is_empty() {
-                return Err(("pattern", format!("error creating AttrProc due to missing required field \"pattern\" for action \"{action}\" at the {i}-th action")));
-            }
-            no_converted_type()?;
-            let re = compile_pattern()?;
-            let names: Vec<String> = re
-                .as_ref()
-                .map(|r| {
-                    r.capture_names()
-                        .map(|n| n.unwrap_or_default().to_string())
-                        .collect()
-                })
-                .unwrap_or_default();
-            if names.len() <= 1 {
-                return Err(("pattern", format!("error creating AttrProc. Field \"pattern\" contains no named matcher groups at the {i}-th actions")));
-            }
-            if names[1..].iter().any(String::is_empty) {
-                return Err(("pattern", format!("error creating AttrProc. Field \"pattern\" contains at least one unnamed matcher group at the {i}-th actions")));
-            }
-            regex = re;
-            Op::Extract(names)
-        }
-        Some(ActionKind::Convert) => {
-            if sources > 0 || !a.pattern.is_empty() {
-                return Err(("", format!("error creating AttrProc. Action \"{action}\" does not use value sources or \"from_attribute\" field or pattern. These must not be specified for {i}-th action")));
-            }
-            Op::Convert(match &a.converted_type {
-                Choice::Known(ConvertedType::Int) => Target::Int,
-                Choice::Known(ConvertedType::Double) => Target::Double,
-                Choice::Known(ConvertedType::String) => Target::Str,
-                Choice::Unknown(other) if other.is_empty() => return Err(("converted_type", format!("error creating AttrProc due to missing required field \"converted_type\" for action \"{action}\" at the {i}-th action"))),
-                Choice::Unknown(other) => return Err(("converted_type", format!("error creating AttrProc due to invalid value \"{other}\" in field \"converted_type\" for action \"{action}\" at the {i}-th action"))),
-            })
-        }
+        Some(kind @ (ActionKind::Delete | ActionKind::Hash)) => c.delete_or_hash(kind)?,
+        Some(ActionKind::Extract) => c.extract()?,
+        Some(ActionKind::Convert) => (c.convert()?, None),
         None => {
             let other = a.action.unknown().unwrap_or_default();
             let msg = format!(
@@ -505,6 +427,123 @@ fn compile(a: &ActionConfig, i: usize) -> Result<Action, (&'static str, String)>
         default: a.default_value.as_ref().and_then(yaml_to_value),
         op,
     })
+}
+
+/// The `i`-th action being compiled, with what the checks of every kind look at.
+struct Compiling<'a> {
+    a: &'a ActionConfig,
+    i: usize,
+    /// The action's name.
+    action: &'static str,
+    /// How many of `value`, `from_attribute` and `from_context` are set.
+    sources: usize,
+}
+
+impl Compiling<'_> {
+    /// `insert`, `update` or `upsert`, from exactly one value source.
+    fn set(&self, kind: ActionKind, value: Option<V>) -> Result<Op, Problem> {
+        let (a, i, action) = (self.a, self.i, self.action);
+        if self.sources == 0 {
+            return Err(("", format!("error creating AttrProc. Either field \"value\", \"from_attribute\" or \"from_context\" setting must be specified for {i}-th action")));
+        }
+        if self.sources > 1 {
+            return Err(("", format!("error creating AttrProc due to multiple value sources being set at the {i}-th actions")));
+        }
+        if !a.pattern.is_empty() {
+            return Err(("pattern", format!("error creating AttrProc. Action \"{action}\" does not use the \"pattern\" field. This must not be specified for {i}-th action")));
+        }
+        self.no_converted_type()?;
+        let src = match value {
+            Some(v) => Source::Value(v),
+            None if !a.from_attribute.is_empty() => Source::Attribute(a.from_attribute.clone()),
+            None => Source::Context(a.from_context.clone()),
+        };
+        Ok(match kind {
+            ActionKind::Insert => Op::Insert(src),
+            ActionKind::Update => Op::Update(src),
+            _ => Op::Upsert(src),
+        })
+    }
+
+    fn delete_or_hash(&self, kind: ActionKind) -> Result<(Op, Option<Regex>), Problem> {
+        let (i, action) = (self.i, self.action);
+        if self.sources > 0 {
+            return Err(("", format!("error creating AttrProc. Action \"{action}\" does not use value sources or \"from_attribute\" field. These must not be specified for {i}-th action")));
+        }
+        self.no_converted_type()?;
+        let regex = self.pattern()?;
+        let op = if kind == ActionKind::Delete {
+            Op::Delete
+        } else {
+            Op::Hash
+        };
+        Ok((op, regex))
+    }
+
+    /// `extract`: a pattern whose groups are all named.
+    fn extract(&self) -> Result<(Op, Option<Regex>), Problem> {
+        let (a, i, action) = (self.a, self.i, self.action);
+        if self.sources > 0 {
+            return Err(("", format!("error creating AttrProc. Action \"{action}\" does not use a value source field. These must not be specified for {i}-th action")));
+        }
+        if a.pattern.is_empty() {
+            return Err(("pattern", format!("error creating AttrProc due to missing required field \"pattern\" for action \"{action}\" at the {i}-th action")));
+        }
+        self.no_converted_type()?;
+        let re = self.pattern()?;
+        let names: Vec<String> = re
+            .as_ref()
+            .map(|r| {
+                r.capture_names()
+                    .map(|n| n.unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if names.len() <= 1 {
+            return Err(("pattern", format!("error creating AttrProc. Field \"pattern\" contains no named matcher groups at the {i}-th actions")));
+        }
+        if names[1..].iter().any(String::is_empty) {
+            return Err(("pattern", format!("error creating AttrProc. Field \"pattern\" contains at least one unnamed matcher group at the {i}-th actions")));
+        }
+        Ok((Op::Extract(names), re))
+    }
+
+    fn convert(&self) -> Result<Op, Problem> {
+        let (a, i, action) = (self.a, self.i, self.action);
+        if self.sources > 0 || !a.pattern.is_empty() {
+            return Err(("", format!("error creating AttrProc. Action \"{action}\" does not use value sources or \"from_attribute\" field or pattern. These must not be specified for {i}-th action")));
+        }
+        Ok(Op::Convert(match &a.converted_type {
+            Choice::Known(ConvertedType::Int) => Target::Int,
+            Choice::Known(ConvertedType::Double) => Target::Double,
+            Choice::Known(ConvertedType::String) => Target::Str,
+            Choice::Unknown(other) if other.is_empty() => return Err(("converted_type", format!("error creating AttrProc due to missing required field \"converted_type\" for action \"{action}\" at the {i}-th action"))),
+            Choice::Unknown(other) => return Err(("converted_type", format!("error creating AttrProc due to invalid value \"{other}\" in field \"converted_type\" for action \"{action}\" at the {i}-th action"))),
+        }))
+    }
+
+    fn no_converted_type(&self) -> Result<(), Problem> {
+        let (i, action) = (self.i, self.action);
+        if self.a.converted_type == Choice::Unknown(String::new()) {
+            Ok(())
+        } else {
+            Err(("converted_type", format!("error creating AttrProc. Action \"{action}\" does not use the \"converted_type\" field. This must not be specified for {i}-th action")))
+        }
+    }
+
+    /// The compiled `pattern`, if set.
+    fn pattern(&self) -> Result<Option<Regex>, Problem> {
+        let (a, i) = (self.a, self.i);
+        if a.pattern.is_empty() {
+            return Ok(None);
+        }
+        Regex::new(&a.pattern).map(Some).map_err(|_| {
+            (
+                "pattern",
+                format!("error creating AttrProc. Field \"pattern\" has invalid pattern: \"{}\" to be set at the {i}-th actions", a.pattern),
+            )
+        })
+    }
 }
 
 #[cfg(test)]

@@ -3,14 +3,14 @@
 //! any entry may match. `strict` compares for equality, `regexp` is an unanchored search.
 
 use crate::attraction::yaml_to_value;
-use crate::choice::{Choice, Choices};
+use ferrotel_config::choice::{Choice, Choices};
 use ferrotel_config::{Findings, Validate, Validator};
-use ferrotel_core::pdata;
 use ferrotel_core::proto::common::v1::{any_value::Value as V, InstrumentationScope, KeyValue};
 use ferrotel_core::proto::logs::v1::LogRecord;
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::Span;
 use ferrotel_core::Signal;
+use ferrotel_core::{format, pdata};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -163,6 +163,111 @@ impl MatchProperties {
     }
 }
 
+/// A problem in match properties: the key it is under and otelcol's message.
+type Problem = (String, String);
+
+fn problem(field: &str, msg: String) -> Problem {
+    (field.to_string(), msg)
+}
+
+/// How the properties' strings compile: as regular expressions or as strings compared for
+/// equality.
+#[derive(Clone, Copy)]
+struct Patterns {
+    regexp: bool,
+}
+
+impl Patterns {
+    fn strings(self, field: &str, list: &[String]) -> Result<Strings, Problem> {
+        if !self.regexp {
+            return Ok(Strings::Strict(list.to_vec()));
+        }
+        list.iter()
+            .map(|p| {
+                Regex::new(p).map_err(|e| problem(field, format!("error parsing regexp: {e}")))
+            })
+            .collect::<Result<_, _>>()
+            .map(Strings::Regexp)
+    }
+
+    /// `None` for an empty list (which does not restrict).
+    fn optional(self, field: &str, list: &[String]) -> Result<Option<Strings>, Problem> {
+        if list.is_empty() {
+            Ok(None)
+        } else {
+            self.strings(field, list).map(Some)
+        }
+    }
+
+    fn attributes(self, field: &str, list: &[AttributeConfig]) -> Result<Vec<AttrMatch>, Problem> {
+        list.iter()
+            .enumerate()
+            .map(|(i, a)| self.attribute(&format!("{field}[{i}]"), a))
+            .collect()
+    }
+
+    fn attribute(self, field: &str, a: &AttributeConfig) -> Result<AttrMatch, Problem> {
+        if a.key.is_empty() {
+            return Err(problem(
+                field,
+                "can't have empty key in the list of attributes".into(),
+            ));
+        }
+        let value = match a.value.as_ref().and_then(yaml_to_value) {
+            None => ValueMatch::Exists,
+            Some(V::StringValue(p)) if self.regexp => ValueMatch::Regexp(
+                Regex::new(&p).map_err(|e| problem(field, format!("error parsing regexp: {e}")))?,
+            ),
+            Some(other) if self.regexp => {
+                return Err(problem(
+                    field,
+                    format!(
+                        "match_type=regexp for {:?} only supports Str, but found {}",
+                        a.key,
+                        format::value_as_string(Some(&other))
+                    ),
+                ))
+            }
+            Some(v) => ValueMatch::Equal(v),
+        };
+        Ok(AttrMatch {
+            key: a.key.clone(),
+            value,
+        })
+    }
+
+    /// Each library's name and, when set, version.
+    fn libraries(self, list: &[LibraryConfig]) -> Result<Vec<(Strings, Option<Strings>)>, Problem> {
+        let mut libraries = vec![];
+        for (i, l) in list.iter().enumerate() {
+            let field = format!("libraries[{i}]");
+            let version = match &l.version {
+                Some(v) => Some(self.strings(&field, std::slice::from_ref(v))?),
+                None => None,
+            };
+            libraries.push((
+                self.strings(&field, std::slice::from_ref(&l.name))?,
+                version,
+            ));
+        }
+        Ok(libraries)
+    }
+}
+
+/// `log_severity_number`: the lowest severity that matches, and `match_undefined`.
+fn severity_threshold(cfg: Option<&SeverityNumberConfig>) -> Result<Option<(i32, bool)>, Problem> {
+    let Some(s) = cfg else {
+        return Ok(None);
+    };
+    let min = severity_number(s.min.as_ref()).ok_or_else(|| {
+        problem(
+            "log_severity_number.min",
+            "unrecognized severity number".into(),
+        )
+    })?;
+    Ok(Some((min, s.match_undefined)))
+}
+
 impl Matcher {
     /// Compiles `mp`, reporting its first problem (as otelcol does) through `v`, the validator
     /// of `include` or `exclude`. The pipeline's signal is checked apart, by
@@ -179,104 +284,30 @@ impl Matcher {
     }
 
     /// The matcher, or the key with the problem and otelcol's message.
-    fn build(mp: &MatchProperties) -> Result<Matcher, (String, String)> {
-        let err = |field: &str, msg: String| (field.to_string(), msg);
+    fn build(mp: &MatchProperties) -> Result<Matcher, Problem> {
         let regexp = match &mp.match_type {
             Choice::Known(MatchType::Strict) => false,
             Choice::Known(MatchType::Regexp) => true,
             Choice::Unknown(other) => {
-                return Err(err(
+                return Err(problem(
                     "match_type",
                     format!("unrecognized match_type: '{other}', valid types are: [regexp strict]"),
                 ))
             }
         };
-        let strings = |field: &str, list: &[String]| -> Result<Strings, (String, String)> {
-            if !regexp {
-                return Ok(Strings::Strict(list.to_vec()));
-            }
-            list.iter()
-                .map(|p| {
-                    Regex::new(p).map_err(|e| err(field, format!("error parsing regexp: {e}")))
-                })
-                .collect::<Result<_, _>>()
-                .map(Strings::Regexp)
-        };
-        let opt = |field: &str, list: &[String]| -> Result<Option<Strings>, (String, String)> {
-            if list.is_empty() {
-                Ok(None)
-            } else {
-                strings(field, list).map(Some)
-            }
-        };
-        let attrs =
-            |field: &str, list: &[AttributeConfig]| -> Result<Vec<AttrMatch>, (String, String)> {
-                list.iter()
-                    .enumerate()
-                    .map(|(i, a)| {
-                        let field = format!("{field}[{i}]");
-                        if a.key.is_empty() {
-                            return Err(err(
-                                &field,
-                                "can't have empty key in the list of attributes".into(),
-                            ));
-                        }
-                        let value = match a.value.as_ref().and_then(yaml_to_value) {
-                            None => ValueMatch::Exists,
-                            Some(V::StringValue(p)) if regexp => {
-                                ValueMatch::Regexp(Regex::new(&p).map_err(|e| {
-                                    err(&field, format!("error parsing regexp: {e}"))
-                                })?)
-                            }
-                            Some(other) if regexp => {
-                                return Err(err(
-                                    &field,
-                                    format!(
-                                "match_type=regexp for {:?} only supports Str, but found {}",
-                                a.key, pdata::value_as_string(Some(&other))
-                            ),
-                                ))
-                            }
-                            Some(v) => ValueMatch::Equal(v),
-                        };
-                        Ok(AttrMatch {
-                            key: a.key.clone(),
-                            value,
-                        })
-                    })
-                    .collect()
-            };
-        let mut libraries = vec![];
-        for (i, l) in mp.libraries.iter().enumerate() {
-            let field = format!("libraries[{i}]");
-            let version = match &l.version {
-                Some(v) => Some(strings(&field, std::slice::from_ref(v))?),
-                None => None,
-            };
-            libraries.push((strings(&field, std::slice::from_ref(&l.name))?, version));
-        }
-        let severity = match &mp.log_severity_number {
-            None => None,
-            Some(s) => Some((
-                severity_number(s.min.as_ref()).ok_or_else(|| {
-                    err(
-                        "log_severity_number.min",
-                        "unrecognized severity number".into(),
-                    )
-                })?,
-                s.match_undefined,
-            )),
-        };
+        let p = Patterns { regexp };
+        let libraries = p.libraries(&mp.libraries)?;
+        let severity = severity_threshold(mp.log_severity_number.as_ref())?;
         Ok(Matcher {
-            services: opt("services", &mp.services)?,
-            span_names: opt("span_names", &mp.span_names)?,
-            span_kinds: opt("span_kinds", &mp.span_kinds)?,
-            log_bodies: opt("log_bodies", &mp.log_bodies)?,
-            log_severity_texts: opt("log_severity_texts", &mp.log_severity_texts)?,
+            services: p.optional("services", &mp.services)?,
+            span_names: p.optional("span_names", &mp.span_names)?,
+            span_kinds: p.optional("span_kinds", &mp.span_kinds)?,
+            log_bodies: p.optional("log_bodies", &mp.log_bodies)?,
+            log_severity_texts: p.optional("log_severity_texts", &mp.log_severity_texts)?,
             severity,
-            metric_names: strings("metric_names", &mp.metric_names)?,
-            attributes: attrs("attributes", &mp.attributes)?,
-            resources: attrs("resources", &mp.resources)?,
+            metric_names: p.strings("metric_names", &mp.metric_names)?,
+            attributes: p.attributes("attributes", &mp.attributes)?,
+            resources: p.attributes("resources", &mp.resources)?,
             libraries,
         })
     }
@@ -327,7 +358,7 @@ impl Matcher {
         rec: &LogRecord,
     ) -> bool {
         let body_ok = self.log_bodies.as_ref().is_none_or(|m| {
-            m.matches(&pdata::value_as_string(
+            m.matches(&format::value_as_string(
                 rec.body.as_ref().and_then(|b| b.value.as_ref()),
             ))
         });
@@ -365,7 +396,7 @@ fn all_match(wanted: &[AttrMatch], attrs: &[KeyValue]) -> bool {
             ValueMatch::Equal(e) => v == Some(e),
             ValueMatch::Regexp(r) => match v {
                 Some(V::StringValue(_) | V::BoolValue(_) | V::IntValue(_) | V::DoubleValue(_)) => {
-                    r.is_match(&pdata::value_as_string(v))
+                    r.is_match(&format::value_as_string(v))
                 }
                 _ => false,
             },

@@ -160,6 +160,7 @@ impl Factory for AttributesProcessorFactory {
             "Inserts, updates, deletes, hashes, extracts or converts item attributes.",
         )
         .all_signals(Stability::Beta)
+        .example("actions: [{key: env, value: test, action: upsert}]")
     }
 
     fn create(

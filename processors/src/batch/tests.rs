@@ -3,6 +3,7 @@ use super::*;
 use ferrotel_config::Value;
 use ferrotel_core::pdata;
 use ferrotel_core::{AnyFactory, Data, Signal};
+use ferrotel_testkit::metrics;
 
 const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
 
@@ -99,14 +100,20 @@ async fn size_trigger_wakes_the_engine_and_on_tick_emits() {
     assert_eq!(h.p.metrics.timeout_trigger.get(), 0);
     assert_eq!(h.p.metrics.send_size.count(), 1);
     let text = h.telemetry.render();
-    assert!(
-        text.contains("otelcol_processor_batch_batch_size_trigger_send{processor=\"batch\"} 1"),
+    assert_eq!(
+        metrics::value(
+            &text,
+            "otelcol_processor_batch_batch_size_trigger_send{processor=\"batch\"}"
+        ),
+        Some(1.0),
         "{text}"
     );
-    assert!(
-        text.contains(
-            "otelcol_processor_batch_batch_send_size_bucket{processor=\"batch\",le=\"25\"} 1"
+    assert_eq!(
+        metrics::value(
+            &text,
+            "otelcol_processor_batch_batch_send_size_bucket{processor=\"batch\",le=\"25\"}"
         ),
+        Some(1.0),
         "{text}"
     );
 }
@@ -120,6 +127,7 @@ fn timeout_emits_what_waited_long_enough() {
         .unwrap();
     h.p.on_tick(&mut out);
     assert!(out.is_empty(), "too early");
+    // Not synchronisation: the 40ms batch timeout must pass (the behaviour under test).
     std::thread::sleep(Duration::from_millis(50));
     h.p.on_tick(&mut out);
     assert_eq!(counts(&out), vec![5]);

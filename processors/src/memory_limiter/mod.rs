@@ -71,6 +71,7 @@ impl Factory for MemoryLimiterFactory {
             "Refuses data while the process's memory is above a limit",
         )
         .all_signals(Stability::Beta)
+        .example("{check_interval: 1s, limit_mib: 4000, spike_limit_mib: 800}")
     }
 
     fn create(

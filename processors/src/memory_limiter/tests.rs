@@ -3,6 +3,7 @@ use ferrotel_config::{decode_valid, Value};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use ferrotel_core::{AnyFactory, Data};
+use ferrotel_testkit::{metrics, wait_for_blocking};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 
 const MIB: u64 = 1 << 20;
@@ -90,6 +91,8 @@ fn refuses_above_the_soft_limit_and_accepts_again_below() {
     assert!(l.admit().is_ok(), "just below the soft limit");
 
     mem.set(80);
+    // Not synchronisation: the last measurement must age past ADMIT_REFRESH for admit to
+    // measure again (the behaviour under test; check_interval is 1s).
     std::thread::sleep(ADMIT_REFRESH * 2);
     let e = l.admit().unwrap_err();
     assert_eq!(e.to_string(), "data refused due to high memory usage");
@@ -108,20 +111,27 @@ fn refuses_above_the_soft_limit_and_accepts_again_below() {
     assert_eq!(out.len(), 2);
 
     let text = telemetry.render();
-    assert!(
-        text.contains(
-            "otelcol_processor_memory_limiter_accepted_spans{processor=\"memory_limiter\"} 7"
+    assert_eq!(
+        metrics::value(
+            &text,
+            "otelcol_processor_memory_limiter_accepted_spans{processor=\"memory_limiter\"}"
         ),
+        Some(7.0),
+        "{text}"
+    );
+    assert_eq!(
+        metrics::value(
+            &text,
+            "otelcol_processor_memory_limiter_refused_spans{processor=\"memory_limiter\"}"
+        ),
+        Some(2.0),
         "{text}"
     );
     assert!(
-        text.contains(
-            "otelcol_processor_memory_limiter_refused_spans{processor=\"memory_limiter\"} 2"
+        !metrics::has(
+            &text,
+            "otelcol_processor_memory_limiter_accepted_log_records"
         ),
-        "{text}"
-    );
-    assert!(
-        !text.contains("memory_limiter_accepted_log_records"),
         "only the pipeline's signal is registered"
     );
 }
@@ -208,11 +218,10 @@ fn checker_thread_follows_memory_and_stops_with_the_limiter() {
     );
     l.spawn_checker().unwrap();
     mem.set(95);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !l.is_refusing() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(l.is_refusing());
+    assert!(wait_for_blocking(
+        || l.is_refusing(),
+        Duration::from_secs(5)
+    ));
     assert_eq!(
         l.admit().unwrap_err().retry_after(),
         Some(Duration::from_secs(1)),
@@ -220,11 +229,10 @@ fn checker_thread_follows_memory_and_stops_with_the_limiter() {
     );
     let weak = Arc::downgrade(&l.checker);
     drop(l);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while weak.upgrade().is_some() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(weak.upgrade().is_none(), "the thread let go of the checker");
+    assert!(
+        wait_for_blocking(|| weak.upgrade().is_none(), Duration::from_secs(5)),
+        "the thread let go of the checker"
+    );
 }
 
 #[test]
@@ -261,6 +269,7 @@ fn admit_measures_again_when_stale_but_never_releases() {
     mem.set(10);
     let l = limiter(&mem, &Telemetry::new(), "");
     mem.set(120);
+    // Not synchronisation: the measurement must be stale (the behaviour under test).
     std::thread::sleep(ADMIT_REFRESH * 2);
     assert!(
         l.admit().is_err(),
@@ -272,6 +281,7 @@ fn admit_measures_again_when_stale_but_never_releases() {
         "only the checker releases"
     );
     mem.set(30);
+    // Not synchronisation: stale again, so admit measures again.
     std::thread::sleep(ADMIT_REFRESH * 2);
     assert!(l.admit().is_ok(), "and so is the recovery");
 }

@@ -22,7 +22,7 @@
 pub mod otep235;
 
 use crate::attraction::parse_go_float;
-use crate::choice::{Choice, Choices};
+use ferrotel_config::choice::{Choice, Choices};
 use ferrotel_config::{ConfigErrors, Validate, Validator};
 use ferrotel_core::error::code;
 use ferrotel_core::proto::collector::{
@@ -34,8 +34,8 @@ use ferrotel_core::proto::trace::v1::Span;
 use ferrotel_core::telemetry::Counter;
 use ferrotel_core::wire::{self, Edit};
 use ferrotel_core::{
-    pdata, Batch, CreateContext, Data, Factory, FactoryInfo, PipelineError, Processor, Signal,
-    Stability, Telemetry,
+    format, pdata, Batch, CreateContext, Data, Factory, FactoryInfo, PipelineError, Processor,
+    Signal, Stability, Telemetry,
 };
 use otep235::{probability_to_threshold, Randomness, Threshold, TraceState, MIN_PROBABILITY};
 use prost::Message;
@@ -425,7 +425,7 @@ impl ProbabilisticSampler {
             let v = pdata::attr(&rec.attributes, &self.from_attribute)?;
             let bytes = match v {
                 V::BytesValue(b) => b.clone(),
-                other => pdata::value_as_string(Some(other)).into_bytes(),
+                other => format::value_as_string(Some(other)).into_bytes(),
             };
             (!bytes.is_empty()).then(|| {
                 Source::Attribute(

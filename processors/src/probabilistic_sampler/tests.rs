@@ -6,6 +6,7 @@ use ferrotel_core::proto::logs::v1::{ResourceLogs, ScopeLogs};
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans};
 use ferrotel_core::AnyFactory;
 use ferrotel_testkit::fixtures::spans_of;
+use ferrotel_testkit::metrics;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -18,9 +19,7 @@ fn sampler(yaml: &str, signal: Signal) -> Box<dyn Processor> {
 }
 
 fn hex16(s: &str) -> Vec<u8> {
-    (0..16)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
+    hex::decode(&s[..32]).unwrap()
 }
 
 fn traces(spans: Vec<Span>) -> Data {
@@ -512,12 +511,9 @@ fn counts_decisions_under_otelcol_names() {
     let kept = kept / 2;
     let text = telemetry.render();
     let line = |name: &str, sampled: &str| -> u64 {
-        let prefix = format!(
-            "{name}{{processor=\"{DIR}\",policy=\"trace_id_hash\",sampled=\"{sampled}\"}} "
-        );
-        text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .map_or(0, |v| v.parse().unwrap())
+        let series =
+            format!("{name}{{processor=\"{DIR}\",policy=\"trace_id_hash\",sampled=\"{sampled}\"}}");
+        metrics::value(&text, &series).map_or(0, |v| v as u64)
     };
     assert_eq!(line(SPANS_METRIC, "true") as usize, 2 * kept, "{text}");
     assert_eq!(

@@ -18,7 +18,7 @@
 //!     summary: debug
 //! ```
 
-use crate::choice::{Choice, Choices};
+use ferrotel_config::choice::{Choice, Choices};
 use ferrotel_config::{ConfigErrors, Findings, Validate, Validator};
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
@@ -26,8 +26,8 @@ use ferrotel_core::proto::collector::{
 };
 use ferrotel_core::proto::common::v1::{any_value::Value as V, AnyValue, KeyValue};
 use ferrotel_core::{
-    pdata, CreateContext, Factory, FactoryInfo, PerSignal, PipelineError, Processor, RequestMeta,
-    SignalProcessor, Stability,
+    format, pdata, CreateContext, Factory, FactoryInfo, PerSignal, PipelineError, Processor,
+    RequestMeta, SignalProcessor, Stability,
 };
 use hmac::{Hmac, Mac};
 use regex::{Regex, RegexSet};
@@ -260,13 +260,13 @@ impl RedactionProcessor {
 
     fn replacement(&self, matched: &str) -> String {
         fn hex_of<D: Digest>(s: &str) -> String {
-            pdata::hex(&D::digest(s.as_bytes()))
+            hex::encode(D::digest(s.as_bytes()))
         }
         fn hmac_of<M: Mac + hmac::digest::KeyInit>(key: &[u8], s: &str) -> String {
             match <M as hmac::digest::KeyInit>::new_from_slice(key) {
                 Ok(mut m) => {
                     m.update(s.as_bytes());
-                    pdata::hex(&m.finalize().into_bytes())
+                    hex::encode(m.finalize().into_bytes())
                 }
                 Err(_) => "****".into(),
             }
@@ -326,7 +326,7 @@ impl RedactionProcessor {
             let v = kv.value.as_ref().and_then(|v| v.value.as_ref());
             let s: Cow<str> = match v {
                 Some(V::StringValue(s)) => Cow::Borrowed(s),
-                other if self.redact_all_types => Cow::Owned(pdata::value_as_string(other)),
+                other if self.redact_all_types => Cow::Owned(format::value_as_string(other)),
                 _ => Cow::Borrowed(""),
             };
             if self.allow_value(&s) {
@@ -372,7 +372,7 @@ impl RedactionProcessor {
                 }
             }
             scalar => {
-                let s = pdata::value_as_string(Some(scalar));
+                let s = format::value_as_string(Some(scalar));
                 if self.allow_value(&s) {
                     return;
                 }
@@ -431,7 +431,7 @@ impl RedactionProcessor {
                 }
             }
             other => {
-                let s = pdata::value_as_string(other.as_deref());
+                let s = format::value_as_string(other.as_deref());
                 if self.allow_value(&s) {
                     rep.allowed.push(key.to_string());
                     return;

@@ -37,7 +37,7 @@ fn run(p: &RedactionProcessor, attrs: Vec<KeyValue>) -> Vec<(String, String)> {
         .map(|kv| {
             (
                 kv.key.clone(),
-                pdata::value_as_string(kv.value.as_ref().and_then(|v| v.value.as_ref())),
+                format::value_as_string(kv.value.as_ref().and_then(|v| v.value.as_ref())),
             )
         })
         .collect();

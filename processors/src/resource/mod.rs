@@ -147,6 +147,7 @@ impl Factory for ResourceProcessorFactory {
             "Inserts, updates, deletes or hashes resource attributes.",
         )
         .all_signals(Stability::Beta)
+        .example("attributes: [{key: deployment.environment, value: test, action: upsert}]")
     }
 
     fn create(

@@ -3,8 +3,8 @@
 //! [`Policy`] evaluators, reporting every problem with its path.
 
 use super::policy::{probabilistic_threshold, CompositeSub, Matcher, Policy, Rule, TokenBucket};
-use crate::choice::{Choice, Choices};
 use crate::entry;
+use ferrotel_config::choice::{Choice, Choices};
 use ferrotel_config::{ByteSize, Findings, GoDuration, Validate, Validator, Value};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -380,16 +380,24 @@ fn build_subs(subs: &[PolicyConfig], v: &mut Validator<'_>, key: &str) -> Vec<Po
 /// Builds one policy from its config, `v` being its validator
 /// (`processors.tail_sampling.policies[2]`).
 fn build_policy(p: &PolicyConfig, v: &mut Validator<'_>) -> Option<Policy> {
-    let err = |v: &mut Validator<'_>, field: &str, msg: String| v.report_at(field, msg);
-    let kind = match &p.kind {
-        Choice::Known(kind) => *kind,
+    let kind = policy_type(&p.kind, v)?;
+    let rule = build_rule(kind, p, v)?;
+    Some(Policy {
+        name: p.name.clone(),
+        rule,
+    })
+}
+
+/// The policy's `type`; reported when missing or unknown.
+fn policy_type(kind: &Choice<PolicyType>, v: &mut Validator<'_>) -> Option<PolicyType> {
+    match kind {
+        Choice::Known(kind) => Some(*kind),
         Choice::Unknown(other) if other.is_empty() => {
-            err(v, "type", "policy type is required".into());
-            return None;
+            v.report_at("type", "policy type is required");
+            None
         }
         Choice::Unknown(other) => {
-            err(
-                v,
+            v.report_at(
                 "type",
                 format!(
                     "unknown sampling policy type {other:?}, supported: always_sample, latency, \
@@ -398,166 +406,23 @@ fn build_policy(p: &PolicyConfig, v: &mut Validator<'_>) -> Option<Policy> {
                      and, composite, drop"
                 ),
             );
-            return None;
+            None
         }
-    };
-    let rule = match kind {
+    }
+}
+
+/// The rule of a policy of type `kind`; `None` for a type ferrotel cannot evaluate.
+fn build_rule(kind: PolicyType, p: &PolicyConfig, v: &mut Validator<'_>) -> Option<Rule> {
+    Some(match kind {
         PolicyType::AlwaysSample => Rule::AlwaysSample,
-        PolicyType::Latency => {
-            let c = &p.latency;
-            if c.upper_threshold_ms != 0 && c.upper_threshold_ms < c.threshold_ms {
-                err(
-                    v,
-                    "latency.upper_threshold_ms",
-                    "upper_threshold_ms must be greater than threshold_ms".into(),
-                );
-            }
-            Rule::Latency {
-                lower: c.threshold_ms,
-                upper: c.upper_threshold_ms,
-            }
-        }
-        PolicyType::NumericAttribute => {
-            let c = &p.numeric_attribute;
-            if c.min_value.is_none() && c.max_value.is_none() {
-                err(
-                    v,
-                    "numeric_attribute",
-                    "at least one of min_value or max_value must be set".into(),
-                );
-            }
-            let (min, max) = (
-                c.min_value.unwrap_or(i64::MIN),
-                c.max_value.unwrap_or(i64::MAX),
-            );
-            if min > max {
-                err(
-                    v,
-                    "numeric_attribute.max_value",
-                    "max_value must be greater than or equal to min_value".into(),
-                );
-            }
-            Rule::NumericAttribute {
-                key: c.key.clone(),
-                min,
-                max,
-                invert: c.invert_match,
-            }
-        }
-        PolicyType::Probabilistic => {
-            let c = &p.probabilistic;
-            if !c.sampling_percentage.is_finite() || c.sampling_percentage < 0.0 {
-                err(
-                    v,
-                    "probabilistic.sampling_percentage",
-                    format!("invalid sampling percentage {}", c.sampling_percentage),
-                );
-            }
-            let salt = if c.hash_salt.is_empty() {
-                DEFAULT_HASH_SALT
-            } else {
-                &c.hash_salt
-            };
-            Rule::Probabilistic {
-                salt: salt.as_bytes().to_vec(),
-                threshold: probabilistic_threshold(c.sampling_percentage),
-            }
-        }
-        PolicyType::StatusCode => {
-            let names = &p.status_code.status_codes;
-            if names.is_empty() {
-                err(
-                    v,
-                    "status_code.status_codes",
-                    "expected at least one status code to filter on".into(),
-                );
-            }
-            let mut codes = Vec::new();
-            for n in names {
-                match n {
-                    Choice::Known(c) => codes.push(c.code()),
-                    Choice::Unknown(n) => err(
-                        v,
-                        "status_code.status_codes",
-                        format!("unknown status code {n:?}, supported: OK, ERROR, UNSET"),
-                    ),
-                }
-            }
-            Rule::StatusCode(codes)
-        }
-        PolicyType::StringAttribute => {
-            let c = &p.string_attribute;
-            let matcher = if c.enabled_regex_matching {
-                let mut res = Vec::new();
-                for (i, value) in c.values.iter().enumerate() {
-                    match Regex::new(value) {
-                        Ok(r) => res.push(r),
-                        Err(e) => entry(v, "string_attribute.values", i)
-                            .report(format!("invalid regular expression: {e}")),
-                    }
-                }
-                Matcher::Regex(res)
-            } else {
-                Matcher::Exact(c.values.iter().cloned().collect())
-            };
-            Rule::StringAttribute {
-                key: c.key.clone(),
-                matcher,
-                invert: c.invert_match,
-            }
-        }
-        PolicyType::RateLimiting => {
-            let c = &p.rate_limiting;
-            if c.spans_per_second <= 0 {
-                err(
-                    v,
-                    "rate_limiting.spans_per_second",
-                    "spans_per_second must be greater than zero".into(),
-                );
-            }
-            Rule::RateLimiting {
-                spans_per_second: c.spans_per_second,
-                second: 0,
-                used: 0,
-            }
-        }
-        PolicyType::BytesLimiting => {
-            let c = &p.bytes_limiting;
-            if c.bytes_per_second <= 0 {
-                err(
-                    v,
-                    "bytes_limiting.bytes_per_second",
-                    "bytes_per_second must be greater than zero".into(),
-                );
-            }
-            if c.burst_capacity < 0 {
-                err(
-                    v,
-                    "bytes_limiting.burst_capacity",
-                    "burst_capacity must not be negative".into(),
-                );
-            }
-            let burst = if c.burst_capacity == 0 {
-                c.bytes_per_second.saturating_mul(2)
-            } else {
-                c.burst_capacity
-            };
-            Rule::BytesLimiting(TokenBucket::new(c.bytes_per_second as f64, burst as f64))
-        }
-        PolicyType::SpanCount => {
-            let c = &p.span_count;
-            if c.max_spans != 0 && c.max_spans < c.min_spans {
-                err(
-                    v,
-                    "span_count.max_spans",
-                    "max_spans must be greater than or equal to min_spans".into(),
-                );
-            }
-            Rule::SpanCount {
-                min: c.min_spans,
-                max: c.max_spans,
-            }
-        }
+        PolicyType::Latency => latency_rule(&p.latency, v),
+        PolicyType::NumericAttribute => numeric_attribute_rule(&p.numeric_attribute, v),
+        PolicyType::Probabilistic => probabilistic_rule(&p.probabilistic, v),
+        PolicyType::StatusCode => status_code_rule(&p.status_code, v),
+        PolicyType::StringAttribute => string_attribute_rule(&p.string_attribute, v),
+        PolicyType::RateLimiting => rate_limiting_rule(&p.rate_limiting, v),
+        PolicyType::BytesLimiting => bytes_limiting_rule(&p.bytes_limiting, v),
+        PolicyType::SpanCount => span_count_rule(&p.span_count, v),
         PolicyType::BooleanAttribute => {
             let c = &p.boolean_attribute;
             Rule::BooleanAttribute {
@@ -578,44 +443,185 @@ fn build_policy(p: &PolicyConfig, v: &mut Validator<'_>) -> Option<Policy> {
                     .collect(),
             }
         }
-        PolicyType::And => {
-            let subs = &p.and.and_sub_policy;
-            if subs.is_empty() {
-                err(
-                    v,
-                    "and.and_sub_policy",
-                    "at least one sub-policy is required".into(),
-                );
-            }
-            Rule::And(build_subs(subs, v, "and.and_sub_policy"))
-        }
-        PolicyType::Drop => {
-            let subs = &p.drop.drop_sub_policy;
-            if subs.is_empty() {
-                err(
-                    v,
-                    "drop.drop_sub_policy",
-                    "at least one sub-policy is required".into(),
-                );
-            }
-            Rule::Drop(build_subs(subs, v, "drop.drop_sub_policy"))
-        }
+        PolicyType::And => Rule::And(sub_policies(&p.and.and_sub_policy, v, "and.and_sub_policy")),
+        PolicyType::Drop => Rule::Drop(sub_policies(
+            &p.drop.drop_sub_policy,
+            v,
+            "drop.drop_sub_policy",
+        )),
         PolicyType::Composite => build_composite(&p.composite, &mut v.at("composite")),
         PolicyType::OttlCondition => {
-            err(
-                v,
+            v.report_at(
                 "type",
                 "policy type \"ottl_condition\" is not supported by ferrotel (no OTTL engine); \
-                 express the condition with the other policy types"
-                    .into(),
+                 express the condition with the other policy types",
             );
             return None;
         }
-    };
-    Some(Policy {
-        name: p.name.clone(),
-        rule,
     })
+}
+
+/// Reports `message` at `field` when an upper bound (0: none) is below the lower one.
+fn check_upper_bound(v: &mut Validator<'_>, lower: i64, upper: i64, field: &str, message: &str) {
+    if upper != 0 && upper < lower {
+        v.report_at(field, message);
+    }
+}
+
+fn latency_rule(c: &LatencyConfig, v: &mut Validator<'_>) -> Rule {
+    check_upper_bound(
+        v,
+        c.threshold_ms,
+        c.upper_threshold_ms,
+        "latency.upper_threshold_ms",
+        "upper_threshold_ms must be greater than threshold_ms",
+    );
+    Rule::Latency {
+        lower: c.threshold_ms,
+        upper: c.upper_threshold_ms,
+    }
+}
+
+fn numeric_attribute_rule(c: &NumericAttributeConfig, v: &mut Validator<'_>) -> Rule {
+    if c.min_value.is_none() && c.max_value.is_none() {
+        v.report_at(
+            "numeric_attribute",
+            "at least one of min_value or max_value must be set",
+        );
+    }
+    let (min, max) = (
+        c.min_value.unwrap_or(i64::MIN),
+        c.max_value.unwrap_or(i64::MAX),
+    );
+    if min > max {
+        v.report_at(
+            "numeric_attribute.max_value",
+            "max_value must be greater than or equal to min_value",
+        );
+    }
+    Rule::NumericAttribute {
+        key: c.key.clone(),
+        min,
+        max,
+        invert: c.invert_match,
+    }
+}
+
+fn probabilistic_rule(c: &ProbabilisticConfig, v: &mut Validator<'_>) -> Rule {
+    if !c.sampling_percentage.is_finite() || c.sampling_percentage < 0.0 {
+        v.report_at(
+            "probabilistic.sampling_percentage",
+            format!("invalid sampling percentage {}", c.sampling_percentage),
+        );
+    }
+    let salt = if c.hash_salt.is_empty() {
+        DEFAULT_HASH_SALT
+    } else {
+        &c.hash_salt
+    };
+    Rule::Probabilistic {
+        salt: salt.as_bytes().to_vec(),
+        threshold: probabilistic_threshold(c.sampling_percentage),
+    }
+}
+
+fn status_code_rule(c: &StatusCodeConfig, v: &mut Validator<'_>) -> Rule {
+    let names = &c.status_codes;
+    if names.is_empty() {
+        v.report_at(
+            "status_code.status_codes",
+            "expected at least one status code to filter on",
+        );
+    }
+    let mut codes = Vec::new();
+    for n in names {
+        match n {
+            Choice::Known(code) => codes.push(code.code()),
+            Choice::Unknown(n) => v.report_at(
+                "status_code.status_codes",
+                format!("unknown status code {n:?}, supported: OK, ERROR, UNSET"),
+            ),
+        }
+    }
+    Rule::StatusCode(codes)
+}
+
+fn string_attribute_rule(c: &StringAttributeConfig, v: &mut Validator<'_>) -> Rule {
+    let matcher = if c.enabled_regex_matching {
+        let mut res = Vec::new();
+        for (i, value) in c.values.iter().enumerate() {
+            match Regex::new(value) {
+                Ok(r) => res.push(r),
+                Err(e) => entry(v, "string_attribute.values", i)
+                    .report(format!("invalid regular expression: {e}")),
+            }
+        }
+        Matcher::Regex(res)
+    } else {
+        Matcher::Exact(c.values.iter().cloned().collect())
+    };
+    Rule::StringAttribute {
+        key: c.key.clone(),
+        matcher,
+        invert: c.invert_match,
+    }
+}
+
+fn rate_limiting_rule(c: &RateLimitingConfig, v: &mut Validator<'_>) -> Rule {
+    if c.spans_per_second <= 0 {
+        v.report_at(
+            "rate_limiting.spans_per_second",
+            "spans_per_second must be greater than zero",
+        );
+    }
+    Rule::RateLimiting {
+        spans_per_second: c.spans_per_second,
+        second: 0,
+        used: 0,
+    }
+}
+
+fn bytes_limiting_rule(c: &BytesLimitingConfig, v: &mut Validator<'_>) -> Rule {
+    if c.bytes_per_second <= 0 {
+        v.report_at(
+            "bytes_limiting.bytes_per_second",
+            "bytes_per_second must be greater than zero",
+        );
+    }
+    if c.burst_capacity < 0 {
+        v.report_at(
+            "bytes_limiting.burst_capacity",
+            "burst_capacity must not be negative",
+        );
+    }
+    let burst = if c.burst_capacity == 0 {
+        c.bytes_per_second.saturating_mul(2)
+    } else {
+        c.burst_capacity
+    };
+    Rule::BytesLimiting(TokenBucket::new(c.bytes_per_second as f64, burst as f64))
+}
+
+fn span_count_rule(c: &SpanCountConfig, v: &mut Validator<'_>) -> Rule {
+    check_upper_bound(
+        v,
+        c.min_spans,
+        c.max_spans,
+        "span_count.max_spans",
+        "max_spans must be greater than or equal to min_spans",
+    );
+    Rule::SpanCount {
+        min: c.min_spans,
+        max: c.max_spans,
+    }
+}
+
+/// The sub-policies of an `and` or `drop` policy, listed under `key`: at least one.
+fn sub_policies(subs: &[PolicyConfig], v: &mut Validator<'_>, key: &str) -> Vec<Policy> {
+    if subs.is_empty() {
+        v.report_at(key, "at least one sub-policy is required");
+    }
+    build_subs(subs, v, key)
 }
 
 fn build_composite(c: &CompositeConfig, v: &mut Validator<'_>) -> Rule {

@@ -84,6 +84,7 @@ impl Factory for TailSamplingProcessorFactory {
             "Samples whole traces by policies once all their spans have arrived",
         )
         .signal(Signal::Traces, Stability::Beta)
+        .example("{decision_wait: 1s, policies: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}]}")
     }
 
     fn create(

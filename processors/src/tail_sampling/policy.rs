@@ -348,41 +348,13 @@ impl Policy {
     pub fn evaluate(&mut self, t: &TraceView<'_>, clock: &Clock) -> Decision {
         match &mut self.rule {
             Rule::AlwaysSample => Decision::Sampled,
-            Rule::Latency { lower, upper } => {
-                // Evaluated as spans are scanned: the first running duration in range samples.
-                // As otelcol, a start time of 0 counts as "none yet", and the duration is
-                // compared in whole milliseconds (truncated towards zero), so with an upper
-                // bound 500.9ms is not above `threshold_ms: 500` and is within `upper: 500`.
-                let (mut start, mut end) = (0u64, 0u64);
-                let hit = t.spans().any(|s| {
-                    if start == 0 || s.start_time_unix_nano < start {
-                        start = s.start_time_unix_nano;
-                    }
-                    end = end.max(s.end_time_unix_nano);
-                    let ms = duration_ms(start, end);
-                    if *upper == 0 {
-                        ms >= *lower
-                    } else {
-                        *lower < ms && ms <= *upper
-                    }
-                });
-                filtered(hit, false)
-            }
+            Rule::Latency { lower, upper } => filtered(latency_in_range(t, *lower, *upper), false),
             Rule::NumericAttribute {
                 key,
                 min,
                 max,
                 invert,
-            } => {
-                let hit = t.any_attr(key, |v, _| {
-                    let n = match v {
-                        V::IntValue(i) => *i,
-                        _ => 0,
-                    };
-                    *min <= n && n <= *max
-                });
-                filtered(hit, *invert)
-            }
+            } => filtered(numeric_attribute_in_range(t, key, *min, *max), *invert),
             Rule::Probabilistic { salt, threshold } => {
                 filtered(fnv1a64(salt, t.id) <= *threshold, false)
             }
@@ -395,47 +367,17 @@ impl Policy {
                 key,
                 matcher,
                 invert,
-            } => {
-                let hit = t.any_attr(key, |v, resource| {
-                    let s = match v {
-                        V::StringValue(s) => s.as_str(),
-                        _ => "",
-                    };
-                    // Span values are only looked at when not empty.
-                    (resource || !s.is_empty()) && matcher.matches(s)
-                });
-                filtered(hit, *invert)
-            }
+            } => filtered(string_attribute_matches(t, key, matcher), *invert),
             Rule::RateLimiting {
                 spans_per_second,
                 second,
                 used,
-            } => {
-                if *second != clock.unix_second {
-                    *second = clock.unix_second;
-                    *used = 0;
-                }
-                let would = used.saturating_add(t.span_count);
-                if would < *spans_per_second {
-                    *used = would;
-                    Decision::Sampled
-                } else {
-                    Decision::NotSampled
-                }
-            }
+            } => rate_limit(*spans_per_second, second, used, t, clock),
             Rule::BytesLimiting(bucket) => {
                 filtered(bucket.take(t.bytes as f64, clock.instant), false)
             }
             Rule::SpanCount { min, max } => {
-                let n = t.span_count;
-                filtered(
-                    if *max == 0 {
-                        n >= *min
-                    } else {
-                        *min <= n && n <= *max
-                    },
-                    false,
-                )
+                filtered(span_count_in_range(t.span_count, *min, *max), false)
             }
             Rule::BooleanAttribute { key, value, invert } => {
                 let hit = t.any_attr(key, |v, _| {
@@ -451,44 +393,130 @@ impl Policy {
                 }),
                 false,
             ),
-            Rule::And(subs) => {
-                for sub in subs.iter_mut() {
-                    if !sub.evaluate(t, clock).samples() {
-                        return Decision::NotSampled;
-                    }
-                }
-                Decision::Sampled
-            }
-            Rule::Drop(subs) => {
-                for sub in subs.iter_mut() {
-                    if !sub.evaluate(t, clock).samples() {
-                        return Decision::NotSampled;
-                    }
-                }
-                Decision::Dropped
-            }
+            Rule::And(subs) => if_all_sample(subs, t, clock, Decision::Sampled),
+            Rule::Drop(subs) => if_all_sample(subs, t, clock, Decision::Dropped),
             Rule::Composite {
                 max_total,
                 second,
                 subs,
-            } => {
-                if *second != clock.unix_second {
-                    *second = clock.unix_second;
-                    subs.iter_mut().for_each(|s| s.used = 0);
-                }
-                for sub in subs.iter_mut() {
-                    if sub.policy.evaluate(t, clock).samples() {
-                        let would = sub.used.saturating_add(t.span_count);
-                        if would <= sub.allocated && would <= *max_total {
-                            sub.used = would;
-                            return Decision::Sampled;
-                        }
-                        // No fall-through to the next sub-policy.
-                        return Decision::NotSampled;
-                    }
-                }
-                Decision::NotSampled
-            }
+            } => composite(*max_total, second, subs, t, clock),
         }
     }
+}
+
+/// Whether a running duration of the trace falls in `lower..=upper` milliseconds.
+///
+/// Evaluated as spans are scanned: the first running duration in range samples. As otelcol, a
+/// start time of 0 counts as "none yet", and the duration is compared in whole milliseconds
+/// (truncated towards zero), so with an upper bound 500.9ms is not above `threshold_ms: 500`
+/// and is within `upper: 500`.
+fn latency_in_range(t: &TraceView<'_>, lower: i64, upper: i64) -> bool {
+    let (mut start, mut end) = (0u64, 0u64);
+    t.spans().any(|s| {
+        if start == 0 || s.start_time_unix_nano < start {
+            start = s.start_time_unix_nano;
+        }
+        end = end.max(s.end_time_unix_nano);
+        let ms = duration_ms(start, end);
+        if upper == 0 {
+            ms >= lower
+        } else {
+            lower < ms && ms <= upper
+        }
+    })
+}
+
+/// Whether an int value of attribute `key` (a value of another type counting as 0) is in
+/// `min..=max`.
+fn numeric_attribute_in_range(t: &TraceView<'_>, key: &str, min: i64, max: i64) -> bool {
+    t.any_attr(key, |v, _| {
+        let n = match v {
+            V::IntValue(i) => *i,
+            _ => 0,
+        };
+        min <= n && n <= max
+    })
+}
+
+/// Whether `n` spans are in `min..=max` (`max == 0`: no upper bound).
+fn span_count_in_range(n: i64, min: i64, max: i64) -> bool {
+    if max == 0 {
+        n >= min
+    } else {
+        min <= n && n <= max
+    }
+}
+
+/// Whether a string value of attribute `key` matches; span values only when not empty.
+fn string_attribute_matches(t: &TraceView<'_>, key: &str, matcher: &Matcher) -> bool {
+    t.any_attr(key, |v, resource| {
+        let s = match v {
+            V::StringValue(s) => s.as_str(),
+            _ => "",
+        };
+        (resource || !s.is_empty()) && matcher.matches(s)
+    })
+}
+
+/// Samples while the spans sampled in the current second stay under `spans_per_second`.
+fn rate_limit(
+    spans_per_second: i64,
+    second: &mut i64,
+    used: &mut i64,
+    t: &TraceView<'_>,
+    clock: &Clock,
+) -> Decision {
+    if *second != clock.unix_second {
+        *second = clock.unix_second;
+        *used = 0;
+    }
+    let would = used.saturating_add(t.span_count);
+    if would < spans_per_second {
+        *used = would;
+        Decision::Sampled
+    } else {
+        Decision::NotSampled
+    }
+}
+
+/// `decision` if every sub-policy samples (evaluated in order, stopping at the first that does
+/// not), else not sampled.
+fn if_all_sample(
+    subs: &mut [Policy],
+    t: &TraceView<'_>,
+    clock: &Clock,
+    decision: Decision,
+) -> Decision {
+    if subs.iter_mut().all(|sub| sub.evaluate(t, clock).samples()) {
+        decision
+    } else {
+        Decision::NotSampled
+    }
+}
+
+/// The first sub-policy that samples decides, within its share of the spans per second and the
+/// total.
+fn composite(
+    max_total: i64,
+    second: &mut i64,
+    subs: &mut [CompositeSub],
+    t: &TraceView<'_>,
+    clock: &Clock,
+) -> Decision {
+    if *second != clock.unix_second {
+        *second = clock.unix_second;
+        subs.iter_mut().for_each(|s| s.used = 0);
+    }
+    for sub in subs.iter_mut() {
+        if sub.policy.evaluate(t, clock).samples() {
+            let would = sub.used.saturating_add(t.span_count);
+            if would <= sub.allocated && would <= max_total {
+                sub.used = would;
+                return Decision::Sampled;
+            }
+            // No fall-through to the next sub-policy.
+            return Decision::NotSampled;
+        }
+    }
+    Decision::NotSampled
 }

@@ -7,8 +7,8 @@ use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::common::v1::{any_value::Value as AV, AnyValue, KeyValue};
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{status, ResourceSpans, ScopeSpans, Span, Status};
-use ferrotel_testkit::fixtures;
 use ferrotel_testkit::fixtures::spans_of;
+use ferrotel_testkit::{fixtures, metrics};
 use std::collections::HashSet;
 
 const DIR: &str = "tail_sampling";
@@ -468,9 +468,7 @@ fn probabilistic_matches_independent_vectors() {
         Default::default();
     for (i, line) in csv.lines().skip(1).enumerate() {
         let f: Vec<&str> = line.split(',').collect();
-        let id: Vec<u8> = (0..16)
-            .map(|k| u8::from_str_radix(&f[0][2 * k..2 * k + 2], 16).unwrap())
-            .collect();
+        let id: Vec<u8> = hex::decode(&f[0][..32]).unwrap();
         let salt = if f[1].is_empty() {
             config::DEFAULT_HASH_SALT
         } else {
@@ -567,8 +565,12 @@ policies: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}]",
     p.on_tick(&mut tick);
     assert!(tick.is_empty(), "late spans are not buffered again");
     let text = t.render();
-    assert!(
-        text.contains("otelcol_processor_tail_sampling_sampling_late_span_age_count 3"),
+    assert_eq!(
+        metrics::value(
+            &text,
+            "otelcol_processor_tail_sampling_sampling_late_span_age_count"
+        ),
+        Some(3.0),
         "{text}"
     );
 }
@@ -602,16 +604,20 @@ policies: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}]",
         "trace 1 released from the sampled cache"
     );
     let text = t.render();
-    assert!(
-        text.contains(
-            "otelcol_processor_tail_sampling_early_releases_from_cache_decision{sampled=\"true\"} 1"
+    assert_eq!(
+        metrics::value(
+            &text,
+            "otelcol_processor_tail_sampling_early_releases_from_cache_decision{sampled=\"true\"}"
         ),
+        Some(1.0),
         "{text}"
     );
-    assert!(
-        text.contains(
-            "otelcol_processor_tail_sampling_early_releases_from_cache_decision{sampled=\"false\"} 1"
+    assert_eq!(
+        metrics::value(
+            &text,
+            "otelcol_processor_tail_sampling_early_releases_from_cache_decision{sampled=\"false\"}"
         ),
+        Some(1.0),
         "{text}"
     );
 }
@@ -658,12 +664,20 @@ fn flood_of_trace_ids_stays_within_num_traces_and_loses_nothing() {
         "every evicted trace was decided, none lost"
     );
     let text = t.render();
-    assert!(
-        text.contains("otelcol_processor_tail_sampling_sampling_trace_dropped_too_early 49000"),
+    assert_eq!(
+        metrics::value(
+            &text,
+            "otelcol_processor_tail_sampling_sampling_trace_dropped_too_early"
+        ),
+        Some(49000.0),
         "{text}"
     );
-    assert!(
-        text.contains("otelcol_processor_tail_sampling_new_trace_id_received 50000"),
+    assert_eq!(
+        metrics::value(
+            &text,
+            "otelcol_processor_tail_sampling_new_trace_id_received"
+        ),
+        Some(50000.0),
         "{text}"
     );
 }
@@ -701,9 +715,13 @@ fn a_huge_trace_is_capped() {
     let out = flushed(&p);
     assert_eq!(out.len(), 1, "the huge trace was dropped, trace 2 kept");
     assert_eq!(out[0].trace_id, tid(2));
-    assert!(t
-        .render()
-        .contains("otelcol_processor_tail_sampling_traces_dropped_too_large 1"));
+    assert_eq!(
+        metrics::read(
+            &t,
+            "otelcol_processor_tail_sampling_traces_dropped_too_large"
+        ),
+        Some(1.0)
+    );
 }
 
 #[test]
@@ -731,9 +749,13 @@ fn a_huge_trace_without_a_cap_is_bounded_by_the_budget() {
     }
     got += flushed(&p).len();
     assert_eq!(got, fed, "every span of the sampled traces came out");
-    assert!(!t
-        .render()
-        .contains("otelcol_processor_tail_sampling_sampling_trace_dropped_too_early 0"));
+    assert_ne!(
+        metrics::read(
+            &t,
+            "otelcol_processor_tail_sampling_sampling_trace_dropped_too_early"
+        ),
+        Some(0.0)
+    );
 }
 
 #[test]
@@ -808,20 +830,26 @@ policies:
     );
     assert_eq!(flushed(&p).len(), 1);
     let text = t.render();
-    for want in [
-        "otelcol_processor_tail_sampling_count_traces_sampled{policy=\"errors\",sampled=\"true\",decision=\"sampled\"} 1",
-        "otelcol_processor_tail_sampling_count_traces_sampled{policy=\"errors\",sampled=\"false\",decision=\"not_sampled\"} 1",
-        "otelcol_processor_tail_sampling_count_traces_sampled{policy=\"drop-all\",sampled=\"false\",decision=\"dropped\"} 1",
-        "otelcol_processor_tail_sampling_global_count_traces_sampled{sampled=\"true\",decision=\"sampled\"} 1",
-        "otelcol_processor_tail_sampling_global_count_traces_sampled{sampled=\"false\",decision=\"not_sampled\"} 1",
-        "otelcol_processor_tail_sampling_global_count_traces_sampled{sampled=\"false\",decision=\"dropped\"} 1",
-        "otelcol_processor_tail_sampling_sampling_decision_latency_count",
-        "otelcol_processor_tail_sampling_sampling_decision_timer_latency_count 1",
-        "otelcol_processor_tail_sampling_new_trace_id_received 3",
-        "otelcol_processor_tail_sampling_sampling_traces_on_memory 3",
+    for (series, want) in [
+        ("otelcol_processor_tail_sampling_count_traces_sampled{policy=\"errors\",sampled=\"true\",decision=\"sampled\"}", 1.0),
+        ("otelcol_processor_tail_sampling_count_traces_sampled{policy=\"errors\",sampled=\"false\",decision=\"not_sampled\"}", 1.0),
+        ("otelcol_processor_tail_sampling_count_traces_sampled{policy=\"drop-all\",sampled=\"false\",decision=\"dropped\"}", 1.0),
+        ("otelcol_processor_tail_sampling_global_count_traces_sampled{sampled=\"true\",decision=\"sampled\"}", 1.0),
+        ("otelcol_processor_tail_sampling_global_count_traces_sampled{sampled=\"false\",decision=\"not_sampled\"}", 1.0),
+        ("otelcol_processor_tail_sampling_global_count_traces_sampled{sampled=\"false\",decision=\"dropped\"}", 1.0),
+        ("otelcol_processor_tail_sampling_sampling_decision_timer_latency_count", 1.0),
+        ("otelcol_processor_tail_sampling_new_trace_id_received", 3.0),
+        ("otelcol_processor_tail_sampling_sampling_traces_on_memory", 3.0),
     ] {
-        assert!(text.contains(want), "missing {want}\n{text}");
+        assert_eq!(metrics::value(&text, series), Some(want), "{series}\n{text}");
     }
+    assert!(
+        metrics::has(
+            &text,
+            "otelcol_processor_tail_sampling_sampling_decision_latency_count"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

@@ -17,7 +17,7 @@
 
 use super::limits::LimitsConfig;
 use ferrotel_config::{Capability, GoDuration, TlsServerConfig, Validate, Validator};
-use ferrotel_core::tls::{self, rustls::ServerConfig};
+use ferrotel_transport::tls::{self, rustls::ServerConfig};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;

@@ -14,11 +14,11 @@
 
 use super::config::GrpcConfig;
 use super::server;
-use super::status::ErrorStatus;
+use super::status;
 use super::Endpoint;
 use bytes::Bytes;
-use ferrotel_core::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
 use ferrotel_core::{Batch, Consumer, RequestMeta, Signal};
+use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use std::net::SocketAddr;
@@ -106,7 +106,7 @@ async fn handle(
         Err(e) => return Status::unauthenticated(e.0).into_http(),
     };
     if let Err(e) = consumer.admit() {
-        return ErrorStatus::from_pipeline(&e).to_tonic().into_http();
+        return status::of_pipeline(&e).to_tonic().into_http();
     }
     let export = Export {
         meta: state.endpoint.meta(peer, req.headers(), auth),
@@ -193,7 +193,7 @@ impl Service<tonic::Request<Bytes>> for Export {
                     .endpoint
                     .export(&consumer, batch, items)
                     .await
-                    .map_err(|e| ErrorStatus::from_pipeline(&e).to_tonic())?;
+                    .map_err(|e| status::of_pipeline(&e).to_tonic())?;
             }
             Ok(tonic::Response::new(Bytes::from_static(EMPTY_RESPONSE)))
         })

@@ -21,11 +21,12 @@ use super::compression::{self, DecompressError, Encoding};
 use super::config::{CompressionAlgorithm, CorsConfig, HttpConfig, DEFAULT_COMPRESSION_ALGORITHMS};
 use super::grpc::EMPTY_RESPONSE;
 use super::server;
-use super::status::ErrorStatus;
+use super::status::{self, ErrorStatus};
 use super::{json, Endpoint};
 use bytes::Bytes;
 use ferrotel_core::error::code;
 use ferrotel_core::{Batch, Consumer, PipelineError, Signal};
+use ferrotel_transport::http::{CONTENT_TYPE_JSON as JSON, CONTENT_TYPE_PROTOBUF as PB};
 use http::header::{
     HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, ORIGIN, RETRY_AFTER, VARY,
 };
@@ -40,8 +41,6 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-const PB: &str = "application/x-protobuf";
-const JSON: &str = "application/json";
 const TOO_LARGE: &str = "http: request body too large";
 
 /// The body format of a request, from its `Content-Type`.
@@ -231,7 +230,7 @@ fn bad_request(format: Format, message: impl Into<String>) -> Resp {
 }
 
 fn pipeline_error(format: Format, e: &PipelineError) -> Resp {
-    status_response(format, e.http_status(), &ErrorStatus::from_pipeline(e))
+    status_response(format, e.http_status(), &status::of_pipeline(e))
 }
 
 async fn route(
@@ -245,42 +244,16 @@ async fn route(
     // otelcol: CORS -> auth -> body limit -> decompressor -> router.
     let auth = match authenticate(state, req).await {
         Ok(a) => a,
-        Err(message) => {
-            let s = ErrorStatus::new(code::UNAUTHENTICATED, message);
-            return match format {
-                Some(f) => status_response(f, 401, &s),
-                None => response(StatusCode::UNAUTHORIZED, "text/plain", s.message),
-            };
-        }
+        Err(message) => return unauthenticated(format, message),
     };
-    // The decompressor wraps the router in otelcol, so an unknown encoding is refused first,
-    // in the request's format (JSON without a Content-Type, 500 with any other one).
+    // The decompressor wraps the router in otelcol, so an unknown encoding is refused first.
     let encoding = match encoding_of(state, headers) {
         Ok(e) => e,
-        Err(message) => {
-            return match (format, headers.contains_key(CONTENT_TYPE)) {
-                (Some(f), _) => bad_request(f, message),
-                (None, false) => bad_request(Format::Json, message),
-                (None, true) => response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    JSON,
-                    &br#"{"code": 13, "message": "failed to marshal error message"}"#[..],
-                ),
-            };
-        }
+        Err(message) => return unsupported_encoding(format, headers, message),
     };
     let path = req.uri().path();
     let Some(&(_, signal, ref consumer)) = state.routes.iter().find(|(p, ..)| p == path) else {
-        let mut r = response(
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            &b"404 page not found\n"[..],
-        );
-        r.headers_mut().insert(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        );
-        return r;
+        return not_found();
     };
     if req.method() != Method::POST {
         return response(
@@ -331,6 +304,43 @@ async fn route(
     }
 }
 
+/// 401, in the request's format if it has one.
+fn unauthenticated(format: Option<Format>, message: String) -> Resp {
+    let s = ErrorStatus::new(code::UNAUTHENTICATED, message);
+    match format {
+        Some(f) => status_response(f, 401, &s),
+        None => response(StatusCode::UNAUTHORIZED, "text/plain", s.message),
+    }
+}
+
+/// An unknown `Content-Encoding`, refused in the request's format (JSON without a
+/// Content-Type, 500 with any other one).
+fn unsupported_encoding(format: Option<Format>, headers: &HeaderMap, message: String) -> Resp {
+    match (format, headers.contains_key(CONTENT_TYPE)) {
+        (Some(f), _) => bad_request(f, message),
+        (None, false) => bad_request(Format::Json, message),
+        (None, true) => response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            JSON,
+            &br#"{"code": 13, "message": "failed to marshal error message"}"#[..],
+        ),
+    }
+}
+
+/// Go's `http.NotFound`, for a path that is no signal's.
+fn not_found() -> Resp {
+    let mut r = response(
+        StatusCode::NOT_FOUND,
+        "text/plain; charset=utf-8",
+        &b"404 page not found\n"[..],
+    );
+    r.headers_mut().insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
 /// The authenticator's verdict on the request's headers and `request_params`.
 async fn authenticate(
     state: &HttpState,
@@ -356,9 +366,6 @@ async fn authenticate(
 
 /// `a=1&b=x%20y` as decoded pairs.
 fn url_query(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).map(|d| d as u8)
-    }
     fn decode(s: &str) -> String {
         let bytes = s.as_bytes();
         let mut out = Vec::with_capacity(bytes.len());
@@ -366,13 +373,16 @@ fn url_query(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
         while i < bytes.len() {
             match bytes[i] {
                 b'+' => out.push(b' '),
-                b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
+                b'%' if i + 2 < bytes.len() => {
+                    let mut b = [0u8];
+                    match hex::decode_to_slice(&bytes[i + 1..i + 3], &mut b) {
+                        Ok(()) => {
+                            out.push(b[0]);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
                     }
-                    _ => out.push(b'%'),
-                },
+                }
                 b => out.push(b),
             }
             i += 1;
@@ -598,5 +608,24 @@ impl Cors {
         if let Some(e) = &self.exposed {
             out.insert("access-control-expose-headers", e.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod url_query_tests {
+    use super::url_query;
+
+    #[test]
+    fn decodes_percent_escapes_and_plus() {
+        let got: Vec<_> = url_query("a=1&b=x%20y&&c=%4a%4B+z&d=%zz%2&e").collect();
+        let want = [
+            ("a", "1"),
+            ("b", "x y"),
+            ("c", "JK z"),
+            ("d", "%zz%2"),
+            ("e", ""),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        assert_eq!(got, want);
     }
 }

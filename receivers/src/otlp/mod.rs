@@ -75,6 +75,9 @@ impl Factory for OtlpReceiverFactory {
     fn info(&self) -> FactoryInfo {
         FactoryInfo::new("otlp", "OTLP over gRPC and HTTP (protobuf and JSON)")
             .all_signals(Stability::Stable)
+            .example(
+                "protocols: {grpc: {endpoint: '127.0.0.1:0'}, http: {endpoint: '127.0.0.1:0'}}",
+            )
     }
 
     fn create(
@@ -186,6 +189,7 @@ impl Receiver for OtlpReceiver {
         let limits = &self.config.limits;
         if let Some((g, listener)) = grpc {
             self.grpc_addr = listener.local_addr().ok();
+            log_start(&ctx, "Starting GRPC server", self.grpc_addr, &g.endpoint);
             let endpoint = Endpoint::new(&ctx, "grpc", g.include_metadata, grpc_auth, limits);
             let tls = grpc_tls.map(TlsAcceptor::from);
             self.tasks
@@ -193,6 +197,7 @@ impl Receiver for OtlpReceiver {
         }
         if let Some((h, listener)) = http {
             self.http_addr = listener.local_addr().ok();
+            log_start(&ctx, "Starting HTTP server", self.http_addr, &h.endpoint);
             let endpoint = Endpoint::new(&ctx, "http", h.include_metadata, http_auth, limits);
             let tls = http_tls.map(TlsAcceptor::from);
             self.tasks
@@ -207,6 +212,13 @@ impl Receiver for OtlpReceiver {
             let _ = t.await;
         }
     }
+}
+
+/// otelcol's startup line for a listener, with the address actually bound (port 0 shows the
+/// port the kernel chose; test harnesses read it back).
+fn log_start(ctx: &ReceiverContext, message: &str, bound: Option<SocketAddr>, configured: &str) {
+    let endpoint = bound.map_or_else(|| configured.to_string(), |a| a.to_string());
+    tracing::info!(otelcol.component.id = %ctx.id, endpoint = %endpoint, "{message}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,12 +4,14 @@ use super::compression::{tests::compress, Encoding};
 use super::*;
 use bytes::Bytes;
 use ferrotel_config::Value;
-use ferrotel_core::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use ferrotel_core::AnyFactory;
 use ferrotel_core::{ComponentId, Data};
+use ferrotel_testkit::{metrics, wait_for};
+use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
 use prost::Message;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use tonic::codec::CompressionEncoding;
@@ -21,6 +23,9 @@ pub(super) struct Capture {
     pub(super) admit_error: Mutex<Option<PipelineError>>,
     pub(super) consume_error: Mutex<Option<PipelineError>>,
     pub(super) delay: Mutex<Option<Duration>>,
+    /// Calls of `consume` under way, and the most there were at once.
+    pub(super) in_flight: AtomicUsize,
+    pub(super) max_in_flight: AtomicUsize,
 }
 
 impl Capture {
@@ -35,11 +40,24 @@ impl Capture {
     }
 }
 
+/// Counts a call of `consume` as under way until dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 #[async_trait::async_trait]
 impl Consumer for Capture {
     async fn consume(&self, batch: Batch) -> Result<(), PipelineError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let _in_flight = InFlight(&self.in_flight);
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let delay = *self.delay.lock().unwrap();
         if let Some(d) = delay {
+            // Not synchronisation: a slow pipeline, as the test asks.
             tokio::time::sleep(d).await;
         }
         let err = self.consume_error.lock().unwrap().clone();
@@ -72,9 +90,8 @@ impl Harness {
         format!("http://{}{path}", self.rx.http_addr().unwrap())
     }
     pub(super) fn counter(&self, name: &str, transport: &str) -> u64 {
-        self.telemetry
-            .counter(name, "", &[("receiver", "otlp"), ("transport", transport)])
-            .get()
+        let series = format!("{name}{{receiver=\"otlp\",transport=\"{transport}\"}}");
+        metrics::read(&self.telemetry, &series).map_or(0, |v| v as u64)
     }
 }
 
@@ -636,7 +653,14 @@ async fn shutdown_answers_requests_in_flight() {
     let url = h.http_url("/v1/traces");
     let in_flight =
         tokio::spawn(async move { post(&url, Some(PB), None, traces_pb(1)).await.status() });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        wait_for(
+            || h.capture.in_flight.load(Ordering::SeqCst) == 1,
+            Duration::from_secs(5)
+        )
+        .await,
+        "the request reached the pipeline"
+    );
     h.shutdown.cancel();
     h.rx.shutdown().await;
     assert_eq!(in_flight.await.unwrap(), 200);

@@ -5,13 +5,14 @@ use super::*;
 use bytes::Bytes;
 use ferrotel_config::TlsClientConfig;
 use ferrotel_config::Value;
-use ferrotel_core::grpc::{BytesCodec, TRACES_PATH};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use ferrotel_core::AnyFactory;
 use ferrotel_core::{AuthError, ComponentId, Extension, ExtensionContext, Extensions};
 use ferrotel_testkit::pki::TestPki;
 use ferrotel_testkit::CaptureConsumer;
+use ferrotel_transport::grpc::{BytesCodec, TRACES_PATH};
+use ferrotel_transport::status::RpcStatus;
 use prost::Message;
 use std::any::Any;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -71,13 +72,9 @@ struct Harness {
 
 impl Harness {
     fn unauthenticated(&self, transport: &str) -> u64 {
-        self.telemetry
-            .counter(
-                UNAUTHENTICATED_METRIC,
-                "",
-                &[("receiver", "otlp"), ("transport", transport)],
-            )
-            .get()
+        let series =
+            format!("{UNAUTHENTICATED_METRIC}{{receiver=\"otlp\",transport=\"{transport}\"}}");
+        ferrotel_testkit::metrics::read(&self.telemetry, &series).map_or(0, |v| v as u64)
     }
 }
 
@@ -311,7 +308,7 @@ async fn handshake(pki: &TestPki, addr: SocketAddr, max_version: &str) -> std::i
         max_version: Some(max_version.into()),
         ..Default::default()
     };
-    let cfg = ferrotel_core::tls::client_config(&cfg, "t", &[b"h2"]).unwrap();
+    let cfg = ferrotel_transport::tls::client_config(&cfg, "t", &[b"h2"]).unwrap();
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
     tokio_rustls::TlsConnector::from(Arc::new(cfg))
@@ -381,15 +378,6 @@ fn bad_tls_settings_are_config_errors_naming_the_key() {
 
 // ---------------------------------------------------------------------------------------------
 // Authentication
-
-/// The start of `google.rpc.Status`, to read error bodies.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
 
 const AUTH_YAML: &str = "
 protocols:

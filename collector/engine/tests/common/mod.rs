@@ -315,13 +315,10 @@ pub fn document(yaml: &str) -> Document {
     doc
 }
 
-/// Polls `f` every 10ms until it holds; panics after 5s.
-pub async fn wait_for(mut f: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached in 5s");
+/// Polls `f` until it holds ([`ferrotel_testkit::wait_for`]); panics after 5s.
+pub async fn wait_for(f: impl FnMut() -> bool) {
+    assert!(
+        ferrotel_testkit::wait_for(f, Duration::from_secs(5)).await,
+        "condition not reached in 5s"
+    );
 }

@@ -1,22 +1,21 @@
-//! Enum-valued settings (`compression`, `encoding`, `verbosity`, `routing_key`,
-//! `translation_strategy`, ...) that keep otelcol's own message for a value that is none of the
-//! enum's: the value is kept as written, and the config's
-//! [`Validate`](ferrotel_config::Validate) impl reports it, with every other problem of the
-//! config, instead of decoding stopping at the first one.
+//! Enum-valued settings (`action`, `match_type`, `mode`, `compression`, `verbosity`, ...) that keep
+//! otelcol's own message for a value that is none of the enum's: the value is kept as written,
+//! and the config's [`Validate`](ferrotel_config::Validate) impl reports it, with every other
+//! problem of the config, instead of decoding stopping at the first one.
 //!
 //! ```
-//! use ferrotel_exporters::choice::{Choice, Choices};
+//! use ferrotel_config::choice::{Choice, Choices};
 //!
 //! #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 //! #[serde(rename_all = "snake_case")]
-//! enum Encoding { Proto, Json }
-//! impl Choices for Encoding {}
+//! enum Mode { HashSeed, Proportional }
+//! impl Choices for Mode {}
 //!
-//! let e: Choice<Encoding> = serde_yaml_ng::from_str("json").unwrap();
-//! assert_eq!(e, Choice::Known(Encoding::Json));
-//! let e: Choice<Encoding> = serde_yaml_ng::from_str("xml").unwrap();
-//! assert_eq!(e, Choice::Unknown("xml".into()));
-//! assert_eq!(serde_yaml_ng::to_string(&e).unwrap().trim(), "xml");
+//! let m: Choice<Mode> = serde_yaml_ng::from_str("proportional").unwrap();
+//! assert_eq!(m, Choice::Known(Mode::Proportional));
+//! let m: Choice<Mode> = serde_yaml_ng::from_str("random").unwrap();
+//! assert_eq!(m, Choice::Unknown("random".into()));
+//! assert_eq!(serde_yaml_ng::to_string(&m).unwrap().trim(), "random");
 //! ```
 
 use serde::de::{value, DeserializeOwned, IntoDeserializer};
@@ -25,7 +24,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// The values of a [`Choice`]: a serde enum whose variant names are otelcol's spellings
 /// (`rename_all`, `rename`, `alias`).
 pub trait Choices: Serialize + DeserializeOwned + Copy {
-    /// otelcol lower-cases the value before it matches it (`verbosity: Detailed`).
+    /// otelcol lower-cases the value before it matches it (`action: INSERT`).
     const IGNORE_CASE: bool = false;
 }
 
@@ -100,8 +99,48 @@ impl<'de, E: Choices> Deserialize<'de> for Choice<E> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Action {
+        Insert,
+        #[serde(rename = "")]
+        Unset,
+    }
+    impl Choices for Action {
+        const IGNORE_CASE: bool = true;
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Strict {
+        Exact,
+    }
+    impl Choices for Strict {}
+
+    #[test]
+    fn spellings_case_and_the_zero_value() {
+        assert_eq!(
+            Choice::<Action>::parse("INSERT"),
+            Choice::Known(Action::Insert)
+        );
+        assert_eq!(Choice::<Action>::default(), Choice::Known(Action::Unset));
+        assert_eq!(
+            Choice::<Strict>::parse("Exact"),
+            Choice::Unknown("Exact".into())
+        );
+        assert_eq!(Choice::<Strict>::default(), Choice::Unknown(String::new()));
+        let yaml = serde_yaml_ng::to_string(&Choice::Known(Action::Insert)).unwrap();
+        assert_eq!(yaml.trim(), "insert");
+        assert!(serde_yaml_ng::from_str::<Choice<Strict>>("[1]").is_err());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod more_tests {
     use super::*;
 
     #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

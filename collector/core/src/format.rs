@@ -1,0 +1,168 @@
+//! Values formatted as otelcol (Go) writes them: `AsString`, floats as `strconv.FormatFloat`, maps
+//! and lists as pdata's JSON, bytes as standard base64. Trace and span ids are plain lower-case
+//! hex: `hex::encode`.
+
+use crate::proto::common::v1::any_value;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
+/// otelcol's `Value.AsString()`: strings as-is, other scalars formatted, maps and lists as JSON.
+pub fn value_as_string(v: Option<&any_value::Value>) -> String {
+    use any_value::Value as V;
+    match v {
+        None => String::new(),
+        Some(V::StringValue(s)) => s.clone(),
+        Some(V::BoolValue(b)) => b.to_string(),
+        Some(V::IntValue(i)) => i.to_string(),
+        Some(V::DoubleValue(d)) => format_go_float(*d),
+        Some(V::BytesValue(b)) => STANDARD.encode(b),
+        Some(other) => value_to_json(Some(other)),
+    }
+}
+
+/// A double formatted as Go's `strconv.FormatFloat(f, 'g', -1, 64)`-ish, which otelcol uses.
+pub fn format_go_float(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    if d.is_nan() {
+        return "NaN".into();
+    }
+    let exp = if d == 0.0 {
+        0
+    } else {
+        d.abs().log10().floor() as i32
+    };
+    if (-4..21).contains(&exp) {
+        format!("{d}")
+    } else {
+        let s = format!("{d:e}");
+        // Rust writes 1e21, Go writes 1e+21.
+        match s.split_once('e') {
+            Some((m, e)) if !e.starts_with('-') => format!(
+                "{m}e+{}",
+                if e.len() == 1 {
+                    format!("0{e}")
+                } else {
+                    e.to_string()
+                }
+            ),
+            Some((m, e)) => {
+                let digits = &e[1..];
+                format!(
+                    "{m}e-{}",
+                    if digits.len() == 1 {
+                        format!("0{digits}")
+                    } else {
+                        digits.to_string()
+                    }
+                )
+            }
+            None => s,
+        }
+    }
+}
+
+/// JSON rendering of an AnyValue as pdata's `AsString` does for maps and slices.
+pub fn value_to_json(v: Option<&any_value::Value>) -> String {
+    use any_value::Value as V;
+    fn esc(s: &str) -> String {
+        let mut o = String::with_capacity(s.len() + 2);
+        o.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => o.push_str("\\\""),
+                '\\' => o.push_str("\\\\"),
+                '\n' => o.push_str("\\n"),
+                '\r' => o.push_str("\\r"),
+                '\t' => o.push_str("\\t"),
+                c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+                c => o.push(c),
+            }
+        }
+        o.push('"');
+        o
+    }
+    match v {
+        None => "null".into(),
+        Some(V::StringValue(s)) => esc(s),
+        Some(V::BoolValue(b)) => b.to_string(),
+        Some(V::IntValue(i)) => i.to_string(),
+        Some(V::DoubleValue(d)) => format_go_float(*d),
+        Some(V::BytesValue(b)) => esc(&STANDARD.encode(b)),
+        Some(V::StringValueStrindex(i)) => i.to_string(),
+        Some(V::ArrayValue(a)) => {
+            let parts: Vec<String> = a
+                .values
+                .iter()
+                .map(|x| value_to_json(x.value.as_ref()))
+                .collect();
+            format!("[{}]", parts.join(","))
+        }
+        Some(V::KvlistValue(kv)) => {
+            let mut entries: Vec<(&str, String)> = kv
+                .values
+                .iter()
+                .map(|e| {
+                    (
+                        e.key.as_str(),
+                        value_to_json(e.value.as_ref().and_then(|v| v.value.as_ref())),
+                    )
+                })
+                .collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let parts: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{}:{v}", esc(k)))
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList};
+
+    #[test]
+    fn formats_like_go() {
+        assert_eq!(format_go_float(1.5), "1.5");
+        assert_eq!(format_go_float(3.0), "3");
+        assert_eq!(format_go_float(1e21), "1e+21");
+        assert_eq!(format_go_float(1e-7), "1e-07");
+        assert_eq!(format_go_float(f64::NEG_INFINITY), "-Inf");
+    }
+
+    #[test]
+    fn bytes_are_padded_standard_base64() {
+        use any_value::Value as V;
+        for (b, want) in [
+            (&b""[..], ""),
+            (b"h", "aA=="),
+            (b"he", "aGU="),
+            (b"hello", "aGVsbG8="),
+            (&[0xfb, 0xff, 0xfe][..], "+//+"),
+        ] {
+            assert_eq!(value_as_string(Some(&V::BytesValue(b.to_vec()))), want);
+        }
+        let list = V::KvlistValue(KeyValueList {
+            values: vec![KeyValue {
+                key: "b".into(),
+                value: Some(AnyValue {
+                    value: Some(V::ArrayValue(ArrayValue {
+                        values: vec![AnyValue {
+                            value: Some(V::BytesValue(b"hi".to_vec())),
+                        }],
+                    })),
+                }),
+                ..Default::default()
+            }],
+        });
+        assert_eq!(value_as_string(Some(&list)), r#"{"b":["aGk="]}"#);
+    }
+}
