@@ -458,7 +458,6 @@ impl Registry {
     /// Registers, from `stock`, every factory that answers to `type_name` (whatever its
     /// kind); a name `stock` does not have, or one already taken here, is a problem.
     pub fn with_from(mut self, stock: &Registry, type_name: &str) -> Self {
-        let before = self.problems.len();
         let found = self
             .receivers
             .adopt(&stock.receivers, type_name, &mut self.problems)
@@ -474,11 +473,30 @@ impl Registry {
             | self
                 .extensions
                 .adopt(&stock.extensions, type_name, &mut self.problems);
-        if !found && self.problems.len() == before {
+        if !found {
             self.problems
                 .push(format!("no stock component is named \"{type_name}\""));
         }
         self
+    }
+
+    /// Decodes and validates `raw`, the section at `path` of a component of `kind` and type
+    /// `type_name`, with the factory that type selects (`None`: no such factory); returns the
+    /// extensions it uses.
+    pub fn check(
+        &self,
+        kind: Kind,
+        type_name: &str,
+        path: &str,
+        raw: &Value,
+    ) -> Option<Result<Vec<ExtensionUse>, ConfigErrors>> {
+        match kind {
+            Kind::Receiver => self.receivers.get(type_name).map(|f| f.check(path, raw)),
+            Kind::Processor => self.processors.get(type_name).map(|f| f.check(path, raw)),
+            Kind::Exporter => self.exporters.get(type_name).map(|f| f.check(path, raw)),
+            Kind::Connector => self.connectors.get(type_name).map(|f| f.check(path, raw)),
+            Kind::Extension => self.extensions.get(type_name).map(|f| f.check(path, raw)),
+        }
     }
 
     /// Registration problems (duplicates); empty when the registry is usable.

@@ -565,24 +565,7 @@ impl GraphBuilder<'_> {
                 continue;
             };
             let path = format!("{}.{id}", kind.section());
-            let checked = match kind {
-                Kind::Receiver => registry
-                    .receivers
-                    .get(&id.type_name)
-                    .map(|f| f.check(&path, raw)),
-                Kind::Processor => registry
-                    .processors
-                    .get(&id.type_name)
-                    .map(|f| f.check(&path, raw)),
-                Kind::Exporter => registry
-                    .exporters
-                    .get(&id.type_name)
-                    .map(|f| f.check(&path, raw)),
-                _ => registry
-                    .connectors
-                    .get(&id.type_name)
-                    .map(|f| f.check(&path, raw)),
-            };
+            let checked = registry.check(kind, &id.type_name, &path, raw);
             // A config that does not decode was reported when it was created.
             if let Some(Ok(found)) = checked {
                 uses.extend(found);
