@@ -35,64 +35,21 @@
 //! ferrotel components                                                    list the built-in components
 //! ```
 
+pub mod cli;
 pub mod components;
+mod logging;
+mod run;
 
 /// The extension guide, `docs/extending.md`; its Rust examples compile as doctests, so the guide
 /// cannot drift from the API.
 #[doc = include_str!("../../docs/extending.md")]
 pub mod guide {}
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
-use ferrotel_config::{ConfigErrors, ConfigSource, Document};
+pub use cli::{Cli, Command};
 use ferrotel_core::Registry;
-use ferrotel_engine::Service;
-use std::time::Duration;
 
 /// The configuration used when no `--config` is given.
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.yaml");
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "ferrotel",
-    version,
-    about = "A high-throughput, OpenTelemetry Collector compatible collector"
-)]
-pub struct Cli {
-    /// Configuration source, repeatable; later ones deep-merge over earlier ones (lists replace).
-    /// A path, `file:PATH`, `env:VAR` or `yaml:INLINE` (`yaml:processors::batch::timeout: 2s`).
-    #[arg(long = "config", global = true)]
-    pub config: Vec<String>,
-    /// Override one value, e.g. `--set=processors.batch.timeout=2s`. Applied last.
-    #[arg(long = "set", global = true)]
-    pub set: Vec<String>,
-    /// Accepted for compatibility with otelcol's command line; ferrotel has no feature gates.
-    #[arg(long = "feature-gates", global = true)]
-    pub feature_gates: Vec<String>,
-    /// How long shutdown may take to drain accepted data (e.g. 30s).
-    #[arg(long = "shutdown-timeout", default_value = "30s", global = true)]
-    pub shutdown_timeout: String,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Check the configuration (every component's settings and the pipeline graph) and exit.
-    Validate,
-    /// List the components built into this binary.
-    Components,
-}
-
-/// The merged document and its structural errors (reported together with component errors).
-fn load(cli: &Cli) -> Result<(Document, ConfigErrors), ConfigErrors> {
-    let sources: Vec<ConfigSource> = if cli.config.is_empty() {
-        vec![ConfigSource::Text(DEFAULT_CONFIG.to_string())]
-    } else {
-        cli.config.iter().map(|c| ConfigSource::parse(c)).collect()
-    };
-    ferrotel_config::load_partial(&sources, &cli.set, &|k| std::env::var(k).ok())
-}
 
 /// What a distribution calls itself in `--version` and `components`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,22 +103,6 @@ pub fn describe_components(build: &BuildInfo, registry: &Registry) -> String {
         }
     }
     out
-}
-
-fn init_logging(level: &str) {
-    let level = match level {
-        "dpanic" | "panic" | "fatal" => "error",
-        l => l,
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FERROTEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: log files and `docker logs` get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
 }
 
 /// What a custom processor, receiver or exporter needs, in one `use ferrotel::prelude::*;`.
@@ -287,77 +228,11 @@ fn main_with_build(build: BuildInfo, registry: Registry) -> i32 {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    match run(cli, build, registry) {
+    match run::run(cli, build, registry) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("Error: {e:#}");
             1
-        }
-    }
-}
-
-fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Result<()> {
-    if let Some(problem) = registry.problems().first() {
-        anyhow::bail!("the distribution's components: {problem}");
-    }
-    if let Some(Command::Components) = cli.command {
-        let mut stdout = std::io::stdout().lock();
-        std::io::Write::write_all(
-            &mut stdout,
-            describe_components(&build, &registry).as_bytes(),
-        )?;
-        return Ok(());
-    }
-    let shutdown_timeout = ferrotel_config::GoDuration::parse(&cli.shutdown_timeout)
-        .map_err(|e| anyhow::anyhow!("--shutdown-timeout: {e}"))?;
-    let (doc, mut errors) = load(&cli)?;
-    init_logging(&doc.service.telemetry.logs.level);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        // Components are created inside the runtime: some spawn helpers at creation.
-        let service = match Service::build(&doc, &registry) {
-            Ok(service) if errors.is_empty() => service,
-            Ok(_) => return Err(errors.into()),
-            Err(e) => {
-                errors.extend(e);
-                return Err(errors.into());
-            }
-        };
-        if let Some(Command::Validate) = cli.command {
-            eprintln!("The configuration is valid.");
-            return Ok(());
-        }
-        serve(service, shutdown_timeout.0).await
-    })
-}
-
-async fn serve(mut service: Service, shutdown_timeout: Duration) -> anyhow::Result<()> {
-    if let Err(e) = service.start().await {
-        service.shutdown(Duration::from_secs(5)).await;
-        anyhow::bail!("failed to start: {e}");
-    }
-    wait_for_signal().await;
-    tracing::info!("Received shutdown signal, draining (up to {shutdown_timeout:?})");
-    service.shutdown(shutdown_timeout).await;
-    Ok(())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut t), Ok(mut i)) => {
-            tokio::select! {
-                _ = t.recv() => {}
-                _ = i.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }
