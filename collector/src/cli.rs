@@ -32,4 +32,27 @@ pub enum Command {
     Validate,
     /// List the components built into this binary.
     Components,
+    /// Print the resolved configuration (sources merged, `${env:..}` expanded, `--set`
+    /// applied); secrets are `[REDACTED]` unless `--mode unredacted`.
+    #[command(alias = "print-initial-config")]
+    PrintConfig {
+        #[arg(long, value_enum, default_value_t = PrintMode::Redacted)]
+        mode: PrintMode,
+        #[arg(long, value_enum, default_value_t = PrintFormat::Yaml)]
+        format: PrintFormat,
+    },
+}
+
+/// `print-config --mode`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrintMode {
+    Redacted,
+    Unredacted,
+}
+
+/// `print-config --format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrintFormat {
+    Yaml,
+    Json,
 }

@@ -1,6 +1,6 @@
 //! Loading the configuration, then validating or running it until a shutdown signal.
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, PrintFormat, PrintMode};
 use crate::{describe_components, BuildInfo, DEFAULT_CONFIG};
 use anyhow::Context;
 use ferrotel_config::{ConfigErrors, ConfigSource, Document};
@@ -8,14 +8,36 @@ use ferrotel_core::Registry;
 use ferrotel_engine::Service;
 use std::time::Duration;
 
-/// The merged document and its structural errors (reported together with component errors).
-fn load(cli: &Cli) -> Result<(Document, ConfigErrors), ConfigErrors> {
-    let sources: Vec<ConfigSource> = if cli.config.is_empty() {
+/// The `--config` sources, the embedded default config when there are none.
+fn sources(cli: &Cli) -> Vec<ConfigSource> {
+    if cli.config.is_empty() {
         vec![ConfigSource::Text(DEFAULT_CONFIG.to_string())]
     } else {
         cli.config.iter().map(|c| ConfigSource::parse(c)).collect()
+    }
+}
+
+fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The merged document and its structural errors (reported together with component errors).
+fn load(cli: &Cli) -> Result<(Document, ConfigErrors), ConfigErrors> {
+    ferrotel_config::load_partial(&sources(cli), &cli.set, &env_lookup)
+}
+
+/// `print-config`: the resolved configuration, redacted unless asked otherwise.
+fn print_config(cli: &Cli, mode: PrintMode, format: PrintFormat) -> anyhow::Result<()> {
+    let (mut resolved, _) = ferrotel_config::resolve(&sources(cli), &cli.set, &env_lookup)?;
+    if mode == PrintMode::Redacted {
+        ferrotel_config::redact(&mut resolved);
+    }
+    let text = match format {
+        PrintFormat::Yaml => serde_yaml_ng::to_string(&resolved)?,
+        PrintFormat::Json => serde_json::to_string_pretty(&resolved)? + "\n",
     };
-    ferrotel_config::load_partial(&sources, &cli.set, &|k| std::env::var(k).ok())
+    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
+    Ok(())
 }
 
 pub(crate) fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Result<()> {
@@ -30,10 +52,16 @@ pub(crate) fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Res
         )?;
         return Ok(());
     }
+    if let Some(Command::PrintConfig { mode, format }) = cli.command {
+        return print_config(&cli, mode, format);
+    }
     let shutdown_timeout = ferrotel_config::GoDuration::parse(&cli.shutdown_timeout)
         .map_err(|e| anyhow::anyhow!("--shutdown-timeout: {e}"))?;
     let (doc, mut errors) = load(&cli)?;
     crate::logging::init_logging(&doc.service.telemetry.logs.level);
+    for warning in &doc.warnings {
+        tracing::warn!("{warning}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

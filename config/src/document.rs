@@ -85,6 +85,8 @@ pub struct Document {
     pub extensions: Vec<(ComponentId, Value)>,
     pub connectors: Vec<(ComponentId, Value)>,
     pub service: ServiceConfig,
+    /// Warnings found while loading (unset environment variables), to log once logging is up.
+    pub warnings: Vec<String>,
 }
 
 impl Document {

@@ -7,34 +7,50 @@ use regex::Regex;
 static VAR_NAME: Lazy<Regex> =
     Lazy::new(|| Regex::new(r"^[a-zA-Z_][a-zA-Z0-9_]*$").expect("static regex"));
 
+/// What expanding a config source found besides its values.
+#[derive(Debug, Default)]
+pub struct Expansion {
+    pub errors: Vec<ConfigError>,
+    /// otelcol's warning for each reference to an unset variable without a default (which
+    /// expands to the empty string): `Configuration references unset environment variable`.
+    pub warnings: Vec<String>,
+}
+
 /// Expands environment references in every string scalar of `v`, in place. A scalar that is a
-/// single reference takes the YAML type of the variable's value (`${env:PORT}` becomes an int).
+/// single reference takes the YAML type of the variable's value (`${env:PORT}` becomes an int);
+/// an unset variable without a default expands to the empty string, with a warning, as in
+/// otelcol.
 pub fn expand_env(
     v: &mut Value,
     path: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-    errors: &mut Vec<ConfigError>,
+    found: &mut Expansion,
 ) {
     match v {
         Value::String(s) => {
             if !s.contains('$') {
                 return;
             }
-            match expand_str(s, lookup) {
-                Ok(Expanded::Whole(None)) => *v = Value::Null,
-                Ok(Expanded::Whole(Some(raw))) => {
+            let mut unset = vec![];
+            let expanded = expand_str(s, lookup, &mut unset);
+            found.warnings.extend(unset.into_iter().map(|name| {
+                format!("Configuration references unset environment variable {name:?} (at {path}); it expands to the empty string")
+            }));
+            match expanded {
+                Ok(Expanded::Whole(raw)) if raw.is_empty() => *v = Value::String(raw),
+                Ok(Expanded::Whole(raw)) => {
                     *v = match serde_yaml_ng::from_str::<Value>(&raw) {
                         Ok(parsed @ (Value::Bool(_) | Value::Number(_))) => parsed,
                         _ => Value::String(raw),
                     }
                 }
                 Ok(Expanded::Inline(out)) => *v = Value::String(out),
-                Err(m) => errors.push(ConfigError::new(path, m)),
+                Err(m) => found.errors.push(ConfigError::new(path, m)),
             }
         }
         Value::Sequence(seq) => {
             for (i, item) in seq.iter_mut().enumerate() {
-                expand_env(item, &format!("{path}[{i}]"), lookup, errors);
+                expand_env(item, &format!("{path}[{i}]"), lookup, found);
             }
         }
         Value::Mapping(map) => {
@@ -45,10 +61,10 @@ pub fn expand_env(
                 } else {
                     format!("{path}.{key}")
                 };
-                expand_env(item, &p, lookup, errors);
+                expand_env(item, &p, lookup, found);
             }
         }
-        Value::Tagged(t) => expand_env(&mut t.value, path, lookup, errors),
+        Value::Tagged(t) => expand_env(&mut t.value, path, lookup, found),
         _ => {}
     }
 }
@@ -63,13 +79,17 @@ pub(crate) fn key_str(k: &Value) -> String {
 }
 
 enum Expanded {
-    /// The whole scalar was one reference: the raw value, to be re-read as YAML
-    /// (`None`: an unset variable without default).
-    Whole(Option<String>),
+    /// The whole scalar was one reference: the raw value, to be re-read as YAML.
+    Whole(String),
     Inline(String),
 }
 
-fn expand_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Expanded, String> {
+/// Expands `s`; the names of unset variables without a default go to `unset`.
+fn expand_str(
+    s: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Vec<String>,
+) -> Result<Expanded, String> {
     let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
@@ -88,11 +108,14 @@ fn expand_str(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Expand
                 .map(|e| start + e)
                 .ok_or_else(|| format!("unterminated reference in {s:?}"))?;
             let inner = &s[start..end];
-            let value = resolve(inner, lookup)?;
+            let value = resolve(inner, lookup)?.unwrap_or_else(|| {
+                unset.push(inner.trim_start_matches("env:").to_string());
+                String::new()
+            });
             if i == 0 && end + 1 == s.len() {
                 whole = Some(value.clone());
             }
-            out.push_str(value.as_deref().unwrap_or(""));
+            out.push_str(&value);
             refs += 1;
             i = end + 1;
             continue;
@@ -142,15 +165,15 @@ mod tests {
 
     fn run(yaml: &str) -> (Value, Vec<ConfigError>) {
         let mut v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-        let mut errs = vec![];
+        let mut found = Expansion::default();
         let env = |k: &str| match k {
             "PORT" => Some("4317".to_string()),
             "HOST" => Some("collector".to_string()),
             "EMPTY" => Some(String::new()),
             _ => None,
         };
-        expand_env(&mut v, "", &env, &mut errs);
-        (v, errs)
+        expand_env(&mut v, "", &env, &mut found);
+        (v, found.errors)
     }
 
     #[test]
@@ -162,7 +185,25 @@ mod tests {
         assert_eq!(v["c"], Value::String("dflt".into()));
         assert_eq!(v["d"], Value::String(String::new()));
         assert_eq!(v["e"], Value::String("${env:PORT}".into()));
-        assert_eq!(v["f"], Value::Null);
+        assert_eq!(v["f"], Value::String(String::new()));
+    }
+
+    #[test]
+    fn unset_variables_expand_to_empty_with_a_warning() {
+        let mut v: Value = serde_yaml_ng::from_str(
+            "host: ${env:MY_POD_IP}\nendpoint: ${env:MY_POD_IP}:4317\nd: ${env:NOPE:-x}",
+        )
+        .unwrap();
+        let mut found = Expansion::default();
+        expand_env(&mut v, "", &|_| None, &mut found);
+        assert_eq!(v["host"], Value::String(String::new()));
+        assert_eq!(v["endpoint"], Value::String(":4317".into()));
+        assert_eq!(found.warnings.len(), 2, "{:?}", found.warnings);
+        assert!(
+            found.warnings[0].contains("\"MY_POD_IP\" (at host)"),
+            "{:?}",
+            found.warnings
+        );
     }
 
     #[test]

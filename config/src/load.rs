@@ -1,7 +1,7 @@
 //! Reading `--config` sources and `--set` overrides and merging them as otelcol does: maps are
 //! deep-merged with later sources winning, lists are replaced, and a null erases.
 
-use crate::expand::{expand_env, key_str};
+use crate::expand::{expand_env, key_str, Expansion};
 use crate::{ConfigError, ConfigErrors, Document, Value};
 use serde_yaml_ng::Mapping;
 
@@ -146,14 +146,29 @@ pub fn load_partial(
     sets: &[String],
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Document, ConfigErrors), ConfigErrors> {
+    let (merged, warnings) = resolve(sources, sets, lookup)?;
+    let (mut doc, errors) = Document::from_value_partial(merged);
+    doc.warnings = warnings;
+    Ok((doc, errors))
+}
+
+/// Reads, expands and merges the sources and applies the `--set` overrides: the resolved YAML
+/// tree (what `print-config` shows), and the expansion warnings.
+pub fn resolve(
+    sources: &[ConfigSource],
+    sets: &[String],
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Value, Vec<String>), ConfigErrors> {
     let mut errors = ConfigErrors::default();
     let mut merged = Value::Mapping(Mapping::new());
+    let mut warnings = vec![];
     for src in sources {
         match src.read(lookup) {
             Ok(mut v) => {
-                let mut errs = vec![];
-                expand_env(&mut v, "", lookup, &mut errs);
-                errs.into_iter().for_each(|e| errors.push(e));
+                let mut found = Expansion::default();
+                expand_env(&mut v, "", lookup, &mut found);
+                found.errors.into_iter().for_each(|e| errors.push(e));
+                warnings.extend(found.warnings);
                 if !v.is_null() {
                     merge(&mut merged, v);
                 }
@@ -170,7 +185,7 @@ pub fn load_partial(
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Document::from_value_partial(merged))
+    Ok((merged, warnings))
 }
 
 #[cfg(test)]

@@ -43,11 +43,11 @@ mod tests {
         assert!(r.problems().is_empty(), "{:?}", r.problems());
         let expected: Vec<&str> = [
             ("debug", cfg!(feature = "debug")),
-            ("otlp", cfg!(feature = "otlp")),
-            ("otlphttp", cfg!(feature = "otlphttp")),
+            ("otlp_grpc", cfg!(feature = "otlp")),
+            ("otlp_http", cfg!(feature = "otlphttp")),
             ("prometheus", cfg!(feature = "prometheus")),
             ("jaeger", cfg!(feature = "jaeger")),
-            ("loadbalancing", cfg!(feature = "loadbalancing")),
+            ("load_balancing", cfg!(feature = "loadbalancing")),
         ]
         .into_iter()
         .filter_map(|(name, on)| on.then_some(name))

@@ -39,7 +39,7 @@ fn version_components_and_validate() {
         "batch",
         "memory_limiter",
         "debug",
-        "otlphttp",
+        "otlp_http",
         "health_check",
     ] {
         assert!(

@@ -350,9 +350,10 @@ impl Factory for BasicAuthFactory {
 
     fn info(&self) -> FactoryInfo {
         FactoryInfo::new(
-            "basicauth",
+            "basic_auth",
             "HTTP Basic authentication (htpasswd for receivers, credentials for exporters)",
         )
+        .aliases(&["basicauth"])
         .stability(Stability::Beta)
         .example("client_auth: {username: user, password: secret}")
     }

@@ -212,9 +212,10 @@ impl Factory for BearerTokenAuthFactory {
 
     fn info(&self) -> FactoryInfo {
         FactoryInfo::new(
-            "bearertokenauth",
+            "bearer_token_auth",
             "Static bearer token authentication for receivers and exporters",
         )
+        .aliases(&["bearertokenauth"])
         .stability(Stability::Beta)
         .example("token: example-token")
     }

@@ -718,10 +718,10 @@ impl Factory for LoadBalancingExporterFactory {
 
     fn info(&self) -> FactoryInfo {
         FactoryInfo::new(
-            "loadbalancing",
+            "load_balancing",
             "Routes spans and logs by trace id or service to a fixed set of OTLP backends",
         )
-        .aliases(&["load_balancing"])
+        .aliases(&["loadbalancing"])
         .signal(Signal::Traces, Stability::Beta)
         .signal(Signal::Logs, Stability::Beta)
         .example(

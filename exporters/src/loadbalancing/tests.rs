@@ -361,8 +361,8 @@ fn logs_route_by_trace_id_else_by_service() {
 #[test]
 fn factory_info() {
     let info = LoadBalancingExporterFactory.info();
-    assert_eq!(info.type_name, "loadbalancing");
-    assert_eq!(info.aliases, ["load_balancing"]);
+    assert_eq!(info.type_name, "load_balancing");
+    assert_eq!(info.aliases, ["loadbalancing"]);
     let signals: Vec<Signal> = info.signals.iter().map(|(s, _)| *s).collect();
     assert_eq!(signals, [Signal::Traces, Signal::Logs]);
 }

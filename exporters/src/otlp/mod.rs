@@ -452,8 +452,8 @@ impl Factory for OtlpExporterFactory {
     type Component = ExporterParts;
 
     fn info(&self) -> FactoryInfo {
-        FactoryInfo::new("otlp", "Sends OTLP over gRPC")
-            .aliases(&["otlp_grpc"])
+        FactoryInfo::new("otlp_grpc", "Sends OTLP over gRPC")
+            .aliases(&["otlp"])
             .all_signals(Stability::Stable)
             .example("endpoint: http://127.0.0.1:4317")
     }

@@ -415,8 +415,8 @@ impl Factory for OtlpHttpExporterFactory {
     type Component = ExporterParts;
 
     fn info(&self) -> FactoryInfo {
-        FactoryInfo::new("otlphttp", "Sends OTLP over HTTP (protobuf or JSON)")
-            .aliases(&["otlp_http"])
+        FactoryInfo::new("otlp_http", "Sends OTLP over HTTP (protobuf or JSON)")
+            .aliases(&["otlphttp"])
             .all_signals(Stability::Stable)
             .example("endpoint: http://127.0.0.1:4318")
     }
