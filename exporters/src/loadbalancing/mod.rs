@@ -6,7 +6,13 @@
 //! into it, through an `otlp` exporter built from `protocol.otlp` with the backend as endpoint.
 //! Logs are routed by the record's trace id, or by their resource's `service.name` when the
 //! record has none (otelcol picks a random backend there); metrics are not supported (as
-//! otelcol's traceID routing). Only the `static` resolver is supported.
+//! otelcol's traceID routing).
+//!
+//! Backends come from the `static` resolver (a fixed list) or the `dns` resolver ([`dns`]), which
+//! follows a headless service's addresses: on a change the ring is rebuilt, new backends are
+//! started and removed ones shut down once their requests in flight have ended. A batch part
+//! that was bound for a removed backend and still has to be (re)sent is split again over the
+//! current ring, not dropped (counted in `ferrotel_loadbalancer_rerouted_items`).
 //!
 //! Delivery: the queue, retries and timeout of the whole export are the engine's, configured by
 //! the top-level `sending_queue`, `retry_on_failure` and `timeout` when given, else by those in
@@ -35,6 +41,7 @@
 //!         hostnames: [sampler-1:4317, sampler-2:4317, sampler-3]   # port 4317 by default
 //! ```
 
+pub mod dns;
 pub mod ring;
 
 use crate::otlp::{endpoint_problem, OtlpConfig, OtlpExporter};
@@ -52,12 +59,12 @@ use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use ferrotel_core::telemetry::Counter;
 use ferrotel_core::{
     Batch, CreateContext, Data, ExportError, Exporter, ExporterParts, ExporterSettings,
-    ExporterStartContext, Factory, FactoryInfo, Signal, Stability, StartError,
+    ExporterStartContext, Factory, FactoryInfo, Signal, Stability, StartError, Telemetry,
 };
 use ring::Ring;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// The port otelcol adds to a static hostname without one.
@@ -116,8 +123,8 @@ pub struct ResolverConfig {
     /// A fixed list of backends.
     #[serde(rename = "static")]
     pub static_: Option<StaticResolverConfig>,
-    /// Backends from DNS A records; not supported.
-    pub dns: Option<Value>,
+    /// Backends from DNS records of a name.
+    pub dns: Option<dns::DnsResolverConfig>,
     /// Backends from a Kubernetes service; not supported.
     pub k8s: Option<Value>,
     /// Backends from AWS Cloud Map; not supported.
@@ -180,6 +187,19 @@ struct Backend {
     failed: Counter,
 }
 
+/// The backends in use and the ring over them, replaced whole when the resolver's answer
+/// changes; `backends[i]` serves `ring.endpoints()[i]`.
+pub(super) struct Membership {
+    pub(super) ring: Ring,
+    backends: Vec<Arc<Backend>>,
+}
+
+impl Membership {
+    fn has(&self, backend: &Arc<Backend>) -> bool {
+        self.backends.iter().any(|b| Arc::ptr_eq(b, backend))
+    }
+}
+
 /// Where one part of a batch stands.
 const PENDING: u8 = 0;
 const DELIVERED: u8 = 1;
@@ -187,9 +207,26 @@ const REJECTED: u8 = 2;
 
 /// The items of a batch that go to one backend.
 struct Part {
+    /// Index into the membership the batch was split over.
     backend: usize,
+    target: Arc<Backend>,
     batch: Batch,
     state: AtomicU8,
+}
+
+impl Part {
+    fn pending(&self) -> bool {
+        self.state.load(Ordering::SeqCst) == PENDING
+    }
+
+    fn same(&self) -> Part {
+        Part {
+            backend: self.backend,
+            target: self.target.clone(),
+            batch: self.batch.clone(),
+            state: AtomicU8::new(self.state.load(Ordering::SeqCst)),
+        }
+    }
 }
 
 /// A split batch whose last attempt did not deliver every part, kept for the engine's retry.
@@ -254,6 +291,13 @@ impl Memo {
         self.lock().retain(|e| e.id != id);
     }
 
+    /// The entry's parts, re-split after a membership change.
+    fn replace(&self, id: u64, parts: Arc<[Part]>) {
+        if let Some(e) = self.lock().iter_mut().find(|e| e.id == id) {
+            e.parts = parts;
+        }
+    }
+
     fn release(&self, id: u64) {
         if let Some(e) = self.lock().iter_mut().find(|e| e.id == id) {
             e.in_flight = false;
@@ -276,30 +320,46 @@ impl Drop for InFlight<'_> {
 
 /// The exporter.
 pub struct LoadBalancingExporter {
-    ring: Ring,
-    backends: Vec<Backend>,
+    members: Arc<RwLock<Arc<Membership>>>,
     key: RoutingKey,
     /// Bound of one backend request (`protocol.otlp.timeout`; zero: none).
     backend_timeout: Duration,
     /// None when the engine does not retry (nothing to remember).
     memo: Option<Memo>,
+    /// Builds the backends a resolver finds.
+    maker: Arc<BackendMaker>,
+    /// `resolver.dns`, followed from start to shutdown.
+    dns: Option<dns::DnsResolverConfig>,
+    follower: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    rerouted: Counter,
 }
 
 impl LoadBalancingExporter {
+    /// The backends in use now.
+    pub(super) fn members(&self) -> Arc<Membership> {
+        read(&self.members)
+    }
+
     /// One part per backend that gets some of the batch's items; the batch itself when they
     /// all go to one backend.
-    fn split(&self, batch: &Batch) -> Result<Vec<Part>, ExportError> {
+    fn split(&self, batch: &Batch, members: &Arc<Membership>) -> Result<Vec<Part>, ExportError> {
+        if members.backends.is_empty() {
+            return Err(ExportError::retryable(
+                "no backend to send to: the resolver has found none yet",
+            ));
+        }
         let data = batch
             .view()
             .map_err(|e| ExportError::permanent(format!("cannot decode the batch: {e}")))?;
-        let n = self.backends.len();
+        let n = members.backends.len();
+        let ring = &members.ring;
         let routed: Routed<Data> = match data {
             Data::Traces(req) => split(&req.resource_spans, n, |r, s: &Span| {
-                self.backend_for(r.resource.as_ref(), &s.trace_id)
+                self.backend_for(ring, r.resource.as_ref(), &s.trace_id)
             })
             .map(|rs| Data::Traces(ExportTraceServiceRequest { resource_spans: rs })),
             Data::Logs(req) => split(&req.resource_logs, n, |r, l: &LogRecord| {
-                self.backend_for(r.resource.as_ref(), &l.trace_id)
+                self.backend_for(ring, r.resource.as_ref(), &l.trace_id)
             })
             .map(|rl| Data::Logs(ExportLogsServiceRequest { resource_logs: rl })),
             Data::Metrics(_) => {
@@ -308,8 +368,9 @@ impl LoadBalancingExporter {
                 ))
             }
         };
-        let part = |backend, batch| Part {
+        let part = |backend: usize, batch| Part {
             backend,
+            target: members.backends[backend].clone(),
             batch,
             state: AtomicU8::new(PENDING),
         };
@@ -325,22 +386,40 @@ impl LoadBalancingExporter {
 
     /// The backend of an item: by trace id (falling back to `service.name` for a log record
     /// without one) or by `service.name`.
-    fn backend_for(&self, resource: Option<&Resource>, trace_id: &[u8]) -> usize {
+    fn backend_for(&self, ring: &Ring, resource: Option<&Resource>, trace_id: &[u8]) -> usize {
         let has_trace_id = trace_id.iter().any(|&b| b != 0);
         if self.key == RoutingKey::TraceId && has_trace_id {
-            return self.ring.endpoint_for(trace_id);
+            return ring.endpoint_for(trace_id);
         }
         let service = resource
             .and_then(|r| attr_str(&r.attributes, "service.name"))
             .unwrap_or("");
-        self.ring.endpoint_for(service.as_bytes())
+        ring.endpoint_for(service.as_bytes())
+    }
+
+    /// The parts of an earlier attempt, with those still to be sent to a backend that has
+    /// left the ring split again over the current one; `None` when none has left.
+    fn reroute(&self, parts: &[Part]) -> Result<Option<Arc<[Part]>>, ExportError> {
+        let members = self.members();
+        let orphaned = |p: &Part| p.pending() && !members.has(&p.target);
+        if !parts.iter().any(orphaned) {
+            return Ok(None);
+        }
+        let mut rerouted = Vec::with_capacity(parts.len());
+        for p in parts {
+            if orphaned(p) {
+                self.rerouted.add(p.batch.item_count() as u64);
+                rerouted.extend(self.split(&p.batch, &members)?);
+            } else {
+                rerouted.push(p.same());
+            }
+        }
+        Ok(Some(rerouted.into()))
     }
 
     /// One request to one backend; the part's state records a final outcome.
     async fn send(&self, part: &Part) -> Result<(), ExportError> {
-        let Some(backend) = self.backends.get(part.backend) else {
-            return Err(ExportError::permanent("no such backend"));
-        };
+        let backend = &part.target;
         let attempt = backend.exporter.export(part.batch.clone());
         let result = if self.backend_timeout.is_zero() {
             attempt.await
@@ -376,42 +455,83 @@ impl LoadBalancingExporter {
             }
         })
     }
-}
 
-#[async_trait::async_trait]
-impl Exporter for LoadBalancingExporter {
-    async fn start(&self, ctx: &ExporterStartContext) -> Result<(), StartError> {
-        for b in &self.backends {
+    /// Starts the backends, then follows the dns resolver (if any) with `lookup`.
+    async fn start_with(
+        &self,
+        ctx: &ExporterStartContext,
+        lookup: Option<dns::DnsLookup>,
+    ) -> Result<(), StartError> {
+        let _ = self.maker.started.set(ctx.clone());
+        for b in &self.members().backends {
             b.exporter
                 .start(ctx)
                 .await
                 .map_err(|e| StartError(format!("backend {}: {e}", b.endpoint)))?;
         }
+        if let (Some(cfg), Some(lookup)) = (&self.dns, lookup) {
+            let follower = follow_dns(
+                cfg.clone(),
+                lookup,
+                self.members.clone(),
+                self.maker.clone(),
+            );
+            *self.follower.lock().unwrap_or_else(|e| e.into_inner()) = Some(follower);
+        }
         Ok(())
     }
 
-    async fn export(&self, batch: Batch) -> Result<(), ExportError> {
-        let resumed = self.memo.as_ref().and_then(|m| m.resume(&batch));
-        let (id, parts) = match resumed {
-            Some((id, parts)) => (Some(id), parts),
-            None => {
-                let parts: Arc<[Part]> = self.split(&batch)?.into();
-                // A single part is simply sent again on retry: nothing to remember.
-                let id = match &self.memo {
-                    Some(m) if parts.len() > 1 => Some(m.insert(&batch, parts.clone())),
-                    _ => None,
-                };
-                (id, parts)
-            }
+    /// This attempt's parts: an earlier attempt's (re-split if their backend left) or a new
+    /// split, remembered for the engine's retries when there are several.
+    fn parts_for(&self, batch: &Batch) -> Result<(Option<u64>, Arc<[Part]>), ExportError> {
+        if let Some((id, parts)) = self.memo.as_ref().and_then(|m| m.resume(batch)) {
+            let memo = self.memo.as_ref();
+            return match self.reroute(&parts) {
+                Ok(Some(rerouted)) => {
+                    memo.into_iter()
+                        .for_each(|m| m.replace(id, rerouted.clone()));
+                    Ok((Some(id), rerouted))
+                }
+                Ok(None) => Ok((Some(id), parts)),
+                Err(e) => {
+                    memo.into_iter().for_each(|m| m.release(id));
+                    Err(e)
+                }
+            };
+        }
+        let parts: Arc<[Part]> = self.split(batch, &self.members())?.into();
+        // A single part is simply sent again on retry: nothing to remember.
+        let id = match &self.memo {
+            Some(m) if parts.len() > 1 => Some(m.insert(batch, parts.clone())),
+            _ => None,
         };
+        Ok((id, parts))
+    }
+}
+
+/// The shared membership, readable whatever a panicking writer left.
+fn read(members: &RwLock<Arc<Membership>>) -> Arc<Membership> {
+    members.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+#[async_trait::async_trait]
+impl Exporter for LoadBalancingExporter {
+    async fn start(&self, ctx: &ExporterStartContext) -> Result<(), StartError> {
+        let lookup = match self.dns {
+            Some(_) => Some(dns::DnsLookup::system().map_err(StartError)?),
+            None => None,
+        };
+        self.start_with(ctx, lookup).await
+    }
+
+    async fn export(&self, batch: Batch) -> Result<(), ExportError> {
+        let (id, parts) = self.parts_for(&batch)?;
         let _in_flight = self
             .memo
             .as_ref()
             .zip(id)
             .map(|(memo, id)| InFlight { memo, id });
-        let todo = parts
-            .iter()
-            .filter(|p| p.state.load(Ordering::SeqCst) == PENDING);
+        let todo = parts.iter().filter(|p| p.pending());
         let results = futures::future::join_all(todo.map(|p| self.send(p))).await;
 
         let mut retryable: Vec<String> = vec![];
@@ -453,10 +573,103 @@ impl Exporter for LoadBalancingExporter {
     }
 
     async fn shutdown(&self) {
-        for b in &self.backends {
+        let follower = self
+            .follower
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = follower {
+            task.abort();
+            let _ = task.await;
+        }
+        for b in &self.members().backends {
             b.exporter.shutdown().await;
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Following the dns resolver.
+
+/// Looks the backends up every `cfg.interval` (the first time at once) and applies each changed
+/// answer; a failed lookup keeps the backends in use.
+fn follow_dns(
+    cfg: dns::DnsResolverConfig,
+    lookup: dns::DnsLookup,
+    members: Arc<RwLock<Arc<Membership>>>,
+    maker: Arc<BackendMaker>,
+) -> tokio::task::JoinHandle<()> {
+    let resolutions = |success: &str| {
+        maker.telemetry.counter(
+            "otelcol_loadbalancer_num_resolutions",
+            "Number of times the resolver has triggered new resolutions.",
+            &[("resolver", "dns"), ("success", success)],
+        )
+    };
+    let (succeeded, failed) = (resolutions("true"), resolutions("false"));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(cfg.interval());
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match lookup.backends(&cfg).await {
+                Ok(endpoints) => {
+                    succeeded.inc();
+                    apply(&members, &maker, endpoints).await;
+                }
+                Err(e) => {
+                    failed.inc();
+                    tracing::warn!(exporter = %maker.id, "failed to resolve: {e}");
+                }
+            }
+        }
+    })
+}
+
+/// Rebuilds the ring over `endpoints` when they differ from the backends in use: new backends
+/// are created and started, kept ones reused, removed ones shut down once idle.
+async fn apply(members: &RwLock<Arc<Membership>>, maker: &BackendMaker, endpoints: Vec<String>) {
+    let endpoints: Vec<String> = endpoints.iter().map(|e| with_default_port(e)).collect();
+    let current = read(members);
+    let ring = Ring::new(&endpoints);
+    if ring.endpoints() == current.ring.endpoints() {
+        return;
+    }
+    let mut backends = Vec::with_capacity(ring.endpoints().len());
+    let mut serving = Vec::with_capacity(ring.endpoints().len());
+    for endpoint in ring.endpoints() {
+        let existing = current.backends.iter().find(|b| &b.endpoint == endpoint);
+        let backend = match existing {
+            Some(b) => Some(b.clone()),
+            None => maker.start(endpoint).await,
+        };
+        if let Some(b) = backend {
+            serving.push(endpoint.clone());
+            backends.push(b);
+        }
+    }
+    let next = Arc::new(Membership {
+        ring: Ring::new(&serving),
+        backends,
+    });
+    *members.write().unwrap_or_else(|e| e.into_inner()) = next.clone();
+    maker.record_update(next.backends.len());
+    tracing::info!(exporter = %maker.id, backends = ?serving, "load_balancing backends changed");
+    for gone in current.backends.iter().filter(|b| !next.has(b)) {
+        retire(gone.clone());
+    }
+}
+
+/// Shuts a removed backend down once no request holds it (parts in flight keep it alive), or
+/// after a minute at the latest.
+fn retire(backend: Arc<Backend>) {
+    tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Arc::strong_count(&backend) > 1 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        backend.exporter.shutdown().await;
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -635,6 +848,52 @@ fn hostnames(cfg: &ResolverConfig) -> Vec<String> {
         .collect()
 }
 
+impl ResolverConfig {
+    /// otelcol's rules: exactly one resolver, each with what it needs.
+    fn validate_at(&self, v: &mut Validator<'_>) {
+        for (key, set) in [
+            ("resolver.k8s", self.k8s.is_some()),
+            ("resolver.aws_cloud_map", self.aws_cloud_map.is_some()),
+        ] {
+            if set {
+                v.report_at(
+                    key,
+                    not_supported(key) + " (use resolver.static or resolver.dns)",
+                );
+            }
+        }
+        let chosen = [
+            self.static_.is_some(),
+            self.dns.is_some(),
+            self.k8s.is_some(),
+            self.aws_cloud_map.is_some(),
+        ];
+        match chosen.iter().filter(|c| **c).count() {
+            0 => v.report_at("resolver", "no resolvers specified for the exporter"),
+            1 => {}
+            _ => v.report_at("resolver", "only one resolver should be specified"),
+        }
+        if let Some(st) = &self.static_ {
+            if st.hostnames.is_empty() {
+                v.report_at(
+                    "resolver.static.hostnames",
+                    "no endpoints specified for the static resolver",
+                );
+            }
+            for (i, h) in st.hostnames.iter().enumerate() {
+                if h.trim().is_empty() {
+                    // Named as decoding errors name a list entry.
+                    v.report_at(
+                        format_args!("resolver.static.hostnames[{i}]"),
+                        "empty hostname",
+                    );
+                }
+            }
+        }
+        v.check("resolver.dns", &self.dns);
+    }
+}
+
 impl Validate for LoadBalancingConfig {
     fn validate(&self, v: &mut Validator<'_>) {
         match &self.routing_key {
@@ -655,47 +914,14 @@ impl Validate for LoadBalancingConfig {
         if !self.routing_attributes.is_empty() {
             v.report_at("routing_attributes", not_supported("routing_attributes"));
         }
-        let resolver = &self.resolver;
-        for (key, set) in [
-            ("resolver.dns", resolver.dns.is_some()),
-            ("resolver.k8s", resolver.k8s.is_some()),
-            ("resolver.aws_cloud_map", resolver.aws_cloud_map.is_some()),
-        ] {
-            if set {
-                v.report_at(key, not_supported(key) + " (use resolver.static)");
-            }
-        }
-        match &resolver.static_ {
-            None if !v.has_errors() => v.report_at(
-                "resolver",
-                "no resolver specified: set resolver.static.hostnames",
-            ),
-            None => {}
-            Some(st) => {
-                if st.hostnames.is_empty() {
-                    v.report_at(
-                        "resolver.static.hostnames",
-                        "must list at least one backend",
-                    );
-                }
-                for (i, h) in st.hostnames.iter().enumerate() {
-                    if h.trim().is_empty() {
-                        // Named as decoding errors name a list entry.
-                        v.report_at(
-                            format_args!("resolver.static.hostnames[{i}]"),
-                            "empty hostname",
-                        );
-                    }
-                }
-            }
-        }
+        self.resolver.validate_at(v);
         // The otlp settings are checked once, with a placeholder endpoint, as the otlp
         // exporter checks them (their extensions are recorded there too); then each
         // backend's endpoint.
         if let Some(otlp) = otlp_settings(v, &self.protocol.otlp) {
             v.check("protocol.otlp", &otlp);
             let insecure = otlp.tls.insecure;
-            for endpoint in Ring::new(&hostnames(resolver)).endpoints() {
+            for endpoint in Ring::new(&hostnames(&self.resolver)).endpoints() {
                 if let Some(problem) = endpoint_problem(endpoint, insecure) {
                     v.report_at(
                         "resolver.static.hostnames",
@@ -754,29 +980,40 @@ impl LoadBalancingExporter {
         // files) are reported once, for the first; the others differ only in their endpoint,
         // which validation checked.
         let (otlp, backends) = crate::shared::build(ctx, |v| {
-            let mut otlp = otlp_settings(v, &cfg.protocol.otlp)?;
-            let mut backends = Vec::with_capacity(ring.endpoints().len());
-            for (i, endpoint) in ring.endpoints().iter().enumerate() {
-                otlp.endpoint = endpoint.clone();
-                backends.push(Backend::new(ctx, v, i == 0, &otlp)?);
-            }
-            Some((otlp, backends))
+            let otlp = otlp_settings(v, &cfg.protocol.otlp)?;
+            // Checks the settings once, also when a resolver finds the backends later.
+            OtlpExporter::new(&mut v.at("protocol.otlp"), ctx.id.to_string(), &otlp)?;
+            let maker = BackendMaker::new(ctx, &otlp);
+            let backends: Option<Vec<_>> = ring.endpoints().iter().map(|e| maker.make(e)).collect();
+            Some((otlp, backends?))
         })?;
         let retry = cfg
             .retry_on_failure
             .clone()
-            .unwrap_or(otlp.retry_on_failure);
-        let queue = cfg.sending_queue.clone().unwrap_or(otlp.sending_queue);
-
+            .unwrap_or(otlp.retry_on_failure.clone());
+        let queue = cfg
+            .sending_queue
+            .clone()
+            .unwrap_or(otlp.sending_queue.clone());
         let timeout = cfg.timeout.unwrap_or_default();
         let memo = Memo::for_retries(&retry, &queue, timeout.0, otlp.timeout.0);
-        record_static_resolution(ctx, backends.len());
+        let maker = Arc::new(BackendMaker::new(ctx, &otlp));
+        if cfg.resolver.dns.is_none() {
+            maker.record_static_resolution(backends.len());
+        }
         let exporter = LoadBalancingExporter {
-            ring,
-            backends,
+            members: Arc::new(RwLock::new(Arc::new(Membership { ring, backends }))),
             key,
             backend_timeout: otlp.timeout.0,
             memo,
+            maker,
+            dns: cfg.resolver.dns.clone(),
+            follower: Mutex::new(None),
+            rerouted: ctx.telemetry.counter(
+                "ferrotel_loadbalancer_rerouted_items",
+                "Items re-split over a new ring because their backend left before they were delivered.",
+                &[("exporter", &ctx.id.to_string())],
+            ),
         };
         Ok((
             exporter,
@@ -789,36 +1026,95 @@ impl LoadBalancingExporter {
     }
 }
 
-impl Backend {
-    /// The backend at `otlp.endpoint`; only the `first` reports the settings' problems.
-    fn new(
-        ctx: &CreateContext,
-        v: &mut Validator<'_>,
-        first: bool,
-        otlp: &OtlpConfig,
-    ) -> Option<Backend> {
-        let exporter = if first {
-            OtlpExporter::new(&mut v.at("protocol.otlp"), ctx.id.to_string(), otlp)?
-        } else {
-            // The same settings but the endpoint, which was checked.
-            let mut scratch = ferrotel_config::Findings::default();
-            let mut at = Validator::new(String::new(), &mut scratch);
-            OtlpExporter::new(&mut at, ctx.id.to_string(), otlp)?
-        };
-        let endpoint = &otlp.endpoint;
+/// Makes the backend of an endpoint: an inner `otlp` exporter with the shared settings.
+struct BackendMaker {
+    id: String,
+    otlp: OtlpConfig,
+    telemetry: Telemetry,
+    /// What `start` got, for backends a resolver adds later.
+    started: OnceLock<ExporterStartContext>,
+}
+
+impl BackendMaker {
+    fn new(ctx: &CreateContext, otlp: &OtlpConfig) -> BackendMaker {
+        BackendMaker {
+            id: ctx.id.to_string(),
+            otlp: otlp.clone(),
+            telemetry: ctx.telemetry.clone(),
+            started: OnceLock::new(),
+        }
+    }
+
+    /// The backend at `endpoint` (the settings were checked; only the endpoint differs).
+    fn make(&self, endpoint: &str) -> Option<Arc<Backend>> {
+        let mut otlp = self.otlp.clone();
+        otlp.endpoint = endpoint.to_string();
+        let mut scratch = ferrotel_config::Findings::default();
+        let mut at = Validator::new(String::new(), &mut scratch);
+        let exporter = OtlpExporter::new(&mut at, self.id.clone(), &otlp)?;
         let outcome = |success: &str| {
-            ctx.telemetry.counter(
+            self.telemetry.counter(
                 "otelcol_loadbalancer_backend_outcome",
                 "Number of successes and failures for each endpoint.",
                 &[("endpoint", endpoint), ("success", success)],
             )
         };
-        Some(Backend {
-            endpoint: endpoint.clone(),
+        Some(Arc::new(Backend {
+            endpoint: endpoint.to_string(),
             exporter: Arc::new(exporter),
             succeeded: outcome("true"),
             failed: outcome("false"),
-        })
+        }))
+    }
+
+    /// A new backend a resolver found, started; `None` (logged) when it cannot be.
+    async fn start(&self, endpoint: &str) -> Option<Arc<Backend>> {
+        let backend = self.make(endpoint);
+        let (Some(backend), Some(ctx)) = (backend, self.started.get()) else {
+            tracing::warn!(exporter = %self.id, "cannot create a backend for {endpoint:?}");
+            return None;
+        };
+        match backend.exporter.start(ctx).await {
+            Ok(()) => Some(backend),
+            Err(e) => {
+                tracing::warn!(exporter = %self.id, "cannot start the backend {endpoint:?}: {e}");
+                None
+            }
+        }
+    }
+
+    fn num_backends(&self, resolver: &str, n: usize) {
+        self.telemetry
+            .gauge(
+                "otelcol_loadbalancer_num_backends",
+                "Current number of backends in use.",
+                &[("resolver", resolver)],
+            )
+            .set(n as i64);
+    }
+
+    /// The telemetry of the static resolver, which resolves once, to `backends` backends.
+    fn record_static_resolution(&self, backends: usize) {
+        self.num_backends("static", backends);
+        self.telemetry
+            .counter(
+                "otelcol_loadbalancer_num_resolutions",
+                "Number of times the resolver has triggered new resolutions.",
+                &[("resolver", "static"), ("success", "true")],
+            )
+            .inc();
+    }
+
+    /// The dns resolver's answer changed to `backends` backends.
+    fn record_update(&self, backends: usize) {
+        self.num_backends("dns", backends);
+        self.telemetry
+            .counter(
+                "otelcol_loadbalancer_num_backend_updates",
+                "Number of times the list of backends was updated.",
+                &[("resolver", "dns")],
+            )
+            .inc();
     }
 }
 
@@ -841,24 +1137,6 @@ impl Memo {
             }),
         })
     }
-}
-
-/// The telemetry of the static resolver, which resolves once, to `backends` backends.
-fn record_static_resolution(ctx: &CreateContext, backends: usize) {
-    ctx.telemetry
-        .gauge(
-            "otelcol_loadbalancer_num_backends",
-            "Current number of backends in use.",
-            &[("resolver", "static")],
-        )
-        .set(backends as i64);
-    ctx.telemetry
-        .counter(
-            "otelcol_loadbalancer_num_resolutions",
-            "Number of times the resolver has triggered new resolutions.",
-            &[("resolver", "static"), ("success", "true")],
-        )
-        .inc();
 }
 
 #[cfg(test)]

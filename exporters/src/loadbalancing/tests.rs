@@ -238,13 +238,13 @@ fn split_keeps_every_span_once_and_traces_whole() {
     let e = build(THREE);
     let req = traces_request(400, 37);
     let input = spans_of(&Data::Traces(req.clone()));
-    let parts = e.split(&traces_batch(req)).unwrap();
+    let parts = e.split(&traces_batch(req), &e.members()).unwrap();
     assert_eq!(parts.len(), 3, "37 traces reach all three backends");
     let mut seen = BTreeMap::new();
     let mut trace_backend: HashMap<Vec<u8>, usize> = HashMap::new();
     for p in &parts {
         for (svc, scope, span) in spans_of(p.batch.view().unwrap()) {
-            assert_eq!(e.ring.endpoint_for(&span.trace_id), p.backend);
+            assert_eq!(e.members().ring.endpoint_for(&span.trace_id), p.backend);
             let b = *trace_backend
                 .entry(span.trace_id.clone())
                 .or_insert(p.backend);
@@ -281,23 +281,23 @@ fn split_keeps_every_span_once_and_traces_whole() {
 fn a_batch_for_one_backend_is_sent_as_it_is() {
     let e = build(THREE);
     let batch = traces_batch(traces_request(40, 1));
-    let parts = e.split(&batch).unwrap();
+    let parts = e.split(&batch, &e.members()).unwrap();
     assert_eq!(parts.len(), 1);
     assert!(parts[0].batch.same_payload(&batch), "no copy, no re-encode");
     let empty = traces_batch(ExportTraceServiceRequest::default());
-    assert!(e.split(&empty).unwrap().is_empty());
+    assert!(e.split(&empty, &e.members()).unwrap().is_empty());
 }
 
 #[test]
 fn service_routing_keeps_each_service_together() {
     let e = build(&format!("routing_key: service\n{THREE}"));
     let batch = traces_batch(traces_request(400, 37));
-    let parts = e.split(&batch).unwrap();
+    let parts = e.split(&batch, &e.members()).unwrap();
     let mut svc_backend = HashMap::new();
     let mut total = 0;
     for p in &parts {
         for (svc, _, _) in spans_of(p.batch.view().unwrap()) {
-            assert_eq!(e.ring.endpoint_for(svc.as_bytes()), p.backend);
+            assert_eq!(e.members().ring.endpoint_for(svc.as_bytes()), p.backend);
             assert_eq!(*svc_backend.entry(svc).or_insert(p.backend), p.backend);
             total += 1;
         }
@@ -332,10 +332,10 @@ fn logs_route_by_trace_id_else_by_service() {
         }],
     };
     let batch = Batch::from_data(Data::Logs(req), Default::default());
-    let parts = e.split(&batch).unwrap();
+    let parts = e.split(&batch, &e.members()).unwrap();
     assert!(parts.len() > 1);
     let mut bodies = BTreeSet::new();
-    let service_backend = e.ring.endpoint_for(b"checkout");
+    let service_backend = e.members().ring.endpoint_for(b"checkout");
     for p in &parts {
         let Data::Logs(l) = p.batch.view().unwrap() else {
             panic!()
@@ -345,7 +345,7 @@ fn logs_route_by_trace_id_else_by_service() {
                 let want = if r.trace_id.is_empty() {
                     service_backend
                 } else {
-                    e.ring.endpoint_for(&r.trace_id)
+                    e.members().ring.endpoint_for(&r.trace_id)
                 };
                 assert_eq!(want, p.backend);
                 assert!(bodies.insert(format!("{:?}", r.body)));
@@ -409,7 +409,7 @@ fn hostnames_get_the_default_port() {
     assert_eq!(with_default_port("[::1]:99"), "[::1]:99");
     assert_eq!(with_default_port("[::1]"), "[::1]:4317");
     let e = build("resolver: {static: {hostnames: [x, 'x:4317']}}");
-    assert_eq!(e.ring.endpoints(), ["x:4317"]);
+    assert_eq!(e.members().ring.endpoints(), ["x:4317"]);
 }
 
 #[test]
@@ -429,11 +429,36 @@ fn config_typo_names_the_key() {
 }
 
 #[test]
+fn dns_resolver_config_as_otelcol() {
+    let otlp = "protocol: {otlp: {tls: {insecure: true}}}\n";
+    for valid in [
+        "resolver: {dns: {hostname: service-1}}",
+        "resolver: {dns: {hostname: service-1, port: \"55690\", interval: 10s, timeout: 2s}}",
+        "resolver: {dns: {hostname: _otlp._tcp.samplers, mode: srv}}",
+    ] {
+        create(&format!("{otlp}{valid}")).unwrap_or_else(|e| panic!("{valid}: {e}"));
+    }
+    let message = |config: &str| refused(create(&format!("{otlp}{config}")), config).to_string();
+    assert!(message("resolver: {dns: {port: \"4317\"}}")
+        .contains("resolver.dns.hostname: no hostname specified to resolve the backends"));
+    // A port is a string in otelcol: an int is a type error there too.
+    assert!(message("resolver: {dns: {hostname: a, port: 55690}}").contains("resolver.dns.port"));
+    assert!(message("resolver: {dns: {hostname: a, port: \"http\"}}").contains("invalid port"));
+    assert!(message("resolver: {dns: {hostname: a, mode: txt}}")
+        .contains("unsupported DNS resolve mode"));
+    assert!(
+        message("resolver: {dns: {hostname: a}, static: {hostnames: [b]}}")
+            .contains("only one resolver should be specified")
+    );
+    assert!(message("resolver: {}").contains("no resolvers specified for the exporter"));
+}
+
+#[test]
 fn config_invalid_values() {
     let p = error_paths(&testdata("config_invalid.yaml"));
     for want in [
         "exporters.loadbalancing.routing_key",
-        "exporters.loadbalancing.resolver.dns",
+        "exporters.loadbalancing.resolver",
         "exporters.loadbalancing.protocol.otlp.compression",
         "exporters.loadbalancing.sending_queue.num_consumers",
     ] {
@@ -457,9 +482,9 @@ fn config_invalid_values() {
     );
     // The otlp settings are checked even when no backend could be built.
     assert_eq!(
-        error_paths("resolver: {dns: {hostname: x}}\nprotocol: {otlp: {timout: 1s}}"),
+        error_paths("resolver: {k8s: {service: x}}\nprotocol: {otlp: {timout: 1s}}"),
         [
-            "exporters.loadbalancing.resolver.dns",
+            "exporters.loadbalancing.resolver.k8s",
             "exporters.loadbalancing.protocol.otlp.timout"
         ]
     );
@@ -754,4 +779,340 @@ fn extensions_used_are_recorded_with_their_paths() {
             ),
         ]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dns resolver, against a real DNS server on loopback
+
+use ferrotel_testkit::metrics::read;
+use ferrotel_testkit::wait::wait_for;
+
+/// A DNS server on a loopback UDP port answering A queries for any name with `ips` (as they are
+/// when asked), and nothing for other types.
+#[derive(Clone, Default)]
+struct DnsServer {
+    ips: Arc<Mutex<Vec<std::net::Ipv4Addr>>>,
+    queries: Arc<AtomicU64>,
+}
+
+impl DnsServer {
+    async fn start(ips: &[&str]) -> (DnsServer, std::net::SocketAddr) {
+        use hickory_proto::op::{Message, MessageType};
+        use hickory_proto::rr::{rdata::A, RData, Record, RecordType};
+        let server = DnsServer::default();
+        server.set(ips);
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let s = server.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+                let Ok(query) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                s.queries.fetch_add(1, Ordering::SeqCst);
+                let mut answer = Message::new();
+                answer
+                    .set_id(query.id())
+                    .set_message_type(MessageType::Response)
+                    .set_recursion_desired(query.recursion_desired())
+                    .set_recursion_available(true)
+                    .set_authoritative(true)
+                    .add_queries(query.queries().to_vec());
+                for q in query
+                    .queries()
+                    .iter()
+                    .filter(|q| q.query_type() == RecordType::A)
+                {
+                    for ip in s.ips.lock().unwrap().iter() {
+                        answer.add_answer(Record::from_rdata(
+                            q.name().clone(),
+                            0,
+                            RData::A(A(*ip)),
+                        ));
+                    }
+                }
+                let _ = socket.send_to(&answer.to_vec().unwrap(), from).await;
+            }
+        });
+        (server, addr)
+    }
+
+    fn set(&self, ips: &[&str]) {
+        *self.ips.lock().unwrap() = ips.iter().map(|ip| ip.parse().unwrap()).collect();
+    }
+}
+
+impl Server {
+    /// A backend on `ip` at `port` (every backend of a dns resolver shares the port).
+    async fn start_at(ip: &str, port: u16) -> Server {
+        let listener = tokio::net::TcpListener::bind((ip, port)).await.unwrap();
+        let b = Server::default();
+        let svc = b.clone();
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .serve_with_incoming(svc, tonic::transport::server::TcpIncoming::from(listener))
+                .await
+                .unwrap();
+        });
+        b
+    }
+
+    fn spans(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.accepted
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|body| {
+                ExportTraceServiceRequest::decode(body.as_ref())
+                    .unwrap()
+                    .resource_spans
+            })
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans)
+            .map(|s| (s.trace_id, s.span_id))
+            .collect()
+    }
+}
+
+/// Three backends on 127.0.0.1-3 at one free port.
+async fn three_backends() -> (Vec<Server>, u16) {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let mut servers = vec![];
+    for ip in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] {
+        servers.push(Server::start_at(ip, port).await);
+    }
+    (servers, port)
+}
+
+/// A dns-resolved exporter asking `dns`, started, and its telemetry.
+async fn dns_exporter(dns: std::net::SocketAddr, port: u16) -> (LoadBalancingExporter, Telemetry) {
+    let config = format!(
+        "resolver: {{dns: {{hostname: samplers.test, port: \"{port}\", interval: 50ms, timeout: 1s}}}}\nprotocol: {{otlp: {{tls: {{insecure: true}}, timeout: 2s}}}}"
+    );
+    let e = build(&config);
+    let telemetry = e.maker.telemetry.clone();
+    let start = ExporterStartContext {
+        telemetry: telemetry.clone(),
+        telemetry_listen: None,
+        shutdown: Default::default(),
+        extensions: Default::default(),
+    };
+    e.start_with(&start, Some(dns::DnsLookup::with_server(dns)))
+        .await
+        .unwrap();
+    (e, telemetry)
+}
+
+async fn wait_for_backends(e: &LoadBalancingExporter, n: usize) {
+    let got = wait_for(|| e.members().backends.len() == n, Duration::from_secs(10)).await;
+    assert!(
+        got,
+        "never got {n} backends: {:?}",
+        e.members().ring.endpoints()
+    );
+}
+
+/// A span of trace `t`, half `h`.
+fn half_trace(t: u64, h: u64) -> ExportTraceServiceRequest {
+    let mut span = Span {
+        trace_id: trace_id(t),
+        span_id: (t * 2 + h).to_be_bytes().to_vec(),
+        name: "op".into(),
+        ..Default::default()
+    };
+    span.attributes.push(kv("half", &h.to_string()));
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", "api")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// Sends a batch as the engine would: retried while the refusal is retryable.
+async fn export_until_accepted(e: &LoadBalancingExporter, batch: Batch) {
+    for _ in 0..200 {
+        match e.export(batch.clone()).await {
+            Ok(()) => return,
+            Err(err) if !err.is_permanent() => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(err) => panic!("refused: {err}"),
+        }
+    }
+    panic!("never accepted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_membership_changes_under_load_lose_nothing() {
+    let (servers, port) = three_backends().await;
+    let (dns, dns_addr) = DnsServer::start(&["127.0.0.1", "127.0.0.2"]).await;
+    let (e, telemetry) = dns_exporter(dns_addr, port).await;
+    wait_for_backends(&e, 2).await;
+    let e = Arc::new(e);
+
+    // 3000 traces, each sent as two batches of one span 40 traces apart, by 8 concurrent
+    // senders, while the answer changes: a backend joins, then another leaves.
+    const TRACES: u64 = 3000;
+    let next = Arc::new(AtomicU64::new(0));
+    let senders: Vec<_> = (0..8)
+        .map(|_| {
+            let (e, next) = (e.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= 2 * TRACES {
+                        return;
+                    }
+                    // Even batches carry first halves, odd ones the second half of the trace
+                    // 20 before.
+                    let (t, h) = match (i % 2, i / 2) {
+                        (0, t) => (t, 0),
+                        (_, t) if t >= 20 => (t - 20, 1),
+                        _ => continue,
+                    };
+                    export_until_accepted(&e, traces_batch(half_trace(t, h))).await;
+                }
+            })
+        })
+        .collect();
+    let changes = async {
+        assert!(
+            wait_for(
+                || next.load(Ordering::SeqCst) > TRACES / 2,
+                Duration::from_secs(20)
+            )
+            .await
+        );
+        dns.set(&["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+        wait_for_backends(&e, 3).await;
+        assert!(
+            wait_for(
+                || next.load(Ordering::SeqCst) > TRACES,
+                Duration::from_secs(20)
+            )
+            .await
+        );
+        dns.set(&["127.0.0.2", "127.0.0.3"]);
+        wait_for_backends(&e, 2).await;
+    };
+    let (_, sent) = tokio::join!(changes, futures::future::join_all(senders));
+    sent.into_iter().for_each(|r| r.unwrap());
+
+    // Every span arrived exactly once.
+    let mut where_: HashMap<Vec<u8>, BTreeSet<usize>> = HashMap::new();
+    let mut span_ids = BTreeSet::new();
+    let mut received = 0;
+    for (b, server) in servers.iter().enumerate() {
+        for (trace, span) in server.spans() {
+            received += 1;
+            span_ids.insert(span);
+            where_.entry(trace).or_default().insert(b);
+        }
+    }
+    let expected: BTreeSet<Vec<u8>> = (0..TRACES)
+        .flat_map(|t| [t * 2, t * 2 + 1])
+        .filter(|id| !(id % 2 == 1 && id / 2 >= TRACES - 20))
+        .map(|id| id.to_be_bytes().to_vec())
+        .collect();
+    assert_eq!(received, span_ids.len(), "duplicates delivered");
+    assert!(
+        span_ids.is_superset(&expected),
+        "{} of {} spans arrived",
+        span_ids.len(),
+        expected.len()
+    );
+    // Each backend served; traces stay whole but for those whose halves straddle a change.
+    assert!(servers.iter().all(|s| !s.spans().is_empty()));
+    let split = where_.values().filter(|b| b.len() > 1).count();
+    assert!(
+        split * 100 <= where_.len() * 5,
+        "{split} of {} traces split",
+        where_.len()
+    );
+    assert!(servers[0].attempts.load(Ordering::SeqCst) > 0);
+    let series = |s: &str| read(&telemetry, s);
+    assert_eq!(
+        series(r#"otelcol_loadbalancer_num_backends{resolver="dns"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        series(r#"otelcol_loadbalancer_num_backend_updates{resolver="dns"}"#),
+        Some(3.0)
+    );
+    e.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_lookup_keeps_the_backends_and_is_counted() {
+    let (servers, port) = three_backends().await;
+    let (dns, dns_addr) = DnsServer::start(&["127.0.0.1"]).await;
+    let (e, telemetry) = dns_exporter(dns_addr, port).await;
+    wait_for_backends(&e, 1).await;
+    // No answer at all now (NOERROR, no records): hickory reports no records found.
+    dns.set(&[]);
+    let failures = || {
+        read(
+            &telemetry,
+            r#"otelcol_loadbalancer_num_resolutions{resolver="dns",success="false"}"#,
+        )
+        .unwrap_or(0.0)
+    };
+    assert!(wait_for(|| failures() >= 2.0, Duration::from_secs(10)).await);
+    assert_eq!(e.members().ring.endpoints(), [format!("127.0.0.1:{port}")]);
+    export_until_accepted(&e, traces_batch(half_trace(1, 0))).await;
+    assert_eq!(servers[0].spans().len(), 1);
+    e.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_part_for_a_backend_that_left_is_rerouted_on_retry() {
+    let (servers, port) = three_backends().await;
+    let (dns, dns_addr) = DnsServer::start(&["127.0.0.1", "127.0.0.2"]).await;
+    let (e, telemetry) = dns_exporter(dns_addr, port).await;
+    wait_for_backends(&e, 2).await;
+    // 127.0.0.1 refuses its part once, retryably; then it leaves the answer.
+    servers[0]
+        .refuse
+        .lock()
+        .unwrap()
+        .push_back(Status::unavailable("going away"));
+    let batch = traces_batch(traces_request(200, 50));
+    let first = e.export(batch.clone()).await.unwrap_err();
+    assert!(!first.is_permanent(), "{first}");
+    let delivered_first = servers[1].spans().len();
+    assert!(delivered_first > 0 && delivered_first < 200);
+    dns.set(&["127.0.0.2", "127.0.0.3"]);
+    wait_for_backends(&e, 2).await;
+    let gone = format!("127.0.0.1:{port}");
+    assert!(
+        wait_for(
+            || !e.members().ring.endpoints().contains(&gone),
+            Duration::from_secs(10)
+        )
+        .await
+    );
+
+    e.export(batch).await.unwrap();
+    let rerouted = read(
+        &telemetry,
+        r#"ferrotel_loadbalancer_rerouted_items{exporter="loadbalancing"}"#,
+    );
+    assert_eq!(rerouted, Some((200 - delivered_first) as f64));
+    let all: Vec<Vec<u8>> = servers.iter().flat_map(|s| s.span_ids()).collect();
+    let unique: BTreeSet<&Vec<u8>> = all.iter().collect();
+    assert_eq!((all.len(), unique.len()), (200, 200), "every span once");
+    assert!(
+        servers[0].span_ids().is_empty(),
+        "the refusing backend got nothing"
+    );
+    e.shutdown().await;
 }
