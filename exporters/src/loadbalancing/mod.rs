@@ -8,8 +8,9 @@
 //! record has none (otelcol picks a random backend there); metrics are not supported (as
 //! otelcol's traceID routing).
 //!
-//! Backends come from the `static` resolver (a fixed list) or the `dns` resolver ([`dns`]), which
-//! follows a headless service's addresses: on a change the ring is rebuilt, new backends are
+//! Backends come from the `static` resolver (a fixed list), the `dns` resolver ([`dns`]), which
+//! follows a headless service's addresses, or the `aws_cloud_map` one ([`cloud_map`]): on a
+//! change the ring is rebuilt, new backends are
 //! started and removed ones shut down once their requests in flight have ended. A batch part
 //! that was bound for a removed backend and still has to be (re)sent is split again over the
 //! current ring, not dropped (counted in `ferrotel_loadbalancer_rerouted_items`).
@@ -41,6 +42,7 @@
 //!         hostnames: [sampler-1:4317, sampler-2:4317, sampler-3]   # port 4317 by default
 //! ```
 
+pub mod cloud_map;
 pub mod dns;
 pub mod ring;
 
@@ -127,8 +129,8 @@ pub struct ResolverConfig {
     pub dns: Option<dns::DnsResolverConfig>,
     /// Backends from a Kubernetes service; not supported.
     pub k8s: Option<Value>,
-    /// Backends from AWS Cloud Map; not supported.
-    pub aws_cloud_map: Option<Value>,
+    /// Backends from AWS Cloud Map's `DiscoverInstances`.
+    pub aws_cloud_map: Option<cloud_map::CloudMapResolverConfig>,
 }
 
 /// `resolver.static`.
@@ -328,8 +330,8 @@ pub struct LoadBalancingExporter {
     memo: Option<Memo>,
     /// Builds the backends a resolver finds.
     maker: Arc<BackendMaker>,
-    /// `resolver.dns`, followed from start to shutdown.
-    dns: Option<dns::DnsResolverConfig>,
+    /// The resolver followed from start to shutdown (none for `static`).
+    dynamic: Option<Dynamic>,
     follower: Mutex<Option<tokio::task::JoinHandle<()>>>,
     rerouted: Counter,
 }
@@ -456,11 +458,11 @@ impl LoadBalancingExporter {
         })
     }
 
-    /// Starts the backends, then follows the dns resolver (if any) with `lookup`.
+    /// Starts the backends, then follows the resolver's `source` (if any).
     async fn start_with(
         &self,
         ctx: &ExporterStartContext,
-        lookup: Option<dns::DnsLookup>,
+        source: Option<Source>,
     ) -> Result<(), StartError> {
         let _ = self.maker.started.set(ctx.clone());
         for b in &self.members().backends {
@@ -469,13 +471,8 @@ impl LoadBalancingExporter {
                 .await
                 .map_err(|e| StartError(format!("backend {}: {e}", b.endpoint)))?;
         }
-        if let (Some(cfg), Some(lookup)) = (&self.dns, lookup) {
-            let follower = follow_dns(
-                cfg.clone(),
-                lookup,
-                self.members.clone(),
-                self.maker.clone(),
-            );
+        if let Some(source) = source {
+            let follower = follow(source, self.members.clone(), self.maker.clone());
             *self.follower.lock().unwrap_or_else(|e| e.into_inner()) = Some(follower);
         }
         Ok(())
@@ -517,11 +514,18 @@ fn read(members: &RwLock<Arc<Membership>>) -> Arc<Membership> {
 #[async_trait::async_trait]
 impl Exporter for LoadBalancingExporter {
     async fn start(&self, ctx: &ExporterStartContext) -> Result<(), StartError> {
-        let lookup = match self.dns {
-            Some(_) => Some(dns::DnsLookup::system().map_err(StartError)?),
+        let source = match &self.dynamic {
+            Some(Dynamic::Dns(cfg)) => Some(Source::Dns(
+                Box::new(dns::DnsLookup::system().map_err(StartError)?),
+                cfg.clone(),
+            )),
+            Some(Dynamic::CloudMap(cfg)) => Some(Source::CloudMap(
+                cloud_map::CloudMapLookup::new(|name| std::env::var(name).ok()),
+                cfg.clone(),
+            )),
             None => None,
         };
-        self.start_with(ctx, lookup).await
+        self.start_with(ctx, source).await
     }
 
     async fn export(&self, batch: Batch) -> Result<(), ExportError> {
@@ -589,33 +593,79 @@ impl Exporter for LoadBalancingExporter {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Following the dns resolver.
+// Following a resolver.
 
-/// Looks the backends up every `cfg.interval` (the first time at once) and applies each changed
-/// answer; a failed lookup keeps the backends in use.
-fn follow_dns(
-    cfg: dns::DnsResolverConfig,
-    lookup: dns::DnsLookup,
+/// The config of a resolver whose answer changes.
+enum Dynamic {
+    Dns(dns::DnsResolverConfig),
+    CloudMap(cloud_map::CloudMapResolverConfig),
+}
+
+impl Dynamic {
+    fn of(resolver: &ResolverConfig) -> Option<Dynamic> {
+        match (&resolver.dns, &resolver.aws_cloud_map) {
+            (Some(dns), _) => Some(Dynamic::Dns(dns.clone())),
+            (None, Some(cloud_map)) => Some(Dynamic::CloudMap(cloud_map.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
+/// A resolver with what it asks.
+enum Source {
+    Dns(Box<dns::DnsLookup>, dns::DnsResolverConfig),
+    CloudMap(cloud_map::CloudMapLookup, cloud_map::CloudMapResolverConfig),
+}
+
+impl Source {
+    /// The `resolver` label of its metrics, as otelcol's.
+    fn name(&self) -> &'static str {
+        match self {
+            Source::Dns(..) => "dns",
+            Source::CloudMap(..) => "aws",
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        match self {
+            Source::Dns(_, cfg) => cfg.interval(),
+            Source::CloudMap(_, cfg) => cfg.interval(),
+        }
+    }
+
+    async fn backends(&self) -> Result<Vec<String>, String> {
+        match self {
+            Source::Dns(lookup, cfg) => lookup.backends(cfg).await,
+            Source::CloudMap(lookup, cfg) => lookup.backends(cfg).await,
+        }
+    }
+}
+
+/// Asks `source` every interval (the first time at once) and applies each changed answer; a
+/// failed lookup keeps the backends in use.
+fn follow(
+    source: Source,
     members: Arc<RwLock<Arc<Membership>>>,
     maker: Arc<BackendMaker>,
 ) -> tokio::task::JoinHandle<()> {
+    let resolver = source.name();
     let resolutions = |success: &str| {
         maker.telemetry.counter(
             "otelcol_loadbalancer_num_resolutions",
             "Number of times the resolver has triggered new resolutions.",
-            &[("resolver", "dns"), ("success", success)],
+            &[("resolver", resolver), ("success", success)],
         )
     };
     let (succeeded, failed) = (resolutions("true"), resolutions("false"));
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(cfg.interval());
+        let mut ticks = tokio::time::interval(source.interval());
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match lookup.backends(&cfg).await {
+            match source.backends().await {
                 Ok(endpoints) => {
                     succeeded.inc();
-                    apply(&members, &maker, endpoints).await;
+                    apply(&members, &maker, resolver, endpoints).await;
                 }
                 Err(e) => {
                     failed.inc();
@@ -628,7 +678,12 @@ fn follow_dns(
 
 /// Rebuilds the ring over `endpoints` when they differ from the backends in use: new backends
 /// are created and started, kept ones reused, removed ones shut down once idle.
-async fn apply(members: &RwLock<Arc<Membership>>, maker: &BackendMaker, endpoints: Vec<String>) {
+async fn apply(
+    members: &RwLock<Arc<Membership>>,
+    maker: &BackendMaker,
+    resolver: &str,
+    endpoints: Vec<String>,
+) {
     let endpoints: Vec<String> = endpoints.iter().map(|e| with_default_port(e)).collect();
     let current = read(members);
     let ring = Ring::new(&endpoints);
@@ -653,7 +708,7 @@ async fn apply(members: &RwLock<Arc<Membership>>, maker: &BackendMaker, endpoint
         backends,
     });
     *members.write().unwrap_or_else(|e| e.into_inner()) = next.clone();
-    maker.record_update(next.backends.len());
+    maker.record_update(resolver, next.backends.len());
     tracing::info!(exporter = %maker.id, backends = ?serving, "load_balancing backends changed");
     for gone in current.backends.iter().filter(|b| !next.has(b)) {
         retire(gone.clone());
@@ -851,16 +906,11 @@ fn hostnames(cfg: &ResolverConfig) -> Vec<String> {
 impl ResolverConfig {
     /// otelcol's rules: exactly one resolver, each with what it needs.
     fn validate_at(&self, v: &mut Validator<'_>) {
-        for (key, set) in [
-            ("resolver.k8s", self.k8s.is_some()),
-            ("resolver.aws_cloud_map", self.aws_cloud_map.is_some()),
-        ] {
-            if set {
-                v.report_at(
-                    key,
-                    not_supported(key) + " (use resolver.static or resolver.dns)",
-                );
-            }
+        if self.k8s.is_some() {
+            v.report_at(
+                "resolver.k8s",
+                not_supported("resolver.k8s") + " (use resolver.dns with a headless service)",
+            );
         }
         let chosen = [
             self.static_.is_some(),
@@ -891,6 +941,7 @@ impl ResolverConfig {
             }
         }
         v.check("resolver.dns", &self.dns);
+        v.check("resolver.aws_cloud_map", &self.aws_cloud_map);
     }
 }
 
@@ -998,7 +1049,7 @@ impl LoadBalancingExporter {
         let timeout = cfg.timeout.unwrap_or_default();
         let memo = Memo::for_retries(&retry, &queue, timeout.0, otlp.timeout.0);
         let maker = Arc::new(BackendMaker::new(ctx, &otlp));
-        if cfg.resolver.dns.is_none() {
+        if cfg.resolver.static_.is_some() {
             maker.record_static_resolution(backends.len());
         }
         let exporter = LoadBalancingExporter {
@@ -1007,7 +1058,7 @@ impl LoadBalancingExporter {
             backend_timeout: otlp.timeout.0,
             memo,
             maker,
-            dns: cfg.resolver.dns.clone(),
+            dynamic: Dynamic::of(&cfg.resolver),
             follower: Mutex::new(None),
             rerouted: ctx.telemetry.counter(
                 "ferrotel_loadbalancer_rerouted_items",
@@ -1105,14 +1156,14 @@ impl BackendMaker {
             .inc();
     }
 
-    /// The dns resolver's answer changed to `backends` backends.
-    fn record_update(&self, backends: usize) {
-        self.num_backends("dns", backends);
+    /// A resolver's answer changed to `backends` backends.
+    fn record_update(&self, resolver: &str, backends: usize) {
+        self.num_backends(resolver, backends);
         self.telemetry
             .counter(
                 "otelcol_loadbalancer_num_backend_updates",
                 "Number of times the list of backends was updated.",
-                &[("resolver", "dns")],
+                &[("resolver", resolver)],
             )
             .inc();
     }

@@ -900,9 +900,16 @@ async fn dns_exporter(dns: std::net::SocketAddr, port: u16) -> (LoadBalancingExp
         shutdown: Default::default(),
         extensions: Default::default(),
     };
-    e.start_with(&start, Some(dns::DnsLookup::with_server(dns)))
-        .await
-        .unwrap();
+    let cfg = match &e.dynamic {
+        Some(Dynamic::Dns(cfg)) => cfg.clone(),
+        _ => unreachable!("a dns resolver"),
+    };
+    e.start_with(
+        &start,
+        Some(Source::Dns(Box::new(dns::DnsLookup::with_server(dns)), cfg)),
+    )
+    .await
+    .unwrap();
     (e, telemetry)
 }
 
@@ -1115,4 +1122,187 @@ async fn a_part_for_a_backend_that_left_is_rerouted_on_retry() {
         "the refusing backend got nothing"
     );
     e.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The aws_cloud_map resolver, against a stand-in for Cloud Map's DiscoverInstances API
+
+/// Answers `DiscoverInstances` (AWS JSON 1.1) with `instances` (ip, port) and ECS task-role
+/// credentials on `/creds`; records the headers and body of each discovery call.
+#[derive(Clone, Default)]
+struct CloudMapApi {
+    instances: Arc<Mutex<Vec<(String, u16)>>>,
+    calls: Arc<Mutex<Vec<(http::HeaderMap, serde_json::Value)>>>,
+}
+
+impl CloudMapApi {
+    async fn start() -> (CloudMapApi, String) {
+        use http_body_util::{BodyExt, Full};
+        use hyper_util::rt::TokioIo;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let api = CloudMapApi::default();
+        let a = api.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let a = a.clone();
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let a = a.clone();
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body.collect().await.unwrap().to_bytes();
+                            let answer = a.answer(parts, &body);
+                            Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(answer))))
+                        }
+                    });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc),
+                );
+            }
+        });
+        (api, url)
+    }
+
+    fn answer(&self, parts: http::request::Parts, body: &[u8]) -> String {
+        if parts.uri.path() == "/creds" {
+            assert_eq!(parts.headers["authorization"], "ecs-token");
+            return r#"{"AccessKeyId":"ASIATASKROLE","SecretAccessKey":"s3cr3t","Token":"session-token","Expiration":"2099-01-01T00:00:00Z"}"#.into();
+        }
+        let request: serde_json::Value = serde_json::from_slice(body).unwrap();
+        self.calls.lock().unwrap().push((parts.headers, request));
+        let instances: Vec<serde_json::Value> = self
+            .instances
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(ip, port)| serde_json::json!({"InstanceId": ip, "Attributes": {"AWS_INSTANCE_IPV4": ip, "AWS_INSTANCE_PORT": port.to_string()}}))
+            .collect();
+        serde_json::json!({ "Instances": instances }).to_string()
+    }
+
+    fn set(&self, ips: &[&str], port: u16) {
+        *self.instances.lock().unwrap() = ips.iter().map(|ip| (ip.to_string(), port)).collect();
+    }
+}
+
+/// An exporter following `api`, with the environment `env` (name, value).
+async fn cloud_map_exporter(api: &str, env: &[(&str, &str)]) -> LoadBalancingExporter {
+    let e = build("resolver: {aws_cloud_map: {namespace: observability.local, service_name: sampler, interval: 50ms}}\nprotocol: {otlp: {tls: {insecure: true}, timeout: 2s}}");
+    let mut vars: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    vars.insert("AWS_REGION".into(), "eu-west-1".into());
+    vars.insert("AWS_ENDPOINT_URL_SERVICEDISCOVERY".into(), api.to_string());
+    let cfg = match &e.dynamic {
+        Some(Dynamic::CloudMap(cfg)) => cfg.clone(),
+        _ => unreachable!("an aws_cloud_map resolver"),
+    };
+    let lookup = cloud_map::CloudMapLookup::new(move |name| vars.get(name).cloned());
+    let start = ExporterStartContext {
+        telemetry: e.maker.telemetry.clone(),
+        telemetry_listen: None,
+        shutdown: Default::default(),
+        extensions: Default::default(),
+    };
+    e.start_with(&start, Some(Source::CloudMap(lookup, cfg)))
+        .await
+        .unwrap();
+    e
+}
+
+#[tokio::test]
+async fn cloud_map_instances_become_the_backends_and_are_followed() {
+    let (servers, port) = three_backends().await;
+    let (api, url) = CloudMapApi::start().await;
+    api.set(&["127.0.0.1", "127.0.0.2"], port);
+    let e = cloud_map_exporter(
+        &url,
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ],
+    )
+    .await;
+    wait_for_backends(&e, 2).await;
+    api.set(&["127.0.0.2", "127.0.0.3"], port);
+    let moved = format!("127.0.0.3:{port}");
+    assert!(
+        wait_for(
+            || e.members().ring.endpoints().contains(&moved),
+            Duration::from_secs(10)
+        )
+        .await
+    );
+    export_until_accepted(&e, traces_batch(traces_request(200, 50))).await;
+    let spans: usize = servers.iter().map(|s| s.span_ids().len()).sum();
+    assert_eq!(spans, 200);
+    assert!(servers[0].span_ids().is_empty() && !servers[2].span_ids().is_empty());
+
+    // otelcol's request: the namespace, service and health filter, signed with SigV4.
+    let (headers, body) = api.calls.lock().unwrap()[0].clone();
+    assert_eq!(
+        body,
+        serde_json::json!({"NamespaceName": "observability.local", "ServiceName": "sampler", "HealthStatus": "HEALTHY"})
+    );
+    assert_eq!(
+        headers["x-amz-target"],
+        "Route53AutoNaming_v20170314.DiscoverInstances"
+    );
+    assert_eq!(headers["content-type"], "application/x-amz-json-1.1");
+    let auth = headers["authorization"].to_str().unwrap();
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/"),
+        "{auth}"
+    );
+    assert!(
+        auth.contains("/eu-west-1/servicediscovery/aws4_request"),
+        "{auth}"
+    );
+    assert!(
+        auth.contains("SignedHeaders=") && auth.contains("Signature="),
+        "{auth}"
+    );
+    e.shutdown().await;
+}
+
+#[tokio::test]
+async fn cloud_map_uses_the_ecs_task_role_without_keys() {
+    let (_servers, port) = three_backends().await;
+    let (api, url) = CloudMapApi::start().await;
+    api.set(&["127.0.0.1"], port);
+    let creds = format!("{url}/creds");
+    let e = cloud_map_exporter(
+        &url,
+        &[
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &creds),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "ecs-token"),
+        ],
+    )
+    .await;
+    wait_for_backends(&e, 1).await;
+    let (headers, _) = api.calls.lock().unwrap()[0].clone();
+    assert!(headers["authorization"]
+        .to_str()
+        .unwrap()
+        .contains("Credential=ASIATASKROLE/"));
+    assert_eq!(headers["x-amz-security-token"], "session-token");
+    e.shutdown().await;
+}
+
+#[test]
+fn cloud_map_config_as_otelcol() {
+    let otlp = "protocol: {otlp: {tls: {insecure: true}}}\n";
+    create(&format!("{otlp}resolver: {{aws_cloud_map: {{namespace: cloudmap-1, service_name: service-1, port: 4319}}}}")).unwrap();
+    create(&format!("{otlp}resolver: {{aws_cloud_map: {{namespace: n, service_name: s, health_status: HEALTHY_OR_ELSE_ALL}}}}")).unwrap();
+    let message = |config: &str| refused(create(&format!("{otlp}{config}")), config).to_string();
+    assert!(
+        message("resolver: {aws_cloud_map: {service_name: s}}").contains("no namespace specified")
+    );
+    assert!(message(
+        "resolver: {aws_cloud_map: {namespace: n, service_name: s, health_status: healthy}}"
+    )
+    .contains("unsupported health_status"));
 }
