@@ -117,9 +117,10 @@ pub fn index<'a>(mut v: Value<'a>, keys: &[Key]) -> Result<Value<'a>, EvalError>
             },
             (Value::List(l), Key::Int(i)) => {
                 let len = l.len();
-                let at = usize::try_from(*i).ok().filter(|i| *i < len).ok_or_else(|| {
-                    EvalError::new(format!("index {i} out of bounds"))
-                })?;
+                let at = usize::try_from(*i)
+                    .ok()
+                    .filter(|i| *i < len)
+                    .ok_or_else(|| EvalError::new(format!("index {i} out of bounds")))?;
                 match l {
                     Cow::Borrowed(l) => Value::from_any(&l[at]),
                     Cow::Owned(l) => Value::from_any(&l[at]).to_any_owned(),
@@ -209,9 +210,7 @@ impl<C: Context> BoolExpr<C> {
 pub fn bool_expr<C: Context>(e: &ast::BoolExpr) -> Result<BoolExpr<C>, String> {
     Ok(match e {
         ast::BoolExpr::Or(v) => BoolExpr::Or(v.iter().map(bool_expr).collect::<Result<_, _>>()?),
-        ast::BoolExpr::And(v) => {
-            BoolExpr::And(v.iter().map(bool_expr).collect::<Result<_, _>>()?)
-        }
+        ast::BoolExpr::And(v) => BoolExpr::And(v.iter().map(bool_expr).collect::<Result<_, _>>()?),
         ast::BoolExpr::Not(e) => BoolExpr::Not(Box::new(bool_expr(e)?)),
         ast::BoolExpr::Compare(a, op, b) => BoolExpr::Compare(value(a)?, *op, value(b)?),
         ast::BoolExpr::Const(b) => BoolExpr::Const(*b),
@@ -241,7 +240,9 @@ pub fn value<C: Context>(v: &ast::Value) -> Result<Expr<C>, String> {
         }
         ast::Value::Neg(a) => return Ok(Expr::Neg(Box::new(value(a)?))),
         ast::Value::List(items) => {
-            return Ok(Expr::List(items.iter().map(value).collect::<Result<_, _>>()?))
+            return Ok(Expr::List(
+                items.iter().map(value).collect::<Result<_, _>>()?,
+            ))
         }
         ast::Value::Map(items) => {
             return Ok(Expr::Map(

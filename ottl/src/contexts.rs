@@ -164,7 +164,9 @@ fn span_path(fields: &[ast::Field]) -> Option<SpanPath> {
 /// Strips a leading `context.` from a path that has more segments.
 fn strip_context<'p>(fields: &'p [ast::Field], context: &str) -> &'p [ast::Field] {
     match fields {
-        [first, rest @ ..] if first.name == context && !rest.is_empty() && first.keys.is_empty() => {
+        [first, rest @ ..]
+            if first.name == context && !rest.is_empty() && first.keys.is_empty() =>
+        {
             rest
         }
         _ => fields,
@@ -330,9 +332,7 @@ impl Context for SpanEventContext {
             ("name", None, None) => Some(SpanEventPath::Name),
             ("time_unix_nano", None, None) => Some(SpanEventPath::TimeUnixNano),
             ("attributes", None, None) => Some(SpanEventPath::Attributes),
-            ("dropped_attributes_count", None, None) => {
-                Some(SpanEventPath::DroppedAttributesCount)
-            }
+            ("dropped_attributes_count", None, None) => Some(SpanEventPath::DroppedAttributesCount),
             ("event_index", None, None) => Some(SpanEventPath::EventIndex),
             _ => None,
         };

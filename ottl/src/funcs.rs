@@ -119,9 +119,7 @@ fn bind<C: Context, const N: usize>(
     }
     let mut out = slots.into_iter();
     Ok(std::array::from_fn(|_| {
-        out.next()
-            .flatten()
-            .unwrap_or(Expr::Literal(Value::Nil))
+        out.next().flatten().unwrap_or(Expr::Literal(Value::Nil))
     }))
 }
 
@@ -404,8 +402,7 @@ struct Substring<C: Context> {
 }
 
 fn substring<C: Context>(args: Vec<CompiledArg<C>>) -> Result<Box<dyn Function<C>>, String> {
-    let [target, start, length] =
-        bind::<C, 3>("Substring", args, &["target", "start", "length"])?;
+    let [target, start, length] = bind::<C, 3>("Substring", args, &["target", "start", "length"])?;
     Ok(Box::new(Substring {
         target,
         start,

@@ -82,7 +82,8 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                 i += 1;
             }
             bytes_literal(&src[from..i]).map_err(|m| ParseError::at(src, start, m))?
-        } else if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+        } else if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
             let (tok, end) = number(src, i)?;
             i = end;
             tok
@@ -98,7 +99,11 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
         } else {
             let (tok, len) = punct(b, i).ok_or_else(|| {
                 let ch = src[i..].chars().next().unwrap_or(' ');
-                ParseError::at(src, start, format!("invalid input text {:?}", ch.to_string()))
+                ParseError::at(
+                    src,
+                    start,
+                    format!("invalid input text {:?}", ch.to_string()),
+                )
             })?;
             i += len;
             tok

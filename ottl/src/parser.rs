@@ -6,7 +6,9 @@
 //! parser backtracks, reporting the failure that got furthest, as otelcol's parser does.
 //! Nesting is bounded, so no input can exhaust the stack.
 
-use crate::ast::{Arg, ArgValue, BoolExpr, Call, CmpOp, Field, Key, MathOp, Path, Statement, Value};
+use crate::ast::{
+    Arg, ArgValue, BoolExpr, Call, CmpOp, Field, Key, MathOp, Path, Statement, Value,
+};
 use crate::error::ParseError;
 use crate::lexer::{lex, Tok, Token};
 
@@ -369,7 +371,9 @@ impl<'s> Parser<'s> {
                     return Err(ParseError::at(
                         self.src,
                         call.at,
-                        format!("converter names must start with an uppercase letter but got '{w}'"),
+                        format!(
+                            "converter names must start with an uppercase letter but got '{w}'"
+                        ),
                     ));
                 }
                 Ok(Value::Converter(call))

@@ -70,7 +70,9 @@ impl<'a> Value<'a> {
             Value::Map(m) => Some(any_value::Value::KvlistValue(KeyValueList {
                 values: m.to_vec(),
             })),
-            Value::List(l) => Some(any_value::Value::ArrayValue(ArrayValue { values: l.to_vec() })),
+            Value::List(l) => Some(any_value::Value::ArrayValue(ArrayValue {
+                values: l.to_vec(),
+            })),
         };
         AnyValue { value: v }
     }
