@@ -350,6 +350,11 @@ impl<C: Context> Conditions<C> {
         }
     }
 
+    /// Conditions compiled one by one (each error reported where it belongs).
+    pub fn from_conditions(conditions: Vec<Condition<C>>, mode: ErrorMode) -> Self {
+        Conditions { conditions, mode }
+    }
+
     /// Whether any condition holds. A failing condition counts as false under `ignore` (logged)
     /// and `silent`; under `propagate` its error is returned, naming the condition.
     pub fn any<'a>(&'a self, item: C::Item<'a>) -> Result<bool, EvalError> {
