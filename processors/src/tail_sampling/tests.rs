@@ -898,7 +898,11 @@ fn ottl_condition_samples_traces_with_a_matching_span() {
     let make = |i: u64| {
         let mut s = with_attrs(
             span(i),
-            vec![route(if i % 2 == 0 { "/checkout" } else { "/cart" })],
+            vec![route(if [2, 4, 6].contains(&i) {
+                "/checkout"
+            } else {
+                "/cart"
+            })],
         );
         s.kind = 2;
         s
