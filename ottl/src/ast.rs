@@ -100,11 +100,12 @@ pub enum ArgValue {
     Function(String),
 }
 
-/// An index: `["key"]` or `[0]`.
+/// An index: `["key"]`, `[0]`, or an expression read at evaluation (`[attributes["k"]]`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Key {
     Str(String),
     Int(i64),
+    Expr(Box<Value>),
 }
 
 /// A path: `attributes["http"]["route"]`, `resource.attributes["k"]`, `status.code`.

@@ -39,8 +39,8 @@ pub trait Function<C: Context>: Send + Sync {
 /// A compiled value expression.
 pub enum Expr<C: Context> {
     Literal(Value<'static>),
-    Path(C::Path, Vec<Key>),
-    Call(Box<dyn Function<C>>, Vec<Key>),
+    Path(C::Path, Vec<CKey<C>>),
+    Call(Box<dyn Function<C>>, Vec<CKey<C>>),
     Math(Box<Expr<C>>, MathOp, Box<Expr<C>>),
     Neg(Box<Expr<C>>),
     List(Vec<Expr<C>>),
@@ -65,8 +65,8 @@ impl<C: Context> Expr<C> {
     pub fn eval<'a>(&'a self, item: C::Item<'a>) -> Result<Value<'a>, EvalError> {
         match self {
             Expr::Literal(v) => Ok(v.borrowed()),
-            Expr::Path(p, keys) => index(C::get(p, item)?, keys),
-            Expr::Call(f, keys) => index(f.call(item)?, keys),
+            Expr::Path(p, keys) => index(C::get(p, item)?, keys, item),
+            Expr::Call(f, keys) => index(f.call(item)?, keys, item),
             Expr::Math(a, op, b) => math(a.eval(item)?, *op, b.eval(item)?),
             Expr::Neg(a) => negate(a.eval(item)?),
             Expr::List(items) => {
@@ -99,48 +99,106 @@ impl<C: Context> Expr<C> {
     }
 }
 
+/// A compiled index: a literal key, or an expression whose value (a string or an int) is the key.
+pub enum CKey<C: Context> {
+    Str(String),
+    Int(i64),
+    Expr(Expr<C>),
+}
+
+impl<C: Context> fmt::Debug for CKey<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CKey::Str(s) => write!(f, "[{s:?}]"),
+            CKey::Int(i) => write!(f, "[{i}]"),
+            CKey::Expr(e) => write!(f, "[{e:?}]"),
+        }
+    }
+}
+
+/// Compiles the keys of a path or a converter call.
+pub fn keys<C: Context>(keys: &[Key]) -> Result<Vec<CKey<C>>, String> {
+    keys.iter()
+        .map(|k| {
+            Ok(match k {
+                Key::Str(s) => CKey::Str(s.clone()),
+                Key::Int(i) => CKey::Int(*i),
+                Key::Expr(v) => CKey::Expr(value(v)?),
+            })
+        })
+        .collect()
+}
+
+/// A key as used: a map key or a list index.
+enum KeyRef<'k> {
+    Str(Cow<'k, str>),
+    Int(i64),
+}
+
 /// Applies keys: a string key looks a map up (a missing key is nil), an int key indexes a list.
-pub fn index<'a>(mut v: Value<'a>, keys: &[Key]) -> Result<Value<'a>, EvalError> {
+pub fn index<'a, C: Context>(
+    mut v: Value<'a>,
+    keys: &'a [CKey<C>],
+    item: C::Item<'a>,
+) -> Result<Value<'a>, EvalError> {
     for key in keys {
-        v = match (v, key) {
-            (Value::Map(m), Key::Str(k)) => match m {
-                Cow::Borrowed(m) => m
-                    .iter()
-                    .find(|kv| kv.key == *k)
-                    .and_then(|kv| kv.value.as_ref())
-                    .map_or(Value::Nil, Value::from_any),
-                Cow::Owned(m) => m
-                    .iter()
-                    .find(|kv| kv.key == *k)
-                    .and_then(|kv| kv.value.as_ref())
-                    .map_or(Value::Nil, |a| Value::from_any(a).to_any_owned()),
-            },
-            (Value::List(l), Key::Int(i)) => {
-                let len = l.len();
-                let at = usize::try_from(*i)
-                    .ok()
-                    .filter(|i| *i < len)
-                    .ok_or_else(|| EvalError::new(format!("index {i} out of bounds")))?;
-                match l {
-                    Cow::Borrowed(l) => Value::from_any(&l[at]),
-                    Cow::Owned(l) => Value::from_any(&l[at]).to_any_owned(),
+        let key = match key {
+            CKey::Str(s) => KeyRef::Str(Cow::Borrowed(s)),
+            CKey::Int(i) => KeyRef::Int(*i),
+            CKey::Expr(e) => match e.eval(item)? {
+                Value::Str(s) => KeyRef::Str(s),
+                Value::Int(i) => KeyRef::Int(i),
+                other => {
+                    return Err(EvalError::new(format!(
+                        "invalid key type {}: a key must be a string or an int64",
+                        other.type_name()
+                    )))
                 }
-            }
-            (Value::Map(_), Key::Int(_)) => {
-                return Err(EvalError::new("non-string indexing is not supported"))
-            }
-            (Value::List(_), Key::Str(_)) => {
-                return Err(EvalError::new("non-integer indexing is not supported"))
-            }
-            (other, _) => {
-                return Err(EvalError::new(format!(
-                    "type {} does not support indexing",
-                    other.type_name()
-                )))
-            }
+            },
         };
+        v = index_one(v, &key)?;
     }
     Ok(v)
+}
+
+fn index_one<'a>(v: Value<'a>, key: &KeyRef<'_>) -> Result<Value<'a>, EvalError> {
+    Ok(match (v, key) {
+        (Value::Map(m), KeyRef::Str(k)) => match m {
+            Cow::Borrowed(m) => m
+                .iter()
+                .find(|kv| kv.key == *k)
+                .and_then(|kv| kv.value.as_ref())
+                .map_or(Value::Nil, Value::from_any),
+            Cow::Owned(m) => m
+                .iter()
+                .find(|kv| kv.key == *k)
+                .and_then(|kv| kv.value.as_ref())
+                .map_or(Value::Nil, |a| Value::from_any(a).to_any_owned()),
+        },
+        (Value::List(l), KeyRef::Int(i)) => {
+            let len = l.len();
+            let at = usize::try_from(*i)
+                .ok()
+                .filter(|i| *i < len)
+                .ok_or_else(|| EvalError::new(format!("index {i} out of bounds")))?;
+            match l {
+                Cow::Borrowed(l) => Value::from_any(&l[at]),
+                Cow::Owned(l) => Value::from_any(&l[at]).to_any_owned(),
+            }
+        }
+        (Value::Map(_), KeyRef::Int(_)) => {
+            return Err(EvalError::new("non-string indexing is not supported"))
+        }
+        (Value::List(_), KeyRef::Str(_)) => {
+            return Err(EvalError::new("non-integer indexing is not supported"))
+        }
+        (other, _) => {
+            return Err(EvalError::new(format!(
+                "type {} does not support indexing",
+                other.type_name()
+            )))
+        }
+    })
 }
 
 impl Value<'_> {
@@ -231,8 +289,8 @@ pub fn value<C: Context>(v: &ast::Value) -> Result<Expr<C>, String> {
             C::enum_value(name).ok_or_else(|| format!("enum symbol, {name}, not found"))?,
         ),
         ast::Value::Path(p) => {
-            let (path, keys) = C::path(p)?;
-            return Ok(Expr::Path(path, keys));
+            let (path, rest) = C::path(p)?;
+            return Ok(Expr::Path(path, keys(&rest)?));
         }
         ast::Value::Converter(c) => return call(c),
         ast::Value::Math(a, op, b) => {
@@ -276,7 +334,7 @@ fn call<C: Context>(c: &ast::Call) -> Result<Expr<C>, String> {
         })
         .collect::<Result<Vec<_>, String>>()?;
     let f = funcs::converter::<C>(&c.name, args)?;
-    Ok(Expr::Call(f, c.keys.clone()))
+    Ok(Expr::Call(f, keys(&c.keys)?))
 }
 
 /// How evaluation errors are handled (otelcol's `error_mode`).

@@ -420,17 +420,24 @@ impl<'s> Parser<'s> {
         let mut keys = Vec::new();
         while *self.peek() == Tok::LBracket {
             self.bump();
-            let key = match self.bump() {
-                Tok::Str(s) => Key::Str(s),
-                Tok::Int(n) => Key::Int(self.key_int(n, false)?),
-                Tok::Math(MathOp::Sub) => match self.bump() {
-                    Tok::Int(n) => Key::Int(self.key_int(n, true)?),
-                    _ => return Err(self.unexpected("an integer key")),
-                },
-                _ => {
-                    self.i -= 1;
-                    return Err(self.unexpected("a string or integer key"));
+            let key = match (self.peek().clone(), self.peek_at(1).clone()) {
+                (Tok::Str(s), Tok::RBracket) => {
+                    self.bump();
+                    Key::Str(s)
                 }
+                (Tok::Int(n), Tok::RBracket) => {
+                    self.bump();
+                    Key::Int(self.key_int(n, false)?)
+                }
+                (Tok::Math(MathOp::Sub), Tok::Int(n)) if *self.peek_at(2) == Tok::RBracket => {
+                    self.bump();
+                    self.bump();
+                    Key::Int(self.key_int(n, true)?)
+                }
+                (Tok::Word(_) | Tok::LParen, _) => {
+                    Key::Expr(Box::new(self.nested(Self::math_expr)?))
+                }
+                _ => return Err(self.unexpected("a string or integer key, a path or a converter")),
             };
             self.expect(Tok::RBracket, "\"]\"")?;
             keys.push(key);

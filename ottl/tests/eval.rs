@@ -147,6 +147,14 @@ fn span_paths() {
     yes(r#"instrumentation_scope.name == "io.lib""#);
     yes(r#"instrumentation_scope.version == "1.2.3""#);
     yes(r#"scope.attributes["scope.k"] == "sv""#);
+    // Keys read at evaluation.
+    yes(r#"attributes[Concat(["http", "route"], ".")] == "/users""#);
+    yes(r#"attributes["list"][Len(attributes["map"])] == 2"#);
+    yes(r#"attributes[instrumentation_scope.name] == nil"#);
+    let e = eval(r#"attributes[kind == 2] == nil"#).unwrap_err();
+    assert!(e.contains("1:"), "{e}");
+    let e = eval(r#"attributes[attributes["ratio"]] == nil"#).unwrap_err();
+    assert!(e.contains("invalid key type float64"), "{e}");
 }
 
 #[test]

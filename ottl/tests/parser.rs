@@ -56,6 +56,18 @@ fn paths_with_keys_and_indexes() {
     assert_eq!(l, path(0, &[("status", vec![]), ("code", vec![])]));
     let (l, _, _) = cmp("attributes[\"l\"][-1] == 1");
     assert_eq!(l, path(0, &[("attributes", vec![s("l"), Key::Int(-1)])]));
+    // A key read from a path or a converter.
+    let (l, _, _) = cmp(r#"attributes[resource.attributes["k"]] == 1"#);
+    let inner = path(11, &[("resource", vec![]), ("attributes", vec![s("k")])]);
+    assert_eq!(
+        l,
+        path(0, &[("attributes", vec![Key::Expr(Box::new(inner))])])
+    );
+    let (l, _, _) = cmp(r#"attributes[Concat(["a", "b"], ".")] == 1"#);
+    assert!(
+        matches!(&l, Value::Path(p) if matches!(&p.fields[0].keys[0], Key::Expr(e) if matches!(**e, Value::Converter(_)))),
+        "{l:?}"
+    );
 }
 
 #[test]
@@ -239,7 +251,7 @@ fn syntax_errors_name_the_position() {
     assert!(err("name == \"abc").contains("1:9: unterminated string"));
     assert!(err("name == 'a'").contains("1:9: invalid input text \"'\""));
     assert!(err("(name == \"a\"").starts_with("1:13:"));
-    assert!(err("attributes[x] == 1").starts_with("1:12:"));
+    assert!(err("attributes[=] == 1").starts_with("1:12:"));
     assert!(err("name == \"a\" and").starts_with("1:16:"));
     assert!(err(r#"name == "\q""#).contains("unknown escape"));
     assert!(err("x == 99999999999999999999").contains("out of range"));
