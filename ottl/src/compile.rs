@@ -13,7 +13,7 @@ use std::fmt;
 /// A kind of telemetry conditions are evaluated on (otelcol's `span`, `spanevent`, ...): how its
 /// paths and enums resolve at compile time and how a resolved path reads an item.
 pub trait Context: Sized + 'static {
-    /// The context's name in messages (`span`).
+    /// The context's name in messages, as otelcol spells it there (`Span`).
     const NAME: &'static str;
     /// What a condition is evaluated on: references to the item and its parents.
     type Item<'a>: Copy;
@@ -215,6 +215,8 @@ impl Value<'_> {
             Value::Float(f) => Value::Float(*f),
             Value::TraceId(id) => Value::TraceId(*id),
             Value::SpanId(id) => Value::SpanId(*id),
+            Value::Time(t) => Value::Time(*t),
+            Value::Duration(d) => Value::Duration(*d),
         }
     }
 }

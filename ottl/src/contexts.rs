@@ -64,6 +64,8 @@ pub enum SpanPath {
     StatusMessage,
     StartTimeUnixNano,
     EndTimeUnixNano,
+    StartTime,
+    EndTime,
     Attributes,
     DroppedAttributesCount,
     DroppedEventsCount,
@@ -78,6 +80,7 @@ pub enum SpanPath {
 pub enum SpanEventPath {
     Name,
     TimeUnixNano,
+    Time,
     Attributes,
     DroppedAttributesCount,
     EventIndex,
@@ -152,6 +155,8 @@ fn span_path(fields: &[ast::Field]) -> Option<SpanPath> {
         ("status", Some("message"), None) => StatusMessage,
         ("start_time_unix_nano", None, None) => StartTimeUnixNano,
         ("end_time_unix_nano", None, None) => EndTimeUnixNano,
+        ("start_time", None, None) => StartTime,
+        ("end_time", None, None) => EndTime,
         ("attributes", None, None) => Attributes,
         ("dropped_attributes_count", None, None) => DroppedAttributesCount,
         ("dropped_events_count", None, None) => DroppedEventsCount,
@@ -178,7 +183,7 @@ fn span_keys(path: &ast::Path, fields: &[ast::Field], p: &SpanPath) -> Result<Ve
     if matches!(p, SpanPath::TraceStateKey(_)) {
         return Ok(Vec::new());
     }
-    last_keys(path, fields, "span")
+    last_keys(path, fields, SpanContext::NAME)
 }
 
 /// The `span` context.
@@ -186,13 +191,13 @@ fn span_keys(path: &ast::Path, fields: &[ast::Field], p: &SpanPath) -> Result<Ve
 pub struct SpanContext;
 
 impl Context for SpanContext {
-    const NAME: &'static str = "span";
+    const NAME: &'static str = "Span";
     type Item<'a> = SpanItem<'a>;
     type Path = SpanPath;
 
     fn path(path: &ast::Path) -> Result<(SpanPath, Vec<Key>), String> {
         let fields = strip_context(&path.fields, "span");
-        let p = span_path(fields).ok_or_else(|| invalid(path, "Span"))?;
+        let p = span_path(fields).ok_or_else(|| invalid(path, Self::NAME))?;
         let keys = span_keys(path, fields, &p)?;
         Ok((p, keys))
     }
@@ -307,6 +312,8 @@ fn get_span<'a>(path: &'a SpanPath, item: SpanItem<'a>) -> Value<'a> {
         StatusMessage => Value::Str(Cow::Borrowed(status.map_or("", |st| &st.message))),
         StartTimeUnixNano => Value::Int(s.start_time_unix_nano as i64),
         EndTimeUnixNano => Value::Int(s.end_time_unix_nano as i64),
+        StartTime => Value::Time(s.start_time_unix_nano as i64),
+        EndTime => Value::Time(s.end_time_unix_nano as i64),
         Attributes => attrs(&s.attributes),
         DroppedAttributesCount => Value::Int(i64::from(s.dropped_attributes_count)),
         DroppedEventsCount => Value::Int(i64::from(s.dropped_events_count)),
@@ -322,7 +329,7 @@ fn get_span<'a>(path: &'a SpanPath, item: SpanItem<'a>) -> Value<'a> {
 pub struct SpanEventContext;
 
 impl Context for SpanEventContext {
-    const NAME: &'static str = "spanevent";
+    const NAME: &'static str = "SpanEvent";
     type Item<'a> = SpanEventItem<'a>;
     type Path = SpanEventPath;
 
@@ -331,13 +338,14 @@ impl Context for SpanEventContext {
         let own = match names(fields) {
             ("name", None, None) => Some(SpanEventPath::Name),
             ("time_unix_nano", None, None) => Some(SpanEventPath::TimeUnixNano),
+            ("time", None, None) => Some(SpanEventPath::Time),
             ("attributes", None, None) => Some(SpanEventPath::Attributes),
             ("dropped_attributes_count", None, None) => Some(SpanEventPath::DroppedAttributesCount),
             ("event_index", None, None) => Some(SpanEventPath::EventIndex),
             _ => None,
         };
         if let Some(p) = own {
-            return Ok((p, last_keys(path, fields, "SpanEvent")?));
+            return Ok((p, last_keys(path, fields, Self::NAME)?));
         }
         let parent = match names(fields) {
             ("span", Some(_), _) => span_path(&fields[1..])
@@ -345,7 +353,7 @@ impl Context for SpanEventContext {
             ("resource" | "instrumentation_scope" | "scope", Some(_), _) => span_path(fields),
             _ => None,
         };
-        let p = parent.ok_or_else(|| invalid(path, "SpanEvent"))?;
+        let p = parent.ok_or_else(|| invalid(path, Self::NAME))?;
         let keys = span_keys(path, fields, &p)?;
         Ok((SpanEventPath::Span(p), keys))
     }
@@ -355,6 +363,7 @@ impl Context for SpanEventContext {
         Ok(match path {
             SpanEventPath::Name => Value::Str(Cow::Borrowed(&e.name)),
             SpanEventPath::TimeUnixNano => Value::Int(e.time_unix_nano as i64),
+            SpanEventPath::Time => Value::Time(e.time_unix_nano as i64),
             SpanEventPath::Attributes => attrs(&e.attributes),
             SpanEventPath::DroppedAttributesCount => {
                 Value::Int(i64::from(e.dropped_attributes_count))

@@ -1,12 +1,12 @@
 //! The converters conditions use, with otelcol's names, parameter names (for named arguments),
 //! argument checks and semantics (pkg/ottl/ottlfuncs): IsMatch, IsString, IsInt, IsDouble,
 //! IsBool, IsMap, IsList, Len, Concat, Int, Double, String, ConvertCase, Substring, Split,
-//! HasPrefix, HasSuffix. Arguments are bound at compile time; a literal regular expression is
+//! HasPrefix, HasSuffix, Duration, Now. Arguments are bound at compile time; a literal regular expression is
 //! compiled once, with a size limit.
 
 use crate::compile::{CompiledArg, Context, Expr, Function};
 use crate::error::EvalError;
-use crate::value::{string_like, Value};
+use crate::value::{parse_go_duration, string_like, Value};
 use ferrotel_core::proto::common::v1::{any_value, AnyValue};
 use regex::{Regex, RegexBuilder};
 use std::borrow::Cow;
@@ -19,6 +19,7 @@ pub const CONVERTERS: &[&str] = &[
     "Concat",
     "ConvertCase",
     "Double",
+    "Duration",
     "HasPrefix",
     "HasSuffix",
     "Int",
@@ -30,6 +31,7 @@ pub const CONVERTERS: &[&str] = &[
     "IsMatch",
     "IsString",
     "Len",
+    "Now",
     "String",
     "Split",
     "Substring",
@@ -69,6 +71,11 @@ pub fn converter<C: Context>(
         "Concat" => concat(args),
         "ConvertCase" => convert_case(args),
         "Substring" => substring(args),
+        "Duration" => unary(duration, args),
+        "Now" => {
+            bind::<C, 0>(name, args, &[])?;
+            Ok(Box::new(Now))
+        }
         _ => Err(format!("undefined function {name:?}")),
     }
 }
@@ -216,6 +223,26 @@ fn double(v: Value<'_>) -> Result<Value<'_>, EvalError> {
         Value::Str(s) => s.trim().parse::<f64>().map_or(Value::Nil, Value::Float),
         _ => Value::Nil,
     })
+}
+
+/// Duration("1h30m"): Go's duration syntax.
+fn duration(v: Value<'_>) -> Result<Value<'_>, EvalError> {
+    let s = string_arg(v)?;
+    parse_go_duration(&s)
+        .map(Value::Duration)
+        .ok_or_else(|| EvalError::new(format!("time: invalid duration {s:?}")))
+}
+
+/// Now(): the current time.
+struct Now;
+
+impl<C: Context> Function<C> for Now {
+    fn call<'a>(&'a self, _: C::Item<'a>) -> Result<Value<'a>, EvalError> {
+        let ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        Ok(Value::Time(ns))
+    }
 }
 
 fn has_prefix<'a>(t: Value<'a>, p: Value<'a>) -> Result<Value<'a>, EvalError> {

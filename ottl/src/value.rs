@@ -21,6 +21,10 @@ pub enum Value<'a> {
     List(Cow<'a, [AnyValue]>),
     TraceId([u8; 16]),
     SpanId([u8; 8]),
+    /// A point in time, in nanoseconds since the Unix epoch (`start_time`, `Now()`).
+    Time(i64),
+    /// A duration in nanoseconds (`end_time - start_time`, `Duration("2s")`).
+    Duration(i64),
 }
 
 impl<'a> Value<'a> {
@@ -53,6 +57,8 @@ impl<'a> Value<'a> {
             Value::Float(f) => Value::Float(*f),
             Value::TraceId(id) => Value::TraceId(*id),
             Value::SpanId(id) => Value::SpanId(*id),
+            Value::Time(t) => Value::Time(*t),
+            Value::Duration(d) => Value::Duration(*d),
         }
     }
 
@@ -67,6 +73,7 @@ impl<'a> Value<'a> {
             Value::Bytes(b) => Some(any_value::Value::BytesValue(b.to_vec())),
             Value::TraceId(id) => Some(any_value::Value::BytesValue(id.to_vec())),
             Value::SpanId(id) => Some(any_value::Value::BytesValue(id.to_vec())),
+            Value::Time(t) | Value::Duration(t) => Some(any_value::Value::IntValue(*t)),
             Value::Map(m) => Some(any_value::Value::KvlistValue(KeyValueList {
                 values: m.to_vec(),
             })),
@@ -90,6 +97,8 @@ impl<'a> Value<'a> {
             Value::List(_) => "pcommon.Slice",
             Value::TraceId(_) => "pcommon.TraceID",
             Value::SpanId(_) => "pcommon.SpanID",
+            Value::Time(_) => "time.Time",
+            Value::Duration(_) => "time.Duration",
         }
     }
 }
@@ -113,6 +122,7 @@ pub fn compare(a: &Value<'_>, b: &Value<'_>, op: CmpOp) -> bool {
         (List(x), List(y)) => return equality_only(x == y, op),
         (TraceId(x), TraceId(y)) => return equality_only(x == y, op),
         (SpanId(x), SpanId(y)) => return equality_only(x == y, op),
+        (Time(x), Time(y)) | (Duration(x), Duration(y)) => x.cmp(y),
         _ => return invalid,
     };
     op.holds(ord)
@@ -148,6 +158,7 @@ pub fn math<'a>(a: Value<'a>, op: MathOp, b: Value<'a>) -> Result<Value<'a>, Eva
         (Value::Int(x), Value::Float(y)) => float_math(*x as f64, op, *y),
         (Value::Float(x), Value::Int(y)) => float_math(*x, op, *y as f64),
         (Value::Float(x), Value::Float(y)) => float_math(*x, op, *y),
+        (Value::Time(_) | Value::Duration(_), _) => time_math(&a, op, &b),
         (Value::Int(_) | Value::Float(_), other) => Err(EvalError::new(format!(
             "{} must be int64 or float64",
             display(other)
@@ -157,6 +168,74 @@ pub fn math<'a>(a: Value<'a>, op: MathOp, b: Value<'a>) -> Result<Value<'a>, Eva
             display(other)
         ))),
     }
+}
+
+/// Math on times and durations, as otelcol: time ± duration, time - time, duration ± duration.
+fn time_math<'a>(a: &Value<'_>, op: MathOp, b: &Value<'_>) -> Result<Value<'a>, EvalError> {
+    use Value::{Duration, Time};
+    let bad = |m: &str| Err(EvalError::new(format!("{m}; found {} instead", display(b))));
+    match (a, op, b) {
+        (Time(t), MathOp::Add, Duration(d)) | (Duration(d), MathOp::Add, Time(t)) => {
+            Ok(Time(t.saturating_add(*d)))
+        }
+        (Time(t), MathOp::Sub, Duration(d)) => Ok(Time(t.saturating_sub(*d))),
+        (Time(t), MathOp::Sub, Time(u)) => Ok(Duration(t.saturating_sub(*u))),
+        (Duration(d), MathOp::Add, Duration(e)) => Ok(Duration(d.saturating_add(*e))),
+        (Duration(d), MathOp::Sub, Duration(e)) => Ok(Duration(d.saturating_sub(*e))),
+        (Time(_), MathOp::Add, _) => bad("time.Time must be added to time.Duration"),
+        (Time(_), MathOp::Sub, _) => {
+            bad("time.Time or time.Duration must be subtracted from time.Time")
+        }
+        (Duration(_), MathOp::Add, _) => {
+            bad("time.Duration must be added to time.Duration or time.Time")
+        }
+        (Duration(_), MathOp::Sub, _) => bad("time.Duration must be subtracted from time.Duration"),
+        _ => Err(EvalError::new(
+            "only addition and subtraction supported for time.Time and time.Duration",
+        )),
+    }
+}
+
+/// Go's `time.ParseDuration`: a sequence of decimal numbers with units (`1h30m`, `1.5s`,
+/// `-300ms`); `0` alone is allowed.
+pub fn parse_go_duration(s: &str) -> Option<i64> {
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_end..];
+        total += n * scale;
+    }
+    if total > i64::MAX as f64 {
+        return None;
+    }
+    let ns = total.round() as i64;
+    Some(if neg { -ns } else { ns })
 }
 
 fn int_math(x: i64, op: MathOp, y: i64) -> Result<i64, EvalError> {
@@ -219,6 +298,8 @@ pub fn string_like<'a>(v: &Value<'a>) -> Option<Cow<'a, str>> {
         Value::Bytes(b) => Cow::Owned(hex::encode(b)),
         Value::TraceId(id) => Cow::Owned(hex::encode(id)),
         Value::SpanId(id) => Cow::Owned(hex::encode(id)),
+        Value::Time(t) => Cow::Owned(t.to_string()),
+        Value::Duration(d) => Cow::Owned(format!("{d}ns")),
         Value::Map(_) | Value::List(_) => {
             let mut out = String::new();
             json(&v.to_any(), &mut out);

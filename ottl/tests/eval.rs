@@ -282,6 +282,29 @@ fn converters() {
 }
 
 #[test]
+fn times_and_durations() {
+    // The fixture's span lasts 2500ns.
+    yes(r#"end_time - start_time == Duration("2500ns")"#);
+    yes(r#"end_time - start_time > Duration("2us")"#);
+    yes(r#"end_time - start_time < Duration("1ms")"#);
+    yes(r#"start_time + Duration("2.5us") == end_time"#);
+    yes(r#"end_time - Duration("2500ns") == start_time"#);
+    yes(r#"Duration("1h30m") == Duration("90m")"#);
+    yes(r#"Duration("1h") - Duration("30m") == Duration("1800s")"#);
+    yes("start_time < end_time");
+    yes("Now() > end_time");
+    // A time is not an int.
+    no("start_time == 1000");
+    let e = eval(r#"start_time + 1 > start_time"#).unwrap_err();
+    assert!(
+        e.contains("time.Time must be added to time.Duration"),
+        "{e}"
+    );
+    let e = eval(r#"Duration("soon") > Duration("1s")"#).unwrap_err();
+    assert!(e.contains("invalid duration"), "{e}");
+}
+
+#[test]
 fn spanevent_context() {
     let f = fixture();
     let it = SpanEventItem {
@@ -299,6 +322,7 @@ fn spanevent_context() {
     assert!(check(r#"spanevent.name == "exception""#));
     assert!(check(r#"attributes["exception.type"] == "TimeoutError""#));
     assert!(check("time_unix_nano == 2000"));
+    assert!(check(r#"time - span.start_time == Duration("1us")"#));
     assert!(check(r#"span.name == "GET /users""#));
     assert!(check(r#"span.attributes["http.route"] == "/users""#));
     assert!(check("span.kind == SPAN_KIND_SERVER"));
