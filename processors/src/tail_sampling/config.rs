@@ -509,6 +509,8 @@ fn ottl_rule(c: &OttlConditionConfig, v: &mut Validator<'_>) -> Option<Rule> {
     let mode = match &c.error_mode {
         Choice::Known(m) => Some(ErrorMode::from(*m)),
         Choice::Unknown(other) => {
+            // otelcol lower-cases the value before it names it.
+            let other = other.to_lowercase();
             v.report_at("error_mode", format!("unknown error mode {other}"));
             None
         }

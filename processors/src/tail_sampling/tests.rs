@@ -1014,7 +1014,7 @@ fn ottl_condition_config_errors() {
         )]
     );
     let e =
-        err("{name: o, type: ottl_condition, ottl_condition: {error_mode: loud, span: ['true']}}");
+        err("{name: o, type: ottl_condition, ottl_condition: {error_mode: LOUD, span: ['true']}}");
     assert_eq!(
         e[0].0,
         "processors.tail_sampling.policies[0].ottl_condition.error_mode"
