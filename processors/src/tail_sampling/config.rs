@@ -2,10 +2,13 @@
 //! ferrotel extension (`max_buffered_bytes`), and the validation that turns policy configs into
 //! [`Policy`] evaluators, reporting every problem with its path.
 
-use super::policy::{probabilistic_threshold, CompositeSub, Matcher, Policy, Rule, TokenBucket};
+use super::policy::{
+    probabilistic_threshold, CompositeSub, Matcher, OttlRule, Policy, Rule, TokenBucket,
+};
 use crate::entry;
 use ferrotel_config::choice::{Choice, Choices};
-use ferrotel_config::{ByteSize, Findings, GoDuration, Validate, Validator, Value};
+use ferrotel_config::{ByteSize, Findings, GoDuration, Validate, Validator};
+use ferrotel_ottl::{Condition, Conditions, Context, ErrorMode, SpanContext, SpanEventContext};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -77,7 +80,7 @@ pub struct PolicyConfig {
     pub name: String,
     /// `always_sample`, `latency`, `numeric_attribute`, `probabilistic`, `status_code`,
     /// `string_attribute`, `rate_limiting`, `bytes_limiting`, `span_count`,
-    /// `boolean_attribute`, `trace_state`, `and`, `composite` or `drop`.
+    /// `boolean_attribute`, `trace_state`, `ottl_condition`, `and`, `composite` or `drop`.
     #[serde(rename = "type")]
     pub kind: Choice<PolicyType>,
     /// `latency` settings.
@@ -100,9 +103,8 @@ pub struct PolicyConfig {
     pub boolean_attribute: BooleanAttributeConfig,
     /// `trace_state` settings.
     pub trace_state: TraceStateConfig,
-    /// `ottl_condition` settings: accepted by the parser so the error can say clearly that
-    /// ferrotel does not support OTTL.
-    pub ottl_condition: Option<Value>,
+    /// `ottl_condition` settings.
+    pub ottl_condition: OttlConditionConfig,
     /// `and` settings.
     pub and: AndConfig,
     /// `composite` settings.
@@ -126,7 +128,6 @@ pub enum PolicyType {
     SpanCount,
     BooleanAttribute,
     TraceState,
-    /// otelcol's OTTL conditions: recognised, to be refused with a clear message.
     OttlCondition,
     And,
     Composite,
@@ -289,6 +290,54 @@ pub struct TraceStateConfig {
     pub values: Vec<String>,
 }
 
+/// `ottl_condition`: sampled when any `span` condition holds for a span of the trace, or any
+/// `spanevent` condition for one of its span events.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OttlConditionConfig {
+    /// What a condition that fails to evaluate does: `propagate` (the policy fails: counted in
+    /// `sampling_policy_evaluation_error`, its decision ignored), `ignore` (logged, the
+    /// condition is false) or `silent` (the condition is false).
+    pub error_mode: Choice<OttlErrorMode>,
+    /// OTTL conditions on spans (the span context).
+    pub span: Vec<String>,
+    /// OTTL conditions on span events (the spanevent context).
+    pub spanevent: Vec<String>,
+}
+
+impl Default for OttlConditionConfig {
+    fn default() -> Self {
+        OttlConditionConfig {
+            error_mode: Choice::Known(OttlErrorMode::Propagate),
+            span: Vec::new(),
+            spanevent: Vec::new(),
+        }
+    }
+}
+
+/// `ottl_condition.error_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OttlErrorMode {
+    Ignore,
+    Silent,
+    Propagate,
+}
+
+impl Choices for OttlErrorMode {
+    const IGNORE_CASE: bool = true;
+}
+
+impl From<OttlErrorMode> for ErrorMode {
+    fn from(m: OttlErrorMode) -> Self {
+        match m {
+            OttlErrorMode::Ignore => ErrorMode::Ignore,
+            OttlErrorMode::Silent => ErrorMode::Silent,
+            OttlErrorMode::Propagate => ErrorMode::Propagate,
+        }
+    }
+}
+
 /// `and`: sampled when every sub-policy samples.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -403,7 +452,7 @@ fn policy_type(kind: &Choice<PolicyType>, v: &mut Validator<'_>) -> Option<Polic
                     "unknown sampling policy type {other:?}, supported: always_sample, latency, \
                      numeric_attribute, probabilistic, status_code, string_attribute, \
                      rate_limiting, bytes_limiting, span_count, boolean_attribute, trace_state, \
-                     and, composite, drop"
+                     ottl_condition, and, composite, drop"
                 ),
             );
             None
@@ -450,15 +499,54 @@ fn build_rule(kind: PolicyType, p: &PolicyConfig, v: &mut Validator<'_>) -> Opti
             "drop.drop_sub_policy",
         )),
         PolicyType::Composite => build_composite(&p.composite, &mut v.at("composite")),
-        PolicyType::OttlCondition => {
-            v.report_at(
-                "type",
-                "policy type \"ottl_condition\" is not supported by ferrotel (no OTTL engine); \
-                 express the condition with the other policy types",
-            );
-            return None;
-        }
+        PolicyType::OttlCondition => ottl_rule(&p.ottl_condition, &mut v.at("ottl_condition"))?,
     })
+}
+
+/// Compiles the conditions of `ottl_condition` (`v` at that key); every condition that does not
+/// compile is reported at its index.
+fn ottl_rule(c: &OttlConditionConfig, v: &mut Validator<'_>) -> Option<Rule> {
+    let mode = match &c.error_mode {
+        Choice::Known(m) => Some(ErrorMode::from(*m)),
+        Choice::Unknown(other) => {
+            // otelcol lower-cases the value before it names it.
+            let other = other.to_lowercase();
+            v.report_at("error_mode", format!("unknown error mode {other}"));
+            None
+        }
+    };
+    if c.span.is_empty() && c.spanevent.is_empty() {
+        v.report("expected at least one OTTL condition to filter on");
+        return None;
+    }
+    let span = conditions::<SpanContext>(&c.span, v, "span");
+    let spanevent = conditions::<SpanEventContext>(&c.spanevent, v, "spanevent");
+    let mode = mode?;
+    Some(Rule::Ottl(OttlRule {
+        span: span?.map(|cs| Conditions::from_conditions(cs, mode)),
+        spanevent: spanevent?.map(|cs| Conditions::from_conditions(cs, mode)),
+    }))
+}
+
+/// The compiled conditions listed under `key` (None in the `Option` when there are none);
+/// `None` when one does not compile.
+fn conditions<C: Context>(
+    texts: &[String],
+    v: &mut Validator<'_>,
+    key: &str,
+) -> Option<Option<Vec<Condition<C>>>> {
+    let mut ok = true;
+    let mut compiled = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        match Condition::<C>::new(text) {
+            Ok(c) => compiled.push(c),
+            Err(e) => {
+                entry(v, key, i).report(e.to_string());
+                ok = false;
+            }
+        }
+    }
+    ok.then_some((!compiled.is_empty()).then_some(compiled))
 }
 
 /// Reports `message` at `field` when an upper bound (0: none) is below the lower one.

@@ -8,7 +8,10 @@
 //! spans it has (still counted as `sampling_trace_dropped_too_early`). Decisions are made on a
 //! tick (1s, or `decision_wait` when shorter) from an arrival-ordered queue, so a tick only
 //! touches the traces that are due; sampled traces decided in one tick leave as one request,
-//! without the original request metadata (as otelcol). `ottl_condition` is not supported.
+//! without the original request metadata (as otelcol). `ottl_condition` policies evaluate OTTL
+//! conditions (the `ferrotel-ottl` crate) on every span and span event; an evaluation error
+//! under `error_mode: propagate` counts in `sampling_policy_evaluation_error` and leaves the
+//! decision to the other policies.
 //!
 //! ```yaml
 //! processors:
@@ -22,6 +25,12 @@
 //!       - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
 //!       - {name: slow, type: latency, latency: {threshold_ms: 5000}}
 //!       - {name: ten-percent, type: probabilistic, probabilistic: {sampling_percentage: 10}}
+//!       - name: checkout
+//!         type: ottl_condition
+//!         ottl_condition:
+//!           error_mode: ignore
+//!           span: ['attributes["http.route"] == "/checkout"']
+//!           spanevent: ['name == "exception"']
 //!       - name: no-health-checks
 //!         type: drop
 //!         drop:
@@ -35,9 +44,10 @@ mod store;
 
 pub use config::{
     AndConfig, BooleanAttributeConfig, BytesLimitingConfig, CompositeConfig, DecisionCacheConfig,
-    DropConfig, LatencyConfig, NumericAttributeConfig, PolicyConfig, PolicyType,
-    ProbabilisticConfig, RateAllocationConfig, RateLimitingConfig, SpanCountConfig, StatusCode,
-    StatusCodeConfig, StringAttributeConfig, TailSamplingConfig, TraceStateConfig,
+    DropConfig, LatencyConfig, NumericAttributeConfig, OttlConditionConfig, OttlErrorMode,
+    PolicyConfig, PolicyType, ProbabilisticConfig, RateAllocationConfig, RateLimitingConfig,
+    SpanCountConfig, StatusCode, StatusCodeConfig, StringAttributeConfig, TailSamplingConfig,
+    TraceStateConfig,
 };
 
 use ferrotel_config::ConfigErrors;
@@ -122,6 +132,7 @@ struct Metrics {
     new_traces: Counter,
     early_release_sampled: Counter,
     early_release_not_sampled: Counter,
+    evaluation_errors: Counter,
 }
 
 fn name(n: &str) -> String {
@@ -194,6 +205,11 @@ impl Metrics {
             ),
             early_release_sampled: early("true"),
             early_release_not_sampled: early("false"),
+            evaluation_errors: t.counter(
+                &name("sampling_policy_evaluation_error"),
+                "Count of sampling policy evaluation errors",
+                &[],
+            ),
         }
     }
 }
@@ -306,6 +322,7 @@ impl TailSamplingProcessor {
                 Decision::Sampled | Decision::InvertSampled => slot.sampled.inc(),
                 Decision::NotSampled | Decision::InvertNotSampled => slot.not_sampled.inc(),
                 Decision::Dropped => slot.dropped.inc(),
+                Decision::Error => self.metrics.evaluation_errors.inc(),
             }
             decisions.push(d);
             if d == Decision::Dropped || (self.sample_on_first_match && d == Decision::Sampled) {

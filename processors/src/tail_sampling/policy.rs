@@ -6,6 +6,7 @@
 use super::store::Chunk;
 use ferrotel_core::proto::common::v1::{any_value::Value as V, KeyValue};
 use ferrotel_core::proto::trace::v1::Span;
+use ferrotel_ottl::{Conditions, SpanContext, SpanEventContext, SpanEventItem, SpanItem};
 use regex::Regex;
 use std::collections::HashSet;
 use std::time::Instant;
@@ -21,6 +22,10 @@ pub enum Decision {
     InvertNotSampled,
     /// `drop` policies: every sub-policy matched.
     Dropped,
+    /// The policy could not be evaluated (an OTTL condition failed under `error_mode:
+    /// propagate`): counted in `sampling_policy_evaluation_error`, not in the per-policy counts,
+    /// and ignored when the decisions combine, as otelcol.
+    Error,
 }
 
 impl Decision {
@@ -30,6 +35,7 @@ impl Decision {
             Decision::Sampled | Decision::InvertSampled => "sampled",
             Decision::NotSampled | Decision::InvertNotSampled => "not_sampled",
             Decision::Dropped => "dropped",
+            Decision::Error => "error",
         }
     }
 
@@ -260,6 +266,62 @@ pub enum Rule {
         second: i64,
         subs: Vec<CompositeSub>,
     },
+    Ottl(OttlRule),
+}
+
+/// `ottl_condition`: OTTL conditions on the spans (span context) and span events (spanevent
+/// context) of the trace.
+#[derive(Debug)]
+pub struct OttlRule {
+    pub span: Option<Conditions<SpanContext>>,
+    pub spanevent: Option<Conditions<SpanEventContext>>,
+}
+
+impl OttlRule {
+    /// Sampled when a span condition holds for a span or a span event condition for an event,
+    /// checked span by span (each span, then its events) as otelcol; the first error under
+    /// `error_mode: propagate` ends the evaluation.
+    fn evaluate(&self, t: &TraceView<'_>) -> Decision {
+        match self.matches(t) {
+            Ok(true) => Decision::Sampled,
+            Ok(false) => Decision::NotSampled,
+            Err(e) => {
+                tracing::debug!(error = %e, "sampling policy error");
+                Decision::Error
+            }
+        }
+    }
+
+    fn matches(&self, t: &TraceView<'_>) -> Result<bool, ferrotel_ottl::EvalError> {
+        for c in t.chunks {
+            for span in &c.spans {
+                let item = SpanItem {
+                    span,
+                    scope: c.scope.scope.as_ref(),
+                    resource: c.resource.resource.as_ref(),
+                };
+                if let Some(conds) = &self.span {
+                    if conds.any(item)? {
+                        return Ok(true);
+                    }
+                }
+                let Some(conds) = &self.spanevent else {
+                    continue;
+                };
+                for (index, event) in span.events.iter().enumerate() {
+                    let ev = SpanEventItem {
+                        event,
+                        index,
+                        span: item,
+                    };
+                    if conds.any(ev)? {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// A match of an attribute filter, turned into a decision.
@@ -400,6 +462,7 @@ impl Policy {
                 second,
                 subs,
             } => composite(*max_total, second, subs, t, clock),
+            Rule::Ottl(rule) => rule.evaluate(t),
         }
     }
 }
@@ -480,18 +543,21 @@ fn rate_limit(
 }
 
 /// `decision` if every sub-policy samples (evaluated in order, stopping at the first that does
-/// not), else not sampled.
+/// not), else not sampled; a sub-policy's error is the policy's.
 fn if_all_sample(
     subs: &mut [Policy],
     t: &TraceView<'_>,
     clock: &Clock,
     decision: Decision,
 ) -> Decision {
-    if subs.iter_mut().all(|sub| sub.evaluate(t, clock).samples()) {
-        decision
-    } else {
-        Decision::NotSampled
+    for sub in subs.iter_mut() {
+        match sub.evaluate(t, clock) {
+            Decision::Error => return Decision::Error,
+            d if !d.samples() => return Decision::NotSampled,
+            _ => {}
+        }
     }
+    decision
 }
 
 /// The first sub-policy that samples decides, within its share of the spans per second and the
@@ -508,7 +574,11 @@ fn composite(
         subs.iter_mut().for_each(|s| s.used = 0);
     }
     for sub in subs.iter_mut() {
-        if sub.policy.evaluate(t, clock).samples() {
+        let d = sub.policy.evaluate(t, clock);
+        if d == Decision::Error {
+            return Decision::Error;
+        }
+        if d.samples() {
             let would = sub.used.saturating_add(t.span_count);
             if would <= sub.allocated && would <= max_total {
                 sub.used = would;

@@ -869,6 +869,171 @@ fn conformance_harness() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ottl_condition
+
+fn with_event(mut s: Span, name: &str, attrs: Vec<KeyValue>) -> Span {
+    s.events.push(ferrotel_core::proto::trace::v1::span::Event {
+        name: name.into(),
+        attributes: attrs,
+        ..Default::default()
+    });
+    s
+}
+
+/// One processor with an `ottl_condition` policy, fed traces 1..=n built by `make`; returns the
+/// sampled trace numbers.
+fn ottl_sampled(policy: &str, t: &Telemetry, make: impl Fn(u64) -> Span, n: u64) -> Vec<u64> {
+    let p = load_with(&format!("decision_wait: 1h\npolicies:\n  - {policy}"), t).unwrap();
+    for i in 1..=n {
+        assert!(feed(&p, request(vec![], vec![span(i), make(i)])).is_empty());
+    }
+    let sampled: HashSet<Vec<u8>> = flushed(&p).into_iter().map(|s| s.trace_id).collect();
+    (1..=n).filter(|i| sampled.contains(&tid(*i))).collect()
+}
+
+#[test]
+fn ottl_condition_samples_traces_with_a_matching_span() {
+    let policy = r#"{name: o, type: ottl_condition, ottl_condition: {span: ['attributes["http.route"] == "/checkout" and kind == SPAN_KIND_SERVER', 'IsMatch(resource.attributes["service.name"], "^pay")']}}"#;
+    let route = |r: &str| kv("http.route", AV::StringValue(r.into()));
+    let make = |i: u64| {
+        let mut s = with_attrs(
+            span(i),
+            vec![route(if [2, 4, 6].contains(&i) {
+                "/checkout"
+            } else {
+                "/cart"
+            })],
+        );
+        s.kind = 2;
+        s
+    };
+    assert_eq!(
+        ottl_sampled(policy, &Telemetry::new(), make, 6),
+        vec![2, 4, 6]
+    );
+    // Any span of the trace may match; the resource is visible from the span context.
+    assert!(samples(
+        policy,
+        vec![kv("service.name", AV::StringValue("payments".into()))],
+        vec![span(1)]
+    ));
+    assert!(!samples(
+        policy,
+        vec![kv("service.name", AV::StringValue("cart".into()))],
+        vec![span(1)]
+    ));
+}
+
+#[test]
+fn ottl_condition_samples_on_span_events() {
+    let policy = r#"{name: o, type: ottl_condition, ottl_condition: {spanevent: ['name == "exception" and span.name != "health"']}}"#;
+    let make = |i: u64| {
+        let s = span(i);
+        if i == 2 {
+            with_event(s, "exception", vec![])
+        } else {
+            with_event(s, "log", vec![])
+        }
+    };
+    assert_eq!(ottl_sampled(policy, &Telemetry::new(), make, 3), vec![2]);
+}
+
+#[test]
+fn ottl_condition_error_modes() {
+    // The first condition fails on every span (string + int); the second matches trace 2.
+    let conds = r#"span: ['name + 1 > 0', 'status.code == STATUS_CODE_ERROR']"#;
+    let make = |i: u64| {
+        if i == 2 {
+            with_status(span(i), status::StatusCode::Error)
+        } else {
+            span(i)
+        }
+    };
+    for mode in ["ignore", "silent"] {
+        let policy = format!(
+            "{{name: o, type: ottl_condition, ottl_condition: {{error_mode: {mode}, {conds}}}}}"
+        );
+        assert_eq!(
+            ottl_sampled(&policy, &Telemetry::new(), make, 2),
+            vec![2],
+            "{mode}"
+        );
+    }
+    // propagate (the default): the policy fails on every trace, counted as evaluation errors,
+    // and its decision is ignored, so another policy still decides.
+    let t = Telemetry::new();
+    let p = load_with(
+        &format!("decision_wait: 1h\npolicies:\n  - {{name: o, type: ottl_condition, ottl_condition: {{{conds}}}}}\n  - {{name: s, type: span_count, span_count: {{min_spans: 3}}}}"),
+        &t,
+    )
+    .unwrap();
+    assert!(feed(&p, request(vec![], vec![span(1), make(2)])).is_empty());
+    assert!(feed(&p, request(vec![], vec![span(3), span(3), span(3)])).is_empty());
+    let sampled: HashSet<Vec<u8>> = flushed(&p).into_iter().map(|s| s.trace_id).collect();
+    assert_eq!(sampled, HashSet::from([tid(3)]));
+    assert_eq!(
+        metrics::read(
+            &t,
+            "otelcol_processor_tail_sampling_sampling_policy_evaluation_error"
+        ),
+        Some(3.0),
+        "{}",
+        t.render()
+    );
+}
+
+#[test]
+fn ottl_condition_inside_and_and_composite() {
+    let and = r#"{name: a, type: and, and: {and_sub_policy: [{name: o, type: ottl_condition, ottl_condition: {span: ['name == "GET /"']}}, {name: s, type: span_count, span_count: {min_spans: 2}}]}}"#;
+    let get = |i: u64| {
+        let mut s = span(i);
+        if i == 1 {
+            s.name = "GET /".into();
+        }
+        s
+    };
+    assert_eq!(ottl_sampled(and, &Telemetry::new(), get, 2), vec![1]);
+    let composite = r#"{name: c, type: composite, composite: {max_total_spans_per_second: 1000, policy_order: [o], composite_sub_policy: [{name: o, type: ottl_condition, ottl_condition: {span: ['name == "GET /"']}}], rate_allocation: [{policy: o, percent: 100}]}}"#;
+    assert_eq!(ottl_sampled(composite, &Telemetry::new(), get, 2), vec![1]);
+}
+
+#[test]
+fn ottl_condition_config_errors() {
+    let err = |policy: &str| -> Vec<(String, String)> {
+        match load(&format!("policies:\n  - {policy}")) {
+            Ok(_) => panic!("{policy}: expected errors"),
+            Err(e) => e.0.into_iter().map(|e| (e.path, e.message)).collect(),
+        }
+    };
+    let e = err("{name: o, type: ottl_condition}");
+    assert_eq!(
+        e,
+        vec![(
+            "processors.tail_sampling.policies[0].ottl_condition".to_string(),
+            "expected at least one OTTL condition to filter on".to_string()
+        )]
+    );
+    let e =
+        err("{name: o, type: ottl_condition, ottl_condition: {error_mode: LOUD, span: ['true']}}");
+    assert_eq!(
+        e[0].0,
+        "processors.tail_sampling.policies[0].ottl_condition.error_mode"
+    );
+    assert_eq!(e[0].1, "unknown error mode loud");
+    let e = err("{name: o, type: ottl_condition, ottl_condition: {span: ['true', 'kind == SPAN_KIND_NOPE']}}");
+    assert_eq!(
+        e[0].0,
+        "processors.tail_sampling.policies[0].ottl_condition.span[1]"
+    );
+    assert!(
+        e[0].1.contains("enum symbol, SPAN_KIND_NOPE, not found"),
+        "{e:?}"
+    );
+    // otelcol lower-cases the mode.
+    assert!(load("policies:\n  - {name: o, type: ottl_condition, ottl_condition: {error_mode: IGNORE, span: ['true']}}").is_ok());
+}
+
+// ---------------------------------------------------------------------------------------------
 // Config
 
 fn create(case: &str) -> Result<Box<dyn Processor>, ConfigErrors> {
@@ -926,8 +1091,12 @@ fn config_invalid_values_are_all_reported_with_paths() {
         "unknown status code \"FATAL\", supported: OK, ERROR, UNSET",
     );
     has(
-        &format!("{p}.policies[1].type"),
-        "\"ottl_condition\" is not supported",
+        &format!("{p}.policies[1].ottl_condition.span[1]"),
+        "unable to parse OTTL condition \"attributes[\\\"x\\\"] ===\": 1:19: unexpected token \"=\"",
+    );
+    has(
+        &format!("{p}.policies[1].ottl_condition.spanevent[0]"),
+        "undefined function \"Nope\"",
     );
     has(
         &format!("{p}.policies[2].type"),
