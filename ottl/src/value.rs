@@ -199,42 +199,14 @@ fn time_math<'a>(a: &Value<'_>, op: MathOp, b: &Value<'_>) -> Result<Value<'a>, 
 /// Go's `time.ParseDuration`: a sequence of decimal numbers with units (`1h30m`, `1.5s`,
 /// `-300ms`); `0` alone is allowed.
 pub fn parse_go_duration(s: &str) -> Option<i64> {
-    let (neg, mut rest) = match s.strip_prefix('-') {
+    let (neg, rest) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
+    if rest.trim() != rest {
         return None;
     }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += n * scale;
-    }
-    if total > i64::MAX as f64 {
-        return None;
-    }
-    let ns = total.round() as i64;
+    let ns = i64::try_from(ferrotel_config::GoDuration::parse(rest).ok()?.0.as_nanos()).ok()?;
     Some(if neg { -ns } else { ns })
 }
 

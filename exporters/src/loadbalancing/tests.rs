@@ -565,19 +565,7 @@ impl Server {
     }
 
     fn span_ids(&self) -> Vec<Vec<u8>> {
-        self.accepted
-            .lock()
-            .unwrap()
-            .iter()
-            .flat_map(|body| {
-                ExportTraceServiceRequest::decode(body.as_ref())
-                    .unwrap()
-                    .resource_spans
-            })
-            .flat_map(|r| r.scope_spans)
-            .flat_map(|s| s.spans)
-            .map(|s| s.span_id)
-            .collect()
+        self.spans().into_iter().map(|(_, span)| span).collect()
     }
 }
 
