@@ -41,7 +41,7 @@ pub use document::{
 pub use duration::GoDuration;
 pub use error::{ConfigError, ConfigErrors};
 pub use expand::expand_env;
-pub use helper::{QueueConfig, QueueSizer, RetryConfig};
+pub use helper::{QueueBatchConfig, QueueConfig, QueuePartitionConfig, QueueSizer, RetryConfig};
 pub use id::{ComponentId, Kind, Signal};
 pub use load::{load, load_partial, merge, ConfigSource};
 pub use size::ByteSize;

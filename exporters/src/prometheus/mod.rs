@@ -155,9 +155,9 @@ impl Choices for TranslationStrategy {}
 
 impl Validate for PrometheusConfig {
     fn validate(&self, v: &mut Validator<'_>) {
-        if self.endpoint.trim().is_empty() {
-            v.report_at("endpoint", "endpoint must be specified");
-        } else if normalize_endpoint(&self.endpoint).is_none() {
+        // An empty endpoint is refused when the exporter is created (as otelcol), so an
+        // exporter no pipeline uses may leave it out.
+        if !self.endpoint.trim().is_empty() && normalize_endpoint(&self.endpoint).is_none() {
             v.report_at(
                 "endpoint",
                 format!("{:?} is not a valid host:port address", self.endpoint),
@@ -539,6 +539,12 @@ impl Factory for PrometheusExporterFactory {
         ctx: &CreateContext,
         cfg: PrometheusConfig,
     ) -> Result<ExporterParts, ConfigErrors> {
+        if cfg.endpoint.trim().is_empty() {
+            return Err(ctx.error_at(
+                "endpoint",
+                "expecting a non-blank address to run the Prometheus metrics handler",
+            ));
+        }
         let exporter = PrometheusExporter::new(ctx.id.to_string(), &cfg, options(&cfg));
         Ok(ExporterParts {
             exporter: Arc::new(exporter),
