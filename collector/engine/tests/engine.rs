@@ -813,7 +813,7 @@ service:
         .with(AuthExtFactory("srvauth", true))
         .with(AuthExtFactory("plain", false));
     let mut service = Service::build(&doc, &reg).expect("validate does not resolve references");
-    let err = service.start().await.err().expect("invalid refs");
+    let err = service.start().await.expect_err("invalid refs");
     service.shutdown(Duration::from_secs(1)).await;
     let text = err.to_string();
     for expected in [

@@ -225,8 +225,7 @@ async fn storage_must_name_a_storage_extension_in_service_extensions() {
     let err = svc
         .start()
         .await
-        .err()
-        .expect("invalid storage references")
+        .expect_err("invalid storage references")
         .to_string();
     svc.shutdown(Duration::from_secs(1)).await;
     for needle in [
