@@ -42,7 +42,7 @@ pub use document::{
 pub use duration::GoDuration;
 pub use error::{ConfigError, ConfigErrors};
 pub use expand::{expand_env, Expansion};
-pub use helper::{QueueConfig, QueueSizer, RetryConfig};
+pub use helper::{QueueBatchConfig, QueueConfig, QueuePartitionConfig, QueueSizer, RetryConfig};
 pub use id::{ComponentId, Kind, Signal};
 pub use load::{load, load_partial, merge, resolve, ConfigSource};
 pub use redact::redact;

@@ -117,13 +117,25 @@ fn header(name: &str, value: &str) -> Option<(http::HeaderName, http::HeaderValu
 }
 
 /// Reports every entry of a `headers` map (the one `v` is at) that is not an HTTP header.
-#[cfg(any(feature = "otlp", feature = "otlphttp", feature = "jaeger"))]
+#[cfg(feature = "jaeger")]
 pub(crate) fn check_headers(v: &mut Validator<'_>, headers: &BTreeMap<String, String>) {
     for (k, value) in headers {
         if header(k, value).is_none() {
             v.report_at(k, "invalid HTTP header name or value");
         }
     }
+}
+
+/// The first entry of a `headers` map that is not an HTTP header, described. otelcol accepts
+/// such a header at validate, and every request then fails (Go's HTTP client and grpc-go refuse
+/// it); the otlp and otlphttp exporters do the same: they warn at start and fail each export
+/// with this message, a permanent error.
+#[cfg(any(feature = "otlp", feature = "otlphttp"))]
+pub(crate) fn header_problem(headers: &BTreeMap<String, String>) -> Option<String> {
+    headers
+        .iter()
+        .find(|(k, v)| header(k, v).is_none())
+        .map(|(k, _)| format!("invalid header {k:?}: not a valid HTTP header name or value"))
 }
 
 /// A `headers` map as HTTP headers (checked by [`check_headers`]).
@@ -402,6 +414,10 @@ mod tests {
         );
         assert_eq!(findings.errors[0].path, "exporters.otlp.headers.bad name");
         assert_eq!(header_map(&headers).len(), 1);
+        assert_eq!(
+            header_problem(&headers).as_deref(),
+            Some("invalid header \"bad name\": not a valid HTTP header name or value")
+        );
         let auth = AuthSettings {
             authenticator: "basicauth/client".into(),
         };

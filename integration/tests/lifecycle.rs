@@ -26,6 +26,39 @@ fn write_config(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// As otelcol, `validate` reads no TLS, token or htpasswd file and resolves no authenticator;
+/// `ferrotel` with the same config fails at start, naming the component, the key and the cause.
+#[test]
+fn files_and_authenticators_are_start_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        (
+            "extensions:\n  bearertokenauth/x: {filename: /nonexistent/ferrotel/f.token}\nreceivers: {otlp: {protocols: {grpc: {endpoint: '127.0.0.1:0', auth: {authenticator: bearertokenauth/x}}}}}\nexporters: {debug: {}}\nservice:\n  telemetry: {metrics: {address: '127.0.0.1:0'}}\n  extensions: [bearertokenauth/x]\n  pipelines: {traces: {receivers: [otlp], exporters: [debug]}}\n",
+            "extensions.bearertokenauth/x: filename: failed to read \"/nonexistent/ferrotel/f.token\"",
+        ),
+        (
+            "receivers: {otlp: {protocols: {grpc: {endpoint: '127.0.0.1:0', tls: {cert_file: /nonexistent/ferrotel/s.crt, key_file: /nonexistent/ferrotel/s.key}}}}}\nexporters: {debug: {}}\nservice:\n  telemetry: {metrics: {address: '127.0.0.1:0'}}\n  pipelines: {traces: {receivers: [otlp], exporters: [debug]}}\n",
+            "receivers.otlp: protocols.grpc.tls.cert_file: failed to read \"/nonexistent/ferrotel/s.crt\"",
+        ),
+        (
+            "receivers: {otlp: {protocols: {grpc: {endpoint: '127.0.0.1:0', auth: {authenticator: nosuch}}}}}\nexporters: {debug: {}}\nservice:\n  telemetry: {metrics: {address: '127.0.0.1:0'}}\n  pipelines: {traces: {receivers: [otlp], exporters: [debug]}}\n",
+            "receivers.otlp.protocols.grpc.auth.authenticator: failed to resolve authenticator \"nosuch\"",
+        ),
+    ];
+    for (i, (config, needle)) in cases.into_iter().enumerate() {
+        let path = write_config(&dir, &format!("c{i}.yaml"), config);
+        let (code, _, err) = run(&["validate", "--config", &path]);
+        assert_eq!(code, 0, "validate reads no file: {err}");
+        let mut c = Collector::spawn(config, &[]);
+        let status = c
+            .wait_exit(Duration::from_secs(20))
+            .expect("exits at start");
+        let err = c.stderr();
+        assert!(!status.success(), "{err}");
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}
+
 #[test]
 fn version_components_and_validate() {
     let (code, out, _) = run(&["--version"]);

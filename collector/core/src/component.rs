@@ -19,6 +19,16 @@ use tokio_util::sync::CancellationToken;
 #[error("{0}")]
 pub struct StartError(pub String);
 
+/// Problems found at start in settings that `validate` does not check (a TLS or token file that
+/// cannot be read), each with its key relative to the component: `tls.cert_file: failed to read
+/// "server.crt": No such file or directory (os error 2)`; the engine prefixes the component.
+impl From<ferrotel_config::ConfigErrors> for StartError {
+    fn from(errors: ferrotel_config::ConfigErrors) -> Self {
+        let all: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+        StartError(all.join("; "))
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Consumers: what receivers push into.
 
@@ -183,6 +193,12 @@ pub trait Exporter: Send + Sync {
         Ok(())
     }
     async fn export(&self, batch: Batch) -> Result<(), ExportError>;
+    /// Whether this exporter, as configured, can send `signal`; asked by the engine for each
+    /// signal of the pipelines that use it, when the graph is built (so `validate` reports it,
+    /// as otelcol does when it creates the exporter for that signal).
+    fn accepts(&self, _signal: Signal) -> Result<(), String> {
+        Ok(())
+    }
     /// Called after the queue drained. Idempotent, safe without `start`.
     async fn shutdown(&self) {}
 }

@@ -228,7 +228,7 @@ impl CreateContext {
     }
 
     /// A [`Validator`] at the component's path, for checks that only `create` can make
-    /// (reading a file, building a regex set).
+    /// (building a regex set; files are read at start, not here).
     pub fn validator<'a>(&self, findings: &'a mut Findings) -> Validator<'a> {
         Validator::new(self.path.clone(), findings)
     }
@@ -285,9 +285,10 @@ pub trait Factory: Send + Sync + 'static {
     /// `Box<dyn Connector>`.
     type Component: Built;
     fn info(&self) -> FactoryInfo;
-    /// Builds the component from a decoded, validated config. Binds nothing and starts
-    /// nothing: `validate` calls it too. Errors found here (a file that cannot be read) are
-    /// reported through [`CreateContext::error_at`].
+    /// Builds the component from a decoded, validated config. Binds nothing, starts nothing
+    /// and reads no file (TLS, tokens, htpasswd): `validate` calls it too, and otelcol's
+    /// `validate` reads none, so files are read at start. Errors found here are reported
+    /// through [`CreateContext::error_at`].
     fn create(
         &self,
         ctx: &CreateContext,

@@ -3,25 +3,26 @@
 //!
 //! 1. the registry has no clashes;
 //! 2. extensions of `service.extensions` are created;
-//! 3. every exporter, receiver and connector section is created (one instance per id), and
-//!    unused processor sections are validated;
+//! 3. every exporter, receiver and connector a pipeline uses is created (one instance per id);
+//!    the sections no pipeline uses are only validated, as otelcol, which does not create them;
 //! 4. each pipeline gets its own processor instances, and its outputs: an exporter's queue per
 //!    (exporter, signal), or a connector;
 //! 5. connectors are joined to their downstream pipelines; the graph must be acyclic, and each
 //!    connector must join some pipeline it exports from to some pipeline it receives into;
-//! 6. the extensions that used components refer to exist and can serve them;
+//! 6. the extensions that used components refer to are collected, for [`crate::Service`] to
+//!    check at start (otelcol resolves `auth.authenticator` at start, not in `validate`);
 //! 7. receivers get one consumer per signal, and the shutdown order is fixed (upstream first).
 
 use crate::connector::ConnectorNode;
 use crate::exporter_runner::ExporterRunner;
 use crate::pipeline::{Fanout, Output, Pipeline, Stage};
 use ferrotel_config::{
-    Capability, ConfigError, ConfigErrors, Document, ExtensionUse, Kind, PipelineConfig,
-    PipelineId, Signal, Value,
+    ConfigError, ConfigErrors, Document, ExtensionUse, Kind, PipelineConfig, PipelineId, Signal,
+    Value,
 };
 use ferrotel_core::{
     Built, Catalog, ComponentId, Consumer, Consumers, CreateContext, Exporter, ExporterParts,
-    Extension, Extensions, FactoryInfo, Receiver, Registry, Telemetry,
+    Extension, FactoryInfo, Receiver, Registry, Telemetry,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub(crate) struct Graph {
     pub receivers: Vec<ReceiverSlot>,
     /// Pipelines and connectors, upstream before downstream.
     pub flush_order: Vec<Node>,
+    /// The extensions used components refer to, checked at start.
+    pub extension_uses: Vec<ExtensionUse>,
 }
 
 pub(crate) struct GraphBuilder<'a> {
@@ -86,15 +89,15 @@ impl<'a> GraphBuilder<'a> {
         self.warn_deprecated_aliases();
         let extensions = self.create_extensions();
         let registry = self.registry;
-        let exporters = self.create_section(&registry.exporters);
-        let receivers = self.create_section(&registry.receivers);
+        let exporters = self.create_used(&registry.exporters);
+        let receivers = self.create_used(&registry.receivers);
         let connectors = self.create_connectors();
         self.validate_processors();
         let mut runners = BTreeMap::new();
         let pipelines = self.build_pipelines(&exporters, &connectors, &mut runners);
         self.join_connectors(&connectors, &pipelines);
         let flush_order = self.flush_order(&pipelines, &connectors);
-        self.check_extension_uses(&extensions);
+        let extension_uses = self.extension_uses();
         if !self.errors.is_empty() {
             return Err(self.errors);
         }
@@ -113,6 +116,7 @@ impl<'a> GraphBuilder<'a> {
             connectors: connectors.into_values().map(|(_, node)| node).collect(),
             receivers,
             flush_order,
+            extension_uses,
         })
     }
 
@@ -178,8 +182,9 @@ impl<'a> GraphBuilder<'a> {
         out
     }
 
-    /// Phase 3: one instance per id of a section; unused ones are validated too.
-    fn create_section<C: Built>(
+    /// Phase 3: one instance per id of a section that some pipeline uses; the others are
+    /// only validated.
+    fn create_used<C: Built>(
         &mut self,
         catalog: &Catalog<C>,
     ) -> BTreeMap<ComponentId, (FactoryInfo, C)> {
@@ -187,36 +192,51 @@ impl<'a> GraphBuilder<'a> {
         let mut out = BTreeMap::new();
         for (id, raw) in doc.section(C::KIND) {
             let ctx = self.context(C::KIND, id);
-            if let Some(made) = self.create(catalog, &ctx, raw) {
+            if !self.used(C::KIND, id) {
+                self.validate_unused(catalog, &ctx, raw);
+            } else if let Some(made) = self.create(catalog, &ctx, raw) {
                 out.insert(id.clone(), made);
             }
         }
         out
     }
 
+    /// Whether some pipeline lists `id` among its components of `kind` (a connector: as a
+    /// receiver or an exporter).
+    fn used(&self, kind: Kind, id: &ComponentId) -> bool {
+        self.doc.service.pipelines.iter().any(|(_, pc)| match kind {
+            Kind::Receiver => pc.receivers.contains(id),
+            Kind::Exporter => pc.exporters.contains(id),
+            Kind::Processor => pc.processors.contains(id),
+            Kind::Connector => pc.receivers.contains(id) || pc.exporters.contains(id),
+            Kind::Extension => self.doc.service.extensions.contains(id),
+        })
+    }
+
+    /// Decodes and validates a section no pipeline uses, without creating it.
+    fn validate_unused<C: Built>(
+        &mut self,
+        catalog: &Catalog<C>,
+        ctx: &CreateContext,
+        raw: &Value,
+    ) {
+        match catalog.get(&ctx.id.type_name) {
+            None => self.errors.push(unknown_type(C::KIND, &ctx.id, catalog)),
+            Some(f) => self
+                .errors
+                .extend(f.check(&ctx.path, raw).err().unwrap_or_default()),
+        }
+    }
+
     /// Connectors some pipeline uses, one instance per id; the others are only validated
     /// (as otelcol, which does not create them).
     fn create_connectors(&mut self) -> Connectors {
         let (doc, registry) = (self.doc, self.registry);
-        let used = |id: &ComponentId| {
-            let pipelines = doc.service.pipelines.iter();
-            pipelines
-                .map(|(_, pc)| pc)
-                .any(|pc| pc.receivers.contains(id) || pc.exporters.contains(id))
-        };
         let mut out = BTreeMap::new();
         for (id, raw) in &doc.connectors {
             let ctx = self.context(Kind::Connector, id);
-            if !used(id) {
-                match registry.connectors.get(&id.type_name) {
-                    None => {
-                        self.errors
-                            .push(unknown_type(Kind::Connector, id, &registry.connectors))
-                    }
-                    Some(f) => self
-                        .errors
-                        .extend(f.check(&ctx.path, raw).err().unwrap_or_default()),
-                }
+            if !self.used(Kind::Connector, id) {
+                self.validate_unused(&registry.connectors, &ctx, raw);
                 continue;
             }
             if let Some((info, c)) = self.create(&registry.connectors, &ctx, raw) {
@@ -385,7 +405,16 @@ impl<'a> GraphBuilder<'a> {
                 continue;
             }
             let parts = &slot.1;
-            let runner = runners.entry((id.clone(), pid.signal)).or_insert_with(|| {
+            let key = (id.clone(), pid.signal);
+            if !runners.contains_key(&key) {
+                if let Err(problem) = parts.exporter.accepts(pid.signal) {
+                    let path = format!("{}.{id}", Kind::Exporter.section());
+                    self.errors.push(ConfigError::new(path, problem));
+                    ok = false;
+                    continue;
+                }
+            }
+            let runner = runners.entry(key).or_insert_with(|| {
                 ExporterRunner::new(
                     id.clone(),
                     pid.signal,
@@ -505,35 +534,6 @@ impl GraphBuilder<'_> {
             ));
         }
         order
-    }
-
-    /// Phase 6: every extension a used component refers to (`auth.authenticator`,
-    /// `sending_queue.storage`) is in `service.extensions` and offers what is asked of it.
-    /// Like otelcol, components no pipeline uses are not checked.
-    fn check_extension_uses(&mut self, extensions: &[(ComponentId, Box<dyn Extension>)]) {
-        let lookup = Extensions::new(extensions.iter().map(|(id, e)| (id, e.as_ref())));
-        for u in self.extension_uses() {
-            let found = extensions
-                .iter()
-                .find(|(id, _)| id.to_string() == u.id.trim());
-            let result = match u.capability {
-                Capability::ServerAuthenticator => lookup.server_authenticator(&u.id).map(|_| ()),
-                Capability::ClientAuthenticator => lookup.client_authenticator(&u.id).map(|_| ()),
-                Capability::Storage => match found {
-                    None => Err(format!(
-                        "storage extension {:?} not found: it must be listed in service.extensions",
-                        u.id
-                    )),
-                    Some((_, ext)) if ext.storage().is_none() => {
-                        Err(format!("extension {:?} is not a storage extension", u.id))
-                    }
-                    Some(_) => Ok(()),
-                },
-            };
-            if let Err(message) = result {
-                self.errors.push(ConfigError::new(u.path, message));
-            }
-        }
     }
 
     /// The extension references of every component a pipeline uses, each component once.

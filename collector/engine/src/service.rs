@@ -5,7 +5,7 @@
 use crate::build::{Graph, GraphBuilder, Node};
 use crate::exporter_runner::ExporterRunner;
 use crate::self_metrics;
-use ferrotel_config::{ConfigErrors, Document};
+use ferrotel_config::{Capability, ConfigErrors, Document, ExtensionUse};
 use ferrotel_core::telemetry::CounterStyle;
 use ferrotel_core::{
     ComponentId, ExporterStartContext, Extension, ExtensionContext, Extensions, Health,
@@ -60,6 +60,44 @@ async fn attach_storage(
     Ok(())
 }
 
+/// Every extension a used component refers to (`auth.authenticator`, `sending_queue.storage`)
+/// is in `service.extensions`, started, and offers what is asked of it; each problem names the
+/// key that refers to it. otelcol finds these at start, so `validate` does not.
+fn check_extension_uses(
+    uses: &[ExtensionUse],
+    extensions: &[(ComponentId, Box<dyn Extension>)],
+) -> Result<(), StartError> {
+    let lookup = Extensions::new(extensions.iter().map(|(id, e)| (id, e.as_ref())));
+    let mut problems = Vec::new();
+    for u in uses {
+        let found = extensions
+            .iter()
+            .find(|(id, _)| id.to_string() == u.id.trim());
+        let result = match u.capability {
+            Capability::ServerAuthenticator => lookup.server_authenticator(&u.id).map(|_| ()),
+            Capability::ClientAuthenticator => lookup.client_authenticator(&u.id).map(|_| ()),
+            Capability::Storage => match found {
+                None => Err(format!(
+                    "storage extension {:?} not found: it must be listed in service.extensions",
+                    u.id
+                )),
+                Some((_, ext)) if ext.storage().is_none() => {
+                    Err(format!("extension {:?} is not a storage extension", u.id))
+                }
+                Some(_) => Ok(()),
+            },
+        };
+        if let Err(message) = result {
+            problems.push(format!("{}: {message}", u.path));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(StartError(problems.join("; ")))
+    }
+}
+
 impl Service {
     /// Checks the whole graph and creates every component, reporting all problems at once
     /// (the phases are in [`crate::build`]). Nothing is bound or started.
@@ -112,6 +150,7 @@ impl Service {
             .await?;
         }
         self.start_extensions().await?;
+        check_extension_uses(&self.graph.extension_uses, &self.graph.extensions)?;
         let extensions = self.started_extensions();
         self.start_exporters(&extensions).await?;
         self.start_tickers();

@@ -210,8 +210,9 @@ fn build(yaml: &str) -> Result<Service, String> {
     Service::build(&doc, &reg).map_err(|e| e.to_string())
 }
 
-#[test]
-fn storage_must_name_a_storage_extension_in_service_extensions() {
+/// Storage references are resolved at start, as otelcol (`validate` does not).
+#[tokio::test]
+async fn storage_must_name_a_storage_extension_in_service_extensions() {
     let tmp = tempfile::tempdir().unwrap();
     let yaml = format!(
         "extensions:\n  file_storage/unlisted: {{directory: {d}}}\n  file_storage/q: {{directory: {d}}}\n  health_check: {{endpoint: 127.0.0.1:0}}\n\
@@ -220,7 +221,13 @@ fn storage_must_name_a_storage_extension_in_service_extensions() {
          service:\n  extensions: [file_storage/q, health_check]\n  pipelines:\n    traces: {{receivers: [stub], exporters: [queued/a, queued/b, queued/c, queued/d]}}\n    logs: {{receivers: [stub], exporters: [queued/a]}}\n",
         d = tmp.path().display()
     );
-    let err = build(&yaml).err().expect("invalid storage references");
+    let mut svc = build(&yaml).expect("validate does not resolve storage references");
+    let err = svc
+        .start()
+        .await
+        .expect_err("invalid storage references")
+        .to_string();
+    svc.shutdown(Duration::from_secs(1)).await;
     for needle in [
         "exporters.queued/a.sending_queue.storage: storage extension \"file_storage/unlisted\" not found",
         "exporters.queued/b.sending_queue.storage: extension \"health_check\" is not a storage extension",

@@ -4,8 +4,8 @@
 //! carries the auth attributes `username` and `raw`. With `client_auth` it is a client
 //! authenticator: exporters send that header. Exactly one of the two must be set, as in otelcol.
 //! htpasswd hashes: bcrypt (`$2y$`, `htpasswd -B`), Apache MD5 (`$apr1$`, htpasswd's default),
-//! `{SHA}`, and plain text; others (crypt) are a config error. The file is read when the config
-//! is loaded. Passwords never appear in logs, errors or `Debug` output.
+//! `{SHA}`, and plain text; others (crypt) are a config error. The file is read at start, not by
+//! `validate`, as otelcol. Passwords never appear in logs, errors or `Debug` output.
 //!
 //! ```yaml
 //! extensions:
@@ -209,7 +209,7 @@ struct Htpasswd {
 }
 
 impl Htpasswd {
-    /// The users of `cfg` (at `v`), the `file` read only with `read_file` (at create time).
+    /// The users of `cfg` (at `v`), the `file` read only with `read_file` (at start).
     fn new(cfg: &HtpasswdConfig, v: &mut Validator<'_>, read_file: bool) -> Option<Self> {
         let mut users = BTreeMap::new();
         let mut ok = true;
@@ -272,11 +272,19 @@ impl ClientAuthenticator for Credentials {
 pub struct BasicAuth {
     server: Option<Arc<Htpasswd>>,
     client: Option<Arc<Credentials>>,
+    /// The config whose htpasswd `file` is still to be read (at start).
+    pending: Option<BasicAuthConfig>,
 }
 
 #[async_trait::async_trait]
 impl Extension for BasicAuth {
     async fn start(&mut self, _ctx: ExtensionContext) -> Result<(), StartError> {
+        if let Some(cfg) = self.pending.take() {
+            let mut findings = Findings::default();
+            let built = BasicAuth::new(&cfg, &mut Validator::new("", &mut findings), true);
+            findings.into_result()?;
+            self.server = built.and_then(|b| b.server);
+        }
         Ok(())
     }
     async fn shutdown(&mut self) {}
@@ -297,7 +305,7 @@ impl Extension for BasicAuth {
 
 impl BasicAuth {
     /// The authenticator of `cfg`, every problem reported through `v`; the htpasswd `file` is
-    /// read only with `read_file` (at create time).
+    /// read only with `read_file` (at start).
     fn new(cfg: &BasicAuthConfig, v: &mut Validator<'_>, read_file: bool) -> Option<Self> {
         let (server, client) = match (&cfg.htpasswd, &cfg.client_auth) {
             (Some(_), Some(_)) => {
@@ -330,12 +338,16 @@ impl BasicAuth {
                 (None, Some(Arc::new(Credentials(value))))
             }
         };
-        Some(BasicAuth { server, client })
+        Some(BasicAuth {
+            server,
+            client,
+            pending: None,
+        })
     }
 }
 
 impl Validate for BasicAuthConfig {
-    /// Everything but the htpasswd `file`, which is read at create time.
+    /// Everything but the htpasswd `file`, which is read at start.
     fn validate(&self, v: &mut Validator<'_>) {
         BasicAuth::new(self, v, false);
     }
@@ -364,10 +376,13 @@ impl Factory for BasicAuthFactory {
         cfg: BasicAuthConfig,
     ) -> Result<Box<dyn Extension>, ConfigErrors> {
         let mut findings = Findings::default();
-        let auth = BasicAuth::new(&cfg, &mut ctx.validator(&mut findings), true);
+        let auth = BasicAuth::new(&cfg, &mut ctx.validator(&mut findings), false);
         findings.into_result()?;
         // Every refusal was reported above.
-        let auth = auth.ok_or_else(|| ctx.error("invalid basicauth config"))?;
+        let mut auth = auth.ok_or_else(|| ctx.error("invalid basicauth config"))?;
+        if cfg.htpasswd.as_ref().is_some_and(|h| !h.file.is_empty()) {
+            auth.pending = Some(cfg);
+        }
         Ok(Box::new(auth))
     }
 }
@@ -379,6 +394,15 @@ mod tests {
     use ferrotel_config::decode;
     use ferrotel_core::AnyFactory;
     use ferrotel_testkit::config::{create_context, testdata, yaml};
+
+    fn context() -> ExtensionContext {
+        ExtensionContext {
+            id: ferrotel_core::ComponentId::new("basicauth"),
+            health: Default::default(),
+            telemetry: ferrotel_core::Telemetry::new(),
+            shutdown: Default::default(),
+        }
+    }
 
     fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
         BasicAuthFactory.create_from(&create_context("extensions", "basicauth"), &yaml(config))
@@ -414,11 +438,12 @@ mod tests {
             ),
         )
         .unwrap();
-        let ext = create(&format!(
+        let mut ext = create(&format!(
             "htpasswd: {{ file: '{}', inline: \"plain:new\\n\" }}",
             file.display()
         ))
         .unwrap();
+        ext.start(context()).await.unwrap();
         assert!(ext.client_authenticator().is_none());
         let auth = ext.server_authenticator().unwrap();
         for (user, pass) in [
@@ -486,8 +511,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn config_errors_have_paths() {
+    #[tokio::test]
+    async fn config_errors_have_paths() {
         let e = load("typo.yaml").err().unwrap();
         assert_eq!(e.0[0].path, "extensions.basicauth.htpasswd.inlin", "{e}");
         let e = load("invalid.yaml").err().unwrap();
@@ -503,10 +528,13 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.0[0].message.contains("only one of"), "{e}");
-        let e = create("htpasswd: { file: /nonexistent/htpasswd }")
-            .err()
-            .unwrap();
-        assert_eq!(e.0[0].path, "extensions.basicauth.htpasswd.file");
+        // The file is read at start: a missing one is a start error naming the key and file.
+        let mut ext = create("htpasswd: { file: /nonexistent/htpasswd }").unwrap();
+        let e = ext.start(context()).await.err().unwrap();
+        assert!(
+            e.0.starts_with("htpasswd.file: failed to read \"/nonexistent/htpasswd\": "),
+            "{e}"
+        );
         let cfg: BasicAuthConfig = decode(
             "x",
             &serde_yaml_ng::from_str("client_auth: { username: u, password: s3cret }").unwrap(),

@@ -2,8 +2,9 @@
 //! authenticator (`receivers.*.auth.authenticator`) it accepts a request whose `header` (default
 //! `Authorization`) is `<scheme> <token>` for one of the configured tokens, compared in constant
 //! time; as a client authenticator (`exporters.*.auth.authenticator`) it sends that header with
-//! the (first) token. `filename` is read when the config is loaded (one token per line; it takes
-//! precedence over `token`/`tokens`) — unlike otelcol it is not watched for changes, so restart
+//! the (first) token. `filename` is read at start, not by `validate`, as otelcol (one token per
+//! line; it takes precedence over `token`/`tokens`); unlike otelcol it is not watched for
+//! changes, so restart
 //! to change it. Tokens never appear in logs, errors or `Debug` output.
 //!
 //! ```yaml
@@ -174,14 +175,22 @@ impl ClientAuthenticator for BearerToken {
     }
 }
 
-/// The extension: nothing to run, only the authenticator.
+/// The extension: nothing to run, only the authenticator. With `filename`, the authenticator
+/// exists once started (the file is read at start, as otelcol; `validate` does not read it).
 pub struct BearerTokenAuth {
-    auth: Arc<BearerToken>,
+    cfg: BearerTokenAuthConfig,
+    auth: Option<Arc<BearerToken>>,
 }
 
 #[async_trait::async_trait]
 impl Extension for BearerTokenAuth {
     async fn start(&mut self, _ctx: ExtensionContext) -> Result<(), StartError> {
+        if self.auth.is_none() {
+            let mut findings = Findings::default();
+            let auth = BearerToken::new(&self.cfg, &mut Validator::new("", &mut findings), true);
+            findings.into_result()?;
+            self.auth = auth.map(Arc::new);
+        }
         Ok(())
     }
     async fn shutdown(&mut self) {}
@@ -189,15 +198,15 @@ impl Extension for BearerTokenAuth {
         self
     }
     fn server_authenticator(&self) -> Option<Arc<dyn ServerAuthenticator>> {
-        Some(self.auth.clone())
+        self.auth.clone().map(|a| a as Arc<dyn ServerAuthenticator>)
     }
     fn client_authenticator(&self) -> Option<Arc<dyn ClientAuthenticator>> {
-        Some(self.auth.clone())
+        self.auth.clone().map(|a| a as Arc<dyn ClientAuthenticator>)
     }
 }
 
 impl Validate for BearerTokenAuthConfig {
-    /// Everything but the file named by `filename`, which is read at create time.
+    /// Everything but the file named by `filename`, which is read at start.
     fn validate(&self, v: &mut Validator<'_>) {
         BearerToken::new(self, v, false);
     }
@@ -226,12 +235,15 @@ impl Factory for BearerTokenAuthFactory {
         cfg: BearerTokenAuthConfig,
     ) -> Result<Box<dyn Extension>, ConfigErrors> {
         let mut findings = Findings::default();
-        let auth = BearerToken::new(&cfg, &mut ctx.validator(&mut findings), true);
+        // Without a file, everything is known now; a file is read at start.
+        let auth = BearerToken::new(&cfg, &mut ctx.validator(&mut findings), false);
         findings.into_result()?;
-        // Every refusal was reported above.
-        let auth = auth.ok_or_else(|| ctx.error("no bearer token provided"))?;
+        if auth.is_none() && cfg.filename.is_empty() {
+            return Err(ctx.error("no bearer token provided"));
+        }
         Ok(Box::new(BearerTokenAuth {
-            auth: Arc::new(auth),
+            cfg,
+            auth: auth.map(Arc::new),
         }))
     }
 }
@@ -243,6 +255,15 @@ mod tests {
     use ferrotel_config::{decode, Value};
     use ferrotel_core::AnyFactory;
     use ferrotel_testkit::config::{create_context, testdata, yaml};
+
+    fn context() -> ExtensionContext {
+        ExtensionContext {
+            id: ferrotel_core::ComponentId::new("bearertokenauth"),
+            health: Default::default(),
+            telemetry: ferrotel_core::Telemetry::new(),
+            shutdown: Default::default(),
+        }
+    }
 
     fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
         BearerTokenAuthFactory.create_from(
@@ -316,12 +337,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("token");
         std::fs::write(&f, "from-file\n").unwrap();
-        let ext = create(&format!("{{ token: inline, filename: '{}' }}", f.display())).unwrap();
+        let mut ext = create(&format!("{{ token: inline, filename: '{}' }}", f.display())).unwrap();
+        assert!(
+            ext.client_authenticator().is_none(),
+            "the file is read at start"
+        );
+        ext.start(context()).await.unwrap();
         let mut h = HeaderMap::new();
         ext.client_authenticator().unwrap().apply(&mut h).unwrap();
         assert_eq!(h.get("authorization").unwrap(), "Bearer from-file");
-        let e = create("{ filename: /nonexistent/token }").err().unwrap();
-        assert_eq!(e.0[0].path, "extensions.bearertokenauth.filename");
+        // A file that cannot be read is a start error naming the key and the file.
+        let mut ext = create("{ filename: /nonexistent/token }").unwrap();
+        let e = ext.start(context()).await.err().unwrap();
+        assert!(
+            e.0.starts_with("filename: failed to read \"/nonexistent/token\": "),
+            "{e}"
+        );
     }
 
     #[test]

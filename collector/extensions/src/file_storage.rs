@@ -114,36 +114,57 @@ impl Default for FileStorageConfig {
 }
 
 impl FileStorageConfig {
-    fn permissions(&self) -> Option<u32> {
-        u32::from_str_radix(&self.directory_permissions, 8)
-            .ok()
-            .filter(|m| *m <= 0o7777)
+    /// The parsed `directory_permissions`: octal, file-access bits (`0777`) only.
+    fn permissions(&self) -> Result<u32, &'static str> {
+        let m = u32::from_str_radix(&self.directory_permissions, 8)
+            .map_err(|_| "directory_permissions value must be a valid octal representation")?;
+        if m & 0o777 != m {
+            return Err("directory_permissions contain invalid bits for file access");
+        }
+        Ok(m)
+    }
+
+    /// The directories that must exist (unless created): `directory`, and the compaction
+    /// directory when compaction is on, with their keys.
+    fn directories(&self) -> Vec<(&'static str, &str)> {
+        let mut dirs = vec![("directory", self.directory.as_str())];
+        let c = &self.compaction;
+        if let (true, Some(d)) = (c.on_start || c.on_rebound, &c.directory) {
+            dirs.push(("compaction.directory", d.as_str()));
+        }
+        dirs
     }
 }
 
 impl Validate for FileStorageConfig {
-    /// Checks the keys, and that `directory` exists unless it is to be created (as otelcol).
+    /// Checks the keys, and that the directories exist unless they are to be created (as
+    /// otelcol).
     fn validate(&self, v: &mut Validator<'_>) {
         if self.directory.is_empty() {
             v.report_at("directory", "must not be empty");
-        } else if !self.create_directory {
-            match fs::metadata(&self.directory) {
+        }
+        for (key, dir) in self.directories() {
+            match fs::metadata(dir) {
                 Ok(m) if m.is_dir() => {}
-                Ok(_) => v.report_at(
-                    "directory",
-                    format!("{} is not a directory", self.directory),
-                ),
+                Ok(_) => v.report_at(key, format!("{dir} is not a directory")),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    if !self.create_directory && !dir.is_empty() {
+                        v.report_at(
+                            key,
+                            format!("directory must exist: stat {dir}: {err}. You can enable the create_directory option to automatically create it"),
+                        );
+                    }
+                }
                 Err(err) => v.report_at(
-                    "directory",
-                    format!("directory must exist: {err} (or set create_directory: true)"),
+                    key,
+                    format!("problem accessing configured directory: {dir}, err: {err}"),
                 ),
             }
         }
-        if self.permissions().is_none() {
-            v.report_at(
-                "directory_permissions",
-                format!("invalid octal permissions {:?}", self.directory_permissions),
-            );
+        if self.create_directory {
+            if let Err(problem) = self.permissions() {
+                v.report_at("directory_permissions", problem);
+            }
         }
     }
 }
@@ -471,9 +492,26 @@ mod tests {
             e.contains("extensions.file_storage.directory_permissions"),
             "{e}"
         );
+        assert!(e.contains("must be a valid octal representation"), "{e}");
         let e = create_err("directory: /nonexistent/ferrotel/queue").to_string();
         assert!(e.contains("extensions.file_storage.directory"), "{e}");
         assert!(e.contains("directory must exist"), "{e}");
+        let e = create_err(
+            "directory: /tmp/x\ncreate_directory: true\ndirectory_permissions: \"07771\"",
+        );
+        assert_eq!(
+            e.0[0].message,
+            "directory_permissions contain invalid bits for file access"
+        );
+        // Without create_directory, the permissions are not used and not checked (as otelcol).
+        create("directory: /tmp\ndirectory_permissions: \"07771\"").unwrap();
+        let e = create_err(
+            "directory: /tmp\ncompaction: { on_start: true, directory: /nonexistent/ferrotel/c }",
+        );
+        assert_eq!(e.0[0].path, "extensions.file_storage.compaction.directory");
+        assert!(e.0[0].message.starts_with("directory must exist"), "{e}");
+        // The compaction directory matters only when compaction is on.
+        create("directory: /tmp\ncompaction: { directory: /nonexistent/ferrotel/c }").unwrap();
         let e = create_err("compaction: { on_start: maybe }").to_string();
         assert!(
             e.contains("extensions.file_storage.compaction.on_start"),

@@ -126,9 +126,7 @@ impl Validate for HealthCheckConfig {
                 format!("path must start with / (got {:?})", self.path),
             );
         }
-        if self.tls.is_some() {
-            v.report_at("tls", "TLS for health_check is not supported yet");
-        }
+        v.check("tls", &self.tls);
     }
 }
 
@@ -230,6 +228,17 @@ impl Extension for HealthCheck {
                 "check_collector_pipeline is deprecated and not implemented by ferrotel; it is ignored"
             );
         }
+        let tls = match &self.cfg.tls {
+            Some(cfg) => {
+                let alpn = [
+                    ferrotel_transport::tls::ALPN_H2,
+                    ferrotel_transport::tls::ALPN_HTTP1,
+                ];
+                let config = ferrotel_transport::tls::server_config(cfg, "tls", &alpn)?;
+                Some(tokio_rustls::TlsAcceptor::from(config))
+            }
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(&self.cfg.endpoint)
             .await
             .map_err(|e| StartError(format!("listen tcp {}: {e}", self.cfg.endpoint)))?;
@@ -278,14 +287,18 @@ impl Extension for HealthCheck {
                         }))
                     }
                 });
-                let stop = stop.clone();
+                let (stop, tls) = (stop.clone(), tls.clone());
                 tokio::spawn(async move {
-                    let builder =
-                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                    let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                    tokio::select! {
-                        _ = conn => {}
-                        _ = stop.cancelled() => {}
+                    let Some(tls) = tls else {
+                        return serve_connection(stream, svc, stop).await;
+                    };
+                    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(s)) => serve_connection(s, svc, stop).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "health_check: TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!("health_check: TLS handshake timed out"),
                     }
                 });
             }
@@ -302,6 +315,29 @@ impl Extension for HealthCheck {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// How long a client has to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one connection (plain TCP or TLS; HTTP/1.1 or HTTP/2) until it ends or `stop`.
+async fn serve_connection<S, Svc>(stream: S, svc: Svc, stop: CancellationToken)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    Svc: hyper::service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = Response<Full<Bytes>>,
+            Error = Infallible,
+        > + Send
+        + 'static,
+    Svc::Future: Send + 'static,
+{
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    tokio::select! {
+        _ = conn => {}
+        _ = stop.cancelled() => {}
     }
 }
 
@@ -447,6 +483,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn serves_over_tls_and_names_bad_files_at_start() {
+        let pki = ferrotel_testkit::pki::TestPki::new();
+        let health = Health::default();
+        health.set(HealthState::Ready);
+        let yaml = format!(
+            "{{endpoint: '127.0.0.1:0', tls: {{cert_file: '{}', key_file: '{}'}}}}",
+            pki.path("server.crt"),
+            pki.path("server.key")
+        );
+        let (mut ext, url) = started(&yaml, &health).await;
+        let ca = reqwest::Certificate::from_pem(&pki.pem("ca.crt")).unwrap();
+        let client = reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .tls_built_in_root_certs(false)
+            .build()
+            .unwrap();
+        let https = url.replace("http://127.0.0.1", "https://localhost");
+        let r = client.get(format!("{https}/")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        ext.shutdown().await;
+
+        // Files are read at start: creating succeeds, starting names the key and the file.
+        let mut ext =
+            create("tls: {cert_file: /nonexistent/h.crt, key_file: /nonexistent/h.key}").unwrap();
+        let e = ext
+            .start(ExtensionContext {
+                id: ComponentId::new("health_check"),
+                health: Health::default(),
+                telemetry: Telemetry::new(),
+                shutdown: CancellationToken::new(),
+            })
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            e.0.contains("tls.cert_file: failed to read \"/nonexistent/h.crt\""),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
     async fn port_in_use_is_a_start_error() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut ext = create(&format!("endpoint: {}", taken.local_addr().unwrap())).unwrap();
@@ -484,7 +561,7 @@ mod tests {
     fn config_invalid_values() {
         let e = create_err(&testdata("config_invalid.yaml"));
         assert_eq!(e.0[0].path, "extensions.health_check.path");
-        let e = create_err("tls: {cert_file: a, key_file: b}");
+        let e = create_err("tls: {cert_file: a}");
         assert_eq!(e.0[0].path, "extensions.health_check.tls");
         let e = create_err("check_collector_pipeline: {interval: often}");
         assert_eq!(

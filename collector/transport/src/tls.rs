@@ -1,6 +1,7 @@
 //! TLS from otelcol's `tls` blocks ([`TlsServerConfig`], [`TlsClientConfig`]) with rustls
-//! (ring). Files are read when the settings are built, so a missing or malformed file is a
-//! config error naming its key (`receivers.otlp.protocols.grpc.tls.cert_file: ...`).
+//! (ring). Files are read when the settings are built, which components do at start (as
+//! otelcol, `validate` reads no file), so a missing or malformed file is an error naming its key
+//! (`receivers.otlp: protocols.grpc.tls.cert_file: ...`).
 //!
 //! As in otelcol: TLS 1.2 is the default minimum; a server requires and verifies client
 //! certificates only when `client_ca_file` is set (its `ca_file` is read but, as in Go, not used

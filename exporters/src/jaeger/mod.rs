@@ -66,6 +66,9 @@ pub struct JaegerConfig {
     pub retry_on_failure: RetryConfig,
     /// exporterhelper queue settings.
     pub sending_queue: QueueConfig,
+    /// gRPC load-balancing policy of otelcol-contrib's gRPC `jaeger` exporter (accepted for
+    /// compatibility; ferrotel's transports are HTTP and UDP).
+    pub balancer_name: Option<String>,
 }
 
 /// Jaeger agents read datagrams of up to 65000 bytes by default.
@@ -85,6 +88,7 @@ impl Default for JaegerConfig {
             max_packet_size: DEFAULT_MAX_PACKET_SIZE,
             retry_on_failure: RetryConfig::default(),
             sending_queue: QueueConfig::default(),
+            balancer_name: None,
         }
     }
 }
@@ -135,6 +139,29 @@ fn collector_url(endpoint: &str) -> Result<Option<reqwest::Url>, String> {
         ));
     }
     Ok(None)
+}
+
+/// otelcol-contrib's `jaeger_thrift` check of `endpoint` (Go's `url.ParseRequestURI`): an
+/// absolute path, or something with a scheme; `jaeger-agent:6831` passes (`jaeger-agent` is
+/// read as a scheme), `.example:123` does not.
+fn request_uri_problem(endpoint: &str) -> Option<String> {
+    let refuse = |why: &str| Some(format!("invalid \"endpoint\": parse {endpoint:?}: {why}"));
+    if endpoint.is_empty() {
+        return refuse("empty url");
+    }
+    if endpoint.starts_with('/') {
+        return None;
+    }
+    for (i, c) in endpoint.char_indices() {
+        match c {
+            'a'..='z' | 'A'..='Z' => {}
+            '0'..='9' | '+' | '-' | '.' if i > 0 => {}
+            ':' if i == 0 => return refuse("missing protocol scheme"),
+            ':' => return None,
+            _ => break,
+        }
+    }
+    refuse("invalid URI for request")
 }
 
 /// The Thrift binary `jaeger.Batch` bodies of a request, one per ResourceSpans (resources
@@ -383,6 +410,11 @@ impl Factory for JaegerExporterFactory {
         ctx: &CreateContext,
         cfg: JaegerConfig,
     ) -> Result<ExporterParts, ConfigErrors> {
+        if ctx.id.type_name == "jaeger_thrift" {
+            if let Some(problem) = request_uri_problem(&cfg.endpoint) {
+                return Err(ctx.error_at("endpoint", problem));
+            }
+        }
         let transport = crate::shared::build(ctx, |v| transport(v, &cfg))?;
         Ok(ExporterParts {
             exporter: Arc::new(JaegerExporter {

@@ -966,3 +966,14 @@ fn config_invalid_values() {
     );
     assert_eq!(e.0[0].path, "exporters.jaeger.timeout");
 }
+
+#[test]
+fn jaeger_thrift_endpoint_is_a_request_uri_as_otelcol() {
+    assert_eq!(
+        request_uri_problem(".example:123").as_deref(),
+        Some("invalid \"endpoint\": parse \".example:123\": invalid URI for request")
+    );
+    assert_eq!(request_uri_problem("http://jaeger:14268/api/traces"), None);
+    assert_eq!(request_uri_problem("jaeger-agent:6831"), None);
+    assert!(request_uri_problem(":123").is_some());
+}

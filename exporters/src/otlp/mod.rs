@@ -25,18 +25,21 @@
 pub use crate::shared::{AuthSettings, Compression};
 
 use crate::shared::{
-    check_compression, check_headers, header_map, log_partial_success, not_supported,
+    check_compression, header_map, header_problem, log_partial_success, not_supported,
     partial_success, ClientAuth,
 };
 use bytes::Bytes;
 use ferrotel_config::choice::Choice;
 use ferrotel_config::{
-    ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Validate, Validator, Value,
+    ConfigError, ConfigErrors, Findings, GoDuration, QueueConfig, RetryConfig, TlsClientConfig,
+    Validate, Validator, Value,
 };
 use ferrotel_core::{
     Batch, CreateContext, ExportError, Exporter, ExporterParts, ExporterSettings,
     ExporterStartContext, Factory, FactoryInfo, Signal, Stability, StartError,
 };
+mod endpoint;
+
 use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
 use ferrotel_transport::status::retry_info_delay;
 use ferrotel_transport::tls;
@@ -121,11 +124,25 @@ const COMPRESSIONS: &[Compression] = &[Compression::None, Compression::Gzip, Com
 
 impl Validate for OtlpConfig {
     fn validate(&self, v: &mut Validator<'_>) {
-        if let Some(problem) = endpoint_problem(&self.endpoint, self.tls.insecure) {
+        let problem = if self.endpoint.is_empty() {
+            endpoint_problem(&self.endpoint, self.tls.insecure)
+        } else {
+            endpoint::endpoint_problem(&self.endpoint)
+                .or_else(|| endpoint_problem(&self.endpoint, self.tls.insecure))
+        };
+        if let Some(problem) = problem {
             v.report_at("endpoint", problem);
         }
+        if let Some(problem) = self
+            .balancer_name
+            .as_deref()
+            .and_then(endpoint::balancer_problem)
+        {
+            v.report_at("balancer_name", problem);
+        }
         check_compression(v, &self.compression, COMPRESSIONS);
-        check_headers(&mut v.at("headers"), &self.headers);
+        // Headers that are not HTTP headers are accepted, as otelcol does; every export then
+        // fails (see `OtlpExporter::export`).
         v.check("retry_on_failure", &self.retry_on_failure);
         v.check("sending_queue", &self.sending_queue);
         if let Some(a) = &self.authority {
@@ -202,10 +219,10 @@ fn tls_config(
     Some((tls, parts.verifier))
 }
 
-/// The (not yet connected) endpoint of a validated config (the one `v` is at); reads the TLS
-/// files.
+/// The (not yet connected) endpoint of a validated config (the one `v` is at), without TLS:
+/// [`with_tls`] adds it, reading the files, at start.
 fn endpoint(v: &mut Validator<'_>, cfg: &OtlpConfig) -> Option<Endpoint> {
-    let (uri, use_tls) = dial_uri(&cfg.endpoint, cfg.tls.insecure);
+    let (uri, _) = dial_uri(&cfg.endpoint, cfg.tls.insecure);
     let ep = match Endpoint::from_shared(uri) {
         Ok(e) => e,
         Err(e) => {
@@ -231,22 +248,33 @@ fn endpoint(v: &mut Validator<'_>, cfg: &OtlpConfig) -> Option<Endpoint> {
     if let Some(origin) = cfg.authority.as_deref().and_then(authority_origin) {
         ep = ep.origin(origin);
     }
-    if use_tls {
-        let (tls, verifier) = tls_config(&mut v.at("tls"), &cfg.tls)?;
-        match ep.clone().tls_config_with_verifier(tls, verifier) {
-            Ok(e) => ep = e,
-            Err(e) => v.report_at("tls", e.to_string()),
-        }
-    }
     Some(ep)
+}
+
+/// `ep` with the client `tls` block applied; reads its files. Problems name the key relative
+/// to the exporter (`tls.ca_file: failed to read ...`).
+fn with_tls(ep: Endpoint, cfg: &TlsClientConfig) -> Result<Endpoint, ConfigErrors> {
+    let mut findings = Findings::default();
+    let mut v = Validator::new("", &mut findings);
+    let built = tls_config(&mut v.at("tls"), cfg);
+    findings.into_result()?;
+    let (tls, verifier) =
+        built.ok_or_else(|| ConfigErrors::from(ConfigError::new("tls", "cannot be used")))?;
+    ep.tls_config_with_verifier(tls, verifier)
+        .map_err(|e| ConfigError::new("tls", e.to_string()).into())
 }
 
 /// The exporter.
 pub struct OtlpExporter {
     id: String,
+    /// The endpoint without TLS.
     endpoint: Endpoint,
+    /// The client TLS settings, when the endpoint uses TLS (read at start or first use).
+    tls: Option<TlsClientConfig>,
     compression: Compression,
     headers: http::HeaderMap,
+    /// A configured header that is not an HTTP header: every export fails with it.
+    bad_header: Option<String>,
     auth: ClientAuth,
     channel: OnceLock<Channel>,
 }
@@ -255,11 +283,17 @@ pub struct OtlpExporter {
 const MAX_RESPONSE: usize = 64 << 20;
 
 impl OtlpExporter {
-    /// The channel, created on first use (inside the runtime); it connects lazily.
-    fn channel(&self) -> Channel {
-        self.channel
-            .get_or_init(|| self.endpoint.connect_lazy())
-            .clone()
+    /// The channel, created at start or on first use (inside the runtime, reading the TLS
+    /// files); it connects lazily.
+    fn channel(&self) -> Result<Channel, ConfigErrors> {
+        if let Some(c) = self.channel.get() {
+            return Ok(c.clone());
+        }
+        let ep = match &self.tls {
+            Some(tls) => with_tls(self.endpoint.clone(), tls)?,
+            None => self.endpoint.clone(),
+        };
+        Ok(self.channel.get_or_init(|| ep.connect_lazy()).clone())
     }
 
     /// The request body: the gRPC message frame (compressed flag, length, message) of a batch's
@@ -304,7 +338,9 @@ impl OtlpExporter {
         frames: Vec<Bytes>,
         headers: http::HeaderMap,
     ) -> Result<Bytes, ExportError> {
-        let mut channel = self.channel();
+        let mut channel = self
+            .channel()
+            .map_err(|e| ExportError::permanent(StartError::from(e).0))?;
         std::future::poll_fn(|cx| channel.poll_ready(cx))
             .await
             .map_err(|e| ExportError::retryable(format!("connection not ready: {e}")))?;
@@ -404,11 +440,20 @@ fn method(signal: Signal) -> PathAndQuery {
 impl Exporter for OtlpExporter {
     async fn start(&self, ctx: &ExporterStartContext) -> Result<(), StartError> {
         self.auth.resolve(&ctx.extensions)?;
-        self.channel();
+        if let Some(problem) = &self.bad_header {
+            tracing::warn!(
+                "exporters.{}.headers: {problem}; every export will fail",
+                self.id
+            );
+        }
+        self.channel()?;
         Ok(())
     }
 
     async fn export(&self, batch: Batch) -> Result<(), ExportError> {
+        if let Some(problem) = &self.bad_header {
+            return Err(ExportError::permanent(problem.clone()));
+        }
         let mut headers = self.headers.clone();
         self.auth.apply(&mut headers)?;
         let frames = self.frame(batch.encoded())?;
@@ -421,14 +466,17 @@ impl Exporter for OtlpExporter {
 }
 
 impl OtlpExporter {
-    /// The exporter of a validated config (the one `v` is at; its TLS files are read here).
+    /// The exporter of a validated config (the one `v` is at; its TLS files are read at start).
     pub(crate) fn new(v: &mut Validator<'_>, id: String, cfg: &OtlpConfig) -> Option<Self> {
         let endpoint = endpoint(v, cfg)?;
+        let use_tls = dial_uri(&cfg.endpoint, cfg.tls.insecure).1;
         Some(OtlpExporter {
             id,
             endpoint,
+            tls: use_tls.then(|| cfg.tls.clone()),
             compression: cfg.compression.known().unwrap_or(Compression::None),
             headers: header_map(&cfg.headers),
+            bad_header: header_problem(&cfg.headers),
             auth: ClientAuth::new(&cfg.auth),
             channel: OnceLock::new(),
         })

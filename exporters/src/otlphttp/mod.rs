@@ -23,17 +23,18 @@
 pub use crate::shared::{AuthSettings, Compression};
 
 use crate::shared::{
-    check_compression, check_headers, header_map, http_client_builder, log_partial_success,
+    check_compression, header_map, header_problem, http_client_builder, log_partial_success,
     partial_success, partial_success_json, read_limited, ClientAuth,
 };
 use bytes::Bytes;
 use ferrotel_config::choice::{Choice, Choices};
 use ferrotel_config::{
-    ConfigErrors, GoDuration, QueueConfig, RetryConfig, TlsClientConfig, Validate, Validator, Value,
+    ConfigError, ConfigErrors, Findings, GoDuration, QueueConfig, RetryConfig, TlsClientConfig,
+    Validate, Validator, Value,
 };
 use ferrotel_core::{
     Batch, CreateContext, Data, ExportError, Exporter, ExporterParts, ExporterSettings,
-    ExporterStartContext, Factory, FactoryInfo, Stability, StartError,
+    ExporterStartContext, Factory, FactoryInfo, Signal, Stability, StartError,
 };
 use ferrotel_transport::http::{parse_retry_after, CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF};
 use ferrotel_transport::status::RpcStatus;
@@ -58,6 +59,9 @@ pub struct OtlpHttpConfig {
     pub metrics_endpoint: Option<String>,
     /// Full URL for logs, instead of `<endpoint>/v1/logs`.
     pub logs_endpoint: Option<String>,
+    /// Full URL for profiles, instead of `<endpoint>/v1development/profiles` (the key is
+    /// accepted and checked; sending profiles needs the profiles signal).
+    pub profiles_endpoint: Option<String>,
     /// Client TLS for `https://` URLs.
     pub tls: TlsClientConfig,
     /// Extra request headers.
@@ -107,6 +111,7 @@ impl Default for OtlpHttpConfig {
             traces_endpoint: None,
             metrics_endpoint: None,
             logs_endpoint: None,
+            profiles_endpoint: None,
             tls: TlsClientConfig::default(),
             headers: BTreeMap::new(),
             compression: Choice::Known(Compression::Gzip),
@@ -139,6 +144,9 @@ const COMPRESSIONS: &[Compression] = &[
     Compression::Snappy,
 ];
 
+/// What `endpoint` gets appended for profiles (otelcol's `v1development`).
+pub const PROFILES_PATH: &str = "/v1development/profiles";
+
 /// The per-signal URL settings, in `Signal as usize` order: (override, its key, the path
 /// appended to `endpoint`).
 fn url_settings(cfg: &OtlpHttpConfig) -> [(&Option<String>, &'static str, &'static str); 3] {
@@ -158,11 +166,13 @@ impl Validate for OtlpHttpConfig {
                 format!("invalid encoding {other:?}: must be proto or json"),
             );
         }
-        check_headers(&mut v.at("headers"), &self.headers);
+        // Headers that are not HTTP headers are accepted, as otelcol does; every export then
+        // fails (see `OtlpHttpExporter::export`).
         v.check("retry_on_failure", &self.retry_on_failure);
         v.check("sending_queue", &self.sending_queue);
         let mut any_url = false;
-        for (over, key, suffix) in url_settings(self) {
+        let profiles = (&self.profiles_endpoint, "profiles_endpoint", PROFILES_PATH);
+        for (over, key, suffix) in url_settings(self).into_iter().chain([profiles]) {
             if let Some((at, url)) = signal_url(&self.endpoint, over, key, suffix) {
                 any_url = true;
                 if let Err(problem) = url {
@@ -205,10 +215,14 @@ impl Encoding {
 /// The exporter.
 pub struct OtlpHttpExporter {
     id: String,
-    client: reqwest::Client,
+    /// The settings the client is built from (at start or first use: it reads the TLS files).
+    cfg: OtlpHttpConfig,
+    client: std::sync::OnceLock<reqwest::Client>,
     /// Per signal (in `Signal as usize` order); None when neither endpoint nor override is set.
     urls: [Option<reqwest::Url>; 3],
     headers: HeaderMap,
+    /// A configured header that is not an HTTP header: every export fails with it.
+    bad_header: Option<String>,
     auth: ClientAuth,
     compression: Compression,
     encoding: Encoding,
@@ -257,6 +271,19 @@ fn error_message(content_type: Option<&str>, body: &[u8]) -> String {
 }
 
 impl OtlpHttpExporter {
+    /// The HTTP client, built on first use; problems name their key (`tls.ca_file: ...`).
+    fn client(&self) -> Result<reqwest::Client, ConfigErrors> {
+        if let Some(c) = self.client.get() {
+            return Ok(c.clone());
+        }
+        let mut findings = Findings::default();
+        let built = client(&mut Validator::new("", &mut findings), &self.cfg);
+        findings.into_result()?;
+        let built =
+            built.ok_or_else(|| ConfigErrors::from(ConfigError::new("tls", "cannot be used")))?;
+        Ok(self.client.get_or_init(|| built).clone())
+    }
+
     fn body(&self, batch: &Batch) -> Result<Bytes, ExportError> {
         let raw = match self.encoding {
             Encoding::Proto => batch.encoded(),
@@ -280,10 +307,29 @@ impl OtlpHttpExporter {
 #[async_trait::async_trait]
 impl Exporter for OtlpHttpExporter {
     async fn start(&self, ctx: &ExporterStartContext) -> Result<(), StartError> {
+        if let Some(problem) = &self.bad_header {
+            tracing::warn!(
+                "exporters.{}.headers: {problem}; every export will fail",
+                self.id
+            );
+        }
+        self.client()?;
         self.auth.resolve(&ctx.extensions)
     }
 
+    fn accepts(&self, signal: Signal) -> Result<(), String> {
+        match self.urls[signal as usize] {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "either endpoint or {signal}_endpoint must be specified"
+            )),
+        }
+    }
+
     async fn export(&self, batch: Batch) -> Result<(), ExportError> {
+        if let Some(problem) = &self.bad_header {
+            return Err(ExportError::permanent(problem.clone()));
+        }
         let signal = batch.signal();
         let Some(url) = &self.urls[signal as usize] else {
             return Err(ExportError::permanent(format!(
@@ -294,7 +340,8 @@ impl Exporter for OtlpHttpExporter {
         let mut headers = self.headers.clone();
         self.auth.apply(&mut headers)?;
         let mut req = self
-            .client
+            .client()
+            .map_err(|e| ExportError::permanent(StartError::from(e).0))?
             .post(url.clone())
             .headers(headers)
             .header(CONTENT_TYPE, self.encoding.content_type());
@@ -364,7 +411,7 @@ fn signal_url(
     Some((at, url))
 }
 
-/// The HTTP client of a validated config (the one `v` is at); reads the TLS files.
+/// The HTTP client of a validated config (the one `v` is at); reads the TLS files (at start).
 fn client(v: &mut Validator<'_>, cfg: &OtlpHttpConfig) -> Option<reqwest::Client> {
     let mut b = http_client_builder(v, &cfg.tls);
     if let Some(n) = cfg.max_idle_conns_per_host {
@@ -390,16 +437,17 @@ fn client(v: &mut Validator<'_>, cfg: &OtlpHttpConfig) -> Option<reqwest::Client
 
 impl OtlpHttpExporter {
     /// The exporter of a validated config (the one `v` is at).
-    fn new(v: &mut Validator<'_>, id: String, cfg: &OtlpHttpConfig) -> Option<Self> {
-        let client = client(v, cfg)?;
+    fn new(_v: &mut Validator<'_>, id: String, cfg: &OtlpHttpConfig) -> Option<Self> {
         let urls = url_settings(cfg).map(|(over, key, suffix)| {
             signal_url(&cfg.endpoint, over, key, suffix).and_then(|(_, url)| url.ok())
         });
         Some(OtlpHttpExporter {
             id,
-            client,
+            cfg: cfg.clone(),
+            client: std::sync::OnceLock::new(),
             urls,
             headers: header_map(&cfg.headers),
+            bad_header: header_problem(&cfg.headers),
             auth: ClientAuth::new(&cfg.auth),
             compression: cfg.compression.known().unwrap_or(Compression::None),
             encoding: cfg.encoding.known().unwrap_or(Encoding::Proto),

@@ -456,16 +456,35 @@ async fn mtls_and_min_version() {
     assert!(!sends(&old, &format!("{{ ca_file: '{ca}', min_version: '1.3' }}")).await);
 }
 
-#[test]
-fn tls_errors_name_their_key() {
-    let e = create_err(
+#[tokio::test]
+async fn tls_errors_name_their_key() {
+    // Files are read at start (as otelcol), not by validate.
+    let exp = create(
         "otlphttp",
         "endpoint: https://h\ntls: {ca_file: /nonexistent/ca.pem}",
+    )
+    .unwrap()
+    .exporter;
+    let sc = ExporterStartContext {
+        telemetry: Telemetry::new(),
+        telemetry_listen: None,
+        shutdown: Default::default(),
+        extensions: Default::default(),
+    };
+    let e = exp.start(&sc).await.err().unwrap();
+    assert!(
+        e.0.starts_with("tls.ca_file: failed to read \"/nonexistent/ca.pem\""),
+        "{e}"
     );
-    assert_eq!(e.0[0].path, "exporters.otlphttp.tls.ca_file", "{e}");
-    assert!(e.0[0].message.contains("/nonexistent/ca.pem"));
+    // An export without start fails the same way, permanently.
+    let err = exp.export(logs_batch()).await.unwrap_err();
+    assert!(err.is_permanent(), "{err:?}");
     let e = create_err("otlphttp", "endpoint: https://h\ntls: {min_version: '1.4'}");
-    assert_eq!(e.0[0].path, "exporters.otlphttp.tls.min_version", "{e}");
+    assert_eq!(e.0[0].path, "exporters.otlphttp.tls", "{e}");
+    assert_eq!(
+        e.0[0].message,
+        "invalid TLS min_version: unsupported TLS version: \"1.4\""
+    );
 }
 
 #[tokio::test]
@@ -509,5 +528,43 @@ fn extensions_used_are_recorded_with_their_paths() {
             "basicauth/client",
             Capability::ClientAuthenticator
         )]
+    );
+}
+
+#[test]
+fn a_signal_without_its_endpoint_is_refused_when_used() {
+    let exp = create("otlphttp", "traces_endpoint: http://127.0.0.1:1/v1/traces")
+        .unwrap()
+        .exporter;
+    assert_eq!(exp.accepts(Signal::Traces), Ok(()));
+    assert_eq!(
+        exp.accepts(Signal::Metrics),
+        Err("either endpoint or metrics_endpoint must be specified".to_string())
+    );
+    let exp = create("otlphttp", "endpoint: http://127.0.0.1:1")
+        .unwrap()
+        .exporter;
+    assert_eq!(exp.accepts(Signal::Logs), Ok(()));
+    // profiles_endpoint is accepted (sending profiles needs the profiles signal).
+    create(
+        "otlphttp",
+        "endpoint: http://127.0.0.1:1\nprofiles_endpoint: http://127.0.0.1:1/p",
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_header_that_is_not_http_is_accepted_and_fails_each_export() {
+    let exp = create(
+        "otlphttp",
+        "endpoint: http://127.0.0.1:1\nheaders: {'can you have a . here?': v}",
+    )
+    .unwrap()
+    .exporter;
+    let err = exp.export(logs_batch()).await.unwrap_err();
+    assert!(err.is_permanent(), "{err:?}");
+    assert!(
+        format!("{err:?}").contains("can you have a . here?"),
+        "{err:?}"
     );
 }

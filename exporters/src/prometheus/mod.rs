@@ -155,20 +155,15 @@ impl Choices for TranslationStrategy {}
 
 impl Validate for PrometheusConfig {
     fn validate(&self, v: &mut Validator<'_>) {
-        if self.endpoint.trim().is_empty() {
-            v.report_at("endpoint", "endpoint must be specified");
-        } else if normalize_endpoint(&self.endpoint).is_none() {
+        // An empty endpoint is refused when the exporter is created (as otelcol), so an
+        // exporter no pipeline uses may leave it out.
+        if !self.endpoint.trim().is_empty() && normalize_endpoint(&self.endpoint).is_none() {
             v.report_at(
                 "endpoint",
                 format!("{:?} is not a valid host:port address", self.endpoint),
             );
         }
-        if self.tls.enabled() {
-            v.report_at(
-                "tls",
-                "TLS is not supported yet by ferrotel's prometheus exporter; serve plain HTTP or put a TLS proxy in front",
-            );
-        }
+        v.check("tls", &self.tls);
         if self.auth.is_some() {
             v.report_at("auth", not_supported("auth"));
         }
@@ -311,6 +306,8 @@ struct Server {
 pub struct PrometheusExporter {
     id: String,
     endpoint: String,
+    /// Server TLS (`tls` with a certificate): its files are read at start.
+    tls: Option<TlsServerConfig>,
     inner: Arc<Inner>,
     server: Mutex<Option<Server>>,
     shared: Mutex<Option<Telemetry>>,
@@ -321,6 +318,7 @@ impl PrometheusExporter {
         PrometheusExporter {
             id,
             endpoint: cfg.endpoint.trim().to_string(),
+            tls: cfg.tls.enabled().then(|| cfg.tls.clone()),
             inner: Arc::new(Inner {
                 acc: Mutex::new(Accumulator::new(opts)),
                 send_timestamps: cfg.send_timestamps,
@@ -406,7 +404,32 @@ fn respond(req: &Request<hyper::body::Incoming>, inner: &Inner) -> Response<Full
     r
 }
 
-async fn serve(listener: TcpListener, inner: Arc<Inner>, stop: CancellationToken) {
+/// Answers scrapes on one connection (plain TCP or TLS) until it ends or `stop`.
+async fn serve_connection<S>(stream: S, inner: Arc<Inner>, stop: CancellationToken)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| {
+        let inner = inner.clone();
+        async move { Ok::<_, std::convert::Infallible>(respond(&req, &inner)) }
+    });
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+    tokio::select! {
+        _ = conn => {}
+        _ = stop.cancelled() => {}
+    }
+}
+
+/// How long a client has to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn serve(
+    listener: TcpListener,
+    inner: Arc<Inner>,
+    stop: CancellationToken,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let stream = tokio::select! {
             r = listener.accept() => match r {
@@ -418,18 +441,17 @@ async fn serve(listener: TcpListener, inner: Arc<Inner>, stop: CancellationToken
             },
             _ = stop.cancelled() => break,
         };
-        let inner = inner.clone();
-        let stop = stop.clone();
+        let (inner, stop, tls) = (inner.clone(), stop.clone(), tls.clone());
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
-                let inner = inner.clone();
-                async move { Ok::<_, std::convert::Infallible>(respond(&req, &inner)) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc);
-            tokio::select! {
-                _ = conn => {}
-                _ = stop.cancelled() => {}
+            let Some(tls) = tls else {
+                return serve_connection(stream, inner, stop).await;
+            };
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(s)) => serve_connection(s, inner, stop).await,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "prometheus exporter: TLS handshake failed")
+                }
+                Err(_) => tracing::debug!("prometheus exporter: TLS handshake timed out"),
             }
         });
     }
@@ -440,7 +462,19 @@ impl Exporter for PrometheusExporter {
     async fn start(&self, ctx: &ExporterStartContext) -> Result<(), StartError> {
         let mine = normalize_endpoint(&self.endpoint);
         let telemetry = ctx.telemetry_listen.as_deref();
-        if let (Some(mine), Some(listen)) = (&mine, telemetry) {
+        let tls = match &self.tls {
+            Some(cfg) => Some(tokio_rustls::TlsAcceptor::from(
+                ferrotel_transport::tls::server_config(
+                    cfg,
+                    "tls",
+                    &[ferrotel_transport::tls::ALPN_HTTP1],
+                )?,
+            )),
+            None => None,
+        };
+        // A TLS exporter needs its own listener (the telemetry one is plain HTTP).
+        let shareable = tls.is_none();
+        if let (Some(mine), Some(listen), true) = (&mine, telemetry, shareable) {
             // Port 0 asks for a port of its own, never the telemetry listener's.
             if mine.1 != 0 && normalize_endpoint(listen).as_ref() == Some(mine) {
                 let inner = self.inner.clone();
@@ -469,7 +503,7 @@ impl Exporter for PrometheusExporter {
             .local_addr()
             .map_err(|e| StartError(format!("cannot listen on {}: {e}", self.endpoint)))?;
         let stop = ctx.shutdown.child_token();
-        let task = tokio::spawn(serve(listener, self.inner.clone(), stop.clone()));
+        let task = tokio::spawn(serve(listener, self.inner.clone(), stop.clone(), tls));
         tracing::info!(endpoint = %local, "prometheus exporter: serving /metrics");
         *self.server.lock().unwrap_or_else(|e| e.into_inner()) = Some(Server {
             stop,
@@ -539,6 +573,12 @@ impl Factory for PrometheusExporterFactory {
         ctx: &CreateContext,
         cfg: PrometheusConfig,
     ) -> Result<ExporterParts, ConfigErrors> {
+        if cfg.endpoint.trim().is_empty() {
+            return Err(ctx.error_at(
+                "endpoint",
+                "expecting a non-blank address to run the Prometheus metrics handler",
+            ));
+        }
         let exporter = PrometheusExporter::new(ctx.id.to_string(), &cfg, options(&cfg));
         Ok(ExporterParts {
             exporter: Arc::new(exporter),

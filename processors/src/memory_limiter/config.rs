@@ -102,6 +102,36 @@ impl Validate for MemoryLimiterConfig {
                 "'min_gc_interval_when_soft_limited' should be larger than 'min_gc_interval_when_hard_limited'",
             );
         }
+        self.validate_max_gc_intervals(v);
+    }
+}
+
+impl MemoryLimiterConfig {
+    /// otelcol's rules for the backoff caps: 0 disables a cap; a set cap is not below its
+    /// minimum, and the soft cap is not below the hard one.
+    fn validate_max_gc_intervals(&self, v: &mut Validator<'_>) {
+        let (max_soft, max_hard) = (
+            self.max_gc_interval_when_soft_limited.0,
+            self.max_gc_interval_when_hard_limited.0,
+        );
+        if !max_soft.is_zero() && max_soft < self.min_gc_interval_when_soft_limited.0 {
+            v.report_at(
+                "max_gc_interval_when_soft_limited",
+                "'max_gc_interval_when_soft_limited' must be greater than or equal to 'min_gc_interval_when_soft_limited' (or 0 to disable)",
+            );
+        }
+        if !max_hard.is_zero() && max_hard < self.min_gc_interval_when_hard_limited.0 {
+            v.report_at(
+                "max_gc_interval_when_hard_limited",
+                "'max_gc_interval_when_hard_limited' must be greater than or equal to 'min_gc_interval_when_hard_limited' (or 0 to disable)",
+            );
+        }
+        if !max_soft.is_zero() && !max_hard.is_zero() && max_soft < max_hard {
+            v.report_at(
+                "max_gc_interval_when_soft_limited",
+                "'max_gc_interval_when_soft_limited' should be larger than or equal to 'max_gc_interval_when_hard_limited' (when both are set)",
+            );
+        }
     }
 }
 
@@ -232,6 +262,45 @@ mod tests {
         );
         let e = load("check_interval: -1s\nlimit_mib: 10").unwrap_err();
         assert_eq!(e.0[0].path, "processors.memory_limiter.check_interval");
+    }
+
+    #[test]
+    fn max_gc_intervals_follow_otelcol_rules() {
+        let base = "check_interval: 1s\nlimit_mib: 10\n";
+        let case = |extra: &str| {
+            let e = load(&format!("{base}{extra}")).err()?;
+            let owned = messages(&e)
+                .into_iter()
+                .map(|(p, m)| (p.to_string(), m.to_string()));
+            Some(owned.collect::<Vec<_>>())
+        };
+        let one = |path: &str, msg: &str| Some(vec![(path.to_string(), msg.to_string())]);
+        assert_eq!(
+            case("max_gc_interval_when_soft_limited: 5s\nmax_gc_interval_when_hard_limited: 5s"),
+            one(
+                "processors.memory_limiter.max_gc_interval_when_soft_limited",
+                "'max_gc_interval_when_soft_limited' must be greater than or equal to 'min_gc_interval_when_soft_limited' (or 0 to disable)"
+            )
+        );
+        assert_eq!(
+            case("min_gc_interval_when_hard_limited: 5s\nmax_gc_interval_when_hard_limited: 2s"),
+            one(
+                "processors.memory_limiter.max_gc_interval_when_hard_limited",
+                "'max_gc_interval_when_hard_limited' must be greater than or equal to 'min_gc_interval_when_hard_limited' (or 0 to disable)"
+            )
+        );
+        assert_eq!(
+            case("max_gc_interval_when_soft_limited: 20s\nmax_gc_interval_when_hard_limited: 40s"),
+            one(
+                "processors.memory_limiter.max_gc_interval_when_soft_limited",
+                "'max_gc_interval_when_soft_limited' should be larger than or equal to 'max_gc_interval_when_hard_limited' (when both are set)"
+            )
+        );
+        // 0 disables a cap, so none of the rules applies to it.
+        assert_eq!(
+            case("max_gc_interval_when_soft_limited: 0s\nmax_gc_interval_when_hard_limited: 0s"),
+            None
+        );
     }
 
     #[test]

@@ -151,7 +151,9 @@ fn above_the_hard_limit_memory_is_given_back_at_most_every_min_interval() {
     let l = limiter(
         &mem,
         &Telemetry::new(),
-        "min_gc_interval_when_hard_limited: 1h\nmin_gc_interval_when_soft_limited: 1h",
+        // The backoff caps must not be below the minimums (otelcol's rules).
+        "min_gc_interval_when_hard_limited: 1h\nmin_gc_interval_when_soft_limited: 1h\n\
+         max_gc_interval_when_hard_limited: 1h\nmax_gc_interval_when_soft_limited: 1h",
     );
     assert_eq!(mem.releases.load(Ordering::SeqCst), 0, "below the limits");
     mem.set(120);

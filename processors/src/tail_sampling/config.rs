@@ -403,7 +403,9 @@ impl TailSamplingConfig {
         let mut policies = Vec::new();
         for (i, p) in self.policies.iter().enumerate() {
             let mut at = entry(v, "policies", i);
-            if !names.insert(p.name.as_str()) {
+            if p.name.is_empty() {
+                at.report_at("name", "policy name cannot be empty");
+            } else if !names.insert(p.name.as_str()) {
                 at.report_at("name", format!("duplicate policy name {:?}", p.name));
             }
             if let Some(policy) = build_policy(p, &mut at) {

@@ -1115,6 +1115,10 @@ fn config_invalid_values_are_all_reported_with_paths() {
         &format!("{p}.policies[5].rate_limiting.spans_per_second"),
         "greater than zero",
     );
+    has(
+        &format!("{p}.policies[6].name"),
+        "policy name cannot be empty",
+    );
 }
 
 #[test]

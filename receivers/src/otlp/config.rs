@@ -139,7 +139,7 @@ impl Default for GrpcConfig {
     }
 }
 
-/// `transport` of a gRPC server (otelcol's `confignet.TransportType`, the stream kinds).
+/// `transport` of a gRPC or HTTP server (otelcol's `confignet.TransportType`, the stream kinds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
@@ -206,6 +206,9 @@ pub struct KeepaliveEnforcementPolicy {
 pub struct HttpConfig {
     /// Listen address, `host:port`.
     pub endpoint: String,
+    /// `tcp` (otelcol's confignet; `unix` is accepted by `validate` but refused at start, as
+    /// ferrotel does not listen on Unix sockets yet).
+    pub transport: Transport,
     /// Path for traces; a leading `/` is added if missing.
     pub traces_url_path: String,
     /// Path for metrics; a leading `/` is added if missing.
@@ -248,6 +251,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             endpoint: "localhost:4318".into(),
+            transport: Transport::Tcp,
             traces_url_path: "/v1/traces".into(),
             metrics_url_path: "/v1/metrics".into(),
             logs_url_path: "/v1/logs".into(),
@@ -540,6 +544,8 @@ pub(crate) fn unsupported_grpc(g: &GrpcConfig) -> Option<&'static str> {
 pub(crate) fn unsupported_http(h: &HttpConfig) -> Option<&'static str> {
     if !h.middlewares.is_empty() {
         Some("protocols.http.middlewares")
+    } else if h.transport == Transport::Unix {
+        Some("protocols.http.transport: unix")
     } else {
         None
     }
@@ -722,13 +728,17 @@ mod tests {
         assert!(e.0[0].message.contains("unknown variant `udp`"), "{e}");
         let c = decode_valid::<OtlpConfig>(
             "receivers.otlp",
-            &yaml("protocols: { grpc: { transport: unix } }"),
+            &yaml("protocols: { grpc: { transport: unix }, http: { transport: unix } }"),
         )
         .unwrap()
         .0;
         assert_eq!(
             unsupported_grpc(c.protocols.grpc.as_ref().unwrap()),
             Some("protocols.grpc.transport: unix")
+        );
+        assert_eq!(
+            unsupported_http(c.protocols.http.as_ref().unwrap()),
+            Some("protocols.http.transport: unix")
         );
         let e = decode_valid::<OtlpConfig>(
             "receivers.otlp",

@@ -47,7 +47,7 @@ pub mod status;
 pub use config::OtlpConfig;
 pub use limits::LimitsConfig;
 
-use ferrotel_config::{ConfigErrors, Findings, Kind, Validator};
+use ferrotel_config::{ConfigErrors, Findings, Validator};
 use ferrotel_core::telemetry::{item_suffix, Counter};
 use ferrotel_core::{
     AuthError, Batch, Consumer, Consumers, CreateContext, Data, Factory, FactoryInfo,
@@ -82,13 +82,10 @@ impl Factory for OtlpReceiverFactory {
 
     fn create(
         &self,
-        ctx: &CreateContext,
+        _ctx: &CreateContext,
         config: OtlpConfig,
     ) -> Result<Box<dyn Receiver>, ConfigErrors> {
-        // Read the certificates now so that a bad file is a config error; start reads them again.
-        let mut findings = Findings::default();
-        config.tls_configs(&mut ctx.validator(&mut findings));
-        findings.into_result()?;
+        // Certificates are read at start (as otelcol: `validate` reads no file).
         Ok(Box::new(OtlpReceiver::new(config)))
     }
 }
@@ -152,10 +149,8 @@ impl Receiver for OtlpReceiver {
         let mut findings = Findings::default();
         let (grpc_tls, http_tls) = self
             .config
-            .tls_configs(&mut Validator::new(Kind::Receiver.section(), &mut findings).at(&ctx.id));
-        findings
-            .into_result()
-            .map_err(|e| StartError(format!("otlp receiver {}: {e}", ctx.id)))?;
+            .tls_configs(&mut Validator::new("", &mut findings));
+        findings.into_result()?;
         let authenticator = |auth: Option<&str>, key: &str| {
             auth.map(|id| {
                 ctx.extensions

@@ -331,8 +331,10 @@ async fn min_version_refuses_older_clients() {
         .unwrap();
 }
 
-#[test]
-fn bad_tls_settings_are_config_errors_naming_the_key() {
+/// TLS files are read at start, not by `validate` (as otelcol): creating the receiver succeeds,
+/// and starting it fails naming each bad key.
+#[tokio::test]
+async fn bad_tls_settings_are_start_errors_naming_the_key() {
     let pki = TestPki::new();
     let f = OtlpReceiverFactory;
     let cctx = CreateContext {
@@ -343,37 +345,39 @@ fn bad_tls_settings_are_config_errors_naming_the_key() {
         pipeline: None,
         wake: Default::default(),
     };
-    let create = |yaml: &str| {
-        let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
-        f.create_from(&cctx, &v).err().unwrap()
+    let start_error = |yaml: String| {
+        let v: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+        let mut rx = f.create_from(&cctx, &v).unwrap();
+        async move {
+            let (capture, telemetry) = (CaptureConsumer::new(), Telemetry::new());
+            rx.start(ctx(&capture, &telemetry)).await.err().unwrap()
+        }
     };
     // A key that does not belong to the certificate.
-    let e = create(&format!(
-        "protocols: {{ http: {{ tls: {{ cert_file: '{}', key_file: '{}' }} }} }}",
+    let e = start_error(format!(
+        "protocols: {{ http: {{ endpoint: '127.0.0.1:0', tls: {{ cert_file: '{}', key_file: '{}' }} }} }}",
         pki.path("server.crt"),
         pki.path("client.key")
-    ));
-    assert_eq!(
-        e.0[0].path, "receivers.otlp.protocols.http.tls.key_file",
-        "{e}"
-    );
+    ))
+    .await;
+    assert!(e.0.starts_with("protocols.http.tls.key_file: "), "{e}");
     // A certificate file that is not PEM; a missing CA; an unknown version; reload_interval.
-    let e = create(&format!(
-        "protocols: {{ grpc: {{ tls: {{ cert_file: '{}', key_file: '{}', client_ca_file: /nonexistent/ca.pem, min_version: '1.1', reload_interval: 1m }} }} }}",
+    let e = start_error(format!(
+        "protocols: {{ grpc: {{ endpoint: '127.0.0.1:0', tls: {{ cert_file: '{}', key_file: '{}', client_ca_file: /nonexistent/ca.pem, min_version: '1.1', reload_interval: 1m }} }} }}",
         pki.path("server.key"),
         pki.path("server.key"),
-    ));
-    let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+    ))
+    .await;
     for key in [
         "reload_interval",
         "min_version",
         "cert_file",
         "client_ca_file",
     ] {
-        let p = format!("receivers.otlp.protocols.grpc.tls.{key}");
-        assert!(paths.contains(&p.as_str()), "{key} missing in {e}");
+        let p = format!("protocols.grpc.tls.{key}: ");
+        assert!(e.0.contains(&p), "{key} missing in {e}");
     }
-    assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    assert!(e.0.contains("/nonexistent/ca.pem"), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------
