@@ -138,11 +138,10 @@ fn components() -> BTreeMap<String, BTreeSet<String>> {
             .entry(section.to_string())
             .or_insert_with(BTreeSet::new);
         for entry in list {
-            let aliases = entry.get("aliases").and_then(|a| a.as_sequence());
-            let all = entry
-                .get("name")
+            let aliases = ["aliases", "deprecated_aliases"]
                 .into_iter()
-                .chain(aliases.into_iter().flatten());
+                .filter_map(|key| entry.get(key).and_then(|a| a.as_sequence()));
+            let all = entry.get("name").into_iter().chain(aliases.flatten());
             names.extend(all.filter_map(|n| n.as_str()).map(str::to_string));
         }
     }
