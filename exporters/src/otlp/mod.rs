@@ -37,7 +37,7 @@ use ferrotel_core::{
     Batch, CreateContext, ExportError, Exporter, ExporterParts, ExporterSettings,
     ExporterStartContext, Factory, FactoryInfo, Signal, Stability, StartError,
 };
-use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
+use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, PROFILES_PATH, TRACES_PATH};
 use ferrotel_transport::status::retry_info_delay;
 use ferrotel_transport::tls;
 use http::uri::PathAndQuery;
@@ -397,6 +397,7 @@ fn method(signal: Signal) -> PathAndQuery {
         Signal::Traces => TRACES_PATH,
         Signal::Metrics => METRICS_PATH,
         Signal::Logs => LOGS_PATH,
+        Signal::Profiles => PROFILES_PATH,
     })
 }
 
@@ -455,6 +456,7 @@ impl Factory for OtlpExporterFactory {
         FactoryInfo::new("otlp", "Sends OTLP over gRPC")
             .aliases(&["otlp_grpc"])
             .all_signals(Stability::Stable)
+            .signal(Signal::Profiles, Stability::Alpha)
             .example("endpoint: http://127.0.0.1:4317")
     }
 

@@ -1,5 +1,6 @@
 //! `otlphttp` exporter (also `otlp_http`): POSTs batches to an OTLP/HTTP backend as otelcol's,
-//! at `<endpoint>/v1/traces` (`/v1/metrics`, `/v1/logs`) unless a per-signal URL is given.
+//! at `<endpoint>/v1/traces` (`/v1/metrics`, `/v1/logs`, and `/v1development/profiles` for
+//! profiles, behind the `service.profilesSupport` feature gate) unless a per-signal URL is given.
 //! Protobuf bodies are the batch's bytes as they are; `encoding: json` sends OTLP/JSON.
 //! Bodies are gzip-compressed by default. 429/502/503/504 are retried (429 and 503 honour
 //! `Retry-After`, in seconds or as an HTTP date); every other non-2xx is permanent, with the
@@ -10,6 +11,7 @@
 //!   otlphttp:
 //!     endpoint: https://otlp.example.com:4318
 //!     # traces_endpoint: https://traces.example.com/v1/traces
+//!     # profiles_endpoint: https://profiles.example.com/v1development/profiles
 //!     headers: { x-scope-orgid: tenant-a }
 //!     auth: { authenticator: bearertokenauth }   # or basicauth/client
 //!     tls: { ca_file: /certs/ca.pem }   # also cert_file/key_file, insecure_skip_verify, min_version
@@ -33,7 +35,7 @@ use ferrotel_config::{
 };
 use ferrotel_core::{
     Batch, CreateContext, Data, ExportError, Exporter, ExporterParts, ExporterSettings,
-    ExporterStartContext, Factory, FactoryInfo, Stability, StartError,
+    ExporterStartContext, Factory, FactoryInfo, Signal, Stability, StartError,
 };
 use ferrotel_transport::http::{parse_retry_after, CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF};
 use ferrotel_transport::status::RpcStatus;
@@ -58,6 +60,8 @@ pub struct OtlpHttpConfig {
     pub metrics_endpoint: Option<String>,
     /// Full URL for logs, instead of `<endpoint>/v1/logs`.
     pub logs_endpoint: Option<String>,
+    /// Full URL for profiles, instead of `<endpoint>/v1development/profiles`.
+    pub profiles_endpoint: Option<String>,
     /// Client TLS for `https://` URLs.
     pub tls: TlsClientConfig,
     /// Extra request headers.
@@ -107,6 +111,7 @@ impl Default for OtlpHttpConfig {
             traces_endpoint: None,
             metrics_endpoint: None,
             logs_endpoint: None,
+            profiles_endpoint: None,
             tls: TlsClientConfig::default(),
             headers: BTreeMap::new(),
             compression: Choice::Known(Compression::Gzip),
@@ -141,11 +146,16 @@ const COMPRESSIONS: &[Compression] = &[
 
 /// The per-signal URL settings, in `Signal as usize` order: (override, its key, the path
 /// appended to `endpoint`).
-fn url_settings(cfg: &OtlpHttpConfig) -> [(&Option<String>, &'static str, &'static str); 3] {
+fn url_settings(cfg: &OtlpHttpConfig) -> [(&Option<String>, &'static str, &'static str); 4] {
     [
         (&cfg.traces_endpoint, "traces_endpoint", "/v1/traces"),
         (&cfg.metrics_endpoint, "metrics_endpoint", "/v1/metrics"),
         (&cfg.logs_endpoint, "logs_endpoint", "/v1/logs"),
+        (
+            &cfg.profiles_endpoint,
+            "profiles_endpoint",
+            "/v1development/profiles",
+        ),
     ]
 }
 
@@ -207,7 +217,7 @@ pub struct OtlpHttpExporter {
     id: String,
     client: reqwest::Client,
     /// Per signal (in `Signal as usize` order); None when neither endpoint nor override is set.
-    urls: [Option<reqwest::Url>; 3],
+    urls: [Option<reqwest::Url>; 4],
     headers: HeaderMap,
     auth: ClientAuth,
     compression: Compression,
@@ -268,6 +278,7 @@ impl OtlpHttpExporter {
                     Data::Traces(r) => serde_json::to_vec(r),
                     Data::Metrics(r) => serde_json::to_vec(r),
                     Data::Logs(r) => serde_json::to_vec(r),
+                    Data::Profiles(r) => serde_json::to_vec(r),
                 };
                 Bytes::from(json.map_err(|e| ExportError::permanent(e.to_string()))?)
             }
@@ -418,6 +429,7 @@ impl Factory for OtlpHttpExporterFactory {
         FactoryInfo::new("otlphttp", "Sends OTLP over HTTP (protobuf or JSON)")
             .aliases(&["otlp_http"])
             .all_signals(Stability::Stable)
+            .signal(Signal::Profiles, Stability::Alpha)
             .example("endpoint: http://127.0.0.1:4318")
     }
 

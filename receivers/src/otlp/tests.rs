@@ -101,7 +101,7 @@ protocols:
   http: { endpoint: 127.0.0.1:0, include_metadata: true }
 ";
 
-/// Starts a receiver with traces and metrics pipelines (no logs pipeline).
+/// Starts a receiver with traces, metrics and profiles pipelines (no logs pipeline).
 pub(super) async fn start(yaml: &str) -> Harness {
     let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
     let cfg = ferrotel_config::decode_valid::<OtlpConfig>("receivers.otlp", &v)
@@ -115,8 +115,9 @@ pub(super) async fn start(yaml: &str) -> Harness {
         id: ComponentId::new("otlp"),
         consumers: Consumers {
             traces: Some(consumer.clone()),
-            metrics: Some(consumer),
+            metrics: Some(consumer.clone()),
             logs: None,
+            profiles: Some(consumer),
         },
         telemetry: telemetry.clone(),
         shutdown: shutdown.clone(),
