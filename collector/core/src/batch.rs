@@ -347,6 +347,38 @@ mod tests {
     }
 
     #[test]
+    fn profiles_keep_their_bytes_and_are_never_concatenated() {
+        use crate::proto::profiles::v1development::{
+            Profile, ProfilesDictionary, ResourceProfiles, Sample, ScopeProfiles,
+        };
+        let profile = |n: usize| Profile {
+            samples: vec![Sample::default(); n],
+            ..Default::default()
+        };
+        let req = ExportProfilesServiceRequest {
+            resource_profiles: vec![ResourceProfiles {
+                scope_profiles: vec![ScopeProfiles {
+                    profiles: vec![profile(2), profile(3)],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            dictionary: Some(ProfilesDictionary {
+                string_table: vec![String::new(), "cpu".into()],
+                ..Default::default()
+            }),
+        };
+        let bytes = Bytes::from(req.encode_to_vec());
+        let b = Batch::from_bytes(Signal::Profiles, bytes.clone(), None, Default::default());
+        assert_eq!(b.item_count(), 5, "samples, counted off the wire");
+        assert!(!b.is_decoded());
+        assert_eq!(b.view().unwrap(), &Data::Profiles(req));
+        assert_eq!(b.encoded(), bytes, "viewing keeps the received bytes");
+        assert!(Batch::concat(&[b.clone(), b.clone()]).is_none());
+        assert!(Batch::concat(&[b.clone()]).unwrap().same_payload(&b));
+    }
+
+    #[test]
     fn garbage_fails_to_view() {
         let b = Batch::from_bytes(
             Signal::Logs,
