@@ -511,3 +511,31 @@ fn extensions_used_are_recorded_with_their_paths() {
         )]
     );
 }
+
+#[tokio::test]
+async fn profiles_go_to_their_development_path_unchanged() {
+    let server = start_server().await;
+    let b = ferrotel_testkit::fixtures::encoded_batch(Signal::Profiles, 4);
+    exporter(&server, "compression: none")
+        .export(b.clone())
+        .await
+        .unwrap();
+    let r = server.last();
+    assert_eq!(r.path, "/v1development/profiles");
+    assert_eq!(r.body, b.encoded(), "the bytes received");
+    assert!(!b.is_decoded());
+
+    let exp = create(
+        "otlphttp",
+        &format!(
+            "profiles_endpoint: {}/custom/profiles\ncompression: none",
+            server.url
+        ),
+    )
+    .unwrap()
+    .exporter;
+    exp.export(b.clone()).await.unwrap();
+    assert_eq!(server.last().path, "/custom/profiles");
+    let e = exp.export(logs_batch()).await.unwrap_err();
+    assert!(e.is_permanent(), "no logs URL: {e}");
+}
