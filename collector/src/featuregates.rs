@@ -81,6 +81,7 @@ fn table(gates: &[std::sync::Arc<Gate>]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use ferrotel_core::featuregate::{GateSpec, Stage};

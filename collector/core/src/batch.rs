@@ -375,7 +375,9 @@ mod tests {
         assert_eq!(b.view().unwrap(), &Data::Profiles(req));
         assert_eq!(b.encoded(), bytes, "viewing keeps the received bytes");
         assert!(Batch::concat(&[b.clone(), b.clone()]).is_none());
-        assert!(Batch::concat(&[b.clone()]).unwrap().same_payload(&b));
+        assert!(Batch::concat(std::slice::from_ref(&b))
+            .unwrap()
+            .same_payload(&b));
     }
 
     #[test]
