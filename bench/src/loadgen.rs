@@ -6,7 +6,7 @@
 use crate::workload::{self, Encoded, Shape};
 use bytes::{BufMut, Bytes, BytesMut};
 use ferrotel_core::Signal;
-use ferrotel_transport::grpc::{LOGS_PATH, METRICS_PATH, TRACES_PATH};
+use ferrotel_transport::grpc::{LOGS_PATH, METRICS_PATH, PROFILES_PATH, TRACES_PATH};
 use http::{header, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -161,9 +161,11 @@ fn path(protocol: Protocol, signal: Signal) -> &'static str {
         (Protocol::Grpc, Signal::Traces) => TRACES_PATH,
         (Protocol::Grpc, Signal::Metrics) => METRICS_PATH,
         (Protocol::Grpc, Signal::Logs) => LOGS_PATH,
+        (Protocol::Grpc, Signal::Profiles) => PROFILES_PATH,
         (Protocol::Http, Signal::Traces) => "/v1/traces",
         (Protocol::Http, Signal::Metrics) => "/v1/metrics",
         (Protocol::Http, Signal::Logs) => "/v1/logs",
+        (Protocol::Http, Signal::Profiles) => "/v1development/profiles",
     }
 }
 

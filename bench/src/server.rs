@@ -7,7 +7,7 @@ use bytes::Bytes;
 use ferrotel_core::pdata::count_items_encoded;
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
-    trace::v1::ExportTraceServiceRequest,
+    profiles::v1development::ExportProfilesServiceRequest, trace::v1::ExportTraceServiceRequest,
 };
 use ferrotel_core::proto::metrics::v1::metric::Data;
 use ferrotel_core::Signal;
@@ -111,6 +111,13 @@ fn decode_count(signal: Signal, body: &[u8]) -> Result<u64, prost::DecodeError> 
                 Some(Data::Summary(d)) => d.data_points.len() as u64,
                 None => 0,
             })
+            .sum(),
+        Signal::Profiles => ExportProfilesServiceRequest::decode(body)?
+            .resource_profiles
+            .iter()
+            .flat_map(|r| &r.scope_profiles)
+            .flat_map(|s| &s.profiles)
+            .map(|p| p.samples.len() as u64)
             .sum(),
     })
 }

@@ -7,7 +7,7 @@
 
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
-    trace::v1::ExportTraceServiceRequest,
+    profiles::v1development::ExportProfilesServiceRequest, trace::v1::ExportTraceServiceRequest,
 };
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
@@ -56,6 +56,7 @@ pub fn pool(shape: &Shape, count: usize, seed: u64) -> Vec<Encoded> {
                 Signal::Traces => traces(shape, i, &mut rng).encode_to_vec(),
                 Signal::Metrics => metrics(shape, i, &mut rng).encode_to_vec(),
                 Signal::Logs => logs(shape, i, &mut rng).encode_to_vec(),
+                Signal::Profiles => profiles(shape).encode_to_vec(),
             };
             Encoded {
                 body: body.into(),
@@ -440,6 +441,32 @@ fn metrics(shape: &Shape, n: usize, rng: &mut StdRng) -> ExportMetricsServiceReq
             }],
             ..Default::default()
         }],
+    }
+}
+
+/// One profile of `items_per_request` samples (no dictionary: the load generator only counts).
+fn profiles(shape: &Shape) -> ExportProfilesServiceRequest {
+    use ferrotel_core::proto::profiles::v1development::{
+        Profile, ResourceProfiles, Sample, ScopeProfiles,
+    };
+    let samples = (0..shape.items_per_request)
+        .map(|i| Sample {
+            values: vec![i as i64],
+            ..Default::default()
+        })
+        .collect();
+    ExportProfilesServiceRequest {
+        resource_profiles: vec![ResourceProfiles {
+            scope_profiles: vec![ScopeProfiles {
+                profiles: vec![Profile {
+                    samples,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        dictionary: None,
     }
 }
 

@@ -16,7 +16,8 @@ pub struct Cli {
     /// Override one value, e.g. `--set=processors.batch.timeout=2s`. Applied last.
     #[arg(long = "set", global = true)]
     pub set: Vec<String>,
-    /// Accepted for compatibility with otelcol's command line; ferrotel has no feature gates.
+    /// Comma-delimited list of feature gate identifiers. Prefix with '-' to disable the
+    /// feature. '+' or no prefix will enable the feature. Repeatable.
     #[arg(long = "feature-gates", global = true)]
     pub feature_gates: Vec<String>,
     /// How long shutdown may take to drain accepted data (e.g. 30s).
@@ -40,6 +41,12 @@ pub enum Command {
         mode: PrintMode,
         #[arg(long, value_enum, default_value_t = PrintFormat::Yaml)]
         format: PrintFormat,
+    },
+    /// Display information about available feature gates and their status.
+    Featuregate {
+        /// One gate's details instead of the table of all.
+        #[arg(value_name = "feature-id")]
+        id: Option<String>,
     },
 }
 

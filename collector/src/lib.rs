@@ -33,10 +33,13 @@
 //! ferrotel [--config FILE|env:VAR|yaml:INLINE]... [--set key=value]...   run (embedded default config without --config)
 //! ferrotel validate --config FILE...                                     check the configuration and exit
 //! ferrotel components                                                    list the built-in components
+//! ferrotel featuregate [id]                                              list the feature gates, or one
+//! ferrotel --feature-gates=service.profilesSupport,-other.gate ...        enable (or `-` disable) gates
 //! ```
 
 pub mod cli;
 pub mod components;
+pub mod featuregates;
 mod logging;
 mod run;
 

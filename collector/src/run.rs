@@ -1,11 +1,12 @@
 //! Loading the configuration, then validating or running it until a shutdown signal.
 
 use crate::cli::{Cli, Command, PrintFormat, PrintMode};
-use crate::{describe_components, BuildInfo, DEFAULT_CONFIG};
+use crate::{describe_components, featuregates, BuildInfo, DEFAULT_CONFIG};
 use anyhow::Context;
 use ferrotel_config::{ConfigErrors, ConfigSource, Document};
 use ferrotel_core::Registry;
 use ferrotel_engine::Service;
+use std::io::Write;
 use std::time::Duration;
 
 /// The `--config` sources, the embedded default config when there are none.
@@ -44,17 +45,29 @@ pub(crate) fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Res
     if let Some(problem) = registry.problems().first() {
         anyhow::bail!("the distribution's components: {problem}");
     }
-    if let Some(Command::Components) = cli.command {
-        let mut stdout = std::io::stdout().lock();
-        std::io::Write::write_all(
-            &mut stdout,
-            describe_components(&build, &registry).as_bytes(),
-        )?;
-        return Ok(());
+    let gates = ferrotel_core::featuregate::global();
+    let notices = featuregates::apply(gates, &cli.feature_gates).map_err(anyhow::Error::msg)?;
+    let mut stdout = std::io::stdout().lock();
+    for notice in notices {
+        writeln!(stdout, "{notice}")?;
     }
-    if let Some(Command::PrintConfig { mode, format }) = cli.command {
-        return print_config(&cli, mode, format);
+    match &cli.command {
+        Some(Command::Components) => {
+            stdout.write_all(describe_components(&build, &registry).as_bytes())?;
+            return Ok(());
+        }
+        Some(Command::Featuregate { id }) => {
+            let text = featuregates::describe(gates, id.as_deref()).map_err(anyhow::Error::msg)?;
+            stdout.write_all(text.as_bytes())?;
+            return Ok(());
+        }
+        Some(Command::PrintConfig { mode, format }) => {
+            drop(stdout);
+            return print_config(&cli, *mode, *format);
+        }
+        _ => {}
     }
+    drop(stdout);
     let shutdown_timeout = ferrotel_config::GoDuration::parse(&cli.shutdown_timeout)
         .map_err(|e| anyhow::anyhow!("--shutdown-timeout: {e}"))?;
     let (doc, mut errors) = load(&cli)?;

@@ -158,6 +158,7 @@ async fn every_receiver_starts_and_stops_for_every_signal() {
                 Signal::Traces => consumers.traces = Some(capture),
                 Signal::Metrics => consumers.metrics = Some(capture),
                 Signal::Logs => consumers.logs = Some(capture),
+                Signal::Profiles => consumers.profiles = Some(capture),
             }
             let shutdown = CancellationToken::new();
             let rctx = ReceiverContext {

@@ -1,5 +1,5 @@
 use crate::expand::key_str;
-use crate::{decode, ComponentId, ConfigError, ConfigErrors, Kind, Signal, Value};
+use crate::{decode, featuregate, ComponentId, ConfigError, ConfigErrors, Kind, Signal, Value};
 use serde::Deserialize;
 use std::fmt;
 
@@ -425,10 +425,23 @@ fn parse_pipeline(
     let Some(signal) = Signal::parse(sig) else {
         errors.push(ConfigError::new(
             &path,
-            format!("unknown signal {sig:?} in pipeline id, expected traces, metrics or logs"),
+            format!(
+                "unknown signal {sig:?} in pipeline id, expected traces, metrics, logs or profiles"
+            ),
         ));
         return None;
     };
+    if signal == Signal::Profiles && !featuregate::is_enabled(featuregate::PROFILES_SUPPORT) {
+        errors.push(ConfigError::new(
+            "service.pipelines",
+            format!(
+                "pipeline {key:?}: profiling signal support is at alpha level, gated under the \
+                 {:?} feature gate",
+                featuregate::PROFILES_SUPPORT
+            ),
+        ));
+        return None;
+    }
     if name.as_deref() == Some("") {
         errors.push(ConfigError::new(
             &path,
@@ -539,6 +552,18 @@ mod tests {
         ] {
             assert!(all.contains(needle), "missing {needle:?} in\n{all}");
         }
+    }
+
+    /// No test of this crate enables the gate (the engine's profiles tests do, in their own
+    /// process), so the process-wide registry has it at its default here.
+    #[test]
+    fn profiles_pipelines_need_the_gate() {
+        let e = doc("receivers: {otlp: {}}\nexporters: {debug: {}}\nservice:\n  pipelines:\n    profiles/x: {receivers: [otlp], exporters: [debug]}\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration (1 error):\n  - service.pipelines: pipeline \"profiles/x\": profiling signal support is at alpha \
+             level, gated under the \"service.profilesSupport\" feature gate"
+        );
     }
 
     #[test]

@@ -2,15 +2,19 @@ use once_cell::sync::Lazy;
 use regex::Regex;
 use std::fmt;
 
-/// The three telemetry signals a pipeline can carry.
+/// The telemetry signals a pipeline can carry. `Profiles` is in development, behind the
+/// `service.profilesSupport` feature gate, and passed through as received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Signal {
     Traces,
     Metrics,
     Logs,
+    Profiles,
 }
 
 impl Signal {
+    /// The generally available signals: traces, metrics and logs (not `Profiles`, which a
+    /// component supports explicitly).
     pub const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
 
     pub fn as_str(self) -> &'static str {
@@ -18,6 +22,7 @@ impl Signal {
             Signal::Traces => "traces",
             Signal::Metrics => "metrics",
             Signal::Logs => "logs",
+            Signal::Profiles => "profiles",
         }
     }
 
@@ -26,6 +31,7 @@ impl Signal {
             "traces" => Some(Signal::Traces),
             "metrics" => Some(Signal::Metrics),
             "logs" => Some(Signal::Logs),
+            "profiles" => Some(Signal::Profiles),
             _ => None,
         }
     }

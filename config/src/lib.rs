@@ -26,6 +26,7 @@ mod document;
 mod duration;
 mod error;
 mod expand;
+pub mod featuregate;
 mod helper;
 mod id;
 mod load;

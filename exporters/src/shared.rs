@@ -27,7 +27,7 @@ use ferrotel_config::{ConfigErrors, Findings};
 #[cfg(any(feature = "otlp", feature = "otlphttp"))]
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceResponse, metrics::v1::ExportMetricsServiceResponse,
-    trace::v1::ExportTraceServiceResponse,
+    profiles::v1development::ExportProfilesServiceResponse, trace::v1::ExportTraceServiceResponse,
 };
 #[cfg(any(feature = "otlp", feature = "otlphttp"))]
 use ferrotel_core::Signal;
@@ -270,6 +270,12 @@ pub(crate) fn partial_success(signal: Signal, body: &[u8]) -> Option<(i64, Strin
                 .partial_success?;
             (p.rejected_log_records, p.error_message)
         }
+        Signal::Profiles => {
+            let p = ExportProfilesServiceResponse::decode(body)
+                .ok()?
+                .partial_success?;
+            (p.rejected_profiles, p.error_message)
+        }
     };
     (rejected > 0 || !msg.is_empty()).then_some((rejected, msg))
 }
@@ -296,6 +302,12 @@ pub(crate) fn partial_success_json(signal: Signal, body: &[u8]) -> Option<(i64, 
                 .partial_success?;
             (p.rejected_log_records, p.error_message)
         }
+        Signal::Profiles => {
+            let p = serde_json::from_slice::<ExportProfilesServiceResponse>(body)
+                .ok()?
+                .partial_success?;
+            (p.rejected_profiles, p.error_message)
+        }
     };
     (rejected > 0 || !msg.is_empty()).then_some((rejected, msg))
 }
@@ -307,6 +319,7 @@ pub(crate) fn log_partial_success(id: &str, signal: Signal, rejected: i64, messa
         Signal::Traces => "dropped_spans",
         Signal::Metrics => "dropped_data_points",
         Signal::Logs => "dropped_log_records",
+        Signal::Profiles => "dropped_profiles",
     };
     tracing::warn!(
         otelcol.component.id = id,

@@ -22,6 +22,9 @@ fn parse_data(signal: Signal, v: &J) -> Data {
         Signal::Logs => Data::Logs(
             serde_json::from_value::<ExportLogsServiceRequest>(v.clone()).expect("logs json"),
         ),
+        Signal::Profiles => {
+            Data::Profiles(serde_json::from_value(v.clone()).expect("profiles json"))
+        }
     }
 }
 
@@ -30,6 +33,7 @@ fn to_json(d: &Data) -> J {
         Data::Traces(t) => serde_json::to_value(t),
         Data::Metrics(m) => serde_json::to_value(m),
         Data::Logs(l) => serde_json::to_value(l),
+        Data::Profiles(p) => serde_json::to_value(p),
     }
     .expect("serializable")
 }

@@ -10,7 +10,7 @@
 use crate::pdata;
 use crate::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
-    trace::v1::ExportTraceServiceRequest,
+    profiles::v1development::ExportProfilesServiceRequest, trace::v1::ExportTraceServiceRequest,
 };
 use crate::Signal;
 use bytes::Bytes;
@@ -20,11 +20,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// A decoded payload: one OTLP export request.
+///
+/// Profiles are passed through: components that take them forward [`Batch::encoded`] (the bytes
+/// as received) and count with [`Batch::item_count`] (samples, read off the wire); decoding them
+/// is for inspection only, and a changed profiles request would have to keep its dictionary
+/// consistent with every reference into it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Data {
     Traces(ExportTraceServiceRequest),
     Metrics(ExportMetricsServiceRequest),
     Logs(ExportLogsServiceRequest),
+    Profiles(ExportProfilesServiceRequest),
 }
 
 /// The payload was not valid OTLP protobuf.
@@ -38,6 +44,7 @@ impl Data {
             Signal::Traces => Data::Traces(Default::default()),
             Signal::Metrics => Data::Metrics(Default::default()),
             Signal::Logs => Data::Logs(Default::default()),
+            Signal::Profiles => Data::Profiles(Default::default()),
         }
     }
 
@@ -46,6 +53,7 @@ impl Data {
             Data::Traces(_) => Signal::Traces,
             Data::Metrics(_) => Signal::Metrics,
             Data::Logs(_) => Signal::Logs,
+            Data::Profiles(_) => Signal::Profiles,
         }
     }
 
@@ -59,6 +67,9 @@ impl Data {
                 Data::Metrics(ExportMetricsServiceRequest::decode(bytes).map_err(err)?)
             }
             Signal::Logs => Data::Logs(ExportLogsServiceRequest::decode(bytes).map_err(err)?),
+            Signal::Profiles => {
+                Data::Profiles(ExportProfilesServiceRequest::decode(bytes).map_err(err)?)
+            }
         })
     }
 
@@ -67,6 +78,7 @@ impl Data {
             Data::Traces(r) => r.encode_to_vec(),
             Data::Metrics(r) => r.encode_to_vec(),
             Data::Logs(r) => r.encode_to_vec(),
+            Data::Profiles(r) => r.encode_to_vec(),
         })
     }
 
@@ -75,10 +87,11 @@ impl Data {
             Data::Traces(r) => r.encoded_len(),
             Data::Metrics(r) => r.encoded_len(),
             Data::Logs(r) => r.encoded_len(),
+            Data::Profiles(r) => r.encoded_len(),
         }
     }
 
-    /// Spans, metric data points or log records.
+    /// Spans, metric data points, log records or profile samples.
     pub fn item_count(&self) -> usize {
         pdata::count_items(self)
     }
@@ -237,7 +250,8 @@ impl Batch {
         }
     }
 
-    /// Spans, data points or log records in this batch (0 for an undecodable payload).
+    /// Spans, data points, log records or profile samples in this batch (0 for an undecodable
+    /// payload).
     pub fn item_count(&self) -> usize {
         *self
             .shared
@@ -251,9 +265,13 @@ impl Batch {
 
     /// Concatenates batches of one signal into one request. Protobuf concatenation of export
     /// requests is a merge of their resource lists, so this costs one copy of the bytes and no
-    /// decoding. Metadata is taken from the first batch.
+    /// decoding. Metadata is taken from the first batch. Not for profiles: each profiles request
+    /// carries its own dictionary, which concatenation would merge wrongly (`None` when asked).
     pub fn concat(batches: &[Batch]) -> Option<Batch> {
         let first = batches.first()?;
+        if first.signal == Signal::Profiles && batches.len() > 1 {
+            return None;
+        }
         if batches.len() == 1 {
             return Some(first.clone());
         }
@@ -326,6 +344,40 @@ mod tests {
             Data::Traces(t) => assert_eq!(t.resource_spans.len(), 2),
             _ => panic!("wrong signal"),
         }
+    }
+
+    #[test]
+    fn profiles_keep_their_bytes_and_are_never_concatenated() {
+        use crate::proto::profiles::v1development::{
+            Profile, ProfilesDictionary, ResourceProfiles, Sample, ScopeProfiles,
+        };
+        let profile = |n: usize| Profile {
+            samples: vec![Sample::default(); n],
+            ..Default::default()
+        };
+        let req = ExportProfilesServiceRequest {
+            resource_profiles: vec![ResourceProfiles {
+                scope_profiles: vec![ScopeProfiles {
+                    profiles: vec![profile(2), profile(3)],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            dictionary: Some(ProfilesDictionary {
+                string_table: vec![String::new(), "cpu".into()],
+                ..Default::default()
+            }),
+        };
+        let bytes = Bytes::from(req.encode_to_vec());
+        let b = Batch::from_bytes(Signal::Profiles, bytes.clone(), None, Default::default());
+        assert_eq!(b.item_count(), 5, "samples, counted off the wire");
+        assert!(!b.is_decoded());
+        assert_eq!(b.view().unwrap(), &Data::Profiles(req));
+        assert_eq!(b.encoded(), bytes, "viewing keeps the received bytes");
+        assert!(Batch::concat(&[b.clone(), b.clone()]).is_none());
+        assert!(Batch::concat(std::slice::from_ref(&b))
+            .unwrap()
+            .same_payload(&b));
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub struct Consumers {
     pub traces: Option<Arc<dyn Consumer>>,
     pub metrics: Option<Arc<dyn Consumer>>,
     pub logs: Option<Arc<dyn Consumer>>,
+    pub profiles: Option<Arc<dyn Consumer>>,
 }
 
 impl Consumers {
@@ -62,6 +63,7 @@ impl Consumers {
             Signal::Traces => self.traces.as_ref(),
             Signal::Metrics => self.metrics.as_ref(),
             Signal::Logs => self.logs.as_ref(),
+            Signal::Profiles => self.profiles.as_ref(),
         }
     }
 }
@@ -121,6 +123,7 @@ pub trait Processor: Send + Sync {
 /// The easy way to write a processor that changes data in place: implement the signals you
 /// care about (each defaults to pass-through) and wrap it in [`PerSignal`]. Items left empty
 /// are pruned; a request left with no items is dropped (the client still gets success).
+/// Profiles are passed on untouched, still encoded.
 pub trait SignalProcessor: Send + Sync {
     fn traces(
         &self,
@@ -162,6 +165,10 @@ pub fn process_decoded(
     mut batch: Batch,
     out: &mut Vec<Batch>,
 ) -> Result<(), PipelineError> {
+    if batch.signal() == Signal::Profiles {
+        out.push(batch);
+        return Ok(());
+    }
     let meta = batch.meta.clone();
     let data = batch.make_mut().map_err(|e| PipelineError::Status {
         code: crate::error::code::INVALID_ARGUMENT,
@@ -171,6 +178,7 @@ pub fn process_decoded(
         Data::Traces(t) => p.traces(t, &meta)?,
         Data::Metrics(m) => p.metrics(m, &meta)?,
         Data::Logs(l) => p.logs(l, &meta)?,
+        Data::Profiles(_) => {}
     }
     crate::pdata::prune_empty(data);
     if batch.item_count() > 0 {

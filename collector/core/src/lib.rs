@@ -30,7 +30,7 @@ pub use batch::{Batch, Data, DecodeError, RequestMeta};
 pub use component::*;
 pub use error::{ExportError, PipelineError};
 pub use factory::*;
-pub use ferrotel_config::{ComponentId, Kind, Signal};
+pub use ferrotel_config::{featuregate, ComponentId, Kind, Signal};
 pub use opentelemetry_proto::tonic as proto;
 pub use storage::{QueueStore, Storage, StorageError};
 pub use telemetry::Telemetry;

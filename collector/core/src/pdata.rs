@@ -8,7 +8,7 @@ use crate::proto::resource::v1::Resource;
 use crate::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use crate::{wire, Data, Signal};
 
-/// Spans, metric data points or log records.
+/// Spans, metric data points, log records or profile samples.
 pub fn count_items(data: &Data) -> usize {
     match data {
         Data::Traces(t) => t
@@ -29,6 +29,13 @@ pub fn count_items(data: &Data) -> usize {
             .iter()
             .flat_map(|r| &r.scope_logs)
             .map(|s| s.log_records.len())
+            .sum(),
+        Data::Profiles(p) => p
+            .resource_profiles
+            .iter()
+            .flat_map(|r| &r.scope_profiles)
+            .flat_map(|s| &s.profiles)
+            .map(|p| p.samples.len())
             .sum(),
     }
 }
@@ -67,6 +74,12 @@ fn count_in(signal: Signal, buf: &[u8]) -> Result<usize, wire::WireError> {
                 let item = item?;
                 match signal {
                     Signal::Traces | Signal::Logs => total += 1,
+                    // Profile: samples in field 2.
+                    Signal::Profiles => {
+                        for f in wire::fields(item) {
+                            total += usize::from(f?.number == 2);
+                        }
+                    }
                     Signal::Metrics => {
                         // Metric: 5 gauge, 7 sum, 9 histogram, 10 exponential histogram,
                         // 11 summary; each holds its data points in field 1.
@@ -178,6 +191,11 @@ pub fn resources_mut(data: &mut Data) -> Vec<&mut Resource> {
             .iter_mut()
             .map(|r| r.resource.get_or_insert_with(Default::default))
             .collect(),
+        Data::Profiles(p) => p
+            .resource_profiles
+            .iter_mut()
+            .map(|r| r.resource.get_or_insert_with(Default::default))
+            .collect(),
     }
 }
 
@@ -200,6 +218,8 @@ pub fn prune_empty(data: &mut Data) {
                 .retain(|s: &ScopeLogs| !s.log_records.is_empty());
             !r.scope_logs.is_empty()
         }),
+        // Profiles are passed through as they are (see `Data`).
+        Data::Profiles(_) => {}
     }
 }
 

@@ -399,6 +399,7 @@ pub fn item_suffix(signal: crate::Signal) -> &'static str {
         crate::Signal::Traces => "spans",
         crate::Signal::Metrics => "metric_points",
         crate::Signal::Logs => "log_records",
+        crate::Signal::Profiles => "profile_samples",
     }
 }
 

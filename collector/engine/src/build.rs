@@ -608,10 +608,12 @@ fn feed_receivers(
                 traces: consumer(&id, Signal::Traces),
                 metrics: consumer(&id, Signal::Metrics),
                 logs: consumer(&id, Signal::Logs),
+                profiles: consumer(&id, Signal::Profiles),
             };
             let used = consumers.traces.is_some()
                 || consumers.metrics.is_some()
-                || consumers.logs.is_some();
+                || consumers.logs.is_some()
+                || consumers.profiles.is_some();
             used.then_some(ReceiverSlot {
                 id,
                 receiver,

@@ -1,10 +1,10 @@
 //! Realistic OTLP requests: spans shaped like an instrumented HTTP API's (a server span with
 //! about ten attributes, a db client child and a downstream HTTP client child, an event), gauges,
-//! sums and histograms, and log records.
+//! sums and histograms, log records, and CPU profiles.
 
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
-    trace::v1::ExportTraceServiceRequest,
+    profiles::v1development::ExportProfilesServiceRequest, trace::v1::ExportTraceServiceRequest,
 };
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
@@ -12,6 +12,7 @@ use ferrotel_core::proto::metrics::v1::{
     metric, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, Sum,
 };
+use ferrotel_core::proto::profiles::v1development as pprof;
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
 use ferrotel_core::{Batch, Data, Signal};
@@ -242,12 +243,86 @@ pub fn logs(n: usize) -> ExportLogsServiceRequest {
     }
 }
 
+/// A CPU profile of `n` samples over two stacks (`main -> work`, `main -> idle`), with the
+/// dictionary every index refers to.
+pub fn profiles(n: usize) -> ExportProfilesServiceRequest {
+    let strings = ["", "cpu", "nanoseconds", "main", "work", "idle", "app.go"];
+    let function = |name| pprof::Function {
+        name_strindex: name,
+        filename_strindex: 6,
+        ..Default::default()
+    };
+    let location = |function_index, line| pprof::Location {
+        address: 0x1000 + line as u64,
+        lines: vec![pprof::Line {
+            function_index,
+            line,
+            column: 0,
+        }],
+        ..Default::default()
+    };
+    let dictionary = pprof::ProfilesDictionary {
+        string_table: strings.iter().map(|s| s.to_string()).collect(),
+        function_table: vec![Default::default(), function(3), function(4), function(5)],
+        location_table: vec![
+            Default::default(),
+            location(1, 10),
+            location(2, 20),
+            location(3, 30),
+        ],
+        stack_table: vec![
+            Default::default(),
+            pprof::Stack {
+                location_indices: vec![2, 1],
+            },
+            pprof::Stack {
+                location_indices: vec![3, 1],
+            },
+        ],
+        mapping_table: vec![Default::default()],
+        link_table: vec![Default::default()],
+        attribute_table: vec![Default::default()],
+    };
+    let samples = (0..n)
+        .map(|i| pprof::Sample {
+            stack_index: 1 + (i % 2) as i32,
+            values: vec![10_000_000 * (i as i64 + 1)],
+            timestamps_unix_nano: vec![1_700_000_000_000_000_000 + i as u64],
+            ..Default::default()
+        })
+        .collect();
+    ExportProfilesServiceRequest {
+        resource_profiles: vec![pprof::ResourceProfiles {
+            resource: Some(resource("orders-api")),
+            scope_profiles: vec![pprof::ScopeProfiles {
+                scope: Some(scope()),
+                profiles: vec![pprof::Profile {
+                    sample_type: Some(pprof::ValueType {
+                        type_strindex: 1,
+                        unit_strindex: 2,
+                    }),
+                    samples,
+                    time_unix_nano: 1_700_000_000_000_000_000,
+                    duration_nano: 10_000_000_000,
+                    period: 10_000_000,
+                    profile_id: vec![7; 16],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        dictionary: Some(dictionary),
+    }
+}
+
 /// A request of `n` items of `signal`.
 pub fn data(signal: Signal, n: usize) -> Data {
     match signal {
         Signal::Traces => Data::Traces(traces(n)),
         Signal::Metrics => Data::Metrics(metrics(n)),
         Signal::Logs => Data::Logs(logs(n)),
+        Signal::Profiles => Data::Profiles(profiles(n)),
     }
 }
 

@@ -9,6 +9,9 @@ use tonic::Status;
 pub const TRACES_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 pub const METRICS_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 pub const LOGS_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+/// The profiles service, in development (`service.profilesSupport` feature gate).
+pub const PROFILES_PATH: &str =
+    "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export";
 
 /// Encodes and decodes messages as their raw bytes.
 #[derive(Debug, Clone, Copy, Default)]

@@ -50,6 +50,7 @@ impl Factory for ForwardConnectorFactory {
         .connects(Signal::Traces, Signal::Traces, Stability::Beta)
         .connects(Signal::Metrics, Signal::Metrics, Stability::Beta)
         .connects(Signal::Logs, Signal::Logs, Stability::Beta)
+        .connects(Signal::Profiles, Signal::Profiles, Stability::Alpha)
     }
 
     fn create(
@@ -74,14 +75,18 @@ mod tests {
         let c = ForwardConnectorFactory
             .create_from(&ctx, &yaml("{}"))
             .unwrap();
-        for signal in Signal::ALL {
+        for signal in Signal::ALL.into_iter().chain([Signal::Profiles]) {
             let batch = fixtures::encoded_batch(signal, 7);
             let mut out = Vec::new();
-            c.consume(batch, &mut out).unwrap();
+            c.consume(batch.clone(), &mut out).unwrap();
             assert_eq!(out.len(), 1);
             assert_eq!(out[0].batch.signal(), signal);
             assert_eq!(out[0].batch.item_count(), 7);
             assert!(out[0].pipelines.is_none());
+            assert!(
+                out[0].batch.same_payload(&batch),
+                "{signal}: not the same payload"
+            );
         }
         let info = ForwardConnectorFactory.info();
         assert!(info.joins(Signal::Traces, Signal::Traces));

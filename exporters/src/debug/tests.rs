@@ -358,6 +358,10 @@ fn summary_lines_match_otelcol() {
         basic(&logs()),
         r#"Logs {"resource logs": 1, "log records": 2}"#
     );
+    assert_eq!(
+        basic(&ferrotel_testkit::fixtures::data(Signal::Profiles, 8)),
+        r#"Profiles {"resource profiles": 1, "sample records": 8}"#
+    );
 }
 
 #[test]

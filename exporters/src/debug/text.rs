@@ -190,6 +190,11 @@ pub fn basic(data: &Data) -> String {
                 l.resource_logs.len()
             )
         }
+        Data::Profiles(p) => format!(
+            r#"Profiles {{"resource profiles": {}, "sample records": {}}}"#,
+            p.resource_profiles.len(),
+            data.item_count()
+        ),
     }
 }
 
@@ -241,6 +246,8 @@ pub fn normal(data: &Data) -> String {
         Data::Traces(t) => normal_traces(t, &mut out),
         Data::Metrics(m) => normal_metrics(m, &mut out),
         Data::Logs(l) => normal_logs(l, &mut out),
+        // Profiles get the summary line only (see the module docs).
+        Data::Profiles(_) => {}
     }
     out
 }
@@ -576,6 +583,7 @@ pub fn detailed(data: &Data) -> String {
         Data::Traces(t) => detailed_traces(t, &mut d),
         Data::Metrics(m) => detailed_metrics(m, &mut d),
         Data::Logs(l) => detailed_logs(l, &mut d),
+        Data::Profiles(_) => {}
     }
     d.0
 }

@@ -364,10 +364,11 @@ impl LoadBalancingExporter {
                 self.backend_for(ring, r.resource.as_ref(), &l.trace_id)
             })
             .map(|rl| Data::Logs(ExportLogsServiceRequest { resource_logs: rl })),
-            Data::Metrics(_) => {
-                return Err(ExportError::permanent(
-                    "the loadbalancing exporter does not support metrics",
-                ))
+            Data::Metrics(_) | Data::Profiles(_) => {
+                return Err(ExportError::permanent(format!(
+                    "the loadbalancing exporter does not support {}",
+                    batch.signal()
+                )))
             }
         };
         let part = |backend: usize, batch| Part {

@@ -40,7 +40,7 @@ use ferrotel_core::{
 };
 mod endpoint;
 
-use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
+use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, PROFILES_PATH, TRACES_PATH};
 use ferrotel_transport::status::retry_info_delay;
 use ferrotel_transport::tls;
 use http::uri::PathAndQuery;
@@ -433,6 +433,7 @@ fn method(signal: Signal) -> PathAndQuery {
         Signal::Traces => TRACES_PATH,
         Signal::Metrics => METRICS_PATH,
         Signal::Logs => LOGS_PATH,
+        Signal::Profiles => PROFILES_PATH,
     })
 }
 
@@ -503,6 +504,7 @@ impl Factory for OtlpExporterFactory {
         FactoryInfo::new("otlp_grpc", "Sends OTLP over gRPC")
             .aliases(&["otlp"])
             .all_signals(Stability::Stable)
+            .signal(Signal::Profiles, Stability::Alpha)
             .example("endpoint: http://127.0.0.1:4317")
     }
 

@@ -203,6 +203,20 @@ async fn sends_the_original_bytes_gzip_compressed() {
 }
 
 #[tokio::test]
+async fn profiles_use_the_profiles_service_with_the_bytes_received() {
+    let (sink, addr, _stop) = start_sink().await;
+    let b = ferrotel_testkit::fixtures::encoded_batch(Signal::Profiles, 6);
+    exporter_for(addr, "").export(b.clone()).await.unwrap();
+    let got = sink.received.lock().unwrap().clone();
+    assert_eq!(
+        got[0].path,
+        "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export"
+    );
+    assert_eq!(got[0].body, b.encoded(), "bytes arrive unchanged");
+    assert!(!b.is_decoded());
+}
+
+#[tokio::test]
 async fn compression_none_and_zstd() {
     let (sink, addr, _stop) = start_sink().await;
     exporter_for(addr, "compression: none")

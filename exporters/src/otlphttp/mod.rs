@@ -1,5 +1,6 @@
 //! `otlphttp` exporter (also `otlp_http`): POSTs batches to an OTLP/HTTP backend as otelcol's,
-//! at `<endpoint>/v1/traces` (`/v1/metrics`, `/v1/logs`) unless a per-signal URL is given.
+//! at `<endpoint>/v1/traces` (`/v1/metrics`, `/v1/logs`, and `/v1development/profiles` for
+//! profiles, behind the `service.profilesSupport` feature gate) unless a per-signal URL is given.
 //! Protobuf bodies are the batch's bytes as they are; `encoding: json` sends OTLP/JSON.
 //! Bodies are gzip-compressed by default. 429/502/503/504 are retried (429 and 503 honour
 //! `Retry-After`, in seconds or as an HTTP date); every other non-2xx is permanent, with the
@@ -10,6 +11,7 @@
 //!   otlphttp:
 //!     endpoint: https://otlp.example.com:4318
 //!     # traces_endpoint: https://traces.example.com/v1/traces
+//!     # profiles_endpoint: https://profiles.example.com/v1development/profiles
 //!     headers: { x-scope-orgid: tenant-a }
 //!     auth: { authenticator: bearertokenauth }   # or basicauth/client
 //!     tls: { ca_file: /certs/ca.pem }   # also cert_file/key_file, insecure_skip_verify, min_version
@@ -59,8 +61,7 @@ pub struct OtlpHttpConfig {
     pub metrics_endpoint: Option<String>,
     /// Full URL for logs, instead of `<endpoint>/v1/logs`.
     pub logs_endpoint: Option<String>,
-    /// Full URL for profiles, instead of `<endpoint>/v1development/profiles` (the key is
-    /// accepted and checked; sending profiles needs the profiles signal).
+    /// Full URL for profiles, instead of `<endpoint>/v1development/profiles`.
     pub profiles_endpoint: Option<String>,
     /// Client TLS for `https://` URLs.
     pub tls: TlsClientConfig,
@@ -149,11 +150,12 @@ pub const PROFILES_PATH: &str = "/v1development/profiles";
 
 /// The per-signal URL settings, in `Signal as usize` order: (override, its key, the path
 /// appended to `endpoint`).
-fn url_settings(cfg: &OtlpHttpConfig) -> [(&Option<String>, &'static str, &'static str); 3] {
+fn url_settings(cfg: &OtlpHttpConfig) -> [(&Option<String>, &'static str, &'static str); 4] {
     [
         (&cfg.traces_endpoint, "traces_endpoint", "/v1/traces"),
         (&cfg.metrics_endpoint, "metrics_endpoint", "/v1/metrics"),
         (&cfg.logs_endpoint, "logs_endpoint", "/v1/logs"),
+        (&cfg.profiles_endpoint, "profiles_endpoint", PROFILES_PATH),
     ]
 }
 
@@ -171,8 +173,7 @@ impl Validate for OtlpHttpConfig {
         v.check("retry_on_failure", &self.retry_on_failure);
         v.check("sending_queue", &self.sending_queue);
         let mut any_url = false;
-        let profiles = (&self.profiles_endpoint, "profiles_endpoint", PROFILES_PATH);
-        for (over, key, suffix) in url_settings(self).into_iter().chain([profiles]) {
+        for (over, key, suffix) in url_settings(self) {
             if let Some((at, url)) = signal_url(&self.endpoint, over, key, suffix) {
                 any_url = true;
                 if let Err(problem) = url {
@@ -219,7 +220,7 @@ pub struct OtlpHttpExporter {
     cfg: OtlpHttpConfig,
     client: std::sync::OnceLock<reqwest::Client>,
     /// Per signal (in `Signal as usize` order); None when neither endpoint nor override is set.
-    urls: [Option<reqwest::Url>; 3],
+    urls: [Option<reqwest::Url>; 4],
     headers: HeaderMap,
     /// A configured header that is not an HTTP header: every export fails with it.
     bad_header: Option<String>,
@@ -295,6 +296,7 @@ impl OtlpHttpExporter {
                     Data::Traces(r) => serde_json::to_vec(r),
                     Data::Metrics(r) => serde_json::to_vec(r),
                     Data::Logs(r) => serde_json::to_vec(r),
+                    Data::Profiles(r) => serde_json::to_vec(r),
                 };
                 Bytes::from(json.map_err(|e| ExportError::permanent(e.to_string()))?)
             }
@@ -466,6 +468,7 @@ impl Factory for OtlpHttpExporterFactory {
         FactoryInfo::new("otlp_http", "Sends OTLP over HTTP (protobuf or JSON)")
             .aliases(&["otlphttp"])
             .all_signals(Stability::Stable)
+            .signal(Signal::Profiles, Stability::Alpha)
             .example("endpoint: http://127.0.0.1:4318")
     }
 

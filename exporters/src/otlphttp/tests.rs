@@ -545,7 +545,6 @@ fn a_signal_without_its_endpoint_is_refused_when_used() {
         .unwrap()
         .exporter;
     assert_eq!(exp.accepts(Signal::Logs), Ok(()));
-    // profiles_endpoint is accepted (sending profiles needs the profiles signal).
     create(
         "otlphttp",
         "endpoint: http://127.0.0.1:1\nprofiles_endpoint: http://127.0.0.1:1/p",
@@ -567,4 +566,32 @@ async fn a_header_that_is_not_http_is_accepted_and_fails_each_export() {
         format!("{err:?}").contains("can you have a . here?"),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn profiles_go_to_their_development_path_unchanged() {
+    let server = start_server().await;
+    let b = ferrotel_testkit::fixtures::encoded_batch(Signal::Profiles, 4);
+    exporter(&server, "compression: none")
+        .export(b.clone())
+        .await
+        .unwrap();
+    let r = server.last();
+    assert_eq!(r.path, "/v1development/profiles");
+    assert_eq!(r.body, b.encoded(), "the bytes received");
+    assert!(!b.is_decoded());
+
+    let exp = create(
+        "otlphttp",
+        &format!(
+            "profiles_endpoint: {}/custom/profiles\ncompression: none",
+            server.url
+        ),
+    )
+    .unwrap()
+    .exporter;
+    exp.export(b.clone()).await.unwrap();
+    assert_eq!(server.last().path, "/custom/profiles");
+    let e = exp.export(logs_batch()).await.unwrap_err();
+    assert!(e.is_permanent(), "no logs URL: {e}");
 }

@@ -441,7 +441,8 @@ fn signal_problem(mp: &MatchProperties, s: Signal) -> Option<String> {
                 None
             }
         }
-        Signal::Metrics => None,
+        // The attributes processor does not take profiles.
+        Signal::Metrics | Signal::Profiles => None,
     }
 }
 

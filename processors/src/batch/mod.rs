@@ -6,6 +6,9 @@
 //! decoded and split. Unlike otelcol, which drops what its exporters fail to take, the pending
 //! items are bounded (8 x max(`send_batch_size`, `send_batch_max_size`), at least 8192) and new
 //! data past the bound is refused with a retryable error, so backpressure reaches clients.
+//! Profiles are passed on at once, one request as it came: merging profiles requests would
+//! break the shared dictionary each one's samples refer to (otelcol's batch processor does not
+//! take profiles at all).
 //!
 //! ```yaml
 //! processors:
@@ -25,8 +28,8 @@ pub use config::BatchConfig;
 use ferrotel_config::ConfigErrors;
 use ferrotel_core::telemetry::{Counter, Gauge, Histogram};
 use ferrotel_core::{
-    Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor, RequestMeta, Stability,
-    Telemetry,
+    Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor, RequestMeta, Signal,
+    Stability, Telemetry,
 };
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -58,6 +61,7 @@ impl Factory for BatchProcessorFactory {
             "Batches data by item count and time, per metadata partition",
         )
         .all_signals(Stability::Beta)
+        .signal(Signal::Profiles, Stability::Development)
     }
 
     fn create(
@@ -364,6 +368,10 @@ impl BatchProcessor {
 
 impl Processor for BatchProcessor {
     fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
+        if batch.signal() == Signal::Profiles {
+            out.push(batch);
+            return Ok(());
+        }
         let items = batch.item_count();
         if items == 0 {
             out.push(batch);

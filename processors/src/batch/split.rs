@@ -9,7 +9,7 @@ use ferrotel_core::proto::collector::{
 use ferrotel_core::proto::logs::v1::{ResourceLogs, ScopeLogs};
 use ferrotel_core::proto::metrics::v1::{metric, Metric, ResourceMetrics, ScopeMetrics};
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans};
-use ferrotel_core::{pdata, Batch, Data, DecodeError};
+use ferrotel_core::{pdata, Batch, Data, DecodeError, Signal};
 
 /// One level of the OTLP tree that holds items, directly or below it.
 trait Node: Sized {
@@ -109,7 +109,8 @@ impl Node for Metric {
 }
 
 /// Moves the first `n` items of `data` into a new request of the same signal; `data` keeps the
-/// rest. Taking more items than there are takes them all.
+/// rest. Taking more items than there are takes them all. Profiles are not split (their
+/// samples refer to the request's dictionary): all of them are taken.
 pub fn take_front(data: &mut Data, n: usize) -> Data {
     match data {
         Data::Traces(t) => Data::Traces(ExportTraceServiceRequest {
@@ -121,13 +122,15 @@ pub fn take_front(data: &mut Data, n: usize) -> Data {
         Data::Logs(l) => Data::Logs(ExportLogsServiceRequest {
             resource_logs: take_nodes(&mut l.resource_logs, n),
         }),
+        Data::Profiles(p) => Data::Profiles(std::mem::take(p)),
     }
 }
 
 /// Splits `data` into requests of at most `max` items each (`max == 0`: no limit), in order.
+/// Profiles are never split.
 pub fn split_data(mut data: Data, max: usize) -> Vec<Data> {
     let total = data.item_count();
-    if max == 0 || total <= max {
+    if max == 0 || total <= max || data.signal() == Signal::Profiles {
         return vec![data];
     }
     let mut parts = Vec::with_capacity(total.div_ceil(max));
@@ -188,6 +191,7 @@ pub(crate) mod tests {
     pub(crate) fn sample(signal: Signal, shape: &[&[usize]]) -> Data {
         let name = |r: usize, s: usize, i: usize| format!("r{r}s{s}i{i}");
         match signal {
+            Signal::Profiles => panic!("profiles are never split"),
             Signal::Traces => Data::Traces(ExportTraceServiceRequest {
                 resource_spans: shape
                     .iter()
@@ -311,6 +315,7 @@ pub(crate) mod tests {
         let sc = |s: &Option<InstrumentationScope>| format!("{s:?}");
         let mut out = Vec::new();
         match data {
+            Data::Profiles(_) => panic!("profiles are never split"),
             Data::Traces(t) => {
                 for r in &t.resource_spans {
                     for s in &r.scope_spans {

@@ -424,7 +424,7 @@ fn concurrent_producers_lose_nothing() {
 fn factory_builds_from_config_and_reports_errors_with_paths() {
     let factory = BatchProcessorFactory;
     assert_eq!(factory.info().type_name, "batch");
-    assert_eq!(factory.info().signals.len(), 3);
+    assert_eq!(factory.info().signals.len(), 4);
     let ctx = CreateContext {
         id: ferrotel_core::ComponentId::new("batch"),
         path: "processors.batch".into(),
@@ -446,4 +446,28 @@ fn factory_builds_from_config_and_reports_errors_with_paths() {
     let v: Value = serde_yaml_ng::from_str("send_batch_max_size: 5").unwrap();
     let e = factory.create_from(&ctx, &v).err().unwrap();
     assert_eq!(e.0[0].path, "processors.batch.send_batch_max_size");
+}
+
+#[test]
+fn profiles_pass_through_one_request_at_a_time() {
+    let h = harness(cfg(2, 3, Duration::from_secs(10)));
+    let mut out = Vec::new();
+    let sent: Vec<Batch> = (0..3)
+        .map(|_| ferrotel_testkit::fixtures::encoded_batch(Signal::Profiles, 5))
+        .collect();
+    for b in &sent {
+        h.p.process(b.clone(), &mut out).unwrap();
+    }
+    assert_eq!(
+        out.len(),
+        3,
+        "neither held, merged nor split at send_batch_max_size"
+    );
+    for (got, b) in out.iter().zip(&sent) {
+        assert!(got.same_payload(b));
+        assert!(!got.is_decoded());
+    }
+    let mut rest = Vec::new();
+    h.p.flush(&mut rest);
+    assert!(rest.is_empty());
 }

@@ -186,7 +186,7 @@ pub struct MemoryLimiter {
     check_interval: Duration,
     retry_after: Duration,
     /// Indexed by [`signal_index`]; `None` for signals this instance does not see.
-    counters: [Option<SignalCounters>; 3],
+    counters: [Option<SignalCounters>; 4],
     /// Dropping it stops the checker thread.
     stop: Option<mpsc::Sender<()>>,
 }
@@ -196,6 +196,7 @@ fn signal_index(s: Signal) -> usize {
         Signal::Traces => 0,
         Signal::Metrics => 1,
         Signal::Logs => 2,
+        Signal::Profiles => 3,
     }
 }
 
@@ -211,8 +212,16 @@ impl MemoryLimiter {
         telemetry: &Telemetry,
         signal: Option<Signal>,
     ) -> Self {
-        let counters = [Signal::Traces, Signal::Metrics, Signal::Logs].map(|s| {
-            if signal.is_some_and(|only| only != s) {
+        let counters = [
+            Signal::Traces,
+            Signal::Metrics,
+            Signal::Logs,
+            Signal::Profiles,
+        ]
+        .map(|s| {
+            // Without a pipeline signal: the generally available ones.
+            let counted = signal.map_or(s != Signal::Profiles, |only| only == s);
+            if !counted {
                 return None;
             }
             let labels = [("processor", id)];

@@ -757,7 +757,7 @@ impl Processor for ProbabilisticSampler {
                 let p = self.plan_logs(l);
                 (p.kept, p.unchanged, p.tally, None, Some(p.decisions))
             }
-            Data::Metrics(_) => {
+            Data::Metrics(_) | Data::Profiles(_) => {
                 out.push(batch);
                 return Ok(());
             }
@@ -792,7 +792,7 @@ impl Processor for ProbabilisticSampler {
                     });
                 }
             }
-            Data::Metrics(_) => {}
+            Data::Metrics(_) | Data::Profiles(_) => {}
         }
         pdata::prune_empty(data);
         out.push(batch);

@@ -67,6 +67,7 @@ fn applies_to_every_signal() {
                 .iter()
                 .filter_map(|r| r.resource.as_ref())
                 .collect(),
+            Data::Profiles(_) => panic!("the resource processor does not take profiles"),
         };
         assert!(!resources.is_empty());
         for r in resources {

@@ -50,7 +50,7 @@ pub(crate) fn count_valid(limits: &LimitsConfig, signal: Signal, body: &[u8]) ->
     let r = match signal {
         Signal::Traces => c.request(body, Check::resource_spans),
         Signal::Logs => c.request(body, Check::resource_logs),
-        Signal::Metrics => Err(Unsure),
+        Signal::Metrics | Signal::Profiles => Err(Unsure),
     };
     r.ok().map(|()| c.items)
 }

@@ -18,7 +18,7 @@ use super::status;
 use super::Endpoint;
 use bytes::Bytes;
 use ferrotel_core::{Batch, Consumer, RequestMeta, Signal};
-use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
+use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, PROFILES_PATH, TRACES_PATH};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use std::net::SocketAddr;
@@ -86,6 +86,7 @@ fn signal_of(path: &str) -> Option<Signal> {
         TRACES_PATH => Some(Signal::Traces),
         METRICS_PATH => Some(Signal::Metrics),
         LOGS_PATH => Some(Signal::Logs),
+        PROFILES_PATH => Some(Signal::Profiles),
         _ => None,
     }
 }

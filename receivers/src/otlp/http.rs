@@ -26,6 +26,10 @@ use super::{json, Endpoint};
 use bytes::Bytes;
 use ferrotel_core::error::code;
 use ferrotel_core::{Batch, Consumer, PipelineError, Signal};
+
+/// The profiles path, fixed as in otelcol (no `profiles_url_path` key); served only when a
+/// profiles pipeline uses the receiver, which needs the `service.profilesSupport` gate.
+pub(crate) const PROFILES_URL_PATH: &str = "/v1development/profiles";
 use ferrotel_transport::http::{CONTENT_TYPE_JSON as JSON, CONTENT_TYPE_PROTOBUF as PB};
 use http::header::{
     HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, ORIGIN, RETRY_AFTER, VARY,
@@ -107,6 +111,7 @@ pub(crate) fn serve(
         (&cfg.traces_url_path, Signal::Traces),
         (&cfg.metrics_url_path, Signal::Metrics),
         (&cfg.logs_url_path, Signal::Logs),
+        (&PROFILES_URL_PATH.to_string(), Signal::Profiles),
     ]
     .into_iter()
     .filter_map(|(p, s)| Some((p.clone(), s, endpoint.consumer(s)?.clone())))

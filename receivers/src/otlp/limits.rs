@@ -173,6 +173,19 @@ impl LimitsConfig {
                     })
                 })
             }),
+            // Profiles keep their attributes in the request's dictionary; resources and scopes
+            // are checked as for the other signals.
+            Data::Profiles(p) => each("resource_profiles", &p.resource_profiles, |rp| {
+                at(
+                    self.resource(rp.resource.as_ref().map(|r| &r.attributes)),
+                    || "resource".into(),
+                )?;
+                each("scope_profiles", &rp.scope_profiles, |sp| {
+                    at(self.scope(sp.scope.as_ref().map(|s| &s.attributes)), || {
+                        "scope".into()
+                    })
+                })
+            }),
         }
     }
 

@@ -7,6 +7,9 @@
 //! an authenticator extension (`auth.authenticator`) before reading its body: a refused request
 //! gets gRPC UNAUTHENTICATED / HTTP 401 and is counted in
 //! `ferrotel_receiver_unauthenticated_requests{receiver, transport}`.
+//! With the `service.profilesSupport` feature gate and a `profiles` pipeline, it also serves
+//! `ProfilesService/Export` (gRPC) and `POST /v1development/profiles` (HTTP; a fixed path, as in
+//! otelcol), passing the profiles on as the bytes received.
 //!
 //! ```yaml
 //! receivers:
@@ -75,6 +78,7 @@ impl Factory for OtlpReceiverFactory {
     fn info(&self) -> FactoryInfo {
         FactoryInfo::new("otlp", "OTLP over gRPC and HTTP (protobuf and JSON)")
             .all_signals(Stability::Stable)
+            .signal(Signal::Profiles, Stability::Alpha)
             .example(
                 "protocols: {grpc: {endpoint: '127.0.0.1:0'}, http: {endpoint: '127.0.0.1:0'}}",
             )
@@ -224,6 +228,7 @@ fn signal_index(s: Signal) -> usize {
         Signal::Traces => 0,
         Signal::Metrics => 1,
         Signal::Logs => 2,
+        Signal::Profiles => 3,
     }
 }
 
@@ -233,8 +238,8 @@ pub(crate) struct Endpoint {
     transport: &'static str,
     include_metadata: bool,
     consumers: Consumers,
-    accepted: [Counter; 3],
-    refused: [Counter; 3],
+    accepted: [Counter; 4],
+    refused: [Counter; 4],
     auth: Option<Arc<dyn ServerAuthenticator>>,
     unauthenticated: Counter,
     pub(crate) limits: LimitsConfig,
@@ -249,8 +254,18 @@ impl Endpoint {
         limits: &LimitsConfig,
     ) -> Self {
         let receiver = ctx.id.to_string();
+        // Profiles counters only where profiles arrive, so other setups export no new series.
         let counters = |kind: &str, t: &Telemetry| {
-            [Signal::Traces, Signal::Metrics, Signal::Logs].map(|s| {
+            [
+                Signal::Traces,
+                Signal::Metrics,
+                Signal::Logs,
+                Signal::Profiles,
+            ]
+            .map(|s| {
+                if s == Signal::Profiles && ctx.consumers.profiles.is_none() {
+                    return Counter::default();
+                }
                 let suffix = item_suffix(s);
                 t.counter(
                     &format!("otelcol_receiver_{kind}_{suffix}"),

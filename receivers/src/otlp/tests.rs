@@ -101,7 +101,7 @@ protocols:
   http: { endpoint: 127.0.0.1:0, include_metadata: true }
 ";
 
-/// Starts a receiver with traces and metrics pipelines (no logs pipeline).
+/// Starts a receiver with traces, metrics and profiles pipelines (no logs pipeline).
 pub(super) async fn start(yaml: &str) -> Harness {
     let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
     let cfg = ferrotel_config::decode_valid::<OtlpConfig>("receivers.otlp", &v)
@@ -115,8 +115,9 @@ pub(super) async fn start(yaml: &str) -> Harness {
         id: ComponentId::new("otlp"),
         consumers: Consumers {
             traces: Some(consumer.clone()),
-            metrics: Some(consumer),
+            metrics: Some(consumer.clone()),
             logs: None,
+            profiles: Some(consumer),
         },
         telemetry: telemetry.clone(),
         shutdown: shutdown.clone(),
@@ -709,7 +710,8 @@ async fn start_errors_name_the_problem() {
 fn factory_creates_and_reports_config_errors() {
     let f = OtlpReceiverFactory;
     assert_eq!(f.info().type_name, "otlp");
-    assert_eq!(f.info().signals.len(), 3);
+    assert_eq!(f.info().signals.len(), 4);
+    assert!(f.info().supports(Signal::Profiles));
     let ctx = CreateContext {
         id: ComponentId::new("otlp"),
         path: "receivers.otlp".into(),
@@ -725,4 +727,111 @@ fn factory_creates_and_reports_config_errors() {
     assert_eq!(e.0[0].path, "receivers.otlp.protocols");
     let v: Value = serde_yaml_ng::from_str("protocols: { http: }").unwrap();
     assert!(f.create_from(&ctx, &v).is_ok());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profiles (a `profiles` pipeline exists only with the `service.profilesSupport` gate)
+
+#[tokio::test]
+async fn profiles_pass_through_as_received_over_grpc_and_http() {
+    use ferrotel_transport::grpc::PROFILES_PATH;
+    let h = start(BASE).await;
+    let req = ferrotel_testkit::fixtures::profiles(5);
+    let body = Bytes::from(req.encode_to_vec());
+
+    let mut c = grpc_client(&h).await;
+    let resp = grpc_call(&mut c, PROFILES_PATH, body.clone())
+        .await
+        .unwrap();
+    assert_eq!(&resp[..], EMPTY);
+    let r = post(
+        &h.http_url("/v1development/profiles"),
+        Some(PB),
+        None,
+        body.clone(),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(&r.bytes().await.unwrap()[..], EMPTY);
+    for (got, transport) in h.capture.take().iter().zip(["grpc", "http"]) {
+        assert_eq!(got.signal(), Signal::Profiles);
+        assert_eq!(got.encoded(), body, "{transport}: the bytes received");
+        assert!(!got.is_decoded(), "{transport}");
+        assert_eq!(got.item_count(), 5);
+        assert_eq!(got.meta.transport, transport);
+        let accepted = h.counter("otelcol_receiver_accepted_profile_samples", transport);
+        assert_eq!(accepted, 5, "{transport}");
+    }
+
+    let json = serde_json::to_vec(&req).unwrap();
+    let r = post(
+        &h.http_url("/v1development/profiles"),
+        Some("application/json"),
+        None,
+        json,
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), r#"{"partialSuccess":{}}"#);
+    let got = h.capture.take();
+    assert_eq!(got[0].view().unwrap(), &Data::Profiles(req));
+
+    let e = grpc_call(&mut c, PROFILES_PATH, Bytes::from_static(b"\x0a\xff\xff"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(
+        e.message().contains("failed to unmarshal profiles request"),
+        "{e}"
+    );
+    let r = post(
+        &h.http_url("/v1development/profiles"),
+        Some(PB),
+        None,
+        &b"\x0a\xff\xff"[..],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(h.capture.take().is_empty());
+}
+
+#[tokio::test]
+async fn no_profiles_endpoints_without_a_profiles_pipeline() {
+    use ferrotel_transport::grpc::PROFILES_PATH;
+    let v: Value = serde_yaml_ng::from_str(BASE).unwrap();
+    let cfg = ferrotel_config::decode_valid::<OtlpConfig>("receivers.otlp", &v)
+        .unwrap()
+        .0;
+    let consumer: Arc<dyn Consumer> = Arc::new(Capture::default());
+    let telemetry = Telemetry::new();
+    let ctx = ReceiverContext {
+        id: ComponentId::new("otlp"),
+        consumers: Consumers {
+            traces: Some(consumer),
+            ..Default::default()
+        },
+        telemetry: telemetry.clone(),
+        shutdown: CancellationToken::new(),
+        extensions: Default::default(),
+    };
+    let mut rx = OtlpReceiver::new(cfg);
+    rx.start(ctx).await.unwrap();
+    let h = Harness {
+        rx,
+        capture: Arc::new(Capture::default()),
+        telemetry,
+        shutdown: CancellationToken::new(),
+    };
+    let body = Bytes::from(ferrotel_testkit::fixtures::profiles(1).encode_to_vec());
+    let e = grpc_call(&mut grpc_client(&h).await, PROFILES_PATH, body.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unimplemented);
+    let r = post(&h.http_url("/v1development/profiles"), Some(PB), None, body).await;
+    assert_eq!(r.status(), 404);
+    let text = h.telemetry.render();
+    assert!(
+        !text.contains("profile_samples"),
+        "no profiles series:\n{text}"
+    );
 }

@@ -93,6 +93,7 @@ fn ctx(capture: &CaptureConsumer, telemetry: &Telemetry) -> ReceiverContext {
             traces: Some(consumer),
             metrics: None,
             logs: None,
+            profiles: None,
         },
         telemetry: telemetry.clone(),
         shutdown: CancellationToken::new(),

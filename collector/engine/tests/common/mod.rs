@@ -10,7 +10,8 @@ use ferrotel_config::{
 };
 use ferrotel_core::{
     Batch, Consumer, Consumers, CreateContext, ExportError, Exporter, ExporterParts,
-    ExporterSettings, Factory, FactoryInfo, Receiver, ReceiverContext, Stability, StartError,
+    ExporterSettings, Factory, FactoryInfo, Receiver, ReceiverContext, Signal, Stability,
+    StartError,
 };
 use ferrotel_testkit::RecordingExporter;
 use serde::{Deserialize, Serialize};
@@ -109,7 +110,7 @@ impl Receiver for StubReceiver {
     async fn shutdown(&mut self) {}
 }
 
-/// The factory of [`StubReceiver`], type `stub`, for every signal. Clones share what the
+/// The factory of [`StubReceiver`], type `stub`, for every signal (profiles included). Clones share what the
 /// receivers they created were given.
 #[derive(Clone, Default)]
 pub struct StubReceiverFactory {
@@ -139,7 +140,9 @@ impl Factory for StubReceiverFactory {
     type Config = StubConfig;
     type Component = Box<dyn Receiver>;
     fn info(&self) -> FactoryInfo {
-        FactoryInfo::new("stub", "test").all_signals(Stability::Alpha)
+        FactoryInfo::new("stub", "test")
+            .all_signals(Stability::Alpha)
+            .signal(Signal::Profiles, Stability::Alpha)
     }
     fn create(&self, _: &CreateContext, _: StubConfig) -> Result<Box<dyn Receiver>, ConfigErrors> {
         Ok(Box::new(StubReceiver {
@@ -278,6 +281,7 @@ impl Factory for RecordingFactory {
         FactoryInfo::new(self.type_name, "test")
             .aliases(self.aliases)
             .all_signals(Stability::Alpha)
+            .signal(Signal::Profiles, Stability::Alpha)
     }
     fn create(
         &self,
