@@ -41,7 +41,14 @@ pub(crate) fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Res
     runtime.block_on(async move {
         // Components are created inside the runtime: some spawn helpers at creation.
         let service = match Service::build(&doc, &registry) {
-            Ok(service) if errors.is_empty() => service,
+            Ok(mut service) if errors.is_empty() => {
+                service.set_resource(ferrotel_engine::self_push::resource(
+                    &doc.service.telemetry.resource,
+                    build.command,
+                    build.version,
+                ));
+                service
+            }
             Ok(_) => return Err(errors.into()),
             Err(e) => {
                 errors.extend(e);

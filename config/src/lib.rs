@@ -30,14 +30,12 @@ mod helper;
 mod id;
 mod load;
 mod size;
+pub mod telemetry;
 mod tls;
 mod typed;
 mod validate;
 
-pub use document::{
-    Document, LogsTelemetry, MetricsTelemetry, PipelineConfig, PipelineId, ServiceConfig,
-    TelemetryConfig,
-};
+pub use document::{Document, PipelineConfig, PipelineId, ServiceConfig};
 pub use duration::GoDuration;
 pub use error::{ConfigError, ConfigErrors};
 pub use expand::expand_env;
@@ -45,6 +43,7 @@ pub use helper::{QueueConfig, QueueSizer, RetryConfig};
 pub use id::{ComponentId, Kind, Signal};
 pub use load::{load, load_partial, merge, ConfigSource};
 pub use size::ByteSize;
+pub use telemetry::{LogsTelemetry, MetricsTelemetry, TelemetryConfig};
 pub use tls::{TlsClientConfig, TlsServerConfig};
 pub use typed::{decode, decode_valid};
 pub use validate::{Capability, ExtensionUse, Findings, Validate, Validator};
