@@ -240,3 +240,140 @@ fn level_none_serves_and_pushes_nothing() {
     assert_eq!(c.terminate(Duration::from_secs(20)), Some(0));
     assert!(got.lock().expect("lock").is_empty());
 }
+
+fn log_bodies(sink: &Sink) -> Vec<String> {
+    sink.lock()
+        .logs
+        .iter()
+        .flat_map(|r| &r.resource_logs)
+        .flat_map(|r| &r.scope_logs)
+        .flat_map(|s| &s.log_records)
+        .filter_map(|l| match l.body.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn self_logs_pushed_over_otlp_until_shutdown() {
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let sink = rt.block_on(Sink::start());
+    let cfg = config_with_telemetry(&format!(
+        "    metrics:\n{PULL}    logs:\n      initial_fields: {{region: eu-1}}\n      processors:\n        - batch:\n            schedule_delay: 100\n            exporter:\n              otlp: {{protocol: grpc, endpoint: 'http://127.0.0.1:{}'}}\n",
+        sink.port()
+    ));
+    let mut c = Collector::start(&cfg, &[]);
+    let ready = "Everything is ready. Begin running and processing data.";
+    assert!(
+        eventually(Duration::from_secs(10), || log_bodies(&sink)
+            .iter()
+            .any(|b| b == ready)),
+        "{:?}",
+        log_bodies(&sink)
+    );
+    {
+        let state = sink.lock();
+        let rl = &state.logs[0].resource_logs[0];
+        let res = rl.resource.as_ref().expect("resource");
+        assert_eq!(
+            str_attr(&res.attributes, "service.name").as_deref(),
+            Some("ferrotel")
+        );
+        let rec = rl.scope_logs[0]
+            .log_records
+            .iter()
+            .find(|l| l.severity_text == "info")
+            .expect("an info record");
+        assert_eq!(rec.severity_number, 9, "SEVERITY_NUMBER_INFO");
+        assert_eq!(str_attr(&rec.attributes, "region").as_deref(), Some("eu-1"));
+    }
+    let grpc_line = log_bodies(&sink).contains(&"Starting GRPC server".to_string());
+    assert!(grpc_line, "{:?}", log_bodies(&sink));
+    assert_eq!(
+        c.terminate(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        c.stderr()
+    );
+    assert!(
+        log_bodies(&sink).contains(&"Shutdown complete.".to_string()),
+        "the records of shutdown are sent before exit: {:?}",
+        log_bodies(&sink)
+    );
+}
+
+#[test]
+fn json_encoding_to_a_file_with_initial_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("ferrotel.log");
+    let cfg = config_with_telemetry(&format!(
+        "    metrics:\n{PULL}    logs:\n      encoding: json\n      initial_fields: {{region: eu-1}}\n      output_paths: ['{}']\n",
+        file.display()
+    ));
+    let mut c = Collector::spawn(&cfg, &[]);
+    let text = || std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        eventually(Duration::from_secs(20), || text()
+            .contains("Everything is ready")),
+        "{}\n{}",
+        text(),
+        c.stderr()
+    );
+    assert_eq!(c.terminate(Duration::from_secs(20)), Some(0));
+    let lines: Vec<serde_json::Value> = text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.len() > 3, "{lines:?}");
+    for l in &lines {
+        assert!(l["level"].is_string() && l["msg"].is_string(), "{l}");
+        assert!(
+            l["ts"]
+                .as_str()
+                .is_some_and(|t| t.contains('T') && t.ends_with('Z')),
+            "{l}"
+        );
+        assert!(
+            l["caller"].as_str().is_some_and(|c| c.contains(".rs:")),
+            "{l}"
+        );
+        assert_eq!(l["region"], "eu-1", "{l}");
+    }
+    let grpc = lines
+        .iter()
+        .find(|l| l["msg"] == "Starting GRPC server")
+        .expect("the gRPC startup line");
+    assert!(
+        grpc["endpoint"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("127.0.0.1:")),
+        "{grpc}"
+    );
+    assert!(lines.iter().any(|l| l["msg"] == "Shutdown complete."));
+    assert!(c.stderr().is_empty(), "nothing on stderr: {}", c.stderr());
+}
+
+#[test]
+fn validate_reports_otelcols_telemetry_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config_with_telemetry(
+        "    metrics:\n      level: normal\n      views: []\n      readers:\n        - periodic: {exporter: {otlp: {protocol: grpc, endpoint: 'http://127.0.0.1:1'}}}\n    traces:\n      processors:\n        - batch: {exporter: {otlp: {endpoint: 'http://127.0.0.1:1'}}}\n",
+    );
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, cfg).expect("write");
+    let out = std::process::Command::new(ferrotel_integration::binary())
+        .args(["validate", "--config"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("service::telemetry::metrics::views can only be set when service::telemetry::metrics::level is detailed"), "{err}");
+    assert!(
+        err.contains(
+            "service.telemetry.traces.processors: ferrotel does not emit traces of its own yet"
+        ),
+        "{err}"
+    );
+}
