@@ -34,8 +34,7 @@ impl Sampler {
         }
         entry.1 += 1;
         let n = entry.1;
-        n <= self.cfg.initial
-            || (self.cfg.thereafter > 0 && (n - self.cfg.initial) % self.cfg.thereafter == 0)
+        n <= self.cfg.initial || (n - self.cfg.initial).checked_rem(self.cfg.thereafter) == Some(0)
     }
 }
 
