@@ -1,5 +1,6 @@
 //! zap's sampler: per `tick`, the first `initial` records of each level and message pass, then
 //! every `thereafter`-th (0: none). A sampled-out record reaches no output and no exporter.
+//! The debug exporter's records are not sampled here (it has its own settings, as otelcol's).
 
 use ferrotel_config::telemetry::LogSampling;
 use std::collections::HashMap;
@@ -40,6 +41,15 @@ impl Sampler {
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Sampler {
     fn event_enabled(&self, event: &tracing::Event<'_>, _: Context<'_, S>) -> bool {
+        // The debug exporter's output has its own sampling settings, as in otelcol (where it
+        // makes a logger of its own).
+        if event
+            .metadata()
+            .target()
+            .starts_with("ferrotel_exporters::debug")
+        {
+            return true;
+        }
         let f = super::Fields::of(event);
         self.keep(*event.metadata().level(), &f.message, Instant::now())
     }
