@@ -171,7 +171,10 @@ async fn run(
                 }
             }
         }
-        if stopped || stop.is_cancelled() {
+        // Decided once: a stop that comes during the sends below is seen on the next turn,
+        // which drains what arrived meanwhile.
+        let last = stopped || stop.is_cancelled();
+        if last {
             while let Ok(r) = rx.try_recv() {
                 records.push(r);
             }
@@ -179,7 +182,7 @@ async fn run(
         for chunk in records.chunks(max) {
             send(&p, &exporter, &resource, chunk.to_vec()).await;
         }
-        if stopped || stop.is_cancelled() {
+        if last {
             break;
         }
     }
