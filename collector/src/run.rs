@@ -71,7 +71,8 @@ pub(crate) fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Res
     let shutdown_timeout = ferrotel_config::GoDuration::parse(&cli.shutdown_timeout)
         .map_err(|e| anyhow::anyhow!("--shutdown-timeout: {e}"))?;
     let (doc, mut errors) = load(&cli)?;
-    crate::logging::init_logging(&doc.service.telemetry.logs.level);
+    let log_queue = crate::logging::init_logging(&doc.service.telemetry.logs)
+        .map_err(|e| anyhow::anyhow!("service.telemetry.logs: {e}"))?;
     for warning in &doc.warnings {
         tracing::warn!("{warning}");
     }
@@ -81,8 +82,23 @@ pub(crate) fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Res
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         // Components are created inside the runtime: some spawn helpers at creation.
+        let resource = ferrotel_engine::self_push::resource(
+            &doc.service.telemetry.resource,
+            build.command,
+            build.version,
+        );
+        let log_exporters = match log_queue.map(|q| q.exporters(&registry)).transpose() {
+            Ok(l) => l,
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        };
         let service = match Service::build(&doc, &registry) {
-            Ok(service) if errors.is_empty() => service,
+            Ok(mut service) if errors.is_empty() => {
+                service.set_resource(resource.clone());
+                service
+            }
             Ok(_) => return Err(errors.into()),
             Err(e) => {
                 errors.extend(e);
@@ -93,7 +109,17 @@ pub(crate) fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Res
             eprintln!("The configuration is valid.");
             return Ok(());
         }
-        serve(service, shutdown_timeout.0).await
+        let log_stop = tokio_util::sync::CancellationToken::new();
+        let mut log_tasks = tokio::task::JoinSet::new();
+        if let Some(l) = log_exporters {
+            l.spawn(resource, log_stop.clone(), &mut log_tasks);
+        }
+        let served = serve(service, shutdown_timeout.0).await;
+        // The last records (shutdown's) are sent before exit.
+        log_stop.cancel();
+        let flushed = async { while log_tasks.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(Duration::from_secs(5), flushed).await;
+        served
     })
 }
 

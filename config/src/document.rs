@@ -1,4 +1,5 @@
 use crate::expand::key_str;
+use crate::telemetry::TelemetryConfig;
 use crate::{decode, featuregate, ComponentId, ConfigError, ConfigErrors, Kind, Signal, Value};
 use serde::Deserialize;
 use std::fmt;
@@ -26,49 +27,7 @@ pub struct PipelineConfig {
     pub exporters: Vec<ComponentId>,
 }
 
-/// `service.telemetry.metrics`: where the collector serves its own metrics.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricsTelemetry {
-    /// `none` turns the endpoint off.
-    pub level: String,
-    /// host:port to listen on, `None` when disabled.
-    pub listen: Option<String>,
-    /// Counters named with `_total` (the reader's `without_type_suffix: false`); otelcol's
-    /// current default is without.
-    pub counter_total: bool,
-}
-
-impl Default for MetricsTelemetry {
-    fn default() -> Self {
-        MetricsTelemetry {
-            level: "normal".into(),
-            listen: Some("localhost:8888".into()),
-            counter_total: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogsTelemetry {
-    /// debug | info | warn | error
-    pub level: String,
-}
-
-impl Default for LogsTelemetry {
-    fn default() -> Self {
-        LogsTelemetry {
-            level: "info".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TelemetryConfig {
-    pub metrics: MetricsTelemetry,
-    pub logs: LogsTelemetry,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceConfig {
     pub extensions: Vec<ComponentId>,
     pub pipelines: Vec<(PipelineId, PipelineConfig)>,
@@ -186,7 +145,7 @@ impl Document {
 struct RawService {
     extensions: Vec<String>,
     pipelines: Option<serde_yaml_ng::Mapping>,
-    telemetry: RawTelemetry,
+    telemetry: crate::telemetry::RawTelemetry,
 }
 
 #[derive(Deserialize, Default)]
@@ -197,126 +156,11 @@ struct RawPipeline {
     exporters: Vec<String>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawTelemetry {
-    metrics: RawMetrics,
-    logs: RawLogs,
-    /// Accepted for compatibility; ferrotel does not export its own traces.
-    traces: Option<Value>,
-    resource: Option<Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawMetrics {
-    level: String,
-    /// Deprecated otelcol form: `address: ":8888"`.
-    address: Option<String>,
-    readers: Vec<RawReader>,
-}
-
-impl Default for RawMetrics {
-    fn default() -> Self {
-        RawMetrics {
-            level: "normal".into(),
-            address: None,
-            readers: vec![],
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawReader {
-    pull: RawPull,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPull {
-    exporter: RawPullExporter,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPullExporter {
-    prometheus: RawPromReader,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawPromReader {
-    host: String,
-    port: u16,
-    without_scope_info: Option<bool>,
-    without_units: Option<bool>,
-    without_type_suffix: Option<bool>,
-    with_resource_constant_labels: Option<Value>,
-}
-
-impl Default for RawPromReader {
-    fn default() -> Self {
-        RawPromReader {
-            host: "localhost".into(),
-            port: 8888,
-            without_scope_info: None,
-            without_units: None,
-            without_type_suffix: None,
-            with_resource_constant_labels: None,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawLogs {
-    level: String,
-    encoding: Option<String>,
-    development: Option<bool>,
-    disable_caller: Option<bool>,
-    disable_stacktrace: Option<bool>,
-    output_paths: Option<Vec<String>>,
-    error_output_paths: Option<Vec<String>>,
-    initial_fields: Option<Value>,
-    sampling: Option<Value>,
-    processors: Option<Value>,
-}
-
-impl Default for RawLogs {
-    fn default() -> Self {
-        RawLogs {
-            level: "info".into(),
-            encoding: None,
-            development: None,
-            disable_caller: None,
-            disable_stacktrace: None,
-            output_paths: None,
-            error_output_paths: None,
-            initial_fields: None,
-            sampling: None,
-            processors: None,
-        }
-    }
-}
-
-/// Go's `:8888` means every interface.
-fn normalize_listen(addr: &str) -> String {
-    if let Some(port) = addr.strip_prefix(':') {
-        format!("0.0.0.0:{port}")
-    } else {
-        addr.to_string()
-    }
-}
-
 fn parse_service(v: &Value, doc: &Document) -> Result<ServiceConfig, ConfigErrors> {
     let mut errors = ConfigErrors::default();
     let raw: RawService = decode("service", v)?;
     let extensions = parse_extensions(&raw.extensions, doc, &mut errors);
-    let telemetry = TelemetryConfig {
-        metrics: parse_metrics_telemetry(&raw.telemetry.metrics, &mut errors),
-        logs: parse_logs_telemetry(&raw.telemetry.logs, &mut errors),
-    };
+    let telemetry = crate::telemetry::parse(raw.telemetry, &mut errors);
     let pipelines = raw.pipelines.unwrap_or_default();
     if pipelines.is_empty() {
         errors.push(ConfigError::new(
@@ -356,58 +200,6 @@ fn parse_extensions(
         }
     }
     extensions
-}
-
-/// `service.telemetry.metrics`: the level, and where the metrics are served (the first
-/// reader's Prometheus endpoint, else the deprecated `address`).
-fn parse_metrics_telemetry(raw: &RawMetrics, errors: &mut ConfigErrors) -> MetricsTelemetry {
-    let level = raw.level.to_ascii_lowercase();
-    if !["none", "basic", "normal", "detailed"].contains(&level.as_str()) {
-        errors.push(ConfigError::new(
-            "service.telemetry.metrics.level",
-            format!("unknown level {level:?}, expected none, basic, normal or detailed"),
-        ));
-    }
-    let listen = if level == "none" {
-        None
-    } else if let Some(r) = raw.readers.first() {
-        let p = &r.pull.exporter.prometheus;
-        let host = if p.host.is_empty() {
-            "0.0.0.0"
-        } else {
-            p.host.as_str()
-        };
-        Some(if host.contains(':') {
-            format!("[{host}]:{}", p.port)
-        } else {
-            format!("{host}:{}", p.port)
-        })
-    } else if let Some(a) = &raw.address {
-        Some(normalize_listen(a))
-    } else {
-        MetricsTelemetry::default().listen
-    };
-    let counter_total = raw
-        .readers
-        .first()
-        .and_then(|r| r.pull.exporter.prometheus.without_type_suffix)
-        == Some(false);
-    MetricsTelemetry {
-        level,
-        listen,
-        counter_total,
-    }
-}
-
-fn parse_logs_telemetry(raw: &RawLogs, errors: &mut ConfigErrors) -> LogsTelemetry {
-    let level = raw.level.to_ascii_lowercase();
-    if !["debug", "info", "warn", "error", "dpanic", "panic", "fatal"].contains(&level.as_str()) {
-        errors.push(ConfigError::new(
-            "service.telemetry.logs.level",
-            format!("unknown level {level:?}, expected debug, info, warn or error"),
-        ));
-    }
-    LogsTelemetry { level }
 }
 
 /// One entry of `service.pipelines`; `None` when its id or body cannot be read.
@@ -566,31 +358,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn telemetry_address_forms() {
-        let base = "receivers: {otlp: {}}\nexporters: {debug: {}}\nservice:\n  pipelines: {logs: {receivers: [otlp], exporters: [debug]}}\n";
-        let d = doc(base).unwrap();
-        assert_eq!(
-            d.service.telemetry.metrics.listen.as_deref(),
-            Some("localhost:8888")
-        );
-        let d = doc(&format!(
-            "{base}  telemetry: {{metrics: {{address: ':9999'}}}}\n"
-        ))
-        .unwrap();
-        assert_eq!(
-            d.service.telemetry.metrics.listen.as_deref(),
-            Some("0.0.0.0:9999")
-        );
-        let d = doc(&format!("{base}  telemetry: {{metrics: {{readers: [{{pull: {{exporter: {{prometheus: {{host: 0.0.0.0, port: 7777}}}}}}}}]}}}}\n")).unwrap();
-        assert_eq!(
-            d.service.telemetry.metrics.listen.as_deref(),
-            Some("0.0.0.0:7777")
-        );
-        let d = doc(&format!(
-            "{base}  telemetry: {{metrics: {{level: none}}}}\n"
-        ))
-        .unwrap();
-        assert_eq!(d.service.telemetry.metrics.listen, None);
-    }
 }

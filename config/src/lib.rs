@@ -32,14 +32,12 @@ mod id;
 mod load;
 mod redact;
 mod size;
+pub mod telemetry;
 mod tls;
 mod typed;
 mod validate;
 
-pub use document::{
-    Document, LogsTelemetry, MetricsTelemetry, PipelineConfig, PipelineId, ServiceConfig,
-    TelemetryConfig,
-};
+pub use document::{Document, PipelineConfig, PipelineId, ServiceConfig};
 pub use duration::GoDuration;
 pub use error::{ConfigError, ConfigErrors};
 pub use expand::{expand_env, Expansion};
@@ -48,6 +46,7 @@ pub use id::{ComponentId, Kind, Signal};
 pub use load::{load, load_partial, merge, resolve, ConfigSource};
 pub use redact::redact;
 pub use size::ByteSize;
+pub use telemetry::{LogsTelemetry, MetricsTelemetry, TelemetryConfig};
 pub use tls::{TlsClientConfig, TlsServerConfig};
 pub use typed::{decode, decode_valid};
 pub use validate::{Capability, ExtensionUse, Findings, Validate, Validator};

@@ -260,6 +260,17 @@ pub fn delete(attrs: &mut Vec<KeyValue>, key: &str) -> bool {
     attrs.len() != before
 }
 
+/// A string attribute.
+pub fn kv_str(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue {
+            value: Some(str_value(value)),
+        }),
+        ..Default::default()
+    }
+}
+
 /// A string attribute value.
 pub fn str_value(s: impl Into<String>) -> any_value::Value {
     any_value::Value::StringValue(s.into())

@@ -2,6 +2,14 @@
 //! `service.telemetry.metrics` endpoint, with otelcol's current metric names (no `_total`, no
 //! unit suffix). Handles are atomics, so counting on hot paths costs one relaxed add.
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, AggregationTemporality, Gauge as OtlpGauge,
+    Histogram as OtlpHistogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
+    ScopeMetrics, Sum,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -93,8 +101,11 @@ enum Series {
 struct Family {
     help: String,
     kind: &'static str,
-    series: Vec<(String, Series)>,
+    /// The Prometheus label string, the labels as registered, the series.
+    series: Vec<(String, Labels, Series)>,
 }
+
+type Labels = Vec<(String, String)>;
 
 /// Extra exposition text appended to `/metrics` (the prometheus exporter sharing the listener).
 pub type Exposition = Arc<dyn Fn(&mut String) + Send + Sync>;
@@ -170,14 +181,18 @@ impl Telemetry {
             kind,
             series: vec![],
         });
-        if let Some((_, s)) = fam.series.iter().find(|(k, _)| *k == key) {
+        if let Some((_, _, s)) = fam.series.iter().find(|(k, _, _)| *k == key) {
             if let Some(t) = pick(s) {
                 return t;
             }
         }
         let s = make();
         let t = pick(&s);
-        fam.series.push((key, s));
+        let owned = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        fam.series.push((key, owned, s));
         match t {
             Some(t) => t,
             None => unreachable!("a freshly made series has the requested type"),
@@ -311,7 +326,7 @@ impl Telemetry {
                     fam.help.replace('\\', "\\\\").replace('\n', "\\n")
                 );
                 let _ = writeln!(out, "# TYPE {name} {kind}");
-                for (labels, s) in &fam.series {
+                for (labels, _, s) in &fam.series {
                     let braces = |extra: &str| -> String {
                         match (labels.is_empty(), extra.is_empty()) {
                             (true, true) => String::new(),
@@ -366,6 +381,110 @@ impl Telemetry {
             f(&mut out);
         }
         out
+    }
+}
+
+impl Telemetry {
+    /// Every registered metric as one OTLP `ResourceMetrics` (scope `ferrotel`), with the same
+    /// names and attributes as the exposition: counters as cumulative monotonic sums, gauges,
+    /// histograms as cumulative explicit-bucket histograms, from `start_ns` to `now_ns`.
+    pub fn to_otlp(
+        &self,
+        resource: Resource,
+        start_ns: u64,
+        now_ns: u64,
+    ) -> ExportMetricsServiceRequest {
+        let fams = self
+            .registry
+            .families
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let metrics = fams
+            .iter()
+            .map(|(name, fam)| otlp_metric(name, fam, start_ns, now_ns))
+            .collect();
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(resource),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(InstrumentationScope {
+                        name: "ferrotel".into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        ..Default::default()
+                    }),
+                    metrics,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        }
+    }
+}
+
+fn otlp_metric(name: &str, fam: &Family, start_ns: u64, now_ns: u64) -> Metric {
+    let attrs = |labels: &Labels| -> Vec<KeyValue> {
+        labels
+            .iter()
+            .map(|(k, v)| crate::pdata::kv_str(k, v))
+            .collect()
+    };
+    let number = |labels: &Labels, v: number_data_point::Value| NumberDataPoint {
+        attributes: attrs(labels),
+        start_time_unix_nano: start_ns,
+        time_unix_nano: now_ns,
+        value: Some(v),
+        ..Default::default()
+    };
+    let mut points = vec![];
+    let mut buckets = vec![];
+    for (_, labels, s) in &fam.series {
+        use number_data_point::Value as V;
+        match s {
+            Series::Counter(c) => points.push(number(labels, V::AsInt(c.get() as i64))),
+            Series::Gauge(g) => points.push(number(labels, V::AsInt(g.get()))),
+            Series::GaugeFn(f) | Series::CounterFn(f) => {
+                points.push(number(labels, V::AsDouble(f())))
+            }
+            Series::Histogram(h) => {
+                let mut counts: Vec<u64> =
+                    h.0.counts
+                        .iter()
+                        .map(|c| c.load(Ordering::Relaxed))
+                        .collect();
+                let count = h.0.count.load(Ordering::Relaxed);
+                counts.push(count.saturating_sub(counts.iter().sum()));
+                buckets.push(HistogramDataPoint {
+                    attributes: attrs(labels),
+                    start_time_unix_nano: start_ns,
+                    time_unix_nano: now_ns,
+                    count,
+                    sum: Some(f64::from_bits(h.0.sum.load(Ordering::Relaxed))),
+                    bucket_counts: counts,
+                    explicit_bounds: h.0.bounds.clone(),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    let data = match fam.kind {
+        "counter" => metric::Data::Sum(Sum {
+            data_points: points,
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            is_monotonic: true,
+        }),
+        "histogram" => metric::Data::Histogram(OtlpHistogram {
+            data_points: buckets,
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+        }),
+        _ => metric::Data::Gauge(OtlpGauge {
+            data_points: points,
+        }),
+    };
+    Metric {
+        name: name.to_string(),
+        description: fam.help.clone(),
+        data: Some(data),
+        ..Default::default()
     }
 }
 

@@ -13,6 +13,7 @@ mod connector;
 pub mod exporter_runner;
 mod pipeline;
 mod self_metrics;
+pub mod self_push;
 mod service;
 
 pub use service::Service;

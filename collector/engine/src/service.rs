@@ -5,7 +5,10 @@
 use crate::build::{Graph, GraphBuilder, Node};
 use crate::exporter_runner::ExporterRunner;
 use crate::self_metrics;
+use crate::self_push::{self, MetricPusher};
+use ferrotel_config::telemetry::PullReader;
 use ferrotel_config::{Capability, ConfigErrors, Document, ExtensionUse};
+use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::telemetry::CounterStyle;
 use ferrotel_core::{
     ComponentId, ExporterStartContext, Extension, ExtensionContext, Extensions, Health,
@@ -20,8 +23,14 @@ use tokio_util::sync::CancellationToken;
 pub struct Service {
     telemetry: Telemetry,
     health: Health,
-    metrics_listen: Option<String>,
-    counter_style: CounterStyle,
+    /// The `pull` readers' endpoints; the first is shared with a prometheus exporter on it.
+    pull: Vec<PullReader>,
+    pushers: Vec<MetricPusher>,
+    /// Pushes self-metrics and logs: `service.telemetry.resource` over otelcol's defaults.
+    resource: Resource,
+    /// Ends the pushers after everything else stopped (their last push counts the drain).
+    push_stop: CancellationToken,
+    push_tasks: JoinSet<()>,
     graph: Graph,
     stop: CancellationToken,
     hard_stop: CancellationToken,
@@ -103,17 +112,31 @@ impl Service {
     /// (the phases are in [`crate::build`]). Nothing is bound or started.
     pub fn build(doc: &Document, registry: &Registry) -> Result<Service, ConfigErrors> {
         let telemetry = Telemetry::new();
-        let graph = GraphBuilder::new(doc, registry, telemetry.clone()).build()?;
-        let metrics = &doc.service.telemetry.metrics;
+        let graph = GraphBuilder::new(doc, registry, telemetry.clone()).build();
+        let cfg = &doc.service.telemetry;
+        let mut errors = ConfigErrors::default();
+        let mut pushers = vec![];
+        for r in &cfg.metrics.periodic {
+            match MetricPusher::new(registry, r) {
+                Ok(p) => pushers.push(p),
+                Err(e) => errors.extend(e),
+            }
+        }
+        let graph = match graph {
+            Ok(g) => errors.into_result(g)?,
+            Err(mut e) => {
+                e.extend(errors);
+                return Err(e);
+            }
+        };
         Ok(Service {
             telemetry,
             health: Health::default(),
-            metrics_listen: metrics.listen.clone(),
-            counter_style: if metrics.counter_total {
-                CounterStyle::Total
-            } else {
-                CounterStyle::Bare
-            },
+            pull: cfg.metrics.pull.clone(),
+            pushers,
+            resource: self_push::resource(&cfg.resource, "ferrotel", env!("CARGO_PKG_VERSION")),
+            push_stop: CancellationToken::new(),
+            push_tasks: JoinSet::new(),
             graph,
             stop: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
@@ -131,6 +154,16 @@ impl Service {
         &self.health
     }
 
+    /// Replaces the resource of pushed self-metrics (a distribution's own `service.name` and
+    /// version; see [`self_push::resource`]).
+    pub fn set_resource(&mut self, resource: Resource) {
+        self.resource = resource;
+    }
+
+    fn metrics_listen(&self) -> Option<String> {
+        self.pull.first().map(|p| p.listen.clone())
+    }
+
     /// Starts everything in dependency order: self-metrics, extensions, exporters (and their
     /// persistent queues and workers), the tick tasks of pipelines and connectors, receivers.
     ///
@@ -139,11 +172,16 @@ impl Service {
     pub async fn start(&mut self) -> Result<(), StartError> {
         self.health.set(HealthState::Starting);
         self_metrics::register_process_metrics(&self.telemetry);
-        if let Some(addr) = self.metrics_listen.clone() {
+        for p in self.pull.clone() {
+            let style = if p.counter_total {
+                CounterStyle::Total
+            } else {
+                CounterStyle::Bare
+            };
             self_metrics::serve(
-                &addr,
+                &p.listen,
                 self.telemetry.clone(),
-                self.counter_style,
+                style,
                 self.stop.clone(),
                 &mut self.servers,
             )
@@ -153,6 +191,7 @@ impl Service {
         check_extension_uses(&self.graph.extension_uses, &self.graph.extensions)?;
         let extensions = self.started_extensions();
         self.start_exporters(&extensions).await?;
+        self.start_pushers(&extensions).await?;
         self.start_tickers();
         self.start_receivers(&extensions).await?;
         self.health.set(HealthState::Ready);
@@ -179,13 +218,34 @@ impl Service {
         Ok(())
     }
 
-    async fn start_exporters(&mut self, extensions: &Extensions) -> Result<(), StartError> {
-        let ctx = ExporterStartContext {
+    fn exporter_start_context(&self, extensions: &Extensions) -> ExporterStartContext {
+        ExporterStartContext {
             telemetry: self.telemetry.clone(),
-            telemetry_listen: self.metrics_listen.clone(),
+            telemetry_listen: self.metrics_listen(),
             shutdown: self.stop.clone(),
             extensions: extensions.clone(),
-        };
+        }
+    }
+
+    async fn start_pushers(&mut self, extensions: &Extensions) -> Result<(), StartError> {
+        let mut ctx = self.exporter_start_context(extensions);
+        // The last push happens after `stop`: its exporter must not see a shutdown.
+        ctx.shutdown = CancellationToken::new();
+        for p in std::mem::take(&mut self.pushers) {
+            p.spawn(
+                &ctx,
+                self.telemetry.clone(),
+                self.resource.clone(),
+                self.push_stop.clone(),
+                &mut self.push_tasks,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn start_exporters(&mut self, extensions: &Extensions) -> Result<(), StartError> {
+        let ctx = self.exporter_start_context(extensions);
         for (id, exp) in &self.graph.exporters {
             exp.start(&ctx)
                 .await
@@ -254,6 +314,8 @@ impl Service {
         for (_, ext) in self.graph.extensions.iter_mut().rev() {
             ext.shutdown().await;
         }
+        self.push_stop.cancel();
+        self_push::finish(&mut self.push_tasks, Duration::from_secs(5)).await;
         self.servers.abort_all();
         timer.abort();
         tracing::info!("Shutdown complete.");

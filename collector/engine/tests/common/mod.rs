@@ -315,7 +315,7 @@ pub fn document(yaml: &str) -> Document {
         &|_| None,
     )
     .unwrap();
-    doc.service.telemetry.metrics.listen = None;
+    doc.service.telemetry.metrics.pull.clear();
     doc
 }
 
