@@ -38,6 +38,7 @@
 pub mod cli;
 pub mod components;
 mod logging;
+mod reload;
 mod run;
 
 /// The extension guide, `docs/extending.md`; its Rust examples compile as doctests, so the guide

@@ -1,12 +1,11 @@
-//! Loading the configuration, then validating or running it until a shutdown signal.
+//! Loading the configuration, then validating it or running it (see [`crate::reload`]).
 
 use crate::cli::{Cli, Command};
+use crate::reload;
 use crate::{describe_components, BuildInfo, DEFAULT_CONFIG};
 use anyhow::Context;
 use ferrotel_config::{ConfigErrors, ConfigSource, Document};
 use ferrotel_core::Registry;
-use ferrotel_engine::Service;
-use std::time::Duration;
 
 /// The merged document and its structural errors (reported together with component errors).
 fn load(cli: &Cli) -> Result<(Document, ConfigErrors), ConfigErrors> {
@@ -32,7 +31,7 @@ pub(crate) fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Res
     }
     let shutdown_timeout = ferrotel_config::GoDuration::parse(&cli.shutdown_timeout)
         .map_err(|e| anyhow::anyhow!("--shutdown-timeout: {e}"))?;
-    let (doc, mut errors) = load(&cli)?;
+    let (doc, errors) = load(&cli)?;
     crate::logging::init_logging(&doc.service.telemetry.logs.level);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -40,46 +39,12 @@ pub(crate) fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Res
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         // Components are created inside the runtime: some spawn helpers at creation.
-        let service = match Service::build(&doc, &registry) {
-            Ok(service) if errors.is_empty() => service,
-            Ok(_) => return Err(errors.into()),
-            Err(e) => {
-                errors.extend(e);
-                return Err(errors.into());
-            }
-        };
+        let service = reload::build(&doc, errors, &registry)?;
         if let Some(Command::Validate) = cli.command {
             eprintln!("The configuration is valid.");
             return Ok(());
         }
-        serve(service, shutdown_timeout.0).await
+        let supervisor = reload::Supervisor::new(move || load(&cli), registry, shutdown_timeout.0);
+        supervisor.serve(service, doc).await
     })
-}
-
-async fn serve(mut service: Service, shutdown_timeout: Duration) -> anyhow::Result<()> {
-    if let Err(e) = service.start().await {
-        service.shutdown(Duration::from_secs(5)).await;
-        anyhow::bail!("failed to start: {e}");
-    }
-    wait_for_signal().await;
-    tracing::info!("Received shutdown signal, draining (up to {shutdown_timeout:?})");
-    service.shutdown(shutdown_timeout).await;
-    Ok(())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut t), Ok(mut i)) => {
-            tokio::select! {
-                _ = t.recv() => {}
-                _ = i.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -69,6 +69,8 @@ pub struct ReceiverContext {
     pub shutdown: CancellationToken,
     /// The started extensions (authenticators for `auth.authenticator`).
     pub extensions: Extensions,
+    /// Where to bind: sockets kept open across a configuration reload.
+    pub listeners: crate::Listeners,
 }
 
 /// A network listener that turns requests into [`Batch`]es.
@@ -196,6 +198,8 @@ pub struct ExporterStartContext {
     pub shutdown: CancellationToken,
     /// The started extensions (authenticators for `auth.authenticator`).
     pub extensions: Extensions,
+    /// Where a pull exporter binds: sockets kept open across a configuration reload.
+    pub listeners: crate::Listeners,
 }
 
 /// exporterhelper settings: per-attempt timeout, retry and queue.
@@ -263,6 +267,8 @@ pub struct ExtensionContext {
     pub health: Health,
     pub telemetry: Telemetry,
     pub shutdown: CancellationToken,
+    /// Where to bind: sockets kept open across a configuration reload.
+    pub listeners: crate::Listeners,
 }
 
 /// A component outside pipelines (health_check, auth, storage). Start order is

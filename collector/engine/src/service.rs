@@ -9,7 +9,7 @@ use ferrotel_config::{ConfigErrors, Document};
 use ferrotel_core::telemetry::CounterStyle;
 use ferrotel_core::{
     ComponentId, ExporterStartContext, Extension, ExtensionContext, Extensions, Health,
-    HealthState, ReceiverContext, Registry, StartError, Telemetry,
+    HealthState, Listeners, ReceiverContext, Registry, StartError, Telemetry,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,7 @@ pub struct Service {
     health: Health,
     metrics_listen: Option<String>,
     counter_style: CounterStyle,
+    listeners: Listeners,
     graph: Graph,
     stop: CancellationToken,
     hard_stop: CancellationToken,
@@ -76,6 +77,7 @@ impl Service {
             } else {
                 CounterStyle::Bare
             },
+            listeners: Listeners::default(),
             graph,
             stop: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
@@ -93,6 +95,18 @@ impl Service {
         &self.health
     }
 
+    /// How counters are named on `/metrics` (`service.telemetry.metrics`).
+    pub fn counter_style(&self) -> CounterStyle {
+        self.counter_style
+    }
+
+    /// Binds through `listeners` instead of a pool of its own, so that sockets outlive this
+    /// service: a reload hands the same pool to the next one (see [`Listeners`]).
+    pub fn with_listeners(mut self, listeners: Listeners) -> Self {
+        self.listeners = listeners;
+        self
+    }
+
     /// Starts everything in dependency order: self-metrics, extensions, exporters (and their
     /// persistent queues and workers), the tick tasks of pipelines and connectors, receivers.
     ///
@@ -103,6 +117,7 @@ impl Service {
         self_metrics::register_process_metrics(&self.telemetry);
         if let Some(addr) = self.metrics_listen.clone() {
             self_metrics::serve(
+                &self.listeners,
                 &addr,
                 self.telemetry.clone(),
                 self.counter_style,
@@ -132,6 +147,7 @@ impl Service {
                 health: self.health.clone(),
                 telemetry: self.telemetry.clone(),
                 shutdown: self.stop.clone(),
+                listeners: self.listeners.clone(),
             };
             ext.start(ctx)
                 .await
@@ -146,6 +162,7 @@ impl Service {
             telemetry_listen: self.metrics_listen.clone(),
             shutdown: self.stop.clone(),
             extensions: extensions.clone(),
+            listeners: self.listeners.clone(),
         };
         for (id, exp) in &self.graph.exporters {
             exp.start(&ctx)
@@ -176,6 +193,7 @@ impl Service {
                 telemetry: self.telemetry.clone(),
                 shutdown: self.stop.clone(),
                 extensions: extensions.clone(),
+                listeners: self.listeners.clone(),
             };
             slot.receiver
                 .start(ctx)

@@ -230,7 +230,9 @@ impl Extension for HealthCheck {
                 "check_collector_pipeline is deprecated and not implemented by ferrotel; it is ignored"
             );
         }
-        let listener = tokio::net::TcpListener::bind(&self.cfg.endpoint)
+        let listener = ctx
+            .listeners
+            .bind(&self.cfg.endpoint)
             .await
             .map_err(|e| StartError(format!("listen tcp {}: {e}", self.cfg.endpoint)))?;
         self.local_addr = listener.local_addr().ok();
@@ -361,6 +363,7 @@ mod tests {
             health: health.clone(),
             telemetry: Telemetry::new(),
             shutdown: CancellationToken::new(),
+            listeners: Default::default(),
         })
         .await
         .unwrap();
@@ -456,6 +459,7 @@ mod tests {
                 health: Health::default(),
                 telemetry: Telemetry::new(),
                 shutdown: CancellationToken::new(),
+                listeners: Default::default(),
             })
             .await;
         assert!(e.is_err());

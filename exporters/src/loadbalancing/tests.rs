@@ -569,6 +569,7 @@ async fn exporter_for(backends: &[&str], extra: &str) -> (ExporterParts, Vec<Str
             telemetry_listen: None,
             shutdown: Default::default(),
             extensions: Default::default(),
+            listeners: Default::default(),
         })
         .await
         .unwrap();

@@ -379,6 +379,7 @@ async fn started(
         telemetry_listen: None,
         shutdown: Default::default(),
         extensions,
+        listeners: Default::default(),
     };
     exp.start(&sc).await?;
     Ok(exp)

@@ -406,7 +406,7 @@ fn respond(req: &Request<hyper::body::Incoming>, inner: &Inner) -> Response<Full
     r
 }
 
-async fn serve(listener: TcpListener, inner: Arc<Inner>, stop: CancellationToken) {
+async fn serve(listener: Arc<TcpListener>, inner: Arc<Inner>, stop: CancellationToken) {
     loop {
         let stream = tokio::select! {
             r = listener.accept() => match r {
@@ -455,7 +455,7 @@ impl Exporter for PrometheusExporter {
             }
         }
         let addr = bind_address(&self.endpoint);
-        let listener = TcpListener::bind(&addr).await.map_err(|e| {
+        let listener = ctx.listeners.bind(&addr).await.map_err(|e| {
             let hint = match (&mine, telemetry.and_then(normalize_endpoint)) {
                 (Some((_, p)), Some((_, tp))) if *p == tp => format!(
                     " (service.telemetry.metrics listens on {}; give both the same address to share one listener)",

@@ -50,7 +50,7 @@ pub use limits::LimitsConfig;
 use ferrotel_config::{ConfigErrors, Findings, Kind, Validator};
 use ferrotel_core::telemetry::{item_suffix, Counter};
 use ferrotel_core::{
-    AuthError, Batch, Consumer, Consumers, CreateContext, Data, Factory, FactoryInfo,
+    AuthError, Batch, Consumer, Consumers, CreateContext, Data, Factory, FactoryInfo, Listeners,
     PipelineError, Receiver, ReceiverContext, RequestMeta, ServerAuthenticator, Signal, Stability,
     StartError, Telemetry,
 };
@@ -126,8 +126,12 @@ impl OtlpReceiver {
     }
 }
 
-async fn bind(endpoint: &str, key: &str) -> Result<TcpListener, StartError> {
-    TcpListener::bind(endpoint).await.map_err(|e| {
+async fn bind(
+    listeners: &Listeners,
+    endpoint: &str,
+    key: &str,
+) -> Result<Arc<TcpListener>, StartError> {
+    listeners.bind(endpoint).await.map_err(|e| {
         StartError(format!(
             "otlp receiver: cannot listen on {endpoint} ({key}): {e}"
         ))
@@ -178,11 +182,17 @@ impl Receiver for OtlpReceiver {
         )?;
         // Bind both before serving either, so a failure leaves nothing running.
         let grpc = match &p.grpc {
-            Some(g) => Some((g, bind(&g.endpoint, "protocols.grpc.endpoint").await?)),
+            Some(g) => Some((
+                g,
+                bind(&ctx.listeners, &g.endpoint, "protocols.grpc.endpoint").await?,
+            )),
             None => None,
         };
         let http = match &p.http {
-            Some(h) => Some((h, bind(&h.endpoint, "protocols.http.endpoint").await?)),
+            Some(h) => Some((
+                h,
+                bind(&ctx.listeners, &h.endpoint, "protocols.http.endpoint").await?,
+            )),
             None => None,
         };
         self.stop = ctx.shutdown.child_token();
