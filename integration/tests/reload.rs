@@ -221,6 +221,19 @@ async fn send_one(port: u16, out: &Outcome) {
     out.acked(ids);
 }
 
+/// The log of the `n`th failed reload: its line and what follows up to the next failure (an
+/// error spanning several lines).
+fn nth_failure(log: &str, n: usize) -> String {
+    let text = "Config reload failed";
+    log.match_indices(text)
+        .nth(n)
+        .map(|(at, _)| {
+            let rest = &log[at + text.len()..];
+            rest[..rest.find(text).unwrap_or(rest.len())].to_string()
+        })
+        .unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_reloads_keep_the_old_config_serving() {
     let sink = Sink::start().await;
@@ -239,28 +252,17 @@ async fn bad_reloads_keep_the_old_config_serving() {
         c.reload(yaml);
         let c = &c;
         tokio::task::block_in_place(|| wait_logged(c, "Config reload failed", i + 1));
-        let log = c.stderr();
-        let line = log
-            .lines()
-            .filter(|l| l.contains("Config reload failed"))
-            .nth(i)
-            .unwrap_or_default();
+        let failure = nth_failure(&c.stderr(), i);
         assert!(
-            line.contains(reason),
-            "{what}: the failure names its reason ({reason:?}): {line}"
+            failure.contains(reason),
+            "{what}: the failure names its reason ({reason:?}): {failure}"
         );
         send_one(c.ports.grpc, &out).await;
     }
-    let port_line = c
-        .stderr()
-        .lines()
-        .filter(|l| l.contains("Config reload failed"))
-        .nth(2)
-        .unwrap_or_default()
-        .to_string();
+    let failure = nth_failure(&c.stderr(), 2);
     assert!(
-        port_line.contains(&taken_port.to_string()),
-        "the start error names the port: {port_line}"
+        failure.contains(&taken_port.to_string()),
+        "the start error names the port: {failure}"
     );
     let metrics = tokio::task::block_in_place(|| c.metrics_text());
     assert_eq!(

@@ -1,7 +1,8 @@
 //! The TCP listeners of a running collector, kept open across a configuration reload.
 //!
 //! Every component that listens (receivers, health_check, self-metrics, pull exporters) binds
-//! through [`Listeners::bind`]. Within one service each endpoint is bound once. When the
+//! through [`Listeners::bind`], naming the config key it binds for (its owner). Within one
+//! service each socket is handed out once. When the
 //! collector reloads its configuration, the old service stops accepting and shuts down while
 //! the pool keeps its sockets open (the kernel queues new connections in their backlog); the
 //! new service asks for the same endpoints and gets the same sockets back, so clients never
@@ -9,7 +10,7 @@
 //!
 //! ```text
 //! pool.begin_generation();   // before starting the next service
-//! service.start().await;     // components call ctx.listeners.bind(endpoint)
+//! service.start().await;     // components call ctx.listeners.bind(owner, endpoint)
 //! pool.release_unclaimed();  // close what the new configuration no longer listens on
 //! ```
 
@@ -23,7 +24,9 @@ use tokio::net::TcpListener;
 pub struct Listeners(Arc<Mutex<Vec<Entry>>>);
 
 struct Entry {
-    /// The endpoint as configured (`127.0.0.1:0` only matches itself).
+    /// The config key it was bound for (`receivers.otlp.protocols.grpc.endpoint`).
+    owner: String,
+    /// The endpoint as configured.
     endpoint: String,
     addr: SocketAddr,
     listener: Arc<TcpListener>,
@@ -43,21 +46,23 @@ impl Listeners {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A listener on `endpoint` (`host:port`): the socket a previous generation held for the
-    /// same endpoint if there is one not yet taken, else a newly bound one. An endpoint with a
-    /// fixed port also matches a held socket bound to the address it resolves to, however it
-    /// was spelled; port 0 matches only the same spelling.
-    pub async fn bind(&self, endpoint: &str) -> std::io::Result<Arc<TcpListener>> {
+    /// A listener on `endpoint` (`host:port`) for the config key `owner`: a socket a previous
+    /// generation held, not yet taken, if one matches, else a newly bound one. An endpoint with
+    /// a fixed port matches the held socket bound to the address it resolves to, whoever bound
+    /// it and however it was spelled (the port is taken by it anyway); port 0 matches only the
+    /// same owner with the same spelling.
+    pub async fn bind(&self, owner: &str, endpoint: &str) -> std::io::Result<Arc<TcpListener>> {
         let resolved: Vec<SocketAddr> = match tokio::net::lookup_host(endpoint).await {
             Ok(addrs) => addrs.filter(|a| a.port() != 0).collect(),
             Err(_) => vec![],
         };
-        if let Some(held) = self.claim(endpoint, &resolved) {
+        if let Some(held) = self.claim(owner, endpoint, &resolved) {
             return Ok(held);
         }
         let listener = Arc::new(TcpListener::bind(endpoint).await?);
         let addr = listener.local_addr()?;
         self.lock().push(Entry {
+            owner: owner.to_string(),
             endpoint: endpoint.to_string(),
             addr,
             listener: listener.clone(),
@@ -66,11 +71,21 @@ impl Listeners {
         Ok(listener)
     }
 
-    fn claim(&self, endpoint: &str, resolved: &[SocketAddr]) -> Option<Arc<TcpListener>> {
+    fn claim(
+        &self,
+        owner: &str,
+        endpoint: &str,
+        resolved: &[SocketAddr],
+    ) -> Option<Arc<TcpListener>> {
         let mut entries = self.lock();
-        let entry = entries
-            .iter_mut()
-            .find(|e| !e.claimed && (e.endpoint == endpoint || resolved.contains(&e.addr)))?;
+        let entry = entries.iter_mut().find(|e| {
+            !e.claimed
+                && if resolved.is_empty() {
+                    e.owner == owner && e.endpoint == endpoint
+                } else {
+                    resolved.contains(&e.addr)
+                }
+        })?;
         entry.claimed = true;
         Some(entry.listener.clone())
     }
@@ -100,22 +115,31 @@ mod tests {
     #[tokio::test]
     async fn same_endpoint_is_bound_once_per_generation_and_kept_across() {
         let pool = Listeners::default();
-        let a = pool.bind("127.0.0.1:0").await.unwrap();
-        let b = pool.bind("127.0.0.1:0").await.unwrap();
+        let a = pool.bind("a", "127.0.0.1:0").await.unwrap();
+        let b = pool.bind("b", "127.0.0.1:0").await.unwrap();
         let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
         assert_ne!(
             a_addr, b_addr,
             "two listeners of one generation get two sockets"
         );
         pool.begin_generation();
-        let again = pool.bind("127.0.0.1:0").await.unwrap();
+        let other = pool.bind("c", "127.0.0.1:0").await.unwrap();
+        assert!(
+            ![a_addr, b_addr].contains(&other.local_addr().unwrap()),
+            "port 0 of another owner is a new socket"
+        );
+        let again = pool.bind("a", "127.0.0.1:0").await.unwrap();
         assert_eq!(again.local_addr().unwrap(), a_addr);
-        let by_port = pool.bind(&b_addr.to_string()).await.unwrap();
+        let by_port = pool.bind("c", &b_addr.to_string()).await.unwrap();
         assert_eq!(by_port.local_addr().unwrap(), b_addr);
         let by_name = format!("localhost:{}", a_addr.port());
         pool.begin_generation();
         assert_eq!(
-            pool.bind(&by_name).await.unwrap().local_addr().unwrap(),
+            pool.bind("a", &by_name)
+                .await
+                .unwrap()
+                .local_addr()
+                .unwrap(),
             a_addr,
             "a fixed port matches the held socket of the address it resolves to"
         );
@@ -152,6 +176,6 @@ mod tests {
     async fn a_taken_port_is_an_error() {
         let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = other.local_addr().unwrap().to_string();
-        assert!(Listeners::default().bind(&addr).await.is_err());
+        assert!(Listeners::default().bind("a", &addr).await.is_err());
     }
 }

@@ -62,11 +62,14 @@ pub async fn serve(
     stop: CancellationToken,
     tasks: &mut JoinSet<()>,
 ) -> Result<(), StartError> {
-    let listener = listeners.bind(addr).await.map_err(|e| {
-        StartError(format!(
-            "service.telemetry.metrics: cannot listen on {addr}: {e}"
-        ))
-    })?;
+    let listener = listeners
+        .bind("service.telemetry.metrics", addr)
+        .await
+        .map_err(|e| {
+            StartError(format!(
+                "service.telemetry.metrics: cannot listen on {addr}: {e}"
+            ))
+        })?;
     // The address actually bound (port 0 shows the kernel's choice; harnesses read it).
     let bound = listener
         .local_addr()

@@ -232,7 +232,10 @@ impl Extension for HealthCheck {
         }
         let listener = ctx
             .listeners
-            .bind(&self.cfg.endpoint)
+            .bind(
+                &format!("extensions.{}.endpoint", ctx.id),
+                &self.cfg.endpoint,
+            )
             .await
             .map_err(|e| StartError(format!("listen tcp {}: {e}", self.cfg.endpoint)))?;
         self.local_addr = listener.local_addr().ok();

@@ -455,7 +455,8 @@ impl Exporter for PrometheusExporter {
             }
         }
         let addr = bind_address(&self.endpoint);
-        let listener = ctx.listeners.bind(&addr).await.map_err(|e| {
+        let owner = format!("exporters.{}.endpoint", self.id);
+        let listener = ctx.listeners.bind(&owner, &addr).await.map_err(|e| {
             let hint = match (&mine, telemetry.and_then(normalize_endpoint)) {
                 (Some((_, p)), Some((_, tp))) if *p == tp => format!(
                     " (service.telemetry.metrics listens on {}; give both the same address to share one listener)",

@@ -50,7 +50,7 @@ pub use limits::LimitsConfig;
 use ferrotel_config::{ConfigErrors, Findings, Kind, Validator};
 use ferrotel_core::telemetry::{item_suffix, Counter};
 use ferrotel_core::{
-    AuthError, Batch, Consumer, Consumers, CreateContext, Data, Factory, FactoryInfo, Listeners,
+    AuthError, Batch, Consumer, Consumers, CreateContext, Data, Factory, FactoryInfo,
     PipelineError, Receiver, ReceiverContext, RequestMeta, ServerAuthenticator, Signal, Stability,
     StartError, Telemetry,
 };
@@ -127,11 +127,12 @@ impl OtlpReceiver {
 }
 
 async fn bind(
-    listeners: &Listeners,
+    ctx: &ReceiverContext,
     endpoint: &str,
     key: &str,
 ) -> Result<Arc<TcpListener>, StartError> {
-    listeners.bind(endpoint).await.map_err(|e| {
+    let owner = format!("receivers.{}.{key}", ctx.id);
+    ctx.listeners.bind(&owner, endpoint).await.map_err(|e| {
         StartError(format!(
             "otlp receiver: cannot listen on {endpoint} ({key}): {e}"
         ))
@@ -182,17 +183,11 @@ impl Receiver for OtlpReceiver {
         )?;
         // Bind both before serving either, so a failure leaves nothing running.
         let grpc = match &p.grpc {
-            Some(g) => Some((
-                g,
-                bind(&ctx.listeners, &g.endpoint, "protocols.grpc.endpoint").await?,
-            )),
+            Some(g) => Some((g, bind(&ctx, &g.endpoint, "protocols.grpc.endpoint").await?)),
             None => None,
         };
         let http = match &p.http {
-            Some(h) => Some((
-                h,
-                bind(&ctx.listeners, &h.endpoint, "protocols.http.endpoint").await?,
-            )),
+            Some(h) => Some((h, bind(&ctx, &h.endpoint, "protocols.http.endpoint").await?)),
             None => None,
         };
         self.stop = ctx.shutdown.child_token();
