@@ -3,6 +3,9 @@
 //! component, a port taken by another process) keeps the previous one serving and is counted;
 //! a changed receiver endpoint closes the old port and serves on the new one.
 
+// Tests may unwrap: a panic is how they fail.
+#![allow(clippy::unwrap_used)]
+
 use ferrotel_integration::sink::Sink;
 use ferrotel_integration::{base_config, span_request, startup, Collector};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
@@ -305,7 +308,7 @@ async fn reload_moves_a_changed_endpoint_and_keeps_the_others() {
     let reserved = ferrotel_integration::ReservedPort::new();
     let new_port = reserved.port();
     let moved = first.replace(
-        &format!("grpc:\n        endpoint: 127.0.0.1:0"),
+        "grpc:\n        endpoint: 127.0.0.1:0",
         &format!("grpc:\n        endpoint: 127.0.0.1:{new_port}"),
     );
     assert_ne!(moved, first);

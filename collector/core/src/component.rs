@@ -75,7 +75,8 @@ pub struct ReceiverContext {
 
 /// A network listener that turns requests into [`Batch`]es.
 ///
-/// Contract: `start` binds its sockets (a bind failure is a [`StartError`]) and spawns its
+/// Contract: `start` binds its sockets through `ctx.listeners` (a bind failure is a
+/// [`StartError`]) and spawns its
 /// serving tasks, then returns. When `ctx.shutdown` is cancelled it stops accepting; `shutdown`
 /// waits until requests in flight have been answered. `shutdown` is idempotent and safe without
 /// `start`.

@@ -149,19 +149,19 @@ mod tests {
     async fn unclaimed_sockets_close_on_release() {
         let pool = Listeners::default();
         let kept = pool
-            .bind("127.0.0.1:0")
+            .bind("a", "127.0.0.1:0")
             .await
             .unwrap()
             .local_addr()
             .unwrap();
         let dropped = pool
-            .bind("127.0.0.1:0")
+            .bind("b", "127.0.0.1:0")
             .await
             .unwrap()
             .local_addr()
             .unwrap();
         pool.begin_generation();
-        pool.bind(&kept.to_string()).await.unwrap();
+        pool.bind("a", "127.0.0.1:0").await.unwrap();
         pool.release_unclaimed();
         assert_eq!(pool.held(), vec![kept]);
         assert!(tokio::net::TcpStream::connect(kept).await.is_ok());
