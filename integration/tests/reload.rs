@@ -67,6 +67,16 @@ impl Outcome {
     }
 }
 
+fn retryable(s: &tonic::Status) -> bool {
+    let from_transport = std::error::Error::source(s)
+        .is_some_and(|e| e.downcast_ref::<tonic::transport::Error>().is_some());
+    from_transport
+        || matches!(
+            s.code(),
+            tonic::Code::Unavailable | tonic::Code::ResourceExhausted
+        )
+}
+
 /// Sends requests until told to stop, each with new ids, retrying retryable failures with
 /// the same ids (as SDK exporters do). A refused connection is recorded as fatal.
 async fn grpc_client(port: u16, out: Arc<Outcome>) {
@@ -82,12 +92,10 @@ async fn grpc_client(port: u16, out: Arc<Outcome>) {
                 Err(s) if format!("{s:?}").contains("Connection refused") => {
                     return out.fatal(format!("grpc: connection refused: {s:?}"));
                 }
-                Err(s)
-                    if matches!(
-                        s.code(),
-                        tonic::Code::Unavailable | tonic::Code::ResourceExhausted
-                    ) =>
-                {
+                // Retryable statuses, and transport failures the client itself turned into a
+                // status (a request racing the GOAWAY of a draining connection: HTTP/2 says the
+                // server did not process it, and the duplicate check below holds it to that).
+                Err(s) if retryable(&s) => {
                     out.retried.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
