@@ -41,6 +41,7 @@ pub mod cli;
 pub mod components;
 pub mod featuregates;
 mod logging;
+mod reload;
 mod run;
 
 /// The extension guide, `docs/extending.md`; its Rust examples compile as doctests, so the guide

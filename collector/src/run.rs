@@ -1,11 +1,11 @@
-//! Loading the configuration, then validating or running it until a shutdown signal.
+//! Loading the configuration, then validating it or running it (see [`crate::reload`]).
 
 use crate::cli::{Cli, Command, PrintFormat, PrintMode};
+use crate::reload;
 use crate::{describe_components, featuregates, BuildInfo, DEFAULT_CONFIG};
 use anyhow::Context;
 use ferrotel_config::{ConfigErrors, ConfigSource, Document};
 use ferrotel_core::Registry;
-use ferrotel_engine::Service;
 use std::io::Write;
 use std::time::Duration;
 
@@ -82,11 +82,6 @@ pub(crate) fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Res
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         // Components are created inside the runtime: some spawn helpers at creation.
-        let resource = ferrotel_engine::self_push::resource(
-            &doc.service.telemetry.resource,
-            build.command,
-            build.version,
-        );
         let log_exporters = match log_queue.map(|q| q.exporters(&registry)).transpose() {
             Ok(l) => l,
             Err(e) => {
@@ -94,17 +89,7 @@ pub(crate) fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Res
                 None
             }
         };
-        let service = match Service::build(&doc, &registry) {
-            Ok(mut service) if errors.is_empty() => {
-                service.set_resource(resource.clone());
-                service
-            }
-            Ok(_) => return Err(errors.into()),
-            Err(e) => {
-                errors.extend(e);
-                return Err(errors.into());
-            }
-        };
+        let service = reload::build(&doc, errors, &registry, build)?;
         if let Some(Command::Validate) = cli.command {
             eprintln!("The configuration is valid.");
             return Ok(());
@@ -112,41 +97,19 @@ pub(crate) fn run(cli: Cli, build: BuildInfo, registry: Registry) -> anyhow::Res
         let log_stop = tokio_util::sync::CancellationToken::new();
         let mut log_tasks = tokio::task::JoinSet::new();
         if let Some(l) = log_exporters {
-            l.spawn(resource, log_stop.clone(), &mut log_tasks);
+            l.spawn(
+                reload::resource(&doc, build),
+                log_stop.clone(),
+                &mut log_tasks,
+            );
         }
-        let served = serve(service, shutdown_timeout.0).await;
+        let supervisor =
+            reload::Supervisor::new(move || load(&cli), registry, build, shutdown_timeout.0);
+        let served = supervisor.serve(service, doc).await;
         // The last records (shutdown's) are sent before exit.
         log_stop.cancel();
         let flushed = async { while log_tasks.join_next().await.is_some() {} };
         let _ = tokio::time::timeout(Duration::from_secs(5), flushed).await;
         served
     })
-}
-
-async fn serve(mut service: Service, shutdown_timeout: Duration) -> anyhow::Result<()> {
-    if let Err(e) = service.start().await {
-        service.shutdown(Duration::from_secs(5)).await;
-        anyhow::bail!("failed to start: {e}");
-    }
-    wait_for_signal().await;
-    tracing::info!("Received shutdown signal, draining (up to {shutdown_timeout:?})");
-    service.shutdown(shutdown_timeout).await;
-    Ok(())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut t), Ok(mut i)) => {
-            tokio::select! {
-                _ = t.recv() => {}
-                _ = i.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -167,6 +167,7 @@ async fn every_receiver_starts_and_stops_for_every_signal() {
                 telemetry: Telemetry::new(),
                 shutdown: shutdown.clone(),
                 extensions: Extensions::default(),
+                listeners: Default::default(),
             };
             receiver
                 .start(rctx)
@@ -236,6 +237,7 @@ async fn every_exporter_starts_exports_and_stops_for_every_signal() {
             telemetry_listen: None,
             shutdown: shutdown.clone(),
             extensions: Extensions::default(),
+            listeners: Default::default(),
         };
         parts
             .exporter
@@ -303,6 +305,7 @@ async fn every_extension_starts_and_stops() {
             health: Health::default(),
             telemetry: Telemetry::new(),
             shutdown: shutdown.clone(),
+            listeners: Default::default(),
         };
         ext.start(ectx)
             .await

@@ -357,5 +357,4 @@ mod tests {
              level, gated under the \"service.profilesSupport\" feature gate"
         );
     }
-
 }

@@ -81,6 +81,12 @@ pub mod startup {
     /// The `endpoint=` of the first line of `log` with `message` (and, if given, the
     /// component `id`).
     pub fn addr(log: &str, message: &str, id: Option<&str>) -> Option<std::net::SocketAddr> {
+        addrs(log, message, id).into_iter().next()
+    }
+
+    /// The `endpoint=` of every line of `log` with `message` (and, if given, the component
+    /// `id`), oldest first: a collector that reloaded its configuration logs one per start.
+    pub fn addrs(log: &str, message: &str, id: Option<&str>) -> Vec<std::net::SocketAddr> {
         let id = id.map(|id| format!("otelcol.component.id={id}"));
         log.lines()
             .filter(|l| l.contains(message))
@@ -88,11 +94,12 @@ pub mod startup {
                 id.as_ref()
                     .is_none_or(|id| l.split_whitespace().any(|t| t == id))
             })
-            .find_map(|l| {
+            .filter_map(|l| {
                 l.split_whitespace()
                     .find_map(|t| t.strip_prefix("endpoint="))
                     .and_then(|a| a.parse().ok())
             })
+            .collect()
     }
 }
 
@@ -244,6 +251,16 @@ impl Collector {
             .arg(self.child.id().to_string())
             .status();
         self.wait_exit(timeout).and_then(|s| s.code())
+    }
+
+    /// Replaces the config file the collector was started with by `config` and sends SIGHUP
+    /// (a reload re-reads it).
+    pub fn reload(&self, config: &str) {
+        std::fs::write(self.config_dir.path().join("config.yaml"), config).expect("write config");
+        let _ = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.child.id().to_string())
+            .status();
     }
 
     /// Kills the process with SIGKILL (no shutdown at all, like a crash or an OOM kill) and

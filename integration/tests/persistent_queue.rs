@@ -3,7 +3,8 @@
 //! survives `kill -9`; a new collector with the same config and directory delivers all of it
 //! once the destination is up, and sends again at most what it counted as possibly duplicated.
 //! A full persistent queue refuses with UNAVAILABLE, and a storage id that names no storage
-//! extension is a config error with its path.
+//! extension is a config error with its path. A SIGHUP reload that moves the destination
+//! carries what the queue holds over to the new exporter.
 
 use ferrotel_integration::sink::Sink;
 use ferrotel_integration::{
@@ -242,4 +243,35 @@ fn sigterm_with_the_destination_down_keeps_the_queue_for_the_next_start() {
         .into_iter()
         .collect::<HashSet<_>>()
         == want));
+}
+
+#[test]
+fn a_reload_carries_the_persistent_queue_over_to_the_new_exporter() {
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("queue");
+    let down = ReservedPort::new();
+    let mut c = Collector::start(
+        &config(down.port(), &dir, "num_consumers: 2"),
+        &["--shutdown-timeout", "1s"],
+    );
+    let (acked, refused) = rt.block_on(send(c.ports.grpc, 20));
+    assert_eq!((acked.len(), refused), (20, 0));
+    let sink = rt.block_on(Sink::start());
+    // The destination moves: the old service gives up after 1s, leaving the queue on disk.
+    c.reload(&config(sink.port(), &dir, "num_consumers: 2"));
+    let all = acked.len() * SPANS_PER_REQUEST as usize;
+    let delivered = eventually(Duration::from_secs(30), || {
+        sink.span_ids().into_iter().collect::<HashSet<_>>().len() >= all
+    });
+    assert!(
+        delivered,
+        "{} of {all} spans delivered after the reload; stderr:\n{}",
+        sink.span_ids().into_iter().collect::<HashSet<_>>().len(),
+        c.stderr()
+    );
+    let log = c.stderr();
+    assert!(log.contains("Config reload succeeded"), "{log}");
+    assert_eq!(c.terminate(Duration::from_secs(30)), Some(0));
+    drop(down);
 }

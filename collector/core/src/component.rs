@@ -81,11 +81,14 @@ pub struct ReceiverContext {
     pub shutdown: CancellationToken,
     /// The started extensions (authenticators for `auth.authenticator`).
     pub extensions: Extensions,
+    /// Where to bind: sockets kept open across a configuration reload.
+    pub listeners: crate::Listeners,
 }
 
 /// A network listener that turns requests into [`Batch`]es.
 ///
-/// Contract: `start` binds its sockets (a bind failure is a [`StartError`]) and spawns its
+/// Contract: `start` binds its sockets through `ctx.listeners` (a bind failure is a
+/// [`StartError`]) and spawns its
 /// serving tasks, then returns. When `ctx.shutdown` is cancelled it stops accepting; `shutdown`
 /// waits until requests in flight have been answered. `shutdown` is idempotent and safe without
 /// `start`.
@@ -220,6 +223,8 @@ pub struct ExporterStartContext {
     pub shutdown: CancellationToken,
     /// The started extensions (authenticators for `auth.authenticator`).
     pub extensions: Extensions,
+    /// Where a pull exporter binds: sockets kept open across a configuration reload.
+    pub listeners: crate::Listeners,
 }
 
 /// exporterhelper settings: per-attempt timeout, retry and queue.
@@ -287,6 +292,8 @@ pub struct ExtensionContext {
     pub health: Health,
     pub telemetry: Telemetry,
     pub shutdown: CancellationToken,
+    /// Where to bind: sockets kept open across a configuration reload.
+    pub listeners: crate::Listeners,
 }
 
 /// A component outside pipelines (health_check, auth, storage). Start order is

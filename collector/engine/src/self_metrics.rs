@@ -3,18 +3,21 @@
 
 use bytes::Bytes;
 use ferrotel_core::telemetry::CounterStyle;
-use ferrotel_core::{StartError, Telemetry};
+use ferrotel_core::{Listeners, StartError, Telemetry};
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::sync::OnceLock;
 use std::time::Instant;
-use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// When the process started serving: uptime survives configuration reloads.
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
 /// Registers otelcol's process metrics (uptime, CPU seconds, RSS).
 pub fn register_process_metrics(t: &Telemetry) {
-    let started = Instant::now();
+    let started = *STARTED.get_or_init(Instant::now);
     t.counter_fn(
         "otelcol_process_uptime",
         "Uptime of the process (seconds).",
@@ -50,19 +53,23 @@ pub fn cpu_seconds() -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-/// Binds `addr` and serves `/metrics` until `stop` fires.
+/// Binds `addr` (through `listeners`) and serves `/metrics` until `stop` fires.
 pub async fn serve(
+    listeners: &Listeners,
     addr: &str,
     telemetry: Telemetry,
     style: CounterStyle,
     stop: CancellationToken,
     tasks: &mut JoinSet<()>,
 ) -> Result<(), StartError> {
-    let listener = TcpListener::bind(addr).await.map_err(|e| {
-        StartError(format!(
-            "service.telemetry.metrics: cannot listen on {addr}: {e}"
-        ))
-    })?;
+    let listener = listeners
+        .bind("service.telemetry.metrics", addr)
+        .await
+        .map_err(|e| {
+            StartError(format!(
+                "service.telemetry.metrics: cannot listen on {addr}: {e}"
+            ))
+        })?;
     // The address actually bound (port 0 shows the kernel's choice; harnesses read it).
     let bound = listener
         .local_addr()

@@ -12,7 +12,7 @@ use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::telemetry::CounterStyle;
 use ferrotel_core::{
     ComponentId, ExporterStartContext, Extension, ExtensionContext, Extensions, Health,
-    HealthState, ReceiverContext, Registry, StartError, Telemetry,
+    HealthState, Listeners, ReceiverContext, Registry, StartError, Telemetry,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +31,7 @@ pub struct Service {
     /// Ends the pushers after everything else stopped (their last push counts the drain).
     push_stop: CancellationToken,
     push_tasks: JoinSet<()>,
+    listeners: Listeners,
     graph: Graph,
     stop: CancellationToken,
     hard_stop: CancellationToken,
@@ -72,6 +73,15 @@ async fn attach_storage(
 /// Every extension a used component refers to (`auth.authenticator`, `sending_queue.storage`)
 /// is in `service.extensions`, started, and offers what is asked of it; each problem names the
 /// key that refers to it. otelcol finds these at start, so `validate` does not.
+/// How a `pull` reader names counters.
+fn style_of(p: &PullReader) -> CounterStyle {
+    if p.counter_total {
+        CounterStyle::Total
+    } else {
+        CounterStyle::Bare
+    }
+}
+
 fn check_extension_uses(
     uses: &[ExtensionUse],
     extensions: &[(ComponentId, Box<dyn Extension>)],
@@ -137,6 +147,7 @@ impl Service {
             resource: self_push::resource(&cfg.resource, "ferrotel", env!("CARGO_PKG_VERSION")),
             push_stop: CancellationToken::new(),
             push_tasks: JoinSet::new(),
+            listeners: Listeners::default(),
             graph,
             stop: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
@@ -164,6 +175,18 @@ impl Service {
         self.pull.first().map(|p| p.listen.clone())
     }
 
+    /// How counters are named on the first `pull` reader's `/metrics`.
+    pub fn counter_style(&self) -> CounterStyle {
+        self.pull.first().map_or(CounterStyle::Bare, style_of)
+    }
+
+    /// Binds through `listeners` instead of a pool of its own, so that sockets outlive this
+    /// service: a reload hands the same pool to the next one (see [`Listeners`]).
+    pub fn with_listeners(mut self, listeners: Listeners) -> Self {
+        self.listeners = listeners;
+        self
+    }
+
     /// Starts everything in dependency order: self-metrics, extensions, exporters (and their
     /// persistent queues and workers), the tick tasks of pipelines and connectors, receivers.
     ///
@@ -173,12 +196,9 @@ impl Service {
         self.health.set(HealthState::Starting);
         self_metrics::register_process_metrics(&self.telemetry);
         for p in self.pull.clone() {
-            let style = if p.counter_total {
-                CounterStyle::Total
-            } else {
-                CounterStyle::Bare
-            };
+            let style = style_of(&p);
             self_metrics::serve(
+                &self.listeners,
                 &p.listen,
                 self.telemetry.clone(),
                 style,
@@ -210,6 +230,7 @@ impl Service {
                 health: self.health.clone(),
                 telemetry: self.telemetry.clone(),
                 shutdown: self.stop.clone(),
+                listeners: self.listeners.clone(),
             };
             ext.start(ctx)
                 .await
@@ -224,6 +245,7 @@ impl Service {
             telemetry_listen: self.metrics_listen(),
             shutdown: self.stop.clone(),
             extensions: extensions.clone(),
+            listeners: self.listeners.clone(),
         }
     }
 
@@ -275,6 +297,7 @@ impl Service {
                 telemetry: self.telemetry.clone(),
                 shutdown: self.stop.clone(),
                 extensions: extensions.clone(),
+                listeners: self.listeners.clone(),
             };
             slot.receiver
                 .start(ctx)

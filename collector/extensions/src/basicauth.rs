@@ -401,6 +401,7 @@ mod tests {
             health: Default::default(),
             telemetry: ferrotel_core::Telemetry::new(),
             shutdown: Default::default(),
+            listeners: Default::default(),
         }
     }
 

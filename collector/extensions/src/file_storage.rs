@@ -533,6 +533,7 @@ mod tests {
             health: Health::default(),
             telemetry: Telemetry::new(),
             shutdown: CancellationToken::new(),
+            listeners: Default::default(),
         })
         .await
         .unwrap();

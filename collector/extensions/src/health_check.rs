@@ -239,7 +239,12 @@ impl Extension for HealthCheck {
             }
             None => None,
         };
-        let listener = tokio::net::TcpListener::bind(&self.cfg.endpoint)
+        let listener = ctx
+            .listeners
+            .bind(
+                &format!("extensions.{}.endpoint", ctx.id),
+                &self.cfg.endpoint,
+            )
             .await
             .map_err(|e| StartError(format!("listen tcp {}: {e}", self.cfg.endpoint)))?;
         self.local_addr = listener.local_addr().ok();
@@ -397,6 +402,7 @@ mod tests {
             health: health.clone(),
             telemetry: Telemetry::new(),
             shutdown: CancellationToken::new(),
+            listeners: Default::default(),
         })
         .await
         .unwrap();
@@ -513,6 +519,7 @@ mod tests {
                 health: Health::default(),
                 telemetry: Telemetry::new(),
                 shutdown: CancellationToken::new(),
+                listeners: Default::default(),
             })
             .await
             .err()
@@ -533,6 +540,7 @@ mod tests {
                 health: Health::default(),
                 telemetry: Telemetry::new(),
                 shutdown: CancellationToken::new(),
+                listeners: Default::default(),
             })
             .await;
         assert!(e.is_err());

@@ -142,6 +142,7 @@ async fn run(
         telemetry_listen: None,
         shutdown: CancellationToken::new(),
         extensions: ferrotel_core::Extensions::new(std::iter::empty()),
+        listeners: Default::default(),
     };
     if let Err(e) = exporter.start(&ctx).await {
         tracing::error!(processor = %p.exporter.path, error = %e, "Cannot export logs");

@@ -582,6 +582,7 @@ async fn exporter_for(backends: &[&str], extra: &str) -> (ExporterParts, Vec<Str
             telemetry_listen: None,
             shutdown: Default::default(),
             extensions: Default::default(),
+            listeners: Default::default(),
         })
         .await
         .unwrap();
@@ -887,6 +888,7 @@ async fn dns_exporter(dns: std::net::SocketAddr, port: u16) -> (LoadBalancingExp
         telemetry_listen: None,
         shutdown: Default::default(),
         extensions: Default::default(),
+        listeners: Default::default(),
     };
     let cfg = match &e.dynamic {
         Some(Dynamic::Dns(cfg)) => cfg.clone(),
@@ -1194,6 +1196,7 @@ async fn cloud_map_exporter(api: &str, env: &[(&str, &str)]) -> LoadBalancingExp
         telemetry_listen: None,
         shutdown: Default::default(),
         extensions: Default::default(),
+        listeners: Default::default(),
     };
     e.start_with(&start, Some(Source::CloudMap(lookup, cfg)))
         .await

@@ -293,6 +293,7 @@ async fn lazy_connect_and_retryable_when_down() {
         telemetry_listen: None,
         shutdown: Default::default(),
         extensions: Default::default(),
+        listeners: Default::default(),
     };
     exp.start(&sc).await.unwrap();
     let e = exp.export(batch()).await.unwrap_err();
@@ -408,6 +409,7 @@ async fn started(
         telemetry_listen: None,
         shutdown: Default::default(),
         extensions,
+        listeners: Default::default(),
     };
     exp.start(&sc).await?;
     Ok(exp)

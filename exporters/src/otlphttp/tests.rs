@@ -379,6 +379,7 @@ async fn started(
         telemetry_listen: None,
         shutdown: Default::default(),
         extensions,
+        listeners: Default::default(),
     };
     exp.start(&sc).await?;
     Ok(exp)
@@ -470,6 +471,7 @@ async fn tls_errors_name_their_key() {
         telemetry_listen: None,
         shutdown: Default::default(),
         extensions: Default::default(),
+        listeners: Default::default(),
     };
     let e = exp.start(&sc).await.err().unwrap();
     assert!(

@@ -425,7 +425,7 @@ where
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn serve(
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     inner: Arc<Inner>,
     stop: CancellationToken,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -489,7 +489,8 @@ impl Exporter for PrometheusExporter {
             }
         }
         let addr = bind_address(&self.endpoint);
-        let listener = TcpListener::bind(&addr).await.map_err(|e| {
+        let owner = format!("exporters.{}.endpoint", self.id);
+        let listener = ctx.listeners.bind(&owner, &addr).await.map_err(|e| {
             let hint = match (&mine, telemetry.and_then(normalize_endpoint)) {
                 (Some((_, p)), Some((_, tp))) if *p == tp => format!(
                     " (service.telemetry.metrics listens on {}; give both the same address to share one listener)",

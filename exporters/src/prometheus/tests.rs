@@ -913,6 +913,7 @@ fn start_ctx(telemetry: &Telemetry, listen: Option<&str>) -> ExporterStartContex
         telemetry_listen: listen.map(str::to_string),
         shutdown: CancellationToken::new(),
         extensions: Default::default(),
+        listeners: Default::default(),
     }
 }
 

@@ -44,7 +44,7 @@ struct GrpcState {
 pub(crate) fn serve(
     cfg: &GrpcConfig,
     endpoint: Endpoint,
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {

@@ -93,7 +93,7 @@ struct HttpState {
 pub(crate) fn serve(
     cfg: &HttpConfig,
     endpoint: Endpoint,
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {

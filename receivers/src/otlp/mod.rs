@@ -127,8 +127,13 @@ impl OtlpReceiver {
     }
 }
 
-async fn bind(endpoint: &str, key: &str) -> Result<TcpListener, StartError> {
-    TcpListener::bind(endpoint).await.map_err(|e| {
+async fn bind(
+    ctx: &ReceiverContext,
+    endpoint: &str,
+    key: &str,
+) -> Result<Arc<TcpListener>, StartError> {
+    let owner = format!("receivers.{}.{key}", ctx.id);
+    ctx.listeners.bind(&owner, endpoint).await.map_err(|e| {
         StartError(format!(
             "otlp receiver: cannot listen on {endpoint} ({key}): {e}"
         ))
@@ -177,11 +182,11 @@ impl Receiver for OtlpReceiver {
         )?;
         // Bind both before serving either, so a failure leaves nothing running.
         let grpc = match &p.grpc {
-            Some(g) => Some((g, bind(&g.endpoint, "protocols.grpc.endpoint").await?)),
+            Some(g) => Some((g, bind(&ctx, &g.endpoint, "protocols.grpc.endpoint").await?)),
             None => None,
         };
         let http = match &p.http {
-            Some(h) => Some((h, bind(&h.endpoint, "protocols.http.endpoint").await?)),
+            Some(h) => Some((h, bind(&ctx, &h.endpoint, "protocols.http.endpoint").await?)),
             None => None,
         };
         self.stop = ctx.shutdown.child_token();

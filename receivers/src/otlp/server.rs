@@ -85,7 +85,7 @@ async fn no_request_within(got_request: &AtomicBool, timeout: Duration) {
 /// Serves `listener` (with TLS when `tls` is set) until `stop` is cancelled, within `limits`;
 /// `handler(state, peer, request)` answers each request.
 pub(crate) fn spawn<St, F, Fut, B>(
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     tls: Option<TlsAcceptor>,
     builder: auto::Builder<TokioExecutor>,
     limits: ConnLimits,

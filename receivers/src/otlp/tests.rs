@@ -122,6 +122,7 @@ pub(super) async fn start(yaml: &str) -> Harness {
         telemetry: telemetry.clone(),
         shutdown: shutdown.clone(),
         extensions: Default::default(),
+        listeners: Default::default(),
     };
     let mut rx = OtlpReceiver::new(cfg);
     rx.start(ctx).await.unwrap();
@@ -682,6 +683,7 @@ async fn start_errors_name_the_problem() {
         telemetry: Telemetry::new(),
         shutdown: CancellationToken::new(),
         extensions: Default::default(),
+        listeners: Default::default(),
     };
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = taken.local_addr().unwrap().to_string();
@@ -813,6 +815,7 @@ async fn no_profiles_endpoints_without_a_profiles_pipeline() {
         telemetry: telemetry.clone(),
         shutdown: CancellationToken::new(),
         extensions: Default::default(),
+        listeners: Default::default(),
     };
     let mut rx = OtlpReceiver::new(cfg);
     rx.start(ctx).await.unwrap();

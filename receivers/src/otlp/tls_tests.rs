@@ -98,6 +98,7 @@ fn ctx(capture: &CaptureConsumer, telemetry: &Telemetry) -> ReceiverContext {
         telemetry: telemetry.clone(),
         shutdown: CancellationToken::new(),
         extensions: extensions(),
+        listeners: Default::default(),
     }
 }
 
