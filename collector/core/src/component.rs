@@ -119,6 +119,12 @@ pub trait Processor: Send + Sync {
     fn tick_interval(&self) -> Option<Duration> {
         None
     }
+    /// Whether `on_tick` has nothing to do until the processor wakes the engine through its
+    /// wake handle: the engine then stops ticking it, so an idle collector stays asleep. A
+    /// processor answering `true` must wake the engine when it starts holding data again.
+    fn is_idle(&self) -> bool {
+        false
+    }
     fn on_tick(&self, _out: &mut Vec<Batch>) {}
     fn flush(&self, _out: &mut Vec<Batch>) {}
 }

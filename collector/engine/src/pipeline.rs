@@ -211,8 +211,9 @@ impl Pipeline {
             let wake = stage.wake.clone();
             tasks.spawn(async move {
                 loop {
+                    let idle = me.stages[i].processor.is_idle();
                     tokio::select! {
-                        _ = tokio::time::sleep(interval) => {}
+                        _ = tokio::time::sleep(interval), if !idle => {}
                         _ = wake.notified() => {}
                         _ = stop.cancelled() => break,
                     }

@@ -396,9 +396,11 @@ impl Processor for BatchProcessor {
         p.items += items;
         p.since.get_or_insert_with(Instant::now);
         let full = p.items >= self.send_batch_size;
+        let was_idle = state.pending_items == 0;
         state.pending_items += items;
         drop(state);
-        if full {
+        // Full: send now; the first item after idling: the engine starts ticking again.
+        if full || was_idle {
             self.wake.notify_one();
         }
         Ok(())
@@ -409,6 +411,10 @@ impl Processor for BatchProcessor {
             return None;
         }
         Some((self.timeout / 4).max(MIN_TICK.min(self.timeout)))
+    }
+
+    fn is_idle(&self) -> bool {
+        self.lock().pending_items == 0
     }
 
     fn on_tick(&self, out: &mut Vec<Batch>) {

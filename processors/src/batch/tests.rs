@@ -76,8 +76,14 @@ async fn woken(wake: &Notify) -> bool {
 async fn size_trigger_wakes_the_engine_and_on_tick_emits() {
     let h = harness(cfg(10, 0, Duration::from_secs(3600)));
     let mut out = Vec::new();
+    assert!(h.p.is_idle(), "nothing held: the engine need not tick");
     h.p.process(request(Signal::Traces, &[&[4]], 0, &[]), &mut out)
         .unwrap();
+    assert!(!h.p.is_idle());
+    assert!(
+        woken(&h.wake).await,
+        "the first item after idling starts the ticks"
+    );
     h.p.process(request(Signal::Traces, &[&[4]], 1, &[]), &mut out)
         .unwrap();
     assert!(out.is_empty(), "nothing is sent before the size is reached");
@@ -96,6 +102,7 @@ async fn size_trigger_wakes_the_engine_and_on_tick_emits() {
         "no max size: everything pending goes"
     );
     assert!(!out[0].is_decoded(), "merged without decoding");
+    assert!(h.p.is_idle(), "everything sent");
     assert_eq!(h.p.metrics.size_trigger.get(), 1);
     assert_eq!(h.p.metrics.timeout_trigger.get(), 0);
     assert_eq!(h.p.metrics.send_size.count(), 1);

@@ -39,9 +39,10 @@ use ferrotel_core::{
     Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor, Signal, Stability,
     Telemetry,
 };
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// `admit` measures again when the last measurement is older than this.
@@ -89,8 +90,11 @@ impl Factory for MemoryLimiterFactory {
             &ctx.telemetry,
             ctx.signal,
         );
+        // Memory is the process's: the pipelines using this limiter share one checker (and its
+        // refusal state), as otelcol shares one limiter per component.
+        let key = format!("{}|{cfg:?}|{limits:?}", ctx.id);
         limiter
-            .spawn_checker()
+            .start_shared(key)
             .map_err(|e| ctx.error(format!("cannot start the memory check thread: {e}")))?;
         Ok(Box::new(limiter))
     }
@@ -187,9 +191,18 @@ pub struct MemoryLimiter {
     retry_after: Duration,
     /// Indexed by [`signal_index`]; `None` for signals this instance does not see.
     counters: [Option<SignalCounters>; 4],
-    /// Dropping it stops the checker thread.
-    stop: Option<mpsc::Sender<()>>,
+    /// The checker thread this limiter uses (shared with other pipelines' instances).
+    thread: Option<Arc<CheckerThread>>,
 }
+
+/// A thread checking memory every `check_interval`; it ends when this is dropped.
+struct CheckerThread {
+    checker: Arc<Checker>,
+    _stop: mpsc::Sender<()>,
+}
+
+/// The running checker threads, by memory_limiter id and settings.
+static CHECKER_THREADS: Mutex<BTreeMap<String, Weak<CheckerThread>>> = Mutex::new(BTreeMap::new());
 
 fn signal_index(s: Signal) -> usize {
     match s {
@@ -256,7 +269,7 @@ impl MemoryLimiter {
             check_interval: cfg.check_interval.0,
             retry_after: cfg.check_interval.0.max(Duration::from_secs(1)),
             counters,
-            stop: None,
+            thread: None,
         }
     }
 
@@ -269,12 +282,31 @@ impl MemoryLimiter {
         std::thread::Builder::new()
             .name("memory_limiter".into())
             .spawn(move || {
-                // Ends when the limiter (holding the sender) is dropped.
+                // Ends when the last limiter using the thread (holding the sender) is dropped.
                 while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(interval) {
                     checker.check();
                 }
             })?;
-        self.stop = Some(tx);
+        let checker = self.checker.clone();
+        self.thread = Some(Arc::new(CheckerThread { checker, _stop: tx }));
+        Ok(())
+    }
+
+    /// Uses the checker thread already running for `key` (the same limiter in another
+    /// pipeline), else starts one: one measurement per `check_interval` however many
+    /// pipelines use the limiter.
+    fn start_shared(&mut self, key: String) -> std::io::Result<()> {
+        let mut running = CHECKER_THREADS.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|_, t| t.strong_count() > 0);
+        if let Some(t) = running.get(&key).and_then(Weak::upgrade) {
+            self.checker = t.checker.clone();
+            self.thread = Some(t);
+            return Ok(());
+        }
+        self.spawn_checker()?;
+        if let Some(t) = &self.thread {
+            running.insert(key, Arc::downgrade(t));
+        }
         Ok(())
     }
 

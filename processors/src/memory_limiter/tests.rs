@@ -238,6 +238,37 @@ fn checker_thread_follows_memory_and_stops_with_the_limiter() {
 }
 
 #[test]
+fn pipelines_using_one_limiter_share_its_checker_thread() {
+    let cfg = config("check_interval: 10ms\nlimit_mib: 100");
+    let limiter = |id: &str| {
+        let mem = Arc::new(FakeMemory::default());
+        MemoryLimiter::new(
+            &cfg,
+            cfg.limits(None).unwrap(),
+            mem,
+            id,
+            &Telemetry::new(),
+            None,
+        )
+    };
+    let (mut traces, mut logs, mut other) = (limiter("ml"), limiter("ml"), limiter("ml/2"));
+    let key = |id: &str| format!("{id}|{cfg:?}|shared-test");
+    traces.start_shared(key("ml")).unwrap();
+    logs.start_shared(key("ml")).unwrap();
+    other.start_shared(key("ml/2")).unwrap();
+    assert!(Arc::ptr_eq(&traces.checker, &logs.checker), "one checker");
+    assert!(!Arc::ptr_eq(&traces.checker, &other.checker));
+    let weak = Arc::downgrade(&traces.checker);
+    drop(traces);
+    assert!(weak.upgrade().is_some(), "still used by the logs pipeline");
+    drop(logs);
+    assert!(
+        wait_for_blocking(|| weak.upgrade().is_none(), Duration::from_secs(5)),
+        "the thread ends with the last limiter using it"
+    );
+}
+
+#[test]
 fn factory_creates_a_working_limiter_and_reports_errors() {
     let f = MemoryLimiterFactory;
     assert_eq!(f.info().type_name, "memory_limiter");
