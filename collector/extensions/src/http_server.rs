@@ -3,7 +3,7 @@
 //! handler until shutdown.
 
 use bytes::Bytes;
-use ferrotel_config::{TlsServerConfig, Validator};
+use ferrotel_config::TlsServerConfig;
 use ferrotel_core::{ExtensionContext, StartError};
 use http::{header, Response, StatusCode};
 use http_body_util::Full;
@@ -46,21 +46,6 @@ pub(crate) fn text(status: StatusCode, body: impl Into<String>) -> Reply {
 /// Go's answer to an unknown path.
 pub(crate) fn not_found() -> Reply {
     text(StatusCode::NOT_FOUND, "404 page not found")
-}
-
-/// Reports `endpoint` at `endpoint` unless it is `host:port` with a numeric port.
-pub(crate) fn validate_endpoint(v: &mut Validator<'_>, endpoint: &str) {
-    if endpoint.is_empty() {
-        v.report_at("endpoint", "must not be empty");
-        return;
-    }
-    let port = endpoint.rsplit_once(':').map(|(_, p)| p.parse::<u16>());
-    if !matches!(port, Some(Ok(_))) {
-        v.report_at(
-            "endpoint",
-            format!("{endpoint:?} is not host:port (e.g. localhost:55679)"),
-        );
-    }
 }
 
 /// A started server; [`HttpServer::shutdown`] stops it (idempotent).

@@ -14,7 +14,8 @@
 //!
 //! `block_profile_fraction` and `mutex_profile_fraction` set Go runtime rates: accepted so that
 //! otelcol configs load, and not applicable to Rust. `save_to_file` profiles the CPU from start
-//! to shutdown and writes the gzipped profile to that file at shutdown.
+//! to shutdown and writes the gzipped profile to that file at shutdown. As in otelcol, the
+//! config is not validated beyond its types: an endpoint that cannot be bound fails at start.
 //!
 //! ```yaml
 //! extensions:
@@ -25,7 +26,7 @@
 //!   extensions: [pprof]
 //! ```
 
-use crate::http_server::{not_found, reply, text, validate_endpoint, HttpServer, Reply, Request};
+use crate::http_server::{not_found, reply, text, HttpServer, Reply, Request};
 use ::pprof::protos::Message;
 use ::pprof::{ProfilerGuard, ProfilerGuardBuilder};
 use ferrotel_config::{ConfigErrors, Validate, Validator, Value};
@@ -76,10 +77,9 @@ impl Default for PprofConfig {
     }
 }
 
+/// As otelcol, nothing beyond the types: an endpoint that cannot be bound fails at start.
 impl Validate for PprofConfig {
-    fn validate(&self, v: &mut Validator<'_>) {
-        validate_endpoint(v, &self.endpoint);
-    }
+    fn validate(&self, _: &mut Validator<'_>) {}
 }
 
 /// Starts the process-wide CPU profiler; fails while another profile runs.
@@ -187,8 +187,13 @@ fn unavailable(name: &str) -> Option<&'static str> {
 
 async fn answer(req: Request) -> Reply {
     let path = req.uri().path();
-    let Some(name) = path.strip_prefix("/debug/pprof/") else {
-        return not_found();
+    let name = match path.strip_prefix("/debug/pprof") {
+        Some("") => "",
+        Some(rest) => match rest.strip_prefix('/') {
+            Some(name) => name,
+            None => return not_found(),
+        },
+        None => return not_found(),
     };
     match name {
         "" => reply(StatusCode::OK, "text/html; charset=utf-8", INDEX),
@@ -419,6 +424,8 @@ mod tests {
         }
         let (status, ct, body) = get(&format!("{base}/")).await;
         assert_eq!((status, ct.as_str()), (200, "text/html; charset=utf-8"));
+        assert_eq!(get(&base).await.2, body);
+        assert_eq!(get(&format!("{base}x")).await.0, 404);
         assert!(body.contains("href=\"profile?seconds=30\""), "{body}");
         let (status, _, body) = get(&format!("{base}/heap")).await;
         assert_eq!(status, 404);
@@ -445,7 +452,7 @@ mod tests {
     }
 
     #[test]
-    fn config_defaults_typo_and_invalid_endpoint() {
+    fn config_defaults_typo_and_invalid_values() {
         let c = PprofConfig::default();
         assert_eq!(c.endpoint, "localhost:1777");
         assert_eq!((c.block_profile_fraction, c.mutex_profile_fraction), (0, 0));
@@ -456,11 +463,20 @@ mod tests {
         assert_eq!(e.0[0].path, "extensions.pprof.save_to_fle", "{e}");
         let text = testdata("invalid.yaml");
         let e = refused(create(&text), &text);
-        assert_eq!(e.0[0].path, "extensions.pprof.endpoint", "{e}");
-        let e = refused(create("block_profile_fraction: lots"), "fraction");
         assert_eq!(
             e.0[0].path, "extensions.pprof.block_profile_fraction",
             "{e}"
         );
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_cannot_be_bound_fails_at_start_naming_it() {
+        let mut ext = create("endpoint: '127.0.0.1:port'").unwrap();
+        let e = ext
+            .start(context("pprof", ServiceInfo::default()))
+            .await
+            .err()
+            .unwrap();
+        assert!(e.0.contains("listen tcp 127.0.0.1:port"), "{e}");
     }
 }
