@@ -437,6 +437,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn serves_over_tls() {
+        let pki = ferrotel_testkit::pki::TestPki::new();
+        let yaml = format!(
+            "{{endpoint: '127.0.0.1:0', tls: {{cert_file: '{}', key_file: '{}'}}}}",
+            pki.path("server.crt"),
+            pki.path("server.key")
+        );
+        let (mut ext, url) = started(&yaml).await;
+        let ca = reqwest::Certificate::from_pem(&pki.pem("ca.crt")).unwrap();
+        let client = reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .tls_built_in_root_certs(false)
+            .build()
+            .unwrap();
+        let https = url.replace("http://127.0.0.1", "https://localhost");
+        let r = client.get(format!("{https}/debug/pipelinez")).send();
+        let body = r.await.unwrap().text().await.unwrap();
+        assert!(body.contains("<td>otlp/edge</td>"), "{body}");
+        ext.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn expvar_is_off_by_default() {
         let (mut ext, base) = started("endpoint: 127.0.0.1:0").await;
         assert_eq!(get(&format!("{base}/debug/expvar")).await.0, 404);
