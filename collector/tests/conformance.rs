@@ -306,6 +306,7 @@ async fn every_extension_starts_and_stops() {
             telemetry: Telemetry::new(),
             shutdown: shutdown.clone(),
             listeners: Default::default(),
+            service: Default::default(),
         };
         ext.start(ectx)
             .await

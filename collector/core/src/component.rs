@@ -300,6 +300,31 @@ pub struct ExtensionContext {
     pub shutdown: CancellationToken,
     /// Where to bind: sockets kept open across a configuration reload.
     pub listeners: crate::Listeners,
+    /// The running service's pipelines and extensions (what zpages shows).
+    pub service: Arc<ServiceInfo>,
+}
+
+/// What the running service is made of, as its configuration names it: read-only, for
+/// extensions that describe the collector (zpages).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceInfo {
+    /// `service.pipelines`, in configuration order.
+    pub pipelines: Vec<PipelineInfo>,
+    /// `service.extensions`, in start order.
+    pub extensions: Vec<ComponentId>,
+    /// When this service was built (a reload builds a new one).
+    pub started: Option<SystemTime>,
+}
+
+/// One pipeline of [`ServiceInfo`]: its id (`traces/name`) and its components in order
+/// (connectors appear among receivers and exporters, as in the configuration).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineInfo {
+    pub id: String,
+    pub signal: Signal,
+    pub receivers: Vec<ComponentId>,
+    pub processors: Vec<ComponentId>,
+    pub exporters: Vec<ComponentId>,
 }
 
 /// A component outside pipelines (health_check, auth, storage). Start order is

@@ -1,10 +1,11 @@
 //! Values formatted as otelcol (Go) writes them: `AsString`, floats as `strconv.FormatFloat`, maps
 //! and lists as pdata's JSON, bytes as standard base64. Trace and span ids are plain lower-case
-//! hex: `hex::encode`.
+//! hex: `hex::encode`. Durations as Go's `Duration.String()`, times as RFC 3339 with nanoseconds.
 
 use crate::proto::common::v1::any_value;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use std::time::{Duration, SystemTime};
 
 /// otelcol's `Value.AsString()`: strings as-is, other scalars formatted, maps and lists as JSON.
 pub fn value_as_string(v: Option<&any_value::Value>) -> String {
@@ -124,6 +125,49 @@ pub fn value_to_json(v: Option<&any_value::Value>) -> String {
     }
 }
 
+/// Go's `time.Duration.String()`: `12.56420005s`, `1m30s`, `1h0m0s`, `1.5ms`, `0s`.
+pub fn go_duration(d: Duration) -> String {
+    fn with_fraction(n: u128, unit: u128) -> String {
+        let (int, rem) = (n / unit, n % unit);
+        if rem == 0 {
+            return int.to_string();
+        }
+        let width = unit.ilog10() as usize;
+        let frac = format!("{rem:0width$}");
+        format!("{int}.{}", frac.trim_end_matches('0'))
+    }
+    let n = d.as_nanos();
+    match n {
+        0 => "0s".into(),
+        1..=999 => format!("{n}ns"),
+        1_000..=999_999 => format!("{}µs", with_fraction(n, 1_000)),
+        1_000_000..=999_999_999 => format!("{}ms", with_fraction(n, 1_000_000)),
+        _ => {
+            let secs = d.as_secs();
+            let (h, m) = (secs / 3600, (secs % 3600) / 60);
+            let s = with_fraction(n % 60_000_000_000, 1_000_000_000);
+            match (h, m) {
+                (0, 0) => format!("{s}s"),
+                (0, m) => format!("{m}m{s}s"),
+                (h, m) => format!("{h}h{m}m{s}s"),
+            }
+        }
+    }
+}
+
+/// Go's RFC3339Nano in UTC: `2024-10-07T10:00:08.004685295Z` (trailing zeros trimmed).
+pub fn rfc3339_nano(t: SystemTime) -> String {
+    let s = humantime::format_rfc3339_nanos(t).to_string();
+    let s = s.trim_end_matches('Z');
+    match s.split_once('.') {
+        Some((secs, frac)) if !frac.trim_end_matches('0').is_empty() => {
+            format!("{secs}.{}Z", frac.trim_end_matches('0'))
+        }
+        Some((secs, _)) => format!("{secs}Z"),
+        None => format!("{s}Z"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +208,25 @@ mod tests {
             }],
         });
         assert_eq!(value_as_string(Some(&list)), r#"{"b":["aGk="]}"#);
+    }
+
+    #[test]
+    fn go_formats() {
+        assert_eq!(go_duration(Duration::ZERO), "0s");
+        assert_eq!(
+            go_duration(Duration::from_nanos(12_564_200_050)),
+            "12.56420005s"
+        );
+        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
+        assert_eq!(go_duration(Duration::from_nanos(1500)), "1.5µs");
+        assert_eq!(go_duration(Duration::from_nanos(42)), "42ns");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_nanos(1_728_295_208_004_685_295);
+        assert_eq!(rfc3339_nano(t), "2024-10-07T10:00:08.004685295Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_728_295_208_500);
+        assert_eq!(rfc3339_nano(t), "2024-10-07T10:00:08.5Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_728_295_208);
+        assert_eq!(rfc3339_nano(t), "2024-10-07T10:00:08Z");
     }
 }

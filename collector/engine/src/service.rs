@@ -12,7 +12,8 @@ use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::telemetry::CounterStyle;
 use ferrotel_core::{
     ComponentId, ExporterStartContext, Extension, ExtensionContext, Extensions, Health,
-    HealthState, Listeners, ReceiverContext, Registry, StartError, Telemetry,
+    HealthState, Listeners, PipelineInfo, ReceiverContext, Registry, ServiceInfo, StartError,
+    Telemetry,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,8 @@ pub struct Service {
     push_stop: CancellationToken,
     push_tasks: JoinSet<()>,
     listeners: Listeners,
+    /// What extensions are told of the service (pipelines, extension ids).
+    info: Arc<ServiceInfo>,
     graph: Graph,
     stop: CancellationToken,
     hard_stop: CancellationToken,
@@ -117,6 +120,22 @@ fn check_extension_uses(
     }
 }
 
+/// The pipelines and extensions of `doc`, as extensions are told of them.
+fn service_info(doc: &Document) -> ServiceInfo {
+    let pipelines = doc.service.pipelines.iter().map(|(id, p)| PipelineInfo {
+        id: id.to_string(),
+        signal: id.signal,
+        receivers: p.receivers.clone(),
+        processors: p.processors.clone(),
+        exporters: p.exporters.clone(),
+    });
+    ServiceInfo {
+        pipelines: pipelines.collect(),
+        extensions: doc.service.extensions.clone(),
+        started: Some(std::time::SystemTime::now()),
+    }
+}
+
 impl Service {
     /// Checks the whole graph and creates every component, reporting all problems at once
     /// (the phases are in [`crate::build`]). Nothing is bound or started.
@@ -148,6 +167,7 @@ impl Service {
             push_stop: CancellationToken::new(),
             push_tasks: JoinSet::new(),
             listeners: Listeners::default(),
+            info: Arc::new(service_info(doc)),
             graph,
             stop: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
@@ -231,6 +251,7 @@ impl Service {
                 telemetry: self.telemetry.clone(),
                 shutdown: self.stop.clone(),
                 listeners: self.listeners.clone(),
+                service: self.info.clone(),
             };
             ext.start(ctx)
                 .await

@@ -648,6 +648,57 @@ service:
     assert_eq!(e.item_count(), 12, "nothing lost");
 }
 
+/// zpages shows the running service: its pipelines (connectors among their receivers and
+/// exporters) and its extensions, as the configuration names them.
+#[tokio::test]
+async fn zpages_shows_the_running_pipelines_and_extensions() {
+    let kit = Kit::default();
+    let registry = kit
+        .registry()
+        .with(PassThroughFactory::default())
+        .with(BufferFactory::default())
+        .with(ferrotel_extensions::zpages::ZPagesFactory);
+    let listeners = ferrotel_core::Listeners::default();
+    let yaml = "receivers: {stub/front: {}}
+processors: {buffer/b1: {}}
+exporters: {recording/sink: {}}
+connectors: {passthrough/bridge: {}}
+extensions: {zpages: {endpoint: '127.0.0.1:0'}, zpages/two: {endpoint: '127.0.0.1:0'}}
+service:
+  extensions: [zpages/two, zpages]
+  pipelines:
+    traces/in: {receivers: [stub/front], processors: [buffer/b1], exporters: [passthrough/bridge]}
+    traces/out: {receivers: [passthrough/bridge], exporters: [recording/sink]}
+";
+    let mut service = Service::build(&document(yaml), &registry)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_listeners(listeners.clone());
+    service.start().await.unwrap();
+    let held = listeners.held();
+    assert_eq!(held.len(), 2, "{held:?}");
+    let page = |p: &str| format!("http://{}/debug/{p}", held[0]);
+    let body = reqwest::get(page("pipelinez")).await.unwrap();
+    assert_eq!(body.status(), 200);
+    let body = body.text().await.unwrap();
+    for row in [
+        "<tr><td>traces/in</td><td>traces</td><td>stub/front</td><td>buffer/b1</td><td>passthrough/bridge</td></tr>",
+        "<tr><td>traces/out</td><td>traces</td><td>passthrough/bridge</td><td></td><td>recording/sink</td></tr>",
+    ] {
+        assert!(body.contains(row), "{row} missing:\n{body}");
+    }
+    let body = reqwest::get(page("extensionz")).await.unwrap();
+    let body = body.text().await.unwrap();
+    let (two, one) = (
+        body.find("<td>zpages/two</td>"),
+        body.find("<td>zpages</td>"),
+    );
+    assert!(
+        two.is_some() && one.is_some() && two < one,
+        "start order:\n{body}"
+    );
+    service.shutdown(DEADLINE).await;
+}
+
 // --- registration ------------------------------------------------------------------------------
 
 const ONE_PIPELINE: &str = "receivers: {stub: {}}

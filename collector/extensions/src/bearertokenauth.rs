@@ -263,6 +263,7 @@ mod tests {
             telemetry: ferrotel_core::Telemetry::new(),
             shutdown: Default::default(),
             listeners: Default::default(),
+            service: Default::default(),
         }
     }
 

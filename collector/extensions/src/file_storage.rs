@@ -534,6 +534,7 @@ mod tests {
             telemetry: Telemetry::new(),
             shutdown: CancellationToken::new(),
             listeners: Default::default(),
+            service: Default::default(),
         })
         .await
         .unwrap();

@@ -15,24 +15,19 @@
 //!   extensions: [health_check]
 //! ```
 
-use bytes::Bytes;
+use crate::http_server::{not_found, reply, HttpServer, Request};
 use ferrotel_config::{ConfigErrors, GoDuration, TlsServerConfig, Validate, Validator, Value};
+use ferrotel_core::format::{go_duration, rfc3339_nano};
 use ferrotel_core::{
     CreateContext, Extension, ExtensionContext, Factory, FactoryInfo, Health, HealthState,
     Stability, StartError,
 };
-use http::{header, Response, StatusCode};
-use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use std::any::Any;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// `response_body`: custom bodies instead of the JSON status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -130,49 +125,6 @@ impl Validate for HealthCheckConfig {
     }
 }
 
-/// Go's `time.Duration.String()`: `12.56420005s`, `1m30s`, `1h0m0s`, `1.5ms`, `0s`.
-pub fn go_duration(d: Duration) -> String {
-    fn with_fraction(n: u128, unit: u128) -> String {
-        let (int, rem) = (n / unit, n % unit);
-        if rem == 0 {
-            return int.to_string();
-        }
-        let width = unit.ilog10() as usize;
-        let frac = format!("{rem:0width$}");
-        format!("{int}.{}", frac.trim_end_matches('0'))
-    }
-    let n = d.as_nanos();
-    match n {
-        0 => "0s".into(),
-        1..=999 => format!("{n}ns"),
-        1_000..=999_999 => format!("{}µs", with_fraction(n, 1_000)),
-        1_000_000..=999_999_999 => format!("{}ms", with_fraction(n, 1_000_000)),
-        _ => {
-            let secs = d.as_secs();
-            let (h, m) = (secs / 3600, (secs % 3600) / 60);
-            let s = with_fraction(n % 60_000_000_000, 1_000_000_000);
-            match (h, m) {
-                (0, 0) => format!("{s}s"),
-                (0, m) => format!("{m}m{s}s"),
-                (h, m) => format!("{h}h{m}m{s}s"),
-            }
-        }
-    }
-}
-
-/// Go's RFC3339Nano in UTC: `2024-10-07T10:00:08.004685295Z` (trailing zeros trimmed).
-pub fn rfc3339_nano(t: SystemTime) -> String {
-    let s = humantime::format_rfc3339_nanos(t).to_string();
-    let s = s.trim_end_matches('Z');
-    match s.split_once('.') {
-        Some((secs, frac)) if !frac.trim_end_matches('0').is_empty() => {
-            format!("{secs}.{}Z", frac.trim_end_matches('0'))
-        }
-        Some((secs, _)) => format!("{secs}Z"),
-        None => format!("{s}Z"),
-    }
-}
-
 /// The status code and body for the collector's current health.
 fn answer(health: &Health, custom: Option<&ResponseBody>) -> (StatusCode, String) {
     let up = match (health.get(), health.up_since()) {
@@ -207,15 +159,13 @@ fn answer(health: &Health, custom: Option<&ResponseBody>) -> (StatusCode, String
 /// The running extension.
 pub struct HealthCheck {
     cfg: HealthCheckConfig,
-    stop: CancellationToken,
-    task: Option<JoinHandle<()>>,
-    local_addr: Option<SocketAddr>,
+    server: HttpServer,
 }
 
 impl HealthCheck {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.local_addr
+        self.server.local_addr()
     }
 }
 
@@ -228,121 +178,31 @@ impl Extension for HealthCheck {
                 "check_collector_pipeline is deprecated and not implemented by ferrotel; it is ignored"
             );
         }
-        let tls = match &self.cfg.tls {
-            Some(cfg) => {
-                let alpn = [
-                    ferrotel_transport::tls::ALPN_H2,
-                    ferrotel_transport::tls::ALPN_HTTP1,
-                ];
-                let config = ferrotel_transport::tls::server_config(cfg, "tls", &alpn)?;
-                Some(tokio_rustls::TlsAcceptor::from(config))
-            }
-            None => None,
-        };
-        let listener = ctx
-            .listeners
-            .bind(
-                &format!("extensions.{}.endpoint", ctx.id),
-                &self.cfg.endpoint,
-            )
-            .await
-            .map_err(|e| StartError(format!("listen tcp {}: {e}", self.cfg.endpoint)))?;
-        self.local_addr = listener.local_addr().ok();
-        // The address actually bound (port 0 shows the kernel's choice; harnesses read it).
-        let endpoint = self
-            .local_addr
-            .map_or_else(|| self.cfg.endpoint.clone(), |a| a.to_string());
-        tracing::info!(
-            otelcol.component.id = %ctx.id,
-            endpoint = %endpoint,
-            "Starting health_check extension"
-        );
         // Serve until our own shutdown (extensions stop last), so probes see 503 while the
         // collector drains rather than a refused connection.
-        let stop = self.stop.clone();
         let health = ctx.health.clone();
         let path: Arc<str> = self.cfg.path.clone().into();
         let custom = Arc::new(self.cfg.response_body.clone());
-        self.task = Some(tokio::spawn(async move {
-            loop {
-                let conn = tokio::select! {
-                    _ = stop.cancelled() => return,
-                    c = listener.accept() => c,
-                };
-                let Ok((stream, _)) = conn else { continue };
-                let (health, path, custom) = (health.clone(), path.clone(), custom.clone());
-                let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let (status, body) = if req.uri().path() == &*path {
-                        answer(&health, custom.as_ref().as_ref())
-                    } else {
-                        (StatusCode::NOT_FOUND, "404 page not found\n".to_string())
-                    };
-                    let ct = if status == StatusCode::NOT_FOUND {
-                        "text/plain; charset=utf-8"
-                    } else {
-                        "application/json"
-                    };
-                    let resp = Response::builder()
-                        .status(status)
-                        .header(header::CONTENT_TYPE, ct)
-                        .body(Full::new(Bytes::from(body)));
-                    async move {
-                        Ok::<_, Infallible>(resp.unwrap_or_else(|_| {
-                            Response::new(Full::new(Bytes::from_static(b"internal error")))
-                        }))
-                    }
-                });
-                let (stop, tls) = (stop.clone(), tls.clone());
-                tokio::spawn(async move {
-                    let Some(tls) = tls else {
-                        return serve_connection(stream, svc, stop).await;
-                    };
-                    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream));
-                    match handshake.await {
-                        Ok(Ok(s)) => serve_connection(s, svc, stop).await,
-                        Ok(Err(e)) => {
-                            tracing::debug!(error = %e, "health_check: TLS handshake failed")
-                        }
-                        Err(_) => tracing::debug!("health_check: TLS handshake timed out"),
-                    }
-                });
-            }
-        }));
+        let handler = move |req: Request| {
+            let resp = if req.uri().path() == &*path {
+                let (status, body) = answer(&health, custom.as_ref().as_ref());
+                reply(status, "application/json", body)
+            } else {
+                not_found()
+            };
+            std::future::ready(resp)
+        };
+        self.server =
+            HttpServer::start(&ctx, &self.cfg.endpoint, self.cfg.tls.as_ref(), handler).await?;
         Ok(())
     }
 
     async fn shutdown(&mut self) {
-        self.stop.cancel();
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
+        self.server.shutdown().await;
     }
 
     fn as_any(&self) -> &dyn Any {
         self
-    }
-}
-
-/// How long a client has to finish the TLS handshake.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Serves one connection (plain TCP or TLS; HTTP/1.1 or HTTP/2) until it ends or `stop`.
-async fn serve_connection<S, Svc>(stream: S, svc: Svc, stop: CancellationToken)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    Svc: hyper::service::Service<
-            http::Request<hyper::body::Incoming>,
-            Response = Response<Full<Bytes>>,
-            Error = Infallible,
-        > + Send
-        + 'static,
-    Svc::Future: Send + 'static,
-{
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection(TokioIo::new(stream), svc);
-    tokio::select! {
-        _ = conn => {}
-        _ = stop.cancelled() => {}
     }
 }
 
@@ -369,9 +229,7 @@ impl Factory for HealthCheckFactory {
     ) -> Result<Box<dyn Extension>, ConfigErrors> {
         Ok(Box::new(HealthCheck {
             cfg,
-            stop: CancellationToken::new(),
-            task: None,
-            local_addr: None,
+            server: HttpServer::default(),
         }))
     }
 }
@@ -382,6 +240,7 @@ mod tests {
     use super::*;
     use ferrotel_core::{AnyFactory, ComponentId, Telemetry};
     use ferrotel_testkit::config::{create_context, refused, yaml};
+    use tokio_util::sync::CancellationToken;
 
     fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
         HealthCheckFactory.create_from(&create_context("extensions", "health_check"), &yaml(config))
@@ -403,6 +262,7 @@ mod tests {
             telemetry: Telemetry::new(),
             shutdown: CancellationToken::new(),
             listeners: Default::default(),
+            service: Default::default(),
         })
         .await
         .unwrap();
@@ -520,6 +380,7 @@ mod tests {
                 telemetry: Telemetry::new(),
                 shutdown: CancellationToken::new(),
                 listeners: Default::default(),
+                service: Default::default(),
             })
             .await
             .err()
@@ -541,6 +402,7 @@ mod tests {
                 telemetry: Telemetry::new(),
                 shutdown: CancellationToken::new(),
                 listeners: Default::default(),
+                service: Default::default(),
             })
             .await;
         assert!(e.is_err());
@@ -576,25 +438,5 @@ mod tests {
             e.0[0].path,
             "extensions.health_check.check_collector_pipeline.interval"
         );
-    }
-
-    #[test]
-    fn go_formats() {
-        assert_eq!(go_duration(Duration::ZERO), "0s");
-        assert_eq!(
-            go_duration(Duration::from_nanos(12_564_200_050)),
-            "12.56420005s"
-        );
-        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
-        assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
-        assert_eq!(go_duration(Duration::from_nanos(1500)), "1.5µs");
-        assert_eq!(go_duration(Duration::from_nanos(42)), "42ns");
-        let t = SystemTime::UNIX_EPOCH + Duration::from_nanos(1_728_295_208_004_685_295);
-        assert_eq!(rfc3339_nano(t), "2024-10-07T10:00:08.004685295Z");
-        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_728_295_208_500);
-        assert_eq!(rfc3339_nano(t), "2024-10-07T10:00:08.5Z");
-        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_728_295_208);
-        assert_eq!(rfc3339_nano(t), "2024-10-07T10:00:08Z");
     }
 }

@@ -4,7 +4,9 @@
 //! - [`health_check`]: otelcol's `health_check` extension (HTTP readiness endpoint);
 //! - [`bearertokenauth`] and [`basicauth`]: authenticators for receivers' and exporters'
 //!   `auth.authenticator`;
-//! - [`file_storage`]: disk storage for exporters' persistent `sending_queue.storage`.
+//! - [`file_storage`]: disk storage for exporters' persistent `sending_queue.storage`;
+//! - [`zpages`]: otelcol's `zpages` extension (HTML pages describing the running service);
+//! - [`pprof`]: otelcol's `pprof` extension (CPU profiles in Go's pprof format).
 
 use ferrotel_core::Registry;
 
@@ -16,8 +18,14 @@ pub mod bearertokenauth;
 pub mod file_storage;
 #[cfg(feature = "health_check")]
 pub mod health_check;
+#[cfg(any(feature = "health_check", feature = "zpages", feature = "pprof"))]
+mod http_server;
+#[cfg(feature = "pprof")]
+pub mod pprof;
 #[cfg(any(feature = "basicauth", feature = "bearertokenauth"))]
 mod secret;
+#[cfg(feature = "zpages")]
+pub mod zpages;
 
 #[cfg(any(feature = "basicauth", feature = "bearertokenauth"))]
 pub use secret::Secret;
@@ -32,6 +40,10 @@ pub fn register(r: Registry) -> Registry {
     let r = r.with(basicauth::BasicAuthFactory);
     #[cfg(feature = "file_storage")]
     let r = r.with(file_storage::FileStorageFactory);
+    #[cfg(feature = "zpages")]
+    let r = r.with(zpages::ZPagesFactory);
+    #[cfg(feature = "pprof")]
+    let r = r.with(pprof::PprofFactory);
     r
 }
 
@@ -42,6 +54,34 @@ mod tests {
     use ferrotel_config::decode;
     use ferrotel_core::{AnyFactory, Factory, Stability};
     use std::fmt::Debug;
+
+    /// What the service hands an extension at start, with `service` as the running service.
+    #[allow(dead_code)]
+    pub(crate) fn context(
+        type_name: &str,
+        service: ferrotel_core::ServiceInfo,
+    ) -> ferrotel_core::ExtensionContext {
+        ferrotel_core::ExtensionContext {
+            id: ferrotel_core::ComponentId::new(type_name),
+            health: Default::default(),
+            telemetry: ferrotel_core::Telemetry::new(),
+            shutdown: Default::default(),
+            listeners: Default::default(),
+            service: std::sync::Arc::new(service),
+        }
+    }
+
+    /// GET `url`: status, content type and body.
+    #[allow(dead_code)]
+    pub(crate) async fn get(url: &str) -> (u16, String, String) {
+        let r = reqwest::get(url).await.unwrap();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (r.status().as_u16(), ct, r.text().await.unwrap())
+    }
 
     /// The default config serialises and reads back as it is.
     #[allow(dead_code)]
@@ -71,5 +111,9 @@ mod tests {
         round_trips(&basicauth::BasicAuthFactory);
         #[cfg(feature = "file_storage")]
         round_trips(&file_storage::FileStorageFactory);
+        #[cfg(feature = "zpages")]
+        round_trips(&zpages::ZPagesFactory);
+        #[cfg(feature = "pprof")]
+        round_trips(&pprof::PprofFactory);
     }
 }
