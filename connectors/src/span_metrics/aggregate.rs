@@ -28,8 +28,9 @@ const OVERFLOW_KEY: &str = "\u{1}overflow";
 const SCOPE_NAME: &str = "spanmetricsconnector";
 const SCOPE_NAME_KEY: &str = "span.instrumentation.scope.name";
 const SCOPE_VERSION_KEY: &str = "span.instrumentation.scope.version";
-/// ferrotel's ceiling on the series held in all, when `aggregation_cardinality_limit` is 0
-/// (otelcol has none): past it new series go to their resource's overflow series.
+/// ferrotel's ceiling on the series held in all (every resource and metric) when
+/// `aggregation_cardinality_limit` is 0, where otelcol has no bound: past it new series go to
+/// their resource's overflow series.
 pub const SERIES_CEILING: usize = 100_000;
 
 /// The self-metrics of one connector: every bound is counted.
@@ -45,14 +46,28 @@ pub struct Meters {
 impl Meters {
     pub fn new(telemetry: &Telemetry, id: &str) -> Self {
         let l = [("connector", id)];
-        let counter = |name: &str, help: &str| telemetry.counter(name, help, &l);
+        let name = |n: &str| format!("ferrotel_connector_span_metrics_{n}");
+        let gauge = |n: &str, help: &str| telemetry.gauge(&name(n), help, &l);
+        let counter = |n: &str, help: &str| telemetry.counter(&name(n), help, &l);
         Meters {
-            series: telemetry.gauge("ferrotel_connector_span_metrics_series", "Series the span_metrics connector holds.", &l),
-            resources: telemetry.gauge("ferrotel_connector_span_metrics_resources", "Resources the span_metrics connector holds series for.", &l),
-            overflowed: counter("ferrotel_connector_span_metrics_overflowed_spans", "Spans and events counted in an otel.metric.overflow series because a series limit was reached."),
-            evicted_resources: counter("ferrotel_connector_span_metrics_evicted_resources", "Resources dropped, least recently used first, at resource_metrics_cache_size."),
-            expired_series: counter("ferrotel_connector_span_metrics_expired_series", "Series dropped after metrics_expiration without spans."),
-            evicted_start_times: counter("ferrotel_connector_span_metrics_evicted_start_times", "Delta start times dropped at metric_timestamp_cache_size."),
+            series: gauge("series", "Series the span_metrics connector holds."),
+            resources: gauge("resources", "Resources the span_metrics connector holds series for."),
+            overflowed: counter(
+                "overflow_measurements",
+                "Calls, durations and events counted in an otel.metric.overflow series because a series limit was reached.",
+            ),
+            evicted_resources: counter(
+                "evicted_resources",
+                "Resources dropped, least recently used first, at resource_metrics_cache_size.",
+            ),
+            expired_series: counter(
+                "expired_series",
+                "Series dropped after metrics_expiration without spans.",
+            ),
+            evicted_start_times: counter(
+                "evicted_start_times",
+                "Delta start times dropped at metric_timestamp_cache_size.",
+            ),
         }
     }
 }
@@ -72,6 +87,8 @@ pub struct Settings {
     delta: bool,
     expiration_ns: u64,
     series_limit: usize,
+    /// The most series held in all (when `series_limit` is unlimited).
+    ceiling: usize,
     resource_limit: usize,
     start_times_limit: usize,
     key_attributes: Vec<String>,
@@ -118,8 +135,12 @@ impl Settings {
             delta: c.is_delta(),
             expiration_ns: c.metrics_expiration.0.as_nanos() as u64,
             series_limit: match limit(c.aggregation_cardinality_limit) {
-                0 => SERIES_CEILING,
+                0 => usize::MAX,
                 n => n,
+            },
+            ceiling: match c.aggregation_cardinality_limit {
+                0 => SERIES_CEILING,
+                _ => usize::MAX,
             },
             resource_limit: limit(c.resource_metrics_cache_size).max(1),
             start_times_limit: limit(c.timestamp_cache_size()).max(1),
@@ -127,6 +148,12 @@ impl Settings {
             all_resource_attributes: c.add_resource_attributes,
             names: [name("calls"), name("duration"), name("events")],
         }
+    }
+
+    /// Another ceiling than [`SERIES_CEILING`] (tests).
+    #[cfg(test)]
+    pub fn with_ceiling(self, ceiling: usize) -> Self {
+        Settings { ceiling, ..self }
     }
 }
 
@@ -269,6 +296,7 @@ impl<A> Default for SeriesMap<A> {
 #[derive(Clone, Copy)]
 struct Bounds<'a> {
     limit: usize,
+    ceiling: usize,
     overflowed: &'a Counter,
 }
 
@@ -283,7 +311,7 @@ impl<A> SeriesMap<A> {
         make: impl FnOnce() -> A,
     ) -> &mut Series<A> {
         let key = id.key();
-        let full = self.0.len() >= b.limit || *total >= SERIES_CEILING.max(b.limit);
+        let full = self.0.len() >= b.limit || *total >= b.ceiling;
         let (key, attributes) = match self.0.contains_key(&key) {
             true => (key, None),
             false if full => {
@@ -406,6 +434,7 @@ impl Aggregator {
         let value = duration(s.span, set.unit_nanos);
         let b = Bounds {
             limit: set.series_limit,
+            ceiling: set.ceiling,
             overflowed: &self.meters.overflowed,
         };
         let total = &mut self.total;

@@ -375,7 +375,7 @@ fn the_cardinality_limit_puts_new_series_into_the_overflow_series() {
     );
     let overflowed = metrics::read(
         &telemetry,
-        "ferrotel_connector_span_metrics_overflowed_spans{connector=\"span_metrics\"}",
+        "ferrotel_connector_span_metrics_overflow_measurements{connector=\"span_metrics\"}",
     );
     assert_eq!(overflowed, Some(6.0), "3 calls and 3 durations");
 }
@@ -412,6 +412,36 @@ fn a_flood_of_unique_span_names_stays_bounded() {
         total, 10_000,
         "no span is lost, the excess is in the overflow series"
     );
+}
+
+#[test]
+fn without_a_limit_the_ceiling_bounds_all_series() {
+    let telemetry = Telemetry::new();
+    let settings = Settings::new(&config("{}")).with_ceiling(50);
+    let mut agg = Aggregator::new(settings, Meters::new(&telemetry, "span_metrics"));
+    for service in ["a", "b"] {
+        let spans = (0..100).map(|i| server(&format!("op{i}"), 1)).collect();
+        agg.add(&traces(&[("service.name", service)], spans), T0);
+    }
+    let series = metrics::read(
+        &telemetry,
+        "ferrotel_connector_span_metrics_series{connector=\"span_metrics\"}",
+    );
+    assert_eq!(
+        series,
+        Some(54.0),
+        "50, and one overflow series per metric and resource"
+    );
+    agg.flush(T0);
+    let out = agg.flush(T0 + SEC).unwrap();
+    let total: f64 = (0..2)
+        .flat_map(|r| sum_points(metric(&out, r, "traces.span.metrics.calls")).to_vec())
+        .map(|p| match p.value {
+            Some(number_data_point::Value::AsInt(v)) => v as f64,
+            _ => 0.0,
+        })
+        .sum();
+    assert_eq!(total, 200.0);
 }
 
 #[test]
