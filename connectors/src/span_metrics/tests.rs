@@ -143,8 +143,8 @@ fn hist_point<'a>(m: &'a Metric, want: &[(&str, &str)]) -> &'a HistogramDataPoin
 
 const UNSET: &str = "STATUS_CODE_UNSET";
 
-#[test]
-fn counts_calls_and_durations_exactly() {
+/// Three fast spans and an error of service `shop`, and a span without service, added at T0.
+fn shop() -> Aggregator {
     let (mut agg, _) = aggregator("{}");
     let error = span("GET /a", SpanKind::Server, status::StatusCode::Error, 5);
     let spans = vec![
@@ -159,6 +159,23 @@ fn counts_calls_and_durations_exactly() {
     );
     // Spans of a resource without service.name are not counted.
     agg.add(&traces(&[("host.name", "h2")], vec![server("x", 1)]), T0);
+    agg
+}
+
+const OK: [(&str, &str); 4] = [
+    ("service.name", "shop"),
+    ("span.name", "GET /a"),
+    ("span.kind", "SPAN_KIND_SERVER"),
+    ("status.code", UNSET),
+];
+const ERR: [(&str, &str); 2] = [
+    ("span.name", "GET /a"),
+    ("status.code", "STATUS_CODE_ERROR"),
+];
+
+#[test]
+fn counts_calls_and_durations_exactly() {
+    let mut agg = shop();
 
     let first = agg.flush(T0 + SEC).unwrap();
     assert_eq!(first.resource_metrics.len(), 1);
@@ -181,12 +198,6 @@ fn counts_calls_and_durations_exactly() {
         ["traces.span.metrics.calls", "traces.span.metrics.duration"]
     );
 
-    let ok = [
-        ("service.name", "shop"),
-        ("span.name", "GET /a"),
-        ("span.kind", "SPAN_KIND_SERVER"),
-        ("status.code", UNSET),
-    ];
     let calls = metric(&first, 0, "traces.span.metrics.calls");
     assert_eq!(calls.unit, "");
     let Some(metric::Data::Sum(sum)) = &calls.data else {
@@ -197,7 +208,7 @@ fn counts_calls_and_durations_exactly() {
         AggregationTemporality::Cumulative as i32
     );
     // A new cumulative series is emitted as 0 first (as otelcol does).
-    assert_eq!(count(calls, &ok), Some(0));
+    assert_eq!(count(calls, &OK), Some(0));
     let p = &sum_points(calls)[0];
     assert_eq!(
         attrs_of(&p.attributes).len(),
@@ -208,7 +219,7 @@ fn counts_calls_and_durations_exactly() {
 
     let duration = metric(&first, 0, "traces.span.metrics.duration");
     assert_eq!(duration.unit, "ms");
-    let h = hist_point(duration, &ok);
+    let h = hist_point(duration, &OK);
     assert_eq!(h.explicit_bounds, config::DEFAULT_BUCKETS_MS.to_vec());
     assert_eq!(h.count, 3);
     assert_eq!(h.sum, Some(24.0));
@@ -216,17 +227,17 @@ fn counts_calls_and_durations_exactly() {
         h.bucket_counts,
         vec![1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     );
-    let err = [
-        ("span.name", "GET /a"),
-        ("status.code", "STATUS_CODE_ERROR"),
-    ];
     assert_eq!(
-        hist_point(duration, &err).bucket_counts[2],
+        hist_point(duration, &ERR).bucket_counts[2],
         1,
         "5ms is in (4ms, 6ms]"
     );
+}
 
-    // Cumulative: the counts stay and grow.
+#[test]
+fn cumulative_counts_stay_and_grow() {
+    let mut agg = shop();
+    agg.flush(T0 + SEC);
     agg.add(
         &traces(
             &[("service.name", "shop"), ("host.name", "h1")],
@@ -236,15 +247,15 @@ fn counts_calls_and_durations_exactly() {
     );
     let second = agg.flush(T0 + 3 * SEC).unwrap();
     let calls = metric(&second, 0, "traces.span.metrics.calls");
-    assert_eq!(count(calls, &ok), Some(4));
-    assert_eq!(count(calls, &err), Some(1));
+    assert_eq!(count(calls, &OK), Some(4));
+    assert_eq!(count(calls, &ERR), Some(1));
     assert_eq!(
         sum_points(calls)[0].start_time_unix_nano,
         T0,
         "cumulative keeps its start"
     );
     assert_eq!(
-        hist_point(metric(&second, 0, "traces.span.metrics.duration"), &ok).count,
+        hist_point(metric(&second, 0, "traces.span.metrics.duration"), &OK).count,
         4
     );
 }
