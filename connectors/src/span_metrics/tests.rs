@@ -574,17 +574,30 @@ fn config_defaults_are_otelcols() {
     assert_eq!(c.resource_metrics_cache_size, 1000);
     assert!(!c.is_delta());
     assert_eq!(c.bounds(), config::DEFAULT_BUCKETS_MS.to_vec());
-    let full = config(
-        "{histogram: {disable: false, unit: s, explicit: {buckets: [100us, 1ms, 1s]}, dimensions: [{name: a}]},
-          dimensions: [{name: http.method, default: GET}], calls_dimensions: [{name: b}], exclude_dimensions: [status.code],
-          dimensions_cache_size: 1000, resource_metrics_cache_size: 10, resource_metrics_key_attributes: [service.name],
-          aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA, metrics_flush_interval: 15s, metrics_expiration: 5m,
-          metric_timestamp_cache_size: 10, namespace: x, exemplars: {enabled: true, max_per_data_point: 2},
-          events: {enabled: true, dimensions: [{name: exception.type}]}, include_instrumentation_scope: [lib],
-          aggregation_cardinality_limit: 10, add_resource_attributes: true}",
-    );
+    let full = config(&testdata("full.yaml"));
+    assert_eq!(full.histogram.unit, config::Unit::Seconds);
+    assert_eq!(full.dimensions[1].default.as_deref(), Some("200"));
+    assert_eq!(full.flush_interval(), Duration::from_secs(15));
+    assert_eq!(full.namespace, "span.metrics");
     assert_eq!(full.bounds(), vec![0.0001, 0.001, 1.0]);
     assert!(full.is_delta());
+}
+
+fn testdata(name: &str) -> String {
+    ferrotel_testkit::config::testdata(env!("CARGO_MANIFEST_DIR"), "span_metrics", name)
+}
+
+#[test]
+fn testdata_typo_and_invalid_values_are_refused() {
+    let (path, message) = refusal(&testdata("typo.yaml"));
+    assert_eq!(path, "connectors.span_metrics.metric_flush_interval");
+    assert!(message.contains("unknown field"), "{message}");
+    let (path, message) = refusal(&testdata("invalid.yaml"));
+    assert_eq!(path, "connectors.span_metrics.histogram");
+    assert_eq!(
+        message,
+        "use either `explicit` or `exponential` buckets histogram"
+    );
 }
 
 #[test]
