@@ -76,6 +76,8 @@ impl Meters {
 pub struct Settings {
     calls_dims: Vec<Dimension>,
     hist_dims: Vec<Dimension>,
+    /// Whether the calls and the histogram have the same dimensions.
+    same_dims: bool,
     event_dims: Vec<Dimension>,
     exclude: Vec<String>,
     scopes: Vec<String>,
@@ -121,6 +123,7 @@ impl Settings {
         Settings {
             calls_dims: with(&c.calls_dimensions),
             hist_dims: with(&c.histogram.dimensions),
+            same_dims: c.calls_dimensions == c.histogram.dimensions,
             event_dims: with(&c.events.dimensions),
             exclude: c.exclude_dimensions.clone(),
             scopes: c.include_instrumentation_scope.clone(),
@@ -305,12 +308,11 @@ impl<A> SeriesMap<A> {
     /// the overflow series, attribute `otel.metric.overflow: true`.
     fn get_or_create(
         &mut self,
-        id: &Identity,
+        (id, key): (&Identity, String),
         now: u64,
         (b, total): (Bounds, &mut usize),
         make: impl FnOnce() -> A,
     ) -> &mut Series<A> {
-        let key = id.key();
         let full = self.0.len() >= b.limit || *total >= b.ceiling;
         let (key, attributes) = match self.0.contains_key(&key) {
             true => (key, None),
@@ -439,21 +441,31 @@ impl Aggregator {
         };
         let total = &mut self.total;
         let calls_id = s.identity(set, &set.calls_dims, &[]);
-        let calls = r.calls.get_or_create(&calls_id, now, (b, total), || 0);
+        let calls_key = calls_id.key();
+        let calls = r
+            .calls
+            .get_or_create((&calls_id, calls_key.clone()), now, (b, total), || 0);
         calls.value += 1;
         calls.add_exemplar(set.exemplars, s.span, value);
         if let Some(layout) = &set.layout {
-            let id = s.identity(set, &set.hist_dims, &[]);
+            // Usually the histogram has the calls' dimensions: identify the span once.
+            let own = (!set.same_dims).then(|| s.identity(set, &set.hist_dims, &[]));
+            let id = match &own {
+                Some(id) => (id, id.key()),
+                None => (&calls_id, calls_key),
+            };
             let h = r
                 .durations
-                .get_or_create(&id, now, (b, total), || layout.new_histogram());
+                .get_or_create(id, now, (b, total), || layout.new_histogram());
             h.value.observe(value);
             h.add_exemplar(set.exemplars, s.span, value);
         }
         if set.events {
             for event in &s.span.events {
                 let id = s.identity(set, &set.event_dims, &event.attributes);
-                let e = r.events.get_or_create(&id, now, (b, total), || 0);
+                let e = r
+                    .events
+                    .get_or_create((&id, id.key()), now, (b, total), || 0);
                 e.value += 1;
                 e.add_exemplar(set.exemplars, s.span, value);
             }

@@ -313,6 +313,25 @@ fn dimensions_come_from_the_span_then_the_resource_then_the_default() {
 }
 
 #[test]
+fn calls_and_histogram_dimensions_apply_to_their_metric_only() {
+    let (mut agg, _) = aggregator(
+        "{calls_dimensions: [{name: rpc.method}], histogram: {dimensions: [{name: http.route}]}}",
+    );
+    let s = with_attrs(
+        server("a", 1),
+        &[("rpc.method", "Get"), ("http.route", "/r")],
+    );
+    agg.add(&traces(&[("service.name", "s")], vec![s]), T0);
+    let out = agg.flush(T0).unwrap();
+    let calls = sum_points(metric(&out, 0, "traces.span.metrics.calls"));
+    assert!(matches(&calls[0].attributes, &[("rpc.method", "Get")]));
+    assert!(!matches(&calls[0].attributes, &[("http.route", "/r")]));
+    let duration = metric(&out, 0, "traces.span.metrics.duration");
+    let h = hist_point(duration, &[("http.route", "/r")]);
+    assert!(!matches(&h.attributes, &[("rpc.method", "Get")]));
+}
+
+#[test]
 fn delta_resets_and_chains_start_times() {
     let (mut agg, _) = aggregator(
         "{aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA, histogram: {unit: s}}",
