@@ -7,6 +7,8 @@
 
 #[cfg(feature = "forward")]
 pub mod forward;
+#[cfg(feature = "span_metrics")]
+pub mod span_metrics;
 
 use ferrotel_core::Registry;
 
@@ -14,5 +16,7 @@ use ferrotel_core::Registry;
 pub fn register(registry: Registry) -> Registry {
     #[cfg(feature = "forward")]
     let registry = registry.with(forward::ForwardConnectorFactory);
+    #[cfg(feature = "span_metrics")]
+    let registry = registry.with(span_metrics::SpanMetricsConnectorFactory);
     registry
 }

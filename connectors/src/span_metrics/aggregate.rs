@@ -1,0 +1,776 @@
+//! The state of a span_metrics connector: series per resource, their identities (dimension
+//! values), the bounds on how many are held, and the OTLP metrics they become at each flush.
+
+use super::config::{
+    Dimension, SpanMetricsConfig, SERVICE_NAME, SPAN_KIND, SPAN_NAME, STATUS_CODE,
+};
+use super::histogram::{Histogram, Layout};
+use ferrotel_core::pdata;
+use ferrotel_core::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
+use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use ferrotel_core::proto::metrics::v1::{
+    exemplar, metric, number_data_point, AggregationTemporality, Exemplar, ExponentialHistogram,
+    ExponentialHistogramDataPoint, Histogram as OtlpHistogram, HistogramDataPoint, Metric,
+    NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+};
+use ferrotel_core::proto::resource::v1::Resource as OtlpResource;
+use ferrotel_core::proto::trace::v1::{span, status, Span};
+use ferrotel_core::telemetry::{Counter, Gauge};
+use ferrotel_core::Telemetry;
+use std::collections::{BTreeMap, HashMap};
+
+/// The attribute of the series spans go to once a limit is reached.
+pub const OVERFLOW_ATTRIBUTE: &str = "otel.metric.overflow";
+/// Cannot be produced by [`Identity::key`] (which starts every part with a name and `=`).
+const OVERFLOW_KEY: &str = "\u{1}overflow";
+/// The scope of the emitted metrics, as otelcol names it.
+const SCOPE_NAME: &str = "spanmetricsconnector";
+const SCOPE_NAME_KEY: &str = "span.instrumentation.scope.name";
+const SCOPE_VERSION_KEY: &str = "span.instrumentation.scope.version";
+/// ferrotel's ceiling on the series held in all (every resource and metric) when
+/// `aggregation_cardinality_limit` is 0, where otelcol has no bound: past it new series go to
+/// their resource's overflow series.
+pub const SERIES_CEILING: usize = 100_000;
+
+/// The self-metrics of one connector: every bound is counted.
+pub struct Meters {
+    series: Gauge,
+    resources: Gauge,
+    overflowed: Counter,
+    evicted_resources: Counter,
+    expired_series: Counter,
+    evicted_start_times: Counter,
+}
+
+impl Meters {
+    pub fn new(telemetry: &Telemetry, id: &str) -> Self {
+        let l = [("connector", id)];
+        let name = |n: &str| format!("ferrotel_connector_span_metrics_{n}");
+        let gauge = |n: &str, help: &str| telemetry.gauge(&name(n), help, &l);
+        let counter = |n: &str, help: &str| telemetry.counter(&name(n), help, &l);
+        Meters {
+            series: gauge("series", "Series the span_metrics connector holds."),
+            resources: gauge("resources", "Resources the span_metrics connector holds series for."),
+            overflowed: counter(
+                "overflow_measurements",
+                "Calls, durations and events counted in an otel.metric.overflow series because a series limit was reached.",
+            ),
+            evicted_resources: counter(
+                "evicted_resources",
+                "Resources dropped, least recently used first, at resource_metrics_cache_size.",
+            ),
+            expired_series: counter(
+                "expired_series",
+                "Series dropped after metrics_expiration without spans.",
+            ),
+            evicted_start_times: counter(
+                "evicted_start_times",
+                "Delta start times dropped at metric_timestamp_cache_size.",
+            ),
+        }
+    }
+}
+
+/// What the config says, prepared once.
+pub struct Settings {
+    calls_dims: Vec<Dimension>,
+    hist_dims: Vec<Dimension>,
+    /// Whether the calls and the histogram have the same dimensions.
+    same_dims: bool,
+    event_dims: Vec<Dimension>,
+    exclude: Vec<String>,
+    scopes: Vec<String>,
+    unit_nanos: f64,
+    unit: &'static str,
+    layout: Option<Layout>,
+    events: bool,
+    exemplars: Option<usize>,
+    delta: bool,
+    expiration_ns: u64,
+    series_limit: usize,
+    /// The most series held in all (when `series_limit` is unlimited).
+    ceiling: usize,
+    resource_limit: usize,
+    start_times_limit: usize,
+    key_attributes: Vec<String>,
+    all_resource_attributes: bool,
+    names: [String; 3],
+}
+
+fn limit(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+impl Settings {
+    pub fn new(c: &SpanMetricsConfig) -> Self {
+        let with = |extra: &[Dimension]| [c.dimensions.as_slice(), extra].concat();
+        let layout = match (&c.histogram.exponential, c.histogram.disable) {
+            (_, true) => None,
+            (Some(e), _) => Some(Layout::Exponential {
+                max_size: if e.max_size > 0 {
+                    e.max_size as usize
+                } else {
+                    160
+                },
+            }),
+            (None, _) => Some(Layout::Explicit(c.bounds().into())),
+        };
+        let name = |n: &str| match c.namespace.as_str() {
+            "" => n.to_string(),
+            ns => format!("{ns}.{n}"),
+        };
+        Settings {
+            calls_dims: with(&c.calls_dimensions),
+            hist_dims: with(&c.histogram.dimensions),
+            same_dims: c.calls_dimensions == c.histogram.dimensions,
+            event_dims: with(&c.events.dimensions),
+            exclude: c.exclude_dimensions.clone(),
+            scopes: c.include_instrumentation_scope.clone(),
+            unit_nanos: c.histogram.unit.nanos(),
+            unit: c.histogram.unit.as_str(),
+            layout,
+            events: c.events.enabled,
+            exemplars: c
+                .exemplars
+                .enabled
+                .then(|| limit(c.exemplars.max_per_data_point)),
+            delta: c.is_delta(),
+            expiration_ns: c.metrics_expiration.0.as_nanos() as u64,
+            series_limit: match limit(c.aggregation_cardinality_limit) {
+                0 => usize::MAX,
+                n => n,
+            },
+            ceiling: match c.aggregation_cardinality_limit {
+                0 => SERIES_CEILING,
+                _ => usize::MAX,
+            },
+            resource_limit: limit(c.resource_metrics_cache_size).max(1),
+            start_times_limit: limit(c.timestamp_cache_size()).max(1),
+            key_attributes: c.resource_metrics_key_attributes.clone(),
+            all_resource_attributes: c.add_resource_attributes,
+            names: [name("calls"), name("duration"), name("events")],
+        }
+    }
+
+    /// Another ceiling than [`SERIES_CEILING`] (tests).
+    #[cfg(test)]
+    pub fn with_ceiling(self, ceiling: usize) -> Self {
+        Settings { ceiling, ..self }
+    }
+}
+
+/// A dimension's value: borrowed from the span or its resource, or a configured default.
+#[derive(Clone, Copy)]
+enum Val<'a> {
+    Str(&'a str),
+    Any(&'a any_value::Value),
+}
+
+/// The dimensions of one series, in output order.
+struct Identity<'a>(Vec<(&'a str, Val<'a>)>);
+
+impl Identity<'_> {
+    /// The series key: unique per set of names and values.
+    fn key(&self) -> String {
+        let mut key = String::new();
+        for (name, val) in &self.0 {
+            key.push_str(name);
+            key.push('=');
+            match val {
+                Val::Str(s) => key.push_str(s),
+                Val::Any(any_value::Value::StringValue(s)) => key.push_str(s),
+                Val::Any(v) => key.push_str(&format!("{v:?}")),
+            }
+            key.push('\0');
+        }
+        key
+    }
+
+    fn attributes(&self) -> Vec<KeyValue> {
+        self.0
+            .iter()
+            .map(|(name, val)| match val {
+                Val::Str(s) => pdata::kv_str(name, s),
+                Val::Any(v) => KeyValue {
+                    key: name.to_string(),
+                    value: Some(AnyValue {
+                        value: Some((*v).clone()),
+                    }),
+                    ..Default::default()
+                },
+            })
+            .collect()
+    }
+}
+
+/// A span with what its identity is looked up in.
+struct SpanRef<'a> {
+    service: &'a str,
+    span: &'a Span,
+    resource: &'a [KeyValue],
+    scope: Option<&'a InstrumentationScope>,
+}
+
+impl<'a> SpanRef<'a> {
+    /// The default dimensions (unless excluded), then `dims` looked up in the span's
+    /// attributes, `event`'s, then the resource's, then the scope when included.
+    fn identity(
+        &self,
+        s: &'a Settings,
+        dims: &'a [Dimension],
+        event: &'a [KeyValue],
+    ) -> Identity<'a> {
+        let kind = span::SpanKind::try_from(self.span.kind).unwrap_or(span::SpanKind::Unspecified);
+        let code = self.span.status.as_ref().map_or(0, |st| st.code);
+        let code = status::StatusCode::try_from(code).unwrap_or(status::StatusCode::Unset);
+        let mut out = Vec::with_capacity(4 + dims.len());
+        for (name, v) in [
+            (SERVICE_NAME, self.service),
+            (SPAN_NAME, self.span.name.as_str()),
+            (SPAN_KIND, kind.as_str_name()),
+            (STATUS_CODE, code.as_str_name()),
+        ] {
+            if !s.exclude.iter().any(|e| e == name) {
+                out.push((name, Val::Str(v)));
+            }
+        }
+        for d in dims {
+            let found = [self.span.attributes.as_slice(), event, self.resource]
+                .into_iter()
+                .find_map(|attrs| pdata::attr(attrs, &d.name));
+            match (found, &d.default) {
+                (Some(v), _) => out.push((d.name.as_str(), Val::Any(v))),
+                (None, Some(default)) => out.push((d.name.as_str(), Val::Str(default))),
+                (None, None) => {}
+            }
+        }
+        if let Some(scope) = self
+            .scope
+            .filter(|sc| !sc.name.is_empty() && s.scopes.contains(&sc.name))
+        {
+            out.push((SCOPE_NAME_KEY, Val::Str(&scope.name)));
+            if !scope.version.is_empty() {
+                out.push((SCOPE_VERSION_KEY, Val::Str(&scope.version)));
+            }
+        }
+        Identity(out)
+    }
+}
+
+/// A span's duration in the configured unit (0 when it ends before it starts).
+fn duration(span: &Span, unit_nanos: f64) -> f64 {
+    span.end_time_unix_nano
+        .saturating_sub(span.start_time_unix_nano) as f64
+        / unit_nanos
+}
+
+fn exemplar(span: &Span, value: f64) -> Exemplar {
+    Exemplar {
+        trace_id: span.trace_id.clone(),
+        span_id: span.span_id.clone(),
+        value: Some(exemplar::Value::AsDouble(value)),
+        ..Default::default()
+    }
+}
+
+/// One series: its attributes, its value and when it started and was last updated.
+struct Series<A> {
+    attributes: Vec<KeyValue>,
+    value: A,
+    start: u64,
+    last_seen: u64,
+    exemplars: Vec<Exemplar>,
+    /// Not emitted yet: a cumulative sum is first emitted as 0, as otelcol does (so that
+    /// Prometheus sees the series start from 0).
+    first: bool,
+}
+
+/// The series of one metric of one resource, keyed by [`Identity::key`].
+struct SeriesMap<A>(BTreeMap<String, Series<A>>);
+
+impl<A> Default for SeriesMap<A> {
+    fn default() -> Self {
+        SeriesMap(BTreeMap::new())
+    }
+}
+
+/// What a new series is counted against.
+#[derive(Clone, Copy)]
+struct Bounds<'a> {
+    limit: usize,
+    ceiling: usize,
+    overflowed: &'a Counter,
+}
+
+impl<A> SeriesMap<A> {
+    /// The series of `id`; a new one past the limit (of this map, or the ceiling of all) is
+    /// the overflow series, attribute `otel.metric.overflow: true`.
+    fn get_or_create(
+        &mut self,
+        (id, key): (&Identity, String),
+        now: u64,
+        (b, total): (Bounds, &mut usize),
+        make: impl FnOnce() -> A,
+    ) -> &mut Series<A> {
+        let full = self.0.len() >= b.limit || *total >= b.ceiling;
+        let (key, attributes) = match self.0.contains_key(&key) {
+            true => (key, None),
+            false if full => {
+                b.overflowed.inc();
+                let attrs = vec![KeyValue {
+                    key: OVERFLOW_ATTRIBUTE.into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::BoolValue(true)),
+                    }),
+                    ..Default::default()
+                }];
+                (OVERFLOW_KEY.to_string(), Some(attrs))
+            }
+            false => (key, Some(id.attributes())),
+        };
+        let series = self.0.entry(key).or_insert_with(|| {
+            *total += 1;
+            Series {
+                attributes: attributes.unwrap_or_default(),
+                value: make(),
+                start: now,
+                last_seen: now,
+                exemplars: Vec::new(),
+                first: true,
+            }
+        });
+        series.last_seen = now;
+        series
+    }
+
+    /// Drops the series not seen since `deadline`; returns how many.
+    fn expire(&mut self, deadline: u64) -> usize {
+        let before = self.0.len();
+        self.0.retain(|_, s| s.last_seen > deadline);
+        before - self.0.len()
+    }
+}
+
+impl<A> Series<A> {
+    fn add_exemplar(&mut self, max: Option<usize>, span: &Span, value: f64) {
+        if max.is_some_and(|m| self.exemplars.len() < m) && !span.trace_id.is_empty() {
+            self.exemplars.push(exemplar(span, value));
+        }
+    }
+}
+
+/// The series of one resource.
+struct ResourceState {
+    attributes: Vec<KeyValue>,
+    calls: SeriesMap<u64>,
+    durations: SeriesMap<Histogram>,
+    events: SeriesMap<u64>,
+    last_used: u64,
+}
+
+impl ResourceState {
+    fn len(&self) -> usize {
+        self.calls.0.len() + self.durations.0.len() + self.events.0.len()
+    }
+}
+
+/// Everything one connector holds.
+pub struct Aggregator {
+    settings: Settings,
+    meters: Meters,
+    resources: BTreeMap<String, ResourceState>,
+    /// Series held, in all resources.
+    total: usize,
+    /// Delta: each series' last flush time, its next start time (value: time, last use).
+    start_times: HashMap<String, (u64, u64)>,
+    /// A logical clock for least-recently-used choices.
+    tick: u64,
+}
+
+impl Aggregator {
+    pub fn new(settings: Settings, meters: Meters) -> Self {
+        Aggregator {
+            settings,
+            meters,
+            resources: BTreeMap::new(),
+            total: 0,
+            start_times: HashMap::new(),
+            tick: 0,
+        }
+    }
+
+    /// Counts the spans of `req` (received at `now`, Unix nanoseconds). Spans whose resource
+    /// has no `service.name` are skipped, as otelcol does.
+    pub fn add(&mut self, req: &ExportTraceServiceRequest, now: u64) {
+        for rs in &req.resource_spans {
+            let attrs = rs
+                .resource
+                .as_ref()
+                .map_or(&[][..], |r| r.attributes.as_slice());
+            let Some(service) = pdata::attr_str(attrs, SERVICE_NAME) else {
+                continue;
+            };
+            let key = self.resource_key(attrs);
+            self.ensure_resource(&key, attrs);
+            for ss in &rs.scope_spans {
+                for span in &ss.spans {
+                    let s = SpanRef {
+                        service,
+                        span,
+                        resource: attrs,
+                        scope: ss.scope.as_ref(),
+                    };
+                    self.add_span(&key, &s, now);
+                }
+            }
+        }
+        self.update_gauges();
+    }
+
+    fn add_span(&mut self, resource: &str, s: &SpanRef, now: u64) {
+        let set = &self.settings;
+        let Some(r) = self.resources.get_mut(resource) else {
+            return;
+        };
+        let value = duration(s.span, set.unit_nanos);
+        let b = Bounds {
+            limit: set.series_limit,
+            ceiling: set.ceiling,
+            overflowed: &self.meters.overflowed,
+        };
+        let total = &mut self.total;
+        let calls_id = s.identity(set, &set.calls_dims, &[]);
+        let calls_key = calls_id.key();
+        let calls = r
+            .calls
+            .get_or_create((&calls_id, calls_key.clone()), now, (b, total), || 0);
+        calls.value += 1;
+        calls.add_exemplar(set.exemplars, s.span, value);
+        if let Some(layout) = &set.layout {
+            // Usually the histogram has the calls' dimensions: identify the span once.
+            let own = (!set.same_dims).then(|| s.identity(set, &set.hist_dims, &[]));
+            let id = match &own {
+                Some(id) => (id, id.key()),
+                None => (&calls_id, calls_key),
+            };
+            let h = r
+                .durations
+                .get_or_create(id, now, (b, total), || layout.new_histogram());
+            h.value.observe(value);
+            h.add_exemplar(set.exemplars, s.span, value);
+        }
+        if set.events {
+            for event in &s.span.events {
+                let id = s.identity(set, &set.event_dims, &event.attributes);
+                let e = r
+                    .events
+                    .get_or_create((&id, id.key()), now, (b, total), || 0);
+                e.value += 1;
+                e.add_exemplar(set.exemplars, s.span, value);
+            }
+        }
+    }
+
+    /// The resource's identity: its key attributes (all by default), sorted.
+    fn resource_key(&self, attrs: &[KeyValue]) -> String {
+        let keys = &self.settings.key_attributes;
+        let mut parts: Vec<String> = attrs
+            .iter()
+            .filter(|kv| keys.is_empty() || keys.contains(&kv.key))
+            .map(|kv| format!("{}={:?}", kv.key, kv.value))
+            .collect();
+        parts.sort();
+        parts.join("\0")
+    }
+
+    /// Creates the resource's state if new, dropping the least recently used one when
+    /// `resource_metrics_cache_size` resources are held.
+    fn ensure_resource(&mut self, key: &str, attrs: &[KeyValue]) {
+        self.tick += 1;
+        if let Some(r) = self.resources.get_mut(key) {
+            r.last_used = self.tick;
+            return;
+        }
+        if self.resources.len() >= self.settings.resource_limit {
+            let oldest = self
+                .resources
+                .iter()
+                .min_by_key(|(_, r)| r.last_used)
+                .map(|(k, _)| k.clone());
+            if let Some(r) = oldest.and_then(|k| self.resources.remove(&k)) {
+                self.total -= r.len();
+                self.meters.evicted_resources.inc();
+            }
+        }
+        let s = &self.settings;
+        let attributes = attrs
+            .iter()
+            .filter(
+                |kv| match (s.all_resource_attributes, s.key_attributes.is_empty()) {
+                    (true, _) => true,
+                    (false, true) => kv.key == SERVICE_NAME,
+                    (false, false) => s.key_attributes.contains(&kv.key),
+                },
+            )
+            .cloned()
+            .collect();
+        let state = ResourceState {
+            attributes,
+            calls: SeriesMap::default(),
+            durations: SeriesMap::default(),
+            events: SeriesMap::default(),
+            last_used: self.tick,
+        };
+        self.resources.insert(key.to_string(), state);
+    }
+
+    fn update_gauges(&self) {
+        self.meters.series.set(self.total as i64);
+        self.meters.resources.set(self.resources.len() as i64);
+    }
+
+    /// The metrics of every series at `now`, then the state reset (delta), or expired series
+    /// dropped (cumulative). None when nothing is held.
+    pub fn flush(&mut self, now: u64) -> Option<ExportMetricsServiceRequest> {
+        if self.resources.is_empty() {
+            return None;
+        }
+        let mut out = ExportMetricsServiceRequest::default();
+        let keys: Vec<String> = self.resources.keys().cloned().collect();
+        for key in keys {
+            let rm = self.build_resource(&key, now);
+            out.resource_metrics.extend(rm);
+        }
+        self.after_flush(now);
+        Some(out)
+    }
+
+    fn build_resource(&mut self, key: &str, now: u64) -> Option<ResourceMetrics> {
+        let s = &self.settings;
+        let mut starts = StartTimes {
+            delta: s.delta,
+            times: &mut self.start_times,
+            tick: self.tick,
+            limit: s.start_times_limit,
+            evicted: &self.meters.evicted_start_times,
+        };
+        let r = self.resources.get_mut(key)?;
+        let mut metrics = vec![sum_metric(
+            &s.names[0],
+            &mut r.calls,
+            starts.emit(now, key, 0),
+        )];
+        if let Some(layout) = &s.layout {
+            let e = starts.emit(now, key, 1);
+            metrics.push(histogram_metric(
+                &s.names[1],
+                s.unit,
+                layout,
+                &r.durations,
+                e,
+            ));
+        }
+        if s.events {
+            metrics.push(sum_metric(
+                &s.names[2],
+                &mut r.events,
+                starts.emit(now, key, 2),
+            ));
+        }
+        Some(ResourceMetrics {
+            resource: Some(OtlpResource {
+                attributes: r.attributes.clone(),
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Some(InstrumentationScope {
+                    name: SCOPE_NAME.into(),
+                    ..Default::default()
+                }),
+                metrics,
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    }
+
+    fn after_flush(&mut self, now: u64) {
+        if self.settings.delta {
+            self.resources.clear();
+            self.total = 0;
+        } else {
+            let expiration = self.settings.expiration_ns;
+            let deadline = now.saturating_sub(expiration);
+            for r in self.resources.values_mut() {
+                r.calls.0.values_mut().for_each(|s| s.exemplars.clear());
+                r.durations.0.values_mut().for_each(|s| s.exemplars.clear());
+                r.events.0.values_mut().for_each(|s| s.exemplars.clear());
+                if expiration > 0 {
+                    let n = r.calls.expire(deadline)
+                        + r.durations.expire(deadline)
+                        + r.events.expire(deadline);
+                    self.total -= n;
+                    self.meters.expired_series.add(n as u64);
+                }
+            }
+            self.resources.retain(|_, r| r.len() > 0);
+        }
+        self.update_gauges();
+    }
+}
+
+/// Delta start times: a series starts where its previous flush ended, while remembered.
+struct StartTimes<'a> {
+    delta: bool,
+    times: &'a mut HashMap<String, (u64, u64)>,
+    tick: u64,
+    limit: usize,
+    evicted: &'a Counter,
+}
+
+impl<'b> StartTimes<'b> {
+    fn emit<'a>(&'a mut self, now: u64, resource: &'a str, metric: u8) -> Emit<'a, 'b> {
+        Emit {
+            now,
+            starts: self,
+            prefix: (resource, metric),
+        }
+    }
+
+    /// The start time of the data point of `series` (which started at `start`), recording
+    /// `now` as the next one.
+    fn start(&mut self, series: String, start: u64, now: u64) -> u64 {
+        if !self.delta {
+            return start;
+        }
+        let previous = self.times.get(&series).map(|(t, _)| *t);
+        if previous.is_none() && self.times.len() >= self.limit {
+            let oldest = self
+                .times
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                self.times.remove(&k);
+                self.evicted.inc();
+            }
+        }
+        self.times.insert(series, (now, self.tick));
+        previous.unwrap_or(start)
+    }
+}
+
+fn temporality(delta: bool) -> i32 {
+    match delta {
+        true => AggregationTemporality::Delta as i32,
+        false => AggregationTemporality::Cumulative as i32,
+    }
+}
+
+/// A data point's exemplars, stamped with the flush time.
+fn stamped(exemplars: &[Exemplar], now: u64) -> Vec<Exemplar> {
+    exemplars
+        .iter()
+        .map(|e| Exemplar {
+            time_unix_nano: now,
+            ..e.clone()
+        })
+        .collect()
+}
+
+/// What every data point of one metric of one resource shares at a flush.
+struct Emit<'a, 'b: 'a> {
+    now: u64,
+    starts: &'a mut StartTimes<'b>,
+    /// The resource's key and the metric's index, which prefix the start times' keys.
+    prefix: (&'a str, u8),
+}
+
+impl Emit<'_, '_> {
+    fn start_of(&mut self, series: &str, start: u64) -> u64 {
+        let (resource, metric) = self.prefix;
+        let key = format!("{resource}\0{metric}\0{series}");
+        self.starts.start(key, start, self.now)
+    }
+}
+
+/// A monotonic sum; a new cumulative series is emitted as 0 the first time, as otelcol does.
+fn sum_metric(name: &str, map: &mut SeriesMap<u64>, mut e: Emit) -> Metric {
+    let mut points = Vec::with_capacity(map.0.len());
+    for (key, s) in map.0.iter_mut() {
+        let value = if s.first && !e.starts.delta {
+            0
+        } else {
+            s.value
+        };
+        s.first = false;
+        points.push(NumberDataPoint {
+            attributes: s.attributes.clone(),
+            start_time_unix_nano: e.start_of(key, s.start),
+            time_unix_nano: e.now,
+            value: Some(number_data_point::Value::AsInt(value as i64)),
+            exemplars: stamped(&s.exemplars, e.now),
+            ..Default::default()
+        });
+    }
+    let sum = Sum {
+        data_points: points,
+        aggregation_temporality: temporality(e.starts.delta),
+        is_monotonic: true,
+    };
+    Metric {
+        name: name.to_string(),
+        data: Some(metric::Data::Sum(sum)),
+        ..Default::default()
+    }
+}
+
+/// The duration histogram, explicit or exponential as `layout` says.
+fn histogram_metric(
+    name: &str,
+    unit: &str,
+    layout: &Layout,
+    map: &SeriesMap<Histogram>,
+    mut e: Emit,
+) -> Metric {
+    let mut explicit = Vec::new();
+    let mut exponential = Vec::new();
+    for (key, s) in &map.0 {
+        let start = e.start_of(key, s.start);
+        let (attributes, exemplars) = (s.attributes.clone(), stamped(&s.exemplars, e.now));
+        match &s.value {
+            Histogram::Explicit(h) => explicit.push(HistogramDataPoint {
+                attributes,
+                start_time_unix_nano: start,
+                time_unix_nano: e.now,
+                exemplars,
+                ..h.point()
+            }),
+            Histogram::Exponential(h) => exponential.push(ExponentialHistogramDataPoint {
+                attributes,
+                start_time_unix_nano: start,
+                time_unix_nano: e.now,
+                exemplars,
+                ..h.point()
+            }),
+        }
+    }
+    let aggregation_temporality = temporality(e.starts.delta);
+    let data = match layout {
+        Layout::Explicit(_) => metric::Data::Histogram(OtlpHistogram {
+            data_points: explicit,
+            aggregation_temporality,
+        }),
+        Layout::Exponential { .. } => metric::Data::ExponentialHistogram(ExponentialHistogram {
+            data_points: exponential,
+            aggregation_temporality,
+        }),
+    };
+    Metric {
+        name: name.to_string(),
+        unit: unit.to_string(),
+        data: Some(data),
+        ..Default::default()
+    }
+}
