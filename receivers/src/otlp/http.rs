@@ -396,11 +396,7 @@ fn not_found() -> Resp {
 
 /// Go's `http.Error`: the message and a newline in `text/plain`, with `nosniff`.
 pub(crate) fn go_http_error(status: StatusCode, message: &str) -> Resp {
-    let mut r = response(
-        status,
-        "text/plain; charset=utf-8",
-        format!("{message}\n"),
-    );
+    let mut r = response(status, "text/plain; charset=utf-8", format!("{message}\n"));
     r.headers_mut().insert(
         HeaderName::from_static("x-content-type-options"),
         HeaderValue::from_static("nosniff"),
@@ -424,8 +420,7 @@ impl HttpState {
         let mut headers = req.headers().clone();
         for (k, v) in url_query(req.uri().query().unwrap_or("")) {
             if self.auth_params.contains(&k) {
-                if let (Ok(k), Ok(v)) =
-                    (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v))
+                if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v))
                 {
                     headers.append(k, v);
                 }

@@ -222,7 +222,12 @@ impl Receiver for OtlpReceiver {
 
 /// otelcol's startup line for a listener, with the address actually bound (port 0 shows the
 /// port the kernel chose; test harnesses read it back).
-pub(crate) fn log_start(ctx: &ReceiverContext, message: &str, bound: Option<SocketAddr>, configured: &str) {
+pub(crate) fn log_start(
+    ctx: &ReceiverContext,
+    message: &str,
+    bound: Option<SocketAddr>,
+    configured: &str,
+) {
     let endpoint = bound.map_or_else(|| configured.to_string(), |a| a.to_string());
     tracing::info!(otelcol.component.id = %ctx.id, endpoint = %endpoint, "{message}");
 }

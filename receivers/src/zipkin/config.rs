@@ -10,8 +10,8 @@
 //! ```
 
 use crate::otlp::config::{
-    CompressionAlgorithm, CorsConfig, HttpAuthConfig, HttpConfig, HttpKeepalive,
-    MiddlewareConfig, ResponseHeaders, Transport, DEFAULT_MAX_REQUEST_BODY_SIZE,
+    CompressionAlgorithm, CorsConfig, HttpAuthConfig, HttpConfig, HttpKeepalive, MiddlewareConfig,
+    ResponseHeaders, Transport, DEFAULT_MAX_REQUEST_BODY_SIZE,
 };
 use ferrotel_config::{GoDuration, TlsServerConfig, Validate, Validator};
 use serde::{Deserialize, Serialize};

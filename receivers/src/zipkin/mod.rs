@@ -32,6 +32,8 @@ pub use config::ZipkinConfig;
 
 use crate::otlp::http::{self, go_http_error, response, Api, HttpState, Resp};
 use crate::otlp::{bind, log_start, Endpoint, LimitsConfig};
+use ::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use ::http::{Request, StatusCode};
 use ferrotel_config::{ConfigErrors, Findings, Validator};
 use ferrotel_core::{
     Batch, CreateContext, Data, Factory, FactoryInfo, PipelineError, Receiver, ReceiverContext,
@@ -39,8 +41,6 @@ use ferrotel_core::{
 };
 use ferrotel_transport::http::CONTENT_TYPE_PROTOBUF;
 use ferrotel_transport::tls;
-use ::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
-use ::http::{Request, StatusCode};
 use hyper::body::Incoming;
 use std::net::SocketAddr;
 use tokio::task::JoinHandle;
@@ -118,14 +118,22 @@ impl Receiver for ZipkinReceiver {
                 ctx.extensions
                     .server_authenticator(&a.authenticator)
                     .map_err(|e| {
-                        StartError(format!("zipkin receiver {}: auth.authenticator: {e}", ctx.id))
+                        StartError(format!(
+                            "zipkin receiver {}: auth.authenticator: {e}",
+                            ctx.id
+                        ))
                     })?,
             ),
             None => None,
         };
         let listener = bind(&ctx, &self.config.endpoint, "endpoint").await?;
         self.addr = listener.local_addr().ok();
-        log_start(&ctx, "Starting HTTP server", self.addr, &self.config.endpoint);
+        log_start(
+            &ctx,
+            "Starting HTTP server",
+            self.addr,
+            &self.config.endpoint,
+        );
         self.stop = ctx.shutdown.child_token();
         let endpoint = Endpoint::new(
             &ctx,

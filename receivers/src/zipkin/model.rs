@@ -297,19 +297,21 @@ fn proto_span(s: ProtoSpan, debug: bool) -> Result<ZSpan, String> {
     if trace_id == [0; 16] {
         return Err("valid traceId required".into());
     }
-    let id: [u8; 8] = s
-        .id
-        .as_slice()
-        .try_into()
-        .map_err(|_| format!("id has {} bytes, wanted 8", s.id.len()))?;
+    let id: [u8; 8] =
+        s.id.as_slice()
+            .try_into()
+            .map_err(|_| format!("id has {} bytes, wanted 8", s.id.len()))?;
     if id == [0; 8] {
         return Err("valid span id required".into());
     }
     let parent_id = match s.parent_id.len() {
         0 => None,
-        _ => Some(s.parent_id.as_slice().try_into().map_err(|_| {
-            format!("parent_id has {} bytes, wanted 8", s.parent_id.len())
-        })?),
+        _ => Some(
+            s.parent_id
+                .as_slice()
+                .try_into()
+                .map_err(|_| format!("parent_id has {} bytes, wanted 8", s.parent_id.len()))?,
+        ),
     };
     let kind = match s.kind {
         1 => Some(ZKind::Client),

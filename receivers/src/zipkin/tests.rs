@@ -66,6 +66,15 @@ async fn start(yaml: &str) -> Harness {
 
 const BASE: &str = "endpoint: 127.0.0.1:0";
 
+/// Path, Content-Type, Content-Encoding, body, and what the 400's message must contain.
+type Case = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Vec<u8>,
+    &'static str,
+);
+
 const TWO_SPANS: &str = r#"[
   {"traceId": "5af7183fb1d4cf5f", "id": "6b221d5bc9e6496c", "name": "get", "kind": "SERVER",
    "timestamp": 1000, "duration": 10, "localEndpoint": {"serviceName": "api"},
@@ -152,13 +161,49 @@ async fn protobuf_and_compressed_bodies_are_read() {
 #[tokio::test]
 async fn bad_bodies_get_400_naming_the_problem() {
     let h = start("endpoint: 127.0.0.1:0\nmax_request_body_size: 2000").await;
-    let cases: [(&str, &str, Option<&str>, Vec<u8>, &str); 6] = [
-        ("/api/v2/spans", "application/json", None, b"{not json".to_vec(), "invalid Zipkin v2 JSON"),
-        ("/api/v2/spans", "application/json", None, br#"[{"id": "1"}]"#.to_vec(), "valid traceId required"),
-        ("/api/v2/spans", "application/x-protobuf", None, b"\xff\xff\xff".to_vec(), "ListOfSpans"),
-        ("/api/v1/spans", "application/json", None, b"[]".to_vec(), "Zipkin v1"),
-        ("/api/v2/spans", "application/json", None, vec![b' '; 3000], "request body too large"),
-        ("/api/v2/spans", "application/json", Some("br"), b"[]".to_vec(), "unsupported Content-Encoding: br"),
+    let cases: [Case; 6] = [
+        (
+            "/api/v2/spans",
+            "application/json",
+            None,
+            b"{not json".to_vec(),
+            "invalid Zipkin v2 JSON",
+        ),
+        (
+            "/api/v2/spans",
+            "application/json",
+            None,
+            br#"[{"id": "1"}]"#.to_vec(),
+            "valid traceId required",
+        ),
+        (
+            "/api/v2/spans",
+            "application/x-protobuf",
+            None,
+            b"\xff\xff\xff".to_vec(),
+            "ListOfSpans",
+        ),
+        (
+            "/api/v1/spans",
+            "application/json",
+            None,
+            b"[]".to_vec(),
+            "Zipkin v1",
+        ),
+        (
+            "/api/v2/spans",
+            "application/json",
+            None,
+            vec![b' '; 3000],
+            "request body too large",
+        ),
+        (
+            "/api/v2/spans",
+            "application/json",
+            Some("br"),
+            b"[]".to_vec(),
+            "unsupported Content-Encoding: br",
+        ),
     ];
     for (path, ct, enc, body, want) in cases {
         let r = post(&h.url(path), ct, enc, body).await;
@@ -172,7 +217,13 @@ async fn bad_bodies_get_400_naming_the_problem() {
     }
     // A gzip bomb stays within the limit.
     let bomb = compress(Encoding::Gzip, &vec![b' '; 1 << 20]);
-    let r = post(&h.url("/api/v2/spans"), "application/json", Some("gzip"), bomb).await;
+    let r = post(
+        &h.url("/api/v2/spans"),
+        "application/json",
+        Some("gzip"),
+        bomb,
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert!(h.capture.take().is_empty());
     assert_eq!(h.counter("otelcol_receiver_accepted_spans"), 0);
@@ -181,7 +232,13 @@ async fn bad_bodies_get_400_naming_the_problem() {
 #[tokio::test]
 async fn empty_list_is_accepted_without_reaching_the_pipeline() {
     let h = start(BASE).await;
-    let r = post(&h.url("/api/v2/spans"), "application/json", None, b"[]".to_vec()).await;
+    let r = post(
+        &h.url("/api/v2/spans"),
+        "application/json",
+        None,
+        b"[]".to_vec(),
+    )
+    .await;
     assert_eq!(r.status(), 202);
     assert!(h.capture.take().is_empty());
 }
@@ -191,7 +248,13 @@ async fn pipeline_refusals_are_answered_as_otelcol() {
     let h = start(BASE).await;
     h.capture
         .set_consume(Some(PipelineError::refused("sending queue is full")));
-    let r = post(&h.url("/api/v2/spans"), "application/json", None, TWO_SPANS.into()).await;
+    let r = post(
+        &h.url("/api/v2/spans"),
+        "application/json",
+        None,
+        TWO_SPANS.into(),
+    )
+    .await;
     assert_eq!(r.status(), 500);
     assert_eq!(r.headers()["retry-after"], "1");
     assert_eq!(r.text().await.unwrap(), r#""Internal Server Error""#);
@@ -199,7 +262,13 @@ async fn pipeline_refusals_are_answered_as_otelcol() {
 
     h.capture
         .set_consume(Some(PipelineError::Permanent("bad data".into())));
-    let r = post(&h.url("/api/v2/spans"), "application/json", None, TWO_SPANS.into()).await;
+    let r = post(
+        &h.url("/api/v2/spans"),
+        "application/json",
+        None,
+        TWO_SPANS.into(),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.text().await.unwrap(), r#""Bad Request""#);
     assert_eq!(h.counter("otelcol_receiver_refused_spans"), 4);
@@ -207,14 +276,21 @@ async fn pipeline_refusals_are_answered_as_otelcol() {
     h.capture.set_consume(None);
     h.capture
         .set_admit(Some(PipelineError::refused("memory limit")));
-    let r = post(&h.url("/api/v2/spans"), "application/json", None, TWO_SPANS.into()).await;
+    let r = post(
+        &h.url("/api/v2/spans"),
+        "application/json",
+        None,
+        TWO_SPANS.into(),
+    )
+    .await;
     assert_eq!(r.status(), 500);
     assert_eq!(h.counter("otelcol_receiver_accepted_spans"), 0);
 }
 
 #[tokio::test]
 async fn config_errors_are_start_errors() {
-    let v: Value = serde_yaml_ng::from_str("endpoint: 127.0.0.1:0\nmiddlewares: [{id: x}]").unwrap();
+    let v: Value =
+        serde_yaml_ng::from_str("endpoint: 127.0.0.1:0\nmiddlewares: [{id: x}]").unwrap();
     let cfg = ferrotel_config::decode_valid::<ZipkinConfig>("receivers.zipkin", &v)
         .unwrap()
         .0;

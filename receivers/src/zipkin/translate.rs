@@ -22,7 +22,9 @@ use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::common::v1::{any_value::Value as AV, InstrumentationScope, KeyValue};
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::span::{Event, Link, SpanKind};
-use ferrotel_core::proto::trace::v1::{status::StatusCode, ResourceSpans, ScopeSpans, Span, Status};
+use ferrotel_core::proto::trace::v1::{
+    status::StatusCode, ResourceSpans, ScopeSpans, Span, Status,
+};
 use std::collections::BTreeMap;
 
 const SERVICE_NAME: &str = "service.name";
@@ -35,27 +37,92 @@ const SCOPE_VERSIONS: [&str; 2] = ["otel.scope.version", "otel.library.version"]
 /// and OpenCensus leftovers: taken into the resource from a group's first span, never span
 /// attributes.
 const RESOURCE_KEYS: &[&str] = &[
-    "cloud.provider", "cloud.account.id", "cloud.region", "cloud.availability_zone",
-    "cloud.platform", "aws.ecs.container.arn", "aws.ecs.cluster.arn", "aws.ecs.launchtype",
-    "aws.ecs.task.arn", "aws.ecs.task.family", "aws.ecs.task.revision", "aws.eks.cluster.arn",
-    "aws.log.group.names", "aws.log.group.arns", "aws.log.stream.names", "aws.log.stream.arns",
-    "container.name", "container.id", "container.runtime", "container.image.name",
-    "container.image.tag", "deployment.environment", "device.id", "device.model.identifier",
-    "device.model.name", "device.manufacturer", "faas.name", "faas.id", "faas.version",
-    "faas.instance", "faas.max_memory", "host.id", "host.name", "host.type", "host.arch",
-    "host.image.name", "host.image.id", "host.image.version", "k8s.cluster.name",
-    "k8s.node.name", "k8s.node.uid", "k8s.namespace.name", "k8s.pod.uid", "k8s.pod.name",
-    "k8s.container.name", "k8s.container.restart_count", "k8s.replicaset.uid",
-    "k8s.replicaset.name", "k8s.deployment.uid", "k8s.deployment.name", "k8s.statefulset.uid",
-    "k8s.statefulset.name", "k8s.daemonset.uid", "k8s.daemonset.name", "k8s.job.uid",
-    "k8s.job.name", "k8s.cronjob.uid", "k8s.cronjob.name", "os.type", "os.description",
-    "os.name", "os.version", "process.pid", "process.executable.name",
-    "process.executable.path", "process.command", "process.command_line",
-    "process.command_args", "process.owner", "process.runtime.name", "process.runtime.version",
-    "process.runtime.description", "service.name", "service.namespace", "service.instance.id",
-    "service.version", "telemetry.sdk.name", "telemetry.sdk.language", "telemetry.sdk.version",
-    "telemetry.auto.version", "webengine.name", "webengine.version", "webengine.description",
-    "opencensus.starttime", "opencensus.exporterversion", "opencensus.resourcetype",
+    "cloud.provider",
+    "cloud.account.id",
+    "cloud.region",
+    "cloud.availability_zone",
+    "cloud.platform",
+    "aws.ecs.container.arn",
+    "aws.ecs.cluster.arn",
+    "aws.ecs.launchtype",
+    "aws.ecs.task.arn",
+    "aws.ecs.task.family",
+    "aws.ecs.task.revision",
+    "aws.eks.cluster.arn",
+    "aws.log.group.names",
+    "aws.log.group.arns",
+    "aws.log.stream.names",
+    "aws.log.stream.arns",
+    "container.name",
+    "container.id",
+    "container.runtime",
+    "container.image.name",
+    "container.image.tag",
+    "deployment.environment",
+    "device.id",
+    "device.model.identifier",
+    "device.model.name",
+    "device.manufacturer",
+    "faas.name",
+    "faas.id",
+    "faas.version",
+    "faas.instance",
+    "faas.max_memory",
+    "host.id",
+    "host.name",
+    "host.type",
+    "host.arch",
+    "host.image.name",
+    "host.image.id",
+    "host.image.version",
+    "k8s.cluster.name",
+    "k8s.node.name",
+    "k8s.node.uid",
+    "k8s.namespace.name",
+    "k8s.pod.uid",
+    "k8s.pod.name",
+    "k8s.container.name",
+    "k8s.container.restart_count",
+    "k8s.replicaset.uid",
+    "k8s.replicaset.name",
+    "k8s.deployment.uid",
+    "k8s.deployment.name",
+    "k8s.statefulset.uid",
+    "k8s.statefulset.name",
+    "k8s.daemonset.uid",
+    "k8s.daemonset.name",
+    "k8s.job.uid",
+    "k8s.job.name",
+    "k8s.cronjob.uid",
+    "k8s.cronjob.name",
+    "os.type",
+    "os.description",
+    "os.name",
+    "os.version",
+    "process.pid",
+    "process.executable.name",
+    "process.executable.path",
+    "process.command",
+    "process.command_line",
+    "process.command_args",
+    "process.owner",
+    "process.runtime.name",
+    "process.runtime.version",
+    "process.runtime.description",
+    "service.name",
+    "service.namespace",
+    "service.instance.id",
+    "service.version",
+    "telemetry.sdk.name",
+    "telemetry.sdk.language",
+    "telemetry.sdk.version",
+    "telemetry.auto.version",
+    "webengine.name",
+    "webengine.version",
+    "webengine.description",
+    "opencensus.starttime",
+    "opencensus.exporterversion",
+    "opencensus.resourcetype",
 ];
 
 fn is_non_span_key(k: &str) -> bool {
@@ -84,9 +151,7 @@ pub fn to_otlp(
     mut spans: Vec<ZSpan>,
     parse_string_tags: bool,
 ) -> Result<ExportTraceServiceRequest, String> {
-    spans.sort_by(|a, b| {
-        (local_service(a), scope_name(a)).cmp(&(local_service(b), scope_name(b)))
-    });
+    spans.sort_by(|a, b| (local_service(a), scope_name(a)).cmp(&(local_service(b), scope_name(b))));
     let mut out: Vec<ResourceSpans> = vec![];
     let mut prev: Option<(Option<String>, String)> = None;
     for (i, span) in spans.into_iter().enumerate() {
@@ -142,7 +207,10 @@ fn instrumentation_scope(tags: &BTreeMap<String, String>, name: &str) -> Instrum
     let version = SCOPE_VERSIONS.iter().find_map(|k| tags.get(*k));
     InstrumentationScope {
         name: name.to_string(),
-        version: version.filter(|_| !name.is_empty()).cloned().unwrap_or_default(),
+        version: version
+            .filter(|_| !name.is_empty())
+            .cloned()
+            .unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -159,7 +227,10 @@ fn to_span(z: ZSpan, parse_string_tags: bool) -> Result<Span, String> {
         (0, z.duration_us.saturating_mul(1000))
     } else {
         let start = z.timestamp_us.saturating_mul(1000);
-        (start, start.saturating_add(z.duration_us.saturating_mul(1000)))
+        (
+            start,
+            start.saturating_add(z.duration_us.saturating_mul(1000)),
+        )
     };
     let events = z
         .annotations
@@ -243,7 +314,11 @@ fn typed(v: &str) -> AV {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let unsigned = v.strip_prefix('-').unwrap_or(v);
     if digits(unsigned) {
-        let clamped = if v.starts_with('-') { i64::MIN } else { i64::MAX };
+        let clamped = if v.starts_with('-') {
+            i64::MIN
+        } else {
+            i64::MAX
+        };
         return AV::IntValue(v.parse().unwrap_or(clamped));
     }
     if let Some((int, frac)) = unsigned.split_once('.') {
@@ -271,7 +346,11 @@ fn endpoint_attributes(
     ] {
         let Some(e) = e else { continue };
         if port == "net.peer.port" && !e.service_name.is_empty() {
-            upsert(attributes, "peer.service", AV::StringValue(e.service_name.clone()));
+            upsert(
+                attributes,
+                "peer.service",
+                AV::StringValue(e.service_name.clone()),
+            );
         }
         if let Some(a) = e.ipv4 {
             upsert(attributes, ip, AV::StringValue(a.to_string()));
@@ -295,8 +374,8 @@ fn event(ts_us: u64, value: &str) -> Result<Event, String> {
         ..Default::default()
     };
     if parts.len() >= 3 {
-        let (attributes, dropped) = json_attributes(&parts[1..])
-            .map_err(|e| format!("annotation {value:?}: {e}"))?;
+        let (attributes, dropped) =
+            json_attributes(&parts[1..]).map_err(|e| format!("annotation {value:?}: {e}"))?;
         event.attributes = attributes;
         event.dropped_attributes_count = dropped;
     }

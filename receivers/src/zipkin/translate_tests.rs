@@ -59,7 +59,10 @@ fn a_server_span_becomes_exact_otlp() {
     let want = ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![kv("service.name", s("frontend")), kv("host.name", s("web-1"))],
+                attributes: vec![
+                    kv("service.name", s("frontend")),
+                    kv("host.name", s("web-1")),
+                ],
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
@@ -137,14 +140,21 @@ fn kinds_ids_and_missing_timestamp() {
     assert_eq!(spans[0].trace_id, [vec![0; 15], vec![1]].concat());
     assert_eq!(spans[0].span_id, [0, 0, 0, 0, 0, 0, 0, 2]);
     assert_eq!(
-        (spans[0].kind, spans[0].start_time_unix_nano, spans[0].end_time_unix_nano),
+        (
+            spans[0].kind,
+            spans[0].start_time_unix_nano,
+            spans[0].end_time_unix_nano
+        ),
         (3, 0, 5000)
     );
     assert_eq!(
         spans[0].attributes,
         [kv("otel.zipkin.absentField.startTime", AV::BoolValue(true))]
     );
-    assert!(spans[1].parent_span_id.is_empty(), "a parent equal to the id is dropped");
+    assert!(
+        spans[1].parent_span_id.is_empty(),
+        "a parent equal to the id is dropped"
+    );
     assert_eq!(spans[1].trace_id[15], 0xab);
     let kinds: Vec<i32> = spans.iter().map(|s| s.kind).collect();
     assert_eq!(kinds, [3, 4, 5, 1, 0]);
@@ -196,7 +206,10 @@ fn status_from_error_tag_and_otel_status_code() {
     ]"#;
     let got = translate(json, false);
     let spans = &got.resource_spans[0].scope_spans[0].spans;
-    let status: Vec<i32> = spans.iter().map(|s| s.status.clone().unwrap().code).collect();
+    let status: Vec<i32> = spans
+        .iter()
+        .map(|s| s.status.clone().unwrap().code)
+        .collect();
     assert_eq!(status, [2, 2, 1, 2, 0]);
     assert!(spans[0].attributes.is_empty(), "error=true is consumed");
     assert_eq!(spans[1].attributes, [kv("error", s("timeout"))]);
@@ -227,21 +240,31 @@ fn spans_are_grouped_per_service_and_scope() {
         .collect();
     assert_eq!(
         services,
-        [vec![], vec![kv("service.name", s("a"))], vec![kv("service.name", s("b"))]]
+        [
+            vec![],
+            vec![kv("service.name", s("a"))],
+            vec![kv("service.name", s("b"))]
+        ]
     );
     let a = &got.resource_spans[1].scope_spans;
     assert_eq!(a.len(), 2);
     assert_eq!(a[0].scope.as_ref().unwrap().name, "");
     assert_eq!(a[0].spans[0].span_id[7], 4);
     assert_eq!(
-        (a[1].scope.clone().unwrap().name, a[1].scope.clone().unwrap().version),
+        (
+            a[1].scope.clone().unwrap().name,
+            a[1].scope.clone().unwrap().version
+        ),
         ("lib".to_string(), "2".to_string())
     );
     assert!(a[1].spans[0].attributes.is_empty());
     let b = &got.resource_spans[2].scope_spans[0].spans;
     let ids: Vec<u8> = b.iter().map(|s| s.span_id[7]).collect();
     assert_eq!(ids, [1, 3], "stable within a group");
-    assert!(b[1].attributes.is_empty(), "the source tag is never an attribute");
+    assert!(
+        b[1].attributes.is_empty(),
+        "the source tag is never an attribute"
+    );
 }
 
 #[test]
@@ -281,18 +304,30 @@ fn bad_input_names_the_problem() {
         ("{}", "invalid Zipkin v2 JSON"),
         ("[{\"id\": \"1\"}]", "span 0: valid traceId required"),
         ("[{\"traceId\": \"1\"}]", "span 0: valid span id required"),
-        ("[{\"traceId\": \"0\", \"id\": \"1\"}]", "valid traceId required"),
-        ("[{\"traceId\": \"xyz\", \"id\": \"1\"}]", "traceId \"xyz\" is not hex"),
+        (
+            "[{\"traceId\": \"0\", \"id\": \"1\"}]",
+            "valid traceId required",
+        ),
+        (
+            "[{\"traceId\": \"xyz\", \"id\": \"1\"}]",
+            "traceId \"xyz\" is not hex",
+        ),
         (
             "[{\"traceId\": \"123456789012345678901234567890123\", \"id\": \"1\"}]",
             "longer than 32",
         ),
-        ("[{\"traceId\": \"1\", \"id\": \"12345678901234567\"}]", "longer than 16"),
+        (
+            "[{\"traceId\": \"1\", \"id\": \"12345678901234567\"}]",
+            "longer than 16",
+        ),
         (
             "[{\"traceId\": \"1\", \"id\": \"1\", \"localEndpoint\": {\"ipv4\": \"1.2.3\"}}]",
             "invalid ipv4",
         ),
-        ("[{\"traceId\": \"1\", \"id\": \"1\", \"tags\": {\"a\": 1}}]", "invalid Zipkin v2 JSON"),
+        (
+            "[{\"traceId\": \"1\", \"id\": \"1\", \"tags\": {\"a\": 1}}]",
+            "invalid Zipkin v2 JSON",
+        ),
     ];
     for (json, want) in cases {
         let e = model::from_json(json.as_bytes()).unwrap_err();
