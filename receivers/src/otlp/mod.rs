@@ -266,7 +266,8 @@ impl Endpoint {
         limits: &LimitsConfig,
     ) -> Self {
         let receiver = ctx.id.to_string();
-        // Profiles counters only where profiles arrive, so other setups export no new series.
+        // Counters only for the signals a pipeline takes (as otelcol, which exports a series
+        // once it is recorded): a traces-only receiver (zipkin) exports no metric/log series.
         let counters = |kind: &str, t: &Telemetry| {
             [
                 Signal::Traces,
@@ -275,7 +276,7 @@ impl Endpoint {
                 Signal::Profiles,
             ]
             .map(|s| {
-                if s == Signal::Profiles && ctx.consumers.profiles.is_none() {
+                if ctx.consumers.get(s).is_none() {
                     return Counter::default();
                 }
                 let suffix = item_suffix(s);
