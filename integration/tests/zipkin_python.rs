@@ -142,8 +142,14 @@ fn check(encoding: &str) {
         Some(AV::StringValue("postgresql".into()))
     );
     drop(st);
-    let accepted =
-        collector.metric("otelcol_receiver_accepted_spans{receiver=\"zipkin\",transport=\"http\"}");
+    let transport = if encoding == "json" {
+        "http_v2_json"
+    } else {
+        "http_v2_proto"
+    };
+    let accepted = collector.metric(&format!(
+        "otelcol_receiver_accepted_spans{{receiver=\"zipkin\",transport=\"{transport}\"}}"
+    ));
     assert_eq!(accepted, 2.0);
 }
 

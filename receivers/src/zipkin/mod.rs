@@ -10,7 +10,8 @@
 //! (with `Retry-After` when the refusal is retryable). The confighttp keys (`tls`, `cors`,
 //! `auth`, `response_headers`, timeouts) behave as in the `otlp` receiver's HTTP server, which
 //! serves this receiver too. Self-metrics: `otelcol_receiver_accepted_spans` /
-//! `otelcol_receiver_refused_spans` with `receiver` and `transport="http"`.
+//! `otelcol_receiver_refused_spans` with `receiver` and otelcol's `transport` per format:
+//! `http_v2_json` or `http_v2_proto`.
 //!
 //! ```yaml
 //! receivers:
@@ -135,15 +136,20 @@ impl Receiver for ZipkinReceiver {
             &self.config.endpoint,
         );
         self.stop = ctx.shutdown.child_token();
-        let endpoint = Endpoint::new(
-            &ctx,
-            "http",
-            self.config.include_metadata,
-            auth,
-            &LimitsConfig::default(),
-        );
+        let include_metadata = self.config.include_metadata;
+        let limits = LimitsConfig::default();
+        // The server's own endpoint authenticates (and counts refusals as transport "http");
+        // spans are counted per format, under otelcol's transport names.
+        let server_ctx = ReceiverContext {
+            consumers: Default::default(),
+            ..ctx.clone()
+        };
+        let endpoint = Endpoint::new(&server_ctx, "http", include_metadata, auth, &limits);
+        let format = |t| Endpoint::new(&ctx, t, include_metadata, None, &limits);
         let api = Box::new(ZipkinApi {
             parse_string_tags: self.config.parse_string_tags,
+            json: format(TRANSPORT_V2_JSON),
+            protobuf: format(TRANSPORT_V2_PROTO),
         });
         let tls = tls_config.map(TlsAcceptor::from);
         self.task = Some(http::serve_api(
@@ -165,9 +171,16 @@ impl Receiver for ZipkinReceiver {
     }
 }
 
-/// The Zipkin span API on the shared HTTP server.
+/// otelcol's `transport` label of spans received as Zipkin v2 JSON / protobuf.
+pub const TRANSPORT_V2_JSON: &str = "http_v2_json";
+pub const TRANSPORT_V2_PROTO: &str = "http_v2_proto";
+
+/// The Zipkin span API on the shared HTTP server, with one [`Endpoint`] (consumer, counters,
+/// request metadata) per body format.
 struct ZipkinApi {
     parse_string_tags: bool,
+    json: Endpoint,
+    protobuf: Endpoint,
 }
 
 #[async_trait::async_trait]
@@ -187,7 +200,9 @@ impl Api for ZipkinApi {
             Ok(e) => e,
             Err(message) => return go_http_error(StatusCode::BAD_REQUEST, &message),
         };
-        let Some(consumer) = state.endpoint.consumer(Signal::Traces).cloned() else {
+        let protobuf = is_protobuf(req);
+        let endpoint = if protobuf { &self.protobuf } else { &self.json };
+        let Some(consumer) = endpoint.consumer(Signal::Traces).cloned() else {
             return go_http_error(StatusCode::NOT_FOUND, "404 page not found");
         };
         if let Err(e) = consumer.admit() {
@@ -197,18 +212,18 @@ impl Api for ZipkinApi {
             Ok(b) => b,
             Err(message) => return go_http_error(StatusCode::BAD_REQUEST, &message),
         };
-        let data = match self.decode(req, &body) {
+        let data = match self.decode(req, protobuf, &body) {
             Ok(d) => d,
             Err(message) => return go_http_error(StatusCode::BAD_REQUEST, &message),
         };
-        if let Err(message) = state.endpoint.check(Signal::Traces, &data) {
+        if let Err(message) = endpoint.check(Signal::Traces, &data) {
             return go_http_error(StatusCode::BAD_REQUEST, &message);
         }
         let items = data.item_count();
         if items > 0 {
-            let meta = state.endpoint.meta(peer, req.headers(), auth);
+            let meta = endpoint.meta(peer, req.headers(), auth);
             let batch = Batch::from_data(data, meta);
-            if let Err(e) = state.endpoint.export(&consumer, batch, items).await {
+            if let Err(e) = endpoint.export(&consumer, batch, items).await {
                 return refusal(&e);
             }
         }
@@ -218,7 +233,7 @@ impl Api for ZipkinApi {
 
 impl ZipkinApi {
     /// The request's spans as OTLP; the error is the message for the client.
-    fn decode(&self, req: &Request<()>, body: &[u8]) -> Result<Data, String> {
+    fn decode(&self, req: &Request<()>, protobuf: bool, body: &[u8]) -> Result<Data, String> {
         if req.uri().path().contains("api/v1/spans") {
             return Err(
                 "Zipkin v1 spans (/api/v1/spans) are not supported by ferrotel yet: send Zipkin \
@@ -226,21 +241,23 @@ impl ZipkinApi {
                     .into(),
             );
         }
-        let headers = req.headers();
-        let media = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|ct| ct.split(';').next())
-            .unwrap_or_default()
-            .trim();
-        let spans = if media.eq_ignore_ascii_case(CONTENT_TYPE_PROTOBUF) {
-            let debug = headers.get("x-b3-flags").is_some_and(|v| v == "1");
+        let spans = if protobuf {
+            let debug = req.headers().get("x-b3-flags").is_some_and(|v| v == "1");
             model::from_protobuf(body, debug)?
         } else {
             model::from_json(body)?
         };
         translate::to_otlp(spans, self.parse_string_tags).map(Data::Traces)
     }
+}
+
+/// A `ListOfSpans` protobuf body (`Content-Type: application/x-protobuf`); else JSON.
+fn is_protobuf(req: &Request<()>) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(CONTENT_TYPE_PROTOBUF))
 }
 
 /// otelcol's answer to a pipeline refusal: 400 when permanent, else 500 (ferrotel adds

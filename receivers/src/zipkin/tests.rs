@@ -18,8 +18,8 @@ impl Harness {
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.rx.addr().unwrap())
     }
-    fn counter(&self, name: &str) -> u64 {
-        let series = format!("{name}{{receiver=\"zipkin\",transport=\"http\"}}");
+    fn counter(&self, name: &str, transport: &str) -> u64 {
+        let series = format!("{name}{{receiver=\"zipkin\",transport=\"{transport}\"}}");
         metrics::read(&self.telemetry, &series).map_or(0, |v| v as u64)
     }
     fn spans(&self) -> Vec<ferrotel_core::proto::trace::v1::Span> {
@@ -120,8 +120,14 @@ async fn json_spans_are_accepted_with_202_and_counted() {
         Some(ferrotel_core::proto::common::v1::any_value::Value::IntValue(1))
     );
     assert_eq!(spans[1].parent_span_id, spans[0].span_id);
-    assert_eq!(h.counter("otelcol_receiver_accepted_spans"), 2);
-    assert_eq!(h.counter("otelcol_receiver_refused_spans"), 0);
+    assert_eq!(
+        h.counter("otelcol_receiver_accepted_spans", TRANSPORT_V2_JSON),
+        2
+    );
+    assert_eq!(
+        h.counter("otelcol_receiver_refused_spans", TRANSPORT_V2_JSON),
+        0
+    );
 }
 
 #[tokio::test]
@@ -155,7 +161,14 @@ async fn protobuf_and_compressed_bodies_are_read() {
     )
     .await;
     assert_eq!(r.status(), 202);
-    assert_eq!(h.counter("otelcol_receiver_accepted_spans"), 10);
+    assert_eq!(
+        h.counter("otelcol_receiver_accepted_spans", TRANSPORT_V2_PROTO),
+        8
+    );
+    assert_eq!(
+        h.counter("otelcol_receiver_accepted_spans", TRANSPORT_V2_JSON),
+        2
+    );
 }
 
 #[tokio::test]
@@ -226,7 +239,10 @@ async fn bad_bodies_get_400_naming_the_problem() {
     .await;
     assert_eq!(r.status(), 400);
     assert!(h.capture.take().is_empty());
-    assert_eq!(h.counter("otelcol_receiver_accepted_spans"), 0);
+    assert_eq!(
+        h.counter("otelcol_receiver_accepted_spans", TRANSPORT_V2_JSON),
+        0
+    );
 }
 
 #[tokio::test]
@@ -258,7 +274,10 @@ async fn pipeline_refusals_are_answered_as_otelcol() {
     assert_eq!(r.status(), 500);
     assert_eq!(r.headers()["retry-after"], "1");
     assert_eq!(r.text().await.unwrap(), r#""Internal Server Error""#);
-    assert_eq!(h.counter("otelcol_receiver_refused_spans"), 2);
+    assert_eq!(
+        h.counter("otelcol_receiver_refused_spans", TRANSPORT_V2_JSON),
+        2
+    );
 
     h.capture
         .set_consume(Some(PipelineError::Permanent("bad data".into())));
@@ -271,7 +290,10 @@ async fn pipeline_refusals_are_answered_as_otelcol() {
     .await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.text().await.unwrap(), r#""Bad Request""#);
-    assert_eq!(h.counter("otelcol_receiver_refused_spans"), 4);
+    assert_eq!(
+        h.counter("otelcol_receiver_refused_spans", TRANSPORT_V2_JSON),
+        4
+    );
 
     h.capture.set_consume(None);
     h.capture
@@ -284,7 +306,10 @@ async fn pipeline_refusals_are_answered_as_otelcol() {
     )
     .await;
     assert_eq!(r.status(), 500);
-    assert_eq!(h.counter("otelcol_receiver_accepted_spans"), 0);
+    assert_eq!(
+        h.counter("otelcol_receiver_accepted_spans", TRANSPORT_V2_JSON),
+        0
+    );
 }
 
 #[tokio::test]
