@@ -246,6 +246,20 @@ async fn bad_bodies_get_400_naming_the_problem() {
 }
 
 #[tokio::test]
+async fn any_other_path_is_zipkin_v2_as_in_otelcol() {
+    let h = start(BASE).await;
+    let r = post(
+        &h.url("/"),
+        "application/json; charset=utf-8",
+        None,
+        TWO_SPANS.into(),
+    )
+    .await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(h.spans().len(), 2);
+}
+
+#[tokio::test]
 async fn empty_list_is_accepted_without_reaching_the_pipeline() {
     let h = start(BASE).await;
     let r = post(
