@@ -2,16 +2,21 @@
 //! same name (all on by default).
 //!
 //! - [`otlp`]: OTLP over gRPC and HTTP ([`otlp::OtlpReceiverFactory`]).
+//! - [`zipkin`]: Zipkin v2 spans over HTTP ([`zipkin::ZipkinReceiverFactory`]).
 
 use ferrotel_core::Registry;
 
 #[cfg(feature = "otlp")]
 pub mod otlp;
+#[cfg(feature = "zipkin")]
+pub mod zipkin;
 
 /// Registers every receiver this crate was built with.
 pub fn register(r: Registry) -> Registry {
     #[cfg(feature = "otlp")]
     let r = r.with(otlp::OtlpReceiverFactory);
+    #[cfg(feature = "zipkin")]
+    let r = r.with(zipkin::ZipkinReceiverFactory);
     r
 }
 
@@ -26,5 +31,7 @@ mod tests {
         assert!(r.problems().is_empty(), "{:?}", r.problems());
         #[cfg(feature = "otlp")]
         assert!(r.receivers.get("otlp").is_some());
+        #[cfg(feature = "zipkin")]
+        assert!(r.receivers.get("zipkin").is_some());
     }
 }

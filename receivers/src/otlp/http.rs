@@ -76,10 +76,42 @@ impl Format {
     }
 }
 
-struct HttpState {
-    endpoint: Endpoint,
-    /// Path, signal and consumer of each signal with a pipeline.
+/// What answers the requests of an HTTP server: OTLP's signal paths here, the `zipkin`
+/// receiver's span API there. CORS, response headers and draining an unread body are done
+/// around it; authentication, `Content-Encoding` and body reading are helpers on [`HttpState`].
+#[async_trait::async_trait]
+pub(crate) trait Api: Send + Sync + 'static {
+    async fn route(
+        &self,
+        state: &HttpState,
+        peer: SocketAddr,
+        req: &Request<()>,
+        body: &mut Incoming,
+    ) -> Resp;
+}
+
+/// OTLP/HTTP: path, signal and consumer of each signal with a pipeline.
+struct OtlpApi {
     routes: Vec<(String, Signal, Arc<dyn Consumer>)>,
+}
+
+#[async_trait::async_trait]
+impl Api for OtlpApi {
+    async fn route(
+        &self,
+        state: &HttpState,
+        peer: SocketAddr,
+        req: &Request<()>,
+        body: &mut Incoming,
+    ) -> Resp {
+        route(self, state, peer, req, body).await
+    }
+}
+
+/// One HTTP server's settings and its [`Api`].
+pub(crate) struct HttpState {
+    pub(crate) endpoint: Endpoint,
+    api: Box<dyn Api>,
     max_body: usize,
     /// Accepted `Content-Encoding` values; empty: bodies are never decoded.
     encodings: Vec<CompressionAlgorithm>,
@@ -90,9 +122,38 @@ struct HttpState {
     auth_params: Vec<String>,
 }
 
+/// Serves OTLP/HTTP on `listener`.
 pub(crate) fn serve(
     cfg: &HttpConfig,
     endpoint: Endpoint,
+    listener: Arc<TcpListener>,
+    tls: Option<TlsAcceptor>,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    let routes = [
+        (&cfg.traces_url_path, Signal::Traces),
+        (&cfg.metrics_url_path, Signal::Metrics),
+        (&cfg.logs_url_path, Signal::Logs),
+        (&PROFILES_URL_PATH.to_string(), Signal::Profiles),
+    ]
+    .into_iter()
+    .filter_map(|(p, s)| Some((p.clone(), s, endpoint.consumer(s)?.clone())))
+    .collect();
+    serve_api(
+        cfg,
+        endpoint,
+        Box::new(OtlpApi { routes }),
+        listener,
+        tls,
+        stop,
+    )
+}
+
+/// Serves `api` on `listener` with `cfg`'s confighttp server settings (the URL paths aside).
+pub(crate) fn serve_api(
+    cfg: &HttpConfig,
+    endpoint: Endpoint,
+    api: Box<dyn Api>,
     listener: Arc<TcpListener>,
     tls: Option<TlsAcceptor>,
     stop: CancellationToken,
@@ -107,15 +168,6 @@ pub(crate) fn serve(
         .http1()
         .keep_alive(cfg.keep_alive())
         .header_read_timeout(header_timeout);
-    let routes = [
-        (&cfg.traces_url_path, Signal::Traces),
-        (&cfg.metrics_url_path, Signal::Metrics),
-        (&cfg.logs_url_path, Signal::Logs),
-        (&PROFILES_URL_PATH.to_string(), Signal::Profiles),
-    ]
-    .into_iter()
-    .filter_map(|(p, s)| Some((p.clone(), s, endpoint.consumer(s)?.clone())))
-    .collect();
     let response_headers = cfg
         .response_headers
         .0
@@ -136,7 +188,7 @@ pub(crate) fn serve(
         .collect();
     let state = Arc::new(HttpState {
         endpoint,
-        routes,
+        api,
         max_body: cfg.max_body(),
         encodings: match &cfg.compression_algorithms {
             Some(list) => list.clone(),
@@ -158,7 +210,7 @@ pub(crate) fn serve(
     server::spawn(listener, tls, builder, limits, stop, state, handle)
 }
 
-type Resp = Response<Full<Bytes>>;
+pub(crate) type Resp = Response<Full<Bytes>>;
 
 /// After answering early (refusal, error, oversized body), the unread rest of a request body is
 /// read and discarded in the background, up to this many bytes, so that an HTTP/1.1 client still
@@ -186,11 +238,11 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         Some(cors) if Cors::is_preflight(&req) => cors.preflight(req.headers()),
         Some(cors) => {
             let origin = req.headers().get(ORIGIN).cloned();
-            let mut r = route(&state, peer, &req, &mut body).await;
+            let mut r = state.api.route(&state, peer, &req, &mut body).await;
             cors.decorate(origin.as_ref(), r.headers_mut());
             r
         }
-        None => route(&state, peer, &req, &mut body).await,
+        None => state.api.route(&state, peer, &req, &mut body).await,
     };
     if !hyper::body::Body::is_end_stream(&body) {
         tokio::spawn(drain(body));
@@ -202,7 +254,11 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
     resp
 }
 
-fn response(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+pub(crate) fn response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Resp {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     r.headers_mut()
@@ -239,6 +295,7 @@ fn pipeline_error(format: Format, e: &PipelineError) -> Resp {
 }
 
 async fn route(
+    api: &OtlpApi,
     state: &HttpState,
     peer: SocketAddr,
     req: &Request<()>,
@@ -247,17 +304,17 @@ async fn route(
     let headers = req.headers();
     let format = Format::of(headers);
     // otelcol: CORS -> auth -> body limit -> decompressor -> router.
-    let auth = match authenticate(state, req).await {
+    let auth = match state.authenticate(req).await {
         Ok(a) => a,
         Err(message) => return unauthenticated(format, message),
     };
     // The decompressor wraps the router in otelcol, so an unknown encoding is refused first.
-    let encoding = match encoding_of(state, headers) {
+    let encoding = match state.encoding_of(headers) {
         Ok(e) => e,
         Err(message) => return unsupported_encoding(format, headers, message),
     };
     let path = req.uri().path();
-    let Some(&(_, signal, ref consumer)) = state.routes.iter().find(|(p, ..)| p == path) else {
+    let Some(&(_, signal, ref consumer)) = api.routes.iter().find(|(p, ..)| p == path) else {
         return not_found();
     };
     if req.method() != Method::POST {
@@ -278,7 +335,7 @@ async fn route(
         return pipeline_error(format, &e);
     }
     let meta = state.endpoint.meta(peer, req.headers(), auth);
-    let body = match read_body(state, body, encoding).await {
+    let body = match state.read_body(body, encoding).await {
         Ok(b) => b,
         Err(message) => return bad_request(format, message),
     };
@@ -334,11 +391,12 @@ fn unsupported_encoding(format: Option<Format>, headers: &HeaderMap, message: St
 
 /// Go's `http.NotFound`, for a path that is no signal's.
 fn not_found() -> Resp {
-    let mut r = response(
-        StatusCode::NOT_FOUND,
-        "text/plain; charset=utf-8",
-        &b"404 page not found\n"[..],
-    );
+    go_http_error(StatusCode::NOT_FOUND, "404 page not found")
+}
+
+/// Go's `http.Error`: the message and a newline in `text/plain`, with `nosniff`.
+pub(crate) fn go_http_error(status: StatusCode, message: &str) -> Resp {
+    let mut r = response(status, "text/plain; charset=utf-8", format!("{message}\n"));
     r.headers_mut().insert(
         HeaderName::from_static("x-content-type-options"),
         HeaderValue::from_static("nosniff"),
@@ -346,27 +404,80 @@ fn not_found() -> Resp {
     r
 }
 
-/// The authenticator's verdict on the request's headers and `request_params`.
-async fn authenticate(
-    state: &HttpState,
-    req: &Request<()>,
-) -> Result<Vec<(String, String)>, String> {
-    if state.auth_params.is_empty() {
-        return state
-            .endpoint
-            .authenticate(req.headers())
-            .await
-            .map_err(|e| e.0);
-    }
-    let mut headers = req.headers().clone();
-    for (k, v) in url_query(req.uri().query().unwrap_or("")) {
-        if state.auth_params.contains(&k) {
-            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v)) {
-                headers.append(k, v);
+impl HttpState {
+    /// The authenticator's verdict on the request's headers and `request_params`.
+    pub(crate) async fn authenticate(
+        &self,
+        req: &Request<()>,
+    ) -> Result<Vec<(String, String)>, String> {
+        if self.auth_params.is_empty() {
+            return self
+                .endpoint
+                .authenticate(req.headers())
+                .await
+                .map_err(|e| e.0);
+        }
+        let mut headers = req.headers().clone();
+        for (k, v) in url_query(req.uri().query().unwrap_or("")) {
+            if self.auth_params.contains(&k) {
+                if let (Ok(k), Ok(v)) = (HeaderName::try_from(k.as_str()), HeaderValue::try_from(v))
+                {
+                    headers.append(k, v);
+                }
             }
         }
+        self.endpoint.authenticate(&headers).await.map_err(|e| e.0)
     }
-    state.endpoint.authenticate(&headers).await.map_err(|e| e.0)
+
+    /// The request's `Content-Encoding`, if it is one of the accepted ones.
+    pub(crate) fn encoding_of(&self, headers: &HeaderMap) -> Result<Encoding, String> {
+        if self.encodings.is_empty() {
+            return Ok(Encoding::Identity);
+        }
+        let name = headers
+            .get(CONTENT_ENCODING)
+            .map(|v| v.to_str().unwrap_or("(not text)"))
+            .unwrap_or("");
+        self.encodings
+            .iter()
+            .any(|e| e.as_str() == name)
+            .then(|| Encoding::from_name(name))
+            .flatten()
+            .ok_or_else(|| format!("unsupported Content-Encoding: {name}"))
+    }
+
+    /// Reads at most `max_body` bytes of body, then decodes it with the same bound. On error
+    /// the rest of the body stays unread in `body`.
+    pub(crate) async fn read_body(
+        &self,
+        body: &mut Incoming,
+        enc: Encoding,
+    ) -> Result<Bytes, String> {
+        let max = self.max_body;
+        let read = async {
+            let mut buf = bytes::BytesMut::new();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| e.to_string())?;
+                if let Some(d) = frame.data_ref() {
+                    if buf.len() + d.len() > max {
+                        return Err(TOO_LARGE.to_string());
+                    }
+                    buf.extend_from_slice(d);
+                }
+            }
+            Ok(buf.freeze())
+        };
+        let raw = match self.read_timeout {
+            Some(t) => tokio::time::timeout(t, read)
+                .await
+                .map_err(|_| "timeout reading the request body".to_string())??,
+            None => read.await?,
+        };
+        compression::decompress(enc, raw, max).map_err(|e| match e {
+            DecompressError::TooLarge => TOO_LARGE.to_string(),
+            DecompressError::Invalid(m) => m,
+        })
+    }
 }
 
 /// `a=1&b=x%20y` as decoded pairs.
@@ -397,52 +508,6 @@ fn url_query(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
     q.split('&').filter(|p| !p.is_empty()).map(|p| {
         let (k, v) = p.split_once('=').unwrap_or((p, ""));
         (decode(k), decode(v))
-    })
-}
-
-fn encoding_of(state: &HttpState, headers: &HeaderMap) -> Result<Encoding, String> {
-    if state.encodings.is_empty() {
-        return Ok(Encoding::Identity);
-    }
-    let name = headers
-        .get(CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("(not text)"))
-        .unwrap_or("");
-    state
-        .encodings
-        .iter()
-        .any(|e| e.as_str() == name)
-        .then(|| Encoding::from_name(name))
-        .flatten()
-        .ok_or_else(|| format!("unsupported Content-Encoding: {name}"))
-}
-
-/// Reads at most `max_body` bytes of body, then decodes it with the same bound. On error the
-/// rest of the body stays unread in `body`.
-async fn read_body(state: &HttpState, body: &mut Incoming, enc: Encoding) -> Result<Bytes, String> {
-    let max = state.max_body;
-    let read = async {
-        let mut buf = bytes::BytesMut::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| e.to_string())?;
-            if let Some(d) = frame.data_ref() {
-                if buf.len() + d.len() > max {
-                    return Err(TOO_LARGE.to_string());
-                }
-                buf.extend_from_slice(d);
-            }
-        }
-        Ok(buf.freeze())
-    };
-    let raw = match state.read_timeout {
-        Some(t) => tokio::time::timeout(t, read)
-            .await
-            .map_err(|_| "timeout reading the request body".to_string())??,
-        None => read.await?,
-    };
-    compression::decompress(enc, raw, state.max_body).map_err(|e| match e {
-        DecompressError::TooLarge => TOO_LARGE.to_string(),
-        DecompressError::Invalid(m) => m,
     })
 }
 

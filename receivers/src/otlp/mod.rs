@@ -41,7 +41,7 @@ pub mod compression;
 pub mod config;
 mod fastcheck;
 mod grpc;
-mod http;
+pub(crate) mod http;
 pub mod json;
 pub mod limits;
 mod server;
@@ -127,7 +127,8 @@ impl OtlpReceiver {
     }
 }
 
-async fn bind(
+/// Binds `endpoint` through the listener pool; `key` is the config key it came from.
+pub(crate) async fn bind(
     ctx: &ReceiverContext,
     endpoint: &str,
     key: &str,
@@ -135,7 +136,8 @@ async fn bind(
     let owner = format!("receivers.{}.{key}", ctx.id);
     ctx.listeners.bind(&owner, endpoint).await.map_err(|e| {
         StartError(format!(
-            "otlp receiver: cannot listen on {endpoint} ({key}): {e}"
+            "{} receiver: cannot listen on {endpoint} ({key}): {e}",
+            ctx.id.type_name
         ))
     })
 }
@@ -220,7 +222,12 @@ impl Receiver for OtlpReceiver {
 
 /// otelcol's startup line for a listener, with the address actually bound (port 0 shows the
 /// port the kernel chose; test harnesses read it back).
-fn log_start(ctx: &ReceiverContext, message: &str, bound: Option<SocketAddr>, configured: &str) {
+pub(crate) fn log_start(
+    ctx: &ReceiverContext,
+    message: &str,
+    bound: Option<SocketAddr>,
+    configured: &str,
+) {
     let endpoint = bound.map_or_else(|| configured.to_string(), |a| a.to_string());
     tracing::info!(otelcol.component.id = %ctx.id, endpoint = %endpoint, "{message}");
 }
@@ -251,7 +258,7 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    fn new(
+    pub(crate) fn new(
         ctx: &ReceiverContext,
         transport: &'static str,
         include_metadata: bool,
@@ -259,7 +266,8 @@ impl Endpoint {
         limits: &LimitsConfig,
     ) -> Self {
         let receiver = ctx.id.to_string();
-        // Profiles counters only where profiles arrive, so other setups export no new series.
+        // Counters only for the signals a pipeline takes (as otelcol, which exports a series
+        // once it is recorded): a traces-only receiver (zipkin) exports no metric/log series.
         let counters = |kind: &str, t: &Telemetry| {
             [
                 Signal::Traces,
@@ -268,7 +276,7 @@ impl Endpoint {
                 Signal::Profiles,
             ]
             .map(|s| {
-                if s == Signal::Profiles && ctx.consumers.profiles.is_none() {
+                if ctx.consumers.get(s).is_none() {
                     return Counter::default();
                 }
                 let suffix = item_suffix(s);
@@ -384,7 +392,7 @@ impl Endpoint {
 mod hostile_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tls_tests;

@@ -18,10 +18,10 @@ use tonic::codec::CompressionEncoding;
 
 /// A consumer that records what it gets, refusing at admission or at consume on demand.
 #[derive(Default)]
-pub(super) struct Capture {
-    pub(super) batches: Mutex<Vec<Batch>>,
-    pub(super) admit_error: Mutex<Option<PipelineError>>,
-    pub(super) consume_error: Mutex<Option<PipelineError>>,
+pub(crate) struct Capture {
+    pub(crate) batches: Mutex<Vec<Batch>>,
+    pub(crate) admit_error: Mutex<Option<PipelineError>>,
+    pub(crate) consume_error: Mutex<Option<PipelineError>>,
     pub(super) delay: Mutex<Option<Duration>>,
     /// Calls of `consume` under way, and the most there were at once.
     pub(super) in_flight: AtomicUsize,
@@ -29,13 +29,13 @@ pub(super) struct Capture {
 }
 
 impl Capture {
-    pub(super) fn take(&self) -> Vec<Batch> {
+    pub(crate) fn take(&self) -> Vec<Batch> {
         std::mem::take(&mut *self.batches.lock().unwrap())
     }
-    fn set_admit(&self, e: Option<PipelineError>) {
+    pub(crate) fn set_admit(&self, e: Option<PipelineError>) {
         *self.admit_error.lock().unwrap() = e;
     }
-    fn set_consume(&self, e: Option<PipelineError>) {
+    pub(crate) fn set_consume(&self, e: Option<PipelineError>) {
         *self.consume_error.lock().unwrap() = e;
     }
 }
