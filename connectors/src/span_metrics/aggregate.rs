@@ -386,6 +386,9 @@ pub struct Aggregator {
     start_times: HashMap<String, (u64, u64)>,
     /// A logical clock for least-recently-used choices.
     tick: u64,
+    /// The shutdown flush is under way: new cumulative sums are emitted with their value, not
+    /// as 0 first (there is no later flush to carry it).
+    closing: bool,
 }
 
 impl Aggregator {
@@ -397,6 +400,7 @@ impl Aggregator {
             total: 0,
             start_times: HashMap::new(),
             tick: 0,
+            closing: false,
         }
     }
 
@@ -530,6 +534,12 @@ impl Aggregator {
         self.meters.resources.set(self.resources.len() as i64);
     }
 
+    /// [`Aggregator::flush`] at shutdown: every series with its value.
+    pub fn flush_last(&mut self, now: u64) -> Option<ExportMetricsServiceRequest> {
+        self.closing = true;
+        self.flush(now)
+    }
+
     /// The metrics of every series at `now`, then the state reset (delta), or expired series
     /// dropped (cumulative). None when nothing is held.
     pub fn flush(&mut self, now: u64) -> Option<ExportMetricsServiceRequest> {
@@ -552,6 +562,7 @@ impl Aggregator {
             delta: s.delta,
             times: &mut self.start_times,
             tick: self.tick,
+            zero_new: !s.delta && !self.closing,
             limit: s.start_times_limit,
             evicted: &self.meters.evicted_start_times,
         };
@@ -625,6 +636,9 @@ struct StartTimes<'a> {
     delta: bool,
     times: &'a mut HashMap<String, (u64, u64)>,
     tick: u64,
+    /// New cumulative sums are emitted as 0 the first time, as otelcol does (so that
+    /// Prometheus sees them start from 0).
+    zero_new: bool,
     limit: usize,
     evicted: &'a Counter,
 }
@@ -699,7 +713,7 @@ impl Emit<'_, '_> {
 fn sum_metric(name: &str, map: &mut SeriesMap<u64>, mut e: Emit) -> Metric {
     let mut points = Vec::with_capacity(map.0.len());
     for (key, s) in map.0.iter_mut() {
-        let value = if s.first && !e.starts.delta {
+        let value = if s.first && e.starts.zero_new {
             0
         } else {
             s.value

@@ -74,8 +74,14 @@ impl SpanMetrics {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn emit(&self, out: &mut Vec<Routed>) {
-        let Some(req) = self.lock().flush(now_nanos()) else {
+    fn emit(&self, last: bool, out: &mut Vec<Routed>) {
+        let mut state = self.lock();
+        let flushed = match last {
+            true => state.flush_last(now_nanos()),
+            false => state.flush(now_nanos()),
+        };
+        drop(state);
+        let Some(req) = flushed else {
             return;
         };
         let batch = Batch::from_data(Data::Metrics(req), Arc::new(RequestMeta::default()));
@@ -99,11 +105,11 @@ impl Connector for SpanMetrics {
     }
 
     fn on_tick(&self, out: &mut Vec<Routed>) {
-        self.emit(out);
+        self.emit(false, out);
     }
 
     fn flush(&self, out: &mut Vec<Routed>) {
-        self.emit(out);
+        self.emit(true, out);
     }
 }
 

@@ -235,6 +235,19 @@ fn counts_calls_and_durations_exactly() {
 }
 
 #[test]
+fn the_shutdown_flush_carries_the_counts_of_new_series() {
+    let mut agg = shop();
+    let last = agg.flush_last(T0 + SEC).unwrap();
+    let calls = metric(&last, 0, "traces.span.metrics.calls");
+    assert_eq!(
+        count(calls, &OK),
+        Some(3),
+        "no later flush: not 0 first, the count itself"
+    );
+    assert_eq!(count(calls, &ERR), Some(1));
+}
+
+#[test]
 fn cumulative_counts_stay_and_grow() {
     let mut agg = shop();
     agg.flush(T0 + SEC);
