@@ -7,17 +7,19 @@
 use ferrotel_config::{ConfigErrors, Validate};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, KeyValue};
+use ferrotel_core::proto::metrics::v1::{metric, number_data_point};
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{
     span::SpanKind, status, ResourceSpans, ScopeSpans, Span, Status,
 };
 use ferrotel_core::{
-    Batch, Consumer, CreateContext, Data, Factory, FactoryInfo, Receiver, ReceiverContext,
-    Registry, Signal, Stability, StartError,
+    Batch, Consumer, CreateContext, Data, ExporterParts, ExporterSettings, Factory, FactoryInfo,
+    Receiver, ReceiverContext, Registry, Signal, Stability, StartError,
 };
 use ferrotel_engine::Service;
 use ferrotel_testkit::metrics;
 use ferrotel_testkit::net::ReservedPort;
+use ferrotel_testkit::RecordingExporter;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -100,6 +102,42 @@ fn traces(service: &str, spans: Vec<Span>) -> Batch {
     Batch::from_data(Data::Traces(req), Default::default())
 }
 
+/// An exporter type `recorder` whose instances all record into one [`RecordingExporter`].
+#[derive(Clone, Default)]
+struct RecorderFactory(RecordingExporter);
+
+impl Factory for RecorderFactory {
+    type Config = StubConfig;
+    type Component = ExporterParts;
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo::new("recorder", "test").signal(Signal::Metrics, Stability::Alpha)
+    }
+    fn create(&self, _: &CreateContext, _: StubConfig) -> Result<ExporterParts, ConfigErrors> {
+        Ok(ExporterParts {
+            exporter: Arc::new(self.0.clone()),
+            settings: ExporterSettings::default(),
+        })
+    }
+}
+
+/// A started service of `yaml`, whose `stub` receiver feeds the returned traces consumer.
+async fn start_yaml(yaml: String, recorder: &RecorderFactory) -> (Service, Arc<dyn Consumer>) {
+    let mut doc =
+        ferrotel_config::load(&[ferrotel_config::ConfigSource::Text(yaml)], &[], &|_| None)
+            .unwrap();
+    doc.service.telemetry.metrics.pull.clear();
+    let stub = StubFactory::default();
+    let registry = ferrotel_connectors::register(ferrotel_exporters::register(
+        Registry::default()
+            .with(stub.clone())
+            .with(recorder.clone()),
+    ));
+    let mut service = Service::build(&doc, &registry).unwrap_or_else(|e| panic!("{e}"));
+    service.start().await.unwrap();
+    let consumer = stub.0.lock().unwrap().clone();
+    (service, consumer.expect("the stub receiver started"))
+}
+
 /// A started service: stub -> traces -> span_metrics (`connector` settings) -> metrics ->
 /// prometheus; returns it, the traces consumer and the scrape URL.
 async fn start(connector: &str) -> (Service, Arc<dyn Consumer>, String) {
@@ -116,22 +154,7 @@ service:
     metrics: {{receivers: [spanmetrics], exporters: [prometheus]}}
 "
     );
-    let mut doc =
-        ferrotel_config::load(&[ferrotel_config::ConfigSource::Text(yaml)], &[], &|_| None)
-            .unwrap();
-    doc.service.telemetry.metrics.pull.clear();
-    let stub = StubFactory::default();
-    let registry = ferrotel_connectors::register(ferrotel_exporters::register(
-        Registry::default().with(stub.clone()),
-    ));
-    let mut service = Service::build(&doc, &registry).unwrap_or_else(|e| panic!("{e}"));
-    service.start().await.unwrap();
-    let consumer = stub
-        .0
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("the stub receiver started");
+    let (service, consumer) = start_yaml(yaml, &RecorderFactory::default()).await;
     (
         service,
         consumer,
@@ -255,4 +278,46 @@ async fn a_flood_of_unique_span_names_stays_within_the_cardinality_limit() {
         990.0
     );
     service.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_the_counts_through_the_connector_to_the_exporter() {
+    let recorder = RecorderFactory::default();
+    let yaml = "receivers: {stub: {}}
+connectors:
+  span_metrics: {metrics_flush_interval: 1h}
+exporters:
+  recorder: {}
+service:
+  pipelines:
+    traces: {receivers: [stub], exporters: [span_metrics]}
+    metrics: {receivers: [span_metrics], exporters: [recorder]}
+";
+    let (service, consumer) = start_yaml(yaml.into(), &recorder).await;
+    let server = || span("GET /a", SpanKind::Server, status::StatusCode::Unset, 3);
+    consumer
+        .consume(traces("shop", vec![server(), server()]))
+        .await
+        .unwrap();
+    assert_eq!(recorder.0.item_count(), 0, "no flush before the hour");
+    service.shutdown(Duration::from_secs(5)).await;
+
+    let batches = recorder.0.batches.lock().unwrap().clone();
+    let mut calls = Vec::new();
+    for b in &batches {
+        let Ok(Data::Metrics(req)) = b.view() else {
+            panic!("metrics expected")
+        };
+        let metrics = req.resource_metrics.iter().flat_map(|r| &r.scope_metrics);
+        for m in metrics.flat_map(|s| &s.metrics) {
+            if let Some(metric::Data::Sum(sum)) = &m.data {
+                calls.extend(sum.data_points.iter().map(|p| p.value.clone()));
+            }
+        }
+    }
+    assert_eq!(
+        calls,
+        [Some(number_data_point::Value::AsInt(2))],
+        "the shutdown flush reached the exporter with the count: {batches:?}"
+    );
 }
