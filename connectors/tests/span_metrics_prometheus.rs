@@ -311,7 +311,7 @@ service:
         let metrics = req.resource_metrics.iter().flat_map(|r| &r.scope_metrics);
         for m in metrics.flat_map(|s| &s.metrics) {
             if let Some(metric::Data::Sum(sum)) = &m.data {
-                calls.extend(sum.data_points.iter().map(|p| p.value.clone()));
+                calls.extend(sum.data_points.iter().map(|p| p.value));
             }
         }
     }
