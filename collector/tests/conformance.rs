@@ -14,8 +14,7 @@
 use ferrotel_config::{ComponentId, Kind, Signal, Value};
 use ferrotel_core::{
     AnyFactory, Batch, Built, Catalog, Consumers, CreateContext, Data, ExporterStartContext,
-    ExtensionContext, Extensions, FactoryInfo, Health, ReceiverContext, Registry, RequestMeta,
-    Telemetry,
+    ExtensionContext, Extensions, FactoryInfo, ReceiverContext, Registry, RequestMeta, Telemetry,
 };
 use ferrotel_testkit::{fixtures, CaptureConsumer};
 use std::sync::Arc;
@@ -233,11 +232,8 @@ async fn every_exporter_starts_exports_and_stops_for_every_signal() {
         let parts = f.create_from(&ctx, &sample(&info)).unwrap();
         let shutdown = CancellationToken::new();
         let sctx = ExporterStartContext {
-            telemetry: Telemetry::new(),
-            telemetry_listen: None,
             shutdown: shutdown.clone(),
-            extensions: Extensions::default(),
-            listeners: Default::default(),
+            ..ExporterStartContext::default()
         };
         parts
             .exporter
@@ -301,12 +297,8 @@ async fn every_extension_starts_and_stops() {
         let mut ext = f.create_from(&ctx, &sample(&info)).unwrap();
         let shutdown = CancellationToken::new();
         let ectx = ExtensionContext {
-            id: ctx.id.clone(),
-            health: Health::default(),
-            telemetry: Telemetry::new(),
             shutdown: shutdown.clone(),
-            listeners: Default::default(),
-            service: Default::default(),
+            ..ExtensionContext::new(ctx.id.clone())
         };
         ext.start(ectx)
             .await

@@ -220,8 +220,8 @@ pub trait Exporter: Send + Sync {
     async fn shutdown(&self) {}
 }
 
-/// What an exporter gets at start.
-#[derive(Clone)]
+/// What an exporter gets at start. `Default` is a context outside any service (tests, tools).
+#[derive(Clone, Default)]
 pub struct ExporterStartContext {
     pub telemetry: Telemetry,
     /// The self-metrics listen address (a pull exporter on the same address shares it).
@@ -302,6 +302,21 @@ pub struct ExtensionContext {
     pub listeners: crate::Listeners,
     /// The running service's pipelines and extensions (what zpages shows).
     pub service: Arc<ServiceInfo>,
+}
+
+impl ExtensionContext {
+    /// The context of extension `id` outside any service (tests, tools): its own health,
+    /// telemetry, shutdown token and listener pool, and an empty [`ServiceInfo`].
+    pub fn new(id: ComponentId) -> Self {
+        ExtensionContext {
+            id,
+            health: Health::default(),
+            telemetry: Telemetry::default(),
+            shutdown: CancellationToken::default(),
+            listeners: crate::Listeners::default(),
+            service: Arc::default(),
+        }
+    }
 }
 
 /// What the running service is made of, as its configuration names it: read-only, for

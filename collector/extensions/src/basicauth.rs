@@ -396,14 +396,7 @@ mod tests {
     use ferrotel_testkit::config::{create_context, testdata, yaml};
 
     fn context() -> ExtensionContext {
-        ExtensionContext {
-            id: ferrotel_core::ComponentId::new("basicauth"),
-            health: Default::default(),
-            telemetry: ferrotel_core::Telemetry::new(),
-            shutdown: Default::default(),
-            listeners: Default::default(),
-            service: Default::default(),
-        }
+        ExtensionContext::new(ferrotel_core::ComponentId::new("basicauth"))
     }
 
     fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {

@@ -425,9 +425,8 @@ impl QueueStore for FileQueue {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ferrotel_core::{AnyFactory, ComponentId, Health, Telemetry};
+    use ferrotel_core::{AnyFactory, ComponentId};
     use ferrotel_testkit::config::{create_context, refused, yaml};
-    use tokio_util::sync::CancellationToken;
 
     fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
         FileStorageFactory.create_from(&create_context("extensions", "file_storage"), &yaml(config))
@@ -528,16 +527,9 @@ mod tests {
             dir.display()
         ))
         .unwrap();
-        ext.start(ExtensionContext {
-            id: ComponentId::new("file_storage"),
-            health: Health::default(),
-            telemetry: Telemetry::new(),
-            shutdown: CancellationToken::new(),
-            listeners: Default::default(),
-            service: Default::default(),
-        })
-        .await
-        .unwrap();
+        ext.start(ExtensionContext::new(ComponentId::new("file_storage")))
+            .await
+            .unwrap();
         assert!(dir.is_dir());
         #[cfg(unix)]
         {

@@ -238,9 +238,8 @@ impl Factory for HealthCheckFactory {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use ferrotel_core::{AnyFactory, ComponentId, Telemetry};
+    use ferrotel_core::{AnyFactory, ComponentId};
     use ferrotel_testkit::config::{create_context, refused, yaml};
-    use tokio_util::sync::CancellationToken;
 
     fn create(config: &str) -> Result<Box<dyn Extension>, ConfigErrors> {
         HealthCheckFactory.create_from(&create_context("extensions", "health_check"), &yaml(config))
@@ -257,12 +256,8 @@ mod tests {
     async fn started(yaml: &str, health: &Health) -> (Box<dyn Extension>, String) {
         let mut ext = create(yaml).unwrap();
         ext.start(ExtensionContext {
-            id: ComponentId::new("health_check"),
             health: health.clone(),
-            telemetry: Telemetry::new(),
-            shutdown: CancellationToken::new(),
-            listeners: Default::default(),
-            service: Default::default(),
+            ..ExtensionContext::new(ComponentId::new("health_check"))
         })
         .await
         .unwrap();
@@ -374,14 +369,7 @@ mod tests {
         let mut ext =
             create("tls: {cert_file: /nonexistent/h.crt, key_file: /nonexistent/h.key}").unwrap();
         let e = ext
-            .start(ExtensionContext {
-                id: ComponentId::new("health_check"),
-                health: Health::default(),
-                telemetry: Telemetry::new(),
-                shutdown: CancellationToken::new(),
-                listeners: Default::default(),
-                service: Default::default(),
-            })
+            .start(ExtensionContext::new(ComponentId::new("health_check")))
             .await
             .err()
             .unwrap();
@@ -396,14 +384,7 @@ mod tests {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut ext = create(&format!("endpoint: {}", taken.local_addr().unwrap())).unwrap();
         let e = ext
-            .start(ExtensionContext {
-                id: ComponentId::new("health_check"),
-                health: Health::default(),
-                telemetry: Telemetry::new(),
-                shutdown: CancellationToken::new(),
-                listeners: Default::default(),
-                service: Default::default(),
-            })
+            .start(ExtensionContext::new(ComponentId::new("health_check")))
             .await;
         assert!(e.is_err());
     }

@@ -62,12 +62,8 @@ mod tests {
         service: ferrotel_core::ServiceInfo,
     ) -> ferrotel_core::ExtensionContext {
         ferrotel_core::ExtensionContext {
-            id: ferrotel_core::ComponentId::new(type_name),
-            health: Default::default(),
-            telemetry: ferrotel_core::Telemetry::new(),
-            shutdown: Default::default(),
-            listeners: Default::default(),
             service: std::sync::Arc::new(service),
+            ..ferrotel_core::ExtensionContext::new(ferrotel_core::ComponentId::new(type_name))
         }
     }
 

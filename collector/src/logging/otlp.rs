@@ -137,13 +137,7 @@ async fn run(
     resource: Resource,
     stop: CancellationToken,
 ) {
-    let ctx = ferrotel_core::ExporterStartContext {
-        telemetry: ferrotel_core::Telemetry::new(),
-        telemetry_listen: None,
-        shutdown: CancellationToken::new(),
-        extensions: ferrotel_core::Extensions::new(std::iter::empty()),
-        listeners: Default::default(),
-    };
+    let ctx = ferrotel_core::ExporterStartContext::default();
     if let Err(e) = exporter.start(&ctx).await {
         tracing::error!(processor = %p.exporter.path, error = %e, "Cannot export logs");
         return;

@@ -577,13 +577,7 @@ async fn exporter_for(backends: &[&str], extra: &str) -> (ExporterParts, Vec<Str
     let parts = create(&yaml).unwrap();
     parts
         .exporter
-        .start(&ExporterStartContext {
-            telemetry: Telemetry::new(),
-            telemetry_listen: None,
-            shutdown: Default::default(),
-            extensions: Default::default(),
-            listeners: Default::default(),
-        })
+        .start(&ExporterStartContext::default())
         .await
         .unwrap();
     let mut sorted: Vec<String> = backends.iter().map(|s| s.to_string()).collect();
@@ -885,10 +879,7 @@ async fn dns_exporter(dns: std::net::SocketAddr, port: u16) -> (LoadBalancingExp
     let telemetry = e.maker.telemetry.clone();
     let start = ExporterStartContext {
         telemetry: telemetry.clone(),
-        telemetry_listen: None,
-        shutdown: Default::default(),
-        extensions: Default::default(),
-        listeners: Default::default(),
+        ..ExporterStartContext::default()
     };
     let cfg = match &e.dynamic {
         Some(Dynamic::Dns(cfg)) => cfg.clone(),
@@ -1193,10 +1184,7 @@ async fn cloud_map_exporter(api: &str, env: &[(&str, &str)]) -> LoadBalancingExp
     let lookup = cloud_map::CloudMapLookup::new(move |name| vars.get(name).cloned());
     let start = ExporterStartContext {
         telemetry: e.maker.telemetry.clone(),
-        telemetry_listen: None,
-        shutdown: Default::default(),
-        extensions: Default::default(),
-        listeners: Default::default(),
+        ..ExporterStartContext::default()
     };
     e.start_with(&start, Some(Source::CloudMap(lookup, cfg)))
         .await

@@ -6,7 +6,7 @@ use ferrotel_core::proto::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use ferrotel_core::{AnyFactory, Data, Telemetry};
+use ferrotel_core::{AnyFactory, Data};
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use prost::Message;
 use std::convert::Infallible;
@@ -288,13 +288,7 @@ async fn lazy_connect_and_retryable_when_down() {
     let down = ferrotel_testkit::ReservedPort::new();
     let addr = down.addr();
     let exp = exporter_for(addr, "");
-    let sc = ExporterStartContext {
-        telemetry: Telemetry::new(),
-        telemetry_listen: None,
-        shutdown: Default::default(),
-        extensions: Default::default(),
-        listeners: Default::default(),
-    };
+    let sc = ExporterStartContext::default();
     exp.start(&sc).await.unwrap();
     let e = exp.export(batch()).await.unwrap_err();
     assert!(!e.is_permanent(), "{e:?}");
@@ -405,11 +399,8 @@ async fn started(
 ) -> Result<Arc<dyn Exporter>, StartError> {
     let exp = create("otlp", yaml).unwrap().exporter;
     let sc = ExporterStartContext {
-        telemetry: Telemetry::new(),
-        telemetry_listen: None,
-        shutdown: Default::default(),
         extensions,
-        listeners: Default::default(),
+        ..ExporterStartContext::default()
     };
     exp.start(&sc).await?;
     Ok(exp)

@@ -5,7 +5,7 @@ use ferrotel_core::proto::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use ferrotel_core::{AnyFactory, Signal, Telemetry};
+use ferrotel_core::{AnyFactory, Signal};
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
@@ -375,11 +375,8 @@ async fn started(
 ) -> Result<Arc<dyn Exporter>, StartError> {
     let exp = exporter(server, extra);
     let sc = ExporterStartContext {
-        telemetry: Telemetry::new(),
-        telemetry_listen: None,
-        shutdown: Default::default(),
         extensions,
-        listeners: Default::default(),
+        ..ExporterStartContext::default()
     };
     exp.start(&sc).await?;
     Ok(exp)
@@ -466,13 +463,7 @@ async fn tls_errors_name_their_key() {
     )
     .unwrap()
     .exporter;
-    let sc = ExporterStartContext {
-        telemetry: Telemetry::new(),
-        telemetry_listen: None,
-        shutdown: Default::default(),
-        extensions: Default::default(),
-        listeners: Default::default(),
-    };
+    let sc = ExporterStartContext::default();
     let e = exp.start(&sc).await.err().unwrap();
     assert!(
         e.0.starts_with("tls.ca_file: failed to read \"/nonexistent/ca.pem\""),

@@ -911,9 +911,7 @@ fn start_ctx(telemetry: &Telemetry, listen: Option<&str>) -> ExporterStartContex
     ExporterStartContext {
         telemetry: telemetry.clone(),
         telemetry_listen: listen.map(str::to_string),
-        shutdown: CancellationToken::new(),
-        extensions: Default::default(),
-        listeners: Default::default(),
+        ..ExporterStartContext::default()
     }
 }
 
