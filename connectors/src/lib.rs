@@ -7,6 +7,10 @@
 
 #[cfg(feature = "forward")]
 pub mod forward;
+#[cfg(any(feature = "span_metrics", feature = "service_graph"))]
+mod histogram;
+#[cfg(feature = "service_graph")]
+pub mod service_graph;
 #[cfg(feature = "span_metrics")]
 pub mod span_metrics;
 
@@ -18,5 +22,10 @@ pub fn register(registry: Registry) -> Registry {
     let registry = registry.with(forward::ForwardConnectorFactory);
     #[cfg(feature = "span_metrics")]
     let registry = registry.with(span_metrics::SpanMetricsConnectorFactory);
+    #[cfg(feature = "service_graph")]
+    let registry = {
+        service_graph::register_feature_gates();
+        registry.with(service_graph::ServiceGraphConnectorFactory)
+    };
     registry
 }

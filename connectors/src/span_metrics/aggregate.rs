@@ -4,7 +4,7 @@
 use super::config::{
     Dimension, SpanMetricsConfig, SERVICE_NAME, SPAN_KIND, SPAN_NAME, STATUS_CODE,
 };
-use super::histogram::{Histogram, Layout};
+use crate::histogram::{Histogram, Layout};
 use ferrotel_core::pdata;
 use ferrotel_core::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;

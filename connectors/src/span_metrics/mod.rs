@@ -29,7 +29,6 @@
 
 mod aggregate;
 pub mod config;
-mod histogram;
 #[cfg(test)]
 mod tests;
 

@@ -1,5 +1,6 @@
-//! The duration histograms: explicit bounds (otelcol's default) or base-2 exponential buckets
-//! that halve their resolution when the values span more than `max_size` buckets.
+//! The duration histograms of the connectors that aggregate spans (span_metrics, service_graph):
+//! explicit bounds or base-2 exponential buckets that halve their resolution when the values span
+//! more than `max_size` buckets.
 
 use ferrotel_core::proto::metrics::v1::{
     exponential_histogram_data_point::Buckets, ExponentialHistogramDataPoint, HistogramDataPoint,
