@@ -43,6 +43,8 @@ impl Meters {
         };
         let l = [("connector", id)];
         let name = |n: &str| format!("ferrotel_connector_service_graph_{n}");
+        let gauge = |n: &str, help: &str| telemetry.gauge(&name(n), help, &l);
+        let counter = |n: &str, help: &str| telemetry.counter(&name(n), help, &l);
         Meters {
             total_edges: otelcol("total_edges", "Total number of unique edges"),
             expired_edges: otelcol(
@@ -53,10 +55,19 @@ impl Meters {
                 "dropped_spans",
                 "Number of spans dropped when trying to add edges",
             ),
-            edges: telemetry.gauge(&name("store_edges"), "Edges waiting in the store for their other span (at most store.max_items).", &l),
-            series: telemetry.gauge(&name("series"), "Series the service_graph connector holds.", &l),
-            dropped_edges: telemetry.counter(&name("dropped_edges"), "Completed edges not counted because their new series would pass the series ceiling.", &l),
-            stale_series: telemetry.counter(&name("stale_series"), "Series dropped after 15 minutes without edges.", &l),
+            edges: gauge(
+                "store_edges",
+                "Edges waiting in the store for their other span (at most store.max_items).",
+            ),
+            series: gauge("series", "Series the service_graph connector holds."),
+            dropped_edges: counter(
+                "dropped_edges",
+                "Completed edges not counted: their new series would pass the series ceiling.",
+            ),
+            stale_series: counter(
+                "stale_series",
+                "Series dropped after 15 minutes without edges.",
+            ),
         }
     }
 }

@@ -1,7 +1,7 @@
-//! The `service_graph` connector (alias `servicegraph`, otelcol's name): pairs the client and server spans of
-//! each request between services (CLIENT/PRODUCER span with the SERVER/CONSUMER span whose
-//! parent it is, in one trace, across batches) and emits, as otelcol's, the metrics Grafana
-//! draws service graphs from: `traces_service_graph_request_total`,
+//! The `service_graph` connector (alias `servicegraph`, otelcol's name): pairs the client and
+//! server spans of each request between services (a CLIENT or PRODUCER span with the SERVER or
+//! CONSUMER span whose parent it is, in one trace, across batches) and emits, as otelcol's,
+//! the metrics Grafana draws service graphs from: `traces_service_graph_request_total`,
 //! `traces_service_graph_request_failed_total` (either span had status ERROR) and the latency
 //! histograms `traces_service_graph_request_server` / `_client` (unit `s`; through the
 //! prometheus exporter `traces_service_graph_request_server_seconds_bucket`), cumulative, with
@@ -9,9 +9,10 @@
 //! `virtual_node`), `failed`, `client_<dim>` / `server_<dim>` for each of `dimensions`, and
 //! `virtual_node` with `virtual_node_extra_label`. A client span with a database name attribute
 //! is an edge to the database at once; an edge whose other span does not come within
-//! `store.ttl` becomes an edge to (or from) a virtual node. Memory is bounded: waiting edges
-//! by `store.max_items` (spans past it are dropped, `otelcol_connector_servicegraph_dropped_spans`),
-//! series by ferrotel's ceiling of 100 000 (`ferrotel_connector_service_graph_dropped_edges`).
+//! `store.ttl` becomes an edge to (or from) a virtual node. Memory is bounded: waiting edges by
+//! `store.max_items` (spans past it are dropped, counted in
+//! `otelcol_connector_servicegraph_dropped_spans`), series by ferrotel's ceiling of 100 000
+//! (`ferrotel_connector_service_graph_dropped_edges`).
 //!
 //! ```yaml
 //! connectors:
@@ -60,13 +61,8 @@ fn system_clock() -> Clock {
 /// otelcol's feature gates of this connector, so that `--feature-gates` naming them is
 /// accepted: their features are settled (virtual nodes on, seconds and the new names).
 pub fn register_feature_gates() {
-    let url = "https://github.com/open-telemetry/opentelemetry-collector-contrib/issues/";
-    let gates = [
-        ("connector.servicegraph.legacyLatencyMetricNames", Stage::Deprecated, "When enabled, connector uses legacy latency metric names.", "18743", "v0.80.0"),
-        ("connector.servicegraph.legacyLatencyUnitMs", Stage::Deprecated, "When enabled, connector reports latency in milliseconds, instead of seconds.", "27488", "v0.89.0"),
-        ("connector.servicegraph.virtualNode", Stage::Stable, "When enabled and setting `virtual_node_peer_attributes` is not empty, the connector looks for the presence of these attributes in span to create virtual server nodes.", "17196", "v0.73.0"),
-    ];
-    for (id, stage, description, issue, from) in gates {
+    for (id, stage, description, issue, from) in GATES {
+        let url = "https://github.com/open-telemetry/opentelemetry-collector-contrib/issues/";
         let spec = GateSpec::new(id, stage)
             .description(description)
             .reference_url(&format!("{url}{issue}"))
@@ -76,6 +72,32 @@ pub fn register_feature_gates() {
         let _ = global().register(spec);
     }
 }
+
+/// otelcol's gates: id, stage, description, issue, first version.
+const GATES: [(&str, Stage, &str, u32, &str); 3] = [
+    (
+        "connector.servicegraph.legacyLatencyMetricNames",
+        Stage::Deprecated,
+        "When enabled, connector uses legacy latency metric names.",
+        18743,
+        "v0.80.0",
+    ),
+    (
+        "connector.servicegraph.legacyLatencyUnitMs",
+        Stage::Deprecated,
+        "When enabled, connector reports latency in milliseconds, instead of seconds.",
+        27488,
+        "v0.89.0",
+    ),
+    (
+        "connector.servicegraph.virtualNode",
+        Stage::Stable,
+        "When enabled and setting `virtual_node_peer_attributes` is not empty, the connector \
+         looks for the presence of these attributes in span to create virtual server nodes.",
+        17196,
+        "v0.73.0",
+    ),
+];
 
 /// The connector: one graph behind a mutex, held only to add a batch's spans or to run the
 /// loops.
@@ -175,7 +197,7 @@ impl Factory for ServiceGraphConnectorFactory {
     fn info(&self) -> FactoryInfo {
         FactoryInfo::new(
             "service_graph",
-            "Pairs client and server spans into request, failure and latency metrics per edge between services",
+            "Pairs client and server spans into request, failure and latency metrics per edge",
         )
         .aliases(&["servicegraph"])
         .connects(Signal::Traces, Signal::Metrics, Stability::Alpha)
