@@ -8,8 +8,9 @@ mod common;
 
 use common::{scrape_until, start_yaml, traces, RecorderFactory};
 use ferrotel_core::proto::common::v1::KeyValue;
+use ferrotel_core::proto::metrics::v1::{metric, number_data_point};
 use ferrotel_core::proto::trace::v1::{span::SpanKind, status::StatusCode, Span, Status};
-use ferrotel_core::{Batch, Consumer};
+use ferrotel_core::{Batch, Consumer, Data};
 use ferrotel_engine::Service;
 use ferrotel_testkit::metrics;
 use ferrotel_testkit::net::ReservedPort;
@@ -204,4 +205,43 @@ async fn a_flood_of_unique_traces_is_bounded_by_max_items() {
     .await;
     assert_eq!(metrics::sum(&text, TOTAL, &[]), 10.0, "{text}");
     service.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_the_counts_through_the_connector_to_the_exporter() {
+    let recorder = RecorderFactory::default();
+    let yaml = "receivers: {stub: {}}
+connectors:
+  service_graph: {metrics_flush_interval: 1h}
+exporters:
+  recorder: {}
+service:
+  pipelines:
+    traces: {receivers: [stub], exporters: [service_graph]}
+    metrics: {receivers: [service_graph], exporters: [recorder]}
+";
+    let (service, consumer) = start_yaml(yaml.into(), &recorder).await;
+    let db = || with(span(SpanKind::Client, (1, 1, 0), 3), &[("db.name", "pg")]);
+    send(&consumer, traces("web", vec![db(), db()])).await;
+    assert_eq!(recorder.0.item_count(), 0, "no flush before the hour");
+    service.shutdown(Duration::from_secs(5)).await;
+
+    let batches = recorder.0.batches.lock().unwrap().clone();
+    let mut totals = Vec::new();
+    for b in &batches {
+        let Ok(Data::Metrics(req)) = b.view() else {
+            panic!("metrics expected")
+        };
+        let metrics = req.resource_metrics.iter().flat_map(|r| &r.scope_metrics);
+        for m in metrics.flat_map(|s| &s.metrics).filter(|m| m.name == TOTAL) {
+            if let Some(metric::Data::Sum(sum)) = &m.data {
+                totals.extend(sum.data_points.iter().map(|p| p.value));
+            }
+        }
+    }
+    assert_eq!(
+        totals,
+        [Some(number_data_point::Value::AsInt(2))],
+        "the shutdown flush reached the exporter: {batches:?}"
+    );
 }
