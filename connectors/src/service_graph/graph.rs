@@ -137,7 +137,7 @@ enum Side {
 /// A span with its resource and service.
 struct SpanRef<'a> {
     span: &'a Span,
-    service: &'a str,
+    service: &'a Arc<str>,
     resource: &'a [KeyValue],
 }
 
@@ -208,10 +208,11 @@ impl Graph {
             let Some(service) = pdata::attr_str(resource, "service.name") else {
                 continue;
             };
+            let service: Arc<str> = Arc::from(service);
             for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
                 let s = SpanRef {
                     span,
-                    service,
+                    service: &service,
                     resource,
                 };
                 self.add_span(&s, now);
@@ -271,12 +272,12 @@ impl Graph {
             }
             e.connection_type = ConnectionType::VirtualNode;
             if e.client.is_empty() && e.key.span_is_empty() {
-                e.client = USER_NODE.into();
+                e.client = Arc::from(USER_NODE);
                 e.virtual_side = self.side(VirtualSide::Client);
                 self.record(&e, now);
             }
             if e.server.is_empty() {
-                e.server = e.peer.take().map_or(UNKNOWN_NODE.into(), |(_, v)| v);
+                e.server = Arc::from(e.peer.take().map_or(UNKNOWN_NODE.into(), |(_, v)| v));
                 e.virtual_side = self.side(VirtualSide::Server);
                 self.record(&e, now);
             }
@@ -344,7 +345,7 @@ fn set_dimensions(dims: &[String], e: &mut Edge, s: &SpanRef, offset: usize) {
 }
 
 fn update_client(set: &Settings, e: &mut Edge, s: &SpanRef) {
-    e.client = s.service.to_string();
+    e.client = s.service.clone();
     e.client_latency = seconds(s.span);
     set_dimensions(&set.dimensions, e, s, 0);
     let span_attrs = [s.span.attributes.as_slice()];
@@ -357,13 +358,13 @@ fn update_client(set: &Settings, e: &mut Edge, s: &SpanRef) {
     let both = [s.resource, s.span.attributes.as_slice()];
     if let Some((_, db)) = first_match(&set.database_attributes, &both) {
         e.connection_type = ConnectionType::Database;
-        e.server = db;
+        e.server = Arc::from(db);
         e.server_latency = e.client_latency;
     }
 }
 
 fn update_server(set: &Settings, e: &mut Edge, s: &SpanRef) {
-    e.server = s.service.to_string();
+    e.server = s.service.clone();
     e.server_latency = seconds(s.span);
     set_dimensions(&set.dimensions, e, s, 1);
 }

@@ -13,7 +13,6 @@ use ferrotel_core::proto::metrics::v1::{
     NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
 use std::collections::HashMap;
-use std::fmt::Write;
 
 /// The scope of the emitted metrics, as otelcol names it.
 const SCOPE_NAME: &str = "traces_service_graph";
@@ -104,17 +103,21 @@ impl SeriesMap {
     /// edge is then not counted).
     pub fn record(&mut self, edge: &Edge, now: u64) -> bool {
         self.key.clear();
-        let _ = write!(
-            self.key,
-            "{}\0{}\0{}\0{}",
-            edge.client,
-            edge.server,
+        let failed = if edge.failed { "1" } else { "0" };
+        for part in [
+            &*edge.client,
+            &*edge.server,
             edge.connection_type.as_str(),
-            edge.failed
-        );
+            failed,
+        ] {
+            self.key.push_str(part);
+            self.key.push('\0');
+        }
         for (name, value) in self.dimension_names.iter().zip(&edge.dimensions) {
             if let Some(v) = value {
-                let _ = write!(self.key, "\0{name}_{v}");
+                for part in [name.as_str(), "=", v, "\0"] {
+                    self.key.push_str(part);
+                }
             }
         }
         if !self.series.contains_key(&self.key) {
@@ -138,8 +141,8 @@ impl SeriesMap {
 
     fn new_series(&self, edge: &Edge) -> Series {
         Series {
-            client: edge.client.clone(),
-            server: edge.server.clone(),
+            client: edge.client.to_string(),
+            server: edge.server.to_string(),
             connection_type: edge.connection_type,
             failed: edge.failed,
             dimensions: edge.dimensions.clone(),

@@ -3,6 +3,7 @@
 //! `store.ttl` and at most `store.max_items` edges at once, oldest first out.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// Where an edge's two spans meet: the trace and the client span's id (the server span's
 /// parent).
@@ -80,8 +81,9 @@ impl VirtualSide {
 pub struct Edge {
     pub key: Key,
     pub connection_type: ConnectionType,
-    pub client: String,
-    pub server: String,
+    /// The services (shared with every span of their resource in a batch).
+    pub client: Arc<str>,
+    pub server: Arc<str>,
     /// Seconds, as each side measured it.
     pub client_latency: f64,
     pub server_latency: f64,
