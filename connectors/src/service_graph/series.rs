@@ -40,6 +40,15 @@ struct Series {
 }
 
 impl Series {
+    fn count(&mut self, edge: &Edge, now: u64) {
+        self.virtual_side = edge.virtual_side;
+        self.last_updated = now;
+        self.total += 1;
+        self.failed_total += u64::from(edge.failed);
+        self.server_latency.observe(edge.server_latency);
+        self.client_latency.observe(edge.client_latency);
+    }
+
     /// `client`, `server`, `connection_type`, `failed`, the dimensions, then `virtual_node`
     /// when `extra_label`.
     fn attributes(&self, names: &[String], extra_label: bool) -> Vec<KeyValue> {
@@ -120,22 +129,16 @@ impl SeriesMap {
                 }
             }
         }
-        if !self.series.contains_key(&self.key) {
-            if self.series.len() >= self.limit {
-                return false;
-            }
-            let s = self.new_series(edge);
-            self.series.insert(self.key.clone(), s);
+        if let Some(s) = self.series.get_mut(&self.key) {
+            s.count(edge, now);
+            return true;
         }
-        let Some(s) = self.series.get_mut(&self.key) else {
+        if self.series.len() >= self.limit {
             return false;
-        };
-        s.virtual_side = edge.virtual_side;
-        s.last_updated = now;
-        s.total += 1;
-        s.failed_total += u64::from(edge.failed);
-        s.server_latency.observe(edge.server_latency);
-        s.client_latency.observe(edge.client_latency);
+        }
+        let mut s = self.new_series(edge);
+        s.count(edge, now);
+        self.series.insert(self.key.clone(), s);
         true
     }
 

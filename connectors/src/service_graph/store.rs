@@ -2,6 +2,7 @@
 //! here, keyed by trace id and the client span's id, for the span of the other side, at most
 //! `store.ttl` and at most `store.max_items` edges at once, oldest first out.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -160,14 +161,18 @@ impl Store {
         update: impl FnOnce(&mut Edge),
         expired: &mut Vec<Edge>,
     ) -> Upserted {
-        if let Some((_, edge)) = self.edges.get_mut(&key) {
-            update(edge);
-            if !edge.is_complete() {
-                return Upserted::Waiting { new: false };
+        let full = self.edges.len() >= self.max_items;
+        let vacant = match self.edges.entry(key) {
+            Entry::Occupied(mut o) => {
+                update(&mut o.get_mut().1);
+                if !o.get().1.is_complete() {
+                    return Upserted::Waiting { new: false };
+                }
+                let edge = o.remove().1;
+                return Upserted::Complete { new: false, edge };
             }
-            let edge = self.edges.remove(&key).map(|(_, e)| e).unwrap_or_default();
-            return Upserted::Complete { new: false, edge };
-        }
+            Entry::Vacant(v) => v,
+        };
         let mut edge = Edge {
             key,
             expires: now.saturating_add(self.ttl),
@@ -177,15 +182,18 @@ impl Store {
         if edge.is_complete() {
             return Upserted::Complete { new: true, edge };
         }
-        if self.edges.len() >= self.max_items {
+        self.seq += 1;
+        let seq = self.seq;
+        if !full {
+            vacant.insert((seq, edge));
+        } else {
             match self.pop_expired(now) {
                 Some(old) => expired.push(old),
                 None => return Upserted::Dropped,
             }
+            self.edges.insert(key, (seq, edge));
         }
-        self.seq += 1;
-        self.edges.insert(key, (self.seq, edge));
-        self.order.push_back((key, self.seq));
+        self.order.push_back((key, seq));
         self.compact();
         Upserted::Waiting { new: true }
     }
