@@ -580,7 +580,10 @@ fn a_flood_of_unique_services_cannot_grow_the_series_past_the_ceiling() {
 
 #[test]
 fn the_loops_run_at_their_intervals() {
-    let (mut g, t) = graph("{metrics_flush_interval: 10s, store_expiration_loop: 2s, cache_loop: 1m, store: {ttl: 1s}}");
+    let (mut g, t) = graph(
+        "{metrics_flush_interval: 10s, store_expiration_loop: 2s, cache_loop: 1m,
+          store: {ttl: 1s}}",
+    );
     g.add(
         &of(
             "web",
