@@ -3,6 +3,7 @@
 //! (so no port is chosen in advance), and provides an independent OTLP sink (the generated
 //! tonic services of `opentelemetry-proto`, not ferrotel's code) that records what arrives.
 
+pub mod prometheus;
 pub mod sink;
 
 use std::io::Read;

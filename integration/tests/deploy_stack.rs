@@ -6,8 +6,9 @@
 //! library decodes. A trace and a metric sent by the Rust OpenTelemetry SDK must show up decoded
 //! at the Jaeger endpoint and queryable in Prometheus, and every dashboard query must return data.
 
+use ferrotel_integration::prometheus::Prometheus;
 use ferrotel_integration::{
-    binary, eventually, http_get, metrics, startup, workspace, Collector, ReservedPort,
+    binary, eventually, metrics, startup, workspace, Collector, ReservedPort,
 };
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{Span as _, SpanKind, Tracer, TracerProvider as _};
@@ -18,7 +19,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -479,94 +480,6 @@ fn thrift_decode(bodies: &[Vec<u8>]) -> Vec<Json> {
         cmd.arg(f);
     }
     serde_json::from_str(&run_ok(&mut cmd)).expect("decode.py prints JSON")
-}
-
-/// A Prometheus server (the Debian package) on loopback; killed on drop.
-struct Prometheus {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn start(config: &str, port: u16) -> Prometheus {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cfg = write_temp(dir.path(), "prometheus.yml", config);
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log");
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg("--storage.tsdb.retention.time=30d")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("prometheus cannot run ({e}): run scripts/setup-test-deps"));
-        let p = Prometheus {
-            child,
-            port,
-            _dir: dir,
-        };
-        assert!(
-            eventually(Duration::from_secs(30), || {
-                matches!(
-                    http_get::blocking_get(&format!("http://127.0.0.1:{port}/-/ready")),
-                    Ok(200)
-                )
-            }),
-            "prometheus not ready: {}",
-            p.log()
-        );
-        p
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
-    }
-
-    fn api(&self, path: &str) -> Json {
-        let text = http_get::blocking_text(&format!("http://127.0.0.1:{}{path}", self.port))
-            .unwrap_or_default();
-        serde_json::from_str(&text).unwrap_or(Json::Null)
-    }
-
-    /// The result vector of an instant query (`Err` with Prometheus's error if it failed).
-    fn query(&self, q: &str) -> Result<Vec<Json>, String> {
-        let r = self.api(&format!("/api/v1/query?query={}", urlencode(q)));
-        if r["status"] != "success" {
-            return Err(format!("{q}: {r}"));
-        }
-        Ok(r["data"]["result"].as_array().cloned().unwrap_or_default())
-    }
-
-    fn value(&self, q: &str) -> f64 {
-        self.query(q)
-            .ok()
-            .and_then(|v| v.first().cloned())
-            .and_then(|s| s["value"][1].as_str().and_then(|v| v.parse().ok()))
-            .unwrap_or(f64::NAN)
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The PromQL of every dashboard target, with Grafana's variables filled in.
