@@ -103,3 +103,101 @@ pub fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// The PromQL Jaeger's Monitor tab (SPM) sends to Prometheus for one service, grouped by
+/// operation, with a 10m rate window and server spans only (the UI's defaults), built from its
+/// `PROMETHEUS_QUERY_*` settings as jaeger-query builds it.
+pub struct JaegerSpm {
+    /// The calls counter's name (`<namespace>_calls` plus `_total` when normalized).
+    pub calls: String,
+    /// The latency histogram's bucket series (`<namespace>_duration` plus the unit when
+    /// normalized, then `_bucket`).
+    pub latency_bucket: String,
+}
+
+impl JaegerSpm {
+    /// From the settings `PROMETHEUS_QUERY_NAMESPACE`, `..._NORMALIZE_CALLS`,
+    /// `..._NORMALIZE_DURATION` and `..._DURATION_UNIT` (`ms` or `s`).
+    pub fn new(
+        namespace: &str,
+        normalize_calls: bool,
+        normalize_duration: bool,
+        unit: &str,
+    ) -> Self {
+        let prefix = if namespace.is_empty() {
+            String::new()
+        } else {
+            format!("{namespace}_")
+        };
+        let unit = if unit == "s" {
+            "seconds"
+        } else {
+            "milliseconds"
+        };
+        JaegerSpm {
+            calls: format!(
+                "{prefix}calls{}",
+                if normalize_calls { "_total" } else { "" }
+            ),
+            latency_bucket: if normalize_duration {
+                format!("{prefix}duration_{unit}_bucket")
+            } else {
+                format!("{prefix}duration_bucket")
+            },
+        }
+    }
+
+    fn filter(service: &str) -> String {
+        format!(r#"service_name =~ "{service}", span_kind =~ "SPAN_KIND_SERVER""#)
+    }
+
+    /// GetCallRates.
+    pub fn call_rates(&self, service: &str) -> String {
+        let (calls, f) = (&self.calls, Self::filter(service));
+        format!("sum(rate({calls}{{{f}}}[10m])) by (service_name,span_name)")
+    }
+
+    /// GetErrorRates.
+    pub fn error_rates(&self, service: &str) -> String {
+        let calls = &self.calls;
+        let errors = format!(
+            r#"{calls}{{service_name =~ "{service}", status_code = "STATUS_CODE_ERROR", span_kind =~ "SPAN_KIND_SERVER"}}"#
+        );
+        format!(
+            "sum(rate({errors}[10m])) by (service_name,span_name) / {}",
+            self.call_rates(service)
+        )
+    }
+
+    /// GetLatencies at `quantile`.
+    pub fn latencies(&self, quantile: f64, service: &str) -> String {
+        let (bucket, f) = (&self.latency_bucket, Self::filter(service));
+        format!(
+            "histogram_quantile({quantile}, sum(rate({bucket}{{{f}}}[10m])) by (service_name,span_name,le))"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JaegerSpm;
+
+    /// The strings jaeger-query's own tests expect for these settings.
+    #[test]
+    fn jaeger_spm_queries_are_jaegers() {
+        let j = JaegerSpm::new("", true, true, "s");
+        assert_eq!(
+            j.call_rates("emailservice"),
+            r#"sum(rate(calls_total{service_name =~ "emailservice", span_kind =~ "SPAN_KIND_SERVER"}[10m])) by (service_name,span_name)"#
+        );
+        assert_eq!(
+            j.latencies(0.95, "emailservice"),
+            r#"histogram_quantile(0.95, sum(rate(duration_seconds_bucket{service_name =~ "emailservice", span_kind =~ "SPAN_KIND_SERVER"}[10m])) by (service_name,span_name,le))"#
+        );
+        let j = JaegerSpm::new("span_metrics", false, false, "ms");
+        assert_eq!(
+            j.error_rates("emailservice"),
+            r#"sum(rate(span_metrics_calls{service_name =~ "emailservice", status_code = "STATUS_CODE_ERROR", span_kind =~ "SPAN_KIND_SERVER"}[10m])) by (service_name,span_name) / sum(rate(span_metrics_calls{service_name =~ "emailservice", span_kind =~ "SPAN_KIND_SERVER"}[10m])) by (service_name,span_name)"#
+        );
+    }
+}

@@ -11,7 +11,7 @@
 //! extrapolation is the same factor for all of them: ratios of rates (error rate, one operation
 //! against another, quantiles) are exact, and the raw counters are checked for the exact counts.
 
-use ferrotel_integration::prometheus::{sample_value, Prometheus};
+use ferrotel_integration::prometheus::{sample_value, JaegerSpm, Prometheus};
 use ferrotel_integration::{base_config, eventually, startup, Collector, ReservedPort};
 use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
@@ -77,27 +77,6 @@ fn round_count(name: &str, error: Option<bool>) -> usize {
         .filter(|r| r.0 == name && error.is_none_or(|e| r.3 == e))
         .map(|r| r.4)
         .sum()
-}
-
-/// Jaeger's call-rate query (GetCallRates, grouped by operation).
-fn calls_query(service: &str) -> String {
-    format!(
-        r#"sum(rate(traces_span_metrics_calls_total{{service_name =~ "{service}", span_kind =~ "SPAN_KIND_SERVER"}}[10m])) by (service_name,span_name)"#
-    )
-}
-
-/// Jaeger's error-rate query (GetErrorRates, grouped by operation).
-fn errors_query(service: &str) -> String {
-    format!(
-        r#"sum(rate(traces_span_metrics_calls_total{{service_name =~ "{service}", status_code = "STATUS_CODE_ERROR", span_kind =~ "SPAN_KIND_SERVER"}}[10m])) by (service_name,span_name) / sum(rate(traces_span_metrics_calls_total{{service_name =~ "{service}", span_kind =~ "SPAN_KIND_SERVER"}}[10m])) by (service_name,span_name)"#
-    )
-}
-
-/// Jaeger's latency query (GetLatencies, quantile 0.95, grouped by operation).
-fn latency_query(service: &str) -> String {
-    format!(
-        r#"histogram_quantile(0.95, sum(rate(traces_span_metrics_duration_milliseconds_bucket{{service_name =~ "{service}", span_kind =~ "SPAN_KIND_SERVER"}}[10m])) by (service_name,span_name,le))"#
-    )
 }
 
 /// `span_name` -> value of each series of a query result.
@@ -187,15 +166,22 @@ fn jaeger_monitor_tab_queries_return_the_red_metrics_of_the_spans_sent() {
         2.0 * (20.0 * 3.0 + 8.0 * 40.0 + 2.0 * 700.0)
     );
 
+    // Jaeger's own SPM example: namespace traces_span_metrics, normalized names, unit ms.
+    let jaeger = JaegerSpm::new("traces_span_metrics", true, true, "ms");
+
     // Call rates: one series per server operation, in the ratio of the calls sent.
-    let rates = by_operation(&prom.query(&calls_query(SERVICE)).expect("call rates"));
+    let rates = by_operation(&prom.query(&jaeger.call_rates(SERVICE)).expect("call rates"));
     let names: Vec<&str> = rates.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(names, ["GET /cart", "POST /order"], "{rates:?}");
     assert!(rates.iter().all(|r| r.1 > 0.0), "{rates:?}");
     assert!(close(rates[0].1 / rates[1].1, 30.0 / 10.0), "{rates:?}");
 
     // Error rates: errors / calls per operation.
-    let errors = by_operation(&prom.query(&errors_query(SERVICE)).expect("error rates"));
+    let errors = by_operation(
+        &prom
+            .query(&jaeger.error_rates(SERVICE))
+            .expect("error rates"),
+    );
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(close(errors[0].1, 3.0 / 30.0), "{errors:?}");
     assert!(close(errors[1].1, 5.0 / 10.0), "{errors:?}");
@@ -203,7 +189,11 @@ fn jaeger_monitor_tab_queries_return_the_red_metrics_of_the_spans_sent() {
     // p95 latency, interpolated in the default buckets (ms): GET /cart has 28 of 30 calls at
     // or under 50 ms and 2 in (400, 800], so rank 28.5 is 400 + 400 * 0.5 / 2 = 500;
     // POST /order has all 10 in (100, 200], so rank 9.5 is 100 + 100 * 9.5 / 10 = 195.
-    let p95 = by_operation(&prom.query(&latency_query(SERVICE)).expect("latencies"));
+    let p95 = by_operation(
+        &prom
+            .query(&jaeger.latencies(0.95, SERVICE))
+            .expect("latencies"),
+    );
     assert_eq!(p95.len(), 2, "{p95:?}");
     assert!(close(p95[0].1, 500.0), "{p95:?}");
     assert!(close(p95[1].1, 195.0), "{p95:?}");
