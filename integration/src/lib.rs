@@ -389,3 +389,15 @@ pub fn span_request(
         }],
     }
 }
+
+/// A `Vm*` line of `/proc/<pid>/status` in KiB (`VmRSS` the resident set, `VmHWM` its peak).
+pub fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}

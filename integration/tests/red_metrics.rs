@@ -12,11 +12,18 @@
 //! against another, quantiles) are exact, and the raw counters are checked for the exact counts.
 
 use ferrotel_integration::prometheus::{sample_value, JaegerSpm, Prometheus};
-use ferrotel_integration::{base_config, eventually, startup, Collector, ReservedPort};
+use ferrotel_integration::{
+    base_config, eventually, http_get, metrics, proc_status_kib, span_request, startup, Collector,
+    ReservedPort,
+};
 use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde_json::Value as Json;
+use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 /// The spans of one round: (operation, kind, duration in ms, error, how many).
@@ -96,9 +103,9 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * b.abs().max(1.0)
 }
 
-/// A collector: otlp -> traces -> `connectors` -> metrics -> prometheus exporter; and a
-/// Prometheus scraping that exporter every second.
-fn start_stack(connectors: &str, traces_exporters: &str) -> (Collector, Prometheus) {
+/// A collector: otlp -> traces -> `connectors` -> metrics -> prometheus exporter; and the
+/// exporter's address.
+fn start_collector(connectors: &str, traces_exporters: &str) -> (Collector, SocketAddr) {
     let exporters = format!("  prometheus:\n    endpoint: 127.0.0.1:0\nconnectors:\n{connectors}");
     let pipelines = format!(
         "    traces:\n      receivers: [otlp]\n      exporters: [{traces_exporters}]\n    metrics:\n      receivers: [{traces_exporters}]\n      exporters: [prometheus]\n"
@@ -107,6 +114,12 @@ fn start_stack(connectors: &str, traces_exporters: &str) -> (Collector, Promethe
     let exporter = collector
         .logged_addr(startup::PROMETHEUS, None)
         .expect("the prometheus exporter's address");
+    (collector, exporter)
+}
+
+/// [`start_collector`], and a Prometheus scraping its exporter every second.
+fn start_stack(connectors: &str, traces_exporters: &str) -> (Collector, Prometheus) {
+    let (collector, exporter) = start_collector(connectors, traces_exporters);
     let port = ReservedPort::new();
     let prom_port = port.port();
     drop(port);
@@ -197,4 +210,103 @@ fn jaeger_monitor_tab_queries_return_the_red_metrics_of_the_spans_sent() {
     assert_eq!(p95.len(), 2, "{p95:?}");
     assert!(close(p95[0].1, 500.0), "{p95:?}");
     assert!(close(p95[1].1, 195.0), "{p95:?}");
+}
+
+/// Sends spans `ids` of service `flood` over OTLP/gRPC in requests of 1000 (unique names and
+/// trace ids: see [`span_request`]); every request must be accepted.
+fn send_unique(grpc_port: u16, ids: std::ops::Range<u64>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut client = TraceServiceClient::connect(format!("http://127.0.0.1:{grpc_port}"))
+            .await
+            .expect("connects");
+        let mut first = ids.start;
+        while first < ids.end {
+            let last = (first + 1000).min(ids.end);
+            let mut req = span_request(first..last);
+            req.resource_spans[0].resource = Some(Resource {
+                attributes: vec![KeyValue {
+                    key: "service.name".into(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue("flood".into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            });
+            client.export(req).await.expect("accepted");
+            first = last;
+        }
+    });
+}
+
+/// The `traces_span_metrics_calls_total` lines of a scrape, and the overflow series' value.
+fn calls_series(text: &str) -> (usize, f64) {
+    let lines = text
+        .lines()
+        .filter(|l| l.starts_with("traces_span_metrics_calls_total{"))
+        .count();
+    let overflow = metrics::sum(
+        text,
+        "traces_span_metrics_calls_total",
+        &[("otel_metric_overflow", "true")],
+    );
+    (lines, overflow)
+}
+
+#[test]
+fn a_flood_of_unique_span_names_stays_within_the_cardinality_limit() {
+    const LIMIT: u64 = 100;
+    const ROUND: u64 = 50_000;
+    let (collector, exporter) = start_collector(
+        &format!("  spanmetrics:\n    aggregation_cardinality_limit: {LIMIT}\n    metrics_flush_interval: 200ms\n"),
+        "spanmetrics",
+    );
+    let pid = collector.child.id();
+    let url = format!("http://{exporter}/metrics");
+    let scrape = || http_get::blocking_text(&url).unwrap_or_default();
+    let grpc = collector.ports.grpc;
+
+    send_unique(grpc, 0..ROUND);
+    let all_counted = |n: u64| {
+        eventually(Duration::from_secs(20), || {
+            metrics::sum(&scrape(), "traces_span_metrics_calls_total", &[]) == n as f64
+        })
+    };
+    assert!(all_counted(ROUND), "{}\n{}", scrape(), collector.stderr());
+    let rss_after_first = proc_status_kib(pid, "VmRSS").expect("VmRSS");
+
+    // Four times as many new names again: the series stay at the limit, the rest is counted
+    // in the overflow series and in self-metrics, and memory does not follow the names.
+    send_unique(grpc, ROUND..5 * ROUND);
+    assert!(all_counted(5 * ROUND), "{}", scrape());
+    let (series, overflow) = calls_series(&scrape());
+    assert_eq!(
+        series as u64,
+        LIMIT + 1,
+        "the limit's series and one overflow series"
+    );
+    assert_eq!(overflow, (5 * ROUND - LIMIT) as f64);
+    let own = collector.metrics_text();
+    let held = metrics::sum(&own, "ferrotel_connector_span_metrics_series", &[]);
+    assert!(
+        held <= (LIMIT + 1) as f64 * 2.0,
+        "series held: {held}\n{own}"
+    );
+    let overflowed = metrics::sum(
+        &own,
+        "ferrotel_connector_span_metrics_overflow_measurements",
+        &[],
+    );
+    assert!(overflowed >= (5 * ROUND - LIMIT) as f64, "{own}");
+    let rss_after_all = proc_status_kib(pid, "VmRSS").expect("VmRSS");
+    let growth_mib = rss_after_all.saturating_sub(rss_after_first) as f64 / 1024.0;
+    eprintln!("RSS after 50k unique names {rss_after_first} KiB, after 250k {rss_after_all} KiB");
+    assert!(
+        growth_mib < 16.0,
+        "RSS grew by {growth_mib:.1} MiB ({rss_after_first} -> {rss_after_all} KiB) over 200k more unique span names"
+    );
 }
