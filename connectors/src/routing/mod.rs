@@ -35,7 +35,7 @@
 mod config;
 mod request;
 mod route;
-mod split;
+pub mod split;
 #[cfg(test)]
 mod tests;
 

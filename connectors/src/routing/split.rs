@@ -1,8 +1,10 @@
 //! Moving parts of a request into another, for every signal alike: whole resource groups
 //! (`ResourceSpans`, `ResourceMetrics`, `ResourceLogs`) for resource-level routes, single
-//! records (spans, metrics, log records) for record-level ones. A moved record goes under a copy
-//! of its resource and scope; groups and scopes left empty are removed, as otelcol's
-//! `Move*If` helpers do.
+//! records (spans, metrics, log records) for record-level ones, single data points for
+//! datapoint-level ones. A moved record goes under a copy of its resource and scope (a data
+//! point under a copy of its metric too); groups, scopes and metrics left empty are removed, as
+//! otelcol's `Move*If` helpers do. Generic over the request type, so a route of any context is
+//! a predicate away from these.
 
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
@@ -10,7 +12,11 @@ use ferrotel_core::proto::collector::{
 };
 use ferrotel_core::proto::common::v1::InstrumentationScope;
 use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use ferrotel_core::proto::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
+use ferrotel_core::proto::metrics::v1::metric::{self, Data::*};
+use ferrotel_core::proto::metrics::v1::{
+    self as metrics, ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, SummaryDataPoint,
+};
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use ferrotel_core::Data;
@@ -45,11 +51,8 @@ pub fn move_groups_if<R: Groups>(
     to: &mut R,
     mut pred: impl FnMut(&R::Group) -> bool,
 ) {
-    let (yes, no): (Vec<_>, Vec<_>) = std::mem::take(from.groups_mut())
-        .into_iter()
-        .partition(|g| pred(g));
-    *from.groups_mut() = no;
-    to.groups_mut().extend(yes);
+    let moved = take_if(from.groups_mut(), |g| pred(g));
+    to.groups_mut().extend(moved);
 }
 
 /// Moves the records `pred` holds for (given the record, its scope and its resource) from
@@ -59,19 +62,44 @@ pub fn move_records_if<R: Nested>(
     to: &mut R,
     mut pred: impl FnMut(&R::Record, Option<&InstrumentationScope>, Option<&Resource>) -> bool,
 ) {
+    move_parts_if(from, to, |record, scope, resource| {
+        if pred(&record, scope, resource) {
+            (None, Some(record))
+        } else {
+            (Some(record), None)
+        }
+    });
+}
+
+/// What a splitter makes of a record: the part that stays and the part that moves.
+type Parts<T> = (Option<T>, Option<T>);
+
+/// Splits every record (given its scope and resource) into the part that stays and the part
+/// that moves to `to`, regrouped under copies of its resource and scope.
+fn move_parts_if<R: Nested>(
+    from: &mut R,
+    to: &mut R,
+    mut split: impl FnMut(
+        R::Record,
+        Option<&InstrumentationScope>,
+        Option<&Resource>,
+    ) -> Parts<R::Record>,
+) {
     for g in from.groups_mut().iter_mut() {
         let mut scopes = std::mem::take(R::scopes(g));
         let mut moved = Vec::new();
         let resource = R::resource_item(g).resource;
         for s in &mut scopes {
-            let records = std::mem::take(R::records(s));
-            let (yes, no): (Vec<_>, Vec<_>) = records
-                .into_iter()
-                .partition(|r| pred(r, R::scope(s), resource));
-            *R::records(s) = no;
-            if !yes.is_empty() {
+            let (mut kept, mut out) = (Vec::new(), Vec::new());
+            for record in std::mem::take(R::records(s)) {
+                let (k, m) = split(record, R::scope(s), resource);
+                kept.extend(k);
+                out.extend(m);
+            }
+            *R::records(s) = kept;
+            if !out.is_empty() {
                 let mut shell = R::scope_shell(s);
-                *R::records(&mut shell) = yes;
+                *R::records(&mut shell) = out;
                 moved.push(shell);
             }
         }
@@ -84,6 +112,107 @@ pub fn move_records_if<R: Nested>(
         }
     }
     from.groups_mut().retain_mut(|g| !R::scopes(g).is_empty());
+}
+
+/// A data point of any metric type, for datapoint-level routes.
+#[derive(Debug, Clone, Copy)]
+pub enum PointRef<'a> {
+    Number(&'a NumberDataPoint),
+    Histogram(&'a HistogramDataPoint),
+    ExponentialHistogram(&'a ExponentialHistogramDataPoint),
+    Summary(&'a SummaryDataPoint),
+}
+
+/// Moves the data points `pred` holds for (given the point, its metric without points, its
+/// scope and its resource) from `from` to `to`, under copies of their metric, scope and
+/// resource; metrics left without points are removed, as otelcol's
+/// `MoveDataPointsWithContextIf`. (For the `datapoint` context, once ottl has it.)
+pub fn move_points_if(
+    from: &mut ExportMetricsServiceRequest,
+    to: &mut ExportMetricsServiceRequest,
+    mut pred: impl FnMut(
+        PointRef<'_>,
+        &Metric,
+        Option<&InstrumentationScope>,
+        Option<&Resource>,
+    ) -> bool,
+) {
+    move_parts_if(from, to, |mut metric, scope, resource| {
+        let shell = metric_shell(&metric);
+        let mut moved = shell.clone();
+        let mut p = |point: PointRef<'_>| pred(point, &shell, scope, resource);
+        match (metric.data.as_mut(), moved.data.as_mut()) {
+            (Some(Gauge(a)), Some(Gauge(b))) => {
+                b.data_points = take_if(&mut a.data_points, |d| p(PointRef::Number(d)))
+            }
+            (Some(Sum(a)), Some(Sum(b))) => {
+                b.data_points = take_if(&mut a.data_points, |d| p(PointRef::Number(d)))
+            }
+            (Some(Histogram(a)), Some(Histogram(b))) => {
+                b.data_points = take_if(&mut a.data_points, |d| p(PointRef::Histogram(d)))
+            }
+            (Some(ExponentialHistogram(a)), Some(ExponentialHistogram(b))) => {
+                b.data_points =
+                    take_if(&mut a.data_points, |d| p(PointRef::ExponentialHistogram(d)))
+            }
+            (Some(Summary(a)), Some(Summary(b))) => {
+                b.data_points = take_if(&mut a.data_points, |d| p(PointRef::Summary(d)))
+            }
+            _ => return (Some(metric), None),
+        }
+        let has_points = |m: &Metric| m.data.as_ref().is_some_and(|d| points(d) > 0);
+        (
+            has_points(&metric).then_some(metric),
+            has_points(&moved).then_some(moved),
+        )
+    });
+}
+
+/// Removes and returns the items `pred` holds for, both parts keeping their order.
+fn take_if<T>(items: &mut Vec<T>, mut pred: impl FnMut(&T) -> bool) -> Vec<T> {
+    let (yes, no) = std::mem::take(items).into_iter().partition(|t| pred(t));
+    *items = no;
+    yes
+}
+
+/// The number of data points of a metric's data.
+fn points(d: &metric::Data) -> usize {
+    match d {
+        Gauge(g) => g.data_points.len(),
+        Sum(s) => s.data_points.len(),
+        Histogram(h) => h.data_points.len(),
+        ExponentialHistogram(e) => e.data_points.len(),
+        Summary(s) => s.data_points.len(),
+    }
+}
+
+/// A copy of a metric (name, description, unit, metadata, type, temporality, monotonicity)
+/// without its data points.
+fn metric_shell(m: &Metric) -> Metric {
+    let data = m.data.as_ref().map(|d| match d {
+        Gauge(_) => Gauge(Default::default()),
+        Sum(s) => Sum(metrics::Sum {
+            aggregation_temporality: s.aggregation_temporality,
+            is_monotonic: s.is_monotonic,
+            data_points: Vec::new(),
+        }),
+        Histogram(h) => Histogram(metrics::Histogram {
+            aggregation_temporality: h.aggregation_temporality,
+            data_points: Vec::new(),
+        }),
+        ExponentialHistogram(e) => ExponentialHistogram(metrics::ExponentialHistogram {
+            aggregation_temporality: e.aggregation_temporality,
+            data_points: Vec::new(),
+        }),
+        Summary(_) => Summary(Default::default()),
+    });
+    Metric {
+        name: m.name.clone(),
+        description: m.description.clone(),
+        unit: m.unit.clone(),
+        metadata: m.metadata.clone(),
+        data,
+    }
 }
 
 /// Implements [`Groups`] and [`Nested`] for one signal's request, group, scope and record
@@ -187,3 +316,146 @@ nested!(
     LogRecord,
     Logs
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrotel_core::proto::metrics::v1::number_data_point::Value;
+
+    fn number(v: i64) -> NumberDataPoint {
+        NumberDataPoint {
+            value: Some(Value::AsInt(v)),
+            ..Default::default()
+        }
+    }
+
+    fn request(metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource::default()),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(InstrumentationScope {
+                        name: "s".into(),
+                        ..Default::default()
+                    }),
+                    metrics,
+                    schema_url: "u".into(),
+                }],
+                schema_url: String::new(),
+            }],
+        }
+    }
+
+    fn metric(name: &str, data: metric::Data) -> Metric {
+        Metric {
+            name: name.into(),
+            unit: "1".into(),
+            data: Some(data),
+            ..Default::default()
+        }
+    }
+
+    /// Per metric: its name and the int values (or counts) of its points.
+    fn points_of(r: &ExportMetricsServiceRequest) -> Vec<(String, Vec<i64>)> {
+        let values = |d: &metric::Data| match d {
+            Gauge(g) => g.data_points.iter().map(int).collect(),
+            Sum(s) => s.data_points.iter().map(int).collect(),
+            Histogram(h) => h.data_points.iter().map(|p| p.count as i64).collect(),
+            _ => Vec::new(),
+        };
+        r.resource_metrics
+            .iter()
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+            .map(|m| {
+                (
+                    m.name.clone(),
+                    m.data.as_ref().map(values).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    fn int(p: &NumberDataPoint) -> i64 {
+        match p.value {
+            Some(Value::AsInt(i)) => i,
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn data_points_move_under_copies_of_their_metric_and_emptied_metrics_go() {
+        let sum = metrics::Sum {
+            data_points: vec![number(5)],
+            aggregation_temporality: 1,
+            is_monotonic: true,
+        };
+        let hist = metrics::Histogram {
+            data_points: vec![
+                HistogramDataPoint {
+                    count: 3,
+                    ..Default::default()
+                },
+                HistogramDataPoint {
+                    count: 30,
+                    ..Default::default()
+                },
+            ],
+            aggregation_temporality: 2,
+        };
+        let mut from = request(vec![
+            metric(
+                "g",
+                Gauge(metrics::Gauge {
+                    data_points: vec![number(1), number(2), number(3)],
+                }),
+            ),
+            metric("sum", Sum(sum)),
+            metric("h", Histogram(hist)),
+        ]);
+        let mut to = ExportMetricsServiceRequest::default();
+        let mut seen = Vec::new();
+        move_points_if(&mut from, &mut to, |p, m, scope, _| {
+            seen.push((m.name.clone(), scope.map(|s| s.name.clone())));
+            match p {
+                PointRef::Number(n) => int(n) > 1,
+                PointRef::Histogram(h) => h.count > 10,
+                _ => false,
+            }
+        });
+        let owned = |v: &[(&str, &[i64])]| -> Vec<(String, Vec<i64>)> {
+            v.iter().map(|(n, p)| (n.to_string(), p.to_vec())).collect()
+        };
+        assert_eq!(points_of(&from), owned(&[("g", &[1]), ("h", &[3])]));
+        assert_eq!(
+            points_of(&to),
+            owned(&[("g", &[2, 3]), ("sum", &[5]), ("h", &[30])])
+        );
+        assert_eq!(seen.len(), 6, "every point seen once");
+        assert_eq!(seen[3], ("sum".to_string(), Some("s".to_string())));
+        let moved = &to.resource_metrics[0].scope_metrics[0];
+        assert_eq!(moved.schema_url, "u");
+        assert_eq!(moved.metrics[1].unit, "1");
+        let Some(Sum(s)) = &moved.metrics[1].data else {
+            panic!("a sum")
+        };
+        assert_eq!((s.aggregation_temporality, s.is_monotonic), (1, true));
+    }
+
+    #[test]
+    fn moving_every_point_leaves_nothing_behind() {
+        let mut from = request(vec![metric(
+            "g",
+            Gauge(metrics::Gauge {
+                data_points: vec![number(1)],
+            }),
+        )]);
+        let mut to = ExportMetricsServiceRequest::default();
+        move_points_if(&mut from, &mut to, |_, _, _, _| true);
+        assert!(
+            from.resource_metrics.is_empty(),
+            "emptied groups are removed"
+        );
+        assert_eq!(points_of(&to), [("g".to_string(), vec![1])]);
+    }
+}
