@@ -194,6 +194,39 @@ impl Routing {
         Ok(())
     }
 
+    /// The request route among the leading ones (those before any OTTL route) that matches
+    /// `meta`, if any, and the routes after the leading ones that did not.
+    fn leading_requests(&self, meta: &RequestMeta) -> (&[Route], Option<&Route>) {
+        for (i, route) in self.routes.iter().enumerate() {
+            match &route.matcher {
+                Matcher::Request(c) if c.matches(meta) => return (&[], Some(route)),
+                Matcher::Request(_) => {}
+                _ => return (&self.routes[i..], None),
+            }
+        }
+        (&[], None)
+    }
+
+    /// Decodes the batch and runs it through `routes`.
+    fn decoded(
+        &self,
+        batch: Batch,
+        routes: &[Route],
+        out: &mut Vec<Routed>,
+    ) -> Result<(), PipelineError> {
+        let meta = batch.meta.clone();
+        let data = batch.into_data().map_err(|e| PipelineError::Status {
+            code: ferrotel_core::error::code::INVALID_ARGUMENT,
+            message: e.0,
+        })?;
+        match data {
+            Data::Traces(t) => self.emit(t, &meta, routes, out),
+            Data::Metrics(m) => self.emit(m, &meta, routes, out),
+            Data::Logs(l) => self.emit(l, &meta, routes, out),
+            Data::Profiles(_) => Ok(()),
+        }
+    }
+
     /// The batch, untouched (its encoding kept), to `pipelines`; nothing when there are none.
     fn whole(batch: Batch, pipelines: &[String], out: &mut Vec<Routed>) {
         if !pipelines.is_empty() {
@@ -207,37 +240,17 @@ impl Routing {
 
 impl Connector for Routing {
     fn consume(&self, batch: Batch, out: &mut Vec<Routed>) -> Result<(), PipelineError> {
-        // Leading request routes need no decoding: the first that matches takes it all.
-        let leading = self
-            .routes
-            .iter()
-            .take_while(|r| matches!(r.matcher, Matcher::Request(_)));
-        let mut decided = 0;
-        for route in leading {
-            if let Matcher::Request(c) = &route.matcher {
-                if c.matches(&batch.meta) {
-                    Self::whole(batch, &route.pipelines, out);
-                    return Ok(());
-                }
-            }
-            decided += 1;
+        // A request with items goes whole, undecoded, when leading request routes decide it.
+        if batch.item_count() == 0 {
+            return self.decoded(batch, &self.routes, out);
         }
-        let routes = &self.routes[decided..];
-        if routes.is_empty() {
-            Self::whole(batch, &self.default_pipelines, out);
-            return Ok(());
+        let (undecided, taken) = self.leading_requests(&batch.meta);
+        match taken {
+            Some(route) => Self::whole(batch, &route.pipelines, out),
+            None if undecided.is_empty() => Self::whole(batch, &self.default_pipelines, out),
+            None => return self.decoded(batch, undecided, out),
         }
-        let meta = batch.meta.clone();
-        let data = batch.into_data().map_err(|e| PipelineError::Status {
-            code: ferrotel_core::error::code::INVALID_ARGUMENT,
-            message: e.0,
-        })?;
-        match data {
-            Data::Traces(t) => self.emit(t, &meta, routes, out),
-            Data::Metrics(m) => self.emit(m, &meta, routes, out),
-            Data::Logs(l) => self.emit(l, &meta, routes, out),
-            Data::Profiles(_) => Ok(()),
-        }
+        Ok(())
     }
 
     /// otelcol's router refuses a table or default naming a pipeline it does not feed:

@@ -651,3 +651,23 @@ fn testdata_valid_typo_and_invalid() {
         "{invalid:?}"
     );
 }
+
+#[test]
+fn an_empty_request_goes_nowhere_but_empty_resources_are_routed() {
+    let c = connector(
+        r#"
+default_pipelines: [traces/d]
+table:
+  - context: request
+    condition: request["a"] == "b"
+    pipelines: [traces/r]
+  - condition: attributes["env"] == "prod"
+    pipelines: [traces/prod]
+"#,
+    );
+    let empty = with_headers(traces(&[]), &[("a", "b")]);
+    assert!(route(c.as_ref(), empty).unwrap().is_empty());
+    let no_spans = traces(&[(&[("name", "p"), ("env", "prod")], &[])]);
+    let out = route(c.as_ref(), no_spans).unwrap();
+    assert_eq!(shape(&out), pairs(&[("traces/prod", &["p:"])]));
+}
