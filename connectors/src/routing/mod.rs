@@ -57,7 +57,10 @@ use split::{move_groups_if, move_records_if, Groups};
 use std::sync::Arc;
 
 /// A signal's request as routes see it: resource groups, and the record-level contexts of the
-/// signal (the span context for traces). A route of a context the signal lacks matches nothing.
+/// signal (the span context for traces). A route of a context the signal lacks matches nothing,
+/// as in otelcol. A new record-level context (log, metric, datapoint) is a [`Matcher`] variant,
+/// a `RouteContext` arm, and an arm here calling [`split::move_records_if`] (or
+/// [`split::move_points_if`]) with its OTTL item.
 trait Routable: Groups {
     /// Moves what a record-level matcher holds for from `from` to `to`; the first evaluation
     /// error is kept in `error` (the record counts as unmatched).
