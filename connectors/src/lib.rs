@@ -7,6 +7,8 @@
 
 #[cfg(feature = "forward")]
 pub mod forward;
+#[cfg(feature = "routing")]
+pub mod routing;
 #[cfg(feature = "span_metrics")]
 pub mod span_metrics;
 
@@ -16,6 +18,8 @@ use ferrotel_core::Registry;
 pub fn register(registry: Registry) -> Registry {
     #[cfg(feature = "forward")]
     let registry = registry.with(forward::ForwardConnectorFactory);
+    #[cfg(feature = "routing")]
+    let registry = registry.with(routing::RoutingConnectorFactory);
     #[cfg(feature = "span_metrics")]
     let registry = registry.with(span_metrics::SpanMetricsConnectorFactory);
     registry

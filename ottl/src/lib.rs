@@ -41,11 +41,13 @@ pub mod error;
 pub mod funcs;
 pub mod lexer;
 pub mod parser;
+pub mod resource_context;
 pub mod value;
 
 pub use compile::{Condition, Conditions, Context, ErrorMode, Function};
 pub use contexts::{SpanContext, SpanEventContext, SpanEventItem, SpanItem};
 pub use error::{Error, EvalError, ParseError};
+pub use resource_context::{ResourceContext, ResourceContextPath, ResourceItem};
 pub use value::Value;
 
 /// Parses a condition without compiling it; never panics, whatever the input (the entry point
