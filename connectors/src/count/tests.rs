@@ -612,3 +612,32 @@ fn otelcols_readme_configs_load() {
         connector(text);
     }
 }
+
+/// The `connectors.count` section of `testdata/count/<name>`.
+fn testdata_section(name: &str) -> ferrotel_config::Value {
+    let text = ferrotel_testkit::config::testdata(env!("CARGO_MANIFEST_DIR"), "count", name);
+    yaml(&text)["connectors"]["count"].clone()
+}
+
+#[test]
+fn testdata_configs_load_or_are_refused_with_every_problem() {
+    let ctx = create_context("connectors", "count");
+    for name in ["readme_defaults.yaml", "readme_custom.yaml"] {
+        CountConnectorFactory
+            .create_from(&ctx, &testdata_section(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let e = refused(
+        CountConnectorFactory.create_from(&ctx, &testdata_section("invalid.yaml")),
+        "invalid.yaml",
+    );
+    let paths: Vec<&str> = e.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "connectors.count.spans",
+            "connectors.count.metrics.my.metric.count.attributes",
+            "connectors.count.logs.my.count.conditions[0]"
+        ]
+    );
+}
