@@ -4,8 +4,9 @@
 use super::config::{CountConfig, DefaultValue, Kind, MetricInfo, Section};
 use ferrotel_config::Validator;
 use ferrotel_ottl::{
-    Condition, Conditions, Context, DataPointContext, ErrorMode, LogContext, MetricContext,
-    SpanContext, SpanEventContext,
+    ast::{self, Key},
+    Condition, Conditions, Context, DataPointContext, ErrorMode, EvalError, LogContext,
+    MetricContext, SpanContext, SpanEventContext, Value,
 };
 
 /// An attribute a metric counts by, and its value for items lacking it.
@@ -116,4 +117,30 @@ pub fn report_condition_errors(config: &CountConfig, v: &mut Validator<'_>) {
     report::<MetricContext>(Kind::Metrics, &config.metrics, v);
     report::<DataPointContext>(Kind::DataPoints, &config.datapoints, v);
     report::<LogContext>(Kind::Logs, &config.logs, v);
+}
+
+/// The profiles section's context: ferrotel has no OTTL profile context, so no path resolves and
+/// no condition compiles (validation says so first); profiles are counted by attributes only.
+#[derive(Debug)]
+pub struct NoProfileContext;
+
+impl Context for NoProfileContext {
+    const NAME: &'static str = "profile";
+    type Item<'a> = ();
+    type Path = ();
+
+    fn path(path: &ast::Path) -> Result<((), Vec<Key>), String> {
+        Err(format!(
+            "path {:?}: ferrotel has no OTTL profile context",
+            path.dotted()
+        ))
+    }
+
+    fn get<'a>(_: &'a (), _: ()) -> Result<Value<'a>, EvalError> {
+        Ok(Value::Nil)
+    }
+
+    fn enum_value(_: &str) -> Option<i64> {
+        None
+    }
 }

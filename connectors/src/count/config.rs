@@ -41,8 +41,8 @@ pub struct CountConfig {
     /// Metrics counting log records (default: `log.record.count`).
     #[serde(default = "default_logs", deserialize_with = "section")]
     pub logs: Section,
-    /// otelcol's profiles section (default: `profile.count`), accepted so its configs load;
-    /// ferrotel's count connector does not connect profiles pipelines.
+    /// Metrics counting profiles (default: `profile.count`); by attributes only, as ferrotel
+    /// has no OTTL profile context for conditions.
     #[serde(default = "default_profiles", deserialize_with = "section")]
     pub profiles: Section,
 }

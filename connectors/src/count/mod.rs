@@ -1,11 +1,12 @@
-//! The `count` connector: counts the spans, span events, metrics, data points and log records of
-//! the pipelines that export to it and emits the counts to the metrics pipelines that receive
-//! from it, as otelcol's contrib countconnector. With no settings it emits
-//! `trace.span.count`, `trace.span.event.count`, `metric.count`, `metric.datapoint.count` and
-//! `log.record.count`; a section (`spans`, `spanevents`, `metrics`, `datapoints`, `logs`)
-//! replaces its default with metrics of its own, each counting the items that meet any of its
-//! OTTL `conditions`, separately per value of its `attributes` (looked up on the item, then its
-//! scope, then its resource; an item lacking one without a `default_value` is not counted).
+//! The `count` connector: counts the spans, span events, metrics, data points, log records and
+//! profiles of the pipelines that export to it and emits the counts to the metrics pipelines
+//! that receive from it, as otelcol's contrib countconnector. With no settings it emits
+//! `trace.span.count`, `trace.span.event.count`, `metric.count`, `metric.datapoint.count`,
+//! `log.record.count` and `profile.count`; a section (`spans`, `spanevents`, `metrics`,
+//! `datapoints`, `logs`, `profiles`) replaces its default with metrics of its own, each
+//! counting the items that meet any of its OTTL `conditions` (none for profiles: ferrotel has
+//! no profile context), separately per value of its `attributes` (looked up on the item, then
+//! its scope, then its resource; an item lacking one without a `default_value` is not counted).
 //! Each count is a monotonic delta sum of ints, per resource of the input (its attributes
 //! copied), under the scope `github.com/open-telemetry/opentelemetry-collector-contrib/connector/countconnector`,
 //! timed from the earliest to the latest timestamp of the counted resource's items.
@@ -37,15 +38,17 @@ mod tests;
 
 pub use config::CountConfig;
 
-use compile::{compile_section, CompileError, MetricDef};
+use compile::{compile_section, CompileError, MetricDef, NoProfileContext};
 use config::Kind;
 use counter::Counter;
 use ferrotel_config::{ConfigError, ConfigErrors};
 use ferrotel_core::proto::collector::logs::v1::ExportLogsServiceRequest;
 use ferrotel_core::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+use ferrotel_core::proto::collector::profiles::v1development::ExportProfilesServiceRequest;
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::common::v1::{InstrumentationScope, KeyValue};
 use ferrotel_core::proto::metrics::v1::{metric, Metric, ResourceMetrics, ScopeMetrics};
+use ferrotel_core::proto::profiles::v1development::{Profile, ProfilesDictionary};
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::{
     Batch, Connector, CreateContext, Data, Factory, FactoryInfo, PipelineError, Routed, Signal,
@@ -104,6 +107,7 @@ pub struct Count {
     metrics: Vec<MetricDef<MetricContext>>,
     datapoints: Vec<MetricDef<DataPointContext>>,
     logs: Vec<MetricDef<LogContext>>,
+    profiles: Vec<MetricDef<NoProfileContext>>,
 }
 
 fn compiled<C: Context>(
@@ -135,6 +139,7 @@ impl Count {
             metrics: compiled(ctx, Kind::Metrics, &config.metrics, &mut errors),
             datapoints: compiled(ctx, Kind::DataPoints, &config.datapoints, &mut errors),
             logs: compiled(ctx, Kind::Logs, &config.logs, &mut errors),
+            profiles: compiled(ctx, Kind::Profiles, &config.profiles, &mut errors),
         };
         match errors.is_empty() {
             true => Ok(count),
@@ -252,6 +257,61 @@ impl Count {
     }
 }
 
+impl Count {
+    fn count_profiles(
+        &self,
+        req: &ExportProfilesServiceRequest,
+        now: u64,
+    ) -> Result<Vec<ResourceMetrics>, EvalError> {
+        let dictionary = req.dictionary.as_ref();
+        let by_attributes = self.profiles.iter().any(|d| !d.attrs.is_empty());
+        let mut out = Vec::new();
+        for rp in &req.resource_profiles {
+            let resource = rp.resource.as_ref();
+            let all = rp.scope_profiles.iter().flat_map(|sp| &sp.profiles);
+            let resolved: Vec<Vec<KeyValue>> = match by_attributes {
+                true => all.map(|p| profile_attributes(p, dictionary)).collect(),
+                false => Vec::new(),
+            };
+            let mut own = resolved.iter();
+            let mut profiles = Counter::new(&self.profiles);
+            for sp in &rp.scope_profiles {
+                let parents = [scope_attributes(sp.scope.as_ref()), attributes(resource)];
+                for profile in &sp.profiles {
+                    profiles.observe_time(profile.time_unix_nano);
+                    let attrs = own.next().map_or(&[][..], Vec::as_slice);
+                    profiles.update((), [attrs, parents[0], parents[1]])?;
+                }
+            }
+            let mut metrics = Vec::new();
+            profiles.append_to(&mut metrics, now);
+            out.extend(resource_metrics(resource, metrics));
+        }
+        Ok(out)
+    }
+}
+
+/// A profile's attributes, resolved through the request's dictionary (indexes out of range are
+/// skipped).
+fn profile_attributes(p: &Profile, d: Option<&ProfilesDictionary>) -> Vec<KeyValue> {
+    let Some(d) = d else {
+        return Vec::new();
+    };
+    let at = |i: i32| usize::try_from(i).ok();
+    p.attribute_indices
+        .iter()
+        .filter_map(|i| d.attribute_table.get(at(*i)?))
+        .map(|a| KeyValue {
+            key: at(a.key_strindex)
+                .and_then(|k| d.string_table.get(k))
+                .cloned()
+                .unwrap_or_default(),
+            value: a.value.clone(),
+            ..Default::default()
+        })
+        .collect()
+}
+
 /// A metric's data points, whatever their kind; a metric without data is otelcol's error.
 fn data_points(m: &Metric) -> Result<Vec<DataPointRef<'_>>, EvalError> {
     use metric::Data;
@@ -294,7 +354,7 @@ impl Connector for Count {
             Data::Traces(req) => self.count_traces(req, now),
             Data::Metrics(req) => self.count_metrics(req, now),
             Data::Logs(req) => self.count_logs(req, now),
-            Data::Profiles(_) => return Ok(()),
+            Data::Profiles(req) => self.count_profiles(req, now),
         };
         let resource_metrics = counted.map_err(|e| PipelineError::Permanent(e.to_string()))?;
         if resource_metrics.is_empty() {
@@ -321,6 +381,7 @@ impl Factory for CountConnectorFactory {
         .connects(Signal::Traces, Signal::Metrics, Stability::Development)
         .connects(Signal::Metrics, Signal::Metrics, Stability::Development)
         .connects(Signal::Logs, Signal::Metrics, Stability::Development)
+        .connects(Signal::Profiles, Signal::Metrics, Stability::Development)
     }
 
     fn create(

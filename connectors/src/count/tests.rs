@@ -641,3 +641,71 @@ fn testdata_configs_load_or_are_refused_with_every_problem() {
         ]
     );
 }
+
+fn profiles_data() -> Data {
+    use ferrotel_core::proto::collector::profiles::v1development::ExportProfilesServiceRequest;
+    use ferrotel_core::proto::profiles::v1development::{
+        KeyValueAndUnit, Profile, ProfilesDictionary, ResourceProfiles, ScopeProfiles,
+    };
+    let profile = |time: u64, attribute_indices: Vec<i32>| Profile {
+        time_unix_nano: time,
+        attribute_indices,
+        ..Default::default()
+    };
+    let attr = |key_strindex: i32, value: &str| KeyValueAndUnit {
+        key_strindex,
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        unit_strindex: 0,
+    };
+    Data::Profiles(ExportProfilesServiceRequest {
+        resource_profiles: vec![ResourceProfiles {
+            resource: resource(&[("service.name", "prof")]),
+            scope_profiles: vec![ScopeProfiles {
+                profiles: vec![
+                    profile(T + 3, vec![0]),
+                    profile(T + 1, vec![1]),
+                    profile(T + 2, vec![0, 99]),
+                    profile(0, vec![]),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        dictionary: Some(ProfilesDictionary {
+            string_table: vec!["".into(), "thread".into()],
+            attribute_table: vec![attr(1, "main"), attr(1, "worker")],
+            ..Default::default()
+        }),
+    })
+}
+
+#[test]
+fn profiles_are_counted_by_dictionary_attributes() {
+    let req = run(connector("").as_ref(), profiles_data()).unwrap();
+    let m = metrics_of(&req, 0);
+    assert_eq!(
+        find(m, "profile.count").description,
+        "The number of profiles observed."
+    );
+    assert_eq!(sum_points(&m[0]), vec![(vec![], 4, T + 1, T + 3)]);
+
+    let c = connector("profiles: {by.thread: {attributes: [{key: thread, default_value: none}]}}");
+    let req = run(c.as_ref(), profiles_data()).unwrap();
+    let thread = |v: &str| vec![("thread".to_string(), v.to_string())];
+    let points: Vec<_> = sum_points(&metrics_of(&req, 0)[0])
+        .into_iter()
+        .map(|(a, n, _, _)| (a, n))
+        .collect();
+    assert_eq!(
+        points,
+        vec![
+            (thread("main"), 2),
+            (thread("none"), 1),
+            (thread("worker"), 1)
+        ]
+    );
+    let e = errors("profiles: {p: {conditions: ['x == 1']}}");
+    assert_eq!(e[0].0, "connectors.count.profiles.p.conditions");
+}
