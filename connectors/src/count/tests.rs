@@ -622,7 +622,11 @@ fn testdata_section(name: &str) -> ferrotel_config::Value {
 #[test]
 fn testdata_configs_load_or_are_refused_with_every_problem() {
     let ctx = create_context("connectors", "count");
-    for name in ["readme_defaults.yaml", "readme_custom.yaml"] {
+    for name in [
+        "readme_defaults.yaml",
+        "readme_custom.yaml",
+        "profiles.yaml",
+    ] {
         CountConnectorFactory
             .create_from(&ctx, &testdata_section(name))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
