@@ -78,10 +78,9 @@ fn logs(severities: &[i32]) -> Batch {
 
 const ROUTES: &str = "spans_by_route_total";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn counts_of_spans_events_and_logs_reach_prometheus() {
-    let port = ReservedPort::new().port();
-    let yaml = format!(
+/// stub -> traces and logs -> count -> metrics -> prometheus on `port`.
+fn config(port: u16) -> String {
+    format!(
         "receivers: {{stub: {{}}}}
 connectors:
   count:
@@ -101,7 +100,13 @@ service:
     logs: {{receivers: [stub], exporters: [count]}}
     metrics: {{receivers: [count], exporters: [prometheus]}}
 "
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_of_spans_events_and_logs_reach_prometheus() {
+    let port = ReservedPort::new().port();
+    let yaml = config(port);
     let (service, consumers) = start_yaml(yaml, &RecorderFactory::default()).await;
     let (spans_in, logs_in) = (consumers.traces.unwrap(), consumers.logs.unwrap());
     let url = format!("http://127.0.0.1:{port}/metrics");
