@@ -208,15 +208,15 @@ impl Count {
                         resource,
                     };
                     metrics.update(item, [&[], parents[0], parents[1]])?;
-                    for point in data_points(metric)? {
+                    each_point(metric, |point| {
                         let (attrs, time) = point_attributes(point);
                         points.observe_time(time);
                         let p = DataPointItem {
                             point,
                             metric: item,
                         };
-                        points.update(p, [attrs, parents[0], parents[1]])?;
-                    }
+                        points.update(p, [attrs, parents[0], parents[1]])
+                    })?;
                 }
             }
             let mut counted = Vec::new();
@@ -312,26 +312,37 @@ fn profile_attributes(p: &Profile, d: Option<&ProfilesDictionary>) -> Vec<KeyVal
         .collect()
 }
 
-/// A metric's data points, whatever their kind; a metric without data is otelcol's error.
-fn data_points(m: &Metric) -> Result<Vec<DataPointRef<'_>>, EvalError> {
+/// Calls `f` on each of a metric's data points, whatever their kind; a metric without data is
+/// otelcol's error.
+fn each_point<'a>(
+    m: &'a Metric,
+    mut f: impl FnMut(DataPointRef<'a>) -> Result<(), EvalError>,
+) -> Result<(), EvalError> {
     use metric::Data;
-    Ok(match &m.data {
-        Some(Data::Gauge(g)) => g.data_points.iter().map(DataPointRef::Number).collect(),
-        Some(Data::Sum(s)) => s.data_points.iter().map(DataPointRef::Number).collect(),
-        Some(Data::Histogram(h)) => h.data_points.iter().map(DataPointRef::Histogram).collect(),
-        Some(Data::ExponentialHistogram(h)) => h
+    match &m.data {
+        Some(Data::Gauge(g)) => g
             .data_points
             .iter()
-            .map(DataPointRef::ExponentialHistogram)
-            .collect(),
-        Some(Data::Summary(s)) => s.data_points.iter().map(DataPointRef::Summary).collect(),
-        None => {
-            return Err(EvalError::new(format!(
-                "metric {:?}: invalid metric type: Empty",
-                m.name
-            )))
+            .try_for_each(|p| f(DataPointRef::Number(p))),
+        Some(Data::Sum(s)) => s
+            .data_points
+            .iter()
+            .try_for_each(|p| f(DataPointRef::Number(p))),
+        Some(Data::Histogram(h)) => {
+            (h.data_points.iter()).try_for_each(|p| f(DataPointRef::Histogram(p)))
         }
-    })
+        Some(Data::ExponentialHistogram(h)) => {
+            (h.data_points.iter()).try_for_each(|p| f(DataPointRef::ExponentialHistogram(p)))
+        }
+        Some(Data::Summary(s)) => s
+            .data_points
+            .iter()
+            .try_for_each(|p| f(DataPointRef::Summary(p))),
+        None => Err(EvalError::new(format!(
+            "metric {:?}: invalid metric type: Empty",
+            m.name
+        ))),
+    }
 }
 
 /// A data point's attributes and time.
