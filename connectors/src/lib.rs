@@ -5,6 +5,8 @@
 // Tests may unwrap: a panic is how they fail.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+#[cfg(feature = "count")]
+pub mod count;
 #[cfg(feature = "forward")]
 pub mod forward;
 #[cfg(feature = "routing")]
@@ -16,6 +18,8 @@ use ferrotel_core::Registry;
 
 /// Registers every connector this crate was built with.
 pub fn register(registry: Registry) -> Registry {
+    #[cfg(feature = "count")]
+    let registry = registry.with(count::CountConnectorFactory);
     #[cfg(feature = "forward")]
     let registry = registry.with(forward::ForwardConnectorFactory);
     #[cfg(feature = "routing")]

@@ -4,69 +4,21 @@
 
 #![allow(clippy::unwrap_used)]
 
-use ferrotel_config::{ConfigErrors, Validate};
+mod common;
+
+use common::{kv, scrape_until, start_yaml, RecorderFactory};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
-use ferrotel_core::proto::common::v1::{any_value, AnyValue, KeyValue};
 use ferrotel_core::proto::metrics::v1::{metric, number_data_point};
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{
     span::SpanKind, status, ResourceSpans, ScopeSpans, Span, Status,
 };
-use ferrotel_core::{
-    Batch, Consumer, CreateContext, Data, ExporterParts, ExporterSettings, Factory, FactoryInfo,
-    Receiver, ReceiverContext, Registry, Signal, Stability, StartError,
-};
+use ferrotel_core::{Batch, Consumer, Data};
 use ferrotel_engine::Service;
 use ferrotel_testkit::metrics;
 use ferrotel_testkit::net::ReservedPort;
-use ferrotel_testkit::RecordingExporter;
-use serde::{Deserialize, Serialize};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct StubConfig {}
-
-impl Validate for StubConfig {}
-
-type Slot = Arc<Mutex<Option<Arc<dyn Consumer>>>>;
-
-/// A receiver that hands the traces consumer it was started with to the test.
-struct Stub(Slot);
-
-#[async_trait::async_trait]
-impl Receiver for Stub {
-    async fn start(&mut self, ctx: ReceiverContext) -> Result<(), StartError> {
-        *self.0.lock().unwrap() = ctx.consumers.traces;
-        Ok(())
-    }
-    async fn shutdown(&mut self) {}
-}
-
-#[derive(Clone, Default)]
-struct StubFactory(Slot);
-
-impl Factory for StubFactory {
-    type Config = StubConfig;
-    type Component = Box<dyn Receiver>;
-    fn info(&self) -> FactoryInfo {
-        FactoryInfo::new("stub", "test").signal(Signal::Traces, Stability::Alpha)
-    }
-    fn create(&self, _: &CreateContext, _: StubConfig) -> Result<Box<dyn Receiver>, ConfigErrors> {
-        Ok(Box::new(Stub(self.0.clone())))
-    }
-}
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
 
 fn span(name: &str, kind: SpanKind, code: status::StatusCode, millis: u64) -> Span {
     let start = 1_700_000_000_000_000_000u64;
@@ -102,42 +54,6 @@ fn traces(service: &str, spans: Vec<Span>) -> Batch {
     Batch::from_data(Data::Traces(req), Default::default())
 }
 
-/// An exporter type `recorder` whose instances all record into one [`RecordingExporter`].
-#[derive(Clone, Default)]
-struct RecorderFactory(RecordingExporter);
-
-impl Factory for RecorderFactory {
-    type Config = StubConfig;
-    type Component = ExporterParts;
-    fn info(&self) -> FactoryInfo {
-        FactoryInfo::new("recorder", "test").signal(Signal::Metrics, Stability::Alpha)
-    }
-    fn create(&self, _: &CreateContext, _: StubConfig) -> Result<ExporterParts, ConfigErrors> {
-        Ok(ExporterParts {
-            exporter: Arc::new(self.0.clone()),
-            settings: ExporterSettings::default(),
-        })
-    }
-}
-
-/// A started service of `yaml`, whose `stub` receiver feeds the returned traces consumer.
-async fn start_yaml(yaml: String, recorder: &RecorderFactory) -> (Service, Arc<dyn Consumer>) {
-    let mut doc =
-        ferrotel_config::load(&[ferrotel_config::ConfigSource::Text(yaml)], &[], &|_| None)
-            .unwrap();
-    doc.service.telemetry.metrics.pull.clear();
-    let stub = StubFactory::default();
-    let registry = ferrotel_connectors::register(ferrotel_exporters::register(
-        Registry::default()
-            .with(stub.clone())
-            .with(recorder.clone()),
-    ));
-    let mut service = Service::build(&doc, &registry).unwrap_or_else(|e| panic!("{e}"));
-    service.start().await.unwrap();
-    let consumer = stub.0.lock().unwrap().clone();
-    (service, consumer.expect("the stub receiver started"))
-}
-
 /// A started service: stub -> traces -> span_metrics (`connector` settings) -> metrics ->
 /// prometheus; returns it, the traces consumer and the scrape URL.
 async fn start(connector: &str) -> (Service, Arc<dyn Consumer>, String) {
@@ -154,32 +70,13 @@ service:
     metrics: {{receivers: [spanmetrics], exporters: [prometheus]}}
 "
     );
-    let (service, consumer) = start_yaml(yaml, &RecorderFactory::default()).await;
+    let (service, consumers) = start_yaml(yaml, &RecorderFactory::default()).await;
+    let consumer = consumers.traces.expect("a traces pipeline");
     (
         service,
         consumer,
         format!("http://127.0.0.1:{port}/metrics"),
     )
-}
-
-async fn scrape(url: &str) -> String {
-    match reqwest::get(url).await {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-/// Scrapes until `done` holds for the text; panics after 10s with the last text.
-async fn scrape_until(url: &str, done: impl Fn(&str) -> bool) -> String {
-    let mut text = String::new();
-    for _ in 0..200 {
-        text = scrape(url).await;
-        if done(&text) {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("not reached; last scrape:\n{text}");
 }
 
 const CALLS: &str = "traces_span_metrics_calls_total";
@@ -293,7 +190,8 @@ service:
     traces: {receivers: [stub], exporters: [span_metrics]}
     metrics: {receivers: [span_metrics], exporters: [recorder]}
 ";
-    let (service, consumer) = start_yaml(yaml.into(), &recorder).await;
+    let (service, consumers) = start_yaml(yaml.into(), &recorder).await;
+    let consumer = consumers.traces.expect("a traces pipeline");
     let server = || span("GET /a", SpanKind::Server, status::StatusCode::Unset, 3);
     consumer
         .consume(traces("shop", vec![server(), server()]))

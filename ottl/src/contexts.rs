@@ -124,7 +124,7 @@ pub(crate) fn resource_path(fields: &[ast::Field]) -> Option<ResourcePath> {
     }
 }
 
-fn scope_path(fields: &[ast::Field]) -> Option<ScopePath> {
+pub(crate) fn scope_path(fields: &[ast::Field]) -> Option<ScopePath> {
     match names(fields) {
         ("name", None, None) => Some(ScopePath::Name),
         ("version", None, None) => Some(ScopePath::Version),
@@ -231,7 +231,7 @@ pub fn span_enum(name: &str) -> Option<i64> {
     })
 }
 
-fn attrs(a: &[KeyValue]) -> Value<'_> {
+pub(crate) fn attrs(a: &[KeyValue]) -> Value<'_> {
     Value::Map(Cow::Borrowed(a))
 }
 
@@ -244,7 +244,7 @@ pub(crate) fn get_resource<'a>(p: ResourcePath, r: Option<&'a Resource>) -> Valu
     }
 }
 
-fn get_scope<'a>(p: ScopePath, s: Option<&'a InstrumentationScope>) -> Value<'a> {
+pub(crate) fn get_scope<'a>(p: ScopePath, s: Option<&'a InstrumentationScope>) -> Value<'a> {
     match p {
         ScopePath::Name => Value::Str(Cow::Borrowed(s.map_or("", |s| &s.name))),
         ScopePath::Version => Value::Str(Cow::Borrowed(s.map_or("", |s| &s.version))),
@@ -255,7 +255,7 @@ fn get_scope<'a>(p: ScopePath, s: Option<&'a InstrumentationScope>) -> Value<'a>
     }
 }
 
-fn trace_id(b: &[u8]) -> [u8; 16] {
+pub(crate) fn trace_id(b: &[u8]) -> [u8; 16] {
     let mut id = [0; 16];
     if b.len() == 16 {
         id.copy_from_slice(b);
@@ -263,7 +263,7 @@ fn trace_id(b: &[u8]) -> [u8; 16] {
     id
 }
 
-fn span_id(b: &[u8]) -> [u8; 8] {
+pub(crate) fn span_id(b: &[u8]) -> [u8; 8] {
     let mut id = [0; 8];
     if b.len() == 8 {
         id.copy_from_slice(b);
