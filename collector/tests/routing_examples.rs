@@ -1,6 +1,5 @@
 //! The routing connector's example configs (`connectors/testdata/routing`), among them otelcol's
-//! README examples, through the built binary's `validate`: those ferrotel supports load, and the
-//! one using the `log` context (not yet ferrotel's) is refused naming the key.
+//! README examples (by tenant header, by log region), load in the built binary's `validate`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,8 +20,12 @@ fn validate(name: &str) -> Output {
 }
 
 #[test]
-fn the_readme_tenant_example_and_a_traces_table_load() {
-    for name in ["readme_tenant.yaml", "traces_service.yaml"] {
+fn the_readme_examples_and_a_traces_table_load() {
+    for name in [
+        "readme_tenant.yaml",
+        "readme_region.yaml",
+        "traces_service.yaml",
+    ] {
         let out = validate(name);
         assert!(
             out.status.success(),
@@ -30,17 +33,4 @@ fn the_readme_tenant_example_and_a_traces_table_load() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-}
-
-#[test]
-fn the_log_context_is_refused_naming_the_key() {
-    let out = validate("readme_region.yaml");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(
-            "connectors.routing.table[0].context: the \"log\" context is not yet supported"
-        ),
-        "{err}"
-    );
 }

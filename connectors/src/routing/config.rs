@@ -57,21 +57,22 @@ pub struct RouteConfig {
 pub enum RouteContext {
     Resource,
     Span,
+    Metric,
+    DataPoint,
+    Log,
     Request,
 }
 
 impl RouteContext {
-    /// The context `name` stands for, or otelcol's message (ferrotel's for the contexts it does
-    /// not have yet).
+    /// The context `name` stands for, or otelcol's message.
     pub fn parse(name: &str) -> Result<Self, String> {
         match name {
             "" | "resource" => Ok(RouteContext::Resource),
             "span" => Ok(RouteContext::Span),
+            "metric" => Ok(RouteContext::Metric),
+            "datapoint" => Ok(RouteContext::DataPoint),
+            "log" => Ok(RouteContext::Log),
             "request" => Ok(RouteContext::Request),
-            "metric" | "datapoint" | "log" => Err(format!(
-                "the {name:?} context is not yet supported by ferrotel's routing connector \
-                 (supported: resource, span, request)"
-            )),
             _ => Err(format!("invalid context: {name}")),
         }
     }
@@ -81,6 +82,9 @@ impl RouteContext {
         match self {
             RouteContext::Resource => "resource",
             RouteContext::Span => "span",
+            RouteContext::Metric => "metric",
+            RouteContext::DataPoint => "datapoint",
+            RouteContext::Log => "log",
             RouteContext::Request => "request",
         }
     }

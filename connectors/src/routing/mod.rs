@@ -3,7 +3,8 @@
 //! condition holds for it, and what no route matches to `default_pipelines` (dropped when there
 //! are none). Routes are tried in table order; the data a route takes is not seen by later
 //! routes. In the `resource` context (the default) whole resource groups are routed; in the
-//! `span` context single spans, regrouped under copies of their resource and scope; in the
+//! `span`, `metric`, `datapoint` and `log` contexts single records, regrouped under copies of
+//! their resource and scope (and metric, for data points); in the
 //! `request` context the whole request, by its metadata (`request["X-Tenant"] == "acme"`: gRPC
 //! metadata or HTTP headers, which ferrotel's receivers keep with `include_metadata: true`).
 //! Traces to traces, metrics to metrics, logs to logs. A downstream refusal reaches the client
@@ -51,16 +52,14 @@ use ferrotel_core::{
     Routed, Signal, Stability,
 };
 use ferrotel_ottl::compile::BoolExpr;
-use ferrotel_ottl::{Context, ErrorMode, EvalError, SpanItem};
+use ferrotel_ottl::{Context, DataPointItem, ErrorMode, EvalError, LogItem, MetricItem, SpanItem};
 use route::{Matcher, Route};
-use split::{move_groups_if, move_records_if, Groups};
+use split::{move_groups_if, move_points_if, move_records_if, Groups};
 use std::sync::Arc;
 
 /// A signal's request as routes see it: resource groups, and the record-level contexts of the
-/// signal (the span context for traces). A route of a context the signal lacks matches nothing,
-/// as in otelcol. A new record-level context (log, metric, datapoint) is a [`Matcher`] variant,
-/// a `RouteContext` arm, and an arm here calling [`split::move_records_if`] (or
-/// [`split::move_points_if`]) with its OTTL item.
+/// signal (span for traces, metric and datapoint for metrics, log for logs). A route of a
+/// context the signal lacks matches nothing, as in otelcol.
 trait Routable: Groups {
     /// Moves what a record-level matcher holds for from `from` to `to`; the first evaluation
     /// error is kept in `error` (the record counts as unmatched).
@@ -91,8 +90,47 @@ impl Routable for ExportTraceServiceRequest {
     }
 }
 
-impl Routable for ExportMetricsServiceRequest {}
-impl Routable for ExportLogsServiceRequest {}
+impl Routable for ExportMetricsServiceRequest {
+    fn move_records(m: &Matcher, from: &mut Self, to: &mut Self, error: &mut Option<EvalError>) {
+        match m {
+            Matcher::Metric(c) => move_records_if(from, to, |metric, scope, resource| {
+                let item = MetricItem {
+                    metric,
+                    scope,
+                    resource,
+                };
+                holds(c, item, error)
+            }),
+            Matcher::DataPoint(c) => move_points_if(from, to, |point, metric, scope, resource| {
+                let metric = MetricItem {
+                    metric,
+                    scope,
+                    resource,
+                };
+                holds(c, DataPointItem { point, metric }, error)
+            }),
+            _ => {}
+        }
+    }
+}
+
+impl Routable for ExportLogsServiceRequest {
+    fn move_records(m: &Matcher, from: &mut Self, to: &mut Self, error: &mut Option<EvalError>) {
+        if let Matcher::Log(c) = m {
+            move_records_if(from, to, |log, scope, resource| {
+                holds(
+                    c,
+                    LogItem {
+                        log,
+                        scope,
+                        resource,
+                    },
+                    error,
+                )
+            });
+        }
+    }
+}
 
 /// Whether `c` holds for `item`; an evaluation error counts as no match and is kept.
 fn holds<'a, C: Context>(

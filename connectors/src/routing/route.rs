@@ -7,7 +7,9 @@ use super::request::RequestCondition;
 use ferrotel_config::{ConfigErrors, Findings};
 use ferrotel_core::CreateContext;
 use ferrotel_ottl::compile::{bool_expr, BoolExpr};
-use ferrotel_ottl::{ast, Context, Error, ResourceContext, SpanContext};
+use ferrotel_ottl::{
+    ast, Context, DataPointContext, Error, LogContext, MetricContext, ResourceContext, SpanContext,
+};
 
 /// What a route matches on.
 #[derive(Debug)]
@@ -15,6 +17,9 @@ pub enum Matcher {
     Request(RequestCondition),
     Resource(BoolExpr<ResourceContext>),
     Span(BoolExpr<SpanContext>),
+    Metric(BoolExpr<MetricContext>),
+    DataPoint(BoolExpr<DataPointContext>),
+    Log(BoolExpr<LogContext>),
 }
 
 /// One compiled route.
@@ -67,14 +72,16 @@ fn compile<C: Context>(text: &str) -> Result<BoolExpr<C>, Error> {
 
 /// The matcher of a route whose config validated.
 fn matcher(item: &RouteConfig, text: &str) -> Result<Matcher, String> {
+    fn c<C: Context>(text: &str) -> Result<BoolExpr<C>, String> {
+        compile::<C>(text).map_err(|e| e.to_string())
+    }
     Ok(match RouteContext::parse(&item.context)? {
         RouteContext::Request => Matcher::Request(RequestCondition::parse(&item.condition)?),
-        RouteContext::Resource => {
-            Matcher::Resource(compile::<ResourceContext>(text).map_err(|e| e.to_string())?)
-        }
-        RouteContext::Span => {
-            Matcher::Span(compile::<SpanContext>(text).map_err(|e| e.to_string())?)
-        }
+        RouteContext::Resource => Matcher::Resource(c(text)?),
+        RouteContext::Span => Matcher::Span(c(text)?),
+        RouteContext::Metric => Matcher::Metric(c(text)?),
+        RouteContext::DataPoint => Matcher::DataPoint(c(text)?),
+        RouteContext::Log => Matcher::Log(c(text)?),
     })
 }
 

@@ -13,13 +13,11 @@ use ferrotel_core::proto::collector::{
 use ferrotel_core::proto::common::v1::InstrumentationScope;
 use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use ferrotel_core::proto::metrics::v1::metric::{self, Data::*};
-use ferrotel_core::proto::metrics::v1::{
-    self as metrics, ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, SummaryDataPoint,
-};
+use ferrotel_core::proto::metrics::v1::{self as metrics, Metric, ResourceMetrics, ScopeMetrics};
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use ferrotel_core::Data;
+use ferrotel_ottl::DataPointRef;
 use ferrotel_ottl::ResourceItem;
 
 /// A request made of resource groups.
@@ -114,24 +112,15 @@ fn move_parts_if<R: Nested>(
     from.groups_mut().retain_mut(|g| !R::scopes(g).is_empty());
 }
 
-/// A data point of any metric type, for datapoint-level routes.
-#[derive(Debug, Clone, Copy)]
-pub enum PointRef<'a> {
-    Number(&'a NumberDataPoint),
-    Histogram(&'a HistogramDataPoint),
-    ExponentialHistogram(&'a ExponentialHistogramDataPoint),
-    Summary(&'a SummaryDataPoint),
-}
-
 /// Moves the data points `pred` holds for (given the point, its metric without points, its
 /// scope and its resource) from `from` to `to`, under copies of their metric, scope and
 /// resource; metrics left without points are removed, as otelcol's
-/// `MoveDataPointsWithContextIf`. (For the `datapoint` context, once ottl has it.)
+/// `MoveDataPointsWithContextIf`.
 pub fn move_points_if(
     from: &mut ExportMetricsServiceRequest,
     to: &mut ExportMetricsServiceRequest,
     mut pred: impl FnMut(
-        PointRef<'_>,
+        DataPointRef<'_>,
         &Metric,
         Option<&InstrumentationScope>,
         Option<&Resource>,
@@ -140,23 +129,24 @@ pub fn move_points_if(
     move_parts_if(from, to, |mut metric, scope, resource| {
         let shell = metric_shell(&metric);
         let mut moved = shell.clone();
-        let mut p = |point: PointRef<'_>| pred(point, &shell, scope, resource);
+        let mut p = |point: DataPointRef<'_>| pred(point, &shell, scope, resource);
         match (metric.data.as_mut(), moved.data.as_mut()) {
             (Some(Gauge(a)), Some(Gauge(b))) => {
-                b.data_points = take_if(&mut a.data_points, |d| p(PointRef::Number(d)))
+                b.data_points = take_if(&mut a.data_points, |d| p(DataPointRef::Number(d)))
             }
             (Some(Sum(a)), Some(Sum(b))) => {
-                b.data_points = take_if(&mut a.data_points, |d| p(PointRef::Number(d)))
+                b.data_points = take_if(&mut a.data_points, |d| p(DataPointRef::Number(d)))
             }
             (Some(Histogram(a)), Some(Histogram(b))) => {
-                b.data_points = take_if(&mut a.data_points, |d| p(PointRef::Histogram(d)))
+                b.data_points = take_if(&mut a.data_points, |d| p(DataPointRef::Histogram(d)))
             }
             (Some(ExponentialHistogram(a)), Some(ExponentialHistogram(b))) => {
-                b.data_points =
-                    take_if(&mut a.data_points, |d| p(PointRef::ExponentialHistogram(d)))
+                b.data_points = take_if(&mut a.data_points, |d| {
+                    p(DataPointRef::ExponentialHistogram(d))
+                })
             }
             (Some(Summary(a)), Some(Summary(b))) => {
-                b.data_points = take_if(&mut a.data_points, |d| p(PointRef::Summary(d)))
+                b.data_points = take_if(&mut a.data_points, |d| p(DataPointRef::Summary(d)))
             }
             _ => return (Some(metric), None),
         }
@@ -321,6 +311,7 @@ nested!(
 mod tests {
     use super::*;
     use ferrotel_core::proto::metrics::v1::number_data_point::Value;
+    use ferrotel_core::proto::metrics::v1::{HistogramDataPoint, NumberDataPoint};
 
     fn number(v: i64) -> NumberDataPoint {
         NumberDataPoint {
@@ -418,8 +409,8 @@ mod tests {
         move_points_if(&mut from, &mut to, |p, m, scope, _| {
             seen.push((m.name.clone(), scope.map(|s| s.name.clone())));
             match p {
-                PointRef::Number(n) => int(n) > 1,
-                PointRef::Histogram(h) => h.count > 10,
+                DataPointRef::Number(n) => int(n) > 1,
+                DataPointRef::Histogram(h) => h.count > 10,
                 _ => false,
             }
         });

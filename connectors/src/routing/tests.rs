@@ -576,20 +576,141 @@ fn config_errors_are_otelcols_each_at_its_key() {
     }
 }
 
+/// Per emitted batch: its pipelines and item count.
+fn counts(out: &[Routed]) -> Vec<(String, usize)> {
+    out.iter()
+        .map(|r| {
+            (
+                r.pipelines.as_ref().unwrap().join(","),
+                r.batch.item_count(),
+            )
+        })
+        .collect()
+}
+
 #[test]
-fn log_metric_and_datapoint_contexts_are_refused_as_not_yet_supported() {
-    for context in ["log", "metric", "datapoint"] {
-        let got = messages(&format!(
-            "table: [{{context: {context}, condition: 'true', pipelines: [logs/a]}}]"
-        ));
-        assert_eq!(
-            got,
-            [format!(
-                "connectors.routing.table[0].context: the \"{context}\" context is not yet \
-                 supported by ferrotel's routing connector (supported: resource, span, request)"
-            )]
-        );
-    }
+fn log_routes_move_single_records() {
+    let c = connector(
+        r#"
+default_pipelines: [logs/other]
+table:
+  - context: log
+    condition: attributes["region"] == "east"
+    pipelines: [logs/east]
+  - context: log
+    condition: severity_number >= SEVERITY_NUMBER_ERROR
+    pipelines: [logs/errors]
+"#,
+    );
+    let record = |region: &str, severity: i32| LogRecord {
+        attributes: vec![kv_str("region", region)],
+        severity_number: severity,
+        ..Default::default()
+    };
+    let logs = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: resource(&[("service.name", "api")]),
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![record("east", 9), record("west", 17), record("west", 9)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let out = route(
+        c.as_ref(),
+        Batch::from_data(Data::Logs(logs), Default::default()),
+    )
+    .unwrap();
+    assert_eq!(
+        counts(&out),
+        [
+            ("logs/east".to_string(), 1),
+            ("logs/errors".to_string(), 1),
+            ("logs/other".to_string(), 1)
+        ]
+    );
+    let Ok(Data::Logs(east)) = out[0].batch.view() else {
+        panic!("not logs")
+    };
+    // Regrouped under a copy of the resource.
+    assert_eq!(
+        east.resource_logs[0].resource,
+        resource(&[("service.name", "api")])
+    );
+}
+
+#[test]
+fn metric_routes_move_metrics_and_datapoint_routes_move_points() {
+    use ferrotel_core::proto::metrics::v1::{metric, number_data_point, Gauge, NumberDataPoint};
+    let gauge = |name: &str, values: &[i64]| Metric {
+        name: name.into(),
+        data: Some(metric::Data::Gauge(Gauge {
+            data_points: values
+                .iter()
+                .map(|v| NumberDataPoint {
+                    value: Some(number_data_point::Value::AsInt(*v)),
+                    ..Default::default()
+                })
+                .collect(),
+        })),
+        ..Default::default()
+    };
+    let metrics = || ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: resource(&[("service.name", "api")]),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![gauge("queue.size", &[1, 50, 7]), gauge("cpu", &[2])],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let batch = || Batch::from_data(Data::Metrics(metrics()), Default::default());
+    let c = connector(
+        r#"
+default_pipelines: [metrics/rest]
+table:
+  - context: metric
+    condition: name == "queue.size"
+    pipelines: [metrics/queues]
+"#,
+    );
+    let out = route(c.as_ref(), batch()).unwrap();
+    assert_eq!(
+        counts(&out),
+        [
+            ("metrics/queues".to_string(), 3),
+            ("metrics/rest".to_string(), 1)
+        ]
+    );
+    let c = connector(
+        r#"
+default_pipelines: [metrics/rest]
+table:
+  - context: datapoint
+    condition: value_int > 5 and metric.name == "queue.size"
+    pipelines: [metrics/high]
+"#,
+    );
+    let out = route(c.as_ref(), batch()).unwrap();
+    assert_eq!(
+        counts(&out),
+        [
+            ("metrics/high".to_string(), 2),
+            ("metrics/rest".to_string(), 2)
+        ]
+    );
+    let Ok(Data::Metrics(high)) = out[0].batch.view() else {
+        panic!("not metrics")
+    };
+    let moved = &high.resource_metrics[0].scope_metrics[0].metrics;
+    assert_eq!(
+        moved.len(),
+        1,
+        "only queue.size, under a copy of its metric"
+    );
+    assert_eq!(moved[0].name, "queue.size");
 }
 
 #[test]
