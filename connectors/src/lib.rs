@@ -5,10 +5,14 @@
 // Tests may unwrap: a panic is how they fail.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+#[cfg(feature = "count")]
+pub mod count;
 #[cfg(feature = "forward")]
 pub mod forward;
 #[cfg(any(feature = "span_metrics", feature = "service_graph"))]
 mod histogram;
+#[cfg(feature = "routing")]
+pub mod routing;
 #[cfg(feature = "service_graph")]
 pub mod service_graph;
 #[cfg(feature = "span_metrics")]
@@ -18,8 +22,12 @@ use ferrotel_core::Registry;
 
 /// Registers every connector this crate was built with.
 pub fn register(registry: Registry) -> Registry {
+    #[cfg(feature = "count")]
+    let registry = registry.with(count::CountConnectorFactory);
     #[cfg(feature = "forward")]
     let registry = registry.with(forward::ForwardConnectorFactory);
+    #[cfg(feature = "routing")]
+    let registry = registry.with(routing::RoutingConnectorFactory);
     #[cfg(feature = "span_metrics")]
     let registry = registry.with(span_metrics::SpanMetricsConnectorFactory);
     #[cfg(feature = "service_graph")]

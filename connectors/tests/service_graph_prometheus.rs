@@ -69,7 +69,8 @@ service:
     metrics: {{receivers: [servicegraph], exporters: [prometheus]}}
 "
     );
-    let (service, consumer) = start_yaml(yaml, &RecorderFactory::default()).await;
+    let (service, consumers) = start_yaml(yaml, &RecorderFactory::default()).await;
+    let consumer = consumers.traces.expect("a traces pipeline");
     let url = format!("http://127.0.0.1:{port}/metrics");
     (service, consumer, url)
 }
@@ -220,7 +221,8 @@ service:
     traces: {receivers: [stub], exporters: [service_graph]}
     metrics: {receivers: [service_graph], exporters: [recorder]}
 ";
-    let (service, consumer) = start_yaml(yaml.into(), &recorder).await;
+    let (service, consumers) = start_yaml(yaml.into(), &recorder).await;
+    let consumer = consumers.traces.expect("a traces pipeline");
     let db = || with(span(SpanKind::Client, (1, 1, 0), 3), &[("db.name", "pg")]);
     send(&consumer, traces("web", vec![db(), db()])).await;
     assert_eq!(recorder.0.item_count(), 0, "no flush before the hour");

@@ -49,7 +49,8 @@ service:
     metrics: {{receivers: [spanmetrics], exporters: [prometheus]}}
 "
     );
-    let (service, consumer) = start_yaml(yaml, &RecorderFactory::default()).await;
+    let (service, consumers) = start_yaml(yaml, &RecorderFactory::default()).await;
+    let consumer = consumers.traces.expect("a traces pipeline");
     (
         service,
         consumer,
@@ -168,7 +169,8 @@ service:
     traces: {receivers: [stub], exporters: [span_metrics]}
     metrics: {receivers: [span_metrics], exporters: [recorder]}
 ";
-    let (service, consumer) = start_yaml(yaml.into(), &recorder).await;
+    let (service, consumers) = start_yaml(yaml.into(), &recorder).await;
+    let consumer = consumers.traces.expect("a traces pipeline");
     let server = || span("GET /a", SpanKind::Server, status::StatusCode::Unset, 3);
     consumer
         .consume(traces("shop", vec![server(), server()]))

@@ -3,6 +3,7 @@
 //! (so no port is chosen in advance), and provides an independent OTLP sink (the generated
 //! tonic services of `opentelemetry-proto`, not ferrotel's code) that records what arrives.
 
+pub mod prometheus;
 pub mod sink;
 
 use std::io::Read;
@@ -387,4 +388,16 @@ pub fn span_request(
             ..Default::default()
         }],
     }
+}
+
+/// A `Vm*` line of `/proc/<pid>/status` in KiB (`VmRSS` the resident set, `VmHWM` its peak).
+pub fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }

@@ -6,8 +6,9 @@
 //! library decodes. A trace and a metric sent by the Rust OpenTelemetry SDK must show up decoded
 //! at the Jaeger endpoint and queryable in Prometheus, and every dashboard query must return data.
 
+use ferrotel_integration::prometheus::{JaegerSpm, Prometheus};
 use ferrotel_integration::{
-    binary, eventually, http_get, metrics, startup, workspace, Collector, ReservedPort,
+    binary, eventually, metrics, startup, workspace, Collector, ReservedPort,
 };
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{Span as _, SpanKind, Tracer, TracerProvider as _};
@@ -18,7 +19,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -102,6 +103,10 @@ fn ferrotel_config(jaeger_port: u16) -> String {
             (
                 "http://jaeger:14268/api/traces",
                 format!("http://127.0.0.1:{jaeger_port}/api/traces"),
+            ),
+            (
+                "metrics_flush_interval: 15s",
+                "metrics_flush_interval: 1s".into(),
             ),
             (
                 "host: 0.0.0.0\n                port: 8888",
@@ -481,116 +486,56 @@ fn thrift_decode(bodies: &[Vec<u8>]) -> Vec<Json> {
     serde_json::from_str(&run_ok(&mut cmd)).expect("decode.py prints JSON")
 }
 
-/// A Prometheus server (the Debian package) on loopback; killed on drop.
-struct Prometheus {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn start(config: &str, port: u16) -> Prometheus {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cfg = write_temp(dir.path(), "prometheus.yml", config);
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log");
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg("--storage.tsdb.retention.time=30d")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("prometheus cannot run ({e}): run scripts/setup-test-deps"));
-        let p = Prometheus {
-            child,
-            port,
-            _dir: dir,
-        };
-        assert!(
-            eventually(Duration::from_secs(30), || {
-                matches!(
-                    http_get::blocking_get(&format!("http://127.0.0.1:{port}/-/ready")),
-                    Ok(200)
-                )
-            }),
-            "prometheus not ready: {}",
-            p.log()
-        );
-        p
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
-    }
-
-    fn api(&self, path: &str) -> Json {
-        let text = http_get::blocking_text(&format!("http://127.0.0.1:{}{path}", self.port))
-            .unwrap_or_default();
-        serde_json::from_str(&text).unwrap_or(Json::Null)
-    }
-
-    /// The result vector of an instant query (`Err` with Prometheus's error if it failed).
-    fn query(&self, q: &str) -> Result<Vec<Json>, String> {
-        let r = self.api(&format!("/api/v1/query?query={}", urlencode(q)));
-        if r["status"] != "success" {
-            return Err(format!("{q}: {r}"));
-        }
-        Ok(r["data"]["result"].as_array().cloned().unwrap_or_default())
-    }
-
-    fn value(&self, q: &str) -> f64 {
-        self.query(q)
-            .ok()
-            .and_then(|v| v.first().cloned())
-            .and_then(|s| s["value"][1].as_str().and_then(|v| v.parse().ok()))
-            .unwrap_or(f64::NAN)
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// The PromQL of every dashboard target, with Grafana's variables filled in.
+/// The PromQL of every target of the stack's dashboards, with Grafana's variables filled in.
 fn dashboard_queries() -> Vec<String> {
-    let dash: Json =
-        serde_json::from_str(&read("grafana/dashboards/ferrotel.json")).expect("dashboard JSON");
     let ds = read("compose/grafana/provisioning/datasources/datasources.yml");
     let mut out = vec![];
-    for p in dash["panels"].as_array().expect("panels") {
-        for t in p["targets"].as_array().into_iter().flatten() {
-            let uid = t["datasource"]["uid"].as_str().unwrap_or("");
-            assert!(
-                ds.contains(&format!("uid: {uid}\n    type: prometheus")),
-                "{uid}"
-            );
-            let expr = t["expr"].as_str().expect("expr");
-            out.push(
-                expr.replace("$__rate_interval", "1m")
-                    .replace("$instance", ".*"),
-            );
+    for file in ["ferrotel.json", "red.json"] {
+        let dash: Json = serde_json::from_str(&read(&format!("grafana/dashboards/{file}")))
+            .expect("dashboard JSON");
+        let before = out.len();
+        for p in dash["panels"].as_array().expect("panels") {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                let uid = t["datasource"]["uid"].as_str().unwrap_or("");
+                assert!(
+                    ds.contains(&format!("uid: {uid}\n    type: prometheus")),
+                    "{uid}"
+                );
+                let expr = t["expr"].as_str().expect("expr");
+                out.push(
+                    expr.replace("$__rate_interval", "1m")
+                        .replace("$instance", ".*")
+                        .replace("$service", ".*"),
+                );
+            }
         }
+        assert!(out.len() > before, "{file} has no queries");
     }
-    assert!(out.len() >= 20, "{} dashboard queries", out.len());
+    assert!(out.len() >= 28, "{} dashboard queries", out.len());
     out
+}
+
+/// The queries Jaeger's Monitor tab sends for `service`, with the `PROMETHEUS_*` settings of
+/// the compose file's jaeger service (which must point it at the stack's Prometheus).
+fn jaeger_monitor_queries(service: &str) -> Vec<String> {
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&read("compose/docker-compose.yml")).expect("compose yaml");
+    let env = &doc["services"]["jaeger"]["environment"];
+    let var = |k: &str| env[k].as_str().unwrap_or("").to_string();
+    assert_eq!(var("METRICS_STORAGE_TYPE"), "prometheus");
+    assert_eq!(var("PROMETHEUS_SERVER_URL"), "http://prometheus:9090");
+    let unit = var("PROMETHEUS_QUERY_DURATION_UNIT");
+    let spm = JaegerSpm::new(
+        &var("PROMETHEUS_QUERY_NAMESPACE"),
+        var("PROMETHEUS_QUERY_NORMALIZE_CALLS") == "true",
+        var("PROMETHEUS_QUERY_NORMALIZE_DURATION") == "true",
+        if unit.is_empty() { "ms" } else { &unit },
+    );
+    vec![
+        spm.call_rates(service),
+        spm.error_rates(service),
+        spm.latencies(0.95, service),
+    ]
 }
 
 /// `otelcol_*` metric names used by a PromQL expression.
@@ -637,6 +582,13 @@ fn send_with_sdk(http_port: u16) {
         "Bearer abc.def",
     ));
     span.end();
+    // A failed request, so the error-rate queries of the Monitor tab and dashboard have data.
+    let mut failed = tracer
+        .span_builder("POST /api/orders")
+        .with_kind(SpanKind::Server)
+        .start(&tracer);
+    failed.set_status(opentelemetry::trace::Status::error("payment declined"));
+    failed.end();
     for i in 0..200i64 {
         let mut s = tracer.span_builder("background-job").start(&tracer);
         s.set_attribute(KeyValue::new("job.index", i));
@@ -761,7 +713,7 @@ fn deploy_stack_end_to_end() {
             prom.value(r#"up{job="ferrotel"}"#) == 1.0
                 && prom.value(r#"up{job="ferrotel-exporter"}"#) == 1.0
                 && prom.value(r#"sum(orders_placed_total{region="eu"})"#) == 3.0
-                && prom.value(r#"sum(otelcol_receiver_accepted_spans{job="ferrotel"})"#) >= 201.0
+                && prom.value(r#"sum(otelcol_receiver_accepted_spans{job="ferrotel"})"#) >= 202.0
         }),
         "prometheus: up={:?} exporter up={:?} orders={:?} accepted={:?}\n{}",
         prom.query(r#"up"#),
@@ -781,8 +733,13 @@ fn deploy_stack_end_to_end() {
             "{name} is not exposed by ferrotel:\n{exposed}"
         );
     }
-    // Every dashboard query is valid PromQL and returns data.
+    // Every dashboard query, and every query of Jaeger's Monitor tab, is valid PromQL and
+    // returns data.
     let mut empty = vec![];
+    let queries: Vec<String> = queries
+        .into_iter()
+        .chain(jaeger_monitor_queries("checkout-api"))
+        .collect();
     let all_have_data = eventually(Duration::from_secs(30), || {
         empty = queries
             .iter()

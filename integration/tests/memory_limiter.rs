@@ -18,7 +18,7 @@
 //! fixed mmap threshold, 65-98 MiB.
 
 use ferrotel_integration::sink::Sink;
-use ferrotel_integration::{base_config, eventually, Collector};
+use ferrotel_integration::{base_config, eventually, proc_status_kib, Collector};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
@@ -38,16 +38,7 @@ const CLIENTS_PER_PROTOCOL: usize = 3;
 
 /// The resident set size of `pid` in bytes.
 fn rss(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line
-        .trim_start_matches("VmRSS:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
+    proc_status_kib(pid, "VmRSS").map(|kib| kib * 1024)
 }
 
 /// A request of `SPANS_PER_REQUEST` spans whose span ids are `first..first + n` (big-endian),

@@ -10,7 +10,9 @@
 //!   every sampled trace whole at exactly one sink, and decide every trace on all its spans.
 
 use ferrotel_integration::sink::Sink;
-use ferrotel_integration::{base_config, eventually, metrics, workspace, Collector, Ports};
+use ferrotel_integration::{
+    base_config, eventually, metrics, proc_status_kib, workspace, Collector, Ports,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
@@ -514,17 +516,6 @@ fn flood_request(first: u64, filler: &str) -> ExportTraceServiceRequest {
     request(spans, |_| "flood".into())
 }
 
-fn rss_kib(pid: u32, key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 #[derive(Default)]
 struct FloodOutcome {
     accepted: Vec<u64>,
@@ -549,7 +540,7 @@ async fn tail_sampling_flood_of_unique_traces_stays_within_budget_and_num_traces
     // The idle baseline: started, healthy, and its /metrics served once (as the sampler below
     // will), so the bound does not count what any running collector has.
     let _ = c.metrics_text();
-    let baseline = rss_kib(pid, "VmRSS").expect("/proc status") << 10;
+    let baseline = proc_status_kib(pid, "VmRSS").expect("/proc status") << 10;
 
     // Samplers: RSS every 10ms, the traces-on-memory gauge every 100ms.
     let stop = Arc::new(AtomicBool::new(false));
@@ -559,7 +550,7 @@ async fn tail_sampling_flood_of_unique_traces_stays_within_budget_and_num_traces
             let mut peak = 0u64;
             let mut samples = 0;
             while !stop.load(Ordering::Relaxed) {
-                if let Some(kib) = rss_kib(pid, "VmRSS") {
+                if let Some(kib) = proc_status_kib(pid, "VmRSS") {
                     peak = peak.max(kib << 10);
                     samples += 1;
                 }
@@ -638,7 +629,7 @@ async fn tail_sampling_flood_of_unique_traces_stays_within_budget_and_num_traces
     }
     let flood_took = start.elapsed();
     // A dead child (a zombie until reaped) has no VmRSS line.
-    let alive = rss_kib(pid, "VmRSS").is_some();
+    let alive = proc_status_kib(pid, "VmRSS").is_some();
 
     // Every accepted trace gets decided exactly once (the last ones after decision_wait).
     let accepted: Vec<u64> = outcome.lock().expect("outcome lock").accepted.clone();
@@ -653,7 +644,7 @@ async fn tail_sampling_flood_of_unique_traces_stays_within_budget_and_num_traces
     stop.store(true, Ordering::Relaxed);
     let (peak, rss_samples) = rss_thread.join().expect("rss sampler");
     let (max_on_memory, gauge_samples) = gauge_thread.join().expect("gauge sampler");
-    let hwm = rss_kib(pid, "VmHWM").unwrap_or(0) << 10;
+    let hwm = proc_status_kib(pid, "VmHWM").unwrap_or(0) << 10;
     let bound = baseline + FLOOD_BUDGET_FACTOR * FLOOD_BUDGET + FLOOD_FIXED_ALLOWANCE;
     let text = c.metrics_text();
     let m = |name: &str| metrics::sum(&text, &format!("{TS}{name}"), &[]);

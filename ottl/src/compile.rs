@@ -351,6 +351,19 @@ pub enum ErrorMode {
     Propagate,
 }
 
+impl ErrorMode {
+    /// The mode a config names (`ignore`, `silent`, `propagate`; any case, as otelcol), or
+    /// otelcol's message for a name it does not know.
+    pub fn from_name(name: &str) -> Result<Self, String> {
+        match name.to_lowercase().as_str() {
+            "ignore" => Ok(ErrorMode::Ignore),
+            "silent" => Ok(ErrorMode::Silent),
+            "propagate" => Ok(ErrorMode::Propagate),
+            _ => Err(format!("unknown error mode {name}")),
+        }
+    }
+}
+
 /// One compiled condition and its text.
 #[derive(Debug)]
 pub struct Condition<C: Context> {

@@ -88,7 +88,7 @@ pub enum SpanEventPath {
 }
 
 /// otelcol's message for a path a context does not have.
-fn invalid(path: &ast::Path, context: &str) -> String {
+pub(crate) fn invalid(path: &ast::Path, context: &str) -> String {
     format!(
         "segment {:?} from path {:?} is not a valid path nor a valid OTTL keyword for the {context} \
          context",
@@ -98,13 +98,17 @@ fn invalid(path: &ast::Path, context: &str) -> String {
 }
 
 /// The names of `fields` (at most three), for matching.
-fn names(fields: &[ast::Field]) -> (&str, Option<&str>, Option<&str>) {
+pub(crate) fn names(fields: &[ast::Field]) -> (&str, Option<&str>, Option<&str>) {
     let n = |i: usize| fields.get(i).map(|f| f.name.as_str());
     (n(0).unwrap_or(""), n(1), n(2))
 }
 
 /// Keys of every field but the last are refused; the last one's are returned.
-fn last_keys(path: &ast::Path, fields: &[ast::Field], context: &str) -> Result<Vec<Key>, String> {
+pub(crate) fn last_keys(
+    path: &ast::Path,
+    fields: &[ast::Field],
+    context: &str,
+) -> Result<Vec<Key>, String> {
     let (last, rest) = fields.split_last().ok_or_else(|| invalid(path, context))?;
     if rest.iter().any(|f| !f.keys.is_empty()) {
         return Err(invalid(path, context));
@@ -112,7 +116,7 @@ fn last_keys(path: &ast::Path, fields: &[ast::Field], context: &str) -> Result<V
     Ok(last.keys.clone())
 }
 
-fn resource_path(fields: &[ast::Field]) -> Option<ResourcePath> {
+pub(crate) fn resource_path(fields: &[ast::Field]) -> Option<ResourcePath> {
     match names(fields) {
         ("attributes", None, None) => Some(ResourcePath::Attributes),
         ("dropped_attributes_count", None, None) => Some(ResourcePath::DroppedAttributesCount),
@@ -120,7 +124,7 @@ fn resource_path(fields: &[ast::Field]) -> Option<ResourcePath> {
     }
 }
 
-fn scope_path(fields: &[ast::Field]) -> Option<ScopePath> {
+pub(crate) fn scope_path(fields: &[ast::Field]) -> Option<ScopePath> {
     match names(fields) {
         ("name", None, None) => Some(ScopePath::Name),
         ("version", None, None) => Some(ScopePath::Version),
@@ -167,7 +171,7 @@ fn span_path(fields: &[ast::Field]) -> Option<SpanPath> {
 }
 
 /// Strips a leading `context.` from a path that has more segments.
-fn strip_context<'p>(fields: &'p [ast::Field], context: &str) -> &'p [ast::Field] {
+pub(crate) fn strip_context<'p>(fields: &'p [ast::Field], context: &str) -> &'p [ast::Field] {
     match fields {
         [first, rest @ ..]
             if first.name == context && !rest.is_empty() && first.keys.is_empty() =>
@@ -227,11 +231,11 @@ pub fn span_enum(name: &str) -> Option<i64> {
     })
 }
 
-fn attrs(a: &[KeyValue]) -> Value<'_> {
+pub(crate) fn attrs(a: &[KeyValue]) -> Value<'_> {
     Value::Map(Cow::Borrowed(a))
 }
 
-fn get_resource<'a>(p: ResourcePath, r: Option<&'a Resource>) -> Value<'a> {
+pub(crate) fn get_resource<'a>(p: ResourcePath, r: Option<&'a Resource>) -> Value<'a> {
     match p {
         ResourcePath::Attributes => attrs(r.map_or(&[], |r| &r.attributes)),
         ResourcePath::DroppedAttributesCount => {
@@ -240,7 +244,7 @@ fn get_resource<'a>(p: ResourcePath, r: Option<&'a Resource>) -> Value<'a> {
     }
 }
 
-fn get_scope<'a>(p: ScopePath, s: Option<&'a InstrumentationScope>) -> Value<'a> {
+pub(crate) fn get_scope<'a>(p: ScopePath, s: Option<&'a InstrumentationScope>) -> Value<'a> {
     match p {
         ScopePath::Name => Value::Str(Cow::Borrowed(s.map_or("", |s| &s.name))),
         ScopePath::Version => Value::Str(Cow::Borrowed(s.map_or("", |s| &s.version))),
@@ -251,7 +255,7 @@ fn get_scope<'a>(p: ScopePath, s: Option<&'a InstrumentationScope>) -> Value<'a>
     }
 }
 
-fn trace_id(b: &[u8]) -> [u8; 16] {
+pub(crate) fn trace_id(b: &[u8]) -> [u8; 16] {
     let mut id = [0; 16];
     if b.len() == 16 {
         id.copy_from_slice(b);
@@ -259,7 +263,7 @@ fn trace_id(b: &[u8]) -> [u8; 16] {
     id
 }
 
-fn span_id(b: &[u8]) -> [u8; 8] {
+pub(crate) fn span_id(b: &[u8]) -> [u8; 8] {
     let mut id = [0; 8];
     if b.len() == 8 {
         id.copy_from_slice(b);

@@ -40,12 +40,21 @@ pub mod contexts;
 pub mod error;
 pub mod funcs;
 pub mod lexer;
+pub mod log_context;
+pub mod metric_context;
+pub mod parents;
 pub mod parser;
+pub mod resource_context;
 pub mod value;
 
 pub use compile::{Condition, Conditions, Context, ErrorMode, Function};
 pub use contexts::{SpanContext, SpanEventContext, SpanEventItem, SpanItem};
 pub use error::{Error, EvalError, ParseError};
+pub use log_context::{LogContext, LogItem};
+pub use metric_context::{
+    DataPointContext, DataPointItem, DataPointRef, MetricContext, MetricItem,
+};
+pub use resource_context::{ResourceContext, ResourceContextPath, ResourceItem};
 pub use value::Value;
 
 /// Parses a condition without compiling it; never panics, whatever the input (the entry point

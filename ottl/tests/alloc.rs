@@ -6,26 +6,7 @@
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, KeyValue};
 use ferrotel_core::proto::trace::v1::{Span, Status};
 use ferrotel_ottl::{Conditions, ErrorMode, SpanContext, SpanItem};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use ferrotel_testkit::alloc::{allocations, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -66,10 +47,89 @@ fn common_conditions_do_not_allocate() {
     };
     // Warm up (lazy regex caches allocate on first use).
     assert_eq!(conditions.any(item), Ok(false));
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocations();
     for _ in 0..100 {
         assert_eq!(conditions.any(item), Ok(false));
     }
-    let allocated = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    let allocated = allocations() - before;
+    assert_eq!(allocated, 0, "evaluation allocated {allocated} times");
+}
+
+#[test]
+fn log_metric_and_datapoint_conditions_do_not_allocate() {
+    use ferrotel_core::proto::logs::v1::LogRecord;
+    use ferrotel_core::proto::metrics::v1::{metric::Data, Metric, NumberDataPoint, Sum};
+    use ferrotel_ottl::{
+        DataPointContext, DataPointItem, DataPointRef, LogContext, LogItem, MetricContext,
+        MetricItem,
+    };
+    let env = KeyValue {
+        key: "env".into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue("prod".into())),
+        }),
+        ..Default::default()
+    };
+    let log = LogRecord {
+        severity_number: 9,
+        attributes: vec![env.clone()],
+        ..Default::default()
+    };
+    let logs = Conditions::<LogContext>::new(
+        &[
+            "severity_number >= SEVERITY_NUMBER_ERROR",
+            r#"attributes["env"] == "test" or severity_text == "ERROR""#,
+            r#"body == "x" or event_name == "click""#,
+        ],
+        ErrorMode::Propagate,
+    )
+    .unwrap();
+    let point = NumberDataPoint {
+        attributes: vec![env],
+        ..Default::default()
+    };
+    let metric = Metric {
+        name: "http.requests".into(),
+        data: Some(Data::Sum(Sum::default())),
+        ..Default::default()
+    };
+    let metrics = Conditions::<MetricContext>::new(
+        &[r#"name == "x" or type == METRIC_DATA_TYPE_GAUGE or is_monotonic == true"#],
+        ErrorMode::Propagate,
+    )
+    .unwrap();
+    let points = Conditions::<DataPointContext>::new(
+        &[r#"attributes["env"] == "test" or metric.name == "y" or flags == FLAG_NO_RECORDED_VALUE"#],
+        ErrorMode::Propagate,
+    )
+    .unwrap();
+    let log_item = LogItem {
+        log: &log,
+        scope: None,
+        resource: None,
+    };
+    let metric_item = MetricItem {
+        metric: &metric,
+        scope: None,
+        resource: None,
+    };
+    let point_item = DataPointItem {
+        point: DataPointRef::Number(&point),
+        metric: metric_item,
+    };
+    let before = allocations();
+    drop(std::hint::black_box(Box::new(1)));
+    assert_eq!(
+        allocations(),
+        before + 1,
+        "the allocator counts this thread's allocations"
+    );
+    let before = allocations();
+    for _ in 0..100 {
+        assert_eq!(logs.any(log_item), Ok(false));
+        assert_eq!(metrics.any(metric_item), Ok(false));
+        assert_eq!(points.any(point_item), Ok(false));
+    }
+    let allocated = allocations() - before;
     assert_eq!(allocated, 0, "evaluation allocated {allocated} times");
 }

@@ -3,7 +3,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use ferrotel_ottl::{Condition, SpanContext};
+use ferrotel_core::proto::logs::v1::LogRecord;
+use ferrotel_core::proto::metrics::v1::{ExponentialHistogramDataPoint, Metric};
+use ferrotel_ottl::{
+    Condition, DataPointContext, DataPointItem, DataPointRef, LogContext, LogItem, MetricContext,
+    MetricItem, SpanContext,
+};
 
 const PIECES: &[&str] = &[
     "name",
@@ -62,7 +67,29 @@ const PIECES: &[&str] = &[
     "status",
     "code",
     "kind",
+    "body",
+    "string",
+    "severity_number",
+    "SEVERITY_NUMBER_ERROR",
+    "metric",
+    "type",
+    "positive",
+    "offset",
+    "quantile_values",
+    "FLAG_NONE",
+    "METRIC_DATA_TYPE_SUM",
 ];
+
+/// Compiles `src` in a context and, when it compiles, evaluates it on an item: neither may
+/// panic (an evaluation error is fine). A macro, as the item borrows less long than a generic
+/// function's condition would.
+macro_rules! compile_and_eval {
+    ($context:ty, $src:expr, $item:expr) => {
+        if let Ok(c) = Condition::<$context>::new($src) {
+            let _ = c.eval($item);
+        }
+    };
+}
 
 /// xorshift64*, so the test needs no dependency and is reproducible.
 struct Rng(u64);
@@ -94,6 +121,26 @@ fn random_token_soup_never_panics() {
         }
         let _ = ferrotel_ottl::parse_statement(&src);
         let _ = Condition::<SpanContext>::new(&src);
+        let log = LogRecord::default();
+        let log_item = LogItem {
+            log: &log,
+            scope: None,
+            resource: None,
+        };
+        compile_and_eval!(LogContext, &src, log_item);
+        let metric = Metric::default();
+        let metric_item = MetricItem {
+            metric: &metric,
+            scope: None,
+            resource: None,
+        };
+        compile_and_eval!(MetricContext, &src, metric_item);
+        let point = ExponentialHistogramDataPoint::default();
+        let point_item = DataPointItem {
+            point: DataPointRef::ExponentialHistogram(&point),
+            metric: metric_item,
+        };
+        compile_and_eval!(DataPointContext, &src, point_item);
     }
     // The soup is not all rejected: the loop exercises the parser past the first token.
     assert!(parsed > 20, "only {parsed} inputs parsed");

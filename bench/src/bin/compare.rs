@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! cargo build --release -p ferrotel -p ferrotel-bench
-//! target/release/compare --seconds 10 --rounds 2        # scenarios a..g and s, Rotel fetched with pip
+//! target/release/compare --seconds 10 --rounds 2        # scenarios a..g, r and s, Rotel fetched with pip
 //! ```
 #![allow(clippy::print_stdout)]
 
@@ -42,8 +42,9 @@ struct Args {
     #[arg(long, default_value_t = 2)]
     rounds: usize,
     /// Scenarios to run, comma separated: a (pass-through), b (full pipeline), c (gzip),
-    /// d (OTLP/HTTP in), e (steady 10k spans/s), f (idle), g (overload), s (scaling 1 vs 2 cores).
-    #[arg(long, default_value = "a,b,c,d,e,f,g,s", value_delimiter = ',')]
+    /// d (OTLP/HTTP in), e (steady 10k spans/s), f (idle), g (overload), r (full pipeline plus
+    /// RED metrics connectors), s (scaling 1 vs 2 cores).
+    #[arg(long, default_value = "a,b,c,d,e,f,g,r,s", value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Load generator workers (connections) for the flat-out scenarios.
     #[arg(long, default_value_t = 8)]
@@ -245,6 +246,18 @@ const SCENARIOS: &[Scenario] = &[
         ferrotel_cpus: &[],
         rotel_extra: &[],
         note: "ferrotel only: Rotel has no memory limiter in our configuration (it has no native one), so it has no bound to hold. What `bench/overload.sh` does: OTLP -> memory_limiter (limit 512 MiB, spike 100 MiB) -> batch -> OTLP exporter whose destination is stalled (a TCP listener the runner holds open and never accepts on: connections complete, nothing is read). 16 clients send 512 spans of ~2.4 KB (~1.2 MB) per request flat out with a 5 s deadline for the run's seconds. Then the destination comes back (a count-only sink on the same port), the runner waits until ferrotel is idle (its queue drained), sends a gentle load (5k spans/s for 5 s), stops ferrotel (SIGTERM: it drains) and then the sink. Spans/s, latency and errors are the flood's; *peak RSS* (`VmHWM`) covers the whole run; *exported* is what the sink received, which must be at least what clients were told was accepted (flood and gentle load).",
+    },
+    Scenario {
+        key: "r",
+        title: "(r) RED metrics: the full pipeline (b) plus a traces pipeline into the span_metrics connector -> prometheus exporter",
+        ferrotel_config: "connectors.yaml",
+        http: false,
+        gzip: false,
+        load: Load::FlatOut,
+        who: &[Who::Ferrotel],
+        ferrotel_cpus: &[],
+        rotel_extra: &[],
+        note: "ferrotel only: Rotel has no connectors. The compose stack's shape: every accepted span goes through (b)'s sampled pipeline and, before sampling, through memory_limiter into span_metrics, whose series (per service, operation, kind and status) a prometheus exporter serves.",
     },
     Scenario {
         key: "s",
@@ -946,6 +959,13 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
                 loss_check(f)
             ),
             Some(f.peak_rss_mib < 512.0 && f.p99_ms < 100.0 && retryable && f.lost == 0),
+        );
+    }
+    if let Some(f) = find("r").and_then(|r| r.get(Who::Ferrotel)) {
+        target(
+            "(r) >= 500k spans per CPU-second with the RED metrics connectors",
+            si(f.items_per_cpu),
+            Some(f.items_per_cpu >= 5e5),
         );
     }
     if let Some(r) = find("s") {

@@ -398,6 +398,17 @@ impl From<Batch> for Routed {
 /// shutdown, after every upstream pipeline has flushed into them).
 pub trait Connector: Send + Sync {
     fn consume(&self, batch: Batch, out: &mut Vec<Routed>) -> Result<(), PipelineError>;
+    /// Asked once the graph is built (so `validate` reports it): `upstream` are the pipelines
+    /// that export to this connector, `downstream` those that receive from it. A connector whose
+    /// config names pipelines (routing) refuses a name it does not feed; the message is
+    /// reported at the connector's config path.
+    fn check_pipelines(
+        &self,
+        _upstream: &[ferrotel_config::PipelineId],
+        _downstream: &[ferrotel_config::PipelineId],
+    ) -> Result<(), String> {
+        Ok(())
+    }
     fn tick_interval(&self) -> Option<Duration> {
         None
     }

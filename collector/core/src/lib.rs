@@ -22,6 +22,7 @@ pub mod factory;
 pub mod format;
 pub mod listeners;
 pub mod pdata;
+pub mod span_view;
 pub mod storage;
 pub mod telemetry;
 pub mod wire;

@@ -262,13 +262,21 @@ pub fn delete(attrs: &mut Vec<KeyValue>, key: &str) -> bool {
 
 /// A string attribute.
 pub fn kv_str(key: &str, value: &str) -> KeyValue {
+    kv(key, str_value(value))
+}
+
+/// An attribute of any value.
+pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {
         key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(str_value(value)),
-        }),
+        value: Some(AnyValue { value: Some(value) }),
         ..Default::default()
     }
+}
+
+/// A boolean attribute.
+pub fn kv_bool(key: &str, value: bool) -> KeyValue {
+    kv(key, any_value::Value::BoolValue(value))
 }
 
 /// A string attribute value.

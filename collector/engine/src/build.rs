@@ -478,6 +478,14 @@ impl GraphBuilder<'_> {
                     ));
                 }
             }
+            let upstream: Vec<PipelineId> = from.into_iter().cloned().collect();
+            let names: Vec<PipelineId> = to.into_iter().cloned().collect();
+            if let Err(message) = node.check_pipelines(&upstream, &names) {
+                self.errors.push(ConfigError::new(
+                    format!("{}.{id}", Kind::Connector.section()),
+                    message,
+                ));
+            }
             let downstream = pipelines
                 .iter()
                 .filter(|(_, pc)| pc.receivers.contains(id))

@@ -4,6 +4,7 @@
 //! downstream refusal reaches the client that sent the data upstream.
 
 use crate::pipeline::{consume_into, push_to_all, Pipeline};
+use ferrotel_config::PipelineId;
 use ferrotel_core::telemetry::Counter;
 use ferrotel_core::{
     Batch, ComponentId, Connector, Consumer, CreateContext, PipelineError, Routed,
@@ -40,6 +41,15 @@ impl ConnectorNode {
 
     pub fn set_downstream(&self, pipelines: Vec<Arc<Pipeline>>) {
         let _ = self.downstream.set(pipelines);
+    }
+
+    /// The connector's own check of the pipelines it joins (see [`Connector::check_pipelines`]).
+    pub fn check_pipelines(
+        &self,
+        upstream: &[PipelineId],
+        downstream: &[PipelineId],
+    ) -> Result<(), String> {
+        self.connector.check_pipelines(upstream, downstream)
     }
 
     pub fn downstream(&self) -> &[Arc<Pipeline>] {

@@ -1,4 +1,5 @@
 //! Fixtures and harnesses for testing ferrotel components:
+//! - [`alloc`]: a global allocator counting allocations;
 //! - [`fixtures`]: realistic OTLP requests for each signal;
 //! - [`CaptureConsumer`]: a pipeline stand-in that records what a receiver pushes;
 //! - [`RecordingExporter`]: an exporter that records batches and can fail on demand;
@@ -9,6 +10,7 @@
 //! - [`net`]: a [`ReservedPort`] where nothing listens (components bind port 0 instead);
 //! - [`wait`]: [`wait_for`] a condition with a deadline instead of sleeping.
 
+pub mod alloc;
 pub mod config;
 pub mod conformance;
 pub mod fixtures;

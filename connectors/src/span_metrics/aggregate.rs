@@ -7,7 +7,6 @@ use super::config::{
 use crate::histogram::{Histogram, Layout};
 use ferrotel_core::pdata;
 use ferrotel_core::proto::collector::metrics::v1::ExportMetricsServiceRequest;
-use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use ferrotel_core::proto::metrics::v1::{
     exemplar, metric, number_data_point, AggregationTemporality, Exemplar, ExponentialHistogram,
@@ -15,9 +14,11 @@ use ferrotel_core::proto::metrics::v1::{
     NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
 use ferrotel_core::proto::resource::v1::Resource as OtlpResource;
-use ferrotel_core::proto::trace::v1::{span, status, Span};
+use ferrotel_core::proto::trace::v1::{span, status};
+use ferrotel_core::span_view::{EventView, ResourceSpansView, SpanView, ValueView};
 use ferrotel_core::telemetry::{Counter, Gauge};
 use ferrotel_core::Telemetry;
+use prost::Message;
 use std::collections::{BTreeMap, HashMap};
 
 /// The attribute of the series spans go to once a limit is reached.
@@ -160,31 +161,64 @@ impl Settings {
     }
 }
 
-/// A dimension's value: borrowed from the span or its resource, or a configured default.
+/// A dimension's value: borrowed from the span (a string, or another value still encoded) or
+/// its resource, or a configured default.
 #[derive(Clone, Copy)]
 enum Val<'a> {
     Str(&'a str),
     Any(&'a any_value::Value),
+    Encoded(&'a [u8]),
+}
+
+impl<'a> From<ValueView<'a>> for Val<'a> {
+    fn from(v: ValueView<'a>) -> Self {
+        match v {
+            ValueView::Str(s) => Val::Str(s),
+            ValueView::Encoded(b) => Val::Encoded(b),
+        }
+    }
+}
+
+/// Appends a string value to a series key.
+fn push_text(key: &mut String, s: &str) {
+    key.push('s');
+    key.push_str(s);
+}
+
+/// Appends an encoded `AnyValue` to a series key, in hex.
+fn push_encoded(key: &mut String, bytes: &[u8]) {
+    use std::fmt::Write as _;
+    key.push('e');
+    for b in bytes {
+        let _ = write!(key, "{b:02x}");
+    }
 }
 
 /// The dimensions of one series, in output order.
 struct Identity<'a>(Vec<(&'a str, Val<'a>)>);
 
 impl Identity<'_> {
-    /// The series key: unique per set of names and values.
-    fn key(&self) -> String {
-        let mut key = String::new();
+    /// The series key, written into `key`: unique per set of names and values (a string
+    /// value as itself, any other value as its protobuf encoding in hex, which is the same
+    /// whether it was read encoded or decoded).
+    fn key_into(&self, key: &mut String) {
+        key.clear();
         for (name, val) in &self.0 {
             key.push_str(name);
             key.push('=');
             match val {
-                Val::Str(s) => key.push_str(s),
-                Val::Any(any_value::Value::StringValue(s)) => key.push_str(s),
-                Val::Any(v) => key.push_str(&format!("{v:?}")),
+                Val::Str(s) => push_text(key, s),
+                Val::Any(any_value::Value::StringValue(s)) => push_text(key, s),
+                Val::Any(v) => {
+                    let any = AnyValue {
+                        value: Some((*v).clone()),
+                    };
+                    push_encoded(key, &any.encode_to_vec());
+                }
+                Val::Encoded(b) => push_encoded(key, b),
             }
             key.push('\0');
         }
-        key
     }
 
     fn attributes(&self) -> Vec<KeyValue> {
@@ -199,6 +233,11 @@ impl Identity<'_> {
                     }),
                     ..Default::default()
                 },
+                Val::Encoded(b) => KeyValue {
+                    key: name.to_string(),
+                    value: AnyValue::decode(*b).ok(),
+                    ..Default::default()
+                },
             })
             .collect()
     }
@@ -207,7 +246,7 @@ impl Identity<'_> {
 /// A span with what its identity is looked up in.
 struct SpanRef<'a> {
     service: &'a str,
-    span: &'a Span,
+    span: &'a SpanView<'a>,
     resource: &'a [KeyValue],
     scope: Option<&'a InstrumentationScope>,
 }
@@ -219,15 +258,15 @@ impl<'a> SpanRef<'a> {
         &self,
         s: &'a Settings,
         dims: &'a [Dimension],
-        event: &'a [KeyValue],
+        event: Option<&EventView<'a>>,
     ) -> Identity<'a> {
         let kind = span::SpanKind::try_from(self.span.kind).unwrap_or(span::SpanKind::Unspecified);
-        let code = self.span.status.as_ref().map_or(0, |st| st.code);
-        let code = status::StatusCode::try_from(code).unwrap_or(status::StatusCode::Unset);
+        let code = status::StatusCode::try_from(self.span.status_code)
+            .unwrap_or(status::StatusCode::Unset);
         let mut out = Vec::with_capacity(4 + dims.len());
         for (name, v) in [
             (SERVICE_NAME, self.service),
-            (SPAN_NAME, self.span.name.as_str()),
+            (SPAN_NAME, self.span.name),
             (SPAN_KIND, kind.as_str_name()),
             (STATUS_CODE, code.as_str_name()),
         ] {
@@ -236,11 +275,14 @@ impl<'a> SpanRef<'a> {
             }
         }
         for d in dims {
-            let found = [self.span.attributes.as_slice(), event, self.resource]
-                .into_iter()
-                .find_map(|attrs| pdata::attr(attrs, &d.name));
+            let found = self
+                .span
+                .attribute(&d.name)
+                .or_else(|| event.and_then(|e| e.attribute(&d.name)))
+                .map(Val::from)
+                .or_else(|| pdata::attr(self.resource, &d.name).map(Val::Any));
             match (found, &d.default) {
-                (Some(v), _) => out.push((d.name.as_str(), Val::Any(v))),
+                (Some(v), _) => out.push((d.name.as_str(), v)),
                 (None, Some(default)) => out.push((d.name.as_str(), Val::Str(default))),
                 (None, None) => {}
             }
@@ -259,16 +301,16 @@ impl<'a> SpanRef<'a> {
 }
 
 /// A span's duration in the configured unit (0 when it ends before it starts).
-fn duration(span: &Span, unit_nanos: f64) -> f64 {
+fn duration(span: &SpanView, unit_nanos: f64) -> f64 {
     span.end_time_unix_nano
         .saturating_sub(span.start_time_unix_nano) as f64
         / unit_nanos
 }
 
-fn exemplar(span: &Span, value: f64) -> Exemplar {
+fn exemplar(span: &SpanView, value: f64) -> Exemplar {
     Exemplar {
-        trace_id: span.trace_id.clone(),
-        span_id: span.span_id.clone(),
+        trace_id: span.trace_id.to_vec(),
+        span_id: span.span_id.to_vec(),
         value: Some(exemplar::Value::AsDouble(value)),
         ..Default::default()
     }
@@ -308,38 +350,40 @@ impl<A> SeriesMap<A> {
     /// the overflow series, attribute `otel.metric.overflow: true`.
     fn get_or_create(
         &mut self,
-        (id, key): (&Identity, String),
+        (id, key): (&Identity, &str),
         now: u64,
         (b, total): (Bounds, &mut usize),
         make: impl FnOnce() -> A,
     ) -> &mut Series<A> {
-        let full = self.0.len() >= b.limit || *total >= b.ceiling;
-        let (key, attributes) = match self.0.contains_key(&key) {
-            true => (key, None),
-            false if full => {
-                b.overflowed.inc();
-                let attrs = vec![KeyValue {
-                    key: OVERFLOW_ATTRIBUTE.into(),
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::BoolValue(true)),
-                    }),
-                    ..Default::default()
-                }];
-                (OVERFLOW_KEY.to_string(), Some(attrs))
+        let key = match self.0.contains_key(key) {
+            true => key,
+            false => {
+                let full = self.0.len() >= b.limit || *total >= b.ceiling;
+                let (key, attributes) = match full {
+                    true => {
+                        b.overflowed.inc();
+                        (OVERFLOW_KEY, vec![pdata::kv_bool(OVERFLOW_ATTRIBUTE, true)])
+                    }
+                    false => (key, id.attributes()),
+                };
+                if !self.0.contains_key(key) {
+                    *total += 1;
+                    let series = Series {
+                        attributes,
+                        value: make(),
+                        start: now,
+                        last_seen: now,
+                        exemplars: Vec::new(),
+                        first: true,
+                    };
+                    self.0.insert(key.to_string(), series);
+                }
+                key
             }
-            false => (key, Some(id.attributes())),
         };
-        let series = self.0.entry(key).or_insert_with(|| {
-            *total += 1;
-            Series {
-                attributes: attributes.unwrap_or_default(),
-                value: make(),
-                start: now,
-                last_seen: now,
-                exemplars: Vec::new(),
-                first: true,
-            }
-        });
+        let Some(series) = self.0.get_mut(key) else {
+            unreachable!("the series was found or inserted above")
+        };
         series.last_seen = now;
         series
     }
@@ -353,7 +397,7 @@ impl<A> SeriesMap<A> {
 }
 
 impl<A> Series<A> {
-    fn add_exemplar(&mut self, max: Option<usize>, span: &Span, value: f64) {
+    fn add_exemplar(&mut self, max: Option<usize>, span: &SpanView, value: f64) {
         if max.is_some_and(|m| self.exemplars.len() < m) && !span.trace_id.is_empty() {
             self.exemplars.push(exemplar(span, value));
         }
@@ -386,6 +430,8 @@ pub struct Aggregator {
     start_times: HashMap<String, (u64, u64)>,
     /// A logical clock for least-recently-used choices.
     tick: u64,
+    /// Where each span's series key is written (reused: no allocation per span).
+    key_buf: String,
     /// The shutdown flush is under way: new cumulative sums are emitted with their value, not
     /// as 0 first (there is no later flush to carry it).
     closing: bool,
@@ -400,24 +446,22 @@ impl Aggregator {
             total: 0,
             start_times: HashMap::new(),
             tick: 0,
+            key_buf: String::new(),
             closing: false,
         }
     }
 
     /// Counts the spans of `req` (received at `now`, Unix nanoseconds). Spans whose resource
     /// has no `service.name` are skipped, as otelcol does.
-    pub fn add(&mut self, req: &ExportTraceServiceRequest, now: u64) {
-        for rs in &req.resource_spans {
-            let attrs = rs
-                .resource
-                .as_ref()
-                .map_or(&[][..], |r| r.attributes.as_slice());
+    pub fn add(&mut self, entries: &[ResourceSpansView], now: u64) {
+        for entry in entries {
+            let attrs = entry.resource.attributes.as_slice();
             let Some(service) = pdata::attr_str(attrs, SERVICE_NAME) else {
                 continue;
             };
             let key = self.resource_key(attrs);
             self.ensure_resource(&key, attrs);
-            for ss in &rs.scope_spans {
+            for ss in &entry.scopes {
                 for span in &ss.spans {
                     let s = SpanRef {
                         service,
@@ -432,6 +476,18 @@ impl Aggregator {
         self.update_gauges();
     }
 
+    /// [`Aggregator::add`] of a decoded request (tests).
+    #[cfg(test)]
+    pub fn add_request(
+        &mut self,
+        req: &ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest,
+        now: u64,
+    ) {
+        let bytes = req.encode_to_vec();
+        let entries = ferrotel_core::span_view::resource_spans(&bytes).unwrap();
+        self.add(&entries, now);
+    }
+
     fn add_span(&mut self, resource: &str, s: &SpanRef, now: u64) {
         let set = &self.settings;
         let Some(r) = self.resources.get_mut(resource) else {
@@ -444,32 +500,34 @@ impl Aggregator {
             overflowed: &self.meters.overflowed,
         };
         let total = &mut self.total;
-        let calls_id = s.identity(set, &set.calls_dims, &[]);
-        let calls_key = calls_id.key();
+        let key = &mut self.key_buf;
+        let calls_id = s.identity(set, &set.calls_dims, None);
+        calls_id.key_into(key);
         let calls = r
             .calls
-            .get_or_create((&calls_id, calls_key.clone()), now, (b, total), || 0);
+            .get_or_create((&calls_id, key), now, (b, total), || 0);
         calls.value += 1;
         calls.add_exemplar(set.exemplars, s.span, value);
         if let Some(layout) = &set.layout {
-            // Usually the histogram has the calls' dimensions: identify the span once.
-            let own = (!set.same_dims).then(|| s.identity(set, &set.hist_dims, &[]));
-            let id = match &own {
-                Some(id) => (id, id.key()),
-                None => (&calls_id, calls_key),
-            };
-            let h = r
-                .durations
-                .get_or_create(id, now, (b, total), || layout.new_histogram());
+            // Usually the histogram has the calls' dimensions (and key): identify the span once.
+            let own = (!set.same_dims).then(|| s.identity(set, &set.hist_dims, None));
+            if let Some(id) = &own {
+                id.key_into(key);
+            }
+            let h = r.durations.get_or_create(
+                (own.as_ref().unwrap_or(&calls_id), key),
+                now,
+                (b, total),
+                || layout.new_histogram(),
+            );
             h.value.observe(value);
             h.add_exemplar(set.exemplars, s.span, value);
         }
         if set.events {
-            for event in &s.span.events {
-                let id = s.identity(set, &set.event_dims, &event.attributes);
-                let e = r
-                    .events
-                    .get_or_create((&id, id.key()), now, (b, total), || 0);
+            for event in s.span.events() {
+                let id = s.identity(set, &set.event_dims, Some(&event));
+                id.key_into(key);
+                let e = r.events.get_or_create((&id, key), now, (b, total), || 0);
                 e.value += 1;
                 e.add_exemplar(set.exemplars, s.span, value);
             }

@@ -37,6 +37,7 @@ pub use config::SpanMetricsConfig;
 
 use aggregate::{Aggregator, Meters, Settings};
 use ferrotel_config::ConfigErrors;
+use ferrotel_core::span_view::resource_spans;
 use ferrotel_core::{
     Batch, Connector, CreateContext, Data, Factory, FactoryInfo, PipelineError, RequestMeta,
     Routed, Signal, Stability,
@@ -90,12 +91,14 @@ impl SpanMetrics {
 
 impl Connector for SpanMetrics {
     fn consume(&self, batch: Batch, _out: &mut Vec<Routed>) -> Result<(), PipelineError> {
-        let data = batch
-            .view()
-            .map_err(|e| PipelineError::Permanent(e.to_string()))?;
-        if let Data::Traces(req) = data {
-            self.lock().add(req, now_nanos());
+        if batch.signal() != Signal::Traces {
+            return Ok(());
         }
+        // Read in its encoded form (decoding every span would cost more than counting them).
+        let bytes = batch.encoded();
+        let entries =
+            resource_spans(&bytes).map_err(|e| PipelineError::Permanent(e.to_string()))?;
+        self.lock().add(&entries, now_nanos());
         Ok(())
     }
 

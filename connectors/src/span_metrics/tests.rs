@@ -153,12 +153,12 @@ fn shop() -> Aggregator {
         server("GET /a", 20),
         error,
     ];
-    agg.add(
+    agg.add_request(
         &traces(&[("service.name", "shop"), ("host.name", "h1")], spans),
         T0,
     );
     // Spans of a resource without service.name are not counted.
-    agg.add(&traces(&[("host.name", "h2")], vec![server("x", 1)]), T0);
+    agg.add_request(&traces(&[("host.name", "h2")], vec![server("x", 1)]), T0);
     agg
 }
 
@@ -251,7 +251,7 @@ fn the_shutdown_flush_carries_the_counts_of_new_series() {
 fn cumulative_counts_stay_and_grow() {
     let mut agg = shop();
     agg.flush(T0 + SEC);
-    agg.add(
+    agg.add_request(
         &traces(
             &[("service.name", "shop"), ("host.name", "h1")],
             vec![server("GET /a", 1)],
@@ -286,7 +286,7 @@ fn dimensions_come_from_the_span_then_the_resource_then_the_default() {
         ),
         server("a", 1),
     ];
-    agg.add(
+    agg.add_request(
         &traces(&[("service.name", "s"), ("region", "res-us")], spans),
         T0,
     );
@@ -334,7 +334,7 @@ fn calls_and_histogram_dimensions_apply_to_their_metric_only() {
         server("a", 1),
         &[("rpc.method", "Get"), ("http.route", "/r")],
     );
-    agg.add(&traces(&[("service.name", "s")], vec![s]), T0);
+    agg.add_request(&traces(&[("service.name", "s")], vec![s]), T0);
     let out = agg.flush(T0).unwrap();
     let calls = sum_points(metric(&out, 0, "traces.span.metrics.calls"));
     assert!(matches(&calls[0].attributes, &[("rpc.method", "Get")]));
@@ -350,7 +350,7 @@ fn delta_resets_and_chains_start_times() {
         "{aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA, histogram: {unit: s}}",
     );
     let svc = [("service.name", "s")];
-    agg.add(&traces(&svc, vec![server("a", 1500), server("a", 500)]), T0);
+    agg.add_request(&traces(&svc, vec![server("a", 1500), server("a", 500)]), T0);
     let first = agg.flush(T0 + SEC).unwrap();
     let calls = metric(&first, 0, "traces.span.metrics.calls");
     let Some(metric::Data::Sum(sum)) = &calls.data else {
@@ -377,7 +377,7 @@ fn delta_resets_and_chains_start_times() {
         agg.flush(T0 + 2 * SEC).is_none(),
         "delta holds nothing after a flush"
     );
-    agg.add(&traces(&svc, vec![server("a", 1)]), T0 + 3 * SEC);
+    agg.add_request(&traces(&svc, vec![server("a", 1)]), T0 + 3 * SEC);
     let second = agg.flush(T0 + 4 * SEC).unwrap();
     let p = &sum_points(metric(&second, 0, "traces.span.metrics.calls"))[0];
     assert_eq!(p.value, Some(number_data_point::Value::AsInt(1)));
@@ -392,8 +392,8 @@ fn delta_resets_and_chains_start_times() {
 fn the_cardinality_limit_puts_new_series_into_the_overflow_series() {
     let (mut agg, telemetry) = aggregator("{aggregation_cardinality_limit: 2, aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA}");
     let spans = (0..5).map(|i| server(&format!("op{i}"), 1)).collect();
-    agg.add(&traces(&[("service.name", "s")], spans), T0);
-    agg.add(
+    agg.add_request(&traces(&[("service.name", "s")], spans), T0);
+    agg.add_request(
         &traces(&[("service.name", "s")], vec![server("op0", 1)]),
         T0,
     );
@@ -430,7 +430,7 @@ fn a_flood_of_unique_span_names_stays_bounded() {
         let spans = (0..200)
             .map(|i| server(&format!("op{batch}-{i}"), 1))
             .collect();
-        agg.add(&traces(&[("service.name", "s")], spans), T0);
+        agg.add_request(&traces(&[("service.name", "s")], spans), T0);
     }
     let series = metrics::read(
         &telemetry,
@@ -464,7 +464,7 @@ fn without_a_limit_the_ceiling_bounds_all_series() {
     let mut agg = Aggregator::new(settings, Meters::new(&telemetry, "span_metrics"));
     for service in ["a", "b"] {
         let spans = (0..100).map(|i| server(&format!("op{i}"), 1)).collect();
-        agg.add(&traces(&[("service.name", service)], spans), T0);
+        agg.add_request(&traces(&[("service.name", service)], spans), T0);
     }
     let series = metrics::read(
         &telemetry,
@@ -491,8 +491,8 @@ fn without_a_limit_the_ceiling_bounds_all_series() {
 fn expired_series_and_evicted_resources_are_dropped_and_counted() {
     let (mut agg, telemetry) =
         aggregator("{metrics_expiration: 10s, resource_metrics_cache_size: 1}");
-    agg.add(&traces(&[("service.name", "a")], vec![server("x", 1)]), T0);
-    agg.add(&traces(&[("service.name", "b")], vec![server("y", 1)]), T0);
+    agg.add_request(&traces(&[("service.name", "a")], vec![server("x", 1)]), T0);
+    agg.add_request(&traces(&[("service.name", "b")], vec![server("y", 1)]), T0);
     let read = |name: &str| {
         metrics::read(
             &telemetry,
@@ -534,7 +534,7 @@ fn events_exemplars_and_exponential_histograms() {
             ..Default::default()
         },
     ];
-    agg.add(
+    agg.add_request(
         &traces(&[("service.name", "s")], vec![s, server("a", 9)]),
         T0,
     );

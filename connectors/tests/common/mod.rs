@@ -1,8 +1,8 @@
-//! What the connectors' service-level tests share: a `stub` receiver that hands its traces
-//! consumer to the test, a `recorder` exporter, a service started from YAML, traces of one
-//! service, and scraping `/metrics` until a condition holds.
+//! What the connector service tests share: a `stub` receiver that hands the test the consumers
+//! it was started with, a `recorder` exporter type, a service started from YAML with both
+//! registered beside every exporter and connector, and scraping the prometheus exporter.
 
-// Each test crate uses a part of it.
+// Each test binary uses a part of this module.
 #![allow(dead_code)]
 
 use ferrotel_config::{ConfigErrors, Validate};
@@ -11,7 +11,7 @@ use ferrotel_core::proto::common::v1::{any_value, AnyValue, KeyValue};
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use ferrotel_core::{
-    Batch, Consumer, CreateContext, Data, ExporterParts, ExporterSettings, Factory, FactoryInfo,
+    Batch, Consumers, CreateContext, Data, ExporterParts, ExporterSettings, Factory, FactoryInfo,
     Receiver, ReceiverContext, Registry, Signal, Stability, StartError,
 };
 use ferrotel_engine::Service;
@@ -26,59 +26,35 @@ pub struct StubConfig {}
 
 impl Validate for StubConfig {}
 
-pub type Slot = Arc<Mutex<Option<Arc<dyn Consumer>>>>;
+type Slot = Arc<Mutex<Option<Consumers>>>;
 
-/// A receiver that hands the traces consumer it was started with to the test.
-pub struct Stub(Slot);
+/// A receiver that hands the consumers it was started with to the test.
+struct Stub(Slot);
 
 #[async_trait::async_trait]
 impl Receiver for Stub {
     async fn start(&mut self, ctx: ReceiverContext) -> Result<(), StartError> {
-        *self.0.lock().unwrap() = ctx.consumers.traces;
+        *self.0.lock().unwrap() = Some(ctx.consumers);
         Ok(())
     }
     async fn shutdown(&mut self) {}
 }
 
 #[derive(Clone, Default)]
-pub struct StubFactory(Slot);
+struct StubFactory(Slot);
 
 impl Factory for StubFactory {
     type Config = StubConfig;
     type Component = Box<dyn Receiver>;
     fn info(&self) -> FactoryInfo {
-        FactoryInfo::new("stub", "test").signal(Signal::Traces, Stability::Alpha)
+        FactoryInfo::new("stub", "test")
+            .signal(Signal::Traces, Stability::Alpha)
+            .signal(Signal::Metrics, Stability::Alpha)
+            .signal(Signal::Logs, Stability::Alpha)
     }
     fn create(&self, _: &CreateContext, _: StubConfig) -> Result<Box<dyn Receiver>, ConfigErrors> {
         Ok(Box::new(Stub(self.0.clone())))
     }
-}
-
-pub fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
-
-pub fn traces(service: &str, spans: Vec<Span>) -> Batch {
-    let req = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![kv("service.name", service)],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    };
-    Batch::from_data(Data::Traces(req), Default::default())
 }
 
 /// An exporter type `recorder` whose instances all record into one [`RecordingExporter`].
@@ -99,8 +75,8 @@ impl Factory for RecorderFactory {
     }
 }
 
-/// A started service of `yaml`, whose `stub` receiver feeds the returned traces consumer.
-pub async fn start_yaml(yaml: String, recorder: &RecorderFactory) -> (Service, Arc<dyn Consumer>) {
+/// A started service of `yaml`, and the consumers its `stub` receiver feeds.
+pub async fn start_yaml(yaml: String, recorder: &RecorderFactory) -> (Service, Consumers) {
     let mut doc =
         ferrotel_config::load(&[ferrotel_config::ConfigSource::Text(yaml)], &[], &|_| None)
             .unwrap();
@@ -113,8 +89,36 @@ pub async fn start_yaml(yaml: String, recorder: &RecorderFactory) -> (Service, A
     ));
     let mut service = Service::build(&doc, &registry).unwrap_or_else(|e| panic!("{e}"));
     service.start().await.unwrap();
-    let consumer = stub.0.lock().unwrap().clone();
-    (service, consumer.expect("the stub receiver started"))
+    let consumers = stub.0.lock().unwrap().clone();
+    (service, consumers.expect("the stub receiver started"))
+}
+
+pub fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The spans of one resource, of service `service`.
+pub fn traces(service: &str, spans: Vec<Span>) -> Batch {
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", service)],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    Batch::from_data(Data::Traces(req), Default::default())
 }
 
 pub async fn scrape(url: &str) -> String {

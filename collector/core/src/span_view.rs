@@ -1,0 +1,339 @@
+//! Reading the spans of an encoded traces export request without decoding it: each span's
+//! ids, name, kind, times and status code borrowed from the request's bytes, and attribute
+//! lookups that scan the encoded attributes. Components that aggregate spans (the span_metrics
+//! and service_graph connectors) read a few fields of every span; decoding the whole request
+//! would allocate every string of every span, which costs more than the aggregation itself.
+//! Resources and scopes, read once per entry, are decoded.
+//!
+//! ```
+//! use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
+//! use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+//! use ferrotel_core::span_view::{resource_spans, ValueView};
+//! use ferrotel_core::pdata::kv_str;
+//! use prost::Message;
+//!
+//! let span = Span { name: "GET /".into(), kind: 2, attributes: vec![kv_str("http.route", "/")], ..Default::default() };
+//! let req = ExportTraceServiceRequest {
+//!     resource_spans: vec![ResourceSpans {
+//!         scope_spans: vec![ScopeSpans { spans: vec![span], ..Default::default() }],
+//!         ..Default::default()
+//!     }],
+//! };
+//! let bytes = req.encode_to_vec();
+//! let entries = resource_spans(&bytes).unwrap();
+//! let s = &entries[0].scopes[0].spans[0];
+//! assert_eq!((s.name, s.kind), ("GET /", 2));
+//! assert_eq!(s.attribute("http.route"), Some(ValueView::Str("/")));
+//! ```
+
+use crate::proto::common::v1::{any_value, AnyValue, InstrumentationScope};
+use crate::proto::resource::v1::Resource;
+use crate::wire::{fields, Field, FieldValue, WireError};
+use prost::Message;
+
+/// One resource entry of a traces request: its resource (decoded) and scope entries.
+#[derive(Debug, Default)]
+pub struct ResourceSpansView<'a> {
+    pub resource: Resource,
+    pub scopes: Vec<ScopeSpansView<'a>>,
+}
+
+/// One scope entry: its scope (decoded, `None` when absent) and spans.
+#[derive(Debug, Default)]
+pub struct ScopeSpansView<'a> {
+    pub scope: Option<InstrumentationScope>,
+    pub spans: Vec<SpanView<'a>>,
+}
+
+/// The fields of a span aggregators read, borrowed from the encoded span.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SpanView<'a> {
+    /// The whole encoded span (attributes and events are looked up in it).
+    pub raw: &'a [u8],
+    pub trace_id: &'a [u8],
+    pub span_id: &'a [u8],
+    pub parent_span_id: &'a [u8],
+    pub name: &'a str,
+    pub kind: i32,
+    pub start_time_unix_nano: u64,
+    pub end_time_unix_nano: u64,
+    /// `status.code` (0, unset, when there is no status).
+    pub status_code: i32,
+}
+
+/// An attribute value as encoded: a string borrowed from the request, or any other value as
+/// its encoded `AnyValue` (decoded on demand with [`ValueView::to_value`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueView<'a> {
+    Str(&'a str),
+    Encoded(&'a [u8]),
+}
+
+impl ValueView<'_> {
+    /// The decoded value (`None` for an empty `AnyValue`).
+    pub fn to_value(&self) -> Option<any_value::Value> {
+        match self {
+            ValueView::Str(s) => Some(any_value::Value::StringValue((*s).to_string())),
+            ValueView::Encoded(b) => AnyValue::decode(*b).ok().and_then(|v| v.value),
+        }
+    }
+}
+
+/// A span event: its name and encoded attributes.
+#[derive(Debug, Clone, Copy)]
+pub struct EventView<'a> {
+    pub raw: &'a [u8],
+    pub name: &'a str,
+}
+
+impl<'a> EventView<'a> {
+    /// The first attribute named `key`, as [`SpanView::attribute`].
+    pub fn attribute(&self, key: &str) -> Option<ValueView<'a>> {
+        find_attribute(self.raw, 3, key)
+    }
+}
+
+fn utf8(b: &[u8]) -> Result<&str, WireError> {
+    std::str::from_utf8(b).map_err(|_| WireError("invalid UTF-8 in a string field"))
+}
+
+impl<'a> SpanView<'a> {
+    /// Reads the fixed fields of an encoded span (the last occurrence of each wins, as when
+    /// decoding).
+    pub fn parse(raw: &'a [u8]) -> Result<SpanView<'a>, WireError> {
+        let mut s = SpanView {
+            raw,
+            ..Default::default()
+        };
+        for f in fields(raw) {
+            let f = f?;
+            match (f.number, f.value) {
+                (1, FieldValue::Bytes(b)) => s.trace_id = b,
+                (2, FieldValue::Bytes(b)) => s.span_id = b,
+                (4, FieldValue::Bytes(b)) => s.parent_span_id = b,
+                (5, FieldValue::Bytes(b)) => s.name = utf8(b)?,
+                (6, FieldValue::Varint(v)) => s.kind = v as i32,
+                (7, FieldValue::Fixed64(v)) => s.start_time_unix_nano = v,
+                (8, FieldValue::Fixed64(v)) => s.end_time_unix_nano = v,
+                (15, FieldValue::Bytes(b)) => {
+                    if let Some(code) = status_code(b)? {
+                        s.status_code = code;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+
+    /// The first attribute named `key` (as [`crate::pdata::attr`] finds it in a decoded span).
+    pub fn attribute(&self, key: &str) -> Option<ValueView<'a>> {
+        find_attribute(self.raw, 9, key)
+    }
+
+    /// The span's events, in order; a malformed event ends the iteration.
+    pub fn events(&self) -> impl Iterator<Item = EventView<'a>> + 'a {
+        fields(self.raw)
+            .map_while(Result::ok)
+            .filter(|f| f.number == 11)
+            .map_while(|f| event(f).ok())
+    }
+}
+
+fn event(f: Field<'_>) -> Result<EventView<'_>, WireError> {
+    let raw = f.bytes()?;
+    let mut name = "";
+    for g in fields(raw) {
+        let g = g?;
+        if let (2, FieldValue::Bytes(b)) = (g.number, g.value) {
+            name = utf8(b)?;
+        }
+    }
+    Ok(EventView { raw, name })
+}
+
+/// The `code` of an encoded `Status`, if it has one.
+fn status_code(status: &[u8]) -> Result<Option<i32>, WireError> {
+    let mut code = None;
+    for f in fields(status) {
+        let f = f?;
+        if let (3, FieldValue::Varint(v)) = (f.number, f.value) {
+            code = Some(v as i32);
+        }
+    }
+    Ok(code)
+}
+
+/// The value of the first `KeyValue` named `key` among the fields `number` of `msg`.
+fn find_attribute<'a>(msg: &'a [u8], number: u32, key: &str) -> Option<ValueView<'a>> {
+    for f in fields(msg).map_while(Result::ok) {
+        if f.number != number {
+            continue;
+        }
+        let Ok(kv) = f.bytes() else { continue };
+        let mut k: &[u8] = &[];
+        let mut v: &[u8] = &[];
+        for g in fields(kv).map_while(Result::ok) {
+            match (g.number, g.value) {
+                (1, FieldValue::Bytes(b)) => k = b,
+                (2, FieldValue::Bytes(b)) => v = b,
+                _ => {}
+            }
+        }
+        if k == key.as_bytes() {
+            return value_view(v);
+        }
+    }
+    None
+}
+
+/// A string `AnyValue` (only field 1) borrowed; anything else kept encoded; `None` if empty
+/// (an attribute without a value, as decoding gives).
+fn value_view(encoded: &[u8]) -> Option<ValueView<'_>> {
+    let mut it = fields(encoded);
+    match (it.next(), it.next()) {
+        (None, _) => None,
+        (Some(Ok(f)), None) if f.number == 1 => match f.value {
+            FieldValue::Bytes(b) => std::str::from_utf8(b).ok().map(ValueView::Str),
+            _ => Some(ValueView::Encoded(encoded)),
+        },
+        _ => Some(ValueView::Encoded(encoded)),
+    }
+}
+
+/// The resource entries of an encoded traces export request, with every span's fixed
+/// fields read. Fails on malformed protobuf.
+pub fn resource_spans(request: &[u8]) -> Result<Vec<ResourceSpansView<'_>>, WireError> {
+    let mut out = Vec::new();
+    for rf in fields(request) {
+        let rf = rf?;
+        if rf.number != 1 {
+            continue;
+        }
+        let mut entry = ResourceSpansView::default();
+        for f in fields(rf.bytes()?) {
+            let f = f?;
+            match f.number {
+                1 => merge(&mut entry.resource, f.bytes()?)?,
+                2 => entry.scopes.push(scope_spans(f.bytes()?)?),
+                _ => {}
+            }
+        }
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+fn scope_spans(raw: &[u8]) -> Result<ScopeSpansView<'_>, WireError> {
+    let mut out = ScopeSpansView::default();
+    for f in fields(raw) {
+        let f = f?;
+        match f.number {
+            1 => merge(out.scope.get_or_insert_with(Default::default), f.bytes()?)?,
+            2 => out.spans.push(SpanView::parse(f.bytes()?)?),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes a message occurrence into `into`; occurrences merge, as protobuf defines.
+fn merge<M: Message>(into: &mut M, raw: &[u8]) -> Result<(), WireError> {
+    into.merge(raw)
+        .map_err(|_| WireError("malformed resource or scope"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pdata::kv_str;
+    use crate::proto::collector::trace::v1::ExportTraceServiceRequest;
+    use crate::proto::common::v1::KeyValue;
+    use crate::proto::trace::v1::{span::Event, ResourceSpans, ScopeSpans, Span, Status};
+
+    fn request(spans: Vec<Span>) -> Vec<u8> {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![kv_str("service.name", "shop")],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: "express".into(),
+                        ..Default::default()
+                    }),
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn reads_what_decoding_reads() {
+        let int = KeyValue {
+            key: "retries".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::IntValue(3)),
+            }),
+            ..Default::default()
+        };
+        let span = Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            parent_span_id: vec![3; 8],
+            name: "GET /cart".into(),
+            kind: 3,
+            start_time_unix_nano: 10,
+            end_time_unix_nano: 25,
+            attributes: vec![kv_str("a", "x"), int, kv_str("a", "second")],
+            events: vec![Event {
+                name: "exception".into(),
+                attributes: vec![kv_str("exception.type", "Timeout")],
+                ..Default::default()
+            }],
+            status: Some(Status {
+                code: 2,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let bytes = request(vec![span]);
+        let entries = resource_spans(&bytes).unwrap();
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert_eq!(e.resource.attributes, vec![kv_str("service.name", "shop")]);
+        assert_eq!(e.scopes[0].scope.as_ref().unwrap().name, "express");
+        let s = &e.scopes[0].spans[0];
+        assert_eq!(
+            (s.trace_id, s.span_id, s.parent_span_id),
+            (&[1u8; 16][..], &[2u8; 8][..], &[3u8; 8][..])
+        );
+        assert_eq!((s.name, s.kind, s.status_code), ("GET /cart", 3, 2));
+        assert_eq!((s.start_time_unix_nano, s.end_time_unix_nano), (10, 25));
+        assert_eq!(s.attribute("a"), Some(ValueView::Str("x")));
+        let retries = s.attribute("retries").unwrap();
+        assert!(matches!(retries, ValueView::Encoded(_)));
+        assert_eq!(retries.to_value(), Some(any_value::Value::IntValue(3)));
+        assert_eq!(s.attribute("missing"), None);
+        let events: Vec<_> = s.events().collect();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].name, "exception");
+        assert_eq!(
+            events[0].attribute("exception.type"),
+            Some(ValueView::Str("Timeout"))
+        );
+    }
+
+    #[test]
+    fn a_span_without_status_is_unset_and_garbage_is_an_error() {
+        let bytes = request(vec![Span::default()]);
+        let entries = resource_spans(&bytes).unwrap();
+        assert_eq!(entries[0].scopes[0].spans[0].status_code, 0);
+        assert!(resource_spans(&[0x0a, 0x05, 0x12]).is_err());
+        assert!(resource_spans(&[0x0a, 0x02, 0x2a, 0x01, 0xff]).is_err());
+    }
+}
