@@ -9,9 +9,9 @@ use crate::histogram::Layout;
 use ferrotel_core::format::value_as_string;
 use ferrotel_core::pdata;
 use ferrotel_core::proto::collector::metrics::v1::ExportMetricsServiceRequest;
-use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::common::v1::KeyValue;
-use ferrotel_core::proto::trace::v1::{span::SpanKind, status::StatusCode, Span};
+use ferrotel_core::proto::trace::v1::{span::SpanKind, status::StatusCode};
+use ferrotel_core::span_view::{ResourceSpansView, SpanView, ValueView};
 use ferrotel_core::telemetry::{Counter, Gauge};
 use ferrotel_core::Telemetry;
 use std::sync::Arc;
@@ -134,24 +134,44 @@ enum Side {
     Server,
 }
 
-/// A span with its resource and service.
+/// A span (read in its encoded form) with its resource and service.
 struct SpanRef<'a> {
-    span: &'a Span,
+    span: &'a SpanView<'a>,
     service: &'a Arc<str>,
     resource: &'a [KeyValue],
 }
 
-/// The first of `keys` found in any of `attrs` (in `keys` order), as a string.
-fn first_match(keys: &[String], attrs: &[&[KeyValue]]) -> Option<(usize, String)> {
-    keys.iter().enumerate().find_map(|(i, k)| {
-        attrs
-            .iter()
-            .find_map(|a| pdata::attr(a, k))
-            .map(|v| (i, value_as_string(Some(v))))
-    })
+impl SpanRef<'_> {
+    /// The span's attribute `key`, as a string.
+    fn span_attr(&self, key: &str) -> Option<String> {
+        self.span.attribute(key).map(|v| match v {
+            ValueView::Str(s) => s.to_string(),
+            ValueView::Encoded(_) => value_as_string(v.to_value().as_ref()),
+        })
+    }
+
+    /// The resource's attribute `key`, as a string.
+    fn resource_attr(&self, key: &str) -> Option<String> {
+        pdata::attr(self.resource, key).map(|v| value_as_string(Some(v)))
+    }
+
+    /// The resource's attribute `key`, else the span's.
+    fn attr(&self, key: &str) -> Option<String> {
+        self.resource_attr(key).or_else(|| self.span_attr(key))
+    }
 }
 
-fn seconds(span: &Span) -> f64 {
+/// The first of `keys` that `lookup` finds (in `keys` order), with its index.
+fn first_match(
+    keys: &[String],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Option<(usize, String)> {
+    keys.iter()
+        .enumerate()
+        .find_map(|(i, k)| lookup(k).map(|v| (i, v)))
+}
+
+fn seconds(span: &SpanView) -> f64 {
     span.end_time_unix_nano
         .saturating_sub(span.start_time_unix_nano) as f64
         / NANOS_PER_SEC
@@ -199,17 +219,14 @@ impl Graph {
 
     /// Pairs the client and server spans of `req` (received at `now`) with the edges in the
     /// store. Spans whose resource has no `service.name` are skipped, as otelcol does.
-    pub fn add(&mut self, req: &ExportTraceServiceRequest, now: u64) {
-        for rs in &req.resource_spans {
-            let resource = rs
-                .resource
-                .as_ref()
-                .map_or(&[][..], |r| r.attributes.as_slice());
+    pub fn add(&mut self, entries: &[ResourceSpansView], now: u64) {
+        for entry in entries {
+            let resource = entry.resource.attributes.as_slice();
             let Some(service) = pdata::attr_str(resource, "service.name") else {
                 continue;
             };
             let service: Arc<str> = Arc::from(service);
-            for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
+            for span in entry.scopes.iter().flat_map(|ss| &ss.spans) {
                 let s = SpanRef {
                     span,
                     service: &service,
@@ -222,6 +239,19 @@ impl Graph {
         self.update_gauges();
     }
 
+    /// [`Graph::add`] of a decoded request (tests).
+    #[cfg(test)]
+    pub fn add_request(
+        &mut self,
+        req: &ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest,
+        now: u64,
+    ) {
+        use prost::Message;
+        let bytes = req.encode_to_vec();
+        let entries = ferrotel_core::span_view::resource_spans(&bytes).unwrap();
+        self.add(&entries, now);
+    }
+
     fn add_span(&mut self, s: &SpanRef, now: u64) {
         let (side, connection_type) = match SpanKind::try_from(s.span.kind) {
             Ok(SpanKind::Client) => (Side::Client, ConnectionType::Unset),
@@ -231,13 +261,13 @@ impl Graph {
             _ => return,
         };
         let key = match side {
-            Side::Client => Key::new(&s.span.trace_id, &s.span.span_id),
-            Side::Server => Key::new(&s.span.trace_id, &s.span.parent_span_id),
+            Side::Client => Key::new(s.span.trace_id, s.span.span_id),
+            Side::Server => Key::new(s.span.trace_id, s.span.parent_span_id),
         };
         let set = &self.settings;
         let update = |e: &mut Edge| {
             e.connection_type = connection_type;
-            e.failed |= s.span.status.as_ref().map(|st| st.code) == Some(StatusCode::Error as i32);
+            e.failed |= s.span.status_code == StatusCode::Error as i32;
             match side {
                 Side::Client => update_client(set, e, s),
                 Side::Server => update_server(set, e, s),
@@ -335,11 +365,8 @@ impl Graph {
 /// at `offset` (0: client, 1: server) of each dimension's pair.
 fn set_dimensions(dims: &[String], e: &mut Edge, s: &SpanRef, offset: usize) {
     for (i, dim) in dims.iter().enumerate() {
-        let found = [s.resource, s.span.attributes.as_slice()]
-            .into_iter()
-            .find_map(|a| pdata::attr(a, dim));
-        if let Some(v) = found {
-            e.set_dimension(2 * i + offset, value_as_string(Some(v)));
+        if let Some(v) = s.attr(dim) {
+            e.set_dimension(2 * i + offset, v);
         }
     }
 }
@@ -348,15 +375,13 @@ fn update_client(set: &Settings, e: &mut Edge, s: &SpanRef) {
     e.client = s.service.clone();
     e.client_latency = seconds(s.span);
     set_dimensions(&set.dimensions, e, s, 0);
-    let span_attrs = [s.span.attributes.as_slice()];
-    if let Some((i, v)) = first_match(&set.peer_attributes, &span_attrs) {
+    if let Some((i, v)) = first_match(&set.peer_attributes, |k| s.span_attr(k)) {
         if e.peer.as_ref().is_none_or(|(p, _)| i <= *p) {
             e.peer = Some((i, v));
         }
     }
     // A database call has no server span: the client span tells both sides.
-    let both = [s.resource, s.span.attributes.as_slice()];
-    if let Some((_, db)) = first_match(&set.database_attributes, &both) {
+    if let Some((_, db)) = first_match(&set.database_attributes, |k| s.attr(k)) {
         e.connection_type = ConnectionType::Database;
         e.server = Arc::from(db);
         e.server_latency = e.client_latency;

@@ -39,6 +39,7 @@ pub use graph::{SERIES_CEILING, UNKNOWN_NODE, USER_NODE};
 
 use ferrotel_config::ConfigErrors;
 use ferrotel_core::featuregate::{global, GateSpec, Stage};
+use ferrotel_core::span_view::resource_spans;
 use ferrotel_core::{
     Batch, Connector, CreateContext, Data, Factory, FactoryInfo, PipelineError, RequestMeta,
     Routed, Signal, Stability,
@@ -153,15 +154,16 @@ impl ServiceGraph {
 
 impl Connector for ServiceGraph {
     fn consume(&self, batch: Batch, out: &mut Vec<Routed>) -> Result<(), PipelineError> {
-        let data = batch
-            .view()
-            .map_err(|e| PipelineError::Permanent(e.to_string()))?;
-        let Data::Traces(req) = data else {
+        if batch.signal() != Signal::Traces {
             return Ok(());
-        };
+        }
+        // Read in its encoded form (decoding every span would cost more than pairing them).
+        let bytes = batch.encoded();
+        let entries =
+            resource_spans(&bytes).map_err(|e| PipelineError::Permanent(e.to_string()))?;
         let now = (self.clock)();
         let mut graph = self.lock();
-        graph.add(req, now);
+        graph.add(&entries, now);
         if graph.flushes_every_batch() {
             let metrics = graph.metrics(now);
             drop(graph);

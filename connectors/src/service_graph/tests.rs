@@ -187,7 +187,7 @@ fn pairs_a_client_and_its_server_span_in_one_batch() {
         // Spans of a resource without service.name are skipped.
         (&[("host.name", "h")], vec![client(2, 2, 1)]),
     ]);
-    g.add(&req, T0);
+    g.add_request(&req, T0);
     assert_eq!(
         g.store().len(),
         0,
@@ -227,13 +227,13 @@ fn pairs_a_client_and_its_server_span_in_one_batch() {
 #[test]
 fn pairs_across_batches_in_either_order() {
     let (mut g, t) = graph("{}");
-    g.add(&of("web", vec![client(1, 1, 10)]), T0);
+    g.add_request(&of("web", vec![client(1, 1, 10)]), T0);
     assert_eq!(g.store().len(), 1);
     assert!(g.metrics(T0).is_none(), "nothing until the edge completes");
-    g.add(&of("api", vec![server(1, 1, 5)]), T0 + 100 * MS);
+    g.add_request(&of("api", vec![server(1, 1, 5)]), T0 + 100 * MS);
     // The other order: the server span first.
-    g.add(&of("api", vec![server(2, 7, 5)]), T0 + 200 * MS);
-    g.add(&of("web", vec![client(2, 7, 20)]), T0 + 300 * MS);
+    g.add_request(&of("api", vec![server(2, 7, 5)]), T0 + 200 * MS);
+    g.add_request(&of("web", vec![client(2, 7, 20)]), T0 + 300 * MS);
     assert_eq!(g.store().len(), 0);
     let out = g.metrics(T0 + SEC).unwrap();
     assert_eq!(count(&out, REQUEST_TOTAL, &WEB_API), Some(2));
@@ -252,9 +252,9 @@ fn pairs_across_batches_in_either_order() {
 #[test]
 fn a_client_span_pairs_only_with_its_own_child_in_its_own_trace() {
     let (mut g, _) = graph("{}");
-    g.add(&of("web", vec![client(1, 1, 10)]), T0);
+    g.add_request(&of("web", vec![client(1, 1, 10)]), T0);
     // Same parent id, other trace; other parent id, same trace.
-    g.add(&of("api", vec![server(2, 1, 5), server(1, 2, 5)]), T0);
+    g.add_request(&of("api", vec![server(2, 1, 5), server(1, 2, 5)]), T0);
     assert_eq!(g.store().len(), 3);
     assert!(g.metrics(T0).is_none());
 }
@@ -267,7 +267,7 @@ fn an_expired_client_edge_goes_to_its_peer_as_a_virtual_node() {
         &[("db.system", "redis"), ("peer.service", "payments")],
     );
     let bare = client(2, 2, 10);
-    g.add(&of("web", vec![peer, bare]), T0);
+    g.add_request(&of("web", vec![peer, bare]), T0);
     assert!(g.tick(T0 + SEC).is_none(), "not expired at exactly ttl");
     assert_eq!(g.store().len(), 2);
     g.tick(T0 + 3 * SEC);
@@ -296,7 +296,7 @@ fn an_expired_client_edge_goes_to_its_peer_as_a_virtual_node() {
 fn a_root_server_span_gets_the_user_client() {
     let (mut g, _) = graph("{store: {ttl: 1s}, virtual_node_extra_label: true}");
     // A root server span (no parent) and one whose parent is not a client span.
-    g.add(&of("api", vec![server(1, 0, 40), server(2, 9, 40)]), T0);
+    g.add_request(&of("api", vec![server(1, 0, 40), server(2, 9, 40)]), T0);
     g.tick(T0 + 5 * SEC);
     let out = g.metrics(T0 + 5 * SEC).unwrap();
     let user = [
@@ -320,8 +320,8 @@ fn a_root_server_span_gets_the_user_client() {
 fn no_virtual_nodes_without_peer_attributes() {
     let (mut g, t) = graph("{store: {ttl: 1s}, virtual_node_peer_attributes: []}");
     let peer = with_attrs(client(1, 1, 30), &[("peer.service", "payments")]);
-    g.add(&of("web", vec![peer]), T0);
-    g.add(&of("api", vec![server(2, 0, 30)]), T0);
+    g.add_request(&of("web", vec![peer]), T0);
+    g.add_request(&of("api", vec![server(2, 0, 30)]), T0);
     g.tick(T0 + 5 * SEC);
     assert!(g.metrics(T0 + 5 * SEC).is_none());
     assert_eq!(
@@ -337,7 +337,7 @@ fn a_database_call_is_an_edge_at_once() {
         client(1, 1, 8),
         &[("db.name", "orders"), ("peer.service", "pg")],
     );
-    g.add(&of("api", vec![call]), T0);
+    g.add_request(&of("api", vec![call]), T0);
     assert_eq!(g.store().len(), 0, "no server span awaited");
     let out = g.metrics(T0).unwrap();
     let db = [
@@ -355,9 +355,9 @@ fn a_database_call_is_an_edge_at_once() {
         client(1, 1, 8),
         &[("db.name", "old"), ("db.namespace", "new")],
     );
-    g.add(&of("api", vec![call]), T0);
+    g.add_request(&of("api", vec![call]), T0);
     let attrs = [("service.name", "api"), ("db.name", "from-resource")];
-    g.add(&traces(vec![(&attrs, vec![client(2, 2, 1)])]), T0);
+    g.add_request(&traces(vec![(&attrs, vec![client(2, 2, 1)])]), T0);
     let out = g.metrics(T0).unwrap();
     assert_eq!(count(&out, REQUEST_TOTAL, &[("server", "new")]), Some(1));
     assert_eq!(
@@ -370,11 +370,11 @@ fn a_database_call_is_an_edge_at_once() {
 #[test]
 fn a_producer_and_its_consumer_are_a_messaging_system_edge() {
     let (mut g, _) = graph("{}");
-    g.add(
+    g.add_request(
         &of("orders", vec![span(SpanKind::Producer, 1, 1, 0, 2)]),
         T0,
     );
-    g.add(
+    g.add_request(
         &of("billing", vec![span(SpanKind::Consumer, 1, 50, 1, 300)]),
         T0,
     );
@@ -388,7 +388,7 @@ fn a_producer_and_its_consumer_are_a_messaging_system_edge() {
     assert_eq!(hist(&out, REQUEST_SERVER, &edge).sum, Some(0.3));
     // Internal spans are not part of an edge.
     let (mut g, t) = graph("{}");
-    g.add(
+    g.add_request(
         &of("orders", vec![span(SpanKind::Internal, 1, 1, 0, 2)]),
         T0,
     );
@@ -402,14 +402,14 @@ fn a_producer_and_its_consumer_are_a_messaging_system_edge() {
 #[test]
 fn an_error_on_either_side_fails_the_request() {
     let (mut g, _) = graph("{}");
-    g.add(
+    g.add_request(
         &of(
             "web",
             vec![failed(client(1, 1, 5)), client(2, 2, 5), client(3, 3, 5)],
         ),
         T0,
     );
-    g.add(
+    g.add_request(
         &of(
             "api",
             vec![server(1, 1, 5), failed(server(2, 2, 5)), server(3, 3, 5)],
@@ -441,9 +441,9 @@ fn dimensions_are_prefixed_by_side_and_the_resource_wins() {
     };
     let s = |trace, id| with_attrs(server(trace, id, 5), &[("region", "us")]);
     // One edge client first, one server first: the same series.
-    g.add(&traces(vec![(&web, vec![c(1, 1)])]), T0);
-    g.add(&traces(vec![(&api, vec![s(1, 1), s(2, 2)])]), T0);
-    g.add(&traces(vec![(&web, vec![c(2, 2)])]), T0);
+    g.add_request(&traces(vec![(&web, vec![c(1, 1)])]), T0);
+    g.add_request(&traces(vec![(&api, vec![s(1, 1), s(2, 2)])]), T0);
+    g.add_request(&traces(vec![(&web, vec![c(2, 2)])]), T0);
     let out = g.metrics(T0).unwrap();
     let Some(metric::Data::Sum(sum)) = &find(&out, REQUEST_TOTAL).unwrap().data else {
         panic!()
@@ -468,7 +468,7 @@ fn dimensions_are_prefixed_by_side_and_the_resource_wins() {
 #[test]
 fn a_full_store_drops_new_spans_unless_its_oldest_edge_expired() {
     let (mut g, t) = graph("{store: {ttl: 1s, max_items: 2}}");
-    g.add(
+    g.add_request(
         &of(
             "web",
             vec![client(1, 1, 5), client(2, 2, 5), client(3, 3, 5)],
@@ -481,16 +481,16 @@ fn a_full_store_drops_new_spans_unless_its_oldest_edge_expired() {
         1.0
     );
     // A span of an edge already stored is not dropped: it completes it.
-    g.add(&of("api", vec![server(1, 1, 5)]), T0);
+    g.add_request(&of("api", vec![server(1, 1, 5)]), T0);
     assert_eq!(g.store().len(), 1);
-    g.add(&of("web", vec![client(4, 4, 5)]), T0 + 500 * MS);
-    g.add(&of("web", vec![client(5, 5, 5)]), T0 + 600 * MS);
+    g.add_request(&of("web", vec![client(4, 4, 5)]), T0 + 500 * MS);
+    g.add_request(&of("web", vec![client(5, 5, 5)]), T0 + 600 * MS);
     assert_eq!(
         self_metric(&t, "otelcol_connector_servicegraph_dropped_spans"),
         2.0
     );
     // Past the ttl of the oldest edge, a new span takes its place.
-    g.add(&of("web", vec![client(6, 6, 5)]), T0 + 1100 * MS);
+    g.add_request(&of("web", vec![client(6, 6, 5)]), T0 + 1100 * MS);
     assert_eq!(g.store().len(), 2);
     assert_eq!(
         self_metric(&t, "otelcol_connector_servicegraph_expired_edges"),
@@ -522,7 +522,7 @@ fn a_flood_of_unique_traces_cannot_grow_the_store_past_max_items() {
                 s
             })
             .collect();
-        g.add(&of("web", spans), T0 + batch * MS);
+        g.add_request(&of("web", spans), T0 + batch * MS);
         assert!(g.store().len() <= 100);
         assert!(g.store().queued() <= 2 * 100 + 64);
     }
@@ -546,8 +546,8 @@ fn completed_edges_do_not_grow_the_order_queue() {
         c.span_id = vec![1; 8];
         let mut s = server(0, 1, 1);
         s.trace_id = c.trace_id.clone();
-        g.add(&of("web", vec![c]), T0);
-        g.add(&of("api", vec![s]), T0);
+        g.add_request(&of("web", vec![c]), T0);
+        g.add_request(&of("api", vec![s]), T0);
     }
     assert_eq!(g.store().len(), 0);
     assert!(g.store().queued() <= 64, "{}", g.store().queued());
@@ -560,7 +560,7 @@ fn a_flood_of_unique_services_cannot_grow_the_series_past_the_ceiling() {
     let (mut g, t) = graph_with(Settings::new(&config("{}")).with_series_limit(10));
     for i in 0..50u8 {
         let db = with_attrs(client(i, 1, 1), &[("db.name", &format!("db-{i}"))]);
-        g.add(&of("web", vec![db]), T0);
+        g.add_request(&of("web", vec![db]), T0);
     }
     let out = g.metrics(T0).unwrap();
     let Some(metric::Data::Sum(sum)) = &find(&out, REQUEST_TOTAL).unwrap().data else {
@@ -573,7 +573,7 @@ fn a_flood_of_unique_services_cannot_grow_the_series_past_the_ceiling() {
     assert_eq!(self_metric(&t, dropped), 40.0);
     // A known series still counts.
     let again = with_attrs(client(0, 1, 1), &[("db.name", "db-0")]);
-    g.add(&of("web", vec![again]), T0);
+    g.add_request(&of("web", vec![again]), T0);
     let out = g.metrics(T0).unwrap();
     assert_eq!(count(&out, REQUEST_TOTAL, &[("server", "db-0")]), Some(2));
 }
@@ -584,14 +584,14 @@ fn the_loops_run_at_their_intervals() {
         "{metrics_flush_interval: 10s, store_expiration_loop: 2s, cache_loop: 1m,
           store: {ttl: 1s}}",
     );
-    g.add(
+    g.add_request(
         &of(
             "web",
             vec![with_attrs(client(1, 1, 5), &[("db.name", "pg")])],
         ),
         T0,
     );
-    g.add(&of("web", vec![client(2, 2, 5)]), T0);
+    g.add_request(&of("web", vec![client(2, 2, 5)]), T0);
     assert!(g.tick(T0 + SEC).is_none(), "neither loop is due");
     assert!(g.tick(T0 + 3 * SEC).is_none(), "expiry ran, no flush yet");
     assert_eq!(
@@ -617,7 +617,7 @@ fn the_loops_run_at_their_intervals() {
 #[test]
 fn timestamps_are_shifted_by_the_offset() {
     let (mut g, _) = graph("{metrics_timestamp_offset: 30s}");
-    g.add(
+    g.add_request(
         &of(
             "web",
             vec![with_attrs(client(1, 1, 5), &[("db.name", "pg")])],
@@ -636,7 +636,7 @@ fn timestamps_are_shifted_by_the_offset() {
 fn exponential_histograms_when_configured() {
     let (mut g, _) = graph("{exponential_histogram_max_size: 10}");
     let spans = (1..=3).map(|i| with_attrs(client(i, i, u64::from(i) * 100), &[("db.name", "pg")]));
-    g.add(&of("web", spans.collect()), T0);
+    g.add_request(&of("web", spans.collect()), T0);
     let out = g.metrics(T0).unwrap();
     let m = find(&out, REQUEST_CLIENT).unwrap();
     let Some(metric::Data::ExponentialHistogram(h)) = &m.data else {
@@ -654,8 +654,8 @@ fn exponential_histograms_when_configured() {
 fn configured_buckets_are_in_seconds() {
     let (mut g, _) = graph(&testdata("readme.yaml"));
     let web = [("service.name", "web"), ("dimension-1", "blue")];
-    g.add(&traces(vec![(&web, vec![client(1, 1, 300)])]), T0);
-    g.add(&of("api", vec![server(1, 1, 250)]), T0);
+    g.add_request(&traces(vec![(&web, vec![client(1, 1, 300)])]), T0);
+    g.add_request(&of("api", vec![server(1, 1, 250)]), T0);
     let out = g.metrics(T0).unwrap();
     let p = hist(&out, REQUEST_SERVER, &[("client_dimension-1", "blue")]);
     assert_eq!(p.explicit_bounds, vec![0.1, 0.25, 1.0, 5.0, 10.0]);

@@ -25,6 +25,8 @@ use std::collections::{BTreeMap, HashMap};
 pub const OVERFLOW_ATTRIBUTE: &str = "otel.metric.overflow";
 /// Cannot be produced by [`Identity::key`] (which starts every part with a name and `=`).
 const OVERFLOW_KEY: &str = "\u{1}overflow";
+/// Dimension positions written as one character in series keys (see [`Identity::key_into`]).
+const POSITIONS: u32 = 0xC000;
 /// The scope of the emitted metrics, as otelcol names it.
 const SCOPE_NAME: &str = "spanmetricsconnector";
 const SCOPE_NAME_KEY: &str = "span.instrumentation.scope.name";
@@ -194,8 +196,9 @@ fn push_encoded(key: &mut String, bytes: &[u8]) {
     }
 }
 
-/// The dimensions of one series, in output order.
-struct Identity<'a>(Vec<(&'a str, Val<'a>)>);
+/// The dimensions of one series, in output order: each with its position in the list of
+/// possible dimensions (defaults, configured, scope), its name and value.
+struct Identity<'a>(Vec<(u32, &'a str, Val<'a>)>);
 
 impl Identity<'_> {
     /// The series key, written into `key`: unique per set of names and values (a string
@@ -203,9 +206,16 @@ impl Identity<'_> {
     /// whether it was read encoded or decoded).
     fn key_into(&self, key: &mut String) {
         key.clear();
-        for (name, val) in &self.0 {
-            key.push_str(name);
-            key.push('=');
+        for (position, name, val) in &self.0 {
+            // The position stands for the name (one character): keys stay short and differ
+            // early. Positions past the table (the scope's) are written by name.
+            match char::from_u32(0x100 + position) {
+                Some(c) if *position < POSITIONS => key.push(c),
+                _ => {
+                    key.push_str(name);
+                    key.push('=');
+                }
+            }
             match val {
                 Val::Str(s) => push_text(key, s),
                 Val::Any(any_value::Value::StringValue(s)) => push_text(key, s),
@@ -224,7 +234,7 @@ impl Identity<'_> {
     fn attributes(&self) -> Vec<KeyValue> {
         self.0
             .iter()
-            .map(|(name, val)| match val {
+            .map(|(_, name, val)| match val {
                 Val::Str(s) => pdata::kv_str(name, s),
                 Val::Any(v) => KeyValue {
                     key: name.to_string(),
@@ -264,17 +274,19 @@ impl<'a> SpanRef<'a> {
         let code = status::StatusCode::try_from(self.span.status_code)
             .unwrap_or(status::StatusCode::Unset);
         let mut out = Vec::with_capacity(4 + dims.len());
-        for (name, v) in [
+        let defaults = [
             (SERVICE_NAME, self.service),
             (SPAN_NAME, self.span.name),
             (SPAN_KIND, kind.as_str_name()),
             (STATUS_CODE, code.as_str_name()),
-        ] {
+        ];
+        for (i, (name, v)) in defaults.into_iter().enumerate() {
             if !s.exclude.iter().any(|e| e == name) {
-                out.push((name, Val::Str(v)));
+                out.push((i as u32, name, Val::Str(v)));
             }
         }
-        for d in dims {
+        for (i, d) in dims.iter().enumerate() {
+            let position = u32::try_from(4 + i).unwrap_or(POSITIONS);
             let found = self
                 .span
                 .attribute(&d.name)
@@ -282,8 +294,8 @@ impl<'a> SpanRef<'a> {
                 .map(Val::from)
                 .or_else(|| pdata::attr(self.resource, &d.name).map(Val::Any));
             match (found, &d.default) {
-                (Some(v), _) => out.push((d.name.as_str(), v)),
-                (None, Some(default)) => out.push((d.name.as_str(), Val::Str(default))),
+                (Some(v), _) => out.push((position, d.name.as_str(), v)),
+                (None, Some(default)) => out.push((position, d.name.as_str(), Val::Str(default))),
                 (None, None) => {}
             }
         }
@@ -291,9 +303,9 @@ impl<'a> SpanRef<'a> {
             .scope
             .filter(|sc| !sc.name.is_empty() && s.scopes.contains(&sc.name))
         {
-            out.push((SCOPE_NAME_KEY, Val::Str(&scope.name)));
+            out.push((POSITIONS, SCOPE_NAME_KEY, Val::Str(&scope.name)));
             if !scope.version.is_empty() {
-                out.push((SCOPE_VERSION_KEY, Val::Str(&scope.version)));
+                out.push((POSITIONS, SCOPE_VERSION_KEY, Val::Str(&scope.version)));
             }
         }
         Identity(out)
@@ -334,6 +346,55 @@ struct SeriesMap<A>(BTreeMap<String, Series<A>>);
 impl<A> Default for SeriesMap<A> {
     fn default() -> Self {
         SeriesMap(BTreeMap::new())
+    }
+}
+
+/// Counting the spans of one resource: the aggregator's parts `add_span` needs.
+struct Counting<'a> {
+    set: &'a Settings,
+    bounds: Bounds<'a>,
+    total: &'a mut usize,
+    /// Where each span's series key is written.
+    key: &'a mut String,
+    r: &'a mut ResourceState,
+}
+
+impl Counting<'_> {
+    fn add_span(&mut self, s: &SpanRef, now: u64) {
+        let (set, b, key) = (self.set, self.bounds, &mut *self.key);
+        let (r, total) = (&mut *self.r, &mut *self.total);
+        let value = duration(s.span, set.unit_nanos);
+        let calls_id = s.identity(set, &set.calls_dims, None);
+        calls_id.key_into(key);
+        let calls = r
+            .calls
+            .get_or_create((&calls_id, key), now, (b, total), || 0);
+        calls.value += 1;
+        calls.add_exemplar(set.exemplars, s.span, value);
+        if let Some(layout) = &set.layout {
+            // Usually the histogram has the calls' dimensions (and key): identify the span once.
+            let own = (!set.same_dims).then(|| s.identity(set, &set.hist_dims, None));
+            if let Some(id) = &own {
+                id.key_into(key);
+            }
+            let h = r.durations.get_or_create(
+                (own.as_ref().unwrap_or(&calls_id), key),
+                now,
+                (b, total),
+                || layout.new_histogram(),
+            );
+            h.value.observe(value);
+            h.add_exemplar(set.exemplars, s.span, value);
+        }
+        if set.events {
+            for event in s.span.events() {
+                let id = s.identity(set, &set.event_dims, Some(&event));
+                id.key_into(key);
+                let e = r.events.get_or_create((&id, key), now, (b, total), || 0);
+                e.value += 1;
+                e.add_exemplar(set.exemplars, s.span, value);
+            }
+        }
     }
 }
 
@@ -461,6 +522,21 @@ impl Aggregator {
             };
             let key = self.resource_key(attrs);
             self.ensure_resource(&key, attrs);
+            // The resource's state is looked up once for all its spans.
+            let Some(r) = self.resources.get_mut(&key) else {
+                continue;
+            };
+            let mut counting = Counting {
+                set: &self.settings,
+                bounds: Bounds {
+                    limit: self.settings.series_limit,
+                    ceiling: self.settings.ceiling,
+                    overflowed: &self.meters.overflowed,
+                },
+                total: &mut self.total,
+                key: &mut self.key_buf,
+                r,
+            };
             for ss in &entry.scopes {
                 for span in &ss.spans {
                     let s = SpanRef {
@@ -469,7 +545,7 @@ impl Aggregator {
                         resource: attrs,
                         scope: ss.scope.as_ref(),
                     };
-                    self.add_span(&key, &s, now);
+                    counting.add_span(&s, now);
                 }
             }
         }
@@ -486,52 +562,6 @@ impl Aggregator {
         let bytes = req.encode_to_vec();
         let entries = ferrotel_core::span_view::resource_spans(&bytes).unwrap();
         self.add(&entries, now);
-    }
-
-    fn add_span(&mut self, resource: &str, s: &SpanRef, now: u64) {
-        let set = &self.settings;
-        let Some(r) = self.resources.get_mut(resource) else {
-            return;
-        };
-        let value = duration(s.span, set.unit_nanos);
-        let b = Bounds {
-            limit: set.series_limit,
-            ceiling: set.ceiling,
-            overflowed: &self.meters.overflowed,
-        };
-        let total = &mut self.total;
-        let key = &mut self.key_buf;
-        let calls_id = s.identity(set, &set.calls_dims, None);
-        calls_id.key_into(key);
-        let calls = r
-            .calls
-            .get_or_create((&calls_id, key), now, (b, total), || 0);
-        calls.value += 1;
-        calls.add_exemplar(set.exemplars, s.span, value);
-        if let Some(layout) = &set.layout {
-            // Usually the histogram has the calls' dimensions (and key): identify the span once.
-            let own = (!set.same_dims).then(|| s.identity(set, &set.hist_dims, None));
-            if let Some(id) = &own {
-                id.key_into(key);
-            }
-            let h = r.durations.get_or_create(
-                (own.as_ref().unwrap_or(&calls_id), key),
-                now,
-                (b, total),
-                || layout.new_histogram(),
-            );
-            h.value.observe(value);
-            h.add_exemplar(set.exemplars, s.span, value);
-        }
-        if set.events {
-            for event in s.span.events() {
-                let id = s.identity(set, &set.event_dims, Some(&event));
-                id.key_into(key);
-                let e = r.events.get_or_create((&id, key), now, (b, total), || 0);
-                e.value += 1;
-                e.add_exemplar(set.exemplars, s.span, value);
-            }
-        }
     }
 
     /// The resource's identity: its key attributes (all by default), sorted.
