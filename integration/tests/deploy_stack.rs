@@ -511,7 +511,7 @@ fn dashboard_queries() -> Vec<String> {
         }
         assert!(out.len() > before, "{file} has no queries");
     }
-    assert!(out.len() >= 28, "{} dashboard queries", out.len());
+    assert!(out.len() >= 31, "{} dashboard queries", out.len());
     out
 }
 

@@ -1,9 +1,11 @@
-//! RED metrics from spans, read the way their consumers read them: the OpenTelemetry SDK sends
-//! spans to the ferrotel binary, the span_metrics connector turns them into metrics for the
-//! prometheus exporter, a real Prometheus (Debian package) scrapes it, and the test issues the
-//! PromQL that Jaeger's Monitor tab (SPM) sends with the settings of Jaeger's own SPM example
-//! (`PROMETHEUS_QUERY_NAMESPACE=traces_span_metrics`, normalized calls and duration, latency
-//! unit ms), checking the answers against the spans sent.
+//! RED metrics and the service graph from spans, read the way their consumers read them: the
+//! OpenTelemetry SDK sends spans to the ferrotel binary, the span_metrics and service_graph
+//! connectors turn them into metrics for the prometheus exporter, a real Prometheus (Debian
+//! package) scrapes it, and the test issues the PromQL that Jaeger's Monitor tab (SPM) sends with
+//! the settings of Jaeger's own SPM example (`PROMETHEUS_QUERY_NAMESPACE=traces_span_metrics`,
+//! normalized calls and duration, latency unit ms) and the per-edge queries of Grafana's
+//! service graph (request and failed rates, server latency), checking the answers against the
+//! spans sent.
 //!
 //! Rates: Prometheus extrapolates `rate()` over the part of the window it has samples for, so a
 //! rate alone is only approximately the count sent. Every series here goes through the same two
@@ -16,7 +18,10 @@ use ferrotel_integration::{
     base_config, eventually, http_get, metrics, proc_status_kib, span_request, startup, Collector,
     ReservedPort,
 };
-use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer, TracerProvider as _};
+use opentelemetry::trace::{
+    Span as _, SpanKind, Status, TraceContextExt as _, Tracer, TracerProvider as _,
+};
+use opentelemetry::{Context, KeyValue as SdkKeyValue};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
@@ -309,4 +314,134 @@ fn a_flood_of_unique_span_names_stays_within_the_cardinality_limit() {
         growth_mib < 16.0,
         "RSS grew by {growth_mib:.1} MiB ({rss_after_first} -> {rss_after_all} KiB) over 200k more unique span names"
     );
+}
+
+/// One round of service-graph traffic: `frontend` calls `checkout` 10 times (the server spans
+/// take 30 ms, 2 of them 300 ms; 3 fail on the server), and `checkout` calls its database
+/// once per request (`db.name` orders-db). Each service exports its spans in one request.
+fn send_graph_round(frontend: &SdkTracerProvider, checkout: &SdkTracerProvider) {
+    let (web, api) = (frontend.tracer("web"), checkout.tracer("express"));
+    let start = SystemTime::now() - Duration::from_secs(5);
+    for i in 0..10u64 {
+        let mut call = web
+            .span_builder("GET checkout")
+            .with_kind(SpanKind::Client)
+            .with_start_time(start)
+            .start(&web);
+        let parent = Context::new().with_remote_span_context(call.span_context().clone());
+        let mut served = api
+            .span_builder("GET /cart")
+            .with_kind(SpanKind::Server)
+            .with_start_time(start)
+            .start_with_context(&api, &parent);
+        let server_cx = Context::new().with_remote_span_context(served.span_context().clone());
+        let mut query = api
+            .span_builder("SELECT orders")
+            .with_kind(SpanKind::Client)
+            .with_attributes([SdkKeyValue::new("db.name", "orders-db")])
+            .with_start_time(start)
+            .start_with_context(&api, &server_cx);
+        query.end_with_timestamp(start + Duration::from_millis(5));
+        if i < 3 {
+            served.set_status(Status::error("boom"));
+        }
+        let millis = if i < 2 { 300 } else { 30 };
+        served.end_with_timestamp(start + Duration::from_millis(millis));
+        call.end_with_timestamp(start + Duration::from_millis(millis + 2));
+    }
+    frontend.force_flush().expect("frontend spans exported");
+    checkout.force_flush().expect("checkout spans exported");
+}
+
+/// `client->server` -> value of each series of a query result.
+fn by_edge(result: &[Json]) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = result
+        .iter()
+        .map(|s| {
+            let m = &s["metric"];
+            let edge = format!(
+                "{}->{}",
+                m["client"].as_str().unwrap_or(""),
+                m["server"].as_str().unwrap_or("")
+            );
+            (edge, sample_value(s))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn grafana_service_graph_queries_return_the_edges_of_the_traces_sent() {
+    let (collector, prom) = start_stack(
+        "  servicegraph:\n    metrics_flush_interval: 1s\n",
+        "servicegraph",
+    );
+    let frontend = provider(collector.ports.http, "frontend");
+    let checkout = provider(collector.ports.http, "checkout");
+    let requests = "traces_service_graph_request_total";
+
+    // Two identical rounds, each scraped before the next (see the module doc).
+    send_graph_round(&frontend, &checkout);
+    wait_scraped(&prom, &collector, requests, 20.0);
+    send_graph_round(&frontend, &checkout);
+    wait_scraped(&prom, &collector, requests, 40.0);
+    frontend.shutdown().expect("frontend shut down");
+    checkout.shutdown().expect("checkout shut down");
+
+    // The counters: every call paired into its edge, the database call as a database edge.
+    let edge = |client: &str, server: &str, extra: &str| {
+        format!(
+            r#"sum(traces_service_graph_request_total{{client="{client}", server="{server}"{extra}}})"#
+        )
+    };
+    assert_eq!(prom.value(&edge("frontend", "checkout", "")), 20.0);
+    assert_eq!(
+        prom.value(&edge(
+            "checkout",
+            "orders-db",
+            r#", connection_type="database""#
+        )),
+        20.0
+    );
+    assert_eq!(
+        prom.value(r#"sum(traces_service_graph_request_failed_total{client="frontend", server="checkout"})"#),
+        6.0
+    );
+
+    // Grafana's service graph: request and failed rates per edge, in the ratio sent.
+    let rate = |metric: &str| {
+        by_edge(
+            &prom
+                .query(&format!("sum by (client, server) (rate({metric}[10m]))"))
+                .expect("rate query"),
+        )
+    };
+    let total = rate("traces_service_graph_request_total");
+    let failed = rate("traces_service_graph_request_failed_total");
+    let edges: Vec<&str> = total.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        edges,
+        ["checkout->orders-db", "frontend->checkout"],
+        "{total:?}"
+    );
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        close(failed[0].1 / total[1].1, 3.0 / 10.0),
+        "{failed:?} {total:?}"
+    );
+    assert!(close(total[0].1 / total[1].1, 1.0), "{total:?}");
+
+    // Server latency p90 per edge, in the default buckets (seconds): 8 of 10 calls at 30 ms,
+    // 2 in (0.2, 0.4], so rank 9 is 0.2 + 0.2 * (9 - 8) / 2 = 0.3.
+    let p90 = by_edge(
+        &prom
+            .query("histogram_quantile(0.9, sum by (client, server, le) (rate(traces_service_graph_request_server_seconds_bucket[10m])))")
+            .expect("latency query"),
+    );
+    let checkout_p90 = p90
+        .iter()
+        .find(|e| e.0 == "frontend->checkout")
+        .map(|e| e.1);
+    assert!(checkout_p90.is_some_and(|v| close(v, 0.3)), "{p90:?}");
 }

@@ -249,7 +249,7 @@ const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         key: "r",
-        title: "(r) RED metrics: the full pipeline (b) plus a traces pipeline into the span_metrics connector -> prometheus exporter",
+        title: "(r) RED metrics: the full pipeline (b) plus a traces pipeline into the span_metrics and service_graph connectors -> prometheus exporter",
         ferrotel_config: "connectors.yaml",
         http: false,
         gzip: false,
@@ -257,7 +257,7 @@ const SCENARIOS: &[Scenario] = &[
         who: &[Who::Ferrotel],
         ferrotel_cpus: &[],
         rotel_extra: &[],
-        note: "ferrotel only: Rotel has no connectors. The compose stack's shape: every accepted span goes through (b)'s sampled pipeline and, before sampling, through memory_limiter into span_metrics, whose series (per service, operation, kind and status) a prometheus exporter serves.",
+        note: "ferrotel only: Rotel has no connectors. The compose stack's shape: every accepted span goes through (b)'s sampled pipeline and, before sampling, through memory_limiter into span_metrics and service_graph, whose series (per service, operation, kind and status; per client-server edge) a prometheus exporter serves. The load generator's traces have server, database and downstream client spans, so service_graph pairs nothing across requests: its store fills with client spans waiting for servers and evicts them as virtual nodes, the costly case.",
     },
     Scenario {
         key: "s",
@@ -963,7 +963,7 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
     }
     if let Some(f) = find("r").and_then(|r| r.get(Who::Ferrotel)) {
         target(
-            "(r) >= 500k spans per CPU-second with the RED metrics connectors",
+            "(r) >= 500k spans per CPU-second with span_metrics and service_graph",
             si(f.items_per_cpu),
             Some(f.items_per_cpu >= 5e5),
         );
