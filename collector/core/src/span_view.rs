@@ -131,6 +131,28 @@ impl<'a> SpanView<'a> {
         find_attribute(self.raw, 9, key)
     }
 
+    /// The span's attributes in order, as (key, value); one pass over the span.
+    pub fn attributes(&self) -> impl Iterator<Item = (&'a [u8], Option<ValueView<'a>>)> + 'a {
+        attributes_of(self.raw, 9)
+    }
+
+    /// Of `keys`, the first (in `keys` order) the span has, with its index and value: what
+    /// looking each key up in turn finds, in one pass over the attributes.
+    pub fn first_of<K: AsRef<str>>(&self, keys: &[K]) -> Option<(usize, ValueView<'a>)> {
+        let mut best: Option<(usize, ValueView<'a>)> = None;
+        for (k, v) in self.attributes() {
+            let Some(v) = v else { continue };
+            let limit = best.map_or(keys.len(), |(i, _)| i);
+            if let Some(i) = keys[..limit]
+                .iter()
+                .position(|x| x.as_ref().as_bytes() == k)
+            {
+                best = Some((i, v));
+            }
+        }
+        best
+    }
+
     /// The span's events, in order; a malformed event ends the iteration.
     pub fn events(&self) -> impl Iterator<Item = EventView<'a>> + 'a {
         fields(self.raw)
@@ -166,25 +188,32 @@ fn status_code(status: &[u8]) -> Result<Option<i32>, WireError> {
 
 /// The value of the first `KeyValue` named `key` among the fields `number` of `msg`.
 fn find_attribute<'a>(msg: &'a [u8], number: u32, key: &str) -> Option<ValueView<'a>> {
-    for f in fields(msg).map_while(Result::ok) {
-        if f.number != number {
-            continue;
-        }
-        let Ok(kv) = f.bytes() else { continue };
-        let mut k: &[u8] = &[];
-        let mut v: &[u8] = &[];
-        for g in fields(kv).map_while(Result::ok) {
-            match (g.number, g.value) {
-                (1, FieldValue::Bytes(b)) => k = b,
-                (2, FieldValue::Bytes(b)) => v = b,
-                _ => {}
+    attributes_of(msg, number)
+        .find(|(k, _)| *k == key.as_bytes())
+        .and_then(|(_, v)| v)
+}
+
+/// The `KeyValue`s among the fields `number` of `msg`, as (key, value); a malformed one ends
+/// the iteration.
+fn attributes_of(
+    msg: &[u8],
+    number: u32,
+) -> impl Iterator<Item = (&[u8], Option<ValueView<'_>>)> + '_ {
+    fields(msg)
+        .map_while(Result::ok)
+        .filter(move |f| f.number == number)
+        .map_while(|f| f.bytes().ok())
+        .map(|kv| {
+            let (mut k, mut v): (&[u8], &[u8]) = (&[], &[]);
+            for g in fields(kv).map_while(Result::ok) {
+                match (g.number, g.value) {
+                    (1, FieldValue::Bytes(b)) => k = b,
+                    (2, FieldValue::Bytes(b)) => v = b,
+                    _ => {}
+                }
             }
-        }
-        if k == key.as_bytes() {
-            return value_view(v);
-        }
-    }
-    None
+            (k, value_view(v))
+        })
 }
 
 /// A string `AnyValue` (only field 1) borrowed; anything else kept encoded; `None` if empty
@@ -319,6 +348,12 @@ mod tests {
         assert!(matches!(retries, ValueView::Encoded(_)));
         assert_eq!(retries.to_value(), Some(any_value::Value::IntValue(3)));
         assert_eq!(s.attribute("missing"), None);
+        assert_eq!(
+            s.first_of(&["missing", "a", "retries"]),
+            Some((1, ValueView::Str("x")))
+        );
+        assert_eq!(s.first_of(&["retries", "a"]).map(|f| f.0), Some(0));
+        assert_eq!(s.first_of(&["missing"]), None);
         let events: Vec<_> = s.events().collect();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].name, "exception");

@@ -141,13 +141,33 @@ struct SpanRef<'a> {
     resource: &'a [KeyValue],
 }
 
+/// An attribute value as a string.
+fn view_string(v: ValueView) -> String {
+    match v {
+        ValueView::Str(s) => s.to_string(),
+        ValueView::Encoded(_) => value_as_string(v.to_value().as_ref()),
+    }
+}
+
 impl SpanRef<'_> {
     /// The span's attribute `key`, as a string.
     fn span_attr(&self, key: &str) -> Option<String> {
-        self.span.attribute(key).map(|v| match v {
-            ValueView::Str(s) => s.to_string(),
-            ValueView::Encoded(_) => value_as_string(v.to_value().as_ref()),
-        })
+        self.span.attribute(key).map(view_string)
+    }
+
+    /// Of `keys`, the first (in `keys` order) the span has; with its index.
+    fn span_first_of(&self, keys: &[String]) -> Option<(usize, String)> {
+        self.span.first_of(keys).map(|(i, v)| (i, view_string(v)))
+    }
+
+    /// Of `keys`, the first (in `keys` order) the resource or else the span has.
+    fn first_of(&self, keys: &[String]) -> Option<(usize, String)> {
+        let resource = first_match(keys, |k| self.resource_attr(k));
+        let limit = resource.as_ref().map_or(keys.len(), |(i, _)| *i + 1);
+        match self.span_first_of(&keys[..limit]) {
+            Some((i, v)) if resource.as_ref().is_none_or(|(r, _)| i < *r) => Some((i, v)),
+            _ => resource,
+        }
     }
 
     /// The resource's attribute `key`, as a string.
@@ -375,13 +395,13 @@ fn update_client(set: &Settings, e: &mut Edge, s: &SpanRef) {
     e.client = s.service.clone();
     e.client_latency = seconds(s.span);
     set_dimensions(&set.dimensions, e, s, 0);
-    if let Some((i, v)) = first_match(&set.peer_attributes, |k| s.span_attr(k)) {
+    if let Some((i, v)) = s.span_first_of(&set.peer_attributes) {
         if e.peer.as_ref().is_none_or(|(p, _)| i <= *p) {
             e.peer = Some((i, v));
         }
     }
     // A database call has no server span: the client span tells both sides.
-    if let Some((_, db)) = first_match(&set.database_attributes, |k| s.attr(k)) {
+    if let Some((_, db)) = s.first_of(&set.database_attributes) {
         e.connection_type = ConnectionType::Database;
         e.server = Arc::from(db);
         e.server_latency = e.client_latency;
