@@ -131,8 +131,9 @@ impl<'a> SpanView<'a> {
         find_attribute(self.raw, 9, key)
     }
 
-    /// The span's attributes in order, as (key, value); one pass over the span.
-    pub fn attributes(&self) -> impl Iterator<Item = (&'a [u8], Option<ValueView<'a>>)> + 'a {
+    /// The span's attributes in order, as (key, encoded `AnyValue`); one pass over the span
+    /// (see [`value_view`] for a value).
+    pub fn attributes(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
         attributes_of(self.raw, 9)
     }
 
@@ -141,12 +142,15 @@ impl<'a> SpanView<'a> {
     pub fn first_of<K: AsRef<str>>(&self, keys: &[K]) -> Option<(usize, ValueView<'a>)> {
         let mut best: Option<(usize, ValueView<'a>)> = None;
         for (k, v) in self.attributes() {
-            let Some(v) = v else { continue };
             let limit = best.map_or(keys.len(), |(i, _)| i);
-            if let Some(i) = keys[..limit]
+            let Some(i) = keys[..limit]
                 .iter()
                 .position(|x| x.as_ref().as_bytes() == k)
-            {
+            else {
+                continue;
+            };
+            // Only a matching attribute's value is read.
+            if let Some(v) = value_view(v) {
                 best = Some((i, v));
             }
         }
@@ -190,15 +194,12 @@ fn status_code(status: &[u8]) -> Result<Option<i32>, WireError> {
 fn find_attribute<'a>(msg: &'a [u8], number: u32, key: &str) -> Option<ValueView<'a>> {
     attributes_of(msg, number)
         .find(|(k, _)| *k == key.as_bytes())
-        .and_then(|(_, v)| v)
+        .and_then(|(_, v)| value_view(v))
 }
 
-/// The `KeyValue`s among the fields `number` of `msg`, as (key, value); a malformed one ends
-/// the iteration.
-fn attributes_of(
-    msg: &[u8],
-    number: u32,
-) -> impl Iterator<Item = (&[u8], Option<ValueView<'_>>)> + '_ {
+/// The `KeyValue`s among the fields `number` of `msg`, as (key, encoded value); a malformed
+/// one ends the iteration.
+fn attributes_of(msg: &[u8], number: u32) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
     fields(msg)
         .map_while(Result::ok)
         .filter(move |f| f.number == number)
@@ -212,13 +213,13 @@ fn attributes_of(
                     _ => {}
                 }
             }
-            (k, value_view(v))
+            (k, v)
         })
 }
 
-/// A string `AnyValue` (only field 1) borrowed; anything else kept encoded; `None` if empty
-/// (an attribute without a value, as decoding gives).
-fn value_view(encoded: &[u8]) -> Option<ValueView<'_>> {
+/// An encoded `AnyValue`: a string (only field 1) borrowed; anything else kept encoded; `None`
+/// if empty (an attribute without a value, as decoding gives).
+pub fn value_view(encoded: &[u8]) -> Option<ValueView<'_>> {
     let mut it = fields(encoded);
     match (it.next(), it.next()) {
         (None, _) => None,
