@@ -228,3 +228,46 @@ fn real_world_configs_load_or_name_a_missing_type() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The OpenTelemetry demo's `connectors:` section, taken unchanged from its collector config
+/// (the rest of that config needs receivers ferrotel lacks), wired the way the demo wires it:
+/// traces export to the connector, a metrics pipeline receives from it.
+#[test]
+fn the_otel_demos_connectors_section_loads_unchanged() {
+    let text = std::fs::read_to_string(corpus().join("realworld/otel-demo_otelcol-config.yaml"))
+        .expect("demo config");
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("demo yaml");
+    let connectors = &doc["connectors"];
+    let names: Vec<String> = connectors
+        .as_mapping()
+        .expect("a connectors section")
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    assert_eq!(names, ["span_metrics"], "the demo's connectors changed");
+    let config = format!(
+        "receivers: {{otlp: {{protocols: {{grpc: {{endpoint: 127.0.0.1:0}}}}}}}}\n\
+         exporters: {{debug: {{}}}}\n\
+         connectors:\n{}\n\
+         service:\n  pipelines:\n    traces: {{receivers: [otlp], exporters: [debug, span_metrics]}}\n    metrics: {{receivers: [otlp, span_metrics], exporters: [debug]}}\n",
+        serde_yaml_ng::to_string(connectors)
+            .expect("section")
+            .lines()
+            .map(|l| format!("  {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("demo-connectors.yaml");
+    std::fs::write(&path, &config).expect("write");
+    let out = ferrotel(&[
+        "validate".into(),
+        "--config".into(),
+        path.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{config}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
