@@ -9,9 +9,11 @@
 //!
 //! Rates: Prometheus extrapolates `rate()` over the part of the window it has samples for, so a
 //! rate alone is only approximately the count sent. Every series here goes through the same two
-//! scrapes (the same spans are sent twice, each time in one request and one flush), so the
-//! extrapolation is the same factor for all of them: ratios of rates (error rate, one operation
-//! against another, quantiles) are exact, and the raw counters are checked for the exact counts.
+//! rounds (the same spans are sent twice, each time in one request and one flush), so the
+//! extrapolation is nearly the same factor for all of them: ratios of rates (error rate, one
+//! operation against another, quantiles) are checked to 1% (a scrape may see one series of a
+//! flush a scrape before another, which moves its window slightly), and the raw counters are
+//! checked for the exact counts.
 
 use ferrotel_integration::prometheus::{sample_value, JaegerSpm, Prometheus};
 use ferrotel_integration::{
@@ -104,8 +106,9 @@ fn by_operation(result: &[Json]) -> Vec<(String, f64)> {
     out
 }
 
+/// Equal to 1% (see the module doc).
 fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    (a - b).abs() <= 0.01 * b.abs()
 }
 
 /// A collector: otlp -> traces -> `connectors` -> metrics -> prometheus exporter; and the
