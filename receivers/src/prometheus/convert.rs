@@ -193,7 +193,7 @@ pub fn build(
 fn start_time_metric(rows: &[Row], re: &Regex) -> Result<u64, String> {
     rows.iter()
         .find(|r| !r.stale && re.is_match(&r.name))
-        .map(|r| (r.value * 1e9) as u64)
+        .map(|r| secs_to_ns(r.value))
         .ok_or_else(|| "start time metric not found".to_string())
 }
 
@@ -405,6 +405,17 @@ fn emit_scope(
     }
 }
 
+/// Seconds as a float to nanoseconds, as otelcol's `timestampFromFloat64` (whole seconds,
+/// then the fraction truncated to nanoseconds).
+pub fn secs_to_ns(secs: f64) -> u64 {
+    if !(secs > 0.0) || !secs.is_finite() {
+        return 0;
+    }
+    let whole = secs.trunc();
+    let frac = ((secs - whole) * 1e9) as u64;
+    (whole as u64).saturating_mul(1_000_000_000).saturating_add(frac)
+}
+
 fn ns(ms: i64) -> u64 {
     (ms.max(0) as u64).saturating_mul(1_000_000)
 }
@@ -427,7 +438,7 @@ fn emit_family(
             ctx.fixed_start,
             created,
         ) {
-            (_, Some(c)) if c > 0.0 => (c * 1e9) as u64,
+            (_, Some(c)) if c > 0.0 => secs_to_ns(c),
             (Some(s), _) => s,
             _ => starts.start((key_name.clone(), attrs.to_vec()), ts, obs),
         };
