@@ -413,7 +413,9 @@ pub fn secs_to_ns(secs: f64) -> u64 {
     }
     let whole = secs.trunc();
     let frac = ((secs - whole) * 1e9) as u64;
-    (whole as u64).saturating_mul(1_000_000_000).saturating_add(frac)
+    (whole as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(frac)
 }
 
 fn ns(ms: i64) -> u64 {
@@ -433,15 +435,14 @@ fn emit_family(
         f.name.clone()
     };
     let key_name = format!("{scope_key}\u{0}{}", f.name);
-    let mut st =
-        |attrs: &[(String, String)], ts: u64, obs: Option<Observed>, created: Option<f64>| match (
-            ctx.fixed_start,
-            created,
-        ) {
-            (_, Some(c)) if c > 0.0 => secs_to_ns(c),
-            (Some(s), _) => s,
-            _ => starts.start((key_name.clone(), attrs.to_vec()), ts, obs),
-        };
+    let mut st = |attrs: &[(String, String)],
+                  ts: u64,
+                  obs: Option<Observed>,
+                  created: Option<f64>| match (ctx.fixed_start, created) {
+        (_, Some(c)) if c > 0.0 => secs_to_ns(c),
+        (Some(s), _) => s,
+        _ => starts.start((key_name.clone(), attrs.to_vec()), ts, obs),
+    };
     let data = match kind {
         Kind::Counter | Kind::Info | Kind::StateSet => {
             let points = f

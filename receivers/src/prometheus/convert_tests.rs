@@ -110,7 +110,10 @@ fn types_values_resource_and_attributes_are_otelcols() {
     assert_eq!(attr_str(a, "server.port"), Some("9100"));
     assert_eq!(attr_str(a, "url.scheme"), Some("http"));
     assert_eq!(attr_str(a, "region"), Some("eu"));
-    let scope = req.resource_metrics[0].scope_metrics[0].scope.as_ref().unwrap();
+    let scope = req.resource_metrics[0].scope_metrics[0]
+        .scope
+        .as_ref()
+        .unwrap();
     assert_eq!(scope.name, SCOPE_NAME);
     assert_eq!(scope.version, "1.2.3");
     assert!(metrics(&req).iter().all(|m| m.name != "target_info"));
@@ -119,7 +122,10 @@ fn types_values_resource_and_attributes_are_otelcols() {
     assert_eq!(c.description, "Requests.");
     let sum = sum_points(c);
     assert!(sum.is_monotonic);
-    assert_eq!(sum.aggregation_temporality, AggregationTemporality::Cumulative as i32);
+    assert_eq!(
+        sum.aggregation_temporality,
+        AggregationTemporality::Cumulative as i32
+    );
     let p = &sum.data_points[0];
     assert_eq!(value(p), 10.0);
     assert_eq!(p.time_unix_nano, 1_000_000_000);
@@ -132,7 +138,10 @@ fn types_values_resource_and_attributes_are_otelcols() {
     let g = gauge_points(metric(&req, "temperature"));
     assert_eq!(value(&g.data_points[0]), 21.5);
     assert_eq!(g.data_points[0].start_time_unix_nano, 0);
-    assert_eq!(value(&gauge_points(metric(&req, "untyped_thing")).data_points[0]), 3.0);
+    assert_eq!(
+        value(&gauge_points(metric(&req, "untyped_thing")).data_points[0]),
+        3.0
+    );
 
     let metric::Data::Histogram(h) = metric(&req, "latency_seconds").data.as_ref().unwrap() else {
         panic!("not a histogram");
@@ -153,14 +162,19 @@ fn types_values_resource_and_attributes_are_otelcols() {
     assert_eq!(sp.quantile_values[1].value, 0.9);
 
     for name in ["up", "scrape_duration_seconds"] {
-        assert!(metrics(&req).iter().all(|m| m.name != name), "{name} is added by the scrape loop");
+        assert!(
+            metrics(&req).iter().all(|m| m.name != name),
+            "{name} is added by the scrape loop"
+        );
     }
 }
 
 #[test]
 fn start_times_persist_and_reset_when_a_counter_goes_down() {
     let mut s = scraper("localhost:1");
-    let body = |v: u32| format!("# TYPE c_total counter\nc_total {v}\n# TYPE h histogram\nh_bucket{{le=\"+Inf\"}} {v}\nh_sum {v}\nh_count {v}\n");
+    let body = |v: u32| {
+        format!("# TYPE c_total counter\nc_total {v}\n# TYPE h histogram\nh_bucket{{le=\"+Inf\"}} {v}\nh_sum {v}\nh_count {v}\n")
+    };
     let start = |req: &ExportMetricsServiceRequest| {
         sum_points(metric(req, "c_total")).data_points[0].start_time_unix_nano
     };
@@ -172,10 +186,20 @@ fn start_times_persist_and_reset_when_a_counter_goes_down() {
     let r2 = s.scrape(&body(8), Format::Text, 2_000);
     let r3 = s.scrape(&body(2), Format::Text, 3_000);
     let r4 = s.scrape(&body(4), Format::Text, 4_000);
-    assert_eq!([start(&r1), start(&r2), start(&r3), start(&r4)], [1, 1, 3, 3].map(|x| x * 1_000_000_000));
-    assert_eq!([hstart(&r1), hstart(&r2), hstart(&r3), hstart(&r4)], [1, 1, 3, 3].map(|x| x * 1_000_000_000));
+    assert_eq!(
+        [start(&r1), start(&r2), start(&r3), start(&r4)],
+        [1, 1, 3, 3].map(|x| x * 1_000_000_000)
+    );
+    assert_eq!(
+        [hstart(&r1), hstart(&r2), hstart(&r3), hstart(&r4)],
+        [1, 1, 3, 3].map(|x| x * 1_000_000_000)
+    );
     let res = r1.resource_metrics[0].resource.as_ref().unwrap();
-    assert_eq!(attr_str(&res.attributes, "server.address"), None, "localhost is not discernible");
+    assert_eq!(
+        attr_str(&res.attributes, "server.address"),
+        None,
+        "localhost is not discernible"
+    );
 }
 
 #[test]
@@ -199,11 +223,18 @@ fn openmetrics_counter_uses_family_name_created_and_unit() {
 #[test]
 fn vanished_series_are_stale_points() {
     let mut s = scraper("h:1");
-    s.scrape("# TYPE c counter\nc{x=\"1\"} 1\nc{x=\"2\"} 2\n", Format::Text, 1_000);
+    s.scrape(
+        "# TYPE c counter\nc{x=\"1\"} 1\nc{x=\"2\"} 2\n",
+        Format::Text,
+        1_000,
+    );
     let req = s.scrape("# TYPE c counter\nc{x=\"1\"} 1\n", Format::Text, 2_000);
     let pts = &sum_points(metric(&req, "c")).data_points;
     assert_eq!(pts.len(), 2);
-    let stale = pts.iter().find(|p| attr_str(&p.attributes, "x") == Some("2")).unwrap();
+    let stale = pts
+        .iter()
+        .find(|p| attr_str(&p.attributes, "x") == Some("2"))
+        .unwrap();
     assert_eq!(stale.flags, 1);
     assert_eq!(stale.value, None);
     assert_eq!(stale.start_time_unix_nano, 1_000_000_000);
@@ -230,20 +261,37 @@ fn scope_labels_make_scopes_and_otel_scope_info_their_attributes() {
 #[test]
 fn start_time_metric_sets_every_cumulative_start() {
     let mut s = scraper("h:1");
-    s.settings.start_time_metric = Some(Regex::new(crate::prometheus::config::DEFAULT_START_TIME_METRIC_REGEX).unwrap());
-    let req = s.scrape("process_start_time_seconds 400\n# TYPE c counter\nc 1\n", Format::Text, 1_000_000);
-    assert_eq!(sum_points(metric(&req, "c")).data_points[0].start_time_unix_nano, 400_000_000_000);
+    s.settings.start_time_metric =
+        Some(Regex::new(crate::prometheus::config::DEFAULT_START_TIME_METRIC_REGEX).unwrap());
+    let req = s.scrape(
+        "process_start_time_seconds 400\n# TYPE c counter\nc 1\n",
+        Format::Text,
+        1_000_000,
+    );
+    assert_eq!(
+        sum_points(metric(&req, "c")).data_points[0].start_time_unix_nano,
+        400_000_000_000
+    );
     let exp = parse("c 1\n", Format::Text).unwrap();
     let rows = append(&s.job, &s.target, &exp, 1).unwrap();
-    let meta = MetaLookup { current: &exp.meta, previous: &exp.meta };
+    let meta = MetaLookup {
+        current: &exp.meta,
+        previous: &exp.meta,
+    };
     let e = build(&rows, &meta, &s.target, &s.settings, &mut s.starts).unwrap_err();
     assert_eq!(e, "start time metric not found");
 }
 
 #[test]
 fn suffix_trimming_is_otelcols() {
-    assert_eq!(trim_suffixes("http_requests_total", Kind::Counter, ""), "http_requests");
-    assert_eq!(trim_suffixes("req_duration_seconds", Kind::Histogram, "seconds"), "req_duration");
+    assert_eq!(
+        trim_suffixes("http_requests_total", Kind::Counter, ""),
+        "http_requests"
+    );
+    assert_eq!(
+        trim_suffixes("req_duration_seconds", Kind::Histogram, "seconds"),
+        "req_duration"
+    );
     assert_eq!(trim_suffixes("up_total", Kind::Gauge, ""), "up_total");
     assert_eq!(trim_suffixes("seconds", Kind::Gauge, "seconds"), "seconds");
 }
