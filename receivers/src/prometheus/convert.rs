@@ -408,7 +408,7 @@ fn emit_scope(
 /// Seconds as a float to nanoseconds, as otelcol's `timestampFromFloat64` (whole seconds,
 /// then the fraction truncated to nanoseconds).
 pub fn secs_to_ns(secs: f64) -> u64 {
-    if !(secs > 0.0) || !secs.is_finite() {
+    if secs.is_nan() || secs <= 0.0 || !secs.is_finite() {
         return 0;
     }
     let whole = secs.trunc();

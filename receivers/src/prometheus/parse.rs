@@ -224,9 +224,7 @@ pub fn valid_label_name(s: &str) -> bool {
 
 /// A sample line: `name{labels} value [timestamp] [# exemplar]`.
 fn sample(line: &str, format: Format) -> Result<Sample, String> {
-    let name_end = line
-        .find(|c: char| c == '{' || c == ' ' || c == '\t')
-        .unwrap_or(line.len());
+    let name_end = line.find(['{', ' ', '\t']).unwrap_or(line.len());
     let name = &line[..name_end];
     if !valid_metric_name(name) {
         return Err(format!("invalid metric name {name:?}"));

@@ -177,7 +177,7 @@ fn gauge_value(r: &ResourceMetrics, name: &str) -> Option<f64> {
     }
 }
 
-fn up_of<'a>(all: &'a [ResourceMetrics], inst: &str) -> Vec<f64> {
+fn up_of(all: &[ResourceMetrics], inst: &str) -> Vec<f64> {
     all.iter()
         .filter(|r| instance(r) == inst)
         .filter_map(|r| gauge_value(r, "up"))
