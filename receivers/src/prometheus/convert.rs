@@ -422,6 +422,28 @@ fn ns(ms: i64) -> u64 {
     (ms.max(0) as u64).saturating_mul(1_000_000)
 }
 
+/// Start times of one family's cumulative points.
+struct Starter<'a> {
+    fixed: Option<u64>,
+    starts: &'a mut StartTimes,
+    family: String,
+}
+
+impl Starter<'_> {
+    /// `_created` first, then `use_start_time_metric`'s value, else the cache.
+    fn start(&mut self, g: &Group, observed: Option<Observed>) -> u64 {
+        match (self.fixed, g.created) {
+            (_, Some(c)) if c > 0.0 => secs_to_ns(c),
+            (Some(s), _) => s,
+            _ => self.starts.start(
+                (self.family.clone(), g.attrs.clone()),
+                ns(g.ts_ms),
+                observed,
+            ),
+        }
+    }
+}
+
 fn emit_family(
     f: Family,
     scope_key: &str,
@@ -434,73 +456,36 @@ fn emit_family(
     } else {
         f.name.clone()
     };
-    let key_name = format!("{scope_key}\u{0}{}", f.name);
-    let mut st = |attrs: &[(String, String)],
-                  ts: u64,
-                  obs: Option<Observed>,
-                  created: Option<f64>| match (ctx.fixed_start, created) {
-        (_, Some(c)) if c > 0.0 => secs_to_ns(c),
-        (Some(s), _) => s,
-        _ => starts.start((key_name.clone(), attrs.to_vec()), ts, obs),
+    let mut st = Starter {
+        fixed: ctx.fixed_start,
+        starts,
+        family: format!("{scope_key}\u{0}{}", f.name),
     };
+    let cumulative = AggregationTemporality::Cumulative as i32;
     let data = match kind {
-        Kind::Counter | Kind::Info | Kind::StateSet => {
-            let points = f
-                .groups
-                .iter()
-                .filter_map(|g| {
-                    let obs = (!g.stale).then_some(Observed {
-                        value: g.value?,
-                        sum: 0.0,
-                    });
-                    let start = st(&g.attrs, ns(g.ts_ms), obs, g.created);
-                    number_point(g, start)
-                })
-                .collect();
-            metric::Data::Sum(Sum {
-                data_points: points,
-                aggregation_temporality: AggregationTemporality::Cumulative as i32,
-                is_monotonic: kind == Kind::Counter,
-            })
-        }
+        Kind::Counter | Kind::Info | Kind::StateSet => metric::Data::Sum(Sum {
+            data_points: sum_points(&f.groups, &mut st),
+            aggregation_temporality: cumulative,
+            is_monotonic: kind == Kind::Counter,
+        }),
         Kind::Gauge | Kind::Unknown => metric::Data::Gauge(Gauge {
             data_points: f.groups.iter().filter_map(|g| number_point(g, 0)).collect(),
         }),
-        Kind::Histogram => {
-            let points = f
+        Kind::Histogram => metric::Data::Histogram(Histogram {
+            data_points: f
                 .groups
                 .iter()
-                .filter_map(|g| {
-                    let obs = (!g.stale).then_some(Observed {
-                        value: g.count?,
-                        sum: g.sum.unwrap_or(0.0),
-                    });
-                    let start = st(&g.attrs, ns(g.ts_ms), obs, g.created);
-                    histogram_point(g, start)
-                })
-                .collect();
-            metric::Data::Histogram(Histogram {
-                data_points: points,
-                aggregation_temporality: AggregationTemporality::Cumulative as i32,
-            })
-        }
-        Kind::Summary => {
-            let points = f
+                .filter_map(|g| histogram_point(g, st.start(g, count_and_sum(g)?)))
+                .collect(),
+            aggregation_temporality: cumulative,
+        }),
+        Kind::Summary => metric::Data::Summary(Summary {
+            data_points: f
                 .groups
                 .iter()
-                .filter_map(|g| {
-                    let obs = (!g.stale).then_some(Observed {
-                        value: g.count?,
-                        sum: g.sum.unwrap_or(0.0),
-                    });
-                    let start = st(&g.attrs, ns(g.ts_ms), obs, g.created);
-                    summary_point(g, start)
-                })
-                .collect();
-            metric::Data::Summary(Summary {
-                data_points: points,
-            })
-        }
+                .filter_map(|g| summary_point(g, st.start(g, count_and_sum(g)?)))
+                .collect(),
+        }),
         Kind::GaugeHistogram => return None,
     };
     Some(Metric {
@@ -510,6 +495,29 @@ fn emit_family(
         metadata: vec![],
         data: Some(data),
     })
+}
+
+fn sum_points(groups: &[Group], st: &mut Starter) -> Vec<NumberDataPoint> {
+    groups
+        .iter()
+        .filter_map(|g| {
+            let observed = (!g.stale).then_some(Observed {
+                value: g.value?,
+                sum: 0.0,
+            });
+            number_point(g, st.start(g, observed))
+        })
+        .collect()
+}
+
+/// What reset detection compares for a histogram or summary (None for a stale point); the
+/// outer None: the point has no `_count` and is dropped.
+fn count_and_sum(g: &Group) -> Option<Option<Observed>> {
+    let count = g.count?;
+    Some((!g.stale).then_some(Observed {
+        value: count,
+        sum: g.sum.unwrap_or(0.0),
+    }))
 }
 
 fn attributes(g: &Group) -> Vec<KeyValue> {
