@@ -24,7 +24,8 @@ use super::adjust::{Observed, StartTimes};
 use super::discovery::Target;
 use super::parse::{Kind, Meta};
 use super::rows::Row;
-use ferrotel_core::pdata::kv_str;
+use ferrotel_core::pdata::{kv_str, str_value, upsert};
+use ferrotel_core::prom_units::word_to_ucum as unit_word_to_ucum;
 use ferrotel_core::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_core::proto::common::v1::{InstrumentationScope, KeyValue};
 use ferrotel_core::proto::metrics::v1::{
@@ -93,8 +94,11 @@ fn family_of(name: &str, meta: &MetaLookup) -> (String, Meta) {
     }
     for s in SUFFIXES {
         if let Some(base) = name.strip_suffix(s) {
-            if let Some(m) = meta.get(base) {
-                return (base.to_string(), m.clone());
+            match meta.get(base) {
+                // A gauge family holds only the sample of its own name.
+                Some(m) if matches!(m.kind, Kind::Gauge | Kind::Unknown) => break,
+                Some(m) => return (base.to_string(), m.clone()),
+                None => {}
             }
         }
     }
@@ -122,11 +126,51 @@ struct Family {
     index: HashMap<Vec<(String, String)>, usize>,
 }
 
-#[derive(Debug, Default)]
-struct ScopeAcc {
+/// A scope as otelcol tells them apart: `otel_scope_name`, `otel_scope_version`,
+/// `otel_scope_schema_url`, and every other `otel_scope_<key>` label as attribute `<key>`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct ScopeId {
     name: String,
     version: String,
+    schema_url: String,
     attrs: Vec<(String, String)>,
+}
+
+impl ScopeId {
+    fn of(labels: &[(String, String)]) -> ScopeId {
+        let mut id = ScopeId::default();
+        for (n, v) in labels {
+            match n.as_str() {
+                "otel_scope_name" => id.name = v.clone(),
+                "otel_scope_version" => id.version = v.clone(),
+                "otel_scope_schema_url" => id.schema_url = v.clone(),
+                _ => {
+                    if let Some(key) = n.strip_prefix("otel_scope_") {
+                        id.attrs.push((key.to_string(), v.clone()));
+                    }
+                }
+            }
+        }
+        id
+    }
+
+    fn same_scope(&self, other: &ScopeId) -> bool {
+        self.name == other.name
+            && self.version == other.version
+            && self.schema_url == other.schema_url
+    }
+
+    fn is_empty(&self) -> bool {
+        self.name.is_empty()
+            && self.version.is_empty()
+            && self.schema_url.is_empty()
+            && self.attrs.is_empty()
+    }
+}
+
+#[derive(Debug, Default)]
+struct ScopeAcc {
+    id: ScopeId,
     families: Vec<Family>,
     index: HashMap<String, usize>,
 }
@@ -136,6 +180,8 @@ struct ResourceAcc {
     job: String,
     instance: String,
     info: Vec<(String, String)>,
+    /// `otel_scope_info` attributes by scope (labels of the scope's samples win).
+    scope_info: Vec<(ScopeId, Vec<(String, String)>)>,
     scopes: Vec<ScopeAcc>,
 }
 
@@ -160,7 +206,11 @@ pub fn build(
     };
     let mut resources: Vec<ResourceAcc> = vec![];
     for r in rows {
-        let (job, instance) = (label(&r.labels, "job"), label(&r.labels, "instance"));
+        // A sample without job or instance (federation) belongs to its target's.
+        let job = Some(label(&r.labels, "job")).filter(|j| !j.is_empty());
+        let instance = Some(label(&r.labels, "instance")).filter(|i| !i.is_empty());
+        let job = job.unwrap_or_else(|| target.label("job"));
+        let instance = instance.unwrap_or_else(|| target.label("instance"));
         let i = match resources
             .iter()
             .position(|x| x.job == job && x.instance == instance)
@@ -198,35 +248,34 @@ fn start_time_metric(rows: &[Row], re: &Regex) -> Result<u64, String> {
 }
 
 fn add_row(res: &mut ResourceAcc, r: &Row, meta: &MetaLookup) {
-    let scope_name = label(&r.labels, "otel_scope_name").to_string();
-    let scope_version = label(&r.labels, "otel_scope_version").to_string();
     if r.name == "target_info" {
         res.info = attrs_without(&r.labels, &["job", "instance"]);
         return;
     }
-    let si = match res
-        .scopes
-        .iter()
-        .position(|s| s.name == scope_name && s.version == scope_version)
-    {
+    let id = ScopeId::of(&r.labels);
+    if r.name == "otel_scope_info" {
+        let attrs = r
+            .labels
+            .iter()
+            .filter(|(n, _)| {
+                !matches!(n.as_str(), "job" | "instance") && !n.starts_with("otel_scope_")
+            })
+            .cloned()
+            .collect();
+        res.scope_info.push((id, attrs));
+        return;
+    }
+    let si = match res.scopes.iter().position(|s| s.id == id) {
         Some(i) => i,
         None => {
             res.scopes.push(ScopeAcc {
-                name: scope_name,
-                version: scope_version,
+                id,
                 ..Default::default()
             });
             res.scopes.len() - 1
         }
     };
     let scope = &mut res.scopes[si];
-    if r.name == "otel_scope_info" {
-        scope.attrs = attrs_without(
-            &r.labels,
-            &["job", "instance", "otel_scope_name", "otel_scope_version"],
-        );
-        return;
-    }
     let (fname, fmeta) = family_of(&r.name, meta);
     let fi = match scope.index.get(&fname) {
         Some(&i) => i,
@@ -259,16 +308,16 @@ fn add_to_family(f: &mut Family, r: &Row) {
         Kind::Summary => "quantile",
         _ => "",
     };
-    let attrs = attrs_without(
-        &r.labels,
-        &[
-            "job",
-            "instance",
-            "otel_scope_name",
-            "otel_scope_version",
-            special,
-        ],
-    );
+    let attrs: Vec<(String, String)> = r
+        .labels
+        .iter()
+        .filter(|(n, _)| {
+            !matches!(n.as_str(), "job" | "instance")
+                && n != special
+                && !n.starts_with("otel_scope_")
+        })
+        .cloned()
+        .collect();
     let gi = match f.index.get(&attrs) {
         Some(&i) => i,
         None => {
@@ -290,6 +339,8 @@ fn add_to_family(f: &mut Family, r: &Row) {
         }
         (Kind::Histogram | Kind::GaugeHistogram | Kind::Summary, "_sum") => g.sum = Some(r.value),
         (Kind::Histogram | Kind::GaugeHistogram | Kind::Summary, "_count") => {
+            // otelcol takes the point's time from `_count`, the one required sample.
+            g.ts_ms = r.ts_ms;
             g.count = Some(r.value)
         }
         (Kind::Histogram | Kind::GaugeHistogram, "_bucket") => {
@@ -323,11 +374,21 @@ fn emit_resource(
     starts: &mut StartTimes,
 ) -> ResourceMetrics {
     let mut attrs = resource_attributes(&r.job, &r.instance, &target.scheme);
-    attrs.extend(r.info.iter().map(|(k, v)| kv_str(k, v)));
+    for (k, v) in &r.info {
+        upsert(&mut attrs, k, str_value(v.as_str()));
+    }
+    let key = format!("{}\u{0}{}", r.job, r.instance);
     let scope_metrics = r
         .scopes
         .into_iter()
-        .map(|s| emit_scope(s, &r.job, &r.instance, ctx, starts))
+        .map(|mut s| {
+            for (id, info) in &r.scope_info {
+                if id.same_scope(&s.id) {
+                    merge_info(&mut s.id.attrs, info);
+                }
+            }
+            emit_scope(s, &key, ctx, starts)
+        })
         .filter(|s| !s.metrics.is_empty())
         .collect();
     ResourceMetrics {
@@ -375,33 +436,43 @@ fn discernible(host: &str) -> bool {
     }
 }
 
+/// Attributes of `otel_scope_info` under those of the scope's own labels.
+fn merge_info(attrs: &mut Vec<(String, String)>, info: &[(String, String)]) {
+    for (k, v) in info {
+        if !attrs.iter().any(|(n, _)| n == k) {
+            attrs.push((k.clone(), v.clone()));
+        }
+    }
+}
+
 fn emit_scope(
     s: ScopeAcc,
-    job: &str,
-    instance: &str,
+    resource_key: &str,
     ctx: &EmitCtx,
     starts: &mut StartTimes,
 ) -> ScopeMetrics {
-    let (name, version) = if s.name.is_empty() {
+    let id = &s.id;
+    let (name, version) = if id.is_empty() {
         (SCOPE_NAME.to_string(), ctx.settings.scope_version.clone())
     } else {
-        (s.name.clone(), s.version.clone())
+        (id.name.clone(), id.version.clone())
     };
-    let scope_key = format!("{job}\u{0}{instance}\u{0}{name}\u{0}{version}");
+    let scope_key = format!("{resource_key}\u{0}{id:?}");
+    let scope = InstrumentationScope {
+        name,
+        version,
+        attributes: id.attrs.iter().map(|(k, v)| kv_str(k, v)).collect(),
+        dropped_attributes_count: 0,
+    };
     let metrics = s
         .families
         .into_iter()
         .filter_map(|f| emit_family(f, &scope_key, ctx, starts))
         .collect();
     ScopeMetrics {
-        scope: Some(InstrumentationScope {
-            name,
-            version,
-            attributes: s.attrs.iter().map(|(k, v)| kv_str(k, v)).collect(),
-            dropped_attributes_count: 0,
-        }),
+        scope: Some(scope),
         metrics,
-        schema_url: String::new(),
+        schema_url: s.id.schema_url.clone(),
     }
 }
 
@@ -488,13 +559,14 @@ fn emit_family(
         }),
         Kind::GaugeHistogram => return None,
     };
-    Some(Metric {
+    let metric = Metric {
         name,
         description: f.meta.help.clone(),
-        unit: f.meta.unit.clone(),
-        metadata: vec![],
+        unit: unit_word_to_ucum(&f.meta.unit),
+        metadata: vec![kv_str("prometheus.type", kind.as_str())],
         data: Some(data),
-    })
+    };
+    (ferrotel_core::pdata::metric_points(&metric) > 0).then_some(metric)
 }
 
 fn sum_points(groups: &[Group], st: &mut Starter) -> Vec<NumberDataPoint> {
@@ -536,38 +608,32 @@ fn number_point(g: &Group, start: u64) -> Option<NumberDataPoint> {
     })
 }
 
-/// Cumulative `le` buckets to explicit bounds (without `+Inf`) and per-bucket counts; the
-/// last count is what `_count` has beyond the last finite bound. No `_count`: no point.
+/// Cumulative `le` buckets to explicit bounds (without a last `+Inf`) and per-bucket counts;
+/// the last count is what `_count` has beyond the last bound. No `_count`: no point. A stale
+/// point keeps its bounds with zero counts.
 fn histogram_point(g: &Group, start: u64) -> Option<HistogramDataPoint> {
     let count = g.count?;
     let mut buckets = g.bounds.clone();
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let finite: Vec<(f64, f64)> = buckets
-        .into_iter()
-        .filter(|(le, _)| le.is_finite())
-        .collect();
-    let mut counts = Vec::with_capacity(finite.len() + 1);
-    let mut prev = 0.0;
-    for (_, cum) in &finite {
-        counts.push((cum - prev).max(0.0) as u64);
-        prev = *cum;
-    }
-    if !finite.is_empty() || !g.bounds.is_empty() {
-        counts.push((count - prev).max(0.0) as u64);
+    if buckets.last().is_some_and(|(le, _)| *le == f64::INFINITY) {
+        buckets.pop();
     }
     let stale = g.stale;
+    let mut counts = Vec::with_capacity(buckets.len() + 1);
+    let mut prev = 0.0;
+    for (_, cum) in &buckets {
+        counts.push(if stale { 0 } else { (cum - prev) as u64 });
+        prev = *cum;
+    }
+    counts.push(if stale { 0 } else { (count - prev) as u64 });
     Some(HistogramDataPoint {
         attributes: attributes(g),
         start_time_unix_nano: start,
         time_unix_nano: ns(g.ts_ms),
         count: if stale { 0 } else { count as u64 },
         sum: if stale { None } else { g.sum },
-        bucket_counts: if stale { vec![] } else { counts },
-        explicit_bounds: if stale {
-            vec![]
-        } else {
-            finite.iter().map(|(le, _)| *le).collect()
-        },
+        bucket_counts: counts,
+        explicit_bounds: buckets.iter().map(|(le, _)| *le).collect(),
         exemplars: vec![],
         flags: if stale { NO_RECORDED_VALUE } else { 0 },
         min: None,
@@ -575,6 +641,7 @@ fn histogram_point(g: &Group, start: u64) -> Option<HistogramDataPoint> {
     })
 }
 
+/// Quantiles in order, `_sum`, `_count`; a stale point keeps its quantiles with value 0.
 fn summary_point(g: &Group, start: u64) -> Option<SummaryDataPoint> {
     let count = g.count?;
     let mut q = g.bounds.clone();
@@ -586,13 +653,13 @@ fn summary_point(g: &Group, start: u64) -> Option<SummaryDataPoint> {
         time_unix_nano: ns(g.ts_ms),
         count: if stale { 0 } else { count as u64 },
         sum: if stale { 0.0 } else { g.sum.unwrap_or(0.0) },
-        quantile_values: if stale {
-            vec![]
-        } else {
-            q.into_iter()
-                .map(|(quantile, value)| ValueAtQuantile { quantile, value })
-                .collect()
-        },
+        quantile_values: q
+            .into_iter()
+            .map(|(quantile, value)| ValueAtQuantile {
+                quantile,
+                value: if stale { 0.0 } else { value },
+            })
+            .collect(),
         flags: if stale { NO_RECORDED_VALUE } else { 0 },
     })
 }

@@ -209,7 +209,8 @@ fn openmetrics_counter_uses_family_name_created_and_unit() {
         foo_seconds_total{a=\"b\"} 17 1520879607.789\nfoo_seconds_created{a=\"b\"} 1520872607.123\n# EOF\n";
     let req = s.scrape(body, Format::OpenMetrics, 5);
     let m = metric(&req, "foo_seconds");
-    assert_eq!(m.unit, "seconds");
+    assert_eq!(m.unit, "s", "OpenMetrics unit words become UCUM");
+    assert_eq!(attr_str(&m.metadata, "prometheus.type"), Some("counter"));
     let p = &sum_points(m).data_points[0];
     assert_eq!(p.time_unix_nano, 1_520_879_607_789_000_000);
     // otelcol's float-seconds conversion truncates: .123 is 122999906 ns.
@@ -294,4 +295,69 @@ fn suffix_trimming_is_otelcols() {
     );
     assert_eq!(trim_suffixes("up_total", Kind::Gauge, ""), "up_total");
     assert_eq!(trim_suffixes("seconds", Kind::Gauge, "seconds"), "seconds");
+}
+
+#[test]
+fn histogram_edge_cases_are_otelcols() {
+    let mut s = scraper("h:1");
+    let body =
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_sum 4\nh_count 3\n\
+        # TYPE nb histogram\nnb_sum 2\nnb_count 5\n\
+        # TYPE nocount histogram\nnocount_bucket{le=\"+Inf\"} 1\n\
+        # TYPE g gauge\ng 1\ng_created 5\n";
+    let req = s.scrape(body, Format::Text, 1_000);
+    let hist = |req: &ExportMetricsServiceRequest, name: &str| match metric(req, name)
+        .data
+        .clone()
+        .unwrap()
+    {
+        metric::Data::Histogram(h) => h.data_points[0].clone(),
+        o => panic!("{o:?}"),
+    };
+    let nb = hist(&req, "nb");
+    assert_eq!(
+        (nb.explicit_bounds.len(), nb.bucket_counts.clone()),
+        (0, vec![5])
+    );
+    assert!(
+        metrics(&req).iter().all(|m| m.name != "nocount"),
+        "no _count: no point, no metric"
+    );
+    assert_eq!(value(&gauge_points(metric(&req, "g")).data_points[0]), 1.0);
+    assert_eq!(
+        value(&gauge_points(metric(&req, "g_created")).data_points[0]),
+        5.0
+    );
+    let req = s.scrape("# TYPE g gauge\ng 1\n", Format::Text, 2_000);
+    let stale = hist(&req, "h");
+    assert_eq!(stale.flags, 1);
+    assert_eq!(stale.explicit_bounds, vec![1.0]);
+    assert_eq!(stale.bucket_counts, vec![0, 0]);
+    assert_eq!((stale.count, stale.sum), (0, None));
+}
+
+#[test]
+fn otel_scope_labels_are_scope_attributes_and_federated_samples_keep_their_job() {
+    let mut s = scraper("h:1");
+    s.job.cfg.honor_labels = true;
+    let body = "a{otel_scope_name=\"lib\",otel_scope_schema_url=\"https://s\",otel_scope_team=\"x\",k=\"v\"} 1\n\
+        b{job=\"other\",instance=\"i:9\"} 2\nc{job=\"\",instance=\"\"} 3\n";
+    let req = s.scrape(body, Format::Text, 1);
+    assert_eq!(req.resource_metrics.len(), 2);
+    let first = &req.resource_metrics[0];
+    let sm = &first.scope_metrics[0];
+    assert_eq!(sm.schema_url, "https://s");
+    let scope = sm.scope.as_ref().unwrap();
+    assert_eq!(attr_str(&scope.attributes, "team"), Some("x"));
+    let p = &gauge_points(&sm.metrics[0]).data_points[0];
+    assert_eq!(attr_str(&p.attributes, "otel_scope_team"), None);
+    assert_eq!(attr_str(&p.attributes, "k"), Some("v"));
+    assert!(
+        metrics(&req).iter().any(|m| m.name == "c"),
+        "c has the target's job (empty labels are dropped)"
+    );
+    let other = &req.resource_metrics[1];
+    let a = &other.resource.as_ref().unwrap().attributes;
+    assert_eq!(attr_str(a, "service.name"), Some("other"));
+    assert_eq!(attr_str(a, "service.instance.id"), Some("i:9"));
 }

@@ -324,9 +324,7 @@ struct Report {
 fn report_rows(run: &JobRun, target: &Target, r: &Report, ts_ms: i64, extra: bool) -> Vec<Row> {
     let mut labels = target.labels.clone();
     for (k, v) in &run.job.external_labels {
-        if !labels.iter().any(|(n, _)| n == k) {
-            relabel::set(&mut labels, k, v.clone());
-        }
+        relabel::set(&mut labels, k, v.clone());
     }
     let mut values = vec![
         ("up", if r.up { 1.0 } else { 0.0 }),

@@ -49,6 +49,20 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Prometheus's name of the type (`model.MetricType`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+            Kind::GaugeHistogram => "gaugehistogram",
+            Kind::Summary => "summary",
+            Kind::Info => "info",
+            Kind::StateSet => "stateset",
+            Kind::Unknown => "unknown",
+        }
+    }
+
     fn parse(s: &str, format: Format) -> Option<Kind> {
         Some(match (s, format) {
             ("counter", _) => Kind::Counter,

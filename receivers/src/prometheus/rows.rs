@@ -59,10 +59,9 @@ pub fn append(
         };
         check_limits(job, &labels)?;
         let name = take_name(&mut labels);
+        // As otelcol's transaction: external labels are set over the sample's own.
         for (k, v) in &job.external_labels {
-            if !labels.iter().any(|(n, _)| n == k) {
-                set(&mut labels, k, v.clone());
-            }
+            set(&mut labels, k, v.clone());
         }
         let (ts_ms, own_ts) = match (job.cfg.honor_timestamps, s.timestamp_ms) {
             (true, Some(t)) => (t, true),
@@ -233,7 +232,7 @@ mod tests {
     }
 
     #[test]
-    fn target_labels_win_unless_honored_and_external_labels_fill_in() {
+    fn target_labels_win_unless_honored_and_external_labels_override() {
         let body = "m{job=\"x\",a=\"1\",e=\"\",cluster=\"mine\"} 5 1000\n";
         let exp = parse(body, Format::Text).unwrap();
         let (j, t) = job("job_name: j\nstatic_configs: [{targets: ['h:1']}]\n");
@@ -242,7 +241,7 @@ mod tests {
             rows[0].labels,
             l(&[
                 ("a", "1"),
-                ("cluster", "mine"),
+                ("cluster", "c1"),
                 ("exported_job", "x"),
                 ("instance", "h:1"),
                 ("job", "j")

@@ -161,7 +161,7 @@ pub async fn fetch(
     if gzip {
         body = gunzip(&body, limit)?;
     }
-    let format = format_of(&ct, job)?;
+    let format = format_of(&ct, job);
     let text = std::str::from_utf8(&body).map_err(|e| format!("body is not UTF-8: {e}"))?;
     let exposition = parse(text, format).map_err(|e| e.to_string())?;
     Ok(Scraped {
@@ -194,16 +194,15 @@ fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// The format of a response: by `Content-Type`; none: `fallback_scrape_protocol`, else an
-/// error as in Prometheus.
-fn format_of(ct: &str, job: &Job) -> Result<Format, String> {
+/// The format of a response: by `Content-Type`; none: `fallback_scrape_protocol`, which
+/// otelcol defaults to `PrometheusText0.0.4` for every scrape config.
+fn format_of(ct: &str, job: &Job) -> Format {
     if !ct.trim().is_empty() {
-        return Ok(Format::of_content_type(ct));
+        return Format::of_content_type(ct);
     }
     match job.cfg.fallback_scrape_protocol.as_deref() {
-        Some(p) if p.starts_with("OpenMetrics") => Ok(Format::OpenMetrics),
-        Some(_) => Ok(Format::Text),
-        None => Err("non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target".into()),
+        Some(p) if p.starts_with("OpenMetrics") => Format::OpenMetrics,
+        _ => Format::Text,
     }
 }
 
