@@ -501,17 +501,19 @@ struct Starter<'a> {
 }
 
 impl Starter<'_> {
-    /// `_created` first, then `use_start_time_metric`'s value, else the cache.
+    /// A point's own start is `use_start_time_metric`'s value, else its `_created`, else its
+    /// timestamp; the cache then keeps each series' first start until a reset, which starts
+    /// at the point's own start (its timestamp under `use_start_time_metric`), as otelcol's
+    /// start-time-metric and initial-point adjusters do.
     fn start(&mut self, g: &Group, observed: Option<Observed>) -> u64 {
-        match (self.fixed, g.created) {
-            (_, Some(c)) if c > 0.0 => secs_to_ns(c),
-            (Some(s), _) => s,
-            _ => self.starts.start(
-                (self.family.clone(), g.attrs.clone()),
-                ns(g.ts_ms),
-                observed,
-            ),
-        }
+        let ts = ns(g.ts_ms);
+        let own = g.created.filter(|c| *c != 0.0).map_or(ts, secs_to_ns);
+        let (initial, reset) = match self.fixed {
+            Some(s) => (s, ts),
+            None => (own, own),
+        };
+        let key = (self.family.clone(), g.attrs.clone());
+        self.starts.start(key, initial, reset, observed)
     }
 }
 
@@ -546,7 +548,7 @@ fn emit_family(
             data_points: f
                 .groups
                 .iter()
-                .filter_map(|g| histogram_point(g, st.start(g, count_and_sum(g)?)))
+                .filter_map(|g| histogram_point(g, st.start(g, count_and_sum(g, false)?)))
                 .collect(),
             aggregation_temporality: cumulative,
         }),
@@ -554,7 +556,7 @@ fn emit_family(
             data_points: f
                 .groups
                 .iter()
-                .filter_map(|g| summary_point(g, st.start(g, count_and_sum(g)?)))
+                .filter_map(|g| summary_point(g, st.start(g, count_and_sum(g, true)?)))
                 .collect(),
         }),
         Kind::GaugeHistogram => return None,
@@ -576,6 +578,7 @@ fn sum_points(groups: &[Group], st: &mut Starter) -> Vec<NumberDataPoint> {
             let observed = (!g.stale).then_some(Observed {
                 value: g.value?,
                 sum: 0.0,
+                summary: false,
             });
             number_point(g, st.start(g, observed))
         })
@@ -584,11 +587,12 @@ fn sum_points(groups: &[Group], st: &mut Starter) -> Vec<NumberDataPoint> {
 
 /// What reset detection compares for a histogram or summary (None for a stale point); the
 /// outer None: the point has no `_count` and is dropped.
-fn count_and_sum(g: &Group) -> Option<Option<Observed>> {
+fn count_and_sum(g: &Group, summary: bool) -> Option<Option<Observed>> {
     let count = g.count?;
     Some((!g.stale).then_some(Observed {
         value: count,
         sum: g.sum.unwrap_or(0.0),
+        summary,
     }))
 }
 

@@ -295,7 +295,26 @@ async fn scrape_loop(
         }
     }
     if !shutdown.is_cancelled() {
-        let rows = st.series.failed_scrape(now_ms());
+        // A target gone: its series and its scrape gauges end with staleness markers.
+        let ts_ms = now_ms();
+        let mut rows = st.series.failed_scrape(ts_ms);
+        let gone = Report {
+            up: false,
+            duration: Duration::ZERO,
+            scraped: 0,
+            post_relabel: 0,
+            series_added: 0,
+            body_bytes: 0,
+        };
+        rows.extend(
+            report_rows(&run, &target, &gone, ts_ms, shared.extra_metrics)
+                .into_iter()
+                .map(|r| Row {
+                    value: f64::NAN,
+                    stale: true,
+                    ..r
+                }),
+        );
         let previous = std::mem::take(&mut st.series.meta);
         let meta = MetaLookup {
             current: &HashMap::new(),

@@ -348,3 +348,58 @@ async fn vanished_series_and_a_failing_target_give_stale_points() {
     assert_eq!(sum.data_points[0].flags, 1);
     assert_eq!(attr_str(&sum.data_points[0].attributes, "k"), Some("a"));
 }
+
+#[tokio::test]
+async fn file_sd_targets_come_and_go_and_a_removed_target_ends_stale() {
+    let a = Server::start("text/plain", "ma 1\n").await;
+    let b = Server::start("text/plain", "mb 2\n").await;
+    let dir = std::env::temp_dir().join(format!("ferrotel-prom-sd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("targets.json");
+    let write = |addr: SocketAddr| {
+        let tmp = dir.join("targets.tmp");
+        std::fs::write(
+            &tmp,
+            format!(r#"[{{"targets":["{addr}"],"labels":{{"team":"t"}}}}]"#),
+        )
+        .unwrap();
+        std::fs::rename(&tmp, &file).unwrap();
+    };
+    write(a.addr);
+    let yaml = format!(
+        "config:\n  scrape_configs:\n    - job_name: sd\n      scrape_interval: 200ms\n      file_sd_configs: [{{files: ['{}/*.json'], refresh_interval: 1s}}]\n",
+        dir.display()
+    );
+    let mut h = start(&yaml).await;
+    let (ia, ib) = (a.addr.to_string(), b.addr.to_string());
+    h.collect(|all| !up_of(all, &ia).is_empty()).await;
+    write(b.addr);
+    let stale_up = |all: &[ResourceMetrics], inst: &str| {
+        all.iter().filter(|r| instance(r) == inst).any(|r| {
+            match find(r, "up").and_then(|m| m.data.as_ref()) {
+                Some(metric::Data::Gauge(g)) => g.data_points.iter().any(|p| p.flags == 1),
+                _ => false,
+            }
+        })
+    };
+    let all = h
+        .collect(|all| stale_up(all, &ia) && !up_of(all, &ib).is_empty())
+        .await;
+    h.rx.shutdown().await;
+    let gone = all.iter().find(|r| {
+        instance(r) == ia
+            && find(r, "ma").is_some_and(
+                |m| matches!(&m.data, Some(metric::Data::Gauge(g)) if g.data_points[0].flags == 1),
+            )
+    });
+    assert!(gone.is_some(), "ma of the removed target is stale");
+    let got_b = all
+        .iter()
+        .find(|r| instance(r) == ib && find(r, "mb").is_some())
+        .unwrap();
+    let Some(metric::Data::Gauge(g)) = &find(got_b, "mb").unwrap().data else {
+        panic!("gauge")
+    };
+    assert_eq!(attr_str(&g.data_points[0].attributes, "team"), Some("t"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
