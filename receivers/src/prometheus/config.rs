@@ -857,4 +857,20 @@ config:
         assert_eq!(job.external_labels, vec![("cluster".into(), "a".into())]);
         assert_eq!(job.cfg.params["module"], vec!["http_2xx".to_string()]);
     }
+
+    #[test]
+    fn dollar_dollar_in_the_collector_config_is_a_regex_group() {
+        let yaml = "config:\n  scrape_configs:\n  - job_name: j\n    static_configs: [{targets: ['h:1']}]\n    relabel_configs:\n    - source_labels: [__address__]\n      regex: '(.*):1'\n      target_label: host\n      replacement: 'x-$$1-$${1}'\n";
+        let mut v: Value = serde_yaml_ng::from_str(yaml).unwrap();
+        let mut found = ferrotel_config::Expansion::default();
+        ferrotel_config::expand_env(&mut v, "receivers.prometheus", &|_| None, &mut found);
+        assert!(found.errors.is_empty() && found.warnings.is_empty());
+        let c = decode_valid::<PrometheusConfig>("receivers.prometheus", &v)
+            .unwrap()
+            .0;
+        let p = c.config.unwrap();
+        let job = p.scrape_configs[0].resolve(&p.global).unwrap();
+        let t = super::super::discovery::targets(&job);
+        assert_eq!(t[0].label("host"), "x-h-h");
+    }
 }
