@@ -62,7 +62,7 @@ pub struct PrometheusConfig {
 pub struct PromConfig {
     pub global: GlobalConfig,
     pub scrape_configs: Vec<ScrapeConfig>,
-    /// Refused (not supported by ferrotel).
+    /// Files (the last path element may be a glob) each holding more `scrape_configs`.
     pub scrape_config_files: Vec<String>,
     /// Refused, as otelcol refuses them ("unsupported features").
     pub rule_files: Vec<String>,
@@ -644,9 +644,50 @@ impl Validate for PrometheusConfig {
     }
 }
 
+/// A `scrape_config_files` file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScrapeConfigFile {
+    #[serde(default)]
+    scrape_configs: Vec<ScrapeConfig>,
+}
+
+impl PromConfig {
+    /// The scrape configs of the `scrape_config_files` (read now), with their file's path.
+    pub fn file_scrape_configs(&self) -> Result<Vec<(String, ScrapeConfig)>, String> {
+        let mut out = vec![];
+        for pattern in &self.scrape_config_files {
+            if pattern
+                .rsplit_once('/')
+                .map_or(pattern.as_str(), |(d, _)| d)
+                .contains('*')
+            {
+                return Err(format!("{pattern:?}: only the file name may be a glob"));
+            }
+            for path in super::discovery::expand(pattern) {
+                if !std::path::Path::new(&path).exists() {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+                let f: ScrapeConfigFile =
+                    serde_yaml_ng::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+                out.extend(f.scrape_configs.into_iter().map(|sc| (path.clone(), sc)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every scrape config: those inline, then those of the files.
+    pub fn all_scrape_configs(&self) -> Result<Vec<ScrapeConfig>, String> {
+        let mut out = self.scrape_configs.clone();
+        out.extend(self.file_scrape_configs()?.into_iter().map(|(_, sc)| sc));
+        Ok(out)
+    }
+}
+
 impl Validate for PromConfig {
     fn validate(&self, v: &mut Validator<'_>) {
-        if self.scrape_configs.is_empty() {
+        if self.scrape_configs.is_empty() && self.scrape_config_files.is_empty() {
             v.report("no Prometheus scrape_configs or target_allocator set");
         }
         let mut unsupported = vec![];
@@ -668,9 +709,10 @@ impl Validate for PromConfig {
                 unsupported.join("\n\t")
             ));
         }
-        if !self.scrape_config_files.is_empty() {
-            v.report_at("scrape_config_files", "not supported by ferrotel");
-        }
+        let from_files = self.file_scrape_configs().unwrap_or_else(|e| {
+            v.report_at("scrape_config_files", e);
+            vec![]
+        });
         let g = &self.global;
         if g.scrape_timeout.0 > g.scrape_interval.0 {
             v.report_at(
@@ -679,9 +721,16 @@ impl Validate for PromConfig {
             );
         }
         let mut seen = std::collections::HashSet::new();
-        for (i, sc) in self.scrape_configs.iter().enumerate() {
-            let mut v = v.at("scrape_configs");
-            let mut v = v.item(i);
+        let inline = self
+            .scrape_configs
+            .iter()
+            .enumerate()
+            .map(|(i, sc)| (format!("scrape_configs[{i}]"), sc));
+        let files = from_files
+            .iter()
+            .map(|(path, sc)| (format!("scrape_config_files({path})"), sc));
+        for (at, sc) in inline.chain(files) {
+            let mut v = v.at(at);
             if sc.job_name.is_empty() {
                 v.report_at("job_name", "job_name is empty");
             } else if !seen.insert(sc.job_name.as_str()) {
@@ -872,5 +921,39 @@ config:
         let job = p.scrape_configs[0].resolve(&p.global).unwrap();
         let t = super::super::discovery::targets(&job);
         assert_eq!(t[0].label("host"), "x-h-h");
+    }
+
+    #[test]
+    fn scrape_config_files_add_jobs_and_are_checked() {
+        let dir = std::env::temp_dir().join(format!("ferrotel-prom-scf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.to_str().unwrap();
+        std::fs::write(
+            format!("{d}/a.yml"),
+            "scrape_configs:\n- job_name: filed\n  scrape_interval: 5s\n  static_configs: [{targets: ['h:1']}]\n",
+        )
+        .unwrap();
+        let c = load(&format!("config:\n  scrape_config_files: ['{d}/*.yml']\n")).unwrap();
+        let all = c.config.unwrap().all_scrape_configs().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].job_name, "filed");
+        std::fs::write(format!("{d}/b.yml"), "scrape_configs:\n- job_name: filed\n").unwrap();
+        let e = load(&format!("config:\n  scrape_config_files: ['{d}/*.yml']\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("found multiple scrape configs with job name \"filed\""),
+            "{e}"
+        );
+        std::fs::write(
+            format!("{d}/b.yml"),
+            "scrape_configs:\n- job_name: x\n  bogus: 1\n",
+        )
+        .unwrap();
+        let e = load(&format!("config:\n  scrape_config_files: ['{d}/*.yml']\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

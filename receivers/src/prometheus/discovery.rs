@@ -47,7 +47,7 @@ pub fn check_pattern(p: &str) -> Result<(), String> {
 }
 
 /// The files a pattern names now (a missing directory: none).
-fn expand(pattern: &str) -> Vec<String> {
+pub(crate) fn expand(pattern: &str) -> Vec<String> {
     let Some(star) = pattern.find('*') else {
         return vec![pattern.to_string()];
     };

@@ -131,8 +131,14 @@ impl Receiver for PrometheusReceiver {
                 ctx.id
             )));
         };
+        let configs = prom.all_scrape_configs().map_err(|e| {
+            StartError(format!(
+                "prometheus receiver {}: scrape_config_files: {e}",
+                ctx.id
+            ))
+        })?;
         let mut runs = vec![];
-        for sc in &prom.scrape_configs {
+        for sc in &configs {
             let fail = |e: String| {
                 StartError(format!(
                     "prometheus receiver {}: job {:?}: {e}",
