@@ -389,24 +389,25 @@ async fn scrape_once(run: &JobRun, target: &Target, shared: &Shared, st: &mut Ta
     )
     .await
     .unwrap_or_else(|_| Err(format!("Get {:?}: context deadline exceeded", target.url)));
+    // A body read but refused (a limit) still reports how many samples and bytes it had.
+    let (mut scraped, mut body_bytes) = (0, 0);
     let appended = fetched.and_then(|s| {
+        (scraped, body_bytes) = (s.exposition.samples.len(), s.body_bytes);
         let rows = rows::append(&run.job, target, &s.exposition, ts_ms)?;
         Ok((s, rows))
     });
     let mut report = Report {
         up: appended.is_ok(),
         duration: began.elapsed(),
-        scraped: 0,
+        scraped,
         post_relabel: 0,
         series_added: 0,
-        body_bytes: 0,
+        body_bytes,
     };
     let empty = HashMap::new();
     let (mut rows, current, previous) = match appended {
         Ok((s, mut rows)) => {
-            report.scraped = s.exposition.samples.len();
             report.post_relabel = rows.len();
-            report.body_bytes = s.body_bytes;
             let (added, previous) = st.series.good_scrape(&mut rows, &s.exposition.meta, ts_ms);
             report.series_added = added;
             (rows, s.exposition.meta, previous)

@@ -247,7 +247,17 @@ config:
         Some(good.addr.port().to_string().as_str())
     );
     let down = all.iter().find(|r| instance(r) == insts[4]).unwrap();
-    assert_eq!(gauge_value(down, "scrape_samples_scraped"), Some(0.0));
+    assert_eq!(
+        gauge_value(down, "scrape_samples_scraped"),
+        Some(4.0),
+        "as Prometheus: what the body had"
+    );
+    assert_eq!(
+        gauge_value(down, "scrape_samples_post_metric_relabeling"),
+        Some(0.0)
+    );
+    let refused = all.iter().find(|r| instance(r) == insts[2]).unwrap();
+    assert_eq!(gauge_value(refused, "scrape_samples_scraped"), Some(0.0));
     assert!(find(down, "a").is_none());
     let accepted = metrics::read(
         &h.telemetry,
