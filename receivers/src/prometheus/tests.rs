@@ -33,6 +33,14 @@ struct Server {
 
 impl Server {
     async fn start(content_type: &'static str, body: &str) -> Server {
+        Self::start_with(content_type, body, None).await
+    }
+
+    async fn start_with(
+        content_type: &'static str,
+        body: &str,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let reply = Arc::new(Mutex::new(Reply {
@@ -43,22 +51,18 @@ impl Server {
         let heads = Arc::new(Mutex::new(vec![]));
         let (r, h) = (reply.clone(), heads.clone());
         tokio::spawn(async move {
-            while let Ok((mut sock, _)) = listener.accept().await {
+            while let Ok((sock, _)) = listener.accept().await {
                 let (r, h) = (r.clone(), h.clone());
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let mut buf = vec![0u8; 16384];
-                    let mut n = 0;
-                    while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                        match sock.read(&mut buf[n..]).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(k) => n += k,
+                    match tls {
+                        Some(acceptor) => {
+                            if let Ok(s) = acceptor.accept(sock).await {
+                                serve_one(s, r, h).await
+                            }
                         }
+                        None => serve_one(sock, r, h).await,
                     }
-                    h.lock()
-                        .unwrap()
-                        .push(String::from_utf8_lossy(&buf[..n]).into_owned());
-                    let reply = r.lock().unwrap().clone();
-                    let _ = sock.write_all(&response(&reply)).await;
                 });
             }
         });
@@ -68,6 +72,26 @@ impl Server {
     fn set_body(&self, body: &str) {
         self.reply.lock().unwrap().body = body.as_bytes().to_vec();
     }
+}
+
+/// Reads one request head, records it, answers and closes.
+async fn serve_one<S>(mut sock: S, r: Arc<Mutex<Reply>>, h: Arc<Mutex<Vec<String>>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 16384];
+    let mut n = 0;
+    while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+        match sock.read(&mut buf[n..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(k) => n += k,
+        }
+    }
+    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+    h.lock().unwrap().push(head);
+    let reply = r.lock().unwrap().clone();
+    let _ = sock.write_all(&response(&reply)).await;
+    let _ = sock.shutdown().await;
 }
 
 fn response(r: &Reply) -> Vec<u8> {
@@ -412,4 +436,36 @@ async fn file_sd_targets_come_and_go_and_a_removed_target_ends_stale() {
     };
     assert_eq!(attr_str(&g.data_points[0].attributes, "team"), Some("t"));
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn https_targets_with_a_ca_and_bearer_credentials_from_a_file() {
+    use ferrotel_testkit::pki::TestPki;
+    let pki = TestPki::new();
+    let server_tls = ferrotel_config::TlsServerConfig {
+        cert_file: Some(pki.path("server.crt")),
+        key_file: Some(pki.path("server.key")),
+        ..Default::default()
+    };
+    let cfg = ferrotel_transport::tls::server_config(&server_tls, "tls", &[b"http/1.1"]).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+    let s = Server::start_with("text/plain", GOOD, Some(acceptor)).await;
+    let token = pki.file("token");
+    std::fs::write(&token, "s3cret\n").unwrap();
+    let yaml = format!(
+        "config:\n  scrape_configs:\n    - job_name: tls\n      scheme: https\n      scrape_interval: 300ms\n      authorization: {{credentials_file: '{}'}}\n      tls_config: {{ca_file: '{}', server_name: localhost}}\n      static_configs: [{{targets: ['{}']}}]\n",
+        token.display(),
+        pki.path("ca.crt"),
+        s.addr
+    );
+    let mut h = start(&yaml).await;
+    let all = h
+        .collect(|all| all.iter().any(|r| find(r, "temp").is_some()))
+        .await;
+    h.rx.shutdown().await;
+    let r = all.iter().find(|r| find(r, "temp").is_some()).unwrap();
+    let attrs = &r.resource.as_ref().unwrap().attributes;
+    assert_eq!(attr_str(attrs, "url.scheme"), Some("https"));
+    let head = s.heads.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(head.contains("authorization: bearer s3cret\r\n"), "{head}");
 }
