@@ -361,3 +361,34 @@ fn otel_scope_labels_are_scope_attributes_and_federated_samples_keep_their_job()
     assert_eq!(attr_str(a, "service.name"), Some("other"));
     assert_eq!(attr_str(a, "service.instance.id"), Some("i:9"));
 }
+
+/// Parse + append + convert of a 50 000-sample body, twice (the second scrape hits the
+/// start-time and staleness caches). Prints the time per scrape; run with
+/// `cargo test --release -p ferrotel-receivers scrape_cost -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn scrape_cost() {
+    let mut body = String::from("# TYPE c counter\n# TYPE h histogram\n");
+    for i in 0..10_000 {
+        body.push_str(&format!("c{{a=\"{i}\",b=\"x\"}} {i}\n"));
+        for le in ["0.1", "1", "+Inf"] {
+            body.push_str(&format!("h_bucket{{a=\"{i}\",le=\"{le}\"}} 1\n"));
+        }
+        body.push_str(&format!("h_count{{a=\"{i}\"}} 1\n"));
+    }
+    let mut s = scraper("h:1");
+    for round in 0..2 {
+        let t = std::time::Instant::now();
+        let req = s.scrape(&body, Format::Text, 1_000 + round);
+        let points = metrics(&req)
+            .iter()
+            .map(|m| ferrotel_core::pdata::metric_points(m))
+            .sum::<usize>();
+        println!(
+            "round {round}: {} bytes, {points} points in {:?}",
+            body.len(),
+            t.elapsed()
+        );
+        assert_eq!(points, 20_000);
+    }
+}
