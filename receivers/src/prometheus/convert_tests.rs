@@ -367,6 +367,7 @@ fn otel_scope_labels_are_scope_attributes_and_federated_samples_keep_their_job()
 /// `cargo test --release -p ferrotel-receivers scrape_cost -- --ignored --nocapture`.
 #[test]
 #[ignore]
+#[allow(clippy::print_stdout)] // a measurement: it prints what it measured
 fn scrape_cost() {
     let mut body = String::from("# TYPE c counter\n# TYPE h histogram\n");
     for i in 0..10_000 {
