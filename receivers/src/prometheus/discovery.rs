@@ -18,7 +18,7 @@ use std::path::Path;
 pub struct Target {
     /// The URL scraped.
     pub url: String,
-    /// `http` or `https`.
+    /// The discovered `__scheme__` (before relabeling), which otelcol reports as `url.scheme`.
     pub scheme: String,
     /// The labels every sample of the target gets (`job`, `instance`, ...), sorted.
     pub labels: Labels,
@@ -145,12 +145,17 @@ pub fn populate(job: &Job, mut labels: Labels) -> Option<Target> {
             set(&mut labels, &name, v.clone());
         }
     }
+    let discovered_scheme = labels
+        .iter()
+        .find(|(k, _)| k == "__scheme__")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let labels = process(labels, &job.relabel)?;
     let get = |n: &str| labels.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     let addr = get("__address__").filter(|a| !a.is_empty() && !a.contains('/'))?;
-    let scheme = get("__scheme__").unwrap_or_default();
+    let url_scheme = get("__scheme__").unwrap_or_default();
     let path = get("__metrics_path__").unwrap_or_default();
-    let url = build_url(&scheme, &addr, &path, job, &labels);
+    let url = build_url(&url_scheme, &addr, &path, job, &labels);
     let instance = get("instance").unwrap_or_else(|| addr.clone());
     let mut public: Labels = labels
         .into_iter()
@@ -159,7 +164,7 @@ pub fn populate(job: &Job, mut labels: Labels) -> Option<Target> {
     set(&mut public, "instance", instance);
     Some(Target {
         url,
-        scheme,
+        scheme: discovered_scheme,
         labels: public,
     })
 }
