@@ -2,12 +2,15 @@
 //! same name (all on by default).
 //!
 //! - [`otlp`]: OTLP over gRPC and HTTP ([`otlp::OtlpReceiverFactory`]).
+//! - [`prometheus`]: scrapes Prometheus / OpenMetrics endpoints ([`prometheus::PrometheusReceiverFactory`]).
 //! - [`zipkin`]: Zipkin v2 spans over HTTP ([`zipkin::ZipkinReceiverFactory`]).
 
 use ferrotel_core::Registry;
 
 #[cfg(feature = "otlp")]
 pub mod otlp;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 #[cfg(feature = "zipkin")]
 pub mod zipkin;
 
@@ -15,6 +18,8 @@ pub mod zipkin;
 pub fn register(r: Registry) -> Registry {
     #[cfg(feature = "otlp")]
     let r = r.with(otlp::OtlpReceiverFactory);
+    #[cfg(feature = "prometheus")]
+    let r = r.with(prometheus::PrometheusReceiverFactory);
     #[cfg(feature = "zipkin")]
     let r = r.with(zipkin::ZipkinReceiverFactory);
     r
@@ -31,6 +36,8 @@ mod tests {
         assert!(r.problems().is_empty(), "{:?}", r.problems());
         #[cfg(feature = "otlp")]
         assert!(r.receivers.get("otlp").is_some());
+        #[cfg(feature = "prometheus")]
+        assert!(r.receivers.get("prometheus").is_some());
         #[cfg(feature = "zipkin")]
         assert!(r.receivers.get("zipkin").is_some());
     }

@@ -6,6 +6,7 @@
 //!   adapter), [`Exporter`], [`Extension`], and their factories;
 //! - [`PipelineError`] / [`ExportError`] and their mapping to gRPC and HTTP statuses;
 //! - [`telemetry`]: the self-metrics registry with otelcol's metric names;
+//! - [`prom_units`]: UCUM units and their Prometheus words (prometheus exporter and receiver);
 //! - [`pdata`] (loops and attribute helpers over the OTLP types), [`wire`] (the same on encoded
 //!   bytes) and [`format`] (values written as otelcol writes them).
 //!
@@ -22,6 +23,7 @@ pub mod factory;
 pub mod format;
 pub mod listeners;
 pub mod pdata;
+pub mod prom_units;
 pub mod span_view;
 pub mod storage;
 pub mod telemetry;

@@ -13,52 +13,24 @@ pub(crate) enum NameKind {
     Other,
 }
 
-/// UCUM-ish units with a Prometheus name; `1` has none.
+/// UCUM-ish units with a Prometheus name (the table shared with the prometheus receiver,
+/// plus the spellings only this direction reads); `1` has none.
 fn main_unit(unit: &str) -> Option<&'static str> {
     Some(match unit {
-        "d" => "days",
-        "h" => "hours",
-        "min" => "minutes",
-        "s" => "seconds",
-        "ms" => "milliseconds",
-        "us" => "microseconds",
-        "ns" => "nanoseconds",
-        "By" | "B" => "bytes",
-        "KiBy" => "kibibytes",
-        "MiBy" => "mebibytes",
-        "GiBy" => "gibibytes",
-        "TiBy" => "tebibytes",
-        "KBy" | "KB" => "kilobytes",
-        "MBy" | "MB" => "megabytes",
-        "GBy" | "GB" => "gigabytes",
-        "TBy" | "TB" => "terabytes",
-        "m" => "meters",
-        "V" => "volts",
-        "A" => "amperes",
-        "J" => "joules",
-        "W" => "watts",
-        "g" => "grams",
-        "Cel" => "celsius",
-        "Hz" => "hertz",
+        "B" => "bytes",
+        "KB" => "kilobytes",
+        "MB" => "megabytes",
+        "GB" => "gigabytes",
+        "TB" => "terabytes",
         "1" => "",
-        "%" => "percent",
         "$" => "dollars",
-        _ => return None,
+        u => return ferrotel_core::prom_units::ucum_to_word(u),
     })
 }
 
 /// The unit after `/` is singular: `m/s` is `meters_per_second`.
 fn per_unit(unit: &str) -> Option<&'static str> {
-    Some(match unit {
-        "s" => "second",
-        "m" => "minute",
-        "h" => "hour",
-        "d" => "day",
-        "w" => "week",
-        "mo" => "month",
-        "y" => "year",
-        _ => return None,
-    })
+    ferrotel_core::prom_units::per_ucum_to_word(unit)
 }
 
 /// Splits `s` into `_`-free tokens after replacing characters outside `[a-zA-Z0-9_:]` (so
