@@ -231,11 +231,20 @@ async fn thrift_http_batch_is_accepted_with_202_and_translated() {
     assert_eq!(h.accepted(TRANSPORT_HTTP), 4);
 }
 
+/// Path, Content-Type, body, the status and the start of the answer.
+type BadRequest = (
+    &'static str,
+    Option<&'static str>,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
 #[tokio::test]
 async fn thrift_http_bad_requests_get_otelcols_answers_and_others_are_still_served() {
     let h = start(ALL).await;
     let good = encode::binary_batch(&thrift_batch()).unwrap();
-    let cases: [(&str, Option<&str>, Vec<u8>, u16, &str); 5] = [
+    let cases: [BadRequest; 5] = [
         (
             "/api/traces",
             Some("application/x-thrift"),
