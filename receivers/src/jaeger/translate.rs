@@ -9,7 +9,7 @@
 //!   reference of the same trace, else the first FOLLOWS_FROM one; every other reference is a
 //!   link with `opentracing.ref_type` (`child_of` / `follows_from`);
 //! - tags become attributes (a repeated key keeps its first place and last value, as
-//!   `pcommon.Map`); `span.kind` sets the kind, `error=true` / `otel.status_code` /
+//!   `pcommon.Map`, whose removal moves the last attribute into the hole); `span.kind` sets the kind, `error=true` / `otel.status_code` /
 //!   `otel.status_description` / `http.status_code` set the status with otelcol's precedence,
 //!   and those tags are removed; the sampled flag is carried;
 //! - protobuf only: `otel.scope.name` / `otel.scope.version` select the ScopeSpans,
@@ -23,7 +23,7 @@
 //! ```
 
 use super::proto;
-use ferrotel_core::pdata::{attr, delete};
+use ferrotel_core::pdata::attr;
 use ferrotel_core::proto::common::v1::{
     any_value::Value as AV, AnyValue, InstrumentationScope, KeyValue,
 };
@@ -103,6 +103,13 @@ fn put_tags(tags: &[model::Tag], into: &mut Vec<KeyValue>) {
     }
 }
 
+/// `pcommon.Map.Remove`: the last attribute takes the removed one's place.
+fn delete(attrs: &mut Vec<KeyValue>, key: &str) {
+    if let Some(i) = attrs.iter().position(|kv| kv.key == key) {
+        attrs.swap_remove(i);
+    }
+}
+
 /// `Value.Str()`: the string, or "" for another type.
 fn str_of<'v>(attrs: &'v [KeyValue], key: &str) -> Option<&'v str> {
     attr(attrs, key).map(|v| match v {
@@ -140,13 +147,17 @@ fn rename_hostname(attrs: &mut Vec<KeyValue>) {
     if attr(attrs, "host.name").is_some() {
         return;
     }
-    if let Some(i) = attrs.iter().position(|kv| kv.key == "hostname") {
-        let v = attrs.remove(i).value;
+    if let Some(v) = attrs
+        .iter()
+        .find(|kv| kv.key == "hostname")
+        .map(|kv| kv.value.clone())
+    {
         attrs.push(KeyValue {
             key: "host.name".into(),
             value: v,
             ..Default::default()
         });
+        delete(attrs, "hostname");
     }
 }
 
