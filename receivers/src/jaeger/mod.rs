@@ -47,6 +47,11 @@ pub mod udp;
 
 pub use config::JaegerConfig;
 
+use crate::otlp::config::GrpcConfig;
+use config::{ThriftHttpConfig, UdpConfig};
+use std::sync::Arc;
+use tokio::net::{TcpListener, UdpSocket};
+
 use crate::otlp::config::{unsupported_grpc, unsupported_http};
 use crate::otlp::http::{self, go_http_error, response, Api, HttpState, Resp};
 use crate::otlp::{bind, log_start, Endpoint, LimitsConfig};
@@ -56,7 +61,7 @@ use ferrotel_config::{ConfigErrors, Findings, Validator};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::{
     Batch, CreateContext, Data, Factory, FactoryInfo, PipelineError, Receiver, ReceiverContext,
-    Signal, Stability, StartError,
+    ServerAuthenticator, Signal, Stability, StartError,
 };
 use ferrotel_transport::jaeger::decode;
 use ferrotel_transport::tls;
@@ -172,9 +177,24 @@ impl JaegerReceiver {
     }
 }
 
-#[async_trait::async_trait]
-impl Receiver for JaegerReceiver {
-    async fn start(&mut self, ctx: ReceiverContext) -> Result<(), StartError> {
+/// One TCP server ready to serve: its settings, socket, TLS and authenticator.
+struct TcpServer<C> {
+    config: C,
+    listener: Arc<TcpListener>,
+    tls: Option<TlsAcceptor>,
+    auth: Option<Arc<dyn ServerAuthenticator>>,
+}
+
+/// Everything bound and checked before anything is served, so a failure leaves nothing
+/// running.
+struct Bound {
+    grpc: Option<TcpServer<GrpcConfig>>,
+    http: Option<TcpServer<ThriftHttpConfig>>,
+    udp: Vec<(UdpConfig, decode::Protocol, UdpSocket)>,
+}
+
+impl JaegerReceiver {
+    async fn prepare(&self, ctx: &ReceiverContext) -> Result<Bound, StartError> {
         if let Some(key) = self.unsupported() {
             return Err(StartError(format!(
                 "jaeger receiver {}: {key} is not supported yet",
@@ -182,107 +202,125 @@ impl Receiver for JaegerReceiver {
             )));
         }
         let (grpc_tls, http_tls) = self.tls_configs()?;
-        let authenticator = |id: Option<&str>, key: &str| {
-            id.map(|id| {
+        let authenticator = |auth: Option<&str>, key: &str| {
+            auth.map(|id| {
                 ctx.extensions
                     .server_authenticator(id)
                     .map_err(|e| StartError(format!("jaeger receiver {}: {key}: {e}", ctx.id)))
             })
             .transpose()
         };
-        let p = self.config.protocols.clone();
-        let grpc_auth = authenticator(
-            p.grpc
-                .as_ref()
-                .and_then(|g| Some(g.auth.as_ref()?.authenticator.as_str())),
-            "protocols.grpc.auth.authenticator",
-        )?;
-        let http_auth = authenticator(
-            p.thrift_http
-                .as_ref()
-                .and_then(|h| Some(h.auth.as_ref()?.authenticator.as_str())),
-            "protocols.thrift_http.auth.authenticator",
-        )?;
-        // Bind everything before serving anything, so a failure leaves nothing running.
+        let p = &self.config.protocols;
         let grpc = match &p.grpc {
-            Some(g) => Some((g, bind(&ctx, &g.endpoint, "protocols.grpc.endpoint").await?)),
+            Some(g) => Some(TcpServer {
+                auth: authenticator(
+                    g.auth.as_ref().map(|a| a.authenticator.as_str()),
+                    "protocols.grpc.auth.authenticator",
+                )?,
+                listener: bind(ctx, &g.endpoint, "protocols.grpc.endpoint").await?,
+                tls: grpc_tls,
+                config: g.clone(),
+            }),
             None => None,
         };
         let http = match &p.thrift_http {
-            Some(h) => Some((
-                h,
-                bind(&ctx, &h.endpoint, "protocols.thrift_http.endpoint").await?,
-            )),
+            Some(h) => Some(TcpServer {
+                auth: authenticator(
+                    h.auth.as_ref().map(|a| a.authenticator.as_str()),
+                    "protocols.thrift_http.auth.authenticator",
+                )?,
+                listener: bind(ctx, &h.endpoint, "protocols.thrift_http.endpoint").await?,
+                tls: http_tls,
+                config: h.clone(),
+            }),
             None => None,
         };
-        let mut sockets = vec![];
-        for (key, cfg, protocol) in [
+        let mut udp = vec![];
+        let agents = [
             (
                 "thrift_compact",
                 &p.thrift_compact,
                 decode::Protocol::Compact,
             ),
             ("thrift_binary", &p.thrift_binary, decode::Protocol::Binary),
-        ] {
+        ];
+        for (key, cfg, protocol) in agents {
             if let Some(u) = cfg {
-                sockets.push((u, protocol, udp::bind(&ctx, u, key).await?));
+                udp.push((u.clone(), protocol, udp::bind(ctx, u, key).await?));
             }
         }
-        self.stop = ctx.shutdown.child_token();
+        Ok(Bound { grpc, http, udp })
+    }
+
+    fn serve_grpc(&mut self, ctx: &ReceiverContext, s: TcpServer<GrpcConfig>) {
+        let g = &s.config;
+        self.addrs.grpc = s.listener.local_addr().ok();
+        let message = "Starting gRPC server for Jaeger Protobuf";
+        log_start(ctx, message, self.addrs.grpc, &g.endpoint);
         let limits = LimitsConfig::default();
-        if let Some((g, listener)) = grpc {
-            self.addrs.grpc = listener.local_addr().ok();
-            log_start(
-                &ctx,
-                "Starting gRPC server for Jaeger Protobuf",
-                self.addrs.grpc,
-                &g.endpoint,
-            );
-            let endpoint =
-                Endpoint::new(&ctx, TRANSPORT_GRPC, g.include_metadata, grpc_auth, &limits);
-            self.tasks.push(grpc::serve(
-                g,
-                endpoint,
-                listener,
-                grpc_tls,
-                self.stop.clone(),
-            ));
+        let endpoint = Endpoint::new(ctx, TRANSPORT_GRPC, g.include_metadata, s.auth, &limits);
+        let stop = self.stop.clone();
+        self.tasks
+            .push(grpc::serve(g, endpoint, s.listener, s.tls, stop));
+    }
+
+    fn serve_http(&mut self, ctx: &ReceiverContext, s: TcpServer<ThriftHttpConfig>) {
+        let h = &s.config;
+        self.addrs.thrift_http = s.listener.local_addr().ok();
+        let message = "Starting HTTP server for Jaeger Thrift";
+        log_start(ctx, message, self.addrs.thrift_http, &h.endpoint);
+        let limits = LimitsConfig::default();
+        let endpoint = Endpoint::new(ctx, TRANSPORT_HTTP, h.include_metadata, s.auth, &limits);
+        let api = Box::new(ThriftHttpApi);
+        let stop = self.stop.clone();
+        self.tasks.push(http::serve_api(
+            &h.http(),
+            endpoint,
+            api,
+            s.listener,
+            s.tls,
+            stop,
+        ));
+    }
+
+    fn serve_udp(
+        &mut self,
+        ctx: &ReceiverContext,
+        u: &UdpConfig,
+        protocol: decode::Protocol,
+        socket: UdpSocket,
+    ) {
+        let addr = socket.local_addr().ok();
+        let (message, transport) = match protocol {
+            decode::Protocol::Compact => {
+                self.addrs.thrift_compact = addr;
+                ("Starting UDP server for Compact Thrift", TRANSPORT_COMPACT)
+            }
+            decode::Protocol::Binary => {
+                self.addrs.thrift_binary = addr;
+                ("Starting UDP server for Binary Thrift", TRANSPORT_BINARY)
+            }
+        };
+        log_start(ctx, message, addr, &u.endpoint);
+        let agent = udp::Agent::new(ctx, transport, protocol, &LimitsConfig::default());
+        self.tasks
+            .extend(udp::serve(u, agent, socket, self.stop.clone()));
+    }
+}
+
+#[async_trait::async_trait]
+impl Receiver for JaegerReceiver {
+    async fn start(&mut self, ctx: ReceiverContext) -> Result<(), StartError> {
+        let bound = self.prepare(&ctx).await?;
+        self.stop = ctx.shutdown.child_token();
+        if let Some(g) = bound.grpc {
+            self.serve_grpc(&ctx, g);
         }
-        if let Some((h, listener)) = http {
-            self.addrs.thrift_http = listener.local_addr().ok();
-            log_start(
-                &ctx,
-                "Starting HTTP server for Jaeger Thrift",
-                self.addrs.thrift_http,
-                &h.endpoint,
-            );
-            let endpoint =
-                Endpoint::new(&ctx, TRANSPORT_HTTP, h.include_metadata, http_auth, &limits);
-            self.tasks.push(http::serve_api(
-                &h.http(),
-                endpoint,
-                Box::new(ThriftHttpApi),
-                listener,
-                http_tls,
-                self.stop.clone(),
-            ));
+        if let Some(h) = bound.http {
+            self.serve_http(&ctx, h);
         }
-        for (u, protocol, socket) in sockets {
-            let addr = socket.local_addr().ok();
-            let (message, transport) = match protocol {
-                decode::Protocol::Compact => {
-                    self.addrs.thrift_compact = addr;
-                    ("Starting UDP server for Compact Thrift", TRANSPORT_COMPACT)
-                }
-                decode::Protocol::Binary => {
-                    self.addrs.thrift_binary = addr;
-                    ("Starting UDP server for Binary Thrift", TRANSPORT_BINARY)
-                }
-            };
-            log_start(&ctx, message, addr, &u.endpoint);
-            let agent = udp::Agent::new(&ctx, transport, protocol, &limits);
-            self.tasks
-                .extend(udp::serve(u, agent, socket, self.stop.clone()));
+        for (u, protocol, socket) in bound.udp {
+            self.serve_udp(&ctx, &u, protocol, socket);
         }
         Ok(())
     }
