@@ -124,10 +124,11 @@ fn compact_udp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<UdpConfig>, D::
 pub struct UdpConfig {
     /// Listen address, `host:port`.
     pub endpoint: String,
-    /// Datagrams read but not yet decoded, at most (more are dropped and counted).
+    /// Datagrams read but not yet decoded, at most (more are dropped and counted; 0 holds one).
     #[serde(deserialize_with = "yaml_int")]
     pub queue_size: i64,
     /// Largest datagram in bytes; a longer one is truncated by the read and so fails to decode.
+    /// Values over 65535, the most a UDP datagram holds, read whole datagrams.
     #[serde(deserialize_with = "yaml_int")]
     pub max_packet_size: i64,
     /// Tasks decoding datagrams from the queue.
@@ -343,9 +344,9 @@ impl Validate for JaegerConfig {
 
 impl Validate for UdpConfig {
     fn validate(&self, v: &mut Validator<'_>) {
-        // otelcol takes any value; ferrotel needs positive ones for its bounds.
+        // otelcol starts with any value and fails later or quietly (no worker, every datagram
+        // truncated to nothing, a negative queue panics): ferrotel says so up front.
         for (key, value) in [
-            ("queue_size", self.queue_size),
             ("max_packet_size", self.max_packet_size),
             ("workers", self.workers),
         ] {
@@ -353,13 +354,10 @@ impl Validate for UdpConfig {
                 v.report_at(key, format!("must be positive, got {value}"));
             }
         }
-        if self.max_packet_size > 65_535 {
+        if self.queue_size < 0 {
             v.report_at(
-                "max_packet_size",
-                format!(
-                    "a UDP datagram holds at most 65535 bytes, got {}",
-                    self.max_packet_size
-                ),
+                "queue_size",
+                format!("must not be negative, got {}", self.queue_size),
             );
         }
         if self.socket_buffer_size < 0 {
@@ -428,7 +426,7 @@ mod tests {
                 b.workers,
                 b.socket_buffer_size
             ),
-            (5000, 65535, 50, 8388608)
+            (5000, 131072, 50, 8388608)
         );
     }
 

@@ -186,8 +186,9 @@ async fn read(
             r = socket.recv_from(&mut buf) => match r {
                 Ok(r) => r,
                 Err(e) => {
-                    // ICMP errors and the like: keep serving.
+                    // ICMP errors and the like: keep serving, without spinning.
                     tracing::debug!(error = %e, "UDP read failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
                     continue;
                 }
             },
