@@ -400,7 +400,7 @@ fn micros_to_nanos(us: i64) -> u64 {
 
 /// otelcol's `ThriftToTraces` of one Thrift batch: one ResourceSpans with one ScopeSpans
 /// (none without spans).
-pub(crate) fn thrift_batch(b: &model::Batch) -> Vec<ResourceSpans> {
+pub fn thrift_batch(b: &model::Batch) -> Vec<ResourceSpans> {
     // The process is required, so there always is one ResourceSpans.
     let mut spans = Vec::with_capacity(b.spans.len());
     for s in b.spans.iter().filter(|s| !is_blank(s)) {
@@ -440,7 +440,7 @@ fn nanos(n: i128) -> u64 {
 /// otelcol's `ProtoToTraces` of one `PostSpansRequest` batch: spans with a process of their
 /// own go to that process's ResourceSpans; within one, spans are grouped by scope. Errors
 /// (ids of a wrong length) are the message for the client.
-pub(crate) fn proto_batch(b: &proto::Batch) -> Result<Vec<ResourceSpans>, String> {
+pub fn proto_batch(b: &proto::Batch) -> Result<Vec<ResourceSpans>, String> {
     // The batch's process first, then each distinct span process, in order of appearance.
     let mut groups: Vec<(Option<&proto::Process>, Vec<&proto::Span>)> =
         vec![(b.process.as_ref(), vec![])];

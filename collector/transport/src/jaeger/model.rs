@@ -2,6 +2,13 @@
 //! `jaeger` exporter (which fills it from OTLP, borrowing from the request) and the `jaeger`
 //! receiver (which decodes it from Thrift or api_v2 protobuf, borrowing from the body where it
 //! can). Strings and bytes are [`Cow`]s for that reason.
+//!
+//! ```yaml
+//! receivers:
+//!   jaeger: { protocols: { thrift_compact: } }   # reads the model
+//! exporters:
+//!   jaeger: { endpoint: jaeger-agent:6831 }    # writes it
+//! ```
 
 use std::borrow::Cow;
 
