@@ -1,7 +1,9 @@
-//! Jaeger exporter encoding cost: a 100-span request (one resource, a few attributes and an
+//! Jaeger encoding and decoding cost: a 100-span request (one resource, a few attributes and an
 //! event per span) translated to the Jaeger model and encoded as the collector's Thrift binary
-//! HTTP body, and as the agent's compact UDP datagrams. Reported per span.
-//! Run: `cargo bench -p ferrotel-bench --bench jaeger`.
+//! HTTP body, and as the agent's compact UDP datagrams (the exporter); those read back and
+//! translated to OTLP (the receiver). Reported per span.
+//! Run: `cargo bench -p ferrotel-bench --bench jaeger` (encoding by the exporter, decoding and
+//! translation by the receiver).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
@@ -78,6 +80,27 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("udp_thrift_compact_100_spans", |b| {
         b.iter(|| encode_agent_datagrams(black_box(&req), 65000))
+    });
+    g.finish();
+
+    // The receiver's side: the exporter's output read back and translated to OTLP.
+    use ferrotel_receivers::jaeger::translate::thrift_batch;
+    use ferrotel_transport::jaeger::decode::{agent_message, binary_batch, Protocol};
+    let body = encode_http_bodies(&req).expect("encodes").remove(0);
+    let datagram = encode_agent_datagrams(&req, 65000)
+        .expect("encodes")
+        .packets
+        .remove(0);
+    let mut g = c.benchmark_group("jaeger_decode");
+    g.throughput(Throughput::Elements(SPANS as u64));
+    g.bench_function("http_thrift_binary_100_spans", |b| {
+        b.iter(|| thrift_batch(&binary_batch(black_box(&body)).expect("decodes")))
+    });
+    g.bench_function("udp_thrift_compact_100_spans", |b| {
+        b.iter(|| {
+            let batch = agent_message(black_box(&datagram), Protocol::Compact).expect("decodes");
+            thrift_batch(&batch.expect("a batch"))
+        })
     });
     g.finish();
 }

@@ -4,9 +4,13 @@
 //! - [`otlp`]: OTLP over gRPC and HTTP ([`otlp::OtlpReceiverFactory`]).
 //! - [`prometheus`]: scrapes Prometheus / OpenMetrics endpoints ([`prometheus::PrometheusReceiverFactory`]).
 //! - [`zipkin`]: Zipkin v2 spans over HTTP ([`zipkin::ZipkinReceiverFactory`]).
+//! - [`jaeger`]: Jaeger spans over gRPC, Thrift HTTP and agent UDP
+//!   ([`jaeger::JaegerReceiverFactory`]).
 
 use ferrotel_core::Registry;
 
+#[cfg(feature = "jaeger")]
+pub mod jaeger;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 #[cfg(feature = "prometheus")]
@@ -22,6 +26,8 @@ pub fn register(r: Registry) -> Registry {
     let r = r.with(prometheus::PrometheusReceiverFactory);
     #[cfg(feature = "zipkin")]
     let r = r.with(zipkin::ZipkinReceiverFactory);
+    #[cfg(feature = "jaeger")]
+    let r = r.with(jaeger::JaegerReceiverFactory);
     r
 }
 
@@ -40,5 +46,7 @@ mod tests {
         assert!(r.receivers.get("prometheus").is_some());
         #[cfg(feature = "zipkin")]
         assert!(r.receivers.get("zipkin").is_some());
+        #[cfg(feature = "jaeger")]
+        assert!(r.receivers.get("jaeger").is_some());
     }
 }

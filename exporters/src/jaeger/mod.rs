@@ -22,10 +22,10 @@
 //!     sending_queue: { enabled: true }
 //! ```
 
-mod encode;
 mod translate;
 
 pub use encode::{Datagrams, EncodeError};
+use ferrotel_transport::jaeger::encode;
 
 use crate::shared::{check_headers, header_map, http_client_builder, read_limited};
 use ferrotel_config::{

@@ -207,7 +207,7 @@ fn traces(req: ExportTraceServiceRequest) -> Batch {
 
 fn str_tag<'a>(key: &'a str, v: &'a str) -> Tag<'a> {
     Tag {
-        key,
+        key: Cow::Borrowed(key),
         value: TagValue::Str(Cow::Borrowed(v)),
     }
 }
@@ -234,20 +234,20 @@ fn translates_identity_timing_and_tags_in_order() {
         str_tag("otel.scope.version", "1.2"),
         str_tag("http.method", "GET"),
         Tag {
-            key: "cached",
+            key: Cow::Borrowed("cached"),
             value: TagValue::Bool(true),
         },
         Tag {
-            key: "http.status_code",
+            key: Cow::Borrowed("http.status_code"),
             value: TagValue::Long(-500),
         },
         Tag {
-            key: "ratio",
+            key: Cow::Borrowed("ratio"),
             value: TagValue::Double(2.5),
         },
         Tag {
-            key: "raw",
-            value: TagValue::Binary(&[0, 1, 0xff]),
+            key: Cow::Borrowed("raw"),
+            value: TagValue::Binary(Cow::Borrowed(&[0, 1, 0xff])),
         },
         str_tag("list", r#"[1,"two"]"#),
         str_tag("map", r#"{"a":false,"b":"x"}"#),
@@ -255,7 +255,7 @@ fn translates_identity_timing_and_tags_in_order() {
         str_tag("span.kind", "server"),
         str_tag("otel.status_code", "ERROR"),
         Tag {
-            key: "error",
+            key: Cow::Borrowed("error"),
             value: TagValue::Bool(true),
         },
         str_tag("otel.status_description", "boom"),

@@ -10,83 +10,13 @@ use ferrotel_core::proto::trace::v1::{
     status::StatusCode,
     ResourceSpans, Span as OtlpSpan,
 };
+pub(crate) use ferrotel_transport::jaeger::model::{
+    Batch, Log, Process, RefType, Span, SpanRef, Tag, TagValue,
+};
 use std::borrow::Cow;
 
 /// `process.serviceName` of a resource without any attribute.
 pub(crate) const NO_SERVICE_NAME: &str = "OTLPResourceNoServiceName";
-
-/// A tag value; the variant is Jaeger's `TagType`.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum TagValue<'a> {
-    Str(Cow<'a, str>),
-    Double(f64),
-    Bool(bool),
-    Long(i64),
-    Binary(&'a [u8]),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Tag<'a> {
-    pub key: &'a str,
-    pub value: TagValue<'a>,
-}
-
-impl<'a> Tag<'a> {
-    fn str(key: &'a str, v: impl Into<Cow<'a, str>>) -> Self {
-        Tag {
-            key,
-            value: TagValue::Str(v.into()),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Log<'a> {
-    pub timestamp: i64,
-    pub fields: Vec<Tag<'a>>,
-}
-
-/// Jaeger's `SpanRefType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RefType {
-    ChildOf = 0,
-    FollowsFrom = 1,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SpanRef {
-    pub ref_type: RefType,
-    pub trace_id_low: i64,
-    pub trace_id_high: i64,
-    pub span_id: i64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Span<'a> {
-    pub trace_id_low: i64,
-    pub trace_id_high: i64,
-    pub span_id: i64,
-    pub parent_span_id: i64,
-    pub operation_name: &'a str,
-    pub references: Vec<SpanRef>,
-    pub flags: i32,
-    pub start_time: i64,
-    pub duration: i64,
-    pub tags: Vec<Tag<'a>>,
-    pub logs: Vec<Log<'a>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Process<'a> {
-    pub service_name: Cow<'a, str>,
-    pub tags: Vec<Tag<'a>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Batch<'a> {
-    pub process: Process<'a>,
-    pub spans: Vec<Span<'a>>,
-}
 
 /// The Jaeger batch of one ResourceSpans; None when it is skipped (no resource attributes and
 /// no ScopeSpans).
@@ -140,11 +70,11 @@ fn tag(kv: &KeyValue) -> Tag<'_> {
         Some(V::BoolValue(b)) => TagValue::Bool(*b),
         Some(V::IntValue(i)) => TagValue::Long(*i),
         Some(V::DoubleValue(d)) => TagValue::Double(*d),
-        Some(V::BytesValue(b)) => TagValue::Binary(b),
+        Some(V::BytesValue(b)) => TagValue::Binary(Cow::Borrowed(b)),
         Some(other) => TagValue::Str(Cow::Owned(value_to_json(Some(other)))),
     };
     Tag {
-        key: &kv.key,
+        key: Cow::Borrowed(&kv.key),
         value,
     }
 }
@@ -180,7 +110,7 @@ fn span<'a>(scope: Option<&'a InstrumentationScope>, s: &'a OtlpSpan) -> Span<'a
         trace_id_high,
         span_id: id_half(&s.span_id, 0),
         parent_span_id,
-        operation_name: &s.name,
+        operation_name: Cow::Borrowed(&s.name),
         references,
         flags: (s.flags & 0x1) as i32,
         start_time: micros(s.start_time_unix_nano),
@@ -258,7 +188,7 @@ fn span_tags<'a>(scope: Option<&'a InstrumentationScope>, s: &'a OtlpSpan) -> Ve
             Ok(StatusCode::Error) => {
                 tags.push(Tag::str("otel.status_code", "ERROR"));
                 tags.push(Tag {
-                    key: "error",
+                    key: Cow::Borrowed("error"),
                     value: TagValue::Bool(true),
                 });
             }

@@ -9,6 +9,9 @@
 //! - [`config_load`]: YAML loading, merging and `${env:...}` substitution;
 //! - [`jaeger_thrift`]: the Jaeger Thrift encoders' output decodes with the thrift crate's own
 //!   binary and compact protocols, with every span accounted for;
+//! - [`jaeger_receiver`]: the `jaeger` receiver's Thrift reader (HTTP body, compact and binary
+//!   agent datagrams) never panics, translates every non-blank span, and what it read encodes
+//!   and reads back the same;
 //! - [`prometheus_exposition`]: the exposition the exporter serves parses back line by line.
 //!
 //! `cargo test` in this crate replays every input kept in `fuzz/regressions/<target>/` (inputs
@@ -324,6 +327,35 @@ fn batch_spans(p: &mut dyn thrift::protocol::TInputProtocol) -> thrift::Result<u
     Ok(spans)
 }
 
+/// The `jaeger` receiver's Thrift reading. The first byte picks the form: a `POST /api/traces`
+/// body (binary `Batch`), or an `Agent.emitBatch` datagram in the compact or binary protocol.
+/// A batch that reads translates to one OTLP span per non-blank span, and encoding it with the
+/// exporter's encoder reads back to the same encoding (compared encoded: NaN tags).
+pub fn jaeger_receiver(data: &[u8]) {
+    use ferrotel_transport::jaeger::{decode, encode};
+    let Some((first, rest)) = data.split_first() else {
+        return;
+    };
+    let batch = match first % 3 {
+        0 => decode::binary_batch(rest).ok(),
+        1 => decode::agent_message(rest, decode::Protocol::Compact).ok().flatten(),
+        _ => decode::agent_message(rest, decode::Protocol::Binary).ok().flatten(),
+    };
+    let Some(batch) = batch else {
+        return;
+    };
+    let rs = ferrotel_receivers::jaeger::translate::thrift_batch(&batch);
+    let spans: usize = rs.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
+    let blank = batch.spans.iter().filter(|s| **s == Default::default()).count();
+    assert_eq!(spans, batch.spans.len() - blank, "every non-blank span is translated");
+    let Ok(once) = encode::binary_batch(&batch) else {
+        return;
+    };
+    let again = decode::binary_batch(&once).expect("our own encoding reads back");
+    let twice = encode::binary_batch(&again).expect("and encodes again");
+    assert_eq!(once, twice, "read, written and read again the same");
+}
+
 /// The Jaeger Thrift encoders: every span of the request is in a body (binary protocol) and in
 /// a datagram or counted as dropped (compact protocol, `Agent.emitBatch`).
 pub fn jaeger_thrift(data: &[u8]) {
@@ -536,13 +568,14 @@ mod tests {
     #[test]
     fn regressions_still_pass() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let targets: [(&str, fn(&[u8])); 7] = [
+        let targets: [(&str, fn(&[u8])); 8] = [
             ("otlp_protobuf", otlp_protobuf),
             ("otlp_json", otlp_json),
             ("decompress", decompress),
             ("batch_split", batch_split),
             ("config_load", config_load),
             ("jaeger_thrift", jaeger_thrift),
+            ("jaeger_receiver", jaeger_receiver),
             ("prometheus_exposition", prometheus_exposition),
         ];
         let mut ran = 0;

@@ -58,7 +58,7 @@ pub struct Protocols {
 
 /// A present key is `Some` even when its value is null (otelcol's `configoptional`). An absent
 /// protocol is not serialised at all, so that it stays absent when read back.
-fn null_as_default<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Default,

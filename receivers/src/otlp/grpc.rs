@@ -21,6 +21,8 @@ use ferrotel_core::{Batch, Consumer, RequestMeta, Signal};
 use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, PROFILES_PATH, TRACES_PATH};
 use http::{Request, Response};
 use hyper::body::Incoming;
+use hyper_util::rt::TokioExecutor;
+use hyper_util::server::conn::auto;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -48,6 +50,20 @@ pub(crate) fn serve(
     tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
+    let state = Arc::new(GrpcState {
+        endpoint,
+        max_recv: cfg.max_recv_msg_size(),
+    });
+    let limits = server::ConnLimits {
+        max_connections: state.endpoint.limits.max_connections,
+        first_request_timeout: server::DEFAULT_HEADER_READ_TIMEOUT,
+    };
+    server::spawn(listener, tls, builder(cfg), limits, stop, state, handle)
+}
+
+/// An HTTP/2-only connection builder with `cfg`'s stream, keepalive and buffer settings (also
+/// the `jaeger` receiver's gRPC server).
+pub(crate) fn builder(cfg: &GrpcConfig) -> auto::Builder<TokioExecutor> {
     let mut builder = server::builder().http2_only();
     {
         let mut h2 = builder.http2();
@@ -70,15 +86,7 @@ pub(crate) fn serve(
             h2.max_send_buf_size(usize::try_from(cfg.write_buffer_size).unwrap_or(usize::MAX));
         }
     }
-    let state = Arc::new(GrpcState {
-        endpoint,
-        max_recv: cfg.max_recv_msg_size(),
-    });
-    let limits = server::ConnLimits {
-        max_connections: state.endpoint.limits.max_connections,
-        first_request_timeout: server::DEFAULT_HEADER_READ_TIMEOUT,
-    };
-    server::spawn(listener, tls, builder, limits, stop, state, handle)
+    builder
 }
 
 fn signal_of(path: &str) -> Option<Signal> {
@@ -126,7 +134,7 @@ async fn handle(
 /// tonic refuses a message whose length prefix is over the limit with OUT_OF_RANGE, and one
 /// that inflates over it (tonic stops decompressing at the limit) with its own wording; grpc-go
 /// (and so otelcol) answers RESOURCE_EXHAUSTED with its wording.
-fn oversize_as_resource_exhausted(
+pub(crate) fn oversize_as_resource_exhausted(
     resp: Response<tonic::body::Body>,
     limit: usize,
 ) -> Response<tonic::body::Body> {

@@ -40,11 +40,11 @@
 pub mod compression;
 pub mod config;
 mod fastcheck;
-mod grpc;
+pub(crate) mod grpc;
 pub(crate) mod http;
 pub mod json;
 pub mod limits;
-mod server;
+pub(crate) mod server;
 pub mod status;
 
 pub use config::OtlpConfig;

@@ -22,7 +22,7 @@ pub(crate) struct Capture {
     pub(crate) batches: Mutex<Vec<Batch>>,
     pub(crate) admit_error: Mutex<Option<PipelineError>>,
     pub(crate) consume_error: Mutex<Option<PipelineError>>,
-    pub(super) delay: Mutex<Option<Duration>>,
+    pub(crate) delay: Mutex<Option<Duration>>,
     /// Calls of `consume` under way, and the most there were at once.
     pub(super) in_flight: AtomicUsize,
     pub(super) max_in_flight: AtomicUsize,

@@ -1,10 +1,15 @@
 //! Thrift encoding of the Jaeger model, written by hand from Jaeger's IDL
-//! (`testdata/jaeger/jaeger.thrift` and `agent.thrift`) on the `thrift` crate's protocols:
-//! a `Batch` in the binary protocol for the collector's HTTP endpoint, and `Agent.emitBatch`
-//! oneway messages in the compact protocol for the agent's UDP port, split so each datagram
-//! fits the packet size.
+//! (`exporters/testdata/jaeger/jaeger.thrift` and `agent.thrift`) on the `thrift` crate's
+//! protocols: a `Batch` in the binary protocol for the collector's HTTP endpoint, and
+//! `Agent.emitBatch` oneway messages in the compact protocol for the agent's UDP port, split so
+//! each datagram fits the packet size.
+//!
+//! ```yaml
+//! exporters:
+//!   jaeger_thrift: { endpoint: http://jaeger:14268/api/traces }
+//! ```
 
-use super::translate::{Batch, Log, Process, Span, SpanRef, Tag, TagValue};
+use super::model::{Batch, Log, Process, Span, SpanRef, Tag, TagValue};
 use std::ops::Range;
 use thrift::protocol::{
     TBinaryOutputProtocol, TCompactOutputProtocol, TFieldIdentifier, TListIdentifier,
@@ -12,9 +17,16 @@ use thrift::protocol::{
 };
 
 /// A batch could not be encoded (a list longer than Thrift allows).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("failed to encode the Jaeger batch: {0}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodeError(String);
+
+impl std::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "failed to encode the Jaeger batch: {}", self.0)
+    }
+}
+
+impl std::error::Error for EncodeError {}
 
 impl From<thrift::Error> for EncodeError {
     fn from(e: thrift::Error) -> Self {
@@ -73,7 +85,7 @@ fn list_field<T>(o: Out, id: i16, items: &[T], each: impl FnMut(Out, &T) -> TRes
 
 fn write_tag(o: Out, t: &Tag) -> TResult {
     strukt(o, |o| {
-        field(o, 1, TType::String, |o| o.write_string(t.key))?;
+        field(o, 1, TType::String, |o| o.write_string(&t.key))?;
         let v_type = match t.value {
             TagValue::Str(_) => 0,
             TagValue::Double(_) => 1,
@@ -114,7 +126,7 @@ fn write_span(o: Out, s: &Span) -> TResult {
         i64_field(o, 2, s.trace_id_high)?;
         i64_field(o, 3, s.span_id)?;
         i64_field(o, 4, s.parent_span_id)?;
-        field(o, 5, TType::String, |o| o.write_string(s.operation_name))?;
+        field(o, 5, TType::String, |o| o.write_string(&s.operation_name))?;
         list_field(o, 6, &s.references, write_ref)?;
         field(o, 7, TType::I32, |o| o.write_i32(s.flags))?;
         i64_field(o, 8, s.start_time)?;
@@ -139,7 +151,7 @@ fn write_batch(o: Out, process: &Process, spans: &[Span]) -> TResult {
 }
 
 /// The collector's HTTP body: `jaeger.Batch` in the binary protocol.
-pub(crate) fn binary_batch(b: &Batch) -> Result<Vec<u8>, EncodeError> {
+pub fn binary_batch(b: &Batch) -> Result<Vec<u8>, EncodeError> {
     let mut buf = Vec::with_capacity(256 * (b.spans.len() + 1));
     let mut o = TBinaryOutputProtocol::new(&mut buf, true);
     write_batch(&mut o, &b.process, &b.spans)?;
@@ -147,7 +159,12 @@ pub(crate) fn binary_batch(b: &Batch) -> Result<Vec<u8>, EncodeError> {
 }
 
 /// One `Agent.emitBatch(1: Batch batch)` oneway message in the compact protocol.
-fn emit_batch(process: &Process, spans: &[Span], seq: i32, buf: &mut Vec<u8>) -> TResult {
+pub fn emit_batch(
+    process: &Process,
+    spans: &[Span],
+    seq: i32,
+    buf: &mut Vec<u8>,
+) -> thrift::Result<()> {
     let mut o = TCompactOutputProtocol::new(buf);
     o.write_message_begin(&TMessageIdentifier {
         name: "emitBatch".into(),
@@ -158,6 +175,27 @@ fn emit_batch(process: &Process, spans: &[Span], seq: i32, buf: &mut Vec<u8>) ->
         field(o, 1, TType::Struct, |o| write_batch(o, process, spans))
     })?;
     o.write_message_end()
+}
+
+/// One `Agent.emitBatch` oneway message in the binary protocol (strict header), as the
+/// agent's `thrift_binary` UDP port (6832) takes it.
+pub fn emit_batch_binary(
+    process: &Process,
+    spans: &[Span],
+    seq: i32,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut buf = Vec::new();
+    let mut o = TBinaryOutputProtocol::new(&mut buf, true);
+    o.write_message_begin(&TMessageIdentifier {
+        name: "emitBatch".into(),
+        message_type: TMessageType::OneWay,
+        sequence_number: seq,
+    })?;
+    strukt(&mut o, |o| {
+        field(o, 1, TType::Struct, |o| write_batch(o, process, spans))
+    })?;
+    o.write_message_end()?;
+    Ok(buf)
 }
 
 /// A batch as UDP datagrams for the agent.
@@ -174,7 +212,7 @@ const LIST_HEADER_SLACK: usize = 5;
 
 /// Splits a batch into `emitBatch` datagrams of at most `max_packet_size` bytes, each carrying
 /// the process and as many whole spans as fit. `seq` gives each message's sequence number.
-pub(crate) fn agent_datagrams(
+pub fn agent_datagrams(
     b: &Batch,
     max_packet_size: usize,
     mut seq: impl FnMut() -> i32,
