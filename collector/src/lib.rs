@@ -73,6 +73,22 @@ impl Default for BuildInfo {
     }
 }
 
+/// `text` as a YAML scalar: plain when YAML reads it back as the same string, else
+/// double-quoted (a JSON string is a valid YAML double-quoted scalar).
+fn yaml_scalar(text: &str) -> std::borrow::Cow<'_, str> {
+    let special_start =
+        text.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@`".contains(c) || c.is_whitespace());
+    let needs_quotes = text.is_empty()
+        || special_start
+        || text.ends_with([' ', ':'])
+        || text.contains(": ")
+        || text.contains(" #");
+    match needs_quotes {
+        true => serde_json::to_string(text).map_or(text.into(), Into::into),
+        false => text.into(),
+    }
+}
+
 /// Renders the `components` listing, in the shape of otelcol's: the build info, then each kind
 /// with every type's deprecated aliases and its stability per signal (per signal pair for
 /// connectors).
@@ -82,7 +98,9 @@ pub fn describe_components(build: &BuildInfo, registry: &Registry) -> String {
     let _ = writeln!(
         out,
         "buildinfo:\n  command: {}\n  description: {}\n  version: {}",
-        build.command, build.description, build.version
+        build.command,
+        yaml_scalar(&build.description),
+        build.version
     );
     let mut current = None;
     for (kind, info) in registry.all_infos() {
@@ -94,7 +112,7 @@ pub fn describe_components(build: &BuildInfo, registry: &Registry) -> String {
         if !info.aliases.is_empty() {
             let _ = writeln!(out, "    deprecated_aliases: [{}]", info.aliases.join(", "));
         }
-        let _ = writeln!(out, "    description: {}", info.description);
+        let _ = writeln!(out, "    description: {}", yaml_scalar(info.description));
         let _ = writeln!(out, "    stability:");
         if kind == ferrotel_config::Kind::Extension {
             let _ = writeln!(out, "      extension: {}", info.stability.as_str());
@@ -238,5 +256,28 @@ fn main_with_build(build: BuildInfo, registry: Registry) -> i32 {
             eprintln!("Error: {e:#}");
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod yaml_scalar_tests {
+    use super::yaml_scalar;
+
+    #[test]
+    fn every_text_reads_back_as_itself() {
+        for text in [
+            "Batches data by item count and time",
+            "Jaeger spans: api_v2 gRPC, Thrift over HTTP",
+            "- a list?",
+            "ends with a colon:",
+            "a # comment",
+            "\"quoted\"",
+            "",
+        ] {
+            let line = format!("k: {}", yaml_scalar(text));
+            let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&line).unwrap();
+            assert_eq!(v["k"].as_str(), Some(text), "{line}");
+        }
+        assert_eq!(yaml_scalar("plain text"), "plain text");
     }
 }
