@@ -99,7 +99,7 @@ pub fn describe_components(build: &BuildInfo, registry: &Registry) -> String {
         out,
         "buildinfo:\n  command: {}\n  description: {}\n  version: {}",
         build.command,
-        yaml_scalar(&build.description),
+        yaml_scalar(build.description),
         build.version
     );
     let mut current = None;
@@ -260,6 +260,7 @@ fn main_with_build(build: BuildInfo, registry: Registry) -> i32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod yaml_scalar_tests {
     use super::yaml_scalar;
 

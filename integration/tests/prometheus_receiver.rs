@@ -196,7 +196,7 @@ fn check_app(rs: &[ResourceMetrics], app: &App) {
             .data_points
             .iter()
             .find(|p| attr(&p.attributes, "method").as_deref() == Some("get"))
-            .unwrap();
+            .expect("a point with method=get");
         assert_eq!(number(get), 7.0);
         let start = get.start_time_unix_nano as f64 / 1e9;
         assert!(
