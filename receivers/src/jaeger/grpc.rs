@@ -14,8 +14,8 @@
 use super::proto::PostSpansRequest;
 use super::{traces, translate};
 use crate::otlp::config::GrpcConfig;
-use crate::otlp::grpc::{builder, oversize_as_resource_exhausted};
-use crate::otlp::{server, status, Endpoint};
+use crate::otlp::grpc::{oversize_as_resource_exhausted, serve_with, GrpcState};
+use crate::otlp::{status, Endpoint};
 use bytes::Bytes;
 use ferrotel_core::{Batch, Consumer, RequestMeta, Signal};
 use ferrotel_transport::grpc::BytesCodec;
@@ -37,12 +37,7 @@ use tonic::Status;
 pub const POST_SPANS_PATH: &str = "/jaeger.api_v2.CollectorService/PostSpans";
 const SERVICE: &str = "jaeger.api_v2.CollectorService";
 
-struct GrpcState {
-    endpoint: Endpoint,
-    max_recv: usize,
-}
-
-/// Serves `PostSpans` on `listener` until `stop`.
+/// Serves `PostSpans` on `listener` until `stop`, with the otlp receiver's gRPC serving.
 pub(crate) fn serve(
     cfg: &GrpcConfig,
     endpoint: Endpoint,
@@ -50,15 +45,7 @@ pub(crate) fn serve(
     tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
-    let state = Arc::new(GrpcState {
-        endpoint,
-        max_recv: cfg.max_recv_msg_size(),
-    });
-    let limits = server::ConnLimits {
-        max_connections: state.endpoint.limits.max_connections,
-        first_request_timeout: server::DEFAULT_HEADER_READ_TIMEOUT,
-    };
-    server::spawn(listener, tls, builder(cfg), limits, stop, state, handle)
+    serve_with(cfg, endpoint, (listener, tls), stop, handle)
 }
 
 /// grpc-go's answer to a path it does not serve.

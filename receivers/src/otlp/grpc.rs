@@ -38,9 +38,10 @@ use tonic::Status;
 /// present and empty.
 pub(crate) const EMPTY_RESPONSE: &[u8] = &[0x0a, 0x00];
 
-struct GrpcState {
-    endpoint: Endpoint,
-    max_recv: usize,
+/// What every call on one gRPC listener shares: the endpoint and `max_recv_msg_size`.
+pub(crate) struct GrpcState {
+    pub endpoint: Endpoint,
+    pub max_recv: usize,
 }
 
 pub(crate) fn serve(
@@ -50,6 +51,23 @@ pub(crate) fn serve(
     tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
+    serve_with(cfg, endpoint, (listener, tls), stop, handle)
+}
+
+/// Serves gRPC on `listener` (TLS when given) with `cfg`'s HTTP/2 settings and connection
+/// limits until `stop`, answering every call with `handler` (the otlp receiver's services, or
+/// another receiver's, e.g. jaeger's `PostSpans`).
+pub(crate) fn serve_with<F, Fut>(
+    cfg: &GrpcConfig,
+    endpoint: Endpoint,
+    (listener, tls): (Arc<TcpListener>, Option<TlsAcceptor>),
+    stop: CancellationToken,
+    handler: F,
+) -> JoinHandle<()>
+where
+    F: Fn(Arc<GrpcState>, SocketAddr, Request<Incoming>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<tonic::body::Body>> + Send + 'static,
+{
     let state = Arc::new(GrpcState {
         endpoint,
         max_recv: cfg.max_recv_msg_size(),
@@ -58,7 +76,7 @@ pub(crate) fn serve(
         max_connections: state.endpoint.limits.max_connections,
         first_request_timeout: server::DEFAULT_HEADER_READ_TIMEOUT,
     };
-    server::spawn(listener, tls, builder(cfg), limits, stop, state, handle)
+    server::spawn(listener, tls, builder(cfg), limits, stop, state, handler)
 }
 
 /// An HTTP/2-only connection builder with `cfg`'s stream, keepalive and buffer settings (also
