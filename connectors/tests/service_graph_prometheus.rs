@@ -6,14 +6,13 @@
 
 mod common;
 
-use common::{scrape_until, start_yaml, traces, RecorderFactory};
+use common::{scrape_until, start_traces_to_prometheus, start_yaml, traces, RecorderFactory};
 use ferrotel_core::proto::common::v1::KeyValue;
 use ferrotel_core::proto::metrics::v1::{metric, number_data_point};
 use ferrotel_core::proto::trace::v1::{span::SpanKind, status::StatusCode, Span, Status};
 use ferrotel_core::{Batch, Consumer, Data};
 use ferrotel_engine::Service;
 use ferrotel_testkit::metrics;
-use ferrotel_testkit::net::ReservedPort;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,23 +55,7 @@ fn failed(mut s: Span) -> Span {
 /// A started service: stub -> traces -> servicegraph (`connector` settings) -> metrics ->
 /// prometheus; returns it, the traces consumer and the scrape URL.
 async fn start(connector: &str) -> (Service, Arc<dyn Consumer>, String) {
-    let port = ReservedPort::new().port();
-    let yaml = format!(
-        "receivers: {{stub: {{}}}}
-connectors:
-  servicegraph: {connector}
-exporters:
-  prometheus: {{endpoint: '127.0.0.1:{port}'}}
-service:
-  pipelines:
-    traces: {{receivers: [stub], exporters: [servicegraph]}}
-    metrics: {{receivers: [servicegraph], exporters: [prometheus]}}
-"
-    );
-    let (service, consumers) = start_yaml(yaml, &RecorderFactory::default()).await;
-    let consumer = consumers.traces.expect("a traces pipeline");
-    let url = format!("http://127.0.0.1:{port}/metrics");
-    (service, consumer, url)
+    start_traces_to_prometheus("servicegraph", connector).await
 }
 
 async fn send(consumer: &Arc<dyn Consumer>, batch: Batch) {

@@ -6,13 +6,12 @@
 
 mod common;
 
-use common::{scrape_until, start_yaml, traces, RecorderFactory};
+use common::{scrape_until, start_traces_to_prometheus, start_yaml, traces, RecorderFactory};
 use ferrotel_core::proto::metrics::v1::{metric, number_data_point};
 use ferrotel_core::proto::trace::v1::{span::SpanKind, status, Span, Status};
 use ferrotel_core::{Consumer, Data};
 use ferrotel_engine::Service;
 use ferrotel_testkit::metrics;
-use ferrotel_testkit::net::ReservedPort;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,26 +35,7 @@ fn span(name: &str, kind: SpanKind, code: status::StatusCode, millis: u64) -> Sp
 /// A started service: stub -> traces -> span_metrics (`connector` settings) -> metrics ->
 /// prometheus; returns it, the traces consumer and the scrape URL.
 async fn start(connector: &str) -> (Service, Arc<dyn Consumer>, String) {
-    let port = ReservedPort::new().port();
-    let yaml = format!(
-        "receivers: {{stub: {{}}}}
-connectors:
-  spanmetrics: {connector}
-exporters:
-  prometheus: {{endpoint: '127.0.0.1:{port}'}}
-service:
-  pipelines:
-    traces: {{receivers: [stub], exporters: [spanmetrics]}}
-    metrics: {{receivers: [spanmetrics], exporters: [prometheus]}}
-"
-    );
-    let (service, consumers) = start_yaml(yaml, &RecorderFactory::default()).await;
-    let consumer = consumers.traces.expect("a traces pipeline");
-    (
-        service,
-        consumer,
-        format!("http://127.0.0.1:{port}/metrics"),
-    )
+    start_traces_to_prometheus("spanmetrics", connector).await
 }
 
 const CALLS: &str = "traces_span_metrics_calls_total";

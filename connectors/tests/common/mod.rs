@@ -140,3 +140,31 @@ pub async fn scrape_until(url: &str, done: impl Fn(&str) -> bool) -> String {
     }
     panic!("not reached; last scrape:\n{text}");
 }
+
+/// A started service: stub -> traces -> the traces-to-metrics connector `id` (with `settings`)
+/// -> metrics -> prometheus; returns it, the traces consumer and the scrape URL.
+pub async fn start_traces_to_prometheus(
+    id: &str,
+    settings: &str,
+) -> (Service, Arc<dyn ferrotel_core::Consumer>, String) {
+    let port = ferrotel_testkit::net::ReservedPort::new().port();
+    let yaml = format!(
+        "receivers: {{stub: {{}}}}
+connectors:
+  {id}: {settings}
+exporters:
+  prometheus: {{endpoint: '127.0.0.1:{port}'}}
+service:
+  pipelines:
+    traces: {{receivers: [stub], exporters: [{id}]}}
+    metrics: {{receivers: [{id}], exporters: [prometheus]}}
+"
+    );
+    let (service, consumers) = start_yaml(yaml, &RecorderFactory::default()).await;
+    let consumer = consumers.traces.expect("a traces pipeline");
+    (
+        service,
+        consumer,
+        format!("http://127.0.0.1:{port}/metrics"),
+    )
+}
