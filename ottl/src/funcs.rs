@@ -86,7 +86,19 @@ fn bind<C: Context, const N: usize>(
     args: Vec<CompiledArg<C>>,
     params: &[&str; N],
 ) -> Result<[Expr<C>; N], String> {
-    if args.len() != N {
+    let bound = bind_optional(name, args, params, N)?;
+    Ok(bound.map(|e| e.unwrap_or(Expr::Literal(Value::Nil))))
+}
+
+/// Binds positional then named arguments to `params`, of which the first `required` must be
+/// given; an optional one not given is `None`.
+pub(crate) fn bind_optional<C: Context, const N: usize>(
+    name: &str,
+    args: Vec<CompiledArg<C>>,
+    params: &[&str; N],
+    required: usize,
+) -> Result<[Option<Expr<C>>; N], String> {
+    if args.len() < required || args.len() > N {
         return Err(format!(
             "error while parsing arguments for call to {name:?}: incorrect number of arguments. \
              Expected: {N} Received: {}",
@@ -124,14 +136,25 @@ fn bind<C: Context, const N: usize>(
             ));
         }
     }
-    let mut out = slots.into_iter();
-    Ok(std::array::from_fn(|_| {
-        out.next().flatten().unwrap_or(Expr::Literal(Value::Nil))
-    }))
+    if let Some(missing) = params[..required]
+        .iter()
+        .zip(&slots)
+        .find(|(_, s)| s.is_none())
+    {
+        return Err(format!(
+            "error while parsing arguments for call to {name:?}: missing required argument {}",
+            missing.0
+        ));
+    }
+    Ok(slots)
 }
 
 /// A literal string argument (otelcol's plain `string` parameters).
-fn literal_string<C: Context>(e: &Expr<C>, fname: &str, param: &str) -> Result<String, String> {
+pub(crate) fn literal_string<C: Context>(
+    e: &Expr<C>,
+    fname: &str,
+    param: &str,
+) -> Result<String, String> {
     match e.literal() {
         Some(Value::Str(s)) => Ok(s.to_string()),
         _ => Err(format!(
@@ -164,7 +187,7 @@ impl<C: Context> Function<C> for BinaryFn<C> {
 }
 
 /// otelcol's StringGetter: a string, or an error naming the type.
-fn string_arg(v: Value<'_>) -> Result<Cow<'_, str>, EvalError> {
+pub(crate) fn string_arg(v: Value<'_>) -> Result<Cow<'_, str>, EvalError> {
     match v {
         Value::Str(s) => Ok(s),
         Value::Nil => Err(EvalError::new("expected string but got nil")),
@@ -176,7 +199,7 @@ fn string_arg(v: Value<'_>) -> Result<Cow<'_, str>, EvalError> {
 }
 
 /// otelcol's IntGetter.
-fn int_arg(v: Value<'_>) -> Result<i64, EvalError> {
+pub(crate) fn int_arg(v: Value<'_>) -> Result<i64, EvalError> {
     match v {
         Value::Int(i) => Ok(i),
         other => Err(EvalError::new(format!(
@@ -268,10 +291,15 @@ fn split<'a>(t: Value<'a>, d: Value<'a>) -> Result<Value<'a>, EvalError> {
 }
 
 fn regex(pattern: &str) -> Result<Regex, String> {
+    bounded_regex(pattern)
+        .map_err(|e| format!("the pattern supplied to IsMatch is not a valid regexp pattern: {e}"))
+}
+
+/// A regular expression compiled with a size limit.
+pub(crate) fn bounded_regex(pattern: &str) -> Result<Regex, regex::Error> {
     RegexBuilder::new(pattern)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
-        .map_err(|e| format!("the pattern supplied to IsMatch is not a valid regexp pattern: {e}"))
 }
 
 /// IsMatch(target, pattern): a literal pattern is compiled here, another at each call.
@@ -465,4 +493,10 @@ impl<C: Context> Function<C> for Substring<C> {
             String::from_utf8_lossy(bytes).into_owned(),
         )))
     }
+}
+
+/// The converter of one string to a string named `name`, for the replacing editors' optional
+/// `function` argument (otelcol passes hash converters there).
+pub(crate) fn string_function(_name: &str) -> Option<crate::replace::StringFunction> {
+    None
 }

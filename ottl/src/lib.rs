@@ -37,6 +37,7 @@
 pub mod ast;
 pub mod compile;
 pub mod contexts;
+pub mod editors;
 pub mod error;
 pub mod funcs;
 pub mod lexer;
@@ -44,7 +45,11 @@ pub mod log_context;
 pub mod metric_context;
 pub mod parents;
 pub mod parser;
+pub mod replace;
 pub mod resource_context;
+pub mod scope_context;
+pub mod setters;
+pub mod statement;
 pub mod value;
 
 pub use compile::{Condition, Conditions, Context, ErrorMode, Function};
@@ -55,6 +60,12 @@ pub use metric_context::{
     DataPointContext, DataPointItem, DataPointRef, MetricContext, MetricItem,
 };
 pub use resource_context::{ResourceContext, ResourceContextPath, ResourceItem};
+pub use scope_context::{ScopeContext, ScopeItem, ScopeItemMut};
+pub use setters::{
+    DataPointItemMut, DataPointMut, LogItemMut, MetricItemMut, ResourceItemMut, SpanEventItemMut,
+    SpanItemMut,
+};
+pub use statement::{ContextMut, Editor, Place, Statement, Statements, Target};
 pub use value::Value;
 
 /// Parses a condition without compiling it; never panics, whatever the input (the entry point

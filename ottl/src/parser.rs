@@ -43,6 +43,13 @@ fn is_lower(w: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
+/// An argument name: a Lowercase token, possibly followed by upper-case letters
+/// (`resolveConflicts`, `replacementFormat`), as otelcol's grammar allows.
+fn is_argument_name(w: &str) -> bool {
+    w.starts_with(|c: char| c.is_ascii_lowercase())
+        && w.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
 /// otelcol's Uppercase token: `[A-Z][A-Z0-9_]*` (an enum symbol).
 fn is_upper(w: &str) -> bool {
     w.starts_with(|c: char| c.is_ascii_uppercase())
@@ -491,7 +498,7 @@ impl<'s> Parser<'s> {
 
     fn arg(&mut self) -> PResult<Arg> {
         let name = match (self.peek().clone(), self.peek_at(1)) {
-            (Tok::Word(w), Tok::Equal) if is_lower(&w) => {
+            (Tok::Word(w), Tok::Equal) if is_argument_name(&w) => {
                 self.bump();
                 self.bump();
                 Some(w)

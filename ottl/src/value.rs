@@ -30,17 +30,21 @@ pub enum Value<'a> {
 impl<'a> Value<'a> {
     /// The value of an OTLP `AnyValue` (an empty one is nil), borrowed.
     pub fn from_any(v: &'a AnyValue) -> Value<'a> {
-        match &v.value {
-            None => Value::Nil,
-            Some(any_value::Value::StringValue(s)) => Value::Str(Cow::Borrowed(s)),
-            Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
-            Some(any_value::Value::IntValue(i)) => Value::Int(*i),
-            Some(any_value::Value::DoubleValue(f)) => Value::Float(*f),
-            Some(any_value::Value::BytesValue(b)) => Value::Bytes(Cow::Borrowed(b)),
-            Some(any_value::Value::ArrayValue(a)) => Value::List(Cow::Borrowed(&a.values)),
-            Some(any_value::Value::KvlistValue(m)) => Value::Map(Cow::Borrowed(&m.values)),
+        v.value.as_ref().map_or(Value::Nil, Value::from_any_value)
+    }
+
+    /// The value of a set OTLP value, borrowed.
+    pub fn from_any_value(v: &'a any_value::Value) -> Value<'a> {
+        match v {
+            any_value::Value::StringValue(s) => Value::Str(Cow::Borrowed(s)),
+            any_value::Value::BoolValue(b) => Value::Bool(*b),
+            any_value::Value::IntValue(i) => Value::Int(*i),
+            any_value::Value::DoubleValue(f) => Value::Float(*f),
+            any_value::Value::BytesValue(b) => Value::Bytes(Cow::Borrowed(b)),
+            any_value::Value::ArrayValue(a) => Value::List(Cow::Borrowed(&a.values)),
+            any_value::Value::KvlistValue(m) => Value::Map(Cow::Borrowed(&m.values)),
             // A profiles dictionary index: not resolvable outside the profile.
-            Some(any_value::Value::StringValueStrindex(_)) => Value::Nil,
+            any_value::Value::StringValueStrindex(_) => Value::Nil,
         }
     }
 
@@ -64,21 +68,27 @@ impl<'a> Value<'a> {
 
     /// The value as an OTLP `AnyValue` (ids as bytes), for lists and maps built by expressions.
     pub fn to_any(&self) -> AnyValue {
+        self.borrowed().into_any()
+    }
+
+    /// The value as an OTLP `AnyValue`, moving what it owns (ids as bytes, times and durations
+    /// as nanoseconds).
+    pub fn into_any(self) -> AnyValue {
         let v = match self {
             Value::Nil => None,
-            Value::Bool(b) => Some(any_value::Value::BoolValue(*b)),
-            Value::Int(i) => Some(any_value::Value::IntValue(*i)),
-            Value::Float(f) => Some(any_value::Value::DoubleValue(*f)),
-            Value::Str(s) => Some(any_value::Value::StringValue(s.to_string())),
-            Value::Bytes(b) => Some(any_value::Value::BytesValue(b.to_vec())),
+            Value::Bool(b) => Some(any_value::Value::BoolValue(b)),
+            Value::Int(i) => Some(any_value::Value::IntValue(i)),
+            Value::Float(f) => Some(any_value::Value::DoubleValue(f)),
+            Value::Str(s) => Some(any_value::Value::StringValue(s.into_owned())),
+            Value::Bytes(b) => Some(any_value::Value::BytesValue(b.into_owned())),
             Value::TraceId(id) => Some(any_value::Value::BytesValue(id.to_vec())),
             Value::SpanId(id) => Some(any_value::Value::BytesValue(id.to_vec())),
-            Value::Time(t) | Value::Duration(t) => Some(any_value::Value::IntValue(*t)),
+            Value::Time(t) | Value::Duration(t) => Some(any_value::Value::IntValue(t)),
             Value::Map(m) => Some(any_value::Value::KvlistValue(KeyValueList {
-                values: m.to_vec(),
+                values: m.into_owned(),
             })),
             Value::List(l) => Some(any_value::Value::ArrayValue(ArrayValue {
-                values: l.to_vec(),
+                values: l.into_owned(),
             })),
         };
         AnyValue { value: v }

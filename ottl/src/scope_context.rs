@@ -1,0 +1,133 @@
+//! The `scope` context (otelcol's ottlscope, also named `instrumentation_scope`): an
+//! instrumentation scope of a request with its resource. Paths: `name`, `version`,
+//! `attributes`, `dropped_attributes_count`, `schema_url` (the scope group's), each also with
+//! the context's name first, and `resource.*`.
+//!
+//! ```yaml
+//! processors:
+//!   transform:
+//!     log_statements:
+//!       - context: scope
+//!         statements:
+//!           - set(attributes["otelcol_signal"], attributes["otelcol.signal"]) where attributes["otelcol.signal"] != nil
+//! ```
+
+use crate::ast::{self, Key};
+use crate::compile::Context;
+use crate::contexts::{get_scope, invalid, last_keys, names, scope_path, ScopePath};
+use crate::error::EvalError;
+use crate::parents::{get_parent, parent_path, ParentPath};
+use crate::setters::{set_parent, set_scope, ParentMut};
+use crate::statement::{ContextMut, Place};
+use crate::value::Value;
+use ferrotel_core::proto::common::v1::InstrumentationScope;
+use ferrotel_core::proto::resource::v1::Resource;
+use std::borrow::Cow;
+
+/// A scope (absent when the request sent none), its group's schema URL and its resource.
+#[derive(Debug, Clone, Copy)]
+pub struct ScopeItem<'a> {
+    pub scope: Option<&'a InstrumentationScope>,
+    pub schema_url: &'a str,
+    pub resource: Option<&'a Resource>,
+}
+
+/// A scope borrowed for changing.
+pub struct ScopeItemMut<'a> {
+    pub scope: &'a mut Option<InstrumentationScope>,
+    pub schema_url: &'a mut String,
+    pub resource: &'a mut Option<Resource>,
+}
+
+/// Paths of the scope context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeContextPath {
+    Scope(ScopePath),
+    SchemaUrl,
+    Resource(ParentPath),
+}
+
+/// The `scope` context.
+#[derive(Debug)]
+pub struct ScopeContext;
+
+impl Context for ScopeContext {
+    const NAME: &'static str = "instrumentation_scope";
+    type Item<'a> = ScopeItem<'a>;
+    type Path = ScopeContextPath;
+
+    fn path(path: &ast::Path) -> Result<(ScopeContextPath, Vec<Key>), String> {
+        let mut fields = crate::contexts::strip_context(&path.fields, "scope");
+        if fields.len() == path.fields.len() {
+            fields = crate::contexts::strip_context(&path.fields, "instrumentation_scope");
+        }
+        let p = match names(fields) {
+            ("schema_url", None, None) => ScopeContextPath::SchemaUrl,
+            ("resource", Some(_), _) => ScopeContextPath::Resource(
+                parent_path(fields).ok_or_else(|| invalid(path, Self::NAME))?,
+            ),
+            _ => ScopeContextPath::Scope(
+                scope_path(fields).ok_or_else(|| invalid(path, Self::NAME))?,
+            ),
+        };
+        Ok((p, last_keys(path, fields, Self::NAME)?))
+    }
+
+    fn get<'a>(path: &'a ScopeContextPath, item: ScopeItem<'a>) -> Result<Value<'a>, EvalError> {
+        Ok(match path {
+            ScopeContextPath::Scope(p) => get_scope(*p, item.scope),
+            ScopeContextPath::SchemaUrl => Value::Str(Cow::Borrowed(item.schema_url)),
+            ScopeContextPath::Resource(p) => get_parent(*p, item.scope, item.resource),
+        })
+    }
+
+    fn enum_value(_: &str) -> Option<i64> {
+        None
+    }
+}
+
+impl ContextMut for ScopeContext {
+    type ItemMut<'a> = ScopeItemMut<'a>;
+
+    fn view<'b>(item: &'b ScopeItemMut<'_>) -> ScopeItem<'b> {
+        ScopeItem {
+            scope: item.scope.as_ref(),
+            schema_url: item.schema_url,
+            resource: item.resource.as_ref(),
+        }
+    }
+
+    fn place<'b>(path: &ScopeContextPath, item: &'b mut ScopeItemMut<'_>) -> Option<Place<'b>> {
+        let parents = ParentMut {
+            scope: item.scope,
+            resource: item.resource,
+        };
+        match path {
+            ScopeContextPath::Scope(ScopePath::Attributes) => Some(Place::Map(
+                &mut parents
+                    .scope
+                    .get_or_insert_with(Default::default)
+                    .attributes,
+            )),
+            ScopeContextPath::Resource(p) => parents.place(*p),
+            _ => None,
+        }
+    }
+
+    fn set(
+        path: &ScopeContextPath,
+        item: &mut ScopeItemMut<'_>,
+        value: Value<'_>,
+    ) -> Result<(), EvalError> {
+        match path {
+            ScopeContextPath::Scope(p) => set_scope(*p, item.scope, value),
+            ScopeContextPath::SchemaUrl => {
+                if let Value::Str(s) = value {
+                    *item.schema_url = s.into_owned();
+                }
+                Ok(())
+            }
+            ScopeContextPath::Resource(p) => set_parent(*p, item.scope, item.resource, value),
+        }
+    }
+}
