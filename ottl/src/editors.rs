@@ -37,6 +37,9 @@ pub fn editor<C: ContextMut>(
     name: &str,
     args: Vec<CompiledArg<C>>,
 ) -> Result<Box<dyn Editor<C>>, String> {
+    if let Some(build) = C::own_editor(name) {
+        return build(args);
+    }
     match name {
         "set" => {
             let [target, value] = required::<C, 2>(name, args, &["target", "value"])?;

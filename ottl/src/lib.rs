@@ -48,6 +48,7 @@ pub mod parser;
 pub mod replace;
 pub mod resource_context;
 pub mod scope_context;
+pub mod semconv_name;
 pub mod setters;
 pub mod statement;
 pub mod value;

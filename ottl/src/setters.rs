@@ -235,6 +235,13 @@ impl ContextMut for SpanContext {
     fn set(path: &SpanPath, item: &mut SpanItemMut<'_>, v: Value<'_>) -> Result<(), EvalError> {
         item.set(path, v)
     }
+
+    fn own_editor(name: &str) -> Option<crate::statement::EditorBuilder<Self>> {
+        match name {
+            "set_semconv_span_name" => Some(crate::semconv_name::editor),
+            _ => None,
+        }
+    }
 }
 
 /// A span event borrowed for changing, with its span (whose events are taken out while its

@@ -58,7 +58,15 @@ pub trait ContextMut: Context {
         item: &mut Self::ItemMut<'_>,
         value: Value<'_>,
     ) -> Result<(), EvalError>;
+
+    /// The builder of an editor only this context has (`set_semconv_span_name` for spans).
+    fn own_editor(_name: &str) -> Option<EditorBuilder<Self>> {
+        None
+    }
 }
+
+/// Builds an editor from its arguments.
+pub type EditorBuilder<C> = fn(Vec<CompiledArg<C>>) -> Result<Box<dyn Editor<C>>, String>;
 
 /// A key resolved for writing.
 #[derive(Debug, Clone)]

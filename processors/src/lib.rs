@@ -36,6 +36,8 @@ pub mod memory_limiter;
     feature = "redaction"
 ))]
 mod otelcol_examples;
+#[cfg(any(feature = "tail_sampling", feature = "transform"))]
+pub mod ottl_mode;
 #[cfg(feature = "probabilistic_sampler")]
 pub mod probabilistic_sampler;
 #[cfg(feature = "redaction")]
@@ -44,6 +46,8 @@ pub mod redaction;
 pub mod resource;
 #[cfg(feature = "tail_sampling")]
 pub mod tail_sampling;
+#[cfg(feature = "transform")]
+pub mod transform;
 
 /// Adds every processor of this crate whose feature is enabled to `r`.
 pub fn register(r: Registry) -> Registry {
@@ -61,6 +65,8 @@ pub fn register(r: Registry) -> Registry {
     let r = r.with(redaction::RedactionProcessorFactory);
     #[cfg(feature = "tail_sampling")]
     let r = r.with(tail_sampling::TailSamplingProcessorFactory);
+    #[cfg(feature = "transform")]
+    let r = r.with(transform::TransformProcessorFactory);
     r
 }
 
@@ -69,7 +75,8 @@ pub fn register(r: Registry) -> Registry {
 #[cfg(any(
     feature = "attraction",
     feature = "redaction",
-    feature = "tail_sampling"
+    feature = "tail_sampling",
+    feature = "transform"
 ))]
 pub(crate) fn entry<'v>(
     v: &'v mut ferrotel_config::Validator<'_>,

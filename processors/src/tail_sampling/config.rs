@@ -8,7 +8,7 @@ use super::policy::{
 use crate::entry;
 use ferrotel_config::choice::{Choice, Choices};
 use ferrotel_config::{ByteSize, Findings, GoDuration, Validate, Validator};
-use ferrotel_ottl::{Condition, Conditions, Context, ErrorMode, SpanContext, SpanEventContext};
+use ferrotel_ottl::{Condition, Conditions, Context, SpanContext, SpanEventContext};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -315,28 +315,7 @@ impl Default for OttlConditionConfig {
     }
 }
 
-/// `ottl_condition.error_mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OttlErrorMode {
-    Ignore,
-    Silent,
-    Propagate,
-}
-
-impl Choices for OttlErrorMode {
-    const IGNORE_CASE: bool = true;
-}
-
-impl From<OttlErrorMode> for ErrorMode {
-    fn from(m: OttlErrorMode) -> Self {
-        match m {
-            OttlErrorMode::Ignore => ErrorMode::Ignore,
-            OttlErrorMode::Silent => ErrorMode::Silent,
-            OttlErrorMode::Propagate => ErrorMode::Propagate,
-        }
-    }
-}
+pub use crate::ottl_mode::OttlErrorMode;
 
 /// `and`: sampled when every sub-policy samples.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -508,15 +487,7 @@ fn build_rule(kind: PolicyType, p: &PolicyConfig, v: &mut Validator<'_>) -> Opti
 /// Compiles the conditions of `ottl_condition` (`v` at that key); every condition that does not
 /// compile is reported at its index.
 fn ottl_rule(c: &OttlConditionConfig, v: &mut Validator<'_>) -> Option<Rule> {
-    let mode = match &c.error_mode {
-        Choice::Known(m) => Some(ErrorMode::from(*m)),
-        Choice::Unknown(other) => {
-            // otelcol lower-cases the value before it names it.
-            let other = other.to_lowercase();
-            v.report_at("error_mode", format!("unknown error mode {other}"));
-            None
-        }
-    };
+    let mode = crate::ottl_mode::error_mode(&c.error_mode, v);
     if c.span.is_empty() && c.spanevent.is_empty() {
         v.report("expected at least one OTTL condition to filter on");
         return None;

@@ -1,0 +1,236 @@
+//! Running compiled groups over a request: each group visits every item of its context, with
+//! the item's scope and resource borrowed alongside (span events and data points are taken out
+//! of their span or metric while visited, and put back).
+
+use ferrotel_core::proto::collector::{
+    logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
+    trace::v1::ExportTraceServiceRequest,
+};
+use ferrotel_core::proto::metrics::v1::{metric::Data, Metric};
+use ferrotel_ottl::{
+    DataPointContext, DataPointItemMut, DataPointMut, EvalError, LogContext, LogItemMut,
+    MetricContext, MetricItemMut, ResourceContext, ResourceItemMut, ScopeContext, ScopeItemMut,
+    SpanContext, SpanEventContext, SpanEventItemMut, SpanItemMut, Statements,
+};
+
+/// A group of trace statements, by context.
+pub enum TraceGroup {
+    Resource(Statements<ResourceContext>),
+    Scope(Statements<ScopeContext>),
+    Span(Statements<SpanContext>),
+    SpanEvent(Statements<SpanEventContext>),
+}
+
+/// A group of metric statements, by context.
+pub enum MetricGroup {
+    Resource(Statements<ResourceContext>),
+    Scope(Statements<ScopeContext>),
+    Metric(Statements<MetricContext>),
+    DataPoint(Statements<DataPointContext>),
+}
+
+/// A group of log statements, by context.
+pub enum LogGroup {
+    Resource(Statements<ResourceContext>),
+    Scope(Statements<ScopeContext>),
+    Log(Statements<LogContext>),
+}
+
+impl TraceGroup {
+    pub fn run(&self, req: &mut ExportTraceServiceRequest) -> Result<(), EvalError> {
+        for rs in &mut req.resource_spans {
+            let resource = &mut rs.resource;
+            if let TraceGroup::Resource(st) = self {
+                st.execute(&mut ResourceItemMut {
+                    resource,
+                    schema_url: &mut rs.schema_url,
+                })?;
+                continue;
+            }
+            for ss in &mut rs.scope_spans {
+                let scope = &mut ss.scope;
+                match self {
+                    TraceGroup::Scope(st) => st.execute(&mut ScopeItemMut {
+                        scope,
+                        schema_url: &mut ss.schema_url,
+                        resource,
+                    })?,
+                    TraceGroup::Span(st) => {
+                        for span in &mut ss.spans {
+                            st.execute(&mut SpanItemMut {
+                                span,
+                                scope,
+                                resource,
+                            })?;
+                        }
+                    }
+                    TraceGroup::SpanEvent(st) => {
+                        for span in &mut ss.spans {
+                            let mut events = std::mem::take(&mut span.events);
+                            let result =
+                                events
+                                    .iter_mut()
+                                    .enumerate()
+                                    .try_for_each(|(index, event)| {
+                                        st.execute(&mut SpanEventItemMut {
+                                            event,
+                                            index,
+                                            span: SpanItemMut {
+                                                span,
+                                                scope,
+                                                resource,
+                                            },
+                                        })
+                                    });
+                            span.events = events;
+                            result?;
+                        }
+                    }
+                    TraceGroup::Resource(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MetricGroup {
+    pub fn run(&self, req: &mut ExportMetricsServiceRequest) -> Result<(), EvalError> {
+        for rm in &mut req.resource_metrics {
+            let resource = &mut rm.resource;
+            if let MetricGroup::Resource(st) = self {
+                st.execute(&mut ResourceItemMut {
+                    resource,
+                    schema_url: &mut rm.schema_url,
+                })?;
+                continue;
+            }
+            for sm in &mut rm.scope_metrics {
+                let scope = &mut sm.scope;
+                match self {
+                    MetricGroup::Scope(st) => st.execute(&mut ScopeItemMut {
+                        scope,
+                        schema_url: &mut sm.schema_url,
+                        resource,
+                    })?,
+                    MetricGroup::Metric(st) => {
+                        for metric in &mut sm.metrics {
+                            st.execute(&mut MetricItemMut {
+                                metric,
+                                scope,
+                                resource,
+                            })?;
+                        }
+                    }
+                    MetricGroup::DataPoint(st) => {
+                        for metric in &mut sm.metrics {
+                            let mut item = MetricItemMut {
+                                metric,
+                                scope,
+                                resource,
+                            };
+                            each_point(&mut item, |point, metric| {
+                                st.execute(&mut DataPointItemMut { point, metric })
+                            })?;
+                        }
+                    }
+                    MetricGroup::Resource(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Calls `f` on every data point of `item`'s metric. The points are taken out of the metric
+/// while they are visited (the metric keeps its type, temporality and monotonicity) and put
+/// back after, whatever `f` returns.
+pub fn each_point(
+    item: &mut MetricItemMut<'_>,
+    mut f: impl FnMut(DataPointMut<'_>, MetricItemMut<'_>) -> Result<(), EvalError>,
+) -> Result<(), EvalError> {
+    macro_rules! visit {
+        ($variant:ident, $field:ident, $ref:ident) => {{
+            let Some(Data::$variant(d)) = &mut item.metric.data else {
+                unreachable!()
+            };
+            let mut points = std::mem::take(&mut d.$field);
+            let result = points.iter_mut().try_for_each(|p| {
+                f(
+                    DataPointMut::$ref(p),
+                    MetricItemMut {
+                        metric: item.metric,
+                        scope: item.scope,
+                        resource: item.resource,
+                    },
+                )
+            });
+            if let Some(Data::$variant(d)) = &mut item.metric.data {
+                d.$field = points;
+            }
+            result
+        }};
+    }
+    match kind(item.metric) {
+        Some(Kind::Gauge) => visit!(Gauge, data_points, Number),
+        Some(Kind::Sum) => visit!(Sum, data_points, Number),
+        Some(Kind::Histogram) => visit!(Histogram, data_points, Histogram),
+        Some(Kind::Exponential) => visit!(ExponentialHistogram, data_points, ExponentialHistogram),
+        Some(Kind::Summary) => visit!(Summary, data_points, Summary),
+        None => Ok(()),
+    }
+}
+
+enum Kind {
+    Gauge,
+    Sum,
+    Histogram,
+    Exponential,
+    Summary,
+}
+
+fn kind(m: &Metric) -> Option<Kind> {
+    Some(match m.data.as_ref()? {
+        Data::Gauge(_) => Kind::Gauge,
+        Data::Sum(_) => Kind::Sum,
+        Data::Histogram(_) => Kind::Histogram,
+        Data::ExponentialHistogram(_) => Kind::Exponential,
+        Data::Summary(_) => Kind::Summary,
+    })
+}
+
+impl LogGroup {
+    pub fn run(&self, req: &mut ExportLogsServiceRequest) -> Result<(), EvalError> {
+        for rl in &mut req.resource_logs {
+            let resource = &mut rl.resource;
+            if let LogGroup::Resource(st) = self {
+                st.execute(&mut ResourceItemMut {
+                    resource,
+                    schema_url: &mut rl.schema_url,
+                })?;
+                continue;
+            }
+            for sl in &mut rl.scope_logs {
+                let scope = &mut sl.scope;
+                match self {
+                    LogGroup::Scope(st) => st.execute(&mut ScopeItemMut {
+                        scope,
+                        schema_url: &mut sl.schema_url,
+                        resource,
+                    })?,
+                    LogGroup::Log(st) => {
+                        for log in &mut sl.log_records {
+                            st.execute(&mut LogItemMut {
+                                log,
+                                scope,
+                                resource,
+                            })?;
+                        }
+                    }
+                    LogGroup::Resource(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
