@@ -211,6 +211,7 @@ fn messaging_destination(a: &Attrs<'_>) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::{ErrorMode, Statements};

@@ -114,6 +114,9 @@ mod tests {
         if cfg!(feature = "tail_sampling") {
             expected.push("tail_sampling");
         }
+        if cfg!(feature = "transform") {
+            expected.push("transform");
+        }
         let got: Vec<_> = r.processors.infos().iter().map(|i| i.type_name).collect();
         assert_eq!(got, expected);
         for f in r.processors.iter() {
@@ -146,5 +149,7 @@ mod tests {
         round_trips(crate::redaction::RedactionProcessorFactory);
         #[cfg(feature = "tail_sampling")]
         round_trips(crate::tail_sampling::TailSamplingProcessorFactory);
+        #[cfg(feature = "transform")]
+        round_trips(crate::transform::TransformProcessorFactory);
     }
 }
