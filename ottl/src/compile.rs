@@ -7,6 +7,7 @@ use crate::ast::{self, ArgValue, CmpOp, Key, MathOp};
 use crate::error::{Error, EvalError};
 use crate::funcs;
 use crate::value::{compare, math, negate, Value};
+use ferrotel_core::proto::common::v1::KeyValue;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -18,7 +19,7 @@ pub trait Context: Sized + 'static {
     /// What a condition is evaluated on: references to the item and its parents.
     type Item<'a>: Copy;
     /// A path resolved at compile time.
-    type Path: fmt::Debug + Send + Sync;
+    type Path: fmt::Debug + Clone + Send + Sync;
 
     /// Resolves a path; keys the context does not handle itself are returned, to be applied to
     /// the value it reads (`attributes["a"]["b"]` reads the attributes map, then indexes it).
@@ -29,6 +30,18 @@ pub trait Context: Sized + 'static {
 
     /// The number of an enum symbol (`SPAN_KIND_SERVER`).
     fn enum_value(name: &str) -> Option<i64>;
+
+    /// Whether a path names an attribute map that [`Context::attributes`] reads directly:
+    /// conditions of the form `attributes["key"] == literal` then look the key up without
+    /// building values.
+    fn is_attributes(_path: &Self::Path) -> bool {
+        false
+    }
+
+    /// The attribute map a path names, for the paths [`Context::is_attributes`] accepts.
+    fn attributes<'a>(_path: &'a Self::Path, _item: Self::Item<'a>) -> &'a [KeyValue] {
+        &[]
+    }
 }
 
 /// A converter bound to its arguments, for context `C`.
@@ -141,6 +154,15 @@ pub fn index<'a, C: Context>(
     keys: &'a [CKey<C>],
     item: C::Item<'a>,
 ) -> Result<Value<'a>, EvalError> {
+    // The common case, `attributes["key"]`: one lookup, no key value built.
+    if let (Value::Map(Cow::Borrowed(map)), [CKey::Str(k)]) = (&v, keys) {
+        let map: &'a [KeyValue] = map;
+        return Ok(map
+            .iter()
+            .find(|kv| kv.key == *k)
+            .and_then(|kv| kv.value.as_ref())
+            .map_or(Value::Nil, Value::from_any));
+    }
     for key in keys {
         let key = match key {
             CKey::Str(s) => KeyRef::Str(Cow::Borrowed(s)),
@@ -228,6 +250,13 @@ pub enum BoolExpr<C: Context> {
     And(Vec<BoolExpr<C>>),
     Not(Box<BoolExpr<C>>),
     Compare(Expr<C>, CmpOp, Expr<C>),
+    /// `<map path>["key"] op literal`, read through [`Context::attributes`].
+    KeyCompare {
+        map: C::Path,
+        key: String,
+        op: CmpOp,
+        literal: Value<'static>,
+    },
     Const(bool),
     Converter(Expr<C>),
 }
@@ -254,6 +283,18 @@ impl<C: Context> BoolExpr<C> {
             }
             BoolExpr::Not(e) => Ok(!e.eval(item)?),
             BoolExpr::Compare(a, op, b) => Ok(compare(&a.eval(item)?, &b.eval(item)?, *op)),
+            BoolExpr::KeyCompare {
+                map,
+                key,
+                op,
+                literal,
+            } => {
+                let found = C::attributes(map, item).iter().find(|kv| kv.key == *key);
+                let v = found
+                    .and_then(|kv| kv.value.as_ref())
+                    .map_or(Value::Nil, Value::from_any);
+                Ok(compare(&v, literal, *op))
+            }
             BoolExpr::Const(b) => Ok(*b),
             BoolExpr::Converter(e) => match e.eval(item)? {
                 Value::Bool(b) => Ok(b),
@@ -272,10 +313,26 @@ pub fn bool_expr<C: Context>(e: &ast::BoolExpr) -> Result<BoolExpr<C>, String> {
         ast::BoolExpr::Or(v) => BoolExpr::Or(v.iter().map(bool_expr).collect::<Result<_, _>>()?),
         ast::BoolExpr::And(v) => BoolExpr::And(v.iter().map(bool_expr).collect::<Result<_, _>>()?),
         ast::BoolExpr::Not(e) => BoolExpr::Not(Box::new(bool_expr(e)?)),
-        ast::BoolExpr::Compare(a, op, b) => BoolExpr::Compare(value(a)?, *op, value(b)?),
+        ast::BoolExpr::Compare(a, op, b) => comparison(value(a)?, *op, value(b)?),
         ast::BoolExpr::Const(b) => BoolExpr::Const(*b),
         ast::BoolExpr::Converter(c) => BoolExpr::Converter(call(c)?),
     })
+}
+
+/// A comparison, through the context's map reader when it compares one attribute with a
+/// literal.
+fn comparison<C: Context>(a: Expr<C>, op: CmpOp, b: Expr<C>) -> BoolExpr<C> {
+    if let (Expr::Path(path, keys), Some(literal)) = (&a, b.literal()) {
+        if let ([CKey::Str(key)], true) = (keys.as_slice(), C::is_attributes(path)) {
+            return BoolExpr::KeyCompare {
+                map: path.clone(),
+                key: key.clone(),
+                op,
+                literal: literal.clone(),
+            };
+        }
+    }
+    BoolExpr::Compare(a, op, b)
 }
 
 /// Compiles a parsed value.

@@ -213,6 +213,32 @@ impl Context for SpanContext {
     fn enum_value(name: &str) -> Option<i64> {
         span_enum(name)
     }
+
+    fn is_attributes(path: &SpanPath) -> bool {
+        matches!(
+            path,
+            SpanPath::Attributes
+                | SpanPath::Resource(ResourcePath::Attributes)
+                | SpanPath::Scope(ScopePath::Attributes)
+        )
+    }
+
+    fn attributes<'a>(path: &'a SpanPath, i: SpanItem<'a>) -> &'a [KeyValue] {
+        match path {
+            SpanPath::Attributes => &i.span.attributes,
+            SpanPath::Resource(ResourcePath::Attributes) => resource_attrs(i.resource),
+            SpanPath::Scope(ScopePath::Attributes) => scope_attrs(i.scope),
+            _ => &[],
+        }
+    }
+}
+
+pub(crate) fn resource_attrs(r: Option<&Resource>) -> &[KeyValue] {
+    r.map_or(&[], |r| &r.attributes)
+}
+
+pub(crate) fn scope_attrs(s: Option<&InstrumentationScope>) -> &[KeyValue] {
+    s.map_or(&[], |s| &s.attributes)
 }
 
 /// otelcol's span enums: `SPAN_KIND_*` and `STATUS_CODE_*`.
@@ -379,5 +405,25 @@ impl Context for SpanEventContext {
 
     fn enum_value(name: &str) -> Option<i64> {
         span_enum(name)
+    }
+
+    fn is_attributes(path: &SpanEventPath) -> bool {
+        matches!(
+            path,
+            SpanEventPath::Attributes
+                | SpanEventPath::Span(SpanPath::Attributes)
+                | SpanEventPath::Span(SpanPath::Resource(ResourcePath::Attributes))
+        )
+    }
+
+    fn attributes<'a>(path: &'a SpanEventPath, i: SpanEventItem<'a>) -> &'a [KeyValue] {
+        match path {
+            SpanEventPath::Attributes => &i.event.attributes,
+            SpanEventPath::Span(SpanPath::Attributes) => &i.span.span.attributes,
+            SpanEventPath::Span(SpanPath::Resource(ResourcePath::Attributes)) => {
+                resource_attrs(i.span.resource)
+            }
+            _ => &[],
+        }
     }
 }

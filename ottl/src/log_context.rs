@@ -15,12 +15,15 @@
 
 use crate::ast::{self, Key};
 use crate::compile::Context;
-use crate::contexts::{attrs, invalid, last_keys, names, span_id, strip_context, trace_id};
+use crate::contexts::{
+    attrs, invalid, last_keys, names, resource_attrs, span_id, strip_context, trace_id,
+    ResourcePath,
+};
 use crate::error::EvalError;
 use crate::parents::{get_parent, parent_path, ParentPath};
 use crate::value::{string_like, Value};
 use base64::Engine;
-use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope};
+use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use ferrotel_core::proto::logs::v1::LogRecord;
 use ferrotel_core::proto::resource::v1::Resource;
 use std::borrow::Cow;
@@ -105,6 +108,23 @@ impl Context for LogContext {
 
     fn enum_value(name: &str) -> Option<i64> {
         severity_enum(name)
+    }
+
+    fn is_attributes(path: &LogPath) -> bool {
+        matches!(
+            path,
+            LogPath::Attributes | LogPath::Parent(ParentPath::Resource(ResourcePath::Attributes))
+        )
+    }
+
+    fn attributes<'a>(path: &'a LogPath, i: LogItem<'a>) -> &'a [KeyValue] {
+        match path {
+            LogPath::Attributes => &i.log.attributes,
+            LogPath::Parent(ParentPath::Resource(ResourcePath::Attributes)) => {
+                resource_attrs(i.resource)
+            }
+            _ => &[],
+        }
     }
 }
 

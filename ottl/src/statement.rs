@@ -183,6 +183,15 @@ fn assign(place: Place<'_>, value: Value<'_>) {
                 *m = new.into_owned();
             }
         }
+        Place::Value(AnyValue {
+            value: Some(any_value::Value::StringValue(old)),
+        }) if matches!(value, Value::Str(_)) => {
+            // Reuses the old string's buffer.
+            if let Value::Str(new) = value {
+                old.clear();
+                old.push_str(&new);
+            }
+        }
         Place::Value(v) => *v = value.into_any(),
     }
 }
