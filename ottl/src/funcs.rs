@@ -12,33 +12,99 @@ use regex::{Regex, RegexBuilder};
 use std::borrow::Cow;
 
 /// Most memory a compiled regular expression may take.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// The converters [`converter`] knows, for messages and docs.
 pub const CONVERTERS: &[&str] = &[
+    "Base64Decode",
+    "Base64Encode",
+    "Bool",
+    "Coalesce",
     "Concat",
+    "ContainsValue",
     "ConvertCase",
+    "Day",
+    "Decode",
     "Double",
     "Duration",
+    "ExtractPatterns",
+    "FNV",
+    "Format",
+    "FormatTime",
     "HasPrefix",
     "HasSuffix",
+    "Hex",
+    "Hour",
+    "Hours",
+    "Index",
     "Int",
     "IsBool",
     "IsDouble",
+    "IsEmpty",
     "IsInt",
     "IsList",
     "IsMap",
     "IsMatch",
     "IsString",
+    "IsValidLuhn",
+    "Keys",
     "Len",
+    "Log",
+    "MD5",
+    "Microseconds",
+    "Milliseconds",
+    "Minute",
+    "Minutes",
+    "Month",
+    "Murmur3Hash",
+    "Murmur3Hash128",
+    "Nanosecond",
+    "Nanoseconds",
     "Now",
-    "String",
+    "ParseCSV",
+    "ParseInt",
+    "ParseJSON",
+    "ParseKeyValue",
+    "ProfileID",
+    "SHA1",
+    "SHA256",
+    "SHA512",
+    "Second",
+    "Seconds",
+    "SliceToMap",
+    "Sort",
+    "SpanID",
     "Split",
+    "String",
     "Substring",
+    "Time",
+    "ToCamelCase",
+    "ToKeyValueString",
+    "ToLowerCase",
+    "ToSnakeCase",
+    "ToUpperCase",
+    "TraceID",
+    "Trim",
+    "TrimPrefix",
+    "TrimSuffix",
+    "TruncateTime",
+    "URL",
+    "UUID",
+    "UUIDv7",
+    "Unix",
+    "UnixMicro",
+    "UnixMilli",
+    "UnixNano",
+    "UnixSeconds",
+    "Values",
+    "Weekday",
+    "XXH128",
+    "XXH3",
+    "Year",
 ];
 
-type Unary = for<'a> fn(Value<'a>) -> Result<Value<'a>, EvalError>;
-type Binary = for<'a> fn(Value<'a>, Value<'a>) -> Result<Value<'a>, EvalError>;
+pub(crate) type Unary = for<'a> fn(Value<'a>) -> Result<Value<'a>, EvalError>;
+pub(crate) type Binary = for<'a> fn(Value<'a>, Value<'a>) -> Result<Value<'a>, EvalError>;
 
 /// Builds converter `name` over its arguments.
 pub fn converter<C: Context>(
@@ -76,17 +142,126 @@ pub fn converter<C: Context>(
             bind::<C, 0>(name, args, &[])?;
             Ok(Box::new(Now))
         }
+        _ => more_converters(name, args),
+    }
+}
+
+/// The converters in [`crate::converters`], by name.
+fn more_converters<C: Context>(
+    name: &str,
+    args: Vec<CompiledArg<C>>,
+) -> Result<Box<dyn Function<C>>, String> {
+    use crate::converters::{collections as col, encoding as enc, hash, ids, nary};
+    use crate::converters::{parse, strings as st, time as tm};
+    let unary = |f: Unary, param: &str, args| -> Result<Box<dyn Function<C>>, String> {
+        let [arg] = bind::<C, 1>(name, args, &[param])?;
+        Ok(Box::new(UnaryFn { arg, f }))
+    };
+    let binary = |f: Binary, params: [&str; 2], args| -> Result<Box<dyn Function<C>>, String> {
+        let [a, b] = bind::<C, 2>(name, args, &params)?;
+        Ok(Box::new(BinaryFn { a, b, f }))
+    };
+    match name {
+        // Hashes.
+        "SHA1" => unary(hash::sha1, "value", args),
+        "SHA256" => unary(hash::sha256, "value", args),
+        "SHA512" => unary(hash::sha512, "input", args),
+        "MD5" => unary(hash::md5, "value", args),
+        "FNV" => unary(hash::fnv, "value", args),
+        "Murmur3Hash" => unary(hash::murmur3, "target", args),
+        "Murmur3Hash128" => unary(hash::murmur3_128, "target", args),
+        "XXH3" => unary(hash::xxh3, "value", args),
+        "XXH128" => unary(hash::xxh128, "value", args),
+        // Encodings.
+        "Hex" => unary(enc::hex, "value", args),
+        "Base64Decode" => unary(enc::base64_decode, "value", args),
+        "Base64Encode" => nary(name, args, &["value", "variant"], 1, enc::base64_encode),
+        "Decode" => nary(name, args, &["value", "encoding"], 2, enc::decode),
+        // Strings.
+        "Trim" => nary(name, args, &["target", "replacement"], 1, st::trim),
+        "TrimPrefix" => binary(st::trim_prefix, ["target", "prefix"], args),
+        "TrimSuffix" => binary(st::trim_suffix, ["target", "suffix"], args),
+        "ToLowerCase" => unary(st::to_lower, "target", args),
+        "ToUpperCase" => unary(st::to_upper, "target", args),
+        "ToSnakeCase" => unary(st::to_snake, "target", args),
+        "ToCamelCase" => unary(st::to_camel, "target", args),
+        "Format" => nary(name, args, &["format", "vals"], 2, st::format),
+        "ExtractPatterns" => st::extract_patterns(args),
+        "ParseInt" => binary(st::parse_int, ["target", "base"], args),
+        "IsValidLuhn" => unary(st::is_valid_luhn, "target", args),
+        "Log" => unary(st::log, "target", args),
+        "Bool" => unary(st::bool, "value", args),
+        "IsEmpty" => unary(st::is_empty, "value", args),
+        "Coalesce" => st::coalesce(args),
+        // Maps and lists.
+        "Keys" => unary(col::keys, "target", args),
+        "Values" => unary(col::values, "target", args),
+        "ContainsValue" => binary(col::contains_value, ["target", "item"], args),
+        "Index" => binary(col::index, ["target", "value"], args),
+        "SliceToMap" => col::slice_to_map(args),
+        "Sort" => nary(name, args, &["target", "order"], 1, col::sort),
+        // Parsing.
+        "ParseJSON" => unary(parse::parse_json, "target", args),
+        "ParseKeyValue" => parse::parse_key_value(args),
+        "ParseCSV" => parse::parse_csv(args),
+        "ToKeyValueString" => parse::to_key_value_string(args),
+        "URL" => unary(parse::url, "url_string", args),
+        // Times and durations.
+        "Time" => tm::time(args),
+        "FormatTime" => tm::format_time(args),
+        "TruncateTime" => binary(tm::truncate_time, ["time", "duration"], args),
+        "Unix" => nary(name, args, &["seconds", "nanoseconds"], 1, tm::unix),
+        "UnixSeconds" => unary(tm::unix_seconds, "time", args),
+        "UnixMilli" => unary(tm::unix_milli, "time", args),
+        "UnixMicro" => unary(tm::unix_micro, "time", args),
+        "UnixNano" => unary(tm::unix_nano, "time", args),
+        "Year" => unary(tm::year, "time", args),
+        "Month" => unary(tm::month, "time", args),
+        "Day" => unary(tm::day, "time", args),
+        "Hour" => unary(tm::hour, "time", args),
+        "Minute" => unary(tm::minute, "time", args),
+        "Second" => unary(tm::second, "time", args),
+        "Nanosecond" => unary(tm::nanosecond, "time", args),
+        "Weekday" => unary(tm::weekday, "time", args),
+        "Hours" => unary(tm::hours, "duration", args),
+        "Minutes" => unary(tm::minutes, "duration", args),
+        "Seconds" => unary(tm::seconds, "duration", args),
+        "Milliseconds" => unary(tm::milliseconds, "duration", args),
+        "Microseconds" => unary(tm::microseconds, "duration", args),
+        "Nanoseconds" => unary(tm::nanoseconds, "duration", args),
+        // Ids.
+        "TraceID" => unary(ids::trace_id, "bytes", args),
+        "SpanID" => unary(ids::span_id, "bytes", args),
+        "ProfileID" => unary(ids::profile_id, "bytes", args),
+        "UUID" | "UUIDv7" => {
+            bind::<C, 0>(name, args, &[])?;
+            Ok(Box::new(ids::NewUuid {
+                v7: name == "UUIDv7",
+            }))
+        }
         _ => Err(format!("undefined function {name:?}")),
     }
 }
 
 /// Binds positional then named arguments to `params`, all required.
-fn bind<C: Context, const N: usize>(
+pub(crate) fn bind<C: Context, const N: usize>(
     name: &str,
     args: Vec<CompiledArg<C>>,
     params: &[&str; N],
 ) -> Result<[Expr<C>; N], String> {
-    if args.len() != N {
+    let bound = bind_optional::<C, N>(name, args, params, N)?;
+    Ok(bound.map(|e| e.unwrap_or(Expr::Literal(Value::Nil))))
+}
+
+/// Binds positional then named arguments to `params`, of which the first `required` must be
+/// given; the others (otelcol's `Optional[...]`) are `None` when absent.
+pub(crate) fn bind_optional<C: Context, const N: usize>(
+    name: &str,
+    args: Vec<CompiledArg<C>>,
+    params: &[&str; N],
+    required: usize,
+) -> Result<[Option<Expr<C>>; N], String> {
+    if args.len() > N || (required == N && args.len() != N) {
         return Err(format!(
             "error while parsing arguments for call to {name:?}: incorrect number of arguments. \
              Expected: {N} Received: {}",
@@ -124,14 +299,21 @@ fn bind<C: Context, const N: usize>(
             ));
         }
     }
-    let mut out = slots.into_iter();
-    Ok(std::array::from_fn(|_| {
-        out.next().flatten().unwrap_or(Expr::Literal(Value::Nil))
-    }))
+    if let Some(missing) = slots[..required].iter().position(Option::is_none) {
+        return Err(format!(
+            "error while parsing arguments for call to {name:?}: missing required argument {}",
+            params[missing]
+        ));
+    }
+    Ok(slots)
 }
 
 /// A literal string argument (otelcol's plain `string` parameters).
-fn literal_string<C: Context>(e: &Expr<C>, fname: &str, param: &str) -> Result<String, String> {
+pub(crate) fn literal_string<C: Context>(
+    e: &Expr<C>,
+    fname: &str,
+    param: &str,
+) -> Result<String, String> {
     match e.literal() {
         Some(Value::Str(s)) => Ok(s.to_string()),
         _ => Err(format!(
@@ -140,9 +322,9 @@ fn literal_string<C: Context>(e: &Expr<C>, fname: &str, param: &str) -> Result<S
     }
 }
 
-struct UnaryFn<C: Context> {
-    arg: Expr<C>,
-    f: Unary,
+pub(crate) struct UnaryFn<C: Context> {
+    pub(crate) arg: Expr<C>,
+    pub(crate) f: Unary,
 }
 
 impl<C: Context> Function<C> for UnaryFn<C> {
@@ -164,7 +346,7 @@ impl<C: Context> Function<C> for BinaryFn<C> {
 }
 
 /// otelcol's StringGetter: a string, or an error naming the type.
-fn string_arg(v: Value<'_>) -> Result<Cow<'_, str>, EvalError> {
+pub(crate) fn string_arg(v: Value<'_>) -> Result<Cow<'_, str>, EvalError> {
     match v {
         Value::Str(s) => Ok(s),
         Value::Nil => Err(EvalError::new("expected string but got nil")),
@@ -176,7 +358,7 @@ fn string_arg(v: Value<'_>) -> Result<Cow<'_, str>, EvalError> {
 }
 
 /// otelcol's IntGetter.
-fn int_arg(v: Value<'_>) -> Result<i64, EvalError> {
+pub(crate) fn int_arg(v: Value<'_>) -> Result<i64, EvalError> {
     match v {
         Value::Int(i) => Ok(i),
         other => Err(EvalError::new(format!(
@@ -339,7 +521,7 @@ impl<C: Context> Function<C> for Concat<C> {
 }
 
 #[derive(Clone, Copy)]
-enum Case {
+pub(crate) enum Case {
     Lower,
     Upper,
     Snake,
@@ -370,23 +552,27 @@ fn convert_case<C: Context>(args: Vec<CompiledArg<C>>) -> Result<Box<dyn Functio
 impl<C: Context> Function<C> for ConvertCase<C> {
     fn call<'a>(&'a self, item: C::Item<'a>) -> Result<Value<'a>, EvalError> {
         let s = string_arg(self.target.eval(item)?)?;
-        let out = match self.case {
-            Case::Lower => s.to_lowercase(),
-            Case::Upper => s.to_uppercase(),
-            Case::Snake => words(&s)
-                .iter()
-                .map(|w| w.to_lowercase())
-                .collect::<Vec<_>>()
-                .join("_"),
-            Case::Camel => words(&s).iter().map(|w| capitalize(w)).collect(),
-        };
-        Ok(Value::Str(Cow::Owned(out)))
+        Ok(Value::Str(Cow::Owned(apply_case(&s, self.case))))
+    }
+}
+
+/// `s` in `case`.
+pub(crate) fn apply_case(s: &str, case: Case) -> String {
+    match case {
+        Case::Lower => s.to_lowercase(),
+        Case::Upper => s.to_uppercase(),
+        Case::Snake => words(s)
+            .iter()
+            .map(|w| w.to_lowercase())
+            .collect::<Vec<_>>()
+            .join("_"),
+        Case::Camel => words(s).iter().map(|w| capitalize(w)).collect(),
     }
 }
 
 /// Words of an identifier: split at spaces, `_`, `-`, `.`, and where case changes
 /// (`HTTPServer` is `HTTP`, `Server`).
-fn words(s: &str) -> Vec<String> {
+pub(crate) fn words(s: &str) -> Vec<String> {
     let chars: Vec<char> = s.chars().collect();
     let mut words = Vec::new();
     let mut cur = String::new();
@@ -414,7 +600,7 @@ fn words(s: &str) -> Vec<String> {
     words
 }
 
-fn capitalize(w: &str) -> String {
+pub(crate) fn capitalize(w: &str) -> String {
     let mut c = w.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),

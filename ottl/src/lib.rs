@@ -37,6 +37,7 @@
 pub mod ast;
 pub mod compile;
 pub mod contexts;
+pub mod converters;
 pub mod error;
 pub mod funcs;
 pub mod lexer;
