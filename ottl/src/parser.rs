@@ -491,7 +491,11 @@ impl<'s> Parser<'s> {
 
     fn arg(&mut self) -> PResult<Arg> {
         let name = match (self.peek().clone(), self.peek_at(1)) {
-            (Tok::Word(w), Tok::Equal) if is_lower(&w) => {
+            // otelcol's argument names: Lowercase (Uppercase | Lowercase)*, so `keyPath` too.
+            (Tok::Word(w), Tok::Equal)
+                if is_lower(&w.to_ascii_lowercase())
+                    && w.starts_with(|c: char| c.is_ascii_lowercase()) =>
+            {
                 self.bump();
                 self.bump();
                 Some(w)

@@ -637,7 +637,8 @@ fn parse_zone_name<'v>(s: &'v str, p: &mut Parsed) -> StdResult<'v> {
         5 if b[4] == b'T' => 5,
         _ => return Err(None),
     };
-    p.offset = Some(0);
+    // A numeric offset, when the layout also has one, wins.
+    p.offset.get_or_insert(0);
     Ok(&s[n..])
 }
 
