@@ -20,6 +20,7 @@ pub const CONVERTERS: &[&str] = &[
     "Base64Encode",
     "Bool",
     "Coalesce",
+    "CommunityID",
     "Concat",
     "ContainsValue",
     "ConvertCase",
@@ -41,6 +42,7 @@ pub const CONVERTERS: &[&str] = &[
     "IsBool",
     "IsDouble",
     "IsEmpty",
+    "IsInCIDR",
     "IsInt",
     "IsList",
     "IsMap",
@@ -229,6 +231,25 @@ fn more_converters<C: Context>(
         "Milliseconds" => unary(tm::milliseconds, "duration", args),
         "Microseconds" => unary(tm::microseconds, "duration", args),
         "Nanoseconds" => unary(tm::nanoseconds, "duration", args),
+        // Networks.
+        "IsInCIDR" => crate::converters::network::is_in_cidr(args),
+        "CommunityID" => {
+            let params = &[
+                "sourceIP",
+                "sourcePort",
+                "destinationIP",
+                "destinationPort",
+                "protocol",
+                "seed",
+            ];
+            nary(
+                name,
+                args,
+                params,
+                4,
+                crate::converters::network::community_id,
+            )
+        }
         // Ids.
         "TraceID" => unary(ids::trace_id, "bytes", args),
         "SpanID" => unary(ids::span_id, "bytes", args),

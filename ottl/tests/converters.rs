@@ -99,7 +99,8 @@ fn cryptographic_hashes() {
     yes(r#"SHA256(input = "name") == SHA256("name")"#.replace("input", "value").as_str());
     yes(r#"SHA512(input = "name") == SHA512("name")"#);
     // otelcol returns an empty input as it is.
-    yes(r#"SHA256("") == """#);
+    yes(r#"SHA256("") == "" and SHA1("") == """#);
+    yes(r#"MD5("") == "d41d8cd98f00b204e9800998ecf8427e""#);
     fails(
         r#"SHA256(attributes["n"]) == nil"#,
         "expected string but got int64",
@@ -164,7 +165,8 @@ fn string_cases_and_trims() {
     yes(r#"ToCamelCase("my_metric_name") == "MyMetricName""#);
     yes(r#"Trim(" this is a test ", " ") == "this is a test""#);
     yes(r#"Trim("!!this is a test!!", "!!") == "this is a test""#);
-    yes(r#"Trim("  padded  ") == "padded""#);
+    // otelcol's code trims nothing without `replacement` (its docs say: spaces).
+    yes(r#"Trim("  padded  ") == "  padded  ""#);
     yes(r#"TrimPrefix("ingest_service", "ingest_") == "service""#);
     yes(r#"TrimSuffix("ingest_service", "_service") == "ingest""#);
     yes(r#"TrimPrefix("service", "ingest_") == "service""#);
@@ -225,15 +227,31 @@ fn parse_int_luhn_log_bool() {
         r#"ParseInt("99999999999999999999", 10) == nil"#,
         "value out of range",
     );
-    fails(r#"ParseInt("1", -1) == nil"#, "invalid base");
+    fails(
+        r#"ParseInt("1", -1) == nil"#,
+        "invalid base value: -1 for ParseInt function",
+    );
+    fails(r#"ParseInt("", 10) == nil"#, "target cannot be empty");
     yes(r#"IsValidLuhn(attributes["card"])"#);
     yes(r#"IsValidLuhn("17893729974")"#);
     yes("IsValidLuhn(17893729974)");
     yes(r#"not IsValidLuhn("17893729975")"#);
-    fails(r#"IsValidLuhn("12a")"#, "digits only");
+    yes(r#"IsValidLuhn("1789 3729 974")"#);
+    yes(r#"not IsValidLuhn("")"#);
+    fails(
+        r#"IsValidLuhn("12a")"#,
+        "strconv.Atoi: parsing \"a\": invalid syntax",
+    );
+    fails(
+        r#"IsValidLuhn(attributes["missing"])"#,
+        "invalid input: <nil>",
+    );
     yes("Log(1) == 0.0");
     yes(r#"Int(Log("100") * 1000) == 4605"#);
-    fails("Log(0) == nil", "must be greater than 0");
+    fails(
+        "Log(0) == nil",
+        "expected number greater than zero but got 0",
+    );
     yes(r#"Bool("true") and Bool("1") and Bool(1.5) and not Bool("F")"#);
     yes(r#"Bool("maybe") == nil"#);
     yes(r#"IsEmpty("") and IsEmpty(attributes["missing"]) and IsEmpty({}) and not IsEmpty("x")"#);
@@ -256,6 +274,14 @@ fn keys_values_contains_index() {
     yes(r#"Index(attributes["tags"], "prod") == 1"#);
     yes(r#"Index(attributes["tags"], "error") == -1"#);
     yes(r#"Index(attributes["scores"], 95) == 1"#);
+    fails(
+        r#"Index("abc", 1) == nil"#,
+        "when source is string, value must also be string",
+    );
+    fails(
+        "Index(1, 1) == nil",
+        "source must be of type string or slice",
+    );
 }
 
 #[test]
@@ -512,5 +538,47 @@ fn optional_arguments_are_checked() {
     fails(
         r#"Time("a", "%Y", nope = "x") == nil"#,
         "no such parameter: nope",
+    );
+}
+
+#[test]
+fn networks() {
+    yes(r#"IsInCIDR("192.168.1.10", ["192.168.0.0/16"])"#);
+    yes(r#"IsInCIDR("10.1.2.3", ["192.168.0.0/16", "10.0.0.0/8"])"#);
+    yes(r#"not IsInCIDR("11.1.2.3", ["192.168.0.0/16", "10.0.0.0/8"])"#);
+    yes(
+        r#"IsInCIDR("2001:db8::1", ["2001:db8::/32"]) and IsInCIDR("::ffff:10.0.0.1", ["10.0.0.0/8"])"#,
+    );
+    yes(r#"not IsInCIDR("not an ip", ["10.0.0.0/8"])"#);
+    yes(r#"IsInCIDR("10.0.0.1", [Concat(["10.0.0.0", "8"], "/")])"#);
+    fails(
+        r#"IsInCIDR("10.0.0.1", ["10.0.0.0/33"])"#,
+        "invalid CIDR address: 10.0.0.0/33",
+    );
+    // The Community ID specification's own example, both directions.
+    yes(
+        r#"CommunityID("128.232.110.120", 34855, "66.35.250.204", 80) == "1:LQU9qZlK+B5F3KDmev6m5PMibrg=""#,
+    );
+    yes(
+        r#"CommunityID("66.35.250.204", 80, "128.232.110.120", 34855, "TCP") == "1:LQU9qZlK+B5F3KDmev6m5PMibrg=""#,
+    );
+    yes(
+        r#"CommunityID("192.168.1.1", 54321, "10.0.0.1", 90, "UDP", 2) == "1:sAf4Y22Cz0Pq28qyrJYFQGhlvp4=""#,
+    );
+    fails(
+        r#"CommunityID("1.2.3.4", 0, "1.2.3.5", 80) == nil"#,
+        "source port must be between 1 and 65535, got 0",
+    );
+    fails(
+        r#"CommunityID("1.2.3.4", 1, "x", 80) == nil"#,
+        "invalid destination IP: x",
+    );
+    fails(
+        r#"CommunityID("1.2.3.4", 1, "1.2.3.5", 80, "GRE") == nil"#,
+        "unsupported protocol: GRE",
+    );
+    fails(
+        r#"CommunityID("1.2.3.4", 1, "1.2.3.5", 80, seed = 70000) == nil"#,
+        "seed must be between 0 and 65535",
     );
 }

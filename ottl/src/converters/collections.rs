@@ -47,16 +47,15 @@ pub fn contains_value<'a>(t: Value<'a>, item: Value<'a>) -> Result<Value<'a>, Ev
 pub fn index<'a>(t: Value<'a>, v: Value<'a>) -> Result<Value<'a>, EvalError> {
     let at = match (&t, &v) {
         (Value::Str(s), Value::Str(sub)) => s.find(&**sub),
-        (Value::Str(_), other) => return Err(expected("string", other)),
+        (Value::Str(_), _) => {
+            return Err(EvalError::new(
+                "when source is string, value must also be string",
+            ))
+        }
         (Value::List(l), _) => l
             .iter()
             .position(|e| compare(&Value::from_any(e), &v, CmpOp::Eq)),
-        (other, _) => {
-            return Err(EvalError::new(format!(
-                "unsupported type {} for Index, expected string or slice",
-                other.type_name()
-            )))
-        }
+        _ => return Err(EvalError::new("source must be of type string or slice")),
     };
     Ok(Value::Int(at.map_or(-1, |i| i as i64)))
 }

@@ -2,8 +2,8 @@
 //! an int), Murmur3Hash / Murmur3Hash128 (hex of the little-endian 32- and 128-bit x64
 //! MurmurHash3, seed 0), XXH3 / XXH128 (hex of the big-endian digest, as Go's xxh3 `Sum`).
 //!
-//! As otelcol, SHA1, SHA256, SHA512, MD5 and FNV return an empty string for an empty input;
-//! the others hash it.
+//! As otelcol's code, SHA1, SHA256 and FNV return an empty string for an empty input; the
+//! others (MD5, SHA512 included) hash it.
 
 use crate::error::EvalError;
 use crate::funcs::string_arg;
@@ -12,9 +12,9 @@ use sha1::Digest;
 
 use super::str_value;
 
-fn digest<D: Digest>(v: Value<'_>) -> Result<Value<'_>, EvalError> {
+fn digest<D: Digest>(v: Value<'_>, empty_as_is: bool) -> Result<Value<'_>, EvalError> {
     let s = string_arg(v)?;
-    if s.is_empty() {
+    if empty_as_is && s.is_empty() {
         return Ok(str_value(String::new()));
     }
     Ok(str_value(hex::encode(D::digest(s.as_bytes()))))
@@ -22,22 +22,22 @@ fn digest<D: Digest>(v: Value<'_>) -> Result<Value<'_>, EvalError> {
 
 /// SHA1(value)
 pub fn sha1(v: Value<'_>) -> Result<Value<'_>, EvalError> {
-    digest::<sha1::Sha1>(v)
+    digest::<sha1::Sha1>(v, true)
 }
 
 /// SHA256(value)
 pub fn sha256(v: Value<'_>) -> Result<Value<'_>, EvalError> {
-    digest::<sha2::Sha256>(v)
+    digest::<sha2::Sha256>(v, true)
 }
 
 /// SHA512(input)
 pub fn sha512(v: Value<'_>) -> Result<Value<'_>, EvalError> {
-    digest::<sha2::Sha512>(v)
+    digest::<sha2::Sha512>(v, false)
 }
 
 /// MD5(value)
 pub fn md5(v: Value<'_>) -> Result<Value<'_>, EvalError> {
-    digest::<md5::Md5>(v)
+    digest::<md5::Md5>(v, false)
 }
 
 /// FNV(value): 64-bit FNV-1a, as an int64 (the bits of the unsigned hash).

@@ -9,6 +9,7 @@ pub mod encoding;
 mod format;
 pub mod hash;
 pub mod ids;
+pub mod network;
 pub mod parse;
 pub mod strings;
 pub mod time;

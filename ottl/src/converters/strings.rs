@@ -14,11 +14,13 @@ use std::borrow::Cow;
 pub use super::format::format;
 
 /// Trim(target, Optional[replacement]): Go's `strings.Trim`: every leading and trailing
-/// character that is in `replacement` (a set of characters, default a space) is removed.
+/// character that is in `replacement` (a set of characters) is removed. otelcol's docs say the
+/// default is a space, but its code passes an absent `replacement` as "", which trims nothing;
+/// we follow the code.
 pub fn trim<'a>(vals: &[Option<Value<'a>>]) -> Result<Value<'a>, EvalError> {
     let s = string_arg(arg(vals, 0))?;
     let set = match arg(vals, 1) {
-        Value::Nil => Cow::Borrowed(" "),
+        Value::Nil => Cow::Borrowed(""),
         v => string_arg(v)?,
     };
     Ok(str_value(s.trim_matches(|c| set.contains(c)).to_string()))
@@ -101,10 +103,15 @@ impl<C: Context> Function<C> for ExtractPatterns<C> {
 /// ParseInt(target, base): Go's `strconv.ParseInt(target, base, 64)`.
 pub fn parse_int<'a>(t: Value<'a>, b: Value<'a>) -> Result<Value<'a>, EvalError> {
     let s = string_arg(t)?;
+    if s.is_empty() {
+        return Err(EvalError::new(
+            "invalid target value for ParseInt function, target cannot be empty",
+        ));
+    }
     let base = crate::funcs::int_arg(b)?;
     if base < 0 {
         return Err(EvalError::new(format!(
-            "invalid base: {base}, base must be greater than or equal to zero"
+            "invalid base value: {base} for ParseInt function, base cannot be negative"
         )));
     }
     go_parse_int(&s, base as u64).map(Value::Int)
@@ -163,49 +170,62 @@ fn underscores_ok(digits: &str) -> bool {
     })
 }
 
-/// IsValidLuhn(value): a string of digits or an int, checked with the Luhn algorithm.
+/// IsValidLuhn(value): the value's string form (StringLikeGetter), spaces removed, checked
+/// with the Luhn algorithm; empty is false, a character that is not a digit an error.
 pub fn is_valid_luhn(v: Value<'_>) -> Result<Value<'_>, EvalError> {
-    let s = match &v {
-        Value::Str(s) => s.clone(),
-        Value::Int(i) => Cow::Owned(i.to_string()),
-        other => return Err(super::expected("string or int64", other)),
+    let Some(s) = string_like(&v) else {
+        return Err(EvalError::new("invalid input: <nil>"));
     };
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(EvalError::new(format!(
-            "invalid input {s:?}: the value must consist of digits only"
-        )));
-    }
-    let sum: u32 = s
-        .bytes()
+    let digits: Vec<u32> = s
+        .chars()
+        .filter(|&c| c != ' ')
+        .map(|c| {
+            c.to_digit(10).ok_or_else(|| {
+                EvalError::new(format!(
+                    "strconv.Atoi: parsing {:?}: invalid syntax",
+                    c.to_string()
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let Some((&check, rest)) = digits.split_last() else {
+        return Ok(Value::Bool(false));
+    };
+    let sum: u32 = rest
+        .iter()
         .rev()
         .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            match (i % 2, d * 2) {
-                (0, _) => d,
-                (_, dd) if dd > 9 => dd - 9,
-                (_, dd) => dd,
-            }
+        .map(|(i, &d)| match (i % 2, d * 2) {
+            (0, dd) if dd > 9 => dd - 9,
+            (0, dd) => dd,
+            _ => d,
         })
         .sum();
-    Ok(Value::Bool(sum.is_multiple_of(10)))
+    Ok(Value::Bool((10 - sum % 10) % 10 == check))
 }
 
 /// Log(value): the natural logarithm of a float-like value (ints, numeric strings, booleans).
 pub fn log(v: Value<'_>) -> Result<Value<'_>, EvalError> {
     let f = match &v {
+        Value::Nil => return Err(EvalError::new("invalid input: <nil>")),
         Value::Float(f) => *f,
         Value::Int(i) => *i as f64,
         Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::Str(s) => s.trim().parse::<f64>().map_err(|_| {
+        Value::Str(s) => s.parse::<f64>().map_err(|_| {
             EvalError::new(format!("strconv.ParseFloat: parsing {s:?}: invalid syntax"))
         })?,
-        other => return Err(super::expected("float64", other)),
+        other => {
+            return Err(EvalError::new(format!(
+                "unsupported type: {}",
+                other.type_name()
+            )))
+        }
     };
     if f <= 0.0 {
-        return Err(EvalError::new(
-            "invalid value for log function, must be greater than 0",
-        ));
+        return Err(EvalError::new(format!(
+            "invalid input: expected number greater than zero but got {}",
+            crate::value::go_float(f)
+        )));
     }
     Ok(Value::Float(f.ln()))
 }

@@ -131,7 +131,7 @@ pub fn truncate_time<'a>(t: Value<'a>, d: Value<'a>) -> Result<Value<'a>, EvalEr
     }
     let since_year_1 = i128::from(t) + i128::from(ctime::UNIX_TO_YEAR_1_SECS) * 1_000_000_000;
     let cut = since_year_1.rem_euclid(i128::from(d));
-    Ok(Value::Time(t - cut as i64))
+    Ok(Value::Time(t.saturating_sub(cut as i64)))
 }
 
 /// Unix(seconds, Optional[nanoseconds])
