@@ -178,7 +178,7 @@ fn more_converters<C: Context>(
         "Hex" => unary(enc::hex, "value", args),
         "Base64Decode" => unary(enc::base64_decode, "value", args),
         "Base64Encode" => nary(name, args, &["value", "variant"], 1, enc::base64_encode),
-        "Decode" => nary(name, args, &["value", "encoding"], 2, enc::decode),
+        "Decode" => enc::decode(args),
         // Strings.
         "Trim" => nary(name, args, &["target", "replacement"], 1, st::trim),
         "TrimPrefix" => binary(st::trim_prefix, ["target", "prefix"], args),

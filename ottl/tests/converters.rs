@@ -140,6 +140,17 @@ fn hex_and_base64() {
     yes(r#"Decode("aGVsbG8gd29ybGQ", "base64-raw") == "hello world""#);
     yes(r#"Decode("aGVsbG8gd29ybGQ=", encoding = "base64-url") == "hello world""#);
     yes(r#"Decode("hello", "us-ascii") == "hello""#);
+    yes(r#"Decode(" aGVsbG8gd29ybGQ=\n", "base64") == "hello world""#);
+    yes(r#"Decode(0x68006900, "utf-16le") == "hi""#);
+    yes(r#"Decode(0xe9, "iso-8859-1") == "\u00e9""#);
+    fails(
+        r#"Decode("!!", "base64") == nil"#,
+        "could not decode: illegal base64 data",
+    );
+    fails(
+        r#"Decode(1, "base64") == nil"#,
+        "unsupported type provided to Decode function",
+    );
     yes(r#"Base64Encode("test string") == "dGVzdCBzdHJpbmc=""#);
     yes(r#"Base64Encode("test string", "base64-raw") == "dGVzdCBzdHJpbmc""#);
     yes(r#"Base64Encode("\u00fb\u00ff", "base64-url") == "w7vDvw==""#);
@@ -149,11 +160,11 @@ fn hex_and_base64() {
     );
     fails(
         r#"Decode("x", "klingon") == nil"#,
-        "could not get encoding for klingon",
+        "unsupported encoding 'klingon'",
     );
     fails(
         r#"Base64Encode("x", "base32") == nil"#,
-        "unsupported base64 variant base32",
+        "unsupported base64 variant: base32",
     );
 }
 

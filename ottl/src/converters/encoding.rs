@@ -1,8 +1,9 @@
 //! Encoding converters: Hex, Base64Decode (deprecated), Base64Encode, Decode.
 
-use super::{arg, expected, str_value};
+use super::{arg, str_value, Built};
+use crate::compile::{CompiledArg, Context, Expr, Function};
 use crate::error::EvalError;
-use crate::funcs::string_arg;
+use crate::funcs::{bind, string_arg};
 use crate::value::Value;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -74,38 +75,90 @@ pub fn base64_encode<'a>(vals: &[Option<Value<'a>>]) -> Result<Value<'a>, EvalEr
         Value::Nil => Cow::Borrowed("base64"),
         v => string_arg(v)?,
     };
-    let engine = variant(&name).ok_or_else(|| {
-        EvalError::new(format!(
-            "unsupported base64 variant {name}, supported variants are: base64, base64-raw, \
-             base64-url, base64-raw-url"
-        ))
-    })?;
+    let engine = variant(&name)
+        .ok_or_else(|| EvalError::new(format!("unsupported base64 variant: {name}")))?;
     Ok(str_value(engine.encode(s.as_bytes())))
 }
 
-/// Decode(value, encoding): base64 variants, or a character set (UTF-8, US-ASCII and
-/// ISO-8859-1 here; otelcol accepts every IANA name).
-pub fn decode<'a>(vals: &[Option<Value<'a>>]) -> Result<Value<'a>, EvalError> {
-    let bytes: Cow<'_, [u8]> = match arg(vals, 0) {
-        Value::Str(s) => Cow::Owned(s.into_owned().into_bytes()),
-        Value::Bytes(b) => b,
-        other => return Err(expected("string or []byte", &other)),
-    };
-    let encoding = string_arg(arg(vals, 1))?;
-    if let Some(engine) = variant(&encoding) {
-        let out = engine.decode(&bytes).map_err(base64_error)?;
-        return Ok(str_value(String::from_utf8_lossy(&out).into_owned()));
+/// What Decode decodes with.
+#[derive(Clone, Copy)]
+enum Decoder {
+    Base64(&'static base64::engine::GeneralPurpose),
+    Utf8,
+    Latin1,
+    Utf16 { big_endian: bool },
+}
+
+/// The decoder for an encoding name: base64 variants, or a character set (UTF-8, US-ASCII,
+/// ISO-8859-1 and UTF-16 here; otelcol accepts every IANA name).
+fn decoder(name: &str) -> Result<Decoder, String> {
+    if let Some(engine) = variant(name) {
+        return Ok(Decoder::Base64(engine));
     }
-    let out = match encoding.to_ascii_lowercase().as_str() {
-        "utf-8" | "utf8" | "unicode-1-1-utf-8" => String::from_utf8_lossy(&bytes).into_owned(),
-        "us-ascii" | "ascii" | "iso-8859-1" | "iso8859-1" | "latin1" | "l1" => {
-            bytes.iter().map(|&b| char::from(b)).collect()
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "utf-8" | "utf8" | "nop" => Decoder::Utf8,
+        "us-ascii" | "ascii" | "iso-8859-1" | "iso8859-1" | "latin1" | "l1" => Decoder::Latin1,
+        "utf-16le" => Decoder::Utf16 { big_endian: false },
+        "utf-16be" | "utf-16" => Decoder::Utf16 { big_endian: true },
+        _ => return Err(format!("unsupported encoding '{name}'")),
+    })
+}
+
+fn decode_with(d: Decoder, bytes: &[u8]) -> Result<String, EvalError> {
+    Ok(match d {
+        Decoder::Base64(engine) => {
+            let out = engine
+                .decode(bytes.trim_ascii())
+                .map_err(|e| EvalError::new(format!("could not decode: {}", base64_error(e))))?;
+            String::from_utf8_lossy(&out).into_owned()
         }
-        _ => {
-            return Err(EvalError::new(format!(
-                "could not get encoding for {encoding}: unsupported encoding '{encoding}'"
-            )))
+        Decoder::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
+        Decoder::Latin1 => bytes.iter().map(|&b| char::from(b)).collect(),
+        Decoder::Utf16 { big_endian } => {
+            let units = bytes.chunks(2).map(|c| match (c, big_endian) {
+                ([a, b], true) => u16::from_be_bytes([*a, *b]),
+                ([a, b], false) => u16::from_le_bytes([*a, *b]),
+                _ => 0xfffd,
+            });
+            char::decode_utf16(units)
+                .map(|c| c.unwrap_or('\u{fffd}'))
+                .collect()
         }
+    })
+}
+
+/// Decode(value, encoding): a literal encoding is looked up here, another at each call.
+struct Decode<C: Context> {
+    target: Expr<C>,
+    encoding: Result<Decoder, Expr<C>>,
+}
+
+pub fn decode<C: Context>(args: Vec<CompiledArg<C>>) -> Built<C> {
+    let [target, encoding] = bind::<C, 2>("Decode", args, &["target", "encoding"])?;
+    let encoding = match encoding.literal() {
+        Some(Value::Str(name)) => Ok(decoder(name)?),
+        _ => Err(encoding),
     };
-    Ok(str_value(out))
+    Ok(Box::new(Decode { target, encoding }))
+}
+
+impl<C: Context> Function<C> for Decode<C> {
+    fn call<'a>(&'a self, item: C::Item<'a>) -> Result<Value<'a>, EvalError> {
+        let value = self.target.eval(item)?;
+        let d = match &self.encoding {
+            Ok(d) => *d,
+            Err(e) => decoder(&string_arg(e.eval(item)?)?).map_err(EvalError::new)?,
+        };
+        let out = match &value {
+            Value::Str(s) => decode_with(d, s.as_bytes())?,
+            Value::Bytes(b) => decode_with(d, b)?,
+            other => {
+                return Err(EvalError::new(format!(
+                    "unsupported type provided to Decode function: {}",
+                    other.type_name()
+                )))
+            }
+        };
+        Ok(str_value(out))
+    }
 }
