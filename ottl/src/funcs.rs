@@ -148,7 +148,8 @@ pub fn converter<C: Context>(
     }
 }
 
-/// The converters in [`crate::converters`], by name.
+/// The converters in [`crate::converters`], by name. Parameter names are otelcol's argument
+/// struct fields (`target` where its docs say `value`, as only the field name binds there).
 fn more_converters<C: Context>(
     name: &str,
     args: Vec<CompiledArg<C>>,
@@ -165,19 +166,19 @@ fn more_converters<C: Context>(
     };
     match name {
         // Hashes.
-        "SHA1" => unary(hash::sha1, "value", args),
-        "SHA256" => unary(hash::sha256, "value", args),
-        "SHA512" => unary(hash::sha512, "input", args),
-        "MD5" => unary(hash::md5, "value", args),
-        "FNV" => unary(hash::fnv, "value", args),
+        "SHA1" => unary(hash::sha1, "target", args),
+        "SHA256" => unary(hash::sha256, "target", args),
+        "SHA512" => unary(hash::sha512, "target", args),
+        "MD5" => unary(hash::md5, "target", args),
+        "FNV" => unary(hash::fnv, "target", args),
         "Murmur3Hash" => unary(hash::murmur3, "target", args),
         "Murmur3Hash128" => unary(hash::murmur3_128, "target", args),
-        "XXH3" => unary(hash::xxh3, "value", args),
-        "XXH128" => unary(hash::xxh128, "value", args),
+        "XXH3" => unary(hash::xxh3, "target", args),
+        "XXH128" => unary(hash::xxh128, "target", args),
         // Encodings.
-        "Hex" => unary(enc::hex, "value", args),
-        "Base64Decode" => unary(enc::base64_decode, "value", args),
-        "Base64Encode" => nary(name, args, &["value", "variant"], 1, enc::base64_encode),
+        "Hex" => unary(enc::hex, "target", args),
+        "Base64Decode" => unary(enc::base64_decode, "target", args),
+        "Base64Encode" => nary(name, args, &["target", "variant"], 1, enc::base64_encode),
         "Decode" => enc::decode(args),
         // Strings.
         "Trim" => nary(name, args, &["target", "replacement"], 1, st::trim),
@@ -192,14 +193,14 @@ fn more_converters<C: Context>(
         "ParseInt" => binary(st::parse_int, ["target", "base"], args),
         "IsValidLuhn" => unary(st::is_valid_luhn, "target", args),
         "Log" => unary(st::log, "target", args),
-        "Bool" => unary(st::bool, "value", args),
-        "IsEmpty" => unary(st::is_empty, "value", args),
+        "Bool" => unary(st::bool, "target", args),
+        "IsEmpty" => unary(st::is_empty, "target", args),
         "Coalesce" => st::coalesce(args),
         // Maps and lists.
         "Keys" => unary(col::keys, "target", args),
         "Values" => unary(col::values, "target", args),
         "ContainsValue" => binary(col::contains_value, ["target", "item"], args),
-        "Index" => binary(col::index, ["target", "value"], args),
+        "Index" => binary(col::index, ["source", "value"], args),
         "SliceToMap" => col::slice_to_map(args),
         "Sort" => nary(name, args, &["target", "order"], 1, col::sort),
         // Parsing.
@@ -207,7 +208,7 @@ fn more_converters<C: Context>(
         "ParseKeyValue" => parse::parse_key_value(args),
         "ParseCSV" => parse::parse_csv(args),
         "ToKeyValueString" => parse::to_key_value_string(args),
-        "URL" => unary(parse::url, "url_string", args),
+        "URL" => unary(parse::url, "uri", args),
         // Times and durations.
         "Time" => tm::time(args),
         "FormatTime" => tm::format_time(args),
@@ -251,9 +252,9 @@ fn more_converters<C: Context>(
             )
         }
         // Ids.
-        "TraceID" => unary(ids::trace_id, "bytes", args),
-        "SpanID" => unary(ids::span_id, "bytes", args),
-        "ProfileID" => unary(ids::profile_id, "bytes", args),
+        "TraceID" => unary(ids::trace_id, "target", args),
+        "SpanID" => unary(ids::span_id, "target", args),
+        "ProfileID" => unary(ids::profile_id, "target", args),
         "UUID" | "UUIDv7" => {
             bind::<C, 0>(name, args, &[])?;
             Ok(Box::new(ids::NewUuid {
@@ -302,7 +303,8 @@ pub(crate) fn bind_optional<C: Context, const N: usize>(
             None => pos,
             Some(n) => {
                 named = true;
-                params.iter().position(|p| p == n).ok_or_else(|| {
+                let n_camel = go_camel(n);
+                params.iter().position(|p| go_camel(p) == n_camel).ok_or_else(|| {
                     format!("error while parsing arguments for call to {name:?}: no such parameter: {n}")
                 })?
             }
@@ -327,6 +329,26 @@ pub(crate) fn bind_optional<C: Context, const N: usize>(
         ));
     }
     Ok(slots)
+}
+
+/// otelcol finds a named argument's field with `strcase.ToCamel(name)`, so `pair_delimiter`
+/// and `pairDelimiter` both name `PairDelimiter`: the first letter and letters after `_`, `-`,
+/// `.`, a space or a digit are capitalized, separators dropped, the rest kept.
+fn go_camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut cap_next = true;
+    for c in name.chars() {
+        if c.is_ascii_alphabetic() {
+            out.push(if cap_next { c.to_ascii_uppercase() } else { c });
+            cap_next = false;
+        } else if c.is_ascii_digit() {
+            out.push(c);
+            cap_next = true;
+        } else {
+            cap_next = matches!(c, '_' | ' ' | '-' | '.');
+        }
+    }
+    out
 }
 
 /// A literal string argument (otelcol's plain `string` parameters).

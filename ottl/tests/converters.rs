@@ -96,8 +96,9 @@ fn cryptographic_hashes() {
         r#"cc488cca4cc3565a876f6040f8b73a7b92475be1d0b1bc453f6140fba7183b9a""#
     ));
     yes(r#"MD5("name") == "b068931cc450442b63f5b3d276ea4297""#);
-    yes(r#"SHA256(input = "name") == SHA256("name")"#.replace("input", "value").as_str());
-    yes(r#"SHA512(input = "name") == SHA512("name")"#);
+    // otelcol binds named arguments to its argument structs' fields: `target` here.
+    yes(r#"SHA256(target = "name") == SHA256("name")"#);
+    yes(r#"SHA512(target = "name") == SHA512("name")"#);
     // otelcol returns an empty input as it is.
     yes(r#"SHA256("") == "" and SHA1("") == """#);
     yes(r#"MD5("") == "d41d8cd98f00b204e9800998ecf8427e""#);
@@ -536,6 +537,24 @@ fn ids() {
         r#"IsMatch(UUIDv7(), "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")"#,
     );
     yes("UUID() != UUID()");
+}
+
+#[test]
+fn named_arguments() {
+    // Any spelling strcase.ToCamel maps to the field: snake_case or camelCase.
+    yes(
+        r#"ParseKeyValue("k1!v1_k2!v2", pairDelimiter = "_", delimiter = "!") == {"k1": "v1", "k2": "v2"}"#,
+    );
+    yes(
+        r#"ParseKeyValue("k1!v1_k2!v2", pair_delimiter = "_", delimiter = "!") == {"k1": "v1", "k2": "v2"}"#,
+    );
+    yes(
+        r#"SliceToMap(attributes["things"], key_path = ["name"], value_path = ["value"]) == {"foo": 2, "bar": 5}"#,
+    );
+    yes(
+        r#"CommunityID(sourceIP = "128.232.110.120", sourcePort = 34855, destinationIP = "66.35.250.204", destinationPort = 80) == "1:LQU9qZlK+B5F3KDmev6m5PMibrg=""#,
+    );
+    yes(r#"Index(source = "hello world", value = "world") == 6"#);
 }
 
 #[test]
