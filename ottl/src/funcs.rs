@@ -67,6 +67,8 @@ pub const CONVERTERS: &[&str] = &[
     "ParseInt",
     "ParseJSON",
     "ParseKeyValue",
+    "ParseSimplifiedXML",
+    "ParseXML",
     "ProfileID",
     "SHA1",
     "SHA256",
@@ -209,6 +211,8 @@ fn more_converters<C: Context>(
         "ParseCSV" => parse::parse_csv(args),
         "ToKeyValueString" => parse::to_key_value_string(args),
         "URL" => unary(parse::url, "uri", args),
+        "ParseXML" => unary(crate::converters::xml::parse_xml, "target", args),
+        "ParseSimplifiedXML" => unary(crate::converters::xml::parse_simplified_xml, "target", args),
         // Times and durations.
         "Time" => tm::time(args),
         "FormatTime" => tm::format_time(args),

@@ -612,3 +612,50 @@ fn networks() {
         "seed must be between 0 and 65535",
     );
 }
+
+#[test]
+fn parse_xml() {
+    let doc = concat!(
+        r#"ParseXML("<?xml version=\"1.0\" encoding=\"UTF-8\" ?><Log><User><ID>00001</ID>"#,
+        r#"<Name type=\"first\">Joe</Name><Email>joe.smith@example.com</Email></User>"#,
+        r#"<Text>User fired alert A</Text></Log>")"#
+    );
+    yes(&format!(
+        "{doc} == {}",
+        concat!(
+            r#"{"tag": "Log", "children": [{"tag": "User", "children": ["#,
+            r#"{"tag": "ID", "content": "00001"}, "#,
+            r#"{"tag": "Name", "content": "Joe", "attributes": {"type": "first"}}, "#,
+            r#"{"tag": "Email", "content": "joe.smith@example.com"}]}, "#,
+            r#"{"tag": "Text", "content": "User fired alert A"}]}"#
+        )
+    ));
+    yes(concat!(
+        r#"ParseXML("<HostInfo hostname=\"example.com\" zone=\"east-1\" cloudprovider=\"aws\" />") == "#,
+        r#"{"tag": "HostInfo", "attributes": {"hostname": "example.com", "zone": "east-1", "cloudprovider": "aws"}}"#
+    ));
+    fails(r#"ParseXML("<a>") == nil"#, "unmarshal xml");
+    fails("ParseXML(1) == nil", "expected string but got int64");
+}
+
+#[test]
+fn parse_simplified_xml() {
+    yes(concat!(
+        r#"ParseSimplifiedXML("<event><id>1</id><user>jane</user><details><time>2021-10-01T12:00:00Z</time>"#,
+        r#"<description>Something happened</description><cause>unknown</cause></details></event>") == "#,
+        r#"{"event": {"id": "1", "user": "jane", "details": {"time": "2021-10-01T12:00:00Z", "#,
+        r#""description": "Something happened", "cause": "unknown"}}}"#
+    ));
+    yes(
+        r#"ParseSimplifiedXML("<x>\n  <y>1</y>\n  <z>2</z>\n</x>") == {"x": {"y": "1", "z": "2"}}"#,
+    );
+    yes(r#"ParseSimplifiedXML("<a><b>1</b><b>2</b></a>") == {"a": {"b": ["1", "2"]}}"#);
+    yes(r#"ParseSimplifiedXML("<a><b>1</b><b><![CDATA[2]]></b></a>") == {"a": {"b": ["1", "2"]}}"#);
+    yes(r#"ParseSimplifiedXML("<a><b>1</b><b/></a>") == {"a": {"b": ["1"]}}"#);
+    yes(r#"ParseSimplifiedXML("<a k=\"v\">text<b>1</b></a>") == {"a": {"b": "1"}}"#);
+    let deep = format!("{}{}", "<a>".repeat(1200), "</a>".repeat(1200));
+    fails(
+        &format!(r#"ParseSimplifiedXML("{deep}") == nil"#),
+        "nesting depth exceeds",
+    );
+}
