@@ -67,6 +67,7 @@ pub const CONVERTERS: &[&str] = &[
     "ParseInt",
     "ParseJSON",
     "ParseKeyValue",
+    "ParseSeverity",
     "ParseSimplifiedXML",
     "ParseXML",
     "ProfileID",
@@ -198,6 +199,7 @@ fn more_converters<C: Context>(
         "Bool" => unary(st::bool, "target", args),
         "IsEmpty" => unary(st::is_empty, "target", args),
         "Coalesce" => st::coalesce(args),
+        "ParseSeverity" => binary(st::parse_severity, ["target", "mapping"], args),
         // Maps and lists.
         "Keys" => unary(col::keys, "target", args),
         "Values" => unary(col::values, "target", args),

@@ -659,3 +659,24 @@ fn parse_simplified_xml() {
         "nesting depth exceeds",
     );
 }
+
+#[test]
+fn parse_severity() {
+    let mapping = r#"{"info": [{"equals": ["inf"]}, {"range": {"min": 200, "max": 299}}], "error": [{"range": {"min": 400, "max": 499}}]}"#;
+    let sev = |target: &str| format!("ParseSeverity({target}, {mapping})");
+    yes(&format!(r#"{} == "info""#, sev(r#""inf""#)));
+    yes(&format!(r#"{} == "info""#, sev("250")));
+    yes(&format!(r#"{} == "error""#, sev("404")));
+    fails(
+        &format!("{} == nil", sev("503")),
+        "no matching log level found for value '503'",
+    );
+    fails(
+        &format!("{} == nil", sev("1.5")),
+        "log level must be either string or int",
+    );
+    yes(
+        r#"ParseSeverity(attributes["n"], {"debug": [{"range": {"min": 1, "max": 20}}]}) == "debug""#,
+    );
+    yes(r#"ParseSeverity(404, {"warn": [{"range": "4xx"}]}) == "warn""#);
+}

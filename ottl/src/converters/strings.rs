@@ -1,6 +1,6 @@
 //! String converters: Trim, TrimPrefix, TrimSuffix, ToLowerCase, ToUpperCase, ToSnakeCase,
 //! ToCamelCase, Format (Go's `fmt.Sprintf`), ExtractPatterns, ParseInt, IsValidLuhn, Log,
-//! Bool, IsEmpty, Coalesce.
+//! Bool, IsEmpty, Coalesce, ParseSeverity.
 
 use super::{arg, str_value, Built};
 use crate::compile::{CompiledArg, Context, Expr, Function};
@@ -294,4 +294,97 @@ impl<C: Context> Function<C> for Coalesce<C> {
 /// A value's string form for messages and `%v`.
 pub(crate) fn plain(v: &Value<'_>) -> String {
     string_like(v).map_or_else(|| "<nil>".to_string(), Cow::into_owned)
+}
+
+/// ParseSeverity(target, mapping): the first level in `mapping` (in its order) one of whose
+/// criteria matches: `{"equals": [strings]}` for a string target, `{"range": {"min": a, "max":
+/// b}}` (inclusive) or `{"range": "2xx"}` (to `"5xx"`) for an int target. As otelcol's README
+/// describes it (the code we could read was an earlier draft with fixed level names).
+pub fn parse_severity<'a>(target: Value<'a>, mapping: Value<'a>) -> Result<Value<'a>, EvalError> {
+    let mapping = super::map_arg(mapping)
+        .map_err(|e| EvalError::new(format!("cannot get severity mapping: {e}")))?;
+    if !matches!(target, Value::Str(_) | Value::Int(_)) {
+        return Err(EvalError::new(
+            "could not map log level: log level must be either string or int",
+        ));
+    }
+    for level in mapping.iter() {
+        let criteria = match level.value.as_ref().map(Value::from_any) {
+            Some(Value::List(l)) => l,
+            _ => {
+                return Err(EvalError::new(format!(
+                    "invalid severity mapping: criteria for level {:?} must be a list",
+                    level.key
+                )))
+            }
+        };
+        for c in criteria.iter() {
+            if severity_matches(&target, &Value::from_any(c))? {
+                return Ok(super::str_value(level.key.clone()));
+            }
+        }
+    }
+    Err(EvalError::new(format!(
+        "could not map log level: no matching log level found for value '{}'",
+        plain(&target)
+    )))
+}
+
+fn severity_matches(target: &Value<'_>, criterion: &Value<'_>) -> Result<bool, EvalError> {
+    let Value::Map(c) = criterion else {
+        return Err(EvalError::new(
+            "invalid severity mapping: each criterion must be a map",
+        ));
+    };
+    let field = |name: &str| {
+        c.iter()
+            .find(|kv| kv.key == name)
+            .and_then(|kv| kv.value.as_ref())
+            .map(Value::from_any)
+    };
+    if let (Some(Value::List(equals)), Value::Str(s)) = (field("equals"), target) {
+        if equals
+            .iter()
+            .any(|e| Value::from_any(e) == Value::Str(s.clone()))
+        {
+            return Ok(true);
+        }
+    }
+    let Value::Int(n) = target else {
+        return Ok(false);
+    };
+    let (min, max) = match field("range") {
+        None => return Ok(false),
+        Some(Value::Str(p)) => match &*p {
+            "2xx" => (200, 299),
+            "3xx" => (300, 399),
+            "4xx" => (400, 499),
+            "5xx" => (500, 599),
+            other => {
+                return Err(EvalError::new(format!(
+                    "invalid severity mapping: unknown range placeholder {other:?}"
+                )))
+            }
+        },
+        Some(Value::Map(r)) => {
+            let bound = |name: &str| match r.iter().find(|kv| kv.key == name) {
+                Some(kv) => match kv.value.as_ref().map(Value::from_any) {
+                    Some(Value::Int(i)) => Ok(i),
+                    _ => Err(EvalError::new(format!(
+                        "invalid severity mapping: range {name} must be an int"
+                    ))),
+                },
+                None => Err(EvalError::new(format!(
+                    "invalid severity mapping: range needs {name}"
+                ))),
+            };
+            (bound("min")?, bound("max")?)
+        }
+        Some(_) => {
+            return Err(EvalError::new(
+                "invalid severity mapping: range must be a map or a placeholder",
+            ))
+        }
+    };
+    Ok((min..=max).contains(n))
 }
