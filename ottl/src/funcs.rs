@@ -157,16 +157,10 @@ fn more_converters<C: Context>(
     name: &str,
     args: Vec<CompiledArg<C>>,
 ) -> Result<Box<dyn Function<C>>, String> {
-    use crate::converters::{collections as col, encoding as enc, hash, ids, nary};
-    use crate::converters::{parse, strings as st, time as tm};
-    let unary = |f: Unary, param: &str, args| -> Result<Box<dyn Function<C>>, String> {
-        let [arg] = bind::<C, 1>(name, args, &[param])?;
-        Ok(Box::new(UnaryFn { arg, f }))
-    };
-    let binary = |f: Binary, params: [&str; 2], args| -> Result<Box<dyn Function<C>>, String> {
-        let [a, b] = bind::<C, 2>(name, args, &params)?;
-        Ok(Box::new(BinaryFn { a, b, f }))
-    };
+    use crate::converters::{collections as col, encoding as enc, hash, nary};
+    use crate::converters::{parse, strings as st};
+    let unary = |f, param, args| unary_fn::<C>(name, f, param, args);
+    let binary = |f, params, args| binary_fn::<C>(name, f, params, args);
     match name {
         // Hashes.
         "SHA1" => unary(hash::sha1, "target", args),
@@ -215,6 +209,19 @@ fn more_converters<C: Context>(
         "URL" => unary(parse::url, "uri", args),
         "ParseXML" => unary(crate::converters::xml::parse_xml, "target", args),
         "ParseSimplifiedXML" => unary(crate::converters::xml::parse_simplified_xml, "target", args),
+        _ => time_and_id_converters(name, args),
+    }
+}
+
+/// The time, network and id converters in [`crate::converters`], by name.
+fn time_and_id_converters<C: Context>(
+    name: &str,
+    args: Vec<CompiledArg<C>>,
+) -> Result<Box<dyn Function<C>>, String> {
+    use crate::converters::{ids, nary, time as tm};
+    let unary = |f, param, args| unary_fn::<C>(name, f, param, args);
+    let binary = |f, params, args| binary_fn::<C>(name, f, params, args);
+    match name {
         // Times and durations.
         "Time" => tm::time(args),
         "FormatTime" => tm::format_time(args),
@@ -269,6 +276,26 @@ fn more_converters<C: Context>(
         }
         _ => Err(format!("undefined function {name:?}")),
     }
+}
+
+fn unary_fn<C: Context>(
+    name: &str,
+    f: Unary,
+    param: &str,
+    args: Vec<CompiledArg<C>>,
+) -> Result<Box<dyn Function<C>>, String> {
+    let [arg] = bind::<C, 1>(name, args, &[param])?;
+    Ok(Box::new(UnaryFn { arg, f }))
+}
+
+fn binary_fn<C: Context>(
+    name: &str,
+    f: Binary,
+    params: [&str; 2],
+    args: Vec<CompiledArg<C>>,
+) -> Result<Box<dyn Function<C>>, String> {
+    let [a, b] = bind::<C, 2>(name, args, &params)?;
+    Ok(Box::new(BinaryFn { a, b, f }))
 }
 
 /// Binds positional then named arguments to `params`, all required.
