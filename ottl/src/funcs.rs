@@ -1,8 +1,10 @@
-//! The converters conditions use, with otelcol's names, parameter names (for named arguments),
+//! Converter dispatch: [`converter`] builds any converter by otelcol's name. The ones
+//! conditions use most are here, with otelcol's names, parameter names (for named arguments),
 //! argument checks and semantics (pkg/ottl/ottlfuncs): IsMatch, IsString, IsInt, IsDouble,
 //! IsBool, IsMap, IsList, Len, Concat, Int, Double, String, ConvertCase, Substring, Split,
-//! HasPrefix, HasSuffix, Duration, Now. Arguments are bound at compile time; a literal regular expression is
-//! compiled once, with a size limit.
+//! HasPrefix, HasSuffix, Duration, Now; the others are in [`crate::converters`] by theme.
+//! Arguments are bound at compile time; a literal regular expression is compiled once, with a
+//! size limit.
 
 use crate::compile::{CompiledArg, Context, Expr, Function};
 use crate::error::EvalError;

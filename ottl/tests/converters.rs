@@ -206,7 +206,7 @@ fn format() {
 #[test]
 fn extract_patterns() {
     yes(
-        r#"ExtractPatterns("GIT_SHA=abc123 x", "GIT_SHA=(?P<git_sha>\\w+)") == {"git_sha": "abc123"}"#,
+        r#"ExtractPatterns("GIT_SHA=abc123 x", "GIT_SHA=(?P<git.sha>\\w+)") == {"git.sha": "abc123"}"#,
     );
     yes(concat!(
         r#"ExtractPatterns("Feb 04 10:20:30 host-1 sshd[42]: hello there", "#,
