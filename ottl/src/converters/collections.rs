@@ -60,7 +60,7 @@ pub fn index<'a>(t: Value<'a>, v: Value<'a>) -> Result<Value<'a>, EvalError> {
     Ok(Value::Int(at.map_or(-1, |i| i as i64)))
 }
 
-/// SliceToMap(target, Optional[keyPath], Optional[valuePath]): `keyPath` and `valuePath` are
+/// `SliceToMap(target, Optional[keyPath], Optional[valuePath])`: `keyPath` and `valuePath` are
 /// literal lists of keys into each element (a map).
 struct SliceToMap<C: Context> {
     target: Expr<C>,
@@ -155,7 +155,7 @@ impl<C: Context> Function<C> for SliceToMap<C> {
     }
 }
 
-/// Sort(target, Optional[order]): ints as ints, ints with doubles as doubles, anything with a
+/// `Sort(target, Optional[order])`: ints as ints, ints with doubles as doubles, anything with a
 /// string, bool or empty value as strings. A target that is not a list, or a list holding
 /// maps, lists or bytes, is returned as it is.
 pub fn sort<'a>(vals: &[Option<Value<'a>>]) -> Result<Value<'a>, EvalError> {

@@ -68,7 +68,7 @@ fn variant(name: &str) -> Option<&'static base64::engine::GeneralPurpose> {
     })
 }
 
-/// Base64Encode(value, Optional[variant]).
+/// `Base64Encode(value, Optional[variant])`.
 pub fn base64_encode<'a>(vals: &[Option<Value<'a>>]) -> Result<Value<'a>, EvalError> {
     let s = string_arg(arg(vals, 0))?;
     let name = match arg(vals, 1) {

@@ -21,7 +21,7 @@ struct Spec {
     prec: Option<usize>,
 }
 
-/// Format(formatString, formatArguments[])
+/// `Format(formatString, formatArguments[])`
 pub fn format<'a>(vals: &[Option<Value<'a>>]) -> Result<Value<'a>, EvalError> {
     let fmt = string_arg(arg(vals, 0))?;
     let list = arg(vals, 1);

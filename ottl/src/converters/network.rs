@@ -49,7 +49,7 @@ impl Cidr {
     }
 }
 
-/// IsInCIDR(target, networks[]): literal networks are parsed here, others at each call.
+/// `IsInCIDR(target, networks[])`: literal networks are parsed here, others at each call.
 struct IsInCidr<C: Context> {
     target: Expr<C>,
     networks: Result<Vec<Cidr>, Expr<C>>,
@@ -104,8 +104,8 @@ impl<C: Context> Function<C> for IsInCidr<C> {
     }
 }
 
-/// CommunityID(sourceIP, sourcePort, destinationIP, destinationPort, Optional[protocol],
-/// Optional[seed]): version 1 of the Community ID flow hash, `1:` and the base64 SHA1 of seed,
+/// `CommunityID(sourceIP, sourcePort, destinationIP, destinationPort, Optional[protocol],
+/// Optional[seed])`: version 1 of the Community ID flow hash, `1:` and the base64 SHA1 of seed,
 /// addresses, protocol and ports, the endpoints ordered so both directions hash alike. Ports
 /// must be 1 to 65535 as otelcol's code checks (its docs say 0 to 65535).
 pub fn community_id<'a>(vals: &[Option<Value<'a>>]) -> Result<Value<'a>, EvalError> {

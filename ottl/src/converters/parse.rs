@@ -41,7 +41,7 @@ fn json_to_any(v: serde_json::Value) -> AnyValue {
     AnyValue { value }
 }
 
-/// ParseKeyValue(target, Optional[delimiter], Optional[pair_delimiter])
+/// `ParseKeyValue(target, Optional[delimiter], Optional[pair_delimiter])`
 struct ParseKeyValue<C: Context> {
     target: Expr<C>,
     delimiter: String,
@@ -132,7 +132,7 @@ enum CsvMode {
     IgnoreQuotes,
 }
 
-/// ParseCSV(target, headers, Optional[delimiter], Optional[headerDelimiter], Optional[mode])
+/// `ParseCSV(target, headers, Optional[delimiter], Optional[headerDelimiter], Optional[mode])`
 struct ParseCsv<C: Context> {
     target: Expr<C>,
     headers: Expr<C>,
@@ -239,7 +239,7 @@ fn csv_row(row: &str, delim: char, lazy: bool) -> Result<Vec<String>, String> {
     }
 }
 
-/// ToKeyValueString(target, Optional[delimiter], Optional[pair_delimiter], Optional[sort_output])
+/// `ToKeyValueString(target, Optional[delimiter], Optional[pair_delimiter], Optional[sort_output])`
 struct ToKeyValueString<C: Context> {
     target: Expr<C>,
     delimiter: String,

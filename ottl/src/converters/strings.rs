@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 pub use super::format::format;
 
-/// Trim(target, Optional[replacement]): Go's `strings.Trim`: every leading and trailing
+/// `Trim(target, Optional[replacement])`: Go's `strings.Trim`: every leading and trailing
 /// character that is in `replacement` (a set of characters) is removed. otelcol's docs say the
 /// default is a space, but its code passes an absent `replacement` as "", which trims nothing;
 /// we follow the code.
@@ -262,7 +262,7 @@ pub fn is_empty(v: Value<'_>) -> Result<Value<'_>, EvalError> {
     }))
 }
 
-/// Coalesce(values[]): the first value that is not nil; nil when all are.
+/// `Coalesce(values[])`: the first value that is not nil; nil when all are.
 struct Coalesce<C: Context> {
     values: Vec<Expr<C>>,
 }

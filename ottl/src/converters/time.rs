@@ -5,7 +5,7 @@
 //!
 //! Formats are otelcol's ctime-like directives (`%Y-%m-%d %H:%M:%S`), translated as otelcol
 //! translates them to Go layouts, so parsing and formatting follow Go's rules for those
-//! layouts; see [`super::ctime`].
+//! layouts (see the `ctime` module).
 
 use super::ctime::{self, Layout};
 use super::{arg, expected, opt_literal, str_value, Built};
@@ -30,7 +30,7 @@ fn duration_arg(v: Value<'_>) -> Result<i64, EvalError> {
     }
 }
 
-/// Time(target, format, Optional[location], Optional[locale])
+/// `Time(target, format, Optional[location], Optional[locale])`
 struct Time<C: Context> {
     target: Expr<C>,
     layout: Layout,
@@ -134,7 +134,7 @@ pub fn truncate_time<'a>(t: Value<'a>, d: Value<'a>) -> Result<Value<'a>, EvalEr
     Ok(Value::Time(t.saturating_sub(cut as i64)))
 }
 
-/// Unix(seconds, Optional[nanoseconds])
+/// `Unix(seconds, Optional[nanoseconds])`
 pub fn unix<'a>(vals: &[Option<Value<'a>>]) -> Result<Value<'a>, EvalError> {
     let secs = crate::funcs::int_arg(arg(vals, 0))?;
     let nanos = match arg(vals, 1) {
