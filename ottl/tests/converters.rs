@@ -680,3 +680,67 @@ fn parse_severity() {
     );
     yes(r#"ParseSeverity(404, {"warn": [{"range": "4xx"}]}) == "warn""#);
 }
+
+/// Every converter with odd arguments: errors are fine, panics are not.
+#[test]
+fn no_converter_panics_on_odd_arguments() {
+    let values = [
+        "nil",
+        r#""""#,
+        r#""a=b c,d""#,
+        r#""%Y-%m-%d %H %%d .%L,%s %Z%z %Q %""#,
+        r#""\u00e9\u00e9é""#,
+        r#""<a><b>1</b></a>""#,
+        r#""snake""#,
+        r#""(?P<x>a)|b""#,
+        r#""ffffffffffffffffffffffffffffffff""#,
+        "0",
+        "-1",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "1.5",
+        "-0.0",
+        "true",
+        "[]",
+        r#"[1, "a", {}, 2.5, nil]"#,
+        "{}",
+        r#"{"a": [1], "b": {"range": "9xx"}}"#,
+        "0x00",
+        "start_time",
+        r#"Duration("-1s")"#,
+        r#"attributes["things"]"#,
+    ];
+    let span = span();
+    let item = SpanItem {
+        span: &span,
+        scope: None,
+        resource: None,
+    };
+    let mut calls: Vec<(&str, String)> = Vec::new();
+    for &name in ferrotel_ottl::funcs::CONVERTERS {
+        calls.push((name, format!("{name}()")));
+        for a in values {
+            calls.push((name, format!("{name}({a})")));
+            for b in values {
+                calls.push((name, format!("{name}({a}, {b})")));
+            }
+            for b in values.iter().step_by(5) {
+                calls.push((name, format!("{name}({a}, {b}, {b})")));
+                calls.push((name, format!("{name}({a}, {b}, {b}, {b}, {b}, {b})")));
+            }
+        }
+    }
+    let mut compiled = std::collections::BTreeSet::new();
+    for (name, call) in calls {
+        if let Ok(c) = Condition::<SpanContext>::new(&format!("{call} != nil")) {
+            compiled.insert(name);
+            let _ = c.eval(item);
+        }
+    }
+    // Every listed converter exists (some call of it compiled).
+    let missing: Vec<_> = ferrotel_ottl::funcs::CONVERTERS
+        .iter()
+        .filter(|n| !compiled.contains(*n))
+        .collect();
+    assert!(missing.is_empty(), "{missing:?}");
+}
