@@ -202,7 +202,7 @@ fn more_converters<C: Context>(
         "ContainsValue" => binary(col::contains_value, ["target", "item"], args),
         "Index" => binary(col::index, ["source", "value"], args),
         "SliceToMap" => col::slice_to_map(args),
-        "Sort" => nary(name, args, &["target", "order"], 1, col::sort),
+        "Sort" => col::sort(args),
         // Parsing.
         "ParseJSON" => unary(parse::parse_json, "target", args),
         "ParseKeyValue" => parse::parse_key_value(args),

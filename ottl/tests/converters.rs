@@ -436,6 +436,8 @@ fn time_parsing() {
     // The fraction is optional, as in Go's `.999`.
     yes(r#"UnixNano(Time("2023-02-04 10:20:30", "%F %T.%L")) == 1675506030000000000"#);
     yes(r#"Hour(Time("2023-02-04 02:55:02 pm", "%F %r")) == 14"#);
+    // Go reads a fraction after the seconds even when the format has none.
+    yes(r#"Nanosecond(Time("2023-02-04 10:20:30.5", "%F %T")) == 500000000"#);
     // No year reads as year 0 in Go, which nanoseconds since 1970 cannot hold.
     fails(r#"Time("02:55:02 pm", "%r") == nil"#, "out of range");
     yes(r#"Year(Time("Saturday Feb  4 2023", "%A %h %e %Y")) == 2023"#);

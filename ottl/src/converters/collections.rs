@@ -1,6 +1,6 @@
 //! Map and list converters: Keys, Values, ContainsValue, Index, SliceToMap, Sort.
 
-use super::{any_str, arg, expected, map_arg, put, Built};
+use super::{any_str, expected, map_arg, put, Built};
 use crate::ast::CmpOp;
 use crate::compile::{CompiledArg, Context, Expr, Function};
 use crate::error::EvalError;
@@ -157,26 +157,44 @@ impl<C: Context> Function<C> for SliceToMap<C> {
 
 /// `Sort(target, Optional[order])`: ints as ints, ints with doubles as doubles, anything with a
 /// string, bool or empty value as strings. A target that is not a list, or a list holding
-/// maps, lists or bytes, is returned as it is.
-pub fn sort<'a>(vals: &[Option<Value<'a>>]) -> Result<Value<'a>, EvalError> {
-    let desc = match arg(vals, 1) {
-        Value::Nil => false,
-        Value::Str(o) if o == "asc" => false,
-        Value::Str(o) if o == "desc" => true,
-        other => {
-            return Err(EvalError::new(format!(
-                "invalid arguments: {}. Order should be either \"asc\" or \"desc\"",
-                super::strings::plain(&other)
-            )))
+/// maps, lists or bytes, is returned as it is. `order` is a literal, checked when compiled.
+struct Sort<C: Context> {
+    target: Expr<C>,
+    desc: bool,
+}
+
+pub fn sort<C: Context>(args: Vec<CompiledArg<C>>) -> Built<C> {
+    let [target, order] = bind_optional::<C, 2>("Sort", args, &["target", "order"], 1)?;
+    let desc = match super::opt_literal(&order, "Sort", "order")?.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return Err(format!(
+                "invalid arguments: {other}. Order should be either \"asc\" or \"desc\""
+            ))
         }
     };
-    let list = match arg(vals, 0) {
-        Value::List(l) => l,
-        other => return Ok(other),
-    };
+    Ok(Box::new(Sort {
+        target: target.ok_or("missing target")?,
+        desc,
+    }))
+}
+
+impl<C: Context> Function<C> for Sort<C> {
+    fn call<'a>(&'a self, item: C::Item<'a>) -> Result<Value<'a>, EvalError> {
+        let list = match self.target.eval(item)? {
+            Value::List(l) => l,
+            other => return Ok(other),
+        };
+        Ok(sorted(list, self.desc))
+    }
+}
+
+fn sorted(list: Cow<'_, [AnyValue]>, desc: bool) -> Value<'_> {
     let mut items: Vec<Value<'_>> = list.iter().map(Value::from_any).collect();
     let Some(kind) = common_kind(&items) else {
-        return Ok(Value::List(list));
+        drop(items);
+        return Value::List(list);
     };
     let key = |v: &Value<'_>| -> SortKey {
         match (kind, v) {
@@ -195,7 +213,7 @@ pub fn sort<'a>(vals: &[Option<Value<'a>>]) -> Result<Value<'a>, EvalError> {
         }
     });
     let sorted = items.iter().map(|v| sorted_any(kind, v)).collect();
-    Ok(Value::List(Cow::Owned(sorted)))
+    Value::List(Cow::Owned(sorted))
 }
 
 /// A sorted element: strings sorting stands for converts every element to its string.

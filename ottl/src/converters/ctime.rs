@@ -354,13 +354,18 @@ impl Layout {
                 self.native
             )
         };
-        for item in &self.items {
+        for (i, item) in self.items.iter().enumerate() {
             rest = match item {
                 Item::Lit(l) => skip(rest, l).ok_or_else(|| bad(rest, l))?,
                 Item::Std(std) => parse_std(*std, rest, &mut p, &mut pm)
                     .map_err(|e| e.unwrap_or_else(|| bad(rest, std_text(*std))))
                     .map_err(|e| range_error(e, value))?,
             };
+            // As Go: a fraction right after the seconds is read even when the layout has none.
+            let next_is_frac = matches!(self.items.get(i + 1), Some(Item::Std(Std::Frac(..))));
+            if matches!(item, Item::Std(Std::Second)) && !next_is_frac {
+                rest = parse_frac(rest, &mut p);
+            }
         }
         if !rest.is_empty() {
             return Err(format!("parsing time {value:?}: extra text: {rest:?}"));
