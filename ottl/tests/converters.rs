@@ -416,6 +416,18 @@ fn url() {
         r#""url.scheme": "http", "url.port": 80, "url.user_info": "myusername:mypassword", "#,
         r#""url.domain": "www.example.com", "url.query": "key1=val1&key2=val2", "url.username": "myusername"}"#
     ));
+    yes(r#"URL("HTTPS://h/a%20b.tar.gz#f%21")["url.path"] == "/a b.tar.gz""#);
+    yes(r#"URL("HTTPS://h/a%20b.tar.gz#f%21")["url.extension"] == "gz""#);
+    yes(r#"URL("HTTPS://h/a%20b.tar.gz#f%21")["url.fragment"] == "f!""#);
+    yes(r#"URL("HTTPS://h/x")["url.scheme"] == "https""#);
+    yes(
+        r#"URL("http://[::1]:8080/")["url.domain"] == "::1" and URL("http://[::1]:8080/")["url.port"] == 8080"#,
+    );
+    fails(
+        r#"URL("http://h/%zz") == nil"#,
+        "invalid URL escape \"%zz\"",
+    );
+    fails(r#"URL("http://h:x/") == nil"#, "invalid port");
     fails(r#"URL("") == nil"#, "url cannot be empty");
 }
 

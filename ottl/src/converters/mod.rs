@@ -13,6 +13,7 @@ pub mod network;
 pub mod parse;
 pub mod strings;
 pub mod time;
+pub mod url;
 pub mod xml;
 
 use crate::compile::{Context, Expr, Function};

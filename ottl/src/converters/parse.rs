@@ -1,4 +1,4 @@
-//! Parsing converters: ParseJSON, ParseKeyValue, ParseCSV, ToKeyValueString, URL.
+//! Parsing converters: ParseJSON, ParseKeyValue, ParseCSV, ToKeyValueString.
 
 use super::{any_str, kv, map_arg, opt_literal, put, str_value, Built};
 use crate::compile::{CompiledArg, Context, Expr, Function};
@@ -314,96 +314,5 @@ fn quote_kv(s: &str, d: &str, p: &str) -> String {
         format!("\"{s}\"")
     } else {
         s
-    }
-}
-
-/// URL(url_string): the URL's parts under semantic-convention names (`url.scheme`,
-/// `url.domain`, `url.path`, ...), split as Go's `net/url.Parse` does (no normalization).
-pub fn url(v: Value<'_>) -> Result<Value<'_>, EvalError> {
-    let s = string_arg(v)?;
-    if s.is_empty() {
-        return Err(EvalError::new("url cannot be empty"));
-    }
-    let u = split_url(&s);
-    let mut m = vec![
-        kv("url.original", any_str(&*s)),
-        kv("url.domain", any_str(u.host)),
-        kv("url.scheme", any_str(u.scheme)),
-        kv("url.path", any_str(u.path)),
-    ];
-    if !u.port.is_empty() {
-        let port: i64 = u
-            .port
-            .parse()
-            .map_err(|_| EvalError::new(format!("parse {s:?}: invalid port {:?}", u.port)))?;
-        m.push(kv("url.port", Value::Int(port).to_any()));
-    }
-    let mut optional = vec![("url.fragment", u.fragment)];
-    if let Some(user_info) = u.user_info {
-        let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
-        optional.push(("url.user_info", user_info));
-        optional.push(("url.username", user));
-        if user_info.contains(':') {
-            m.push(kv("url.password", any_str(password)));
-        }
-    }
-    optional.push(("url.query", u.query));
-    if let Some((_, ext)) = u.path.rsplit_once('.') {
-        optional.push(("url.extension", ext));
-    }
-    for (k, v) in optional {
-        if !v.is_empty() {
-            m.push(kv(k, any_str(v)));
-        }
-    }
-    Ok(Value::Map(Cow::Owned(m)))
-}
-
-struct UrlParts<'s> {
-    scheme: &'s str,
-    user_info: Option<&'s str>,
-    host: &'s str,
-    port: &'s str,
-    path: &'s str,
-    query: &'s str,
-    fragment: &'s str,
-}
-
-fn split_url(s: &str) -> UrlParts<'_> {
-    let (rest, fragment) = s.split_once('#').unwrap_or((s, ""));
-    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let scheme_end = rest.find(':').filter(|&i| {
-        let b = rest.as_bytes();
-        i > 0
-            && b[0].is_ascii_alphabetic()
-            && b[..i]
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-    });
-    let (scheme, rest) = match scheme_end {
-        Some(i) => (&rest[..i], &rest[i + 1..]),
-        None => ("", rest),
-    };
-    let (authority, path) = match rest.strip_prefix("//") {
-        Some(r) => r.split_at(r.find('/').unwrap_or(r.len())),
-        None => ("", rest),
-    };
-    let (user_info, host_port) = match authority.rsplit_once('@') {
-        Some((u, h)) => (Some(u), h),
-        None => (None, authority),
-    };
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((h, p)) if !p.contains(']') => (h, p),
-        _ => (host_port, ""),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    UrlParts {
-        scheme,
-        user_info,
-        host,
-        port,
-        path,
-        query,
-        fragment,
     }
 }
