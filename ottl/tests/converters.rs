@@ -758,3 +758,62 @@ fn no_converter_panics_on_odd_arguments() {
         .collect();
     assert!(missing.is_empty(), "{missing:?}");
 }
+
+#[test]
+fn extract_grok_patterns() {
+    // Plain regular expressions with named groups work as in ExtractPatterns.
+    yes(
+        r#"ExtractGrokPatterns("GIT_SHA=abc123", "GIT_SHA=(?P<git.sha>\\w+)") == {"git.sha": "abc123"}"#,
+    );
+    yes(
+        r#"ExtractGrokPatterns("GET 200", "%{WORD:method} %{INT:status:int}") == {"method": "GET", "status": 200}"#,
+    );
+    // Without namedCapturesOnly, unnamed references are returned under their pattern names.
+    // (Nested references are captured too: IPV4 here.)
+    yes(r#"ExtractGrokPatterns("10.1.2.3 up", "%{IP} %{WORD:state}")["IP"] == "10.1.2.3""#);
+    yes(r#"ExtractGrokPatterns("10.1.2.3 up", "%{IP} %{WORD:state}")["IPV4"] == "10.1.2.3""#);
+    yes(r#"ExtractGrokPatterns("10.1.2.3 up", "%{IP} %{WORD:state}", true) == {"state": "up"}"#);
+    yes(concat!(
+        r#"ExtractGrokPatterns("https://example.com:8443/a?b=c", "%{URI}", true) == "#,
+        r#"{"url.scheme": "https", "url.domain": "example.com", "url.port": 8443, "url.path": "/a", "url.query": "b=c"}"#
+    ));
+    yes(r#"ExtractGrokPatterns("x", "%{INT:n}") == {}"#);
+    yes(concat!(
+        r#"ExtractGrokPatterns("2024-03-07 10:20:30 UTC jane conn-42 1234", "#,
+        r#""%{DATESTAMP_EU:timestamp} %{TZ:event.timezone} %{DATA:user.name} %{GREEDYDATA:postgresql.log.connection_id}", true, "#,
+        r#"["DATESTAMP_EU=%{YEAR}-%{MONTHNUM}-%{MONTHDAY} %{TIME}"])["user.name"] == "jane""#
+    ));
+    // The README's /etc/passwd example.
+    yes(concat!(
+        r#"ExtractGrokPatterns("smith:pass123:1001:1000:J Smith,1234,(234)567-8910,(234)567-1098,email:/home/smith:/bin/sh", "#,
+        r#""%{USERNAME:user.name}:%{PASSWORD:user.password}:%{USERINFO}", true, "#,
+        r#"["PASSWORD=%{WORD}", "USERINFO=%{GREEDYDATA}"]) == {"user.name": "smith", "user.password": "pass123"}"#
+    ));
+    yes(
+        r#"ExtractGrokPatterns("1.5 true", "%{NUMBER:n:float} %{BOOL:b:boolean}", true) == {"n": 1.5, "b": true}"#,
+    );
+    fails(
+        r#"ExtractGrokPatterns("x", "%{NOPE:x}") == nil"#,
+        "grok pattern not found: NOPE",
+    );
+    fails(
+        r#"ExtractGrokPatterns("x", "%{A}", false, ["A=%{B}", "B=%{A}"]) == nil"#,
+        "nest deeper",
+    );
+    fails(
+        r#"ExtractGrokPatterns("x", "%{WORD}", true) == nil"#,
+        "at least 1 named capture group",
+    );
+    fails(
+        r#"ExtractGrokPatterns("x", "%{WORD:w:date}") == nil"#,
+        "unsupported grok type",
+    );
+    fails(
+        r#"ExtractGrokPatterns("x", "%{WORD:w}", false, ["bad"]) == nil"#,
+        "PATTERN_NAME=PATTERN",
+    );
+    fails(
+        r#"ExtractGrokPatterns("abc", "%{WORD:n:int}") == nil"#,
+        "cannot convert \"abc\" to int",
+    );
+}

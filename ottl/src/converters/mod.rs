@@ -7,6 +7,7 @@ pub mod collections;
 mod ctime;
 pub mod encoding;
 mod format;
+pub mod grok;
 pub mod hash;
 pub mod ids;
 pub mod network;
