@@ -162,7 +162,9 @@ fn go_exp(s: String) -> String {
     format!("{mantissa}{e}{sign}{digits:0>2}")
 }
 
-/// Go's `%g` / `%v` for floats: the shortest form, exponent from 1e21 up or below 1e-4.
+/// Go's `%g` (and `%v`): the shortest form, or `prec` significant digits, trailing zeros
+/// dropped; an exponent when it is below -4 or not below the precision (6 for the shortest
+/// form, so `1e+08`).
 fn go_g(f: f64, prec: Option<usize>) -> String {
     if !f.is_finite() {
         return go_float(f);
@@ -172,14 +174,36 @@ fn go_g(f: f64, prec: Option<usize>) -> String {
     } else {
         f.abs().log10().floor() as i32
     };
-    let limit = prec.map_or(21, |p| p.max(1) as i32);
+    let limit = prec.map_or(6, |p| p.max(1) as i32);
     if exp < -4 || exp >= limit {
-        match prec {
-            Some(p) => go_exp(format!("{:.*e}", p.saturating_sub(1), f)),
+        return match prec {
+            Some(p) => go_exp(trim_mantissa(format!("{:.*e}", p.max(1) - 1, f))),
             None => go_exp(format!("{f:e}")),
+        };
+    }
+    match prec {
+        Some(p) => {
+            let decimals = (p.max(1) as i32 - 1 - exp).max(0) as usize;
+            trim_fraction(format!("{f:.decimals$}"))
         }
+        None => format!("{f}"),
+    }
+}
+
+/// Drops trailing zeros after a decimal point (and the point).
+fn trim_fraction(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
-        format!("{f}")
+        s
+    }
+}
+
+/// Drops trailing zeros from the mantissa of `1.500e3`.
+fn trim_mantissa(s: String) -> String {
+    match s.split_once(['e', 'E']) {
+        Some((m, e)) => format!("{}e{e}", trim_fraction(m.to_string())),
+        None => s,
     }
 }
 
