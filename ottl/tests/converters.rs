@@ -397,7 +397,7 @@ fn parse_csv() {
     );
     fails(
         r#"ParseCSV("a,b", "x,y", delimiter = "||") == nil"#,
-        "must be a single character",
+        "invalid arguments: delimiter must be a single character",
     );
     fails(
         r#"ParseCSV("a,b", "x,y", mode = "fast") == nil"#,

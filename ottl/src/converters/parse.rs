@@ -133,6 +133,7 @@ enum CsvMode {
 }
 
 /// `ParseCSV(target, headers, Optional[delimiter], Optional[headerDelimiter], Optional[mode])`
+/// (the second parameter's field in otelcol is `Header`, so it binds by that name)
 struct ParseCsv<C: Context> {
     target: Expr<C>,
     headers: Expr<C>,
@@ -143,17 +144,22 @@ struct ParseCsv<C: Context> {
 
 pub fn parse_csv<C: Context>(args: Vec<CompiledArg<C>>) -> Built<C> {
     let name = "ParseCSV";
-    let params = &["target", "headers", "delimiter", "headerDelimiter", "mode"];
+    let params = &["target", "header", "delimiter", "headerDelimiter", "mode"];
     let [target, headers, d, hd, mode] = bind_optional::<C, 5>(name, args, params, 2)?;
-    let delimiter = opt_literal(&d, name, "delimiter")?.unwrap_or_else(|| ",".into());
-    let mut chars = delimiter.chars();
-    let (Some(delim), None) = (chars.next(), chars.next()) else {
-        return Err("'delimiter' must be a single character".into());
+    let single = |s: Option<String>, what: &str| match s {
+        None => Ok(None),
+        Some(s) if s.chars().count() == 1 => Ok(s.chars().next()),
+        Some(_) => Err(format!(
+            "invalid arguments: {what} must be a single character"
+        )),
     };
-    let header_delimiter = opt_literal(&hd, name, "headerDelimiter")?.unwrap_or(delimiter);
-    if header_delimiter.is_empty() {
-        return Err("'headerDelimiter' must not be empty".into());
-    }
+    let delim = single(opt_literal(&d, name, "delimiter")?, "delimiter")?.unwrap_or(',');
+    let header_delimiter = single(
+        opt_literal(&hd, name, "headerDelimiter")?,
+        "header_delimiter",
+    )?
+    .unwrap_or(delim)
+    .to_string();
     let mode = match opt_literal(&mode, name, "mode")?.as_deref() {
         None | Some("strict") => CsvMode::Strict,
         Some("lazyQuotes") => CsvMode::LazyQuotes,
@@ -173,16 +179,23 @@ impl<C: Context> Function<C> for ParseCsv<C> {
     fn call<'a>(&'a self, item: C::Item<'a>) -> Result<Value<'a>, EvalError> {
         let row = string_arg(self.target.eval(item)?)?;
         let headers = string_arg(self.headers.eval(item)?)?;
+        if headers.is_empty() {
+            return Err(EvalError::new("headers must not be an empty string"));
+        }
         let headers: Vec<&str> = headers.split(&*self.header_delimiter).collect();
-        let row = row.trim_matches(['\n', '\r']);
         let fields = match self.mode {
             CsvMode::IgnoreQuotes => row.split(self.delimiter).map(str::to_string).collect(),
-            mode => csv_row(row, self.delimiter, mode == CsvMode::LazyQuotes)
-                .map_err(|e| EvalError::new(format!("read csv line: {e}")))?,
+            // Go's CSV reader skips the blank lines around a row.
+            mode => csv_row(
+                row.trim_matches(['\n', '\r']),
+                self.delimiter,
+                mode == CsvMode::LazyQuotes,
+            )
+            .map_err(|e| EvalError::new(format!("read csv line: {e}")))?,
         };
         if fields.len() != headers.len() {
             return Err(EvalError::new(format!(
-                "wrong number of fields: expected {}, found {}",
+                "map csv headers: wrong number of fields: expected {}, found {}",
                 headers.len(),
                 fields.len()
             )));
