@@ -436,8 +436,8 @@ fn url() {
 
 #[test]
 fn time_parsing() {
-    yes(r#"UnixSeconds(Time("02/04/2023", "%m/%d/%Y")) == 1675468800"#);
-    yes(r#"UnixSeconds(Time("Feb 15, 2023", "%b %d, %Y")) == 1676419200"#);
+    yes(r#"UnixSeconds(Time("02/04/2023", "%m/%d/%Y", "UTC")) == 1675468800"#);
+    yes(r#"UnixSeconds(Time("Feb 15, 2023", "%b %d, %Y", "UTC")) == 1676419200"#);
     yes(r#"UnixSeconds(Time("2023-05-26 12:34:56 HST", "%Y-%m-%d %H:%M:%S %Z")) == 1685104496"#);
     yes(r#"UnixSeconds(Time("1986-10-01T00:17:33 MST", "%Y-%m-%dT%H:%M:%S %Z")) == 528509853"#);
     yes(
@@ -447,15 +447,17 @@ fn time_parsing() {
     yes(
         r#"UnixSeconds(Time("2023-05-26 12:34:56", "%Y-%m-%d %H:%M:%S", "America/New_York")) == 1685118896"#,
     );
-    yes(r#"UnixNano(Time("2023-02-04 10:20:30.123456", "%F %T.%f")) == 1675506030123456000"#);
+    yes(
+        r#"UnixNano(Time("2023-02-04 10:20:30.123456", "%F %T.%f", "UTC")) == 1675506030123456000"#,
+    );
     // The fraction is optional, as in Go's `.999`.
-    yes(r#"UnixNano(Time("2023-02-04 10:20:30", "%F %T.%L")) == 1675506030000000000"#);
-    yes(r#"Hour(Time("2023-02-04 02:55:02 pm", "%F %r")) == 14"#);
+    yes(r#"UnixNano(Time("2023-02-04 10:20:30", "%F %T.%L", "UTC")) == 1675506030000000000"#);
+    yes(r#"Hour(Time("2023-02-04 02:55:02 pm", "%F %r", "UTC")) == 14"#);
     // Go reads a fraction after the seconds even when the format has none.
-    yes(r#"Nanosecond(Time("2023-02-04 10:20:30.5", "%F %T")) == 500000000"#);
+    yes(r#"Nanosecond(Time("2023-02-04 10:20:30.5", "%F %T", "UTC")) == 500000000"#);
     // No year reads as year 0 in Go, which nanoseconds since 1970 cannot hold.
     fails(r#"Time("02:55:02 pm", "%r") == nil"#, "out of range");
-    yes(r#"Year(Time("Saturday Feb  4 2023", "%A %h %e %Y")) == 2023"#);
+    yes(r#"Year(Time("Saturday Feb  4 2023", "%A %h %e %Y", "UTC")) == 2023"#);
     fails(
         r#"Time("2023-02-30", "%Y-%m-%d") == nil"#,
         "day out of range",
@@ -486,7 +488,9 @@ fn time_parsing() {
 
 #[test]
 fn time_formatting() {
-    yes(r#"FormatTime(Time("02/04/2023", "%m/%d/%Y"), "%A %h %e %Y") == "Saturday Feb  4 2023""#);
+    yes(
+        r#"FormatTime(Time("02/04/2023", "%m/%d/%Y", "UTC"), "%A %h %e %Y") == "Saturday Feb  4 2023""#,
+    );
     yes(r#"FormatTime(start_time, "%b %d %Y %H:%M:%S") == "Feb 04 2023 10:20:30""#);
     yes(r#"FormatTime(start_time, "%Y-%m-%dT%H:%M:%S.%L%z") == "2023-02-04T10:20:30.123+0000""#);
     yes(r#"FormatTime(start_time, "%I:%M %p %Z, %j") == "10:20 AM UTC, +00:00""#);

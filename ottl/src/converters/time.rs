@@ -7,12 +7,14 @@
 //! translates them to Go layouts, so parsing and formatting follow Go's rules for those
 //! layouts (see the `ctime` module).
 
-use super::ctime::{self, Layout};
+use super::ctime::{self, Layout, Parsed};
 use super::{arg, expected, opt_literal, str_value, Built};
 use crate::compile::{CompiledArg, Context, Expr, Function};
 use crate::error::EvalError;
 use crate::funcs::{bind, bind_optional, literal_string, string_arg};
 use crate::value::Value;
+use jiff::tz::TimeZone;
+use std::borrow::Cow;
 
 const NS_PER_SEC: i64 = 1_000_000_000;
 
@@ -30,11 +32,16 @@ fn duration_arg(v: Value<'_>) -> Result<i64, EvalError> {
     }
 }
 
-/// `Time(target, format, Optional[location], Optional[locale])`
+/// `Time(time, format, Optional[location], Optional[locale])`. A time without a zone is read
+/// in `location`; without one, in the host's local zone, or UTC when the format ends in `Z`
+/// (as otelcol's timeutils.GetLocation). Only English names are known (otelcol also takes
+/// CLDR locales).
 struct Time<C: Context> {
     target: Expr<C>,
     layout: Layout,
-    location: Option<jiff::tz::TimeZone>,
+    /// The zone, or the expression naming it.
+    location: Result<TimeZone, Expr<C>>,
+    default_zone: TimeZone,
 }
 
 pub fn time<C: Context>(args: Vec<CompiledArg<C>>) -> Built<C> {
@@ -48,13 +55,19 @@ pub fn time<C: Context>(args: Vec<CompiledArg<C>>) -> Built<C> {
         return Err("format cannot be nil".into());
     }
     let layout = Layout::new(&format)?;
-    let location = match opt_literal(&location, "Time", "location")?.as_deref() {
-        None | Some("") | Some("UTC") => None,
-        Some(name) => {
-            Some(jiff::tz::TimeZone::get(name).map_err(|_| format!("unknown time zone {name}"))?)
-        }
+    let default_zone = if format.ends_with('Z') {
+        TimeZone::UTC
+    } else {
+        TimeZone::system()
     };
-    // Only English names are known; otelcol also takes CLDR locales.
+    let location = match location {
+        None => Ok(default_zone.clone()),
+        Some(e) => match e.literal() {
+            Some(Value::Str(name)) if name.is_empty() => Ok(default_zone.clone()),
+            Some(Value::Str(name)) => Ok(load_zone(name)?),
+            _ => Err(e),
+        },
+    };
     match opt_literal(&locale, "Time", "locale")?.as_deref() {
         None | Some("") => {}
         Some(l) if l == "en" || l.starts_with("en-") || l.starts_with("en_") => {}
@@ -64,39 +77,58 @@ pub fn time<C: Context>(args: Vec<CompiledArg<C>>) -> Built<C> {
         target: target.ok_or("missing time")?,
         layout,
         location,
+        default_zone,
     }))
+}
+
+/// Go's `time.LoadLocation`: `UTC`, `Local` or an IANA name from the system's database.
+fn load_zone(name: &str) -> Result<TimeZone, String> {
+    match name {
+        "UTC" => Ok(TimeZone::UTC),
+        "Local" => Ok(TimeZone::system()),
+        _ => TimeZone::get(name)
+            .map_err(|_| format!("failed to load location {name}: unknown time zone {name}")),
+    }
 }
 
 impl<C: Context> Function<C> for Time<C> {
     fn call<'a>(&'a self, item: C::Item<'a>) -> Result<Value<'a>, EvalError> {
+        let zone = match &self.location {
+            Ok(tz) => Cow::Borrowed(tz),
+            Err(e) => match string_arg(e.eval(item)?)? {
+                name if name.is_empty() => Cow::Borrowed(&self.default_zone),
+                name => Cow::Owned(load_zone(&name).map_err(EvalError::new)?),
+            },
+        };
         let s = string_arg(self.target.eval(item)?)?;
         if s.is_empty() {
             return Err(EvalError::new("time cannot be nil"));
         }
         let p = self.layout.parse(&s).map_err(EvalError::new)?;
-        let ns = match (p.offset, &self.location) {
-            (None, Some(tz)) => {
-                let dt = jiff::civil::DateTime::new(
-                    p.year as i16,
-                    p.month as i8,
-                    p.day as i8,
-                    p.hour as i8,
-                    p.minute as i8,
-                    p.second as i8,
-                    p.nanos as i32,
-                )
-                .map_err(|e| EvalError::new(e.to_string()))?;
-                let ts = tz
-                    .to_ambiguous_timestamp(dt)
-                    .compatible()
-                    .map_err(|e| EvalError::new(e.to_string()))?;
-                i64::try_from(ts.as_nanosecond()).ok()
-            }
-            (offset, _) => p.unix_nanos(offset.unwrap_or(0)),
+        let ns = match p.offset {
+            Some(offset) => p.unix_nanos(offset),
+            None => in_zone(&p, &zone),
         };
         ns.map(Value::Time)
             .ok_or_else(|| EvalError::new(format!("time {s:?} is out of range")))
     }
+}
+
+/// The instant of parsed wall-clock fields in a zone (an ambiguous or missing local time
+/// resolved as jiff's `compatible` does); `None` out of range.
+fn in_zone(p: &Parsed, tz: &TimeZone) -> Option<i64> {
+    let dt = jiff::civil::DateTime::new(
+        i16::try_from(p.year).ok()?,
+        p.month as i8,
+        p.day as i8,
+        p.hour as i8,
+        p.minute as i8,
+        p.second as i8,
+        p.nanos as i32,
+    )
+    .ok()?;
+    let ts = tz.to_ambiguous_timestamp(dt).compatible().ok()?;
+    i64::try_from(ts.as_nanosecond()).ok()
 }
 
 /// FormatTime(time, format)
