@@ -1,7 +1,10 @@
 //! Time converters: Time, FormatTime, TruncateTime, Unix, UnixSeconds, UnixMilli, UnixMicro,
 //! UnixNano, Year, Month, Day, Hour, Minute, Second, Nanosecond, Weekday, and the duration
 //! ones: Hours, Minutes, Seconds, Milliseconds, Microseconds, Nanoseconds. Times are
-//! nanoseconds since the Unix epoch, read in UTC (as pdata's timestamps are).
+//! nanoseconds since the Unix epoch and carry no zone, so the calendar converters and
+//! FormatTime read them in UTC, as pdata's timestamps are. (Go's times keep a zone: there,
+//! `Hour(Now())` or `FormatTime(Time(..))` read the host's local zone, which is the same only
+//! on hosts running in UTC, as collectors usually do.)
 //!
 //! Formats are otelcol's ctime-like directives (`%Y-%m-%d %H:%M:%S`), translated as otelcol
 //! translates them to Go layouts, so parsing and formatting follow Go's rules for those
