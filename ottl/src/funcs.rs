@@ -688,18 +688,25 @@ pub(crate) fn capitalize(w: &str) -> String {
     }
 }
 
+/// `Substring(target, start, length, Optional[utf8_safe])`: byte offsets; with `utf8_safe`, a
+/// start inside a character moves to the next character and an end inside one to the one
+/// before, so no character is split.
 struct Substring<C: Context> {
     target: Expr<C>,
     start: Expr<C>,
     length: Expr<C>,
+    utf8_safe: Option<Expr<C>>,
 }
 
 fn substring<C: Context>(args: Vec<CompiledArg<C>>) -> Result<Box<dyn Function<C>>, String> {
-    let [target, start, length] = bind::<C, 3>("Substring", args, &["target", "start", "length"])?;
+    let params = &["target", "start", "length", "utf8_safe"];
+    let [target, start, length, utf8_safe] = bind_optional::<C, 4>("Substring", args, params, 3)?;
+    let missing = || "missing argument".to_string();
     Ok(Box::new(Substring {
-        target,
-        start,
-        length,
+        target: target.ok_or_else(missing)?,
+        start: start.ok_or_else(missing)?,
+        length: length.ok_or_else(missing)?,
+        utf8_safe,
     }))
 }
 
@@ -726,7 +733,30 @@ impl<C: Context> Function<C> for Substring<C> {
                 s.len()
             )));
         }
-        let bytes = &s.as_bytes()[start as usize..end as usize];
+        let (mut start, mut end) = (start as usize, end as usize);
+        let safe = match &self.utf8_safe {
+            None => false,
+            Some(e) => match e.eval(item)? {
+                Value::Bool(b) => b,
+                Value::Nil => false,
+                other => {
+                    return Err(EvalError::new(format!(
+                        "expected bool but got {}",
+                        other.type_name()
+                    )))
+                }
+            },
+        };
+        if safe {
+            while !s.is_char_boundary(start) {
+                start += 1;
+            }
+            while end > start && !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            end = end.max(start);
+        }
+        let bytes = &s.as_bytes()[start..end];
         Ok(Value::Str(Cow::Owned(
             String::from_utf8_lossy(bytes).into_owned(),
         )))

@@ -189,6 +189,16 @@ fn string_cases_and_trims() {
 }
 
 #[test]
+fn substring_utf8_safe() {
+    yes(r#"Substring("123456789", 0, 3) == "123""#);
+    // "一二三" is three 3-byte characters: 4 bytes end inside the second.
+    yes(r#"Substring("一二三", 0, 4, true) == "一""#);
+    yes(r#"Substring("一二三", 1, 6, true) == "二""#);
+    yes(r#"Substring("一二三", 0, 6, utf8_safe = true) == "一二""#);
+    yes(r#"Substring("一二三", 0, 6, false) == "一二""#);
+}
+
+#[test]
 fn format() {
     yes(r#"Format("%02d", [attributes["n"]]) == "12""#);
     yes(r#"Format("%04d-%02d-%02d", [2024, 3, 7]) == "2024-03-07""#);
