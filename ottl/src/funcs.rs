@@ -210,7 +210,7 @@ fn more_converters<C: Context>(
         "ParseKeyValue" => parse::parse_key_value(args),
         "ParseCSV" => parse::parse_csv(args),
         "ToKeyValueString" => parse::to_key_value_string(args),
-        "URL" => unary(crate::converters::url::url, "uri", args),
+        "URL" => unary(crate::converters::url::url, "URI", args),
         "ParseXML" => unary(crate::converters::xml::parse_xml, "target", args),
         "ParseSimplifiedXML" => unary(crate::converters::xml::parse_simplified_xml, "target", args),
         _ => time_and_id_converters(name, args),

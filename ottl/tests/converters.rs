@@ -442,6 +442,8 @@ fn url() {
     );
     fails(r#"URL("http://h:x/") == nil"#, "invalid port");
     fails(r#"URL("") == nil"#, "url cannot be empty");
+    // otelcol's field is `URI`, which strcase.ToCamel reaches from `uRI` (not from `uri`).
+    yes(r#"URL(uRI = "http://h/")["url.domain"] == "h""#);
 }
 
 #[test]
