@@ -321,9 +321,19 @@ fn slice_to_map() {
     ));
     yes(r#"SliceToMap(attributes["things"], ["name"], ["value"]) == {"foo": 2, "bar": 5}"#);
     yes(r#"SliceToMap(attributes["things"], valuePath = ["value"]) == {"0": 2, "1": 5}"#);
+    // Without paths, any elements.
+    yes(r#"SliceToMap(["a", 1]) == {"0": "a", "1": 1}"#);
+    fails(
+        r#"SliceToMap(["a"], ["name"]) == nil"#,
+        "slice elements must be maps when using `key_path`",
+    );
+    fails(
+        r#"SliceToMap([{"name": 1}], ["name"]) == nil"#,
+        "element 0: extracted key attribute is not of type string",
+    );
     fails(
         r#"SliceToMap(attributes["things"], ["nope"]) == nil"#,
-        "could not extract key from element 0",
+        "element 0: could not extract key from element: provided object does not contain the path [nope]",
     );
 }
 

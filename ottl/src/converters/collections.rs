@@ -125,34 +125,60 @@ impl<C: Context> Function<C> for SliceToMap<C> {
         for (i, element) in list.iter().enumerate() {
             let key = match &self.key_path {
                 None => i.to_string(),
-                Some(path) => match lookup(element, path).map(|v| &v.value) {
-                    Some(Some(any_value::Value::StringValue(s))) => s.clone(),
-                    Some(_) => {
-                        return Err(EvalError::new(format!(
-                            "provided key path {path:?} does not point to a string"
-                        )))
-                    }
-                    None => {
-                        return Err(EvalError::new(format!(
-                            "could not extract key from element {i}: provided object does not \
-                             contain the path {path:?}"
-                        )))
-                    }
-                },
+                Some(path) => element_key(i, element, path)?,
             };
             let value = match &self.value_path {
                 None => element.clone(),
-                Some(path) => lookup(element, path).cloned().ok_or_else(|| {
-                    EvalError::new(format!(
-                        "could not extract value from element {i}: provided object does not \
-                         contain the path {path:?}"
-                    ))
-                })?,
+                Some(path) => element_value(i, element, path)?,
             };
             put(&mut out, &key, value);
         }
         Ok(Value::Map(Cow::Owned(out)))
     }
+}
+
+/// A path as Go prints a `[]string`: `[a b]`.
+fn go_path(path: &[String]) -> String {
+    format!("[{}]", path.join(" "))
+}
+
+fn is_map(v: &AnyValue) -> bool {
+    matches!(v.value, Some(any_value::Value::KvlistValue(_)))
+}
+
+fn element_key(i: usize, element: &AnyValue, path: &[String]) -> Result<String, EvalError> {
+    if !is_map(element) {
+        return Err(EvalError::new(format!(
+            "slice elements must be maps when using `key_path`, but could not cast element '{}' \
+             to a map",
+            crate::converters::strings::plain(&Value::from_any(element))
+        )));
+    }
+    match lookup(element, path).map(|v| &v.value) {
+        Some(Some(any_value::Value::StringValue(s))) => Ok(s.clone()),
+        Some(_) => Err(EvalError::new(format!(
+            "element {i}: extracted key attribute is not of type string"
+        ))),
+        None => Err(EvalError::new(format!(
+            "element {i}: could not extract key from element: provided object does not contain \
+             the path {}",
+            go_path(path)
+        ))),
+    }
+}
+
+fn element_value(i: usize, element: &AnyValue, path: &[String]) -> Result<AnyValue, EvalError> {
+    if !is_map(element) {
+        return Err(EvalError::new(format!(
+            "element {i}: cannot extract value, not a map-like structure"
+        )));
+    }
+    lookup(element, path).cloned().ok_or_else(|| {
+        EvalError::new(format!(
+            "could not extract value from element: provided object does not contain the path {}",
+            go_path(path)
+        ))
+    })
 }
 
 /// `Sort(target, Optional[order])`: ints as ints, ints with doubles as doubles, anything with a
