@@ -1,8 +1,10 @@
-//! The converters conditions use, with otelcol's names, parameter names (for named arguments),
+//! Converter dispatch: [`converter`] builds any converter by otelcol's name. The ones
+//! conditions use most are here, with otelcol's names, parameter names (for named arguments),
 //! argument checks and semantics (pkg/ottl/ottlfuncs): IsMatch, IsString, IsInt, IsDouble,
 //! IsBool, IsMap, IsList, Len, Concat, Int, Double, String, ConvertCase, Substring, Split,
-//! HasPrefix, HasSuffix, Duration, Now. Arguments are bound at compile time; a literal regular expression is
-//! compiled once, with a size limit.
+//! HasPrefix, HasSuffix, Duration, Now; the others are in [`crate::converters`] by theme.
+//! Arguments are bound at compile time; a literal regular expression is compiled once, with a
+//! size limit.
 
 use crate::compile::{CompiledArg, Context, Expr, Function};
 use crate::error::EvalError;
@@ -12,33 +14,105 @@ use regex::{Regex, RegexBuilder};
 use std::borrow::Cow;
 
 /// Most memory a compiled regular expression may take.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// The converters [`converter`] knows, for messages and docs.
 pub const CONVERTERS: &[&str] = &[
+    "Base64Decode",
+    "Base64Encode",
+    "Bool",
+    "Coalesce",
+    "CommunityID",
     "Concat",
+    "ContainsValue",
     "ConvertCase",
+    "Day",
+    "Decode",
     "Double",
     "Duration",
+    "ExtractGrokPatterns",
+    "ExtractPatterns",
+    "FNV",
+    "Format",
+    "FormatTime",
     "HasPrefix",
     "HasSuffix",
+    "Hex",
+    "Hour",
+    "Hours",
+    "Index",
     "Int",
     "IsBool",
     "IsDouble",
+    "IsEmpty",
+    "IsInCIDR",
     "IsInt",
     "IsList",
     "IsMap",
     "IsMatch",
     "IsString",
+    "IsValidLuhn",
+    "Keys",
     "Len",
+    "Log",
+    "MD5",
+    "Microseconds",
+    "Milliseconds",
+    "Minute",
+    "Minutes",
+    "Month",
+    "Murmur3Hash",
+    "Murmur3Hash128",
+    "Nanosecond",
+    "Nanoseconds",
     "Now",
-    "String",
+    "ParseCSV",
+    "ParseInt",
+    "ParseJSON",
+    "ParseKeyValue",
+    "ParseSeverity",
+    "ParseSimplifiedXML",
+    "ParseXML",
+    "ProfileID",
+    "SHA1",
+    "SHA256",
+    "SHA512",
+    "Second",
+    "Seconds",
+    "SliceToMap",
+    "Sort",
+    "SpanID",
     "Split",
+    "String",
     "Substring",
+    "Time",
+    "ToCamelCase",
+    "ToKeyValueString",
+    "ToLowerCase",
+    "ToSnakeCase",
+    "ToUpperCase",
+    "TraceID",
+    "Trim",
+    "TrimPrefix",
+    "TrimSuffix",
+    "TruncateTime",
+    "URL",
+    "UUID",
+    "UUIDv7",
+    "Unix",
+    "UnixMicro",
+    "UnixMilli",
+    "UnixNano",
+    "UnixSeconds",
+    "Values",
+    "Weekday",
+    "XXH128",
+    "XXH3",
+    "Year",
 ];
 
-type Unary = for<'a> fn(Value<'a>) -> Result<Value<'a>, EvalError>;
-type Binary = for<'a> fn(Value<'a>, Value<'a>) -> Result<Value<'a>, EvalError>;
+pub(crate) type Unary = for<'a> fn(Value<'a>) -> Result<Value<'a>, EvalError>;
+pub(crate) type Binary = for<'a> fn(Value<'a>, Value<'a>) -> Result<Value<'a>, EvalError>;
 
 /// Builds converter `name` over its arguments.
 pub fn converter<C: Context>(
@@ -76,29 +150,177 @@ pub fn converter<C: Context>(
             bind::<C, 0>(name, args, &[])?;
             Ok(Box::new(Now))
         }
+        _ => more_converters(name, args),
+    }
+}
+
+/// The converters in [`crate::converters`], by name. Parameter names are otelcol's argument
+/// struct fields (`target` where its docs say `value`, as only the field name binds there).
+fn more_converters<C: Context>(
+    name: &str,
+    args: Vec<CompiledArg<C>>,
+) -> Result<Box<dyn Function<C>>, String> {
+    use crate::converters::{collections as col, encoding as enc, hash, nary};
+    use crate::converters::{parse, strings as st};
+    let unary = |f, param, args| unary_fn::<C>(name, f, param, args);
+    let binary = |f, params, args| binary_fn::<C>(name, f, params, args);
+    match name {
+        // Hashes.
+        "SHA1" => unary(hash::sha1, "target", args),
+        "SHA256" => unary(hash::sha256, "target", args),
+        "SHA512" => unary(hash::sha512, "target", args),
+        "MD5" => unary(hash::md5, "target", args),
+        "FNV" => unary(hash::fnv, "target", args),
+        "Murmur3Hash" => unary(hash::murmur3, "target", args),
+        "Murmur3Hash128" => unary(hash::murmur3_128, "target", args),
+        "XXH3" => unary(hash::xxh3, "target", args),
+        "XXH128" => unary(hash::xxh128, "target", args),
+        // Encodings.
+        "Hex" => unary(enc::hex, "target", args),
+        "Base64Decode" => unary(enc::base64_decode, "target", args),
+        "Base64Encode" => nary(name, args, &["target", "variant"], 1, enc::base64_encode),
+        "Decode" => enc::decode(args),
+        // Strings.
+        "Trim" => nary(name, args, &["target", "replacement"], 1, st::trim),
+        "TrimPrefix" => binary(st::trim_prefix, ["target", "prefix"], args),
+        "TrimSuffix" => binary(st::trim_suffix, ["target", "suffix"], args),
+        "ToLowerCase" => unary(st::to_lower, "target", args),
+        "ToUpperCase" => unary(st::to_upper, "target", args),
+        "ToSnakeCase" => unary(st::to_snake, "target", args),
+        "ToCamelCase" => unary(st::to_camel, "target", args),
+        "Format" => nary(name, args, &["format", "vals"], 2, st::format),
+        "ExtractPatterns" => st::extract_patterns(args),
+        "ExtractGrokPatterns" => crate::converters::grok::extract_grok_patterns(args),
+        "ParseInt" => binary(st::parse_int, ["target", "base"], args),
+        "IsValidLuhn" => unary(st::is_valid_luhn, "target", args),
+        "Log" => unary(st::log, "target", args),
+        "Bool" => unary(st::bool, "target", args),
+        "IsEmpty" => unary(st::is_empty, "target", args),
+        "Coalesce" => st::coalesce(args),
+        "ParseSeverity" => binary(st::parse_severity, ["target", "mapping"], args),
+        // Maps and lists.
+        "Keys" => unary(col::keys, "target", args),
+        "Values" => unary(col::values, "target", args),
+        "ContainsValue" => binary(col::contains_value, ["target", "item"], args),
+        "Index" => binary(col::index, ["source", "value"], args),
+        "SliceToMap" => col::slice_to_map(args),
+        "Sort" => col::sort(args),
+        // Parsing.
+        "ParseJSON" => unary(parse::parse_json, "target", args),
+        "ParseKeyValue" => parse::parse_key_value(args),
+        "ParseCSV" => parse::parse_csv(args),
+        "ToKeyValueString" => parse::to_key_value_string(args),
+        "URL" => unary(crate::converters::url::url, "URI", args),
+        "ParseXML" => unary(crate::converters::xml::parse_xml, "target", args),
+        "ParseSimplifiedXML" => unary(crate::converters::xml::parse_simplified_xml, "target", args),
+        _ => time_and_id_converters(name, args),
+    }
+}
+
+/// The time, network and id converters in [`crate::converters`], by name.
+fn time_and_id_converters<C: Context>(
+    name: &str,
+    args: Vec<CompiledArg<C>>,
+) -> Result<Box<dyn Function<C>>, String> {
+    use crate::converters::{ids, nary, time as tm};
+    let unary = |f, param, args| unary_fn::<C>(name, f, param, args);
+    let binary = |f, params, args| binary_fn::<C>(name, f, params, args);
+    match name {
+        // Times and durations.
+        "Time" => tm::time(args),
+        "FormatTime" => tm::format_time(args),
+        "TruncateTime" => binary(tm::truncate_time, ["time", "duration"], args),
+        "Unix" => nary(name, args, &["seconds", "nanoseconds"], 1, tm::unix),
+        "UnixSeconds" => unary(tm::unix_seconds, "time", args),
+        "UnixMilli" => unary(tm::unix_milli, "time", args),
+        "UnixMicro" => unary(tm::unix_micro, "time", args),
+        "UnixNano" => unary(tm::unix_nano, "time", args),
+        "Year" => unary(tm::year, "time", args),
+        "Month" => unary(tm::month, "time", args),
+        "Day" => unary(tm::day, "time", args),
+        "Hour" => unary(tm::hour, "time", args),
+        "Minute" => unary(tm::minute, "time", args),
+        "Second" => unary(tm::second, "time", args),
+        "Nanosecond" => unary(tm::nanosecond, "time", args),
+        "Weekday" => unary(tm::weekday, "time", args),
+        "Hours" => unary(tm::hours, "duration", args),
+        "Minutes" => unary(tm::minutes, "duration", args),
+        "Seconds" => unary(tm::seconds, "duration", args),
+        "Milliseconds" => unary(tm::milliseconds, "duration", args),
+        "Microseconds" => unary(tm::microseconds, "duration", args),
+        "Nanoseconds" => unary(tm::nanoseconds, "duration", args),
+        // Networks.
+        "IsInCIDR" => crate::converters::network::is_in_cidr(args),
+        "CommunityID" => {
+            let params = &[
+                "sourceIP",
+                "sourcePort",
+                "destinationIP",
+                "destinationPort",
+                "protocol",
+                "seed",
+            ];
+            nary(
+                name,
+                args,
+                params,
+                4,
+                crate::converters::network::community_id,
+            )
+        }
+        // Ids.
+        "TraceID" => unary(ids::trace_id, "target", args),
+        "SpanID" => unary(ids::span_id, "target", args),
+        "ProfileID" => unary(ids::profile_id, "target", args),
+        "UUID" | "UUIDv7" => {
+            bind::<C, 0>(name, args, &[])?;
+            Ok(Box::new(ids::NewUuid {
+                v7: name == "UUIDv7",
+            }))
+        }
         _ => Err(format!("undefined function {name:?}")),
     }
 }
 
+fn unary_fn<C: Context>(
+    name: &str,
+    f: Unary,
+    param: &str,
+    args: Vec<CompiledArg<C>>,
+) -> Result<Box<dyn Function<C>>, String> {
+    let [arg] = bind::<C, 1>(name, args, &[param])?;
+    Ok(Box::new(UnaryFn { arg, f }))
+}
+
+fn binary_fn<C: Context>(
+    name: &str,
+    f: Binary,
+    params: [&str; 2],
+    args: Vec<CompiledArg<C>>,
+) -> Result<Box<dyn Function<C>>, String> {
+    let [a, b] = bind::<C, 2>(name, args, &params)?;
+    Ok(Box::new(BinaryFn { a, b, f }))
+}
+
 /// Binds positional then named arguments to `params`, all required.
-fn bind<C: Context, const N: usize>(
+pub(crate) fn bind<C: Context, const N: usize>(
     name: &str,
     args: Vec<CompiledArg<C>>,
     params: &[&str; N],
 ) -> Result<[Expr<C>; N], String> {
-    let bound = bind_optional(name, args, params, N)?;
+    let bound = bind_optional::<C, N>(name, args, params, N)?;
     Ok(bound.map(|e| e.unwrap_or(Expr::Literal(Value::Nil))))
 }
 
 /// Binds positional then named arguments to `params`, of which the first `required` must be
-/// given; an optional one not given is `None`.
+/// given; the others (otelcol's `Optional[...]`) are `None` when absent.
 pub(crate) fn bind_optional<C: Context, const N: usize>(
     name: &str,
     args: Vec<CompiledArg<C>>,
     params: &[&str; N],
     required: usize,
 ) -> Result<[Option<Expr<C>>; N], String> {
-    if args.len() < required || args.len() > N {
+    if args.len() > N || (required == N && args.len() != N) {
         return Err(format!(
             "error while parsing arguments for call to {name:?}: incorrect number of arguments. \
              Expected: {N} Received: {}",
@@ -118,7 +340,8 @@ pub(crate) fn bind_optional<C: Context, const N: usize>(
             None => pos,
             Some(n) => {
                 named = true;
-                params.iter().position(|p| p == n).ok_or_else(|| {
+                let n_camel = go_camel(n);
+                params.iter().position(|p| go_camel(p) == n_camel).ok_or_else(|| {
                     format!("error while parsing arguments for call to {name:?}: no such parameter: {n}")
                 })?
             }
@@ -136,17 +359,33 @@ pub(crate) fn bind_optional<C: Context, const N: usize>(
             ));
         }
     }
-    if let Some(missing) = params[..required]
-        .iter()
-        .zip(&slots)
-        .find(|(_, s)| s.is_none())
-    {
+    if let Some(missing) = slots[..required].iter().position(Option::is_none) {
         return Err(format!(
             "error while parsing arguments for call to {name:?}: missing required argument {}",
-            missing.0
+            params[missing]
         ));
     }
     Ok(slots)
+}
+
+/// otelcol finds a named argument's field with `strcase.ToCamel(name)`, so `pair_delimiter`
+/// and `pairDelimiter` both name `PairDelimiter`: the first letter and letters after `_`, `-`,
+/// `.`, a space or a digit are capitalized, separators dropped, the rest kept.
+fn go_camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut cap_next = true;
+    for c in name.chars() {
+        if c.is_ascii_alphabetic() {
+            out.push(if cap_next { c.to_ascii_uppercase() } else { c });
+            cap_next = false;
+        } else if c.is_ascii_digit() {
+            out.push(c);
+            cap_next = true;
+        } else {
+            cap_next = matches!(c, '_' | ' ' | '-' | '.');
+        }
+    }
+    out
 }
 
 /// A literal string argument (otelcol's plain `string` parameters).
@@ -163,9 +402,9 @@ pub(crate) fn literal_string<C: Context>(
     }
 }
 
-struct UnaryFn<C: Context> {
-    arg: Expr<C>,
-    f: Unary,
+pub(crate) struct UnaryFn<C: Context> {
+    pub(crate) arg: Expr<C>,
+    pub(crate) f: Unary,
 }
 
 impl<C: Context> Function<C> for UnaryFn<C> {
@@ -367,7 +606,7 @@ impl<C: Context> Function<C> for Concat<C> {
 }
 
 #[derive(Clone, Copy)]
-enum Case {
+pub(crate) enum Case {
     Lower,
     Upper,
     Snake,
@@ -398,23 +637,27 @@ fn convert_case<C: Context>(args: Vec<CompiledArg<C>>) -> Result<Box<dyn Functio
 impl<C: Context> Function<C> for ConvertCase<C> {
     fn call<'a>(&'a self, item: C::Item<'a>) -> Result<Value<'a>, EvalError> {
         let s = string_arg(self.target.eval(item)?)?;
-        let out = match self.case {
-            Case::Lower => s.to_lowercase(),
-            Case::Upper => s.to_uppercase(),
-            Case::Snake => words(&s)
-                .iter()
-                .map(|w| w.to_lowercase())
-                .collect::<Vec<_>>()
-                .join("_"),
-            Case::Camel => words(&s).iter().map(|w| capitalize(w)).collect(),
-        };
-        Ok(Value::Str(Cow::Owned(out)))
+        Ok(Value::Str(Cow::Owned(apply_case(&s, self.case))))
+    }
+}
+
+/// `s` in `case`.
+pub(crate) fn apply_case(s: &str, case: Case) -> String {
+    match case {
+        Case::Lower => s.to_lowercase(),
+        Case::Upper => s.to_uppercase(),
+        Case::Snake => words(s)
+            .iter()
+            .map(|w| w.to_lowercase())
+            .collect::<Vec<_>>()
+            .join("_"),
+        Case::Camel => words(s).iter().map(|w| capitalize(w)).collect(),
     }
 }
 
 /// Words of an identifier: split at spaces, `_`, `-`, `.`, and where case changes
 /// (`HTTPServer` is `HTTP`, `Server`).
-fn words(s: &str) -> Vec<String> {
+pub(crate) fn words(s: &str) -> Vec<String> {
     let chars: Vec<char> = s.chars().collect();
     let mut words = Vec::new();
     let mut cur = String::new();
@@ -442,7 +685,7 @@ fn words(s: &str) -> Vec<String> {
     words
 }
 
-fn capitalize(w: &str) -> String {
+pub(crate) fn capitalize(w: &str) -> String {
     let mut c = w.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),
@@ -450,18 +693,25 @@ fn capitalize(w: &str) -> String {
     }
 }
 
+/// `Substring(target, start, length, Optional[utf8_safe])`: byte offsets; with `utf8_safe`, a
+/// start inside a character moves to the next character and an end inside one to the one
+/// before, so no character is split.
 struct Substring<C: Context> {
     target: Expr<C>,
     start: Expr<C>,
     length: Expr<C>,
+    utf8_safe: Option<Expr<C>>,
 }
 
 fn substring<C: Context>(args: Vec<CompiledArg<C>>) -> Result<Box<dyn Function<C>>, String> {
-    let [target, start, length] = bind::<C, 3>("Substring", args, &["target", "start", "length"])?;
+    let params = &["target", "start", "length", "utf8_safe"];
+    let [target, start, length, utf8_safe] = bind_optional::<C, 4>("Substring", args, params, 3)?;
+    let missing = || "missing argument".to_string();
     Ok(Box::new(Substring {
-        target,
-        start,
-        length,
+        target: target.ok_or_else(missing)?,
+        start: start.ok_or_else(missing)?,
+        length: length.ok_or_else(missing)?,
+        utf8_safe,
     }))
 }
 
@@ -488,7 +738,30 @@ impl<C: Context> Function<C> for Substring<C> {
                 s.len()
             )));
         }
-        let bytes = &s.as_bytes()[start as usize..end as usize];
+        let (mut start, mut end) = (start as usize, end as usize);
+        let safe = match &self.utf8_safe {
+            None => false,
+            Some(e) => match e.eval(item)? {
+                Value::Bool(b) => b,
+                Value::Nil => false,
+                other => {
+                    return Err(EvalError::new(format!(
+                        "expected bool but got {}",
+                        other.type_name()
+                    )))
+                }
+            },
+        };
+        if safe {
+            while !s.is_char_boundary(start) {
+                start += 1;
+            }
+            while end > start && !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            end = end.max(start);
+        }
+        let bytes = &s.as_bytes()[start..end];
         Ok(Value::Str(Cow::Owned(
             String::from_utf8_lossy(bytes).into_owned(),
         )))
@@ -497,6 +770,6 @@ impl<C: Context> Function<C> for Substring<C> {
 
 /// The converter of one string to a string named `name`, for the replacing editors' optional
 /// `function` argument (otelcol passes hash converters there).
-pub(crate) fn string_function(_name: &str) -> Option<crate::replace::StringFunction> {
-    None
+pub(crate) fn string_function(name: &str) -> Option<crate::replace::StringFunction> {
+    crate::converters::string_function(name)
 }

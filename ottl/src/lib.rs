@@ -4,9 +4,9 @@
 //! paths with map keys and list indexes, string / int / float / bool / bytes / nil literals,
 //! lists, maps, enums, converter calls with named arguments), compilation of conditions against
 //! a [`Context`] (paths resolved to accessors, regular expressions compiled once), otelcol's
-//! comparison and nil rules, the converters conditions use, and the `span` and `spanevent`
-//! contexts. Evaluation reads attributes by reference: comparing an attribute, a name or a
-//! status code with a literal allocates nothing.
+//! comparison and nil rules, otelcol's converters (see [`funcs::CONVERTERS`]), and the `span`
+//! and `spanevent` contexts. Evaluation reads attributes by reference: comparing an attribute,
+//! a name or a status code with a literal allocates nothing.
 //!
 //! Used by tail_sampling's `ottl_condition` policy:
 //!
@@ -37,6 +37,7 @@
 pub mod ast;
 pub mod compile;
 pub mod contexts;
+pub mod converters;
 pub mod editors;
 pub mod error;
 pub mod funcs;
