@@ -34,17 +34,22 @@
 //! assert!(c.eval(SpanItem { span: &span, scope: None, resource: None }).unwrap());
 //! ```
 
+// Tests may unwrap: a panic is how they fail.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod ast;
 pub mod compile;
 pub mod contexts;
 pub mod error;
 pub mod funcs;
+pub mod infer;
 pub mod lexer;
 pub mod log_context;
 pub mod metric_context;
 pub mod parents;
 pub mod parser;
 pub mod resource_context;
+pub mod scope_context;
 pub mod value;
 
 pub use compile::{Condition, Conditions, Context, ErrorMode, Function};
@@ -55,6 +60,7 @@ pub use metric_context::{
     DataPointContext, DataPointItem, DataPointRef, MetricContext, MetricItem,
 };
 pub use resource_context::{ResourceContext, ResourceContextPath, ResourceItem};
+pub use scope_context::{ProfileContext, ScopeContext, ScopeItem};
 pub use value::Value;
 
 /// Parses a condition without compiling it; never panics, whatever the input (the entry point
