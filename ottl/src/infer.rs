@@ -48,6 +48,9 @@ pub const PRIORITY: &[&str] = &[
 pub struct Hints {
     /// The context of every path, in order of appearance; `""` for a path without one.
     pub contexts: Vec<String>,
+    /// Every path as otelcol writes it in messages (`span.attributes[http.route]`), in the same
+    /// order.
+    pub paths: Vec<String>,
     /// Every editor and converter called.
     pub functions: BTreeSet<String>,
     /// Every enum symbol used.
@@ -60,6 +63,57 @@ pub fn path_context(p: &ast::Path) -> Option<&str> {
         [first, _, ..] if first.keys.is_empty() => Some(&first.name),
         _ => None,
     }
+}
+
+/// A path as otelcol's messages write it: segments joined by `.`, keys in brackets without
+/// quotes (`resource.attributes[service.name]`).
+pub fn path_text(p: &ast::Path) -> String {
+    let fields: Vec<String> = p
+        .fields
+        .iter()
+        .map(|f| {
+            let keys: String = f
+                .keys
+                .iter()
+                .map(|k| match k {
+                    Key::Str(s) => format!("[{s}]"),
+                    Key::Int(i) => format!("[{i}]"),
+                    Key::Expr(_) => "[...]".to_string(),
+                })
+                .collect();
+            format!("{}{keys}", f.name)
+        })
+        .collect();
+    fields.join(".")
+}
+
+/// In an inferred context every path must start with a context `cand` reads (otelcol parses
+/// inferred conditions with path context names required); otelcol's message otherwise.
+pub fn check_path_contexts(hints: &Hints, cand: &Candidate) -> Result<(), String> {
+    for (context, text) in hints.contexts.iter().zip(&hints.paths) {
+        let options = |suffix: &str| -> String {
+            let names: Vec<String> = cand
+                .path_contexts
+                .iter()
+                .map(|c| format!("\"{c}{suffix}\""))
+                .collect();
+            names.join(", ")
+        };
+        if context.is_empty() {
+            return Err(format!(
+                "missing context name for path \"{text}\", possibly valid options are: {}",
+                options(&format!(".{text}"))
+            ));
+        }
+        if !cand.path_contexts.contains(&context.as_str()) {
+            return Err(format!(
+                "context \"{context}\" from path \"{text}\" is not valid, it must be replaced by \
+                 one of: {}",
+                options("")
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Hints {
@@ -83,6 +137,7 @@ impl Hints {
     /// Adds `other`'s hints to these.
     pub fn merge(&mut self, other: Hints) {
         self.contexts.extend(other.contexts);
+        self.paths.extend(other.paths);
         self.functions.extend(other.functions);
         self.enums.extend(other.enums);
     }
@@ -134,6 +189,7 @@ impl Hints {
             Value::Path(p) => {
                 self.contexts
                     .push(path_context(p).unwrap_or_default().to_string());
+                self.paths.push(path_text(p));
                 p.fields.iter().for_each(|f| self.keys(&f.keys));
             }
             Value::Enum(name) => {

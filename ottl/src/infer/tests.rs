@@ -171,3 +171,24 @@ fn parse_errors_name_the_condition() {
         "{err}"
     );
 }
+
+#[test]
+fn inferred_conditions_need_a_context_on_every_path() {
+    let h = hints(r#"span.name == "x" and attributes["http.route"] == "/""#);
+    assert_eq!(h.paths, vec!["span.name", "attributes[http.route]"]);
+    assert_eq!(
+        check_path_contexts(&h, &SPAN),
+        Err(r#"missing context name for path "attributes[http.route]", possibly valid options are: "span.attributes[http.route]", "resource.attributes[http.route]", "scope.attributes[http.route]", "instrumentation_scope.attributes[http.route]""#.into())
+    );
+    let h = hints(r#"span.name == "x" and status.code == 1"#);
+    assert!(check_path_contexts(&h, &SPAN)
+        .unwrap_err()
+        .starts_with(r#"context "status" from path "status.code" is not valid"#));
+    assert_eq!(
+        check_path_contexts(
+            &hints(r#"span.name == "x" and resource.attributes["a"] == nil"#),
+            &SPAN
+        ),
+        Ok(())
+    );
+}
