@@ -38,7 +38,8 @@ pub mod memory_limiter;
     feature = "resource",
     feature = "attributes",
     feature = "probabilistic_sampler",
-    feature = "redaction"
+    feature = "redaction",
+    feature = "filter"
 ))]
 mod otelcol_examples;
 #[cfg(feature = "probabilistic_sampler")]

@@ -954,3 +954,8 @@ fn conformance() {
         ferrotel_testkit::conformance::run_processor(&FilterProcessorFactory, cfg);
     }
 }
+
+#[test]
+fn golden_files() {
+    assert!(crate::golden::run("filter", &FilterProcessorFactory) >= 2);
+}
