@@ -213,6 +213,15 @@ impl Context for SpanContext {
     fn enum_value(name: &str) -> Option<i64> {
         span_enum(name)
     }
+
+    const OWN_CONVERTERS: &'static [&'static str] = crate::context_funcs::SPAN;
+
+    fn own_converter(
+        name: &str,
+        args: Vec<crate::compile::CompiledArg<Self>>,
+    ) -> Result<Box<dyn crate::compile::Function<Self>>, String> {
+        crate::context_funcs::span(name, args)
+    }
 }
 
 /// otelcol's span enums: `SPAN_KIND_*` and `STATUS_CODE_*`.

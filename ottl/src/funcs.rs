@@ -81,7 +81,7 @@ pub fn converter<C: Context>(
 }
 
 /// Binds positional then named arguments to `params`, all required.
-fn bind<C: Context, const N: usize>(
+pub(crate) fn bind<C: Context, const N: usize>(
     name: &str,
     args: Vec<CompiledArg<C>>,
     params: &[&str; N],
@@ -131,7 +131,11 @@ fn bind<C: Context, const N: usize>(
 }
 
 /// A literal string argument (otelcol's plain `string` parameters).
-fn literal_string<C: Context>(e: &Expr<C>, fname: &str, param: &str) -> Result<String, String> {
+pub(crate) fn literal_string<C: Context>(
+    e: &Expr<C>,
+    fname: &str,
+    param: &str,
+) -> Result<String, String> {
     match e.literal() {
         Some(Value::Str(s)) => Ok(s.to_string()),
         _ => Err(format!(

@@ -400,6 +400,14 @@ fn converter(name: &str) -> bool {
     crate::funcs::CONVERTERS.contains(&name)
 }
 
+fn span_function(name: &str) -> bool {
+    converter(name) || crate::context_funcs::SPAN.contains(&name)
+}
+
+fn metric_function(name: &str) -> bool {
+    converter(name) || crate::context_funcs::METRIC.contains(&name)
+}
+
 fn no_enum(_: &str) -> bool {
     false
 }
@@ -441,11 +449,14 @@ pub const SCOPE: Candidate = candidate(
     &["scope", "instrumentation_scope", "resource"],
     no_enum,
 );
-pub const SPAN: Candidate = candidate(
-    "span",
-    &["span", "resource", "scope", "instrumentation_scope"],
-    span_enum,
-);
+pub const SPAN: Candidate = Candidate {
+    has_function: span_function,
+    ..candidate(
+        "span",
+        &["span", "resource", "scope", "instrumentation_scope"],
+        span_enum,
+    )
+};
 pub const SPANEVENT: Candidate = candidate(
     "spanevent",
     &[
@@ -457,11 +468,14 @@ pub const SPANEVENT: Candidate = candidate(
     ],
     span_enum,
 );
-pub const METRIC: Candidate = candidate(
-    "metric",
-    &["metric", "resource", "scope", "instrumentation_scope"],
-    metric_enum,
-);
+pub const METRIC: Candidate = Candidate {
+    has_function: metric_function,
+    ..candidate(
+        "metric",
+        &["metric", "resource", "scope", "instrumentation_scope"],
+        metric_enum,
+    )
+};
 pub const DATAPOINT: Candidate = candidate(
     "datapoint",
     &[

@@ -39,6 +39,7 @@
 
 pub mod ast;
 pub mod compile;
+pub mod context_funcs;
 pub mod contexts;
 pub mod error;
 pub mod funcs;

@@ -121,8 +121,26 @@ fn an_unsupported_enum_falls_back_to_a_lower_context() {
         ))
     );
     assert_eq!(
-        infer(r#"IsRootSpan() and span.name == "x""#, TRACES),
-        Err(InferError::Function("span".into(), "IsRootSpan".into()))
+        infer(r#"IsRootSpan() and spanevent.name == "x""#, TRACES),
+        Err(InferError::Function(
+            "spanevent".into(),
+            "IsRootSpan".into()
+        ))
+    );
+    // A function only a lower context has moves the condition there.
+    assert_eq!(
+        infer(
+            r#"IsRootSpan() and resource.attributes["a"] == nil"#,
+            TRACES
+        ),
+        Ok("span")
+    );
+    assert_eq!(
+        infer(
+            r#"HasAttrOnDatapoint("a", "b") and resource.attributes["a"] == nil"#,
+            METRICS
+        ),
+        Ok("metric")
     );
 }
 

@@ -959,3 +959,28 @@ fn conformance() {
 fn golden_files() {
     assert!(crate::golden::run("filter", &FilterProcessorFactory) >= 2);
 }
+
+/// otelcol's README: the filter's metric functions; the docs: `IsRootSpan()` needs a pinned
+/// context, having no path to infer one from.
+#[test]
+fn context_functions() {
+    let has_attr =
+        "metrics: {metric: ['HasAttrOnDatapoint(\"pod\", \"b\")', 'HasAttrKeyOnDatapoint(\"k\")']}";
+    assert_eq!(
+        metrics(&filter(has_attr, metric_input())),
+        ["latency/1", "quantiles/1", "my.metric/1", "hello_world/1"]
+    );
+    let pinned =
+        "metric_conditions: [{context: metric, conditions: ['HasAttrKeyOnDatapoint(\"pod\")']}]";
+    assert_eq!(metrics(&filter(pinned, metric_input())).len(), 5);
+    let e = refused(
+        "metric_conditions: ['HasAttrKeyOnDatapoint(\"pod\")']",
+        Signal::Metrics,
+    );
+    assert!(
+        e.starts_with("unable to infer context from conditions"),
+        "{e}"
+    );
+    let root = "trace_conditions: [{context: span, conditions: ['IsRootSpan()']}]";
+    assert_eq!(spans(&filter(root, trace_input())), Vec::<String>::new());
+}
