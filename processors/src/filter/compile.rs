@@ -3,10 +3,12 @@
 //! include / exclude, its matchers.
 
 use super::config::{
-    groups, match_type, ContextConditions, FilterConfig, LogMatchProperties, MetricMatchProperties,
+    groups, match_type, ConditionsEntry, ContextConditions, FilterConfig, LogMatchProperties,
+    MetricMatchProperties,
 };
 use crate::matching::{MatchProperties, Matcher, SeverityNumberConfig};
 use ferrotel_config::{Findings, Validator};
+use ferrotel_core::Signal;
 use ferrotel_ottl::infer::{self, Candidate, Hints};
 use ferrotel_ottl::{
     Conditions, Context, DataPointContext, ErrorMode, LogContext, MetricContext, ProfileContext,
@@ -150,18 +152,18 @@ impl Filters {
         report("metrics", f.legacy_metrics(cfg, mode));
         report("logs", f.legacy_logs(cfg, mode));
         report("profiles", f.legacy_profiles(cfg, mode));
-        for (key, entries, cands) in [
-            ("trace_conditions", &cfg.trace_conditions, infer::TRACES),
-            ("metric_conditions", &cfg.metric_conditions, infer::METRICS),
-            ("log_conditions", &cfg.log_conditions, infer::LOGS),
+        for (key, entries, signal) in [
+            ("trace_conditions", &cfg.trace_conditions, Signal::Traces),
+            ("metric_conditions", &cfg.metric_conditions, Signal::Metrics),
+            ("log_conditions", &cfg.log_conditions, Signal::Logs),
             (
                 "profile_conditions",
                 &cfg.profile_conditions,
-                infer::PROFILES,
+                Signal::Profiles,
             ),
         ] {
             if let Some(entries) = entries {
-                report(key, f.inferred(entries, cands, mode));
+                report(key, f.inferred(entries, signal, mode));
             }
         }
         ok.then_some(f)
@@ -176,10 +178,16 @@ impl Filters {
     /// The `*_conditions` groups of one signal.
     fn inferred(
         &mut self,
-        entries: &[Option<super::config::ConditionsEntry>],
-        cands: &[Candidate],
+        entries: &[Option<ConditionsEntry>],
+        signal: Signal,
         mode: ErrorMode,
     ) -> Result<(), String> {
+        let cands = match signal {
+            Signal::Traces => infer::TRACES,
+            Signal::Metrics => infer::METRICS,
+            Signal::Logs => infer::LOGS,
+            Signal::Profiles => infer::PROFILES,
+        };
         for g in groups(entries)? {
             let mode = match &g.error_mode {
                 Some(m) => ErrorMode::from_name(m)?,
@@ -187,34 +195,35 @@ impl Filters {
             };
             let mut b = buckets(&g, cands)?;
             let mut take = |name: &str| b.remove(name);
-            match cands
-                .iter()
-                .map(|c| c.name)
-                .find(|n| *n != "resource" && *n != "scope")
-            {
-                Some("span") => self.traces.push(TraceGroup {
-                    resource: level(take("resource").as_ref(), mode)?,
-                    scope: level(take("scope").as_ref(), mode)?,
+            let (resource, scope) = (take("resource"), take("scope"));
+            let (resource, scope) = (
+                level(resource.as_ref(), mode)?,
+                level(scope.as_ref(), mode)?,
+            );
+            match signal {
+                Signal::Traces => self.traces.push(TraceGroup {
+                    resource,
+                    scope,
                     span: level(take("span").as_ref(), mode)?,
                     spanevent: level(take("spanevent").as_ref(), mode)?,
                     legacy: None,
                 }),
-                Some("metric") => self.metrics.push(MetricGroup {
-                    resource: level(take("resource").as_ref(), mode)?,
-                    scope: level(take("scope").as_ref(), mode)?,
+                Signal::Metrics => self.metrics.push(MetricGroup {
+                    resource,
+                    scope,
                     metric: level(take("metric").as_ref(), mode)?,
                     datapoint: level(take("datapoint").as_ref(), mode)?,
                     ..Default::default()
                 }),
-                Some("log") => self.logs.push(LogGroup {
-                    resource: level(take("resource").as_ref(), mode)?,
-                    scope: level(take("scope").as_ref(), mode)?,
+                Signal::Logs => self.logs.push(LogGroup {
+                    resource,
+                    scope,
                     log: level(take("log").as_ref(), mode)?,
                     legacy: None,
                 }),
-                _ => self.profiles.push(ProfileGroup {
-                    resource: level(take("resource").as_ref(), mode)?,
-                    scope: level(take("scope").as_ref(), mode)?,
+                Signal::Profiles => self.profiles.push(ProfileGroup {
+                    resource,
+                    scope,
                     profile: level(take("profile").as_ref(), mode)?,
                 }),
             }
