@@ -120,8 +120,13 @@ impl FilterProcessor {
     }
 
     fn profiles(&self, mut batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
-        let Ok(Data::Profiles(req)) = batch.make_mut() else {
-            return process_decoded(self, batch, out);
+        // A body that does not decode is refused, as the other signals' are.
+        let bad = |message: String| PipelineError::Status {
+            code: ferrotel_core::error::code::INVALID_ARGUMENT,
+            message,
+        };
+        let Data::Profiles(req) = batch.make_mut().map_err(|e| bad(e.0))? else {
+            return Err(bad("not a profiles request".into()));
         };
         let before = profile_count(req);
         let mut err = None;

@@ -984,3 +984,23 @@ fn context_functions() {
     let root = "trace_conditions: [{context: span, conditions: ['IsRootSpan()']}]";
     assert_eq!(spans(&filter(root, trace_input())), Vec::<String>::new());
 }
+
+#[test]
+fn undecodable_profiles_are_refused() {
+    let p = create(
+        "profiles: {profile: ['scope.name == \"x\"']}",
+        Signal::Profiles,
+    )
+    .unwrap();
+    let batch = Batch::from_bytes(
+        Signal::Profiles,
+        vec![0xff, 0xff].into(),
+        None,
+        Default::default(),
+    );
+    let err = p.process(batch, &mut vec![]).unwrap_err();
+    assert!(
+        matches!(err, PipelineError::Status { code: 3, .. }),
+        "{err:?}"
+    );
+}
