@@ -271,3 +271,37 @@ fn the_otel_demos_connectors_section_loads_unchanged() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The OpenTelemetry demo's `filter/sanitize_profiles`, taken unchanged from its collector
+/// config, in a profiles pipeline (behind otelcol's gate, as the demo runs it).
+#[test]
+fn the_otel_demos_profiles_filter_loads_unchanged() {
+    let text = std::fs::read_to_string(corpus().join("realworld/otel-demo_otelcol-config.yaml"))
+        .expect("demo config");
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("demo yaml");
+    let filter = &doc["processors"]["filter/sanitize_profiles"];
+    assert!(filter.is_mapping(), "the demo's profiles filter changed");
+    let section = serde_yaml_ng::to_string(filter).expect("section");
+    let indented: Vec<String> = section.lines().map(|l| format!("    {l}")).collect();
+    let config = format!(
+        "receivers: {{otlp: {{protocols: {{grpc: {{endpoint: 127.0.0.1:0}}}}}}}}\n\
+         exporters: {{debug: {{}}}}\n\
+         processors:\n  filter/sanitize_profiles:\n{}\n\
+         service:\n  pipelines:\n    profiles: {{receivers: [otlp], processors: [filter/sanitize_profiles], exporters: [debug]}}\n",
+        indented.join("\n")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("demo-filter.yaml");
+    std::fs::write(&path, &config).expect("write");
+    let out = ferrotel(&[
+        "validate".into(),
+        "--feature-gates=service.profilesSupport".into(),
+        "--config".into(),
+        path.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{config}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

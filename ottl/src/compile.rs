@@ -42,6 +42,17 @@ pub trait Context: Sized + 'static {
     fn attributes<'a>(_path: &'a Self::Path, _item: Self::Item<'a>) -> &'a [KeyValue] {
         &[]
     }
+
+    /// The converters only this context has (`IsRootSpan` for spans).
+    const OWN_CONVERTERS: &'static [&'static str] = &[];
+
+    /// Builds one of [`Context::OWN_CONVERTERS`].
+    fn own_converter(
+        name: &str,
+        _args: Vec<CompiledArg<Self>>,
+    ) -> Result<Box<dyn Function<Self>>, String> {
+        Err(format!("undefined function {name:?}"))
+    }
 }
 
 /// A converter bound to its arguments, for context `C`.
@@ -392,7 +403,11 @@ fn call<C: Context>(c: &ast::Call) -> Result<Expr<C>, String> {
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let f = funcs::converter::<C>(&c.name, args)?;
+    let f = if C::OWN_CONVERTERS.contains(&c.name.as_str()) {
+        C::own_converter(&c.name, args)?
+    } else {
+        funcs::converter::<C>(&c.name, args)?
+    };
     Ok(Expr::Call(f, keys(&c.keys)?))
 }
 

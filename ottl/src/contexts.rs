@@ -231,6 +231,15 @@ impl Context for SpanContext {
             _ => &[],
         }
     }
+
+    const OWN_CONVERTERS: &'static [&'static str] = crate::context_funcs::SPAN;
+
+    fn own_converter(
+        name: &str,
+        args: Vec<crate::compile::CompiledArg<Self>>,
+    ) -> Result<Box<dyn crate::compile::Function<Self>>, String> {
+        crate::context_funcs::span(name, args)
+    }
 }
 
 pub(crate) fn resource_attrs(r: Option<&Resource>) -> &[KeyValue] {

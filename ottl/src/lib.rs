@@ -34,13 +34,18 @@
 //! assert!(c.eval(SpanItem { span: &span, scope: None, resource: None }).unwrap());
 //! ```
 
+// Tests may unwrap: a panic is how they fail.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod ast;
 pub mod compile;
+pub mod context_funcs;
 pub mod contexts;
 pub mod converters;
 pub mod editors;
 pub mod error;
 pub mod funcs;
+pub mod infer;
 pub mod lexer;
 pub mod log_context;
 pub mod metric_context;
@@ -62,7 +67,7 @@ pub use metric_context::{
     DataPointContext, DataPointItem, DataPointRef, MetricContext, MetricItem,
 };
 pub use resource_context::{ResourceContext, ResourceContextPath, ResourceItem};
-pub use scope_context::{ScopeContext, ScopeItem, ScopeItemMut};
+pub use scope_context::{ProfileContext, ScopeContext, ScopeItem, ScopeItemMut};
 pub use setters::{
     DataPointItemMut, DataPointMut, LogItemMut, MetricItemMut, ResourceItemMut, SpanEventItemMut,
     SpanItemMut,

@@ -192,6 +192,15 @@ impl Context for MetricContext {
     fn enum_value(name: &str) -> Option<i64> {
         metric_enum(name)
     }
+
+    const OWN_CONVERTERS: &'static [&'static str] = crate::context_funcs::METRIC;
+
+    fn own_converter(
+        name: &str,
+        args: Vec<crate::compile::CompiledArg<Self>>,
+    ) -> Result<Box<dyn crate::compile::Function<Self>>, String> {
+        crate::context_funcs::metric(name, args)
+    }
 }
 
 /// The `datapoint` context.

@@ -1,4 +1,6 @@
-//! The `scope` context (otelcol's ottlscope, also named `instrumentation_scope`): an
+//! The `scope` context (otelcol's ottlscope, also named `instrumentation_scope`) and ferrotel's
+//! part of the `profile` context (only its parents, `resource.*` and `scope.*`, as ferrotel
+//! passes profiles on undecoded). A scope item is an
 //! instrumentation scope of a request with its resource. Paths: `name`, `version`,
 //! `attributes`, `dropped_attributes_count`, `schema_url` (the scope group's), each also with
 //! the context's name first, and `resource.*`.
@@ -129,5 +131,98 @@ impl ContextMut for ScopeContext {
             }
             ScopeContextPath::Resource(p) => set_parent(*p, item.scope, item.resource, value),
         }
+    }
+}
+
+/// The fields after a parent prefix (`resource.`, `scope.`), for the keys check.
+fn after_parent(fields: &[ast::Field]) -> &[ast::Field] {
+    fields.get(1..).unwrap_or_default()
+}
+
+/// The `profile` context, limited to its parents' paths.
+#[derive(Debug)]
+pub struct ProfileContext;
+
+impl Context for ProfileContext {
+    const NAME: &'static str = "Profile";
+    type Item<'a> = ScopeItem<'a>;
+    type Path = ParentPath;
+
+    fn path(path: &ast::Path) -> Result<(ParentPath, Vec<Key>), String> {
+        let p = parent_path(&path.fields).ok_or_else(|| {
+            format!(
+                "path {:?} is not supported in the profile context: ferrotel's profile \
+                 conditions read only resource.* and scope.* paths",
+                path.dotted()
+            )
+        })?;
+        Ok((p, last_keys(path, after_parent(&path.fields), Self::NAME)?))
+    }
+
+    fn get<'a>(path: &'a ParentPath, item: ScopeItem<'a>) -> Result<Value<'a>, EvalError> {
+        Ok(get_parent(*path, item.scope, item.resource))
+    }
+
+    fn enum_value(_: &str) -> Option<i64> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Condition;
+
+    fn scope() -> InstrumentationScope {
+        InstrumentationScope {
+            name: "jdbc".into(),
+            version: "1.2".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn scope_paths_with_and_without_prefix() {
+        let s = scope();
+        let item = ScopeItem {
+            scope: Some(&s),
+            schema_url: "",
+            resource: None,
+        };
+        for c in [
+            r#"name == "jdbc""#,
+            r#"scope.name == "jdbc""#,
+            r#"instrumentation_scope.version == "1.2""#,
+            r#"resource.attributes["x"] == nil"#,
+        ] {
+            assert!(
+                Condition::<ScopeContext>::new(c)
+                    .unwrap()
+                    .eval(item)
+                    .unwrap(),
+                "{c}"
+            );
+        }
+        assert!(Condition::<ScopeContext>::new("kind == 1").is_err());
+    }
+
+    #[test]
+    fn profile_paths_are_limited_to_parents() {
+        let s = scope();
+        let item = ScopeItem {
+            scope: Some(&s),
+            schema_url: "",
+            resource: None,
+        };
+        assert!(Condition::<ProfileContext>::new(r#"scope.name == "jdbc""#)
+            .unwrap()
+            .eval(item)
+            .unwrap());
+        let err = Condition::<ProfileContext>::new("profile.duration_unix_nano > 1").unwrap_err();
+        assert!(
+            err.message.contains("\"profile.duration_unix_nano\""),
+            "{err}"
+        );
+        assert!(Condition::<ProfileContext>::new("name == \"x\"").is_err());
     }
 }

@@ -1,5 +1,5 @@
 //! processors: `batch`, `memory_limiter`, `resource`, `attributes`, `probabilistic_sampler`,
-//! `redaction` and `tail_sampling`, each behind the cargo feature of its name (all on by
+//! `redaction`, `tail_sampling` and `filter`, each behind the cargo feature of its name (all on by
 //! default). [`register`] adds the enabled ones to a registry.
 
 // Tests may unwrap: a panic is how they fail.
@@ -13,6 +13,8 @@ pub mod attraction;
 pub mod attributes;
 #[cfg(feature = "batch")]
 pub mod batch;
+#[cfg(feature = "filter")]
+pub mod filter;
 #[cfg(all(
     test,
     any(
@@ -20,10 +22,13 @@ pub mod batch;
         feature = "attributes",
         feature = "probabilistic_sampler",
         feature = "redaction",
-        feature = "tail_sampling"
+        feature = "tail_sampling",
+        feature = "filter"
     )
 ))]
 mod golden;
+#[cfg(feature = "attraction")]
+pub mod matching;
 #[cfg(feature = "memory_limiter")]
 pub mod memory_limiter;
 #[cfg(all(
@@ -33,7 +38,8 @@ pub mod memory_limiter;
     feature = "resource",
     feature = "attributes",
     feature = "probabilistic_sampler",
-    feature = "redaction"
+    feature = "redaction",
+    feature = "filter"
 ))]
 mod otelcol_examples;
 #[cfg(any(feature = "tail_sampling", feature = "transform"))]
@@ -67,6 +73,8 @@ pub fn register(r: Registry) -> Registry {
     let r = r.with(tail_sampling::TailSamplingProcessorFactory);
     #[cfg(feature = "transform")]
     let r = r.with(transform::TransformProcessorFactory);
+    #[cfg(feature = "filter")]
+    let r = r.with(filter::FilterProcessorFactory);
     r
 }
 
@@ -117,6 +125,9 @@ mod tests {
         if cfg!(feature = "transform") {
             expected.push("transform");
         }
+        if cfg!(feature = "filter") {
+            expected.push("filter");
+        }
         let got: Vec<_> = r.processors.infos().iter().map(|i| i.type_name).collect();
         assert_eq!(got, expected);
         for f in r.processors.iter() {
@@ -151,5 +162,7 @@ mod tests {
         round_trips(crate::tail_sampling::TailSamplingProcessorFactory);
         #[cfg(feature = "transform")]
         round_trips(crate::transform::TransformProcessorFactory);
+        #[cfg(feature = "filter")]
+        round_trips(crate::filter::FilterProcessorFactory);
     }
 }

@@ -1,9 +1,10 @@
 //! Every configuration example of otelcol's READMEs for these processors
-//! (`testdata/otelcol_examples/processors.yaml`) is accepted unchanged, for every signal the
+//! (`testdata/otelcol_examples/processors.yaml`, filter's included) is accepted unchanged, for every signal the
 //! processor supports, with the same kind of id (`type/name`) and section path.
 
 use crate::attributes::AttributesProcessorFactory;
 use crate::batch::BatchProcessorFactory;
+use crate::filter::FilterProcessorFactory;
 use crate::memory_limiter::MemoryLimiterFactory;
 use crate::probabilistic_sampler::ProbabilisticSamplerFactory;
 use crate::redaction::RedactionProcessorFactory;
@@ -13,13 +14,14 @@ use ferrotel_core::{AnyFactory, Processor};
 type Dyn = dyn AnyFactory<Box<dyn Processor>>;
 
 fn factory(type_name: &str) -> Option<&'static Dyn> {
-    let all: [&'static Dyn; 6] = [
+    let all: [&'static Dyn; 7] = [
         &BatchProcessorFactory,
         &MemoryLimiterFactory,
         &ResourceProcessorFactory,
         &AttributesProcessorFactory,
         &ProbabilisticSamplerFactory,
         &RedactionProcessorFactory,
+        &FilterProcessorFactory,
     ];
     all.into_iter()
         .find(|f| f.describe().type_name == type_name)

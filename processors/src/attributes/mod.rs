@@ -18,9 +18,8 @@
 //!       - { key: tenant, from_context: metadata.x-tenant, action: upsert }
 //! ```
 
-pub mod filter;
-
 use crate::attraction::{ActionConfig, AttrProc};
+use crate::matching::{MatchProperties, Matcher};
 use ferrotel_config::{ConfigErrors, Findings, Validate, Validator};
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
@@ -30,7 +29,6 @@ use ferrotel_core::{
     pdata, CreateContext, Factory, FactoryInfo, PerSignal, PipelineError, Processor, RequestMeta,
     Signal, SignalProcessor, Stability,
 };
-use filter::{MatchProperties, Matcher};
 use serde::{Deserialize, Serialize};
 
 /// `processors.attributes`.

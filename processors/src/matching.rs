@@ -1,5 +1,6 @@
 //! `include` / `exclude` matching (otelcol's `filterconfig.MatchProperties`): which spans, log
-//! records or metrics the actions apply to. Every property given must match; within a list,
+//! records or metrics the `attributes` processor's actions apply to, and which ones the `filter`
+//! processor's legacy `include` / `exclude` keep. Every property given must match; within a list,
 //! any entry may match. `strict` compares for equality, `regexp` is an unanchored search.
 
 use crate::attraction::yaml_to_value;
@@ -376,6 +377,11 @@ impl Matcher {
                 .as_ref()
                 .is_none_or(|m| m.matches(&rec.severity_text))
             && self.common(res, scope, &rec.attributes)
+    }
+
+    /// Whether the resource attributes match (the other properties are not looked at).
+    pub fn resource(&self, res: Option<&Resource>) -> bool {
+        all_match(&self.resources, res.map_or(&[][..], |r| &r.attributes[..]))
     }
 
     /// Whether a metric matches (by name and resource attributes, as otelcol does).
