@@ -396,8 +396,9 @@ pub fn infer_statements<S: AsRef<str>>(
     infer_context(&hints, cands).map_err(|e| e.message("statements", texts, cands))
 }
 
+/// A function every context has: a converter or an editor.
 fn converter(name: &str) -> bool {
-    crate::funcs::CONVERTERS.contains(&name)
+    crate::funcs::CONVERTERS.contains(&name) || crate::editors::EDITORS.contains(&name)
 }
 
 fn span_function(name: &str) -> bool {

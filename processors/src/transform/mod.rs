@@ -38,6 +38,7 @@ use ferrotel_core::{
     process_decoded, Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor,
     RequestMeta, Signal, SignalProcessor, Stability,
 };
+use ferrotel_ottl::infer::{self, Candidate, Hints};
 use ferrotel_ottl::{
     ContextMut, DataPointContext, ErrorMode, LogContext, MetricContext, ResourceContext,
     ScopeContext, SpanContext, SpanEventContext, Statements,
@@ -60,41 +61,59 @@ fn compile<C: ContextMut>(
         .map_err(|errors| errors.iter().map(ToString::to_string).collect())
 }
 
-/// Compiles a group in the context it names, or the first of `contexts` (from the outermost)
-/// whose paths all its statements use; `wrap` turns a context's statements into a group.
+/// Compiles a group in the context it names, or else the one otelcol infers from its statements'
+/// and conditions' paths (`ferrotel_ottl::infer`), every path then prefixed with a context.
 fn compile_group<G>(
     group: &config::GroupRef<'_>,
     mode: ErrorMode,
+    cands: &[Candidate],
     contexts: &[(&str, Builder<G>)],
 ) -> Result<G, Vec<String>> {
-    if let Some(name) = group.context {
-        let name = if name == "instrumentation_scope" {
-            "scope"
-        } else {
-            name
-        };
-        let (_, build) = contexts.iter().find(|(c, _)| *c == name).ok_or_else(|| {
-            let valid: Vec<&str> = contexts.iter().map(|(c, _)| *c).collect();
-            vec![format!(
-                "unknown context {name:?}: valid contexts here are {valid:?}"
-            )]
+    let name = match group.context {
+        Some("instrumentation_scope") => "scope",
+        Some(name) => name,
+        None => infer_group(group, cands).map_err(|e| vec![e])?,
+    };
+    let (_, build) = contexts.iter().find(|(c, _)| *c == name).ok_or_else(|| {
+        let valid: Vec<&str> = contexts.iter().map(|(c, _)| *c).collect();
+        vec![format!(
+            "unknown context {name:?}: valid contexts here are {valid:?}"
+        )]
+    })?;
+    build(group, mode)
+}
+
+/// The context a group without one infers to, as otelcol's parser collection does it.
+fn infer_group(group: &config::GroupRef<'_>, cands: &[Candidate]) -> Result<&'static str, String> {
+    let mut hints = Hints::default();
+    for text in group.statements {
+        let parsed = ferrotel_ottl::parse_statement(text).map_err(|e| {
+            ferrotel_ottl::Error {
+                kind: "statement",
+                text: text.clone(),
+                message: e.to_string(),
+            }
+            .to_string()
         })?;
-        return build(group, mode);
+        hints.merge(Hints::of_statement(&parsed));
     }
-    let mut last = Vec::new();
-    for (_, build) in contexts {
-        match build(group, mode) {
-            Ok(g) => return Ok(g),
-            Err(e) => last = e,
-        }
+    for text in group.conditions {
+        let parsed = ferrotel_ottl::parse_condition(text).map_err(|e| {
+            ferrotel_ottl::Error {
+                kind: "condition",
+                text: text.clone(),
+                message: e.to_string(),
+            }
+            .to_string()
+        })?;
+        hints.merge(Hints::of_condition(&parsed));
     }
-    let mut errors = vec![
-        "unable to infer a context from the statements' paths (prefix them with a context, \
-         e.g. span.attributes, or give the group a context)"
-            .to_string(),
-    ];
-    errors.append(&mut last);
-    Err(errors)
+    let name = infer::infer_context(&hints, cands)
+        .map_err(|e| e.message("statements", group.statements, cands))?;
+    if let Some(cand) = cands.iter().find(|c| c.name == name) {
+        infer::check_path_contexts(&hints, cand)?;
+    }
+    Ok(name)
 }
 
 impl Compiled {
@@ -176,6 +195,11 @@ fn groups<G>(
     contexts: &[(&str, Builder<G>)],
 ) -> Option<Vec<G>> {
     let mut out = Vec::new();
+    let cands = match key {
+        "trace_statements" => infer::TRACES,
+        "metric_statements" => infer::METRICS,
+        _ => infer::LOGS,
+    };
     let mut ok = mode.is_some();
     for (i, entry) in list.iter().enumerate() {
         let group = entry.group();
@@ -188,7 +212,7 @@ fn groups<G>(
             ok = false;
             continue;
         };
-        match compile_group(&group, group_mode, contexts) {
+        match compile_group(&group, group_mode, cands, contexts) {
             Ok(g) => out.push(g),
             Err(errors) => {
                 ok = false;

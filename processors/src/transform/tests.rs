@@ -55,7 +55,27 @@ fn config_errors_name_the_entry_and_the_statement() {
     assert!(e.0[0].message.contains("unknown error mode loud"), "{e}");
 
     let e = refused("uninferable");
-    assert!(e.0[0].message.contains("unable to infer a context"), "{e}");
+    assert!(
+        e.0[0]
+            .message
+            .contains(r#"inferred context "log" is not a valid candidate"#),
+        "{e}"
+    );
+    let e = refused("unprefixed");
+    assert!(
+        e.0[0].message.contains(
+            "unable to infer context from statements, path's first segment must be a valid \
+             context name: [\"resource\" \"scope\" \"span\" \"spanevent\"]"
+        ),
+        "{e}"
+    );
+    let e = refused("half_prefixed");
+    assert!(
+        e.0[0]
+            .message
+            .contains(r#"missing context name for path "attributes[b]""#),
+        "{e}"
+    );
 }
 
 fn one_span() -> ExportTraceServiceRequest {
