@@ -98,6 +98,7 @@ pub const CONVERTERS: &[&str] = &[
     "TruncateTime",
     "URL",
     "UUID",
+    "UserAgent",
     "UUIDv7",
     "Unix",
     "UnixMicro",
@@ -211,6 +212,10 @@ fn more_converters<C: Context>(
         "ParseCSV" => parse::parse_csv(args),
         "ToKeyValueString" => parse::to_key_value_string(args),
         "URL" => unary(crate::converters::url::url, "URI", args),
+        "UserAgent" => {
+            crate::converters::user_agent::prepare()?;
+            unary(crate::converters::user_agent::user_agent, "UserAgent", args)
+        }
         "ParseXML" => unary(crate::converters::xml::parse_xml, "target", args),
         "ParseSimplifiedXML" => unary(crate::converters::xml::parse_simplified_xml, "target", args),
         _ => time_and_id_converters(name, args),

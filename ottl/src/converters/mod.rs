@@ -15,6 +15,7 @@ pub mod parse;
 pub mod strings;
 pub mod time;
 pub mod url;
+pub mod user_agent;
 pub mod xml;
 
 use crate::compile::{Context, Expr, Function};
