@@ -6,7 +6,7 @@
 
 use crate::compile::{CompiledArg, Expr};
 use crate::error::EvalError;
-use crate::funcs::{bind_optional, bounded_regex, literal_string};
+use crate::funcs::{bind_optional, bounded_regex, int_arg, literal_string};
 use crate::statement::{ContextMut, Editor, Target};
 use crate::value::Value;
 use ferrotel_core::proto::common::v1::{any_value, AnyValue};
@@ -16,6 +16,7 @@ use std::borrow::Cow;
 /// The editors [`editor`] knows.
 pub const EDITORS: &[&str] = &[
     "append",
+    "delete_index",
     "delete_key",
     "delete_matching_keys",
     "flatten",
@@ -58,6 +59,7 @@ pub fn editor<C: ContextMut>(
         }
         "merge_maps" => merge_maps(args),
         "append" => append(args),
+        "delete_index" => delete_index(args),
         "flatten" => crate::replace::flatten(args),
         "stringify_all" => crate::replace::stringify_all(args),
         _ if name.starts_with(|c: char| c.is_ascii_uppercase()) => Err(format!(
@@ -418,4 +420,75 @@ impl<C: ContextMut> Editor<C> for Append<C> {
         let list = Value::List(Cow::Owned(list));
         self.target.set(item, list)
     }
+}
+
+/// `delete_index(target, startIndex, endIndex?)`: removes the elements `[startIndex,
+/// endIndex)` (one, without `endIndex`) from the list at `target`, with otelcol's bounds
+/// messages.
+struct DeleteIndex<C: ContextMut> {
+    target: Target<C>,
+    start: Expr<C>,
+    end: Option<Expr<C>>,
+}
+
+fn delete_index<C: ContextMut>(args: Vec<CompiledArg<C>>) -> Result<Box<dyn Editor<C>>, String> {
+    let [target, start, end] = bind_optional(
+        "delete_index",
+        args,
+        &["target", "startIndex", "endIndex"],
+        2,
+    )?;
+    let (Some(target), Some(start)) = (target, start) else {
+        return Err("delete_index needs a target and a startIndex".into());
+    };
+    Ok(Box::new(DeleteIndex {
+        target: Target::new(target, "delete_index", "target")?,
+        start,
+        end,
+    }))
+}
+
+impl<C: ContextMut> Editor<C> for DeleteIndex<C> {
+    fn apply(&self, item: &mut C::ItemMut<'_>) -> Result<(), EvalError> {
+        let mut list = match self.target.get(C::view(item))? {
+            Value::List(l) => l.into_owned(),
+            other => {
+                return Err(EvalError::new(format!(
+                    "expected pcommon.Slice but got {}",
+                    other.type_name()
+                )))
+            }
+        };
+        let start = int_arg(arg_value(&self.start, item)?)?;
+        let end = match &self.end {
+            Some(e) => int_arg(arg_value(e, item)?)?,
+            None => start + 1,
+        };
+        let len = list.len() as i64;
+        if !(start == 0 && end == len) {
+            check_bounds(start, end, len)?;
+        }
+        // In bounds: 0 <= start <= end <= len.
+        list.drain(start as usize..end as usize);
+        self.target.set(item, Value::List(Cow::Owned(list)))
+    }
+}
+
+fn check_bounds(start: i64, end: i64, len: i64) -> Result<(), EvalError> {
+    if start < 0 || start >= len {
+        return Err(EvalError::new(format!(
+            "startIndex {start} out of bounds for slice of length {len}"
+        )));
+    }
+    if end < start {
+        return Err(EvalError::new(format!(
+            "endIndex {end} cannot be less than startIndex {start}"
+        )));
+    }
+    if end > len {
+        return Err(EvalError::new(format!(
+            "deletion range [{start}:{end}] out of bounds for slice of length {len}"
+        )));
+    }
+    Ok(())
 }

@@ -769,3 +769,61 @@ fn resource_metric_and_datapoint_statements() {
     );
     assert!(matches!(&metric.data, Some(Data::Sum(s)) if s.aggregation_temporality == 1));
 }
+
+/// otelcol's README examples for delete_index, and its bounds messages.
+#[test]
+fn delete_index_removes_one_element_or_a_range() {
+    let letters = || list(vec![s("a"), s("b"), s("c"), s("d")]);
+    let mut d = span_data();
+    d.span.attributes = vec![
+        kv("one", letters()),
+        kv("range", letters()),
+        kv("all", letters()),
+    ];
+    run_span(
+        &[
+            r#"delete_index(attributes["one"], 1)"#,
+            r#"delete_index(attributes["range"], 1, 3)"#,
+            r#"delete_index(attributes["all"], 0, Len(attributes["all"]))"#,
+        ],
+        &mut d,
+    );
+    assert_eq!(
+        render(&d.span.attributes),
+        r#"{one=["a", "c", "d"], range=["a", "d"], all=[]}"#
+    );
+    for (statement, message) in [
+        (
+            r#"delete_index(attributes["tags"], 4)"#,
+            "startIndex 4 out of bounds for slice of length 4",
+        ),
+        (
+            r#"delete_index(attributes["tags"], 2, 1)"#,
+            "endIndex 1 cannot be less than startIndex 2",
+        ),
+        (
+            r#"delete_index(attributes["tags"], 1, 5)"#,
+            "deletion range [1:5] out of bounds for slice of length 4",
+        ),
+        (
+            r#"delete_index(attributes["missing"], 0)"#,
+            "expected pcommon.Slice but got nil",
+        ),
+    ] {
+        let mut d = span_data();
+        d.span.attributes = vec![kv("tags", letters())];
+        let st = Statements::<SpanContext>::new(&[statement], &[] as &[&str], ErrorMode::Propagate)
+            .unwrap();
+        let e = st
+            .execute(&mut SpanItemMut {
+                span: &mut d.span,
+                scope: &mut d.scope,
+                resource: &mut d.resource,
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains(message), "{statement}: {e}");
+        assert_eq!(render(&d.span.attributes), r#"{tags=["a", "b", "c", "d"]}"#);
+    }
+    let e = refused::<SpanContext>(r#"delete_index(attributes["tags"])"#);
+    assert!(e.contains("startIndex"), "{e}");
+}
