@@ -389,20 +389,32 @@ pub struct CompiledArg<C: Context> {
     pub value: Result<Expr<C>, String>,
 }
 
-fn call<C: Context>(c: &ast::Call) -> Result<Expr<C>, String> {
-    let args = c
-        .args
-        .iter()
+/// Compiles a call's arguments. A function name stays a name (`Err`); so does an all-capitals
+/// word that is no enum of the context but names a converter (`SHA256` in
+/// `replace_pattern(..., SHA256, "%s")`, which otelcol's grammar reads as an enum first).
+pub(crate) fn args<C: Context>(args: &[ast::Arg]) -> Result<Vec<CompiledArg<C>>, String> {
+    args.iter()
         .map(|a| {
+            let value = match &a.value {
+                ArgValue::Value(ast::Value::Enum(name))
+                    if C::enum_value(name).is_none()
+                        && funcs::CONVERTERS.contains(&name.as_str()) =>
+                {
+                    Err(name.clone())
+                }
+                ArgValue::Value(v) => Ok(value(v)?),
+                ArgValue::Function(f) => Err(f.clone()),
+            };
             Ok(CompiledArg {
                 name: a.name.clone(),
-                value: match &a.value {
-                    ArgValue::Value(v) => Ok(value(v)?),
-                    ArgValue::Function(f) => Err(f.clone()),
-                },
+                value,
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect()
+}
+
+fn call<C: Context>(c: &ast::Call) -> Result<Expr<C>, String> {
+    let args = args::<C>(&c.args)?;
     let f = if C::OWN_CONVERTERS.contains(&c.name.as_str()) {
         C::own_converter(&c.name, args)?
     } else {

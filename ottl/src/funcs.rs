@@ -351,12 +351,17 @@ pub(crate) fn bind_optional<C: Context, const N: usize>(
                 })?
             }
         };
-        let expr = arg.value.map_err(|f| {
-            format!(
-                "error while parsing arguments for call to {name:?}: invalid argument at position \
-                 {pos}: {f} is a function name, not a value"
-            )
-        })?;
+        // A function name binds only to a parameter taking one (the replacing editors').
+        let expr = match arg.value {
+            Ok(e) => e,
+            Err(f) if params[at] == "function" => Expr::Literal(Value::Str(Cow::Owned(f))),
+            Err(f) => {
+                return Err(format!(
+                    "error while parsing arguments for call to {name:?}: invalid argument at \
+                     position {pos}: {f} is a function name, not a value"
+                ))
+            }
+        };
         if slots[at].replace(expr).is_some() {
             return Err(format!(
                 "error while parsing arguments for call to {name:?}: {} provided more than once",

@@ -22,8 +22,7 @@
 //! assert_eq!(span.attributes[0].key, "http.route");
 //! ```
 
-use crate::ast::ArgValue;
-use crate::compile::{bool_expr, value, BoolExpr, CKey, CompiledArg, Context, ErrorMode, Expr};
+use crate::compile::{bool_expr, BoolExpr, CKey, CompiledArg, Context, ErrorMode, Expr};
 use crate::error::{Error, EvalError};
 use crate::value::Value;
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, ArrayValue, KeyValue, KeyValueList};
@@ -332,21 +331,7 @@ impl<C: ContextMut> Statement<C> {
             message,
         };
         let parsed = crate::parser::parse_statement(text).map_err(|e| fail(e.to_string()))?;
-        let args = parsed
-            .editor
-            .args
-            .iter()
-            .map(|a| {
-                Ok(CompiledArg {
-                    name: a.name.clone(),
-                    value: match &a.value {
-                        ArgValue::Value(v) => Ok(value(v)?),
-                        ArgValue::Function(f) => Err(f.clone()),
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(fail)?;
+        let args = crate::compile::args::<C>(&parsed.editor.args).map_err(fail)?;
         let editor = crate::editors::editor::<C>(&parsed.editor.name, args).map_err(fail)?;
         let condition = parsed
             .condition

@@ -827,3 +827,46 @@ fn delete_index_removes_one_element_or_a_range() {
     let e = refused::<SpanContext>(r#"delete_index(attributes["tags"])"#);
     assert!(e.contains("startIndex"), "{e}");
 }
+
+/// otelcol's README form: the hash function given by its bare name, `SHA256`.
+#[test]
+fn replacing_editors_take_a_bare_function_name() {
+    let mut d = span_data();
+    d.span.attributes = vec![kv("db.statement", s("password=s3cret user=x"))];
+    run_span(
+        &[
+            r#"replace_pattern(attributes["db.statement"], "password=([^ ]*)", "$1", SHA256, "password=%s")"#,
+        ],
+        &mut d,
+    );
+    // The expanded replacement (the first group) is hashed, as otelcol's tests show.
+    assert_eq!(
+        render(&d.span.attributes),
+        format!(
+            "{{db.statement=\"password={} user=x\"}}",
+            sha256_hex("s3cret").trim_matches('"')
+        )
+    );
+    let e = refused::<SpanContext>(r#"set(attributes["a"], SHA256)"#);
+    assert!(e.contains("SHA256 is a function name, not a value"), "{e}");
+    let e = refused::<SpanContext>(r#"replace_pattern(attributes["a"], "x", "y", NOT_A_FUNCTION)"#);
+    assert!(e.contains("enum symbol, NOT_A_FUNCTION, not found"), "{e}");
+}
+
+fn sha256_hex(s: &str) -> String {
+    let st = Statements::<SpanContext>::new(
+        &[format!(r#"set(attributes["h"], SHA256("{s}"))"#)],
+        &[] as &[&str],
+        ErrorMode::Propagate,
+    )
+    .unwrap();
+    let mut d = span_data();
+    st.execute(&mut SpanItemMut {
+        span: &mut d.span,
+        scope: &mut d.scope,
+        resource: &mut d.resource,
+    })
+    .unwrap();
+    let h = d.span.attributes.iter().find(|kv| kv.key == "h").unwrap();
+    render_value(h.value.as_ref())
+}

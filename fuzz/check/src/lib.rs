@@ -13,6 +13,9 @@
 //!   agent datagrams) never panics, translates every non-blank span, and what it read encodes
 //!   and reads back the same;
 //! - [`prometheus_exposition`]: the exposition the exporter serves parses back line by line.
+//! - [`ottl_statements`]: OTTL statements (one per line) either refuse to compile with an error
+//!   or run on a span under every error mode without panicking, the span staying encodable and
+//!   its size bounded by the input's.
 //!
 //! `cargo test` in this crate replays every input kept in `fuzz/regressions/<target>/` (inputs
 //! that once failed) and `fuzz/seeds/<target>/` (the starting corpora).
@@ -555,6 +558,55 @@ pub fn prometheus_exposition(data: &[u8]) {
     }
 }
 
+/// OTTL statements, one per input line, compiled and run on a span (the transform processor's
+/// path): compiling never panics; what compiles runs under each error mode without panicking;
+/// the span still encodes, within a size bound the statements' text sets.
+pub fn ottl_statements(data: &[u8]) {
+    use ferrotel_core::proto::common::v1::{any_value, AnyValue, KeyValue};
+    use ferrotel_core::proto::trace::v1::Span;
+    use ferrotel_ottl::{ErrorMode, SpanContext, SpanItemMut, Statements};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let lines: Vec<&str> = text.lines().take(16).collect();
+    let string = |k: &str, v: &str| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.into())),
+        }),
+        ..Default::default()
+    };
+    for mode in [ErrorMode::Propagate, ErrorMode::Ignore, ErrorMode::Silent] {
+        let Ok(statements) = Statements::<SpanContext>::new(&lines, &[] as &[&str], mode) else {
+            return;
+        };
+        let mut span = Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            name: "GET /api/orders/{id}".into(),
+            attributes: vec![
+                string("http.route", "/api/orders/{id}"),
+                string("user.email", "a@b.example"),
+            ],
+            ..Default::default()
+        };
+        let before = span.encoded_len();
+        let _ = statements.execute(&mut SpanItemMut {
+            span: &mut span,
+            scope: &mut None,
+            resource: &mut None,
+        });
+        // Each statement can at most copy what the span holds plus its own literals, a few
+        // times over (Concat, Format, nested sets); growth far beyond is unbounded work.
+        let bound = (before + data.len()) << (2 * lines.len().min(8) + 8);
+        assert!(
+            span.encoded_len() <= bound,
+            "the span grew from {before} to {} bytes",
+            span.encoded_len()
+        );
+    }
+}
+
 fn serde_yaml_from_str(s: &str) -> Result<ferrotel_config::Value, String> {
     serde_yaml_ng::from_str(s).map_err(|e| e.to_string())
 }
@@ -568,7 +620,7 @@ mod tests {
     #[test]
     fn regressions_still_pass() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let targets: [(&str, fn(&[u8])); 8] = [
+        let targets: [(&str, fn(&[u8])); 9] = [
             ("otlp_protobuf", otlp_protobuf),
             ("otlp_json", otlp_json),
             ("decompress", decompress),
@@ -577,6 +629,7 @@ mod tests {
             ("jaeger_thrift", jaeger_thrift),
             ("jaeger_receiver", jaeger_receiver),
             ("prometheus_exposition", prometheus_exposition),
+            ("ottl_statements", ottl_statements),
         ];
         let mut ran = 0;
         for (name, check) in targets {
