@@ -98,15 +98,18 @@ fn span_data() -> SpanData {
     }
 }
 
-fn run_span(statements: &[&str], d: &mut SpanData) {
-    let st = Statements::<SpanContext>::new(statements, &[] as &[&str], ErrorMode::Propagate)
-        .unwrap_or_else(|e| panic!("{e:?}"));
+fn execute(st: &Statements<SpanContext>, d: &mut SpanData) -> Result<(), ferrotel_ottl::EvalError> {
     st.execute(&mut SpanItemMut {
         span: &mut d.span,
         scope: &mut d.scope,
         resource: &mut d.resource,
     })
-    .unwrap();
+}
+
+fn run_span(statements: &[&str], d: &mut SpanData) {
+    let st = Statements::<SpanContext>::new(statements, &[] as &[&str], ErrorMode::Propagate)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    execute(&st, d).unwrap();
 }
 
 fn span_attrs_after(statements: &[&str]) -> String {
@@ -185,13 +188,7 @@ fn set_into_a_value_that_is_not_a_map_is_an_error_naming_the_statement() {
     )
     .unwrap();
     let mut d = span_data();
-    let e = st
-        .execute(&mut SpanItemMut {
-            span: &mut d.span,
-            scope: &mut d.scope,
-            resource: &mut d.resource,
-        })
-        .unwrap_err();
+    let e = execute(&st, &mut d).unwrap_err();
     assert!(
         e.to_string()
             .contains("failed to execute statement: set(attributes"),
@@ -213,12 +210,7 @@ fn error_modes_ignore_and_silent_go_on_with_the_next_statement() {
         )
         .unwrap();
         let mut d = span_data();
-        st.execute(&mut SpanItemMut {
-            span: &mut d.span,
-            scope: &mut d.scope,
-            resource: &mut d.resource,
-        })
-        .unwrap();
+        execute(&st, &mut d).unwrap();
         assert!(render(&d.span.attributes).ends_with("after=true}"));
     }
 }
@@ -246,12 +238,7 @@ fn group_conditions_gate_every_statement() {
     )
     .unwrap();
     let mut d = span_data();
-    none.execute(&mut SpanItemMut {
-        span: &mut d.span,
-        scope: &mut d.scope,
-        resource: &mut d.resource,
-    })
-    .unwrap();
+    execute(&none, &mut d).unwrap();
     assert!(!render(&d.span.attributes).contains("never"));
 }
 
@@ -814,13 +801,7 @@ fn delete_index_removes_one_element_or_a_range() {
         d.span.attributes = vec![kv("tags", letters())];
         let st = Statements::<SpanContext>::new(&[statement], &[] as &[&str], ErrorMode::Propagate)
             .unwrap();
-        let e = st
-            .execute(&mut SpanItemMut {
-                span: &mut d.span,
-                scope: &mut d.scope,
-                resource: &mut d.resource,
-            })
-            .unwrap_err();
+        let e = execute(&st, &mut d).unwrap_err();
         assert!(e.to_string().contains(message), "{statement}: {e}");
         assert_eq!(render(&d.span.attributes), r#"{tags=["a", "b", "c", "d"]}"#);
     }
@@ -861,12 +842,7 @@ fn sha256_hex(s: &str) -> String {
     )
     .unwrap();
     let mut d = span_data();
-    st.execute(&mut SpanItemMut {
-        span: &mut d.span,
-        scope: &mut d.scope,
-        resource: &mut d.resource,
-    })
-    .unwrap();
+    execute(&st, &mut d).unwrap();
     let h = d.span.attributes.iter().find(|kv| kv.key == "h").unwrap();
     render_value(h.value.as_ref())
 }
