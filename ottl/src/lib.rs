@@ -49,6 +49,7 @@ pub mod infer;
 pub mod lexer;
 pub mod log_context;
 pub mod metric_context;
+pub mod metric_editors;
 pub mod parents;
 pub mod parser;
 pub mod replace;
@@ -66,6 +67,7 @@ pub use log_context::{LogContext, LogItem};
 pub use metric_context::{
     DataPointContext, DataPointItem, DataPointRef, MetricContext, MetricItem,
 };
+pub use metric_editors::NewMetrics;
 pub use resource_context::{ResourceContext, ResourceContextPath, ResourceItem};
 pub use scope_context::{ProfileContext, ScopeContext, ScopeItem, ScopeItemMut};
 pub use setters::{

@@ -13,6 +13,7 @@ use crate::metric_context::{
     DataPointContext, DataPointItem, DataPointPath, DataPointRef, MetricContext, MetricItem,
     MetricPath,
 };
+use crate::metric_editors::NewMetrics;
 use crate::parents::ParentPath;
 use crate::resource_context::{ResourceContext, ResourceContextPath, ResourceItem};
 use crate::statement::{ContextMut, Place};
@@ -397,11 +398,13 @@ impl ContextMut for LogContext {
     }
 }
 
-/// A metric borrowed for changing, with its scope and resource.
+/// A metric borrowed for changing, with its scope and resource, and where editors put the
+/// metrics they add (appended to the scope's metrics by the runner, after this one).
 pub struct MetricItemMut<'a> {
     pub metric: &'a mut Metric,
     pub scope: &'a mut Option<InstrumentationScope>,
     pub resource: &'a mut Option<Resource>,
+    pub added: &'a mut NewMetrics,
 }
 
 impl MetricItemMut<'_> {
@@ -462,6 +465,10 @@ impl ContextMut for MetricContext {
 
     fn set(path: &MetricPath, item: &mut MetricItemMut<'_>, v: Value<'_>) -> Result<(), EvalError> {
         item.set(path, v)
+    }
+
+    fn own_editor(name: &str) -> Option<crate::statement::EditorBuilder<Self>> {
+        crate::metric_editors::metric(name)
     }
 }
 
@@ -548,6 +555,10 @@ impl ContextMut for DataPointContext {
             _ => return set_value(path, &mut item.point, v),
         }
         Ok(())
+    }
+
+    fn own_editor(name: &str) -> Option<crate::statement::EditorBuilder<Self>> {
+        crate::metric_editors::datapoint(name)
     }
 }
 

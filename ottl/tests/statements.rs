@@ -12,9 +12,9 @@ use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{span::Event, Span};
 use ferrotel_ottl::{
     ContextMut, DataPointContext, DataPointItemMut, DataPointMut, ErrorMode, LogContext,
-    LogItemMut, MetricContext, MetricItemMut, ResourceContext, ResourceItemMut, ScopeContext,
-    ScopeItemMut, SpanContext, SpanEventContext, SpanEventItemMut, SpanItemMut, Statement,
-    Statements,
+    LogItemMut, MetricContext, MetricItemMut, NewMetrics, ResourceContext, ResourceItemMut,
+    ScopeContext, ScopeItemMut, SpanContext, SpanEventContext, SpanEventItemMut, SpanItemMut,
+    Statement, Statements,
 };
 
 use any_value::Value as V;
@@ -718,6 +718,7 @@ fn resource_metric_and_datapoint_statements() {
         metric: &mut metric,
         scope: &mut scope,
         resource: &mut resource,
+        added: &mut NewMetrics::default(),
     })
     .unwrap();
     assert_eq!(
@@ -742,6 +743,7 @@ fn resource_metric_and_datapoint_statements() {
                 metric: &mut metric,
                 scope: &mut scope,
                 resource: &mut resource,
+                added: &mut NewMetrics::default(),
             },
         })
         .unwrap();

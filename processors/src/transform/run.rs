@@ -6,11 +6,13 @@ use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
 };
+use ferrotel_core::proto::common::v1::InstrumentationScope;
 use ferrotel_core::proto::metrics::v1::{metric::Data, Metric};
+use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_ottl::{
     DataPointContext, DataPointItemMut, DataPointMut, EvalError, LogContext, LogItemMut,
-    MetricContext, MetricItemMut, ResourceContext, ResourceItemMut, ScopeContext, ScopeItemMut,
-    SpanContext, SpanEventContext, SpanEventItemMut, SpanItemMut, Statements,
+    MetricContext, MetricItemMut, NewMetrics, ResourceContext, ResourceItemMut, ScopeContext,
+    ScopeItemMut, SpanContext, SpanEventContext, SpanEventItemMut, SpanItemMut, Statements,
 };
 
 /// A group of trace statements, by context.
@@ -114,25 +116,14 @@ impl MetricGroup {
                         resource,
                     })?,
                     MetricGroup::Metric(st) => {
-                        for metric in &mut sm.metrics {
-                            st.execute(&mut MetricItemMut {
-                                metric,
-                                scope,
-                                resource,
-                            })?;
-                        }
+                        each_metric(&mut sm.metrics, scope, resource, |item| st.execute(item))?
                     }
                     MetricGroup::DataPoint(st) => {
-                        for metric in &mut sm.metrics {
-                            let mut item = MetricItemMut {
-                                metric,
-                                scope,
-                                resource,
-                            };
-                            each_point(&mut item, |point, metric| {
+                        each_metric(&mut sm.metrics, scope, resource, |item| {
+                            each_point(item, |point, metric| {
                                 st.execute(&mut DataPointItemMut { point, metric })
-                            })?;
-                        }
+                            })
+                        })?
                     }
                     MetricGroup::Resource(_) => {}
                 }
@@ -140,6 +131,49 @@ impl MetricGroup {
         }
         Ok(())
     }
+}
+
+/// The most metrics one group may add to one scope's metrics in one request: a `copy_metric`
+/// whose `where` also holds for its copies would otherwise add metrics for ever (otelcol loops).
+pub const MAX_ADDED_METRICS: usize = 10_000;
+
+/// Calls `f` on every metric of a scope, then on the metrics editors added (`copy_metric`,
+/// `extract_sum_metric`, ...), which are appended after the metrics as otelcol appends them to
+/// the scope's metric slice, so the group's statements visit them in turn. Past
+/// [`MAX_ADDED_METRICS`] further added metrics are dropped, with a warning.
+pub fn each_metric(
+    metrics: &mut Vec<Metric>,
+    scope: &mut Option<InstrumentationScope>,
+    resource: &mut Option<Resource>,
+    mut f: impl FnMut(&mut MetricItemMut<'_>) -> Result<(), EvalError>,
+) -> Result<(), EvalError> {
+    let mut added = NewMetrics::default();
+    let (mut at, mut room, mut warned) = (0, MAX_ADDED_METRICS, false);
+    while at < metrics.len() {
+        let result = f(&mut MetricItemMut {
+            metric: &mut metrics[at],
+            scope,
+            resource,
+            added: &mut added,
+        });
+        if !added.is_empty() {
+            let new = added.take(&metrics[at]);
+            if new.len() > room && !warned {
+                warned = true;
+                tracing::warn!(
+                    limit = MAX_ADDED_METRICS,
+                    "metric statements added more metrics to one scope than the limit; the \
+                     rest are dropped (does a copy_metric's where clause hold for its copies?)"
+                );
+            }
+            let keep = new.len().min(room);
+            room -= keep;
+            metrics.extend(new.into_iter().take(keep));
+        }
+        result?;
+        at += 1;
+    }
+    Ok(())
 }
 
 /// Calls `f` on every data point of `item`'s metric. The points are taken out of the metric
@@ -162,6 +196,7 @@ pub fn each_point(
                         metric: item.metric,
                         scope: item.scope,
                         resource: item.resource,
+                        added: item.added,
                     },
                 )
             });

@@ -1,0 +1,583 @@
+//! The transform processor's metric editors, written from otelcol-contrib's transformprocessor
+//! README (each function's examples and stated semantics) and the expectations of its tests
+//! (`processor_test.go`, `func_*_test.go`).
+
+#![allow(clippy::unwrap_used)]
+
+use ferrotel_core::pdata::kv_str;
+use ferrotel_core::proto::common::v1::KeyValue;
+use ferrotel_core::proto::metrics::v1::{
+    metric::Data, number_data_point::Value as NV, summary_data_point::ValueAtQuantile,
+    ExponentialHistogram, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, Sum,
+    Summary, SummaryDataPoint,
+};
+use ferrotel_ottl::{
+    DataPointContext, DataPointItemMut, DataPointMut, ErrorMode, MetricContext, MetricItemMut,
+    NewMetrics, SpanContext, Statement, Statements,
+};
+
+const START: u64 = 1_581_452_772_000_000_321;
+const TIME: u64 = 1_615_584_433_000_000_322;
+
+fn number(attrs: Vec<KeyValue>, v: NV) -> NumberDataPoint {
+    NumberDataPoint {
+        attributes: attrs,
+        start_time_unix_nano: START,
+        time_unix_nano: TIME,
+        value: Some(v),
+        ..Default::default()
+    }
+}
+
+fn metric(name: &str, data: Data) -> Metric {
+    Metric {
+        name: name.into(),
+        description: format!("{name} description"),
+        unit: "s".into(),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+fn sum(name: &str, points: Vec<NumberDataPoint>) -> Metric {
+    metric(
+        name,
+        Data::Sum(Sum {
+            data_points: points,
+            aggregation_temporality: 2,
+            is_monotonic: true,
+        }),
+    )
+}
+
+fn gauge(name: &str, points: Vec<NumberDataPoint>) -> Metric {
+    metric(
+        name,
+        Data::Gauge(Gauge {
+            data_points: points,
+        }),
+    )
+}
+
+/// otelcol's `operationB`: a delta histogram of two points, only the first with a sum.
+fn histogram() -> Metric {
+    let point = |count, sum, attr| HistogramDataPoint {
+        attributes: vec![kv_str("attr1", attr)],
+        start_time_unix_nano: START,
+        time_unix_nano: TIME,
+        count,
+        sum,
+        bucket_counts: vec![count, 0],
+        explicit_bounds: vec![1.0],
+        ..Default::default()
+    };
+    metric(
+        "operationB",
+        Data::Histogram(Histogram {
+            data_points: vec![point(1, Some(2.5), "a"), point(4, None, "b")],
+            aggregation_temporality: 1,
+        }),
+    )
+}
+
+fn summary() -> Metric {
+    let q = |quantile, value| ValueAtQuantile { quantile, value };
+    metric(
+        "operationD",
+        Data::Summary(Summary {
+            data_points: vec![SummaryDataPoint {
+                attributes: vec![kv_str("attr1", "a")],
+                start_time_unix_nano: START,
+                time_unix_nano: TIME,
+                count: 5,
+                sum: 12.5,
+                quantile_values: vec![q(0.5, 2.0), q(0.99, 4.0), q(1.0, 5.0)],
+                ..Default::default()
+            }],
+        }),
+    )
+}
+
+/// Runs metric statements over a scope's metrics as the transform processor does: metrics
+/// added by a statement are appended after the metric and visited in turn.
+fn run(statements: &[&str], metrics: &mut Vec<Metric>) -> Result<(), String> {
+    let st = Statements::<MetricContext>::new(statements, &[] as &[&str], ErrorMode::Propagate)
+        .map_err(|e| e[0].to_string())?;
+    let (mut scope, mut resource, mut added) = (None, None, NewMetrics::default());
+    let mut at = 0;
+    while at < metrics.len() {
+        let r = st.execute(&mut MetricItemMut {
+            metric: &mut metrics[at],
+            scope: &mut scope,
+            resource: &mut resource,
+            added: &mut added,
+        });
+        let new = added.take(&metrics[at]);
+        metrics.extend(new);
+        r.map_err(|e| e.to_string())?;
+        at += 1;
+    }
+    Ok(())
+}
+
+fn compile_error(statement: &str) -> String {
+    match Statement::<MetricContext>::new(statement) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("{statement} compiled"),
+    }
+}
+
+#[test]
+fn convert_sum_to_gauge_keeps_the_points_and_leaves_other_types() {
+    let points = vec![number(vec![kv_str("attr1", "test1")], NV::AsDouble(1.0))];
+    let mut metrics = vec![sum("operationA", points.clone()), histogram()];
+    run(&["convert_sum_to_gauge()"], &mut metrics).unwrap();
+    assert_eq!(metrics[0], gauge("operationA", points));
+    assert_eq!(metrics[1], histogram());
+    assert!(compile_error("convert_sum_to_gauge(1)").contains("Expected: 0 Received: 1"));
+}
+
+#[test]
+fn convert_gauge_to_sum_sets_temporality_and_monotonicity() {
+    let points = vec![number(vec![], NV::AsInt(3))];
+    for (args, temporality, monotonic) in [
+        (r#""cumulative", false"#, 2, false),
+        (r#""delta", true"#, 1, true),
+    ] {
+        let mut metrics = vec![gauge("g", points.clone()), sum("s", points.clone())];
+        run(&[&format!("convert_gauge_to_sum({args})")], &mut metrics).unwrap();
+        let Some(Data::Sum(s)) = &metrics[0].data else {
+            panic!("{:?}", metrics[0])
+        };
+        assert_eq!(
+            (s.aggregation_temporality, s.is_monotonic),
+            (temporality, monotonic)
+        );
+        assert_eq!(s.data_points, points);
+        assert_eq!(metrics[1], sum("s", points.clone()));
+    }
+    assert!(compile_error(r#"convert_gauge_to_sum("invalid", true)"#)
+        .contains("unknown aggregation temporality: invalid"));
+}
+
+#[test]
+fn extract_sum_metric_adds_a_sum_of_the_points_with_a_sum_visited_by_later_statements() {
+    let mut metrics = vec![histogram()];
+    run(
+        &[r#"extract_sum_metric(true) where name == "operationB""#],
+        &mut metrics,
+    )
+    .unwrap();
+    assert_eq!(metrics.len(), 2);
+    let mut want = sum(
+        "operationB_sum",
+        vec![number(vec![kv_str("attr1", "a")], NV::AsDouble(2.5))],
+    );
+    want.description = "operationB description".into();
+    if let Some(Data::Sum(s)) = &mut want.data {
+        s.aggregation_temporality = 1;
+    }
+    assert_eq!(metrics[1], want);
+
+    // otelcol: "this checks if subsequent statements apply to the newly created metric".
+    let mut metrics = vec![histogram()];
+    run(
+        &[
+            r#"extract_sum_metric(true) where name == "operationB""#,
+            r#"set(name, "new_name") where name == "operationB_sum""#,
+        ],
+        &mut metrics,
+    )
+    .unwrap();
+    assert_eq!(metrics[1].name, "new_name");
+
+    let mut metrics = vec![summary()];
+    run(
+        &[r#"extract_sum_metric(false, ".sum") where name == "operationD""#],
+        &mut metrics,
+    )
+    .unwrap();
+    let Some(Data::Sum(s)) = &metrics[1].data else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            metrics[1].name.as_str(),
+            s.aggregation_temporality,
+            s.is_monotonic
+        ),
+        ("operationD.sum", 2, false)
+    );
+    assert_eq!(s.data_points[0].value, Some(NV::AsDouble(12.5)));
+}
+
+#[test]
+fn extract_count_metric_counts_every_point_with_unit_1() {
+    let mut metrics = vec![histogram()];
+    run(
+        &[r#"extract_count_metric(true) where name == "operationB""#],
+        &mut metrics,
+    )
+    .unwrap();
+    let m = &metrics[1];
+    assert_eq!(
+        (m.name.as_str(), m.unit.as_str()),
+        ("operationB_count", "1")
+    );
+    let Some(Data::Sum(s)) = &m.data else {
+        panic!()
+    };
+    let values: Vec<_> = s.data_points.iter().map(|p| p.value).collect();
+    assert_eq!(values, vec![Some(NV::AsInt(1)), Some(NV::AsInt(4))]);
+    assert_eq!(s.data_points[1].attributes, vec![kv_str("attr1", "b")]);
+    assert_eq!((s.aggregation_temporality, s.is_monotonic), (1, true));
+
+    let mut metrics = vec![summary()];
+    run(
+        &[r#"extract_count_metric(false, ".count") where name == "operationD""#],
+        &mut metrics,
+    )
+    .unwrap();
+    assert_eq!(metrics[1].name, "operationD.count");
+}
+
+#[test]
+fn extract_refuses_other_metric_types_and_adds_nothing_without_points() {
+    let mut metrics = vec![gauge("g", vec![])];
+    let e = run(&["extract_sum_metric(true)"], &mut metrics).unwrap_err();
+    assert!(
+        e.contains("extract_sum_metric requires an input metric of type Histogram, ExponentialHistogram or Summary, got Gauge"),
+        "{e}"
+    );
+    let empty = metric(
+        "h",
+        Data::Histogram(Histogram {
+            data_points: vec![],
+            aggregation_temporality: 2,
+        }),
+    );
+    let mut metrics = vec![empty];
+    run(&["extract_count_metric(true)"], &mut metrics).unwrap();
+    assert_eq!(metrics.len(), 1);
+    assert!(compile_error("extract_sum_metric(1)").contains("monotonic must be a bool"));
+}
+
+#[test]
+fn copy_metric_appends_a_copy_with_the_given_fields() {
+    let a = sum("operationA", vec![number(vec![], NV::AsInt(1))]);
+    let mut metrics = vec![a.clone(), histogram()];
+    run(
+        &[r#"copy_metric(name="http.request.status_code", unit="s") where name == "operationA""#],
+        &mut metrics,
+    )
+    .unwrap();
+    assert_eq!(metrics.len(), 3);
+    let mut want = a.clone();
+    want.name = "http.request.status_code".into();
+    assert_eq!(metrics[2], want);
+
+    // Arguments are expressions; later statements see the copy.
+    let mut metrics = vec![a];
+    run(
+        &[
+            r#"copy_metric(description=Concat([description, "copy"], " ")) where unit == "s" and name == "operationA" and description == "operationA description""#,
+            r#"set(unit, "ms") where description == "operationA description copy""#,
+        ],
+        &mut metrics,
+    )
+    .unwrap();
+    assert_eq!(metrics.len(), 2);
+    assert_eq!(metrics[1].unit, "ms");
+    let e = run(
+        &["copy_metric(name=1) where unit == \"s\""],
+        &mut vec![histogram()],
+    )
+    .unwrap_err();
+    assert!(e.contains("expected string but got int"), "{e}");
+}
+
+#[test]
+fn scale_metric_multiplies_values_and_sets_the_unit() {
+    let points = vec![
+        number(vec![], NV::AsInt(3)),
+        number(vec![], NV::AsDouble(0.25)),
+    ];
+    let mut metrics = vec![sum("energy", points), histogram(), summary()];
+    run(&[r#"scale_metric(10.0, "kWh")"#], &mut metrics).unwrap();
+    let Some(Data::Sum(s)) = &metrics[0].data else {
+        panic!()
+    };
+    let values: Vec<_> = s.data_points.iter().map(|p| p.value).collect();
+    assert_eq!(values, vec![Some(NV::AsInt(30)), Some(NV::AsDouble(2.5))]);
+    assert_eq!(metrics[0].unit, "kWh");
+    let Some(Data::Histogram(h)) = &metrics[1].data else {
+        panic!()
+    };
+    assert_eq!(
+        (h.data_points[0].sum, h.data_points[1].sum),
+        (Some(25.0), None)
+    );
+    assert_eq!(h.data_points[0].explicit_bounds, vec![10.0]);
+    assert_eq!(
+        h.data_points[0].bucket_counts,
+        vec![1, 0],
+        "counts are not values"
+    );
+    let Some(Data::Summary(s)) = &metrics[2].data else {
+        panic!()
+    };
+    assert_eq!(s.data_points[0].sum, 125.0);
+    assert_eq!(s.data_points[0].quantile_values[1].value, 40.0);
+
+    let mut metrics = vec![gauge("g", vec![number(vec![], NV::AsDouble(4.0))])];
+    run(&["scale_metric(0.1)"], &mut metrics).unwrap();
+    assert_eq!(metrics[0].unit, "s");
+    let exp = metric(
+        "e",
+        Data::ExponentialHistogram(ExponentialHistogram::default()),
+    );
+    let e = run(&["scale_metric(0.1)"], &mut vec![exp]).unwrap_err();
+    assert!(
+        e.contains("exponential histograms are not supported by the 'scale_metric' function"),
+        "{e}"
+    );
+    assert!(compile_error("scale_metric(10)").contains("multiplier must be a float"));
+}
+
+fn values(m: &Metric) -> Vec<(Vec<KeyValue>, Option<NV>)> {
+    let points = match &m.data {
+        Some(Data::Sum(s)) => &s.data_points,
+        Some(Data::Gauge(g)) => &g.data_points,
+        _ => panic!("{m:?}"),
+    };
+    points
+        .iter()
+        .map(|p| (p.attributes.clone(), p.value))
+        .collect()
+}
+
+fn attrs(pairs: &[(&str, &str)]) -> Vec<KeyValue> {
+    pairs.iter().map(|(k, v)| kv_str(k, v)).collect()
+}
+
+/// Four points: attr1 test1/test2 × attr2 x/y (values 1.0, 2.5, 1.2, 4.0).
+fn four_points() -> Metric {
+    let p = |a1, a2, v| number(attrs(&[("attr1", a1), ("attr2", a2)]), NV::AsDouble(v));
+    gauge(
+        "system.memory.usage",
+        vec![
+            p("test1", "x", 1.0),
+            p("test2", "y", 2.5),
+            p("test1", "y", 1.2),
+            p("test2", "x", 4.0),
+        ],
+    )
+}
+
+#[test]
+fn aggregate_on_attributes_groups_by_the_kept_attributes() {
+    let aggregated = |statement: &str| {
+        let mut metrics = vec![four_points()];
+        run(&[statement], &mut metrics).unwrap();
+        values(&metrics[0])
+    };
+    assert_eq!(
+        aggregated(
+            r#"aggregate_on_attributes("sum", ["attr1"]) where metric.name == "system.memory.usage""#
+        ),
+        vec![
+            (attrs(&[("attr1", "test1")]), Some(NV::AsDouble(2.2))),
+            (attrs(&[("attr1", "test2")]), Some(NV::AsDouble(6.5))),
+        ]
+    );
+    assert_eq!(
+        aggregated(r#"aggregate_on_attributes("max", [])"#),
+        vec![(vec![], Some(NV::AsDouble(4.0)))]
+    );
+    assert_eq!(
+        aggregated(r#"aggregate_on_attributes("min", [])"#),
+        vec![(vec![], Some(NV::AsDouble(1.0)))]
+    );
+    assert_eq!(
+        aggregated(r#"aggregate_on_attributes("mean", [])"#),
+        vec![(vec![], Some(NV::AsDouble(2.175)))]
+    );
+    assert_eq!(
+        aggregated(r#"aggregate_on_attributes("median", [])"#),
+        vec![(vec![], Some(NV::AsDouble(1.85)))]
+    );
+    assert_eq!(
+        aggregated(r#"aggregate_on_attributes("count", [])"#),
+        vec![(vec![], Some(NV::AsDouble(4.0)))]
+    );
+    // Without attributes only points that already share all of them merge.
+    assert_eq!(
+        aggregated(r#"aggregate_on_attributes("max")"#),
+        values(&four_points())
+    );
+
+    let e = run(&[r#"aggregate_on_attributes("sum")"#], &mut vec![summary()]).unwrap_err();
+    assert!(
+        e.contains("aggregate_on_attributes does not support aggregating Summary metrics"),
+        "{e}"
+    );
+    assert!(compile_error(r#"aggregate_on_attributes("average")"#).contains(
+        "invalid aggregation function: 'unsupported function: 'average'', valid options: sum, mean, min, max, median, count"
+    ));
+}
+
+#[test]
+fn aggregate_on_attributes_sums_histograms_and_int_points() {
+    let mut metrics = vec![histogram()];
+    run(&[r#"aggregate_on_attributes("sum", [])"#], &mut metrics).unwrap();
+    let Some(Data::Histogram(h)) = &metrics[0].data else {
+        panic!()
+    };
+    assert_eq!(h.data_points.len(), 1);
+    let p = &h.data_points[0];
+    assert_eq!(
+        (p.count, p.sum, &p.bucket_counts),
+        (5, Some(2.5), &vec![5, 0])
+    );
+
+    let p = |v| number(vec![kv_str("a", "1")], NV::AsInt(v));
+    let mut metrics = vec![sum("s", vec![p(3), p(4)])];
+    run(&[r#"aggregate_on_attributes("mean", [])"#], &mut metrics).unwrap();
+    assert_eq!(
+        values(&metrics[0]),
+        vec![(vec![], Some(NV::AsInt(3)))],
+        "int mean truncates"
+    );
+}
+
+#[test]
+fn aggregate_on_attribute_value_renames_then_merges() {
+    let mut metrics = vec![four_points()];
+    run(
+        &[r#"aggregate_on_attribute_value("sum", "attr1", ["test1", "test2"], "test") where metric.name == "system.memory.usage""#],
+        &mut metrics,
+    )
+    .unwrap();
+    assert_eq!(
+        values(&metrics[0]),
+        vec![
+            (
+                attrs(&[("attr1", "test"), ("attr2", "x")]),
+                Some(NV::AsDouble(5.0))
+            ),
+            (
+                attrs(&[("attr1", "test"), ("attr2", "y")]),
+                Some(NV::AsDouble(3.7))
+            ),
+        ]
+    );
+}
+
+#[test]
+fn convert_summary_quantile_val_to_gauge_adds_a_point_per_quantile() {
+    let mut metrics = vec![summary(), histogram()];
+    run(&["convert_summary_quantile_val_to_gauge()"], &mut metrics).unwrap();
+    assert_eq!(metrics.len(), 3, "only the summary adds a metric");
+    let m = &metrics[2];
+    assert_eq!(
+        (m.name.as_str(), m.unit.as_str()),
+        ("operationD.quantiles", "s")
+    );
+    let q = |q, v| {
+        (
+            attrs(&[("attr1", "a"), ("quantile", q)]),
+            Some(NV::AsDouble(v)),
+        )
+    };
+    assert_eq!(values(m), vec![q("0.50", 2.0), q("0.99", 4.0), q("1", 5.0)]);
+
+    let mut metrics = vec![summary()];
+    run(
+        &[r#"convert_summary_quantile_val_to_gauge("custom_quantile", "custom_suffix")"#],
+        &mut metrics,
+    )
+    .unwrap();
+    assert_eq!(metrics[1].name, "operationDcustom_suffix");
+    assert_eq!(values(&metrics[1])[0].0[1].key, "custom_quantile");
+}
+
+/// Runs datapoint statements over one metric's summary points, as the processor does.
+fn run_points(statement: &str, m: &mut Metric) -> Vec<Metric> {
+    let st =
+        Statements::<DataPointContext>::new(&[statement], &[] as &[&str], ErrorMode::Propagate)
+            .unwrap();
+    let (mut scope, mut resource, mut added) = (None, None, NewMetrics::default());
+    let Some(Data::Summary(s)) = &mut m.data else {
+        panic!()
+    };
+    let mut points = std::mem::take(&mut s.data_points);
+    for p in &mut points {
+        let metric = MetricItemMut {
+            metric: m,
+            scope: &mut scope,
+            resource: &mut resource,
+            added: &mut added,
+        };
+        st.execute(&mut DataPointItemMut {
+            point: DataPointMut::Summary(p),
+            metric,
+        })
+        .unwrap();
+    }
+    if let Some(Data::Summary(s)) = &mut m.data {
+        s.data_points = points;
+    }
+    added.take(m)
+}
+
+#[test]
+fn convert_summary_count_and_sum_val_to_sum_in_the_datapoint_context() {
+    let mut m = summary();
+    let new = run_points(r#"convert_summary_count_val_to_sum("delta", true)"#, &mut m);
+    let mut want = sum(
+        "operationD_count",
+        vec![number(vec![kv_str("attr1", "a")], NV::AsInt(5))],
+    );
+    want.description = "operationD description".into();
+    if let Some(Data::Sum(s)) = &mut want.data {
+        s.aggregation_temporality = 1;
+    }
+    assert_eq!(new, vec![want]);
+
+    let new = run_points(
+        r#"convert_summary_sum_val_to_sum("cumulative", false, ".sum")"#,
+        &mut m,
+    );
+    assert_eq!(new[0].name, "operationD.sum");
+    assert_eq!(values(&new[0])[0].1, Some(NV::AsDouble(12.5)));
+    let Some(Data::Sum(s)) = &new[0].data else {
+        panic!()
+    };
+    assert_eq!((s.aggregation_temporality, s.is_monotonic), (2, false));
+}
+
+#[test]
+fn each_editor_exists_only_in_its_context() {
+    let undefined = |e: String, name: &str| {
+        assert!(e.contains(&format!("undefined function \"{name}\"")), "{e}")
+    };
+    undefined(
+        compile_error(r#"convert_summary_sum_val_to_sum("delta", true)"#),
+        "convert_summary_sum_val_to_sum",
+    );
+    for (statement, name) in [
+        ("convert_sum_to_gauge()", "convert_sum_to_gauge"),
+        (r#"copy_metric(name="x")"#, "copy_metric"),
+    ] {
+        let e = Statement::<DataPointContext>::new(statement)
+            .err()
+            .unwrap()
+            .to_string();
+        undefined(e, name);
+        let e = Statement::<SpanContext>::new(statement)
+            .err()
+            .unwrap()
+            .to_string();
+        undefined(e, name);
+    }
+}
