@@ -402,11 +402,21 @@ fn converter(name: &str) -> bool {
 }
 
 fn span_function(name: &str) -> bool {
-    converter(name) || crate::context_funcs::SPAN.contains(&name)
+    converter(name) || crate::context_funcs::SPAN.contains(&name) || name == "set_semconv_span_name"
 }
 
+/// The metric context's functions: the common ones, the filter processor's
+/// `HasAttr*OnDatapoint` and the transform processor's metric editors.
 fn metric_function(name: &str) -> bool {
-    converter(name) || crate::context_funcs::METRIC.contains(&name)
+    converter(name)
+        || crate::context_funcs::METRIC.contains(&name)
+        || crate::metric_editors::METRIC.contains(&name)
+}
+
+/// The datapoint context's functions: the common ones and the transform processor's
+/// `convert_summary_count_val_to_sum` / `convert_summary_sum_val_to_sum`.
+fn datapoint_function(name: &str) -> bool {
+    converter(name) || crate::metric_editors::DATAPOINT.contains(&name)
 }
 
 fn no_enum(_: &str) -> bool {
@@ -477,17 +487,20 @@ pub const METRIC: Candidate = Candidate {
         metric_enum,
     )
 };
-pub const DATAPOINT: Candidate = candidate(
-    "datapoint",
-    &[
+pub const DATAPOINT: Candidate = Candidate {
+    has_function: datapoint_function,
+    ..candidate(
         "datapoint",
-        "metric",
-        "resource",
-        "scope",
-        "instrumentation_scope",
-    ],
-    datapoint_enum,
-);
+        &[
+            "datapoint",
+            "metric",
+            "resource",
+            "scope",
+            "instrumentation_scope",
+        ],
+        datapoint_enum,
+    )
+};
 pub const LOG: Candidate = candidate(
     "log",
     &["log", "resource", "scope", "instrumentation_scope"],

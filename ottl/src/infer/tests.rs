@@ -210,3 +210,47 @@ fn inferred_conditions_need_a_context_on_every_path() {
         Ok(())
     );
 }
+
+fn infer_statements_of(texts: &[&str]) -> Result<&'static str, String> {
+    infer_statements(texts, METRICS)
+}
+
+#[test]
+fn metric_editors_infer_the_context_that_has_them() {
+    // otelcol's README: the metric editors exist in the metric context only.
+    assert_eq!(
+        infer_statements_of(&[
+            r#"convert_sum_to_gauge() where metric.name == "system.processes.count""#
+        ]),
+        Ok("metric")
+    );
+    assert_eq!(
+        infer_statements_of(&[r#"copy_metric(name="x") where resource.attributes["a"] == "b""#]),
+        Ok("metric"),
+        "a resource path falls back to the lower context that has the function"
+    );
+    // The summary conversions to sums are the datapoint context's.
+    assert_eq!(
+        infer_statements_of(&[
+            r#"convert_summary_count_val_to_sum("delta", true) where metric.name == "m""#
+        ]),
+        Ok("datapoint")
+    );
+    // otelcol's README: a datapoint path and convert_sum_to_gauge cannot share a group.
+    let e = infer_statements_of(&[
+        r#"convert_sum_to_gauge() where metric.name == "system.processes.count""#,
+        r#"limit(datapoint.attributes, 100, ["host.name"])"#,
+    ])
+    .unwrap_err();
+    assert_eq!(
+        e,
+        r#"inferred context "datapoint" does not support the function "convert_sum_to_gauge""#
+    );
+    assert_eq!(
+        infer_statements(
+            &[r#"set_semconv_span_name("1.43.0") where span.kind == SPAN_KIND_SERVER"#],
+            TRACES
+        ),
+        Ok("span")
+    );
+}

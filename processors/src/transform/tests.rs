@@ -1,5 +1,8 @@
 use super::*;
 use crate::golden;
+use ferrotel_core::proto::metrics::v1::{
+    metric::Data as MetricData, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+};
 use ferrotel_core::proto::trace::v1::{span::Event, ResourceSpans, ScopeSpans, Span};
 use ferrotel_core::{Batch, Data};
 use prost::Message;
@@ -9,7 +12,7 @@ const DIR: &str = "transform";
 
 #[test]
 fn golden_cases_from_the_demo_and_otelcols_examples() {
-    assert_eq!(golden::run(DIR, &TransformProcessorFactory), 3);
+    assert_eq!(golden::run(DIR, &TransformProcessorFactory), 4);
 }
 
 fn refused(case: &str) -> ConfigErrors {
@@ -155,4 +158,83 @@ trace_statements:
         span.events[0].attributes,
         vec![ferrotel_core::pdata::kv_str("span", "GET /")]
     );
+}
+
+fn metrics_request(metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+fn transform_metrics(statements: &str, metrics: Vec<Metric>) -> Vec<Metric> {
+    let cfg: TransformConfig = serde_yaml_ng::from_str(statements).unwrap();
+    let p = TransformProcessorFactory
+        .create(
+            &ferrotel_testkit::conformance::processor_context("transform", Signal::Metrics),
+            cfg,
+        )
+        .unwrap();
+    let data = Data::Metrics(metrics_request(metrics));
+    let mut out = vec![];
+    p.process(
+        Batch::from_data(data, Arc::new(RequestMeta::default())),
+        &mut out,
+    )
+    .unwrap();
+    let Data::Metrics(m) = out[0].view().unwrap() else {
+        panic!("metrics")
+    };
+    m.resource_metrics[0].scope_metrics[0].metrics.clone()
+}
+
+#[test]
+fn added_metrics_are_visited_by_the_rest_of_the_group_after_the_scopes_metrics() {
+    let gauge = |name: &str| Metric {
+        name: name.into(),
+        data: Some(MetricData::Gauge(Gauge {
+            data_points: vec![NumberDataPoint::default()],
+        })),
+        ..Default::default()
+    };
+    // otelcol's README: copy_metric with a where clause that does not match the copy.
+    let out = transform_metrics(
+        r#"
+metric_statements:
+  - context: metric
+    statements:
+      - 'copy_metric(name="b.copy") where name == "b"'
+      - 'set(description, "seen") where name == "b.copy"'
+"#,
+        vec![gauge("a"), gauge("b"), gauge("c")],
+    );
+    let names: Vec<_> = out
+        .iter()
+        .map(|m| (m.name.as_str(), m.description.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("a", ""), ("b", ""), ("c", ""), ("b.copy", "seen")]
+    );
+}
+
+#[test]
+fn a_copy_metric_matching_its_own_copies_stops_at_the_bound() {
+    let one = Metric {
+        name: "m".into(),
+        data: Some(MetricData::Gauge(Gauge {
+            data_points: vec![NumberDataPoint::default()],
+        })),
+        ..Default::default()
+    };
+    let out = transform_metrics(
+        "metric_statements: ['copy_metric() where metric.name == \"m\"']",
+        vec![one],
+    );
+    assert_eq!(out.len(), 1 + run::MAX_ADDED_METRICS);
 }
