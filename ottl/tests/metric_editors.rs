@@ -581,3 +581,92 @@ fn each_editor_exists_only_in_its_context() {
         undefined(e, name);
     }
 }
+
+fn exponential(zero_count: u64, offset: i32, counts: Vec<u64>) -> Metric {
+    use ferrotel_core::proto::metrics::v1::exponential_histogram_data_point::Buckets;
+    use ferrotel_core::proto::metrics::v1::ExponentialHistogramDataPoint;
+    let point = ExponentialHistogramDataPoint {
+        attributes: vec![kv_str("attr1", "a")],
+        start_time_unix_nano: START,
+        time_unix_nano: TIME,
+        count: zero_count + counts.iter().sum::<u64>(),
+        sum: Some(42.0),
+        scale: 0,
+        zero_count,
+        positive: Some(Buckets {
+            offset,
+            bucket_counts: counts,
+        }),
+        flags: 1,
+        ..Default::default()
+    };
+    metric(
+        "exp",
+        Data::ExponentialHistogram(ExponentialHistogram {
+            data_points: vec![point],
+            aggregation_temporality: 1,
+        }),
+    )
+}
+
+fn converted(distribution: &str, bounds: &str, m: Metric) -> HistogramDataPoint {
+    let mut metrics = vec![m];
+    let statement =
+        format!("convert_exponential_histogram_to_histogram({distribution:?}, {bounds})");
+    run(&[&statement], &mut metrics).unwrap();
+    let Some(Data::Histogram(h)) = &metrics[0].data else {
+        panic!("{:?}", metrics[0])
+    };
+    assert_eq!(
+        (metrics[0].name.as_str(), h.aggregation_temporality),
+        ("exp", 1)
+    );
+    h.data_points[0].clone()
+}
+
+#[test]
+fn convert_exponential_histogram_to_histogram_by_each_distribution() {
+    // Scale 0: bucket 3 holds (8, 16]; the bounds it spans are 10, 15 and 20.
+    let bounds = "[5.0, 10.0, 15.0, 20.0, 25.0]";
+    let counts = |d: &str| converted(d, bounds, exponential(0, 3, vec![10])).bucket_counts;
+    assert_eq!(counts("upper"), vec![0, 0, 0, 10, 0]);
+    assert_eq!(counts("midpoint"), vec![0, 10, 0, 0, 0]);
+    assert_eq!(
+        counts("uniform"),
+        vec![0, 4, 3, 3, 0],
+        "README: 10/3 = 3 r 1"
+    );
+    for d in ["random", ""] {
+        let c = counts(d);
+        assert_eq!((c.iter().sum::<u64>(), c[0], c[4]), (10, 0, 0), "{c:?}");
+    }
+
+    let p = converted(
+        "upper",
+        "[0.0, 10.0, 100.0]",
+        exponential(3, 1, vec![1, 0, 0, 0, 0, 0, 0, 2]),
+    );
+    // Zero counts go to a first bound of 0; (2, 4], between the bounds 0 and 10, goes to the
+    // lower one's bucket (otelcol's rule for a bucket within two bounds); (256, 512] is above
+    // the last bound.
+    assert_eq!(p.bucket_counts, vec![4, 0, 2]);
+    assert_eq!(p.explicit_bounds, vec![0.0, 10.0, 100.0]);
+    assert_eq!(
+        (p.count, p.sum, p.min, p.max, p.flags),
+        (6, Some(42.0), Some(0.0), Some(0.0), 0)
+    );
+    assert_eq!(p.attributes, vec![kv_str("attr1", "a")]);
+    let p = converted("upper", "[10.0]", exponential(3, 1, vec![1]));
+    assert_eq!(
+        p.bucket_counts,
+        vec![1],
+        "no zero bound: zero counts are not allocated"
+    );
+
+    assert!(compile_error(r#"convert_exponential_histogram_to_histogram("linear", [1.0])"#)
+        .contains("invalid conversion function: linear, must be one of [upper, midpoint, random, uniform]"));
+    assert!(
+        compile_error(r#"convert_exponential_histogram_to_histogram("upper", [])"#)
+            .contains("explicit bounds cannot be empty: []")
+    );
+}

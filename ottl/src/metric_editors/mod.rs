@@ -29,6 +29,7 @@ mod added;
 mod aggregate;
 mod convert;
 mod copy;
+mod exp_to_histogram;
 mod extract;
 
 pub use added::NewMetrics;
@@ -44,6 +45,7 @@ use ferrotel_core::proto::metrics::v1::{metric::Data, Metric};
 pub const METRIC: &[&str] = &[
     "aggregate_on_attribute_value",
     "aggregate_on_attributes",
+    "convert_exponential_histogram_to_histogram",
     "convert_gauge_to_sum",
     "convert_sum_to_gauge",
     "convert_summary_quantile_val_to_gauge",
@@ -71,6 +73,7 @@ pub(crate) fn metric(name: &str) -> Option<EditorBuilder<MetricContext>> {
         "scale_metric" => copy::scale_metric,
         "aggregate_on_attributes" => aggregate::on_attributes,
         "aggregate_on_attribute_value" => aggregate::on_attribute_value,
+        "convert_exponential_histogram_to_histogram" => exp_to_histogram::editor,
         _ => return None,
     })
 }
