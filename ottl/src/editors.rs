@@ -2,7 +2,9 @@
 //! names, parameters and semantics: set, delete_key, delete_matching_keys, keep_keys,
 //! keep_matching_keys, limit, truncate_all, replace_pattern, replace_all_patterns,
 //! replace_match, replace_all_matches, merge_maps, append and flatten. Literal patterns are
-//! compiled once, when the statement is.
+//! compiled once, when the statement is. Editors only one context has come from
+//! [`ContextMut::own_editor`]: `set_semconv_span_name` (span) and the transform processor's
+//! metric editors ([`crate::metric_editors`]).
 
 use crate::compile::{CompiledArg, Expr};
 use crate::error::EvalError;

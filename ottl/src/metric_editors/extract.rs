@@ -110,24 +110,21 @@ impl Extract {
     /// The temporality and points of the new sum; `None` for a metric of another type (or a
     /// histogram without a temporality).
     fn points(&self, m: &Metric) -> Option<(i32, Vec<NumberDataPoint>)> {
-        use number_data_point::Value::{AsDouble, AsInt};
-        let count = self.what == Extracted::Count;
-        let value = |sum: Option<f64>, n: u64| match count {
-            true => Some(AsInt(n as i64)),
-            false => sum.map(AsDouble),
-        };
-        let (temporality, points): (i32, Vec<NumberDataPoint>) = match &m.data {
+        // Attributes, start time, time, sum and count of a point.
+        type Fields<'a> = (&'a [KeyValue], u64, u64, Option<f64>, u64);
+        let (temporality, fields): (i32, Vec<Fields<'_>>) = match &m.data {
             Some(Data::Histogram(h)) => (
                 h.aggregation_temporality,
                 h.data_points
                     .iter()
-                    .filter_map(|p| {
-                        Some(point(
-                            &p.attributes,
+                    .map(|p| {
+                        (
+                            &p.attributes[..],
                             p.start_time_unix_nano,
                             p.time_unix_nano,
-                            value(p.sum, p.count)?,
-                        ))
+                            p.sum,
+                            p.count,
+                        )
                     })
                     .collect(),
             ),
@@ -135,13 +132,14 @@ impl Extract {
                 h.aggregation_temporality,
                 h.data_points
                     .iter()
-                    .filter_map(|p| {
-                        Some(point(
-                            &p.attributes,
+                    .map(|p| {
+                        (
+                            &p.attributes[..],
                             p.start_time_unix_nano,
                             p.time_unix_nano,
-                            value(p.sum, p.count)?,
-                        ))
+                            p.sum,
+                            p.count,
+                        )
                     })
                     .collect(),
             ),
@@ -150,19 +148,33 @@ impl Extract {
                 2,
                 s.data_points
                     .iter()
-                    .filter_map(|p| {
-                        Some(point(
-                            &p.attributes,
+                    .map(|p| {
+                        (
+                            &p.attributes[..],
                             p.start_time_unix_nano,
                             p.time_unix_nano,
-                            value(Some(p.sum), p.count)?,
-                        ))
+                            Some(p.sum),
+                            p.count,
+                        )
                     })
                     .collect(),
             ),
             _ => return None,
         };
-        (temporality != 0).then_some((temporality, points))
+        if temporality == 0 {
+            return None;
+        }
+        let points = fields
+            .into_iter()
+            .filter_map(|(attributes, start, time, sum, count)| {
+                // A histogram point without a sum adds no point to the sum.
+                let v = match self.what {
+                    Extracted::Count => number_data_point::Value::AsInt(count as i64),
+                    Extracted::Sum => number_data_point::Value::AsDouble(sum?),
+                };
+                Some(point(attributes, start, time, v))
+            });
+        Some((temporality, points.collect()))
     }
 }
 
