@@ -670,3 +670,102 @@ fn convert_exponential_histogram_to_histogram_by_each_distribution() {
             .contains("explicit bounds cannot be empty: []")
     );
 }
+
+fn merged(
+    statement: &str,
+    bounds: Vec<f64>,
+    counts: Vec<u64>,
+) -> Result<(Vec<f64>, Vec<u64>), String> {
+    let st =
+        Statements::<DataPointContext>::new(&[statement], &[] as &[&str], ErrorMode::Propagate)
+            .map_err(|e| e[0].to_string())?;
+    let mut m = metric(
+        "http_request_duration",
+        Data::Histogram(Histogram::default()),
+    );
+    let mut p = HistogramDataPoint {
+        count: counts.iter().sum(),
+        sum: Some(7.0),
+        explicit_bounds: bounds,
+        bucket_counts: counts,
+        ..Default::default()
+    };
+    let (mut scope, mut resource, mut added) = (None, None, NewMetrics::default());
+    let metric = MetricItemMut {
+        metric: &mut m,
+        scope: &mut scope,
+        resource: &mut resource,
+        added: &mut added,
+    };
+    st.execute(&mut DataPointItemMut {
+        point: DataPointMut::Histogram(&mut p),
+        metric,
+    })
+    .map_err(|e| e.to_string())?;
+    assert_eq!((p.count, p.sum), (p.bucket_counts.iter().sum(), Some(7.0)));
+    Ok((p.explicit_bounds, p.bucket_counts))
+}
+
+#[test]
+fn merge_histogram_buckets_as_otelcols_readme() {
+    let statement = r#"merge_histogram_buckets(0.5) where metric.name == "http_request_duration""#;
+    assert_eq!(
+        merged(statement, vec![0.1, 0.5, 1.0], vec![5, 8, 3, 1]).unwrap(),
+        (vec![0.1, 1.0], vec![5, 11, 1])
+    );
+    let statement = r#"merge_histogram_buckets(5, method="limit_buckets") where metric.name == "http_request_duration""#;
+    assert_eq!(
+        merged(
+            statement,
+            vec![0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+            vec![80, 4, 6, 120, 3, 2, 40, 10, 1]
+        )
+        .unwrap(),
+        (vec![0.2, 1.0, 5.0, 30.0], vec![84, 126, 5, 50, 1])
+    );
+    // No change: a bound not found, already within the limit, mismatched bounds and counts.
+    let same = |s: &str, b: Vec<f64>, c: Vec<u64>| {
+        assert_eq!(merged(s, b.clone(), c.clone()).unwrap(), (b, c))
+    };
+    same(
+        "merge_histogram_buckets(0.7)",
+        vec![0.1, 0.5],
+        vec![1, 2, 3],
+    );
+    same(
+        r#"merge_histogram_buckets(3, "limit_buckets")"#,
+        vec![0.1, 0.5],
+        vec![1, 2, 3],
+    );
+    same("merge_histogram_buckets(0.5)", vec![0.1, 0.5], vec![1, 2]);
+    same(
+        r#"merge_histogram_buckets(2, "limit_buckets")"#,
+        vec![0.5, 0.1],
+        vec![1, 2, 3],
+    );
+
+    let e = merged(
+        r#"merge_histogram_buckets(0.5, "limit_buckets")"#,
+        vec![],
+        vec![],
+    )
+    .unwrap_err();
+    assert!(
+        e.contains(
+            r#"target_value must be a positive integer when method is "limit_buckets", got 0.5"#
+        ),
+        "{e}"
+    );
+    let e = merged(r#"merge_histogram_buckets(1.0, "merge")"#, vec![], vec![]).unwrap_err();
+    assert!(
+        e.contains(
+            r#"unsupported method "merge", expected "remove_explicit_bound" or "limit_buckets""#
+        ),
+        "{e}"
+    );
+    let e = compile_error("merge_histogram_buckets(0.5)");
+    assert!(
+        e.contains(r#"undefined function "merge_histogram_buckets""#),
+        "{e}"
+    );
+}

@@ -236,6 +236,12 @@ fn metric_editors_infer_the_context_that_has_them() {
         ]),
         Ok("datapoint")
     );
+    assert_eq!(
+        infer_statements_of(&[
+            r#"merge_histogram_buckets(0.5) where metric.name == "http_request_duration""#
+        ]),
+        Ok("datapoint")
+    );
     // otelcol's README: a datapoint path and convert_sum_to_gauge cannot share a group.
     let e = infer_statements_of(&[
         r#"convert_sum_to_gauge() where metric.name == "system.processes.count""#,

@@ -1,8 +1,9 @@
 //! The transform processor's metric editors (otelcol-contrib's transformprocessor
 //! `internal/metrics` functions), with otelcol's names, parameters, defaults and messages. They
 //! exist only in the context otelcol registers them in: the `metric` context, and for
-//! `convert_summary_count_val_to_sum` / `convert_summary_sum_val_to_sum` the `datapoint`
-//! context; anywhere else a statement using one is refused (`undefined function`).
+//! `convert_summary_count_val_to_sum`, `convert_summary_sum_val_to_sum` and
+//! `merge_histogram_buckets` the `datapoint` context; anywhere else a statement using one is
+//! refused (`undefined function`).
 //!
 //! Editors that add metrics (`copy_metric`, `extract_*`, `convert_summary_*`) push them to the
 //! item's [`NewMetrics`]; the runner appends them to the scope's metric list after the metric
@@ -31,6 +32,7 @@ mod convert;
 mod copy;
 mod exp_to_histogram;
 mod extract;
+mod merge_buckets;
 
 pub use added::NewMetrics;
 pub(crate) use added::SummaryValue;
@@ -59,6 +61,7 @@ pub const METRIC: &[&str] = &[
 pub const DATAPOINT: &[&str] = &[
     "convert_summary_count_val_to_sum",
     "convert_summary_sum_val_to_sum",
+    "merge_histogram_buckets",
 ];
 
 /// The builder of a `metric` context editor.
@@ -83,6 +86,7 @@ pub(crate) fn datapoint(name: &str) -> Option<EditorBuilder<DataPointContext>> {
     Some(match name {
         "convert_summary_count_val_to_sum" => extract::summary_count_to_sum,
         "convert_summary_sum_val_to_sum" => extract::summary_sum_to_sum,
+        "merge_histogram_buckets" => merge_buckets::editor,
         _ => return None,
     })
 }
