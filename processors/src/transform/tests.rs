@@ -238,3 +238,26 @@ fn a_copy_metric_matching_its_own_copies_stops_at_the_bound() {
     );
     assert_eq!(out.len(), 1 + run::MAX_ADDED_METRICS);
 }
+
+#[test]
+fn metric_editors_load_in_their_context_and_are_refused_elsewhere() {
+    let create = |case| golden::create(&TransformProcessorFactory, DIR, case, Signal::Metrics);
+    assert!(create("metric_editors_flat").is_ok());
+    // otelcol's README: a group cannot mix convert_sum_to_gauge and a datapoint path.
+    let e = create("metric_editor_beside_a_datapoint_path")
+        .err()
+        .unwrap();
+    assert!(
+        e.0[0].message.contains(
+            r#"inferred context "datapoint" does not support the function "convert_sum_to_gauge""#
+        ),
+        "{e}"
+    );
+    let e = create("metric_editor_in_the_wrong_context").err().unwrap();
+    assert!(
+        e.0[0]
+            .message
+            .contains(r#"undefined function "convert_sum_to_gauge""#),
+        "{e}"
+    );
+}
