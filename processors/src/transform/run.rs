@@ -133,14 +133,16 @@ impl MetricGroup {
     }
 }
 
-/// The most metrics one group may add to one scope's metrics in one request: a `copy_metric`
-/// whose `where` also holds for its copies would otherwise add metrics for ever (otelcol loops).
-pub const MAX_ADDED_METRICS: usize = 10_000;
+/// The most metrics one group may add to a scope, per metric the scope came with: a
+/// `copy_metric` whose `where` also holds for its copies would otherwise add metrics for ever
+/// (otelcol loops), and this keeps the memory a group may add proportional to its input.
+pub const MAX_ADDED_PER_METRIC: usize = 16;
 
 /// Calls `f` on every metric of a scope, then on the metrics editors added (`copy_metric`,
 /// `extract_sum_metric`, ...), which are appended after the metrics as otelcol appends them to
 /// the scope's metric slice, so the group's statements visit them in turn. Past
-/// [`MAX_ADDED_METRICS`] further added metrics are dropped, with a warning.
+/// [`MAX_ADDED_PER_METRIC`] per metric of the scope, further added metrics are dropped, with a
+/// warning.
 pub fn each_metric(
     metrics: &mut Vec<Metric>,
     scope: &mut Option<InstrumentationScope>,
@@ -148,7 +150,8 @@ pub fn each_metric(
     mut f: impl FnMut(&mut MetricItemMut<'_>) -> Result<(), EvalError>,
 ) -> Result<(), EvalError> {
     let mut added = NewMetrics::default();
-    let (mut at, mut room, mut warned) = (0, MAX_ADDED_METRICS, false);
+    let limit = metrics.len().saturating_mul(MAX_ADDED_PER_METRIC);
+    let (mut at, mut room, mut warned) = (0, limit, false);
     while at < metrics.len() {
         let result = f(&mut MetricItemMut {
             metric: &mut metrics[at],
@@ -161,9 +164,9 @@ pub fn each_metric(
             if new.len() > room && !warned {
                 warned = true;
                 tracing::warn!(
-                    limit = MAX_ADDED_METRICS,
-                    "metric statements added more metrics to one scope than the limit; the \
-                     rest are dropped (does a copy_metric's where clause hold for its copies?)"
+                    limit,
+                    "metric statements added more metrics to one scope than the limit (16 per \
+                     metric); the rest are dropped (does a copy_metric's where clause hold for its copies?)"
                 );
             }
             let keep = new.len().min(room);

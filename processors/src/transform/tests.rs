@@ -236,7 +236,7 @@ fn a_copy_metric_matching_its_own_copies_stops_at_the_bound() {
         "metric_statements: ['copy_metric() where metric.name == \"m\"']",
         vec![one],
     );
-    assert_eq!(out.len(), 1 + run::MAX_ADDED_METRICS);
+    assert_eq!(out.len(), 1 + run::MAX_ADDED_PER_METRIC);
 }
 
 #[test]
