@@ -166,7 +166,8 @@ pub fn each_metric(
                 tracing::warn!(
                     limit,
                     "metric statements added more metrics to one scope than the limit (16 per \
-                     metric); the rest are dropped (does a copy_metric's where clause hold for its copies?)"
+                     metric); the rest are dropped (does a copy_metric's where clause hold for \
+                     its copies?)"
                 );
             }
             let keep = new.len().min(room);
