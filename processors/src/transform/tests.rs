@@ -114,6 +114,30 @@ fn propagate_refuses_the_batch_naming_the_statement() {
     );
 }
 
+/// Without `error_mode`, otelcol's current default, `ignore`: the failing statement is logged,
+/// the next one runs and the batch goes on.
+#[test]
+fn the_default_error_mode_ignores_a_failing_statement() {
+    let p = golden::create(
+        &TransformProcessorFactory,
+        DIR,
+        "default_mode",
+        Signal::Traces,
+    )
+    .unwrap();
+    let batch = Batch::from_data(Data::Traces(one_span()), Arc::new(RequestMeta::default()));
+    let mut out = vec![];
+    p.process(batch, &mut out).unwrap();
+    let Ok(Data::Traces(t)) = out.remove(0).into_data() else {
+        panic!("traces expected");
+    };
+    let span = &t.resource_spans[0].scope_spans[0].spans[0];
+    assert!(
+        span.attributes.iter().any(|kv| kv.key == "after"),
+        "{span:?}"
+    );
+}
+
 #[test]
 fn a_signal_without_statements_passes_through_still_encoded() {
     let p = golden::create(&TransformProcessorFactory, DIR, "valid", Signal::Metrics).unwrap();
