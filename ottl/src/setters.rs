@@ -17,7 +17,7 @@ use crate::parents::ParentPath;
 use crate::resource_context::{ResourceContext, ResourceContextPath, ResourceItem};
 use crate::statement::{ContextMut, Place};
 use crate::value::Value;
-use ferrotel_core::proto::common::v1::{AnyValue, InstrumentationScope};
+use ferrotel_core::proto::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use ferrotel_core::proto::logs::v1::LogRecord;
 use ferrotel_core::proto::metrics::v1::{
     metric::Data, number_data_point, ExponentialHistogramDataPoint, HistogramDataPoint, Metric,
@@ -145,6 +145,8 @@ pub(crate) fn set_parent(
 
 /// A span borrowed for changing, with its scope and resource.
 pub struct SpanItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub span: &'a mut Span,
     pub scope: &'a mut Option<InstrumentationScope>,
     pub resource: &'a mut Option<Resource>,
@@ -153,6 +155,7 @@ pub struct SpanItemMut<'a> {
 impl SpanItemMut<'_> {
     fn view(&self) -> SpanItem<'_> {
         SpanItem {
+            cache: self.cache,
             span: self.span,
             scope: self.scope.as_ref(),
             resource: self.resource.as_ref(),
@@ -166,6 +169,7 @@ impl SpanItemMut<'_> {
         };
         match path {
             SpanPath::Attributes => Some(Place::Map(&mut self.span.attributes)),
+            SpanPath::Cache => Some(Place::Map(&mut *self.cache)),
             SpanPath::Resource(p) => parents.place(ParentPath::Resource(*p)),
             SpanPath::Scope(p) => parents.place(ParentPath::Scope(*p)),
             _ => None,
@@ -203,7 +207,9 @@ impl SpanItemMut<'_> {
             Flags => set_u32(&mut s.flags, v),
             Resource(p) => set_resource(*p, self.resource, v)?,
             Scope(p) => set_scope(*p, self.scope, v)?,
-            KindString | KindDeprecatedString | Attributes => return Err(cannot_set("the path")),
+            KindString | KindDeprecatedString | Attributes | Cache => {
+                return Err(cannot_set("the path"))
+            }
         }
         Ok(())
     }
@@ -247,6 +253,8 @@ impl ContextMut for SpanContext {
 /// A span event borrowed for changing, with its span (whose events are taken out while its
 /// events are visited), scope and resource.
 pub struct SpanEventItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub event: &'a mut Event,
     pub index: usize,
     pub span: SpanItemMut<'a>,
@@ -257,6 +265,7 @@ impl ContextMut for SpanEventContext {
 
     fn view<'b>(item: &'b SpanEventItemMut<'_>) -> SpanEventItem<'b> {
         SpanEventItem {
+            cache: item.cache,
             event: item.event,
             index: item.index,
             span: item.span.view(),
@@ -266,6 +275,7 @@ impl ContextMut for SpanEventContext {
     fn place<'b>(path: &SpanEventPath, item: &'b mut SpanEventItemMut<'_>) -> Option<Place<'b>> {
         match path {
             SpanEventPath::Attributes => Some(Place::Map(&mut item.event.attributes)),
+            SpanEventPath::Cache => Some(Place::Map(&mut *item.cache)),
             SpanEventPath::Span(p) => item.span.place(p),
             _ => None,
         }
@@ -283,7 +293,7 @@ impl ContextMut for SpanEventContext {
             SpanEventPath::Time => set_nanos(&mut e.time_unix_nano, v, true),
             SpanEventPath::DroppedAttributesCount => set_u32(&mut e.dropped_attributes_count, v),
             SpanEventPath::Span(p) => return item.span.set(p, v),
-            SpanEventPath::Attributes | SpanEventPath::EventIndex => {
+            SpanEventPath::Attributes | SpanEventPath::EventIndex | SpanEventPath::Cache => {
                 return Err(cannot_set("the path"))
             }
         }
@@ -293,6 +303,8 @@ impl ContextMut for SpanEventContext {
 
 /// A resource borrowed for changing, with its group's schema URL.
 pub struct ResourceItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub resource: &'a mut Option<Resource>,
     pub schema_url: &'a mut String,
 }
@@ -302,6 +314,7 @@ impl ContextMut for ResourceContext {
 
     fn view<'b>(item: &'b ResourceItemMut<'_>) -> ResourceItem<'b> {
         ResourceItem {
+            cache: item.cache,
             resource: item.resource.as_ref(),
             schema_url: item.schema_url,
         }
@@ -318,6 +331,7 @@ impl ContextMut for ResourceContext {
                     .get_or_insert_with(Default::default)
                     .attributes,
             )),
+            ResourceContextPath::Cache => Some(Place::Map(&mut *item.cache)),
             _ => None,
         }
     }
@@ -333,12 +347,15 @@ impl ContextMut for ResourceContext {
                 set_string(item.schema_url, v);
                 Ok(())
             }
+            ResourceContextPath::Cache => Err(cannot_set("the path")),
         }
     }
 }
 
 /// A log record borrowed for changing, with its scope and resource.
 pub struct LogItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub log: &'a mut LogRecord,
     pub scope: &'a mut Option<InstrumentationScope>,
     pub resource: &'a mut Option<Resource>,
@@ -349,6 +366,7 @@ impl ContextMut for LogContext {
 
     fn view<'b>(item: &'b LogItemMut<'_>) -> LogItem<'b> {
         LogItem {
+            cache: item.cache,
             log: item.log,
             scope: item.scope.as_ref(),
             resource: item.resource.as_ref(),
@@ -358,6 +376,7 @@ impl ContextMut for LogContext {
     fn place<'b>(path: &LogPath, item: &'b mut LogItemMut<'_>) -> Option<Place<'b>> {
         match path {
             LogPath::Attributes => Some(Place::Map(&mut item.log.attributes)),
+            LogPath::Cache => Some(Place::Map(&mut *item.cache)),
             LogPath::Body | LogPath::BodyIndexed => Some(Place::Value(
                 item.log.body.get_or_insert_with(AnyValue::default),
             )),
@@ -391,7 +410,7 @@ impl ContextMut for LogContext {
             SpanId | SpanIdString => set_id::<8>(&mut l.span_id, v, *path == SpanIdString)?,
             EventName => set_string(&mut l.event_name, v),
             Parent(p) => return set_parent(*p, item.scope, item.resource, v),
-            Body | BodyIndexed | Attributes => return Err(cannot_set("the path")),
+            Body | BodyIndexed | Attributes | Cache => return Err(cannot_set("the path")),
         }
         Ok(())
     }
@@ -399,6 +418,8 @@ impl ContextMut for LogContext {
 
 /// A metric borrowed for changing, with its scope and resource.
 pub struct MetricItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub metric: &'a mut Metric,
     pub scope: &'a mut Option<InstrumentationScope>,
     pub resource: &'a mut Option<Resource>,
@@ -407,6 +428,7 @@ pub struct MetricItemMut<'a> {
 impl MetricItemMut<'_> {
     fn view(&self) -> MetricItem<'_> {
         MetricItem {
+            cache: self.cache,
             metric: self.metric,
             scope: self.scope.as_ref(),
             resource: self.resource.as_ref(),
@@ -416,6 +438,7 @@ impl MetricItemMut<'_> {
     fn place(&mut self, path: &MetricPath) -> Option<Place<'_>> {
         match path {
             MetricPath::Metadata => Some(Place::Map(&mut self.metric.metadata)),
+            MetricPath::Cache => Some(Place::Map(&mut *self.cache)),
             MetricPath::Parent(p) => ParentMut {
                 scope: self.scope,
                 resource: self.resource,
@@ -443,7 +466,9 @@ impl MetricItemMut<'_> {
                 }
             }
             MetricPath::Parent(p) => return set_parent(*p, self.scope, self.resource, v),
-            MetricPath::Type | MetricPath::Metadata => return Err(cannot_set("the path")),
+            MetricPath::Type | MetricPath::Metadata | MetricPath::Cache => {
+                return Err(cannot_set("the path"))
+            }
         }
         Ok(())
     }
@@ -476,6 +501,8 @@ pub enum DataPointMut<'a> {
 /// A data point borrowed for changing, with its metric (whose points are taken out while they
 /// are visited), scope and resource.
 pub struct DataPointItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub point: DataPointMut<'a>,
     pub metric: MetricItemMut<'a>,
 }
@@ -491,6 +518,7 @@ impl ContextMut for DataPointContext {
             DataPointMut::Summary(p) => DataPointRef::Summary(p),
         };
         DataPointItem {
+            cache: item.cache,
             point,
             metric: item.metric.view(),
         }
@@ -505,6 +533,7 @@ impl ContextMut for DataPointContext {
                 DataPointMut::Summary(p) => &mut p.attributes,
             })),
             DataPointPath::Metric(p) => item.metric.place(p),
+            DataPointPath::Cache => Some(Place::Map(&mut *item.cache)),
             _ => None,
         }
     }

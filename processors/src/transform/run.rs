@@ -1,11 +1,13 @@
 //! Running compiled groups over a request: each group visits every item of its context, with
 //! the item's scope and resource borrowed alongside (span events and data points are taken out
-//! of their span or metric while visited, and put back).
+//! of their span or metric while visited, and put back). Each item gets an empty `cache`, the
+//! map statements may use for intermediate values, kept across the group's statements.
 
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
 };
+use ferrotel_core::proto::common::v1::KeyValue;
 use ferrotel_core::proto::metrics::v1::{metric::Data, Metric};
 use ferrotel_ottl::{
     DataPointContext, DataPointItemMut, DataPointMut, EvalError, LogContext, LogItemMut,
@@ -38,10 +40,12 @@ pub enum LogGroup {
 
 impl TraceGroup {
     pub fn run(&self, req: &mut ExportTraceServiceRequest) -> Result<(), EvalError> {
+        let mut cache = Vec::new();
         for rs in &mut req.resource_spans {
             let resource = &mut rs.resource;
             if let TraceGroup::Resource(st) = self {
                 st.execute(&mut ResourceItemMut {
+                    cache: fresh(&mut cache),
                     resource,
                     schema_url: &mut rs.schema_url,
                 })?;
@@ -51,6 +55,7 @@ impl TraceGroup {
                 let scope = &mut ss.scope;
                 match self {
                     TraceGroup::Scope(st) => st.execute(&mut ScopeItemMut {
+                        cache: fresh(&mut cache),
                         scope,
                         schema_url: &mut ss.schema_url,
                         resource,
@@ -58,6 +63,7 @@ impl TraceGroup {
                     TraceGroup::Span(st) => {
                         for span in &mut ss.spans {
                             st.execute(&mut SpanItemMut {
+                                cache: fresh(&mut cache),
                                 span,
                                 scope,
                                 resource,
@@ -73,9 +79,11 @@ impl TraceGroup {
                                     .enumerate()
                                     .try_for_each(|(index, event)| {
                                         st.execute(&mut SpanEventItemMut {
+                                            cache: fresh(&mut cache),
                                             event,
                                             index,
                                             span: SpanItemMut {
+                                                cache: &mut Vec::new(),
                                                 span,
                                                 scope,
                                                 resource,
@@ -96,10 +104,12 @@ impl TraceGroup {
 
 impl MetricGroup {
     pub fn run(&self, req: &mut ExportMetricsServiceRequest) -> Result<(), EvalError> {
+        let mut cache = Vec::new();
         for rm in &mut req.resource_metrics {
             let resource = &mut rm.resource;
             if let MetricGroup::Resource(st) = self {
                 st.execute(&mut ResourceItemMut {
+                    cache: fresh(&mut cache),
                     resource,
                     schema_url: &mut rm.schema_url,
                 })?;
@@ -109,6 +119,7 @@ impl MetricGroup {
                 let scope = &mut sm.scope;
                 match self {
                     MetricGroup::Scope(st) => st.execute(&mut ScopeItemMut {
+                        cache: fresh(&mut cache),
                         scope,
                         schema_url: &mut sm.schema_url,
                         resource,
@@ -116,6 +127,7 @@ impl MetricGroup {
                     MetricGroup::Metric(st) => {
                         for metric in &mut sm.metrics {
                             st.execute(&mut MetricItemMut {
+                                cache: fresh(&mut cache),
                                 metric,
                                 scope,
                                 resource,
@@ -123,14 +135,20 @@ impl MetricGroup {
                         }
                     }
                     MetricGroup::DataPoint(st) => {
+                        let mut metric_cache = Vec::new();
                         for metric in &mut sm.metrics {
                             let mut item = MetricItemMut {
+                                cache: &mut metric_cache,
                                 metric,
                                 scope,
                                 resource,
                             };
                             each_point(&mut item, |point, metric| {
-                                st.execute(&mut DataPointItemMut { point, metric })
+                                st.execute(&mut DataPointItemMut {
+                                    cache: fresh(&mut cache),
+                                    point,
+                                    metric,
+                                })
                             })?;
                         }
                     }
@@ -140,6 +158,12 @@ impl MetricGroup {
         }
         Ok(())
     }
+}
+
+/// The cache (otelcol's `cache` path) an item starts with: empty, its allocation reused.
+fn fresh(cache: &mut Vec<KeyValue>) -> &mut Vec<KeyValue> {
+    cache.clear();
+    cache
 }
 
 /// Calls `f` on every data point of `item`'s metric. The points are taken out of the metric
@@ -159,6 +183,7 @@ pub fn each_point(
                 f(
                     DataPointMut::$ref(p),
                     MetricItemMut {
+                        cache: &mut *item.cache,
                         metric: item.metric,
                         scope: item.scope,
                         resource: item.resource,
@@ -201,10 +226,12 @@ fn kind(m: &Metric) -> Option<Kind> {
 
 impl LogGroup {
     pub fn run(&self, req: &mut ExportLogsServiceRequest) -> Result<(), EvalError> {
+        let mut cache = Vec::new();
         for rl in &mut req.resource_logs {
             let resource = &mut rl.resource;
             if let LogGroup::Resource(st) = self {
                 st.execute(&mut ResourceItemMut {
+                    cache: fresh(&mut cache),
                     resource,
                     schema_url: &mut rl.schema_url,
                 })?;
@@ -214,6 +241,7 @@ impl LogGroup {
                 let scope = &mut sl.scope;
                 match self {
                     LogGroup::Scope(st) => st.execute(&mut ScopeItemMut {
+                        cache: fresh(&mut cache),
                         scope,
                         schema_url: &mut sl.schema_url,
                         resource,
@@ -221,6 +249,7 @@ impl LogGroup {
                     LogGroup::Log(st) => {
                         for log in &mut sl.log_records {
                             st.execute(&mut LogItemMut {
+                                cache: fresh(&mut cache),
                                 log,
                                 scope,
                                 resource,

@@ -9,7 +9,7 @@ const DIR: &str = "transform";
 
 #[test]
 fn golden_cases_from_the_demo_and_otelcols_examples() {
-    assert_eq!(golden::run(DIR, &TransformProcessorFactory), 3);
+    assert_eq!(golden::run(DIR, &TransformProcessorFactory), 4);
 }
 
 fn refused(case: &str) -> ConfigErrors {
