@@ -72,6 +72,7 @@ fn bench_statements(c: &mut Criterion, name: &str, texts: &[&str]) {
     let spans = spans();
     let mut scope = None;
     let mut resource = Some(Resource::default());
+    let mut cache = Vec::new();
     let mut g = c.benchmark_group("ottl");
     g.throughput(Throughput::Elements(SPANS as u64));
     // Each iteration gets fresh spans (copied outside the measurement), so a `set` adds its
@@ -81,7 +82,9 @@ fn bench_statements(c: &mut Criterion, name: &str, texts: &[&str]) {
             || spans.clone(),
             |spans| {
                 for span in spans.iter_mut() {
+                    cache.clear();
                     let item = &mut SpanItemMut {
+                        cache: &mut cache,
                         span,
                         scope: &mut scope,
                         resource: &mut resource,

@@ -99,6 +99,7 @@ mod tests {
             ..Default::default()
         };
         let item = |span| SpanItem {
+            cache: &[],
             span,
             scope: None,
             resource: None,
@@ -127,6 +128,7 @@ mod tests {
             ..Default::default()
         };
         let item = MetricItem {
+            cache: &[],
             metric: &m,
             scope: None,
             resource: None,

@@ -16,6 +16,8 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, Copy)]
 pub struct SpanItem<'a> {
     pub span: &'a Span,
+    /// The statements' temporary map (otelcol's `cache`), empty for conditions.
+    pub cache: &'a [KeyValue],
     pub scope: Option<&'a InstrumentationScope>,
     pub resource: Option<&'a Resource>,
 }
@@ -24,6 +26,8 @@ pub struct SpanItem<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct SpanEventItem<'a> {
     pub event: &'a Event,
+    /// The statements' temporary map (otelcol's `cache`), empty for conditions.
+    pub cache: &'a [KeyValue],
     pub index: usize,
     pub span: SpanItem<'a>,
 }
@@ -73,11 +77,15 @@ pub enum SpanPath {
     Flags,
     Resource(ResourcePath),
     Scope(ScopePath),
+    /// `cache`: the statements' temporary map.
+    Cache,
 }
 
 /// Paths of a span event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpanEventPath {
+    /// `cache`: the statements' temporary map.
+    Cache,
     Name,
     TimeUnixNano,
     Time,
@@ -166,6 +174,7 @@ fn span_path(fields: &[ast::Field]) -> Option<SpanPath> {
         ("dropped_events_count", None, None) => DroppedEventsCount,
         ("dropped_links_count", None, None) => DroppedLinksCount,
         ("flags", None, None) => Flags,
+        ("cache", None, None) => Cache,
         _ => return None,
     })
 }
@@ -358,6 +367,7 @@ fn get_span<'a>(path: &'a SpanPath, item: SpanItem<'a>) -> Value<'a> {
         DroppedEventsCount => Value::Int(i64::from(s.dropped_events_count)),
         DroppedLinksCount => Value::Int(i64::from(s.dropped_links_count)),
         Flags => Value::Int(i64::from(s.flags)),
+        Cache => attrs(item.cache),
         Resource(p) => get_resource(*p, item.resource),
         Scope(p) => get_scope(*p, item.scope),
     }
@@ -381,6 +391,7 @@ impl Context for SpanEventContext {
             ("attributes", None, None) => Some(SpanEventPath::Attributes),
             ("dropped_attributes_count", None, None) => Some(SpanEventPath::DroppedAttributesCount),
             ("event_index", None, None) => Some(SpanEventPath::EventIndex),
+            ("cache", None, None) => Some(SpanEventPath::Cache),
             _ => None,
         };
         if let Some(p) = own {
@@ -408,6 +419,7 @@ impl Context for SpanEventContext {
                 Value::Int(i64::from(e.dropped_attributes_count))
             }
             SpanEventPath::EventIndex => Value::Int(item.index as i64),
+            SpanEventPath::Cache => attrs(item.cache),
             SpanEventPath::Span(p) => get_span(p, item.span),
         })
     }

@@ -31,7 +31,7 @@
 //!
 //! let c = Condition::<SpanContext>::new(r#"name == "GET /" and kind == SPAN_KIND_SERVER"#).unwrap();
 //! let span = Span { name: "GET /".into(), kind: 2, ..Default::default() };
-//! assert!(c.eval(SpanItem { span: &span, scope: None, resource: None }).unwrap());
+//! assert!(c.eval(SpanItem { cache: &[], span: &span, scope: None, resource: None }).unwrap());
 //! ```
 
 // Tests may unwrap: a panic is how they fail.

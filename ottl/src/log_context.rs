@@ -32,6 +32,8 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, Copy)]
 pub struct LogItem<'a> {
     pub log: &'a LogRecord,
+    /// The statements' temporary map (otelcol's `cache`), empty for conditions.
+    pub cache: &'a [KeyValue],
     pub scope: Option<&'a InstrumentationScope>,
     pub resource: Option<&'a Resource>,
 }
@@ -39,6 +41,8 @@ pub struct LogItem<'a> {
 /// Paths of a log record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogPath {
+    /// `cache`: the statements' temporary map.
+    Cache,
     TimeUnixNano,
     ObservedTimeUnixNano,
     Time,
@@ -64,6 +68,7 @@ pub enum LogPath {
 fn own_path(fields: &[ast::Field]) -> Option<LogPath> {
     use LogPath::*;
     Some(match names(fields) {
+        ("cache", None, None) => Cache,
         ("time_unix_nano", None, None) => TimeUnixNano,
         ("observed_time_unix_nano", None, None) => ObservedTimeUnixNano,
         ("time", None, None) => Time,
@@ -180,6 +185,7 @@ fn get_log<'a>(path: &'a LogPath, item: LogItem<'a>) -> Result<Value<'a>, EvalEr
     use LogPath::*;
     let l = item.log;
     Ok(match path {
+        Cache => Value::Map(Cow::Borrowed(item.cache)),
         TimeUnixNano => Value::Int(l.time_unix_nano as i64),
         ObservedTimeUnixNano => Value::Int(l.observed_time_unix_nano as i64),
         Time => Value::Time(l.time_unix_nano as i64),

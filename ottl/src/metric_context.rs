@@ -40,6 +40,8 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, Copy)]
 pub struct MetricItem<'a> {
     pub metric: &'a Metric,
+    /// The statements' temporary map (otelcol's `cache`), empty for conditions.
+    pub cache: &'a [KeyValue],
     pub scope: Option<&'a InstrumentationScope>,
     pub resource: Option<&'a Resource>,
 }
@@ -57,6 +59,8 @@ pub enum DataPointRef<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct DataPointItem<'a> {
     pub point: DataPointRef<'a>,
+    /// The statements' temporary map (otelcol's `cache`), empty for conditions.
+    pub cache: &'a [KeyValue],
     pub metric: MetricItem<'a>,
 }
 
@@ -71,11 +75,15 @@ pub enum MetricPath {
     IsMonotonic,
     Metadata,
     Parent(ParentPath),
+    /// `cache`: the statements' temporary map.
+    Cache,
 }
 
 /// Paths of a data point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataPointPath {
+    /// `cache`: the statements' temporary map.
+    Cache,
     Attributes,
     StartTimeUnixNano,
     TimeUnixNano,
@@ -120,6 +128,9 @@ fn metric_own_path(fields: &[ast::Field]) -> Option<MetricPath> {
 }
 
 fn metric_path(fields: &[ast::Field]) -> Option<MetricPath> {
+    if names(fields) == ("cache", None, None) {
+        return Some(MetricPath::Cache);
+    }
     metric_own_path(fields).or_else(|| parent_path(fields).map(MetricPath::Parent))
 }
 
@@ -134,6 +145,7 @@ fn sign(name: &str) -> Option<Sign> {
 fn point_own_path(fields: &[ast::Field]) -> Option<DataPointPath> {
     use DataPointPath::*;
     Some(match names(fields) {
+        ("cache", None, None) => Cache,
         ("attributes", None, None) => Attributes,
         ("start_time_unix_nano", None, None) => StartTimeUnixNano,
         ("time_unix_nano", None, None) => TimeUnixNano,
@@ -267,6 +279,7 @@ pub fn metric_type(m: &Metric) -> i64 {
 fn get_metric(path: MetricPath, item: MetricItem<'_>) -> Value<'_> {
     let m = item.metric;
     match path {
+        MetricPath::Cache => Value::Map(Cow::Borrowed(item.cache)),
         MetricPath::Name => Value::Str(Cow::Borrowed(&m.name)),
         MetricPath::Description => Value::Str(Cow::Borrowed(&m.description)),
         MetricPath::Unit => Value::Str(Cow::Borrowed(&m.unit)),
@@ -427,6 +440,7 @@ fn get_point(path: DataPointPath, item: DataPointItem<'_>) -> Value<'_> {
     use DataPointPath::*;
     let (attributes, start, time, flags) = common(item.point);
     match path {
+        Cache => Value::Map(Cow::Borrowed(item.cache)),
         Attributes => attrs(attributes),
         StartTimeUnixNano => Value::Int(start as i64),
         TimeUnixNano => Value::Int(time as i64),

@@ -24,7 +24,7 @@
 //!     attributes: vec![KeyValue { key: "env".into(), value, ..Default::default() }],
 //!     ..Default::default()
 //! };
-//! assert!(c.eval(ResourceItem { resource: Some(&resource), schema_url: "" }).unwrap());
+//! assert!(c.eval(ResourceItem { cache: &[], resource: Some(&resource), schema_url: "" }).unwrap());
 //! ```
 
 use crate::ast::{self, Key};
@@ -34,6 +34,7 @@ use crate::contexts::{
 };
 use crate::error::EvalError;
 use crate::value::Value;
+use ferrotel_core::proto::common::v1::KeyValue;
 use ferrotel_core::proto::resource::v1::Resource;
 use std::borrow::Cow;
 
@@ -42,6 +43,8 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, Copy)]
 pub struct ResourceItem<'a> {
     pub resource: Option<&'a Resource>,
+    /// The statements' temporary map (otelcol's `cache`), empty for conditions.
+    pub cache: &'a [KeyValue],
     pub schema_url: &'a str,
 }
 
@@ -50,6 +53,8 @@ pub struct ResourceItem<'a> {
 pub enum ResourceContextPath {
     Resource(ResourcePath),
     SchemaUrl,
+    /// `cache`: the statements' temporary map.
+    Cache,
 }
 
 /// The `resource` context.
@@ -65,6 +70,7 @@ impl Context for ResourceContext {
         let fields = strip_context(&path.fields, "resource");
         let p = match names(fields) {
             ("schema_url", None, None) => ResourceContextPath::SchemaUrl,
+            ("cache", None, None) => ResourceContextPath::Cache,
             _ => ResourceContextPath::Resource(
                 resource_path(fields).ok_or_else(|| invalid(path, Self::NAME))?,
             ),
@@ -79,6 +85,7 @@ impl Context for ResourceContext {
         Ok(match path {
             ResourceContextPath::Resource(p) => get_resource(*p, item.resource),
             ResourceContextPath::SchemaUrl => Value::Str(Cow::Borrowed(item.schema_url)),
+            ResourceContextPath::Cache => Value::Map(Cow::Borrowed(item.cache)),
         })
     }
 
@@ -135,6 +142,7 @@ mod tests {
     fn reads_attributes_dropped_count_and_schema_url_with_or_without_the_prefix() {
         let r = resource();
         let item = ResourceItem {
+            cache: &[],
             resource: Some(&r),
             schema_url: "https://opentelemetry.io/schemas/1.21.0",
         };
@@ -161,6 +169,7 @@ mod tests {
     #[test]
     fn an_absent_resource_has_no_attributes() {
         let item = ResourceItem {
+            cache: &[],
             resource: None,
             schema_url: "",
         };

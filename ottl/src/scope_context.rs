@@ -22,7 +22,7 @@ use crate::parents::{get_parent, parent_path, ParentPath};
 use crate::setters::{set_parent, set_scope, ParentMut};
 use crate::statement::{ContextMut, Place};
 use crate::value::Value;
-use ferrotel_core::proto::common::v1::InstrumentationScope;
+use ferrotel_core::proto::common::v1::{InstrumentationScope, KeyValue};
 use ferrotel_core::proto::resource::v1::Resource;
 use std::borrow::Cow;
 
@@ -30,12 +30,16 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, Copy)]
 pub struct ScopeItem<'a> {
     pub scope: Option<&'a InstrumentationScope>,
+    /// The statements' temporary map (otelcol's `cache`), empty for conditions.
+    pub cache: &'a [KeyValue],
     pub schema_url: &'a str,
     pub resource: Option<&'a Resource>,
 }
 
 /// A scope borrowed for changing.
 pub struct ScopeItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub scope: &'a mut Option<InstrumentationScope>,
     pub schema_url: &'a mut String,
     pub resource: &'a mut Option<Resource>,
@@ -46,6 +50,8 @@ pub struct ScopeItemMut<'a> {
 pub enum ScopeContextPath {
     Scope(ScopePath),
     SchemaUrl,
+    /// `cache`: the statements' temporary map.
+    Cache,
     Resource(ParentPath),
 }
 
@@ -65,6 +71,7 @@ impl Context for ScopeContext {
         }
         let p = match names(fields) {
             ("schema_url", None, None) => ScopeContextPath::SchemaUrl,
+            ("cache", None, None) => ScopeContextPath::Cache,
             ("resource", Some(_), _) => ScopeContextPath::Resource(
                 parent_path(fields).ok_or_else(|| invalid(path, Self::NAME))?,
             ),
@@ -79,6 +86,7 @@ impl Context for ScopeContext {
         Ok(match path {
             ScopeContextPath::Scope(p) => get_scope(*p, item.scope),
             ScopeContextPath::SchemaUrl => Value::Str(Cow::Borrowed(item.schema_url)),
+            ScopeContextPath::Cache => Value::Map(Cow::Borrowed(item.cache)),
             ScopeContextPath::Resource(p) => get_parent(*p, item.scope, item.resource),
         })
     }
@@ -93,6 +101,7 @@ impl ContextMut for ScopeContext {
 
     fn view<'b>(item: &'b ScopeItemMut<'_>) -> ScopeItem<'b> {
         ScopeItem {
+            cache: item.cache,
             scope: item.scope.as_ref(),
             schema_url: item.schema_url,
             resource: item.resource.as_ref(),
@@ -100,6 +109,9 @@ impl ContextMut for ScopeContext {
     }
 
     fn place<'b>(path: &ScopeContextPath, item: &'b mut ScopeItemMut<'_>) -> Option<Place<'b>> {
+        if *path == ScopeContextPath::Cache {
+            return Some(Place::Map(&mut *item.cache));
+        }
         let parents = ParentMut {
             scope: item.scope,
             resource: item.resource,
@@ -130,6 +142,7 @@ impl ContextMut for ScopeContext {
                 Ok(())
             }
             ScopeContextPath::Resource(p) => set_parent(*p, item.scope, item.resource, value),
+            ScopeContextPath::Cache => Err(EvalError::new("the path cannot be set")),
         }
     }
 }
@@ -185,6 +198,7 @@ mod tests {
     fn scope_paths_with_and_without_prefix() {
         let s = scope();
         let item = ScopeItem {
+            cache: &[],
             scope: Some(&s),
             schema_url: "",
             resource: None,
@@ -210,6 +224,7 @@ mod tests {
     fn profile_paths_are_limited_to_parents() {
         let s = scope();
         let item = ScopeItem {
+            cache: &[],
             scope: Some(&s),
             schema_url: "",
             resource: None,

@@ -236,6 +236,7 @@ mod tests {
         };
         let (mut scope, mut resource) = (None, None);
         st.execute(&mut SpanItemMut {
+            cache: &mut Vec::new(),
             span: &mut span,
             scope: &mut scope,
             resource: &mut resource,

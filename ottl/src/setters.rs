@@ -18,7 +18,7 @@ use crate::parents::ParentPath;
 use crate::resource_context::{ResourceContext, ResourceContextPath, ResourceItem};
 use crate::statement::{ContextMut, Place};
 use crate::value::Value;
-use ferrotel_core::proto::common::v1::{AnyValue, InstrumentationScope};
+use ferrotel_core::proto::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use ferrotel_core::proto::logs::v1::LogRecord;
 use ferrotel_core::proto::metrics::v1::{
     metric::Data, number_data_point, ExponentialHistogramDataPoint, HistogramDataPoint, Metric,
@@ -146,6 +146,8 @@ pub(crate) fn set_parent(
 
 /// A span borrowed for changing, with its scope and resource.
 pub struct SpanItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub span: &'a mut Span,
     pub scope: &'a mut Option<InstrumentationScope>,
     pub resource: &'a mut Option<Resource>,
@@ -154,6 +156,7 @@ pub struct SpanItemMut<'a> {
 impl SpanItemMut<'_> {
     fn view(&self) -> SpanItem<'_> {
         SpanItem {
+            cache: self.cache,
             span: self.span,
             scope: self.scope.as_ref(),
             resource: self.resource.as_ref(),
@@ -167,6 +170,7 @@ impl SpanItemMut<'_> {
         };
         match path {
             SpanPath::Attributes => Some(Place::Map(&mut self.span.attributes)),
+            SpanPath::Cache => Some(Place::Map(&mut *self.cache)),
             SpanPath::Resource(p) => parents.place(ParentPath::Resource(*p)),
             SpanPath::Scope(p) => parents.place(ParentPath::Scope(*p)),
             _ => None,
@@ -204,7 +208,9 @@ impl SpanItemMut<'_> {
             Flags => set_u32(&mut s.flags, v),
             Resource(p) => set_resource(*p, self.resource, v)?,
             Scope(p) => set_scope(*p, self.scope, v)?,
-            KindString | KindDeprecatedString | Attributes => return Err(cannot_set("the path")),
+            KindString | KindDeprecatedString | Attributes | Cache => {
+                return Err(cannot_set("the path"))
+            }
         }
         Ok(())
     }
@@ -248,6 +254,8 @@ impl ContextMut for SpanContext {
 /// A span event borrowed for changing, with its span (whose events are taken out while its
 /// events are visited), scope and resource.
 pub struct SpanEventItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub event: &'a mut Event,
     pub index: usize,
     pub span: SpanItemMut<'a>,
@@ -258,6 +266,7 @@ impl ContextMut for SpanEventContext {
 
     fn view<'b>(item: &'b SpanEventItemMut<'_>) -> SpanEventItem<'b> {
         SpanEventItem {
+            cache: item.cache,
             event: item.event,
             index: item.index,
             span: item.span.view(),
@@ -267,6 +276,7 @@ impl ContextMut for SpanEventContext {
     fn place<'b>(path: &SpanEventPath, item: &'b mut SpanEventItemMut<'_>) -> Option<Place<'b>> {
         match path {
             SpanEventPath::Attributes => Some(Place::Map(&mut item.event.attributes)),
+            SpanEventPath::Cache => Some(Place::Map(&mut *item.cache)),
             SpanEventPath::Span(p) => item.span.place(p),
             _ => None,
         }
@@ -284,7 +294,7 @@ impl ContextMut for SpanEventContext {
             SpanEventPath::Time => set_nanos(&mut e.time_unix_nano, v, true),
             SpanEventPath::DroppedAttributesCount => set_u32(&mut e.dropped_attributes_count, v),
             SpanEventPath::Span(p) => return item.span.set(p, v),
-            SpanEventPath::Attributes | SpanEventPath::EventIndex => {
+            SpanEventPath::Attributes | SpanEventPath::EventIndex | SpanEventPath::Cache => {
                 return Err(cannot_set("the path"))
             }
         }
@@ -294,6 +304,8 @@ impl ContextMut for SpanEventContext {
 
 /// A resource borrowed for changing, with its group's schema URL.
 pub struct ResourceItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub resource: &'a mut Option<Resource>,
     pub schema_url: &'a mut String,
 }
@@ -303,6 +315,7 @@ impl ContextMut for ResourceContext {
 
     fn view<'b>(item: &'b ResourceItemMut<'_>) -> ResourceItem<'b> {
         ResourceItem {
+            cache: item.cache,
             resource: item.resource.as_ref(),
             schema_url: item.schema_url,
         }
@@ -319,6 +332,7 @@ impl ContextMut for ResourceContext {
                     .get_or_insert_with(Default::default)
                     .attributes,
             )),
+            ResourceContextPath::Cache => Some(Place::Map(&mut *item.cache)),
             _ => None,
         }
     }
@@ -334,12 +348,15 @@ impl ContextMut for ResourceContext {
                 set_string(item.schema_url, v);
                 Ok(())
             }
+            ResourceContextPath::Cache => Err(cannot_set("the path")),
         }
     }
 }
 
 /// A log record borrowed for changing, with its scope and resource.
 pub struct LogItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub log: &'a mut LogRecord,
     pub scope: &'a mut Option<InstrumentationScope>,
     pub resource: &'a mut Option<Resource>,
@@ -350,6 +367,7 @@ impl ContextMut for LogContext {
 
     fn view<'b>(item: &'b LogItemMut<'_>) -> LogItem<'b> {
         LogItem {
+            cache: item.cache,
             log: item.log,
             scope: item.scope.as_ref(),
             resource: item.resource.as_ref(),
@@ -359,6 +377,7 @@ impl ContextMut for LogContext {
     fn place<'b>(path: &LogPath, item: &'b mut LogItemMut<'_>) -> Option<Place<'b>> {
         match path {
             LogPath::Attributes => Some(Place::Map(&mut item.log.attributes)),
+            LogPath::Cache => Some(Place::Map(&mut *item.cache)),
             LogPath::Body | LogPath::BodyIndexed => Some(Place::Value(
                 item.log.body.get_or_insert_with(AnyValue::default),
             )),
@@ -392,7 +411,7 @@ impl ContextMut for LogContext {
             SpanId | SpanIdString => set_id::<8>(&mut l.span_id, v, *path == SpanIdString)?,
             EventName => set_string(&mut l.event_name, v),
             Parent(p) => return set_parent(*p, item.scope, item.resource, v),
-            Body | BodyIndexed | Attributes => return Err(cannot_set("the path")),
+            Body | BodyIndexed | Attributes | Cache => return Err(cannot_set("the path")),
         }
         Ok(())
     }
@@ -401,6 +420,8 @@ impl ContextMut for LogContext {
 /// A metric borrowed for changing, with its scope and resource, and where editors put the
 /// metrics they add (appended to the scope's metrics by the runner, after this one).
 pub struct MetricItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub metric: &'a mut Metric,
     pub scope: &'a mut Option<InstrumentationScope>,
     pub resource: &'a mut Option<Resource>,
@@ -410,6 +431,7 @@ pub struct MetricItemMut<'a> {
 impl MetricItemMut<'_> {
     fn view(&self) -> MetricItem<'_> {
         MetricItem {
+            cache: self.cache,
             metric: self.metric,
             scope: self.scope.as_ref(),
             resource: self.resource.as_ref(),
@@ -419,6 +441,7 @@ impl MetricItemMut<'_> {
     fn place(&mut self, path: &MetricPath) -> Option<Place<'_>> {
         match path {
             MetricPath::Metadata => Some(Place::Map(&mut self.metric.metadata)),
+            MetricPath::Cache => Some(Place::Map(&mut *self.cache)),
             MetricPath::Parent(p) => ParentMut {
                 scope: self.scope,
                 resource: self.resource,
@@ -446,7 +469,9 @@ impl MetricItemMut<'_> {
                 }
             }
             MetricPath::Parent(p) => return set_parent(*p, self.scope, self.resource, v),
-            MetricPath::Type | MetricPath::Metadata => return Err(cannot_set("the path")),
+            MetricPath::Type | MetricPath::Metadata | MetricPath::Cache => {
+                return Err(cannot_set("the path"))
+            }
         }
         Ok(())
     }
@@ -483,6 +508,8 @@ pub enum DataPointMut<'a> {
 /// A data point borrowed for changing, with its metric (whose points are taken out while they
 /// are visited), scope and resource.
 pub struct DataPointItemMut<'a> {
+    /// The statements' temporary map (otelcol's `cache`), one per item.
+    pub cache: &'a mut Vec<KeyValue>,
     pub point: DataPointMut<'a>,
     pub metric: MetricItemMut<'a>,
 }
@@ -498,6 +525,7 @@ impl ContextMut for DataPointContext {
             DataPointMut::Summary(p) => DataPointRef::Summary(p),
         };
         DataPointItem {
+            cache: item.cache,
             point,
             metric: item.metric.view(),
         }
@@ -512,6 +540,7 @@ impl ContextMut for DataPointContext {
                 DataPointMut::Summary(p) => &mut p.attributes,
             })),
             DataPointPath::Metric(p) => item.metric.place(p),
+            DataPointPath::Cache => Some(Place::Map(&mut *item.cache)),
             _ => None,
         }
     }

@@ -17,7 +17,7 @@
 //! .unwrap();
 //! let mut span = Span { name: "GET /".into(), ..Default::default() };
 //! let (mut scope, mut resource) = (None, None);
-//! s.execute(&mut SpanItemMut { span: &mut span, scope: &mut scope, resource: &mut resource })
+//! s.execute(&mut SpanItemMut { cache: &mut Vec::new(), span: &mut span, scope: &mut scope, resource: &mut resource })
 //!     .unwrap();
 //! assert_eq!(span.attributes[0].key, "http.route");
 //! ```

@@ -41,6 +41,7 @@ fn common_conditions_do_not_allocate() {
     )
     .expect("conditions compile");
     let item = SpanItem {
+        cache: &[],
         span: &span,
         scope: None,
         resource: None,
@@ -104,16 +105,19 @@ fn log_metric_and_datapoint_conditions_do_not_allocate() {
     )
     .unwrap();
     let log_item = LogItem {
+        cache: &[],
         log: &log,
         scope: None,
         resource: None,
     };
     let metric_item = MetricItem {
+        cache: &[],
         metric: &metric,
         scope: None,
         resource: None,
     };
     let point_item = DataPointItem {
+        cache: &[],
         point: DataPointRef::Number(&point),
         metric: metric_item,
     };

@@ -67,6 +67,7 @@ fn eval(src: &str) -> Result<bool, String> {
     let span = span();
     let c = Condition::<SpanContext>::new(src).map_err(|e| e.to_string())?;
     let item = SpanItem {
+        cache: &[],
         span: &span,
         scope: None,
         resource: None,
@@ -755,6 +756,7 @@ fn no_converter_panics_on_odd_arguments() {
     ];
     let span = span();
     let item = SpanItem {
+        cache: &[],
         span: &span,
         scope: None,
         resource: None,
@@ -859,6 +861,7 @@ fn replace_editors_hash_with_converters() {
     )
     .unwrap_or_else(|e| panic!("{e:?}"));
     st.execute(&mut SpanItemMut {
+        cache: &mut Vec::new(),
         span: &mut span,
         scope: &mut None,
         resource: &mut None,

@@ -98,6 +98,7 @@ fn fixture() -> Fixture {
 
 fn item(f: &Fixture) -> SpanItem<'_> {
     SpanItem {
+        cache: &[],
         span: &f.span,
         scope: Some(&f.scope),
         resource: Some(&f.resource),
@@ -308,6 +309,7 @@ fn times_and_durations() {
 fn spanevent_context() {
     let f = fixture();
     let it = SpanEventItem {
+        cache: &[],
         event: &f.span.events[0],
         index: 0,
         span: item(&f),

@@ -123,6 +123,7 @@ fn random_token_soup_never_panics() {
         let _ = Condition::<SpanContext>::new(&src);
         let log = LogRecord::default();
         let log_item = LogItem {
+            cache: &[],
             log: &log,
             scope: None,
             resource: None,
@@ -130,6 +131,7 @@ fn random_token_soup_never_panics() {
         compile_and_eval!(LogContext, &src, log_item);
         let metric = Metric::default();
         let metric_item = MetricItem {
+            cache: &[],
             metric: &metric,
             scope: None,
             resource: None,
@@ -137,6 +139,7 @@ fn random_token_soup_never_panics() {
         compile_and_eval!(MetricContext, &src, metric_item);
         let point = ExponentialHistogramDataPoint::default();
         let point_item = DataPointItem {
+            cache: &[],
             point: DataPointRef::ExponentialHistogram(&point),
             metric: metric_item,
         };

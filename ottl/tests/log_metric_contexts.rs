@@ -87,6 +87,7 @@ fn log_record(body: AnyValue) -> LogRecord {
 fn log_eval(src: &str, body: AnyValue) -> Result<bool, String> {
     let (log, sc, res) = (log_record(body), scope(), resource());
     let item = LogItem {
+        cache: &[],
         log: &log,
         scope: Some(&sc),
         resource: Some(&res),
@@ -259,6 +260,7 @@ fn sum_metric() -> Metric {
 fn metric_eval(src: &str, m: &Metric) -> Result<bool, String> {
     let (sc, res) = (scope(), resource());
     let item = MetricItem {
+        cache: &[],
         metric: m,
         scope: Some(&sc),
         resource: Some(&res),
@@ -353,8 +355,10 @@ fn metric_enums() {
 fn point_eval(src: &str, point: DataPointRef<'_>) -> Result<bool, String> {
     let (m, sc, res) = (sum_metric(), scope(), resource());
     let item = DataPointItem {
+        cache: &[],
         point,
         metric: MetricItem {
+            cache: &[],
             metric: &m,
             scope: Some(&sc),
             resource: Some(&res),
@@ -483,6 +487,7 @@ fn summary_point_paths() {
 fn conditions_api_ors_the_new_contexts() {
     let log = log_record(map_body());
     let item = LogItem {
+        cache: &[],
         log: &log,
         scope: None,
         resource: None,
@@ -509,6 +514,7 @@ fn conditions_api_ors_the_new_contexts() {
         ..Default::default()
     };
     let item = LogItem {
+        cache: &[],
         log: &plain,
         scope: None,
         resource: None,

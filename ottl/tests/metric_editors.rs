@@ -107,6 +107,7 @@ fn run(statements: &[&str], metrics: &mut Vec<Metric>) -> Result<(), String> {
     let mut at = 0;
     while at < metrics.len() {
         let r = st.execute(&mut MetricItemMut {
+            cache: &mut Vec::new(),
             metric: &mut metrics[at],
             scope: &mut scope,
             resource: &mut resource,
@@ -513,12 +514,14 @@ fn run_points(statement: &str, m: &mut Metric) -> Vec<Metric> {
     let mut points = std::mem::take(&mut s.data_points);
     for p in &mut points {
         let metric = MetricItemMut {
+            cache: &mut Vec::new(),
             metric: m,
             scope: &mut scope,
             resource: &mut resource,
             added: &mut added,
         };
         st.execute(&mut DataPointItemMut {
+            cache: &mut Vec::new(),
             point: DataPointMut::Summary(p),
             metric,
         })
@@ -692,12 +695,14 @@ fn merged(
     };
     let (mut scope, mut resource, mut added) = (None, None, NewMetrics::default());
     let metric = MetricItemMut {
+        cache: &mut Vec::new(),
         metric: &mut m,
         scope: &mut scope,
         resource: &mut resource,
         added: &mut added,
     };
     st.execute(&mut DataPointItemMut {
+        cache: &mut Vec::new(),
         point: DataPointMut::Histogram(&mut p),
         metric,
     })

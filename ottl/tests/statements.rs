@@ -100,6 +100,7 @@ fn span_data() -> SpanData {
 
 fn execute(st: &Statements<SpanContext>, d: &mut SpanData) -> Result<(), ferrotel_ottl::EvalError> {
     st.execute(&mut SpanItemMut {
+        cache: &mut Vec::new(),
         span: &mut d.span,
         scope: &mut d.scope,
         resource: &mut d.resource,
@@ -225,6 +226,7 @@ fn group_conditions_gate_every_statement() {
     .unwrap();
     let mut d = span_data();
     let mut item = SpanItemMut {
+        cache: &mut Vec::new(),
         span: &mut d.span,
         scope: &mut d.scope,
         resource: &mut d.resource,
@@ -571,9 +573,11 @@ fn spanevent_statements_change_the_event_and_read_its_span() {
     let mut events = std::mem::take(&mut span.events);
     for (index, event) in events.iter_mut().enumerate() {
         st.execute(&mut SpanEventItemMut {
+            cache: &mut Vec::new(),
             event,
             index,
             span: SpanItemMut {
+                cache: &mut Vec::new(),
                 span: &mut span,
                 scope: &mut scope,
                 resource: &mut resource,
@@ -610,6 +614,7 @@ fn log_statements_set_body_keys_severity_and_parse_nothing_else() {
     )
     .unwrap();
     st.execute(&mut LogItemMut {
+        cache: &mut Vec::new(),
         log: &mut log,
         scope: &mut scope,
         resource: &mut resource,
@@ -631,6 +636,7 @@ fn log_statements_set_body_keys_severity_and_parse_nothing_else() {
     )
     .unwrap();
     st.execute(&mut LogItemMut {
+        cache: &mut Vec::new(),
         log: &mut log,
         scope: &mut scope,
         resource: &mut resource,
@@ -656,6 +662,7 @@ fn the_otel_demos_scope_statements_rename_a_scope_attribute() {
     )
     .unwrap();
     st.execute(&mut ScopeItemMut {
+        cache: &mut Vec::new(),
         scope: &mut scope,
         schema_url: &mut schema_url,
         resource: &mut resource,
@@ -681,6 +688,7 @@ fn resource_metric_and_datapoint_statements() {
     )
     .unwrap()
     .execute(&mut ResourceItemMut {
+        cache: &mut Vec::new(),
         resource: &mut resource,
         schema_url: &mut schema_url,
     })
@@ -715,6 +723,7 @@ fn resource_metric_and_datapoint_statements() {
     )
     .unwrap()
     .execute(&mut MetricItemMut {
+        cache: &mut Vec::new(),
         metric: &mut metric,
         scope: &mut scope,
         resource: &mut resource,
@@ -738,8 +747,10 @@ fn resource_metric_and_datapoint_statements() {
     let mut points = std::mem::take(&mut sum.data_points);
     for p in &mut points {
         st.execute(&mut DataPointItemMut {
+            cache: &mut Vec::new(),
             point: DataPointMut::Number(p),
             metric: MetricItemMut {
+                cache: &mut Vec::new(),
                 metric: &mut metric,
                 scope: &mut scope,
                 resource: &mut resource,
@@ -847,4 +858,33 @@ fn sha256_hex(s: &str) -> String {
     execute(&st, &mut d).unwrap();
     let h = d.span.attributes.iter().find(|kv| kv.key == "h").unwrap();
     render_value(h.value.as_ref())
+}
+
+/// `cache`: a map kept across one item's statements, readable and writable with keys.
+#[test]
+fn cache_holds_values_between_statements() {
+    let mut d = span_data();
+    let st = Statements::<SpanContext>::new(
+        &[
+            r#"set(span.cache["name"], span.name)"#,
+            r#"set(cache["nested"]["k"], "v")"#,
+            r#"set(attributes["from_cache"], Concat([cache["name"], cache["nested"]["k"]], "/"))"#,
+        ],
+        &[] as &[&str],
+        ErrorMode::Propagate,
+    )
+    .unwrap();
+    let mut cache = Vec::new();
+    st.execute(&mut SpanItemMut {
+        cache: &mut cache,
+        span: &mut d.span,
+        scope: &mut d.scope,
+        resource: &mut d.resource,
+    })
+    .unwrap();
+    let attrs = render(&d.span.attributes);
+    assert!(attrs.contains(r#"from_cache="GET /users/42/v""#), "{attrs}");
+    assert_eq!(render(&cache), r#"{name="GET /users/42", nested={k="v"}}"#);
+    let e = refused::<SpanContext>(r#"set(resource.cache["x"], 1)"#);
+    assert!(e.contains("resource.cache"), "{e}");
 }

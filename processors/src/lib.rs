@@ -39,7 +39,8 @@ pub mod memory_limiter;
     feature = "attributes",
     feature = "probabilistic_sampler",
     feature = "redaction",
-    feature = "filter"
+    feature = "filter",
+    feature = "transform"
 ))]
 mod otelcol_examples;
 #[cfg(any(feature = "tail_sampling", feature = "transform"))]

@@ -1,5 +1,5 @@
 //! Every configuration example of otelcol's READMEs for these processors
-//! (`testdata/otelcol_examples/processors.yaml`, filter's included) is accepted unchanged, for every signal the
+//! (`testdata/otelcol_examples/processors.yaml`, filter's and transform's included) is accepted unchanged, for every signal the
 //! processor supports, with the same kind of id (`type/name`) and section path.
 
 use crate::attributes::AttributesProcessorFactory;
@@ -9,12 +9,13 @@ use crate::memory_limiter::MemoryLimiterFactory;
 use crate::probabilistic_sampler::ProbabilisticSamplerFactory;
 use crate::redaction::RedactionProcessorFactory;
 use crate::resource::ResourceProcessorFactory;
+use crate::transform::TransformProcessorFactory;
 use ferrotel_core::{AnyFactory, Processor};
 
 type Dyn = dyn AnyFactory<Box<dyn Processor>>;
 
 fn factory(type_name: &str) -> Option<&'static Dyn> {
-    let all: [&'static Dyn; 7] = [
+    let all: [&'static Dyn; 8] = [
         &BatchProcessorFactory,
         &MemoryLimiterFactory,
         &ResourceProcessorFactory,
@@ -22,6 +23,7 @@ fn factory(type_name: &str) -> Option<&'static Dyn> {
         &ProbabilisticSamplerFactory,
         &RedactionProcessorFactory,
         &FilterProcessorFactory,
+        &TransformProcessorFactory,
     ];
     all.into_iter()
         .find(|f| f.describe().type_name == type_name)

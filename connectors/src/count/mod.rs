@@ -164,6 +164,7 @@ impl Count {
                     spans.observe_time(span.start_time_unix_nano);
                     spans.observe_time(span.end_time_unix_nano);
                     let item = SpanItem {
+                        cache: &[],
                         span,
                         scope,
                         resource,
@@ -172,6 +173,7 @@ impl Count {
                     for (index, event) in span.events.iter().enumerate() {
                         events.observe_time(event.time_unix_nano);
                         let e = SpanEventItem {
+                            cache: &[],
                             event,
                             index,
                             span: item,
@@ -203,6 +205,7 @@ impl Count {
                 let parents = [scope_attributes(scope), attributes(resource)];
                 for metric in &sm.metrics {
                     let item = MetricItem {
+                        cache: &[],
                         metric,
                         scope,
                         resource,
@@ -212,6 +215,7 @@ impl Count {
                         let (attrs, time) = point_attributes(point);
                         points.observe_time(time);
                         let p = DataPointItem {
+                            cache: &[],
                             point,
                             metric: item,
                         };
@@ -242,6 +246,7 @@ impl Count {
                 for log in &sl.log_records {
                     logs.observe_time(log.time_unix_nano);
                     let item = LogItem {
+                        cache: &[],
                         log,
                         scope,
                         resource,

@@ -79,6 +79,7 @@ impl Routable for ExportTraceServiceRequest {
                 holds(
                     c,
                     SpanItem {
+                        cache: &[],
                         span,
                         scope,
                         resource,
@@ -95,6 +96,7 @@ impl Routable for ExportMetricsServiceRequest {
         match m {
             Matcher::Metric(c) => move_records_if(from, to, |metric, scope, resource| {
                 let item = MetricItem {
+                    cache: &[],
                     metric,
                     scope,
                     resource,
@@ -103,11 +105,20 @@ impl Routable for ExportMetricsServiceRequest {
             }),
             Matcher::DataPoint(c) => move_points_if(from, to, |point, metric, scope, resource| {
                 let metric = MetricItem {
+                    cache: &[],
                     metric,
                     scope,
                     resource,
                 };
-                holds(c, DataPointItem { point, metric }, error)
+                holds(
+                    c,
+                    DataPointItem {
+                        cache: &[],
+                        point,
+                        metric,
+                    },
+                    error,
+                )
             }),
             _ => {}
         }
@@ -121,6 +132,7 @@ impl Routable for ExportLogsServiceRequest {
                 holds(
                     c,
                     LogItem {
+                        cache: &[],
                         log,
                         scope,
                         resource,

@@ -219,6 +219,7 @@ macro_rules! nested {
             }
             fn resource_item(g: &$group) -> ResourceItem<'_> {
                 ResourceItem {
+                    cache: &[],
                     resource: g.resource.as_ref(),
                     schema_url: &g.schema_url,
                 }

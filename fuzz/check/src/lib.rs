@@ -591,7 +591,7 @@ pub fn ottl_statements(data: &[u8]) {
             ..Default::default()
         };
         let before = span.encoded_len();
-        let _ = statements.execute(&mut SpanItemMut {
+        let _ = statements.execute(&mut SpanItemMut { cache: &mut Vec::new(),
             span: &mut span,
             scope: &mut None,
             resource: &mut None,

@@ -48,6 +48,7 @@ pub fn traces(g: &TraceGroup, req: &mut ExportTraceServiceRequest, err: &mut Fir
     req.resource_spans.retain_mut(|rs| {
         let resource = rs.resource.as_ref();
         let ri = ResourceItem {
+            cache: &[],
             resource,
             schema_url: &rs.schema_url,
         };
@@ -59,6 +60,7 @@ pub fn traces(g: &TraceGroup, req: &mut ExportTraceServiceRequest, err: &mut Fir
             if hit(
                 &g.scope,
                 ScopeItem {
+                    cache: &[],
                     scope,
                     schema_url: &ss.schema_url,
                     resource,
@@ -83,6 +85,7 @@ fn keep_span(
     err: &mut FirstError,
 ) -> bool {
     let item = SpanItem {
+        cache: &[],
         span,
         scope,
         resource,
@@ -95,6 +98,7 @@ fn keep_span(
         let drop: Vec<bool> = (item.span.events.iter().enumerate())
             .map(|(index, event)| {
                 let e = SpanEventItem {
+                    cache: &[],
                     event,
                     index,
                     span: item,
@@ -111,6 +115,7 @@ pub fn metrics(g: &MetricGroup, req: &mut ExportMetricsServiceRequest, err: &mut
     req.resource_metrics.retain_mut(|rm| {
         let resource = rm.resource.as_ref();
         let ri = ResourceItem {
+            cache: &[],
             resource,
             schema_url: &rm.schema_url,
         };
@@ -123,6 +128,7 @@ pub fn metrics(g: &MetricGroup, req: &mut ExportMetricsServiceRequest, err: &mut
             if hit(
                 &g.scope,
                 ScopeItem {
+                    cache: &[],
                     scope,
                     schema_url: &sm.schema_url,
                     resource,
@@ -147,6 +153,7 @@ fn keep_metric(
     err: &mut FirstError,
 ) -> bool {
     let item = MetricItem {
+        cache: &[],
         metric,
         scope,
         resource,
@@ -162,6 +169,7 @@ fn keep_metric(
         hit(
             &g.datapoint,
             DataPointItem {
+                cache: &[],
                 point,
                 metric: item,
             },
@@ -213,6 +221,7 @@ pub fn logs(g: &LogGroup, req: &mut ExportLogsServiceRequest, err: &mut FirstErr
     req.resource_logs.retain_mut(|rl| {
         let resource = rl.resource.as_ref();
         let ri = ResourceItem {
+            cache: &[],
             resource,
             schema_url: &rl.schema_url,
         };
@@ -224,6 +233,7 @@ pub fn logs(g: &LogGroup, req: &mut ExportLogsServiceRequest, err: &mut FirstErr
             if hit(
                 &g.scope,
                 ScopeItem {
+                    cache: &[],
                     scope,
                     schema_url: &sl.schema_url,
                     resource,
@@ -235,6 +245,7 @@ pub fn logs(g: &LogGroup, req: &mut ExportLogsServiceRequest, err: &mut FirstErr
             sl.log_records.retain(|log| {
                 let legacy = |s: &super::compile::Skip| s.skips(|m| m.log(resource, scope, log));
                 let item = LogItem {
+                    cache: &[],
                     log,
                     scope,
                     resource,
@@ -251,6 +262,7 @@ pub fn profiles(g: &ProfileGroup, req: &mut ExportProfilesServiceRequest, err: &
     req.resource_profiles.retain_mut(|rp| {
         let resource = rp.resource.as_ref();
         let ri = ResourceItem {
+            cache: &[],
             resource,
             schema_url: &rp.schema_url,
         };
@@ -260,6 +272,7 @@ pub fn profiles(g: &ProfileGroup, req: &mut ExportProfilesServiceRequest, err: &
         rp.scope_profiles.retain_mut(|sp| {
             let scope = sp.scope.as_ref();
             let si = ScopeItem {
+                cache: &[],
                 scope,
                 schema_url: &sp.schema_url,
                 resource,

@@ -296,6 +296,7 @@ impl OttlRule {
         for c in t.chunks {
             for span in &c.spans {
                 let item = SpanItem {
+                    cache: &[],
                     span,
                     scope: c.scope.scope.as_ref(),
                     resource: c.resource.resource.as_ref(),
@@ -310,6 +311,7 @@ impl OttlRule {
                 };
                 for (index, event) in span.events.iter().enumerate() {
                     let ev = SpanEventItem {
+                        cache: &[],
                         event,
                         index,
                         span: item,

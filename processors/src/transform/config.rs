@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TransformConfig {
-    /// What a statement that fails does: `propagate` (the default: the batch is refused),
-    /// `ignore` (logged, the next statement runs) or `silent`.
+    /// What a statement that fails does: `ignore` (the default since otelcol v0.156: logged, the
+    /// next statement runs), `silent`, or `propagate` (the batch is refused).
     pub error_mode: Choice<OttlErrorMode>,
     /// Statements on traces: contexts resource, scope, span, spanevent.
     pub trace_statements: Vec<ContextStatements>,
@@ -31,7 +31,7 @@ pub struct TransformConfig {
 impl Default for TransformConfig {
     fn default() -> Self {
         TransformConfig {
-            error_mode: Choice::Known(OttlErrorMode::Propagate),
+            error_mode: Choice::Known(OttlErrorMode::Ignore),
             trace_statements: Vec::new(),
             metric_statements: Vec::new(),
             log_statements: Vec::new(),

@@ -20,9 +20,9 @@
 //!         statements: ['set(attributes["debug"], true)']
 //! ```
 //!
-//! Error modes as otelcol's: under `propagate` (the default) a statement that fails refuses the
-//! batch with the statement named; under `ignore` the failure is logged and the next statement
-//! runs; under `silent` it is not logged.
+//! Error modes as otelcol's: under `ignore` (the default, as otelcol's since v0.156) a statement
+//! that fails is logged and the next statement runs; under `silent` it is not logged; under
+//! `propagate` the batch is refused with the statement named.
 
 mod config;
 mod run;

@@ -1,12 +1,13 @@
 //! Running compiled groups over a request: each group visits every item of its context, with
 //! the item's scope and resource borrowed alongside (span events and data points are taken out
-//! of their span or metric while visited, and put back).
+//! of their span or metric while visited, and put back). Each item gets an empty `cache`, the
+//! map statements may use for intermediate values, kept across the group's statements.
 
 use ferrotel_core::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     trace::v1::ExportTraceServiceRequest,
 };
-use ferrotel_core::proto::common::v1::InstrumentationScope;
+use ferrotel_core::proto::common::v1::{InstrumentationScope, KeyValue};
 use ferrotel_core::proto::metrics::v1::{metric::Data, Metric};
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_ottl::{
@@ -40,10 +41,12 @@ pub enum LogGroup {
 
 impl TraceGroup {
     pub fn run(&self, req: &mut ExportTraceServiceRequest) -> Result<(), EvalError> {
+        let mut cache = Vec::new();
         for rs in &mut req.resource_spans {
             let resource = &mut rs.resource;
             if let TraceGroup::Resource(st) = self {
                 st.execute(&mut ResourceItemMut {
+                    cache: fresh(&mut cache),
                     resource,
                     schema_url: &mut rs.schema_url,
                 })?;
@@ -53,6 +56,7 @@ impl TraceGroup {
                 let scope = &mut ss.scope;
                 match self {
                     TraceGroup::Scope(st) => st.execute(&mut ScopeItemMut {
+                        cache: fresh(&mut cache),
                         scope,
                         schema_url: &mut ss.schema_url,
                         resource,
@@ -60,6 +64,7 @@ impl TraceGroup {
                     TraceGroup::Span(st) => {
                         for span in &mut ss.spans {
                             st.execute(&mut SpanItemMut {
+                                cache: fresh(&mut cache),
                                 span,
                                 scope,
                                 resource,
@@ -75,9 +80,11 @@ impl TraceGroup {
                                     .enumerate()
                                     .try_for_each(|(index, event)| {
                                         st.execute(&mut SpanEventItemMut {
+                                            cache: fresh(&mut cache),
                                             event,
                                             index,
                                             span: SpanItemMut {
+                                                cache: &mut Vec::new(),
                                                 span,
                                                 scope,
                                                 resource,
@@ -98,10 +105,12 @@ impl TraceGroup {
 
 impl MetricGroup {
     pub fn run(&self, req: &mut ExportMetricsServiceRequest) -> Result<(), EvalError> {
+        let mut cache = Vec::new();
         for rm in &mut req.resource_metrics {
             let resource = &mut rm.resource;
             if let MetricGroup::Resource(st) = self {
                 st.execute(&mut ResourceItemMut {
+                    cache: fresh(&mut cache),
                     resource,
                     schema_url: &mut rm.schema_url,
                 })?;
@@ -111,6 +120,7 @@ impl MetricGroup {
                 let scope = &mut sm.scope;
                 match self {
                     MetricGroup::Scope(st) => st.execute(&mut ScopeItemMut {
+                        cache: fresh(&mut cache),
                         scope,
                         schema_url: &mut sm.schema_url,
                         resource,
@@ -121,7 +131,11 @@ impl MetricGroup {
                     MetricGroup::DataPoint(st) => {
                         each_metric(&mut sm.metrics, scope, resource, |item| {
                             each_point(item, |point, metric| {
-                                st.execute(&mut DataPointItemMut { point, metric })
+                                st.execute(&mut DataPointItemMut {
+                                    cache: fresh(&mut cache),
+                                    point,
+                                    metric,
+                                })
                             })
                         })?
                     }
@@ -131,6 +145,12 @@ impl MetricGroup {
         }
         Ok(())
     }
+}
+
+/// The cache (otelcol's `cache` path) an item starts with: empty, its allocation reused.
+fn fresh(cache: &mut Vec<KeyValue>) -> &mut Vec<KeyValue> {
+    cache.clear();
+    cache
 }
 
 /// The most metrics one group may add to a scope, per metric the scope came with: a
@@ -149,11 +169,12 @@ pub fn each_metric(
     resource: &mut Option<Resource>,
     mut f: impl FnMut(&mut MetricItemMut<'_>) -> Result<(), EvalError>,
 ) -> Result<(), EvalError> {
-    let mut added = NewMetrics::default();
+    let (mut added, mut cache) = (NewMetrics::default(), Vec::new());
     let limit = metrics.len().saturating_mul(MAX_ADDED_PER_METRIC);
     let (mut at, mut room, mut warned) = (0, limit, false);
     while at < metrics.len() {
         let result = f(&mut MetricItemMut {
+            cache: fresh(&mut cache),
             metric: &mut metrics[at],
             scope,
             resource,
@@ -197,6 +218,7 @@ pub fn each_point(
                 f(
                     DataPointMut::$ref(p),
                     MetricItemMut {
+                        cache: &mut *item.cache,
                         metric: item.metric,
                         scope: item.scope,
                         resource: item.resource,
@@ -240,10 +262,12 @@ fn kind(m: &Metric) -> Option<Kind> {
 
 impl LogGroup {
     pub fn run(&self, req: &mut ExportLogsServiceRequest) -> Result<(), EvalError> {
+        let mut cache = Vec::new();
         for rl in &mut req.resource_logs {
             let resource = &mut rl.resource;
             if let LogGroup::Resource(st) = self {
                 st.execute(&mut ResourceItemMut {
+                    cache: fresh(&mut cache),
                     resource,
                     schema_url: &mut rl.schema_url,
                 })?;
@@ -253,6 +277,7 @@ impl LogGroup {
                 let scope = &mut sl.scope;
                 match self {
                     LogGroup::Scope(st) => st.execute(&mut ScopeItemMut {
+                        cache: fresh(&mut cache),
                         scope,
                         schema_url: &mut sl.schema_url,
                         resource,
@@ -260,6 +285,7 @@ impl LogGroup {
                     LogGroup::Log(st) => {
                         for log in &mut sl.log_records {
                             st.execute(&mut LogItemMut {
+                                cache: fresh(&mut cache),
                                 log,
                                 scope,
                                 resource,

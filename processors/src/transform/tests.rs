@@ -12,7 +12,7 @@ const DIR: &str = "transform";
 
 #[test]
 fn golden_cases_from_the_demo_and_otelcols_examples() {
-    assert_eq!(golden::run(DIR, &TransformProcessorFactory), 4);
+    assert_eq!(golden::run(DIR, &TransformProcessorFactory), 5);
 }
 
 fn refused(case: &str) -> ConfigErrors {
@@ -114,6 +114,30 @@ fn propagate_refuses_the_batch_naming_the_statement() {
         e.to_string()
             .contains(r#"failed to execute statement: set(attributes["http.route"]["x"], 1)"#),
         "{e}"
+    );
+}
+
+/// Without `error_mode`, otelcol's current default, `ignore`: the failing statement is logged,
+/// the next one runs and the batch goes on.
+#[test]
+fn the_default_error_mode_ignores_a_failing_statement() {
+    let p = golden::create(
+        &TransformProcessorFactory,
+        DIR,
+        "default_mode",
+        Signal::Traces,
+    )
+    .unwrap();
+    let batch = Batch::from_data(Data::Traces(one_span()), Arc::new(RequestMeta::default()));
+    let mut out = vec![];
+    p.process(batch, &mut out).unwrap();
+    let Ok(Data::Traces(t)) = out.remove(0).into_data() else {
+        panic!("traces expected");
+    };
+    let span = &t.resource_spans[0].scope_spans[0].spans[0];
+    assert!(
+        span.attributes.iter().any(|kv| kv.key == "after"),
+        "{span:?}"
     );
 }
 
