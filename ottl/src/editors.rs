@@ -109,7 +109,7 @@ impl<C: ContextMut> Editor<C> for Set<C> {
 }
 
 /// A literal list of strings (otelcol's `[]string` parameters).
-fn literal_strings<C: ContextMut>(
+pub(crate) fn literal_strings<C: ContextMut>(
     e: &Expr<C>,
     fname: &str,
     param: &str,

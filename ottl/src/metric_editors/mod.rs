@@ -38,6 +38,7 @@ pub use added::NewMetrics;
 pub(crate) use added::SummaryValue;
 
 use crate::compile::Expr;
+pub(crate) use crate::editors::literal_strings;
 use crate::metric_context::{DataPointContext, MetricContext};
 use crate::statement::{ContextMut, EditorBuilder};
 use crate::value::Value;
@@ -116,25 +117,6 @@ pub(crate) fn literal_float<C: ContextMut>(
     match e.literal() {
         Some(Value::Float(f)) => Ok(*f),
         _ => Err(literal_error(fname, param, "a float")),
-    }
-}
-
-/// A literal list of strings (otelcol's `[]string` parameters).
-pub(crate) fn literal_strings<C: ContextMut>(
-    e: &Expr<C>,
-    fname: &str,
-    param: &str,
-) -> Result<Vec<String>, String> {
-    let fail = || literal_error(fname, param, "a list of strings");
-    match e {
-        Expr::List(items) => items
-            .iter()
-            .map(|i| match i.literal() {
-                Some(Value::Str(s)) => Ok(s.to_string()),
-                _ => Err(fail()),
-            })
-            .collect(),
-        _ => Err(fail()),
     }
 }
 
