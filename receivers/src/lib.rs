@@ -9,6 +9,8 @@
 
 use ferrotel_core::Registry;
 
+#[cfg(feature = "file_log")]
+pub mod file_log;
 #[cfg(feature = "jaeger")]
 pub mod jaeger;
 #[cfg(feature = "otlp")]
