@@ -31,3 +31,8 @@ pub mod operators;
 pub mod size;
 
 pub use config::FileLogConfig;
+pub mod emit;
+pub mod reader;
+pub mod source;
+pub mod split;
+pub mod tailer;
