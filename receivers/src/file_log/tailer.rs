@@ -110,7 +110,8 @@ impl Tailer {
             .is_some_and(|age| age > max)
     }
 
-    /// One poll: reads everything new in every matched file.
+    /// One poll: reads everything new in every matched file. On `Stopped` the state stays
+    /// consistent: offsets cover exactly the entries handed to the sink.
     pub fn poll(&mut self, sink: &mut dyn Sink) -> Result<(), Stopped> {
         let paths = self.matched();
         let batches: Vec<&[PathBuf]> = paths.chunks(self.batch_files.max(1)).collect();
@@ -124,10 +125,11 @@ impl Tailer {
         for (i, batch) in batches.into_iter().take(limit).enumerate() {
             let found = self.open(batch);
             let mut readers = self.claim(found);
-            for r in &mut readers {
-                r.read(&self.settings, self.delete_after_read, sink)?;
+            let read = self.read_all(&mut readers, sink);
+            if read.is_err() {
+                self.close(readers);
+                return read;
             }
-            sink.flush()?;
             self.after_read(&mut readers);
             if i + 1 == count {
                 active = readers;
@@ -139,6 +141,13 @@ impl Tailer {
         self.previous = active;
         self.first_poll = false;
         Ok(())
+    }
+
+    fn read_all(&self, readers: &mut [Reader], sink: &mut dyn Sink) -> Result<(), Stopped> {
+        for r in readers.iter_mut() {
+            r.read(&self.settings, self.delete_after_read, sink)?;
+        }
+        sink.flush()
     }
 
     fn open(&self, paths: &[PathBuf]) -> Vec<Found> {
@@ -206,6 +215,7 @@ impl Tailer {
     /// Files read last poll and not found now: read what is left through the old handle.
     fn drain_lost(&mut self, sink: &mut dyn Sink) -> Result<(), Stopped> {
         let mut lost = std::mem::take(&mut self.previous);
+        let mut result = Ok(());
         for r in &mut lost {
             // A file truncated in place has other first bytes now: nothing of it is left.
             let same = r.source.as_ref().is_some_and(|s| {
@@ -213,12 +223,15 @@ impl Tailer {
                     .is_ok_and(|fp| fp == r.fingerprint)
             });
             if same {
-                r.read(&self.settings, true, sink)?;
+                result = r.read(&self.settings, true, sink);
+                if result.is_err() {
+                    break;
+                }
             }
         }
-        sink.flush()?;
+        let result = result.and_then(|()| sink.flush());
         self.close(lost);
-        Ok(())
+        result
     }
 
     fn close(&mut self, readers: Vec<Reader>) {
