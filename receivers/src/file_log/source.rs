@@ -12,7 +12,7 @@ pub enum Source {
     Plain(File),
     Gzip {
         file: File,
-        decoder: Option<(MultiGzDecoder<File>, u64)>,
+        decoder: Option<Box<(MultiGzDecoder<File>, u64)>>,
     },
 }
 
@@ -45,7 +45,7 @@ impl Source {
         match self {
             Source::Plain(f) => f.read_at(buf, at),
             Source::Gzip { file, decoder } => {
-                if decoder.as_ref().is_none_or(|(_, pos)| *pos != at) {
+                if decoder.as_ref().is_none_or(|s| s.1 != at) {
                     // A clone shares the handle's position: rewind it, then decode from 0.
                     let mut raw = file.try_clone()?;
                     io::Seek::seek(&mut raw, io::SeekFrom::Start(0))?;
@@ -55,11 +55,12 @@ impl Source {
                         *decoder = None;
                         return Ok(0);
                     }
-                    *decoder = Some((d, at));
+                    *decoder = Some(Box::new((d, at)));
                 }
-                let Some((d, pos)) = decoder else {
+                let Some(state) = decoder.as_deref_mut() else {
                     return Ok(0);
                 };
+                let (d, pos) = state;
                 match d.read(buf) {
                     Ok(n) => {
                         *pos += n as u64;
