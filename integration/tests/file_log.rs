@@ -166,3 +166,89 @@ fn rotated_winston_lines_arrive_once_each_with_parsed_fields() {
         assert!(r.attributes.iter().any(|kv| kv.key == "log.file.name"));
     }
 }
+
+/// The Winston writer's directory, with `winston` installed by `scripts/setup-test-deps`.
+fn node_dir() -> std::path::PathBuf {
+    let dir = ferrotel_integration::workspace().join("integration/node");
+    assert!(
+        dir.join("node_modules/winston").is_dir(),
+        "winston is not installed: run scripts/setup-test-deps (npm ci in integration/node)"
+    );
+    dir
+}
+
+/// Line numbers and raw text of every line in the directory's files.
+fn lines_on_disk(dir: &Path) -> HashMap<u64, String> {
+    let mut out = HashMap::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        for l in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(l).expect("winston writes JSON");
+            let n = v["message"].as_str().and_then(|m| m.strip_prefix("line "));
+            out.insert(
+                n.and_then(|n| n.parse().ok()).expect("line n"),
+                l.to_string(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn real_winston_with_size_rotation_is_read_once_per_line() {
+    let node = node_dir();
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let sink = rt.block_on(Sink::start());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("mkdir");
+    let cfg = config(&logs, &dir.path().join("storage"), sink.port());
+    let mut collector = Collector::start(&cfg, &[]);
+    let started = ferrotel_integration::now_nanos();
+
+    // Winston's default size rotation: combined.log, then combined1.log, combined2.log, ...
+    let status = std::process::Command::new("node")
+        .arg(node.join("winston_writer.js"))
+        .args([logs.to_str().expect("utf-8 path"), "600", "4000", "false"])
+        .current_dir(&node)
+        .status()
+        .expect("node runs");
+    assert!(status.success());
+    let files = std::fs::read_dir(&logs).expect("read_dir").count();
+    assert!(files > 5, "winston rotated into {files} files only");
+    let on_disk = lines_on_disk(&logs);
+    assert!(on_disk.len() > 100, "winston wrote {} lines", on_disk.len());
+
+    let all_arrived = || {
+        let got: std::collections::HashSet<u64> = records(&sink).iter().map(number).collect();
+        on_disk.keys().all(|n| got.contains(n))
+    };
+    assert!(eventually(Duration::from_secs(15), all_arrived));
+    std::thread::sleep(Duration::from_millis(500));
+    collector.terminate(Duration::from_secs(10));
+
+    let recs = records(&sink);
+    let mut seen: HashMap<u64, usize> = HashMap::new();
+    for r in &recs {
+        *seen.entry(number(r)).or_default() += 1;
+        let i = number(r);
+        let (text, num) = LEVELS[(i % 4) as usize];
+        assert_eq!((r.severity_text.as_str(), r.severity_number), (text, num));
+        assert_eq!(
+            r.trace_id,
+            hex::decode(format!("{:032x}", i + 1)).expect("hex")
+        );
+        assert_eq!(
+            r.span_id,
+            hex::decode(format!("{:016x}", i + 1)).expect("hex")
+        );
+        // Winston's ISO timestamps have millisecond precision.
+        assert!(
+            r.time_unix_nano >= started / 1_000_000 * 1_000_000,
+            "line {i}"
+        );
+        assert_eq!(r.time_unix_nano % 1_000_000, 0);
+    }
+    let dupes: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dupes.is_empty(), "duplicated lines: {dupes:?}");
+}
