@@ -100,11 +100,11 @@ pub struct ParseFrom {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TraceConfig {
-    /// Default `attributes.trace_id`.
+    /// Default `body.trace_id`.
     pub trace_id: ParseFrom,
-    /// Default `attributes.span_id`.
+    /// Default `body.span_id`.
     pub span_id: ParseFrom,
-    /// Default `attributes.trace_flags`.
+    /// Default `body.trace_flags`.
     pub trace_flags: ParseFrom,
 }
 

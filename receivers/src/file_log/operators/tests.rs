@@ -119,3 +119,20 @@ fn build_errors_name_the_operator() {
         .unwrap()
         .contains("duplicate operator id 'add'"));
 }
+
+#[test]
+fn trace_parser_defaults_read_the_body_map() {
+    let p = pipeline("- type: trace_parser");
+    let mut e = Entry::new(
+        json!({"trace_id": "0102030405060708090a0b0c0d0e0f10", "span_id": "0102030405060708", "trace_flags": "01"}),
+        1,
+    );
+    assert!(p.run(&mut e));
+    assert_eq!(
+        (e.trace_id.len(), e.span_id.len(), e.trace_flags),
+        (16, 8, 1)
+    );
+    let mut bad = Entry::new(json!({"trace_id": "zz"}), 1);
+    assert!(p.run(&mut bad));
+    assert!(bad.trace_id.is_empty());
+}

@@ -14,7 +14,13 @@ pub struct TraceFields {
 
 impl TraceFields {
     pub fn new(c: &TraceConfig) -> TraceFields {
-        let or = |f: &Option<Field>, key: &str| f.clone().unwrap_or_else(|| Field::attribute(key));
+        // Stanza's defaults are body fields (`body.trace_id`, ...).
+        let or = |f: &Option<Field>, key: &str| {
+            f.clone().unwrap_or_else(|| Field {
+                root: super::field::Root::Body,
+                keys: vec![key.to_string()],
+            })
+        };
         TraceFields {
             trace_id: or(&c.trace_id.parse_from, "trace_id"),
             span_id: or(&c.span_id.parse_from, "span_id"),
