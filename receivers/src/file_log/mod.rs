@@ -81,6 +81,8 @@ pub struct FileLogReceiver {
     config: FileLogConfig,
     stop: CancellationToken,
     task: Option<JoinHandle<()>>,
+    /// How long a send blocked by the pipeline may delay shutdown.
+    shutdown_grace: Duration,
 }
 
 impl FileLogReceiver {
@@ -89,6 +91,7 @@ impl FileLogReceiver {
             config,
             stop: CancellationToken::new(),
             task: None,
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 
@@ -136,6 +139,7 @@ impl FileLogReceiver {
             },
             pending: vec![],
             aborted: false,
+            shutdown_grace: self.shutdown_grace,
         })
     }
 }

@@ -33,6 +33,8 @@ pub struct ConsumerSink {
     pub pending: Vec<Entry>,
     /// A batch was abandoned at shutdown: offsets past it must not be saved.
     pub aborted: bool,
+    /// How long a send may still wait for the pipeline once the receiver is stopping.
+    pub shutdown_grace: Duration,
 }
 
 impl Sink for ConsumerSink {
@@ -63,8 +65,10 @@ impl Sink for ConsumerSink {
         let started = Instant::now();
         let mut wait = self.retry.initial_interval.0;
         loop {
-            let attempt = batch.clone();
-            let result = self.runtime.block_on(consumer.consume(attempt));
+            let Some(result) = self.send(&consumer, batch.clone()) else {
+                self.aborted = true;
+                return Err(Stopped);
+            };
             let Err(e) = result else {
                 self.counters.accepted.add(n);
                 return Ok(());
@@ -90,6 +94,23 @@ impl Sink for ConsumerSink {
 }
 
 impl ConsumerSink {
+    /// One attempt; None when the receiver stopped and the pipeline did not answer within the
+    /// grace period (a blocked pipeline must not hold up the collector's shutdown).
+    fn send(
+        &self,
+        consumer: &Arc<dyn Consumer>,
+        batch: ferrotel_core::Batch,
+    ) -> Option<Result<(), ferrotel_core::PipelineError>> {
+        let stop = self.stop.clone();
+        let grace = self.shutdown_grace;
+        self.runtime.block_on(async move {
+            tokio::select! {
+                r = consumer.consume(batch) => Some(r),
+                _ = async { stop.cancelled().await; tokio::time::sleep(grace).await } => None,
+            }
+        })
+    }
+
     /// Sleeps; true if the receiver stopped meanwhile.
     fn sleep(&self, d: Duration) -> bool {
         let stop = self.stop.clone();

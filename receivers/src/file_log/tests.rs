@@ -16,11 +16,16 @@ struct Capture {
     records: Mutex<Vec<LogRecord>>,
     /// Refuse (retryably) this many calls first.
     refuse: AtomicUsize,
+    /// Never answer (a pipeline stuck in backpressure).
+    block: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
 impl Consumer for Capture {
     async fn consume(&self, batch: Batch) -> Result<(), PipelineError> {
+        if self.block.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         if self
             .refuse
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -235,6 +240,33 @@ async fn refused_batches_are_retried_when_enabled() {
     assert_eq!(got.len(), 250);
     let unique: std::collections::HashSet<_> = got.iter().collect();
     assert_eq!(unique.len(), 250);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_pipeline_delays_shutdown_only_by_the_grace_period() {
+    let d = tempfile::tempdir().unwrap();
+    let kv = Arc::new(MemKv::default());
+    let cfg = config(
+        "{include: [DIR/*.log], poll_interval: 20ms, start_at: beginning, storage: file_storage}",
+        d.path(),
+    );
+    let capture = Arc::new(Capture::default());
+    capture.block.store(true, Ordering::SeqCst);
+    append(&d.path().join("a.log"), "stuck\n");
+    let mut rx = FileLogReceiver::new(cfg.clone());
+    rx.shutdown_grace = Duration::from_millis(100);
+    rx.start(context(&capture, Some(&kv))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = std::time::Instant::now();
+    rx.shutdown().await;
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // Nothing was accepted, so no offset was saved: the next run reads the line.
+    capture.block.store(false, Ordering::SeqCst);
+    let mut rx = FileLogReceiver::new(cfg);
+    rx.start(context(&capture, Some(&kv))).await.unwrap();
+    wait_for(&capture, 1).await;
+    rx.shutdown().await;
+    assert_eq!(capture.bodies(), ["stuck"]);
 }
 
 #[test]
