@@ -109,7 +109,8 @@ pub struct FileLogConfig {
     pub force_flush_period: GoDuration,
     pub preserve_leading_whitespaces: bool,
     pub preserve_trailing_whitespaces: bool,
-    /// Delete each file once read (requires `start_at: beginning`).
+    /// Delete each file once read (requires `start_at: beginning` and the feature gate
+    /// `filelog.allowFileDeletion`).
     pub delete_after_read: bool,
     /// Take a filesystem lock before reading (not supported yet: accepted, ignored).
     pub acquire_fs_lock: bool,
@@ -201,6 +202,12 @@ impl FileLogConfig {
                 "start_at",
                 format!("invalid start_at location '{}'", self.start_at),
             );
+        }
+        let gate = ferrotel_config::featuregate::FILELOG_ALLOW_FILE_DELETION;
+        if self.delete_after_read && !ferrotel_config::featuregate::is_enabled(gate) {
+            v.report(format!(
+                "`delete_after_read` requires feature gate `{gate}`"
+            ));
         }
         if self.delete_after_read && self.start_at == "end" {
             v.report("`delete_after_read` cannot be used with `start_at: end`");
