@@ -63,7 +63,7 @@ impl Factory for FileLogReceiverFactory {
     fn info(&self) -> FactoryInfo {
         FactoryInfo::new("file_log", "Tails log files (otelcol's filelog receiver)")
             .aliases(&["filelog"])
-            .signal(Signal::Logs, Stability::Beta)
+            .signal(Signal::Logs, Stability::Alpha)
             .example("include: [/var/log/app/*.log]")
     }
 
