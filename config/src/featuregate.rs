@@ -339,12 +339,22 @@ impl Registry {
     }
 }
 
+/// The file_log receiver's `delete_after_read` needs this gate, as otelcol's filelog does.
+pub const FILELOG_ALLOW_FILE_DELETION: &str = "filelog.allowFileDeletion";
+
 static GLOBAL: Lazy<Registry> = Lazy::new(|| {
     let registry = Registry::new();
-    let builtin = [GateSpec::new(PROFILES_SUPPORT, Stage::Alpha)
-        .description("Controls whether profiles support can be enabled")
-        .reference_url("https://github.com/open-telemetry/opentelemetry-collector/pull/11477")
-        .from_version("v0.112.0")];
+    let builtin = [
+        GateSpec::new(PROFILES_SUPPORT, Stage::Alpha)
+            .description("Controls whether profiles support can be enabled")
+            .reference_url("https://github.com/open-telemetry/opentelemetry-collector/pull/11477")
+            .from_version("v0.112.0"),
+        GateSpec::new(FILELOG_ALLOW_FILE_DELETION, Stage::Alpha)
+            .description("When enabled, allows usage of the `delete_after_read` setting.")
+            .reference_url(
+                "https://github.com/open-telemetry/opentelemetry-collector-contrib/issues/16314",
+            ),
+    ];
     for spec in builtin {
         // The built-in specs are valid and distinct; the unit tests register each of them.
         let _ = registry.register(spec);

@@ -6,9 +6,12 @@
 //! - [`zipkin`]: Zipkin v2 spans over HTTP ([`zipkin::ZipkinReceiverFactory`]).
 //! - [`jaeger`]: Jaeger spans over gRPC, Thrift HTTP and agent UDP
 //!   ([`jaeger::JaegerReceiverFactory`]).
+//! - [`file_log`]: tails log files, alias `filelog` ([`file_log::FileLogReceiverFactory`]).
 
 use ferrotel_core::Registry;
 
+#[cfg(feature = "file_log")]
+pub mod file_log;
 #[cfg(feature = "jaeger")]
 pub mod jaeger;
 #[cfg(feature = "otlp")]
@@ -28,6 +31,8 @@ pub fn register(r: Registry) -> Registry {
     let r = r.with(zipkin::ZipkinReceiverFactory);
     #[cfg(feature = "jaeger")]
     let r = r.with(jaeger::JaegerReceiverFactory);
+    #[cfg(feature = "file_log")]
+    let r = r.with(file_log::FileLogReceiverFactory);
     r
 }
 
@@ -48,5 +53,7 @@ mod tests {
         assert!(r.receivers.get("zipkin").is_some());
         #[cfg(feature = "jaeger")]
         assert!(r.receivers.get("jaeger").is_some());
+        #[cfg(feature = "file_log")]
+        assert!(r.receivers.get("filelog").is_some());
     }
 }

@@ -51,6 +51,7 @@ pub trait ClientAuthenticator: Send + Sync {
 struct Entry {
     server: Option<Arc<dyn ServerAuthenticator>>,
     client: Option<Arc<dyn ClientAuthenticator>>,
+    storage: Option<Arc<dyn crate::Storage>>,
 }
 
 /// The extensions of the running collector, by id, with the capabilities they offer. Cheap to
@@ -69,6 +70,7 @@ impl Extensions {
                 let entry = Entry {
                     server: ext.server_authenticator(),
                     client: ext.client_authenticator(),
+                    storage: ext.storage(),
                 };
                 (id.to_string(), entry)
             })
@@ -102,5 +104,16 @@ impl Extensions {
                 "failed to resolve authenticator {id:?}: extension is not a client authenticator"
             )
         })
+    }
+
+    /// The storage extension `id` (a component's `storage` key), or why there is none.
+    pub fn storage(&self, id: &str) -> Result<Arc<dyn crate::Storage>, String> {
+        let entry = self.by_id.get(id.trim()).ok_or_else(|| {
+            format!("storage extension {id:?} not found: no such extension in service.extensions")
+        })?;
+        entry
+            .storage
+            .clone()
+            .ok_or_else(|| format!("extension {id:?} is not a storage extension"))
     }
 }

@@ -37,5 +37,5 @@ pub use factory::*;
 pub use ferrotel_config::{featuregate, ComponentId, Kind, Signal};
 pub use listeners::Listeners;
 pub use opentelemetry_proto::tonic as proto;
-pub use storage::{QueueStore, Storage, StorageError};
+pub use storage::{KeyValueStore, QueueStore, Storage, StorageError};
 pub use telemetry::Telemetry;

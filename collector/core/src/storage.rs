@@ -63,8 +63,29 @@ pub trait QueueStore: Send + Sync {
     fn recover(&self) -> Result<Recovered, StorageError>;
 }
 
+/// A small durable map from keys to values for one component (otelcol's `storage.Client`),
+/// e.g. the `file_log` receiver's file offsets.
+///
+/// Every method does blocking file I/O: call them off the async worker threads.
+pub trait KeyValueStore: Send + Sync {
+    /// The value stored under `key`, if any.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Replaces the value under `key`. Once this returns, the value survives the process being
+    /// killed (a reader sees the old or the new value, never a mix).
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StorageError>;
+    /// Deletes `key` (absent is fine).
+    fn delete(&self, key: &str) -> Result<(), StorageError>;
+}
+
 /// An extension that stores data for other components (otelcol's `storage.Extension`).
 pub trait Storage: Send + Sync {
     /// Opens, creating if needed, the queue called `name` (e.g. `exporter_otlp_traces`).
     fn open_queue(&self, name: &str) -> Result<Arc<dyn QueueStore>, StorageError>;
+    /// Opens, creating if needed, the key-value client called `name` (otelcol's names:
+    /// `receiver_filelog_<name>`). Storages without one say so.
+    fn open_client(&self, name: &str) -> Result<Arc<dyn KeyValueStore>, StorageError> {
+        Err(StorageError(format!(
+            "storage does not offer key-value clients (asked for {name:?})"
+        )))
+    }
 }

@@ -29,8 +29,8 @@
 use ferrotel_config::{ConfigErrors, GoDuration, Validate, Validator};
 use ferrotel_core::storage::{Recovered, StoredRecord};
 use ferrotel_core::{
-    CreateContext, Extension, ExtensionContext, Factory, FactoryInfo, QueueStore, Stability,
-    StartError, Storage, StorageError,
+    CreateContext, Extension, ExtensionContext, Factory, FactoryInfo, KeyValueStore, QueueStore,
+    Stability, StartError, Storage, StorageError,
 };
 use serde::{Deserialize, Serialize};
 use std::any::Any;
@@ -227,6 +227,76 @@ impl FileStorageClient {
 impl Storage for FileStorageClient {
     fn open_queue(&self, name: &str) -> Result<Arc<dyn QueueStore>, StorageError> {
         Ok(Arc::new(self.open(name)?))
+    }
+
+    fn open_client(&self, name: &str) -> Result<Arc<dyn KeyValueStore>, StorageError> {
+        let dir = self.directory.join(format!("{}.kv", safe_name(name)));
+        fs::create_dir_all(&dir)
+            .map_err(|e| StorageError(format!("creating {}: {e}", dir.display())))?;
+        Ok(Arc::new(FileKv {
+            dir,
+            fsync: self.fsync,
+        }))
+    }
+}
+
+/// A name as a file name: ASCII letters, digits, `_` and `-`; anything else becomes `_`.
+fn safe_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A key-value client: one file per key (hex-named), replaced atomically by rename.
+pub struct FileKv {
+    dir: PathBuf,
+    fsync: bool,
+}
+
+impl FileKv {
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir
+            .join(key.bytes().map(|b| format!("{b:02x}")).collect::<String>())
+    }
+}
+
+impl KeyValueStore for FileKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        match fs::read(self.path(key)) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        let path = self.path(key);
+        let tmp = path.with_extension("tmp");
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(value)?;
+            if self.fsync {
+                f.sync_all()?;
+            }
+        }
+        fs::rename(&tmp, &path)?;
+        if self.fsync {
+            File::open(&self.dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StorageError> {
+        match fs::remove_file(self.path(key)) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -642,6 +712,34 @@ mod tests {
             names.iter().any(|n| n.starts_with("q.backup-")),
             "{names:?}"
         );
+    }
+
+    #[test]
+    fn key_values_survive_reopen_and_are_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = FileStorage::new(FileStorageConfig {
+            directory: dir.path().to_string_lossy().into_owned(),
+            ..FileStorageConfig::default()
+        });
+        let kv = storage
+            .storage()
+            .unwrap()
+            .open_client("receiver_filelog_")
+            .unwrap();
+        assert_eq!(kv.get("knownFiles").unwrap(), None);
+        kv.set("knownFiles", b"one").unwrap();
+        kv.set("knownFiles", b"two").unwrap();
+        let again = storage
+            .storage()
+            .unwrap()
+            .open_client("receiver_filelog_")
+            .unwrap();
+        assert_eq!(
+            again.get("knownFiles").unwrap().as_deref(),
+            Some(&b"two"[..])
+        );
+        again.delete("knownFiles").unwrap();
+        assert_eq!(kv.get("knownFiles").unwrap(), None);
     }
 
     #[test]

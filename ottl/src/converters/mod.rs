@@ -4,7 +4,7 @@
 //! dispatch by name.
 
 pub mod collections;
-mod ctime;
+pub mod ctime;
 pub mod encoding;
 mod format;
 pub mod grok;

@@ -1,0 +1,138 @@
+//! Where entries go: the [`Sink`] trait the tailer writes tokens to, and [`Converter`], which
+//! turns a token into an [`Entry`] (encoding, file attributes, configured attributes and
+//! resource, operators) and groups entries into OTLP requests.
+
+use super::config::FileLogConfig;
+use super::operators::entry::to_kvs;
+use super::operators::{Entry, Pipeline};
+use ferrotel_core::proto::collector::logs::v1::ExportLogsServiceRequest;
+use ferrotel_core::proto::common::v1::InstrumentationScope;
+use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The receiver is stopping: the tailer returns without saving further offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+/// The file a token came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileInfo {
+    pub name: String,
+    pub path: String,
+    pub name_resolved: String,
+    pub path_resolved: String,
+}
+
+impl FileInfo {
+    pub fn of(path: &Path) -> FileInfo {
+        let resolved = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        FileInfo {
+            name: name(path),
+            path: path.to_string_lossy().into_owned(),
+            name_resolved: name(&resolved),
+            path_resolved: resolved.to_string_lossy().into_owned(),
+        }
+    }
+}
+
+/// Takes the entries the tailer reads. `emit` may block (a full batch waits for the pipeline);
+/// after `flush` returns Ok, everything emitted before it was accepted downstream.
+pub trait Sink {
+    fn emit(&mut self, file: &FileInfo, token: &[u8], record_number: i64) -> Result<(), Stopped>;
+    fn flush(&mut self) -> Result<(), Stopped>;
+}
+
+/// Builds entries from tokens as the configuration says.
+pub struct Converter {
+    cfg: FileLogConfig,
+    attributes: Map<String, Value>,
+    resource: Map<String, Value>,
+    operators: Pipeline,
+}
+
+impl Converter {
+    pub fn new(cfg: &FileLogConfig) -> Result<Converter, String> {
+        Ok(Converter {
+            attributes: cfg.attributes.clone().into_iter().collect(),
+            resource: cfg.resource.clone().into_iter().collect(),
+            operators: super::operators::build(&cfg.operators)?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// The entry for a token, after the operators; None if an operator dropped it.
+    pub fn convert(&self, file: &FileInfo, token: &[u8], record_number: i64) -> Option<Entry> {
+        let body = String::from_utf8_lossy(token).into_owned();
+        let mut e = Entry::new(Value::String(body), now_nanos());
+        e.attributes.clone_from(&self.attributes);
+        e.resource.clone_from(&self.resource);
+        let c = &self.cfg;
+        let mut put = |on: bool, key: &str, v: &str| {
+            if on {
+                e.attributes.insert(key.into(), Value::String(v.into()));
+            }
+        };
+        put(c.include_file_name, "log.file.name", &file.name);
+        put(c.include_file_path, "log.file.path", &file.path);
+        put(
+            c.include_file_name_resolved,
+            "log.file.name_resolved",
+            &file.name_resolved,
+        );
+        put(
+            c.include_file_path_resolved,
+            "log.file.path_resolved",
+            &file.path_resolved,
+        );
+        if c.include_file_record_number {
+            e.attributes
+                .insert("log.file.record_number".into(), record_number.into());
+        }
+        self.operators.run(&mut e).then_some(e)
+    }
+}
+
+/// Nanoseconds since the epoch, now.
+pub fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Groups entries by resource into one request (one empty scope per resource, as otelcol).
+pub fn to_request(entries: Vec<Entry>) -> ExportLogsServiceRequest {
+    let mut groups: Vec<(Map<String, Value>, Vec<LogRecord>)> = vec![];
+    for mut e in entries {
+        let resource = std::mem::take(&mut e.resource);
+        let rec = e.into_log_record();
+        match groups.iter_mut().find(|(r, _)| *r == resource) {
+            Some((_, recs)) => recs.push(rec),
+            None => groups.push((resource, vec![rec])),
+        }
+    }
+    ExportLogsServiceRequest {
+        resource_logs: groups
+            .into_iter()
+            .map(|(res, log_records)| ResourceLogs {
+                resource: Some(ferrotel_core::proto::resource::v1::Resource {
+                    attributes: to_kvs(res),
+                    ..Default::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(InstrumentationScope::default()),
+                    log_records,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,232 @@
+//! The `file_log` receiver (alias `filelog`): tails files matched by glob patterns, follows
+//! them across rotation by rename, by new numbered files and by copytruncate (files are known
+//! by their first `fingerprint_size` bytes, as otelcol does), splits them into entries on
+//! newlines or `multiline` patterns, runs the configured stanza-style operators and sends the
+//! entries as OTLP log records into the logs pipeline, waiting for the pipeline to accept each
+//! batch before reading on. With `storage`, file fingerprints and offsets are checkpointed in
+//! that storage extension, so a restart resumes where the last accepted batch ended.
+//!
+//! ```yaml
+//! extensions:
+//!   file_storage: { directory: /var/lib/ferrotel }
+//! receivers:
+//!   filelog:
+//!     include: [/var/log/api/combined*.log]
+//!     start_at: beginning
+//!     storage: file_storage
+//!     operators:
+//!       - type: json_parser
+//!         timestamp: { parse_from: attributes.timestamp, layout: '%Y-%m-%dT%H:%M:%S.%LZ' }
+//!         severity: { parse_from: attributes.level }
+//!         trace: { trace_id: { parse_from: attributes.trace_id }, span_id: { parse_from: attributes.span_id } }
+//! service:
+//!   extensions: [file_storage]
+//!   pipelines:
+//!     logs: { receivers: [filelog], exporters: [debug] }
+//! ```
+
+pub mod checkpoint;
+pub mod config;
+pub mod emit;
+pub mod glob;
+pub mod operators;
+pub mod reader;
+pub mod sink;
+pub mod size;
+pub mod source;
+pub mod split;
+pub mod tailer;
+
+pub use config::FileLogConfig;
+
+use checkpoint::Checkpoints;
+use emit::{Converter, Sink, Stopped};
+use ferrotel_config::ConfigErrors;
+use ferrotel_core::{
+    CreateContext, Factory, FactoryInfo, Receiver, ReceiverContext, RequestMeta, Signal, Stability,
+    StartError,
+};
+use sink::{ConsumerSink, Counters};
+use std::sync::Arc;
+use std::time::Duration;
+use tailer::Tailer;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Creates `file_log` (`filelog`) receivers.
+pub struct FileLogReceiverFactory;
+
+impl Factory for FileLogReceiverFactory {
+    type Config = FileLogConfig;
+    type Component = Box<dyn Receiver>;
+
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo::new("file_log", "Tails log files (otelcol's filelog receiver)")
+            .aliases(&["filelog"])
+            .signal(Signal::Logs, Stability::Alpha)
+            .example("include: [/var/log/app/*.log]")
+    }
+
+    fn create(
+        &self,
+        _ctx: &CreateContext,
+        config: FileLogConfig,
+    ) -> Result<Box<dyn Receiver>, ConfigErrors> {
+        Ok(Box::new(FileLogReceiver::new(config)))
+    }
+}
+
+/// The receiver: one blocking thread that polls, reads and sends.
+pub struct FileLogReceiver {
+    config: FileLogConfig,
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+    /// How long a send blocked by the pipeline may delay shutdown.
+    shutdown_grace: Duration,
+}
+
+impl FileLogReceiver {
+    pub fn new(config: FileLogConfig) -> Self {
+        FileLogReceiver {
+            config,
+            stop: CancellationToken::new(),
+            task: None,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+
+    fn checkpoints(&self, ctx: &ReceiverContext) -> Result<Option<Checkpoints>, StartError> {
+        let Some(id) = &self.config.storage else {
+            return Ok(None);
+        };
+        let fail = |e: String| StartError(format!("storage: {e}"));
+        let storage = ctx.extensions.storage(id).map_err(fail)?;
+        let name = format!(
+            "receiver_filelog_{}",
+            ctx.id.name.as_deref().unwrap_or_default()
+        );
+        let client = storage
+            .open_client(&name)
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Some(Checkpoints::new(client)))
+    }
+
+    fn sink(&self, ctx: &ReceiverContext) -> Result<ConsumerSink, StartError> {
+        let receiver = ctx.id.to_string();
+        let labels = [("receiver", receiver.as_str()), ("transport", "")];
+        let t = &ctx.telemetry;
+        Ok(ConsumerSink {
+            converter: Converter::new(&self.config).map_err(StartError)?,
+            consumer: ctx.consumers.logs.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            stop: self.stop.clone(),
+            retry: self.config.retry_on_failure.clone(),
+            meta: Arc::new(RequestMeta {
+                receiver: receiver.clone(),
+                ..Default::default()
+            }),
+            counters: Counters {
+                accepted: t.counter(
+                    "otelcol_receiver_accepted_log_records",
+                    "Number of log records successfully pushed into the pipeline.",
+                    &labels,
+                ),
+                refused: t.counter(
+                    "otelcol_receiver_refused_log_records",
+                    "Number of log records that could not be pushed into the pipeline.",
+                    &labels,
+                ),
+            },
+            pending: vec![],
+            aborted: false,
+            shutdown_grace: self.shutdown_grace,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Receiver for FileLogReceiver {
+    async fn start(&mut self, ctx: ReceiverContext) -> Result<(), StartError> {
+        self.stop = ctx.shutdown.child_token();
+        let tailer = Tailer::new(&self.config).map_err(StartError)?;
+        let sink = self.sink(&ctx)?;
+        let checkpoints = self.checkpoints(&ctx)?;
+        let run = Run {
+            tailer,
+            sink,
+            checkpoints,
+            poll_interval: self.config.poll_interval.0,
+            stop: self.stop.clone(),
+            receiver: ctx.id.to_string(),
+        };
+        self.task = Some(tokio::task::spawn_blocking(move || run.run()));
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+/// The polling loop, on its own blocking thread.
+struct Run {
+    tailer: Tailer,
+    sink: ConsumerSink,
+    checkpoints: Option<Checkpoints>,
+    poll_interval: Duration,
+    stop: CancellationToken,
+    receiver: String,
+}
+
+impl Run {
+    fn run(mut self) {
+        if let Some(c) = &mut self.checkpoints {
+            match c.load() {
+                Ok(files) => self.tailer.restore(files),
+                Err(e) => tracing::warn!(receiver = %self.receiver, "{e}; reading files as new"),
+            }
+        }
+        loop {
+            let polled = self.tailer.poll(&mut self.sink);
+            // After a stop, what was read is still delivered before offsets are saved.
+            let delivered = match polled {
+                Ok(()) => true,
+                Err(Stopped) => !self.sink.aborted && self.sink.flush().is_ok(),
+            };
+            if delivered {
+                self.save();
+            }
+            if polled.is_err() || self.wait() {
+                return;
+            }
+        }
+    }
+
+    fn save(&mut self) {
+        let Some(c) = &mut self.checkpoints else {
+            return;
+        };
+        if let Err(e) = c.save(self.tailer.known_files()) {
+            tracing::warn!(receiver = %self.receiver, "saving file offsets failed: {e}");
+        }
+    }
+
+    /// Waits for the next poll; true when stopping.
+    fn wait(&self) -> bool {
+        let stop = self.stop.clone();
+        let d = self.poll_interval;
+        self.sink.runtime.block_on(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(d) => false,
+                _ = stop.cancelled() => true,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,124 @@
+//! The sink that feeds the logs pipeline: entries are converted as they come and sent in
+//! batches of [`MAX_BATCH`]; sending waits until the pipeline accepts (its backpressure stops
+//! the reading), and a refusal is retried as `retry_on_failure` says, else dropped and logged,
+//! as otelcol does.
+
+use super::config::RetryOnFailure;
+use super::emit::{to_request, Converter, FileInfo, Sink, Stopped};
+use super::operators::Entry;
+use ferrotel_core::telemetry::Counter;
+use ferrotel_core::{Batch, Consumer, Data, RequestMeta};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Entries per request.
+pub const MAX_BATCH: usize = 100;
+
+/// Self-metrics of the receiver.
+pub struct Counters {
+    pub accepted: Counter,
+    pub refused: Counter,
+}
+
+/// Sends to a pipeline from the tailer's thread.
+pub struct ConsumerSink {
+    pub converter: Converter,
+    pub consumer: Option<Arc<dyn Consumer>>,
+    pub runtime: tokio::runtime::Handle,
+    pub stop: CancellationToken,
+    pub retry: RetryOnFailure,
+    pub meta: Arc<RequestMeta>,
+    pub counters: Counters,
+    pub pending: Vec<Entry>,
+    /// A batch was abandoned at shutdown: offsets past it must not be saved.
+    pub aborted: bool,
+    /// How long a send may still wait for the pipeline once the receiver is stopping.
+    pub shutdown_grace: Duration,
+}
+
+impl Sink for ConsumerSink {
+    fn emit(&mut self, file: &FileInfo, token: &[u8], record_number: i64) -> Result<(), Stopped> {
+        if self.stop.is_cancelled() {
+            return Err(Stopped);
+        }
+        if let Some(e) = self.converter.convert(file, token, record_number) {
+            self.pending.push(e);
+        }
+        if self.pending.len() >= MAX_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let Some(consumer) = self.consumer.clone() else {
+            self.pending.clear();
+            return Ok(());
+        };
+        let n = self.pending.len() as u64;
+        let data = Data::Logs(to_request(std::mem::take(&mut self.pending)));
+        let batch = Batch::from_data(data, self.meta.clone());
+        let started = Instant::now();
+        let mut wait = self.retry.initial_interval.0;
+        loop {
+            let Some(result) = self.send(&consumer, batch.clone()) else {
+                self.aborted = true;
+                return Err(Stopped);
+            };
+            let Err(e) = result else {
+                self.counters.accepted.add(n);
+                return Ok(());
+            };
+            let elapsed = started.elapsed();
+            let budget = self.retry.max_elapsed_time.0;
+            let give_up = !self.retry.enabled
+                || (!budget.is_zero() && elapsed + wait > budget)
+                || !e.is_retryable();
+            if give_up {
+                self.counters.refused.add(n);
+                tracing::error!(receiver = %self.meta.receiver, "dropping {n} log records the pipeline refused: {e}");
+                return Ok(());
+            }
+            tracing::debug!(receiver = %self.meta.receiver, "pipeline refused log records, retrying in {wait:?}: {e}");
+            if self.sleep(wait) {
+                self.aborted = true;
+                return Err(Stopped);
+            }
+            wait = (wait * 2).min(self.retry.max_interval.0.max(Duration::from_millis(1)));
+        }
+    }
+}
+
+impl ConsumerSink {
+    /// One attempt; None when the receiver stopped and the pipeline did not answer within the
+    /// grace period (a blocked pipeline must not hold up the collector's shutdown).
+    fn send(
+        &self,
+        consumer: &Arc<dyn Consumer>,
+        batch: ferrotel_core::Batch,
+    ) -> Option<Result<(), ferrotel_core::PipelineError>> {
+        let stop = self.stop.clone();
+        let grace = self.shutdown_grace;
+        self.runtime.block_on(async move {
+            tokio::select! {
+                r = consumer.consume(batch) => Some(r),
+                _ = async { stop.cancelled().await; tokio::time::sleep(grace).await } => None,
+            }
+        })
+    }
+
+    /// Sleeps; true if the receiver stopped meanwhile.
+    fn sleep(&self, d: Duration) -> bool {
+        let stop = self.stop.clone();
+        self.runtime.block_on(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(d) => false,
+                _ = stop.cancelled() => true,
+            }
+        })
+    }
+}

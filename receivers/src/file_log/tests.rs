@@ -1,0 +1,276 @@
+#![allow(clippy::unwrap_used)]
+use super::*;
+use ferrotel_core::proto::common::v1::any_value::Value as Av;
+use ferrotel_core::proto::logs::v1::LogRecord;
+use ferrotel_core::{
+    Batch, ComponentId, Consumer, Consumers, Extension, ExtensionContext, Extensions,
+    KeyValueStore, PipelineError, QueueStore, Storage, StorageError, Telemetry,
+};
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[derive(Default)]
+struct Capture {
+    records: Mutex<Vec<LogRecord>>,
+    /// Refuse (retryably) this many calls first.
+    refuse: AtomicUsize,
+    /// Never answer (a pipeline stuck in backpressure).
+    block: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Consumer for Capture {
+    async fn consume(&self, batch: Batch) -> Result<(), PipelineError> {
+        if self.block.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        if self
+            .refuse
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(PipelineError::Refused {
+                message: "full".into(),
+                retry_after: None,
+            });
+        }
+        let Ok(ferrotel_core::Data::Logs(req)) = batch.into_data() else {
+            panic!("not logs")
+        };
+        let mut out = self.records.lock().unwrap();
+        for rl in req.resource_logs {
+            for sl in rl.scope_logs {
+                out.extend(sl.log_records);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn bodies(&self) -> Vec<String> {
+        let recs = self.records.lock().unwrap();
+        recs.iter().map(body).collect()
+    }
+}
+
+fn body(r: &LogRecord) -> String {
+    match r.body.as_ref().and_then(|b| b.value.clone()) {
+        Some(Av::StringValue(s)) => s,
+        other => format!("{other:?}"),
+    }
+}
+
+#[derive(Default)]
+struct MemKv(Mutex<HashMap<String, Vec<u8>>>);
+
+impl KeyValueStore for MemKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.0.lock().unwrap().get(key).cloned())
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        self.0.lock().unwrap().insert(key.into(), value.to_vec());
+        Ok(())
+    }
+    fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.0.lock().unwrap().remove(key);
+        Ok(())
+    }
+}
+
+struct MemStorage(Arc<MemKv>);
+
+impl Storage for MemStorage {
+    fn open_queue(&self, _: &str) -> Result<Arc<dyn QueueStore>, StorageError> {
+        Err(StorageError("no queues".into()))
+    }
+    fn open_client(&self, _: &str) -> Result<Arc<dyn KeyValueStore>, StorageError> {
+        Ok(self.0.clone())
+    }
+}
+
+struct MemExt(Arc<MemKv>);
+
+#[async_trait::async_trait]
+impl Extension for MemExt {
+    async fn start(&mut self, _: ExtensionContext) -> Result<(), StartError> {
+        Ok(())
+    }
+    async fn shutdown(&mut self) {}
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn storage(&self) -> Option<Arc<dyn Storage>> {
+        Some(Arc::new(MemStorage(self.0.clone())))
+    }
+}
+
+fn context(capture: &Arc<Capture>, kv: Option<&Arc<MemKv>>) -> ReceiverContext {
+    let consumer: Arc<dyn Consumer> = capture.clone();
+    let ext_id = ComponentId::new("file_storage");
+    let ext: Option<Box<dyn Extension>> = kv.map(|kv| Box::new(MemExt(kv.clone())) as _);
+    let extensions = Extensions::new(ext.iter().map(|e| (&ext_id, e.as_ref())));
+    ReceiverContext {
+        id: ComponentId::new("filelog"),
+        consumers: Consumers {
+            logs: Some(consumer),
+            ..Default::default()
+        },
+        telemetry: Telemetry::new(),
+        shutdown: CancellationToken::new(),
+        extensions,
+        listeners: Default::default(),
+    }
+}
+
+fn config(yaml: &str, dir: &std::path::Path) -> FileLogConfig {
+    let text = yaml.replace("DIR", &dir.display().to_string());
+    let v: ferrotel_config::Value = serde_yaml_ng::from_str(&text).unwrap();
+    ferrotel_config::decode_valid::<FileLogConfig>("receivers.filelog", &v)
+        .unwrap()
+        .0
+}
+
+fn append(path: &std::path::Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+async fn wait_for(capture: &Capture, n: usize) {
+    for _ in 0..200 {
+        if capture.records.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("only {:?}", capture.bodies());
+}
+
+const WINSTON: &str = r#"
+include: [DIR/*.log]
+start_at: beginning
+poll_interval: 20ms
+operators:
+  - type: json_parser
+    timestamp: { parse_from: attributes.timestamp, layout: '%Y-%m-%dT%H:%M:%S.%LZ' }
+    severity: { parse_from: attributes.level }
+    trace: { trace_id: { parse_from: attributes.trace_id }, span_id: { parse_from: attributes.span_id } }
+  - { type: move, from: attributes.message, to: body }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn winston_lines_arrive_parsed() {
+    let d = tempfile::tempdir().unwrap();
+    let capture = Arc::new(Capture::default());
+    let mut rx = FileLogReceiver::new(config(WINSTON, d.path()));
+    rx.start(context(&capture, None)).await.unwrap();
+    append(
+        &d.path().join("combined.log"),
+        "{\"level\":\"error\",\"message\":\"boom\",\"timestamp\":\"2025-01-02T03:04:05.006Z\",\"trace_id\":\"0af7651916cd43dd8448eb211c80319c\",\"span_id\":\"b7ad6b7169203331\"}\n",
+    );
+    wait_for(&capture, 1).await;
+    rx.shutdown().await;
+    let recs = capture.records.lock().unwrap();
+    let r = &recs[0];
+    assert_eq!(body(r), "boom");
+    assert_eq!(r.time_unix_nano, 1_735_787_045_006_000_000);
+    assert_eq!((r.severity_number, r.severity_text.as_str()), (17, "error"));
+    assert_eq!(hex::encode(&r.trace_id), "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(hex::encode(&r.span_id), "b7ad6b7169203331");
+    assert!(r.observed_time_unix_nano > 0);
+    let name = r
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "log.file.name")
+        .unwrap();
+    assert_eq!(
+        name.value.as_ref().unwrap().value,
+        Some(Av::StringValue("combined.log".into()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_with_storage_resumes_without_duplicates() {
+    let d = tempfile::tempdir().unwrap();
+    let kv = Arc::new(MemKv::default());
+    let cfg = config(
+        "{include: [DIR/*.log], poll_interval: 20ms, storage: file_storage, start_at: beginning}",
+        d.path(),
+    );
+    let log = d.path().join("app.log");
+    let capture = Arc::new(Capture::default());
+    let mut rx = FileLogReceiver::new(cfg.clone());
+    rx.start(context(&capture, Some(&kv))).await.unwrap();
+    (0..5).for_each(|i| append(&log, &format!("first {i}\n")));
+    wait_for(&capture, 5).await;
+    rx.shutdown().await;
+    (0..3).for_each(|i| append(&log, &format!("while down {i}\n")));
+    let mut rx = FileLogReceiver::new(cfg);
+    rx.start(context(&capture, Some(&kv))).await.unwrap();
+    wait_for(&capture, 8).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    rx.shutdown().await;
+    let got = capture.bodies();
+    assert_eq!(got.len(), 8, "{got:?}");
+    assert_eq!(got[5], "while down 0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_batches_are_retried_when_enabled() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = config(
+        "{include: [DIR/*.log], poll_interval: 20ms, start_at: beginning, retry_on_failure: {enabled: true, initial_interval: 10ms}}",
+        d.path(),
+    );
+    let capture = Arc::new(Capture::default());
+    capture.refuse.store(3, Ordering::SeqCst);
+    let mut rx = FileLogReceiver::new(cfg);
+    rx.start(context(&capture, None)).await.unwrap();
+    (0..250).for_each(|i| append(&d.path().join("a.log"), &format!("l{i}\n")));
+    wait_for(&capture, 250).await;
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    rx.shutdown().await;
+    let got = capture.bodies();
+    assert_eq!(got.len(), 250);
+    let unique: std::collections::HashSet<_> = got.iter().collect();
+    assert_eq!(unique.len(), 250);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_pipeline_delays_shutdown_only_by_the_grace_period() {
+    let d = tempfile::tempdir().unwrap();
+    let kv = Arc::new(MemKv::default());
+    let cfg = config(
+        "{include: [DIR/*.log], poll_interval: 20ms, start_at: beginning, storage: file_storage}",
+        d.path(),
+    );
+    let capture = Arc::new(Capture::default());
+    capture.block.store(true, Ordering::SeqCst);
+    append(&d.path().join("a.log"), "stuck\n");
+    let mut rx = FileLogReceiver::new(cfg.clone());
+    rx.shutdown_grace = Duration::from_millis(100);
+    rx.start(context(&capture, Some(&kv))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = std::time::Instant::now();
+    rx.shutdown().await;
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // Nothing was accepted, so no offset was saved: the next run reads the line.
+    capture.block.store(false, Ordering::SeqCst);
+    let mut rx = FileLogReceiver::new(cfg);
+    rx.start(context(&capture, Some(&kv))).await.unwrap();
+    wait_for(&capture, 1).await;
+    rx.shutdown().await;
+    assert_eq!(capture.bodies(), ["stuck"]);
+}
+
+#[test]
+fn factory_answers_to_both_names() {
+    let info = FileLogReceiverFactory.info();
+    assert!(info.answers_to("file_log") && info.answers_to("filelog"));
+}
