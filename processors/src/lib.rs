@@ -23,7 +23,8 @@ pub mod filter;
         feature = "probabilistic_sampler",
         feature = "redaction",
         feature = "tail_sampling",
-        feature = "filter"
+        feature = "filter",
+        feature = "resource_detection"
     )
 ))]
 mod golden;

@@ -77,6 +77,13 @@ impl ResourceDetectionProcessor {
         }
     }
 
+    /// The processor of `cfg` with `detected` as if already detected (for tests).
+    pub fn with_detected(cfg: ResourceDetectionConfig, detected: Detected) -> Self {
+        let p = Self::new(cfg);
+        let _ = p.detected.set(detected);
+        p
+    }
+
     /// The detected resource, detecting it on the first call.
     pub fn detected(&self) -> &Detected {
         self.detected.get_or_init(|| {
@@ -196,5 +203,7 @@ impl Factory for ResourceDetectionFactory {
     }
 }
 
+#[cfg(test)]
+mod mock_tests;
 #[cfg(test)]
 mod tests;
