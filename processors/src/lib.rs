@@ -41,7 +41,8 @@ pub mod memory_limiter;
     feature = "probabilistic_sampler",
     feature = "redaction",
     feature = "filter",
-    feature = "transform"
+    feature = "transform",
+    feature = "resource_detection"
 ))]
 mod otelcol_examples;
 #[cfg(any(feature = "tail_sampling", feature = "transform"))]
