@@ -38,6 +38,10 @@ pub const SYSTEM: Defaults = &[
     ("host.arch", false),
     ("host.ip", false),
     ("host.mac", false),
+    ("host.interface", false),
+    ("os.name", false),
+    ("os.version", false),
+    ("os.build.id", false),
     ("host.cpu.vendor.id", false),
     ("host.cpu.family", false),
     ("host.cpu.model.id", false),
@@ -46,7 +50,14 @@ pub const SYSTEM: Defaults = &[
     ("host.cpu.cache.l2.size", false),
 ];
 
-pub const DOCKER: Defaults = &[("host.name", true), ("os.type", true)];
+pub const DOCKER: Defaults = &[
+    ("host.name", true),
+    ("os.type", true),
+    ("container.name", false),
+    ("container.image.name", false),
+    ("container.image.id", false),
+    ("container.image.tags", false),
+];
 
 pub const EC2: Defaults = &[
     ("cloud.provider", true),
@@ -70,6 +81,11 @@ pub const GCP: Defaults = &[
     ("host.name", true),
     ("host.type", true),
     ("k8s.cluster.name", true),
+    ("faas.name", true),
+    ("faas.version", true),
+    ("faas.id", true),
+    ("gcp.cloud_run.job.execution", true),
+    ("gcp.cloud_run.job.task_index", true),
     ("gcp.gce.instance.hostname", false),
     ("gcp.gce.instance.name", false),
 ];

@@ -1,6 +1,10 @@
 //! The `docker` detector: `host.name` (`Name`) and `os.type` (`OSType`) of the Docker Engine's
 //! `/info`, over the socket at `DOCKER_HOST` (`unix://...`) or `/var/run/docker.sock`. With no
-//! socket there it fails at once with a warning saying so.
+//! socket there it fails at once with a warning saying so. When switched on, the `container.*`
+//! attributes come from inspecting the container named by this host's name, as otelcol does
+//! without its `EmitSemconvContainerAttributes` gate: `container.name` as the API writes it
+//! (leading slash), `container.image.name` and `container.image.id` the image ID,
+//! `container.image.tags` the image's repo tags.
 //!
 //! ```yaml
 //! resource_detection:

@@ -291,10 +291,19 @@ fn docker_engine_info_over_the_socket() {
     std::thread::spawn(move || {
         for mut s in l.incoming().flatten() {
             let (_, path, _) = read_request(&mut s);
-            match path.as_str() {
-                "/info" => respond(&mut s, 200, r#"{"Name":"docker-host-1","OSType":"linux"}"#),
-                _ => respond(&mut s, 404, ""),
-            }
+            let hostname = super::host::os_hostname().unwrap();
+            let body = match path.as_str() {
+                "/info" => r#"{"Name":"docker-host-1","OSType":"linux"}"#.to_string(),
+                p if p == format!("/containers/{hostname}/json") => {
+                    r#"{"Name":"/collector","Image":"sha256:abc"}"#.to_string()
+                }
+                "/images/sha256:abc/json" => r#"{"RepoTags":["otel/c:1","otel/c:latest"]}"#.into(),
+                _ => {
+                    respond(&mut s, 404, "");
+                    continue;
+                }
+            };
+            respond(&mut s, 200, &body);
         }
     });
     let sock = sock.to_string_lossy().to_string();

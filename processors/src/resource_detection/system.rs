@@ -38,7 +38,26 @@ pub fn detect(cfg: &SystemConfig) -> Result<Detected, String> {
         b.strs("host.ip", ips.iter().map(|ip| ip.to_string()).collect());
     }
     if b.wants("host.mac") {
-        b.strs("host.mac", macs());
+        b.strs(
+            "host.mac",
+            interfaces().into_iter().filter_map(|i| i.mac).collect(),
+        );
+    }
+    if b.wants("host.interface") {
+        b.strs(
+            "host.interface",
+            interfaces().into_iter().map(|i| i.name).collect(),
+        );
+    }
+    let release = os_release();
+    for (attr, key) in [
+        ("os.name", "NAME"),
+        ("os.version", "VERSION_ID"),
+        ("os.build.id", "BUILD_ID"),
+    ] {
+        if let Some(v) = release.as_deref().and_then(|r| os_release_value(r, key)) {
+            b.str(attr, v);
+        }
     }
     if [
         "vendor.id",
@@ -154,45 +173,56 @@ pub fn os_description() -> Result<String, String> {
         "{} {} {} {} {}",
         u.sysname, u.nodename, u.release, u.version, u.machine
     );
-    let release = ["/etc/os-release", "/usr/lib/os-release"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .and_then(|s| pretty_name(&s));
+    let release = os_release()
+        .and_then(|s| os_release_value(&s, "PRETTY_NAME").or_else(|| os_release_value(&s, "NAME")));
     Ok(match release {
         Some(r) => format!("{r} ({uname})"),
         None => uname,
     })
 }
 
-fn pretty_name(os_release: &str) -> Option<String> {
-    let value = |key: &str| {
-        os_release.lines().find_map(|l| {
-            let v = l.strip_prefix(key)?.strip_prefix('=')?;
-            Some(v.trim().trim_matches('"').trim_matches('\'').to_string())
-        })
-    };
-    value("PRETTY_NAME").or_else(|| value("NAME"))
+fn os_release() -> Option<String> {
+    ["/etc/os-release", "/usr/lib/os-release"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
 }
 
-/// MAC addresses of the interfaces that have one, in interface index order, as
-/// `AA-BB-CC-DD-EE-FF`.
-fn macs() -> Vec<String> {
+/// The value of `key` in an os-release file, unquoted.
+pub fn os_release_value(os_release: &str, key: &str) -> Option<String> {
+    os_release.lines().find_map(|l| {
+        let v = l.strip_prefix(key)?.strip_prefix('=')?;
+        Some(v.trim().trim_matches('"').trim_matches('\'').to_string())
+    })
+}
+
+/// A network interface: its name, and its MAC address as `AA-BB-CC-DD-EE-FF` when it has one.
+struct Interface {
+    name: String,
+    mac: Option<String>,
+}
+
+/// The interfaces other than loopback, in interface index order.
+fn interfaces() -> Vec<Interface> {
     let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
         return Vec::new();
     };
-    let mut found: Vec<(u32, String)> = dir
+    let mut found: Vec<(u32, Interface)> = dir
         .flatten()
         .filter_map(|e| {
             let read = |f: &str| std::fs::read_to_string(e.path().join(f)).ok();
-            let mac = read("address")?.trim().to_string();
             let index = read("ifindex")?.trim().parse().ok()?;
-            (!mac.is_empty() && mac != "00:00:00:00:00:00").then_some((index, mac))
+            // ARPHRD_LOOPBACK
+            if read("type")?.trim() == "772" {
+                return None;
+            }
+            let mac = read("address").map(|m| m.trim().to_uppercase().replace(':', "-"));
+            let mac = mac.filter(|m| !m.is_empty() && m != "00-00-00-00-00-00");
+            let name = e.file_name().to_string_lossy().into_owned();
+            Some((index, Interface { name, mac }))
         })
         .collect();
-    found.sort();
-    (found.into_iter())
-        .map(|(_, m)| m.to_uppercase().replace(':', "-"))
-        .collect()
+    found.sort_by_key(|(i, _)| *i);
+    found.into_iter().map(|(_, i)| i).collect()
 }
 
 /// The `host.cpu.*` attributes of the first processor of /proc/cpuinfo.

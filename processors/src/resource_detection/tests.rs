@@ -156,6 +156,20 @@ fn system_detection_matches_this_machine() {
     };
     assert!(ips.values.iter().all(|v| !matches!(&v.value,
         Some(any_value::Value::StringValue(s)) if s == "127.0.0.1" || s == "::1")));
+    if let Ok(r) = std::fs::read_to_string("/etc/os-release") {
+        assert_eq!(
+            str_attr(&d, "os.name"),
+            system::os_release_value(&r, "NAME")
+        );
+        assert_eq!(
+            str_attr(&d, "os.version"),
+            system::os_release_value(&r, "VERSION_ID")
+        );
+    }
+    let Some(any_value::Value::ArrayValue(ifs)) = attr(&d, "host.interface") else {
+        panic!("host.interface");
+    };
+    assert!(!format!("{ifs:?}").contains("\"lo\""), "{ifs:?}");
     assert_eq!(d.schema_url, SCHEMA_URL);
 }
 
