@@ -6,7 +6,8 @@
 //!
 //! otelcol detects in its `Start`; ferrotel processors have no start step (and `create` also
 //! serves `validate`, which must query nothing), so detection runs once, on the first batch,
-//! bounded by `timeout`: that batch waits at most that long, later ones not at all. A detector
+//! bounded by `timeout`: that batch waits at most that long, later ones not at all; the
+//! pipelines that list the same processor id share that one detection. A detector
 //! that fails (not on that cloud, no Docker socket, bad `OTEL_RESOURCE_ATTRIBUTES`) is logged
 //! as a warning and contributes nothing, as otelcol's do with `fail_on_missing_metadata` off.
 //!
@@ -47,7 +48,8 @@ use ferrotel_core::{
     process_decoded, Batch, CreateContext, Data, Factory, FactoryInfo, PipelineError, Processor,
     RequestMeta, Signal, SignalProcessor, Stability,
 };
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The semantic conventions version the system, docker and cloud detectors follow.
 pub const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.6.1";
@@ -56,7 +58,19 @@ pub const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.6.1";
 pub struct ResourceDetectionProcessor {
     cfg: ResourceDetectionConfig,
     endpoints: Option<Endpoints>,
-    detected: OnceLock<Detected>,
+    detected: Arc<OnceLock<Detected>>,
+}
+
+/// The detection of each processor id (and config), shared by the instances of every pipeline
+/// that lists it, as otelcol's factory shares one resource provider per id.
+fn shared_detection(id: &str, cfg: &ResourceDetectionConfig) -> Arc<OnceLock<Detected>> {
+    static SHARED: OnceLock<Mutex<HashMap<String, Arc<OnceLock<Detected>>>>> = OnceLock::new();
+    let key = format!("{id}\n{cfg:?}");
+    let mut map = SHARED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    map.entry(key).or_default().clone()
 }
 
 impl ResourceDetectionProcessor {
@@ -65,7 +79,7 @@ impl ResourceDetectionProcessor {
         ResourceDetectionProcessor {
             cfg,
             endpoints: None,
-            detected: OnceLock::new(),
+            detected: Arc::default(),
         }
     }
 
@@ -193,13 +207,17 @@ impl Factory for ResourceDetectionFactory {
 
     fn create(
         &self,
-        _: &CreateContext,
+        ctx: &CreateContext,
         cfg: ResourceDetectionConfig,
     ) -> Result<Box<dyn Processor>, ConfigErrors> {
         if cfg.attributes.as_ref().is_some_and(|a| !a.is_empty()) {
             tracing::warn!("resource_detection: `attributes` is deprecated (otelcol's warning); keep or drop attributes with a resource or transform processor");
         }
-        Ok(Box::new(ResourceDetectionProcessor::new(cfg)))
+        let detected = shared_detection(&ctx.id.to_string(), &cfg);
+        Ok(Box::new(ResourceDetectionProcessor {
+            detected,
+            ..ResourceDetectionProcessor::new(cfg)
+        }))
     }
 }
 

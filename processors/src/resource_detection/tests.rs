@@ -375,3 +375,22 @@ fn realworld_configs_load() {
         }
     }
 }
+
+/// The instances of one processor id in several pipelines share one detection, as otelcol's
+/// factory shares one provider per id; another id detects on its own.
+#[test]
+fn pipelines_share_one_detection_per_id() {
+    let f: &dyn AnyFactory<Box<dyn Processor>> = &ResourceDetectionFactory;
+    let yaml = golden::config_case(DIR, "defaults");
+    let a = shared_detection("resource_detection/shared", &config("defaults"));
+    let _ = a.set(detected());
+    for signal in [Signal::Traces, Signal::Logs] {
+        let ctx =
+            ferrotel_testkit::conformance::processor_context("resource_detection/shared", signal);
+        let p = f.create_from(&ctx, &yaml).unwrap();
+        let out = resources(&run(p.as_ref(), Signal::Logs));
+        assert_eq!(value(&out[0].0, "host.name").as_deref(), Some("detected"));
+    }
+    let other = shared_detection("resource_detection/other", &config("defaults"));
+    assert!(other.get().is_none());
+}
