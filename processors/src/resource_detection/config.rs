@@ -93,52 +93,76 @@ pub struct ResourceDetectionConfig {
     pub azure: AzureConfig,
     // The blocks of the detectors ferrotel does not implement: accepted unchecked, since naming
     // such a detector in `detectors` is refused anyway.
+    /// `akamai`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub akamai: Option<Value>,
+    /// `aks`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aks: Option<Value>,
+    /// `alibaba_ecs`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alibaba_ecs: Option<Value>,
+    /// `azurecontainerapps`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub azurecontainerapps: Option<Value>,
+    /// `consul`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consul: Option<Value>,
+    /// `digitalocean`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digitalocean: Option<Value>,
+    /// `ecs`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ecs: Option<Value>,
+    /// `eks`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eks: Option<Value>,
+    /// `elasticbeanstalk`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elasticbeanstalk: Option<Value>,
+    /// `heroku`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heroku: Option<Value>,
+    /// `hetzner`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hetzner: Option<Value>,
+    /// `ibmcloud_classic`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ibmcloud_classic: Option<Value>,
+    /// `ibmcloud_vpc`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ibmcloud_vpc: Option<Value>,
+    /// `k8s_api`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub k8s_api: Option<Value>,
+    /// `k8snode`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub k8snode: Option<Value>,
+    /// `kubeadm`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubeadm: Option<Value>,
+    /// `lambda`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lambda: Option<Value>,
+    /// `nova`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nova: Option<Value>,
+    /// `openshift`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub openshift: Option<Value>,
+    /// `oraclecloud`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oraclecloud: Option<Value>,
+    /// `scaleway`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scaleway: Option<Value>,
+    /// `tencent_cvm`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tencent_cvm: Option<Value>,
+    /// `upcloud`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upcloud: Option<Value>,
+    /// `vultr`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vultr: Option<Value>,
 }

@@ -394,3 +394,10 @@ fn pipelines_share_one_detection_per_id() {
     let other = shared_detection("resource_detection/other", &config("defaults"));
     assert!(other.get().is_none());
 }
+
+/// The golden pairs of `testdata/resource_detection` (system's `os.type` alone: the same on
+/// every Linux machine).
+#[test]
+fn golden_pairs() {
+    assert!(golden::run(DIR, &ResourceDetectionFactory) >= 2);
+}
