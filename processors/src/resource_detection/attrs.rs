@@ -90,6 +90,17 @@ pub const GCP: Defaults = &[
     ("gcp.gce.instance.name", false),
 ];
 
+pub const HEROKU: Defaults = &[
+    ("cloud.provider", true),
+    ("heroku.app.id", true),
+    ("heroku.dyno.id", true),
+    ("heroku.release.commit", true),
+    ("heroku.release.creation_timestamp", true),
+    ("service.instance.id", true),
+    ("service.name", true),
+    ("service.version", true),
+];
+
 pub const AZURE: Defaults = &[
     ("cloud.provider", true),
     ("cloud.platform", true),

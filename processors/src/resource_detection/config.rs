@@ -54,7 +54,8 @@ pub const KNOWN_DETECTORS: &[&str] = &[
 ];
 
 /// The detectors ferrotel implements; naming another known one is a config error.
-pub const IMPLEMENTED_DETECTORS: &[&str] = &["env", "system", "docker", "ec2", "gcp", "azure"];
+pub const IMPLEMENTED_DETECTORS: &[&str] =
+    &["env", "system", "docker", "ec2", "gcp", "azure", "heroku"];
 
 /// `processors.resource_detection`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -91,6 +92,8 @@ pub struct ResourceDetectionConfig {
     pub gcp: GcpConfig,
     /// `azure`: tags and attribute switches.
     pub azure: AzureConfig,
+    /// `heroku`: attribute switches.
+    pub heroku: HerokuConfig,
     // The blocks of the detectors ferrotel does not implement: accepted unchecked, since naming
     // such a detector in `detectors` is refused anyway.
     /// `akamai`: accepted unchecked (the detector is not implemented).
@@ -120,9 +123,6 @@ pub struct ResourceDetectionConfig {
     /// `elasticbeanstalk`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elasticbeanstalk: Option<Value>,
-    /// `heroku`: accepted unchecked (the detector is not implemented).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub heroku: Option<Value>,
     /// `hetzner`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hetzner: Option<Value>,
@@ -183,6 +183,7 @@ impl Default for ResourceDetectionConfig {
             ec2: Ec2Config::default(),
             gcp: GcpConfig::default(),
             azure: AzureConfig::default(),
+            heroku: HerokuConfig::default(),
             akamai: None,
             aks: None,
             alibaba_ecs: None,
@@ -192,7 +193,6 @@ impl Default for ResourceDetectionConfig {
             ecs: None,
             eks: None,
             elasticbeanstalk: None,
-            heroku: None,
             hetzner: None,
             ibmcloud_classic: None,
             ibmcloud_vpc: None,
@@ -244,6 +244,7 @@ impl Validate for ResourceDetectionConfig {
         v.check("ec2", &self.ec2);
         v.check("gcp", &self.gcp);
         v.check("azure", &self.azure);
+        v.check("heroku", &self.heroku);
     }
 }
 
@@ -378,6 +379,20 @@ impl Validate for AzureConfig {
     fn validate(&self, v: &mut Validator<'_>) {
         check_regexes(&self.tags, "tags", v);
         self.resource_attributes.check(attrs::AZURE, v);
+    }
+}
+
+/// `heroku`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HerokuConfig {
+    /// Attribute switches (all on by default).
+    pub resource_attributes: ResourceAttributes,
+}
+
+impl Validate for HerokuConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        self.resource_attributes.check(attrs::HEROKU, v);
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::attrs::Detected;
 use super::config::ResourceDetectionConfig;
-use super::{azure, docker, ec2, env, gcp, system};
+use super::{azure, docker, ec2, env, gcp, heroku, system};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,7 @@ fn run_one(
         "ec2" => ec2::detect(&cfg.ec2, ep.ec2.as_ref()?, deadline),
         "gcp" => gcp::detect(&cfg.gcp, &ep.gcp, deadline),
         "azure" => azure::detect(&cfg.azure, &ep.azure, deadline),
+        "heroku" => Ok(heroku::detect(&cfg.heroku)),
         other => Err(format!("detector {other:?} is not implemented in ferrotel")),
     }
 }

@@ -1,6 +1,6 @@
 //! The `resource_detection` processor (alias `resourcedetection`), as otelcol-contrib's
 //! resourcedetectionprocessor: detects the resource of the host the collector runs on once,
-//! with the configured detectors (`env`, `system`, `docker`, `ec2`, `gcp`, `azure`), and adds
+//! with the configured detectors (`env`, `system`, `docker`, `ec2`, `gcp`, `azure`, `heroku`), and adds
 //! it to the resource of every batch of every signal, replacing attributes already there
 //! unless `override: false`; a resource entry without a schema URL gets the detected one.
 //!
@@ -30,6 +30,7 @@ mod docker;
 mod ec2;
 mod env;
 mod gcp;
+mod heroku;
 mod host;
 mod http;
 mod system;
@@ -198,7 +199,7 @@ impl Factory for ResourceDetectionFactory {
     fn info(&self) -> FactoryInfo {
         FactoryInfo::new(
             "resource_detection",
-            "Detects the host's resource (env, system, docker, ec2, gcp, azure) once and adds it to every batch.",
+            "Detects the host's resource (env, system, docker, ec2, gcp, azure, heroku) once and adds it to every batch.",
         )
         .aliases(&["resourcedetection"])
         .all_signals(Stability::Beta)
