@@ -322,7 +322,7 @@ fn docker_engine_info_over_the_socket() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The processor detects once, on its first batch, and reuses the result.
+/// The processor detects once, at start, and reuses the result for every batch.
 #[test]
 fn detection_runs_once() {
     let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -337,6 +337,9 @@ fn detection_runs_once() {
         0,
         "create asks nothing"
     );
+    p.start();
+    let calls = count.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(calls, 3, "start detects: token, document, hostname");
     for _ in 0..3 {
         let data = ferrotel_testkit::fixtures::data(Signal::Traces, 1);
         let mut out = vec![];
@@ -346,7 +349,7 @@ fn detection_runs_once() {
     assert_eq!(
         count.load(std::sync::atomic::Ordering::SeqCst),
         3,
-        "token, document, hostname"
+        "batches ask nothing more"
     );
     assert_eq!(
         get(p.detected(), "host.id").as_deref(),

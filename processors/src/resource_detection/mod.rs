@@ -4,12 +4,13 @@
 //! it to the resource of every batch of every signal, replacing attributes already there
 //! unless `override: false`; a resource entry without a schema URL gets the detected one.
 //!
-//! otelcol detects in its `Start`; ferrotel processors have no start step (and `create` also
-//! serves `validate`, which must query nothing), so detection runs once, on the first batch,
-//! bounded by `timeout`: that batch waits at most that long, later ones not at all; the
-//! pipelines that list the same processor id share that one detection. A detector
-//! that fails (not on that cloud, no Docker socket, bad `OTEL_RESOURCE_ATTRIBUTES`) is logged
-//! as a warning and contributes nothing, as otelcol's do with `fail_on_missing_metadata` off.
+//! Detection runs once, when the service starts (the processor's `start`, before any receiver
+//! accepts data, as otelcol's `Start`), bounded by `timeout`: startup waits at most that long;
+//! the pipelines that list the same processor id share that one detection, and `validate`
+//! queries nothing. A processor used without the engine detects on its first batch instead. A
+//! detector that fails (not on that cloud, no Docker socket, bad `OTEL_RESOURCE_ATTRIBUTES`) is
+//! logged as a warning and contributes nothing, as otelcol's do with `fail_on_missing_metadata`
+//! off.
 //!
 //! ```yaml
 //! processors:
@@ -143,6 +144,11 @@ impl ResourceDetectionProcessor {
 }
 
 impl Processor for ResourceDetectionProcessor {
+    /// Detects, bounded by `timeout`, before the receivers start.
+    fn start(&self) {
+        self.detected();
+    }
+
     fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
         let d = self.detected();
         if d.attributes.is_empty() && d.schema_url.is_empty() {
