@@ -14,7 +14,14 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 fn str_value(attrs: &[KeyValue], key: &str) -> Option<String> {
-    match attrs.iter().find(|kv| kv.key == key)?.value.as_ref()?.value.as_ref()? {
+    match attrs
+        .iter()
+        .find(|kv| kv.key == key)?
+        .value
+        .as_ref()?
+        .value
+        .as_ref()?
+    {
         any_value::Value::StringValue(s) => Some(s.clone()),
         _ => None,
     }
@@ -29,7 +36,10 @@ async fn detected_resource_reaches_the_sink() {
         let _held: Vec<_> = silent.incoming().collect();
     });
     // The only test of this binary: the variables reach the collector's environment.
-    std::env::set_var("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=staging,team=a%2Cb");
+    std::env::set_var(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "deployment.environment=staging,team=a%2Cb",
+    );
     std::env::set_var(
         "AWS_EC2_METADATA_SERVICE_ENDPOINT",
         format!("http://{silent_addr}"),
@@ -68,11 +78,21 @@ async fn detected_resource_reaches_the_sink() {
     let state = sink.lock();
     let rs = &state.traces[0].resource_spans[0];
     let attrs = &rs.resource.as_ref().expect("a resource").attributes;
-    assert_eq!(str_value(attrs, "deployment.environment").as_deref(), Some("staging"));
+    assert_eq!(
+        str_value(attrs, "deployment.environment").as_deref(),
+        Some("staging")
+    );
     assert_eq!(str_value(attrs, "team").as_deref(), Some("a,b"));
     assert_eq!(str_value(attrs, "os.type").as_deref(), Some("linux"));
-    assert_eq!(str_value(attrs, "host.name").as_deref(), Some("client-host"));
-    assert_eq!(str_value(attrs, "cloud.provider"), None, "ec2 found nothing");
+    assert_eq!(
+        str_value(attrs, "host.name").as_deref(),
+        Some("client-host")
+    );
+    assert_eq!(
+        str_value(attrs, "cloud.provider"),
+        None,
+        "ec2 found nothing"
+    );
     assert_eq!(rs.schema_url, "https://opentelemetry.io/schemas/1.6.1");
     let stderr = c.stderr();
     assert!(
