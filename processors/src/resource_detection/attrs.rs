@@ -101,6 +101,18 @@ pub const HEROKU: Defaults = &[
     ("service.version", true),
 ];
 
+pub const LAMBDA: Defaults = &[
+    ("aws.log.group.names", true),
+    ("aws.log.stream.names", true),
+    ("cloud.platform", true),
+    ("cloud.provider", true),
+    ("cloud.region", true),
+    ("faas.instance", true),
+    ("faas.max_memory", true),
+    ("faas.name", true),
+    ("faas.version", true),
+];
+
 pub const AZURE: Defaults = &[
     ("cloud.provider", true),
     ("cloud.platform", true),

@@ -54,8 +54,9 @@ pub const KNOWN_DETECTORS: &[&str] = &[
 ];
 
 /// The detectors ferrotel implements; naming another known one is a config error.
-pub const IMPLEMENTED_DETECTORS: &[&str] =
-    &["env", "system", "docker", "ec2", "gcp", "azure", "heroku"];
+pub const IMPLEMENTED_DETECTORS: &[&str] = &[
+    "env", "system", "docker", "ec2", "gcp", "azure", "heroku", "lambda",
+];
 
 /// `processors.resource_detection`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -94,6 +95,8 @@ pub struct ResourceDetectionConfig {
     pub azure: AzureConfig,
     /// `heroku`: attribute switches.
     pub heroku: HerokuConfig,
+    /// `lambda`: attribute switches.
+    pub lambda: LambdaConfig,
     // The blocks of the detectors ferrotel does not implement: accepted unchecked, since naming
     // such a detector in `detectors` is refused anyway.
     /// `akamai`: accepted unchecked (the detector is not implemented).
@@ -141,9 +144,6 @@ pub struct ResourceDetectionConfig {
     /// `kubeadm`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubeadm: Option<Value>,
-    /// `lambda`: accepted unchecked (the detector is not implemented).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lambda: Option<Value>,
     /// `nova`: accepted unchecked (the detector is not implemented).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nova: Option<Value>,
@@ -184,6 +184,7 @@ impl Default for ResourceDetectionConfig {
             gcp: GcpConfig::default(),
             azure: AzureConfig::default(),
             heroku: HerokuConfig::default(),
+            lambda: LambdaConfig::default(),
             akamai: None,
             aks: None,
             alibaba_ecs: None,
@@ -199,7 +200,6 @@ impl Default for ResourceDetectionConfig {
             k8s_api: None,
             k8snode: None,
             kubeadm: None,
-            lambda: None,
             nova: None,
             openshift: None,
             oraclecloud: None,
@@ -245,6 +245,7 @@ impl Validate for ResourceDetectionConfig {
         v.check("gcp", &self.gcp);
         v.check("azure", &self.azure);
         v.check("heroku", &self.heroku);
+        v.check("lambda", &self.lambda);
     }
 }
 
@@ -393,6 +394,20 @@ pub struct HerokuConfig {
 impl Validate for HerokuConfig {
     fn validate(&self, v: &mut Validator<'_>) {
         self.resource_attributes.check(attrs::HEROKU, v);
+    }
+}
+
+/// `lambda`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LambdaConfig {
+    /// Attribute switches (all on by default).
+    pub resource_attributes: ResourceAttributes,
+}
+
+impl Validate for LambdaConfig {
+    fn validate(&self, v: &mut Validator<'_>) {
+        self.resource_attributes.check(attrs::LAMBDA, v);
     }
 }
 

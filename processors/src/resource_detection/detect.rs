@@ -5,7 +5,7 @@
 
 use super::attrs::Detected;
 use super::config::ResourceDetectionConfig;
-use super::{azure, docker, ec2, env, gcp, heroku, system};
+use super::{azure, docker, ec2, env, gcp, heroku, lambda, system};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,7 @@ fn run_one(
         "gcp" => gcp::detect(&cfg.gcp, &ep.gcp, deadline),
         "azure" => azure::detect(&cfg.azure, &ep.azure, deadline),
         "heroku" => Ok(heroku::detect(&cfg.heroku)),
+        "lambda" => Ok(lambda::detect(&cfg.lambda)),
         other => Err(format!("detector {other:?} is not implemented in ferrotel")),
     }
 }

@@ -1,6 +1,7 @@
 //! The `resource_detection` processor (alias `resourcedetection`), as otelcol-contrib's
 //! resourcedetectionprocessor: detects the resource of the host the collector runs on once,
-//! with the configured detectors (`env`, `system`, `docker`, `ec2`, `gcp`, `azure`, `heroku`), and adds
+//! with the configured detectors (`env`, `system`, `docker`, `ec2`, `gcp`, `azure`, `heroku`,
+//! `lambda`), and adds
 //! it to the resource of every batch of every signal, replacing attributes already there
 //! unless `override: false`; a resource entry without a schema URL gets the detected one.
 //!
@@ -34,6 +35,7 @@ mod gcp;
 mod heroku;
 mod host;
 mod http;
+mod lambda;
 mod system;
 
 pub use attrs::Detected;
@@ -205,7 +207,7 @@ impl Factory for ResourceDetectionFactory {
     fn info(&self) -> FactoryInfo {
         FactoryInfo::new(
             "resource_detection",
-            "Detects the host's resource (env, system, docker, ec2, gcp, azure, heroku) once and adds it to every batch.",
+            "Detects the host's resource (env, system, docker, ec2, gcp, azure, heroku, lambda) once and adds it to every batch.",
         )
         .aliases(&["resourcedetection"])
         .all_signals(Stability::Beta)

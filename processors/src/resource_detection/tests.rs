@@ -55,7 +55,7 @@ fn config_errors_name_what_is_wrong() {
         "{e:?}"
     );
     assert!(
-        e[1].1.starts_with("detector \"lambda\" is not implemented"),
+        e[1].1.starts_with("detector \"ecs\" is not implemented"),
         "{e:?}"
     );
     let e = errors("bad_system");
