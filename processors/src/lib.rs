@@ -1,5 +1,5 @@
 //! processors: `batch`, `memory_limiter`, `resource`, `attributes`, `probabilistic_sampler`,
-//! `redaction`, `tail_sampling` and `filter`, each behind the cargo feature of its name (all on by
+//! `redaction`, `tail_sampling`, `filter`, `transform` and `resource_detection`, each behind the cargo feature of its name (all on by
 //! default). [`register`] adds the enabled ones to a registry.
 
 // Tests may unwrap: a panic is how they fail.
@@ -23,7 +23,8 @@ pub mod filter;
         feature = "probabilistic_sampler",
         feature = "redaction",
         feature = "tail_sampling",
-        feature = "filter"
+        feature = "filter",
+        feature = "resource_detection"
     )
 ))]
 mod golden;
@@ -40,7 +41,8 @@ pub mod memory_limiter;
     feature = "probabilistic_sampler",
     feature = "redaction",
     feature = "filter",
-    feature = "transform"
+    feature = "transform",
+    feature = "resource_detection"
 ))]
 mod otelcol_examples;
 #[cfg(any(feature = "tail_sampling", feature = "transform"))]
@@ -51,6 +53,8 @@ pub mod probabilistic_sampler;
 pub mod redaction;
 #[cfg(feature = "resource")]
 pub mod resource;
+#[cfg(feature = "resource_detection")]
+pub mod resource_detection;
 #[cfg(feature = "tail_sampling")]
 pub mod tail_sampling;
 #[cfg(feature = "transform")]
@@ -76,6 +80,8 @@ pub fn register(r: Registry) -> Registry {
     let r = r.with(transform::TransformProcessorFactory);
     #[cfg(feature = "filter")]
     let r = r.with(filter::FilterProcessorFactory);
+    #[cfg(feature = "resource_detection")]
+    let r = r.with(resource_detection::ResourceDetectionFactory);
     r
 }
 
@@ -129,6 +135,9 @@ mod tests {
         if cfg!(feature = "filter") {
             expected.push("filter");
         }
+        if cfg!(feature = "resource_detection") {
+            expected.push("resource_detection");
+        }
         let got: Vec<_> = r.processors.infos().iter().map(|i| i.type_name).collect();
         assert_eq!(got, expected);
         for f in r.processors.iter() {
@@ -165,5 +174,7 @@ mod tests {
         round_trips(crate::transform::TransformProcessorFactory);
         #[cfg(feature = "filter")]
         round_trips(crate::filter::FilterProcessorFactory);
+        #[cfg(feature = "resource_detection")]
+        round_trips(crate::resource_detection::ResourceDetectionFactory);
     }
 }

@@ -9,13 +9,14 @@ use crate::memory_limiter::MemoryLimiterFactory;
 use crate::probabilistic_sampler::ProbabilisticSamplerFactory;
 use crate::redaction::RedactionProcessorFactory;
 use crate::resource::ResourceProcessorFactory;
+use crate::resource_detection::ResourceDetectionFactory;
 use crate::transform::TransformProcessorFactory;
 use ferrotel_core::{AnyFactory, Processor};
 
 type Dyn = dyn AnyFactory<Box<dyn Processor>>;
 
 fn factory(type_name: &str) -> Option<&'static Dyn> {
-    let all: [&'static Dyn; 8] = [
+    let all: [&'static Dyn; 9] = [
         &BatchProcessorFactory,
         &MemoryLimiterFactory,
         &ResourceProcessorFactory,
@@ -24,9 +25,9 @@ fn factory(type_name: &str) -> Option<&'static Dyn> {
         &RedactionProcessorFactory,
         &FilterProcessorFactory,
         &TransformProcessorFactory,
+        &ResourceDetectionFactory,
     ];
-    all.into_iter()
-        .find(|f| f.describe().type_name == type_name)
+    all.into_iter().find(|f| f.describe().answers_to(type_name))
 }
 
 #[test]
@@ -60,4 +61,29 @@ fn every_readme_example_is_accepted_unchanged() {
         }
     }
     assert!(created >= 50, "{created}");
+}
+
+/// The README examples ferrotel refuses (`refused` in the corpus) are refused with an error
+/// that says why: a detector it does not implement, or a feature that needs a cloud API.
+#[test]
+fn refused_readme_examples_say_why() {
+    let text = include_str!("../testdata/otelcol_examples/processors.yaml");
+    let doc: ferrotel_config::Value = serde_yaml_ng::from_str(text).expect("yaml");
+    let refused = doc
+        .get("refused")
+        .and_then(|r| r.as_mapping())
+        .expect("refused");
+    for (id, case) in refused {
+        let id = id.as_str().expect("string ids");
+        let type_name = id.split('/').next().unwrap_or(id);
+        let f = factory(type_name).unwrap_or_else(|| panic!("no factory for {id}"));
+        let because = case["because"].as_str().expect("because");
+        let ctx =
+            ferrotel_testkit::conformance::processor_context(id, ferrotel_core::Signal::Traces);
+        match f.create_from(&ctx, &case["config"]) {
+            Ok(_) => panic!("{id} was accepted"),
+            Err(e) => assert!(e.to_string().contains(because), "{id}: {e}"),
+        }
+    }
+    assert!(refused.len() >= 28, "{}", refused.len());
 }

@@ -109,9 +109,15 @@ pub trait Receiver: Send + Sync {
 /// - Buffering processors emit later from `on_tick` (called every `tick_interval`) or when they
 ///   ask for it through the wake handle in their [`CreateContext`]; `flush` is called once at
 ///   shutdown and must emit everything still held.
-/// - Processors must not block: no I/O, no waiting on locks held across calls.
+/// - Processors must not block: no I/O, no waiting on locks held across calls. One-off work
+///   that needs I/O (resource detection) belongs in `start`.
 pub trait Processor: Send + Sync {
     fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError>;
+    /// Called once by the engine as the service starts, after exporters and before receivers,
+    /// on a thread where blocking is allowed (the pipelines' processors in parallel): the place
+    /// for one-off I/O such as resource detection. It must bound its own time; the service's
+    /// start waits for it. Not called by `validate`. The default does nothing.
+    fn start(&self) {}
     /// Refuse before the payload is even read (see [`Consumer::admit`]).
     fn admit(&self) -> Result<(), PipelineError> {
         Ok(())

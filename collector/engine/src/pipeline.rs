@@ -195,6 +195,13 @@ impl Pipeline {
     }
 
     /// Spawns the tick task of every buffering stage; they stop when `stop` is cancelled.
+    /// Runs every processor's `start`, in order (they may block: call on a blocking thread).
+    pub(crate) fn start_processors(&self) {
+        for stage in &self.stages {
+            stage.processor.start();
+        }
+    }
+
     pub(crate) fn spawn_tickers(
         self: &Arc<Self>,
         tasks: &mut JoinSet<()>,

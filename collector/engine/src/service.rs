@@ -208,7 +208,8 @@ impl Service {
     }
 
     /// Starts everything in dependency order: self-metrics, extensions, exporters (and their
-    /// persistent queues and workers), the tick tasks of pipelines and connectors, receivers.
+    /// persistent queues and workers), the tick tasks of pipelines and connectors, the
+    /// processors' `start` (resource detection), receivers.
     ///
     /// On error the service is left partly started: the caller must call [`Service::shutdown`],
     /// which stops what was started (every component's shutdown is safe without start).
@@ -233,6 +234,7 @@ impl Service {
         self.start_exporters(&extensions).await?;
         self.start_pushers(&extensions).await?;
         self.start_tickers();
+        self.start_processors().await;
         self.start_receivers(&extensions).await?;
         self.health.set(HealthState::Ready);
         tracing::info!("Everything is ready. Begin running and processing data.");
@@ -299,6 +301,21 @@ impl Service {
             r.spawn_workers(&mut self.workers);
         }
         Ok(())
+    }
+
+    /// Runs the processors' `start` (resource detection, say), every pipeline on a blocking
+    /// thread of its own, and waits for them all.
+    async fn start_processors(&self) {
+        let mut tasks = JoinSet::new();
+        for p in &self.graph.pipelines {
+            let p = p.clone();
+            tasks.spawn_blocking(move || p.start_processors());
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "a processor's start panicked");
+            }
+        }
     }
 
     fn start_tickers(&mut self) {

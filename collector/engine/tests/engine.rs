@@ -876,3 +876,71 @@ service:
     }
     assert!(!text.contains("nosuch"), "{text}");
 }
+
+/// Counts its `start` calls (each blocking a little) and refuses data before it started.
+struct Starting(Arc<AtomicUsize>, std::sync::atomic::AtomicBool);
+
+impl Processor for Starting {
+    fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
+        assert!(self.1.load(Ordering::SeqCst), "data before start");
+        out.push(batch);
+        Ok(())
+    }
+    fn start(&self) {
+        std::thread::sleep(Duration::from_millis(100));
+        self.1.store(true, Ordering::SeqCst);
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Clone, Default)]
+struct StartingFactory(Arc<AtomicUsize>);
+
+impl Factory for StartingFactory {
+    type Config = EmptyConfig;
+    type Component = Box<dyn Processor>;
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo::new("starting", "test").all_signals(Stability::Alpha)
+    }
+    fn create(
+        &self,
+        _: &CreateContext,
+        _: EmptyConfig,
+    ) -> Result<Box<dyn Processor>, ConfigErrors> {
+        Ok(Box::new(Starting(self.0.clone(), Default::default())))
+    }
+}
+
+/// Every pipeline's processors have started (blocking work done) when the service's start
+/// returns, before the receivers accept data.
+#[tokio::test]
+async fn processors_start_before_receivers() {
+    let kit = Kit::default();
+    let starting = StartingFactory::default();
+    let registry = kit.registry().with(starting.clone());
+    let service = kit
+        .start_with(
+            "receivers: {stub: {}}
+processors: {starting: {}}
+exporters: {recording/e: {}}
+service:
+  pipelines:
+    traces: {receivers: [stub], processors: [starting], exporters: [recording/e]}
+    logs: {receivers: [stub], processors: [starting], exporters: [recording/e]}
+",
+            &registry,
+        )
+        .await;
+    assert_eq!(
+        starting.0.load(Ordering::SeqCst),
+        2,
+        "one start per pipeline instance"
+    );
+    kit.stub
+        .traces()
+        .consume(fixtures::encoded_batch(Signal::Traces, 3))
+        .await
+        .unwrap();
+    wait_for(|| kit.rec.exporter("recording/e").item_count() == 3).await;
+    service.shutdown(DEADLINE).await;
+}
