@@ -156,7 +156,7 @@ pub struct FilesystemConfig {
 }
 
 /// `process`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProcessConfig {
     /// Only processes whose executable name matches.
@@ -181,24 +181,6 @@ pub struct ProcessConfig {
     pub metrics: Switches,
     /// Resource attribute switches.
     pub resource_attributes: Switches,
-}
-
-impl Default for ProcessConfig {
-    fn default() -> Self {
-        ProcessConfig {
-            include: NameMatch::default(),
-            exclude: NameMatch::default(),
-            mute_process_all_errors: false,
-            mute_process_name_error: false,
-            mute_process_exe_error: false,
-            mute_process_io_error: false,
-            mute_process_user_error: false,
-            mute_process_cgroup_error: false,
-            scrape_process_delay: GoDuration::default(),
-            metrics: Switches::default(),
-            resource_attributes: Switches::default(),
-        }
-    }
 }
 
 macro_rules! match_config {

@@ -66,6 +66,7 @@ impl IncludeExclude {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
 //! Scrapers on a fake `root_path` tree (`testdata/host_metrics/root`) with exact expected
 //! points, and against this machine's `/proc`.
 
