@@ -110,6 +110,11 @@ async fn otelcols_default_configs_start_serve_and_stop() {
     run("core_examples_k8s_otel-collector-config.yaml", &quick).await;
     run(
         "grafana_docker-otel-lgtm.yaml",
-        &["--feature-gates=service.profilesSupport"],
-    );
+        &[
+            "--feature-gates=service.profilesSupport",
+            "--shutdown-timeout",
+            "2s",
+        ],
+    )
+    .await;
 }
