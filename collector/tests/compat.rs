@@ -305,3 +305,54 @@ fn the_otel_demos_profiles_filter_loads_unchanged() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The OpenTelemetry demo's `host_metrics` receiver, taken from its collector config with only
+/// `root_path` changed (its `/hostfs` is the host mounted into the demo's container, absent
+/// here), in a metrics pipeline; with `/hostfs` itself, the refusal is otelcol's.
+#[test]
+fn the_otel_demos_host_metrics_section_loads() {
+    let text = std::fs::read_to_string(corpus().join("realworld/otel-demo_otelcol-config.yaml"))
+        .expect("demo config");
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("demo yaml");
+    let mut section = doc["receivers"]["host_metrics"].clone();
+    assert_eq!(
+        section["root_path"].as_str(),
+        Some("/hostfs"),
+        "the demo's host_metrics changed"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let validate = |section: &serde_yaml_ng::Value, name: &str| {
+        let indented: Vec<String> = serde_yaml_ng::to_string(section)
+            .expect("section")
+            .lines()
+            .map(|l| format!("    {l}"))
+            .collect();
+        let config = format!(
+            "receivers:\n  host_metrics:\n{}\nexporters: {{debug: {{}}}}\n\
+             service:\n  pipelines:\n    metrics: {{receivers: [host_metrics], exporters: [debug]}}\n",
+            indented.join("\n")
+        );
+        let path = dir.path().join(name);
+        std::fs::write(&path, &config).expect("write");
+        let out = ferrotel(&[
+            "validate".into(),
+            "--config".into(),
+            path.display().to_string(),
+        ]);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            config,
+        )
+    };
+    if !Path::new("/hostfs").exists() {
+        let (ok, stderr, _) = validate(&section, "demo-hostfs.yaml");
+        assert!(
+            !ok && stderr.contains("invalid root_path: stat /hostfs: no such file or directory"),
+            "{stderr}"
+        );
+    }
+    section["root_path"] = dir.path().display().to_string().into();
+    let (ok, stderr, config) = validate(&section, "demo-host-metrics.yaml");
+    assert!(ok, "{config}\n{stderr}");
+}

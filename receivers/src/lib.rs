@@ -7,11 +7,15 @@
 //! - [`jaeger`]: Jaeger spans over gRPC, Thrift HTTP and agent UDP
 //!   ([`jaeger::JaegerReceiverFactory`]).
 //! - [`file_log`]: tails log files, alias `filelog` ([`file_log::FileLogReceiverFactory`]).
+//! - [`host_metrics`]: host metrics from `/proc`, alias `hostmetrics`
+//!   ([`host_metrics::HostMetricsReceiverFactory`]).
 
 use ferrotel_core::Registry;
 
 #[cfg(feature = "file_log")]
 pub mod file_log;
+#[cfg(feature = "host_metrics")]
+pub mod host_metrics;
 #[cfg(feature = "jaeger")]
 pub mod jaeger;
 #[cfg(feature = "otlp")]
@@ -33,6 +37,8 @@ pub fn register(r: Registry) -> Registry {
     let r = r.with(jaeger::JaegerReceiverFactory);
     #[cfg(feature = "file_log")]
     let r = r.with(file_log::FileLogReceiverFactory);
+    #[cfg(feature = "host_metrics")]
+    let r = r.with(host_metrics::HostMetricsReceiverFactory);
     r
 }
 
@@ -55,5 +61,7 @@ mod tests {
         assert!(r.receivers.get("jaeger").is_some());
         #[cfg(feature = "file_log")]
         assert!(r.receivers.get("filelog").is_some());
+        #[cfg(feature = "host_metrics")]
+        assert!(r.receivers.get("hostmetrics").is_some());
     }
 }
