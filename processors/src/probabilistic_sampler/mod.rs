@@ -597,7 +597,8 @@ impl ProbabilisticSampler {
                 filtered.bytes.into(),
                 items,
                 batch.meta.clone(),
-            ))
+            )
+            .keep_deliveries_of(batch))
         };
         Some((kept, plan))
     }
