@@ -279,7 +279,12 @@ fn kill_9_mid_stream_loses_no_line_and_repeats_none() {
     let mut collector = Collector::start(&cfg, &[]);
     let mut writer = std::process::Command::new("node")
         .arg(node.join("winston_writer.js"))
-        .args([logs.to_str().expect("utf-8 path"), "8000", "100000", "false"])
+        .args([
+            logs.to_str().expect("utf-8 path"),
+            "8000",
+            "100000",
+            "false",
+        ])
         .current_dir(&node)
         .spawn()
         .expect("node runs");
@@ -294,7 +299,10 @@ fn kill_9_mid_stream_loses_no_line_and_repeats_none() {
     assert_eq!(on_disk.len(), 8000);
     let files = std::fs::read_dir(&logs).expect("read_dir").count();
     assert!(files > 5, "winston rotated into {files} files only");
-    let all_arrived = || on_disk.keys().all(|n| arrivals(&sink).0.contains_key(n));
+    let all_arrived = || {
+        let seen = arrivals(&sink).0;
+        on_disk.keys().all(|n| seen.contains_key(n))
+    };
     assert!(eventually(Duration::from_secs(30), all_arrived));
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(collector.terminate(Duration::from_secs(10)), Some(0));

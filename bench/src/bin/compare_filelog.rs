@@ -23,7 +23,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
-#[command(name = "compare_filelog", about = "file_log: ferrotel vs otelcol-contrib")]
+#[command(
+    name = "compare_filelog",
+    about = "file_log: ferrotel vs otelcol-contrib"
+)]
 struct Args {
     /// Lines in the file set.
     #[arg(long, default_value_t = 1_000_000)]
@@ -77,7 +80,9 @@ fn generate(dir: &Path, lines: u64) -> std::io::Result<(usize, u64)> {
                 0 => "combined.log".to_string(),
                 n => format!("combined{n}.log"),
             };
-            out = Some(std::io::BufWriter::new(std::fs::File::create(dir.join(name))?));
+            out = Some(std::io::BufWriter::new(std::fs::File::create(
+                dir.join(name),
+            )?));
             files += 1;
             size = 0;
         }
@@ -118,9 +123,15 @@ fn run_one(
     while sink.totals().items - before < want {
         if Instant::now() > deadline || child.try_wait()?.is_some() {
             let _ = child.kill();
-            anyhow::bail!("{who}: {} of {want} lines arrived", sink.totals().items - before);
+            anyhow::bail!(
+                "{who}: {} of {want} lines arrived",
+                sink.totals().items - before
+            );
         }
-        sample = (procfs::cpu_seconds(&pid)?, procfs::status_kib(&pid, "VmHWM")?);
+        sample = (
+            procfs::cpu_seconds(&pid)?,
+            procfs::status_kib(&pid, "VmHWM")?,
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -203,7 +214,10 @@ fn main() -> anyhow::Result<()> {
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let sink = rt.block_on(async { server::Server::start(listener, server::Mode::Count) })?;
     let version = String::from_utf8_lossy(
-        &Command::new(&args.otelcol).arg("--version").output()?.stdout,
+        &Command::new(&args.otelcol)
+            .arg("--version")
+            .output()?
+            .stdout,
     )
     .trim()
     .to_string();

@@ -86,7 +86,10 @@ async fn in_memory_queue_releases_after_the_export_finished() {
     r.enqueue(batch(&heard, 1), Overflow::Wait).await.unwrap();
     r.enqueue(batch(&heard, 2), Overflow::Wait).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(heard.ids().is_empty(), "queued and exporting: not delivered");
+    assert!(
+        heard.ids().is_empty(),
+        "queued and exporting: not delivered"
+    );
     gate.add_permits(1);
     eventually(|| heard.ids() == [1]).await;
     gate.add_permits(1);
@@ -112,6 +115,10 @@ async fn persistent_queue_releases_once_on_disk() {
     let heard = Arc::new(Heard::default());
     r.enqueue(batch(&heard, 7), Overflow::Wait).await.unwrap();
     eventually(|| heard.ids() == [7]).await;
-    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "still on disk");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        1,
+        "still on disk"
+    );
     gate.add_permits(1);
 }

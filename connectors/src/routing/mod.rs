@@ -48,8 +48,8 @@ use ferrotel_core::proto::collector::{
     trace::v1::ExportTraceServiceRequest,
 };
 use ferrotel_core::{
-    Batch, Connector, CreateContext, Data, Delivery, Factory, FactoryInfo, PipelineError, RequestMeta,
-    Routed, Signal, Stability,
+    Batch, Connector, CreateContext, Data, Delivery, Factory, FactoryInfo, PipelineError,
+    RequestMeta, Routed, Signal, Stability,
 };
 use ferrotel_ottl::compile::BoolExpr;
 use ferrotel_ottl::{Context, DataPointItem, ErrorMode, EvalError, LogItem, MetricItem, SpanItem};

@@ -44,12 +44,12 @@ pub use config::FileLogConfig;
 
 use checkpoint::{Checkpoints, FilePos};
 use emit::{Converter, Sink, Stopped};
-use ledger::{Ledger, Marks};
 use ferrotel_config::ConfigErrors;
 use ferrotel_core::{
     CreateContext, Factory, FactoryInfo, Receiver, ReceiverContext, RequestMeta, Signal, Stability,
     StartError,
 };
+use ledger::{Ledger, Marks};
 use sink::{ConsumerSink, Counters};
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,7 +112,10 @@ impl FileLogReceiver {
         let client = storage
             .open_client(&name)
             .map_err(|e| fail(e.to_string()))?;
-        Ok(Some(Ledger::new(Checkpoints::new(client), ctx.id.to_string())))
+        Ok(Some(Ledger::new(
+            Checkpoints::new(client),
+            ctx.id.to_string(),
+        )))
     }
 
     fn sink(

@@ -4,10 +4,10 @@
 //! emitted once no new data came for `force_flush_period`.
 
 use super::emit::{At, FileInfo, Sink, Stopped};
-use std::sync::atomic::{AtomicU64, Ordering};
 use super::source::Source;
 use super::split::Splitter;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How a reader reads (shared by all readers of a receiver).

@@ -309,14 +309,22 @@ async fn the_checkpoint_waits_until_the_data_left_the_collector() {
     rx.start(context(&capture, Some(&kv))).await.unwrap();
     wait_for(&capture, 250).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(saved_offset(&kv), Some(0), "accepted, not exported: offset stays");
+    assert_eq!(
+        saved_offset(&kv),
+        Some(0),
+        "accepted, not exported: offset stays"
+    );
     let held = std::mem::take(&mut *capture.held.lock().unwrap());
     assert_eq!(held.len(), 3, "batches of 100, 100 and 50");
     let mut held = held.into_iter();
     let (first, second, third) = (held.next(), held.next(), held.next());
     drop(second);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(saved_offset(&kv), Some(0), "in order: the first is still out");
+    assert_eq!(
+        saved_offset(&kv),
+        Some(0),
+        "in order: the first is still out"
+    );
     drop(first);
     wait_offset(&kv, 9 * 200).await;
     drop(third);
