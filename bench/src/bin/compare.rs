@@ -1349,10 +1349,22 @@ fn main() -> anyhow::Result<()> {
             bytes_per_item,
         });
     }
-    let md = markdown(&args, &env, &results, &invocation);
+    let mut md = markdown(&args, &env, &results, &invocation);
+    md += &kept_section(&args.out_dir.join("RESULTS.md"));
     std::fs::create_dir_all(&args.out_dir)?;
     std::fs::write(args.out_dir.join("RESULTS.md"), &md)?;
     std::fs::write(args.out_dir.join("results.svg"), svg(&results))?;
     println!("{md}");
     Ok(())
+}
+
+/// The file_log scenario's section of an existing RESULTS.md (written by `compare_filelog`),
+/// kept when this runner rewrites the file.
+fn kept_section(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let (begin, end) = ("<!-- file_log:begin -->", "<!-- file_log:end -->");
+    match (text.find(begin), text.find(end)) {
+        (Some(b), Some(e)) if b < e => format!("\n{}\n", &text[b..e + end.len()]),
+        _ => String::new(),
+    }
 }

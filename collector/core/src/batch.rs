@@ -7,6 +7,7 @@
 //! pass-through pipeline does no protobuf work, and fan-out to N exporters costs N reference
 //! counts.
 
+use crate::delivery::Delivery;
 use crate::pdata;
 use crate::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
@@ -134,6 +135,8 @@ pub struct Batch {
     signal: Signal,
     shared: Arc<Shared>,
     pub meta: Arc<RequestMeta>,
+    /// Delivery tokens of the data inside (see [`crate::delivery`]); empty for most receivers.
+    deliveries: Vec<Delivery>,
 }
 
 impl Batch {
@@ -156,6 +159,7 @@ impl Batch {
             signal,
             shared: Arc::new(shared),
             meta,
+            deliveries: Vec::new(),
         }
     }
 
@@ -168,11 +172,34 @@ impl Batch {
                 ..Default::default()
             }),
             meta,
+            deliveries: Vec::new(),
         }
     }
 
     pub fn signal(&self) -> Signal {
         self.signal
+    }
+
+    /// Attaches a delivery token: released once every holder of this data dropped it.
+    pub fn with_delivery(mut self, d: Delivery) -> Batch {
+        self.deliveries.push(d);
+        self
+    }
+
+    /// Carries `other`'s delivery tokens over to this batch, built from `other`'s data.
+    pub fn keep_deliveries_of(mut self, other: &Batch) -> Batch {
+        self.deliveries.extend(other.deliveries.iter().cloned());
+        self
+    }
+
+    /// This batch's delivery tokens.
+    pub fn deliveries(&self) -> &[Delivery] {
+        &self.deliveries
+    }
+
+    /// Drops this copy's hold on its tokens (a persistent queue made the data durable).
+    pub fn release_deliveries(&mut self) {
+        self.deliveries = Vec::new();
     }
 
     /// True when `other` is a clone of this batch (the very same payload, not merely equal
@@ -278,16 +305,20 @@ impl Batch {
         let len: usize = batches.iter().map(Batch::encoded_len).sum();
         let mut buf = Vec::with_capacity(len);
         let mut items = 0;
+        let mut deliveries = Vec::new();
         for b in batches {
             buf.extend_from_slice(&b.encoded());
             items += b.item_count();
+            deliveries.extend(b.deliveries.iter().cloned());
         }
-        Some(Batch::from_bytes(
+        let mut out = Batch::from_bytes(
             first.signal,
             Bytes::from(buf),
             Some(items),
             first.meta.clone(),
-        ))
+        );
+        out.deliveries = deliveries;
+        Some(out)
     }
 }
 
@@ -378,6 +409,31 @@ mod tests {
         assert!(Batch::concat(std::slice::from_ref(&b))
             .unwrap()
             .same_payload(&b));
+    }
+
+    #[test]
+    fn concat_and_clones_carry_delivery_tokens() {
+        use crate::delivery::{Delivery, DeliveryListener};
+        use std::sync::Mutex;
+        #[derive(Default)]
+        struct Heard(Mutex<Vec<u64>>);
+        impl DeliveryListener for Heard {
+            fn delivered(&self, id: u64) {
+                self.0.lock().unwrap().push(id);
+            }
+        }
+        let heard = Arc::new(Heard::default());
+        let a = Batch::from_data(traces(2), Default::default())
+            .with_delivery(Delivery::new(heard.clone(), 1));
+        let b = Batch::from_data(traces(1), Default::default())
+            .with_delivery(Delivery::new(heard.clone(), 2));
+        let merged = Batch::concat(&[a, b]).unwrap();
+        assert_eq!(merged.deliveries().len(), 2);
+        let copy = merged.clone();
+        drop(merged);
+        assert!(heard.0.lock().unwrap().is_empty(), "the copy holds both");
+        drop(copy);
+        assert_eq!(*heard.0.lock().unwrap(), vec![1, 2]);
     }
 
     #[test]

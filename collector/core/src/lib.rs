@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod batch;
 pub mod component;
+pub mod delivery;
 pub mod error;
 pub mod factory;
 pub mod format;
@@ -32,6 +33,7 @@ pub mod wire;
 pub use auth::{AuthError, ClientAuthenticator, Extensions, ServerAuthenticator};
 pub use batch::{Batch, Data, DecodeError, RequestMeta};
 pub use component::*;
+pub use delivery::{Delivery, DeliveryListener};
 pub use error::{ExportError, PipelineError};
 pub use factory::*;
 pub use ferrotel_config::{featuregate, ComponentId, Kind, Signal};

@@ -372,6 +372,9 @@ impl ExporterRunner {
         let items = batch.item_count();
         let written = Self::blocking(move || {
             let seq = store.push(&batch.encoded())?;
+            // On disk now: a receiver waiting for delivery may move on.
+            let mut batch = batch;
+            batch.release_deliveries();
             queue_size.add(cost as i64);
             let item = Item {
                 batch,

@@ -48,8 +48,8 @@ use ferrotel_core::proto::collector::{
     trace::v1::ExportTraceServiceRequest,
 };
 use ferrotel_core::{
-    Batch, Connector, CreateContext, Data, Factory, FactoryInfo, PipelineError, RequestMeta,
-    Routed, Signal, Stability,
+    Batch, Connector, CreateContext, Data, Delivery, Factory, FactoryInfo, PipelineError,
+    RequestMeta, Routed, Signal, Stability,
 };
 use ferrotel_ottl::compile::BoolExpr;
 use ferrotel_ottl::{Context, DataPointItem, ErrorMode, EvalError, LogItem, MetricItem, SpanItem};
@@ -236,11 +236,17 @@ impl Routing {
         data: R,
         meta: &Arc<RequestMeta>,
         routes: &[Route],
+        deliveries: &[Delivery],
         out: &mut Vec<Routed>,
     ) -> Result<(), PipelineError> {
         for (pipelines, part) in self.split(data, meta, routes)?.parts {
+            let batch = deliveries
+                .iter()
+                .fold(Batch::from_data(part.into_data(), meta.clone()), |b, d| {
+                    b.with_delivery(d.clone())
+                });
             out.push(Routed {
-                batch: Batch::from_data(part.into_data(), meta.clone()),
+                batch,
                 pipelines: Some(pipelines.to_vec()),
             });
         }
@@ -268,14 +274,15 @@ impl Routing {
         out: &mut Vec<Routed>,
     ) -> Result<(), PipelineError> {
         let meta = batch.meta.clone();
+        let deliveries = batch.deliveries().to_vec();
         let data = batch.into_data().map_err(|e| PipelineError::Status {
             code: ferrotel_core::error::code::INVALID_ARGUMENT,
             message: e.0,
         })?;
         match data {
-            Data::Traces(t) => self.emit(t, &meta, routes, out),
-            Data::Metrics(m) => self.emit(m, &meta, routes, out),
-            Data::Logs(l) => self.emit(l, &meta, routes, out),
+            Data::Traces(t) => self.emit(t, &meta, routes, &deliveries, out),
+            Data::Metrics(m) => self.emit(m, &meta, routes, &deliveries, out),
+            Data::Logs(l) => self.emit(l, &meta, routes, &deliveries, out),
             Data::Profiles(_) => Ok(()),
         }
     }

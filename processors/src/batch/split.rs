@@ -149,7 +149,8 @@ pub fn split_data(mut data: Data, max: usize) -> Vec<Data> {
 pub fn split_front(batch: &mut Batch, n: usize) -> Result<Batch, DecodeError> {
     let meta = batch.meta.clone();
     let head = take_front(batch.make_mut()?, n);
-    Ok(Batch::from_data(head, meta))
+    // Both parts hold the tokens: the data is delivered when both are.
+    Ok(Batch::from_data(head, meta).keep_deliveries_of(batch))
 }
 
 #[cfg(test)]

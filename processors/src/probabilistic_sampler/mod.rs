@@ -592,12 +592,15 @@ impl ProbabilisticSampler {
             Some(batch.clone())
         } else {
             let items = Some(plan.kept);
-            Some(Batch::from_bytes(
-                Signal::Traces,
-                filtered.bytes.into(),
-                items,
-                batch.meta.clone(),
-            ))
+            Some(
+                Batch::from_bytes(
+                    Signal::Traces,
+                    filtered.bytes.into(),
+                    items,
+                    batch.meta.clone(),
+                )
+                .keep_deliveries_of(batch),
+            )
         };
         Some((kept, plan))
     }

@@ -85,6 +85,7 @@ impl ResourceProcessor {
         (!failed).then(|| {
             let items = Some(batch.item_count());
             Batch::from_bytes(batch.signal(), out.into(), items, batch.meta.clone())
+                .keep_deliveries_of(batch)
         })
     }
 }

@@ -1,9 +1,10 @@
-//! File offsets in a storage extension (`storage:`): after every poll whose entries the
-//! pipeline accepted, the fingerprint, offset, path and record number of every known file are
-//! saved as one JSON value under `knownFiles`, replaced atomically; at start they are loaded
-//! and matched by fingerprint on the first poll, so reading resumes where the last accepted
-//! entry ended.
+//! File offsets in a storage extension (`storage:`): the fingerprint, offset, path and record
+//! number of every known file, saved as one JSON value under `knownFiles`, replaced
+//! atomically, whenever the delivered positions move (see [`super::ledger`]); at start they
+//! are loaded and matched by fingerprint on the first poll, so reading resumes after the last
+//! delivered entry.
 
+use super::emit::FileInfo;
 use super::reader::Reader;
 use base64::Engine;
 use ferrotel_core::{KeyValueStore, StorageError};
@@ -20,6 +21,33 @@ struct Saved {
     offset: u64,
     path: String,
     record_number: i64,
+}
+
+/// Where reading a file stands (or stood): what a checkpoint keeps of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilePos {
+    /// The reader's id in this run ([`super::emit::FileInfo::id`]).
+    pub id: u64,
+    pub fingerprint: Arc<[u8]>,
+    pub path: String,
+    pub offset: u64,
+    pub record_number: i64,
+}
+
+impl FilePos {
+    pub fn of(r: &Reader) -> FilePos {
+        FilePos::of_info(&r.info, r.offset, r.record_number)
+    }
+
+    pub fn of_info(f: &FileInfo, offset: u64, record_number: i64) -> FilePos {
+        FilePos {
+            id: f.id,
+            fingerprint: f.fingerprint.clone(),
+            path: f.path.clone(),
+            offset,
+            record_number,
+        }
+    }
 }
 
 /// Saves and loads one receiver's offsets.
@@ -60,15 +88,15 @@ impl Checkpoints {
     /// Saves the files' state if it changed since the last save.
     pub fn save<'a>(
         &mut self,
-        files: impl Iterator<Item = &'a Reader>,
+        files: impl Iterator<Item = &'a FilePos>,
     ) -> Result<(), StorageError> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let saved: Vec<Saved> = files
-            .map(|r| Saved {
-                fingerprint: b64.encode(&r.fingerprint),
-                offset: r.offset,
-                path: r.path.to_string_lossy().into_owned(),
-                record_number: r.record_number,
+            .map(|f| Saved {
+                fingerprint: b64.encode(&f.fingerprint),
+                offset: f.offset,
+                path: f.path.clone(),
+                record_number: f.record_number,
             })
             .collect();
         let bytes = serde_json::to_vec(&saved).map_err(|e| StorageError(e.to_string()))?;

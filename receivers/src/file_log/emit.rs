@@ -19,6 +19,10 @@ pub struct Stopped;
 /// The file a token came from.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileInfo {
+    /// The reader's id, unique in this run.
+    pub id: u64,
+    /// The reader's fingerprint (kept here shared, for checkpoints).
+    pub fingerprint: std::sync::Arc<[u8]>,
     pub name: String,
     pub path: String,
     pub name_resolved: String,
@@ -34,6 +38,8 @@ impl FileInfo {
                 .unwrap_or_default()
         };
         FileInfo {
+            id: 0,
+            fingerprint: std::sync::Arc::from(&[][..]),
             name: name(path),
             path: path.to_string_lossy().into_owned(),
             name_resolved: name(&resolved),
@@ -42,10 +48,19 @@ impl FileInfo {
     }
 }
 
+/// Where a token lies in its file: it starts at `start` and reading on from `end` skips it;
+/// it is the file's `record_number`th entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct At {
+    pub start: u64,
+    pub end: u64,
+    pub record_number: i64,
+}
+
 /// Takes the entries the tailer reads. `emit` may block (a full batch waits for the pipeline);
 /// after `flush` returns Ok, everything emitted before it was accepted downstream.
 pub trait Sink {
-    fn emit(&mut self, file: &FileInfo, token: &[u8], record_number: i64) -> Result<(), Stopped>;
+    fn emit(&mut self, file: &FileInfo, token: &[u8], at: At) -> Result<(), Stopped>;
     fn flush(&mut self) -> Result<(), Stopped>;
 }
 

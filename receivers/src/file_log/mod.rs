@@ -4,7 +4,9 @@
 //! newlines or `multiline` patterns, runs the configured stanza-style operators and sends the
 //! entries as OTLP log records into the logs pipeline, waiting for the pipeline to accept each
 //! batch before reading on. With `storage`, file fingerprints and offsets are checkpointed in
-//! that storage extension, so a restart resumes where the last accepted batch ended.
+//! that storage extension as the entries are delivered (exported, dropped for good, or
+//! written to a persistent sending queue: see [`ledger`]), so a restart resumes after the
+//! last delivered entry.
 //!
 //! ```yaml
 //! extensions:
@@ -29,6 +31,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod emit;
 pub mod glob;
+pub mod ledger;
 pub mod operators;
 pub mod reader;
 pub mod sink;
@@ -39,13 +42,14 @@ pub mod tailer;
 
 pub use config::FileLogConfig;
 
-use checkpoint::Checkpoints;
+use checkpoint::{Checkpoints, FilePos};
 use emit::{Converter, Sink, Stopped};
 use ferrotel_config::ConfigErrors;
 use ferrotel_core::{
     CreateContext, Factory, FactoryInfo, Receiver, ReceiverContext, RequestMeta, Signal, Stability,
     StartError,
 };
+use ledger::{Ledger, Marks};
 use sink::{ConsumerSink, Counters};
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,7 +99,7 @@ impl FileLogReceiver {
         }
     }
 
-    fn checkpoints(&self, ctx: &ReceiverContext) -> Result<Option<Checkpoints>, StartError> {
+    fn ledger(&self, ctx: &ReceiverContext) -> Result<Option<Arc<Ledger>>, StartError> {
         let Some(id) = &self.config.storage else {
             return Ok(None);
         };
@@ -108,10 +112,17 @@ impl FileLogReceiver {
         let client = storage
             .open_client(&name)
             .map_err(|e| fail(e.to_string()))?;
-        Ok(Some(Checkpoints::new(client)))
+        Ok(Some(Ledger::new(
+            Checkpoints::new(client),
+            ctx.id.to_string(),
+        )))
     }
 
-    fn sink(&self, ctx: &ReceiverContext) -> Result<ConsumerSink, StartError> {
+    fn sink(
+        &self,
+        ctx: &ReceiverContext,
+        ledger: Option<Arc<Ledger>>,
+    ) -> Result<ConsumerSink, StartError> {
         let receiver = ctx.id.to_string();
         let labels = [("receiver", receiver.as_str()), ("transport", "")];
         let t = &ctx.telemetry;
@@ -140,6 +151,8 @@ impl FileLogReceiver {
             pending: vec![],
             aborted: false,
             shutdown_grace: self.shutdown_grace,
+            ledger,
+            marks: Marks::default(),
         })
     }
 }
@@ -149,12 +162,12 @@ impl Receiver for FileLogReceiver {
     async fn start(&mut self, ctx: ReceiverContext) -> Result<(), StartError> {
         self.stop = ctx.shutdown.child_token();
         let tailer = Tailer::new(&self.config).map_err(StartError)?;
-        let sink = self.sink(&ctx)?;
-        let checkpoints = self.checkpoints(&ctx)?;
+        let ledger = self.ledger(&ctx)?;
+        let sink = self.sink(&ctx, ledger.clone())?;
         let run = Run {
             tailer,
             sink,
-            checkpoints,
+            ledger,
             poll_interval: self.config.poll_interval.0,
             stop: self.stop.clone(),
             receiver: ctx.id.to_string(),
@@ -175,7 +188,7 @@ impl Receiver for FileLogReceiver {
 struct Run {
     tailer: Tailer,
     sink: ConsumerSink,
-    checkpoints: Option<Checkpoints>,
+    ledger: Option<Arc<Ledger>>,
     poll_interval: Duration,
     stop: CancellationToken,
     receiver: String,
@@ -183,45 +196,56 @@ struct Run {
 
 impl Run {
     fn run(mut self) {
-        if let Some(c) = &mut self.checkpoints {
-            match c.load() {
+        if let Some(l) = &self.ledger {
+            match l.load() {
                 Ok(files) => self.tailer.restore(files),
                 Err(e) => tracing::warn!(receiver = %self.receiver, "{e}; reading files as new"),
             }
         }
+        self.sync();
         loop {
             let polled = self.tailer.poll(&mut self.sink);
-            // After a stop, what was read is still delivered before offsets are saved.
-            let delivered = match polled {
+            // After a stop, what was read is still sent before offsets are synced.
+            let sent = match polled {
                 Ok(()) => true,
                 Err(Stopped) => !self.sink.aborted && self.sink.flush().is_ok(),
             };
-            if delivered {
-                self.save();
+            if sent {
+                self.sync();
             }
             if polled.is_err() || self.wait() {
-                return;
+                break;
             }
         }
-    }
-
-    fn save(&mut self) {
-        let Some(c) = &mut self.checkpoints else {
-            return;
-        };
-        if let Err(e) = c.save(self.tailer.known_files()) {
-            tracing::warn!(receiver = %self.receiver, "saving file offsets failed: {e}");
+        // What is still in the pipeline is checkpointed as it leaves.
+        if let Some(l) = &self.ledger {
+            l.stop();
         }
     }
 
-    /// Waits for the next poll; true when stopping.
+    /// Hands the tailer's positions to the ledger and saves what is delivered.
+    fn sync(&mut self) {
+        let Some(l) = &self.ledger else {
+            return;
+        };
+        l.sync(self.tailer.known_files().map(FilePos::of).collect());
+        l.save_if_dirty();
+    }
+
+    /// Waits for the next poll, checkpointing deliveries meanwhile; true when stopping.
     fn wait(&self) -> bool {
         let stop = self.stop.clone();
         let d = self.poll_interval;
+        let ledger = self.ledger.clone();
         self.sink.runtime.block_on(async move {
-            tokio::select! {
-                _ = tokio::time::sleep(d) => false,
-                _ = stop.cancelled() => true,
+            let sleep = tokio::time::sleep(d);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    _ = &mut sleep => return false,
+                    _ = stop.cancelled() => return true,
+                    _ = sink::released(&ledger) => {}
+                }
             }
         })
     }

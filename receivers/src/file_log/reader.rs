@@ -3,10 +3,11 @@
 //! offset; an unterminated last entry is re-read on the next poll until it ends, or is
 //! emitted once no new data came for `force_flush_period`.
 
-use super::emit::{FileInfo, Sink, Stopped};
+use super::emit::{At, FileInfo, Sink, Stopped};
 use super::source::Source;
 use super::split::Splitter;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How a reader reads (shared by all readers of a receiver).
@@ -33,8 +34,12 @@ pub struct Reader {
 
 impl Reader {
     pub fn new(path: PathBuf, fingerprint: Vec<u8>, offset: u64) -> Reader {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let mut info = FileInfo::of(&path);
+        info.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        info.fingerprint = fingerprint.as_slice().into();
         Reader {
-            info: FileInfo::of(&path),
+            info,
             path,
             fingerprint,
             offset,
@@ -48,10 +53,14 @@ impl Reader {
     /// Takes a (re)opened handle at `path`; a renamed file keeps its offset.
     pub fn attach(&mut self, path: PathBuf, source: Source, fingerprint: Vec<u8>) {
         if path != self.path {
+            let (id, fp) = (self.info.id, self.info.fingerprint.clone());
             self.info = FileInfo::of(&path);
+            self.info.id = id;
+            self.info.fingerprint = fp;
             self.path = path;
         }
         if fingerprint.len() > self.fingerprint.len() {
+            self.info.fingerprint = fingerprint.as_slice().into();
             self.fingerprint = fingerprint;
         }
         if !source.is_gzip() && source.disk_len() < self.offset {
@@ -139,7 +148,12 @@ impl Reader {
             let token = &buf[used + sp.token.start..used + sp.token.end];
             if !token.is_empty() {
                 self.record_number += 1;
-                sink.emit(&self.info, token, self.record_number)?;
+                let at = At {
+                    start: self.offset,
+                    end: self.offset + sp.advance as u64,
+                    record_number: self.record_number,
+                };
+                sink.emit(&self.info, token, at)?;
             }
             used += sp.advance;
             self.offset += sp.advance as u64;

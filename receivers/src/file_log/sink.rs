@@ -1,10 +1,12 @@
 //! The sink that feeds the logs pipeline: entries are converted as they come and sent in
 //! batches of [`MAX_BATCH`]; sending waits until the pipeline accepts (its backpressure stops
 //! the reading), and a refusal is retried as `retry_on_failure` says, else dropped and logged,
-//! as otelcol does.
+//! as otelcol does. With `storage`, each batch carries a delivery token of the [`Ledger`],
+//! which moves the checkpoint once the batch has left the collector.
 
 use super::config::RetryOnFailure;
-use super::emit::{to_request, Converter, FileInfo, Sink, Stopped};
+use super::emit::{to_request, At, Converter, FileInfo, Sink, Stopped};
+use super::ledger::{Ledger, Marks};
 use super::operators::Entry;
 use ferrotel_core::telemetry::Counter;
 use ferrotel_core::{Batch, Consumer, Data, RequestMeta};
@@ -35,14 +37,20 @@ pub struct ConsumerSink {
     pub aborted: bool,
     /// How long a send may still wait for the pipeline once the receiver is stopping.
     pub shutdown_grace: Duration,
+    /// With `storage`: the sent batches awaiting delivery, and the current batch's marks.
+    pub ledger: Option<Arc<Ledger>>,
+    pub marks: Marks,
 }
 
 impl Sink for ConsumerSink {
-    fn emit(&mut self, file: &FileInfo, token: &[u8], record_number: i64) -> Result<(), Stopped> {
+    fn emit(&mut self, file: &FileInfo, token: &[u8], at: At) -> Result<(), Stopped> {
         if self.stop.is_cancelled() {
             return Err(Stopped);
         }
-        if let Some(e) = self.converter.convert(file, token, record_number) {
+        if self.ledger.is_some() {
+            self.marks.add(file, at);
+        }
+        if let Some(e) = self.converter.convert(file, token, at.record_number) {
             self.pending.push(e);
         }
         if self.pending.len() >= MAX_BATCH {
@@ -52,6 +60,7 @@ impl Sink for ConsumerSink {
     }
 
     fn flush(&mut self) -> Result<(), Stopped> {
+        let marks = std::mem::take(&mut self.marks);
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -61,16 +70,21 @@ impl Sink for ConsumerSink {
         };
         let n = self.pending.len() as u64;
         let data = Data::Logs(to_request(std::mem::take(&mut self.pending)));
-        let batch = Batch::from_data(data, self.meta.clone());
+        let mut batch = Batch::from_data(data, self.meta.clone());
+        if let Some(l) = &self.ledger {
+            batch = batch.with_delivery(l.send(marks));
+        }
         let started = Instant::now();
         let mut wait = self.retry.initial_interval.0;
         loop {
             let Some(result) = self.send(&consumer, batch.clone()) else {
-                self.aborted = true;
-                return Err(Stopped);
+                return Err(self.abort());
             };
             let Err(e) = result else {
                 self.counters.accepted.add(n);
+                if let Some(l) = &self.ledger {
+                    l.save_if_dirty();
+                }
                 return Ok(());
             };
             let elapsed = started.elapsed();
@@ -85,8 +99,7 @@ impl Sink for ConsumerSink {
             }
             tracing::debug!(receiver = %self.meta.receiver, "pipeline refused log records, retrying in {wait:?}: {e}");
             if self.sleep(wait) {
-                self.aborted = true;
-                return Err(Stopped);
+                return Err(self.abort());
             }
             wait = (wait * 2).min(self.retry.max_interval.0.max(Duration::from_millis(1)));
         }
@@ -94,8 +107,19 @@ impl Sink for ConsumerSink {
 }
 
 impl ConsumerSink {
+    /// A batch is abandoned at shutdown (the caller still holds it, so its token is not
+    /// released before the ledger knows).
+    fn abort(&mut self) -> Stopped {
+        self.aborted = true;
+        if let Some(l) = &self.ledger {
+            l.freeze();
+        }
+        Stopped
+    }
+
     /// One attempt; None when the receiver stopped and the pipeline did not answer within the
-    /// grace period (a blocked pipeline must not hold up the collector's shutdown).
+    /// grace period (a blocked pipeline must not hold up the collector's shutdown). While it
+    /// waits, deliveries of earlier batches are checkpointed.
     fn send(
         &self,
         consumer: &Arc<dyn Consumer>,
@@ -103,10 +127,20 @@ impl ConsumerSink {
     ) -> Option<Result<(), ferrotel_core::PipelineError>> {
         let stop = self.stop.clone();
         let grace = self.shutdown_grace;
+        let ledger = self.ledger.clone();
         self.runtime.block_on(async move {
-            tokio::select! {
-                r = consumer.consume(batch) => Some(r),
-                _ = async { stop.cancelled().await; tokio::time::sleep(grace).await } => None,
+            let consume = consumer.consume(batch);
+            let stopped = async {
+                stop.cancelled().await;
+                tokio::time::sleep(grace).await
+            };
+            tokio::pin!(consume, stopped);
+            loop {
+                tokio::select! {
+                    r = &mut consume => return Some(r),
+                    _ = &mut stopped => return None,
+                    _ = released(&ledger) => {}
+                }
             }
         })
     }
@@ -120,5 +154,16 @@ impl ConsumerSink {
                 _ = stop.cancelled() => true,
             }
         })
+    }
+}
+
+/// Waits for a release and saves the checkpoint; never returns without a ledger.
+pub async fn released(ledger: &Option<Arc<Ledger>>) {
+    match ledger {
+        Some(l) => {
+            l.released.notified().await;
+            l.save_if_dirty();
+        }
+        None => std::future::pending().await,
     }
 }

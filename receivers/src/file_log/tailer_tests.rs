@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)]
 use super::*;
-use crate::file_log::emit::FileInfo;
+use crate::file_log::emit::{At, FileInfo};
 use std::io::Write;
 use std::path::Path;
 
@@ -11,7 +11,7 @@ struct Collect {
 }
 
 impl Sink for Collect {
-    fn emit(&mut self, file: &FileInfo, token: &[u8], _n: i64) -> Result<(), Stopped> {
+    fn emit(&mut self, file: &FileInfo, token: &[u8], _at: At) -> Result<(), Stopped> {
         let body = String::from_utf8_lossy(token).into_owned();
         self.lines.push((file.name.clone(), body));
         Ok(())

@@ -18,6 +18,9 @@ struct Capture {
     refuse: AtomicUsize,
     /// Never answer (a pipeline stuck in backpressure).
     block: std::sync::atomic::AtomicBool,
+    /// Accept but keep the batches (an exporter that has not finished them).
+    hold: std::sync::atomic::AtomicBool,
+    held: Mutex<Vec<Batch>>,
 }
 
 #[async_trait::async_trait]
@@ -36,14 +39,17 @@ impl Consumer for Capture {
                 retry_after: None,
             });
         }
-        let Ok(ferrotel_core::Data::Logs(req)) = batch.into_data() else {
+        let Ok(ferrotel_core::Data::Logs(req)) = batch.view() else {
             panic!("not logs")
         };
         let mut out = self.records.lock().unwrap();
-        for rl in req.resource_logs {
-            for sl in rl.scope_logs {
-                out.extend(sl.log_records);
+        for rl in &req.resource_logs {
+            for sl in &rl.scope_logs {
+                out.extend(sl.log_records.iter().cloned());
             }
+        }
+        if self.hold.load(Ordering::SeqCst) {
+            self.held.lock().unwrap().push(batch);
         }
         Ok(())
     }
@@ -64,7 +70,7 @@ fn body(r: &LogRecord) -> String {
 }
 
 #[derive(Default)]
-struct MemKv(Mutex<HashMap<String, Vec<u8>>>);
+pub(super) struct MemKv(Mutex<HashMap<String, Vec<u8>>>);
 
 impl KeyValueStore for MemKv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
@@ -267,6 +273,85 @@ async fn a_blocked_pipeline_delays_shutdown_only_by_the_grace_period() {
     wait_for(&capture, 1).await;
     rx.shutdown().await;
     assert_eq!(capture.bodies(), ["stuck"]);
+}
+
+/// The offset saved for the only file, if any.
+fn saved_offset(kv: &MemKv) -> Option<u64> {
+    let bytes = kv.get(checkpoint::KEY).unwrap()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v.get(0).map(|f| f["offset"].as_u64().unwrap())
+}
+
+async fn wait_offset(kv: &MemKv, want: u64) {
+    for _ in 0..200 {
+        if saved_offset(kv) == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("saved offset {:?}, want {want}", saved_offset(kv));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpoint_waits_until_the_data_left_the_collector() {
+    let d = tempfile::tempdir().unwrap();
+    let kv = Arc::new(MemKv::default());
+    let cfg = config(
+        "{include: [DIR/*.log], poll_interval: 20ms, storage: file_storage, start_at: beginning}",
+        d.path(),
+    );
+    let log = d.path().join("app.log");
+    let capture = Arc::new(Capture::default());
+    capture.hold.store(true, Ordering::SeqCst);
+    (0..250).for_each(|i| append(&log, &format!("line {i:03}\n")));
+    let len = std::fs::metadata(&log).unwrap().len();
+    let mut rx = FileLogReceiver::new(cfg);
+    rx.start(context(&capture, Some(&kv))).await.unwrap();
+    wait_for(&capture, 250).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        saved_offset(&kv),
+        Some(0),
+        "accepted, not exported: offset stays"
+    );
+    let held = std::mem::take(&mut *capture.held.lock().unwrap());
+    assert_eq!(held.len(), 3, "batches of 100, 100 and 50");
+    let mut held = held.into_iter();
+    let (first, second, third) = (held.next(), held.next(), held.next());
+    drop(second);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        saved_offset(&kv),
+        Some(0),
+        "in order: the first is still out"
+    );
+    drop(first);
+    wait_offset(&kv, 9 * 200).await;
+    drop(third);
+    wait_offset(&kv, len).await;
+    rx.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_exported_after_the_receiver_stopped_is_still_checkpointed() {
+    let d = tempfile::tempdir().unwrap();
+    let kv = Arc::new(MemKv::default());
+    let cfg = config(
+        "{include: [DIR/*.log], poll_interval: 20ms, storage: file_storage, start_at: beginning}",
+        d.path(),
+    );
+    let log = d.path().join("app.log");
+    let capture = Arc::new(Capture::default());
+    capture.hold.store(true, Ordering::SeqCst);
+    append(&log, "a\nb\n");
+    let mut rx = FileLogReceiver::new(cfg);
+    rx.start(context(&capture, Some(&kv))).await.unwrap();
+    wait_for(&capture, 2).await;
+    rx.shutdown().await;
+    assert_eq!(saved_offset(&kv), Some(0));
+    // The pipeline drains after the receivers stopped: the export ends now.
+    capture.held.lock().unwrap().clear();
+    assert_eq!(saved_offset(&kv), Some(4));
 }
 
 #[test]
