@@ -42,9 +42,8 @@ impl Sink for ConsumerSink {
         if self.stop.is_cancelled() {
             return Err(Stopped);
         }
-        if let Some(e) = self.converter.convert(file, token, record_number) {
-            self.pending.push(e);
-        }
+        self.converter
+            .convert(file, token, record_number, &mut self.pending);
         if self.pending.len() >= MAX_BATCH {
             self.flush()?;
         }
@@ -52,6 +51,8 @@ impl Sink for ConsumerSink {
     }
 
     fn flush(&mut self) -> Result<(), Stopped> {
+        let stopping = self.stop.is_cancelled();
+        self.converter.tick(stopping, &mut self.pending);
         if self.pending.is_empty() {
             return Ok(());
         }
