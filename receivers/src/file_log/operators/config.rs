@@ -273,48 +273,6 @@ pub struct SyslogConfig {
     pub max_octets: usize,
 }
 
-/// `time_parser`'s own keys.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TimeParserConfig {
-    pub parse_from: Field,
-    pub layout_type: String,
-    pub layout: String,
-    pub location: String,
-}
-
-impl Default for TimeParserConfig {
-    fn default() -> Self {
-        TimeParserConfig {
-            parse_from: Field::body(),
-            layout_type: "strptime".into(),
-            layout: String::new(),
-            location: String::new(),
-        }
-    }
-}
-
-/// `severity_parser`'s own keys.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SeverityParserConfig {
-    pub parse_from: Field,
-    pub preset: String,
-    pub mapping: BTreeMap<String, MappingValue>,
-    pub overwrite_text: bool,
-}
-
-impl Default for SeverityParserConfig {
-    fn default() -> Self {
-        SeverityParserConfig {
-            parse_from: Field::body(),
-            preset: "default".into(),
-            mapping: BTreeMap::new(),
-            overwrite_text: false,
-        }
-    }
-}
-
 /// `scope_name_parser`'s own keys.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -466,8 +424,10 @@ pub enum OperatorKind {
     KeyValueParser(ParserOf<KeyValueConfig>),
     CsvParser(ParserOf<CsvConfig>),
     SyslogParser(ParserOf<SyslogConfig>),
-    TimeParser(TimeParserConfig),
-    SeverityParser(SeverityParserConfig),
+    /// `parse_from` defaults to `body`.
+    TimeParser(TimeConfig),
+    /// `parse_from` defaults to `body`.
+    SeverityParser(SeverityConfig),
     TraceParser(TraceConfig),
     ScopeNameParser(ScopeNameConfig),
     Move(FromTo),

@@ -15,7 +15,7 @@
 
 use super::entry::Entry;
 use super::kind;
-use super::parser::REGEX_SIZE_LIMIT;
+use super::parser::go_regex;
 use serde_json::Value;
 use std::borrow::Cow;
 
@@ -60,7 +60,11 @@ impl Expr {
     /// Compiles `source`; the error names the expression.
     pub fn compile(source: &str) -> Result<Expr, String> {
         let tokens = lex(source).map_err(|e| format!("expression {source:?}: {e}"))?;
-        let mut p = ParserState { tokens, pos: 0 };
+        let mut p = ParserState {
+            tokens,
+            pos: 0,
+            depth: 0,
+        };
         let root = p
             .or()
             .and_then(|n| match p.peek() {
@@ -174,7 +178,11 @@ fn string(s: &str, quote: char) -> Result<(String, &str), String> {
 struct ParserState {
     tokens: Vec<Tok>,
     pos: usize,
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses, arrays and `not`s (the parser recurses).
+const MAX_DEPTH: usize = 64;
 
 impl ParserState {
     fn peek(&self) -> Option<&Tok> {
@@ -209,10 +217,15 @@ impl ParserState {
     }
 
     fn or(&mut self) -> Result<Node, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("nested deeper than {MAX_DEPTH}"));
+        }
         let mut left = self.and()?;
         while self.eat(&["or", "||"]) {
             left = Node::Or(Box::new(left), Box::new(self.and()?));
         }
+        self.depth -= 1;
         Ok(left)
     }
 
@@ -269,7 +282,13 @@ impl ParserState {
 
     fn unary(&mut self) -> Result<Node, String> {
         if self.eat(&["not", "!"]) {
-            return Ok(Node::Not(Box::new(self.unary()?)));
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(format!("nested deeper than {MAX_DEPTH}"));
+            }
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Node::Not(Box::new(inner)));
         }
         let mut node = self.primary()?;
         loop {
@@ -351,10 +370,7 @@ fn literal_regex(n: &Node) -> Result<regex::Regex, String> {
     let Node::Lit(Value::String(pattern)) = n else {
         return Err("`matches` takes a quoted pattern".into());
     };
-    regex::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|e| format!("compiling regex: {e}"))
+    go_regex(pattern)
 }
 
 fn map_value(m: &serde_json::Map<String, Value>) -> Cow<'_, Value> {
@@ -516,6 +532,8 @@ mod tests {
             ("len(body) > 1", "unknown name 'len'"),
             ("\"text\"", "expected bool"),
             ("body == \"x", "unterminated string"),
+            ("(".repeat(100_000).as_str(), "nested deeper than 64"),
+            ("!".repeat(100_000).as_str(), "nested deeper than 64"),
         ] {
             let e = Expr::compile(src).unwrap_err();
             assert!(e.contains(want) && e.contains(&format!("{src:?}")), "{src}: {e}");

@@ -35,14 +35,9 @@ struct Node {
 }
 
 /// The configured operators.
+#[derive(Default)]
 pub struct Pipeline {
     nodes: Vec<Node>,
-}
-
-impl Default for Pipeline {
-    fn default() -> Self {
-        Pipeline { nodes: vec![] }
-    }
 }
 
 type Work = Vec<(Target, Entry)>;
@@ -80,7 +75,8 @@ impl Pipeline {
                 let mut flushed = vec![];
                 f(r, &mut flushed);
                 let mut work = vec![];
-                for e in flushed {
+                // The work list is a stack: pushed last, processed first.
+                for e in flushed.into_iter().rev() {
                     forward(&n.next, e, &mut work);
                 }
                 self.drain(work, out);
@@ -123,11 +119,9 @@ impl Pipeline {
             },
             Step::Recombine(r) => {
                 let mut flushed = vec![];
-                match r.add(e, &mut flushed) {
-                    Ok(()) => {}
-                    Err((err, e)) => failed(n, err, e, work),
+                if let Err((err, e)) = r.add(e, &mut flushed) {
+                    failed(n, err, e, work);
                 }
-                // Sent in order: the work list is a stack.
                 for e in flushed.into_iter().rev() {
                     forward(&n.next, e, work);
                 }
@@ -137,18 +131,16 @@ impl Pipeline {
     }
 }
 
-/// Queues the entry for each target (a copy for all but the last). Targets are pushed in
-/// reverse so the first is processed first.
+/// Queues the entry for each target (copies for all but the first). The work list is a
+/// stack: the first target is pushed last, so it is processed first.
 fn forward(targets: &[Target], e: Entry, work: &mut Work) {
-    let Some((last, rest)) = targets.split_last() else {
+    let Some((first, rest)) = targets.split_first() else {
         return;
     };
-    work.push((*last, e.clone()));
-    let at = work.len() - 1;
     for t in rest.iter().rev() {
         work.push((*t, e.clone()));
     }
-    work[at].1 = e;
+    work.push((*first, e));
 }
 
 /// `on_error`: pass the entry on or drop it, logging unless quiet.
@@ -193,7 +185,7 @@ pub fn build(configs: &[OperatorConfig]) -> Result<Pipeline, String> {
 
 type Resolve<'a> = dyn Fn(&Outputs) -> Result<Vec<Target>, String> + 'a;
 
-fn node(c: &OperatorConfig, i: usize, len: usize, resolve: &Resolve) -> Result<Node, String> {
+fn node(c: &OperatorConfig, i: usize, len: usize, resolve: &Resolve<'_>) -> Result<Node, String> {
     let next = match &c.common.output {
         // A router sends only where its routes and `default` say.
         _ if matches!(c.kind, OperatorKind::Router(_)) => vec![],
@@ -226,7 +218,9 @@ fn node(c: &OperatorConfig, i: usize, len: usize, resolve: &Resolve) -> Result<N
 fn operator(k: &OperatorKind) -> Result<Box<dyn Operator>, String> {
     use super::{csv, keyvalue, severity, syslog, time, trace, transform};
     use OperatorKind as K;
-    let parse = |base, how: Box<dyn parser::Parse>| -> Result<Box<dyn Operator>, String> {
+    let parse = |base: &super::config::ParserBase,
+                 how: Box<dyn parser::Parse>|
+     -> Result<Box<dyn Operator>, String> {
         Ok(Box::new(parser::Parser::new(base, how)?))
     };
     Ok(match k {

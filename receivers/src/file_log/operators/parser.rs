@@ -14,6 +14,57 @@ use serde_json::{Map, Value};
 /// Longest compiled regex program, in bytes.
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+/// Compiles a Go (RE2) regex: a `{` that does not start a counted repetition (`{2}`, `{2,}`,
+/// `{2,5}`) is a literal there, as in `^{.*}$`, while Rust's regex refuses it; such braces are
+/// escaped first. The compiled size is bounded.
+pub fn go_regex(pattern: &str) -> Result<regex::Regex, String> {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    let mut chars = pattern.char_indices();
+    let mut in_class = false;
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some((_, next)) = chars.next() {
+                    out.push(next);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '{' if !in_class => match repetition(&pattern[i..]) {
+                Some(len) => {
+                    out.push_str(&pattern[i..i + len]);
+                    for _ in 1..len {
+                        chars.next();
+                    }
+                }
+                None => out.push_str("\\{"),
+            },
+            '}' if !in_class => out.push_str("\\}"),
+            _ => out.push(c),
+        }
+    }
+    regex::RegexBuilder::new(&out)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| format!("compiling regex: {e}"))
+}
+
+/// The length of `{n}`, `{n,}` or `{n,m}` at the start of `s`.
+fn repetition(s: &str) -> Option<usize> {
+    let body = s.strip_prefix('{')?;
+    let end = body.find('}')?;
+    let (min, max) = body[..end].split_once(',').unwrap_or((&body[..end], "0"));
+    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+    (!min.is_empty() && digits(min) && digits(max)).then_some(end + 2)
+}
+
 /// One kind of parse: a value to a map.
 pub trait Parse: Send + Sync {
     fn parse(&self, v: &Value, e: &Entry) -> Result<Map<String, Value>, String>;
@@ -146,10 +197,7 @@ pub struct Regex(regex::Regex);
 
 impl Regex {
     pub fn new(c: &RegexConfig) -> Result<Regex, String> {
-        let re = regex::RegexBuilder::new(&c.regex)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|e| format!("compiling regex: {e}"))?;
+        let re = go_regex(&c.regex)?;
         if re.capture_names().flatten().next().is_none() {
             return Err("no named capture groups in regex pattern".into());
         }

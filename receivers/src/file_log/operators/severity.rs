@@ -1,7 +1,7 @@
 //! `severity_parser` and the parsers' `severity` block: a value (text or number) looked up in
 //! the mapping (the `default` preset plus `mapping`), case-insensitively.
 
-use super::config::{MappingValue, SeverityConfig, SeverityParserConfig};
+use super::config::{MappingValue, SeverityConfig};
 use super::field::Field;
 use super::{as_text, Entry, Operator};
 use serde_json::Value;
@@ -141,14 +141,8 @@ impl Severity {
 pub struct SeverityOp(Severity);
 
 impl SeverityOp {
-    pub fn new(c: &SeverityParserConfig) -> Result<SeverityOp, String> {
-        Severity::new(&SeverityConfig {
-            parse_from: Some(c.parse_from.clone()),
-            preset: c.preset.clone(),
-            mapping: c.mapping.clone(),
-            overwrite_text: c.overwrite_text,
-        })
-        .map(SeverityOp)
+    pub fn new(c: &SeverityConfig) -> Result<SeverityOp, String> {
+        Severity::new(c).map(SeverityOp)
     }
 }
 

@@ -73,7 +73,11 @@ impl Syslog {
                 ))
             }
         };
-        let location = if c.location.is_empty() { "UTC" } else { &c.location };
+        let location = if c.location.is_empty() {
+            "UTC"
+        } else {
+            c.location.as_str()
+        };
         let zone = jiff::tz::TimeZone::get(location)
             .map_err(|e| format!("failed to load location {location}: {e}"))?;
         Ok(Syslog {
@@ -192,7 +196,7 @@ impl<'a> Cursor<'a> {
             return Err(format!("expecting a {what} (from 1 to max {max} US-ASCII characters) [col {}]", self.pos));
         }
         self.pos += end;
-        Ok((&rest[..end] != "-").then(|| &rest[..end]))
+        Ok((&rest[..end] != "-").then_some(&rest[..end]))
     }
 
     fn priority(&mut self) -> Result<u8, String> {
@@ -236,7 +240,8 @@ const MONTHS: [&str; 12] = [
 /// `Mmm _d hh:mm:ss` in the current year and `zone`, or RFC 3339.
 fn bsd_time(c: &mut Cursor<'_>, zone: &jiff::tz::TimeZone) -> Result<i64, String> {
     let rest = c.rest();
-    let bad = || format!("expecting a timestamp [col {}]", c.pos);
+    let col = c.pos;
+    let bad = || format!("expecting a timestamp [col {col}]");
     if let Some(month) = MONTHS.iter().position(|m| rest.starts_with(m)) {
         let text = rest.get(..15).filter(|t| t.is_ascii()).ok_or_else(bad)?;
         let day: i8 = text[4..6].trim_start().parse().map_err(|_| bad())?;

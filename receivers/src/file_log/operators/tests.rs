@@ -328,3 +328,21 @@ fn filter_drop_ratio_samples() {
     }
     assert!((700..1300).contains(&out.len()), "{}", out.len());
 }
+
+#[test]
+fn scope_names_become_otlp_scopes() {
+    let p = pipeline("- { type: scope_name_parser, parse_from: attributes.logger }");
+    let mut out = vec![];
+    for logger in ["a", "b", "a"] {
+        let mut e = line("x");
+        e.attributes.insert("logger".into(), json!(logger));
+        p.run(e, &mut out);
+    }
+    let req = crate::file_log::emit::to_request(out);
+    let scopes: Vec<(String, usize)> = req.resource_logs[0]
+        .scope_logs
+        .iter()
+        .map(|s| (s.scope.clone().unwrap_or_default().name, s.log_records.len()))
+        .collect();
+    assert_eq!(scopes, [("a".to_string(), 2), ("b".to_string(), 1)]);
+}
