@@ -400,7 +400,7 @@ fn eval<'e>(n: &Node, e: &'e Entry) -> Result<Cow<'e, Value>, String> {
             Value::String(s) => Cow::Owned(Value::Bool(re.is_match(s))),
             other => return Err(format!("invalid operation: {} matches string", kind(other))),
         },
-        Node::Cmp(op, l, r) => Cow::Owned(Value::Bool(compare(*op, &eval(l, e)?, &eval(r, e)?)?)),
+        Node::Cmp(op, l, r) => Cow::Owned(Value::Bool(compare(*op, eval(l, e)?.as_ref(), eval(r, e)?.as_ref())?)),
     })
 }
 

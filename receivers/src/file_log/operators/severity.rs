@@ -91,6 +91,12 @@ impl Severity {
 
     fn add(&mut self, v: &Value, n: i32) -> Result<(), String> {
         match v {
+            // A YAML list reads as one JSON array value.
+            Value::Array(items) => {
+                for i in items {
+                    self.add(i, n)?;
+                }
+            }
             Value::Object(m) => {
                 let bound = |k: &str| m.get(k).and_then(Value::as_i64);
                 let (Some(min), Some(max)) = (bound("min"), bound("max")) else {

@@ -221,8 +221,8 @@ fn output_names_the_next_operator_and_lists_fan_out() {
 fn if_skips_an_operator_and_its_errors_follow_on_error() {
     let p = pipeline(
         r#"
-- { type: add, field: attributes.x, value: 1, if: 'body startsWith "a"' }
-- { type: add, field: attributes.y, value: 1, if: 'body.nested == 1', on_error: drop_quiet }
+- { type: add, id: x, field: attributes.x, value: 1, if: 'body startsWith "a"' }
+- { type: add, id: y, field: attributes.y, value: 1, if: 'body.nested == 1', on_error: drop_quiet }
 "#,
     );
     let mut out = vec![];
@@ -282,7 +282,7 @@ fn recombine_flushes_on_force_flush_period_and_limits() {
     for b in ["S1", "x", "y", "S2"] {
         p.run(line(b), &mut out);
     }
-    assert_eq!(bodies(&out), ["S1\nx"]);
+    assert_eq!(bodies(&out), ["S1\nx", "y"]);
     p.flush_all(&mut out);
     assert_eq!(bodies(&out), ["S1\nx", "y", "S2"]);
 
