@@ -53,7 +53,9 @@ fn operators(c: &mut Criterion) {
         c,
         "syslog_rfc5424",
         "- { type: syslog_parser, protocol: rfc5424 }",
-        lines(|i| format!("<86>1 2015-08-05T21:58:59.693Z 192.168.2.132 SecureAuth0 {i} ID52020 [SecureAuth@27389 UserHostAddress=\"192.168.2.132\" Realm=\"SecureAuth0\"] Found the user {i}")),
+        lines(|i| {
+            format!("<86>1 2015-08-05T21:58:59.693Z 192.168.2.132 SecureAuth0 {i} ID52020 [SecureAuth@27389 UserHostAddress=\"192.168.2.132\" Realm=\"SecureAuth0\"] Found the user {i}")
+        }),
     );
     bench_one(
         c,

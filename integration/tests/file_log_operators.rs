@@ -96,11 +96,35 @@ fn records(sink: &Sink) -> Vec<LogRecord> {
 #[test]
 fn logger_syslog_is_routed_parsed_recombined_and_filtered() {
     let rfc5424 = logger(&[
-        "--rfc5424", "-t", "payments", "-p", "auth.crit", "--msgid", "ID47", "--sd-id",
-        "order@32473", "--sd-param", "id=\"42\"", "card declined",
+        "--rfc5424",
+        "-t",
+        "payments",
+        "-p",
+        "auth.crit",
+        "--msgid",
+        "ID47",
+        "--sd-id",
+        "order@32473",
+        "--sd-param",
+        "id=\"42\"",
+        "card declined",
     ]);
-    let rfc3164 = logger(&["--rfc3164", "-t", "cron", "-p", "local0.warning", "job late"]);
-    let debug = logger(&["--rfc3164", "-t", "cron", "-p", "local0.debug", "debug: noise"]);
+    let rfc3164 = logger(&[
+        "--rfc3164",
+        "-t",
+        "cron",
+        "-p",
+        "local0.warning",
+        "job late",
+    ]);
+    let debug = logger(&[
+        "--rfc3164",
+        "-t",
+        "cron",
+        "-p",
+        "local0.debug",
+        "debug: noise",
+    ]);
     let stack = "java.lang.Exception: boom\n        at Main.demo(Main.java:6)\n        at Main.main(Main.java:3)\n";
 
     let rt = tokio::runtime::Runtime::new().expect("rt");
@@ -129,7 +153,10 @@ fn logger_syslog_is_routed_parsed_recombined_and_filtered() {
         .iter()
         .find(|r| attr(r, "appname") == "cron")
         .expect("the RFC 3164 line");
-    assert_eq!((r.severity_number, r.severity_text.as_str()), (13, "warning"));
+    assert_eq!(
+        (r.severity_number, r.severity_text.as_str()),
+        (13, "warning")
+    );
     assert_eq!(attr(r, "facility_text"), "local0");
     assert_eq!(attr(r, "message"), "job late");
     let r = recs

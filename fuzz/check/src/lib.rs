@@ -344,16 +344,32 @@ pub fn jaeger_receiver(data: &[u8]) {
     };
     let batch = match first % 3 {
         0 => decode::binary_batch(rest).ok(),
-        1 => decode::agent_message(rest, decode::Protocol::Compact).ok().flatten(),
-        _ => decode::agent_message(rest, decode::Protocol::Binary).ok().flatten(),
+        1 => decode::agent_message(rest, decode::Protocol::Compact)
+            .ok()
+            .flatten(),
+        _ => decode::agent_message(rest, decode::Protocol::Binary)
+            .ok()
+            .flatten(),
     };
     let Some(batch) = batch else {
         return;
     };
     let rs = ferrotel_receivers::jaeger::translate::thrift_batch(&batch);
-    let spans: usize = rs.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
-    let blank = batch.spans.iter().filter(|s| **s == Default::default()).count();
-    assert_eq!(spans, batch.spans.len() - blank, "every non-blank span is translated");
+    let spans: usize = rs
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum();
+    let blank = batch
+        .spans
+        .iter()
+        .filter(|s| **s == Default::default())
+        .count();
+    assert_eq!(
+        spans,
+        batch.spans.len() - blank,
+        "every non-blank span is translated"
+    );
     let Ok(once) = encode::binary_batch(&batch) else {
         return;
     };
@@ -594,7 +610,8 @@ pub fn ottl_statements(data: &[u8]) {
             ..Default::default()
         };
         let before = span.encoded_len();
-        let _ = statements.execute(&mut SpanItemMut { cache: &mut Vec::new(),
+        let _ = statements.execute(&mut SpanItemMut {
+            cache: &mut Vec::new(),
             span: &mut span,
             scope: &mut None,
             resource: &mut None,
@@ -624,7 +641,9 @@ const FILE_LOG_OPERATORS: [&str; 8] = [
 
 /// The `filelog` operators' parsers and expressions on arbitrary text.
 pub fn file_log_parsers(data: &[u8]) {
-    use ferrotel_receivers::file_log::operators::{build, config::OperatorConfig, expr::Expr, Entry};
+    use ferrotel_receivers::file_log::operators::{
+        build, config::OperatorConfig, expr::Expr, Entry,
+    };
     let Some((first, rest)) = data.split_first() else {
         return;
     };
@@ -640,7 +659,10 @@ pub fn file_log_parsers(data: &[u8]) {
         }
         return;
     }
-    let yaml = format!("[{}]", FILE_LOG_OPERATORS[usize::from(first) % FILE_LOG_OPERATORS.len()]);
+    let yaml = format!(
+        "[{}]",
+        FILE_LOG_OPERATORS[usize::from(*first) % FILE_LOG_OPERATORS.len()]
+    );
     let configs: Vec<OperatorConfig> = match serde_yaml_ng::from_str(&yaml) {
         Ok(c) => c,
         Err(e) => panic!("fixed config {yaml} must load: {e}"),

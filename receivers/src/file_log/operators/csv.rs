@@ -178,7 +178,9 @@ fn field(chars: &mut Chars<'_>, delim: char, lazy: bool) -> Result<(String, Opti
                 }
                 None => return Ok((out, None)),
                 Some(_) if lazy => out.push('"'),
-                Some(_) => return Err("parse error: extraneous or missing \" in quoted-field".into()),
+                Some(_) => {
+                    return Err("parse error: extraneous or missing \" in quoted-field".into())
+                }
             },
             Some(c) => out.push(c),
             None if lazy => return Ok((out, None)),

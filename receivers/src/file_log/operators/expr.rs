@@ -125,7 +125,11 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
                 .parse::<i64>()
                 .map(serde_json::Number::from)
                 .ok()
-                .or_else(|| text.parse::<f64>().ok().and_then(serde_json::Number::from_f64))
+                .or_else(|| {
+                    text.parse::<f64>()
+                        .ok()
+                        .and_then(serde_json::Number::from_f64)
+                })
                 .ok_or_else(|| format!("invalid number {text:?}"))?;
             out.push(Tok::Num(n));
             rest = &rest[end..];
@@ -392,15 +396,17 @@ fn eval<'e>(n: &Node, e: &'e Entry) -> Result<Cow<'e, Value>, String> {
                 .collect::<Result<_, _>>()?,
         )),
         Node::Not(inner) => Cow::Owned(Value::Bool(!boolean(inner, e, "not")?)),
-        Node::And(l, r) => Cow::Owned(Value::Bool(
-            boolean(l, e, "and")? && boolean(r, e, "and")?,
-        )),
+        Node::And(l, r) => Cow::Owned(Value::Bool(boolean(l, e, "and")? && boolean(r, e, "and")?)),
         Node::Or(l, r) => Cow::Owned(Value::Bool(boolean(l, e, "or")? || boolean(r, e, "or")?)),
         Node::Matches(l, re) => match eval(l, e)?.as_ref() {
             Value::String(s) => Cow::Owned(Value::Bool(re.is_match(s))),
             other => return Err(format!("invalid operation: {} matches string", kind(other))),
         },
-        Node::Cmp(op, l, r) => Cow::Owned(Value::Bool(compare(*op, eval(l, e)?.as_ref(), eval(r, e)?.as_ref())?)),
+        Node::Cmp(op, l, r) => Cow::Owned(Value::Bool(compare(
+            *op,
+            eval(l, e)?.as_ref(),
+            eval(r, e)?.as_ref(),
+        )?)),
     })
 }
 
@@ -509,7 +515,9 @@ mod tests {
         assert!(t(r#"attributes.level not in ["info"]"#));
         assert!(t(r#""level" in attributes and $.n >= 3.0 and body.n == 3"#));
         assert!(t(r#"body.msg not matches "^POST""#));
-        assert!(!t(r#"body.n > 3 or body.msg == env("FERROTEL_UNSET_VARIABLE")"#));
+        assert!(!t(
+            r#"body.n > 3 or body.msg == env("FERROTEL_UNSET_VARIABLE")"#
+        ));
     }
 
     #[test]
@@ -536,7 +544,10 @@ mod tests {
             ("!".repeat(100_000).as_str(), "nested deeper than 64"),
         ] {
             let e = Expr::compile(src).unwrap_err();
-            assert!(e.contains(want) && e.contains(&format!("{src:?}")), "{src}: {e}");
+            assert!(
+                e.contains(want) && e.contains(&format!("{src:?}")),
+                "{src}: {e}"
+            );
         }
     }
 }

@@ -58,7 +58,9 @@ impl Router {
                     return Some(&r.targets);
                 }
                 Ok(false) => {}
-                Err(err) => tracing::warn!(operator = %id, "running expression returned an error: {err}"),
+                Err(err) => {
+                    tracing::warn!(operator = %id, "running expression returned an error: {err}")
+                }
             }
         }
         (!self.default.is_empty()).then_some(self.default.as_slice())

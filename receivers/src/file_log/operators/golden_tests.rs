@@ -63,10 +63,14 @@ fn entry(g: Golden) -> Entry {
 
 fn run_file(path: &std::path::Path) -> usize {
     let text = std::fs::read_to_string(path).unwrap();
-    let cases: Vec<Case> = serde_yaml_ng::from_str(&text)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let cases: Vec<Case> =
+        serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     for c in &cases {
-        assert!(!c.output.is_empty() || !c.input.is_empty(), "{}: empty case", c.name);
+        assert!(
+            !c.output.is_empty() || !c.input.is_empty(),
+            "{}: empty case",
+            c.name
+        );
     }
     let n = cases.len();
     for c in cases {
@@ -85,10 +89,7 @@ fn run_file(path: &std::path::Path) -> usize {
 
 #[test]
 fn every_operator_has_goldens_and_they_hold() {
-    let dir = format!(
-        "{}/testdata/file_log/operators",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let dir = format!("{}/testdata/file_log/operators", env!("CARGO_MANIFEST_DIR"));
     let mut covered = vec![];
     for f in std::fs::read_dir(&dir).unwrap() {
         let path = f.unwrap().path();

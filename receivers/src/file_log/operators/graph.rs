@@ -118,10 +118,12 @@ impl Pipeline {
                 Err(err) => failed(n, err, e, work),
             },
             Step::Recombine(r) => {
+                let matches = match r.matches(&e) {
+                    Ok(m) => m,
+                    Err(err) => return failed(n, err, e, work),
+                };
                 let mut flushed = vec![];
-                if let Err((err, e)) = r.add(e, &mut flushed) {
-                    failed(n, err, e, work);
-                }
+                r.add(e, matches, &mut flushed);
                 for e in flushed.into_iter().rev() {
                     forward(&n.next, e, work);
                 }
@@ -175,7 +177,8 @@ pub fn build(configs: &[OperatorConfig]) -> Result<Pipeline, String> {
     let mut nodes = Vec::with_capacity(configs.len());
     for (i, c) in configs.iter().enumerate() {
         let id = c.id();
-        let node = node(c, i, configs.len(), &resolve).map_err(|e| format!("operator '{id}': {e}"))?;
+        let node =
+            node(c, i, configs.len(), &resolve).map_err(|e| format!("operator '{id}': {e}"))?;
         nodes.push(node);
     }
     let p = Pipeline { nodes };
@@ -193,12 +196,7 @@ fn node(c: &OperatorConfig, i: usize, len: usize, resolve: &Resolve<'_>) -> Resu
         None if i + 1 < len => vec![Target::Node(i + 1)],
         None => vec![Target::Out],
     };
-    let cond = c
-        .common
-        .if_expr
-        .as_deref()
-        .map(Expr::compile)
-        .transpose()?;
+    let cond = c.common.if_expr.as_deref().map(Expr::compile).transpose()?;
     let step = match &c.kind {
         OperatorKind::Router(r) => Step::Router(Router::new(r, resolve)?),
         OperatorKind::Filter(f) => Step::Filter(Filter::new(f)?),
@@ -272,7 +270,12 @@ impl Pipeline {
                     continue;
                 }
                 match state[i] {
-                    1 => return Err(format!("operators form a cycle through '{}'", self.nodes[i].id)),
+                    1 => {
+                        return Err(format!(
+                            "operators form a cycle through '{}'",
+                            self.nodes[i].id
+                        ))
+                    }
                     2 => continue,
                     _ => {}
                 }
@@ -280,7 +283,10 @@ impl Pipeline {
                 stack.push((i, true));
                 for j in self.targets(i) {
                     if state[j] == 1 {
-                        return Err(format!("operators form a cycle through '{}'", self.nodes[j].id));
+                        return Err(format!(
+                            "operators form a cycle through '{}'",
+                            self.nodes[j].id
+                        ));
                     }
                     if state[j] == 0 {
                         stack.push((j, false));

@@ -34,7 +34,9 @@ impl KeyValue {
         let mut start = 0;
         let mut i = 0;
         while i < s.len() {
-            let Some(c) = s[i..].chars().next() else { break };
+            let Some(c) = s[i..].chars().next() else {
+                break;
+            };
             match quote {
                 Some(q) if c == q => quote = None,
                 Some(_) => {}

@@ -127,7 +127,8 @@ impl Parser {
                 .unwrap_or_else(|err| errs.push(format!("trace parser: {err}")));
         }
         if let Some(f) = &self.scope_name {
-            set_scope_name(f, e).unwrap_or_else(|err| errs.push(format!("scope_name parser: {err}")));
+            set_scope_name(f, e)
+                .unwrap_or_else(|err| errs.push(format!("scope_name parser: {err}")));
         }
         if errs.is_empty() {
             Ok(())
@@ -171,7 +172,9 @@ pub fn set_scope_name(f: &Field, e: &mut Entry) -> Result<(), String> {
             Ok(())
         }
         Some(other) => Err(format!("cannot parse type {} as scope name", kind(other))),
-        None => Err(format!("log entry does not have the expected parse_from field {f}")),
+        None => Err(format!(
+            "log entry does not have the expected parse_from field {f}"
+        )),
     }
 }
 

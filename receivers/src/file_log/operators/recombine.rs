@@ -44,11 +44,17 @@ impl Recombine {
             (Some(_), Some(_)) => {
                 return Err("only one of is_first_entry and is_last_entry can be set".into())
             }
-            (None, None) => return Err("one of is_first_entry and is_last_entry must be set".into()),
+            (None, None) => {
+                return Err("one of is_first_entry and is_last_entry must be set".into())
+            }
             (Some(f), None) => (true, f),
             (None, Some(l)) => (false, l),
         };
-        let which = if is_first { "is_first_entry" } else { "is_last_entry" };
+        let which = if is_first {
+            "is_first_entry"
+        } else {
+            "is_last_entry"
+        };
         let expr = Expr::compile(src).map_err(|e| format!("failed to compile {which}: {e}"))?;
         let combine_field = c
             .combine_field
@@ -57,7 +63,11 @@ impl Recombine {
         let newest = match c.overwrite_with.as_str() {
             "newest" => true,
             "oldest" | "" => false,
-            other => return Err(format!("invalid value '{other}' for parameter 'overwrite_with'")),
+            other => {
+                return Err(format!(
+                    "invalid value '{other}' for parameter 'overwrite_with'"
+                ))
+            }
         };
         Ok(Recombine {
             is_first,
@@ -79,13 +89,14 @@ impl Recombine {
         self.batches.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes an entry; combined entries that are complete are appended to `flushed`. An
-    /// expression error gives the entry back for `on_error`.
-    pub fn add(&self, e: Entry, flushed: &mut Vec<Entry>) -> Result<(), (String, Entry)> {
-        let matches = match self.expr.eval(&e) {
-            Ok(m) => m,
-            Err(err) => return Err((err, e)),
-        };
+    /// Whether the entry is a first (`is_first_entry`) or last (`is_last_entry`) one.
+    pub fn matches(&self, e: &Entry) -> Result<bool, String> {
+        self.expr.eval(e)
+    }
+
+    /// Takes an entry and what [`Recombine::matches`] said of it; combined entries that are
+    /// complete are appended to `flushed`.
+    pub fn add(&self, e: Entry, matches: bool, flushed: &mut Vec<Entry>) {
         let source = match self.source.get(&e) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             _ => DEFAULT_SOURCE.to_string(),
@@ -98,7 +109,6 @@ impl Recombine {
         if matches && !self.is_first {
             self.flush_source(&mut batches, &source, flushed);
         }
-        Ok(())
     }
 
     fn add_to_batch(
@@ -153,7 +163,12 @@ impl Recombine {
         }
     }
 
-    fn flush_source(&self, batches: &mut HashMap<String, Batch>, source: &str, flushed: &mut Vec<Entry>) {
+    fn flush_source(
+        &self,
+        batches: &mut HashMap<String, Batch>,
+        source: &str,
+        flushed: &mut Vec<Entry>,
+    ) {
         if let Some(mut b) = batches.remove(source) {
             self.combine_field
                 .set(&mut b.base, Value::String(b.combined));

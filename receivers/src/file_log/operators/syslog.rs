@@ -40,8 +40,8 @@ const SEVERITIES: [(i32, &str); 8] = [
 
 const FACILITIES: [&str; 24] = [
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
-    "ftp", "ntp", "security", "console", "cron2", "local0", "local1", "local2", "local3",
-    "local4", "local5", "local6", "local7",
+    "ftp", "ntp", "security", "console", "cron2", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
 ];
 
 impl Syslog {
@@ -61,7 +61,9 @@ impl Syslog {
             other => return Err(format!("unsupported protocol version: {other}")),
         };
         if c.non_transparent_framing_trailer.is_some() && c.enable_octet_counting {
-            return Err("only one of octet_counting or non_transparent_framing can be enabled".into());
+            return Err(
+                "only one of octet_counting or non_transparent_framing can be enabled".into(),
+            );
         }
         let trailer = match c.non_transparent_framing_trailer.as_deref() {
             None => None,
@@ -69,8 +71,8 @@ impl Syslog {
             Some("NUL") => Some('\0'),
             Some(other) => {
                 return Err(format!(
-                    "invalid non_transparent_framing_trailer '{other}'. Must be either 'LF' or 'NUL'"
-                ))
+                "invalid non_transparent_framing_trailer '{other}'. Must be either 'LF' or 'NUL'"
+            ))
             }
         };
         let location = if c.location.is_empty() {
@@ -101,7 +103,10 @@ impl Syslog {
                 .parse()
                 .map_err(|_| format!("expecting a MSGLEN, got {len:?}"))?;
             if self.max_octets > 0 && len > self.max_octets {
-                return Err(format!("message too long to parse. was size {len}, max length {}", self.max_octets));
+                return Err(format!(
+                    "message too long to parse. was size {len}, max length {}",
+                    self.max_octets
+                ));
             }
             let mut end = len.min(rest.len());
             while !rest.is_char_boundary(end) {
@@ -129,7 +134,10 @@ impl Parse for Syslog {
             let pri = c.priority()?;
             out.insert("priority".into(), pri.into());
             out.insert("facility".into(), (pri / 8).into());
-            out.insert("facility_text".into(), FACILITIES[usize::from(pri / 8)].into());
+            out.insert(
+                "facility_text".into(),
+                FACILITIES[usize::from(pri / 8)].into(),
+            );
             out.insert("severity".into(), (pri % 8).into());
         }
         let ns = match self.protocol {
@@ -183,7 +191,10 @@ impl<'a> Cursor<'a> {
         if self.eat(' ') {
             Ok(())
         } else {
-            Err(format!("expecting a space before {what} [col {}]", self.pos))
+            Err(format!(
+                "expecting a space before {what} [col {}]",
+                self.pos
+            ))
         }
     }
 
@@ -191,24 +202,35 @@ impl<'a> Cursor<'a> {
     /// nil.
     fn token(&mut self, what: &str, max: usize) -> Result<Option<&'a str>, String> {
         let rest = self.rest();
-        let end = rest.find(|c: char| !c.is_ascii_graphic()).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !c.is_ascii_graphic())
+            .unwrap_or(rest.len());
         if end == 0 || end > max {
-            return Err(format!("expecting a {what} (from 1 to max {max} US-ASCII characters) [col {}]", self.pos));
+            return Err(format!(
+                "expecting a {what} (from 1 to max {max} US-ASCII characters) [col {}]",
+                self.pos
+            ));
         }
         self.pos += end;
         Ok((&rest[..end] != "-").then_some(&rest[..end]))
     }
 
     fn priority(&mut self) -> Result<u8, String> {
-        let bad = |col: usize| format!("expecting a priority value within angle brackets [col {col}]");
+        let bad =
+            |col: usize| format!("expecting a priority value within angle brackets [col {col}]");
         if !self.eat('<') {
             return Err(bad(self.pos));
         }
         let rest = self.rest();
-        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let pri: u16 = rest[..end].parse().map_err(|_| bad(self.pos))?;
         if end > 3 || pri > 191 {
-            return Err(format!("expecting a priority value in the range 1-191 or equal to 0 [col {}]", self.pos));
+            return Err(format!(
+                "expecting a priority value in the range 1-191 or equal to 0 [col {}]",
+                self.pos
+            ));
         }
         self.pos += end;
         if !self.eat('>') {
@@ -249,7 +271,9 @@ fn bsd_time(c: &mut Cursor<'_>, zone: &jiff::tz::TimeZone) -> Result<i64, String
             .split(':')
             .map(|p| p.parse().map_err(|_| bad()))
             .collect::<Result<_, _>>()?;
-        let [h, m, s] = hms[..] else { return Err(bad()) };
+        let [h, m, s] = hms[..] else {
+            return Err(bad());
+        };
         let year = jiff::Zoned::now().with_time_zone(zone.clone()).year();
         let dt = jiff::civil::DateTime::new(year, month as i8 + 1, day, h, m, s, 0)
             .map_err(|_| bad())?;
@@ -265,7 +289,11 @@ fn bsd_time(c: &mut Cursor<'_>, zone: &jiff::tz::TimeZone) -> Result<i64, String
 
 /// RFC 3164 after the priority: timestamp, hostname, then `tag[pid]: message` or just the
 /// message.
-fn rfc3164(c: &mut Cursor<'_>, zone: &jiff::tz::TimeZone, out: &mut Map<String, Value>) -> Result<Option<i64>, String> {
+fn rfc3164(
+    c: &mut Cursor<'_>,
+    zone: &jiff::tz::TimeZone,
+    out: &mut Map<String, Value>,
+) -> Result<Option<i64>, String> {
     let ns = bsd_time(c, zone)?;
     c.expect_sp("the hostname")?;
     put(out, "hostname", c.token("hostname", 255)?);
@@ -297,25 +325,43 @@ fn rfc3164(c: &mut Cursor<'_>, zone: &jiff::tz::TimeZone, out: &mut Map<String, 
 /// structured data, message.
 fn rfc5424(c: &mut Cursor<'_>, out: &mut Map<String, Value>) -> Result<Option<i64>, String> {
     let rest = c.rest();
-    let end = rest.find(|ch: char| !ch.is_ascii_digit()).unwrap_or(rest.len());
+    let end = rest
+        .find(|ch: char| !ch.is_ascii_digit())
+        .unwrap_or(rest.len());
     let version: u16 = rest[..end]
         .parse()
         .ok()
         .filter(|v| (1..=999).contains(v) && !rest.starts_with('0'))
-        .ok_or_else(|| format!("expecting a version value in the range 1-999 [col {}]", c.pos))?;
+        .ok_or_else(|| {
+            format!(
+                "expecting a version value in the range 1-999 [col {}]",
+                c.pos
+            )
+        })?;
     out.insert("version".into(), version.into());
     c.pos += end;
     c.expect_sp("the timestamp")?;
     let ts = match c.token("timestamp", 64)? {
         None => None,
         Some(t) => {
-            let t: jiff::Timestamp = t
-                .parse()
-                .map_err(|_| format!("expecting a RFC3339MICRO timestamp or a nil value [col {}]", c.pos))?;
-            Some(i64::try_from(t.as_nanosecond()).map_err(|_| "timestamp out of range".to_string())?)
+            let t: jiff::Timestamp = t.parse().map_err(|_| {
+                format!(
+                    "expecting a RFC3339MICRO timestamp or a nil value [col {}]",
+                    c.pos
+                )
+            })?;
+            Some(
+                i64::try_from(t.as_nanosecond())
+                    .map_err(|_| "timestamp out of range".to_string())?,
+            )
         }
     };
-    for (key, max) in [("hostname", 255), ("appname", 48), ("proc_id", 128), ("msg_id", 32)] {
+    for (key, max) in [
+        ("hostname", 255),
+        ("appname", 48),
+        ("proc_id", 128),
+        ("msg_id", 32),
+    ] {
         c.expect_sp(key)?;
         put(out, key, c.token(key, max)?);
     }
@@ -326,7 +372,10 @@ fn rfc5424(c: &mut Cursor<'_>, out: &mut Map<String, Value>) -> Result<Option<i6
     if c.eat(' ') {
         c.message(out);
     } else if !c.rest().is_empty() {
-        return Err(format!("expecting a space before the message [col {}]", c.pos));
+        return Err(format!(
+            "expecting a space before the message [col {}]",
+            c.pos
+        ));
     }
     Ok(ts)
 }
@@ -350,7 +399,8 @@ fn structured_data(c: &mut Cursor<'_>) -> Result<Map<String, Value>, String> {
         let id = name(c, &['=', ']', '"']).ok_or_else(|| bad(c, "a structured data element ID"))?;
         let mut params = Map::new();
         while c.eat(' ') {
-            let key = name(c, &['=', ']', '"']).ok_or_else(|| bad(c, "a structured data parameter name"))?;
+            let key = name(c, &['=', ']', '"'])
+                .ok_or_else(|| bad(c, "a structured data parameter name"))?;
             if !c.eat('=') || !c.eat('"') {
                 return Err(bad(c, "a structured data parameter value within quotes"));
             }
@@ -385,5 +435,8 @@ fn param_value(c: &mut Cursor<'_>) -> Result<String, String> {
             other => out.push(other),
         }
     }
-    Err(format!("expecting the end of a structured data parameter value [col {}]", c.pos))
+    Err(format!(
+        "expecting the end of a structured data parameter value [col {}]",
+        c.pos
+    ))
 }

@@ -228,7 +228,10 @@ fn if_skips_an_operator_and_its_errors_follow_on_error() {
     let mut out = vec![];
     p.run(line("abc"), &mut out);
     p.run(line("xyz"), &mut out);
-    assert!(out.is_empty(), "a string body has no member: dropped {out:?}");
+    assert!(
+        out.is_empty(),
+        "a string body has no member: dropped {out:?}"
+    );
     let mut e = Entry::new(json!({"nested": 1}), 1);
     assert!(run1(&p, &mut e));
     assert_eq!(e.attributes.get("y"), Some(&json!(1)));
@@ -342,7 +345,12 @@ fn scope_names_become_otlp_scopes() {
     let scopes: Vec<(String, usize)> = req.resource_logs[0]
         .scope_logs
         .iter()
-        .map(|s| (s.scope.clone().unwrap_or_default().name, s.log_records.len()))
+        .map(|s| {
+            (
+                s.scope.clone().unwrap_or_default().name,
+                s.log_records.len(),
+            )
+        })
         .collect();
     assert_eq!(scopes, [("a".to_string(), 2), ("b".to_string(), 1)]);
 }

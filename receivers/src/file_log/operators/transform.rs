@@ -86,7 +86,9 @@ pub struct Flatten {
 impl Flatten {
     pub fn new(field: &Field) -> Result<Flatten, String> {
         let Some((_, parent_keys)) = field.keys.split_last() else {
-            return Err(format!("invalid field type: {field} has no parent to flatten into"));
+            return Err(format!(
+                "invalid field type: {field} has no parent to flatten into"
+            ));
         };
         Ok(Flatten {
             field: field.clone(),
@@ -109,7 +111,12 @@ impl Operator for Flatten {
                     kind(other)
                 ))
             }
-            None => return Err(format!("apply flatten: field {} does not exist", self.field)),
+            None => {
+                return Err(format!(
+                    "apply flatten: field {} does not exist",
+                    self.field
+                ))
+            }
         }
         let Some(Value::Object(children)) = self.field.delete(e) else {
             return Ok(());
