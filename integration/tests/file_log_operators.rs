@@ -23,6 +23,8 @@ receivers:
     include: [{logs}/syslog*.log]
     start_at: beginning
     poll_interval: 50ms
+    # Stack frames are told apart by their indentation, which filelog trims by default.
+    preserve_leading_whitespaces: true
     operators:
       - type: router
         routes:
