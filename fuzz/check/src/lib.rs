@@ -13,6 +13,9 @@
 //!   agent datagrams) never panics, translates every non-blank span, and what it read encodes
 //!   and reads back the same;
 //! - [`prometheus_exposition`]: the exposition the exporter serves parses back line by line.
+//! - [`file_log_parsers`]: the `filelog` operators' syslog, CSV and key-value parsers and
+//!   their expressions either refuse an input with an error or give one entry that converts
+//!   to an OTLP record, never panicking; expressions compile or are refused, and evaluate.
 //! - [`ottl_statements`]: OTTL statements (one per line) either refuse to compile with an error
 //!   or run on a span under every error mode without panicking, the span staying encodable and
 //!   its size bounded by the input's.
@@ -341,16 +344,32 @@ pub fn jaeger_receiver(data: &[u8]) {
     };
     let batch = match first % 3 {
         0 => decode::binary_batch(rest).ok(),
-        1 => decode::agent_message(rest, decode::Protocol::Compact).ok().flatten(),
-        _ => decode::agent_message(rest, decode::Protocol::Binary).ok().flatten(),
+        1 => decode::agent_message(rest, decode::Protocol::Compact)
+            .ok()
+            .flatten(),
+        _ => decode::agent_message(rest, decode::Protocol::Binary)
+            .ok()
+            .flatten(),
     };
     let Some(batch) = batch else {
         return;
     };
     let rs = ferrotel_receivers::jaeger::translate::thrift_batch(&batch);
-    let spans: usize = rs.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
-    let blank = batch.spans.iter().filter(|s| **s == Default::default()).count();
-    assert_eq!(spans, batch.spans.len() - blank, "every non-blank span is translated");
+    let spans: usize = rs
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum();
+    let blank = batch
+        .spans
+        .iter()
+        .filter(|s| **s == Default::default())
+        .count();
+    assert_eq!(
+        spans,
+        batch.spans.len() - blank,
+        "every non-blank span is translated"
+    );
     let Ok(once) = encode::binary_batch(&batch) else {
         return;
     };
@@ -591,7 +610,8 @@ pub fn ottl_statements(data: &[u8]) {
             ..Default::default()
         };
         let before = span.encoded_len();
-        let _ = statements.execute(&mut SpanItemMut { cache: &mut Vec::new(),
+        let _ = statements.execute(&mut SpanItemMut {
+            cache: &mut Vec::new(),
             span: &mut span,
             scope: &mut None,
             resource: &mut None,
@@ -604,6 +624,59 @@ pub fn ottl_statements(data: &[u8]) {
             "the span grew from {before} to {} bytes",
             span.encoded_len()
         );
+    }
+}
+
+/// The operator configurations [`file_log_parsers`] picks from with its first byte.
+const FILE_LOG_OPERATORS: [&str; 8] = [
+    "{ type: syslog_parser, protocol: rfc3164 }",
+    "{ type: syslog_parser, protocol: rfc5424 }",
+    "{ type: syslog_parser, protocol: rfc5424, enable_octet_counting: true, max_octets: 512 }",
+    "{ type: syslog_parser, protocol: rfc5424, allow_skip_pri_header: true, non_transparent_framing_trailer: LF }",
+    "{ type: csv_parser, header: 'a,b,c' }",
+    "{ type: csv_parser, header: 'a;b', delimiter: ';', lazy_quotes: true }",
+    "{ type: key_value_parser }",
+    "{ type: key_value_parser, delimiter: ':', pair_delimiter: ',' }",
+];
+
+/// The `filelog` operators' parsers and expressions on arbitrary text.
+pub fn file_log_parsers(data: &[u8]) {
+    use ferrotel_receivers::file_log::operators::{
+        build, config::OperatorConfig, expr::Expr, Entry,
+    };
+    let Some((first, rest)) = data.split_first() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(rest);
+    let entry = || Entry::new(serde_json::Value::String(text.to_string()), 1);
+    if first & 0x80 != 0 {
+        // An expression: compiled or refused with an error naming it, then evaluated.
+        match Expr::compile(&text) {
+            Ok(expr) => {
+                let _ = expr.eval(&entry());
+            }
+            Err(e) => assert!(e.starts_with("expression "), "unnamed error {e}"),
+        }
+        return;
+    }
+    let yaml = format!(
+        "[{}]",
+        FILE_LOG_OPERATORS[usize::from(*first) % FILE_LOG_OPERATORS.len()]
+    );
+    let configs: Vec<OperatorConfig> = match serde_yaml_ng::from_str(&yaml) {
+        Ok(c) => c,
+        Err(e) => panic!("fixed config {yaml} must load: {e}"),
+    };
+    let pipeline = match build(&configs) {
+        Ok(p) => p,
+        Err(e) => panic!("fixed config {yaml} must build: {e}"),
+    };
+    let mut out = vec![];
+    pipeline.run(entry(), &mut out);
+    assert_eq!(out.len(), 1, "on_error: send passes every entry on");
+    for e in out {
+        let record = e.into_log_record();
+        assert!(record.encoded_len() > 0);
     }
 }
 
@@ -620,7 +693,7 @@ mod tests {
     #[test]
     fn regressions_still_pass() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let targets: [(&str, fn(&[u8])); 9] = [
+        let targets: [(&str, fn(&[u8])); 10] = [
             ("otlp_protobuf", otlp_protobuf),
             ("otlp_json", otlp_json),
             ("decompress", decompress),
@@ -630,6 +703,7 @@ mod tests {
             ("jaeger_receiver", jaeger_receiver),
             ("prometheus_exposition", prometheus_exposition),
             ("ottl_statements", ottl_statements),
+            ("file_log_parsers", file_log_parsers),
         ];
         let mut ran = 0;
         for (name, check) in targets {

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)]
 use super::*;
-use crate::file_log::operators::config::OperatorConfig;
+use crate::file_log::operators::config::OperatorKind;
 use ferrotel_config::{decode_valid, ConfigErrors, Value};
 
 fn load(name: &str) -> Result<FileLogConfig, ConfigErrors> {
@@ -43,7 +43,7 @@ fn valid_config_reads_every_key() {
     assert_eq!(c.multiline.as_ref().unwrap().line_start_pattern, r"^\d{4}-");
     assert_eq!(c.storage.as_deref(), Some("file_storage/logs"));
     assert_eq!(c.operators.len(), 8);
-    assert!(matches!(c.operators[1], OperatorConfig::RegexParser(_)));
+    assert!(matches!(c.operators[1].kind, OperatorKind::RegexParser(_)));
     assert_eq!(c.operators[2].id(), "t2");
     assert!(c.retry_on_failure.enabled);
 }

@@ -82,8 +82,9 @@ impl Converter {
         })
     }
 
-    /// The entry for a token, after the operators; None if an operator dropped it.
-    pub fn convert(&self, file: &FileInfo, token: &[u8], record_number: i64) -> Option<Entry> {
+    /// The entry for a token, run through the operators; what they emit (none if dropped
+    /// or held by `recombine`) is appended to `out`.
+    pub fn convert(&self, file: &FileInfo, token: &[u8], record_number: i64, out: &mut Vec<Entry>) {
         let body = String::from_utf8_lossy(token).into_owned();
         let mut e = Entry::new(Value::String(body), now_nanos());
         e.attributes.clone_from(&self.attributes);
@@ -110,7 +111,17 @@ impl Converter {
             e.attributes
                 .insert("log.file.record_number".into(), record_number.into());
         }
-        self.operators.run(&mut e).then_some(e)
+        self.operators.run(e, out);
+    }
+
+    /// Appends what operators held past their flush period (`recombine`); with `all`, all
+    /// they hold (at shutdown).
+    pub fn tick(&self, all: bool, out: &mut Vec<Entry>) {
+        if all {
+            self.operators.flush_all(out);
+        } else {
+            self.operators.tick(now_nanos(), out);
+        }
     }
 }
 
@@ -122,30 +133,48 @@ pub fn now_nanos() -> u64 {
         .unwrap_or(0)
 }
 
-/// Groups entries by resource into one request (one empty scope per resource, as otelcol).
+type Scopes = Vec<(String, Vec<LogRecord>)>;
+
+/// Groups entries by resource, then by scope name (`scope_name_parser`; otherwise one empty
+/// scope per resource, as otelcol), into one request.
 pub fn to_request(entries: Vec<Entry>) -> ExportLogsServiceRequest {
-    let mut groups: Vec<(Map<String, Value>, Vec<LogRecord>)> = vec![];
+    let mut groups: Vec<(Map<String, Value>, Scopes)> = vec![];
     for mut e in entries {
         let resource = std::mem::take(&mut e.resource);
+        let scope = std::mem::take(&mut e.scope_name);
         let rec = e.into_log_record();
-        match groups.iter_mut().find(|(r, _)| *r == resource) {
+        let i = match groups.iter().position(|(r, _)| *r == resource) {
+            Some(i) => i,
+            None => {
+                groups.push((resource, vec![]));
+                groups.len() - 1
+            }
+        };
+        let scopes = &mut groups[i].1;
+        match scopes.iter_mut().find(|(s, _)| *s == scope) {
             Some((_, recs)) => recs.push(rec),
-            None => groups.push((resource, vec![rec])),
+            None => scopes.push((scope, vec![rec])),
         }
     }
     ExportLogsServiceRequest {
         resource_logs: groups
             .into_iter()
-            .map(|(res, log_records)| ResourceLogs {
+            .map(|(res, scopes)| ResourceLogs {
                 resource: Some(ferrotel_core::proto::resource::v1::Resource {
                     attributes: to_kvs(res),
                     ..Default::default()
                 }),
-                scope_logs: vec![ScopeLogs {
-                    scope: Some(InstrumentationScope::default()),
-                    log_records,
-                    ..Default::default()
-                }],
+                scope_logs: scopes
+                    .into_iter()
+                    .map(|(name, log_records)| ScopeLogs {
+                        scope: Some(InstrumentationScope {
+                            name,
+                            ..Default::default()
+                        }),
+                        log_records,
+                        ..Default::default()
+                    })
+                    .collect(),
                 ..Default::default()
             })
             .collect(),

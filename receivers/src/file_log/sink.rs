@@ -50,9 +50,8 @@ impl Sink for ConsumerSink {
         if self.ledger.is_some() {
             self.marks.add(file, at);
         }
-        if let Some(e) = self.converter.convert(file, token, at.record_number) {
-            self.pending.push(e);
-        }
+        self.converter
+            .convert(file, token, at.record_number, &mut self.pending);
         if self.pending.len() >= MAX_BATCH {
             self.flush()?;
         }
@@ -60,6 +59,8 @@ impl Sink for ConsumerSink {
     }
 
     fn flush(&mut self) -> Result<(), Stopped> {
+        let stopping = self.stop.is_cancelled();
+        self.converter.tick(stopping, &mut self.pending);
         let marks = std::mem::take(&mut self.marks);
         if self.pending.is_empty() {
             return Ok(());

@@ -22,6 +22,8 @@ pub struct Entry {
     pub trace_id: Vec<u8>,
     pub span_id: Vec<u8>,
     pub trace_flags: u8,
+    /// Instrumentation scope name (`scope_name_parser`).
+    pub scope_name: String,
 }
 
 impl Entry {

@@ -84,7 +84,8 @@ impl Field {
         }
     }
 
-    /// Sets the value, creating intermediate maps (a non-map on the way is replaced).
+    /// Sets the value, creating intermediate maps (a non-map on the way is replaced). A map
+    /// set where a map is merges into it, key by key, as stanza's fields do.
     pub fn set(&self, e: &mut Entry, value: Value) {
         let (root, keys): (&mut Value, &[String]) = match self.root {
             Root::Body => (&mut e.body, &self.keys),
@@ -100,7 +101,7 @@ impl Field {
                     return;
                 };
                 if rest.is_empty() {
-                    map.insert(first.clone(), value);
+                    merge_or_replace(map.entry(first.clone()).or_insert(Value::Null), value);
                     return;
                 }
                 let slot = map
@@ -196,7 +197,14 @@ fn set_path(mut v: &mut Value, keys: &[String], value: Value) {
         let Value::Object(m) = v else { return };
         v = m.entry(k.clone()).or_insert(Value::Null);
     }
-    *v = value;
+    merge_or_replace(v, value);
+}
+
+fn merge_or_replace(slot: &mut Value, value: Value) {
+    match (slot, value) {
+        (Value::Object(current), Value::Object(new)) => current.extend(new),
+        (slot, value) => *slot = value,
+    }
 }
 
 impl fmt::Display for Field {

@@ -1,43 +1,103 @@
-//! `json_parser` and `regex_parser`: parse `parse_from` into a map at `parse_to`, then the
-//! embedded `timestamp`, `severity` and `trace` blocks and the optional `body` move.
+//! What every parser does (stanza's `ParserOperator`): read `parse_from`, parse it into a map,
+//! store the map at `parse_to`, copy `body` if set, then run the embedded `timestamp`,
+//! `severity`, `trace` and `scope_name` blocks. Also the two simplest parsers, `json_parser`
+//! and `regex_parser`.
 
-use super::config::ParserConfig;
+use super::config::{ParserBase, RegexConfig};
 use super::field::Field;
 use super::severity::Severity;
 use super::time::TimeParse;
 use super::trace::TraceFields;
-use super::{as_text, Entry, Operator};
+use super::{as_text, kind, Entry, Operator};
 use serde_json::{Map, Value};
 
-enum How {
-    Json,
-    Regex(regex::Regex),
+/// Longest compiled regex program, in bytes.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Compiles a Go (RE2) regex: a `{` that does not start a counted repetition (`{2}`, `{2,}`,
+/// `{2,5}`) is a literal there, as in `^{.*}$`, while Rust's regex refuses it; such braces are
+/// escaped first. The compiled size is bounded.
+pub fn go_regex(pattern: &str) -> Result<regex::Regex, String> {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    let mut chars = pattern.char_indices();
+    let mut in_class = false;
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some((_, next)) = chars.next() {
+                    out.push(next);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '{' if !in_class => match repetition(&pattern[i..]) {
+                Some(len) => {
+                    out.push_str(&pattern[i..i + len]);
+                    for _ in 1..len {
+                        chars.next();
+                    }
+                }
+                None => out.push_str("\\{"),
+            },
+            '}' if !in_class => out.push_str("\\}"),
+            _ => out.push(c),
+        }
+    }
+    regex::RegexBuilder::new(&out)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| format!("compiling regex: {e}"))
+}
+
+/// The length of `{n}`, `{n,}` or `{n,m}` at the start of `s`.
+fn repetition(s: &str) -> Option<usize> {
+    let body = s.strip_prefix('{')?;
+    let end = body.find('}')?;
+    let (min, max) = body[..end].split_once(',').unwrap_or((&body[..end], "0"));
+    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+    (!min.is_empty() && digits(min) && digits(max)).then_some(end + 2)
+}
+
+/// One kind of parse: a value to a map.
+pub trait Parse: Send + Sync {
+    fn parse(&self, v: &Value, e: &Entry) -> Result<Map<String, Value>, String>;
+
+    /// Runs after a successful parse, before the map is stored (syslog sets the severity and
+    /// timestamp from it).
+    fn finish(&self, _parsed: &mut Map<String, Value>, _e: &mut Entry) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A configured parser.
 pub struct Parser {
-    how: How,
+    how: Box<dyn Parse>,
     parse_from: Field,
     parse_to: Field,
     body: Option<Field>,
     timestamp: Option<TimeParse>,
     severity: Option<Severity>,
     trace: Option<TraceFields>,
+    scope_name: Option<Field>,
 }
 
 impl Parser {
-    pub fn new(c: &ParserConfig, json: bool) -> Result<Parser, String> {
-        let how = match (json, &c.regex) {
-            (true, None) => How::Json,
-            (true, Some(_)) => return Err("unknown field `regex` for json_parser".into()),
-            (false, None) => return Err("missing required field 'regex'".into()),
-            (false, Some(r)) => {
-                let re = regex::Regex::new(r).map_err(|e| format!("compiling regex: {e}"))?;
-                if re.capture_names().flatten().next().is_none() {
-                    return Err("no named capture groups in regex pattern".into());
-                }
-                How::Regex(re)
-            }
+    pub fn new(c: &ParserBase, how: Box<dyn Parse>) -> Result<Parser, String> {
+        if c.body.is_some() && c.parse_to == Field::body() {
+            return Err("`parse_to: body` not allowed when `body` is configured".into());
+        }
+        let scope_name = match &c.scope_name {
+            Some(s) => Some(s.parse_from.clone().ok_or_else(|| {
+                "scope_name: missing required configuration parameter `parse_from`".to_string()
+            })?),
+            None => None,
         };
         Ok(Parser {
             how,
@@ -47,47 +107,34 @@ impl Parser {
             timestamp: c.timestamp.as_ref().map(TimeParse::new).transpose()?,
             severity: c.severity.as_ref().map(Severity::new).transpose()?,
             trace: c.trace.as_ref().map(TraceFields::new),
+            scope_name,
         })
     }
 
-    fn parse(&self, v: &Value) -> Result<Map<String, Value>, String> {
-        match &self.how {
-            How::Json => match v {
-                Value::String(s) => match serde_json::from_str(s) {
-                    Ok(Value::Object(m)) => Ok(m),
-                    Ok(_) => Err("expected { character for map value".into()),
-                    Err(e) => Err(e.to_string()),
-                },
-                Value::Object(m) => Ok(m.clone()),
-                other => Err(format!("type {} cannot be parsed as JSON", kind(other))),
-            },
-            How::Regex(re) => {
-                let Value::String(s) = v else {
-                    return Err(format!("type '{}' cannot be parsed as regex", kind(v)));
-                };
-                let caps = re
-                    .captures(s)
-                    .ok_or_else(|| "regex pattern does not match".to_string())?;
-                Ok(re
-                    .capture_names()
-                    .flatten()
-                    .filter_map(|n| {
-                        Some((n.to_string(), Value::String(caps.name(n)?.as_str().into())))
-                    })
-                    .collect())
-            }
+    /// The embedded blocks, each tried; their errors together.
+    fn blocks(&self, e: &mut Entry) -> Result<(), String> {
+        let mut errs = vec![];
+        if let Some(t) = &self.timestamp {
+            t.apply(e)
+                .unwrap_or_else(|err| errs.push(format!("time parser: {err}")));
         }
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nil",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "map",
+        if let Some(s) = &self.severity {
+            s.apply(e)
+                .unwrap_or_else(|err| errs.push(format!("severity parser: {err}")));
+        }
+        if let Some(t) = &self.trace {
+            t.apply(e)
+                .unwrap_or_else(|err| errs.push(format!("trace parser: {err}")));
+        }
+        if let Some(f) = &self.scope_name {
+            set_scope_name(f, e)
+                .unwrap_or_else(|err| errs.push(format!("scope_name parser: {err}")));
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(errs.join("; "))
+        }
     }
 }
 
@@ -95,13 +142,15 @@ impl Operator for Parser {
     fn process(&self, e: &mut Entry) -> Result<(), String> {
         let v = self.parse_from.get(e).ok_or_else(|| {
             format!(
-                "entry is missing the expected parse_from field: {}",
+                "Entry is missing the expected parse_from field: {}",
                 self.parse_from
             )
         })?;
-        let parsed = self
-            .parse(v)
+        let mut parsed = self
+            .how
+            .parse(v, e)
             .map_err(|err| format!("{err}: {}", as_text(v)))?;
+        self.how.finish(&mut parsed, e)?;
         if self.parse_to == self.parse_from {
             self.parse_from.delete(e);
         }
@@ -111,20 +160,68 @@ impl Operator for Parser {
                 e.body = v;
             }
         }
-        let mut errs = vec![];
-        if let Some(t) = &self.timestamp {
-            t.apply(e).unwrap_or_else(|err| errs.push(err));
-        }
-        if let Some(s) = &self.severity {
-            s.apply(e).unwrap_or_else(|err| errs.push(err));
-        }
-        if let Some(t) = &self.trace {
-            t.apply(e).unwrap_or_else(|err| errs.push(err));
-        }
-        if errs.is_empty() {
+        self.blocks(e)
+    }
+}
+
+/// Sets the entry's scope name from a field (`scope_name_parser` and the parsers' block).
+pub fn set_scope_name(f: &Field, e: &mut Entry) -> Result<(), String> {
+    match f.get(e) {
+        Some(Value::String(s)) => {
+            e.scope_name = s.clone();
             Ok(())
-        } else {
-            Err(errs.join("; "))
         }
+        Some(other) => Err(format!("cannot parse type {} as scope name", kind(other))),
+        None => Err(format!(
+            "log entry does not have the expected parse_from field {f}"
+        )),
+    }
+}
+
+/// `json_parser`.
+pub struct Json;
+
+impl Parse for Json {
+    fn parse(&self, v: &Value, _: &Entry) -> Result<Map<String, Value>, String> {
+        match v {
+            Value::String(s) => match serde_json::from_str(s) {
+                Ok(Value::Object(m)) => Ok(m),
+                Ok(_) => Err("expected { character for map value".into()),
+                Err(e) => Err(e.to_string()),
+            },
+            Value::Object(m) => Ok(m.clone()),
+            other => Err(format!("type {} cannot be parsed as JSON", kind(other))),
+        }
+    }
+}
+
+/// `regex_parser`.
+pub struct Regex(regex::Regex);
+
+impl Regex {
+    pub fn new(c: &RegexConfig) -> Result<Regex, String> {
+        let re = go_regex(&c.regex)?;
+        if re.capture_names().flatten().next().is_none() {
+            return Err("no named capture groups in regex pattern".into());
+        }
+        Ok(Regex(re))
+    }
+}
+
+impl Parse for Regex {
+    fn parse(&self, v: &Value, _: &Entry) -> Result<Map<String, Value>, String> {
+        let Value::String(s) = v else {
+            return Err(format!("type '{}' cannot be parsed as regex", kind(v)));
+        };
+        let caps = self
+            .0
+            .captures(s)
+            .ok_or_else(|| "regex pattern does not match".to_string())?;
+        Ok(self
+            .0
+            .capture_names()
+            .flatten()
+            .filter_map(|n| Some((n.to_string(), Value::String(caps.name(n)?.as_str().into()))))
+            .collect())
     }
 }

@@ -1,7 +1,7 @@
 //! `severity_parser` and the parsers' `severity` block: a value (text or number) looked up in
 //! the mapping (the `default` preset plus `mapping`), case-insensitively.
 
-use super::config::{MappingValue, SeverityConfig, SeverityParserConfig};
+use super::config::{MappingValue, SeverityConfig};
 use super::field::Field;
 use super::{as_text, Entry, Operator};
 use serde_json::Value;
@@ -91,6 +91,12 @@ impl Severity {
 
     fn add(&mut self, v: &Value, n: i32) -> Result<(), String> {
         match v {
+            // A YAML list reads as one JSON array value.
+            Value::Array(items) => {
+                for i in items {
+                    self.add(i, n)?;
+                }
+            }
             Value::Object(m) => {
                 let bound = |k: &str| m.get(k).and_then(Value::as_i64);
                 let (Some(min), Some(max)) = (bound("min"), bound("max")) else {
@@ -141,14 +147,8 @@ impl Severity {
 pub struct SeverityOp(Severity);
 
 impl SeverityOp {
-    pub fn new(c: &SeverityParserConfig) -> Result<SeverityOp, String> {
-        Severity::new(&SeverityConfig {
-            parse_from: Some(c.parse_from.clone()),
-            preset: c.preset.clone(),
-            mapping: c.mapping.clone(),
-            overwrite_text: c.overwrite_text,
-        })
-        .map(SeverityOp)
+    pub fn new(c: &SeverityConfig) -> Result<SeverityOp, String> {
+        Severity::new(c).map(SeverityOp)
     }
 }
 

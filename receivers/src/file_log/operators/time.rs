@@ -2,7 +2,7 @@
 //! directives), `gotime` (Go reference layouts) and `epoch` (`s`, `ms`, `us`, `ns`, `s.ms`,
 //! `s.us`, `s.ns`) layouts; `location` for text without a zone.
 
-use super::config::{TimeConfig, TimeParserConfig};
+use super::config::TimeConfig;
 use super::field::Field;
 use super::{as_text, Entry, Operator};
 use ferrotel_ottl::converters::ctime::Layout;
@@ -199,14 +199,10 @@ fn epoch(v: &Value, layout: &str) -> Result<i64, String> {
 pub struct TimeOp(TimeParse);
 
 impl TimeOp {
-    pub fn new(c: &TimeParserConfig) -> Result<TimeOp, String> {
-        TimeParse::new(&TimeConfig {
-            parse_from: Some(c.parse_from.clone()),
-            layout_type: c.layout_type.clone(),
-            layout: c.layout.clone(),
-            location: c.location.clone(),
-        })
-        .map(TimeOp)
+    pub fn new(c: &TimeConfig) -> Result<TimeOp, String> {
+        let mut c = c.clone();
+        c.parse_from.get_or_insert_with(Field::body);
+        TimeParse::new(&c).map(TimeOp)
     }
 }
 

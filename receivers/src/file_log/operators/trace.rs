@@ -1,6 +1,6 @@
 //! `trace_parser` and the parsers' `trace` block: hex trace id, span id and flags.
 
-use super::config::{TraceConfig, TraceParserConfig};
+use super::config::TraceConfig;
 use super::field::Field;
 use super::{as_text, Entry, Operator};
 
@@ -61,17 +61,7 @@ impl TraceFields {
 }
 
 /// The `trace_parser` operator.
-pub struct TraceOp(TraceFields);
-
-impl TraceOp {
-    pub fn new(c: &TraceParserConfig) -> TraceOp {
-        TraceOp(TraceFields::new(&TraceConfig {
-            trace_id: c.trace_id.clone(),
-            span_id: c.span_id.clone(),
-            trace_flags: c.trace_flags.clone(),
-        }))
-    }
-}
+pub struct TraceOp(pub TraceFields);
 
 impl Operator for TraceOp {
     fn process(&self, e: &mut Entry) -> Result<(), String> {

@@ -1,10 +1,13 @@
-//! `move`, `add` and `remove`.
+//! The field transformers: `move`, `copy`, `add`, `remove`, `flatten`, `retain`, and
+//! `scope_name_parser`.
 
-use super::config::{AddConfig, MoveConfig, RemoveConfig};
-use super::{Entry, Operator};
+use super::config::{AddConfig, FromTo};
+use super::field::{Field, Root};
+use super::{kind, Entry, Operator};
+use serde_json::{Map, Value};
 
 /// `move`: takes `from` and sets `to`; a missing `from` is an error, as in stanza.
-pub struct Move(pub MoveConfig);
+pub struct Move(pub FromTo);
 
 impl Operator for Move {
     fn process(&self, e: &mut Entry) -> Result<(), String> {
@@ -18,8 +21,35 @@ impl Operator for Move {
     }
 }
 
+/// `copy`: sets `to` to the value of `from`, which stays.
+pub struct Copy(pub FromTo);
+
+impl Operator for Copy {
+    fn process(&self, e: &mut Entry) -> Result<(), String> {
+        let v = self
+            .0
+            .from
+            .get(e)
+            .cloned()
+            .ok_or_else(|| format!("copy: from field does not exist: {}", self.0.from))?;
+        self.0.to.set(e, v);
+        Ok(())
+    }
+}
+
 /// `add`: sets `field` to a constant value.
-pub struct Add(pub AddConfig);
+pub struct Add(AddConfig);
+
+impl Add {
+    pub fn new(c: &AddConfig) -> Result<Add, String> {
+        if let Some(s) = c.value.as_str() {
+            if s.starts_with("EXPR(") && s.ends_with(')') {
+                return Err(format!("value {s:?}: EXPR() values are not supported yet"));
+            }
+        }
+        Ok(Add(c.clone()))
+    }
+}
 
 impl Operator for Add {
     fn process(&self, e: &mut Entry) -> Result<(), String> {
@@ -28,15 +58,123 @@ impl Operator for Add {
     }
 }
 
-/// `remove`: deletes `field` (a missing field is an error, as in stanza).
-pub struct Remove(pub RemoveConfig);
+/// `remove`: deletes `field`; `attributes` or `resource` alone empties the map (a missing
+/// field is an error, as in stanza).
+pub struct Remove(pub Field);
 
 impl Operator for Remove {
     fn process(&self, e: &mut Entry) -> Result<(), String> {
-        self.0
-            .field
-            .delete(e)
-            .map(|_| ())
-            .ok_or_else(|| format!("remove: field does not exist: {}", self.0.field))
+        let f = &self.0;
+        match (f.root, f.keys.is_empty()) {
+            (Root::Attributes, true) => e.attributes.clear(),
+            (Root::Resource, true) => e.resource.clear(),
+            _ => {
+                f.delete(e)
+                    .ok_or_else(|| format!("remove: field does not exist: {f}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `flatten`: the map at `field` is replaced by its children, one level up.
+pub struct Flatten {
+    field: Field,
+    parent: Field,
+}
+
+impl Flatten {
+    pub fn new(field: &Field) -> Result<Flatten, String> {
+        let Some((_, parent_keys)) = field.keys.split_last() else {
+            return Err(format!(
+                "invalid field type: {field} has no parent to flatten into"
+            ));
+        };
+        Ok(Flatten {
+            field: field.clone(),
+            parent: Field {
+                root: field.root,
+                keys: parent_keys.to_vec(),
+            },
+        })
+    }
+}
+
+impl Operator for Flatten {
+    fn process(&self, e: &mut Entry) -> Result<(), String> {
+        match self.field.get(e) {
+            Some(Value::Object(_)) => {}
+            Some(other) => {
+                return Err(format!(
+                    "apply flatten: field {} is not a map but {}",
+                    self.field,
+                    kind(other)
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "apply flatten: field {} does not exist",
+                    self.field
+                ))
+            }
+        }
+        let Some(Value::Object(children)) = self.field.delete(e) else {
+            return Ok(());
+        };
+        for (k, v) in children {
+            let mut child = self.parent.clone();
+            child.keys.push(k);
+            child.set(e, v);
+        }
+        Ok(())
+    }
+}
+
+/// `retain`: keeps only the listed fields of each part (body, attributes, resource) that
+/// any field names; a part no field names is kept whole.
+pub struct Retain {
+    fields: Vec<Field>,
+}
+
+impl Retain {
+    pub fn new(fields: &[Field]) -> Retain {
+        Retain {
+            fields: fields.to_vec(),
+        }
+    }
+}
+
+impl Operator for Retain {
+    fn process(&self, e: &mut Entry) -> Result<(), String> {
+        let mut kept = Entry {
+            body: Value::Object(Map::new()),
+            ..Entry::default()
+        };
+        let mut named = [false; 3];
+        for f in &self.fields {
+            named[f.root as usize] = true;
+            if let Some(v) = f.get(e) {
+                f.set(&mut kept, v.clone());
+            }
+        }
+        if named[Root::Body as usize] {
+            e.body = kept.body;
+        }
+        if named[Root::Attributes as usize] {
+            e.attributes = kept.attributes;
+        }
+        if named[Root::Resource as usize] {
+            e.resource = kept.resource;
+        }
+        Ok(())
+    }
+}
+
+/// `scope_name_parser`: the entry's scope name from a field.
+pub struct ScopeName(pub Field);
+
+impl Operator for ScopeName {
+    fn process(&self, e: &mut Entry) -> Result<(), String> {
+        super::parser::set_scope_name(&self.0, e)
     }
 }
