@@ -316,7 +316,7 @@ fn check_log_wiring(compose: &serde_yaml_ng::Value) {
             "volume {v}"
         );
     }
-    // The api writes into the volume ferrotel reads (read-only) where filelog's include points.
+    // The api writes into the volume ferrotel reads (read-only) where file_log's include points.
     assert!(
         volumes("api").iter().any(|v| v.starts_with("api-logs:")),
         "{:?}",
@@ -334,11 +334,11 @@ fn check_log_wiring(compose: &serde_yaml_ng::Value) {
     let cfg: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&read("compose/ferrotel.yaml")).expect("ferrotel.yaml");
     assert_eq!(
-        cfg["receivers"]["filelog"]["include"][0].as_str(),
+        cfg["receivers"]["file_log"]["include"][0].as_str(),
         Some("/var/log/api/combined*.log")
     );
     assert_eq!(
-        cfg["receivers"]["filelog"]["storage"].as_str(),
+        cfg["receivers"]["file_log"]["storage"].as_str(),
         Some("file_storage")
     );
     let storage_dir = cfg["extensions"]["file_storage"]["directory"]
@@ -350,7 +350,7 @@ fn check_log_wiring(compose: &serde_yaml_ng::Value) {
     );
     // Loki listens where ferrotel sends and Grafana reads.
     assert_eq!(
-        cfg["exporters"]["otlphttp/loki"]["endpoint"].as_str(),
+        cfg["exporters"]["otlp_http/loki"]["endpoint"].as_str(),
         Some("http://loki:3100/otlp")
     );
     let loki: serde_yaml_ng::Value =
@@ -1005,7 +1005,7 @@ fn attribute(r: &LogRecord, key: &str) -> Option<String> {
 }
 
 /// Every record POSTed to the Loki endpoint: OTLP/HTTP protobuf at /otlp/v1/logs, gzip as
-/// otlphttp sends by default.
+/// otlp_http sends by default.
 fn loki_records(loki: &HttpEndpoint) -> Vec<LokiRecord> {
     let mut out = vec![];
     for p in loki.posts() {
