@@ -361,6 +361,11 @@ fn check_log_wiring(compose: &serde_yaml_ng::Value) {
         compose["services"]["loki"]["command"][0].as_str(),
         Some("-config.file=/etc/loki/config.yaml")
     );
+    check_loki_datasource();
+}
+
+/// Grafana's Loki datasource reads the stack's Loki and links trace ids to the Jaeger datasource.
+fn check_loki_datasource() {
     let ds: serde_yaml_ng::Value = serde_yaml_ng::from_str(&read(
         "compose/grafana/provisioning/datasources/datasources.yml",
     ))
@@ -778,7 +783,13 @@ fn deploy_stack_end_to_end() {
         .join()
         .expect("sdk thread");
 
-    // Jaeger: the checkout span arrives, decoded by Apache Thrift, with PII masked.
+    check_traces_at_jaeger(&jaeger, &collector);
+    check_prometheus(&prom, &collector);
+}
+
+/// Jaeger: the checkout span arrives, decoded by Apache Thrift, with PII masked; the sampler
+/// kept few background traces.
+fn check_traces_at_jaeger(jaeger: &HttpEndpoint, collector: &Collector) {
     let checkout = |posts: &[Post]| -> Option<(Json, Json)> {
         let bodies: Vec<Vec<u8>> = posts.iter().map(|p| p.body.clone()).collect();
         thrift_decode(&bodies).into_iter().find_map(|b| {
@@ -843,7 +854,11 @@ fn deploy_stack_end_to_end() {
         background < 100,
         "the 10 % sampler kept {background} of 200 traces"
     );
+}
 
+/// Prometheus scraped both ferrotel jobs; every dashboard, alert and Monitor-tab query works on
+/// what ferrotel exposes; no alert fires on a healthy stack.
+fn check_prometheus(prom: &Prometheus, collector: &Collector) {
     // Prometheus scraped ferrotel's self-metrics and the application metric from the exporter.
     assert!(
         eventually(Duration::from_secs(30), || {
