@@ -22,13 +22,17 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 RUN rustc --edition 2021 -C opt-level=s -C strip=symbols -C target-feature=+crt-static \
       -o /out/healthcheck deploy/healthcheck/probe.rs
 RUN install -D -m 0644 config/default.yaml /out/etc/ferrotel/config.yaml \
- && install -D -m 0644 config/default.yaml /out/etc/otelcol-contrib/config.yaml
+ && install -D -m 0644 config/default.yaml /out/etc/otelcol-contrib/config.yaml \
+ && install -d -m 0750 /out/var/lib/ferrotel
 
 # ---- runtime: distroless (glibc, CA certificates, tzdata), non-root (uid 65532) ---------------------
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/ferrotel /ferrotel
 COPY --from=build /out/healthcheck /healthcheck
 COPY --from=build /out/etc/ /etc/
+# State (file_storage: filelog checkpoints, persistent queues), owned by the runtime user so a
+# named volume mounted here starts out writable.
+COPY --from=build --chown=65532:65532 /out/var/lib/ferrotel /var/lib/ferrotel
 USER 65532:65532
 # OTLP gRPC, OTLP HTTP, self-metrics, prometheus exporter, health_check
 EXPOSE 4317 4318 8888 8889 13133

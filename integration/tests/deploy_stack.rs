@@ -5,6 +5,13 @@
 //! ports, and a Jaeger-compatible collector endpoint whose payloads Apache Thrift's own Python
 //! library decodes. A trace and a metric sent by the Rust OpenTelemetry SDK must show up decoded
 //! at the Jaeger endpoint and queryable in Prometheus, and every dashboard query must return data.
+//!
+//! The logs path: real Winston (integration/node, size rotation) writes the api's log files into
+//! the directory the compose config tails, and an OTLP/HTTP endpoint in the test stands where
+//! Loki would (`POST /otlp/v1/logs`, bodies decoded as `ExportLogsServiceRequest` by
+//! `opentelemetry-proto`): no Loki binary is installable here (no Debian package; Grafana ships
+//! it as an AGPL release binary or image), so Loki's own ingestion is verified only by
+//! `docker compose up`.
 
 use ferrotel_integration::prometheus::{JaegerSpm, Prometheus};
 use ferrotel_integration::{
@@ -14,6 +21,10 @@ use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{Span as _, SpanKind, Tracer, TracerProvider as _};
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use prost::Message as _;
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -90,12 +101,33 @@ fn prometheus_config(self_metrics: u16, exporter: u16, prom: u16, closed: u16) -
     )
 }
 
+/// Where the compose stack's ferrotel config points outside itself, moved for a test.
+struct StackPaths<'a> {
+    jaeger_port: u16,
+    loki_port: u16,
+    /// The api's Winston log directory (`/var/log/api` in the container).
+    api_logs: &'a Path,
+    /// file_storage's directory (`/var/lib/ferrotel/file_storage` in the container).
+    storage: &'a Path,
+}
+
 /// The compose ferrotel config with every listener on loopback port 0 (the ports are read back
-/// after start), exporting to `jaeger_port`.
-fn ferrotel_config(jaeger_port: u16) -> String {
+/// after start), exporting to the test's Jaeger and Loki endpoints and reading the api's logs
+/// from a test directory.
+fn ferrotel_config(at: &StackPaths) -> String {
+    let jaeger_port = at.jaeger_port;
     rewrite(
         &read("compose/ferrotel.yaml"),
         &[
+            ("/var/log/api/", format!("{}/", at.api_logs.display())),
+            (
+                "/var/lib/ferrotel/file_storage",
+                at.storage.display().to_string(),
+            ),
+            (
+                "http://loki:3100/otlp",
+                format!("http://127.0.0.1:{}/otlp", at.loki_port),
+            ),
             ("0.0.0.0:13133", "127.0.0.1:0".into()),
             ("0.0.0.0:4317", "127.0.0.1:0".into()),
             ("0.0.0.0:4318", "127.0.0.1:0".into()),
@@ -204,6 +236,7 @@ fn deploy_compose_file_matches_schema_and_mounts_exist() {
         "grafana",
         "alertmanager",
         "api",
+        "loki",
     ] {
         assert!(services.contains_key(name), "service {name} missing");
     }
@@ -244,6 +277,8 @@ fn deploy_compose_file_matches_schema_and_mounts_exist() {
     assert!(ports("prometheus").contains(&"9090:9090".to_string()));
     assert!(ports("alertmanager").contains(&"9093:9093".to_string()));
     assert!(ports("jaeger").contains(&"16686:16686".to_string()));
+    assert!(ports("loki").contains(&"3100:3100".to_string()));
+    check_log_wiring(&doc);
     let prom_args = format!("{:?}", services["prometheus"]["command"]);
     assert!(
         prom_args.contains("--storage.tsdb.retention.time=30d"),
@@ -258,6 +293,96 @@ fn deploy_compose_file_matches_schema_and_mounts_exist() {
             && dockerfile.contains("/out/etc/ferrotel/config.yaml")
     );
     assert!(dockerfile.contains("EXPOSE 4317 4318 8888 8889 13133"));
+    // A new named volume takes the owner of the image's directory: the collector's user.
+    assert!(dockerfile.contains("--chown=65532:65532 /out/var/lib/ferrotel /var/lib/ferrotel"));
+}
+
+/// The logs path's volumes and addresses agree across the compose file, ferrotel's config,
+/// Loki's config and Grafana's datasources.
+fn check_log_wiring(compose: &serde_yaml_ng::Value) {
+    let volumes = |svc: &str| -> Vec<String> {
+        compose["services"][svc]["volumes"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    };
+    for v in ["api-logs", "ferrotel-storage", "loki-data"] {
+        assert!(
+            compose["volumes"]
+                .as_mapping()
+                .is_some_and(|m| m.contains_key(v)),
+            "volume {v}"
+        );
+    }
+    // The api writes into the volume ferrotel reads (read-only) where file_log's include points.
+    assert!(
+        volumes("api").iter().any(|v| v.starts_with("api-logs:")),
+        "{:?}",
+        volumes("api")
+    );
+    let ferrotel = volumes("ferrotel");
+    assert!(
+        ferrotel.contains(&"api-logs:/var/log/api:ro".to_string()),
+        "{ferrotel:?}"
+    );
+    assert!(
+        ferrotel.contains(&"ferrotel-storage:/var/lib/ferrotel".to_string()),
+        "{ferrotel:?}"
+    );
+    let cfg: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&read("compose/ferrotel.yaml")).expect("ferrotel.yaml");
+    assert_eq!(
+        cfg["receivers"]["file_log"]["include"][0].as_str(),
+        Some("/var/log/api/combined*.log")
+    );
+    assert_eq!(
+        cfg["receivers"]["file_log"]["storage"].as_str(),
+        Some("file_storage")
+    );
+    let storage_dir = cfg["extensions"]["file_storage"]["directory"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        storage_dir.starts_with("/var/lib/ferrotel/"),
+        "{storage_dir}"
+    );
+    // Loki listens where ferrotel sends and Grafana reads.
+    assert_eq!(
+        cfg["exporters"]["otlp_http/loki"]["endpoint"].as_str(),
+        Some("http://loki:3100/otlp")
+    );
+    let loki: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&read("compose/loki.yaml")).expect("loki.yaml");
+    assert_eq!(loki["server"]["http_listen_port"].as_u64(), Some(3100));
+    assert!(volumes("loki").contains(&"./loki.yaml:/etc/loki/config.yaml:ro".to_string()));
+    assert_eq!(
+        compose["services"]["loki"]["command"][0].as_str(),
+        Some("-config.file=/etc/loki/config.yaml")
+    );
+    check_loki_datasource();
+}
+
+/// Grafana's Loki datasource reads the stack's Loki and links trace ids to the Jaeger datasource.
+fn check_loki_datasource() {
+    let ds: serde_yaml_ng::Value = serde_yaml_ng::from_str(&read(
+        "compose/grafana/provisioning/datasources/datasources.yml",
+    ))
+    .expect("datasources.yml");
+    let list = ds["datasources"].as_sequence().expect("datasources");
+    let by_uid = |uid: &str| list.iter().find(|d| d["uid"].as_str() == Some(uid));
+    let loki_ds = by_uid("loki").expect("Loki datasource");
+    assert_eq!(loki_ds["type"].as_str(), Some("loki"));
+    assert_eq!(loki_ds["url"].as_str(), Some("http://loki:3100"));
+    // Its trace links go to the Jaeger datasource.
+    let link = &loki_ds["jsonData"]["derivedFields"][0];
+    assert_eq!(link["matcherRegex"].as_str(), Some("trace_id"));
+    let target = link["datasourceUid"].as_str().unwrap_or("");
+    assert!(
+        by_uid(target).is_some_and(|d| d["type"].as_str() == Some("jaeger")),
+        "{target}"
+    );
 }
 
 /// The ferrotel configs a manifest carries in ConfigMaps of ferrotel pods.
@@ -379,22 +504,29 @@ fn deploy_healthcheck_probe_follows_health_check() {
     assert!(!output(Command::new(&probe).arg(&health)).status.success());
 }
 
-/// One request received by [`JaegerEndpoint`].
+/// One request received by [`HttpEndpoint`].
 #[derive(Clone)]
 struct Post {
     request_line: String,
     content_type: String,
+    content_encoding: String,
     body: Vec<u8>,
 }
 
-/// A Jaeger collector's Thrift-over-HTTP endpoint: records each POST and answers 202 as Jaeger.
-struct JaegerEndpoint {
+/// What a Jaeger collector's Thrift-over-HTTP endpoint answers.
+const JAEGER_REPLY: &[u8] = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+/// What Loki's OTLP endpoint answers to an accepted push.
+const LOKI_REPLY: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
+
+/// An HTTP endpoint of a peer of the stack (Jaeger's collector, Loki): records each POST and
+/// answers `reply`, as that peer does.
+struct HttpEndpoint {
     port: u16,
     posts: Arc<Mutex<Vec<Post>>>,
 }
 
-impl JaegerEndpoint {
-    fn start() -> JaegerEndpoint {
+impl HttpEndpoint {
+    fn start(reply: &'static [u8]) -> HttpEndpoint {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = l.local_addr().expect("addr").port();
         let posts = Arc::new(Mutex::new(vec![]));
@@ -402,14 +534,14 @@ impl JaegerEndpoint {
         std::thread::spawn(move || {
             for s in l.incoming().flatten() {
                 let p = p.clone();
-                std::thread::spawn(move || Self::serve(s, &p));
+                std::thread::spawn(move || Self::serve(s, &p, reply));
             }
         });
-        JaegerEndpoint { port, posts }
+        HttpEndpoint { port, posts }
     }
 
     /// Serves HTTP/1.1 requests with a Content-Length body on one connection.
-    fn serve(s: TcpStream, posts: &Mutex<Vec<Post>>) {
+    fn serve(s: TcpStream, posts: &Mutex<Vec<Post>>, reply: &[u8]) {
         let mut w = match s.try_clone() {
             Ok(w) => w,
             Err(_) => return,
@@ -420,7 +552,7 @@ impl JaegerEndpoint {
             if r.read_line(&mut request_line).unwrap_or(0) == 0 {
                 return;
             }
-            let (mut len, mut ctype) = (0usize, String::new());
+            let (mut len, mut ctype, mut encoding) = (0usize, String::new(), String::new());
             loop {
                 let mut h = String::new();
                 if r.read_line(&mut h).unwrap_or(0) == 0 {
@@ -434,6 +566,7 @@ impl JaegerEndpoint {
                     match k.to_ascii_lowercase().as_str() {
                         "content-length" => len = v.trim().parse().unwrap_or(0),
                         "content-type" => ctype = v.trim().to_string(),
+                        "content-encoding" => encoding = v.trim().to_string(),
                         _ => {}
                     }
                 }
@@ -447,12 +580,11 @@ impl JaegerEndpoint {
                 v.push(Post {
                     request_line: line,
                     content_type: ctype,
+                    content_encoding: encoding,
                     body,
                 });
             }
-            if w.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
-                .is_err()
-            {
+            if w.write_all(reply).is_err() {
                 return;
             }
         }
@@ -620,8 +752,18 @@ fn tag<'a>(tags: &'a Json, key: &str) -> Option<&'a str> {
 
 #[test]
 fn deploy_stack_end_to_end() {
-    let jaeger = JaegerEndpoint::start();
-    let collector = Collector::start(&ferrotel_config(jaeger.port), &[]);
+    let jaeger = HttpEndpoint::start(JAEGER_REPLY);
+    let loki = HttpEndpoint::start(LOKI_REPLY);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let collector = Collector::start(
+        &ferrotel_config(&StackPaths {
+            jaeger_port: jaeger.port,
+            loki_port: loki.port,
+            api_logs: dir.path(),
+            storage: &dir.path().join("storage"),
+        }),
+        &[],
+    );
     let ports = collector.ports;
     let exporter_port = collector
         .logged_addr(startup::PROMETHEUS, None)
@@ -641,7 +783,13 @@ fn deploy_stack_end_to_end() {
         .join()
         .expect("sdk thread");
 
-    // Jaeger: the checkout span arrives, decoded by Apache Thrift, with PII masked.
+    check_traces_at_jaeger(&jaeger, &collector);
+    check_prometheus(&prom, &collector);
+}
+
+/// Jaeger: the checkout span arrives, decoded by Apache Thrift, with PII masked; the sampler
+/// kept few background traces.
+fn check_traces_at_jaeger(jaeger: &HttpEndpoint, collector: &Collector) {
     let checkout = |posts: &[Post]| -> Option<(Json, Json)> {
         let bodies: Vec<Vec<u8>> = posts.iter().map(|p| p.body.clone()).collect();
         thrift_decode(&bodies).into_iter().find_map(|b| {
@@ -706,7 +854,11 @@ fn deploy_stack_end_to_end() {
         background < 100,
         "the 10 % sampler kept {background} of 200 traces"
     );
+}
 
+/// Prometheus scraped both ferrotel jobs; every dashboard, alert and Monitor-tab query works on
+/// what ferrotel exposes; no alert fires on a healthy stack.
+fn check_prometheus(prom: &Prometheus, collector: &Collector) {
     // Prometheus scraped ferrotel's self-metrics and the application metric from the exporter.
     assert!(
         eventually(Duration::from_secs(30), || {
@@ -773,4 +925,277 @@ fn deploy_stack_end_to_end() {
         .filter(|a| a["state"] == "firing")
         .collect();
     assert!(firing.is_empty(), "firing on a healthy stack: {firing:?}");
+}
+
+/// The Winston writer's directory, with `winston` installed by `scripts/setup-test-deps`.
+fn node_dir() -> PathBuf {
+    let dir = workspace().join("integration/node");
+    assert!(
+        dir.join("node_modules/winston").is_dir(),
+        "winston is not installed: run scripts/setup-test-deps (npm ci in integration/node)"
+    );
+    dir
+}
+
+/// Winston's npm levels, each with the severity number the compose config's mapping gives it.
+const WINSTON_LEVELS: [(&str, i32); 7] = [
+    ("error", 17),
+    ("warn", 13),
+    ("info", 9),
+    ("http", 8),
+    ("verbose", 6),
+    ("debug", 5),
+    ("silly", 1),
+];
+
+/// Lines `first..first + count` written by real Winston into `dir/combined.log`, rotated by size
+/// as the api's transport is (4 KB here instead of 10 MB, so a few hundred lines rotate often).
+fn winston_writes(dir: &Path, first: u64, count: u64) {
+    let node = node_dir();
+    let levels: Vec<&str> = WINSTON_LEVELS.iter().map(|(l, _)| *l).collect();
+    run_ok(
+        Command::new("node")
+            .arg(node.join("winston_writer.js"))
+            .arg(dir)
+            .args([&count.to_string(), "4000", "false", &first.to_string()])
+            .arg(levels.join(","))
+            .current_dir(&node),
+    );
+}
+
+/// Every line of every file in `dir`, parsed, by its line number.
+fn winston_lines(dir: &Path) -> std::collections::HashMap<u64, Json> {
+    let mut out = std::collections::HashMap::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        for l in text.lines() {
+            let v: Json = serde_json::from_str(l).expect("winston writes JSON");
+            let n = v["message"].as_str().and_then(|m| m.strip_prefix("line "));
+            out.insert(n.and_then(|n| n.parse().ok()).expect("line n"), v);
+        }
+    }
+    out
+}
+
+/// Sends what the api's OpenTelemetry SDK log exporter would: one record over OTLP/HTTP.
+fn send_sdk_log(http_port: u16) {
+    use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _, Severity};
+    let exporter = opentelemetry_otlp::LogExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(format!("http://127.0.0.1:{http_port}/v1/logs"))
+        .build()
+        .expect("log exporter");
+    let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+        .with_simple_exporter(exporter)
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name("checkout-api")
+                .build(),
+        )
+        .build();
+    let logger = provider.logger("express");
+    let mut record = logger.create_log_record();
+    record.set_severity_number(Severity::Warn);
+    record.set_body("payment retried".into());
+    logger.emit(record);
+    provider.shutdown().expect("logs flushed");
+}
+
+/// A log record as it reached Loki, with its resource's string attributes.
+struct LokiRecord {
+    resource: std::collections::BTreeMap<String, String>,
+    record: LogRecord,
+}
+
+fn string_value(v: Option<&AnyValue>) -> Option<String> {
+    match v?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn attribute(r: &LogRecord, key: &str) -> Option<String> {
+    string_value(r.attributes.iter().find(|kv| kv.key == key)?.value.as_ref())
+}
+
+/// Every record POSTed to the Loki endpoint: OTLP/HTTP protobuf at /otlp/v1/logs, gzip as
+/// otlp_http sends by default.
+fn loki_records(loki: &HttpEndpoint) -> Vec<LokiRecord> {
+    let mut out = vec![];
+    for p in loki.posts() {
+        assert_eq!(p.request_line, "POST /otlp/v1/logs HTTP/1.1");
+        assert_eq!(p.content_type, "application/x-protobuf");
+        assert_eq!(p.content_encoding, "gzip");
+        let mut body = vec![];
+        flate2::read::GzDecoder::new(&p.body[..])
+            .read_to_end(&mut body)
+            .expect("gzip body");
+        let req = ExportLogsServiceRequest::decode(&body[..]).expect("ExportLogsServiceRequest");
+        for rl in req.resource_logs {
+            let resource: std::collections::BTreeMap<String, String> = rl
+                .resource
+                .iter()
+                .flat_map(|r| &r.attributes)
+                .filter_map(|kv| Some((kv.key.clone(), string_value(kv.value.as_ref())?)))
+                .collect();
+            for record in rl.scope_logs.into_iter().flat_map(|s| s.log_records) {
+                let resource = resource.clone();
+                out.push(LokiRecord { resource, record });
+            }
+        }
+    }
+    out
+}
+
+/// The Winston line number of a record read from the api's files (body `line N`).
+fn winston_number(r: &LokiRecord) -> Option<u64> {
+    let body = string_value(r.record.body.as_ref())?;
+    body.strip_prefix("line ")?.parse().ok()
+}
+
+/// `nanos` since the epoch as Winston writes time: ISO 8601, UTC, milliseconds.
+fn iso_millis(nanos: u64) -> String {
+    let ms = nanos / 1_000_000;
+    let (days, sod) = ((ms / 86_400_000) as i64, ms % 86_400_000);
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let secs = sod / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+        sod % 1000
+    )
+}
+
+/// One record from the api's files, against the line Winston wrote.
+fn check_winston_record(r: &LokiRecord, i: u64, line: &Json) {
+    let rec = &r.record;
+    assert_eq!(
+        r.resource.get("service.name").map(String::as_str),
+        Some("api")
+    );
+    assert_eq!(
+        r.resource.get("deployment.environment").map(String::as_str),
+        Some("compose"),
+        "line {i}"
+    );
+    assert_eq!(
+        Some(iso_millis(rec.time_unix_nano)),
+        line["timestamp"].as_str().map(str::to_string),
+        "line {i}"
+    );
+    let (level, number) = WINSTON_LEVELS[(i % WINSTON_LEVELS.len() as u64) as usize];
+    assert_eq!(line["level"], level);
+    assert_eq!(
+        (rec.severity_text.as_str(), rec.severity_number),
+        (level, number),
+        "line {i}"
+    );
+    assert_eq!(
+        rec.trace_id,
+        hex::decode(format!("{:032x}", i + 1)).expect("hex")
+    );
+    assert_eq!(
+        rec.span_id,
+        hex::decode(format!("{:016x}", i + 1)).expect("hex")
+    );
+    assert_eq!(attribute(rec, "request_id"), Some(format!("req-{i}")));
+    let file = attribute(rec, "log.file.name").unwrap_or_default();
+    assert!(
+        file.starts_with("combined") && file.ends_with(".log"),
+        "{file}"
+    );
+}
+
+/// Waits until the Loki endpoint has every line `0..lines` and the SDK's record.
+fn await_loki(loki: &HttpEndpoint, lines: u64, collector: &Collector) {
+    let complete = || {
+        let recs = loki_records(loki);
+        let got: BTreeSet<u64> = recs.iter().filter_map(winston_number).collect();
+        let sdk = recs
+            .iter()
+            .any(|r| r.resource.get("service.name").map(String::as_str) == Some("checkout-api"));
+        sdk && (0..lines).all(|n| got.contains(&n))
+    };
+    assert!(
+        eventually(Duration::from_secs(30), complete),
+        "{} of {lines} lines at Loki; ferrotel stderr:\n{}",
+        loki_records(loki).len(),
+        collector.stderr()
+    );
+}
+
+#[test]
+fn deploy_stack_api_logs_reach_loki_once() {
+    let (jaeger, loki) = (
+        HttpEndpoint::start(JAEGER_REPLY),
+        HttpEndpoint::start(LOKI_REPLY),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (logs, storage) = (dir.path().join("api-logs"), dir.path().join("file_storage"));
+    std::fs::create_dir(&logs).expect("mkdir");
+    let config = ferrotel_config(&StackPaths {
+        jaeger_port: jaeger.port,
+        loki_port: loki.port,
+        api_logs: &logs,
+        storage: &storage,
+    });
+    let mut collector = Collector::start(&config, &[]);
+    winston_writes(&logs, 0, 300);
+    send_sdk_log(collector.ports.http);
+    await_loki(&loki, 300, &collector);
+    assert_eq!(collector.terminate(Duration::from_secs(10)), Some(0));
+    let checkpoints = std::fs::read_dir(&storage)
+        .expect("file_storage directory")
+        .count();
+    assert!(checkpoints > 0, "nothing in file_storage's directory");
+
+    // Restarted with `start_at: beginning`, the receiver resumes from its checkpoints: the 300
+    // lines are not read again, the new ones (and their rotations) are.
+    let mut collector = Collector::start(&config, &[]);
+    winston_writes(&logs, 300, 100);
+    await_loki(&loki, 400, &collector);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(collector.terminate(Duration::from_secs(10)), Some(0));
+
+    let on_disk = winston_lines(&logs);
+    assert_eq!(on_disk.len(), 400);
+    let files = std::fs::read_dir(&logs).expect("read_dir").count();
+    assert!(files > 5, "winston rotated into {files} files only");
+    let recs = loki_records(&loki);
+    let mut seen = std::collections::HashMap::<u64, usize>::new();
+    for r in &recs {
+        let Some(i) = winston_number(r) else { continue };
+        *seen.entry(i).or_default() += 1;
+        check_winston_record(r, i, &on_disk[&i]);
+    }
+    let dupes: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dupes.is_empty(), "lines delivered twice: {dupes:?}");
+    assert_eq!(seen.len(), 400);
+    // The OTLP logs pipeline still carries the SDK's records, to the same Loki.
+    let sdk: Vec<&LokiRecord> = recs
+        .iter()
+        .filter(|r| winston_number(r).is_none())
+        .collect();
+    assert_eq!(sdk.len(), 1, "records not from the api's files");
+    assert_eq!(
+        sdk[0].resource.get("service.name").map(String::as_str),
+        Some("checkout-api")
+    );
+    assert_eq!(sdk[0].record.severity_number, 13);
+    assert_eq!(
+        string_value(sdk[0].record.body.as_ref()).as_deref(),
+        Some("payment retried")
+    );
 }
