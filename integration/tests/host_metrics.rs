@@ -113,10 +113,19 @@ async fn host_metrics_reach_the_sink() {
             }
         })
         .collect();
+    // Other ferrotel processes may run beside this one (tests in parallel): every process the
+    // filter let through must be a ferrotel, and the collector itself must be among them.
     assert!(
-        !pids.is_empty() && pids.iter().all(|p| *p == pid),
-        "{pids:?} vs {pid}"
+        pids.contains(&pid),
+        "{pids:?} lacks the collector's pid {pid}"
     );
+    for p in &pids {
+        let exe = std::fs::read_link(format!("/proc/{p}/exe"));
+        if let Ok(exe) = exe {
+            let name = exe.file_name().map(|n| n.to_string_lossy().into_owned());
+            assert_eq!(name.as_deref(), Some("ferrotel"), "pid {p} is {exe:?}");
+        }
+    }
     drop(state);
     // SIGTERM: the scrape task stops and the collector exits cleanly.
     assert_eq!(
