@@ -95,8 +95,11 @@ fn parse_with_python(text: &str) -> BTreeMap<String, Family> {
         .iter()
         .map(|f| {
             let samples = f["samples"].as_array().expect("samples").iter().map(|s| {
+                // In Prometheus's data model an empty label value is no label: the scrape drops it.
                 let labels = s[1].as_object().expect("labels").iter();
-                let labels = labels.map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").into()));
+                let labels = labels
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .filter(|(_, v)| !v.is_empty());
                 let value = s[2].as_str().and_then(|v| v.parse().ok()).expect("value");
                 (s[0].as_str().expect("name").into(), labels.collect(), value)
             });
