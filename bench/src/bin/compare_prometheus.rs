@@ -9,6 +9,7 @@
 //! ```text
 //! cargo build --release -p ferrotel -p ferrotel-bench
 //! target/release/compare_prometheus --series 100000 --interval 5s --scrapes 12
+//! target/release/compare_prometheus --exporter debug   # the pipeline without OTLP export
 //! ```
 #![allow(clippy::print_stdout)]
 
@@ -42,6 +43,10 @@ struct Args {
     /// The Prometheus server binary.
     #[arg(long, default_value = "prometheus")]
     prometheus: PathBuf,
+    /// ferrotel's exporter: `otlp` (to the count-only sink) or `debug` (verbosity basic: the
+    /// pipeline without OTLP encoding and export).
+    #[arg(long, default_value = "otlp")]
+    exporter: String,
     /// First of the loopback ports used (target, sink, Prometheus web).
     #[arg(long, default_value_t = 29100)]
     base_port: u16,
@@ -213,7 +218,11 @@ fn wait_port(port: u16, p: &mut Proc) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ferrotel_config(target: u16, sink: u16, interval: &str) -> String {
+fn ferrotel_config(target: u16, sink: u16, interval: &str, exporter: &str) -> String {
+    let exporters = match exporter {
+        "debug" => "  debug: { verbosity: basic }".to_string(),
+        _ => format!("  otlp:\n    endpoint: 127.0.0.1:{sink}\n    tls: {{ insecure: true }}\n    compression: none"),
+    };
     format!(
         "receivers:
   prometheus:
@@ -227,16 +236,13 @@ fn ferrotel_config(target: u16, sink: u16, interval: &str) -> String {
 processors:
   batch: {{}}
 exporters:
-  otlp:
-    endpoint: 127.0.0.1:{sink}
-    tls: {{ insecure: true }}
-    compression: none
+{exporters}
 service:
   telemetry:
     logs: {{ level: warn }}
     metrics: {{ level: none }}
   pipelines:
-    metrics: {{ receivers: [prometheus], processors: [batch], exporters: [otlp] }}
+    metrics: {{ receivers: [prometheus], processors: [batch], exporters: [{exporter}] }}
 "
     )
 }
@@ -276,7 +282,10 @@ fn start(a: &Args, ferrotel: &Path, ceiling: &Path, target: u16) -> anyhow::Resu
     let mut sink = Proc::spawn("sink", c, &w.join("sink.log"))?;
     wait_port(sink_port, &mut sink)?;
     let fcfg = w.join("ferrotel.yaml");
-    std::fs::write(&fcfg, ferrotel_config(target, sink_port, &interval))?;
+    std::fs::write(
+        &fcfg,
+        ferrotel_config(target, sink_port, &interval, &a.exporter),
+    )?;
     let mut c = Command::new(ferrotel);
     c.arg("--config").arg(&fcfg);
     println!("$ {c:?}   # config: {}", fcfg.display());
@@ -369,6 +378,10 @@ fn main() -> anyhow::Result<()> {
     p.prometheus.stop()?;
     p.ferrotel.stop()?;
     let totals: Totals = serde_json::from_str(p.sink.stop()?.trim()).context("sink totals")?;
+    let names = [
+        format!("ferrotel (prometheus receiver -> batch -> {})", a.exporter),
+        "Prometheus (Debian package, TSDB)".to_string(),
+    ];
     println!("\n| scraper | scrapes measured | CPU per scrape | CPU % of one core | peak RSS |");
     println!("|---|---:|---:|---:|---:|");
     for i in 0..2 {
@@ -376,10 +389,7 @@ fn main() -> anyhow::Result<()> {
         let cpu = cpu1[i] - cpu0[i];
         println!(
             "| {} | {n} | {:.1} ms | {:.1}% | {:.1} MiB |",
-            [
-                "ferrotel (prometheus receiver -> batch -> OTLP)",
-                "Prometheus (Debian package, TSDB)"
-            ][i],
+            names[i],
             1000.0 * cpu / n.max(1) as f64,
             100.0 * cpu / seconds,
             hwm[i] as f64 / 1024.0
