@@ -2,6 +2,7 @@
 //! the throughput ceiling and as the downstream sink, and the runner that compares ferrotel with
 //! a peer collector (see `bench/README` in the repository README and `bench/RESULTS.md`).
 
+pub mod foreign;
 pub mod loadgen;
 pub mod procfs;
 pub mod server;

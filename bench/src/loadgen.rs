@@ -1,5 +1,5 @@
 //! The load generator: sends a pool of pre-encoded (and pre-compressed, pre-framed) OTLP requests
-//! over gRPC or HTTP/protobuf, flat out or at a fixed rate, from `concurrency` workers that each
+//! over gRPC or HTTP/protobuf (or the same spans as Jaeger Thrift over HTTP or Zipkin v2 JSON), flat out or at a fixed rate, from `concurrency` workers that each
 //! own one connection, and reports items/s, latency percentiles of accepted requests and errors
 //! by status. The client is plain hyper, so the generator spends its CPU on I/O only.
 
@@ -23,6 +23,17 @@ use std::time::{Duration, Instant};
 pub enum Protocol {
     Grpc,
     Http,
+    /// Jaeger's collector HTTP API: `POST /api/traces`, a Thrift binary `Batch` (traces only).
+    Jaeger,
+    /// Zipkin's `POST /api/v2/spans` with a JSON list of v2 spans (traces only).
+    Zipkin,
+}
+
+impl Protocol {
+    /// Whether requests go over HTTP/2 (gRPC) rather than HTTP/1.1.
+    fn is_grpc(self) -> bool {
+        self == Protocol::Grpc
+    }
 }
 
 /// Request body compression.
@@ -132,16 +143,21 @@ struct Prepared {
 }
 
 fn prepare(e: &Encoded, cfg: &Config) -> std::io::Result<Prepared> {
+    let raw = match cfg.protocol {
+        Protocol::Grpc | Protocol::Http => e.body.clone(),
+        Protocol::Jaeger => Bytes::from(crate::foreign::jaeger_thrift(&e.body)?),
+        Protocol::Zipkin => Bytes::from(crate::foreign::zipkin_json(&e.body)?),
+    };
     let payload = match cfg.compression {
-        Compression::None => e.body.clone(),
+        Compression::None => raw,
         Compression::Gzip => {
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            enc.write_all(&e.body)?;
+            enc.write_all(&raw)?;
             Bytes::from(enc.finish()?)
         }
     };
     let body = match cfg.protocol {
-        Protocol::Http => payload,
+        Protocol::Http | Protocol::Jaeger | Protocol::Zipkin => payload,
         Protocol::Grpc => {
             let mut b = BytesMut::with_capacity(payload.len() + 5);
             b.put_u8(u8::from(cfg.compression == Compression::Gzip));
@@ -166,6 +182,17 @@ fn path(protocol: Protocol, signal: Signal) -> &'static str {
         (Protocol::Http, Signal::Metrics) => "/v1/metrics",
         (Protocol::Http, Signal::Logs) => "/v1/logs",
         (Protocol::Http, Signal::Profiles) => "/v1development/profiles",
+        (Protocol::Jaeger, _) => "/api/traces",
+        (Protocol::Zipkin, _) => "/api/v2/spans",
+    }
+}
+
+fn content_type(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Grpc => "application/grpc",
+        Protocol::Http => "application/x-protobuf",
+        Protocol::Jaeger => "application/x-thrift",
+        Protocol::Zipkin => "application/json",
     }
 }
 
@@ -192,7 +219,7 @@ impl Conn {
                 tokio::spawn(conn);
                 Ok(Conn::H2(send))
             }
-            Protocol::Http => {
+            Protocol::Http | Protocol::Jaeger | Protocol::Zipkin => {
                 let (send, conn) = hyper::client::conn::http1::handshake(io)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -219,9 +246,10 @@ impl Conn {
 /// The outcome of one request: `Ok` or the error key.
 async fn outcome(protocol: Protocol, resp: Response<Incoming>) -> Result<(), String> {
     let status = resp.status();
-    if protocol == Protocol::Http || status != http::StatusCode::OK {
+    if !protocol.is_grpc() || status != http::StatusCode::OK {
         let _ = resp.into_body().collect().await;
-        return if status == http::StatusCode::OK {
+        // Jaeger and Zipkin answer 202 Accepted.
+        return if status.is_success() {
             Ok(())
         } else {
             Err(format!("http:{}", status.as_u16()))
@@ -315,16 +343,16 @@ async fn worker(
         let mut req = Request::post(&uri);
         req = match cfg.protocol {
             Protocol::Grpc => req
-                .header(header::CONTENT_TYPE, "application/grpc")
+                .header(header::CONTENT_TYPE, content_type(Protocol::Grpc))
                 .header(header::TE, "trailers"),
-            Protocol::Http => req
-                .header(header::CONTENT_TYPE, "application/x-protobuf")
+            Protocol::Http | Protocol::Jaeger | Protocol::Zipkin => req
+                .header(header::CONTENT_TYPE, content_type(cfg.protocol))
                 .header(header::HOST, addr.as_str()),
         };
         if cfg.compression == Compression::Gzip {
             req = match cfg.protocol {
                 Protocol::Grpc => req.header("grpc-encoding", "gzip"),
-                Protocol::Http => req.header(header::CONTENT_ENCODING, "gzip"),
+                _ => req.header(header::CONTENT_ENCODING, "gzip"),
             };
         }
         let Ok(req) = req.body(Full::new(p.body.clone())) else {

@@ -7,11 +7,13 @@
 //! p99 latency of accepted requests, and the load generator's own CPU. Two scenarios measure
 //! ferrotel alone: (g) overload, a flood against a stalled destination under the 512 MiB
 //! memory_limiter (what `bench/overload.sh` does), and (s) scaling, pass-through pinned to one
-//! and to two cores with `taskset`.
+//! and to two cores with `taskset`. Scenarios (j) and (z) send the same spans as Jaeger Thrift
+//! over HTTP and as Zipkin v2 JSON to ferrotel's jaeger and zipkin receivers (ferrotel only:
+//! Rotel has OTLP receivers only).
 //!
 //! ```text
 //! cargo build --release -p ferrotel -p ferrotel-bench
-//! target/release/compare --seconds 10 --rounds 2        # scenarios a..g, r and s, Rotel fetched with pip
+//! target/release/compare --seconds 10 --rounds 2        # scenarios a..g, r, t, j, z and s, Rotel fetched with pip
 //! ```
 #![allow(clippy::print_stdout)]
 
@@ -43,8 +45,9 @@ struct Args {
     rounds: usize,
     /// Scenarios to run, comma separated: a (pass-through), b (full pipeline), c (gzip),
     /// d (OTLP/HTTP in), e (steady 10k spans/s), f (idle), g (overload), r (full pipeline plus
-    /// RED metrics connectors), s (scaling 1 vs 2 cores).
-    #[arg(long, default_value = "a,b,c,d,e,f,g,r,t,s", value_delimiter = ',')]
+    /// RED metrics connectors), s (scaling 1 vs 2 cores), j (Jaeger Thrift/HTTP in), z (Zipkin
+    /// v2 JSON in).
+    #[arg(long, default_value = "a,b,c,d,e,f,g,r,t,j,z,s", value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Load generator workers (connections) for the flat-out scenarios.
     #[arg(long, default_value_t = 8)]
@@ -147,11 +150,40 @@ enum Load {
 /// The load after recovery in the overload scenario: 5k spans/s for 5 s.
 const GENTLE: (Load, u64) = (Load::Rate(5000.0), 5);
 
+/// What the load generator speaks to the collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    /// OTLP/gRPC on the gRPC port.
+    Grpc,
+    /// OTLP/HTTP protobuf on the HTTP port.
+    Http,
+    /// Jaeger Thrift binary, `POST /api/traces`, on the HTTP port.
+    Jaeger,
+    /// Zipkin v2 JSON, `POST /api/v2/spans`, on the HTTP port.
+    Zipkin,
+}
+
+impl Proto {
+    /// Whether the collector listens for it on the HTTP port.
+    fn on_http_port(self) -> bool {
+        self != Proto::Grpc
+    }
+    /// The load generator's `--protocol`.
+    fn arg(self) -> &'static str {
+        match self {
+            Proto::Grpc => "grpc",
+            Proto::Http => "http",
+            Proto::Jaeger => "jaeger",
+            Proto::Zipkin => "zipkin",
+        }
+    }
+}
+
 struct Scenario {
     key: &'static str,
     title: &'static str,
     ferrotel_config: &'static str,
-    http: bool,
+    protocol: Proto,
     gzip: bool,
     load: Load,
     who: &'static [Who],
@@ -167,7 +199,7 @@ const SCENARIOS: &[Scenario] = &[
         key: "a",
         title: "(a) Pass-through: OTLP gRPC -> batch -> OTLP gRPC",
         ferrotel_config: "passthrough.yaml",
-        http: false,
+        protocol: Proto::Grpc,
         gzip: false,
         load: Load::FlatOut,
         who: &[Who::Ferrotel, Who::Rotel, Who::Ceiling],
@@ -179,7 +211,7 @@ const SCENARIOS: &[Scenario] = &[
         key: "b",
         title: "(b) Full pipeline: memory_limiter, resource, probabilistic_sampler 10%, redaction, batch -> OTLP",
         ferrotel_config: "fullstack.yaml",
-        http: false,
+        protocol: Proto::Grpc,
         gzip: false,
         load: Load::FlatOut,
         who: &[Who::Ferrotel, Who::Rotel],
@@ -191,7 +223,7 @@ const SCENARIOS: &[Scenario] = &[
         key: "c",
         title: "(c) gzip on both sides: OTLP gRPC gzip -> batch -> OTLP gRPC gzip",
         ferrotel_config: "gzip.yaml",
-        http: false,
+        protocol: Proto::Grpc,
         gzip: true,
         load: Load::FlatOut,
         who: &[Who::Ferrotel, Who::Rotel, Who::Ceiling],
@@ -203,7 +235,7 @@ const SCENARIOS: &[Scenario] = &[
         key: "d",
         title: "(d) OTLP/HTTP protobuf in -> batch -> OTLP gRPC",
         ferrotel_config: "passthrough.yaml",
-        http: true,
+        protocol: Proto::Http,
         gzip: false,
         load: Load::FlatOut,
         who: &[Who::Ferrotel, Who::Rotel, Who::Ceiling],
@@ -215,7 +247,7 @@ const SCENARIOS: &[Scenario] = &[
         key: "e",
         title: "(e) Steady 10k spans/s (otelcol's testbed load) -> batch -> OTLP gRPC",
         ferrotel_config: "passthrough.yaml",
-        http: false,
+        protocol: Proto::Grpc,
         gzip: false,
         load: Load::Rate(10_000.0),
         who: &[Who::Ferrotel, Who::Rotel],
@@ -227,7 +259,7 @@ const SCENARIOS: &[Scenario] = &[
         key: "f",
         title: "(f) Idle: the pass-through configuration, no load",
         ferrotel_config: "passthrough.yaml",
-        http: false,
+        protocol: Proto::Grpc,
         gzip: false,
         load: Load::Idle,
         who: &[Who::Ferrotel, Who::Rotel],
@@ -239,7 +271,7 @@ const SCENARIOS: &[Scenario] = &[
         key: "g",
         title: "(g) Overload: a flood far above capacity while the destination is stalled (memory_limiter 512 MiB)",
         ferrotel_config: "overload.yaml",
-        http: false,
+        protocol: Proto::Grpc,
         gzip: false,
         load: Load::Overload,
         who: &[Who::Ferrotel],
@@ -251,7 +283,7 @@ const SCENARIOS: &[Scenario] = &[
         key: "r",
         title: "(r) RED metrics: the full pipeline (b) plus a traces pipeline into the span_metrics and service_graph connectors -> prometheus exporter",
         ferrotel_config: "connectors.yaml",
-        http: false,
+        protocol: Proto::Grpc,
         gzip: false,
         load: Load::FlatOut,
         who: &[Who::Ferrotel],
@@ -263,7 +295,7 @@ const SCENARIOS: &[Scenario] = &[
         key: "t",
         title: "(t) OTTL: the full pipeline (b) plus a transform processor of 10 statements before sampling",
         ferrotel_config: "transform.yaml",
-        http: false,
+        protocol: Proto::Grpc,
         gzip: false,
         load: Load::FlatOut,
         who: &[Who::Ferrotel],
@@ -272,10 +304,34 @@ const SCENARIOS: &[Scenario] = &[
         note: "ferrotel only: Rotel has no OTTL. Every accepted span is decoded and runs 10 statements (sets with and without `where`, delete_key, replace_pattern, truncate_all, a span rename) before (b)'s sampler, resource, redaction and batch.",
     },
     Scenario {
+        key: "j",
+        title: "(j) Jaeger Thrift over HTTP in (`POST /api/traces`) -> batch -> OTLP gRPC",
+        ferrotel_config: "jaeger.yaml",
+        protocol: Proto::Jaeger,
+        gzip: false,
+        load: Load::FlatOut,
+        who: &[Who::Ferrotel],
+        ferrotel_cpus: &[],
+        rotel_extra: &[],
+        note: "ferrotel only: Rotel (0.0.1a15, `rotel-agent start --help`) has OTLP receivers only, no Jaeger or Zipkin receiver. The load generator's spans (as in (a)) are encoded once per pooled request by ferrotel's own jaeger exporter into a Thrift binary `jaeger.Batch` and sent as `Content-Type: application/x-thrift` over HTTP/1.1 keep-alive; the jaeger receiver (`thrift_http`) translates them to OTLP, batch (8192 / 200ms) exports to the count-only sink.",
+    },
+    Scenario {
+        key: "z",
+        title: "(z) Zipkin v2 JSON in (`POST /api/v2/spans`) -> batch -> OTLP gRPC",
+        ferrotel_config: "zipkin.yaml",
+        protocol: Proto::Zipkin,
+        gzip: false,
+        load: Load::FlatOut,
+        who: &[Who::Ferrotel],
+        ferrotel_cpus: &[],
+        rotel_extra: &[],
+        note: "ferrotel only: Rotel (0.0.1a15) has no Zipkin receiver. The same spans as (a) written as a Zipkin v2 JSON list (resource and span attributes as string tags, events as annotations; `bench/src/foreign.rs`), `Content-Type: application/json`, HTTP/1.1 keep-alive; the zipkin receiver parses the JSON and translates to OTLP, batch exports to the count-only sink.",
+    },
+    Scenario {
         key: "s",
         title: "(s) Scaling: the full pipeline (b) with ferrotel on 1 core vs 2 cores (taskset)",
         ferrotel_config: "fullstack.yaml",
-        http: false,
+        protocol: Proto::Grpc,
         gzip: false,
         load: Load::FlatOut,
         who: &[Who::Ferrotel],
@@ -539,7 +595,7 @@ impl Env {
     fn loadgen_cmd(&self, s: &Scenario, who: Who, load: Load, seconds: u64) -> Command {
         let (grpc, http, _) = self.ports;
         // The ceiling serves gRPC and HTTP on one port.
-        let port = if s.http && who != Who::Ceiling {
+        let port = if s.protocol.on_http_port() && who != Who::Ceiling {
             http
         } else {
             grpc
@@ -575,7 +631,7 @@ impl Env {
         };
         let mut c = Command::new(&self.loadgen);
         c.args(["--endpoint", &format!("127.0.0.1:{port}")])
-            .args(["--protocol", if s.http { "http" } else { "grpc" }])
+            .args(["--protocol", s.protocol.arg()])
             .args(["--signal", "traces"])
             .args(shape)
             .args(["--compression", if s.gzip { "gzip" } else { "none" }])
@@ -621,7 +677,7 @@ impl Env {
         let cmd = self.collector_cmd(s, row)?;
         commands.lines.push(shell_words(&cmd));
         let mut child = spawn(cmd, &self.args.work_dir.join(format!("{tag}.log")))?;
-        let listen = if s.http && who != Who::Ceiling {
+        let listen = if s.protocol.on_http_port() && who != Who::Ceiling {
             http
         } else {
             grpc

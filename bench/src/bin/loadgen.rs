@@ -67,7 +67,12 @@ fn main() -> anyhow::Result<()> {
     let endpoint = a.endpoint.unwrap_or_else(|| match a.protocol {
         Protocol::Grpc => "127.0.0.1:4317".into(),
         Protocol::Http => "127.0.0.1:4318".into(),
+        Protocol::Jaeger => "127.0.0.1:14268".into(),
+        Protocol::Zipkin => "127.0.0.1:9411".into(),
     });
+    if matches!(a.protocol, Protocol::Jaeger | Protocol::Zipkin) && a.signal != Signal::Traces {
+        anyhow::bail!("--protocol {:?} carries traces only", a.protocol);
+    }
     let cfg = loadgen::Config {
         endpoint,
         protocol: a.protocol,
