@@ -25,6 +25,39 @@ pub mod prometheus;
 #[cfg(feature = "zipkin")]
 pub mod zipkin;
 
+/// Sends one request of scraped metrics (the prometheus and host_metrics receivers) into the
+/// metrics pipeline, when one takes them, counting its points as accepted or refused. A refusal
+/// is returned for the caller to log.
+#[cfg(any(feature = "prometheus", feature = "host_metrics"))]
+pub(crate) async fn send_scraped_metrics(
+    consumer: Option<&std::sync::Arc<dyn ferrotel_core::Consumer>>,
+    receiver: &str,
+    transport: &'static str,
+    req: ferrotel_core::proto::collector::metrics::v1::ExportMetricsServiceRequest,
+    (accepted, refused): (
+        &ferrotel_core::telemetry::Counter,
+        &ferrotel_core::telemetry::Counter,
+    ),
+) -> Result<(), ferrotel_core::PipelineError> {
+    use ferrotel_core::{Batch, Data, RequestMeta};
+    let Some(consumer) = consumer else {
+        return Ok(());
+    };
+    let data = Data::Metrics(req);
+    let points = data.item_count() as u64;
+    let meta = std::sync::Arc::new(RequestMeta {
+        receiver: receiver.to_string(),
+        transport,
+        ..Default::default()
+    });
+    let result = consumer.consume(Batch::from_data(data, meta)).await;
+    match &result {
+        Ok(()) => accepted.add(points),
+        Err(_) => refused.add(points),
+    }
+    result
+}
+
 /// Registers every receiver this crate was built with.
 pub fn register(r: Registry) -> Registry {
     #[cfg(feature = "otlp")]

@@ -55,8 +55,8 @@ use ferrotel_core::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_core::proto::metrics::v1::ResourceMetrics;
 use ferrotel_core::telemetry::Counter;
 use ferrotel_core::{
-    Batch, Consumer, CreateContext, Data, Factory, FactoryInfo, Receiver, ReceiverContext,
-    RequestMeta, Signal, Stability, StartError,
+    Consumer, CreateContext, Factory, FactoryInfo, Receiver, ReceiverContext, Signal, Stability,
+    StartError,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -342,22 +342,11 @@ impl Sink {
         if req.resource_metrics.is_empty() {
             return;
         }
-        let data = Data::Metrics(req);
-        let points = data.item_count() as u64;
-        let Some(consumer) = &self.consumer else {
-            return;
-        };
-        let meta = Arc::new(RequestMeta {
-            receiver: self.receiver.clone(),
-            transport: "",
-            ..Default::default()
-        });
-        match consumer.consume(Batch::from_data(data, meta)).await {
-            Ok(()) => self.accepted.add(points),
-            Err(e) => {
-                self.refused.add(points);
-                tracing::warn!(receiver = %self.receiver, "pipeline refused host metrics: {e}");
-            }
+        let counters = (&self.accepted, &self.refused);
+        let sent =
+            crate::send_scraped_metrics(self.consumer.as_ref(), &self.receiver, "", req, counters);
+        if let Err(e) = sent.await {
+            tracing::warn!(receiver = %self.receiver, "pipeline refused host metrics: {e}");
         }
     }
 }

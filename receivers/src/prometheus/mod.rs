@@ -48,8 +48,8 @@ use discovery::Target;
 use ferrotel_config::ConfigErrors;
 use ferrotel_core::telemetry::Counter;
 use ferrotel_core::{
-    Batch, Consumer, CreateContext, Data, Factory, FactoryInfo, Receiver, ReceiverContext,
-    RequestMeta, Signal, Stability, StartError,
+    Consumer, CreateContext, Factory, FactoryInfo, Receiver, ReceiverContext, Signal, Stability,
+    StartError,
 };
 use rows::{Row, SeriesState};
 use std::collections::HashMap;
@@ -454,22 +454,16 @@ async fn send(
             return;
         }
     };
-    let data = Data::Metrics(req);
-    let points = data.item_count() as u64;
-    let Some(consumer) = &shared.consumer else {
-        return;
-    };
-    let meta = Arc::new(RequestMeta {
-        receiver: shared.receiver.clone(),
-        transport: "http",
-        ..Default::default()
-    });
-    match consumer.consume(Batch::from_data(data, meta)).await {
-        Ok(()) => shared.accepted.add(points),
-        Err(e) => {
-            shared.refused.add(points);
-            tracing::debug!(receiver = %shared.receiver, "pipeline refused scraped metrics: {e}");
-        }
+    let counters = (&shared.accepted, &shared.refused);
+    let sent = crate::send_scraped_metrics(
+        shared.consumer.as_ref(),
+        &shared.receiver,
+        "http",
+        req,
+        counters,
+    );
+    if let Err(e) = sent.await {
+        tracing::debug!(receiver = %shared.receiver, "pipeline refused scraped metrics: {e}");
     }
 }
 

@@ -8,6 +8,7 @@ use crate::otlp::tests::Capture;
 use ferrotel_config::Value;
 use ferrotel_core::pdata::attr_str;
 use ferrotel_core::proto::metrics::v1::{metric, number_data_point, Metric, ResourceMetrics};
+use ferrotel_core::Data;
 use ferrotel_core::{ComponentId, Consumers, Telemetry};
 use ferrotel_testkit::metrics;
 use std::io::Write;
