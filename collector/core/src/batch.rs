@@ -13,6 +13,8 @@ use crate::proto::collector::{
     logs::v1::ExportLogsServiceRequest, metrics::v1::ExportMetricsServiceRequest,
     profiles::v1development::ExportProfilesServiceRequest, trace::v1::ExportTraceServiceRequest,
 };
+use crate::span_view::SpanIndex;
+use crate::wire::WireError;
 use crate::Signal;
 use bytes::Bytes;
 use once_cell::sync::OnceCell;
@@ -127,6 +129,8 @@ struct Shared {
     bytes: OnceCell<Bytes>,
     data: OnceCell<Data>,
     items: OnceCell<usize>,
+    /// Traces: the spans located once for every connector reading this batch.
+    spans: OnceCell<Result<Arc<SpanIndex>, WireError>>,
 }
 
 /// A signal's payload plus the metadata of the request it came from. Cloning is cheap.
@@ -242,6 +246,7 @@ impl Batch {
         };
         shared.bytes = OnceCell::new();
         shared.items = OnceCell::new();
+        shared.spans = OnceCell::new();
         shared
             .data
             .get_mut()
@@ -265,6 +270,15 @@ impl Batch {
         self.shared
             .bytes
             .get_or_init(|| self.shared.data.get().map(Data::encode).unwrap_or_default())
+            .clone()
+    }
+
+    /// A traces batch's spans, located once and shared by every reader of this batch (see
+    /// [`crate::span_view`]); fails on malformed protobuf.
+    pub fn span_index(&self) -> Result<Arc<SpanIndex>, WireError> {
+        self.shared
+            .spans
+            .get_or_init(|| SpanIndex::new(self.encoded()).map(Arc::new))
             .clone()
     }
 

@@ -3,12 +3,14 @@
 //! lookups that scan the encoded attributes. Components that aggregate spans (the span_metrics
 //! and service_graph connectors) read a few fields of every span; decoding the whole request
 //! would allocate every string of every span, which costs more than the aggregation itself.
-//! Resources and scopes, read once per entry, are decoded.
+//! Resources and scopes, read once per entry, are decoded. A request is located once into a
+//! [`SpanIndex`] (each span's fields as offsets into its bytes), which a batch keeps
+//! ([`crate::Batch::span_index`]) so that every connector reading the same batch shares it.
 //!
 //! ```
 //! use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 //! use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
-//! use ferrotel_core::span_view::{resource_spans, ValueView};
+//! use ferrotel_core::span_view::{SpanIndex, ValueView};
 //! use ferrotel_core::pdata::kv_str;
 //! use prost::Message;
 //!
@@ -19,8 +21,8 @@
 //!         ..Default::default()
 //!     }],
 //! };
-//! let bytes = req.encode_to_vec();
-//! let entries = resource_spans(&bytes).unwrap();
+//! let index = SpanIndex::new(req.encode_to_vec().into()).unwrap();
+//! let entries = index.entries();
 //! let s = &entries[0].scopes[0].spans[0];
 //! assert_eq!((s.name, s.kind), ("GET /", 2));
 //! assert_eq!(s.attribute("http.route"), Some(ValueView::Str("/")));
@@ -29,19 +31,20 @@
 use crate::proto::common::v1::{any_value, AnyValue, InstrumentationScope};
 use crate::proto::resource::v1::Resource;
 use crate::wire::{fields, Field, FieldValue, WireError};
+use bytes::Bytes;
 use prost::Message;
 
 /// One resource entry of a traces request: its resource (decoded) and scope entries.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ResourceSpansView<'a> {
-    pub resource: Resource,
+    pub resource: &'a Resource,
     pub scopes: Vec<ScopeSpansView<'a>>,
 }
 
 /// One scope entry: its scope (decoded, `None` when absent) and spans.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ScopeSpansView<'a> {
-    pub scope: Option<InstrumentationScope>,
+    pub scope: Option<&'a InstrumentationScope>,
     pub spans: Vec<SpanView<'a>>,
 }
 
@@ -140,18 +143,29 @@ impl<'a> SpanView<'a> {
     /// Of `keys`, the first (in `keys` order) the span has, with its index and value: what
     /// looking each key up in turn finds, in one pass over the attributes.
     pub fn first_of<K: AsRef<str>>(&self, keys: &[K]) -> Option<(usize, ValueView<'a>)> {
-        let mut best: Option<(usize, ValueView<'a>)> = None;
+        let [best] = self.first_of_each([keys]);
+        best
+    }
+
+    /// [`SpanView::first_of`] for each of `lists`, in one pass over the attributes.
+    pub fn first_of_each<K: AsRef<str>, const N: usize>(
+        &self,
+        lists: [&[K]; N],
+    ) -> [Option<(usize, ValueView<'a>)>; N] {
+        let mut best: [Option<(usize, ValueView<'a>)>; N] = [None; N];
         for (k, v) in self.attributes() {
-            let limit = best.map_or(keys.len(), |(i, _)| i);
-            let Some(i) = keys[..limit]
-                .iter()
-                .position(|x| x.as_ref().as_bytes() == k)
-            else {
-                continue;
-            };
-            // Only a matching attribute's value is read.
-            if let Some(v) = value_view(v) {
-                best = Some((i, v));
+            for (keys, best) in lists.iter().zip(best.iter_mut()) {
+                let limit = best.map_or(keys.len(), |(i, _)| i);
+                let Some(i) = keys[..limit]
+                    .iter()
+                    .position(|x| x.as_ref().as_bytes() == k)
+                else {
+                    continue;
+                };
+                // Only a matching attribute's value is read.
+                if let Some(v) = value_view(v) {
+                    *best = Some((i, v));
+                }
             }
         }
         best
@@ -231,40 +245,140 @@ pub fn value_view(encoded: &[u8]) -> Option<ValueView<'_>> {
     }
 }
 
-/// The resource entries of an encoded traces export request, with every span's fixed
-/// fields read. Fails on malformed protobuf.
-pub fn resource_spans(request: &[u8]) -> Result<Vec<ResourceSpansView<'_>>, WireError> {
-    let mut out = Vec::new();
-    for rf in fields(request) {
-        let rf = rf?;
-        if rf.number != 1 {
-            continue;
+/// Where a part of a request lies in it: offset and length.
+#[derive(Debug, Clone, Copy, Default)]
+struct At(u32, u32);
+
+impl At {
+    /// The place of `part`, a sub-slice of `whole` (an empty one is anywhere).
+    fn of(whole: &[u8], part: &[u8]) -> At {
+        if part.is_empty() {
+            return At::default();
         }
-        let mut entry = ResourceSpansView::default();
-        for f in fields(rf.bytes()?) {
-            let f = f?;
-            match f.number {
-                1 => merge(&mut entry.resource, f.bytes()?)?,
-                2 => entry.scopes.push(scope_spans(f.bytes()?)?),
-                _ => {}
-            }
-        }
-        out.push(entry);
+        let offset = part.as_ptr() as usize - whole.as_ptr() as usize;
+        At(offset as u32, part.len() as u32)
     }
-    Ok(out)
+
+    fn in_<'a>(&self, whole: &'a [u8]) -> &'a [u8] {
+        let start = self.0 as usize;
+        &whole[start..start + self.1 as usize]
+    }
 }
 
-fn scope_spans(raw: &[u8]) -> Result<ScopeSpansView<'_>, WireError> {
-    let mut out = ScopeSpansView::default();
+/// A [`SpanView`] as offsets into its request.
+#[derive(Debug, Clone, Copy)]
+struct SpanAt {
+    raw: At,
+    trace_id: At,
+    span_id: At,
+    parent_span_id: At,
+    name: At,
+    kind: i32,
+    status_code: i32,
+    start_time_unix_nano: u64,
+    end_time_unix_nano: u64,
+}
+
+impl SpanAt {
+    fn new(request: &[u8], s: &SpanView) -> SpanAt {
+        SpanAt {
+            raw: At::of(request, s.raw),
+            trace_id: At::of(request, s.trace_id),
+            span_id: At::of(request, s.span_id),
+            parent_span_id: At::of(request, s.parent_span_id),
+            name: At::of(request, s.name.as_bytes()),
+            kind: s.kind,
+            status_code: s.status_code,
+            start_time_unix_nano: s.start_time_unix_nano,
+            end_time_unix_nano: s.end_time_unix_nano,
+        }
+    }
+
+    fn view<'a>(&self, request: &'a [u8]) -> SpanView<'a> {
+        SpanView {
+            raw: self.raw.in_(request),
+            trace_id: self.trace_id.in_(request),
+            span_id: self.span_id.in_(request),
+            parent_span_id: self.parent_span_id.in_(request),
+            // Checked when the index was built.
+            name: std::str::from_utf8(self.name.in_(request)).unwrap_or_default(),
+            kind: self.kind,
+            start_time_unix_nano: self.start_time_unix_nano,
+            end_time_unix_nano: self.end_time_unix_nano,
+            status_code: self.status_code,
+        }
+    }
+}
+
+/// The scope entries of one resource entry: (scope, spans).
+type ScopesAt = Vec<(Option<InstrumentationScope>, Vec<SpanAt>)>;
+
+/// An encoded traces export request with every span's fixed fields located: built once
+/// (fails on malformed protobuf), read as views by as many aggregators as share it.
+#[derive(Debug)]
+pub struct SpanIndex {
+    request: Bytes,
+    resources: Vec<(Resource, ScopesAt)>,
+}
+
+impl SpanIndex {
+    pub fn new(request: Bytes) -> Result<SpanIndex, WireError> {
+        let mut resources = Vec::new();
+        for rf in fields(&request) {
+            let rf = rf?;
+            if rf.number != 1 {
+                continue;
+            }
+            let (mut resource, mut scopes) = (Resource::default(), Vec::new());
+            for f in fields(rf.bytes()?) {
+                let f = f?;
+                match f.number {
+                    1 => merge(&mut resource, f.bytes()?)?,
+                    2 => scopes.push(scope_spans(&request, f.bytes()?)?),
+                    _ => {}
+                }
+            }
+            resources.push((resource, scopes));
+        }
+        Ok(SpanIndex { request, resources })
+    }
+
+    /// The resource entries with their spans, borrowed from the request.
+    pub fn entries(&self) -> Vec<ResourceSpansView<'_>> {
+        self.resources
+            .iter()
+            .map(|(resource, scopes)| ResourceSpansView {
+                resource,
+                scopes: scopes.iter().map(|s| self.scope_view(s)).collect(),
+            })
+            .collect()
+    }
+
+    fn scope_view<'a>(
+        &'a self,
+        (scope, spans): &'a (Option<InstrumentationScope>, Vec<SpanAt>),
+    ) -> ScopeSpansView<'a> {
+        ScopeSpansView {
+            scope: scope.as_ref(),
+            spans: spans.iter().map(|s| s.view(&self.request)).collect(),
+        }
+    }
+}
+
+fn scope_spans<'a>(
+    request: &'a [u8],
+    raw: &'a [u8],
+) -> Result<(Option<InstrumentationScope>, Vec<SpanAt>), WireError> {
+    let (mut scope, mut spans) = (None, Vec::new());
     for f in fields(raw) {
         let f = f?;
         match f.number {
-            1 => merge(out.scope.get_or_insert_with(Default::default), f.bytes()?)?,
-            2 => out.spans.push(SpanView::parse(f.bytes()?)?),
+            1 => merge(scope.get_or_insert_with(Default::default), f.bytes()?)?,
+            2 => spans.push(SpanAt::new(request, &SpanView::parse(f.bytes()?)?)),
             _ => {}
         }
     }
-    Ok(out)
+    Ok((scope, spans))
 }
 
 /// Decodes a message occurrence into `into`; occurrences merge, as protobuf defines.
@@ -331,8 +445,8 @@ mod tests {
             }),
             ..Default::default()
         };
-        let bytes = request(vec![span]);
-        let entries = resource_spans(&bytes).unwrap();
+        let index = SpanIndex::new(request(vec![span]).into()).unwrap();
+        let entries = index.entries();
         assert_eq!(entries.len(), 1);
         let e = &entries[0];
         assert_eq!(e.resource.attributes, vec![kv_str("service.name", "shop")]);
@@ -366,10 +480,10 @@ mod tests {
 
     #[test]
     fn a_span_without_status_is_unset_and_garbage_is_an_error() {
-        let bytes = request(vec![Span::default()]);
-        let entries = resource_spans(&bytes).unwrap();
-        assert_eq!(entries[0].scopes[0].spans[0].status_code, 0);
-        assert!(resource_spans(&[0x0a, 0x05, 0x12]).is_err());
-        assert!(resource_spans(&[0x0a, 0x02, 0x2a, 0x01, 0xff]).is_err());
+        let index = SpanIndex::new(request(vec![Span::default()]).into()).unwrap();
+        assert_eq!(index.entries()[0].scopes[0].spans[0].status_code, 0);
+        let garbage = |b: &'static [u8]| SpanIndex::new(Bytes::from_static(b)).is_err();
+        assert!(garbage(&[0x0a, 0x05, 0x12]));
+        assert!(garbage(&[0x0a, 0x02, 0x2a, 0x01, 0xff]));
     }
 }

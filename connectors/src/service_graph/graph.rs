@@ -155,19 +155,23 @@ impl SpanRef<'_> {
         self.span.attribute(key).map(view_string)
     }
 
-    /// Of `keys`, the first (in `keys` order) the span has; with its index.
-    fn span_first_of(&self, keys: &[String]) -> Option<(usize, String)> {
-        self.span.first_of(keys).map(|(i, v)| (i, view_string(v)))
-    }
-
-    /// Of `keys`, the first (in `keys` order) the resource or else the span has.
-    fn first_of(&self, keys: &[String]) -> Option<(usize, String)> {
-        let resource = first_match(keys, |k| self.resource_attr(k));
-        let limit = resource.as_ref().map_or(keys.len(), |(i, _)| *i + 1);
-        match self.span_first_of(&keys[..limit]) {
-            Some((i, v)) if resource.as_ref().is_none_or(|(r, _)| i < *r) => Some((i, v)),
-            _ => resource,
-        }
+    /// Of `peers`, the first (in `peers` order) the span has; of `databases`, the first the
+    /// resource or else the span has (a resource's wins a tie); each with its index. One pass
+    /// over the span's attributes.
+    fn peer_and_database(
+        &self,
+        peers: &[String],
+        databases: &[String],
+    ) -> [Option<(usize, String)>; 2] {
+        let [peer, span_db] = self.span.first_of_each([peers, databases]);
+        let resource_db = first_match(databases, |k| self.resource_attr(k));
+        let database = match (span_db, resource_db) {
+            (Some((i, v)), r) if r.as_ref().is_none_or(|(ri, _)| i < *ri) => {
+                Some((i, view_string(v)))
+            }
+            (_, r) => r,
+        };
+        [peer.map(|(i, v)| (i, view_string(v))), database]
     }
 
     /// The resource's attribute `key`, as a string.
@@ -267,8 +271,8 @@ impl Graph {
         now: u64,
     ) {
         use prost::Message;
-        let bytes = req.encode_to_vec();
-        let entries = ferrotel_core::span_view::resource_spans(&bytes).unwrap();
+        let index = ferrotel_core::span_view::SpanIndex::new(req.encode_to_vec().into()).unwrap();
+        let entries = index.entries();
         self.add(&entries, now);
     }
 
@@ -395,13 +399,14 @@ fn update_client(set: &Settings, e: &mut Edge, s: &SpanRef) {
     e.client = s.service.clone();
     e.client_latency = seconds(s.span);
     set_dimensions(&set.dimensions, e, s, 0);
-    if let Some((i, v)) = s.span_first_of(&set.peer_attributes) {
+    let [peer, database] = s.peer_and_database(&set.peer_attributes, &set.database_attributes);
+    if let Some((i, v)) = peer {
         if e.peer.as_ref().is_none_or(|(p, _)| i <= *p) {
             e.peer = Some((i, v));
         }
     }
     // A database call has no server span: the client span tells both sides.
-    if let Some((_, db)) = s.first_of(&set.database_attributes) {
+    if let Some((_, db)) = database {
         e.connection_type = ConnectionType::Database;
         e.server = Arc::from(db);
         e.server_latency = e.client_latency;

@@ -39,7 +39,6 @@ pub use graph::{SERIES_CEILING, UNKNOWN_NODE, USER_NODE};
 
 use ferrotel_config::ConfigErrors;
 use ferrotel_core::featuregate::{global, GateSpec, Stage};
-use ferrotel_core::span_view::resource_spans;
 use ferrotel_core::{
     Batch, Connector, CreateContext, Data, Factory, FactoryInfo, PipelineError, RequestMeta,
     Routed, Signal, Stability,
@@ -157,10 +156,12 @@ impl Connector for ServiceGraph {
         if batch.signal() != Signal::Traces {
             return Ok(());
         }
-        // Read in its encoded form (decoding every span would cost more than pairing them).
-        let bytes = batch.encoded();
-        let entries =
-            resource_spans(&bytes).map_err(|e| PipelineError::Permanent(e.to_string()))?;
+        // Read in its encoded form (decoding every span would cost more than pairing them),
+        // located once for every connector reading this batch.
+        let index = batch
+            .span_index()
+            .map_err(|e| PipelineError::Permanent(e.to_string()))?;
+        let entries = index.entries();
         let now = (self.clock)();
         let mut graph = self.lock();
         graph.add(&entries, now);

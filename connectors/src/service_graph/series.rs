@@ -78,7 +78,7 @@ impl Series {
 
 /// Every series of one connector, at most `limit` of them.
 pub struct SeriesMap {
-    series: HashMap<String, Series>,
+    series: HashMap<String, Series, foldhash::fast::RandomState>,
     layout: Layout,
     limit: usize,
     /// `client_<dim>`, `server_<dim>` for each configured dimension.
@@ -95,7 +95,7 @@ impl SeriesMap {
             .flat_map(|d| [format!("client_{d}"), format!("server_{d}")])
             .collect();
         SeriesMap {
-            series: HashMap::new(),
+            series: HashMap::default(),
             layout,
             limit,
             dimension_names,

@@ -128,7 +128,7 @@ pub enum Upserted {
 
 /// The incomplete edges, bounded by count and age.
 pub struct Store {
-    edges: HashMap<Key, (u64, Edge)>,
+    edges: HashMap<Key, (u64, Edge), foldhash::fast::RandomState>,
     /// Insertion order (= expiry order: one ttl for all), with each entry's sequence number;
     /// entries of edges that completed since are skipped, and compacted away.
     order: VecDeque<(Key, u64)>,
@@ -140,7 +140,7 @@ pub struct Store {
 impl Store {
     pub fn new(ttl_nanos: u64, max_items: usize) -> Self {
         Store {
-            edges: HashMap::new(),
+            edges: HashMap::default(),
             order: VecDeque::new(),
             seq: 0,
             ttl: ttl_nanos,

@@ -340,12 +340,13 @@ struct Series<A> {
     first: bool,
 }
 
-/// The series of one metric of one resource, keyed by [`Identity::key`].
-struct SeriesMap<A>(BTreeMap<String, Series<A>>);
+/// The series of one metric of one resource, keyed by [`Identity::key_into`] (hashed: a
+/// lookup per span; a flush emits them in key order).
+struct SeriesMap<A>(HashMap<String, Series<A>, foldhash::fast::RandomState>);
 
 impl<A> Default for SeriesMap<A> {
     fn default() -> Self {
-        SeriesMap(BTreeMap::new())
+        SeriesMap(HashMap::default())
     }
 }
 
@@ -449,6 +450,13 @@ impl<A> SeriesMap<A> {
         series
     }
 
+    /// The series in key order (the order of a flush's data points).
+    fn sorted_mut(&mut self) -> Vec<(&String, &mut Series<A>)> {
+        let mut all: Vec<_> = self.0.iter_mut().collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+
     /// Drops the series not seen since `deadline`; returns how many.
     fn expire(&mut self, deadline: u64) -> usize {
         let before = self.0.len();
@@ -543,7 +551,7 @@ impl Aggregator {
                         service,
                         span,
                         resource: attrs,
-                        scope: ss.scope.as_ref(),
+                        scope: ss.scope,
                     };
                     counting.add_span(&s, now);
                 }
@@ -559,8 +567,8 @@ impl Aggregator {
         req: &ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest,
         now: u64,
     ) {
-        let bytes = req.encode_to_vec();
-        let entries = ferrotel_core::span_view::resource_spans(&bytes).unwrap();
+        let index = ferrotel_core::span_view::SpanIndex::new(req.encode_to_vec().into()).unwrap();
+        let entries = index.entries();
         self.add(&entries, now);
     }
 
@@ -666,7 +674,7 @@ impl Aggregator {
                 &s.names[1],
                 s.unit,
                 layout,
-                &r.durations,
+                &mut r.durations,
                 e,
             ));
         }
@@ -800,7 +808,7 @@ impl Emit<'_, '_> {
 /// A monotonic sum; a new cumulative series is emitted as 0 the first time, as otelcol does.
 fn sum_metric(name: &str, map: &mut SeriesMap<u64>, mut e: Emit) -> Metric {
     let mut points = Vec::with_capacity(map.0.len());
-    for (key, s) in map.0.iter_mut() {
+    for (key, s) in map.sorted_mut() {
         let value = if s.first && e.starts.zero_new {
             0
         } else {
@@ -833,12 +841,12 @@ fn histogram_metric(
     name: &str,
     unit: &str,
     layout: &Layout,
-    map: &SeriesMap<Histogram>,
+    map: &mut SeriesMap<Histogram>,
     mut e: Emit,
 ) -> Metric {
     let mut explicit = Vec::new();
     let mut exponential = Vec::new();
-    for (key, s) in &map.0 {
+    for (key, s) in map.sorted_mut() {
         let start = e.start_of(key, s.start);
         let (attributes, exemplars) = (s.attributes.clone(), stamped(&s.exemplars, e.now));
         match &s.value {

@@ -37,7 +37,6 @@ pub use config::SpanMetricsConfig;
 
 use aggregate::{Aggregator, Meters, Settings};
 use ferrotel_config::ConfigErrors;
-use ferrotel_core::span_view::resource_spans;
 use ferrotel_core::{
     Batch, Connector, CreateContext, Data, Factory, FactoryInfo, PipelineError, RequestMeta,
     Routed, Signal, Stability,
@@ -94,10 +93,12 @@ impl Connector for SpanMetrics {
         if batch.signal() != Signal::Traces {
             return Ok(());
         }
-        // Read in its encoded form (decoding every span would cost more than counting them).
-        let bytes = batch.encoded();
-        let entries =
-            resource_spans(&bytes).map_err(|e| PipelineError::Permanent(e.to_string()))?;
+        // Read in its encoded form (decoding every span would cost more than counting them),
+        // located once for every connector reading this batch.
+        let index = batch
+            .span_index()
+            .map_err(|e| PipelineError::Permanent(e.to_string()))?;
+        let entries = index.entries();
         self.lock().add(&entries, now_nanos());
         Ok(())
     }
