@@ -1118,26 +1118,42 @@ fn check_winston_record(r: &LokiRecord, i: u64, line: &Json) {
     );
 }
 
-/// Waits until the Loki endpoint has every line `0..lines` and the SDK's record.
-fn await_loki(loki: &HttpEndpoint, lines: u64, collector: &Collector) {
-    let complete = || {
+/// Waits until the Loki endpoint has every line of `lines` and the SDK's record.
+fn await_loki(
+    loki: &HttpEndpoint,
+    lines: &std::collections::HashMap<u64, Json>,
+    collector: &Collector,
+) {
+    let missing = || {
         let recs = loki_records(loki);
         let got: BTreeSet<u64> = recs.iter().filter_map(winston_number).collect();
         let sdk = recs
             .iter()
             .any(|r| r.resource.get("service.name").map(String::as_str) == Some("checkout-api"));
-        sdk && (0..lines).all(|n| got.contains(&n))
+        let mut missing: Vec<u64> = lines.keys().filter(|n| !got.contains(n)).copied().collect();
+        missing.sort_unstable();
+        (!sdk)
+            .then_some(u64::MAX)
+            .into_iter()
+            .chain(missing)
+            .collect::<Vec<_>>()
     };
+    eventually(Duration::from_secs(30), || missing().is_empty());
+    let missing = missing();
     assert!(
-        eventually(Duration::from_secs(30), complete),
-        "{} of {lines} lines at Loki; ferrotel stderr:\n{}",
+        missing.is_empty(),
+        "{} of {} lines at Loki, missing {missing:?} (u64::MAX: the SDK's record); ferrotel stderr:\n{}",
         loki_records(loki).len(),
+        lines.len(),
         collector.stderr()
     );
 }
 
+/// Winston's lines and rotations across a clean restart of the collector reach Loki once each.
+/// The reference is what Winston wrote to the files, not the numbers it was asked to log: on a
+/// loaded machine Winston's File transport itself can drop lines around a slow rotation (see
+/// integration/node/winston_writer.js), which once passed here for the collector stalling.
 #[test]
-#[ignore = "known failure under load: after the restart the file_log receiver forwarded 20 of the 100 new rotated lines and then nothing for 30 s (seen twice on a loaded 2-core machine, passes when quiet); to fix before re-enabling"]
 fn deploy_stack_api_logs_reach_loki_once() {
     let (jaeger, loki) = (
         HttpEndpoint::start(JAEGER_REPLY),
@@ -1155,7 +1171,13 @@ fn deploy_stack_api_logs_reach_loki_once() {
     let mut collector = Collector::start(&config, &[]);
     winston_writes(&logs, 0, 300);
     send_sdk_log(collector.ports.http);
-    await_loki(&loki, 300, &collector);
+    let before = winston_lines(&logs);
+    assert!(
+        before.len() >= 100,
+        "winston wrote {} of 300 lines",
+        before.len()
+    );
+    await_loki(&loki, &before, &collector);
     assert_eq!(collector.terminate(Duration::from_secs(10)), Some(0));
     let checkpoints = std::fs::read_dir(&storage)
         .expect("file_storage directory")
@@ -1166,12 +1188,16 @@ fn deploy_stack_api_logs_reach_loki_once() {
     // lines are not read again, the new ones (and their rotations) are.
     let mut collector = Collector::start(&config, &[]);
     winston_writes(&logs, 300, 100);
-    await_loki(&loki, 400, &collector);
+    let on_disk = winston_lines(&logs);
+    let new = on_disk.len() - before.len();
+    assert!(
+        new >= 20,
+        "winston wrote {new} of 100 lines after the restart"
+    );
+    await_loki(&loki, &on_disk, &collector);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(collector.terminate(Duration::from_secs(10)), Some(0));
 
-    let on_disk = winston_lines(&logs);
-    assert_eq!(on_disk.len(), 400);
     let files = std::fs::read_dir(&logs).expect("read_dir").count();
     assert!(files > 5, "winston rotated into {files} files only");
     let recs = loki_records(&loki);
@@ -1183,7 +1209,7 @@ fn deploy_stack_api_logs_reach_loki_once() {
     }
     let dupes: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(dupes.is_empty(), "lines delivered twice: {dupes:?}");
-    assert_eq!(seen.len(), 400);
+    assert_eq!(seen.len(), on_disk.len());
     // The OTLP logs pipeline still carries the SDK's records, to the same Loki.
     let sdk: Vec<&LokiRecord> = recs
         .iter()
