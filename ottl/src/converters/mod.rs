@@ -17,6 +17,7 @@ pub mod time;
 pub mod url;
 pub mod user_agent;
 pub mod xml;
+pub mod xml_edit;
 
 use crate::compile::{Context, Expr, Function};
 use crate::error::EvalError;
