@@ -361,6 +361,8 @@ fn xpaths_beyond_otelcols_cases() {
         get("/a", "<a> x &amp; &lt;y&gt; 'q' </a>"),
         "<a>x &amp; &lt;y&gt; &#39;q&#39;</a>"
     );
+    // A document with a DOCTYPE (read as it is, one root).
+    assert_eq!(get("/a/b", "<!DOCTYPE a><a><b>1</b></a>"), "<b>1</b>");
     let preserved = r#"<a xml:space="preserve"> x </a>"#;
     assert_eq!(get("/a", preserved), r#"<a xml:space="preserve"> x </a>"#);
 }

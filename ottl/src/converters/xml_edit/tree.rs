@@ -76,15 +76,16 @@ impl Tree {
             }
         }
         // A DOCTYPE must come before the root element: such a document is read as it is.
+        let as_is = body.contains("<!DOCTYPE");
         let wrapped;
-        let source = if body.contains("<!DOCTYPE") {
+        let source = if as_is {
             body
         } else {
             wrapped = format!("<{WRAPPER}>{body}</{WRAPPER}>");
             &wrapped
         };
         let doc = xml::parse(source, "parse xml")?;
-        let top = if source == body {
+        let top = if as_is {
             doc.root()
         } else {
             doc.root_element()
