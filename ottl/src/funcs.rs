@@ -25,7 +25,9 @@ pub const CONVERTERS: &[&str] = &[
     "CommunityID",
     "Concat",
     "ContainsValue",
+    "ConvertAttributesToElementsXML",
     "ConvertCase",
+    "ConvertTextToElementsXML",
     "Day",
     "Decode",
     "Double",
@@ -35,12 +37,14 @@ pub const CONVERTERS: &[&str] = &[
     "FNV",
     "Format",
     "FormatTime",
+    "GetXML",
     "HasPrefix",
     "HasSuffix",
     "Hex",
     "Hour",
     "Hours",
     "Index",
+    "InsertXML",
     "Int",
     "IsBool",
     "IsDouble",
@@ -74,6 +78,7 @@ pub const CONVERTERS: &[&str] = &[
     "ParseSimplifiedXML",
     "ParseXML",
     "ProfileID",
+    "RemoveXML",
     "SHA1",
     "SHA256",
     "SHA512",
@@ -162,7 +167,7 @@ fn more_converters<C: Context>(
     args: Vec<CompiledArg<C>>,
 ) -> Result<Box<dyn Function<C>>, String> {
     use crate::converters::{collections as col, encoding as enc, hash, nary};
-    use crate::converters::{parse, strings as st};
+    use crate::converters::{parse, strings as st, xml_edit};
     let unary = |f, param, args| unary_fn::<C>(name, f, param, args);
     let binary = |f, params, args| binary_fn::<C>(name, f, params, args);
     match name {
@@ -218,6 +223,11 @@ fn more_converters<C: Context>(
         }
         "ParseXML" => unary(crate::converters::xml::parse_xml, "target", args),
         "ParseSimplifiedXML" => unary(crate::converters::xml::parse_simplified_xml, "target", args),
+        "GetXML" => xml_edit::get_xml(args),
+        "InsertXML" => xml_edit::insert_xml(args),
+        "RemoveXML" => xml_edit::remove_xml(args),
+        "ConvertAttributesToElementsXML" => xml_edit::convert_attributes_to_elements_xml(args),
+        "ConvertTextToElementsXML" => xml_edit::convert_text_to_elements_xml(args),
         _ => time_and_id_converters(name, args),
     }
 }

@@ -405,6 +405,11 @@ fn span_function(name: &str) -> bool {
     converter(name) || crate::context_funcs::SPAN.contains(&name) || name == "set_semconv_span_name"
 }
 
+/// The log context's functions: the common ones and the transform processor's log parsers.
+fn log_function(name: &str) -> bool {
+    converter(name) || crate::converters::log_formats::CONVERTERS.contains(&name)
+}
+
 /// The metric context's functions: the common ones, the filter processor's
 /// `HasAttr*OnDatapoint` and the transform processor's metric editors.
 fn metric_function(name: &str) -> bool {
@@ -501,11 +506,14 @@ pub const DATAPOINT: Candidate = Candidate {
         datapoint_enum,
     )
 };
-pub const LOG: Candidate = candidate(
-    "log",
-    &["log", "resource", "scope", "instrumentation_scope"],
-    log_enum,
-);
+pub const LOG: Candidate = Candidate {
+    has_function: log_function,
+    ..candidate(
+        "log",
+        &["log", "resource", "scope", "instrumentation_scope"],
+        log_enum,
+    )
+};
 pub const PROFILE: Candidate = candidate(
     "profile",
     &["profile", "resource", "scope", "instrumentation_scope"],

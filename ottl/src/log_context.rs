@@ -115,6 +115,15 @@ impl Context for LogContext {
         severity_enum(name)
     }
 
+    const OWN_CONVERTERS: &'static [&'static str] = crate::converters::log_formats::CONVERTERS;
+
+    fn own_converter(
+        name: &str,
+        args: Vec<crate::compile::CompiledArg<Self>>,
+    ) -> Result<Box<dyn crate::compile::Function<Self>>, String> {
+        crate::converters::log_formats::converter(name, args)
+    }
+
     fn is_attributes(path: &LogPath) -> bool {
         matches!(
             path,

@@ -734,6 +734,7 @@ fn no_converter_panics_on_odd_arguments() {
         r#""a=b c,d""#,
         r#""%Y-%m-%d %H %%d .%L,%s %Z%z %Q %""#,
         r#""\u00e9\u00e9é""#,
+        r#""//b""#,
         r#""<a><b>1</b></a>""#,
         r#""snake""#,
         r#""(?P<x>a)|b""#,

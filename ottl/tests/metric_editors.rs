@@ -774,3 +774,243 @@ fn merge_histogram_buckets_as_otelcols_readme() {
         "{e}"
     );
 }
+
+/// A histogram of one point, as otelcol's percentile tests build them.
+fn percentile_histogram(
+    count: u64,
+    counts: Vec<u64>,
+    bounds: Vec<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+) -> Metric {
+    let point = HistogramDataPoint {
+        attributes: vec![kv_str("attr1", "a")],
+        start_time_unix_nano: START,
+        time_unix_nano: TIME,
+        count,
+        bucket_counts: counts,
+        explicit_bounds: bounds,
+        min,
+        max,
+        ..Default::default()
+    };
+    metric(
+        "latency",
+        Data::Histogram(Histogram {
+            data_points: vec![point],
+            aggregation_temporality: 2,
+        }),
+    )
+}
+
+/// An exponential histogram of one point: scale, negative counts, zero count and threshold,
+/// positive counts (offsets 0).
+fn percentile_exponential(
+    scale: i32,
+    negative: Vec<u64>,
+    zero: (u64, f64),
+    positive: Vec<u64>,
+) -> Metric {
+    use ferrotel_core::proto::metrics::v1::exponential_histogram_data_point::Buckets;
+    use ferrotel_core::proto::metrics::v1::ExponentialHistogramDataPoint;
+    let count = zero.0 + negative.iter().sum::<u64>() + positive.iter().sum::<u64>();
+    let buckets = |c: Vec<u64>| {
+        Some(Buckets {
+            offset: 0,
+            bucket_counts: c,
+        })
+    };
+    let point = ExponentialHistogramDataPoint {
+        attributes: vec![kv_str("attr1", "a")],
+        start_time_unix_nano: START,
+        time_unix_nano: TIME,
+        count,
+        scale,
+        zero_count: zero.0,
+        zero_threshold: zero.1,
+        negative: buckets(negative),
+        positive: buckets(positive),
+        ..Default::default()
+    };
+    metric(
+        "exp",
+        Data::ExponentialHistogram(ExponentialHistogram {
+            data_points: vec![point],
+            aggregation_temporality: 2,
+        }),
+    )
+}
+
+/// The one value of the gauge `extract_percentile_metric` adds for `m`, `None` when it adds none.
+fn percentile_of(statement: &str, m: Metric) -> Option<f64> {
+    let mut metrics = vec![m];
+    run(&[statement], &mut metrics).unwrap();
+    let added = metrics.get(1)?;
+    assert_eq!(values(added).len(), 1);
+    match values(added)[0].1 {
+        Some(NV::AsDouble(v)) => Some(v),
+        ref other => panic!("{other:?}"),
+    }
+}
+
+fn assert_near(got: Option<f64>, want: f64) {
+    let got = got.expect("a percentile point");
+    assert!((got - want).abs() < 1e-4, "{got} != {want}");
+}
+
+#[test]
+fn extract_percentile_metric_interpolates_inside_explicit_buckets() {
+    let p = |pct: f64, m| percentile_of(&format!("extract_percentile_metric({pct:?})"), m);
+    let h = percentile_histogram;
+    assert_near(
+        p(50.0, h(100, vec![60, 40], vec![1.0], None, None)),
+        0.833_333_3,
+    );
+    // The last bucket without a max: its lower bound; with one: up to the max.
+    assert_near(
+        p(99.0, h(115, vec![50, 35, 50], vec![1.0, 5.0], None, None)),
+        5.0,
+    );
+    assert_near(
+        p(
+            95.0,
+            h(115, vec![50, 35, 50, 15], vec![1.0, 3.0, 5.0], None, None),
+        ),
+        4.0,
+    );
+    assert_near(
+        p(
+            99.0,
+            h(100, vec![25, 50, 25], vec![100.0, 500.0], None, Some(750.0)),
+        ),
+        740.0,
+    );
+    assert_near(p(75.0, h(41, vec![40, 1], vec![100.0], None, None)), 77.5);
+    let bounds = vec![10.0, 25.0, 50.0, 100.0, 250.0, 500.0];
+    let counts = vec![50, 100, 200, 300, 200, 100, 50];
+    assert_near(p(90.0, h(1000, counts, bounds, None, None)), 375.0);
+    assert_near(p(50.0, h(100, vec![40, 60], vec![10.0], None, None)), 10.0);
+    // One bucket: between min and max, or no point without them.
+    assert_near(
+        p(50.0, h(100, vec![100], vec![], Some(5.0), Some(25.0))),
+        15.0,
+    );
+    assert_eq!(p(50.0, h(100, vec![100], vec![], None, None)), None);
+    // A first bucket below 0: its bound, or from the min.
+    assert_near(p(50.0, h(100, vec![100, 0], vec![-5.0], None, None)), -5.0);
+    assert_near(
+        p(50.0, h(100, vec![100, 0], vec![-5.0], Some(-10.0), None)),
+        -7.5,
+    );
+    // No observations or no buckets: no point, so no metric.
+    assert_eq!(p(50.0, h(0, vec![0, 0], vec![1.0], None, None)), None);
+    assert_eq!(p(50.0, h(10, vec![], vec![], None, None)), None);
+}
+
+#[test]
+fn extract_percentile_metric_names_the_gauge_and_copies_the_point() {
+    let mut metrics = vec![percentile_histogram(
+        1000,
+        vec![100, 400, 400, 95, 5],
+        vec![0.1, 0.5, 1.0, 5.0],
+        None,
+        None,
+    )];
+    run(
+        &[r#"extract_percentile_metric(99.5, "_percentile_995")"#],
+        &mut metrics,
+    )
+    .unwrap();
+    let added = &metrics[1];
+    assert_eq!(added.name, "latency_percentile_995");
+    assert_eq!(added.description, "latency description (p99.5)");
+    assert_eq!(added.unit, "s");
+    let Some(Data::Gauge(g)) = &added.data else {
+        panic!("{added:?}")
+    };
+    let p = &g.data_points[0];
+    assert_eq!((p.start_time_unix_nano, p.time_unix_nano), (START, TIME));
+    assert_eq!(p.attributes, vec![kv_str("attr1", "a")]);
+    assert_eq!(p.value, Some(NV::AsDouble(5.0)));
+
+    let mut metrics = vec![percentile_histogram(
+        100,
+        vec![60, 40],
+        vec![1.0],
+        None,
+        None,
+    )];
+    run(&["extract_percentile_metric(50.0)"], &mut metrics).unwrap();
+    assert_eq!(metrics[1].name, "latency_p50");
+    // Other types are left alone.
+    let mut metrics = vec![gauge("g", vec![number(vec![], NV::AsDouble(42.0))])];
+    run(&["extract_percentile_metric(50.0)"], &mut metrics).unwrap();
+    assert_eq!(metrics.len(), 1);
+}
+
+#[test]
+fn extract_percentile_metric_interpolates_exponential_buckets() {
+    let p = |pct: f64, m| percentile_of(&format!("extract_percentile_metric({pct:?})"), m);
+    let e = percentile_exponential;
+    assert_near(
+        p(50.0, e(0, vec![], (0, 0.0), vec![30, 40, 30])),
+        2.828_427_124_746_19,
+    );
+    let counts = vec![20, 30, 40, 50, 30, 35, 5];
+    assert_near(
+        p(95.0, e(2, vec![], (0, 0.0), counts)),
+        2.759_268_240_690_809_6,
+    );
+    assert_near(
+        p(99.0, e(-1, vec![], (0, 0.0), vec![100, 200, 150, 40, 10])),
+        512.0,
+    );
+    assert_near(
+        p(75.0, e(1, vec![], (20, 0.0), vec![40, 60])),
+        1.681_792_830_507_429_2,
+    );
+    assert_near(
+        p(50.0, e(2, vec![20, 30, 20], (10, 0.0), vec![15])),
+        -1.203_025_036_082_116_6,
+    );
+    assert_near(
+        p(25.0, e(0, vec![15, 35, 20, 10], (5, 0.0), vec![15])),
+        -4.756_828,
+    );
+    assert_near(
+        p(99.0, e(1, vec![], (0, 0.0), vec![100, 80, 20])),
+        2.732_080_513_508_790_4,
+    );
+    // The zero bucket spans the threshold, from 0 or to 0 when one side has no buckets.
+    assert_near(p(50.0, e(0, vec![10], (80, 1.0), vec![10])), 0.0);
+    assert_near(p(60.0, e(0, vec![], (80, 1.0), vec![20])), 0.75);
+    assert_near(p(30.0, e(0, vec![20], (80, 1.0), vec![])), -0.875);
+    assert_eq!(p(50.0, e(0, vec![], (0, 0.0), vec![])), None);
+}
+
+#[test]
+fn extract_percentile_metric_refuses_bad_percentiles_and_malformed_points() {
+    assert!(compile_error("extract_percentile_metric(-1.0)")
+        .contains("percentile must be greater than 0 and less than 100, got -1.000000"));
+    assert!(compile_error("extract_percentile_metric(101.0)")
+        .contains("percentile must be greater than 0 and less than 100, got 101.000000"));
+    assert!(compile_error("extract_percentile_metric(50)").contains("percentile must be a float"));
+
+    let run_err = |m| run(&["extract_percentile_metric(50.0)"], &mut vec![m]).unwrap_err();
+    let e = run_err(percentile_histogram(
+        10,
+        vec![5, 5],
+        vec![1.0, 2.0],
+        None,
+        None,
+    ));
+    assert!(e.contains("calculating histogram percentile: malformed data: bucketCounts length (2) != explicitBounds length (2) + 1"), "{e}");
+    let e = run_err(percentile_histogram(100, vec![5, 5], vec![1.0], None, None));
+    assert!(e.contains("calculating histogram percentile: malformed data: cumulative count doesn't reach target count corresponding to percentile. targetCount=50, total count=10"), "{e}");
+    let mut m = percentile_exponential(0, vec![], (0, 0.0), vec![5, 5]);
+    if let Some(Data::ExponentialHistogram(h)) = &mut m.data {
+        h.data_points[0].count = 100;
+    }
+    let e = run_err(m);
+    assert!(e.contains("calculating exponential histogram percentile: malformed data: cumulative count doesn't reach target count corresponding to percentile. targetCount=50, total count=10"), "{e}");
+}

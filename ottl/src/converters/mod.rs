@@ -10,6 +10,7 @@ mod format;
 pub mod grok;
 pub mod hash;
 pub mod ids;
+pub mod log_formats;
 pub mod network;
 pub mod parse;
 pub mod strings;
@@ -17,6 +18,7 @@ pub mod time;
 pub mod url;
 pub mod user_agent;
 pub mod xml;
+pub mod xml_edit;
 
 use crate::compile::{Context, Expr, Function};
 use crate::error::EvalError;

@@ -17,14 +17,15 @@ pub const MAX_DEPTH: usize = 1000;
 /// Most nodes a document may have.
 const MAX_NODES: u32 = 1 << 20;
 
-fn parse(text: &str) -> Result<Document<'_>, EvalError> {
+/// Parses `text` with the limits above; a parse error reads `{what}: {error}`.
+pub(super) fn parse<'a>(text: &'a str, what: &str) -> Result<Document<'a>, EvalError> {
     let options = ParsingOptions {
         allow_dtd: true,
         nodes_limit: MAX_NODES,
         ..ParsingOptions::default()
     };
     let doc = Document::parse_with_options(text, options)
-        .map_err(|e| EvalError::new(format!("unmarshal xml: {e}")))?;
+        .map_err(|e| EvalError::new(format!("{what}: {e}")))?;
     // Depth first, with an explicit stack: the conversions below recurse.
     let mut stack = vec![(doc.root(), 0usize)];
     while let Some((node, depth)) = stack.pop() {
@@ -63,7 +64,7 @@ fn list_any(values: Vec<AnyValue>) -> AnyValue {
 /// behaviour.)
 pub fn parse_xml(v: Value<'_>) -> Result<Value<'_>, EvalError> {
     let text = string_arg(v)?;
-    let doc = parse(&text)?;
+    let doc = parse(&text, "unmarshal xml")?;
     match element_to_map(doc.root_element()).value {
         Some(any_value::Value::KvlistValue(m)) => Ok(Value::Map(Cow::Owned(m.values))),
         _ => Ok(Value::Map(Cow::Owned(Vec::new()))),
@@ -105,7 +106,7 @@ fn element_to_map(node: Node<'_, '_>) -> AnyValue {
 /// list.
 pub fn parse_simplified_xml(v: Value<'_>) -> Result<Value<'_>, EvalError> {
     let text = string_arg(v)?;
-    let doc = parse(&text)?;
+    let doc = parse(&text, "unmarshal xml")?;
     Ok(Value::Map(Cow::Owned(simplified(doc.root()))))
 }
 

@@ -33,6 +33,7 @@ mod copy;
 mod exp_to_histogram;
 mod extract;
 mod merge_buckets;
+mod percentile;
 
 pub use added::NewMetrics;
 pub(crate) use added::SummaryValue;
@@ -54,6 +55,7 @@ pub const METRIC: &[&str] = &[
     "convert_summary_quantile_val_to_gauge",
     "copy_metric",
     "extract_count_metric",
+    "extract_percentile_metric",
     "extract_sum_metric",
     "scale_metric",
 ];
@@ -72,6 +74,7 @@ pub(crate) fn metric(name: &str) -> Option<EditorBuilder<MetricContext>> {
         "convert_gauge_to_sum" => convert::gauge_to_sum,
         "extract_sum_metric" => extract::extract_sum,
         "extract_count_metric" => extract::extract_count,
+        "extract_percentile_metric" => percentile::editor,
         "convert_summary_quantile_val_to_gauge" => extract::quantiles_to_gauge,
         "copy_metric" => copy::copy_metric,
         "scale_metric" => copy::scale_metric,
