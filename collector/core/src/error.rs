@@ -64,6 +64,11 @@ pub enum PipelineError {
         message: String,
         retry_after: Option<Duration>,
     },
+    /// A bounded buffer of the pipeline is full (the batch processor's): retryable like
+    /// [`PipelineError::Refused`] for network clients, while a receiver that can wait (file_log)
+    /// waits and tries again, as otelcol's blocking components make their callers wait.
+    #[error("{0}")]
+    Busy(String),
     /// The data can never be accepted: gRPC INTERNAL, HTTP 500.
     #[error("{0}")]
     Permanent(String),
@@ -90,7 +95,7 @@ impl PipelineError {
 
     pub fn grpc_code(&self) -> i32 {
         match self {
-            PipelineError::Refused { .. } => code::UNAVAILABLE,
+            PipelineError::Refused { .. } | PipelineError::Busy(_) => code::UNAVAILABLE,
             PipelineError::Permanent(_) => code::INTERNAL,
             PipelineError::Status { code, .. } => *code,
         }
@@ -104,12 +109,18 @@ impl PipelineError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             PipelineError::Refused { retry_after, .. } => *retry_after,
+            PipelineError::Busy(_) => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
 
     pub fn is_retryable(&self) -> bool {
         matches!(self.http_status(), 429 | 503)
+    }
+
+    /// The pipeline's own bounded buffer is full: a caller that can wait should.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, PipelineError::Busy(_))
     }
 }
 

@@ -386,7 +386,7 @@ impl Processor for BatchProcessor {
             return Ok(());
         }
         if state.pending_items > 0 && state.pending_items + items > self.pending_limit {
-            return Err(PipelineError::refused(format!(
+            return Err(PipelineError::Busy(format!(
                 "batch buffer full: {} items pending (limit {})",
                 state.pending_items, self.pending_limit
             )));

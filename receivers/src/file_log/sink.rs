@@ -1,7 +1,8 @@
 //! The sink that feeds the logs pipeline: entries are converted as they come and sent in
 //! batches of [`MAX_BATCH`]; sending waits until the pipeline accepts (its backpressure stops
-//! the reading), and a refusal is retried as `retry_on_failure` says, else dropped and logged,
-//! as otelcol does. With `storage`, each batch carries a delivery token of the [`Ledger`],
+//! the reading: a full batch buffer is waited for, as otelcol's batch processor blocks), and
+//! any other refusal is retried as `retry_on_failure` says, else dropped and logged, as otelcol
+//! does. With `storage`, each batch carries a delivery token of the [`Ledger`],
 //! which moves the checkpoint once the batch has left the collector.
 
 use super::config::RetryOnFailure;
@@ -16,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Entries per request.
 pub const MAX_BATCH: usize = 100;
+/// How long to wait before sending again to a pipeline whose buffer was full.
+const BUSY_WAIT: Duration = Duration::from_millis(5);
 
 /// Self-metrics of the receiver.
 pub struct Counters {
@@ -88,6 +91,14 @@ impl Sink for ConsumerSink {
                 }
                 return Ok(());
             };
+            if e.is_busy() {
+                // The pipeline's buffer is full: wait for it, as otelcol's blocking batch
+                // processor makes its callers wait (the reading pauses; nothing is dropped).
+                if self.sleep(BUSY_WAIT) {
+                    return Err(self.abort());
+                }
+                continue;
+            }
             let elapsed = started.elapsed();
             let budget = self.retry.max_elapsed_time.0;
             let give_up = !self.retry.enabled

@@ -16,6 +16,8 @@ struct Capture {
     records: Mutex<Vec<LogRecord>>,
     /// Refuse (retryably) this many calls first.
     refuse: AtomicUsize,
+    /// Answer this many calls first that the pipeline's buffer is full.
+    busy: AtomicUsize,
     /// Never answer (a pipeline stuck in backpressure).
     block: std::sync::atomic::AtomicBool,
     /// Accept but keep the batches (an exporter that has not finished them).
@@ -29,11 +31,14 @@ impl Consumer for Capture {
         if self.block.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
-        if self
-            .refuse
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        let take = |n: &AtomicUsize| {
+            n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        };
+        if take(&self.busy) {
+            return Err(PipelineError::Busy("batch buffer full".into()));
+        }
+        if take(&self.refuse) {
             return Err(PipelineError::Refused {
                 message: "full".into(),
                 retry_after: None,
@@ -246,6 +251,26 @@ async fn refused_batches_are_retried_when_enabled() {
     assert_eq!(got.len(), 250);
     let unique: std::collections::HashSet<_> = got.iter().collect();
     assert_eq!(unique.len(), 250);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pipeline_buffer_pauses_reading_without_retry_on_failure() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = config(
+        "{include: [DIR/*.log], poll_interval: 20ms, start_at: beginning}",
+        d.path(),
+    );
+    let capture = Arc::new(Capture::default());
+    capture.busy.store(20, Ordering::SeqCst);
+    let mut rx = FileLogReceiver::new(cfg);
+    rx.start(context(&capture, None)).await.unwrap();
+    (0..250).for_each(|i| append(&d.path().join("a.log"), &format!("l{i}\n")));
+    wait_for(&capture, 250).await;
+    rx.shutdown().await;
+    let got = capture.bodies();
+    let expected: Vec<String> = (0..250).map(|i| format!("l{i}")).collect();
+    assert_eq!(got, expected);
+    assert_eq!(capture.busy.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
