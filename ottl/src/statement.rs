@@ -144,10 +144,7 @@ impl<C: ContextMut> Target<C> {
         match C::place(&self.path, item) {
             None if keys.is_empty() => C::set(&self.path, item, value),
             None => Err(EvalError::new("the path does not support indexing")),
-            Some(place) => {
-                assign(walk_creating(place, &keys)?, value);
-                Ok(())
-            }
+            Some(place) => store(place, &keys, value),
         }
     }
 
@@ -192,6 +189,36 @@ fn assign(place: Place<'_>, value: Value<'_>) {
             }
         }
         Place::Value(v) => *v = value.into_any(),
+    }
+}
+
+/// Writes `value` where `keys` lead from `place`, creating the maps and lists on the way; a
+/// map's last key is set with [`upsert`].
+fn store(place: Place<'_>, keys: &[KeyVal<'_>], value: Value<'_>) -> Result<(), EvalError> {
+    let Some((KeyVal::Str(k), parents)) = keys.split_last() else {
+        assign(walk_creating(place, keys)?, value);
+        return Ok(());
+    };
+    match walk_creating(place, parents)? {
+        Place::Map(m) => upsert(m, k, value),
+        place => assign(walk_creating(place, &keys[parents.len()..])?, value),
+    }
+    Ok(())
+}
+
+/// Sets `key` of a map: in place when present ([`assign`]), else appended already holding
+/// `value` (no empty entry built and then replaced).
+fn upsert(map: &mut Vec<KeyValue>, key: &str, value: Value<'_>) {
+    match map.iter_mut().find(|kv| kv.key == key) {
+        Some(kv) => assign(
+            Place::Value(kv.value.get_or_insert_with(AnyValue::default)),
+            value,
+        ),
+        None => map.push(KeyValue {
+            key: key.to_string(),
+            value: Some(value.into_any()),
+            ..Default::default()
+        }),
     }
 }
 

@@ -126,6 +126,10 @@ pub fn compare(a: &Value<'_>, b: &Value<'_>, op: CmpOp) -> bool {
         (Int(x), Float(y)) => return float_cmp(*x as f64, *y, op),
         (Float(x), Int(y)) => return float_cmp(*x, *y as f64, op),
         (Float(x), Float(y)) => return float_cmp(*x, *y, op),
+        // Equality first compares lengths, so most mismatches read no bytes.
+        (Str(x), Str(y)) if matches!(op, CmpOp::Eq | CmpOp::Ne) => {
+            return equality_only(x == y, op)
+        }
         (Str(x), Str(y)) => x.as_ref().cmp(y.as_ref()),
         (Bytes(x), Bytes(y)) => x.as_ref().cmp(y.as_ref()),
         (Map(x), Map(y)) => return equality_only(maps_equal(x, y), op),
