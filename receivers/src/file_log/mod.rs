@@ -31,6 +31,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod emit;
 pub mod glob;
+pub mod in_flight;
 pub mod ledger;
 pub mod operators;
 pub mod reader;
@@ -49,6 +50,7 @@ use ferrotel_core::{
     CreateContext, Factory, FactoryInfo, Receiver, ReceiverContext, RequestMeta, Signal, Stability,
     StartError,
 };
+use in_flight::InFlight;
 use ledger::{Ledger, Marks};
 use sink::{ConsumerSink, Counters};
 use std::sync::Arc;
@@ -87,6 +89,8 @@ pub struct FileLogReceiver {
     task: Option<JoinHandle<()>>,
     /// How long a send blocked by the pipeline may delay shutdown.
     shutdown_grace: Duration,
+    /// Lines sent and not yet delivered at most (see [`in_flight`]).
+    in_flight_limit: usize,
 }
 
 impl FileLogReceiver {
@@ -96,6 +100,16 @@ impl FileLogReceiver {
             stop: CancellationToken::new(),
             task: None,
             shutdown_grace: Duration::from_secs(5),
+            in_flight_limit: in_flight::IN_FLIGHT_LIMIT,
+        }
+    }
+
+    /// Another bound on the lines in flight than [`in_flight::IN_FLIGHT_LIMIT`] (tests).
+    #[cfg(test)]
+    pub fn with_in_flight_limit(self, in_flight_limit: usize) -> Self {
+        FileLogReceiver {
+            in_flight_limit,
+            ..self
         }
     }
 
@@ -148,6 +162,14 @@ impl FileLogReceiver {
                     &labels,
                 ),
             },
+            in_flight: InFlight::new(
+                self.in_flight_limit,
+                t.gauge(
+                    "ferrotel_receiver_file_log_lines_in_flight",
+                    "Lines the file_log receiver sent that have not left the collector yet (reading pauses at 16384).",
+                    &[("receiver", receiver.as_str())],
+                ),
+            ),
             pending: vec![],
             aborted: false,
             shutdown_grace: self.shutdown_grace,

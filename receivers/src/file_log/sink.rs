@@ -2,11 +2,13 @@
 //! batches of [`MAX_BATCH`]; sending waits until the pipeline accepts (its backpressure stops
 //! the reading: a full batch buffer is waited for, as otelcol's batch processor blocks), and
 //! any other refusal is retried as `retry_on_failure` says, else dropped and logged, as otelcol
-//! does. With `storage`, each batch carries a delivery token of the [`Ledger`],
+//! does. At most [`super::in_flight::IN_FLIGHT_LIMIT`] lines are sent and not yet delivered
+//! (each batch carries a delivery token); reading pauses there. With `storage`, each batch carries a delivery token of the [`Ledger`],
 //! which moves the checkpoint once the batch has left the collector.
 
 use super::config::RetryOnFailure;
 use super::emit::{to_request, At, Converter, FileInfo, Sink, Stopped};
+use super::in_flight::InFlight;
 use super::ledger::{Ledger, Marks};
 use super::operators::Entry;
 use ferrotel_core::telemetry::Counter;
@@ -35,6 +37,8 @@ pub struct ConsumerSink {
     pub retry: RetryOnFailure,
     pub meta: Arc<RequestMeta>,
     pub counters: Counters,
+    /// The lines sent and not yet delivered: reading pauses at its bound.
+    pub in_flight: Arc<InFlight>,
     pub pending: Vec<Entry>,
     /// A batch was abandoned at shutdown: offsets past it must not be saved.
     pub aborted: bool,
@@ -72,9 +76,16 @@ impl Sink for ConsumerSink {
             self.pending.clear();
             return Ok(());
         };
+        if !self
+            .in_flight
+            .wait_for_room(&self.stop, self.shutdown_grace)
+        {
+            return Err(self.abort());
+        }
         let n = self.pending.len() as u64;
         let data = Data::Logs(to_request(std::mem::take(&mut self.pending)));
-        let mut batch = Batch::from_data(data, self.meta.clone());
+        let mut batch = Batch::from_data(data, self.meta.clone())
+            .with_delivery(self.in_flight.send(n as usize));
         if let Some(l) = &self.ledger {
             batch = batch.with_delivery(l.send(marks));
         }

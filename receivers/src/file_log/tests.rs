@@ -318,6 +318,31 @@ async fn wait_offset(kv: &MemKv, want: u64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_pauses_while_the_limit_of_lines_in_flight_is_reached() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = config(
+        "{include: [DIR/*.log], poll_interval: 20ms, start_at: beginning}",
+        d.path(),
+    );
+    let log = d.path().join("app.log");
+    (0..1000).for_each(|i| append(&log, &format!("line {i:04}\n")));
+    let capture = Arc::new(Capture::default());
+    capture.hold.store(true, Ordering::SeqCst);
+    let mut rx = FileLogReceiver::new(cfg).with_in_flight_limit(250);
+    rx.start(context(&capture, None)).await.unwrap();
+    wait_for(&capture, 300).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Batches of 100: the third reaches the limit, and nothing more is sent while they are held.
+    assert_eq!(capture.records.lock().unwrap().len(), 300);
+    capture.hold.store(false, Ordering::SeqCst);
+    drop(std::mem::take(&mut *capture.held.lock().unwrap()));
+    wait_for(&capture, 1000).await;
+    rx.shutdown().await;
+    let expected: Vec<String> = (0..1000).map(|i| format!("line {i:04}")).collect();
+    assert_eq!(capture.bodies(), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_checkpoint_waits_until_the_data_left_the_collector() {
     let d = tempfile::tempdir().unwrap();
     let kv = Arc::new(MemKv::default());
