@@ -14,9 +14,9 @@
 //!   (resource, scope, metric name, unit, type, temporality and point attributes: the points
 //!   of a metric are cut over backends, each stream kept whole).
 //!
-//! A batch of a signal the key does not apply to is refused, with otelcol's error
-//! (`unsupported routing_key: "metric"`, which otelcol gives when it creates the exporter for
-//! that signal). `attributes` (with `routing_attributes`) is not supported. The `resource` and
+//! A pipeline of a signal the key does not apply to is refused when the config is checked,
+//! with otelcol's error (`unsupported routing_key: metric` in a traces pipeline), as otelcol
+//! refuses to create the exporter for that signal; a batch of such a signal is refused too. `attributes` (with `routing_attributes`) is not supported. The `resource` and
 //! `streamID` identities are hashed in ferrotel's own encoding, not otelcol's, so the backend
 //! a given resource or stream lands on differs from otelcol's (the grouping is the same).
 //!
@@ -440,6 +440,12 @@ impl Exporter for LoadBalancingExporter {
             return Err(ExportError::Permanent(permanent.join("; ")));
         }
         Ok(())
+    }
+
+    /// otelcol's refusal of a routing key the signal does not take (at config time, as otelcol
+    /// refuses to create the exporter for that signal).
+    fn accepts(&self, signal: Signal) -> Result<(), String> {
+        split::key_for(self.key, signal).map(|_| ())
     }
 
     async fn shutdown(&self) {

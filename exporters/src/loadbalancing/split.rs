@@ -97,7 +97,8 @@ impl<T> Routed<T> {
 }
 
 /// The key a batch of `signal` is routed by: otelcol's default for the signal when none is
-/// configured; otelcol's error when the key does not apply to the signal.
+/// configured; otelcol's error (which it gives when it creates the exporter for the signal)
+/// when the key does not apply to the signal.
 pub(super) fn key_for(key: RoutingKey, signal: Signal) -> Result<RoutingKey, String> {
     use RoutingKey::*;
     match (signal, key) {
@@ -106,10 +107,9 @@ pub(super) fn key_for(key: RoutingKey, signal: Signal) -> Result<RoutingKey, Str
         (Signal::Traces, TraceId | Service)
         | (Signal::Logs, TraceId | Service | Resource)
         | (Signal::Metrics, Service | Resource | Metric | StreamId) => Ok(key),
-        _ => Err(format!(
-            "unsupported routing_key: {:?} (for {signal})",
-            key.as_str()
-        )),
+        // otelcol's texts: its traces exporter does not quote the key, the others do.
+        (Signal::Traces, _) => Err(format!("unsupported routing_key: {}", key.as_str())),
+        _ => Err(format!("unsupported routing_key: {:?}", key.as_str())),
     }
 }
 

@@ -297,7 +297,11 @@ fn each_signal_takes_otelcols_keys() {
             if keys.contains(&key) {
                 assert!(got.is_ok(), "{signal} {key:?}");
             } else {
-                let want = format!("unsupported routing_key: {:?} (for {signal})", key.as_str());
+                // otelcol's texts: unquoted for traces, quoted for logs and metrics.
+                let want = match signal {
+                    Signal::Traces => format!("unsupported routing_key: {}", key.as_str()),
+                    _ => format!("unsupported routing_key: {:?}", key.as_str()),
+                };
                 assert_eq!(got, Err(want));
             }
         }
@@ -317,7 +321,7 @@ fn a_key_the_signal_does_not_take_refuses_the_batch_permanently() {
     assert!(err.is_permanent());
     assert!(
         err.to_string()
-            .contains("unsupported routing_key: \"streamID\" (for traces)"),
+            .contains("unsupported routing_key: streamID"),
         "{err}"
     );
     let e = build(&format!("routing_key: traceID\n{THREE}"));
@@ -327,9 +331,28 @@ fn a_key_the_signal_does_not_take_refuses_the_batch_permanently() {
         .unwrap();
     assert!(
         err.to_string()
-            .contains("unsupported routing_key: \"traceID\" (for metrics)"),
+            .contains("unsupported routing_key: \"traceID\""),
         "{err}"
     );
+}
+
+#[test]
+fn the_engine_asks_which_signals_the_key_takes() {
+    let parts = create(&format!("routing_key: metric\n{THREE}")).unwrap();
+    let e = &parts.exporter;
+    assert_eq!(
+        e.accepts(Signal::Traces),
+        Err("unsupported routing_key: metric".into())
+    );
+    assert_eq!(
+        e.accepts(Signal::Logs),
+        Err("unsupported routing_key: \"metric\"".into())
+    );
+    assert_eq!(e.accepts(Signal::Metrics), Ok(()));
+    let parts = create(THREE).unwrap();
+    for signal in Signal::ALL {
+        assert_eq!(parts.exporter.accepts(signal), Ok(()), "{signal}");
+    }
 }
 
 #[test]
