@@ -1,12 +1,24 @@
 //! `loadbalancing` exporter (also `load_balancing`), as otelcol's: the front tier of a two-tier
-//! deployment, sending all spans of a trace (`routing_key: traceID`, the default) or of a service
-//! (`routing_key: service`) to the same backend, so that a tail sampler behind it sees whole
-//! traces. Each batch is split by routing key over a consistent-hash ring with otelcol's
-//! parameters ([`ring`]); every backend gets its share, with the resources and scopes copied
-//! into it, through an `otlp` exporter built from `protocol.otlp` with the backend as endpoint.
-//! Logs are routed by the record's trace id, or by their resource's `service.name` when the
-//! record has none (otelcol picks a random backend there); metrics are not supported (as
-//! otelcol's traceID routing).
+//! deployment, sending all items with the same routing key to the same backend, so that a
+//! stateful component behind it (a tail sampler, a span-metrics connector, a cumulative-to-delta
+//! processor) sees all of them. Each batch is split by routing key (`split.rs`) over a
+//! consistent-hash ring with otelcol's parameters ([`ring`]); every backend gets its share, with
+//! the resources and scopes copied into it, through an `otlp` exporter built from
+//! `protocol.otlp` with the backend as endpoint.
+//!
+//! `routing_key` (`config.rs`), as otelcol's, per signal:
+//! - spans: `traceID` (the default) or `service` (the resource's `service.name`);
+//! - logs: `traceID` (the default; a record without one goes by its resource's `service.name`,
+//!   where otelcol picks a random backend), `service` or `resource` (all its attributes);
+//! - metrics: `service` (the default), `resource`, `metric` (the metric's name) or `streamID`
+//!   (resource, scope, metric name, unit, type, temporality and point attributes: the points
+//!   of a metric are cut over backends, each stream kept whole).
+//!
+//! A pipeline of a signal the key does not apply to is refused when the config is checked,
+//! with otelcol's error (`unsupported routing_key: metric` in a traces pipeline), as otelcol
+//! refuses to create the exporter for that signal; a batch of such a signal is refused too. `attributes` (with `routing_attributes`) is not supported. The `resource` and
+//! `streamID` identities are hashed in ferrotel's own encoding, not otelcol's, so the backend
+//! a given resource or stream lands on differs from otelcol's (the grouping is the same).
 //!
 //! Backends come from the `static` resolver (a fixed list), the `dns` resolver ([`dns`]), which
 //! follows a headless service's addresses, or the `aws_cloud_map` one ([`cloud_map`]): on a
@@ -30,7 +42,7 @@
 //! ```yaml
 //! exporters:
 //!   loadbalancing:
-//!     routing_key: traceID        # or service
+//!     routing_key: traceID        # or service, resource, metric, streamID
 //!     protocol:
 //!       otlp:                     # every otlp exporter key except endpoint
 //!         timeout: 1s
@@ -43,143 +55,26 @@
 //! ```
 
 pub mod cloud_map;
+mod config;
 pub mod dns;
 pub mod ring;
+mod split;
 
-use crate::otlp::{endpoint_problem, OtlpConfig, OtlpExporter};
-use crate::shared::not_supported;
-use ferrotel_config::choice::{Choice, Choices};
-use ferrotel_config::{
-    decode, ConfigErrors, GoDuration, QueueConfig, RetryConfig, Validate, Validator, Value,
+use crate::otlp::{OtlpConfig, OtlpExporter};
+use config::{hostnames, otlp_settings, with_default_port};
+pub use config::{
+    LoadBalancingConfig, ProtocolConfig, ResolverConfig, RoutingKey, StaticResolverConfig,
 };
-use ferrotel_core::pdata::attr_str;
-use ferrotel_core::proto::collector::logs::v1::ExportLogsServiceRequest;
-use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
-use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use ferrotel_core::proto::resource::v1::Resource;
-use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use ferrotel_config::{ConfigErrors, GoDuration, QueueConfig, RetryConfig, Validator};
 use ferrotel_core::telemetry::Counter;
 use ferrotel_core::{
     Batch, CreateContext, Data, ExportError, Exporter, ExporterParts, ExporterSettings,
     ExporterStartContext, Factory, FactoryInfo, Signal, Stability, StartError, Telemetry,
 };
 use ring::Ring;
-use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
-
-/// The port otelcol adds to a static hostname without one.
-const DEFAULT_PORT: u16 = 4317;
-
-/// `exporters.loadbalancing`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LoadBalancingConfig {
-    /// What decides the backend: `traceID` (default) or `service` (the resource's
-    /// `service.name`). otelcol's `resource`, `metric`, `streamID` and `attributes` are refused.
-    pub routing_key: Choice<RoutingKey>,
-    /// otelcol's composite routing key (with `routing_key: attributes`); not supported.
-    pub routing_attributes: Vec<String>,
-    /// How to reach the backends.
-    pub protocol: ProtocolConfig,
-    /// Where the list of backends comes from.
-    pub resolver: ResolverConfig,
-    /// Timeout of a whole export (all backends); none by default, each backend's request being
-    /// bounded by `protocol.otlp.timeout`.
-    pub timeout: Option<GoDuration>,
-    /// Retries of the exporter; `protocol.otlp.retry_on_failure` when not given.
-    pub retry_on_failure: Option<RetryConfig>,
-    /// Queue of the exporter; `protocol.otlp.sending_queue` when not given.
-    pub sending_queue: Option<QueueConfig>,
-}
-
-impl Default for LoadBalancingConfig {
-    fn default() -> Self {
-        LoadBalancingConfig {
-            routing_key: Choice::Known(RoutingKey::TraceId),
-            routing_attributes: vec![],
-            protocol: ProtocolConfig::default(),
-            resolver: ResolverConfig::default(),
-            timeout: None,
-            retry_on_failure: None,
-            sending_queue: None,
-        }
-    }
-}
-
-/// `protocol`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProtocolConfig {
-    /// The `otlp` exporter settings used for every backend (`endpoint` is replaced by the
-    /// backend's). Kept as written and decoded on its own, so that its errors are reported
-    /// along with the rest of the config's.
-    pub otlp: Value,
-}
-
-/// `resolver`: exactly one of its keys.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ResolverConfig {
-    /// A fixed list of backends.
-    #[serde(rename = "static")]
-    pub static_: Option<StaticResolverConfig>,
-    /// Backends from DNS records of a name.
-    pub dns: Option<dns::DnsResolverConfig>,
-    /// Backends from a Kubernetes service; not supported.
-    pub k8s: Option<Value>,
-    /// Backends from AWS Cloud Map's `DiscoverInstances`.
-    pub aws_cloud_map: Option<cloud_map::CloudMapResolverConfig>,
-}
-
-/// `resolver.static`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StaticResolverConfig {
-    /// `host:port` of each backend (port 4317 when missing).
-    pub hostnames: Vec<String>,
-}
-
-/// What decides the backend of an item (otelcol's spellings; ferrotel supports `traceID` and
-/// `service`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-pub enum RoutingKey {
-    /// The trace id (`""` too, otelcol's zero value).
-    #[serde(rename = "traceID", alias = "")]
-    TraceId,
-    /// The resource's `service.name`.
-    #[serde(rename = "service")]
-    Service,
-    /// The whole resource (not supported).
-    #[serde(rename = "resource")]
-    Resource,
-    /// The metric name (not supported).
-    #[serde(rename = "metric")]
-    Metric,
-    /// The metric stream (not supported).
-    #[serde(rename = "streamID")]
-    StreamId,
-    /// `routing_attributes` (not supported).
-    #[serde(rename = "attributes")]
-    Attributes,
-}
-
-impl Choices for RoutingKey {}
-
-impl RoutingKey {
-    /// otelcol's spelling.
-    fn as_str(self) -> &'static str {
-        match self {
-            RoutingKey::TraceId => "traceID",
-            RoutingKey::Service => "service",
-            RoutingKey::Resource => "resource",
-            RoutingKey::Metric => "metric",
-            RoutingKey::StreamId => "streamID",
-            RoutingKey::Attributes => "attributes",
-        }
-    }
-}
 
 /// One backend: an inner `otlp` exporter and its outcome counters.
 struct Backend {
@@ -353,24 +248,7 @@ impl LoadBalancingExporter {
         let data = batch
             .view()
             .map_err(|e| ExportError::permanent(format!("cannot decode the batch: {e}")))?;
-        let n = members.backends.len();
-        let ring = &members.ring;
-        let routed: Routed<Data> = match data {
-            Data::Traces(req) => split(&req.resource_spans, n, |r, s: &Span| {
-                self.backend_for(ring, r.resource.as_ref(), &s.trace_id)
-            })
-            .map(|rs| Data::Traces(ExportTraceServiceRequest { resource_spans: rs })),
-            Data::Logs(req) => split(&req.resource_logs, n, |r, l: &LogRecord| {
-                self.backend_for(ring, r.resource.as_ref(), &l.trace_id)
-            })
-            .map(|rl| Data::Logs(ExportLogsServiceRequest { resource_logs: rl })),
-            Data::Metrics(_) | Data::Profiles(_) => {
-                return Err(ExportError::permanent(format!(
-                    "the loadbalancing exporter does not support {}",
-                    batch.signal()
-                )))
-            }
-        };
+        let routed = split::route(data, self.key, &members.ring).map_err(ExportError::permanent)?;
         let part = |backend: usize, batch| Part {
             backend,
             target: members.backends[backend].clone(),
@@ -378,26 +256,13 @@ impl LoadBalancingExporter {
             state: AtomicU8::new(PENDING),
         };
         Ok(match routed {
-            Routed::Empty => vec![],
-            Routed::One(b) => vec![part(b, batch.clone())],
-            Routed::Many(parts) => parts
+            split::Routed::Empty => vec![],
+            split::Routed::One(b) => vec![part(b, batch.clone())],
+            split::Routed::Many(parts) => parts
                 .into_iter()
                 .map(|(b, d)| part(b, Batch::from_data(d, batch.meta.clone())))
                 .collect(),
         })
-    }
-
-    /// The backend of an item: by trace id (falling back to `service.name` for a log record
-    /// without one) or by `service.name`.
-    fn backend_for(&self, ring: &Ring, resource: Option<&Resource>, trace_id: &[u8]) -> usize {
-        let has_trace_id = trace_id.iter().any(|&b| b != 0);
-        if self.key == RoutingKey::TraceId && has_trace_id {
-            return ring.endpoint_for(trace_id);
-        }
-        let service = resource
-            .and_then(|r| attr_str(&r.attributes, "service.name"))
-            .unwrap_or("");
-        ring.endpoint_for(service.as_bytes())
     }
 
     /// The parts of an earlier attempt, with those still to be sent to a backend that has
@@ -577,6 +442,12 @@ impl Exporter for LoadBalancingExporter {
         Ok(())
     }
 
+    /// otelcol's refusal of a routing key the signal does not take (at config time, as otelcol
+    /// refuses to create the exporter for that signal).
+    fn accepts(&self, signal: Signal) -> Result<(), String> {
+        split::key_for(self.key, signal).map(|_| ())
+    }
+
     async fn shutdown(&self) {
         let follower = self
             .follower
@@ -728,265 +599,6 @@ fn retire(backend: Arc<Backend>) {
     });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Splitting a request by backend.
-
-/// A resource- or scope-level container of a request, generic over traces and logs.
-trait Level {
-    type Child;
-    fn children(&self) -> &[Self::Child];
-    fn children_mut(&mut self) -> &mut Vec<Self::Child>;
-    /// A copy of everything but the children.
-    fn shell(&self) -> Self;
-}
-
-/// Implements [`Level`] for a proto container: its children field and the fields copied into
-/// every part (the struct literal is exhaustive, so a new proto field is not silently lost).
-macro_rules! level {
-    ($t:ty, $child:ty, $field:ident, [$($copied:ident),*]) => {
-        impl Level for $t {
-            type Child = $child;
-            fn children(&self) -> &[$child] {
-                &self.$field
-            }
-            fn children_mut(&mut self) -> &mut Vec<$child> {
-                &mut self.$field
-            }
-            fn shell(&self) -> Self {
-                Self {
-                    $field: vec![],
-                    $($copied: self.$copied.clone()),*
-                }
-            }
-        }
-    };
-}
-
-level!(
-    ResourceSpans,
-    ScopeSpans,
-    scope_spans,
-    [resource, schema_url]
-);
-level!(ScopeSpans, Span, spans, [scope, schema_url]);
-level!(ResourceLogs, ScopeLogs, scope_logs, [resource, schema_url]);
-level!(ScopeLogs, LogRecord, log_records, [scope, schema_url]);
-
-/// How the leaves of a request spread over backends.
-#[derive(Debug)]
-enum Routed<T> {
-    /// No leaves at all.
-    Empty,
-    /// All to this backend: the request can be sent as it is.
-    One(usize),
-    /// Per backend (only those that get something), the leaves it gets.
-    Many(Vec<(usize, T)>),
-}
-
-impl<T> Routed<T> {
-    fn map<U>(self, f: impl Fn(T) -> U) -> Routed<U> {
-        match self {
-            Routed::Empty => Routed::Empty,
-            Routed::One(b) => Routed::One(b),
-            Routed::Many(v) => Routed::Many(v.into_iter().map(|(b, t)| (b, f(t))).collect()),
-        }
-    }
-}
-
-/// Spreads the leaves (spans, log records) of `resources` over `n` backends by `route`, each
-/// leaf once, copying a resource and a scope into every part that gets some of their leaves.
-fn split<R, S, L>(resources: &[R], n: usize, route: impl Fn(&R, &L) -> usize) -> Routed<Vec<R>>
-where
-    R: Level<Child = S>,
-    S: Level<Child = L>,
-    L: Clone,
-{
-    let mut dest = Vec::new();
-    for r in resources {
-        for s in r.children() {
-            dest.extend(
-                s.children()
-                    .iter()
-                    .map(|l| route(r, l).min(n.saturating_sub(1))),
-            );
-        }
-    }
-    let Some(&first) = dest.first() else {
-        return Routed::Empty;
-    };
-    if dest.iter().all(|&d| d == first) {
-        return Routed::One(first);
-    }
-    let mut out: Vec<Vec<R>> = (0..n).map(|_| Vec::new()).collect();
-    let mut dest = dest.into_iter();
-    for r in resources {
-        // The index in `out[b]` of this resource's copy, once backend b got one of its leaves.
-        let mut r_at: Vec<Option<usize>> = vec![None; n];
-        for s in r.children() {
-            let mut s_at: Vec<Option<usize>> = vec![None; n];
-            for (l, b) in s.children().iter().zip(dest.by_ref()) {
-                let part = &mut out[b];
-                let ri = *r_at[b].get_or_insert_with(|| {
-                    part.push(r.shell());
-                    part.len() - 1
-                });
-                let scopes = part[ri].children_mut();
-                let si = *s_at[b].get_or_insert_with(|| {
-                    scopes.push(s.shell());
-                    scopes.len() - 1
-                });
-                scopes[si].children_mut().push(l.clone());
-            }
-        }
-    }
-    Routed::Many(
-        out.into_iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .collect(),
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Factory
-
-/// `host:port`, with otelcol's default port when there is none.
-fn with_default_port(host: &str) -> String {
-    let has_port = match host.rsplit_once(':') {
-        Some((h, p)) => {
-            !p.is_empty()
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && (!h.contains(':') || h.ends_with(']'))
-        }
-        None => false,
-    };
-    if has_port {
-        host.to_string()
-    } else {
-        format!("{host}:{DEFAULT_PORT}")
-    }
-}
-
-/// `protocol.otlp` with `endpoint` set.
-fn otlp_value(otlp: &Value, endpoint: &str) -> Value {
-    let mut v = if otlp.is_null() {
-        Value::Mapping(Default::default())
-    } else {
-        otlp.clone()
-    };
-    if let Value::Mapping(m) = &mut v {
-        m.insert("endpoint".into(), endpoint.into());
-    }
-    v
-}
-
-/// The `otlp` settings for every backend, with the placeholder endpoint they are checked
-/// with (each backend's endpoint is checked apart); decoding errors are reported under
-/// `protocol.otlp` of the config `v` is at.
-fn otlp_settings(v: &mut Validator<'_>, otlp: &Value) -> Option<OtlpConfig> {
-    const PLACEHOLDER: &str = "placeholder:4317";
-    let mut at = v.at("protocol.otlp");
-    match decode::<OtlpConfig>(at.path(), &otlp_value(otlp, PLACEHOLDER)) {
-        Ok(cfg) => Some(cfg),
-        Err(e) => {
-            at.extend(e);
-            None
-        }
-    }
-}
-
-/// The backends' `host:port`, each with the default port when it has none.
-fn hostnames(cfg: &ResolverConfig) -> Vec<String> {
-    cfg.static_
-        .iter()
-        .flat_map(|st| &st.hostnames)
-        .map(|h| with_default_port(h.trim()))
-        .collect()
-}
-
-impl ResolverConfig {
-    /// otelcol's rules: exactly one resolver, each with what it needs.
-    fn validate_at(&self, v: &mut Validator<'_>) {
-        if self.k8s.is_some() {
-            v.report_at(
-                "resolver.k8s",
-                not_supported("resolver.k8s") + " (use resolver.dns with a headless service)",
-            );
-        }
-        let chosen = [
-            self.static_.is_some(),
-            self.dns.is_some(),
-            self.k8s.is_some(),
-            self.aws_cloud_map.is_some(),
-        ];
-        match chosen.iter().filter(|c| **c).count() {
-            0 => v.report_at("resolver", "no resolvers specified for the exporter"),
-            1 => {}
-            _ => v.report_at("resolver", "only one resolver should be specified"),
-        }
-        if let Some(st) = &self.static_ {
-            if st.hostnames.is_empty() {
-                v.report_at(
-                    "resolver.static.hostnames",
-                    "no endpoints specified for the static resolver",
-                );
-            }
-            for (i, h) in st.hostnames.iter().enumerate() {
-                if h.trim().is_empty() {
-                    // Named as decoding errors name a list entry.
-                    v.report_at(
-                        format_args!("resolver.static.hostnames[{i}]"),
-                        "empty hostname",
-                    );
-                }
-            }
-        }
-        v.check("resolver.dns", &self.dns);
-        v.check("resolver.aws_cloud_map", &self.aws_cloud_map);
-    }
-}
-
-impl Validate for LoadBalancingConfig {
-    fn validate(&self, v: &mut Validator<'_>) {
-        match &self.routing_key {
-            Choice::Known(RoutingKey::TraceId | RoutingKey::Service) => {}
-            other => {
-                let spelling = match other {
-                    Choice::Known(k) => k.as_str(),
-                    Choice::Unknown(s) => s,
-                };
-                v.report_at(
-                    "routing_key",
-                    format!(
-                        "unsupported routing_key {spelling:?}: ferrotel supports \"traceID\" and \"service\""
-                    ),
-                );
-            }
-        }
-        if !self.routing_attributes.is_empty() {
-            v.report_at("routing_attributes", not_supported("routing_attributes"));
-        }
-        self.resolver.validate_at(v);
-        // The otlp settings are checked once, with a placeholder endpoint, as the otlp
-        // exporter checks them (their extensions are recorded there too); then each
-        // backend's endpoint.
-        if let Some(otlp) = otlp_settings(v, &self.protocol.otlp) {
-            v.check("protocol.otlp", &otlp);
-            let insecure = otlp.tls.insecure;
-            for endpoint in Ring::new(&hostnames(&self.resolver)).endpoints() {
-                if let Some(problem) = endpoint_problem(endpoint, insecure) {
-                    v.report_at(
-                        "resolver.static.hostnames",
-                        format!("{endpoint:?}: {problem}"),
-                    );
-                }
-            }
-        }
-        v.check("retry_on_failure", &self.retry_on_failure);
-        v.check("sending_queue", &self.sending_queue);
-    }
-}
-
 /// Factory of `loadbalancing` (alias `load_balancing`).
 pub struct LoadBalancingExporterFactory;
 
@@ -997,10 +609,11 @@ impl Factory for LoadBalancingExporterFactory {
     fn info(&self) -> FactoryInfo {
         FactoryInfo::new(
             "load_balancing",
-            "Routes spans and logs by trace id or service to a fixed set of OTLP backends",
+            "Routes spans, logs and metrics by trace id, service, resource, metric or stream to OTLP backends",
         )
         .aliases(&["loadbalancing"])
         .signal(Signal::Traces, Stability::Beta)
+        .signal(Signal::Metrics, Stability::Development)
         .signal(Signal::Logs, Stability::Beta)
         .example(
             "protocol: {otlp: {tls: {insecure: true}}}\nresolver: {static: {hostnames: [127.0.0.1:4317]}}",

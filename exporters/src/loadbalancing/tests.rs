@@ -1,7 +1,22 @@
+mod keys;
+
+use super::config::*;
+use super::split::*;
 use super::*;
 use bytes::Bytes;
-use ferrotel_config::decode_valid;
+use ferrotel_config::choice::Choice;
+use ferrotel_config::{decode, decode_valid};
+use ferrotel_core::pdata::attr_str;
+use ferrotel_core::proto::collector::logs::v1::ExportLogsServiceRequest;
+use ferrotel_core::proto::collector::metrics::v1::ExportMetricsServiceRequest;
+use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use ferrotel_core::proto::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use ferrotel_core::proto::metrics::v1::{
+    metric, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+};
+use ferrotel_core::proto::resource::v1::Resource;
+use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use ferrotel_core::{AnyFactory, Telemetry};
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use ferrotel_transport::grpc::BytesCodec;
@@ -364,7 +379,7 @@ fn factory_info() {
     assert_eq!(info.type_name, "load_balancing");
     assert_eq!(info.aliases, ["loadbalancing"]);
     let signals: Vec<Signal> = info.signals.iter().map(|(s, _)| *s).collect();
-    assert_eq!(signals, [Signal::Traces, Signal::Logs]);
+    assert_eq!(signals, [Signal::Traces, Signal::Metrics, Signal::Logs]);
 }
 
 #[test]
@@ -385,7 +400,7 @@ fn config_valid() {
     assert_eq!(cfg.routing_key, Choice::Known(RoutingKey::Service));
     assert_eq!(
         LoadBalancingConfig::default().routing_key,
-        Choice::Known(RoutingKey::TraceId)
+        Choice::Known(RoutingKey::Unset)
     );
 
     // Top-level settings win.
