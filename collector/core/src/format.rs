@@ -125,6 +125,20 @@ pub fn value_to_json(v: Option<&any_value::Value>) -> String {
     }
 }
 
+/// Go's `html.EscapeString`, appended to `out`: `<`, `>`, `&`, `'` and `"` as entities.
+pub fn html_escape_into(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\'' => out.push_str("&#39;"),
+            '"' => out.push_str("&#34;"),
+            c => out.push(c),
+        }
+    }
+}
+
 /// Go's `time.Duration.String()`: `12.56420005s`, `1m30s`, `1h0m0s`, `1.5ms`, `0s`.
 pub fn go_duration(d: Duration) -> String {
     fn with_fraction(n: u128, unit: u128) -> String {

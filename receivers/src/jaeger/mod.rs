@@ -446,16 +446,7 @@ fn http_error(status: StatusCode, message: &str) -> Resp {
 /// Go's `html.EscapeString`.
 fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\'' => out.push_str("&#39;"),
-            '"' => out.push_str("&#34;"),
-            c => out.push(c),
-        }
-    }
+    ferrotel_core::format::html_escape_into(s, &mut out);
     out
 }
 

@@ -271,16 +271,7 @@ fn write_attrs(attrs: &[Attr], out: &mut String) {
     }
 }
 
-/// Go's `html.EscapeString`.
+/// Go's `html.EscapeString`, as xmlquery escapes text and attribute values.
 fn escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\'' => out.push_str("&#39;"),
-            '"' => out.push_str("&#34;"),
-            c => out.push(c),
-        }
-    }
+    ferrotel_core::format::html_escape_into(s, out);
 }
