@@ -3,8 +3,9 @@
 //! the reading: a full batch buffer is waited for, as otelcol's batch processor blocks), and
 //! any other refusal is retried as `retry_on_failure` says, else dropped and logged, as otelcol
 //! does. At most [`super::in_flight::IN_FLIGHT_LIMIT`] lines are sent and not yet delivered
-//! (each batch carries a delivery token); reading pauses there. With `storage`, each batch carries a delivery token of the [`Ledger`],
-//! which moves the checkpoint once the batch has left the collector.
+//! (each batch carries a delivery token); reading pauses there. With `storage`, each batch
+//! also carries a delivery token of the [`Ledger`], which moves the checkpoint once the batch
+//! has left the collector.
 
 use super::config::RetryOnFailure;
 use super::emit::{to_request, At, Converter, FileInfo, Sink, Stopped};

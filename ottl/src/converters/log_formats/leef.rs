@@ -45,16 +45,26 @@ pub(super) fn parse(message: &str) -> Result<Vec<KeyValue>, EvalError> {
 /// Vendor, product, version and event id, the attribute delimiter, and the attributes.
 type Header<'a> = ([&'a str; 4], String, &'a str);
 
-fn header_v1(rest: &str) -> Result<Header<'_>, EvalError> {
-    let parts: Vec<&str> = rest.splitn(5, '|').collect();
+/// The `|`-separated fields of a LEEF `version` header (at most `n`), of which the first four
+/// (vendor, product, version, event id) are required.
+fn header_fields<'a>(
+    rest: &'a str,
+    n: usize,
+    version: &str,
+) -> Result<([&'a str; 4], Vec<&'a str>), EvalError> {
+    let parts: Vec<&str> = rest.splitn(n, '|').collect();
     if parts.len() < 4 {
         return Err(error(format!(
-            "invalid LEEF 1.0 header: expected at least 4 fields (vendor, product, version, \
-             eventID), got {}",
+            "invalid LEEF {version} header: expected at least 4 fields (vendor, product, \
+             version, eventID), got {}",
             parts.len()
         )));
     }
-    let header = [parts[0], parts[1], parts[2], parts[3]];
+    Ok(([parts[0], parts[1], parts[2], parts[3]], parts))
+}
+
+fn header_v1(rest: &str) -> Result<Header<'_>, EvalError> {
+    let (header, parts) = header_fields(rest, 5, "1.0")?;
     Ok((
         header,
         "\t".into(),
@@ -63,15 +73,7 @@ fn header_v1(rest: &str) -> Result<Header<'_>, EvalError> {
 }
 
 fn header_v2(rest: &str) -> Result<Header<'_>, EvalError> {
-    let parts: Vec<&str> = rest.splitn(6, '|').collect();
-    if parts.len() < 4 {
-        return Err(error(format!(
-            "invalid LEEF 2.0 header: expected at least 4 fields (vendor, product, version, \
-             eventID), got {}",
-            parts.len()
-        )));
-    }
-    let header = [parts[0], parts[1], parts[2], parts[3]];
+    let (header, parts) = header_fields(rest, 6, "2.0")?;
     match parts.get(4) {
         None => Ok((header, "\t".into(), "")),
         // No delimiter field: the fifth field is the first attribute.
