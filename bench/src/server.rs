@@ -68,11 +68,30 @@ impl Counters {
 struct State {
     mode: Mode,
     counters: Counters,
+    pace: Option<Pace>,
+}
+
+/// A slow backend: answers so that at most `items_per_second` items are acknowledged per
+/// second, whatever the number of concurrent requests (each request waits for its slot).
+struct Pace {
+    items_per_second: f64,
+    next_free: std::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pace {
+    /// When the answer to a request of `items` may go out.
+    fn slot(&self, items: u64) -> tokio::time::Instant {
+        let took = std::time::Duration::from_secs_f64(items as f64 / self.items_per_second);
+        let mut next = self.next_free.lock().unwrap_or_else(|e| e.into_inner());
+        *next = (*next).max(tokio::time::Instant::now()) + took;
+        *next
+    }
 }
 
 impl State {
-    /// Counts (and in decode mode, decodes) one uncompressed request body.
-    fn accept(&self, signal: Signal, body: &[u8]) -> Result<(), String> {
+    /// Counts (and in decode mode, decodes) one uncompressed request body; with a pace, the
+    /// instant its answer may go out.
+    fn accept(&self, signal: Signal, body: &[u8]) -> Result<Option<tokio::time::Instant>, String> {
         let items = match self.mode {
             Mode::Count => count_items_encoded(signal, body).ok_or("malformed protobuf")? as u64,
             Mode::Decode => decode_count(signal, body).map_err(|e| e.to_string())?,
@@ -80,7 +99,14 @@ impl State {
         self.counters.requests.fetch_add(1, Relaxed);
         self.counters.items.fetch_add(items, Relaxed);
         self.counters.bytes.fetch_add(body.len() as u64, Relaxed);
-        Ok(())
+        Ok(self.pace.as_ref().map(|p| p.slot(items)))
+    }
+}
+
+/// Waits for a paced answer's slot.
+async fn wait_for(slot: Option<tokio::time::Instant>) {
+    if let Some(at) = slot {
+        tokio::time::sleep_until(at).await;
     }
 }
 
@@ -140,7 +166,7 @@ impl Service<tonic::Request<Bytes>> for Export {
     fn call(&mut self, req: tonic::Request<Bytes>) -> Self::Future {
         let result = self.state.accept(self.signal, req.get_ref());
         Box::pin(async move {
-            result.map_err(Status::invalid_argument)?;
+            wait_for(result.map_err(Status::invalid_argument)?).await;
             Ok(tonic::Response::new(Bytes::new()))
         })
     }
@@ -205,7 +231,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<tonic::bo
         body
     };
     match state.accept(signal, &body) {
-        Ok(()) => {
+        Ok(slot) => {
+            wait_for(slot).await;
             let mut resp = http_reply(StatusCode::OK, "");
             resp.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -230,10 +257,25 @@ pub struct Server {
 impl Server {
     /// Serves on `listener` until dropped or [`Server::stop`]ped.
     pub fn start(listener: tokio::net::TcpListener, mode: Mode) -> std::io::Result<Server> {
+        Self::start_paced(listener, mode, None)
+    }
+
+    /// [`Server::start`], acknowledging at most `items_per_second` items per second when given
+    /// (a backend slower than the clients).
+    pub fn start_paced(
+        listener: tokio::net::TcpListener,
+        mode: Mode,
+        items_per_second: Option<f64>,
+    ) -> std::io::Result<Server> {
         let addr = listener.local_addr()?;
+        let pace = items_per_second.filter(|r| *r > 0.0).map(|r| Pace {
+            items_per_second: r,
+            next_free: std::sync::Mutex::new(tokio::time::Instant::now()),
+        });
         let state = Arc::new(State {
             mode,
             counters: Counters::default(),
+            pace,
         });
         let st = state.clone();
         let task = tokio::spawn(async move {

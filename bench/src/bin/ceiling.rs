@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! ceiling --listen 127.0.0.1:4317 --mode decode
+//! ceiling --listen 127.0.0.1:4317 --mode count --max-items-per-second 100000   # a slow backend
 //! ```
 #![allow(clippy::print_stdout)]
 
@@ -23,6 +24,9 @@ struct Args {
     /// Runtime worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Acknowledge at most this many items per second (a backend slower than the clients).
+    #[arg(long)]
+    max_items_per_second: Option<f64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,7 +37,7 @@ fn main() -> anyhow::Result<()> {
     }
     rt.enable_all().build()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&a.listen).await?;
-        let server = Server::start(listener, a.mode)?;
+        let server = Server::start_paced(listener, a.mode, a.max_items_per_second)?;
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;

@@ -44,10 +44,14 @@ struct Args {
     #[arg(long, default_value_t = 2)]
     rounds: usize,
     /// Scenarios to run, comma separated: a (pass-through), b (full pipeline), c (gzip),
-    /// d (OTLP/HTTP in), e (steady 10k spans/s), f (idle), g (overload), r (full pipeline plus
-    /// RED metrics connectors), s (scaling 1 vs 2 cores), j (Jaeger Thrift/HTTP in), z (Zipkin
-    /// v2 JSON in).
-    #[arg(long, default_value = "a,b,c,d,e,f,g,r,t,j,z,s", value_delimiter = ',')]
+    /// d (OTLP/HTTP in), e (steady 10k spans/s), f (idle), g (overload), m (saturation: a
+    /// backend slower than the clients, no memory_limiter), r (full pipeline plus RED metrics
+    /// connectors), s (scaling 1 vs 2 cores), j (Jaeger Thrift/HTTP in), z (Zipkin v2 JSON in).
+    #[arg(
+        long,
+        default_value = "a,b,c,d,e,f,g,m,r,t,j,z,s",
+        value_delimiter = ','
+    )]
     scenarios: Vec<String>,
     /// Load generator workers (connections) for the flat-out scenarios.
     #[arg(long, default_value_t = 8)]
@@ -145,10 +149,19 @@ enum Load {
     /// collector's destination is stalled; then the destination comes back and, once the
     /// collector has drained its queue, a gentle load ([`GENTLE`]) follows.
     Overload,
+    /// Flat out (`--concurrency` workers, 5 s deadline) towards a collector whose destination
+    /// acknowledges only [`SLOW_SINK_RATE`] spans per second; then the runner waits for the
+    /// backlog to drain (at most [`DRAIN_AT_MOST`]) before stopping the collector.
+    Saturation,
 }
 
 /// The load after recovery in the overload scenario: 5k spans/s for 5 s.
 const GENTLE: (Load, u64) = (Load::Rate(5000.0), 5);
+
+/// Spans per second the slow destination of the saturation scenario acknowledges.
+const SLOW_SINK_RATE: f64 = 100_000.0;
+/// The longest the saturation scenario waits for a collector's backlog to reach the sink.
+const DRAIN_AT_MOST: Duration = Duration::from_secs(45);
 
 /// What the load generator speaks to the collector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,6 +291,18 @@ const SCENARIOS: &[Scenario] = &[
         ferrotel_cpus: &[],
         rotel_extra: &[],
         note: "ferrotel only: Rotel has no memory limiter in our configuration (it has no native one), so it has no bound to hold. What `bench/overload.sh` does: OTLP -> memory_limiter (limit 512 MiB, spike 100 MiB) -> batch -> OTLP exporter whose destination is stalled (a TCP listener the runner holds open and never accepts on: connections complete, nothing is read). 16 clients send 512 spans of ~2.4 KB (~1.2 MB) per request flat out with a 5 s deadline for the run's seconds. Then the destination comes back (a count-only sink on the same port), the runner waits until ferrotel is idle (its queue drained), sends a gentle load (5k spans/s for 5 s), stops ferrotel (SIGTERM: it drains) and then the sink. Spans/s, latency and errors are the flood's; *peak RSS* (`VmHWM`) covers the whole run; *exported* is what the sink received, which must be at least what clients were told was accepted (flood and gentle load).",
+    },
+    Scenario {
+        key: "m",
+        title: "(m) Saturation: flat-out clients, a destination acknowledging 100k spans/s, no memory_limiter (the pass-through configuration)",
+        ferrotel_config: "passthrough.yaml",
+        protocol: Proto::Grpc,
+        gzip: false,
+        load: Load::Saturation,
+        who: &[Who::Ferrotel, Who::Rotel],
+        ferrotel_cpus: &[],
+        rotel_extra: &[],
+        note: "The backend is slower than the clients: the count-only sink answers each request when its share of 100k spans per second has passed (`ceiling --max-items-per-second 100000`), and the load generator sends flat out (8 connections, 100 spans per request, 5 s deadline). Neither collector has a memory_limiter: ferrotel runs with its default memory budget for queued data (1/20 of the machine's memory, at most 64 MiB; `FERROTEL_MEMORY_BUDGET_MIB`), Rotel with its defaults. After the load the runner waits until the sink could have received everything accepted (accepted / 100k per second, at most 45 s), then stops the collector (SIGTERM) and the sink. *Exported* is what the sink received; the loss check compares it with what clients were told was accepted.",
     },
     Scenario {
         key: "r",
@@ -607,6 +632,14 @@ impl Env {
             Load::FlatOut | Load::Idle => {
                 &["--spans-per-request", &spans, "--concurrency", &workers]
             }
+            Load::Saturation => &[
+                "--spans-per-request",
+                &spans,
+                "--concurrency",
+                &workers,
+                "--timeout",
+                "5s",
+            ],
             Load::Rate(r) => {
                 rate = r.to_string();
                 &[
@@ -640,11 +673,19 @@ impl Env {
         c
     }
 
-    /// Starts the count-only sink the collectors export to.
-    fn start_sink(&self, commands: &mut Commands, log: &Path) -> anyhow::Result<Proc> {
+    /// Starts the count-only sink the collectors export to (slow in the saturation scenario).
+    fn start_sink(
+        &self,
+        s: &Scenario,
+        commands: &mut Commands,
+        log: &Path,
+    ) -> anyhow::Result<Proc> {
         let port = self.ports.2;
         let mut c = Command::new(&self.ceiling);
         c.args(["--listen", &format!("127.0.0.1:{port}"), "--mode", "count"]);
+        if s.load == Load::Saturation {
+            c.args(["--max-items-per-second", &SLOW_SINK_RATE.to_string()]);
+        }
         commands.lines.push(format!("{}   # sink", shell_words(&c)));
         let mut child = spawn(c, log)?;
         wait_port(port, &mut child, "sink")?;
@@ -672,7 +713,7 @@ impl Env {
         let mut sink = if who == Who::Ceiling || stalled.is_some() {
             None
         } else {
-            Some(self.start_sink(&mut commands, &sink_log)?)
+            Some(self.start_sink(s, &mut commands, &sink_log)?)
         };
         let cmd = self.collector_cmd(s, row)?;
         commands.lines.push(shell_words(&cmd));
@@ -712,13 +753,21 @@ impl Env {
             commands
                 .lines
                 .push("# the stalled listener is closed".into());
-            sink = Some(self.start_sink(&mut commands, &sink_log)?);
+            sink = Some(self.start_sink(s, &mut commands, &sink_log)?);
             commands
                 .lines
                 .push("# wait until the collector is idle for 3 s (queue drained)".into());
             wait_idle(&pid, Duration::from_secs(3))?;
             let (load, seconds) = GENTLE;
             after = run_load(self.loadgen_cmd(s, who, load, seconds), &mut commands)?;
+        }
+        if s.load == Load::Saturation {
+            let drain = drain_time(load.items_ok, t0.elapsed());
+            commands.lines.push(format!(
+                "sleep {:.0}   # until the slow sink could have received everything accepted",
+                drain.as_secs_f64()
+            ));
+            std::thread::sleep(drain);
         }
         // The collector's CPU is counted until it has finished its work: a backlog it drains
         // after the load stops (its queue) is part of what the accepted items cost. Wait until
@@ -754,6 +803,13 @@ impl Env {
             commands,
         ))
     }
+}
+
+/// How long the slow sink still needs for `accepted` items, `elapsed` after the load began
+/// (plus a second for the last batch), at most [`DRAIN_AT_MOST`].
+fn drain_time(accepted: u64, elapsed: Duration) -> Duration {
+    let needed = Duration::from_secs_f64(accepted as f64 / SLOW_SINK_RATE);
+    (needed.saturating_sub(elapsed) + Duration::from_secs(1)).min(DRAIN_AT_MOST)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -1029,6 +1085,20 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
             Some(f.peak_rss_mib < 512.0 && f.p99_ms < 100.0 && retryable && f.lost == 0),
         );
     }
+    if let Some(r) = find("m") {
+        if let (Some(f), Some(p)) = (r.get(Who::Ferrotel), r.get(Who::Rotel)) {
+            target(
+                "(m) Saturation without memory_limiter: peak RSS no higher than Rotel's, nothing accepted lost",
+                format!(
+                    "{:.0} vs {:.0} MiB peak; {}",
+                    f.peak_rss_mib,
+                    p.peak_rss_mib,
+                    loss_check(f)
+                ),
+                Some(f.peak_rss_mib <= p.peak_rss_mib && f.lost == 0),
+            );
+        }
+    }
     if let Some(f) = find("r").and_then(|r| r.get(Who::Ferrotel)) {
         target(
             "(r) >= 500k spans per CPU-second with span_metrics and service_graph",
@@ -1105,6 +1175,11 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
                 x.sink_cpu_pct,
                 x.runs,
             );
+        }
+        if s.load == Load::Saturation {
+            for (row, x) in &r.results {
+                let _ = writeln!(md, "\n**Loss check, {}**: {}.", row.name(), loss_check(x));
+            }
         }
         if let (Load::Overload, Some(f)) = (s.load, r.get(Who::Ferrotel)) {
             let _ = writeln!(

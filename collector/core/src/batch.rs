@@ -291,6 +291,14 @@ impl Batch {
         }
     }
 
+    /// About the heap this batch holds, for memory budgets: its encoded bytes, plus twice
+    /// their size for a decoded form (the decoded types with their vectors and strings).
+    pub fn held_bytes(&self) -> usize {
+        let encoded = self.shared.bytes.get().map_or(0, Bytes::len);
+        let decoded = self.shared.data.get().map_or(0, |d| 2 * d.encoded_len());
+        encoded + decoded
+    }
+
     /// Spans, data points, log records or profile samples in this batch (0 for an undecodable
     /// payload).
     pub fn item_count(&self) -> usize {

@@ -22,7 +22,7 @@ use ferrotel_config::{
 };
 use ferrotel_core::{
     Built, Catalog, ComponentId, Consumer, Consumers, CreateContext, Exporter, ExporterParts,
-    Extension, FactoryInfo, Receiver, Registry, Telemetry,
+    Extension, FactoryInfo, MemoryBudget, Receiver, Registry, Telemetry,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,7 +63,17 @@ pub(crate) struct GraphBuilder<'a> {
     doc: &'a Document,
     registry: &'a Registry,
     telemetry: Telemetry,
+    budget: Arc<MemoryBudget>,
     errors: ConfigErrors,
+}
+
+/// Whether an exporter's section sets `sending_queue.queue_size`: such a queue is bounded by
+/// that setting alone, outside the process-wide memory budget (explicit settings win).
+fn sets_queue_size(section: Option<&Value>) -> bool {
+    section
+        .and_then(|s| s.get("sending_queue"))
+        .and_then(|q| q.get("queue_size"))
+        .is_some()
 }
 
 /// The id of `pid` as its config path (`service.pipelines.traces/2`).
@@ -72,11 +82,17 @@ fn pipeline_path(pid: &PipelineId) -> String {
 }
 
 impl<'a> GraphBuilder<'a> {
-    pub fn new(doc: &'a Document, registry: &'a Registry, telemetry: Telemetry) -> Self {
+    pub fn new(
+        doc: &'a Document,
+        registry: &'a Registry,
+        telemetry: Telemetry,
+        budget: Arc<MemoryBudget>,
+    ) -> Self {
         GraphBuilder {
             doc,
             registry,
             telemetry,
+            budget,
             errors: ConfigErrors::default(),
         }
     }
@@ -314,7 +330,8 @@ impl<'a> GraphBuilder<'a> {
                     "Items some outputs of the pipeline accepted while another refused them (the client sends them again).",
                     &[("pipeline", pid.to_string().as_str())],
                 );
-                let p = Pipeline::new(pid.clone(), stages, outputs, partially_delivered);
+                let budget = self.budget.clone();
+                let p = Pipeline::new(pid.clone(), stages, outputs, partially_delivered, budget);
                 out.push((Arc::new(p), pc));
             }
         }
@@ -415,13 +432,17 @@ impl<'a> GraphBuilder<'a> {
                 }
             }
             let runner = runners.entry(key).or_insert_with(|| {
-                ExporterRunner::new(
+                let runner = ExporterRunner::new(
                     id.clone(),
                     pid.signal,
                     parts.exporter.clone(),
                     parts.settings.clone(),
                     &self.telemetry,
-                )
+                );
+                if !sets_queue_size(self.doc.get(Kind::Exporter, id)) {
+                    runner.use_budget(self.budget.clone());
+                }
+                runner
             });
             outputs.push(Output::Exporter(runner.clone()));
         }

@@ -21,8 +21,8 @@
 use ferrotel_config::QueueSizer;
 use ferrotel_core::telemetry::{item_suffix, Counter, Gauge};
 use ferrotel_core::{
-    Batch, ComponentId, ExportError, Exporter, ExporterSettings, PipelineError, QueueStore,
-    RequestMeta, Signal, StorageError, Telemetry,
+    Batch, BudgetLease, ComponentId, ExportError, Exporter, ExporterSettings, MemoryBudget,
+    PipelineError, QueueStore, RequestMeta, Signal, StorageError, Telemetry,
 };
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -51,6 +51,8 @@ struct Item {
     batch: Batch,
     /// The room it takes in the queue (none for what a previous run left beyond capacity).
     permit: Option<OwnedSemaphorePermit>,
+    /// Its bytes in the process-wide memory budget (none when the queue is not in it).
+    lease: Option<BudgetLease>,
     cost: u64,
     /// Its record in the persistent queue.
     seq: Option<u64>,
@@ -81,6 +83,8 @@ pub struct ExporterRunner {
     give_up: CancellationToken,
     /// The persistent queue's store, attached at start.
     persistent: OnceLock<Arc<dyn QueueStore>>,
+    /// The process-wide budget queued bytes count against (unset: only `queue_size` bounds).
+    budget: OnceLock<Arc<MemoryBudget>>,
 }
 
 impl ExporterRunner {
@@ -147,6 +151,7 @@ impl ExporterRunner {
             rx: Arc::new(Mutex::new(rx)),
             give_up: CancellationToken::new(),
             persistent: OnceLock::new(),
+            budget: OnceLock::new(),
         })
     }
 
@@ -156,6 +161,29 @@ impl ExporterRunner {
 
     pub fn signal(&self) -> Signal {
         self.signal
+    }
+
+    /// Makes the bytes this queue holds count against `budget`: with the queue full by the
+    /// budget, clients are refused as with a full queue, while data already accepted is still
+    /// queued. Called once, before anything is enqueued.
+    pub fn use_budget(&self, budget: Arc<MemoryBudget>) {
+        let _ = self.budget.set(budget);
+    }
+
+    /// The budget lease for `batch`: refused when the client's request can be refused.
+    fn lease(&self, batch: &Batch, wait: bool) -> Result<Option<BudgetLease>, PipelineError> {
+        let Some(budget) = self.budget.get() else {
+            return Ok(None);
+        };
+        let bytes = batch.held_bytes() as u64;
+        if wait {
+            return Ok(Some(budget.reserve(bytes)));
+        }
+        let lease = budget.try_reserve(bytes).inspect_err(|_| {
+            self.metrics.enqueue_failed.add(batch.item_count() as u64);
+            tracing::warn!(exporter = %self.id, rejected_items = batch.item_count(), "Exporting failed. Rejecting data. The memory budget for queued data is spent.");
+        })?;
+        Ok(Some(lease))
     }
 
     /// The storage extension id of a persistent queue (`sending_queue.storage`).
@@ -215,9 +243,11 @@ impl ExporterRunner {
                 .try_acquire_many_owned(u32::try_from(cost).unwrap_or(u32::MAX))
                 .ok();
             self.metrics.queue_size.add(cost as i64);
+            let lease = self.lease(&batch, true).ok().flatten();
             let item = Item {
                 batch,
                 permit,
+                lease,
                 cost,
                 seq: Some(rec.seq),
             };
@@ -259,6 +289,8 @@ impl ExporterRunner {
                         break;
                     };
                     drop(item.permit);
+                    // Counted in the budget until exported or dropped: it is in memory until then.
+                    let _held = item.lease;
                     me.metrics.queue_size.add(-(item.cost as i64));
                     let (Some(store), Some(seq)) = (me.persistent.get(), item.seq) else {
                         me.send_with_retry(item.batch).await;
@@ -301,20 +333,23 @@ impl ExporterRunner {
         }
         let cost = self.cost(&batch);
         let permit = self.reserve(&batch, cost, overflow).await?;
+        let wait = overflow == Overflow::Wait || self.settings.queue.block_on_overflow;
+        let lease = self.lease(&batch, wait)?;
         let Some(tx) = self.sender() else {
             return Err(shutting_down());
         };
+        let item = Item {
+            batch,
+            permit: Some(permit),
+            lease,
+            cost,
+            seq: None,
+        };
         let Some(store) = self.persistent.get() else {
             self.metrics.queue_size.add(cost as i64);
-            let item = Item {
-                batch,
-                permit: Some(permit),
-                cost,
-                seq: None,
-            };
             return tx.send(item).map_err(|_| shutting_down());
         };
-        self.persist(store.clone(), tx, batch, permit, cost).await
+        self.persist(store.clone(), tx, item).await
     }
 
     /// The queue disabled: exports in the caller's task; a failure is the caller's refusal.
@@ -364,24 +399,17 @@ impl ExporterRunner {
         &self,
         store: Arc<dyn QueueStore>,
         tx: mpsc::UnboundedSender<Item>,
-        batch: Batch,
-        permit: OwnedSemaphorePermit,
-        cost: u64,
+        mut item: Item,
     ) -> Result<(), PipelineError> {
         let queue_size = self.metrics.queue_size.clone();
-        let items = batch.item_count();
+        let items = item.batch.item_count();
+        let cost = item.cost;
         let written = Self::blocking(move || {
-            let seq = store.push(&batch.encoded())?;
+            let seq = store.push(&item.batch.encoded())?;
             // On disk now: a receiver waiting for delivery may move on.
-            let mut batch = batch;
-            batch.release_deliveries();
+            item.batch.release_deliveries();
+            item.seq = Some(seq);
             queue_size.add(cost as i64);
-            let item = Item {
-                batch,
-                permit: Some(permit),
-                cost,
-                seq: Some(seq),
-            };
             if tx.send(item).is_err() {
                 queue_size.add(-(cost as i64));
                 let _ = store.remove(seq);

@@ -17,7 +17,7 @@ use crate::connector::ConnectorNode;
 use crate::exporter_runner::{ExporterRunner, Overflow};
 use ferrotel_config::PipelineId;
 use ferrotel_core::telemetry::Counter;
-use ferrotel_core::{Batch, Consumer, PipelineError, Processor};
+use ferrotel_core::{Batch, Consumer, MemoryBudget, PipelineError, Processor};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -105,6 +105,8 @@ pub struct Pipeline {
     stages: Vec<Stage>,
     outputs: Vec<Output>,
     partially_delivered: Counter,
+    /// The process-wide budget for queued data: new data is refused while it is spent.
+    budget: Arc<MemoryBudget>,
 }
 
 impl Pipeline {
@@ -113,12 +115,14 @@ impl Pipeline {
         stages: Vec<Stage>,
         outputs: Vec<Output>,
         partially_delivered: Counter,
+        budget: Arc<MemoryBudget>,
     ) -> Self {
         Pipeline {
             id,
             stages,
             outputs,
             partially_delivered,
+            budget,
         }
     }
 
@@ -247,11 +251,13 @@ impl Pipeline {
 #[async_trait::async_trait]
 impl Consumer for Pipeline {
     async fn consume(&self, batch: Batch) -> Result<(), PipelineError> {
+        self.budget.admit()?;
         let out = self.run_stages(0, vec![batch])?;
         self.fan_out(out).await
     }
 
     fn admit(&self) -> Result<(), PipelineError> {
+        self.budget.admit()?;
         self.stages.iter().try_for_each(|s| s.processor.admit())?;
         self.outputs.iter().try_for_each(Output::admit)
     }

@@ -7,13 +7,15 @@ use crate::exporter_runner::ExporterRunner;
 use crate::self_metrics;
 use crate::self_push::{self, MetricPusher};
 use ferrotel_config::telemetry::PullReader;
-use ferrotel_config::{Capability, ConfigErrors, Document, ExtensionUse};
+use ferrotel_config::{Capability, ConfigError, ConfigErrors, Document, ExtensionUse};
+use ferrotel_core::host_memory::total_memory;
+use ferrotel_core::memory_budget::BUDGET_ENV;
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::telemetry::CounterStyle;
 use ferrotel_core::{
     ComponentId, ExporterStartContext, Extension, ExtensionContext, Extensions, Health,
-    HealthState, Listeners, PipelineInfo, ReceiverContext, Registry, ServiceInfo, StartError,
-    Telemetry,
+    HealthState, Listeners, MemoryBudget, PipelineInfo, ReceiverContext, Registry, ServiceInfo,
+    StartError, Telemetry,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,9 +143,15 @@ impl Service {
     /// (the phases are in [`crate::build`]). Nothing is bound or started.
     pub fn build(doc: &Document, registry: &Registry) -> Result<Service, ConfigErrors> {
         let telemetry = Telemetry::new();
-        let graph = GraphBuilder::new(doc, registry, telemetry.clone()).build();
-        let cfg = &doc.service.telemetry;
         let mut errors = ConfigErrors::default();
+        let env = std::env::var(BUDGET_ENV).ok();
+        let limit = MemoryBudget::configured(env.as_deref(), total_memory()).unwrap_or_else(|e| {
+            errors.push(ConfigError::new("", e));
+            None
+        });
+        let budget = MemoryBudget::new(limit, &telemetry);
+        let graph = GraphBuilder::new(doc, registry, telemetry.clone(), budget).build();
+        let cfg = &doc.service.telemetry;
         let mut pushers = vec![];
         for r in &cfg.metrics.periodic {
             match MetricPusher::new(registry, r) {

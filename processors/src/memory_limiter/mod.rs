@@ -31,7 +31,8 @@ mod config;
 mod system;
 
 pub use config::{Limits, MemoryLimiterConfig};
-pub use system::{parse_cgroup_limit, parse_meminfo_total, total_memory, ProcessMemory};
+pub use ferrotel_core::host_memory::{parse_cgroup_limit, parse_meminfo_total, total_memory};
+pub use system::ProcessMemory;
 
 use ferrotel_config::ConfigErrors;
 use ferrotel_core::telemetry::{item_suffix, Counter};
