@@ -411,7 +411,7 @@ fn deploy_kubernetes_manifests_validate() {
             .args(["--strict", "-k", "1.30.0"])
             .args(files.iter().map(|f| deploy(f))),
     );
-    assert_eq!(out.matches(" passed for resource ").count(), 11, "{out}");
+    assert_eq!(out.matches(" passed for resource ").count(), 14, "{out}");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut seen = vec![];
     for f in files {

@@ -68,6 +68,25 @@ pub fn format_go_float(d: f64) -> String {
     }
 }
 
+/// Go's `strconv.FormatFloat(f, 'g', -1, 64)` exactly: the shortest digits that read back the
+/// same, with an exponent (`1e+06`, `1.5e-05`) when it is below -4 or at least 6.
+pub fn format_go_g(f: f64) -> String {
+    if !f.is_finite() {
+        return format_go_float(f);
+    }
+    // Rust's `{:e}` has the same shortest digits: `1.234567e6`.
+    let sci = format!("{f:e}");
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        return sci;
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..6).contains(&exp) {
+        return format!("{f}");
+    }
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exp.abs())
+}
+
 /// JSON rendering of an AnyValue as pdata's `AsString` does for maps and slices.
 pub fn value_to_json(v: Option<&any_value::Value>) -> String {
     use any_value::Value as V;

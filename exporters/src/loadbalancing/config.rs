@@ -3,17 +3,17 @@
 //! ```yaml
 //! exporters:
 //!   loadbalancing:
-//!     routing_key: streamID       # traceID, service, resource, metric or streamID
+//!     routing_key: attributes     # traceID, service, attributes, resource, metric or streamID
+//!     routing_attributes: [tenant.id, span.kind]   # with `attributes` only
 //!     protocol:
 //!       otlp: { tls: { insecure: true } }
-//!     resolver:
+//!     resolver:                   # one of static, dns, k8s, aws_cloud_map
 //!       static: { hostnames: [backend-1:4317, backend-2:4317] }
 //! ```
 
 use super::ring::Ring;
-use super::{cloud_map, dns};
+use super::{cloud_map, dns, k8s};
 use crate::otlp::{endpoint_problem, OtlpConfig};
-use crate::shared::not_supported;
 use ferrotel_config::choice::{Choice, Choices};
 use ferrotel_config::{decode, GoDuration, QueueConfig, RetryConfig, Validate, Validator, Value};
 use serde::{Deserialize, Serialize};
@@ -26,10 +26,13 @@ pub(super) const DEFAULT_PORT: u16 = 4317;
 #[serde(deny_unknown_fields, default)]
 pub struct LoadBalancingConfig {
     /// What decides the backend (otelcol's keys): `traceID`, `service` (the resource's
-    /// `service.name`), `resource`, `metric` (the metric name) or `streamID`; by default
-    /// `traceID` for spans and logs, `service` for metrics. `attributes` is refused.
+    /// `service.name`), `attributes` (spans: `routing_attributes`), `resource`, `metric` (the
+    /// metric name) or `streamID`; by default `traceID` for spans and logs, `service` for
+    /// metrics.
     pub routing_key: Choice<RoutingKey>,
-    /// otelcol's composite routing key (with `routing_key: attributes`); not supported.
+    /// The attributes whose values make the composite key of `routing_key: attributes`, in
+    /// order; each looked up on the resource, then the scope, then the span (`span.kind` and
+    /// `span.name` are the span's kind and name). Ignored with the other keys.
     pub routing_attributes: Vec<String>,
     /// How to reach the backends.
     pub protocol: ProtocolConfig,
@@ -77,8 +80,8 @@ pub struct ResolverConfig {
     pub static_: Option<StaticResolverConfig>,
     /// Backends from DNS records of a name.
     pub dns: Option<dns::DnsResolverConfig>,
-    /// Backends from a Kubernetes service; not supported.
-    pub k8s: Option<Value>,
+    /// Backends from a Kubernetes service's EndpointSlices.
+    pub k8s: Option<k8s::K8sResolverConfig>,
     /// Backends from AWS Cloud Map's `DiscoverInstances`.
     pub aws_cloud_map: Option<cloud_map::CloudMapResolverConfig>,
 }
@@ -114,7 +117,7 @@ pub enum RoutingKey {
     /// (metrics).
     #[serde(rename = "streamID")]
     StreamId,
-    /// `routing_attributes` (not supported).
+    /// The values of `routing_attributes` (spans).
     #[serde(rename = "attributes")]
     Attributes,
 }
@@ -193,12 +196,6 @@ pub(super) fn hostnames(cfg: &ResolverConfig) -> Vec<String> {
 impl ResolverConfig {
     /// otelcol's rules: exactly one resolver, each with what it needs.
     fn validate_at(&self, v: &mut Validator<'_>) {
-        if self.k8s.is_some() {
-            v.report_at(
-                "resolver.k8s",
-                not_supported("resolver.k8s") + " (use resolver.dns with a headless service)",
-            );
-        }
         let chosen = [
             self.static_.is_some(),
             self.dns.is_some(),
@@ -228,6 +225,7 @@ impl ResolverConfig {
             }
         }
         v.check("resolver.dns", &self.dns);
+        v.check("resolver.k8s", &self.k8s);
         v.check("resolver.aws_cloud_map", &self.aws_cloud_map);
     }
 }
@@ -235,22 +233,15 @@ impl ResolverConfig {
 impl Validate for LoadBalancingConfig {
     fn validate(&self, v: &mut Validator<'_>) {
         match &self.routing_key {
-            Choice::Known(k) if *k != RoutingKey::Attributes => {}
-            other => {
-                let spelling = match other {
-                    Choice::Known(k) => k.as_str(),
-                    Choice::Unknown(s) => s,
-                };
+            Choice::Known(_) => {}
+            Choice::Unknown(spelling) => {
                 v.report_at(
                     "routing_key",
                     format!(
-                        "unsupported routing_key {spelling:?}: ferrotel supports \"traceID\", \"service\", \"resource\", \"metric\" and \"streamID\""
+                        "unsupported routing_key {spelling:?}: ferrotel supports \"traceID\", \"service\", \"attributes\", \"resource\", \"metric\" and \"streamID\""
                     ),
                 );
             }
-        }
-        if !self.routing_attributes.is_empty() {
-            v.report_at("routing_attributes", not_supported("routing_attributes"));
         }
         self.resolver.validate_at(v);
         // The otlp settings are checked once, with a placeholder endpoint, as the otlp

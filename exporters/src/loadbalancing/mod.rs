@@ -7,7 +7,9 @@
 //! `protocol.otlp` with the backend as endpoint.
 //!
 //! `routing_key` (`config.rs`), as otelcol's, per signal:
-//! - spans: `traceID` (the default) or `service` (the resource's `service.name`);
+//! - spans: `traceID` (the default), `service` (the resource's `service.name`) or `attributes`
+//!   (the values of the attributes named in `routing_attributes`, looked up on the resource,
+//!   the scope, then the span: [`attributes`]);
 //! - logs: `traceID` (the default; a record without one goes by its resource's `service.name`,
 //!   where otelcol picks a random backend), `service` or `resource` (all its attributes);
 //! - metrics: `service` (the default), `resource`, `metric` (the metric's name) or `streamID`
@@ -16,13 +18,15 @@
 //!
 //! A pipeline of a signal the key does not apply to is refused when the config is checked,
 //! with otelcol's error (`unsupported routing_key: metric` in a traces pipeline), as otelcol
-//! refuses to create the exporter for that signal; a batch of such a signal is refused too. `attributes` (with `routing_attributes`) is not supported. The `resource` and
-//! `streamID` identities are hashed in ferrotel's own encoding, not otelcol's, so the backend
-//! a given resource or stream lands on differs from otelcol's (the grouping is the same).
+//! refuses to create the exporter for that signal; a batch of such a signal is refused too. The
+//! `resource` and `streamID` identities are hashed in ferrotel's own encoding, not otelcol's, so
+//! the backend a given resource or stream lands on differs from otelcol's (the grouping is the
+//! same).
 //!
 //! Backends come from the `static` resolver (a fixed list), the `dns` resolver ([`dns`]), which
-//! follows a headless service's addresses, or the `aws_cloud_map` one ([`cloud_map`]): on a
-//! change the ring is rebuilt, new backends are
+//! follows a headless service's addresses, the `k8s` one ([`k8s`]), which watches a service's
+//! EndpointSlices, or the `aws_cloud_map` one ([`cloud_map`]). Each resolver sends its answers
+//! to one follower, which counts them and, on a change, rebuilds the ring: new backends are
 //! started and removed ones shut down once their requests in flight have ended. A batch part
 //! that was bound for a removed backend and still has to be (re)sent is split again over the
 //! current ring, not dropped (counted in `ferrotel_loadbalancer_rerouted_items`).
@@ -42,7 +46,7 @@
 //! ```yaml
 //! exporters:
 //!   loadbalancing:
-//!     routing_key: traceID        # or service, resource, metric, streamID
+//!     routing_key: traceID        # or service, attributes, resource, metric, streamID
 //!     protocol:
 //!       otlp:                     # every otlp exporter key except endpoint
 //!         timeout: 1s
@@ -54,9 +58,11 @@
 //!         hostnames: [sampler-1:4317, sampler-2:4317, sampler-3]   # port 4317 by default
 //! ```
 
+mod attributes;
 pub mod cloud_map;
 mod config;
 pub mod dns;
+pub mod k8s;
 pub mod ring;
 mod split;
 
@@ -68,7 +74,7 @@ pub use config::{
 use ferrotel_config::{ConfigErrors, GoDuration, QueueConfig, RetryConfig, Validator};
 use ferrotel_core::telemetry::Counter;
 use ferrotel_core::{
-    Batch, CreateContext, Data, ExportError, Exporter, ExporterParts, ExporterSettings,
+    Batch, CreateContext, ExportError, Exporter, ExporterParts, ExporterSettings,
     ExporterStartContext, Factory, FactoryInfo, Signal, Stability, StartError, Telemetry,
 };
 use ring::Ring;
@@ -219,6 +225,8 @@ impl Drop for InFlight<'_> {
 pub struct LoadBalancingExporter {
     members: Arc<RwLock<Arc<Membership>>>,
     key: RoutingKey,
+    /// The attribute names of `routing_key: attributes`.
+    routing_attributes: Vec<String>,
     /// Bound of one backend request (`protocol.otlp.timeout`; zero: none).
     backend_timeout: Duration,
     /// None when the engine does not retry (nothing to remember).
@@ -248,7 +256,8 @@ impl LoadBalancingExporter {
         let data = batch
             .view()
             .map_err(|e| ExportError::permanent(format!("cannot decode the batch: {e}")))?;
-        let routed = split::route(data, self.key, &members.ring).map_err(ExportError::permanent)?;
+        let routed = split::route(data, self.key, &self.routing_attributes, &members.ring)
+            .map_err(ExportError::permanent)?;
         let part = |backend: usize, batch| Part {
             backend,
             target: members.backends[backend].clone(),
@@ -389,6 +398,10 @@ impl Exporter for LoadBalancingExporter {
                 cloud_map::CloudMapLookup::new(|name| std::env::var(name).ok()),
                 cfg.clone(),
             )),
+            Some(Dynamic::K8s(cfg, access)) => Some(Source::K8s(Box::new(k8s::K8sWatch::new(
+                access.clone(),
+                cfg.clone(),
+            )))),
             None => None,
         };
         self.start_with(ctx, source).await
@@ -471,10 +484,15 @@ impl Exporter for LoadBalancingExporter {
 enum Dynamic {
     Dns(dns::DnsResolverConfig),
     CloudMap(cloud_map::CloudMapResolverConfig),
+    /// With the API access found when the exporter was created.
+    K8s(k8s::K8sResolverConfig, k8s::ApiAccess),
 }
 
 impl Dynamic {
-    fn of(resolver: &ResolverConfig) -> Option<Dynamic> {
+    fn of(resolver: &ResolverConfig, k8s_access: Option<k8s::ApiAccess>) -> Option<Dynamic> {
+        if let (Some(cfg), Some(access)) = (&resolver.k8s, k8s_access) {
+            return Some(Dynamic::K8s(cfg.clone(), access));
+        }
         match (&resolver.dns, &resolver.aws_cloud_map) {
             (Some(dns), _) => Some(Dynamic::Dns(dns.clone())),
             (None, Some(cloud_map)) => Some(Dynamic::CloudMap(cloud_map.clone())),
@@ -487,6 +505,7 @@ impl Dynamic {
 enum Source {
     Dns(Box<dns::DnsLookup>, dns::DnsResolverConfig),
     CloudMap(cloud_map::CloudMapLookup, cloud_map::CloudMapResolverConfig),
+    K8s(Box<k8s::K8sWatch>),
 }
 
 impl Source {
@@ -495,26 +514,36 @@ impl Source {
         match self {
             Source::Dns(..) => "dns",
             Source::CloudMap(..) => "aws",
+            Source::K8s(..) => "k8s",
         }
     }
 
-    fn interval(&self) -> Duration {
-        match self {
+    /// Sends each answer to `out` until it is closed: the watched one as it changes, the
+    /// polled ones every interval (the first time at once).
+    async fn run(&self, out: tokio::sync::mpsc::Sender<k8s::Update>) {
+        let interval = match self {
+            Source::K8s(watch) => return watch.run(out).await,
             Source::Dns(_, cfg) => cfg.interval(),
             Source::CloudMap(_, cfg) => cfg.interval(),
-        }
-    }
-
-    async fn backends(&self) -> Result<Vec<String>, String> {
-        match self {
-            Source::Dns(lookup, cfg) => lookup.backends(cfg).await,
-            Source::CloudMap(lookup, cfg) => lookup.backends(cfg).await,
+        };
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let answer = match self {
+                Source::Dns(lookup, cfg) => lookup.backends(cfg).await,
+                Source::CloudMap(lookup, cfg) => lookup.backends(cfg).await,
+                Source::K8s(_) => return,
+            };
+            if out.send(answer).await.is_err() {
+                return;
+            }
         }
     }
 }
 
-/// Asks `source` every interval (the first time at once) and applies each changed answer; a
-/// failed lookup keeps the backends in use.
+/// Follows `source`, applying each changed answer; a failed one keeps the backends in use.
+/// Every answer is counted as a resolution, with its outcome.
 fn follow(
     source: Source,
     members: Arc<RwLock<Arc<Membership>>>,
@@ -530,21 +559,22 @@ fn follow(
     };
     let (succeeded, failed) = (resolutions("true"), resolutions("false"));
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(source.interval());
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            match source.backends().await {
-                Ok(endpoints) => {
-                    succeeded.inc();
-                    apply(&members, &maker, resolver, endpoints).await;
-                }
-                Err(e) => {
-                    failed.inc();
-                    tracing::warn!(exporter = %maker.id, "failed to resolve: {e}");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let apply_answers = async {
+            while let Some(answer) = rx.recv().await {
+                match answer {
+                    Ok(endpoints) => {
+                        succeeded.inc();
+                        apply(&members, &maker, resolver, endpoints).await;
+                    }
+                    Err(e) => {
+                        failed.inc();
+                        tracing::warn!(exporter = %maker.id, "failed to resolve: {e}");
+                    }
                 }
             }
-        }
+        };
+        tokio::join!(source.run(tx), apply_answers);
     })
 }
 
@@ -609,7 +639,7 @@ impl Factory for LoadBalancingExporterFactory {
     fn info(&self) -> FactoryInfo {
         FactoryInfo::new(
             "load_balancing",
-            "Routes spans, logs and metrics by trace id, service, resource, metric or stream to OTLP backends",
+            "Routes spans, logs and metrics by trace id, service, attributes, resource, metric or stream to OTLP backends",
         )
         .aliases(&["loadbalancing"])
         .signal(Signal::Traces, Stability::Beta)
@@ -634,23 +664,47 @@ impl Factory for LoadBalancingExporterFactory {
 }
 
 impl LoadBalancingExporter {
-    /// The exporter and the engine settings for it, from a validated config.
+    /// The exporter and the engine settings for it, from a validated config; the `k8s`
+    /// resolver reaches the API with the pod's in-cluster configuration.
     fn new(
         ctx: &CreateContext,
         cfg: &LoadBalancingConfig,
+    ) -> Result<(LoadBalancingExporter, ExporterSettings), ConfigErrors> {
+        LoadBalancingExporter::new_with(ctx, cfg, || {
+            k8s::ApiAccess::in_cluster(
+                &|name| std::env::var(name).ok(),
+                std::path::Path::new(k8s::SERVICE_ACCOUNT),
+            )
+        })
+    }
+
+    /// [`LoadBalancingExporter::new`], with the `k8s` resolver's API access from `k8s_access`
+    /// (asked only with that resolver; its error is the config's).
+    fn new_with(
+        ctx: &CreateContext,
+        cfg: &LoadBalancingConfig,
+        k8s_access: impl FnOnce() -> Result<k8s::ApiAccess, String>,
     ) -> Result<(LoadBalancingExporter, ExporterSettings), ConfigErrors> {
         let key = cfg.routing_key.known().unwrap_or(RoutingKey::TraceId);
         let ring = Ring::new(&hostnames(&cfg.resolver));
         // One inner otlp exporter per backend, from the same settings: their problems (TLS
         // files) are reported once, for the first; the others differ only in their endpoint,
         // which validation checked.
-        let (otlp, backends) = crate::shared::build(ctx, |v| {
+        let (otlp, backends, access) = crate::shared::build(ctx, |v| {
+            // otelcol builds its Kubernetes client when it creates the exporter.
+            let access = match cfg.resolver.k8s.as_ref().map(|_| k8s_access()) {
+                Some(Err(e)) => {
+                    v.report_at("resolver.k8s", e);
+                    None
+                }
+                found => found.and_then(Result::ok),
+            };
             let otlp = otlp_settings(v, &cfg.protocol.otlp)?;
             // Checks the settings once, also when a resolver finds the backends later.
             OtlpExporter::new(&mut v.at("protocol.otlp"), ctx.id.to_string(), &otlp)?;
             let maker = BackendMaker::new(ctx, &otlp);
             let backends: Option<Vec<_>> = ring.endpoints().iter().map(|e| maker.make(e)).collect();
-            Some((otlp, backends?))
+            Some((otlp, backends?, access))
         })?;
         let retry = cfg
             .retry_on_failure
@@ -669,10 +723,11 @@ impl LoadBalancingExporter {
         let exporter = LoadBalancingExporter {
             members: Arc::new(RwLock::new(Arc::new(Membership { ring, backends }))),
             key,
+            routing_attributes: cfg.routing_attributes.clone(),
             backend_timeout: otlp.timeout.0,
             memo,
             maker,
-            dynamic: Dynamic::of(&cfg.resolver),
+            dynamic: Dynamic::of(&cfg.resolver, access),
             follower: Mutex::new(None),
             rerouted: ctx.telemetry.counter(
                 "ferrotel_loadbalancer_rerouted_items",

@@ -10,6 +10,7 @@
 //!       static: { hostnames: [backend-1:4317, backend-2:4317] }
 //! ```
 
+use super::attributes::span_key;
 use super::config::RoutingKey;
 use super::ring::Ring;
 use ferrotel_core::pdata::attr_str;
@@ -104,7 +105,7 @@ pub(super) fn key_for(key: RoutingKey, signal: Signal) -> Result<RoutingKey, Str
     match (signal, key) {
         (Signal::Traces | Signal::Logs, Unset) => Ok(TraceId),
         (Signal::Metrics, Unset) => Ok(Service),
-        (Signal::Traces, TraceId | Service)
+        (Signal::Traces, TraceId | Service | Attributes)
         | (Signal::Logs, TraceId | Service | Resource)
         | (Signal::Metrics, Service | Resource | Metric | StreamId) => Ok(key),
         // otelcol's texts: its traces exporter does not quote the key, the others do.
@@ -113,14 +114,24 @@ pub(super) fn key_for(key: RoutingKey, signal: Signal) -> Result<RoutingKey, Str
     }
 }
 
-/// Spreads the items of a request over the `ring`'s backends by `key` (see [`key_for`]).
-pub(super) fn route(data: &Data, key: RoutingKey, ring: &Ring) -> Result<Routed<Data>, String> {
+/// Spreads the items of a request over the `ring`'s backends by `key` (see [`key_for`]), with
+/// the attribute names of `routing_key: attributes`.
+pub(super) fn route(
+    data: &Data,
+    key: RoutingKey,
+    attributes: &[String],
+    ring: &Ring,
+) -> Result<Routed<Data>, String> {
     let n = ring.endpoints().len();
     let key = key_for(key, data.signal())?;
     Ok(match data {
         Data::Traces(req) => {
             let rs = &req.resource_spans;
-            let dest = leaf_dests(rs, |r, s: &Span| {
+            let dest = leaf_dests(rs, |r, sc: &ScopeSpans, s: &Span| {
+                if key == RoutingKey::Attributes {
+                    let id = span_key(attributes, &r.resource, &sc.scope, s);
+                    return ring.endpoint_for(id.as_bytes());
+                }
                 by_trace(key, ring, &r.resource, &s.trace_id)
             });
             split(rs, n, dest)
@@ -131,7 +142,7 @@ pub(super) fn route(data: &Data, key: RoutingKey, ring: &Ring) -> Result<Routed<
             let dest = if key == RoutingKey::Resource {
                 resource_dests(rl, |r| ring.endpoint_for(&resource_key(&r.resource)))
             } else {
-                leaf_dests(rl, |r, l: &LogRecord| {
+                leaf_dests(rl, |r, _: &ScopeLogs, l: &LogRecord| {
                     by_trace(key, ring, &r.resource, &l.trace_id)
                 })
             };
@@ -167,7 +178,9 @@ fn route_metrics(
         RoutingKey::Metric => split(
             rm,
             n,
-            leaf_dests(rm, |_, m: &Metric| ring.endpoint_for(m.name.as_bytes())),
+            leaf_dests(rm, |_, _: &ScopeMetrics, m: &Metric| {
+                ring.endpoint_for(m.name.as_bytes())
+            }),
         ),
         RoutingKey::StreamId => {
             let (streams, dest) = by_stream(rm, ring);
@@ -199,8 +212,8 @@ fn service(resource: &Option<Resource>) -> &[u8] {
         .as_bytes()
 }
 
-/// The backend of each leaf, in order.
-fn leaf_dests<R, S, L>(resources: &[R], route: impl Fn(&R, &L) -> usize) -> Vec<usize>
+/// The backend of each leaf (given its resource and scope), in order.
+fn leaf_dests<R, S, L>(resources: &[R], route: impl Fn(&R, &S, &L) -> usize) -> Vec<usize>
 where
     R: Level<Child = S>,
     S: Level<Child = L>,
@@ -208,7 +221,7 @@ where
     let mut dest = Vec::new();
     for r in resources {
         for s in r.children() {
-            dest.extend(s.children().iter().map(|l| route(r, l)));
+            dest.extend(s.children().iter().map(|l| route(r, s, l)));
         }
     }
     dest

@@ -1,4 +1,6 @@
 mod keys;
+mod kube_api;
+mod routing_attributes;
 
 use super::config::*;
 use super::split::*;
@@ -17,7 +19,7 @@ use ferrotel_core::proto::metrics::v1::{
 };
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use ferrotel_core::{AnyFactory, Telemetry};
+use ferrotel_core::{AnyFactory, Data, Telemetry};
 use ferrotel_testkit::config::{create_context, refused, yaml};
 use ferrotel_transport::grpc::BytesCodec;
 use prost::Message;
@@ -491,25 +493,14 @@ fn config_invalid_values() {
         error_paths("resolver: {static: {hostnames: []}}"),
         ["exporters.loadbalancing.resolver.static.hostnames"]
     );
+    // Outside a cluster (as otelcol, when it creates the exporter).
     assert_eq!(
         error_paths("resolver: {k8s: {service: lb.ns}}"),
         ["exporters.loadbalancing.resolver.k8s"]
     );
-    // The otlp settings are checked even when no backend could be built.
-    assert_eq!(
-        error_paths("resolver: {k8s: {service: x}}\nprotocol: {otlp: {timout: 1s}}"),
-        [
-            "exporters.loadbalancing.resolver.k8s",
-            "exporters.loadbalancing.protocol.otlp.timout"
-        ]
-    );
     assert_eq!(
         error_paths("resolver: {static: {hostnames: ['bad host:1']}}"),
         ["exporters.loadbalancing.resolver.static.hostnames"]
-    );
-    assert_eq!(
-        error_paths("resolver: {static: {hostnames: [a]}}\nrouting_attributes: [x]"),
-        ["exporters.loadbalancing.routing_attributes"]
     );
 }
 

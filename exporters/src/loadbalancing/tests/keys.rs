@@ -282,7 +282,7 @@ fn logs_by_resource_keep_each_resource_together() {
 fn each_signal_takes_otelcols_keys() {
     use RoutingKey::*;
     let ok = [
-        (Signal::Traces, vec![Unset, TraceId, Service]),
+        (Signal::Traces, vec![Unset, TraceId, Service, Attributes]),
         (Signal::Logs, vec![Unset, TraceId, Service, Resource]),
         (
             Signal::Metrics,
@@ -357,11 +357,19 @@ fn the_engine_asks_which_signals_the_key_takes() {
 
 #[test]
 fn config_takes_otelcols_keys_and_refuses_the_others() {
-    for key in ["traceID", "service", "resource", "metric", "streamID", "''"] {
+    for key in [
+        "traceID",
+        "service",
+        "attributes",
+        "resource",
+        "metric",
+        "streamID",
+        "''",
+    ] {
         let cfg = format!("routing_key: {key}\n{THREE}");
         assert!(create(&cfg).is_ok(), "{key}");
     }
-    for key in ["attributes", "spanID"] {
+    for key in ["spanID", "Service"] {
         let cfg = format!("routing_key: {key}\n{THREE}");
         assert_eq!(
             error_paths(&cfg),
