@@ -214,7 +214,7 @@ fn node(c: &OperatorConfig, i: usize, len: usize, resolve: &Resolve<'_>) -> Resu
 }
 
 fn operator(k: &OperatorKind) -> Result<Box<dyn Operator>, String> {
-    use super::{csv, keyvalue, severity, syslog, time, trace, transform};
+    use super::{csv, jsonarray, keyvalue, severity, syslog, text, time, trace, transform, uri};
     use OperatorKind as K;
     let parse = |base: &super::config::ParserBase,
                  how: Box<dyn parser::Parse>|
@@ -237,6 +237,12 @@ fn operator(k: &OperatorKind) -> Result<Box<dyn Operator>, String> {
         K::Remove(r) => Box::new(transform::Remove(r.field.clone())),
         K::Flatten(f) => Box::new(transform::Flatten::new(&f.field)?),
         K::Retain(r) => Box::new(transform::Retain::new(&r.fields)),
+        K::JsonArrayParser(p) => parse(&p.base, Box::new(jsonarray::JsonArray::new(&p.own)))?,
+        K::UriParser(b) => parse(b, Box::new(uri::Uri))?,
+        K::Unquote(u) => Box::new(text::Unquote(u.field.clone())),
+        K::RegexReplace(r) => Box::new(text::RegexReplace::new(r)?),
+        K::SanitizeUtf8(s) => Box::new(text::SanitizeUtf8::new(s)),
+        K::AssignKeys(a) => Box::new(transform::AssignKeys::new(a)?),
         K::Router(_) | K::Filter(_) | K::Recombine(_) | K::Noop(_) => {
             return Err("not a transforming operator".into())
         }

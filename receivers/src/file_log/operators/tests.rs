@@ -193,6 +193,17 @@ fn config_errors_name_the_problem() {
         ("- { type: json_parser, regex: 'x' }", "unknown field `regex`"),
         ("- { type: copy, from: body.a }", "missing field `to`"),
         ("- { type: header }", "unsupported type 'header'"),
+        ("- { type: unquote }", "missing field `field`"),
+        ("- { type: unquote, field: body, regex: x }", "unknown field `regex`"),
+        ("- { type: regex_replace, field: body }", "either regex or regex_name must be set"),
+        ("- { type: regex_replace, field: body, regex_name: emoji }", "regex_name emoji is unknown"),
+        ("- { type: regex_replace, field: body, regex: '(' }", "compiling regex"),
+        ("- { type: regex_replace, field: body, regex: a, replace: b }", "unknown field `replace`"),
+        ("- { type: sanitize_utf8, fields: [body] }", "unknown field `fields`"),
+        ("- { type: assign_keys, field: body }", "assign_keys missing required field keys"),
+        ("- { type: assign_keys, keys: [a] }", "missing field `field`"),
+        ("- { type: json_array_parser, headers: a }", "unknown field `headers`"),
+        ("- { type: uri_parser, drop_field: true }", "unknown field `drop_field`"),
         ("[{ type: noop, id: a, output: b }, { type: noop, id: b, output: a }]", "cycle"),
     ] {
         let e = build_err(yaml);

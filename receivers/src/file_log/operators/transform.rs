@@ -1,7 +1,7 @@
-//! The field transformers: `move`, `copy`, `add`, `remove`, `flatten`, `retain`, and
-//! `scope_name_parser`.
+//! The field transformers: `move`, `copy`, `add`, `remove`, `flatten`, `retain`,
+//! `assign_keys`, and `scope_name_parser`.
 
-use super::config::{AddConfig, FromTo};
+use super::config::{AddConfig, AssignKeysConfig, FromTo};
 use super::field::{Field, Root};
 use super::{kind, Entry, Operator};
 use serde_json::{Map, Value};
@@ -166,6 +166,48 @@ impl Operator for Retain {
         if named[Root::Resource as usize] {
             e.resource = kept.resource;
         }
+        Ok(())
+    }
+}
+
+/// `assign_keys`: the list at `field` becomes a map, its values under `keys` in order.
+pub struct AssignKeys(AssignKeysConfig);
+
+impl AssignKeys {
+    pub fn new(c: &AssignKeysConfig) -> Result<AssignKeys, String> {
+        if c.keys.is_empty() {
+            return Err("assign_keys missing required field keys".into());
+        }
+        Ok(AssignKeys(c.clone()))
+    }
+}
+
+impl Operator for AssignKeys {
+    fn process(&self, e: &mut Entry) -> Result<(), String> {
+        let (field, keys) = (&self.0.field, &self.0.keys);
+        let values = match field.get(e) {
+            Some(Value::Array(values)) => values,
+            Some(_) => {
+                return Err(format!(
+                    "apply assign_keys: couldn't convert field {field} to []any"
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "apply assign_keys: field {field} does not exist on entry"
+                ))
+            }
+        };
+        if values.len() != keys.len() {
+            return Err(format!(
+                "apply assign_keys: field {field} contains {} values while expected keys are [{}] contain {} keys",
+                values.len(),
+                keys.join(" "),
+                keys.len()
+            ));
+        }
+        let map: Map<String, Value> = keys.iter().cloned().zip(values.iter().cloned()).collect();
+        field.set(e, Value::Object(map));
         Ok(())
     }
 }
