@@ -188,7 +188,7 @@ fn config_errors_name_the_problem() {
         ("- { type: noop, if: 'body.x +' }", "expression \"body.x +\""),
         ("- { type: noop, output: ghost }", "output 'ghost' does not exist"),
         ("- { type: flatten, field: body }", "invalid field type"),
-        ("- { type: add, field: body.x, value: 'EXPR(body.y)' }", "EXPR() values are not supported yet"),
+        ("- { type: add, field: body.x, value: 'EXPR(body.y +)' }", "expression \"body.y +\""),
         ("- { type: json_parser, parse_to: body, body: attributes.msg }", "`parse_to: body` not allowed"),
         ("- { type: json_parser, regex: 'x' }", "unknown field `regex`"),
         ("- { type: copy, from: body.a }", "missing field `to`"),

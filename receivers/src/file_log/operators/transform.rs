@@ -2,6 +2,7 @@
 //! `assign_keys`, and `scope_name_parser`.
 
 use super::config::{AddConfig, AssignKeysConfig, FromTo};
+use super::expr::Expr;
 use super::field::{Field, Root};
 use super::{kind, Entry, Operator};
 use serde_json::{Map, Value};
@@ -37,23 +38,44 @@ impl Operator for Copy {
     }
 }
 
-/// `add`: sets `field` to a constant value.
-pub struct Add(AddConfig);
+/// `add`: sets `field` to a constant value, or to the value of an expression written
+/// `EXPR(...)` (see [`super::expr`]), evaluated per entry.
+pub struct Add {
+    field: Field,
+    value: AddValue,
+}
+
+enum AddValue {
+    Constant(Value),
+    Expr(Expr),
+}
 
 impl Add {
     pub fn new(c: &AddConfig) -> Result<Add, String> {
-        if let Some(s) = c.value.as_str() {
-            if s.starts_with("EXPR(") && s.ends_with(')') {
-                return Err(format!("value {s:?}: EXPR() values are not supported yet"));
-            }
-        }
-        Ok(Add(c.clone()))
+        let expr = c
+            .value
+            .as_str()
+            .and_then(|s| s.strip_prefix("EXPR(")?.strip_suffix(')'));
+        let value = match expr {
+            Some(source) => AddValue::Expr(Expr::compile_value(source)?),
+            None => AddValue::Constant(c.value.clone()),
+        };
+        Ok(Add {
+            field: c.field.clone(),
+            value,
+        })
     }
 }
 
 impl Operator for Add {
     fn process(&self, e: &mut Entry) -> Result<(), String> {
-        self.0.field.set(e, self.0.value.clone());
+        let v = match &self.value {
+            AddValue::Constant(v) => v.clone(),
+            AddValue::Expr(x) => x
+                .value(e)
+                .map_err(|err| format!("evaluate value_expr: {err}"))?,
+        };
+        self.field.set(e, v);
         Ok(())
     }
 }
