@@ -356,6 +356,29 @@ pub struct JsonArrayConfig {
     pub header: Option<String>,
 }
 
+/// `container`'s own keys.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContainerConfig {
+    /// `docker`, `crio` or `containerd`; empty: detected per entry.
+    pub format: String,
+    /// Set `k8s.*` resource attributes from `attributes["log.file.path"]`
+    /// (`/var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart count>.log`).
+    pub add_metadata_from_filepath: bool,
+    /// Longest recombined CRI line before it is flushed (0: no limit).
+    pub max_log_size: super::super::size::StanzaSize,
+}
+
+impl Default for ContainerConfig {
+    fn default() -> Self {
+        ContainerConfig {
+            format: String::new(),
+            add_metadata_from_filepath: true,
+            max_log_size: super::super::size::StanzaSize(1 << 20),
+        }
+    }
+}
+
 /// `remove`, `flatten` and `unquote`: one field.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -497,6 +520,7 @@ pub enum OperatorKind {
     RegexReplace(RegexReplaceConfig),
     SanitizeUtf8(SanitizeConfig),
     AssignKeys(AssignKeysConfig),
+    Container(ParserOf<ContainerConfig>),
 }
 
 /// One entry of `operators`.
@@ -535,6 +559,7 @@ pub const TYPES: &[&str] = &[
     "regex_replace",
     "sanitize_utf8",
     "assign_keys",
+    "container",
 ];
 
 impl OperatorConfig {
@@ -567,6 +592,7 @@ impl OperatorConfig {
             K::RegexReplace(_) => 22,
             K::SanitizeUtf8(_) => 23,
             K::AssignKeys(_) => 24,
+            K::Container(_) => 25,
         };
         TYPES[i]
     }
@@ -627,6 +653,7 @@ fn kind<E: de::Error>(ty: &str, m: Mapping) -> Result<OperatorKind, E> {
         "regex_replace" => K::RegexReplace(typed(m)?),
         "sanitize_utf8" => K::SanitizeUtf8(typed(m)?),
         "assign_keys" => K::AssignKeys(typed(m)?),
+        "container" => K::Container(parser(m)?),
         other => return Err(E::custom(format!("unsupported type '{other}'"))),
     })
 }

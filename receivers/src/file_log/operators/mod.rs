@@ -2,7 +2,8 @@
 //! `regex_parser`, `key_value_parser`, `csv_parser`, `syslog_parser`, `uri_parser`,
 //! `time_parser`, `severity_parser`, `trace_parser`, `scope_name_parser`), transformers
 //! (`move`, `copy`, `add`, `remove`, `retain`, `flatten`, `assign_keys`, `unquote`,
-//! `regex_replace`, `sanitize_utf8`, `recombine`, `noop`) and flow (`router`, `filter`).
+//! `regex_replace`, `sanitize_utf8`, `recombine`, `noop`), flow (`router`, `filter`) and
+//! `container` (docker / cri-o / containerd logs and their k8s metadata; see [`container`]).
 //! otelcol puts `json_array_parser` and `assign_keys` behind its alpha feature gates
 //! `logs.jsonParserArray` and `logs.assignKeys`; ferrotel always has them. Each operator
 //! sends to the next one in the list unless its `output` names others; the last sends to the
@@ -22,6 +23,7 @@
 //! ```
 
 pub mod config;
+pub mod container;
 pub mod csv;
 pub mod entry;
 pub mod expr;

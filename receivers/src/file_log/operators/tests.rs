@@ -204,6 +204,9 @@ fn config_errors_name_the_problem() {
         ("- { type: assign_keys, keys: [a] }", "missing field `field`"),
         ("- { type: json_array_parser, headers: a }", "unknown field `headers`"),
         ("- { type: uri_parser, drop_field: true }", "unknown field `drop_field`"),
+        ("- { type: container, format: podman }", "invalid `format` field"),
+        ("- { type: container, add_metadata: false }", "unknown field `add_metadata`"),
+        ("- { type: container, max_log_size: lots }", "invalid byte size"),
         ("[{ type: noop, id: a, output: b }, { type: noop, id: b, output: a }]", "cycle"),
     ] {
         let e = build_err(yaml);
