@@ -236,6 +236,7 @@ fn operator(k: &OperatorKind) -> Result<Box<dyn Operator>, String> {
      -> Result<Box<dyn Operator>, String> {
         Ok(Box::new(parser::Parser::new(base, how)?))
     };
+    gate(k, &ferrotel_config::featuregate::is_enabled)?;
     Ok(match k {
         K::JsonParser(b) => parse(b, Box::new(parser::Json))?,
         K::RegexParser(p) => parse(&p.base, Box::new(parser::Regex::new(&p.own)?))?,
@@ -262,6 +263,21 @@ fn operator(k: &OperatorKind) -> Result<Box<dyn Operator>, String> {
             return Err("not a transforming operator".into())
         }
     })
+}
+
+/// Operators behind a feature gate, as in otelcol: refused while it is disabled.
+pub(super) fn gate(k: &OperatorKind, is_enabled: &dyn Fn(&str) -> bool) -> Result<(), String> {
+    use ferrotel_config::featuregate::{LOGS_ASSIGN_KEYS, LOGS_JSON_PARSER_ARRAY};
+    let (ty, id) = match k {
+        OperatorKind::JsonArrayParser(_) => ("json_array_parser", LOGS_JSON_PARSER_ARRAY),
+        OperatorKind::AssignKeys(_) => ("assign_keys", LOGS_ASSIGN_KEYS),
+        _ => return Ok(()),
+    };
+    if is_enabled(id) {
+        Ok(())
+    } else {
+        Err(format!("{ty} operator disabled (feature gate `{id}`)"))
+    }
 }
 
 impl Pipeline {

@@ -4,8 +4,9 @@
 //! (`move`, `copy`, `add`, `remove`, `retain`, `flatten`, `assign_keys`, `unquote`,
 //! `regex_replace`, `sanitize_utf8`, `recombine`, `noop`), flow (`router`, `filter`) and
 //! `container` (docker / cri-o / containerd logs and their k8s metadata; see [`container`]).
-//! otelcol puts `json_array_parser` and `assign_keys` behind its alpha feature gates
-//! `logs.jsonParserArray` and `logs.assignKeys`; ferrotel always has them. Each operator
+//! `json_array_parser` and `assign_keys` are refused while their feature gates
+//! (`logs.jsonParserArray`, `logs.assignKeys`; beta, so on by default) are disabled, as in
+//! otelcol. Each operator
 //! sends to the next one in the list unless its `output` names others; the last sends to the
 //! receiver. Parsers take `parse_from` / `parse_to` / `on_error` and the embedded
 //! `timestamp`, `severity`, `trace` and `scope_name` blocks as otelcol's do; every operator

@@ -160,6 +160,28 @@ fn build_err(yaml: &str) -> String {
 }
 
 #[test]
+fn gated_operators_are_refused_while_their_gate_is_disabled() {
+    let kind = |yaml: &str| {
+        serde_yaml_ng::from_str::<OperatorConfig>(yaml)
+            .unwrap()
+            .kind
+    };
+    let json_array = kind("{ type: json_array_parser }");
+    let assign_keys = kind("{ type: assign_keys, field: body, keys: [a] }");
+    for (k, want) in [
+        (&json_array, "json_array_parser"),
+        (&assign_keys, "assign_keys"),
+    ] {
+        let e = super::graph::gate(k, &|_| false).unwrap_err();
+        assert!(e.starts_with(&format!("{want} operator disabled")), "{e}");
+        assert!(super::graph::gate(k, &|_| true).is_ok());
+    }
+    assert!(super::graph::gate(&kind("{ type: noop }"), &|_| false).is_ok());
+    // Beta gates: on by default.
+    assert!(!pipeline("- { type: json_array_parser }").is_empty());
+}
+
+#[test]
 fn config_errors_name_the_problem() {
     for (yaml, want) in [
         ("- { type: key_value_parser, delimiter: '' }", "delimiter is a required parameter"),
