@@ -6,6 +6,8 @@
 //! `add_metadata_from_filepath` (default) the `k8s.namespace.name`, `k8s.pod.name`,
 //! `k8s.pod.uid`, `k8s.container.name` and `k8s.container.restart_count` resource attributes
 //! come from `/var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart count>.log`.
+//! Every error follows `on_error`; otelcol drops lines whose format is not detected or whose
+//! fields fail after parsing, whatever `on_error` says.
 //!
 //! ```yaml
 //! operators:
