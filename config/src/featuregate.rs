@@ -342,6 +342,13 @@ impl Registry {
 /// The file_log receiver's `delete_after_read` needs this gate, as otelcol's filelog does.
 pub const FILELOG_ALLOW_FILE_DELETION: &str = "filelog.allowFileDeletion";
 
+/// file_log's `json_array_parser` operator needs this gate (beta: on unless disabled), as
+/// otelcol's stanza does.
+pub const LOGS_JSON_PARSER_ARRAY: &str = "logs.jsonParserArray";
+
+/// file_log's `assign_keys` operator needs this gate (beta: on unless disabled).
+pub const LOGS_ASSIGN_KEYS: &str = "logs.assignKeys";
+
 static GLOBAL: Lazy<Registry> = Lazy::new(|| {
     let registry = Registry::new();
     let builtin = [
@@ -354,6 +361,18 @@ static GLOBAL: Lazy<Registry> = Lazy::new(|| {
             .reference_url(
                 "https://github.com/open-telemetry/opentelemetry-collector-contrib/issues/16314",
             ),
+        GateSpec::new(LOGS_JSON_PARSER_ARRAY, Stage::Beta)
+            .description("When enabled, allows usage of `json_array_parser`.")
+            .reference_url(
+                "https://github.com/open-telemetry/opentelemetry-collector-contrib/issues/30321",
+            )
+            .from_version("v0.93.0"),
+        GateSpec::new(LOGS_ASSIGN_KEYS, Stage::Beta)
+            .description("When enabled, allows usage of `assign_keys` transformer.")
+            .reference_url(
+                "https://github.com/open-telemetry/opentelemetry-collector-contrib/issues/30321",
+            )
+            .from_version("v0.93.0"),
     ];
     for spec in builtin {
         // The built-in specs are valid and distinct; the unit tests register each of them.

@@ -305,7 +305,81 @@ pub struct AddConfig {
     pub value: serde_json::Value,
 }
 
-/// `remove` and `flatten`: one field.
+/// `regex_replace`'s keys: exactly one of `regex` and `regex_name`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegexReplaceConfig {
+    /// The string field changed in place (required).
+    pub field: Field,
+    /// A Go (RE2) regular expression.
+    #[serde(default)]
+    pub regex: String,
+    /// A well-known regex: `ansi_control_sequences` (CSI escape codes, `ESC [`).
+    #[serde(default)]
+    pub regex_name: String,
+    /// What each match becomes; `${1}`, `${name}` refer to groups (default: empty).
+    #[serde(default)]
+    pub replace_with: String,
+}
+
+/// `sanitize_utf8`: one field, default `body`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SanitizeConfig {
+    pub field: Field,
+}
+
+impl Default for SanitizeConfig {
+    fn default() -> Self {
+        SanitizeConfig {
+            field: Field::body(),
+        }
+    }
+}
+
+/// `assign_keys`: the list at `field` becomes a map with `keys`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignKeysConfig {
+    /// The list field (required).
+    pub field: Field,
+    /// One key per value of the list (required).
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+/// `json_array_parser`'s own keys.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JsonArrayConfig {
+    /// Comma-separated names: the array becomes a map with these keys instead of a list.
+    pub header: Option<String>,
+}
+
+/// `container`'s own keys.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContainerConfig {
+    /// `docker`, `crio` or `containerd`; empty: detected per entry.
+    pub format: String,
+    /// Set `k8s.*` resource attributes from `attributes["log.file.path"]`
+    /// (`/var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart count>.log`).
+    pub add_metadata_from_filepath: bool,
+    /// Longest recombined CRI line before it is flushed (0: no limit).
+    pub max_log_size: super::super::size::StanzaSize,
+}
+
+impl Default for ContainerConfig {
+    fn default() -> Self {
+        ContainerConfig {
+            format: String::new(),
+            add_metadata_from_filepath: true,
+            max_log_size: super::super::size::StanzaSize(1 << 20),
+        }
+    }
+}
+
+/// `remove`, `flatten` and `unquote`: one field.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldConfig {
@@ -440,6 +514,13 @@ pub enum OperatorKind {
     Filter(FilterConfig),
     Recombine(RecombineConfig),
     Noop(Nothing),
+    JsonArrayParser(ParserOf<JsonArrayConfig>),
+    UriParser(ParserBase),
+    Unquote(FieldConfig),
+    RegexReplace(RegexReplaceConfig),
+    SanitizeUtf8(SanitizeConfig),
+    AssignKeys(AssignKeysConfig),
+    Container(ParserOf<ContainerConfig>),
 }
 
 /// One entry of `operators`.
@@ -472,6 +553,13 @@ pub const TYPES: &[&str] = &[
     "filter",
     "recombine",
     "noop",
+    "json_array_parser",
+    "uri_parser",
+    "unquote",
+    "regex_replace",
+    "sanitize_utf8",
+    "assign_keys",
+    "container",
 ];
 
 impl OperatorConfig {
@@ -498,6 +586,13 @@ impl OperatorConfig {
             K::Filter(_) => 16,
             K::Recombine(_) => 17,
             K::Noop(_) => 18,
+            K::JsonArrayParser(_) => 19,
+            K::UriParser(_) => 20,
+            K::Unquote(_) => 21,
+            K::RegexReplace(_) => 22,
+            K::SanitizeUtf8(_) => 23,
+            K::AssignKeys(_) => 24,
+            K::Container(_) => 25,
         };
         TYPES[i]
     }
@@ -552,6 +647,13 @@ fn kind<E: de::Error>(ty: &str, m: Mapping) -> Result<OperatorKind, E> {
         "filter" => K::Filter(typed(m)?),
         "recombine" => K::Recombine(typed(m)?),
         "noop" => K::Noop(typed(m)?),
+        "json_array_parser" => K::JsonArrayParser(parser(m)?),
+        "uri_parser" => K::UriParser(parser::<Nothing, E>(m)?.base),
+        "unquote" => K::Unquote(typed(m)?),
+        "regex_replace" => K::RegexReplace(typed(m)?),
+        "sanitize_utf8" => K::SanitizeUtf8(typed(m)?),
+        "assign_keys" => K::AssignKeys(typed(m)?),
+        "container" => K::Container(parser(m)?),
         other => return Err(E::custom(format!("unsupported type '{other}'"))),
     })
 }

@@ -9,9 +9,11 @@
 //!
 //! Names: `body` (also `$`), `attributes`, `resource`, `env("NAME")`; member access `.key` and
 //! `["key"]`; literals (strings in double or single quotes, numbers, `true`, `false`, `nil`,
-//! arrays); `==`, `!=`, `<`, `<=`, `>`, `>=`, `in`, `matches`, `contains`, `startsWith`,
-//! `endsWith` (each also after `not`); `and` / `&&`, `or` / `||`, `not` / `!`. Anything else is
-//! a configuration error naming the expression.
+//! arrays); `+` (numbers, and strings joined) and `-` (numbers); `==`, `!=`, `<`, `<=`, `>`,
+//! `>=`, `in`, `matches`, `contains`, `startsWith`, `endsWith` (each also after `not`); `and` /
+//! `&&`, `or` / `||`, `not` / `!`. Anything else is a configuration error naming the
+//! expression. Conditions must be boolean; [`Expr::compile_value`] takes any value (`add`'s
+//! `EXPR(...)`).
 
 use super::entry::Entry;
 use super::kind;
@@ -47,6 +49,8 @@ enum Node {
     Or(Box<Node>, Box<Node>),
     Cmp(Op, Box<Node>, Box<Node>),
     Matches(Box<Node>, regex::Regex),
+    /// `+` (true) or `-` (false).
+    Sum(bool, Box<Node>, Box<Node>),
 }
 
 /// A compiled boolean expression.
@@ -57,8 +61,19 @@ pub struct Expr {
 }
 
 impl Expr {
-    /// Compiles `source`; the error names the expression.
+    /// Compiles a condition; the error names the expression.
     pub fn compile(source: &str) -> Result<Expr, String> {
+        let e = Expr::compile_value(source)?;
+        if matches!(&e.root, Node::Lit(v) if !v.is_boolean())
+            || matches!(e.root, Node::Array(_) | Node::Sum(..))
+        {
+            return Err(format!("expression {source:?}: expected bool"));
+        }
+        Ok(e)
+    }
+
+    /// Compiles an expression of any value; the error names the expression.
+    pub fn compile_value(source: &str) -> Result<Expr, String> {
         let tokens = lex(source).map_err(|e| format!("expression {source:?}: {e}"))?;
         let mut p = ParserState {
             tokens,
@@ -72,13 +87,15 @@ impl Expr {
                 Some(t) => Err(format!("unexpected {t:?}")),
             })
             .map_err(|e| format!("expression {source:?}: {e}"))?;
-        if matches!(&root, Node::Lit(v) if !v.is_boolean()) || matches!(root, Node::Array(_)) {
-            return Err(format!("expression {source:?}: expected bool"));
-        }
         Ok(Expr {
             source: source.to_string(),
             root,
         })
+    }
+
+    /// The expression's value for the entry.
+    pub fn value(&self, e: &Entry) -> Result<Value, String> {
+        eval(&self.root, e).map(Cow::into_owned)
     }
 
     /// True or false for the entry; an error when the expression fails or is not boolean.
@@ -103,7 +120,7 @@ enum Tok {
 }
 
 const SYMBOLS: &[&str] = &[
-    "==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "(", ")", "[", "]", ".", ",", "$",
+    "==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "(", ")", "[", "]", ".", ",", "$", "+", "-",
 ];
 
 fn lex(s: &str) -> Result<Vec<Tok>, String> {
@@ -242,14 +259,14 @@ impl ParserState {
     }
 
     fn comparison(&mut self) -> Result<Node, String> {
-        let left = self.unary()?;
+        let left = self.sum()?;
         let save = self.pos;
         let negated = self.eat(&["not"]);
         let Some(op) = self.operator() else {
             self.pos = save;
             return Ok(left);
         };
-        let right = self.unary()?;
+        let right = self.sum()?;
         let node = match op {
             None => Node::Matches(Box::new(left), literal_regex(&right)?),
             Some(op) => Node::Cmp(op, Box::new(left), Box::new(right)),
@@ -259,6 +276,20 @@ impl ParserState {
         } else {
             node
         })
+    }
+
+    fn sum(&mut self) -> Result<Node, String> {
+        let mut left = self.unary()?;
+        loop {
+            let plus = if self.eat(&["+"]) {
+                true
+            } else if self.eat(&["-"]) {
+                false
+            } else {
+                return Ok(left);
+            };
+            left = Node::Sum(plus, Box::new(left), Box::new(self.unary()?));
+        }
     }
 
     /// The next binary operator: `Some(None)` for `matches`.
@@ -402,6 +433,9 @@ fn eval<'e>(n: &Node, e: &'e Entry) -> Result<Cow<'e, Value>, String> {
             Value::String(s) => Cow::Owned(Value::Bool(re.is_match(s))),
             other => return Err(format!("invalid operation: {} matches string", kind(other))),
         },
+        Node::Sum(plus, l, r) => {
+            Cow::Owned(sum(*plus, eval(l, e)?.as_ref(), eval(r, e)?.as_ref())?)
+        }
         Node::Cmp(op, l, r) => Cow::Owned(Value::Bool(compare(
             *op,
             eval(l, e)?.as_ref(),
@@ -477,6 +511,31 @@ fn compare(op: Op, l: &Value, r: &Value) -> Result<bool, String> {
     })
 }
 
+/// `+` and `-`: integers stay integers unless they overflow, strings join.
+fn sum(plus: bool, l: &Value, r: &Value) -> Result<Value, String> {
+    let sign = if plus { '+' } else { '-' };
+    let bad = || format!("invalid operation: {} {sign} {}", kind(l), kind(r));
+    match (l, r) {
+        (Value::String(a), Value::String(b)) if plus => Ok(Value::String(format!("{a}{b}"))),
+        (Value::Number(a), Value::Number(b)) => {
+            let int = match (a.as_i64(), b.as_i64()) {
+                (Some(x), Some(y)) if plus => x.checked_add(y),
+                (Some(x), Some(y)) => x.checked_sub(y),
+                _ => None,
+            };
+            if let Some(i) = int {
+                return Ok(Value::from(i));
+            }
+            let (x, y) = a.as_f64().zip(b.as_f64()).ok_or_else(bad)?;
+            let f = if plus { x + y } else { x - y };
+            serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .ok_or_else(bad)
+        }
+        _ => Err(bad()),
+    }
+}
+
 /// expr-lang equality: numbers by value (1 == 1.0), everything else structurally.
 fn equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
@@ -521,6 +580,31 @@ mod tests {
     }
 
     #[test]
+    fn values_add_and_join() {
+        let v = |src: &str| Expr::compile_value(src).unwrap().value(&entry()).unwrap();
+        assert_eq!(v(r#"body.msg + "-" + body.tag"#), json!("GET /x-F"));
+        assert_eq!(v("body.n + 2 - 1"), json!(4));
+        assert_eq!(v("body.n + 0.5"), json!(3.5));
+        assert_eq!(v("body"), entry().body);
+        assert!(t("body.n + 1 == 4 and body.tag + \"x\" == \"Fx\""));
+        let err = |src: &str| {
+            Expr::compile_value(src)
+                .unwrap()
+                .value(&entry())
+                .unwrap_err()
+        };
+        assert_eq!(err("body.msg + 1"), "invalid operation: string + number");
+        assert_eq!(
+            err("body.missing + \"x\""),
+            "invalid operation: nil + string"
+        );
+        assert_eq!(
+            err("body.tag - \"x\""),
+            "invalid operation: string - string"
+        );
+    }
+
+    #[test]
     fn runtime_errors_are_errors_not_panics() {
         let e = entry();
         let err = |src: &str| Expr::compile(src).unwrap().eval(&e).unwrap_err();
@@ -534,7 +618,8 @@ mod tests {
     fn outside_the_subset_is_a_config_error_naming_the_expression() {
         for (src, want) in [
             ("level == 'x'", "unknown name 'level'"),
-            ("body.a + 1 == 2", "unsupported character '+'"),
+            ("body.a * 1 == 2", "unsupported character '*'"),
+            ("body.a + 1", "expected bool"),
             ("body matches attributes.x", "quoted pattern"),
             ("body matches \"(\"", "compiling regex"),
             ("len(body) > 1", "unknown name 'len'"),

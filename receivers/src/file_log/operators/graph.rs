@@ -3,6 +3,7 @@
 //! outputs must exist, and cycles are refused when the configuration loads.
 
 use super::config::{OnError, OperatorConfig, OperatorKind, Outputs};
+use super::container::{Container, Format};
 use super::expr::Expr;
 use super::flow::{Filter, Router};
 use super::recombine::Recombine;
@@ -23,6 +24,8 @@ pub enum Step {
     Router(Router),
     Filter(Filter),
     Recombine(Recombine),
+    /// Parses; CRI entries go on through its internal `recombine`.
+    Container(Box<Container>),
     Noop,
 }
 
@@ -71,16 +74,19 @@ impl Pipeline {
 
     fn flush_with(&self, out: &mut Vec<Entry>, f: impl Fn(&Recombine, &mut Vec<Entry>)) {
         for n in &self.nodes {
-            if let Step::Recombine(r) = &n.step {
-                let mut flushed = vec![];
-                f(r, &mut flushed);
-                let mut work = vec![];
-                // The work list is a stack: pushed last, processed first.
-                for e in flushed.into_iter().rev() {
-                    forward(&n.next, e, &mut work);
-                }
-                self.drain(work, out);
+            let r = match &n.step {
+                Step::Recombine(r) => r,
+                Step::Container(c) => c.recombine(),
+                _ => continue,
+            };
+            let mut flushed = vec![];
+            f(r, &mut flushed);
+            let mut work = vec![];
+            // The work list is a stack: pushed last, processed first.
+            for e in flushed.into_iter().rev() {
+                forward(&n.next, e, &mut work);
             }
+            self.drain(work, out);
         }
     }
 
@@ -117,19 +123,27 @@ impl Pipeline {
                 Ok(false) => {}
                 Err(err) => failed(n, err, e, work),
             },
-            Step::Recombine(r) => {
-                let matches = match r.matches(&e) {
-                    Ok(m) => m,
-                    Err(err) => return failed(n, err, e, work),
-                };
-                let mut flushed = vec![];
-                r.add(e, matches, &mut flushed);
-                for e in flushed.into_iter().rev() {
-                    forward(&n.next, e, work);
-                }
-            }
+            Step::Recombine(r) => combine(n, r, e, work),
+            Step::Container(c) => match c.parse(&mut e) {
+                Ok(Format::Docker) => forward(&n.next, e, work),
+                Ok(_) => combine(n, c.recombine(), e, work),
+                Err(err) => failed(n, err, e, work),
+            },
             Step::Noop => forward(&n.next, e, work),
         }
+    }
+}
+
+/// Hands the entry to a `recombine`; what it completes goes on.
+fn combine(n: &Node, r: &Recombine, e: Entry, work: &mut Work) {
+    let matches = match r.matches(&e) {
+        Ok(m) => m,
+        Err(err) => return failed(n, err, e, work),
+    };
+    let mut flushed = vec![];
+    r.add(e, matches, &mut flushed);
+    for e in flushed.into_iter().rev() {
+        forward(&n.next, e, work);
     }
 }
 
@@ -201,6 +215,7 @@ fn node(c: &OperatorConfig, i: usize, len: usize, resolve: &Resolve<'_>) -> Resu
         OperatorKind::Router(r) => Step::Router(Router::new(r, resolve)?),
         OperatorKind::Filter(f) => Step::Filter(Filter::new(f)?),
         OperatorKind::Recombine(r) => Step::Recombine(Recombine::new(r)?),
+        OperatorKind::Container(c) => Step::Container(Box::new(Container::new(c)?)),
         OperatorKind::Noop(_) => Step::Noop,
         other => Step::Op(operator(other)?),
     };
@@ -214,13 +229,14 @@ fn node(c: &OperatorConfig, i: usize, len: usize, resolve: &Resolve<'_>) -> Resu
 }
 
 fn operator(k: &OperatorKind) -> Result<Box<dyn Operator>, String> {
-    use super::{csv, keyvalue, severity, syslog, time, trace, transform};
+    use super::{csv, jsonarray, keyvalue, severity, syslog, text, time, trace, transform, uri};
     use OperatorKind as K;
     let parse = |base: &super::config::ParserBase,
                  how: Box<dyn parser::Parse>|
      -> Result<Box<dyn Operator>, String> {
         Ok(Box::new(parser::Parser::new(base, how)?))
     };
+    gate(k, &ferrotel_config::featuregate::is_enabled)?;
     Ok(match k {
         K::JsonParser(b) => parse(b, Box::new(parser::Json))?,
         K::RegexParser(p) => parse(&p.base, Box::new(parser::Regex::new(&p.own)?))?,
@@ -237,10 +253,31 @@ fn operator(k: &OperatorKind) -> Result<Box<dyn Operator>, String> {
         K::Remove(r) => Box::new(transform::Remove(r.field.clone())),
         K::Flatten(f) => Box::new(transform::Flatten::new(&f.field)?),
         K::Retain(r) => Box::new(transform::Retain::new(&r.fields)),
-        K::Router(_) | K::Filter(_) | K::Recombine(_) | K::Noop(_) => {
+        K::JsonArrayParser(p) => parse(&p.base, Box::new(jsonarray::JsonArray::new(&p.own)))?,
+        K::UriParser(b) => parse(b, Box::new(uri::Uri))?,
+        K::Unquote(u) => Box::new(text::Unquote(u.field.clone())),
+        K::RegexReplace(r) => Box::new(text::RegexReplace::new(r)?),
+        K::SanitizeUtf8(s) => Box::new(text::SanitizeUtf8::new(s)),
+        K::AssignKeys(a) => Box::new(transform::AssignKeys::new(a)?),
+        K::Router(_) | K::Filter(_) | K::Recombine(_) | K::Container(_) | K::Noop(_) => {
             return Err("not a transforming operator".into())
         }
     })
+}
+
+/// Operators behind a feature gate, as in otelcol: refused while it is disabled.
+pub(super) fn gate(k: &OperatorKind, is_enabled: &dyn Fn(&str) -> bool) -> Result<(), String> {
+    use ferrotel_config::featuregate::{LOGS_ASSIGN_KEYS, LOGS_JSON_PARSER_ARRAY};
+    let (ty, id) = match k {
+        OperatorKind::JsonArrayParser(_) => ("json_array_parser", LOGS_JSON_PARSER_ARRAY),
+        OperatorKind::AssignKeys(_) => ("assign_keys", LOGS_ASSIGN_KEYS),
+        _ => return Ok(()),
+    };
+    if is_enabled(id) {
+        Ok(())
+    } else {
+        Err(format!("{ty} operator disabled (feature gate `{id}`)"))
+    }
 }
 
 impl Pipeline {

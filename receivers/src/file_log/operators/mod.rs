@@ -1,7 +1,12 @@
-//! Stanza-style operators for log entries: parsers (`json_parser`, `regex_parser`,
-//! `key_value_parser`, `csv_parser`, `syslog_parser`, `time_parser`, `severity_parser`,
-//! `trace_parser`, `scope_name_parser`), transformers (`move`, `copy`, `add`, `remove`,
-//! `retain`, `flatten`, `recombine`, `noop`) and flow (`router`, `filter`). Each operator
+//! Stanza-style operators for log entries: parsers (`json_parser`, `json_array_parser`,
+//! `regex_parser`, `key_value_parser`, `csv_parser`, `syslog_parser`, `uri_parser`,
+//! `time_parser`, `severity_parser`, `trace_parser`, `scope_name_parser`), transformers
+//! (`move`, `copy`, `add`, `remove`, `retain`, `flatten`, `assign_keys`, `unquote`,
+//! `regex_replace`, `sanitize_utf8`, `recombine`, `noop`), flow (`router`, `filter`) and
+//! `container` (docker / cri-o / containerd logs and their k8s metadata; see [`container`]).
+//! `json_array_parser` and `assign_keys` are refused while their feature gates
+//! (`logs.jsonParserArray`, `logs.assignKeys`; beta, so on by default) are disabled, as in
+//! otelcol. Each operator
 //! sends to the next one in the list unless its `output` names others; the last sends to the
 //! receiver. Parsers take `parse_from` / `parse_to` / `on_error` and the embedded
 //! `timestamp`, `severity`, `trace` and `scope_name` blocks as otelcol's do; every operator
@@ -19,20 +24,24 @@
 //! ```
 
 pub mod config;
+pub mod container;
 pub mod csv;
 pub mod entry;
 pub mod expr;
 pub mod field;
 pub mod flow;
 pub mod graph;
+pub mod jsonarray;
 pub mod keyvalue;
 pub mod parser;
 pub mod recombine;
 pub mod severity;
 pub mod syslog;
+pub mod text;
 pub mod time;
 pub mod trace;
 pub mod transform;
+pub mod uri;
 
 pub use entry::Entry;
 pub use graph::{build, Pipeline};

@@ -4,7 +4,7 @@
 //! and `regex_parser`.
 
 use super::config::{ParserBase, RegexConfig};
-use super::field::Field;
+use super::field::{Field, Root};
 use super::severity::Severity;
 use super::time::TimeParse;
 use super::trace::TraceFields;
@@ -68,6 +68,12 @@ fn repetition(s: &str) -> Option<usize> {
 /// One kind of parse: a value to a map.
 pub trait Parse: Send + Sync {
     fn parse(&self, v: &Value, e: &Entry) -> Result<Map<String, Value>, String>;
+
+    /// The parsed value: the map of [`Parse::parse`], unless the parser makes lists
+    /// (`json_array_parser` without `header`).
+    fn parse_value(&self, v: &Value, e: &Entry) -> Result<Value, String> {
+        self.parse(v, e).map(Value::Object)
+    }
 
     /// Runs after a successful parse, before the map is stored (syslog sets the severity and
     /// timestamp from it).
@@ -148,13 +154,17 @@ impl Operator for Parser {
         })?;
         let mut parsed = self
             .how
-            .parse(v, e)
+            .parse_value(v, e)
             .map_err(|err| format!("{err}: {}", as_text(v)))?;
-        self.how.finish(&mut parsed, e)?;
+        if let Value::Object(m) = &mut parsed {
+            self.how.finish(m, e)?;
+        } else if self.parse_to.root != Root::Body && self.parse_to.keys.is_empty() {
+            return Err(format!("set parse_to: cannot set {} root", self.parse_to));
+        }
         if self.parse_to == self.parse_from {
             self.parse_from.delete(e);
         }
-        self.parse_to.set(e, Value::Object(parsed));
+        self.parse_to.set(e, parsed);
         if let Some(b) = &self.body {
             if let Some(v) = b.get(e).cloned() {
                 e.body = v;

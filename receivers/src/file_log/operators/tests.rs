@@ -160,6 +160,28 @@ fn build_err(yaml: &str) -> String {
 }
 
 #[test]
+fn gated_operators_are_refused_while_their_gate_is_disabled() {
+    let kind = |yaml: &str| {
+        serde_yaml_ng::from_str::<OperatorConfig>(yaml)
+            .unwrap()
+            .kind
+    };
+    let json_array = kind("{ type: json_array_parser }");
+    let assign_keys = kind("{ type: assign_keys, field: body, keys: [a] }");
+    for (k, want) in [
+        (&json_array, "json_array_parser"),
+        (&assign_keys, "assign_keys"),
+    ] {
+        let e = super::graph::gate(k, &|_| false).unwrap_err();
+        assert!(e.starts_with(&format!("{want} operator disabled")), "{e}");
+        assert!(super::graph::gate(k, &|_| true).is_ok());
+    }
+    assert!(super::graph::gate(&kind("{ type: noop }"), &|_| false).is_ok());
+    // Beta gates: on by default.
+    assert!(!pipeline("- { type: json_array_parser }").is_empty());
+}
+
+#[test]
 fn config_errors_name_the_problem() {
     for (yaml, want) in [
         ("- { type: key_value_parser, delimiter: '' }", "delimiter is a required parameter"),
@@ -188,11 +210,25 @@ fn config_errors_name_the_problem() {
         ("- { type: noop, if: 'body.x +' }", "expression \"body.x +\""),
         ("- { type: noop, output: ghost }", "output 'ghost' does not exist"),
         ("- { type: flatten, field: body }", "invalid field type"),
-        ("- { type: add, field: body.x, value: 'EXPR(body.y)' }", "EXPR() values are not supported yet"),
+        ("- { type: add, field: body.x, value: 'EXPR(body.y +)' }", "expression \"body.y +\""),
         ("- { type: json_parser, parse_to: body, body: attributes.msg }", "`parse_to: body` not allowed"),
         ("- { type: json_parser, regex: 'x' }", "unknown field `regex`"),
         ("- { type: copy, from: body.a }", "missing field `to`"),
         ("- { type: header }", "unsupported type 'header'"),
+        ("- { type: unquote }", "missing field `field`"),
+        ("- { type: unquote, field: body, regex: x }", "unknown field `regex`"),
+        ("- { type: regex_replace, field: body }", "either regex or regex_name must be set"),
+        ("- { type: regex_replace, field: body, regex_name: emoji }", "regex_name emoji is unknown"),
+        ("- { type: regex_replace, field: body, regex: '(' }", "compiling regex"),
+        ("- { type: regex_replace, field: body, regex: a, replace: b }", "unknown field `replace`"),
+        ("- { type: sanitize_utf8, fields: [body] }", "unknown field `fields`"),
+        ("- { type: assign_keys, field: body }", "assign_keys missing required field keys"),
+        ("- { type: assign_keys, keys: [a] }", "missing field `field`"),
+        ("- { type: json_array_parser, headers: a }", "unknown field `headers`"),
+        ("- { type: uri_parser, drop_field: true }", "unknown field `drop_field`"),
+        ("- { type: container, format: podman }", "invalid `format` field"),
+        ("- { type: container, add_metadata: false }", "unknown field `add_metadata`"),
+        ("- { type: container, max_log_size: lots }", "invalid byte size"),
         ("[{ type: noop, id: a, output: b }, { type: noop, id: b, output: a }]", "cycle"),
     ] {
         let e = build_err(yaml);

@@ -1,7 +1,8 @@
-//! The field transformers: `move`, `copy`, `add`, `remove`, `flatten`, `retain`, and
-//! `scope_name_parser`.
+//! The field transformers: `move`, `copy`, `add`, `remove`, `flatten`, `retain`,
+//! `assign_keys`, and `scope_name_parser`.
 
-use super::config::{AddConfig, FromTo};
+use super::config::{AddConfig, AssignKeysConfig, FromTo};
+use super::expr::Expr;
 use super::field::{Field, Root};
 use super::{kind, Entry, Operator};
 use serde_json::{Map, Value};
@@ -37,23 +38,44 @@ impl Operator for Copy {
     }
 }
 
-/// `add`: sets `field` to a constant value.
-pub struct Add(AddConfig);
+/// `add`: sets `field` to a constant value, or to the value of an expression written
+/// `EXPR(...)` (see [`super::expr`]), evaluated per entry.
+pub struct Add {
+    field: Field,
+    value: AddValue,
+}
+
+enum AddValue {
+    Constant(Value),
+    Expr(Expr),
+}
 
 impl Add {
     pub fn new(c: &AddConfig) -> Result<Add, String> {
-        if let Some(s) = c.value.as_str() {
-            if s.starts_with("EXPR(") && s.ends_with(')') {
-                return Err(format!("value {s:?}: EXPR() values are not supported yet"));
-            }
-        }
-        Ok(Add(c.clone()))
+        let expr = c
+            .value
+            .as_str()
+            .and_then(|s| s.strip_prefix("EXPR(")?.strip_suffix(')'));
+        let value = match expr {
+            Some(source) => AddValue::Expr(Expr::compile_value(source)?),
+            None => AddValue::Constant(c.value.clone()),
+        };
+        Ok(Add {
+            field: c.field.clone(),
+            value,
+        })
     }
 }
 
 impl Operator for Add {
     fn process(&self, e: &mut Entry) -> Result<(), String> {
-        self.0.field.set(e, self.0.value.clone());
+        let v = match &self.value {
+            AddValue::Constant(v) => v.clone(),
+            AddValue::Expr(x) => x
+                .value(e)
+                .map_err(|err| format!("evaluate value_expr: {err}"))?,
+        };
+        self.field.set(e, v);
         Ok(())
     }
 }
@@ -166,6 +188,48 @@ impl Operator for Retain {
         if named[Root::Resource as usize] {
             e.resource = kept.resource;
         }
+        Ok(())
+    }
+}
+
+/// `assign_keys`: the list at `field` becomes a map, its values under `keys` in order.
+pub struct AssignKeys(AssignKeysConfig);
+
+impl AssignKeys {
+    pub fn new(c: &AssignKeysConfig) -> Result<AssignKeys, String> {
+        if c.keys.is_empty() {
+            return Err("assign_keys missing required field keys".into());
+        }
+        Ok(AssignKeys(c.clone()))
+    }
+}
+
+impl Operator for AssignKeys {
+    fn process(&self, e: &mut Entry) -> Result<(), String> {
+        let (field, keys) = (&self.0.field, &self.0.keys);
+        let values = match field.get(e) {
+            Some(Value::Array(values)) => values,
+            Some(_) => {
+                return Err(format!(
+                    "apply assign_keys: couldn't convert field {field} to []any"
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "apply assign_keys: field {field} does not exist on entry"
+                ))
+            }
+        };
+        if values.len() != keys.len() {
+            return Err(format!(
+                "apply assign_keys: field {field} contains {} values while expected keys are [{}] contain {} keys",
+                values.len(),
+                keys.join(" "),
+                keys.len()
+            ));
+        }
+        let map: Map<String, Value> = keys.iter().cloned().zip(values.iter().cloned()).collect();
+        field.set(e, Value::Object(map));
         Ok(())
     }
 }
