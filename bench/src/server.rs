@@ -430,10 +430,25 @@ mod tests {
     }
 
     #[test]
+    fn a_paced_sink_gives_each_request_its_share_of_time() {
+        let pace = Pace {
+            items_per_second: 1000.0,
+            next_free: std::sync::Mutex::new(tokio::time::Instant::now()),
+        };
+        let t0 = tokio::time::Instant::now();
+        let first = pace.slot(500) - t0;
+        let second = pace.slot(500) - t0;
+        let ms = |d: std::time::Duration| d.as_millis();
+        assert!((500..600).contains(&ms(first)), "{first:?}");
+        assert!((1000..1100).contains(&ms(second)), "{second:?}");
+    }
+
+    #[test]
     fn truncated_input_is_refused_by_the_count_sink() {
         let state = State {
             mode: Mode::Count,
             counters: Counters::default(),
+            pace: None,
         };
         let shape = Shape {
             signal: Signal::Traces,
