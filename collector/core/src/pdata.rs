@@ -55,10 +55,53 @@ pub fn metric_points(m: &Metric) -> usize {
 /// Counts items by walking the protobuf wire format, without allocating. `None` for a
 /// structurally broken payload.
 pub fn count_items_encoded(signal: Signal, buf: &[u8]) -> Option<usize> {
+    count_encoded(signal, buf).map(|c| c.items)
+}
+
+/// What an encoded request holds, counted on the wire format.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EncodedCounts {
+    /// Resource spans, metrics, logs or profiles.
+    pub resources: usize,
+    /// Spans, metrics, log records or profiles.
+    pub entries: usize,
+    /// Spans, metric data points, log records or profile samples.
+    pub items: usize,
+}
+
+/// [`EncodedCounts`] of a request, without allocating. `None` for a structurally broken
+/// payload.
+pub fn count_encoded(signal: Signal, buf: &[u8]) -> Option<EncodedCounts> {
     count_in(signal, buf).ok()
 }
 
-fn count_in(signal: Signal, buf: &[u8]) -> Result<usize, wire::WireError> {
+/// Spans and log records are one item each; a metric's items are its data points (in field 1
+/// of its 5 gauge, 7 sum, 9 histogram, 10 exponential histogram or 11 summary), a profile's
+/// its samples (field 2).
+fn items_of(signal: Signal, entry: &[u8]) -> Result<usize, wire::WireError> {
+    let mut n = 0;
+    match signal {
+        Signal::Traces | Signal::Logs => n = 1,
+        Signal::Profiles => {
+            for f in wire::fields(entry) {
+                n += usize::from(f?.number == 2);
+            }
+        }
+        Signal::Metrics => {
+            for f in wire::fields(entry) {
+                let f = f?;
+                if matches!(f.number, 5 | 7 | 9 | 10 | 11) {
+                    for p in wire::fields(f.bytes()?) {
+                        n += usize::from(p?.number == 1);
+                    }
+                }
+            }
+        }
+    }
+    Ok(n)
+}
+
+fn count_in(signal: Signal, buf: &[u8]) -> Result<EncodedCounts, wire::WireError> {
     // The fields of `msg` numbered `n`, as sub-messages.
     fn subs(msg: &[u8], n: u32) -> impl Iterator<Item = Result<&[u8], wire::WireError>> {
         wire::fields(msg).filter_map(move |f| match f {
@@ -67,36 +110,17 @@ fn count_in(signal: Signal, buf: &[u8]) -> Result<usize, wire::WireError> {
             Err(e) => Some(Err(e)),
         })
     }
-    let mut total = 0;
+    let mut counts = EncodedCounts::default();
     for resource in subs(buf, 1) {
+        counts.resources += 1;
         for scope in subs(resource?, 2) {
-            for item in subs(scope?, 2) {
-                let item = item?;
-                match signal {
-                    Signal::Traces | Signal::Logs => total += 1,
-                    // Profile: samples in field 2.
-                    Signal::Profiles => {
-                        for f in wire::fields(item) {
-                            total += usize::from(f?.number == 2);
-                        }
-                    }
-                    Signal::Metrics => {
-                        // Metric: 5 gauge, 7 sum, 9 histogram, 10 exponential histogram,
-                        // 11 summary; each holds its data points in field 1.
-                        for f in wire::fields(item) {
-                            let f = f?;
-                            if matches!(f.number, 5 | 7 | 9 | 10 | 11) {
-                                for p in wire::fields(f.bytes()?) {
-                                    total += usize::from(p?.number == 1);
-                                }
-                            }
-                        }
-                    }
-                }
+            for entry in subs(scope?, 2) {
+                counts.entries += 1;
+                counts.items += items_of(signal, entry?)?;
             }
         }
     }
-    Ok(total)
+    Ok(counts)
 }
 
 /// Calls `f` with each span and the resource and scope it belongs to.

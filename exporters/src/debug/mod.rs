@@ -181,6 +181,11 @@ pub struct DebugExporter {
 impl DebugExporter {
     /// The text for one batch: the summary line, then the per-verbosity body (may be empty).
     pub fn render(&self, batch: &Batch) -> (String, String) {
+        if self.verbosity == Verbosity::Basic && !batch.is_decoded() {
+            if let Some(summary) = text::basic_encoded(batch.signal(), &batch.encoded()) {
+                return (summary, String::new());
+            }
+        }
         match batch.view() {
             Ok(data) => {
                 let body = match self.verbosity {

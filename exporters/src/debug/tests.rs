@@ -365,6 +365,27 @@ fn summary_lines_match_otelcol() {
 }
 
 #[test]
+fn summary_lines_of_undecoded_requests_are_counted_on_the_wire_alike() {
+    let profiles = ferrotel_testkit::fixtures::data(Signal::Profiles, 8);
+    for data in [traces(), metrics(), logs(), profiles] {
+        let bytes = data.encode();
+        let on_wire = text::basic_encoded(data.signal(), &bytes).unwrap();
+        assert_eq!(on_wire, basic(&data));
+        let batch = Batch::from_bytes(data.signal(), bytes, None, Default::default());
+        let exporter = exporter(Verbosity::Basic);
+        assert_eq!(exporter.render(&batch).0, on_wire);
+        assert!(
+            !batch.is_decoded(),
+            "basic verbosity leaves the batch encoded"
+        );
+    }
+    assert_eq!(
+        text::basic_encoded(Signal::Traces, &[0x0a, 0x05, 0x01]),
+        None
+    );
+}
+
+#[test]
 fn detailed_layout_details() {
     let t = detailed(&traces());
     assert!(

@@ -16,6 +16,7 @@ use ferrotel_core::proto::metrics::v1::{
 };
 use ferrotel_core::proto::resource::v1::Resource;
 use ferrotel_core::Data;
+use ferrotel_core::Signal;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
@@ -150,6 +151,27 @@ fn go_f(d: f64) -> String {
 // basic
 
 /// The one-line summary otelcol logs for every batch.
+/// [`basic`] counted on the wire format of an undecoded request (no decoding: the embedded
+/// configuration's debug exporter prints this for every batch). `None` for a broken payload.
+pub fn basic_encoded(signal: Signal, bytes: &[u8]) -> Option<String> {
+    let c = ferrotel_core::pdata::count_encoded(signal, bytes)?;
+    let (resources, entries, items) = (c.resources, c.entries, c.items);
+    Some(match signal {
+        Signal::Traces => {
+            format!(r#"Traces {{"resource spans": {resources}, "spans": {items}}}"#)
+        }
+        Signal::Metrics => format!(
+            r#"Metrics {{"resource metrics": {resources}, "metrics": {entries}, "data points": {items}}}"#
+        ),
+        Signal::Logs => {
+            format!(r#"Logs {{"resource logs": {resources}, "log records": {items}}}"#)
+        }
+        Signal::Profiles => {
+            format!(r#"Profiles {{"resource profiles": {resources}, "sample records": {items}}}"#)
+        }
+    })
+}
+
 pub fn basic(data: &Data) -> String {
     match data {
         Data::Traces(t) => {
