@@ -144,6 +144,33 @@ pub fn value_to_json(v: Option<&any_value::Value>) -> String {
     }
 }
 
+/// Go's `net/url` unescaping: `%XX` escapes decoded, and `+` as a space when `plus_is_space`
+/// (query strings, `url.QueryUnescape`); on a bad escape, Go's error text
+/// (`invalid URL escape "%zz"`). The bytes, which need not be UTF-8.
+pub fn url_unescape(s: &str, plus_is_space: bool) -> Result<Vec<u8>, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = |j: usize| b.get(j).and_then(|c| char::from(*c).to_digit(16));
+                let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2)) else {
+                    let bad: String = s[i..].chars().take(3).collect();
+                    return Err(format!("invalid URL escape {bad:?}"));
+                };
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
 /// Go's `html.EscapeString`, appended to `out`: `<`, `>`, `&`, `'` and `"` as entities.
 pub fn html_escape_into(s: &str, out: &mut String) {
     for c in s.chars() {
@@ -203,6 +230,27 @@ pub fn rfc3339_nano(t: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn url_unescape_as_go() {
+        assert_eq!(url_unescape("a%20b+c", true).unwrap(), b"a b c");
+        assert_eq!(url_unescape("a%20b+c", false).unwrap(), b"a b+c");
+        assert_eq!(url_unescape("%ff", false).unwrap(), vec![0xff]);
+        assert_eq!(
+            url_unescape("x%zz", true).unwrap_err(),
+            r#"invalid URL escape "%zz""#
+        );
+        assert_eq!(
+            url_unescape("%4", true).unwrap_err(),
+            r#"invalid URL escape "%4""#
+        );
+        // A bad escape before a multi-byte character is reported without splitting it.
+        assert_eq!(
+            url_unescape("%€", true).unwrap_err(),
+            r#"invalid URL escape "%€""#
+        );
+    }
+
     use super::*;
     use crate::proto::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList};
 

@@ -86,7 +86,7 @@ impl Factory for MemoryLimiterFactory {
         let mut limiter = MemoryLimiter::new(
             &cfg,
             limits,
-            Arc::new(ProcessMemory),
+            Arc::new(ProcessMemory::new()),
             &ctx.id.to_string(),
             &ctx.telemetry,
             ctx.signal,

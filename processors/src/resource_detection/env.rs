@@ -11,6 +11,7 @@
 
 use super::attrs::{str_kv, Detected};
 use super::config::EnvConfig;
+use ferrotel_core::format::url_unescape;
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -82,30 +83,7 @@ pub fn parse(s: &str) -> Result<Vec<(String, String)>, String> {
 
 /// Go's `url.QueryUnescape`: `%XX` escapes and `+` as a space; its error text on a bad escape.
 pub fn query_unescape(s: &str) -> Result<String, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
-                let (Some(hi), Some(lo)) = (hex(i + 1), hex(i + 2)) else {
-                    let end = (i + 3).min(b.len());
-                    return Err(format!("invalid URL escape {:?}", &s[i..end]));
-                };
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
+    let out = url_unescape(s, true)?;
     String::from_utf8(out).map_err(|_| format!("invalid UTF-8 after unescaping {s:?}"))
 }
 

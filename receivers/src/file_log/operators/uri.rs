@@ -9,6 +9,7 @@
 use super::parser::Parse;
 use super::text::go_type;
 use super::Entry;
+use ferrotel_core::format::url_unescape;
 use serde_json::{Map, Value};
 
 pub struct Uri;
@@ -178,33 +179,7 @@ fn escaped_path(raw: &str) -> String {
 
 /// `%XX` decoded (and `+` as a space in queries); Go's error for a bad escape.
 fn unescape(s: &str, query: bool) -> Result<String, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = b
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok());
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) if hex.is_some_and(|h| h.bytes().all(|c| c.is_ascii_hexdigit())) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    _ => {
-                        let bad: String = s[i..].chars().take(3).collect();
-                        return Err(format!("invalid URL escape {bad:?}"));
-                    }
-                }
-            }
-            b'+' if query => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    url_unescape(s, query).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 type Query = Vec<(String, Vec<String>)>;
