@@ -2,8 +2,9 @@
 //! count against one limit shared by every pipeline, so a collector whose backend is slower
 //! than its clients stays small without a `memory_limiter`. Past the limit, pipelines refuse
 //! new data with a retryable status (gRPC UNAVAILABLE, HTTP 503 with `Retry-After`; file_log
-//! waits) before receivers read request bodies ([`MemoryBudget::admit`]); data a processor already accepted (a batch leaving the
-//! batch processor) is still queued, so nothing accepted is lost.
+//! waits) before receivers read request bodies ([`MemoryBudget::admit`]); data a processor
+//! already accepted (a batch leaving the batch processor) is still queued, so nothing accepted
+//! is lost.
 //!
 //! The limit is `FERROTEL_MEMORY_BUDGET_MIB` when set (`0`: no budget), else 1/20 of the memory
 //! the process may use (the cgroup limit, capped at the host's memory; see
@@ -94,10 +95,6 @@ impl MemoryBudget {
                 "{BUDGET_ENV}: {text:?} is not a whole number of MiB (0 for no budget)"
             )),
         }
-    }
-
-    pub fn limit(&self) -> Option<u64> {
-        self.limit
     }
 
     /// Bytes counted now.
