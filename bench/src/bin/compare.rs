@@ -44,12 +44,13 @@ struct Args {
     #[arg(long, default_value_t = 2)]
     rounds: usize,
     /// Scenarios to run, comma separated: a (pass-through), b (full pipeline), c (gzip),
-    /// d (OTLP/HTTP in), e (steady 10k spans/s), f (idle), g (overload), m (saturation: a
+    /// d (OTLP/HTTP in), e (steady 10k spans/s), i (the same with the embedded
+    /// default config), f (idle), g (overload), m (saturation: a
     /// backend slower than the clients, no memory_limiter), r (full pipeline plus RED metrics
     /// connectors), s (scaling 1 vs 2 cores), j (Jaeger Thrift/HTTP in), z (Zipkin v2 JSON in).
     #[arg(
         long,
-        default_value = "a,b,c,d,e,f,g,m,r,t,j,z,s",
+        default_value = "a,b,c,d,e,i,f,g,m,r,t,j,z,s",
         value_delimiter = ','
     )]
     scenarios: Vec<String>,
@@ -195,7 +196,8 @@ impl Proto {
 struct Scenario {
     key: &'static str,
     title: &'static str,
-    ferrotel_config: &'static str,
+    /// ferrotel's `--config` files, relative to the workspace root, merged in order.
+    ferrotel_configs: &'static [&'static str],
     protocol: Proto,
     gzip: bool,
     load: Load,
@@ -211,7 +213,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         key: "a",
         title: "(a) Pass-through: OTLP gRPC -> batch -> OTLP gRPC",
-        ferrotel_config: "passthrough.yaml",
+        ferrotel_configs: &["bench/configs/passthrough.yaml"],
         protocol: Proto::Grpc,
         gzip: false,
         load: Load::FlatOut,
@@ -223,7 +225,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         key: "b",
         title: "(b) Full pipeline: memory_limiter, resource, probabilistic_sampler 10%, redaction, batch -> OTLP",
-        ferrotel_config: "fullstack.yaml",
+        ferrotel_configs: &["bench/configs/fullstack.yaml"],
         protocol: Proto::Grpc,
         gzip: false,
         load: Load::FlatOut,
@@ -235,7 +237,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         key: "c",
         title: "(c) gzip on both sides: OTLP gRPC gzip -> batch -> OTLP gRPC gzip",
-        ferrotel_config: "gzip.yaml",
+        ferrotel_configs: &["bench/configs/gzip.yaml"],
         protocol: Proto::Grpc,
         gzip: true,
         load: Load::FlatOut,
@@ -247,7 +249,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         key: "d",
         title: "(d) OTLP/HTTP protobuf in -> batch -> OTLP gRPC",
-        ferrotel_config: "passthrough.yaml",
+        ferrotel_configs: &["bench/configs/passthrough.yaml"],
         protocol: Proto::Http,
         gzip: false,
         load: Load::FlatOut,
@@ -259,7 +261,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         key: "e",
         title: "(e) Steady 10k spans/s (otelcol's testbed load) -> batch -> OTLP gRPC",
-        ferrotel_config: "passthrough.yaml",
+        ferrotel_configs: &["bench/configs/passthrough.yaml"],
         protocol: Proto::Grpc,
         gzip: false,
         load: Load::Rate(10_000.0),
@@ -269,9 +271,21 @@ const SCENARIOS: &[Scenario] = &[
         note: "100 spans per request, 100 requests/s over 10 connections (10/s each, so a collector answering in up to 100 ms still gets the full rate). The numbers that matter are CPU % (of one core) and RSS.",
     },
     Scenario {
+        key: "i",
+        title: "(i) Steady 10k spans/s with the embedded default config: memory_limiter, batch -> debug",
+        ferrotel_configs: &["config/default.yaml", "bench/configs/embedded-endpoints.yaml"],
+        protocol: Proto::Grpc,
+        gzip: false,
+        load: Load::Rate(10_000.0),
+        who: &[Who::Ferrotel, Who::Rotel],
+        ferrotel_cpus: &[],
+        rotel_extra: &[],
+        note: "(e)'s load against what `cargo run --release` runs: the embedded `config/default.yaml` (memory_limiter 512 MiB, batch, debug exporter at basic verbosity, self-metrics on :8888, health_check on :13133) with only the OTLP receiver's endpoints moved to the runner's ports (`bench/configs/embedded-endpoints.yaml`, merged after it). Rotel's row is the same as in (e): batch -> OTLP to the count-only sink (it has no debug exporter), so ferrotel's row pays for a debug log line per batch that Rotel's does not.",
+    },
+    Scenario {
         key: "f",
         title: "(f) Idle: the pass-through configuration, no load",
-        ferrotel_config: "passthrough.yaml",
+        ferrotel_configs: &["bench/configs/passthrough.yaml"],
         protocol: Proto::Grpc,
         gzip: false,
         load: Load::Idle,
@@ -283,7 +297,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         key: "g",
         title: "(g) Overload: a flood far above capacity while the destination is stalled (memory_limiter 512 MiB)",
-        ferrotel_config: "overload.yaml",
+        ferrotel_configs: &["bench/configs/overload.yaml"],
         protocol: Proto::Grpc,
         gzip: false,
         load: Load::Overload,
@@ -295,7 +309,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         key: "m",
         title: "(m) Saturation: flat-out clients, a destination acknowledging 100k spans/s, no memory_limiter (the pass-through configuration)",
-        ferrotel_config: "passthrough.yaml",
+        ferrotel_configs: &["bench/configs/passthrough.yaml"],
         protocol: Proto::Grpc,
         gzip: false,
         load: Load::Saturation,
@@ -307,7 +321,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         key: "r",
         title: "(r) RED metrics: the full pipeline (b) plus a traces pipeline into the span_metrics and service_graph connectors -> prometheus exporter",
-        ferrotel_config: "connectors.yaml",
+        ferrotel_configs: &["bench/configs/connectors.yaml"],
         protocol: Proto::Grpc,
         gzip: false,
         load: Load::FlatOut,
@@ -319,7 +333,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         key: "t",
         title: "(t) OTTL: the full pipeline (b) plus a transform processor of 10 statements before sampling",
-        ferrotel_config: "transform.yaml",
+        ferrotel_configs: &["bench/configs/transform.yaml"],
         protocol: Proto::Grpc,
         gzip: false,
         load: Load::FlatOut,
@@ -331,7 +345,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         key: "j",
         title: "(j) Jaeger Thrift over HTTP in (`POST /api/traces`) -> batch -> OTLP gRPC",
-        ferrotel_config: "jaeger.yaml",
+        ferrotel_configs: &["bench/configs/jaeger.yaml"],
         protocol: Proto::Jaeger,
         gzip: false,
         load: Load::FlatOut,
@@ -343,7 +357,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         key: "z",
         title: "(z) Zipkin v2 JSON in (`POST /api/v2/spans`) -> batch -> OTLP gRPC",
-        ferrotel_config: "zipkin.yaml",
+        ferrotel_configs: &["bench/configs/zipkin.yaml"],
         protocol: Proto::Zipkin,
         gzip: false,
         load: Load::FlatOut,
@@ -355,7 +369,7 @@ const SCENARIOS: &[Scenario] = &[
     Scenario {
         key: "s",
         title: "(s) Scaling: the full pipeline (b) with ferrotel on 1 core vs 2 cores (taskset)",
-        ferrotel_config: "fullstack.yaml",
+        ferrotel_configs: &["bench/configs/fullstack.yaml"],
         protocol: Proto::Grpc,
         gzip: false,
         load: Load::FlatOut,
@@ -585,9 +599,11 @@ impl Env {
             Who::Ferrotel => {
                 c.env("BENCH_GRPC_ENDPOINT", format!("127.0.0.1:{grpc}"))
                     .env("BENCH_HTTP_ENDPOINT", format!("127.0.0.1:{http}"))
-                    .env("BENCH_SINK_ENDPOINT", format!("127.0.0.1:{sink}"))
-                    .arg("--config")
-                    .arg(Path::new(BENCH_DIR).join("configs").join(s.ferrotel_config));
+                    .env("BENCH_SINK_ENDPOINT", format!("127.0.0.1:{sink}"));
+                let root = Path::new(BENCH_DIR).parent().unwrap_or(Path::new("/"));
+                for config in s.ferrotel_configs {
+                    c.arg("--config").arg(root.join(config));
+                }
             }
             Who::Rotel => {
                 c.arg("start")
@@ -1061,6 +1077,21 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
             format!("{:.1} MiB peak", f.peak_rss_mib),
             Some(f.peak_rss_mib <= 20.0),
         );
+    }
+    for key in ["e", "i"] {
+        if let Some((f, p)) =
+            find(key).and_then(|r| Some((r.get(Who::Ferrotel)?, r.get(Who::Rotel)?)))
+        {
+            let x = f.cpu_pct / p.cpu_pct.max(1e-9);
+            target(
+                &format!("({key}) <= 0.25x Rotel's CPU at 10k spans/s (issue #19)"),
+                format!(
+                    "{x:.2}x ({:.2}% vs {:.2}% of one core)",
+                    f.cpu_pct, p.cpu_pct
+                ),
+                Some(x <= 0.25),
+            );
+        }
     }
     if let Some(f) = find("f").and_then(|r| r.get(Who::Ferrotel)) {
         target(

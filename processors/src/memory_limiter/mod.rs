@@ -82,7 +82,7 @@ impl Factory for MemoryLimiterFactory {
         cfg: MemoryLimiterConfig,
     ) -> Result<Box<dyn Processor>, ConfigErrors> {
         let limits = cfg.limits(total_memory()).map_err(|e| ctx.error(e))?;
-        system::return_large_blocks_on_free();
+        system::set_malloc_thresholds();
         let mut limiter = MemoryLimiter::new(
             &cfg,
             limits,

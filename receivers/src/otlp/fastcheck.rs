@@ -37,7 +37,7 @@ enum V<'a> {
 const MAX_DEPTH: usize = 30;
 
 /// Items of a valid traces or logs request, `None` when the full decode must decide.
-pub(crate) fn count_valid(limits: &LimitsConfig, signal: Signal, body: &[u8]) -> Option<usize> {
+pub fn count_valid(limits: &LimitsConfig, signal: Signal, body: &[u8]) -> Option<usize> {
     let cap = match limits.max_value_depth {
         0 => MAX_DEPTH,
         n => n.min(MAX_DEPTH),

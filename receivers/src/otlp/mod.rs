@@ -39,7 +39,7 @@
 
 pub mod compression;
 pub mod config;
-mod fastcheck;
+pub mod fastcheck;
 pub(crate) mod grpc;
 pub(crate) mod http;
 pub mod json;
