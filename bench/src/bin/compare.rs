@@ -1099,6 +1099,11 @@ fn markdown(args: &Args, env: &Env, results: &[ScenarioResult], invocation: &str
             format!("{:.1} MiB peak", f.peak_rss_mib),
             Some(f.peak_rss_mib <= 15.0),
         );
+        target(
+            "(f) idle <= 0.1% of one core (issue #19)",
+            format!("{:.3}%", f.cpu_pct),
+            Some(f.cpu_pct <= 0.1),
+        );
     }
     if let Some(f) = find("g").and_then(|r| r.get(Who::Ferrotel)) {
         let retryable = f.errors.keys().all(|k| {
