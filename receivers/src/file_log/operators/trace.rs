@@ -31,24 +31,49 @@ impl TraceFields {
     /// Sets what is present; the fields stay where they were.
     pub fn apply(&self, e: &mut Entry) -> Result<(), String> {
         let mut errs = vec![];
-        let mut hex_at = |f: &Field, name: &str| -> Option<Vec<u8>> {
-            let text = as_text(f.get(e)?);
-            hex::decode(text)
-                .map_err(|err| errs.push(format!("{name}: {err}")))
-                .ok()
+        // Decoded into the entry's buffers (reused when the entry is a recycled one).
+        let (mut trace_id, mut span_id) = (
+            std::mem::take(&mut e.trace_id),
+            std::mem::take(&mut e.span_id),
+        );
+        let mut hex_at = |f: &Field, name: &str, out: &mut Vec<u8>| -> bool {
+            let Some(v) = f.get(e) else {
+                return false;
+            };
+            let owned;
+            let text = match v {
+                serde_json::Value::String(s) => s.as_str(),
+                other => {
+                    owned = as_text(other);
+                    owned.as_str()
+                }
+            };
+            let kept = out.len();
+            out.resize(kept + text.len() / 2, 0);
+            match hex::decode_to_slice(text, &mut out[kept..]) {
+                Ok(()) => true,
+                Err(err) => {
+                    out.truncate(kept);
+                    errs.push(format!("{name}: {err}"));
+                    false
+                }
+            }
         };
-        let trace_id = hex_at(&self.trace_id, "trace_id");
-        let span_id = hex_at(&self.span_id, "span_id");
-        let flags = hex_at(&self.trace_flags, "trace_flags");
-        if let Some(t) = trace_id {
-            e.trace_id = t;
+        // Each id is decoded after the old one; on success the old bytes are dropped.
+        let mut decode = |f: &Field, name: &str, buf: &mut Vec<u8>| {
+            let old = buf.len();
+            if hex_at(f, name, buf) {
+                buf.drain(..old);
+            }
+        };
+        decode(&self.trace_id, "trace_id", &mut trace_id);
+        decode(&self.span_id, "span_id", &mut span_id);
+        let mut flag_buf = Vec::new();
+        if hex_at(&self.trace_flags, "trace_flags", &mut flag_buf) {
+            e.trace_flags = flag_buf.first().copied().unwrap_or_default();
         }
-        if let Some(s) = span_id {
-            e.span_id = s;
-        }
-        if let Some(f) = flags {
-            e.trace_flags = f.first().copied().unwrap_or_default();
-        }
+        e.trace_id = trace_id;
+        e.span_id = span_id;
         if errs.is_empty() {
             Ok(())
         } else {
