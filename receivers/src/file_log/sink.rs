@@ -140,6 +140,7 @@ impl ConsumerSink {
     fn encode_emitted(&mut self) {
         for e in self.emitted.drain(..) {
             self.pending.push(&e);
+            self.converter.recycle(e);
         }
     }
 
