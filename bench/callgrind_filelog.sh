@@ -11,5 +11,5 @@ OUT=/tmp/ferrotel-bench/callgrind.out.filelog
 mkdir -p /tmp/ferrotel-bench
 "$TARGET/release/compare_filelog" --lines "$LINES" --rounds 1 \
   --work-dir /tmp/ferrotel-bench/filelog-cg \
-  --wrap "valgrind --tool=callgrind --callgrind-out-file=$OUT" >/dev/null
+  --wrap "valgrind -q --tool=callgrind --callgrind-out-file=$OUT" >/dev/null
 callgrind_annotate "$OUT" | grep -m1 "PROGRAM TOTALS"

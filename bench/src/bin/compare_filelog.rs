@@ -13,6 +13,10 @@
 //! target/release/compare_filelog --lines 1000000 --rounds 2 \
 //!   --otelcol target/peer/otelcol/otel_collector/bin/otelcol-contrib_linux_amd64
 //! ```
+//!
+//! `--generate-only` just writes the file set; `--wrap '<tool> <args>'` runs ferrotel alone
+//! under a profiler and stops it with SIGTERM so the tool writes its output
+//! (`bench/callgrind_filelog.sh` does so with callgrind).
 #![allow(clippy::print_stdout)]
 
 use clap::Parser;
@@ -253,14 +257,7 @@ fn main() -> anyhow::Result<()> {
             if !wrap.is_empty() && who != "ferrotel" {
                 continue;
             }
-            let mut cmd = match wrap.split_first() {
-                Some((tool, tool_args)) => {
-                    let mut c = Command::new(tool);
-                    c.args(tool_args).arg(bin);
-                    c
-                }
-                None => Command::new(bin),
-            };
+            let mut cmd = command(bin, &wrap);
             cmd.arg("--config")
                 .arg(&config)
                 .env("BENCH_FILELOG_DIR", &logs)
@@ -286,6 +283,18 @@ fn main() -> anyhow::Result<()> {
         write_section(path, &md)?;
     }
     Ok(())
+}
+
+/// Runs `bin`, under the `wrap` command if any.
+fn command(bin: &Path, wrap: &[&str]) -> Command {
+    match wrap.split_first() {
+        Some((tool, tool_args)) => {
+            let mut c = Command::new(tool);
+            c.args(tool_args).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
 }
 
 /// `bench/configs/filelog.yaml` of this checkout.

@@ -96,7 +96,10 @@ impl Converter {
     ) {
         let mut e = self.spare.take().unwrap_or_default();
         let mut body = e.spare.string();
-        body.push_str(&String::from_utf8_lossy(token));
+        match std::str::from_utf8(token) {
+            Ok(text) => body.push_str(text),
+            Err(_) => body.push_str(&String::from_utf8_lossy(token)),
+        }
         e.body = Value::String(body);
         e.observed = now_nanos();
         if !self.attributes.is_empty() {

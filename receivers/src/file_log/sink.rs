@@ -90,7 +90,7 @@ impl Sink for ConsumerSink {
             return Err(self.abort());
         }
         let n = self.pending.len() as u64;
-        let bytes = bytes::Bytes::from(self.pending.finish());
+        let bytes = self.pending.finish();
         let mut batch = Batch::from_bytes(Signal::Logs, bytes, Some(n as usize), self.meta.clone())
             .with_delivery(self.in_flight.send(n as usize));
         if let Some(l) = &self.ledger {

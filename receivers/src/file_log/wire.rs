@@ -4,8 +4,13 @@
 //! bytes decode to what [`super::emit::to_request`] builds from the same entries.
 
 use super::operators::Entry;
-use prost::encoding::{encode_varint, encoded_len_varint};
+use bytes::Bytes;
+use prost::encoding::encoded_len_varint;
 use serde_json::{Map, Value};
+
+/// Bytes left before each scope's records for the request's headers (see
+/// [`LogsEncoder::finish`]).
+const HEADER_ROOM: usize = 64;
 
 /// Records of one resource, by scope name, encoded (each with its key and length).
 struct Group {
@@ -18,6 +23,8 @@ struct Group {
 pub struct LogsEncoder {
     groups: Vec<Group>,
     items: usize,
+    /// The group and scope of the last entry.
+    last: Option<(usize, usize)>,
 }
 
 impl LogsEncoder {
@@ -40,6 +47,13 @@ impl LogsEncoder {
 
     /// Where the records of the entry's resource and scope go.
     fn records_of(&mut self, e: &Entry) -> &mut Vec<u8> {
+        // Most often the group of the entry before.
+        if let Some((g, s)) = self.last {
+            let group = &self.groups[g];
+            if group.scopes[s].0 == e.scope_name && group.resource == e.resource {
+                return &mut self.groups[g].scopes[s].1;
+            }
+        }
         let g = match self.groups.iter().position(|g| g.resource == e.resource) {
             Some(g) => g,
             None => {
@@ -54,19 +68,26 @@ impl LogsEncoder {
         let s = match scopes.iter().position(|(s, _)| *s == e.scope_name) {
             Some(s) => s,
             None => {
-                scopes.push((e.scope_name.clone(), Vec::with_capacity(32 << 10)));
+                let mut records = Vec::with_capacity(32 << 10);
+                records.resize(HEADER_ROOM, 0);
+                scopes.push((e.scope_name.clone(), records));
                 scopes.len() - 1
             }
         };
+        self.last = Some((g, s));
         &mut scopes[s].1
     }
 
     /// The request holding everything pushed; the encoder is empty again. Each level's length
-    /// is computed before it is written, so the records are copied once.
-    pub fn finish(&mut self) -> Vec<u8> {
+    /// is computed before it is written; with one resource and scope (the usual case) the
+    /// levels above the records are written into the room left before them, so nothing is
+    /// copied, else the records are copied once.
+    pub fn finish(&mut self) -> Bytes {
         self.items = 0;
-        let scope_logs =
-            |(name, records): &(String, Vec<u8>)| field_len(opt_len(name.len())) + records.len();
+        self.last = None;
+        let scope_logs = |(name, records): &(String, Vec<u8>)| {
+            field_len(opt_len(name.len())) + records.len() - HEADER_ROOM
+        };
         let resource_logs = |g: &Group| {
             field_len(kvs_len(&g.resource))
                 + g.scopes
@@ -74,6 +95,20 @@ impl LogsEncoder {
                     .map(|s| field_len(scope_logs(s)))
                     .sum::<usize>()
         };
+        let mut header = Vec::with_capacity(HEADER_ROOM);
+        if let [g] = self.groups.as_slice() {
+            if let [s] = g.scopes.as_slice() {
+                put_resource_header(&mut header, g, resource_logs(g));
+                put_scope_header(&mut header, s, scope_logs(s));
+            }
+        }
+        if (1..=HEADER_ROOM).contains(&header.len()) {
+            let mut records = std::mem::take(&mut self.groups[0].scopes[0].1);
+            self.groups.clear();
+            let at = HEADER_ROOM - header.len();
+            records[at..HEADER_ROOM].copy_from_slice(&header);
+            return Bytes::from(records).slice(at..);
+        }
         let total = self
             .groups
             .iter()
@@ -84,10 +119,10 @@ impl LogsEncoder {
             put_resource_header(&mut out, &g, resource_logs(&g));
             for s in &g.scopes {
                 put_scope_header(&mut out, s, scope_logs(s));
-                out.extend_from_slice(&s.1);
+                out.extend_from_slice(&s.1[HEADER_ROOM..]);
             }
         }
-        out
+        Bytes::from(out)
     }
 }
 
@@ -103,6 +138,16 @@ fn put_scope_header(out: &mut Vec<u8>, (scope, _): &(String, Vec<u8>), scope_log
     put_len_key(out, 2, scope_logs);
     put_len_key(out, 1, opt_len(scope.len()));
     put_bytes(out, 1, scope.as_bytes());
+}
+
+/// A varint; most here (keys, lengths of short strings) are one byte.
+#[inline]
+fn encode_varint(v: u64, out: &mut Vec<u8>) {
+    if v < 0x80 {
+        out.push(v as u8);
+    } else {
+        prost::encoding::encode_varint(v, out);
+    }
 }
 
 /// Key and length of a length-delimited field.
@@ -300,10 +345,16 @@ mod tests {
         assert_eq!(enc.len(), 20);
         let bytes = enc.finish();
         assert!(enc.is_empty());
-        let decoded = ExportLogsServiceRequest::decode(bytes.as_slice()).unwrap();
+        let decoded = ExportLogsServiceRequest::decode(bytes.as_ref()).unwrap();
         let want = to_request(entries);
         assert_eq!(decoded, want);
         assert_eq!(bytes, want.encode_to_vec());
+        let one: Vec<Entry> = (0..3).map(|i| entry(i * 12)).collect();
+        for e in &one {
+            enc.push(e);
+        }
+        let bytes = enc.finish();
+        assert_eq!(bytes, to_request(one).encode_to_vec());
         assert!(enc.finish().is_empty());
     }
 }

@@ -50,6 +50,9 @@ impl TraceFields {
             };
             let kept = out.len();
             out.resize(kept + text.len() / 2, 0);
+            if unhex(text.as_bytes(), &mut out[kept..]) {
+                return true;
+            }
             match hex::decode_to_slice(text, &mut out[kept..]) {
                 Ok(()) => true,
                 Err(err) => {
@@ -83,6 +86,25 @@ impl TraceFields {
             ))
         }
     }
+}
+
+/// Hex digits to bytes, `out` being half as long; false on anything else (the hex crate then
+/// says what is wrong).
+fn unhex(text: &[u8], out: &mut [u8]) -> bool {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    text.len() == out.len() * 2
+        && out.iter_mut().zip(text.chunks_exact(2)).all(|(o, pair)| {
+            let (Some(hi), Some(lo)) = (digit(pair[0]), digit(pair[1])) else {
+                return false;
+            };
+            *o = hi << 4 | lo;
+            true
+        })
 }
 
 /// The `trace_parser` operator.
