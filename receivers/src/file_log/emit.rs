@@ -70,6 +70,8 @@ pub struct Converter {
     attributes: Map<String, Value>,
     resource: Map<String, Value>,
     operators: Pipeline,
+    /// An entry already encoded, emptied for the next token (see [`Entry::recycle`]).
+    spare: Option<Entry>,
 }
 
 impl Converter {
@@ -79,20 +81,38 @@ impl Converter {
             resource: cfg.resource.clone().into_iter().collect(),
             operators: super::operators::build(&cfg.operators)?,
             cfg: cfg.clone(),
+            spare: None,
         })
     }
 
     /// The entry for a token, run through the operators; what they emit (none if dropped
     /// or held by `recombine`) is appended to `out`.
-    pub fn convert(&self, file: &FileInfo, token: &[u8], record_number: i64, out: &mut Vec<Entry>) {
-        let body = String::from_utf8_lossy(token).into_owned();
-        let mut e = Entry::new(Value::String(body), now_nanos());
-        e.attributes.clone_from(&self.attributes);
-        e.resource.clone_from(&self.resource);
+    pub fn convert(
+        &mut self,
+        file: &FileInfo,
+        token: &[u8],
+        record_number: i64,
+        out: &mut Vec<Entry>,
+    ) {
+        let mut e = self.spare.take().unwrap_or_default();
+        let mut body = e.spare.string();
+        match std::str::from_utf8(token) {
+            Ok(text) => body.push_str(text),
+            Err(_) => body.push_str(&String::from_utf8_lossy(token)),
+        }
+        e.body = Value::String(body);
+        e.observed = now_nanos();
+        if !self.attributes.is_empty() {
+            e.attributes.clone_from(&self.attributes);
+        }
+        if !self.resource.is_empty() {
+            e.resource.clone_from(&self.resource);
+        }
         let c = &self.cfg;
         let mut put = |on: bool, key: &str, v: &str| {
             if on {
-                e.attributes.insert(key.into(), Value::String(v.into()));
+                let (k, v) = (e.spare.copy(key), e.spare.copy(v));
+                e.attributes.insert(k, Value::String(v));
             }
         };
         put(c.include_file_name, "log.file.name", &file.name);
@@ -108,10 +128,18 @@ impl Converter {
             &file.path_resolved,
         );
         if c.include_file_record_number {
-            e.attributes
-                .insert("log.file.record_number".into(), record_number.into());
+            let k = e.spare.copy("log.file.record_number");
+            e.attributes.insert(k, record_number.into());
         }
         self.operators.run(e, out);
+    }
+
+    /// Takes back an entry that was encoded, for the next token to reuse its buffers.
+    pub fn recycle(&mut self, mut e: Entry) {
+        if self.spare.is_none() {
+            e.recycle();
+            self.spare = Some(e);
+        }
     }
 
     /// Appends what operators held past their flush period (`recombine`); with `all`, all

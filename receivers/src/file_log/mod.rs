@@ -40,6 +40,7 @@ pub mod size;
 pub mod source;
 pub mod split;
 pub mod tailer;
+pub mod wire;
 
 pub use config::FileLogConfig;
 
@@ -170,7 +171,8 @@ impl FileLogReceiver {
                     &[("receiver", receiver.as_str())],
                 ),
             ),
-            pending: vec![],
+            pending: Default::default(),
+            emitted: vec![],
             aborted: false,
             shutdown_grace: self.shutdown_grace,
             ledger,

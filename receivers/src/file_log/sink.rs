@@ -8,12 +8,13 @@
 //! has left the collector.
 
 use super::config::RetryOnFailure;
-use super::emit::{to_request, At, Converter, FileInfo, Sink, Stopped};
+use super::emit::{At, Converter, FileInfo, Sink, Stopped};
 use super::in_flight::InFlight;
 use super::ledger::{Ledger, Marks};
 use super::operators::Entry;
+use super::wire::LogsEncoder;
 use ferrotel_core::telemetry::Counter;
-use ferrotel_core::{Batch, Consumer, Data, RequestMeta};
+use ferrotel_core::{Batch, Consumer, RequestMeta, Signal};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -40,7 +41,10 @@ pub struct ConsumerSink {
     pub counters: Counters,
     /// The lines sent and not yet delivered: reading pauses at its bound.
     pub in_flight: Arc<InFlight>,
-    pub pending: Vec<Entry>,
+    /// The current batch, encoded as its entries come.
+    pub pending: LogsEncoder,
+    /// What the operators emitted for one token (reused).
+    pub emitted: Vec<Entry>,
     /// A batch was abandoned at shutdown: offsets past it must not be saved.
     pub aborted: bool,
     /// How long a send may still wait for the pipeline once the receiver is stopping.
@@ -59,7 +63,8 @@ impl Sink for ConsumerSink {
             self.marks.add(file, at);
         }
         self.converter
-            .convert(file, token, at.record_number, &mut self.pending);
+            .convert(file, token, at.record_number, &mut self.emitted);
+        self.encode_emitted();
         if self.pending.len() >= MAX_BATCH {
             self.flush()?;
         }
@@ -68,13 +73,14 @@ impl Sink for ConsumerSink {
 
     fn flush(&mut self) -> Result<(), Stopped> {
         let stopping = self.stop.is_cancelled();
-        self.converter.tick(stopping, &mut self.pending);
+        self.converter.tick(stopping, &mut self.emitted);
+        self.encode_emitted();
         let marks = std::mem::take(&mut self.marks);
         if self.pending.is_empty() {
             return Ok(());
         }
         let Some(consumer) = self.consumer.clone() else {
-            self.pending.clear();
+            self.pending.finish();
             return Ok(());
         };
         if !self
@@ -84,8 +90,8 @@ impl Sink for ConsumerSink {
             return Err(self.abort());
         }
         let n = self.pending.len() as u64;
-        let data = Data::Logs(to_request(std::mem::take(&mut self.pending)));
-        let mut batch = Batch::from_data(data, self.meta.clone())
+        let bytes = self.pending.finish();
+        let mut batch = Batch::from_bytes(Signal::Logs, bytes, Some(n as usize), self.meta.clone())
             .with_delivery(self.in_flight.send(n as usize));
         if let Some(l) = &self.ledger {
             batch = batch.with_delivery(l.send(marks));
@@ -131,6 +137,13 @@ impl Sink for ConsumerSink {
 }
 
 impl ConsumerSink {
+    fn encode_emitted(&mut self) {
+        for e in self.emitted.drain(..) {
+            self.pending.push(&e);
+            self.converter.recycle(e);
+        }
+    }
+
     /// A batch is abandoned at shutdown (the caller still holds it, so its token is not
     /// released before the ledger knows).
     fn abort(&mut self) -> Stopped {

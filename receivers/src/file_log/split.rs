@@ -62,7 +62,7 @@ impl Splitter {
             return None;
         }
         let found = match &self.mode {
-            Mode::Newline => buf.iter().position(|b| *b == b'\n').map(|i| {
+            Mode::Newline => memchr::memchr(b'\n', buf).map(|i| {
                 let end = if i > 0 && buf[i - 1] == b'\r' {
                     i - 1
                 } else {

@@ -24,6 +24,70 @@ pub struct Entry {
     pub trace_flags: u8,
     /// Instrumentation scope name (`scope_name_parser`).
     pub scope_name: String,
+    /// Strings of entries already sent, for this one's new strings (not part of its value).
+    pub spare: Spare,
+}
+
+/// A pool of emptied strings an entry carries so that parsing it allocates none: entries that
+/// were encoded are [`Entry::recycle`]d, their strings kept here. Not part of the entry's
+/// value: equal to any other, and a clone of an entry starts with an empty one.
+#[derive(Default)]
+pub struct Spare {
+    strings: Vec<String>,
+    /// A parser's buffer of parsed pairs (see [`super::parser::Parse::parse_pairs`]).
+    pub pairs: Vec<(String, Value)>,
+}
+
+/// Strings kept at most, and the largest capacity kept.
+const SPARE_STRINGS: usize = 64;
+const SPARE_CAPACITY: usize = 16 << 10;
+
+impl Spare {
+    /// An empty string, with capacity when one is spare.
+    pub fn string(&mut self) -> String {
+        self.strings.pop().unwrap_or_default()
+    }
+
+    /// An owned copy of `s`.
+    pub fn copy(&mut self, s: &str) -> String {
+        let mut out = self.string();
+        out.push_str(s);
+        out
+    }
+
+    /// Keeps a string's buffer (within the bounds).
+    pub fn keep(&mut self, mut s: String) {
+        if self.strings.len() < SPARE_STRINGS && s.capacity() <= SPARE_CAPACITY && s.capacity() > 0
+        {
+            s.clear();
+            self.strings.push(s);
+        }
+    }
+
+    /// Keeps the buffer of a string value.
+    pub fn keep_value(&mut self, v: Value) {
+        if let Value::String(s) = v {
+            self.keep(s);
+        }
+    }
+}
+
+impl Clone for Spare {
+    fn clone(&self) -> Spare {
+        Spare::default()
+    }
+}
+
+impl PartialEq for Spare {
+    fn eq(&self, _: &Spare) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Spare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Spare({})", self.strings.len())
+    }
 }
 
 impl Entry {
@@ -34,6 +98,27 @@ impl Entry {
             body,
             ..Entry::default()
         }
+    }
+
+    /// Empties the entry for reuse: its strings go to [`Entry::spare`], its buffers keep
+    /// their capacity.
+    pub fn recycle(&mut self) {
+        let sp = &mut self.spare;
+        sp.keep_value(std::mem::take(&mut self.body));
+        for map in [&mut self.attributes, &mut self.resource] {
+            for (k, v) in std::mem::take(map) {
+                sp.keep(k);
+                sp.keep_value(v);
+            }
+        }
+        self.observed = 0;
+        self.timestamp = None;
+        self.severity = 0;
+        self.severity_text.clear();
+        self.trace_id.clear();
+        self.span_id.clear();
+        self.trace_flags = 0;
+        self.scope_name.clear();
     }
 
     /// The OTLP record.

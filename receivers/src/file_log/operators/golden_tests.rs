@@ -58,6 +58,7 @@ fn entry(g: Golden) -> Entry {
         span_id: hex::decode(g.span_id).unwrap(),
         trace_flags: g.trace_flags,
         scope_name: g.scope_name,
+        spare: Default::default(),
     }
 }
 

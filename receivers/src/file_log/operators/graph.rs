@@ -48,13 +48,34 @@ type Work = Vec<(Target, Entry)>;
 impl Pipeline {
     /// Runs an entry through the operators; what comes out (none if it was dropped or is held
     /// by `recombine`, several if routes fan out or `recombine` flushed) is appended to `out`.
-    pub fn run(&self, e: Entry, out: &mut Vec<Entry>) {
-        let first = if self.nodes.is_empty() {
+    pub fn run(&self, mut e: Entry, out: &mut Vec<Entry>) {
+        let mut at = if self.nodes.is_empty() {
             Target::Out
         } else {
             Target::Node(0)
         };
-        self.drain(vec![(first, e)], out);
+        // Operators that change the entry and send it to one place run without a work list.
+        while let Target::Node(i) = at {
+            let n = &self.nodes[i];
+            let ([next], Step::Op(op)) = (n.next.as_slice(), &n.step) else {
+                break;
+            };
+            let run = match n.cond.as_ref().map(|c| c.eval(&e)) {
+                None | Some(Ok(true)) => op.process(&mut e),
+                Some(Ok(false)) => Ok(()),
+                Some(Err(err)) => Err(err),
+            };
+            if let Err(err) = run {
+                if !passes_failed(n, &err) {
+                    return;
+                }
+            }
+            at = *next;
+        }
+        match at {
+            Target::Out => out.push(e),
+            node => self.drain(vec![(node, e)], out),
+        }
     }
 
     /// Flushes what `recombine` operators held longer than their `force_flush_period`, as of
@@ -161,12 +182,17 @@ fn forward(targets: &[Target], e: Entry, work: &mut Work) {
 
 /// `on_error`: pass the entry on or drop it, logging unless quiet.
 fn failed(n: &Node, err: String, e: Entry, work: &mut Work) {
+    if passes_failed(n, &err) {
+        forward(&n.next, e, work);
+    }
+}
+
+/// Logs a failure unless quiet; true if `on_error` sends the entry on.
+fn passes_failed(n: &Node, err: &str) -> bool {
     if matches!(n.on_error, OnError::Send | OnError::Drop) {
         tracing::warn!(operator = %n.id, "failed to process entry: {err}");
     }
-    if matches!(n.on_error, OnError::Send | OnError::SendQuiet) {
-        forward(&n.next, e, work);
-    }
+    matches!(n.on_error, OnError::Send | OnError::SendQuiet)
 }
 
 /// Builds the pipeline, with the first configuration error found.

@@ -31,6 +31,7 @@ pub mod expr;
 pub mod field;
 pub mod flow;
 pub mod graph;
+pub mod json;
 pub mod jsonarray;
 pub mod keyvalue;
 pub mod parser;

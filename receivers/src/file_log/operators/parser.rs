@@ -4,6 +4,7 @@
 //! and `regex_parser`.
 
 use super::config::{ParserBase, RegexConfig};
+use super::entry::Spare;
 use super::field::{Field, Root};
 use super::severity::Severity;
 use super::time::TimeParse;
@@ -80,6 +81,18 @@ pub trait Parse: Send + Sync {
     fn finish(&self, _parsed: &mut Map<String, Value>, _e: &mut Entry) -> Result<(), String> {
         Ok(())
     }
+
+    /// Parses a string straight into `(key, value)` pairs (strings from `spare`), as
+    /// [`Parse::parse`] would make its map; None where this parser has no such path (or not
+    /// for this text). Only used when `finish` has nothing to do.
+    fn parse_pairs(
+        &self,
+        _text: &str,
+        _spare: &mut Spare,
+        _out: &mut Vec<(String, Value)>,
+    ) -> Option<Result<(), String>> {
+        None
+    }
 }
 
 /// A configured parser.
@@ -92,6 +105,8 @@ pub struct Parser {
     severity: Option<Severity>,
     trace: Option<TraceFields>,
     scope_name: Option<Field>,
+    /// From the body into the attributes root, without `body`: pairs may go in directly.
+    direct: bool,
 }
 
 impl Parser {
@@ -114,7 +129,43 @@ impl Parser {
             severity: c.severity.as_ref().map(Severity::new).transpose()?,
             trace: c.trace.as_ref().map(TraceFields::new),
             scope_name,
+            direct: c.parse_from == Field::body()
+                && c.parse_to == Field::attributes()
+                && c.body.is_none(),
         })
+    }
+
+    /// The direct path: a string body parsed into pairs, merged into the attributes (as
+    /// `parse_to.set` merges a map); None where it does not apply.
+    fn parse_direct(&self, e: &mut Entry) -> Option<Result<(), String>> {
+        if !self.direct {
+            return None;
+        }
+        let Entry { body, spare, .. } = e;
+        let Value::String(text) = body else {
+            return None;
+        };
+        let mut pairs = std::mem::take(&mut spare.pairs);
+        let result = match self.how.parse_pairs(text, spare, &mut pairs) {
+            None => None,
+            Some(Ok(())) => Some(Ok(())),
+            Some(Err(err)) => Some(Err(format!("{err}: {text}"))),
+        };
+        if !matches!(result, Some(Ok(()))) {
+            for (k, v) in pairs.drain(..) {
+                spare.keep(k);
+                spare.keep_value(v);
+            }
+            spare.pairs = pairs;
+            return result;
+        }
+        for (k, v) in pairs.drain(..) {
+            if let Some(old) = e.attributes.insert(k, v) {
+                e.spare.keep_value(old);
+            }
+        }
+        e.spare.pairs = pairs;
+        Some(self.blocks(e))
     }
 
     /// The embedded blocks, each tried; their errors together.
@@ -146,6 +197,9 @@ impl Parser {
 
 impl Operator for Parser {
     fn process(&self, e: &mut Entry) -> Result<(), String> {
+        if let Some(r) = self.parse_direct(e) {
+            return r;
+        }
         let v = self.parse_from.get(e).ok_or_else(|| {
             format!(
                 "Entry is missing the expected parse_from field: {}",
@@ -192,6 +246,15 @@ pub fn set_scope_name(f: &Field, e: &mut Entry) -> Result<(), String> {
 pub struct Json;
 
 impl Parse for Json {
+    fn parse_pairs(
+        &self,
+        text: &str,
+        spare: &mut Spare,
+        out: &mut Vec<(String, Value)>,
+    ) -> Option<Result<(), String>> {
+        super::json::parse_object(text, spare, out)
+    }
+
     fn parse(&self, v: &Value, _: &Entry) -> Result<Map<String, Value>, String> {
         match v {
             Value::String(s) => match serde_json::from_str(s) {

@@ -119,26 +119,46 @@ impl Severity {
 
     /// Sets severity and text from the field; a missing field changes nothing.
     pub fn apply(&self, e: &mut Entry) -> Result<(), String> {
+        // The text's buffer is reused (the entry may be a recycled one).
+        let mut buf = std::mem::take(&mut e.severity_text);
         let Some(v) = self.parse_from.get(e) else {
+            e.severity_text = buf;
             return Err(format!(
                 "severity field does not exist: {}",
                 self.parse_from
             ));
         };
-        let text = as_text(v);
-        let found = self.exact.get(&text.to_lowercase()).copied().or_else(|| {
+        let owned;
+        let text = match v {
+            Value::String(s) => s.as_str(),
+            other => {
+                owned = as_text(other);
+                owned.as_str()
+            }
+        };
+        let lower = if text
+            .bytes()
+            .any(|b| !b.is_ascii() || b.is_ascii_uppercase())
+        {
+            std::borrow::Cow::Owned(text.to_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
+        let found = self.exact.get(lower.as_ref()).copied().or_else(|| {
             let i = v.as_i64().or_else(|| text.parse().ok())?;
             self.ranges
                 .iter()
                 .find(|(lo, hi, _)| (*lo..=*hi).contains(&i))
                 .map(|r| r.2)
         });
-        e.severity = found.unwrap_or(0);
-        e.severity_text = if self.overwrite_text && found.is_some() {
-            text_of(e.severity)
+        buf.clear();
+        if self.overwrite_text && found.is_some() {
+            buf.push_str(&text_of(found.unwrap_or(0)));
         } else {
-            text
-        };
+            buf.push_str(text);
+        }
+        e.severity = found.unwrap_or(0);
+        e.severity_text = buf;
         Ok(())
     }
 }

@@ -20,7 +20,22 @@ pub struct TimeParse {
     parse_from: Field,
     kind: Kind,
     zone: jiff::tz::TimeZone,
+    /// The zone's offset in seconds when it has only one (UTC, fixed offsets): computed once.
+    fixed_offset: Option<i64>,
+    /// Local times (seconds, as if UTC) `lo..hi` that all have `offset`: no zone transition is
+    /// within a day of them, so each line in it needs no zone lookup.
+    span: std::sync::Mutex<OffsetSpan>,
 }
+
+#[derive(Debug, Clone, Copy, Default)]
+struct OffsetSpan {
+    lo: i64,
+    hi: i64,
+    offset: i64,
+}
+
+/// Seconds of margin around a transition (more than any offset change).
+const DAY: i64 = 86_400;
 
 /// Go layout elements and their ctime directives, longest first.
 const GO_ELEMENTS: &[(&str, &str)] = &[
@@ -108,10 +123,13 @@ impl TimeParse {
             name => jiff::tz::TimeZone::get(name)
                 .map_err(|e| format!("failed to load location {name}: {e}"))?,
         };
+        let fixed_offset = zone.to_fixed_offset().ok().map(|o| i64::from(o.seconds()));
         Ok(TimeParse {
             parse_from,
             kind,
             zone,
+            fixed_offset,
+            span: Default::default(),
         })
     }
 
@@ -130,21 +148,52 @@ impl TimeParse {
     }
 
     fn text(&self, v: &Value, layout: &Layout, rfc3339_z: bool) -> Result<i64, String> {
-        let mut s = as_text(v);
-        if rfc3339_z && s.ends_with('Z') {
-            s.pop();
-            s.push_str("+00:00");
-        }
-        let p = layout.parse(&s)?;
-        let offset = match p.offset {
-            Some(o) => o,
-            None => self.zone_offset(&p)?,
+        let owned;
+        let s = match v {
+            Value::String(s) if !(rfc3339_z && s.ends_with('Z')) => s.as_str(),
+            _ => {
+                let mut t = as_text(v);
+                if rfc3339_z && t.ends_with('Z') {
+                    t.pop();
+                    t.push_str("+00:00");
+                }
+                owned = t;
+                owned.as_str()
+            }
+        };
+        let p = layout.parse(s)?;
+        let offset = match (p.offset, self.fixed_offset) {
+            (Some(o), _) | (None, Some(o)) => o,
+            (None, None) => self.zone_offset(&p)?,
         };
         p.unix_nanos(offset)
             .ok_or_else(|| format!("time {s:?} out of range"))
     }
 
+    /// The zone's offset at a local time: from the cached span, else looked up (and the
+    /// span between the zone transitions around it cached).
     fn zone_offset(&self, p: &ferrotel_ottl::converters::ctime::Parsed) -> Result<i64, String> {
+        let local = p.unix_nanos(0).map(|n| n.div_euclid(1_000_000_000));
+        let mut span = self.span.lock().unwrap_or_else(|e| e.into_inner());
+        if local.is_some_and(|l| (span.lo..span.hi).contains(&l)) {
+            return Ok(span.offset);
+        }
+        let offset = self.lookup_offset(p)?;
+        if let Some(l) = local {
+            let at = jiff::Timestamp::from_second(l - offset).map_err(|e| e.to_string())?;
+            let second = |t: Option<jiff::tz::TimeZoneTransition>, none: i64| {
+                t.map_or(none, |t| t.timestamp().as_second())
+            };
+            *span = OffsetSpan {
+                lo: second(self.zone.preceding(at).next(), i64::MIN / 2) + 2 * DAY,
+                hi: second(self.zone.following(at).next(), i64::MAX / 2) - 2 * DAY,
+                offset,
+            };
+        }
+        Ok(offset)
+    }
+
+    fn lookup_offset(&self, p: &ferrotel_ottl::converters::ctime::Parsed) -> Result<i64, String> {
         let t = |v: i64| i8::try_from(v).map_err(|_| "time field out of range".to_string());
         let dt = jiff::civil::DateTime::new(
             i16::try_from(p.year).map_err(|_| "year out of range".to_string())?,
@@ -209,5 +258,54 @@ impl TimeOp {
 impl Operator for TimeOp {
     fn process(&self, e: &mut Entry) -> Result<(), String> {
         self.0.apply(e)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The cached offset span gives what a lookup per line gives, across DST changes and
+    /// back and forth in time.
+    #[test]
+    fn cached_zone_offsets_match_lookups() {
+        let c = TimeConfig {
+            parse_from: Some(Field::attribute("t")),
+            layout: "%Y-%m-%d %H:%M:%S".into(),
+            location: "America/New_York".into(),
+            ..TimeConfig::default()
+        };
+        let t = TimeParse::new(&c).unwrap();
+        let Kind::Text { layout, .. } = &t.kind else {
+            panic!("text layout")
+        };
+        let days = [
+            "2024-03-01",
+            "2024-03-09",
+            "2024-03-10",
+            "2024-03-10",
+            "2024-03-11",
+            "2024-06-01",
+            "2024-11-03",
+            "2024-11-02",
+            "2024-11-04",
+            "2024-03-10",
+            "1900-01-01",
+            "2024-12-25",
+        ];
+        for d in days {
+            for h in ["00:30:00", "01:30:00", "02:30:00", "03:30:00", "12:00:00"] {
+                let p = layout.parse(&format!("{d} {h}")).unwrap();
+                let want = t.lookup_offset(&p);
+                assert_eq!(t.zone_offset(&p), want, "{d} {h}");
+            }
+        }
+        let utc = TimeParse::new(&TimeConfig {
+            location: "UTC".into(),
+            ..c.clone()
+        })
+        .unwrap();
+        assert_eq!(utc.fixed_offset, Some(0));
     }
 }

@@ -31,24 +31,52 @@ impl TraceFields {
     /// Sets what is present; the fields stay where they were.
     pub fn apply(&self, e: &mut Entry) -> Result<(), String> {
         let mut errs = vec![];
-        let mut hex_at = |f: &Field, name: &str| -> Option<Vec<u8>> {
-            let text = as_text(f.get(e)?);
-            hex::decode(text)
-                .map_err(|err| errs.push(format!("{name}: {err}")))
-                .ok()
+        // Decoded into the entry's buffers (reused when the entry is a recycled one).
+        let (mut trace_id, mut span_id) = (
+            std::mem::take(&mut e.trace_id),
+            std::mem::take(&mut e.span_id),
+        );
+        let mut hex_at = |f: &Field, name: &str, out: &mut Vec<u8>| -> bool {
+            let Some(v) = f.get(e) else {
+                return false;
+            };
+            let owned;
+            let text = match v {
+                serde_json::Value::String(s) => s.as_str(),
+                other => {
+                    owned = as_text(other);
+                    owned.as_str()
+                }
+            };
+            let kept = out.len();
+            out.resize(kept + text.len() / 2, 0);
+            if unhex(text.as_bytes(), &mut out[kept..]) {
+                return true;
+            }
+            match hex::decode_to_slice(text, &mut out[kept..]) {
+                Ok(()) => true,
+                Err(err) => {
+                    out.truncate(kept);
+                    errs.push(format!("{name}: {err}"));
+                    false
+                }
+            }
         };
-        let trace_id = hex_at(&self.trace_id, "trace_id");
-        let span_id = hex_at(&self.span_id, "span_id");
-        let flags = hex_at(&self.trace_flags, "trace_flags");
-        if let Some(t) = trace_id {
-            e.trace_id = t;
+        // Each id is decoded after the old one; on success the old bytes are dropped.
+        let mut decode = |f: &Field, name: &str, buf: &mut Vec<u8>| {
+            let old = buf.len();
+            if hex_at(f, name, buf) {
+                buf.drain(..old);
+            }
+        };
+        decode(&self.trace_id, "trace_id", &mut trace_id);
+        decode(&self.span_id, "span_id", &mut span_id);
+        let mut flag_buf = Vec::new();
+        if hex_at(&self.trace_flags, "trace_flags", &mut flag_buf) {
+            e.trace_flags = flag_buf.first().copied().unwrap_or_default();
         }
-        if let Some(s) = span_id {
-            e.span_id = s;
-        }
-        if let Some(f) = flags {
-            e.trace_flags = f.first().copied().unwrap_or_default();
-        }
+        e.trace_id = trace_id;
+        e.span_id = span_id;
         if errs.is_empty() {
             Ok(())
         } else {
@@ -58,6 +86,25 @@ impl TraceFields {
             ))
         }
     }
+}
+
+/// Hex digits to bytes, `out` being half as long; false on anything else (the hex crate then
+/// says what is wrong).
+fn unhex(text: &[u8], out: &mut [u8]) -> bool {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    text.len() == out.len() * 2
+        && out.iter_mut().zip(text.chunks_exact(2)).all(|(o, pair)| {
+            let (Some(hi), Some(lo)) = (digit(pair[0]), digit(pair[1])) else {
+                return false;
+            };
+            *o = hi << 4 | lo;
+            true
+        })
 }
 
 /// The `trace_parser` operator.
