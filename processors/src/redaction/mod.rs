@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::borrow::Cow;
 use std::collections::HashSet;
+use thread_local::ThreadLocal;
 
 /// `processors.redaction`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -130,16 +131,24 @@ pub struct RedactionProcessor {
     allow_all_keys: bool,
     allowed: HashSet<String>,
     ignored: HashSet<String>,
-    ignored_patterns: Vec<Regex>,
-    blocked_keys: Vec<Regex>,
-    blocked_values: Vec<Regex>,
-    /// All of `blocked_values` at once, for a quick "nothing to do" check.
-    blocked_any: RegexSet,
-    allowed_values: Vec<Regex>,
+    patterns: Patterns,
+    /// A copy of `patterns` per thread: a regex's scratch space comes from a pool that only
+    /// the thread that used it first reaches without a lock, so each thread gets its own.
+    per_thread: ThreadLocal<Patterns>,
     redact_all_types: bool,
     hash: HashFunction,
     hmac_key: Vec<u8>,
     summary: Summary,
+}
+
+/// The compiled regexes; the `*_any` sets answer "does any of them match" in one search.
+#[derive(Clone)]
+struct Patterns {
+    ignored_any: RegexSet,
+    blocked_keys_any: RegexSet,
+    blocked_values: Vec<Regex>,
+    blocked_values_any: RegexSet,
+    allowed_values_any: RegexSet,
     whole: Regex,
 }
 
@@ -211,12 +220,28 @@ impl RedactionProcessor {
                 );
             }
         }
-        let blocked_any = RegexSet::new(blocked_values.iter().map(Regex::as_str))
-            .map_err(|e| report(&mut v.at("blocked_values"), e.to_string()))
-            .ok();
+        let mut set = |field: &str, list: &[Regex]| {
+            RegexSet::new(list.iter().map(Regex::as_str))
+                .map_err(|e| report(&mut v.at(field), e.to_string()))
+                .ok()
+        };
+        let sets = (
+            set("ignored_key_patterns", &ignored_patterns),
+            set("blocked_key_patterns", &blocked_keys),
+            set("blocked_values", &blocked_values),
+            set("allowed_values", &allowed_values),
+        );
         let whole = Regex::new(".*").map_err(|e| report(v, e.to_string())).ok();
-        match (blocked_any, whole) {
-            (Some(blocked_any), Some(whole)) if !failed => Some(RedactionProcessor {
+        match (sets, whole) {
+            (
+                (
+                    Some(ignored_any),
+                    Some(blocked_keys_any),
+                    Some(blocked_values_any),
+                    Some(allowed_values_any),
+                ),
+                Some(whole),
+            ) if !failed => Some(RedactionProcessor {
                 allow_all_keys: cfg.allow_all_keys,
                 allowed: cfg
                     .allowed_keys
@@ -225,16 +250,19 @@ impl RedactionProcessor {
                     .chain(SUMMARY_KEYS.iter().map(|s| s.to_string()))
                     .collect(),
                 ignored: cfg.ignored_keys.iter().cloned().collect(),
-                ignored_patterns,
-                blocked_keys,
-                blocked_values,
-                blocked_any,
-                allowed_values,
+                patterns: Patterns {
+                    ignored_any,
+                    blocked_keys_any,
+                    blocked_values,
+                    blocked_values_any,
+                    allowed_values_any,
+                    whole,
+                },
+                per_thread: ThreadLocal::new(),
                 redact_all_types: cfg.redact_all_types,
                 hash,
                 hmac_key: cfg.hmac_key.as_bytes().to_vec(),
                 summary: cfg.summary.known().unwrap_or(Summary::Silent),
-                whole,
             }),
             _ => None,
         }
@@ -245,17 +273,22 @@ impl RedactionProcessor {
         RedactionProcessor::compile(cfg, &mut Validator::new("", &mut Findings::default()))
     }
 
+    /// This thread's copy of the regexes.
+    fn patterns(&self) -> &Patterns {
+        self.per_thread.get_or(|| self.patterns.clone())
+    }
+
     fn ignore_key(&self, k: &str) -> bool {
-        self.ignored.contains(k) || self.ignored_patterns.iter().any(|r| r.is_match(k))
+        self.ignored.contains(k) || self.patterns().ignored_any.is_match(k)
     }
     fn redact_key(&self, k: &str) -> bool {
         !self.allow_all_keys && !self.allowed.contains(k)
     }
     fn mask_key(&self, k: &str) -> bool {
-        self.blocked_keys.iter().any(|r| r.is_match(k))
+        self.patterns().blocked_keys_any.is_match(k)
     }
     fn allow_value(&self, v: &str) -> bool {
-        self.allowed_values.iter().any(|r| r.is_match(v))
+        self.patterns().allowed_values_any.is_match(v)
     }
 
     fn replacement(&self, matched: &str) -> String {
@@ -287,11 +320,12 @@ impl RedactionProcessor {
 
     /// Masks every substring a blocked pattern matches, pattern after pattern.
     fn block_values<'a>(&self, s: &'a str) -> Cow<'a, str> {
-        if !self.blocked_any.is_match(s) {
+        let patterns = self.patterns();
+        if !patterns.blocked_values_any.is_match(s) {
             return Cow::Borrowed(s);
         }
         let mut out = Cow::Borrowed(s);
-        for re in &self.blocked_values {
+        for re in &patterns.blocked_values {
             if re.is_match(&out) {
                 out = Cow::Owned(self.mask(&out, re).into_owned());
             }
@@ -336,7 +370,7 @@ impl RedactionProcessor {
                 continue;
             }
             let new = if self.mask_key(k) {
-                Some(self.mask(&s, &self.whole).into_owned())
+                Some(self.mask(&s, &self.patterns().whole).into_owned())
             } else {
                 match self.block_values(&s) {
                     Cow::Owned(o) if o != s => Some(o),
@@ -406,7 +440,7 @@ impl RedactionProcessor {
                     Some(V::StringValue(s)) => s.as_str(),
                     _ => "",
                 };
-                let masked = self.mask(s, &self.whole).into_owned();
+                let masked = self.mask(s, &self.patterns().whole).into_owned();
                 kv.value = Some(AnyValue {
                     value: Some(V::StringValue(masked)),
                 });
