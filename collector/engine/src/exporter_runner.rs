@@ -170,15 +170,22 @@ impl ExporterRunner {
         let _ = self.budget.set(budget);
     }
 
-    /// The budget lease for `batch`: refused when the client's request can be refused.
+    /// The budget lease for `batch`, whatever the limit: for data already accepted.
+    fn lease_kept(&self, batch: &Batch) -> Option<BudgetLease> {
+        let budget = self.budget.get()?;
+        Some(budget.reserve(batch.held_bytes() as u64))
+    }
+
+    /// The budget lease for `batch`: refused when the client's request can be refused (not
+    /// `wait`) and the budget is spent.
     fn lease(&self, batch: &Batch, wait: bool) -> Result<Option<BudgetLease>, PipelineError> {
+        if wait {
+            return Ok(self.lease_kept(batch));
+        }
         let Some(budget) = self.budget.get() else {
             return Ok(None);
         };
         let bytes = batch.held_bytes() as u64;
-        if wait {
-            return Ok(Some(budget.reserve(bytes)));
-        }
         let lease = budget.try_reserve(bytes).inspect_err(|_| {
             self.metrics.enqueue_failed.add(batch.item_count() as u64);
             tracing::warn!(exporter = %self.id, rejected_items = batch.item_count(), "Exporting failed. Rejecting data. The memory budget for queued data is spent.");
@@ -243,7 +250,7 @@ impl ExporterRunner {
                 .try_acquire_many_owned(u32::try_from(cost).unwrap_or(u32::MAX))
                 .ok();
             self.metrics.queue_size.add(cost as i64);
-            let lease = self.lease(&batch, true).ok().flatten();
+            let lease = self.lease_kept(&batch);
             let item = Item {
                 batch,
                 permit,
