@@ -18,6 +18,7 @@ use ferrotel_core::proto::trace::v1::{span, status};
 use ferrotel_core::span_view::{EventView, ResourceSpansView, SpanView, ValueView};
 use ferrotel_core::telemetry::{Counter, Gauge};
 use ferrotel_core::Telemetry;
+use hashbrown::hash_map::EntryRef;
 use prost::Message;
 use std::collections::{BTreeMap, HashMap};
 
@@ -342,11 +343,11 @@ struct Series<A> {
 
 /// The series of one metric of one resource, keyed by [`Identity::key_into`] (hashed: a
 /// lookup per span; a flush emits them in key order).
-struct SeriesMap<A>(HashMap<String, Series<A>, foldhash::fast::RandomState>);
+struct SeriesMap<A>(hashbrown::HashMap<String, Series<A>, foldhash::fast::RandomState>);
 
 impl<A> Default for SeriesMap<A> {
     fn default() -> Self {
-        SeriesMap(HashMap::default())
+        SeriesMap(hashbrown::HashMap::default())
     }
 }
 
@@ -417,30 +418,31 @@ impl<A> SeriesMap<A> {
         (b, total): (Bounds, &mut usize),
         make: impl FnOnce() -> A,
     ) -> &mut Series<A> {
+        let full = self.0.len() >= b.limit || *total >= b.ceiling;
+        if !full {
+            // The usual case: one lookup, the key copied only for a new series.
+            let series = match self.0.entry_ref(key) {
+                EntryRef::Occupied(o) => o.into_mut(),
+                EntryRef::Vacant(v) => {
+                    *total += 1;
+                    v.insert(Series::new(id.attributes(), make(), now))
+                }
+            };
+            series.last_seen = now;
+            return series;
+        }
+        // Full: a known series is still counted, a new one goes to the overflow series.
         let key = match self.0.contains_key(key) {
             true => key,
             false => {
-                let full = self.0.len() >= b.limit || *total >= b.ceiling;
-                let (key, attributes) = match full {
-                    true => {
-                        b.overflowed.inc();
-                        (OVERFLOW_KEY, vec![pdata::kv_bool(OVERFLOW_ATTRIBUTE, true)])
-                    }
-                    false => (key, id.attributes()),
-                };
-                if !self.0.contains_key(key) {
+                b.overflowed.inc();
+                if !self.0.contains_key(OVERFLOW_KEY) {
                     *total += 1;
-                    let series = Series {
-                        attributes,
-                        value: make(),
-                        start: now,
-                        last_seen: now,
-                        exemplars: Vec::new(),
-                        first: true,
-                    };
-                    self.0.insert(key.to_string(), series);
+                    let attributes = vec![pdata::kv_bool(OVERFLOW_ATTRIBUTE, true)];
+                    let series = Series::new(attributes, make(), now);
+                    self.0.insert(OVERFLOW_KEY.to_string(), series);
                 }
-                key
+                OVERFLOW_KEY
             }
         };
         let Some(series) = self.0.get_mut(key) else {
@@ -466,6 +468,17 @@ impl<A> SeriesMap<A> {
 }
 
 impl<A> Series<A> {
+    fn new(attributes: Vec<KeyValue>, value: A, now: u64) -> Self {
+        Series {
+            attributes,
+            value,
+            start: now,
+            last_seen: now,
+            exemplars: Vec::new(),
+            first: true,
+        }
+    }
+
     fn add_exemplar(&mut self, max: Option<usize>, span: &SpanView, value: f64) {
         if max.is_some_and(|m| self.exemplars.len() < m) && !span.trace_id.is_empty() {
             self.exemplars.push(exemplar(span, value));
