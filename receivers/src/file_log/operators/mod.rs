@@ -55,9 +55,14 @@ pub trait Operator: Send + Sync {
 
 /// A field's value as text (numbers and booleans as written), for parsers of strings.
 pub(crate) fn as_text(v: &serde_json::Value) -> String {
+    text(v).into_owned()
+}
+
+/// [`as_text`] without copying a string value.
+pub(crate) fn text(v: &serde_json::Value) -> std::borrow::Cow<'_, str> {
     match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
+        serde_json::Value::String(s) => std::borrow::Cow::Borrowed(s),
+        other => std::borrow::Cow::Owned(other.to_string()),
     }
 }
 

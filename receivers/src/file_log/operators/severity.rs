@@ -3,7 +3,7 @@
 
 use super::config::{MappingValue, SeverityConfig};
 use super::field::Field;
-use super::{as_text, Entry, Operator};
+use super::{as_text, text, Entry, Operator};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -128,14 +128,7 @@ impl Severity {
                 self.parse_from
             ));
         };
-        let owned;
-        let text = match v {
-            Value::String(s) => s.as_str(),
-            other => {
-                owned = as_text(other);
-                owned.as_str()
-            }
-        };
+        let text = &*text(v);
         let lower = if text
             .bytes()
             .any(|b| !b.is_ascii() || b.is_ascii_uppercase())

@@ -2,7 +2,7 @@
 
 use super::config::TraceConfig;
 use super::field::Field;
-use super::{as_text, Entry, Operator};
+use super::{text, Entry, Operator};
 
 /// Where the three values are read from.
 #[derive(Debug, Clone)]
@@ -40,14 +40,7 @@ impl TraceFields {
             let Some(v) = f.get(e) else {
                 return false;
             };
-            let owned;
-            let text = match v {
-                serde_json::Value::String(s) => s.as_str(),
-                other => {
-                    owned = as_text(other);
-                    owned.as_str()
-                }
-            };
+            let text = &*text(v);
             let kept = out.len();
             out.resize(kept + text.len() / 2, 0);
             if unhex(text.as_bytes(), &mut out[kept..]) {
