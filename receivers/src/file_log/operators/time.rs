@@ -148,20 +148,13 @@ impl TimeParse {
     }
 
     fn text(&self, v: &Value, layout: &Layout, rfc3339_z: bool) -> Result<i64, String> {
-        let owned;
-        let s = match v {
-            Value::String(s) if !(rfc3339_z && s.ends_with('Z')) => s.as_str(),
-            _ => {
-                let mut t = as_text(v);
-                if rfc3339_z && t.ends_with('Z') {
-                    t.pop();
-                    t.push_str("+00:00");
-                }
-                owned = t;
-                owned.as_str()
-            }
-        };
-        let p = layout.parse(s)?;
+        let mut s = super::text(v);
+        if rfc3339_z && s.ends_with('Z') {
+            let t = s.to_mut();
+            t.pop();
+            t.push_str("+00:00");
+        }
+        let p = layout.parse(&s)?;
         let offset = match (p.offset, self.fixed_offset) {
             (Some(o), _) | (None, Some(o)) => o,
             (None, None) => self.zone_offset(&p)?,
