@@ -3,6 +3,10 @@
 //! (`send_batch_max_size` smaller than the merged batch, so straddling requests are decoded and
 //! split). Run: `cargo bench -p ferrotel-bench --bench batch`.
 
+/// The collector's allocator (collector/src/main.rs), so costs are measured as the binary pays them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrotel_config::GoDuration;
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;

@@ -4,6 +4,10 @@
 //! parser, and recombine joining a stack trace. Run:
 //! `cargo bench -p ferrotel-bench --bench file_log_operators`.
 
+/// The collector's allocator (collector/src/main.rs), so costs are measured as the binary pays them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ferrotel_receivers::file_log::operators::{build, config::OperatorConfig, Entry, Pipeline};
 use serde_json::Value;

@@ -5,6 +5,10 @@
 //! Run: `cargo bench -p ferrotel-bench --bench jaeger` (encoding by the exporter, decoding and
 //! translation by the receiver).
 
+/// The collector's allocator (collector/src/main.rs), so costs are measured as the binary pays them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;
 use ferrotel_core::proto::common::v1::{any_value::Value, AnyValue, KeyValue};

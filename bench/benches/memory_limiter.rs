@@ -3,6 +3,10 @@
 //! one is over a millisecond old) and `process()`. Run:
 //! `cargo bench -p ferrotel-bench --bench memory_limiter`.
 
+/// The collector's allocator (collector/src/main.rs), so costs are measured as the binary pays them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrotel_config::GoDuration;
 use ferrotel_core::{Batch, Data, Processor, Signal, Telemetry};

@@ -8,6 +8,10 @@
 //! `valgrind --tool=callgrind --toggle-collect='*count_valid*' target/release/deps/otlp_fastcheck-* --bench --profile-time 2`
 //! then `callgrind_annotate` (instructions / calls of `count_valid`).
 
+/// The collector's allocator (collector/src/main.rs), so costs are measured as the binary pays them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrotel_bench::workload::{pool, Shape};
 use ferrotel_core::Signal;

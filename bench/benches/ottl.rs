@@ -5,6 +5,10 @@
 //! (issue #16): at most 0.1 µs for one `set` with a `where`, at most 0.05 µs per extra
 //! statement. Run: `cargo bench -p ferrotel-bench --bench ottl`.
 
+/// The collector's allocator (collector/src/main.rs), so costs are measured as the binary pays them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, KeyValue};
 use ferrotel_core::proto::resource::v1::Resource;

@@ -5,6 +5,10 @@
 //! recipe (`config/recipes/redaction-pii.yaml`). The copy of the input each iteration needs is
 //! made outside the measurement. Run: `cargo bench -p ferrotel-bench --bench processors`.
 
+/// The collector's allocator (collector/src/main.rs), so costs are measured as the binary pays them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ferrotel_config::Value;
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;

@@ -2,6 +2,10 @@
 //! taking in an export that updates every series. Run:
 //! `cargo bench -p ferrotel-bench --bench prometheus`.
 
+/// The collector's allocator (collector/src/main.rs), so costs are measured as the binary pays them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrotel_core::proto::collector::metrics::v1::ExportMetricsServiceRequest;
 use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};

@@ -5,6 +5,10 @@
 //! write before acknowledging, the dispatched mark and the removal after export.
 //! Run: `cargo bench -p ferrotel-bench --bench queue`.
 
+/// The collector's allocator (collector/src/main.rs), so costs are measured as the binary pays them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrotel_config::{QueueConfig, Signal};
 use ferrotel_core::{

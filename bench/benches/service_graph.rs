@@ -8,6 +8,10 @@
 //! decoded from its protobuf bytes in the measured call, as a receiver hands it over.
 //! Run: `cargo bench -p ferrotel-bench --bench service_graph`.
 
+/// The collector's allocator (collector/src/main.rs), so costs are measured as the binary pays them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrotel_connectors::service_graph::{ServiceGraph, ServiceGraphConfig};
 use ferrotel_core::proto::collector::trace::v1::ExportTraceServiceRequest;

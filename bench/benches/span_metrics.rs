@@ -6,6 +6,10 @@
 //! series into a metrics batch (every `metrics_flush_interval`, 60s by default).
 //! Run: `cargo bench -p ferrotel-bench --bench span_metrics`.
 
+/// The collector's allocator (collector/src/main.rs), so costs are measured as the binary pays them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrotel_bench::workload::{pool, Shape};
 use ferrotel_config::Value;

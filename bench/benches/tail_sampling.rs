@@ -3,6 +3,10 @@
 //! one, and every request is decoded, grouped by trace id and buffered. Policies: errors,
 //! latency and a 10% probabilistic. Run: `cargo bench -p ferrotel-bench --bench tail_sampling`.
 
+/// The collector's allocator (collector/src/main.rs), so costs are measured as the binary pays them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrotel_bench::tail_sampling::{
     processor, request, SPANS_PER_REQUEST, SPANS_PER_TRACE, TRACES_PER_REQUEST,

@@ -3,6 +3,10 @@
 
 use ferrotel_example_distribution::{drop_health, tenant};
 
+/// The allocator of the `ferrotel` binary, for the same cost per span.
+#[global_allocator]
+static ALLOCATOR: ferrotel::Allocator = ferrotel::Allocator;
+
 fn main() -> std::process::ExitCode {
     ferrotel::Collector::builder()
         .named(

@@ -1,12 +1,14 @@
-//! What the memory limiter reads from the system: the process's resident memory and the call
-//! that gives freed heap memory back to the OS (the total memory percentages are taken of is
+//! What the memory limiter reads from the system: the process's resident memory and the calls
+//! that give freed heap memory back to the OS (mimalloc's, the collector's allocator, and
+//! glibc's, which C code and custom builds use) (the total memory percentages are taken of is
 //! [`ferrotel_core::host_memory`]).
 
 use super::MemoryProbe;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
-/// The real process: resident set size, and glibc's `malloc_trim` to give memory back. The
+/// The real process: resident set size, and mimalloc's `mi_collect` and glibc's `malloc_trim`
+/// to give memory back. The
 /// size is the kernel's RSS counter from `/proc/self/statm`, read again through a file kept
 /// open (one `pread`: the limiter reads it on admission, up to every millisecond), where
 /// `/proc/self/smaps` walks every page table and, read on every admitted request under
@@ -42,6 +44,7 @@ impl MemoryProbe for ProcessMemory {
     }
 
     fn release(&self) {
+        mimalloc_collect();
         malloc_trim();
     }
 }
@@ -60,7 +63,8 @@ fn page_size() -> u64 {
     u64::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
 }
 
-/// Fixes glibc's allocation thresholds instead of letting them adapt: a block of 4 MiB or more
+/// Fixes glibc's allocation thresholds (for what glibc allocates: C code, and custom builds
+/// without mimalloc) instead of letting them adapt: a block of 4 MiB or more
 /// (a large decoded batch or request) gets its own mapping, unmapped as soon as it is freed;
 /// smaller ones come from glibc's heaps, which give their free top back past 8 MiB. By default
 /// glibc raises both thresholds as large blocks are freed (up to 32 and 64 MiB), after which
@@ -77,6 +81,18 @@ pub(crate) fn set_malloc_thresholds() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 8 << 20);
+    }
+}
+
+/// Gives the pages mimalloc (the collector's allocator) holds free back to the OS at once,
+/// instead of after its purge delay. Harmless where mimalloc is not the global allocator: it
+/// then holds nothing.
+#[allow(unsafe_code)]
+fn mimalloc_collect() {
+    // SAFETY: mi_collect takes no pointer; it walks mimalloc's own heaps under its own
+    // synchronisation and may be called from any thread at any time.
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
     }
 }
 
