@@ -50,8 +50,8 @@ mod run;
 pub mod guide {}
 
 pub use cli::{Cli, Command};
-
 use ferrotel_core::Registry;
+
 /// The allocator of the `ferrotel` binary (mimalloc). A custom distribution gets the same cost
 /// per span by declaring it in its `main.rs`:
 /// `#[global_allocator] static ALLOCATOR: ferrotel::Allocator = ferrotel::Allocator;`

@@ -1,18 +1,17 @@
 //! What the memory limiter reads from the system: the process's resident memory and the calls
-//! that give freed heap memory back to the OS (mimalloc's, the collector's allocator, and
-//! glibc's, which C code and custom builds use) (the total memory percentages are taken of is
-//! [`ferrotel_core::host_memory`]).
+//! that give freed heap memory back to the OS, mimalloc's (the collector's allocator) and
+//! glibc's (for C code and custom builds). The total memory that percentages are taken of is
+//! [`ferrotel_core::host_memory`].
 
 use super::MemoryProbe;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 /// The real process: resident set size, and mimalloc's `mi_collect` and glibc's `malloc_trim`
-/// to give memory back. The
-/// size is the kernel's RSS counter from `/proc/self/statm`, read again through a file kept
-/// open (one `pread`: the limiter reads it on admission, up to every millisecond), where
-/// `/proc/self/smaps` walks every page table and, read on every admitted request under
-/// load, took about 30% of the CPU. Without `/proc`, memory-stats measures.
+/// to give memory back. The size is the kernel's RSS counter from `/proc/self/statm`, read
+/// again through a file kept open (one `pread`: the limiter reads it on admission, up to every
+/// millisecond), where `/proc/self/smaps` walks every page table and, read on every admitted
+/// request under load, took about 30% of the CPU. Without `/proc`, memory-stats measures.
 pub struct ProcessMemory {
     statm: Option<File>,
     page_size: u64,
