@@ -65,7 +65,10 @@ impl Data {
             DecodeError(format!("failed to unmarshal {signal} request: {e}"))
         };
         Ok(match signal {
-            Signal::Traces => Data::Traces(ExportTraceServiceRequest::decode(bytes).map_err(err)?),
+            Signal::Traces => Data::Traces(match crate::decode::traces(bytes) {
+                Some(req) => req,
+                None => ExportTraceServiceRequest::decode(bytes).map_err(err)?,
+            }),
             Signal::Metrics => {
                 Data::Metrics(ExportMetricsServiceRequest::decode(bytes).map_err(err)?)
             }

@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod batch;
 pub mod component;
+pub mod decode;
 pub mod delivery;
 pub mod error;
 pub mod factory;

@@ -16,7 +16,7 @@ use prost::encoding::{encode_varint, encoded_len_varint};
 pub struct WireError(pub &'static str);
 
 /// The largest field number protobuf allows.
-const MAX_FIELD_NUMBER: u32 = (1 << 29) - 1;
+pub(crate) const MAX_FIELD_NUMBER: u32 = (1 << 29) - 1;
 
 /// One field of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub fn fields(buf: &[u8]) -> Fields<'_> {
 }
 
 #[inline(always)]
-fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
+pub(crate) fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     // Keys and most lengths are one byte.
     match buf.get(*pos) {
         Some(&b) if b < 0x80 => {
@@ -92,7 +92,7 @@ fn read_long_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
 }
 
 #[inline]
-fn advance(buf: &[u8], pos: usize, n: usize) -> Result<usize, WireError> {
+pub(crate) fn advance(buf: &[u8], pos: usize, n: usize) -> Result<usize, WireError> {
     pos.checked_add(n)
         .filter(|e| *e <= buf.len())
         .ok_or(WireError("truncated field"))

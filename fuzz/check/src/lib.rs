@@ -2,7 +2,8 @@
 //! fuzz input, must never panic on it, and panics (with a message) when a property fails:
 //! - [`otlp_protobuf`]: OTLP protobuf decoding of each signal, the limits check, and the lazy
 //!   `Batch` (wire item count = decoded count, original bytes kept, `make_mut` + re-encode
-//!   round trip);
+//!   round trip); the fast traces decoder answers only as prost does, and never where prost
+//!   fails;
 //! - [`otlp_json`]: OTLP/JSON decoding and the limits check, then a protobuf round trip;
 //! - [`decompress`]: every `Content-Encoding`, output bounded by the limit;
 //! - [`batch_split`]: splitting a request by item count loses, duplicates and reorders nothing;
@@ -48,6 +49,12 @@ pub fn otlp_protobuf(data: &[u8]) {
         return;
     };
     let wire_count = ferrotel_core::pdata::count_items_encoded(signal, payload);
+    if signal == Signal::Traces {
+        if let Some(fast) = ferrotel_core::decode::traces(payload) {
+            let by_prost = ExportTraceServiceRequest::decode(payload).ok();
+            assert_eq!(Some(fast), by_prost, "the fast decoder answers as prost does");
+        }
+    }
     let Ok(decoded) = Data::decode(signal, payload) else {
         return;
     };
