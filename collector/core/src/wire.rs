@@ -16,7 +16,7 @@ use prost::encoding::{encode_varint, encoded_len_varint};
 pub struct WireError(pub &'static str);
 
 /// The largest field number protobuf allows.
-pub(crate) const MAX_FIELD_NUMBER: u32 = (1 << 29) - 1;
+pub const MAX_FIELD_NUMBER: u32 = (1 << 29) - 1;
 
 /// One field of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +62,9 @@ pub fn fields(buf: &[u8]) -> Fields<'_> {
     Fields { buf, pos: 0 }
 }
 
+/// Reads a varint at `pos`, advancing it.
 #[inline(always)]
-pub(crate) fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
+pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     // Keys and most lengths are one byte.
     match buf.get(*pos) {
         Some(&b) if b < 0x80 => {
@@ -91,8 +92,9 @@ fn read_long_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     Err(WireError("varint too long"))
 }
 
+/// The position `n` bytes after `pos`, if within `buf`.
 #[inline]
-pub(crate) fn advance(buf: &[u8], pos: usize, n: usize) -> Result<usize, WireError> {
+pub fn advance(buf: &[u8], pos: usize, n: usize) -> Result<usize, WireError> {
     pos.checked_add(n)
         .filter(|e| *e <= buf.len())
         .ok_or(WireError("truncated field"))

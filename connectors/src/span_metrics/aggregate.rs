@@ -585,16 +585,28 @@ impl Aggregator {
         self.add(&entries, now);
     }
 
-    /// The resource's identity: its key attributes (all by default), sorted.
+    /// The resource's identity: its key attributes (all by default), sorted by key (then by
+    /// value), each written length-prefixed so no two sets of attributes share an identity.
+    /// String values, nearly all of them, are written as they are; others in their debug form.
     fn resource_key(&self, attrs: &[KeyValue]) -> String {
+        use std::fmt::Write;
         let keys = &self.settings.key_attributes;
-        let mut parts: Vec<String> = attrs
+        let mut parts: Vec<&KeyValue> = attrs
             .iter()
             .filter(|kv| keys.is_empty() || keys.contains(&kv.key))
-            .map(|kv| format!("{}={:?}", kv.key, kv.value))
             .collect();
-        parts.sort();
-        parts.join("\0")
+        let encoded = |kv: &KeyValue| kv.value.as_ref().map(Message::encode_to_vec);
+        parts.sort_by(|a, b| a.key.cmp(&b.key).then_with(|| encoded(a).cmp(&encoded(b))));
+        let mut id = String::new();
+        for kv in parts {
+            let _ = write!(id, "{}:{}=", kv.key.len(), kv.key);
+            let _ = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(any_value::Value::StringValue(s)) => write!(id, "s{}:{s}", s.len()),
+                other => write!(id, "{other:?}"),
+            };
+            id.push('\0');
+        }
+        id
     }
 
     /// Creates the resource's state if new, dropping the least recently used one when

@@ -652,3 +652,25 @@ fn config_errors_are_otelcols() {
         assert!(m.contains(message), "{text}: {m}");
     }
 }
+
+#[test]
+fn a_resource_is_the_same_whatever_the_order_of_its_attributes() {
+    let (mut agg, telemetry) = aggregator("{}");
+    let resources = [
+        vec![("service.name", "a"), ("host.name", "h1")],
+        vec![("host.name", "h1"), ("service.name", "a")],
+        // Values that only a careless identity would confuse with the first.
+        vec![("service.name", "a"), ("host.name", "h1\0")],
+        vec![("service.name", "a"), ("host.name=h1", "")],
+    ];
+    for attrs in &resources {
+        agg.add_request(&traces(attrs, vec![server("x", 1)]), T0);
+    }
+    let resources = metrics::read(
+        &telemetry,
+        "ferrotel_connector_span_metrics_resources{connector=\"span_metrics\"}",
+    );
+    assert_eq!(resources, Some(3.0));
+    let out = agg.flush(T0 + SEC).unwrap();
+    assert_eq!(out.resource_metrics.len(), 3);
+}

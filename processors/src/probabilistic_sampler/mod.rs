@@ -378,12 +378,10 @@ impl ProbabilisticSampler {
                 let src = tid.map_or(Source::Missing, |id| {
                     Source::TraceIdHash(Randomness::from_hash(&id, *seed))
                 });
+                // The carrier gets the hash as its `rv` once the span is kept (below).
                 match parsed {
                     Ok(ts) if ts.rv.is_some() || ts.th.is_some() => (src, None, true),
-                    Ok(mut ts) => {
-                        ts.set_rv(src.randomness());
-                        (src, Some(ts), false)
-                    }
+                    Ok(ts) => (src, Some(ts), false),
                     Err(_) => (src, None, true),
                 }
             }
@@ -402,7 +400,10 @@ impl ProbabilisticSampler {
         let (sampled, carrier, src) = self.common(src, carrier, failed, priority);
         let decision = match (sampled, carrier) {
             (false, _) => Decision::Drop,
-            (true, Some(c)) => {
+            (true, Some(mut c)) => {
+                if matches!(self.mode, Mode::Hash { .. }) {
+                    c.set_rv(src.randomness());
+                }
                 let ts = c.serialize();
                 if ts == trace_state {
                     Decision::Keep

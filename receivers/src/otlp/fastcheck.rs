@@ -16,7 +16,7 @@
 //! ```
 
 use super::limits::LimitsConfig;
-use ferrotel_core::wire::{self, FieldValue};
+use ferrotel_core::wire;
 use ferrotel_core::Signal;
 
 /// Unsure: the full decode must decide.
@@ -57,17 +57,35 @@ pub fn count_valid(limits: &LimitsConfig, signal: Signal, body: &[u8]) -> Option
 
 /// Calls `f(field_number, value)` for each field of a message, checking the framing. Groups
 /// are left to the slow path.
+#[inline(always)]
 fn fields<'a>(buf: &'a [u8], mut f: impl FnMut(u64, V<'a>) -> R) -> R {
-    for field in wire::fields(buf) {
-        let field = field.map_err(|_| Unsure)?;
-        let v = match field.value {
-            FieldValue::Varint(_) => V::Varint,
-            FieldValue::Fixed64(_) => V::I64,
-            FieldValue::Fixed32(_) => V::I32,
-            FieldValue::Bytes(b) => V::Len(b),
-            FieldValue::Group => return Err(Unsure),
+    let mut pos = 0;
+    while pos < buf.len() {
+        let key = wire::read_varint(buf, &mut pos).map_err(|_| Unsure)?;
+        let number = key >> 3;
+        if number == 0 || number > u64::from(wire::MAX_FIELD_NUMBER) {
+            return Err(Unsure);
+        }
+        let v = match key & 7 {
+            0 => wire::read_varint(buf, &mut pos).map(|_| V::Varint),
+            1 => wire::advance(buf, pos, 8).map(|end| {
+                pos = end;
+                V::I64
+            }),
+            2 => wire::read_varint(buf, &mut pos).and_then(|len| {
+                let len = usize::try_from(len).map_err(|_| wire::WireError("length too large"))?;
+                let end = wire::advance(buf, pos, len)?;
+                let x = &buf[pos..end];
+                pos = end;
+                Ok(V::Len(x))
+            }),
+            5 => wire::advance(buf, pos, 4).map(|end| {
+                pos = end;
+                V::I32
+            }),
+            _ => return Err(Unsure),
         };
-        f(u64::from(field.number), v)?;
+        f(number, v.map_err(|_| Unsure)?)?;
     }
     Ok(())
 }
