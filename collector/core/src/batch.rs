@@ -327,12 +327,14 @@ impl Batch {
         if batches.len() == 1 {
             return Some(first.clone());
         }
-        let len: usize = batches.iter().map(Batch::encoded_len).sum();
-        let mut buf = Vec::with_capacity(len);
+        // Encoded first (and kept in each batch), so a decoded batch's size is not computed
+        // once more for the capacity: prost's length pass walks every nested message.
+        let encoded: Vec<Bytes> = batches.iter().map(Batch::encoded).collect();
+        let mut buf = Vec::with_capacity(encoded.iter().map(Bytes::len).sum());
         let mut items = 0;
         let mut deliveries = Vec::new();
-        for b in batches {
-            buf.extend_from_slice(&b.encoded());
+        for (b, bytes) in batches.iter().zip(&encoded) {
+            buf.extend_from_slice(bytes);
             items += b.item_count();
             deliveries.extend(b.deliveries.iter().cloned());
         }
