@@ -25,7 +25,7 @@ use crate::proto::common::v1::{
 };
 use crate::proto::resource::v1::Resource;
 use crate::proto::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
-use crate::wire::{advance, read_varint, MAX_FIELD_NUMBER};
+use crate::wire::{field_number, Cursor, WireError};
 
 /// Deepest nesting of attribute values (array or map levels) decoded here; deeper values go to
 /// prost, which also enforces its recursion limit of 100 message levels.
@@ -35,36 +35,45 @@ pub const MAX_VALUE_DEPTH: usize = 25;
 struct Unsure;
 type R<T> = Result<T, Unsure>;
 
+/// Malformed wire data: prost gives the exact error.
+impl From<WireError> for Unsure {
+    fn from(_: WireError) -> Self {
+        Unsure
+    }
+}
+
 /// The decoded request, or `None` when prost must decide (see the module docs).
 pub fn traces(buf: &[u8]) -> Option<ExportTraceServiceRequest> {
     let mut req = ExportTraceServiceRequest::default();
-    let mut c = Cursor::new(buf);
-    let ok: R<()> = (|| {
-        while c.more() {
-            let start = c.pos;
-            match c.key()? {
-                0x0a => push(&mut req.resource_spans, &mut c, start, resource_spans)?,
-                k => c.skip(k, k >> 3 == 1)?,
-            }
-        }
-        Ok(())
-    })();
-    ok.ok().map(|()| req)
+    request(&mut req, buf).ok()?;
+    Some(req)
 }
 
 // Each message below is read by one loop matching whole keys (field number and wire type, so
 // `0x0a` is field 1 length-delimited); a known field number with another wire type is unsure,
 // as prost rejects it.
 
+fn request(r: &mut ExportTraceServiceRequest, buf: &[u8]) -> R<()> {
+    let mut c = Cursor::new(buf);
+    while c.more() {
+        let start = c.pos;
+        match c.varint()? {
+            0x0a => push(&mut r.resource_spans, &mut c, start, resource_spans)?,
+            k => skip(&mut c, k, k >> 3 == 1)?,
+        }
+    }
+    Ok(())
+}
+
 fn resource_spans(e: &mut ResourceSpans, buf: &[u8]) -> R<()> {
     let mut c = Cursor::new(buf);
     while c.more() {
         let start = c.pos;
-        match c.key()? {
+        match c.varint()? {
             0x0a => once(&mut e.resource, &mut c, resource)?,
             0x12 => push(&mut e.scope_spans, &mut c, start, scope_spans)?,
-            0x1a => e.schema_url = c.string()?,
-            k => c.skip(k, k >> 3 <= 3)?,
+            0x1a => e.schema_url = string(&mut c)?,
+            k => skip(&mut c, k, k >> 3 <= 3)?,
         }
     }
     Ok(())
@@ -74,11 +83,11 @@ fn resource(r: &mut Resource, buf: &[u8]) -> R<()> {
     let mut c = Cursor::new(buf);
     while c.more() {
         let start = c.pos;
-        match c.key()? {
+        match c.varint()? {
             0x0a => push(&mut r.attributes, &mut c, start, key_value)?,
             0x10 => r.dropped_attributes_count = c.varint()? as u32,
             // Entity references (3): no SDK sends them yet; prost decodes them.
-            k => c.skip(k, k >> 3 <= 3)?,
+            k => skip(&mut c, k, k >> 3 <= 3)?,
         }
     }
     Ok(())
@@ -88,11 +97,11 @@ fn scope_spans(s: &mut ScopeSpans, buf: &[u8]) -> R<()> {
     let mut c = Cursor::new(buf);
     while c.more() {
         let start = c.pos;
-        match c.key()? {
+        match c.varint()? {
             0x0a => once(&mut s.scope, &mut c, scope)?,
             0x12 => push(&mut s.spans, &mut c, start, span)?,
-            0x1a => s.schema_url = c.string()?,
-            k => c.skip(k, k >> 3 <= 3)?,
+            0x1a => s.schema_url = string(&mut c)?,
+            k => skip(&mut c, k, k >> 3 <= 3)?,
         }
     }
     Ok(())
@@ -102,12 +111,12 @@ fn scope(s: &mut InstrumentationScope, buf: &[u8]) -> R<()> {
     let mut c = Cursor::new(buf);
     while c.more() {
         let start = c.pos;
-        match c.key()? {
-            0x0a => s.name = c.string()?,
-            0x12 => s.version = c.string()?,
+        match c.varint()? {
+            0x0a => s.name = string(&mut c)?,
+            0x12 => s.version = string(&mut c)?,
             0x1a => push(&mut s.attributes, &mut c, start, key_value)?,
             0x20 => s.dropped_attributes_count = c.varint()? as u32,
-            k => c.skip(k, k >> 3 <= 4)?,
+            k => skip(&mut c, k, k >> 3 <= 4)?,
         }
     }
     Ok(())
@@ -117,12 +126,12 @@ fn span(s: &mut Span, buf: &[u8]) -> R<()> {
     let mut c = Cursor::new(buf);
     while c.more() {
         let start = c.pos;
-        match c.key()? {
+        match c.varint()? {
             0x0a => s.trace_id = c.bytes()?.to_vec(),
             0x12 => s.span_id = c.bytes()?.to_vec(),
-            0x1a => s.trace_state = c.string()?,
+            0x1a => s.trace_state = string(&mut c)?,
             0x22 => s.parent_span_id = c.bytes()?.to_vec(),
-            0x2a => s.name = c.string()?,
+            0x2a => s.name = string(&mut c)?,
             0x30 => s.kind = c.varint()? as i32,
             0x39 => s.start_time_unix_nano = c.fixed64()?,
             0x41 => s.end_time_unix_nano = c.fixed64()?,
@@ -134,7 +143,7 @@ fn span(s: &mut Span, buf: &[u8]) -> R<()> {
             0x70 => s.dropped_links_count = c.varint()? as u32,
             0x7a => once(&mut s.status, &mut c, status)?,
             0x85 => s.flags = c.fixed32()?,
-            k => c.skip(k, k >> 3 <= 16)?,
+            k => skip(&mut c, k, k >> 3 <= 16)?,
         }
     }
     Ok(())
@@ -144,12 +153,12 @@ fn event(e: &mut span::Event, buf: &[u8]) -> R<()> {
     let mut c = Cursor::new(buf);
     while c.more() {
         let start = c.pos;
-        match c.key()? {
+        match c.varint()? {
             0x09 => e.time_unix_nano = c.fixed64()?,
-            0x12 => e.name = c.string()?,
+            0x12 => e.name = string(&mut c)?,
             0x1a => push(&mut e.attributes, &mut c, start, key_value)?,
             0x20 => e.dropped_attributes_count = c.varint()? as u32,
-            k => c.skip(k, k >> 3 <= 4)?,
+            k => skip(&mut c, k, k >> 3 <= 4)?,
         }
     }
     Ok(())
@@ -159,14 +168,14 @@ fn link(l: &mut span::Link, buf: &[u8]) -> R<()> {
     let mut c = Cursor::new(buf);
     while c.more() {
         let start = c.pos;
-        match c.key()? {
+        match c.varint()? {
             0x0a => l.trace_id = c.bytes()?.to_vec(),
             0x12 => l.span_id = c.bytes()?.to_vec(),
-            0x1a => l.trace_state = c.string()?,
+            0x1a => l.trace_state = string(&mut c)?,
             0x22 => push(&mut l.attributes, &mut c, start, key_value)?,
             0x28 => l.dropped_attributes_count = c.varint()? as u32,
             0x35 => l.flags = c.fixed32()?,
-            k => c.skip(k, k >> 3 <= 6)?,
+            k => skip(&mut c, k, k >> 3 <= 6)?,
         }
     }
     Ok(())
@@ -175,11 +184,11 @@ fn link(l: &mut span::Link, buf: &[u8]) -> R<()> {
 fn status(s: &mut Status, buf: &[u8]) -> R<()> {
     let mut c = Cursor::new(buf);
     while c.more() {
-        match c.key()? {
-            0x12 => s.message = c.string()?,
+        match c.varint()? {
+            0x12 => s.message = string(&mut c)?,
             0x18 => s.code = c.varint()? as i32,
             // Field 1 is reserved: prost skips it.
-            k => c.skip(k, matches!(k >> 3, 2 | 3))?,
+            k => skip(&mut c, k, matches!(k >> 3, 2 | 3))?,
         }
     }
     Ok(())
@@ -192,11 +201,11 @@ fn key_value(kv: &mut KeyValue, buf: &[u8]) -> R<()> {
 fn key_value_at(kv: &mut KeyValue, buf: &[u8], depth: usize) -> R<()> {
     let mut c = Cursor::new(buf);
     while c.more() {
-        match c.key()? {
-            0x0a => kv.key = c.string()?,
+        match c.varint()? {
+            0x0a => kv.key = string(&mut c)?,
             0x12 => once(&mut kv.value, &mut c, |v, b| any_value(v, b, depth))?,
             0x18 => kv.key_strindex = c.varint()? as i32,
-            k => c.skip(k, k >> 3 <= 3)?,
+            k => skip(&mut c, k, k >> 3 <= 3)?,
         }
     }
     Ok(())
@@ -206,8 +215,8 @@ fn any_value(v: &mut AnyValue, buf: &[u8], depth: usize) -> R<()> {
     use any_value::Value;
     let mut c = Cursor::new(buf);
     while c.more() {
-        let value = match c.key()? {
-            0x0a => Value::StringValue(c.string()?),
+        let value = match c.varint()? {
+            0x0a => Value::StringValue(string(&mut c)?),
             0x10 => Value::BoolValue(c.varint()? != 0),
             0x18 => Value::IntValue(c.varint()? as i64),
             0x21 => Value::DoubleValue(f64::from_bits(c.fixed64()?)),
@@ -216,7 +225,7 @@ fn any_value(v: &mut AnyValue, buf: &[u8], depth: usize) -> R<()> {
             0x3a => Value::BytesValue(c.bytes()?.to_vec()),
             0x40 => Value::StringValueStrindex(c.varint()? as i32),
             k => {
-                c.skip(k, k >> 3 <= 8)?;
+                skip(&mut c, k, k >> 3 <= 8)?;
                 continue;
             }
         };
@@ -247,9 +256,9 @@ fn array(a: &mut ArrayValue, buf: &[u8], depth: usize) -> R<()> {
     let mut c = Cursor::new(buf);
     while c.more() {
         let start = c.pos;
-        match c.key()? {
+        match c.varint()? {
             0x0a => push(&mut a.values, &mut c, start, |v, b| any_value(v, b, depth))?,
-            k => c.skip(k, k >> 3 == 1)?,
+            k => skip(&mut c, k, k >> 3 == 1)?,
         }
     }
     Ok(())
@@ -259,11 +268,11 @@ fn kvlist(l: &mut KeyValueList, buf: &[u8], depth: usize) -> R<()> {
     let mut c = Cursor::new(buf);
     while c.more() {
         let start = c.pos;
-        match c.key()? {
+        match c.varint()? {
             0x0a => push(&mut l.values, &mut c, start, |kv, b| {
                 key_value_at(kv, b, depth)
             })?,
-            k => c.skip(k, k >> 3 == 1)?,
+            k => skip(&mut c, k, k >> 3 == 1)?,
         }
     }
     Ok(())
@@ -305,105 +314,23 @@ fn once<'a, T: Default>(
     fill(slot.insert(T::default()), body)
 }
 
-/// The read position in one message.
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// A string field's value: valid UTF-8, or unsure.
+#[inline(always)]
+fn string(c: &mut Cursor) -> R<String> {
+    std::str::from_utf8(c.bytes()?)
+        .map(str::to_owned)
+        .map_err(|_| Unsure)
 }
 
-impl<'a> Cursor<'a> {
-    #[inline(always)]
-    fn new(buf: &'a [u8]) -> Self {
-        Cursor { buf, pos: 0 }
+/// Skips the value of a field the caller does not decode: an unknown field number, as prost
+/// skips it, or a known one with another wire type, which is unsure (prost rejects it). Field
+/// number 0, groups and invalid wire types are unsure too.
+fn skip(c: &mut Cursor, key: u64, known: bool) -> R<()> {
+    if known {
+        return Err(Unsure);
     }
-
-    #[inline(always)]
-    fn more(&self) -> bool {
-        self.pos < self.buf.len()
-    }
-
-    #[inline(always)]
-    fn varint(&mut self) -> R<u64> {
-        read_varint(self.buf, &mut self.pos).map_err(|_| Unsure)
-    }
-
-    #[inline(always)]
-    fn key(&mut self) -> R<u64> {
-        self.varint()
-    }
-
-    #[inline(always)]
-    fn bytes(&mut self) -> R<&'a [u8]> {
-        let len = usize::try_from(self.varint()?).map_err(|_| Unsure)?;
-        let end = advance(self.buf, self.pos, len).map_err(|_| Unsure)?;
-        let b = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(b)
-    }
-
-    #[inline(always)]
-    fn fixed<const N: usize>(&mut self) -> R<[u8; N]> {
-        let end = advance(self.buf, self.pos, N).map_err(|_| Unsure)?;
-        let b = self.buf[self.pos..end].try_into().map_err(|_| Unsure)?;
-        self.pos = end;
-        Ok(b)
-    }
-
-    #[inline(always)]
-    fn fixed64(&mut self) -> R<u64> {
-        self.fixed().map(u64::from_le_bytes)
-    }
-
-    #[inline(always)]
-    fn fixed32(&mut self) -> R<u32> {
-        self.fixed().map(u32::from_le_bytes)
-    }
-
-    #[inline(always)]
-    fn string(&mut self) -> R<String> {
-        std::str::from_utf8(self.bytes()?)
-            .map(str::to_owned)
-            .map_err(|_| Unsure)
-    }
-
-    /// Skips the value of a field the caller does not decode: an unknown field number, as
-    /// prost skips it, or a known one with another wire type, which is unsure (prost rejects
-    /// it). Field number 0, groups and invalid wire types are unsure too.
-    fn skip(&mut self, key: u64, known: bool) -> R<()> {
-        if known || key >> 3 == 0 || key >> 3 > u64::from(MAX_FIELD_NUMBER) {
-            return Err(Unsure);
-        }
-        self.skip_value(key)
-    }
-
-    fn skip_value(&mut self, key: u64) -> R<()> {
-        match key & 7 {
-            0 => self.varint().map(drop),
-            1 => self.fixed::<8>().map(drop),
-            2 => self.bytes().map(drop),
-            5 => self.fixed::<4>().map(drop),
-            _ => Err(Unsure),
-        }
-    }
-
-    /// How many fields from `start` to the end of the message have the key found at `start`.
-    fn count_from(&self, start: usize) -> usize {
-        let mut c = Cursor {
-            buf: self.buf,
-            pos: start,
-        };
-        let Ok(key) = c.key() else { return 0 };
-        c.pos = start;
-        let mut n = 0;
-        while c.more() {
-            let Ok(k) = c.key() else { break };
-            n += usize::from(k == key);
-            if c.skip_value(k).is_err() {
-                break;
-            }
-        }
-        n
-    }
+    field_number(key)?;
+    Ok(c.skip_value(key)?)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use prost::encoding::{encode_varint, encoded_len_varint};
 pub struct WireError(pub &'static str);
 
 /// The largest field number protobuf allows.
-pub const MAX_FIELD_NUMBER: u32 = (1 << 29) - 1;
+const MAX_FIELD_NUMBER: u32 = (1 << 29) - 1;
 
 /// One field of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +62,8 @@ pub fn fields(buf: &[u8]) -> Fields<'_> {
     Fields { buf, pos: 0 }
 }
 
-/// Reads a varint at `pos`, advancing it.
 #[inline(always)]
-pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
+fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     // Keys and most lengths are one byte.
     match buf.get(*pos) {
         Some(&b) if b < 0x80 => {
@@ -92,12 +91,113 @@ fn read_long_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     Err(WireError("varint too long"))
 }
 
-/// The position `n` bytes after `pos`, if within `buf`.
 #[inline]
-pub fn advance(buf: &[u8], pos: usize, n: usize) -> Result<usize, WireError> {
+fn advance(buf: &[u8], pos: usize, n: usize) -> Result<usize, WireError> {
     pos.checked_add(n)
         .filter(|e| *e <= buf.len())
         .ok_or(WireError("truncated field"))
+}
+
+/// The field number of a key, checked: 1 to [`MAX_FIELD_NUMBER`].
+#[inline(always)]
+pub fn field_number(key: u64) -> Result<u32, WireError> {
+    let number = u32::try_from(key >> 3)
+        .ok()
+        .filter(|n| *n <= MAX_FIELD_NUMBER)
+        .ok_or(WireError("field number too large"))?;
+    if number == 0 {
+        return Err(WireError("field number 0"));
+    }
+    Ok(number)
+}
+
+/// A read position in one message, for readers that match whole keys (field number and wire
+/// type together) and then read each value as that field needs it: the fast traces decoder
+/// ([`crate::decode`]) and the OTLP receiver's validation walk.
+pub struct Cursor<'a> {
+    buf: &'a [u8],
+    /// The offset of the next byte to read.
+    pub pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline(always)]
+    pub fn new(buf: &'a [u8]) -> Self {
+        Cursor { buf, pos: 0 }
+    }
+
+    /// True while there is something left to read.
+    #[inline(always)]
+    pub fn more(&self) -> bool {
+        self.pos < self.buf.len()
+    }
+
+    /// A varint, such as a key.
+    #[inline(always)]
+    pub fn varint(&mut self) -> Result<u64, WireError> {
+        read_varint(self.buf, &mut self.pos)
+    }
+
+    /// A length-delimited value (after its key).
+    #[inline(always)]
+    pub fn bytes(&mut self) -> Result<&'a [u8], WireError> {
+        let len = usize::try_from(self.varint()?).map_err(|_| WireError("length too large"))?;
+        let end = advance(self.buf, self.pos, len)?;
+        let b = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(b)
+    }
+
+    /// A fixed-width value of `N` bytes.
+    #[inline(always)]
+    pub fn fixed<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
+        let end = advance(self.buf, self.pos, N)?;
+        let mut b = [0u8; N];
+        b.copy_from_slice(&self.buf[self.pos..end]);
+        self.pos = end;
+        Ok(b)
+    }
+
+    #[inline(always)]
+    pub fn fixed64(&mut self) -> Result<u64, WireError> {
+        self.fixed().map(u64::from_le_bytes)
+    }
+
+    #[inline(always)]
+    pub fn fixed32(&mut self) -> Result<u32, WireError> {
+        self.fixed().map(u32::from_le_bytes)
+    }
+
+    /// Skips the value of a field with `key`; groups and invalid wire types are errors.
+    pub fn skip_value(&mut self, key: u64) -> Result<(), WireError> {
+        match key & 7 {
+            0 => self.varint().map(drop),
+            1 => self.fixed::<8>().map(drop),
+            2 => self.bytes().map(drop),
+            5 => self.fixed::<4>().map(drop),
+            _ => Err(WireError("group or invalid wire type")),
+        }
+    }
+
+    /// How many fields from `start` to the end of the message have the key found at `start`
+    /// (counting stops at the first malformed field).
+    pub fn count_from(&self, start: usize) -> usize {
+        let mut c = Cursor {
+            buf: self.buf,
+            pos: start,
+        };
+        let Ok(key) = c.varint() else { return 0 };
+        c.pos = start;
+        let mut n = 0;
+        while c.more() {
+            let Ok(k) = c.varint() else { break };
+            n += usize::from(k == key);
+            if c.skip_value(k).is_err() {
+                break;
+            }
+        }
+        n
+    }
 }
 
 impl<'a> Fields<'a> {
@@ -107,13 +207,7 @@ impl<'a> Fields<'a> {
         let start = self.pos;
         let mut pos = self.pos;
         let key = read_varint(buf, &mut pos)?;
-        let number = u32::try_from(key >> 3)
-            .ok()
-            .filter(|n| *n <= MAX_FIELD_NUMBER)
-            .ok_or(WireError("field number too large"))?;
-        if number == 0 {
-            return Err(WireError("field number 0"));
-        }
+        let number = field_number(key)?;
         let value = match key & 7 {
             0 => FieldValue::Varint(read_varint(buf, &mut pos)?),
             1 => {

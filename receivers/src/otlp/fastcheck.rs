@@ -59,33 +59,18 @@ pub fn count_valid(limits: &LimitsConfig, signal: Signal, body: &[u8]) -> Option
 /// are left to the slow path.
 #[inline(always)]
 fn fields<'a>(buf: &'a [u8], mut f: impl FnMut(u64, V<'a>) -> R) -> R {
-    let mut pos = 0;
-    while pos < buf.len() {
-        let key = wire::read_varint(buf, &mut pos).map_err(|_| Unsure)?;
-        let number = key >> 3;
-        if number == 0 || number > u64::from(wire::MAX_FIELD_NUMBER) {
-            return Err(Unsure);
-        }
+    let mut c = wire::Cursor::new(buf);
+    while c.more() {
+        let key = c.varint().map_err(|_| Unsure)?;
+        let number = wire::field_number(key).map_err(|_| Unsure)?;
         let v = match key & 7 {
-            0 => wire::read_varint(buf, &mut pos).map(|_| V::Varint),
-            1 => wire::advance(buf, pos, 8).map(|end| {
-                pos = end;
-                V::I64
-            }),
-            2 => wire::read_varint(buf, &mut pos).and_then(|len| {
-                let len = usize::try_from(len).map_err(|_| wire::WireError("length too large"))?;
-                let end = wire::advance(buf, pos, len)?;
-                let x = &buf[pos..end];
-                pos = end;
-                Ok(V::Len(x))
-            }),
-            5 => wire::advance(buf, pos, 4).map(|end| {
-                pos = end;
-                V::I32
-            }),
+            0 => c.varint().map(|_| V::Varint),
+            1 => c.fixed::<8>().map(|_| V::I64),
+            2 => c.bytes().map(V::Len),
+            5 => c.fixed::<4>().map(|_| V::I32),
             _ => return Err(Unsure),
         };
-        f(number, v.map_err(|_| Unsure)?)?;
+        f(u64::from(number), v.map_err(|_| Unsure)?)?;
     }
     Ok(())
 }
