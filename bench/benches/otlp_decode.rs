@@ -1,7 +1,8 @@
 //! Decoding a traces request into the OTLP types, as every processor that changes spans makes
-//! the pipeline do (transform, attributes, redaction of the sampled share): prost's generated
-//! decoder against `ferrotel_core::decode::traces`, on the load generator's requests (100 spans
-//! of the natural shape, ~37.7 KB). Run: `cargo bench -p ferrotel-bench --bench otlp_decode`.
+//! the pipeline do (transform, attributes, redaction of the sampled share), and encoding it
+//! again for export: prost's generated code against `ferrotel_core::decode::traces` and
+//! `ferrotel_core::encode::traces`, on the load generator's requests (100 spans of the natural
+//! shape, ~37.7 KB). Run: `cargo bench -p ferrotel-bench --bench otlp_decode`.
 //!
 //! Instruction counts (repeatable on a noisy machine):
 //! `valgrind --tool=callgrind target/release/deps/otlp_decode-* --bench --profile-time 2 <name>`.
@@ -46,6 +47,30 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for r in &requests {
                 black_box(ferrotel_core::decode::traces(black_box(&r.body)));
+            }
+        })
+    });
+    g.finish();
+
+    let decoded: Vec<ExportTraceServiceRequest> = (requests.iter())
+        .filter_map(|r| ferrotel_core::decode::traces(&r.body))
+        .collect();
+    for (d, r) in decoded.iter().zip(&requests) {
+        assert_eq!(ferrotel_core::encode::traces(d), r.body);
+    }
+    let mut g = c.benchmark_group("otlp_encode");
+    g.throughput(Throughput::Elements(16 * 100));
+    g.bench_function("traces/prost/16 requests of 100 spans", |b| {
+        b.iter(|| {
+            for d in &decoded {
+                black_box(black_box(d).encode_to_vec());
+            }
+        })
+    });
+    g.bench_function("traces/ferrotel/16 requests of 100 spans", |b| {
+        b.iter(|| {
+            for d in &decoded {
+                black_box(ferrotel_core::encode::traces(black_box(d)));
             }
         })
     });

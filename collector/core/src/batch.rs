@@ -81,7 +81,7 @@ impl Data {
 
     pub fn encode(&self) -> Bytes {
         Bytes::from(match self {
-            Data::Traces(r) => r.encode_to_vec(),
+            Data::Traces(r) => crate::encode::traces(r),
             Data::Metrics(r) => r.encode_to_vec(),
             Data::Logs(r) => r.encode_to_vec(),
             Data::Profiles(r) => r.encode_to_vec(),
@@ -168,6 +168,15 @@ impl Batch {
             meta,
             deliveries: Vec::new(),
         }
+    }
+
+    /// A request decoded on arrival that keeps its bytes as well: for a pipeline that decodes
+    /// first (see [`crate::Consumer::decodes_first`]), while whatever reads the batch unchanged
+    /// still gets the original bytes.
+    pub fn from_bytes_and_data(bytes: Bytes, data: Data, meta: Arc<RequestMeta>) -> Batch {
+        let batch = Batch::from_bytes(data.signal(), bytes, Some(data.item_count()), meta);
+        let _ = batch.shared.data.set(data);
+        batch
     }
 
     pub fn from_data(data: Data, meta: Arc<RequestMeta>) -> Batch {

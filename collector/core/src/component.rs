@@ -46,6 +46,26 @@ pub trait Consumer: Send + Sync {
     fn admit(&self) -> Result<(), PipelineError> {
         Ok(())
     }
+
+    /// Whether the first thing done with a `signal` batch is decoding all of it, so that a
+    /// receiver that must read a request through anyway saves work by decoding it instead and
+    /// handing over both forms. The default: no.
+    fn decodes_first(&self, _signal: Signal) -> bool {
+        false
+    }
+}
+
+/// What a processor does with the form of the batches of one signal (see
+/// [`Processor::form`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// Passes batches on without reading their items (memory_limiter, or no rule for the
+    /// signal).
+    Untouched,
+    /// Decodes every batch (a processor that changes items in place).
+    Decoded,
+    /// Reads or passes on the encoded form: decoding up front could be wasted.
+    Encoded,
 }
 
 /// The consumer for each signal a receiver feeds (None: no pipeline takes that signal).
@@ -113,6 +133,12 @@ pub trait Receiver: Send + Sync {
 ///   that needs I/O (resource detection) belongs in `start`.
 pub trait Processor: Send + Sync {
     fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError>;
+    /// What `process` does with the form of `signal` batches, so the engine can tell a
+    /// receiver whether to decode requests up front. The default, [`Form::Encoded`], is always
+    /// correct; it only forgoes that saving.
+    fn form(&self, _signal: Signal) -> Form {
+        Form::Encoded
+    }
     /// Called once by the engine as the service starts, after exporters and before receivers,
     /// on a thread where blocking is allowed (the pipelines' processors in parallel): the place
     /// for one-off I/O such as resource detection. It must bound its own time; the service's
@@ -169,6 +195,18 @@ pub struct PerSignal<P>(pub P);
 impl<P: SignalProcessor> Processor for PerSignal<P> {
     fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
         process_decoded(&self.0, batch, out)
+    }
+    fn form(&self, signal: Signal) -> Form {
+        decoded_unless_profiles(signal)
+    }
+}
+
+/// The form of a processor that runs [`process_decoded`] on every batch: profiles pass
+/// untouched.
+pub fn decoded_unless_profiles(signal: Signal) -> Form {
+    match signal {
+        Signal::Profiles => Form::Untouched,
+        _ => Form::Decoded,
     }
 }
 

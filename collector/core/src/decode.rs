@@ -334,4 +334,4 @@ fn skip(c: &mut Cursor, key: u64, known: bool) -> R<()> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

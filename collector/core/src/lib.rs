@@ -20,6 +20,7 @@ pub mod batch;
 pub mod component;
 pub mod decode;
 pub mod delivery;
+pub mod encode;
 pub mod error;
 pub mod factory;
 pub mod format;

@@ -17,7 +17,7 @@ use crate::connector::ConnectorNode;
 use crate::exporter_runner::{ExporterRunner, Overflow};
 use ferrotel_config::PipelineId;
 use ferrotel_core::telemetry::Counter;
-use ferrotel_core::{Batch, Consumer, MemoryBudget, PipelineError, Processor};
+use ferrotel_core::{Batch, Consumer, Form, MemoryBudget, PipelineError, Processor, Signal};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -261,6 +261,15 @@ impl Consumer for Pipeline {
         self.stages.iter().try_for_each(|s| s.processor.admit())?;
         self.outputs.iter().try_for_each(Output::admit)
     }
+
+    /// The first stage that looks at `signal` batches decides; with none, the outputs get
+    /// the batches as they came (exporters and connectors read the encoded form).
+    fn decodes_first(&self, signal: Signal) -> bool {
+        let form = (self.stages.iter())
+            .map(|s| s.processor.form(signal))
+            .find(|f| *f != Form::Untouched);
+        form == Some(Form::Decoded)
+    }
 }
 
 /// Offers `batch` to every target, even after one refuses (as otelcol's fan-out does). On a
@@ -319,5 +328,9 @@ impl Consumer for Fanout {
 
     fn admit(&self) -> Result<(), PipelineError> {
         self.pipelines.iter().try_for_each(|c| c.admit())
+    }
+
+    fn decodes_first(&self, signal: Signal) -> bool {
+        self.pipelines.iter().all(|p| p.decodes_first(signal))
     }
 }

@@ -12,7 +12,7 @@ use common::{document, wait_for, EmptyConfig, RecordingFactory, StubReceiverFact
 use ferrotel_config::ConfigErrors;
 use ferrotel_core::{
     Batch, Connector, CreateContext, ExportError, Extension, ExtensionContext, Factory,
-    FactoryInfo, PipelineError, Processor, Registry, Routed, ServerAuthenticator, Signal,
+    FactoryInfo, Form, PipelineError, Processor, Registry, Routed, ServerAuthenticator, Signal,
     Stability, StartError,
 };
 use ferrotel_engine::Service;
@@ -792,6 +792,101 @@ fn build_reports_unknown_types_and_unsupported_signals_together() {
     ] {
         assert!(err.contains(needle), "missing {needle:?} in\n{err}");
     }
+}
+
+// --- decoding up front ---------------------------------------------------------------------------
+
+/// A pass-through processor of type `form` whose name is the form it reports for traces
+/// (`form/untouched`, `form/decoded`, `form/encoded`).
+struct FormProcessor(Form);
+
+impl Processor for FormProcessor {
+    fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
+        out.push(batch);
+        Ok(())
+    }
+    fn form(&self, signal: Signal) -> Form {
+        match signal {
+            Signal::Traces => self.0,
+            _ => Form::Encoded,
+        }
+    }
+}
+
+struct FormFactory;
+
+impl Factory for FormFactory {
+    type Config = EmptyConfig;
+    type Component = Box<dyn Processor>;
+    fn info(&self) -> FactoryInfo {
+        FactoryInfo::new("form", "test")
+            .signal(Signal::Traces, Stability::Alpha)
+            .signal(Signal::Logs, Stability::Alpha)
+    }
+    fn create(
+        &self,
+        ctx: &CreateContext,
+        _: EmptyConfig,
+    ) -> Result<Box<dyn Processor>, ConfigErrors> {
+        let form = match ctx.id.name.as_deref() {
+            Some("untouched") => Form::Untouched,
+            Some("decoded") => Form::Decoded,
+            _ => Form::Encoded,
+        };
+        Ok(Box::new(FormProcessor(form)))
+    }
+}
+
+/// What the receiver of `pipelines` is told about decoding traces and logs up front.
+async fn decodes_first(pipelines: &str) -> (bool, bool) {
+    let kit = Kit::default();
+    let registry = kit.registry().with(FormFactory);
+    let yaml = format!(
+        "receivers: {{stub: {{}}}}
+processors: {{form/untouched: {{}}, form/decoded: {{}}, form/encoded: {{}}}}
+exporters: {{rec: {{}}}}
+service:
+  pipelines:
+{pipelines}"
+    );
+    let service = kit.start_with(&yaml, &registry).await;
+    let answer = (
+        kit.stub.traces().decodes_first(Signal::Traces),
+        (kit.stub.consumers("stub").logs)
+            .expect("a logs pipeline")
+            .decodes_first(Signal::Logs),
+    );
+    service.shutdown(DEADLINE).await;
+    answer
+}
+
+#[tokio::test]
+async fn the_first_stage_that_reads_the_data_decides_whether_the_receiver_decodes() {
+    let cases = [
+        ("[form/untouched, form/decoded]", true),
+        ("[form/decoded, form/encoded]", true),
+        ("[form/untouched, form/encoded, form/decoded]", false),
+        ("[form/untouched]", false),
+        ("[]", false),
+    ];
+    for (processors, traces) in cases {
+        let pipelines = format!(
+            "    traces: {{receivers: [stub], processors: {processors}, exporters: [rec]}}
+    logs: {{receivers: [stub], processors: {processors}, exporters: [rec]}}\n"
+        );
+        let answer = decodes_first(&pipelines).await;
+        assert_eq!(answer, (traces, false), "{processors}");
+    }
+    // A receiver feeding two pipelines decodes only when both decode first.
+    let two = |second: &str| {
+        format!(
+            "    traces/1: {{receivers: [stub], processors: [form/decoded], exporters: [rec]}}
+    traces/2: {{receivers: [stub], processors: [{second}], exporters: [rec]}}
+    logs: {{receivers: [stub], exporters: [rec]}}\n"
+        )
+    };
+    assert_eq!(decodes_first(&two("form/decoded")).await, (true, false));
+    assert_eq!(decodes_first(&two("form/encoded")).await, (false, false));
 }
 
 // --- auth.authenticator references ------------------------------------------------------------

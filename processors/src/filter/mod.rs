@@ -46,7 +46,7 @@ use ferrotel_core::proto::collector::{
     profiles::v1development::ExportProfilesServiceRequest, trace::v1::ExportTraceServiceRequest,
 };
 use ferrotel_core::{
-    pdata, process_decoded, Batch, CreateContext, Data, Factory, FactoryInfo, PipelineError,
+    pdata, process_decoded, Batch, CreateContext, Data, Factory, FactoryInfo, Form, PipelineError,
     Processor, RequestMeta, Signal, SignalProcessor, Stability, Telemetry,
 };
 
@@ -161,6 +161,13 @@ impl Processor for FilterProcessor {
             return self.profiles(batch, out);
         }
         process_decoded(self, batch, out)
+    }
+    fn form(&self, signal: Signal) -> Form {
+        if self.has_filters(signal) {
+            Form::Decoded
+        } else {
+            Form::Untouched
+        }
     }
 }
 

@@ -37,7 +37,7 @@ pub use system::ProcessMemory;
 use ferrotel_config::ConfigErrors;
 use ferrotel_core::telemetry::{item_suffix, Counter};
 use ferrotel_core::{
-    Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor, Signal, Stability,
+    Batch, CreateContext, Factory, FactoryInfo, Form, PipelineError, Processor, Signal, Stability,
     Telemetry,
 };
 use std::collections::BTreeMap;
@@ -354,6 +354,9 @@ impl Processor for MemoryLimiter {
         }
         out.push(batch);
         Ok(())
+    }
+    fn form(&self, _signal: Signal) -> Form {
+        Form::Untouched
     }
 }
 

@@ -35,7 +35,7 @@ use ferrotel_core::proto::collector::{
     trace::v1::ExportTraceServiceRequest,
 };
 use ferrotel_core::{
-    process_decoded, Batch, CreateContext, Factory, FactoryInfo, PipelineError, Processor,
+    process_decoded, Batch, CreateContext, Factory, FactoryInfo, Form, PipelineError, Processor,
     RequestMeta, Signal, SignalProcessor, Stability,
 };
 use ferrotel_ottl::infer::{self, Candidate, Hints};
@@ -232,17 +232,24 @@ pub struct TransformProcessor {
 
 impl Processor for TransformProcessor {
     fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
-        let untouched = match batch.signal() {
+        if self.form(batch.signal()) == Form::Untouched {
+            out.push(batch);
+            return Ok(());
+        }
+        process_decoded(self, batch, out)
+    }
+    fn form(&self, signal: Signal) -> Form {
+        let untouched = match signal {
             Signal::Traces => self.compiled.traces.is_empty(),
             Signal::Metrics => self.compiled.metrics.is_empty(),
             Signal::Logs => self.compiled.logs.is_empty(),
             Signal::Profiles => true,
         };
         if untouched {
-            out.push(batch);
-            return Ok(());
+            Form::Untouched
+        } else {
+            Form::Decoded
         }
-        process_decoded(self, batch, out)
     }
 }
 

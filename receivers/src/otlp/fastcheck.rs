@@ -6,7 +6,9 @@
 //! is unsure (malformed or over-limit data, and shapes no encoder produces, such as a
 //! singular message field sent twice, which protobuf merges). The caller then takes the slow
 //! path, the full decode, which produces the exact error. Metrics requests always take the
-//! slow path. So a pass-through pipeline accepts a request without building it in memory.
+//! slow path. So a pass-through pipeline accepts a request without building it in memory. A
+//! pipeline that decodes every request first (a transform or filter processor, see
+//! `Consumer::decodes_first`) skips this walk: the receiver decodes the request instead.
 //!
 //! ```yaml
 //! receivers:

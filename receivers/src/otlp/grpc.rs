@@ -17,7 +17,7 @@ use super::server;
 use super::status;
 use super::Endpoint;
 use bytes::Bytes;
-use ferrotel_core::{Batch, Consumer, RequestMeta, Signal};
+use ferrotel_core::{Consumer, RequestMeta, Signal};
 use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, PROFILES_PATH, TRACES_PATH};
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -210,12 +210,11 @@ impl Service<tonic::Request<Bytes>> for Export {
         );
         Box::pin(async move {
             let body = req.into_inner();
-            let items = state
+            let (batch, items) = state
                 .endpoint
-                .validate_protobuf(signal, &body)
+                .protobuf_batch(&consumer, signal, body, meta)
                 .map_err(Status::invalid_argument)?;
             if items > 0 {
-                let batch = Batch::from_bytes(signal, body, Some(items), meta);
                 state
                     .endpoint
                     .export(&consumer, batch, items)

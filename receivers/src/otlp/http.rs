@@ -340,8 +340,8 @@ async fn route(
         Err(message) => return bad_request(format, message),
     };
     let (batch, items) = match format {
-        Format::Protobuf => match state.endpoint.validate_protobuf(signal, &body) {
-            Ok(items) => (Batch::from_bytes(signal, body, Some(items), meta), items),
+        Format::Protobuf => match state.endpoint.protobuf_batch(consumer, signal, body, meta) {
+            Ok(batch_and_items) => batch_and_items,
             Err(e) => return bad_request(format, e),
         },
         Format::Json => match json::decode(signal, &body)

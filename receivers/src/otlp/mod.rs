@@ -50,6 +50,7 @@ pub mod status;
 pub use config::OtlpConfig;
 pub use limits::LimitsConfig;
 
+use bytes::Bytes;
 use ferrotel_config::{ConfigErrors, Findings, Validator};
 use ferrotel_core::telemetry::{item_suffix, Counter};
 use ferrotel_core::{
@@ -304,16 +305,33 @@ impl Endpoint {
         }
     }
 
-    /// Validates a protobuf request as decoding it and checking it against the limits would,
-    /// and counts its items: a wire-format walk ([`fastcheck`]) when it is sure, else the full
-    /// decode. The error is the message for the client (INVALID_ARGUMENT).
-    pub(crate) fn validate_protobuf(&self, signal: Signal, body: &[u8]) -> Result<usize, String> {
-        if let Some(items) = fastcheck::count_valid(&self.limits, signal, body) {
-            return Ok(items);
+    /// A protobuf request as a batch with its item count, validated as decoding it and
+    /// checking it against the limits would: by a wire-format walk ([`fastcheck`]) when it is
+    /// sure, unless the pipeline decodes first (see [`Consumer::decodes_first`]); else by the
+    /// full decode, which such a pipeline then finds done. The error is the message for the
+    /// client (INVALID_ARGUMENT).
+    pub(crate) fn protobuf_batch(
+        &self,
+        consumer: &Arc<dyn Consumer>,
+        signal: Signal,
+        body: Bytes,
+        meta: Arc<RequestMeta>,
+    ) -> Result<(Batch, usize), String> {
+        let decodes_first = consumer.decodes_first(signal);
+        if !decodes_first {
+            if let Some(items) = fastcheck::count_valid(&self.limits, signal, &body) {
+                return Ok((Batch::from_bytes(signal, body, Some(items), meta), items));
+            }
         }
-        let data = Data::decode(signal, body).map_err(|e| e.0)?;
+        let data = Data::decode(signal, &body).map_err(|e| e.0)?;
         self.check(signal, &data)?;
-        Ok(data.item_count())
+        let items = data.item_count();
+        let batch = if decodes_first {
+            Batch::from_bytes_and_data(body, data, meta)
+        } else {
+            Batch::from_bytes(signal, body, Some(items), meta)
+        };
+        Ok((batch, items))
     }
 
     /// Checks a decoded request against the limits (see [`limits`]).

@@ -11,7 +11,7 @@ use ferrotel_core::{ComponentId, Data};
 use ferrotel_testkit::{metrics, wait_for};
 use ferrotel_transport::grpc::{BytesCodec, LOGS_PATH, METRICS_PATH, TRACES_PATH};
 use prost::Message;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use tonic::codec::CompressionEncoding;
@@ -26,6 +26,8 @@ pub(crate) struct Capture {
     /// Calls of `consume` under way, and the most there were at once.
     pub(super) in_flight: AtomicUsize,
     pub(super) max_in_flight: AtomicUsize,
+    /// What `decodes_first` answers.
+    pub(super) decodes_first: AtomicBool,
 }
 
 impl Capture {
@@ -72,6 +74,9 @@ impl Consumer for Capture {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+    fn decodes_first(&self, _signal: Signal) -> bool {
+        self.decodes_first.load(Ordering::SeqCst)
     }
 }
 
@@ -219,6 +224,47 @@ async fn grpc_exports_raw_bytes_plain_gzip_and_zstd() {
 }
 
 pub(super) const EMPTY: &[u8] = &[0x0a, 0x00];
+
+/// For a pipeline that decodes first, both transports hand over the request decoded, with its
+/// original bytes, and refuse a bad one with the same message as the validation walk's path.
+#[tokio::test]
+async fn a_pipeline_that_decodes_first_gets_the_request_decoded_and_its_bytes() {
+    let h = start(BASE).await;
+    let mut bad = traces(1);
+    bad.resource_spans[0].scope_spans[0].spans[0].span_id = vec![1; 3];
+    let bad = Bytes::from(bad.encode_to_vec());
+    let mut refusals = vec![];
+    for decodes_first in [false, true] {
+        h.capture
+            .decodes_first
+            .store(decodes_first, Ordering::SeqCst);
+        let body = traces_pb(3);
+        grpc_call(&mut grpc_client(&h).await, TRACES_PATH, body.clone())
+            .await
+            .unwrap();
+        let r = post(&h.http_url("/v1/traces"), Some(PB), None, body.clone()).await;
+        assert_eq!(r.status(), 200);
+        for got in h.capture.take() {
+            assert_eq!(got.is_decoded(), decodes_first);
+            assert_eq!(got.encoded(), body, "the original bytes are passed on");
+            assert_eq!(got.item_count(), 3);
+            let Data::Traces(t) = got.view().unwrap() else {
+                panic!("not traces")
+            };
+            assert_eq!(t, &traces(3));
+        }
+        let e = grpc_call(&mut grpc_client(&h).await, TRACES_PATH, bad.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        let r = post(&h.http_url("/v1/traces"), Some(PB), None, bad.clone()).await;
+        assert_eq!(r.status(), 400);
+        refusals.push((e.message().to_string(), r.bytes().await.unwrap()));
+        assert!(h.capture.take().is_empty());
+    }
+    assert!(refusals[0].0.contains("span_id"), "{}", refusals[0].0);
+    assert_eq!(refusals[0], refusals[1]);
+}
 
 #[tokio::test]
 async fn grpc_errors_map_like_otelcol() {

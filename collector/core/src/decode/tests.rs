@@ -37,7 +37,7 @@ fn nested(depth: usize) -> any_value::Value {
 }
 
 /// Every field of every message of a traces request set, every value type included.
-fn rich() -> ExportTraceServiceRequest {
+pub(crate) fn rich() -> ExportTraceServiceRequest {
     use any_value::Value::*;
     let attrs = vec![
         s("http.route", "/users/:id"),
@@ -148,7 +148,7 @@ fn repeated_fields_are_allocated_at_their_exact_length() {
 }
 
 /// A request of the rich span followed by an unknown field of each wire type.
-fn with_unknown_fields() -> Vec<u8> {
+pub(crate) fn with_unknown_fields() -> Vec<u8> {
     let mut span = rich().resource_spans[0].scope_spans[0].spans[0].encode_to_vec();
     // 100: varint, 101: fixed64, 102: bytes, 103: fixed32.
     span.extend_from_slice(&[0xa0, 0x06, 0x05]);
@@ -251,18 +251,36 @@ fn invalid_input_is_unsure_where_prost_fails() {
 }
 
 /// A small deterministic generator for the mutations below.
-struct XorShift(u64);
+pub(crate) struct XorShift(pub(crate) u64);
 
 impl XorShift {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
+}
+
+/// `seed` with one to three random edits: a byte replaced, a bit flipped, a cut, a byte inserted.
+pub(crate) fn mutated(seed: &[u8], rng: &mut XorShift) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for _ in 0..1 + rng.below(3) {
+        if b.is_empty() {
+            break;
+        }
+        let at = rng.below(b.len());
+        match rng.below(4) {
+            0 => b[at] = rng.next() as u8,
+            1 => b[at] ^= 1 << rng.below(8),
+            2 => b.truncate(at),
+            _ => b.insert(at, rng.next() as u8),
+        }
+    }
+    b
 }
 
 /// Random edits of encoded requests: wherever this decoder answers, prost agrees, and wherever
@@ -273,19 +291,7 @@ fn mutated_requests_decode_as_prost_decodes_them_or_not_at_all() {
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let (mut answered, mut prost_ok) = (0, 0);
     for i in 0..20_000 {
-        let mut b = seeds[i % 2].clone();
-        for _ in 0..1 + rng.below(3) {
-            if b.is_empty() {
-                break;
-            }
-            let at = rng.below(b.len());
-            match rng.below(4) {
-                0 => b[at] = rng.next() as u8,
-                1 => b[at] ^= 1 << rng.below(8),
-                2 => b.truncate(at),
-                _ => b.insert(at, rng.next() as u8),
-            }
-        }
+        let b = mutated(&seeds[i % 2], &mut rng);
         let fast = traces(&b);
         let slow = prost_decode(&b);
         if let Some(f) = &fast {
