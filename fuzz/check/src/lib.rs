@@ -58,6 +58,13 @@ pub fn otlp_protobuf(data: &[u8]) {
     let Ok(decoded) = Data::decode(signal, payload) else {
         return;
     };
+    if let Data::Traces(req) = &decoded {
+        assert_eq!(
+            ferrotel_core::encode::traces(req),
+            req.encode_to_vec(),
+            "the traces encoder writes what prost writes"
+        );
+    }
     let _ = LimitsConfig::default().check(&decoded);
     let bytes = Bytes::copy_from_slice(payload);
     let mut batch = Batch::from_bytes(signal, bytes.clone(), None, Default::default());
