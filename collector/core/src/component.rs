@@ -196,17 +196,12 @@ impl<P: SignalProcessor> Processor for PerSignal<P> {
     fn process(&self, batch: Batch, out: &mut Vec<Batch>) -> Result<(), PipelineError> {
         process_decoded(&self.0, batch, out)
     }
+    /// [`process_decoded`] decodes every batch but profiles, which pass untouched.
     fn form(&self, signal: Signal) -> Form {
-        decoded_unless_profiles(signal)
-    }
-}
-
-/// The form of a processor that runs [`process_decoded`] on every batch: profiles pass
-/// untouched.
-pub fn decoded_unless_profiles(signal: Signal) -> Form {
-    match signal {
-        Signal::Profiles => Form::Untouched,
-        _ => Form::Decoded,
+        match signal {
+            Signal::Profiles => Form::Untouched,
+            _ => Form::Decoded,
+        }
     }
 }
 

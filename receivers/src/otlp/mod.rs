@@ -325,12 +325,12 @@ impl Endpoint {
         }
         let data = Data::decode(signal, &body).map_err(|e| e.0)?;
         self.check(signal, &data)?;
-        let items = data.item_count();
         let batch = if decodes_first {
             Batch::from_bytes_and_data(body, data, meta)
         } else {
-            Batch::from_bytes(signal, body, Some(items), meta)
+            Batch::from_bytes(signal, body, Some(data.item_count()), meta)
         };
+        let items = batch.item_count();
         Ok((batch, items))
     }
 
