@@ -1,7 +1,8 @@
 //! A faster decoder for OTLP traces export requests, the payload processors that change spans
 //! decode for every request. It builds the same `opentelemetry-proto` types as prost's generated
 //! decoder, with less work per field: each repeated field's vector is allocated once at its
-//! exact length (prost grows it one push at a time) and fields are matched in one loop per
+//! exact length (prost grows it one push at a time; resource and span attribute lists get room
+//! for four more, which processors add) and fields are matched in one loop per
 //! message without prost's generic merge layers.
 //!
 //! It is conservative, like the receiver's `fastcheck`: it answers `Some` only with what prost
@@ -25,7 +26,7 @@ use crate::proto::common::v1::{
 };
 use crate::proto::resource::v1::Resource;
 use crate::proto::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
-use crate::wire::{field_number, Cursor, WireError};
+use crate::wire::{field_number, utf8, Cursor, WireError};
 
 /// Deepest nesting of attribute values (array or map levels) decoded here; deeper values go to
 /// prost, which also enforces its recursion limit of 100 message levels.
@@ -84,7 +85,7 @@ fn resource(r: &mut Resource, buf: &[u8]) -> R<()> {
     while c.more() {
         let start = c.pos;
         match c.varint()? {
-            0x0a => push(&mut r.attributes, &mut c, start, key_value)?,
+            0x0a => push_with_room(&mut r.attributes, &mut c, start, ROOM, key_value)?,
             0x10 => r.dropped_attributes_count = c.varint()? as u32,
             // Entity references (3): no SDK sends them yet; prost decodes them.
             k => skip(&mut c, k, k >> 3 <= 3)?,
@@ -135,7 +136,7 @@ fn span(s: &mut Span, buf: &[u8]) -> R<()> {
             0x30 => s.kind = c.varint()? as i32,
             0x39 => s.start_time_unix_nano = c.fixed64()?,
             0x41 => s.end_time_unix_nano = c.fixed64()?,
-            0x4a => push(&mut s.attributes, &mut c, start, key_value)?,
+            0x4a => push_with_room(&mut s.attributes, &mut c, start, ROOM, key_value)?,
             0x50 => s.dropped_attributes_count = c.varint()? as u32,
             0x5a => push(&mut s.events, &mut c, start, event)?,
             0x60 => s.dropped_events_count = c.varint()? as u32,
@@ -278,6 +279,10 @@ fn kvlist(l: &mut KeyValueList, buf: &[u8], depth: usize) -> R<()> {
     Ok(())
 }
 
+/// Room left in resource and span attribute lists for the few attributes processors add
+/// (`resource`, `attributes`, transform's `set`): adding them then moves no list.
+const ROOM: usize = 4;
+
 /// Decodes a repeated message field's item in place at the end of `items`; on the first item
 /// the vector is allocated for all the items with this key from `start` (the key's position)
 /// to the end of the message.
@@ -288,8 +293,20 @@ fn push<'a, T: Default>(
     start: usize,
     fill: impl FnOnce(&mut T, &'a [u8]) -> R<()>,
 ) -> R<()> {
+    push_with_room(items, c, start, 0, fill)
+}
+
+/// [`push`], allocating `room` more items than the message holds.
+#[inline(always)]
+fn push_with_room<'a, T: Default>(
+    items: &mut Vec<T>,
+    c: &mut Cursor<'a>,
+    start: usize,
+    room: usize,
+    fill: impl FnOnce(&mut T, &'a [u8]) -> R<()>,
+) -> R<()> {
     if items.capacity() == 0 {
-        items.reserve_exact(c.count_from(start));
+        items.reserve_exact(c.count_from(start) + room);
     }
     let body = c.bytes()?;
     items.push(T::default());
@@ -317,9 +334,7 @@ fn once<'a, T: Default>(
 /// A string field's value: valid UTF-8, or unsure.
 #[inline(always)]
 fn string(c: &mut Cursor) -> R<String> {
-    std::str::from_utf8(c.bytes()?)
-        .map(str::to_owned)
-        .map_err(|_| Unsure)
+    utf8(c.bytes()?).map(str::to_owned).ok_or(Unsure)
 }
 
 /// Skips the value of a field the caller does not decode: an unknown field number, as prost

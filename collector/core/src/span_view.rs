@@ -97,7 +97,7 @@ impl<'a> EventView<'a> {
 }
 
 fn utf8(b: &[u8]) -> Result<&str, WireError> {
-    std::str::from_utf8(b).map_err(|_| WireError("invalid UTF-8 in a string field"))
+    crate::wire::utf8(b).ok_or(WireError("invalid UTF-8 in a string field"))
 }
 
 impl<'a> SpanView<'a> {
@@ -238,7 +238,7 @@ pub fn value_view(encoded: &[u8]) -> Option<ValueView<'_>> {
     match (it.next(), it.next()) {
         (None, _) => None,
         (Some(Ok(f)), None) if f.number == 1 => match f.value {
-            FieldValue::Bytes(b) => std::str::from_utf8(b).ok().map(ValueView::Str),
+            FieldValue::Bytes(b) => crate::wire::utf8(b).map(ValueView::Str),
             _ => Some(ValueView::Encoded(encoded)),
         },
         _ => Some(ValueView::Encoded(encoded)),

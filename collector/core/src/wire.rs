@@ -98,6 +98,20 @@ fn advance(buf: &[u8], pos: usize, n: usize) -> Result<usize, WireError> {
         .ok_or(WireError("truncated field"))
 }
 
+/// `bytes` as text, if they are valid UTF-8. OTLP keys, names and values are short and nearly
+/// always ASCII, which `is_ascii` decides a word at a time; std's validator, which goes byte by
+/// byte up to an aligned address (most of the work for a short string), runs only for the rest.
+#[inline]
+#[allow(unsafe_code)]
+pub fn utf8(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: a sequence of ASCII bytes is valid UTF-8, which is all
+        // `from_utf8_unchecked` requires.
+        return Some(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    std::str::from_utf8(bytes).ok()
+}
+
 /// The field number of a key, checked: 1 to [`MAX_FIELD_NUMBER`].
 #[inline(always)]
 pub fn field_number(key: u64) -> Result<u32, WireError> {

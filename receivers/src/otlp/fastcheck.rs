@@ -93,13 +93,9 @@ impl Once {
     }
 }
 
-/// Valid UTF-8. Keys, names and values are short and almost always ASCII, which `is_ascii`
-/// decides a word at a time; the general validator goes byte by byte on short input.
+/// Valid UTF-8 ([`wire::utf8`]).
 fn utf8(b: &[u8]) -> R {
-    if b.is_ascii() {
-        return Ok(());
-    }
-    std::str::from_utf8(b).map(|_| ()).map_err(|_| Unsure)
+    wire::utf8(b).map(drop).ok_or(Unsure)
 }
 
 /// A trace or span id: `len` bytes or none.

@@ -143,8 +143,23 @@ fn repeated_fields_are_allocated_at_their_exact_length() {
     let req = traces(&bytes).unwrap();
     let spans = &req.resource_spans[0].scope_spans[0].spans;
     assert_eq!(spans.capacity(), 3);
-    assert_eq!(spans[0].attributes.capacity(), spans[0].attributes.len());
     assert_eq!(req.resource_spans.capacity(), 2);
+    let events = &spans[0].events;
+    assert_eq!(events.capacity(), events.len());
+}
+
+#[test]
+fn resource_and_span_attributes_have_room_for_four_more() {
+    let bytes = rich().encode_to_vec();
+    let req = traces(&bytes).unwrap();
+    let resource = req.resource_spans[0].resource.as_ref().unwrap();
+    assert_eq!(
+        resource.attributes.capacity(),
+        resource.attributes.len() + 4
+    );
+    let span = &req.resource_spans[0].scope_spans[0].spans[0];
+    assert!(!span.attributes.is_empty());
+    assert_eq!(span.attributes.capacity(), span.attributes.len() + 4);
 }
 
 /// A request of the rich span followed by an unknown field of each wire type.
