@@ -22,6 +22,9 @@ use ferrotel_core::Registry;
 
 /// Registers every connector this crate was built with.
 pub fn register(registry: Registry) -> Registry {
+    // otelcol's OTTL gates (`ottl.functions.enableLambda`), for the connectors running OTTL.
+    #[cfg(any(feature = "count", feature = "routing"))]
+    ferrotel_ottl::register_feature_gates();
     #[cfg(feature = "count")]
     let registry = registry.with(count::CountConnectorFactory);
     #[cfg(feature = "forward")]

@@ -149,4 +149,35 @@ pub enum Value {
     Neg(Box<Value>),
     List(Vec<Value>),
     Map(Vec<(String, Value)>),
+    /// A lambda parameter read in a lambda's body, resolved when parsed.
+    Param(Param),
+    /// A lambda expression, `(k, v) => body`: only ever a function argument.
+    Lambda(Box<Lambda>),
+}
+
+/// A reference to a lambda parameter: `up` lambdas out from the innermost one enclosing it
+/// (0 for its own), the parameter's position there, and keys indexing its value (`v["k"]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub up: usize,
+    pub index: usize,
+    pub keys: Vec<Key>,
+}
+
+/// A lambda expression: its parameters (`None` for `_`, which binds nothing) and its body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lambda {
+    pub params: Vec<Option<String>>,
+    pub body: LambdaBody,
+    /// Byte offset of the lambda in the source.
+    pub at: usize,
+}
+
+/// A lambda's body: a value (literal, converter, math, parameter, path) or a boolean
+/// expression (a comparison, `and` / `or` / `not`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LambdaBody {
+    Value(Value),
+    Bool(BoolExpr),
 }

@@ -6,6 +6,7 @@
 use crate::ast::{self, ArgValue, CmpOp, Key, MathOp};
 use crate::error::{Error, EvalError};
 use crate::funcs;
+use crate::lambda::{param_value, Frame};
 use crate::value::{compare, math, negate, Value};
 use ferrotel_core::proto::common::v1::KeyValue;
 use std::borrow::Cow;
@@ -53,6 +54,25 @@ pub trait Context: Sized + 'static {
     ) -> Result<Box<dyn Function<Self>>, String> {
         Err(format!("undefined function {name:?}"))
     }
+
+    /// The context lambda bodies compile in: [`Lambda<Self>`](crate::lambda::Lambda) for a
+    /// telemetry context, itself for a lambda body (so nested lambdas share it). A context
+    /// declares it, with [`Context::reborrow`] and [`Context::enter`], by
+    /// [`lambda_host!`](crate::lambda_host).
+    type Lambda: Context<Path = Self::Path>;
+
+    /// The item, for a shorter lifetime.
+    fn reborrow<'l: 's, 's>(item: Self::Item<'l>) -> Self::Item<'s>;
+
+    /// The item a lambda body is evaluated on: this item with `frame` (the lambda's arguments)
+    /// innermost.
+    fn enter<'s>(item: Self::Item<'s>, frame: &'s Frame<'s>)
+        -> <Self::Lambda as Context>::Item<'s>;
+
+    /// The arguments of the innermost lambda being evaluated, if any.
+    fn frame<'s>(_item: Self::Item<'s>) -> Option<&'s Frame<'s>> {
+        None
+    }
 }
 
 /// A converter bound to its arguments, for context `C`.
@@ -69,6 +89,8 @@ pub enum Expr<C: Context> {
     Neg(Box<Expr<C>>),
     List(Vec<Expr<C>>),
     Map(Vec<(String, Expr<C>)>),
+    /// A lambda parameter: how many lambdas out, its position there, and keys.
+    Param(usize, usize, Vec<CKey<C>>),
 }
 
 impl<C: Context> fmt::Debug for Expr<C> {
@@ -81,6 +103,7 @@ impl<C: Context> fmt::Debug for Expr<C> {
             Expr::Neg(a) => write!(f, "Neg({a:?})"),
             Expr::List(l) => write!(f, "List({l:?})"),
             Expr::Map(m) => write!(f, "Map({m:?})"),
+            Expr::Param(up, i, k) => write!(f, "Param({up}, {i}, {k:?})"),
         }
     }
 }
@@ -93,6 +116,7 @@ impl<C: Context> Expr<C> {
             Expr::Call(f, keys) => index(f.call(item)?, keys, item),
             Expr::Math(a, op, b) => math(a.eval(item)?, *op, b.eval(item)?),
             Expr::Neg(a) => negate(a.eval(item)?),
+            Expr::Param(up, i, keys) => index(param_value::<C>(item, *up, *i)?, keys, item),
             Expr::List(items) => {
                 let values = items
                     .iter()
@@ -380,13 +404,19 @@ pub fn value<C: Context>(v: &ast::Value) -> Result<Expr<C>, String> {
                     .collect::<Result<_, String>>()?,
             ))
         }
+        ast::Value::Param(p) => return Ok(Expr::Param(p.up, p.index, keys(&p.keys)?)),
+        ast::Value::Lambda(_) => {
+            return Err("a lambda expression is only allowed as a function argument".into())
+        }
     }))
 }
 
-/// A compiled argument: its name if given, and its expression (or a function name).
+/// A compiled argument: its name if given, and its expression (or a function name). A lambda
+/// stays parsed (`lambda`, with `value` an empty `Err`): the function taking it compiles it.
 pub struct CompiledArg<C: Context> {
     pub name: Option<String>,
     pub value: Result<Expr<C>, String>,
+    pub lambda: Option<Box<ast::Lambda>>,
 }
 
 /// Compiles a call's arguments. A function name stays a name (`Err`); so does an all-capitals
@@ -396,6 +426,13 @@ pub(crate) fn args<C: Context>(args: &[ast::Arg]) -> Result<Vec<CompiledArg<C>>,
     args.iter()
         .map(|a| {
             let value = match &a.value {
+                ArgValue::Value(ast::Value::Lambda(l)) => {
+                    return Ok(CompiledArg {
+                        name: a.name.clone(),
+                        value: Err(String::new()),
+                        lambda: Some(l.clone()),
+                    })
+                }
                 ArgValue::Value(ast::Value::Enum(name))
                     if C::enum_value(name).is_none()
                         && funcs::CONVERTERS.contains(&name.as_str()) =>
@@ -408,6 +445,7 @@ pub(crate) fn args<C: Context>(args: &[ast::Arg]) -> Result<Vec<CompiledArg<C>>,
             Ok(CompiledArg {
                 name: a.name.clone(),
                 value,
+                lambda: None,
             })
         })
         .collect()

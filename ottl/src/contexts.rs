@@ -204,6 +204,8 @@ fn span_keys(path: &ast::Path, fields: &[ast::Field], p: &SpanPath) -> Result<Ve
 pub struct SpanContext;
 
 impl Context for SpanContext {
+    crate::lambda_host!();
+
     const NAME: &'static str = "Span";
     type Item<'a> = SpanItem<'a>;
     type Path = SpanPath;
@@ -378,6 +380,8 @@ fn get_span<'a>(path: &'a SpanPath, item: SpanItem<'a>) -> Value<'a> {
 pub struct SpanEventContext;
 
 impl Context for SpanEventContext {
+    crate::lambda_host!();
+
     const NAME: &'static str = "SpanEvent";
     type Item<'a> = SpanEventItem<'a>;
     type Path = SpanEventPath;

@@ -293,6 +293,10 @@ fn time_and_id_converters<C: Context>(
                 v7: name == "UUIDv7",
             }))
         }
+        // otelcol registers the lambda converters only while its gate is enabled.
+        _ if crate::converters::lambdas::NAMES.contains(&name) && crate::lambda::enabled() => {
+            crate::converters::lambdas::build(name, args)
+        }
         _ => Err(format!("undefined function {name:?}")),
     }
 }
@@ -335,6 +339,42 @@ pub(crate) fn bind_optional<C: Context, const N: usize>(
     params: &[&str; N],
     required: usize,
 ) -> Result<[Option<Expr<C>>; N], String> {
+    let slots = slots(name, args, params, required)?;
+    let mut out: [Option<Expr<C>>; N] = std::array::from_fn(|_| None);
+    for (at, slot) in slots.into_iter().enumerate() {
+        let Some((pos, arg)) = slot else { continue };
+        if arg.lambda.is_some() {
+            return Err(format!(
+                "error while parsing arguments for call to {name:?}: invalid argument at \
+                 position {pos}: a lambda expression is not a value"
+            ));
+        }
+        // A function name binds only to a parameter taking one (the replacing editors').
+        out[at] = Some(match arg.value {
+            Ok(e) => e,
+            Err(f) if params[at] == "function" => Expr::Literal(Value::Str(Cow::Owned(f))),
+            Err(f) => {
+                return Err(format!(
+                    "error while parsing arguments for call to {name:?}: invalid argument at \
+                     position {pos}: {f} is a function name, not a value"
+                ))
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// An argument placed in a parameter's slot, with its position in the call.
+pub(crate) type Slot<C> = Option<(usize, CompiledArg<C>)>;
+
+/// Places positional then named arguments among `params`, each once, with their positions in
+/// the call; the first `required` must be given.
+pub(crate) fn slots<C: Context, const N: usize>(
+    name: &str,
+    args: Vec<CompiledArg<C>>,
+    params: &[&str; N],
+    required: usize,
+) -> Result<[Slot<C>; N], String> {
     if args.len() > N || (required == N && args.len() != N) {
         return Err(format!(
             "error while parsing arguments for call to {name:?}: incorrect number of arguments. \
@@ -342,7 +382,7 @@ pub(crate) fn bind_optional<C: Context, const N: usize>(
             args.len()
         ));
     }
-    let mut slots: [Option<Expr<C>>; N] = std::array::from_fn(|_| None);
+    let mut slots: [Slot<C>; N] = std::array::from_fn(|_| None);
     let mut named = false;
     for (pos, arg) in args.into_iter().enumerate() {
         let at = match &arg.name {
@@ -361,18 +401,7 @@ pub(crate) fn bind_optional<C: Context, const N: usize>(
                 })?
             }
         };
-        // A function name binds only to a parameter taking one (the replacing editors').
-        let expr = match arg.value {
-            Ok(e) => e,
-            Err(f) if params[at] == "function" => Expr::Literal(Value::Str(Cow::Owned(f))),
-            Err(f) => {
-                return Err(format!(
-                    "error while parsing arguments for call to {name:?}: invalid argument at \
-                     position {pos}: {f} is a function name, not a value"
-                ))
-            }
-        };
-        if slots[at].replace(expr).is_some() {
+        if slots[at].replace((pos, arg)).is_some() {
             return Err(format!(
                 "error while parsing arguments for call to {name:?}: {} provided more than once",
                 params[at]

@@ -201,6 +201,11 @@ impl Hints {
                 self.value(b);
             }
             Value::Neg(a) => self.value(a),
+            Value::Param(p) => self.keys(&p.keys),
+            Value::Lambda(l) => match &l.body {
+                crate::ast::LambdaBody::Value(v) => self.value(v),
+                crate::ast::LambdaBody::Bool(b) => self.bool_expr(b),
+            },
             Value::List(items) => items.iter().for_each(|v| self.value(v)),
             Value::Map(items) => items.iter().for_each(|(_, v)| self.value(v)),
             Value::Nil
@@ -398,7 +403,9 @@ pub fn infer_statements<S: AsRef<str>>(
 
 /// A function every context has: a converter or an editor.
 fn converter(name: &str) -> bool {
-    crate::funcs::CONVERTERS.contains(&name) || crate::editors::EDITORS.contains(&name)
+    crate::funcs::CONVERTERS.contains(&name)
+        || crate::editors::EDITORS.contains(&name)
+        || (crate::converters::lambdas::NAMES.contains(&name) && crate::lambda::enabled())
 }
 
 fn span_function(name: &str) -> bool {

@@ -1,5 +1,6 @@
 //! The OTTL lexer: otelcol's token classes (bytes `0x..`, floats, ints, quoted strings with Go
-//! escapes, comparison and math operators, punctuation, identifiers), each with its byte offset.
+//! escapes, comparison and math operators, `=>` of lambdas, punctuation, identifiers and `_`),
+//! each with its byte offset.
 //! Words are one token (`IsMatch`, `attributes`, `SPAN_KIND_SERVER`); the parser decides what a
 //! word may be from its case, as otelcol's Uppercase / Lowercase token classes do.
 
@@ -18,6 +19,8 @@ pub enum Tok {
     Cmp(CmpOp),
     Math(MathOp),
     Equal,
+    /// `=>`, between a lambda's parameters and its body.
+    Arrow,
     LParen,
     RParen,
     LBrace,
@@ -42,6 +45,7 @@ impl Tok {
             Tok::Cmp(op) => op.as_str().into(),
             Tok::Math(op) => op.as_str().into(),
             Tok::Equal => "=".into(),
+            Tok::Arrow => "=>".into(),
             Tok::LParen => "(".into(),
             Tok::RParen => ")".into(),
             Tok::LBrace => "{".into(),
@@ -91,7 +95,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
             let (s, end) = string(src, i)?;
             i = end;
             Tok::Str(s)
-        } else if c.is_ascii_alphabetic() {
+        } else if c.is_ascii_alphabetic() || c == b'_' {
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
                 i += 1;
             }
@@ -238,6 +242,9 @@ fn punct(b: &[u8], i: usize) -> Option<(Tok, usize)> {
     };
     if let Some(op) = cmp2 {
         return Some((Tok::Cmp(op), 2));
+    }
+    if two == Some(b"=>") {
+        return Some((Tok::Arrow, 2));
     }
     let tok = match b[i] {
         b'>' => Tok::Cmp(CmpOp::Gt),

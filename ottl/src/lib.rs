@@ -46,6 +46,7 @@ pub mod editors;
 pub mod error;
 pub mod funcs;
 pub mod infer;
+pub mod lambda;
 pub mod lexer;
 pub mod log_context;
 pub mod metric_context;
@@ -63,6 +64,7 @@ pub mod value;
 pub use compile::{Condition, Conditions, Context, ErrorMode, Function};
 pub use contexts::{SpanContext, SpanEventContext, SpanEventItem, SpanItem};
 pub use error::{Error, EvalError, ParseError};
+pub use lambda::register_feature_gates;
 pub use log_context::{LogContext, LogItem};
 pub use metric_context::{
     DataPointContext, DataPointItem, DataPointRef, MetricContext, MetricItem,

@@ -95,6 +95,8 @@ fn own_path(fields: &[ast::Field]) -> Option<LogPath> {
 pub struct LogContext;
 
 impl Context for LogContext {
+    crate::lambda_host!();
+
     const NAME: &'static str = "log";
     type Item<'a> = LogItem<'a>;
     type Path = LogPath;

@@ -187,6 +187,8 @@ fn point_path(fields: &[ast::Field]) -> Option<DataPointPath> {
 pub struct MetricContext;
 
 impl Context for MetricContext {
+    crate::lambda_host!();
+
     const NAME: &'static str = "metric";
     type Item<'a> = MetricItem<'a>;
     type Path = MetricPath;
@@ -220,6 +222,8 @@ impl Context for MetricContext {
 pub struct DataPointContext;
 
 impl Context for DataPointContext {
+    crate::lambda_host!();
+
     const NAME: &'static str = "datapoint";
     type Item<'a> = DataPointItem<'a>;
     type Path = DataPointPath;

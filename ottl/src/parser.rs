@@ -2,12 +2,15 @@
 //! (`editor(args) where condition`), boolean expressions (`or` over `and` over optionally
 //! negated comparisons, constants, converter calls and parenthesised expressions), values
 //! (literals, paths with keys, converter calls, math with `*`/`/` binding tighter than `+`/`-`,
-//! unary signs, lists, maps, enums) and named arguments. Where the grammar has alternatives the
+//! unary signs, lists, maps, enums), named arguments and lambda arguments (`(k, v) => body`, whose
+//! parameters are resolved here: a one-segment path naming a parameter of an enclosing lambda
+//! reads that parameter, shadowing the path). Where the grammar has alternatives the
 //! parser backtracks, reporting the failure that got furthest, as otelcol's parser does.
 //! Nesting is bounded, so no input can exhaust the stack.
 
 use crate::ast::{
-    Arg, ArgValue, BoolExpr, Call, CmpOp, Field, Key, MathOp, Path, Statement, Value,
+    Arg, ArgValue, BoolExpr, Call, CmpOp, Field, Key, Lambda, LambdaBody, MathOp, Param, Path,
+    Statement, Value,
 };
 use crate::error::ParseError;
 use crate::lexer::{lex, Tok, Token};
@@ -75,6 +78,8 @@ struct Parser<'s> {
     toks: Vec<Token>,
     i: usize,
     depth: usize,
+    /// The parameters of the lambdas being parsed, innermost last (`None` for `_`).
+    scopes: Vec<Vec<Option<String>>>,
 }
 
 impl<'s> Parser<'s> {
@@ -84,6 +89,7 @@ impl<'s> Parser<'s> {
             toks: lex(src)?,
             i: 0,
             depth: 0,
+            scopes: Vec::new(),
         })
     }
 
@@ -386,7 +392,8 @@ impl<'s> Parser<'s> {
                 Ok(Value::Converter(call))
             }
             Tok::Word(w) if is_lower(&w) && !KEYWORDS.contains(&w.as_str()) => {
-                Ok(Value::Path(self.path()?))
+                let path = self.path()?;
+                Ok(self.param(&path).unwrap_or(Value::Path(path)))
             }
             _ => Err(self.unexpected("a value")),
         }
@@ -505,6 +512,13 @@ impl<'s> Parser<'s> {
             }
             _ => None,
         };
+        if self.lambda_ahead() {
+            let lambda = self.nested(Self::lambda)?;
+            return Ok(Arg {
+                name,
+                value: ArgValue::Value(Value::Lambda(Box::new(lambda))),
+            });
+        }
         let value = match self.peek().clone() {
             Tok::Word(w)
                 if starts_upper(&w) && !is_upper(&w) && *self.peek_at(1) != Tok::LParen =>
@@ -515,6 +529,110 @@ impl<'s> Parser<'s> {
             _ => ArgValue::Value(self.value()?),
         };
         Ok(Arg { name, value })
+    }
+}
+
+/// Lambda expressions (otelcol's `LambdaExpression` arguments).
+impl Parser<'_> {
+    /// Whether a lambda starts here: `(` words separated by commas `)` `=>`, or `() =>`.
+    fn lambda_ahead(&self) -> bool {
+        if *self.peek() != Tok::LParen {
+            return false;
+        }
+        let mut n = 1;
+        if *self.peek_at(n) != Tok::RParen {
+            loop {
+                if !matches!(self.peek_at(n), Tok::Word(_)) {
+                    return false;
+                }
+                n += 1;
+                match self.peek_at(n) {
+                    Tok::Comma => n += 1,
+                    Tok::RParen => break,
+                    _ => return false,
+                }
+            }
+        }
+        *self.peek_at(n + 1) == Tok::Arrow
+    }
+
+    /// `(p1, p2) => body`: parameters are lower-case names (`_` binds nothing), each name once.
+    fn lambda(&mut self) -> PResult<Lambda> {
+        let at = self.at();
+        self.expect(Tok::LParen, "\"(\"")?;
+        let mut params: Vec<Option<String>> = Vec::new();
+        while let Tok::Word(w) = self.peek().clone() {
+            let p_at = self.at();
+            self.bump();
+            if w == "_" {
+                params.push(None);
+            } else if !is_lower(&w) || KEYWORDS.contains(&w.as_str()) {
+                let m =
+                    format!("invalid lambda parameter {w:?}: parameters are lower-case names or _");
+                return Err(ParseError::at(self.src, p_at, m));
+            } else if params.iter().flatten().any(|p| *p == w) {
+                let m = format!("duplicate lambda parameter {w:?}");
+                return Err(ParseError::at(self.src, p_at, m));
+            } else {
+                params.push(Some(w));
+            }
+            if *self.peek() == Tok::Comma {
+                self.bump();
+            }
+        }
+        self.expect(Tok::RParen, "\")\"")?;
+        self.expect(Tok::Arrow, "\"=>\"")?;
+        self.scopes.push(params);
+        let body = self.lambda_body();
+        let params = self.scopes.pop().unwrap_or_default();
+        Ok(Lambda {
+            params,
+            body: body?,
+            at,
+        })
+    }
+
+    /// A lambda's body: a boolean expression when it is one (a comparison, `not`, `and`, `or`),
+    /// otherwise a value (a lone converter call or `true` is a value).
+    fn lambda_body(&mut self) -> PResult<LambdaBody> {
+        let start = self.i;
+        let ends = |p: &Self| matches!(p.peek(), Tok::Comma | Tok::RParen);
+        let as_bool = match self.bool_expr() {
+            Ok(BoolExpr::Converter(_) | BoolExpr::Const(_)) => None,
+            Ok(e) if ends(self) => return Ok(LambdaBody::Bool(e)),
+            Ok(_) => None,
+            Err(e) => Some(e),
+        };
+        self.i = start;
+        match self.value() {
+            Ok(v) => Ok(LambdaBody::Value(v)),
+            Err(e) => Err(match as_bool {
+                Some(b) => furthest(e, b),
+                None => e,
+            }),
+        }
+    }
+
+    /// The parameter a one-segment path names, from the innermost lambda out.
+    fn param(&self, path: &Path) -> Option<Value> {
+        let [field] = path.fields.as_slice() else {
+            return None;
+        };
+        self.scopes
+            .iter()
+            .rev()
+            .enumerate()
+            .find_map(|(up, scope)| {
+                let index = scope
+                    .iter()
+                    .position(|p| p.as_deref() == Some(field.name.as_str()))?;
+                Some(Value::Param(Param {
+                    name: field.name.clone(),
+                    up,
+                    index,
+                    keys: field.keys.clone(),
+                }))
+            })
     }
 }
 

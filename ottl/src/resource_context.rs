@@ -62,6 +62,8 @@ pub enum ResourceContextPath {
 pub struct ResourceContext;
 
 impl Context for ResourceContext {
+    crate::lambda_host!();
+
     const NAME: &'static str = "Resource";
     type Item<'a> = ResourceItem<'a>;
     type Path = ResourceContextPath;

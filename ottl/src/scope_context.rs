@@ -60,6 +60,8 @@ pub enum ScopeContextPath {
 pub struct ScopeContext;
 
 impl Context for ScopeContext {
+    crate::lambda_host!();
+
     const NAME: &'static str = "instrumentation_scope";
     type Item<'a> = ScopeItem<'a>;
     type Path = ScopeContextPath;
@@ -157,6 +159,8 @@ fn after_parent(fields: &[ast::Field]) -> &[ast::Field] {
 pub struct ProfileContext;
 
 impl Context for ProfileContext {
+    crate::lambda_host!();
+
     const NAME: &'static str = "Profile";
     type Item<'a> = ScopeItem<'a>;
     type Path = ParentPath;

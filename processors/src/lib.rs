@@ -62,6 +62,9 @@ pub mod transform;
 
 /// Adds every processor of this crate whose feature is enabled to `r`.
 pub fn register(r: Registry) -> Registry {
+    // otelcol's OTTL gates (`ottl.functions.enableLambda`), for the processors running OTTL.
+    #[cfg(any(feature = "transform", feature = "filter", feature = "tail_sampling"))]
+    ferrotel_ottl::register_feature_gates();
     #[cfg(feature = "batch")]
     let r = r.with(batch::BatchProcessorFactory);
     #[cfg(feature = "memory_limiter")]
@@ -140,6 +143,13 @@ mod tests {
         }
         let got: Vec<_> = r.processors.infos().iter().map(|i| i.type_name).collect();
         assert_eq!(got, expected);
+        // `--feature-gates=ottl.functions.enableLambda` names a known gate (alpha, so off).
+        if cfg!(feature = "transform") {
+            let gates = ferrotel_config::featuregate::global();
+            let gate = gates.get("ottl.functions.enableLambda").unwrap();
+            assert!(!gate.is_enabled());
+            assert_eq!(gate.from_version().as_deref(), Some("v0.155.0"));
+        }
         for f in r.processors.iter() {
             let name = f.describe().type_name;
             let yaml = f.default_config().unwrap_or_else(|e| panic!("{name}: {e}"));

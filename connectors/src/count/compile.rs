@@ -125,6 +125,8 @@ pub fn report_condition_errors(config: &CountConfig, v: &mut Validator<'_>) {
 pub struct NoProfileContext;
 
 impl Context for NoProfileContext {
+    ferrotel_ottl::lambda_host!();
+
     const NAME: &'static str = "profile";
     type Item<'a> = ();
     type Path = ();

@@ -10,6 +10,7 @@ mod format;
 pub mod grok;
 pub mod hash;
 pub mod ids;
+pub mod lambdas;
 pub mod log_formats;
 pub mod network;
 pub mod parse;
