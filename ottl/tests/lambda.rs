@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use ferrotel_core::proto::common::v1::{any_value, AnyValue, ArrayValue, KeyValue, KeyValueList};
+use ferrotel_core::proto::common::v1::{any_value, AnyValue};
 use ferrotel_core::proto::logs::v1::LogRecord;
 use ferrotel_ottl::{
     Condition, ErrorMode, LogContext, LogItem, LogItemMut, SpanContext, Statement, Statements,
@@ -14,36 +14,14 @@ use ferrotel_ottl::{
 
 use any_value::Value as V;
 
+mod common;
+use common::{kv, list, map, s};
+
 fn enable() {
     ferrotel_ottl::register_feature_gates();
     ferrotel_config::featuregate::global()
         .set("ottl.functions.enableLambda", true)
         .unwrap();
-}
-
-fn kv(key: &str, v: V) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(v) }),
-        ..Default::default()
-    }
-}
-
-fn s(v: &str) -> V {
-    V::StringValue(v.into())
-}
-
-fn map(entries: Vec<KeyValue>) -> V {
-    V::KvlistValue(KeyValueList { values: entries })
-}
-
-fn list(values: Vec<V>) -> V {
-    V::ArrayValue(ArrayValue {
-        values: values
-            .into_iter()
-            .map(|v| AnyValue { value: Some(v) })
-            .collect(),
-    })
 }
 
 /// A compact rendering: `{k=v, ...}` in order, `[a, b]`, strings quoted.

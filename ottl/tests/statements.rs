@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use ferrotel_core::proto::common::v1::{
-    any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
-};
+use ferrotel_core::proto::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use ferrotel_core::proto::logs::v1::LogRecord;
 use ferrotel_core::proto::metrics::v1::{metric::Data, Metric, NumberDataPoint, Sum};
 use ferrotel_core::proto::resource::v1::Resource;
@@ -19,30 +17,8 @@ use ferrotel_ottl::{
 
 use any_value::Value as V;
 
-fn kv(key: &str, v: V) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(v) }),
-        ..Default::default()
-    }
-}
-
-fn s(v: &str) -> V {
-    V::StringValue(v.into())
-}
-
-fn map(entries: Vec<KeyValue>) -> V {
-    V::KvlistValue(KeyValueList { values: entries })
-}
-
-fn list(values: Vec<V>) -> V {
-    V::ArrayValue(ArrayValue {
-        values: values
-            .into_iter()
-            .map(|v| AnyValue { value: Some(v) })
-            .collect(),
-    })
-}
+mod common;
+use common::{kv, list, map, s};
 
 /// A compact rendering of a map: `{k=v, ...}` in order, strings quoted.
 fn render(m: &[KeyValue]) -> String {
