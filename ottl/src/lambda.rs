@@ -38,6 +38,55 @@ pub fn enabled() -> bool {
     global().is_enabled(ENABLE_LAMBDA)
 }
 
+/// Most lambda invocations in one call of a lambda converter, the invocations of lambda
+/// converters nested in its lambdas included (ferrotel's bound: nesting multiplies the work,
+/// `MapEach(list, (_, v) => MapEach(list, ...))`, and sources come from the data).
+pub const MAX_LAMBDA_INVOCATIONS: usize = 100_000;
+
+thread_local! {
+    /// Lambda converter calls in progress on this thread, and invocations since the
+    /// outermost began.
+    static BUDGET: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Marks a lambda converter call in progress: the outermost one starts the count of
+/// invocations that [`CompiledLambda::apply`] bounds by [`MAX_LAMBDA_INVOCATIONS`].
+pub struct Budget(());
+
+impl Budget {
+    pub fn enter() -> Budget {
+        BUDGET.with(|b| {
+            let (depth, used) = b.get();
+            b.set((depth + 1, if depth == 0 { 0 } else { used }));
+        });
+        Budget(())
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        BUDGET.with(|b| {
+            let (depth, used) = b.get();
+            b.set((depth.saturating_sub(1), used));
+        });
+    }
+}
+
+/// Counts one invocation against the outermost call's budget.
+fn spend() -> Result<(), EvalError> {
+    BUDGET.with(|b| {
+        let (depth, used) = b.get();
+        if used >= MAX_LAMBDA_INVOCATIONS {
+            return Err(EvalError::new(format!(
+                "lambda expressions evaluated more than {MAX_LAMBDA_INVOCATIONS} times in one \
+                 call of a lambda function"
+            )));
+        }
+        b.set((depth, used + 1));
+        Ok(())
+    })
+}
+
 /// The arguments of one lambda invocation, and the enclosing lambda's.
 #[derive(Debug)]
 pub struct Frame<'s> {
@@ -235,6 +284,7 @@ impl<C: Context> CompiledLambda<C> {
         args: &[Value<'_>],
         f: impl FnOnce(Value<'_>) -> Result<R, EvalError>,
     ) -> Result<R, EvalError> {
+        spend()?;
         let frame = Frame {
             values: args,
             parent: C::frame(item),

@@ -78,6 +78,15 @@ const PIECES: &[&str] = &[
     "quantile_values",
     "FLAG_NONE",
     "METRIC_DATA_TYPE_SUM",
+    "=>",
+    "_",
+    "(_, v) =>",
+    "() =>",
+    "v",
+    "MapEach",
+    "Filter",
+    "Reduce",
+    "When",
 ];
 
 /// Compiles `src` in a context and, when it compiles, evaluates it on an item: neither may
@@ -108,6 +117,11 @@ impl Rng {
 
 #[test]
 fn random_token_soup_never_panics() {
+    // Lambdas too (otelcol's alpha gate; process-wide, so for every test of this binary).
+    ferrotel_ottl::register_feature_gates();
+    ferrotel_config::featuregate::global()
+        .set("ottl.functions.enableLambda", true)
+        .unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut parsed = 0;
     for _ in 0..20_000 {

@@ -458,3 +458,21 @@ fn lambdas_compile_in_every_context_and_with_context_converters() {
     );
     assert!(c.is_ok(), "{:?}", c.err());
 }
+
+/// Nested lambdas multiply the work, and their sources come from the data: one call of a lambda
+/// function evaluates at most `MAX_LAMBDA_INVOCATIONS` lambda bodies, nested calls included.
+#[test]
+fn lambda_invocations_per_call_are_bounded() {
+    let nested = |n: usize| {
+        let items = vec!["a"; n].join(",");
+        format!(
+            r#"Len(MapEach(Split("{items}", ","), (_, x) => Len(MapEach(Split("{items}", ","), (_, y) => y))))"#
+        )
+    };
+    assert_eq!(ferrotel_ottl::lambda::MAX_LAMBDA_INVOCATIONS, 100_000);
+    assert_eq!(out(&nested(300)), "300"); // 300 + 300 * 300 invocations
+    let e = error(&nested(400)); // 400 + 400 * 400
+    assert!(e.contains("evaluated more than 100000 times"), "{e}");
+    // The count starts afresh with the next call.
+    assert_eq!(out(&nested(300)), "300");
+}

@@ -598,6 +598,9 @@ pub fn ottl_statements(data: &[u8]) {
     use ferrotel_core::proto::common::v1::{any_value, AnyValue, KeyValue};
     use ferrotel_core::proto::trace::v1::Span;
     use ferrotel_ottl::{ErrorMode, SpanContext, SpanItemMut, Statements};
+    // otelcol's alpha lambda functions too (their work per call is bounded).
+    ferrotel_ottl::register_feature_gates();
+    let _ = ferrotel_config::featuregate::global().set("ottl.functions.enableLambda", true);
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

@@ -8,7 +8,7 @@ use super::{map_arg, Built};
 use crate::compile::{CompiledArg, Context, Expr, Function};
 use crate::error::EvalError;
 use crate::funcs::{slots, Slot};
-use crate::lambda::{go_type, wrong_result, CompiledLambda};
+use crate::lambda::{go_type, wrong_result, Budget, CompiledLambda};
 use crate::value::{display, Value};
 use ferrotel_core::proto::common::v1::{AnyValue, KeyValue};
 use std::borrow::Cow;
@@ -185,6 +185,7 @@ struct Each<C: Context> {
 
 impl<C: Context> Function<C> for Each<C> {
     fn call<'a>(&'a self, item: C::Item<'a>) -> Result<Value<'a>, EvalError> {
+        let _budget = Budget::enter();
         let src = Source::of(self.source.eval(item)?)?;
         let mut list = Vec::new();
         let mut map = Vec::new();
@@ -228,6 +229,7 @@ struct Find<C: Context> {
 
 impl<C: Context> Function<C> for Find<C> {
     fn call<'a>(&'a self, item: C::Item<'a>) -> Result<Value<'a>, EvalError> {
+        let _budget = Budget::enter();
         let src = Source::of(self.source.eval(item)?)?;
         for (k, v) in src.entries() {
             let args = [k, v];
@@ -262,6 +264,7 @@ struct MapKeys<C: Context> {
 
 impl<C: Context> Function<C> for MapKeys<C> {
     fn call<'a>(&'a self, item: C::Item<'a>) -> Result<Value<'a>, EvalError> {
+        let _budget = Budget::enter();
         let src = Source::Map(map_arg(self.source.eval(item)?)?);
         let mut out: Vec<KeyValue> = Vec::new();
         for (k, v) in src.entries() {
@@ -291,6 +294,7 @@ struct Reduce<C: Context> {
 
 impl<C: Context> Function<C> for Reduce<C> {
     fn call<'a>(&'a self, item: C::Item<'a>) -> Result<Value<'a>, EvalError> {
+        let _budget = Budget::enter();
         let src = Source::of(self.source.eval(item)?)?;
         let mut acc = self.seed.eval(item)?;
         for (k, v) in src.entries() {
@@ -313,6 +317,7 @@ struct When<C: Context> {
 
 impl<C: Context> Function<C> for When<C> {
     fn call<'a>(&'a self, item: C::Item<'a>) -> Result<Value<'a>, EvalError> {
+        let _budget = Budget::enter();
         let holds = self
             .condition
             .test(item, &[])
