@@ -343,25 +343,33 @@ pub(crate) fn bind_optional<C: Context, const N: usize>(
     let mut out: [Option<Expr<C>>; N] = std::array::from_fn(|_| None);
     for (at, slot) in slots.into_iter().enumerate() {
         let Some((pos, arg)) = slot else { continue };
-        if arg.lambda.is_some() {
-            return Err(format!(
-                "error while parsing arguments for call to {name:?}: invalid argument at \
-                 position {pos}: a lambda expression is not a value"
-            ));
-        }
-        // A function name binds only to a parameter taking one (the replacing editors').
-        out[at] = Some(match arg.value {
-            Ok(e) => e,
-            Err(f) if params[at] == "function" => Expr::Literal(Value::Str(Cow::Owned(f))),
-            Err(f) => {
-                return Err(format!(
-                    "error while parsing arguments for call to {name:?}: invalid argument at \
-                     position {pos}: {f} is a function name, not a value"
-                ))
-            }
-        });
+        out[at] = Some(value_arg(name, pos, arg, params[at] == "function")?);
     }
     Ok(out)
+}
+
+/// The expression of `name`'s argument at call position `pos`. A lambda is refused, and so is
+/// a function name unless the parameter takes one (`takes_function`: the replacing editors').
+pub(crate) fn value_arg<C: Context>(
+    name: &str,
+    pos: usize,
+    arg: CompiledArg<C>,
+    takes_function: bool,
+) -> Result<Expr<C>, String> {
+    let invalid = |what: &str| {
+        format!(
+            "error while parsing arguments for call to {name:?}: invalid argument at position \
+             {pos}: {what}"
+        )
+    };
+    if arg.lambda.is_some() {
+        return Err(invalid("a lambda expression is not a value"));
+    }
+    match arg.value {
+        Ok(e) => Ok(e),
+        Err(f) if takes_function => Ok(Expr::Literal(Value::Str(Cow::Owned(f)))),
+        Err(f) => Err(invalid(&format!("{f} is a function name, not a value"))),
+    }
 }
 
 /// An argument placed in a parameter's slot, with its position in the call.

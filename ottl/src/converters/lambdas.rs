@@ -7,7 +7,7 @@
 use super::{map_arg, Built};
 use crate::compile::{CompiledArg, Context, Expr, Function};
 use crate::error::EvalError;
-use crate::funcs::{slots, Slot};
+use crate::funcs::{slots, value_arg, Slot};
 use crate::lambda::{go_type, wrong_result, Budget, CompiledLambda};
 use crate::value::{display, Value};
 use ferrotel_core::proto::common::v1::{AnyValue, KeyValue};
@@ -77,17 +77,10 @@ pub fn build<C: Context>(name: &str, args: Vec<CompiledArg<C>>) -> Built<C> {
 
 /// A required value argument.
 fn value<C: Context>(name: &str, slot: Slot<C>) -> Result<Expr<C>, String> {
-    let Some((pos, arg)) = slot else {
-        return Ok(Expr::Literal(Value::Nil));
-    };
-    let invalid = |what: &str| {
-        format!("error while parsing arguments for call to {name:?}: invalid argument at position {pos}: {what}")
-    };
-    if arg.lambda.is_some() {
-        return Err(invalid("a lambda expression is not a value"));
+    match slot {
+        Some((pos, arg)) => value_arg(name, pos, arg, false),
+        None => Ok(Expr::Literal(Value::Nil)),
     }
-    arg.value
-        .map_err(|f| invalid(&format!("{f} is a function name, not a value")))
 }
 
 /// A lambda argument of `arity` parameters, compiled.

@@ -98,11 +98,13 @@ fn each<T>(name: &str, items: &[T], mut f: impl FnMut(&T) -> R) -> R {
 }
 
 /// An array or map value.
-fn has_nested_value(kv: &KeyValue) -> bool {
+fn is_nested(v: &AnyValue) -> bool {
     use any_value::Value as V;
-    kv.value
-        .as_ref()
-        .is_some_and(|v| matches!(v.value, Some(V::ArrayValue(_) | V::KvlistValue(_))))
+    matches!(v.value, Some(V::ArrayValue(_) | V::KvlistValue(_)))
+}
+
+fn has_nested_value(kv: &KeyValue) -> bool {
+    kv.value.as_ref().is_some_and(is_nested)
 }
 
 fn exceeds(value: usize, limit: usize) -> bool {
@@ -280,8 +282,7 @@ impl LimitsConfig {
     /// A value at `depth` (1 for an attribute's value or a log body).
     fn value(&self, v: &AnyValue, depth: usize) -> R {
         use any_value::Value as V;
-        let nested = matches!(v.value, Some(V::ArrayValue(_) | V::KvlistValue(_)));
-        if nested && exceeds(depth + 1, self.max_value_depth) {
+        if is_nested(v) && exceeds(depth + 1, self.max_value_depth) {
             return fail(format!(
                 "value nested deeper than the limit of {} levels (limits.max_value_depth)",
                 self.max_value_depth
