@@ -37,6 +37,7 @@
 //! ferrotel --feature-gates=service.profilesSupport,-other.gate ...        enable (or `-` disable) gates
 //! ```
 
+mod allocator;
 pub mod cli;
 pub mod components;
 pub mod featuregates;
@@ -57,7 +58,7 @@ use ferrotel_core::Registry;
 /// `#[global_allocator] static ALLOCATOR: ferrotel::Allocator = ferrotel::Allocator;`
 /// (bench/RESULTS.md, "Allocator": 13-45% more spans per CPU-second than glibc's malloc in the
 /// processing pipelines).
-pub use mimalloc::MiMalloc as Allocator;
+pub use allocator::Allocator;
 
 /// The configuration used when no `--config` is given.
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.yaml");

@@ -198,7 +198,11 @@ fn key_filter<C: ContextMut>(
 impl<C: ContextMut> Editor<C> for KeyFilter<C> {
     fn apply(&self, item: &mut C::ItemMut<'_>) -> Result<(), EvalError> {
         let map = self.target.map_mut(item)?;
-        map.retain(|kv| !self.test.removes(&kv.key));
+        match &self.test {
+            // delete_key, the common one: a plain comparison per entry.
+            KeyTest::Is(k) => map.retain(|kv| kv.key != *k),
+            test => map.retain(|kv| !test.removes(&kv.key)),
+        }
         Ok(())
     }
 }

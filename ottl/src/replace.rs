@@ -188,6 +188,14 @@ fn glob(pattern: &str) -> Result<Regex, regex::Error> {
     bounded_regex(&re)
 }
 
+/// The new string of a replacement, `None` when it borrowed the input back (no match).
+fn owned(out: Cow<'_, str>) -> Option<String> {
+    match out {
+        Cow::Owned(o) => Some(o),
+        Cow::Borrowed(_) => None,
+    }
+}
+
 impl<C: ContextMut> Replace<C> {
     /// The new string, or `None` when `s` does not match.
     fn replaced(&self, s: &str, replacement: &str) -> Option<String> {
@@ -196,21 +204,16 @@ impl<C: ContextMut> Replace<C> {
                 Some(t) => t.apply(replacement),
                 None => replacement.to_string(),
             }),
-            Matcher::Pattern(r) => {
-                if !r.is_match(s) {
-                    return None;
-                }
-                Some(match &self.transform {
-                    None => r.replace_all(s, replacement).into_owned(),
-                    Some(t) => r
-                        .replace_all(s, |caps: &Captures<'_>| {
-                            let mut expanded = String::new();
-                            caps.expand(replacement, &mut expanded);
-                            t.apply(&expanded)
-                        })
-                        .into_owned(),
-                })
-            }
+            // replace_all borrows `s` back exactly when nothing matched: one search, not an
+            // is_match first and the replacing search again.
+            Matcher::Pattern(r) => match &self.transform {
+                None => owned(r.replace_all(s, replacement)),
+                Some(t) => owned(r.replace_all(s, |caps: &Captures<'_>| {
+                    let mut expanded = String::new();
+                    caps.expand(replacement, &mut expanded);
+                    t.apply(&expanded)
+                })),
+            },
         }
     }
 

@@ -193,8 +193,9 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// How many fields from `start` to the end of the message have the key found at `start`
-    /// (counting stops at the first malformed field).
+    /// How many fields in a row from `start` have the key found at `start`: the items of a
+    /// repeated field, which encoders write together (a capacity hint, so it stops at the
+    /// first other or malformed field rather than reading the rest of the message).
     pub fn count_from(&self, start: usize) -> usize {
         let mut c = Cursor {
             buf: self.buf,
@@ -204,11 +205,19 @@ impl<'a> Cursor<'a> {
         c.pos = start;
         let mut n = 0;
         while c.more() {
-            let Ok(k) = c.varint() else { break };
-            n += usize::from(k == key);
-            if c.skip_value(k).is_err() {
+            match c.varint() {
+                Ok(k) if k == key => {}
+                _ => break,
+            }
+            // Repeated messages and strings, the usual case, skip inline.
+            let skipped = match key & 7 {
+                2 => c.bytes().map(drop),
+                _ => c.skip_value(key),
+            };
+            if skipped.is_err() {
                 break;
             }
+            n += 1;
         }
         n
     }
@@ -485,6 +494,20 @@ mod tests {
     use crate::proto::resource::v1::Resource;
     use crate::proto::trace::v1::{ResourceSpans, ScopeSpans, Span};
     use prost::Message;
+
+    #[test]
+    fn count_from_counts_the_run_of_one_key() {
+        // field 1 "a", field 1 "bc", field 2 varint 7, field 1 "d", then a truncated field 1.
+        let buf = [
+            0x0a, 1, b'a', 0x0a, 2, b'b', b'c', 0x10, 7, 0x0a, 1, b'd', 0x0a, 9,
+        ];
+        let c = Cursor::new(&buf);
+        assert_eq!(c.count_from(0), 2);
+        assert_eq!(c.count_from(3), 1);
+        assert_eq!(c.count_from(7), 1);
+        assert_eq!(c.count_from(9), 1, "the truncated field is not counted");
+        assert_eq!(c.count_from(12), 0);
+    }
 
     fn request() -> ExportTraceServiceRequest {
         let span = |name: &str| Span {

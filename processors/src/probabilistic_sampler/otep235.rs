@@ -90,7 +90,7 @@ impl Randomness {
         if self.0 >= MAX_ADJUSTED_COUNT {
             return String::new();
         }
-        format!("{:014x}", self.0)
+        hex14(self.0)
     }
 
     pub fn parse(s: &str) -> Option<Randomness> {
@@ -120,12 +120,11 @@ impl Randomness {
 
 /// FNV-1a 32-bit over the seed's 4 little-endian bytes followed by `bytes`.
 pub fn fnv1a32(seed: u32, bytes: &[u8]) -> u32 {
-    let mut h: u32 = 2_166_136_261;
-    for b in seed.to_le_bytes().iter().chain(bytes) {
-        h ^= u32::from(*b);
-        h = h.wrapping_mul(16_777_619);
-    }
-    h
+    // Two folds rather than one over a chained iterator, whose per-byte state check kept the
+    // loop from being a plain one.
+    let step = |h: u32, b: &u8| (h ^ u32::from(*b)).wrapping_mul(16_777_619);
+    let h = seed.to_le_bytes().iter().fold(2_166_136_261, step);
+    bytes.iter().fold(h, step)
 }
 
 /// A parse failure of a tracestate (the item then counts as having no usable carrier).
@@ -263,21 +262,32 @@ impl TraceState {
 
     /// The W3C encoding: `ot=rv:..;th:..;<other ot keys>` first, then the other vendors.
     pub fn serialize(&self) -> String {
-        let mut ot: Vec<String> = Vec::new();
-        if let Some((_, s)) = &self.rv {
-            ot.push(format!("rv:{s}"));
+        let mut out = String::new();
+        let rv = self.rv.iter().map(|(_, v)| ("rv", v.as_str()));
+        let th = self.th.iter().map(|(_, v)| ("th", v.as_str()));
+        let extra = self.ot_extra.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        for (i, (k, v)) in rv.chain(th).chain(extra).enumerate() {
+            out.push_str(if i == 0 { "ot=" } else { ";" });
+            out.extend([k, ":", v]);
         }
-        if let Some((_, s)) = &self.th {
-            ot.push(format!("th:{s}"));
+        for (k, v) in &self.vendors {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            out.extend([k.as_str(), "=", v.as_str()]);
         }
-        ot.extend(self.ot_extra.iter().map(|(k, v)| format!("{k}:{v}")));
-        let mut parts: Vec<String> = Vec::new();
-        if !ot.is_empty() {
-            parts.push(format!("ot={}", ot.join(";")));
-        }
-        parts.extend(self.vendors.iter().map(|(k, v)| format!("{k}={v}")));
-        parts.join(",")
+        out
     }
+}
+
+/// The 14 lower-case hex digits of a 56-bit value, written without the formatting machinery
+/// (this runs for every kept item).
+fn hex14(v: u64) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digits = (0..NUM_HEX_DIGITS)
+        .rev()
+        .map(|i| char::from(DIGITS[((v >> (4 * i)) & 0xf) as usize]));
+    digits.collect()
 }
 
 #[cfg(test)]
@@ -347,5 +357,27 @@ mod tests {
         assert!(TraceState::parse("Bad=1").is_err());
         assert!(TraceState::parse("ot=th:8;rv").is_err());
         assert_eq!(TraceState::parse("").unwrap().serialize(), "");
+        assert_eq!(
+            TraceState::parse("rojo=1,congo=2").unwrap().serialize(),
+            "rojo=1,congo=2"
+        );
+        assert_eq!(
+            TraceState::parse("ot=foo:bar").unwrap().serialize(),
+            "ot=foo:bar"
+        );
+    }
+
+    #[test]
+    fn hex_digits_match_the_formatter() {
+        for v in [
+            0,
+            1,
+            0xabc,
+            0x00f0_0000_0000_0001,
+            MAX_ADJUSTED_COUNT - 1,
+            0x0012_3456_789a_bcde,
+        ] {
+            assert_eq!(hex14(v), format!("{v:014x}"));
+        }
     }
 }

@@ -25,6 +25,7 @@ use ferrotel_core::proto::collector::{
     trace::v1::ExportTraceServiceRequest,
 };
 use ferrotel_core::proto::common::v1::{any_value::Value as V, AnyValue, KeyValue};
+use ferrotel_core::telemetry::{Counter, Gauge, Telemetry};
 use ferrotel_core::{
     format, pdata, CreateContext, Factory, FactoryInfo, PerSignal, PipelineError, Processor,
     RequestMeta, SignalProcessor, Stability,
@@ -34,7 +35,8 @@ use regex::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use thread_local::ThreadLocal;
 
 /// `processors.redaction`.
@@ -133,8 +135,10 @@ pub struct RedactionProcessor {
     ignored: HashSet<String>,
     patterns: Patterns,
     /// A copy of `patterns` per thread: a regex's scratch space comes from a pool that only
-    /// the thread that used it first reaches without a lock, so each thread gets its own.
-    per_thread: ThreadLocal<Patterns>,
+    /// the thread that used it first reaches without a lock, so each thread gets its own. Each
+    /// thread also remembers the verdicts of the keys it met.
+    per_thread: ThreadLocal<Local>,
+    key_cache: KeyCacheMetrics,
     redact_all_types: bool,
     hash: HashFunction,
     hmac_key: Vec<u8>,
@@ -152,6 +156,33 @@ struct Patterns {
     whole: Regex,
 }
 
+/// What the key lists and key patterns say of one key: the same for every occurrence of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyVerdict {
+    ignored: bool,
+    redacted: bool,
+    masked: bool,
+}
+
+/// The verdicts a thread keeps: attribute keys repeat (they come from semantic conventions and
+/// instrumentation), so most keys are looked up here instead of matched against the patterns.
+const KEY_CACHE_CAPACITY: usize = 1024;
+
+/// A thread's copy of the regexes and the verdicts of the keys it met (at most
+/// [`KEY_CACHE_CAPACITY`]; a full cache is emptied and starts over).
+struct Local {
+    patterns: Patterns,
+    keys: RefCell<HashMap<Box<str>, KeyVerdict, foldhash::fast::RandomState>>,
+}
+
+/// The key caches' self-metrics: entries held over all threads, and entries dropped when a
+/// full cache was emptied.
+#[derive(Default)]
+struct KeyCacheMetrics {
+    entries: Gauge,
+    evicted: Counter,
+}
+
 /// What happened to the keys of one attribute list (or body), for the summary.
 #[derive(Default)]
 struct Report {
@@ -159,6 +190,23 @@ struct Report {
     masked: Vec<String>,
     allowed: Vec<String>,
     ignored: Vec<String>,
+}
+
+impl Drop for RedactionProcessor {
+    /// The caches go with the processor (a reload builds a new one under the same name).
+    fn drop(&mut self) {
+        let held: usize = self
+            .per_thread
+            .iter_mut()
+            .map(|l| l.keys.get_mut().len())
+            .sum();
+        self.key_cache.entries.add(-(held as i64));
+    }
+}
+
+/// Whether any pattern of `set` matches `s`; an empty set answers without a search.
+fn any_match(set: &RegexSet, s: &str) -> bool {
+    !set.is_empty() && set.is_match(s)
 }
 
 impl RedactionProcessor {
@@ -259,6 +307,7 @@ impl RedactionProcessor {
                     whole,
                 },
                 per_thread: ThreadLocal::new(),
+                key_cache: KeyCacheMetrics::default(),
                 redact_all_types: cfg.redact_all_types,
                 hash,
                 hmac_key: cfg.hmac_key.as_bytes().to_vec(),
@@ -273,22 +322,70 @@ impl RedactionProcessor {
         RedactionProcessor::compile(cfg, &mut Validator::new("", &mut Findings::default()))
     }
 
+    /// Counts the key caches in `telemetry` (as processor `id`).
+    fn with_metrics(mut self, telemetry: &Telemetry, id: &str) -> Self {
+        let labels = [("processor", id)];
+        self.key_cache = KeyCacheMetrics {
+            entries: telemetry.gauge(
+                "ferrotel_processor_redaction_key_cache_entries",
+                "Attribute keys whose verdict the redaction processor's per-thread caches hold.",
+                &labels,
+            ),
+            evicted: telemetry.counter(
+                "ferrotel_processor_redaction_key_cache_evicted",
+                "Key verdicts dropped because a per-thread cache was full.",
+                &labels,
+            ),
+        };
+        self
+    }
+
+    fn local(&self) -> &Local {
+        self.per_thread.get_or(|| Local {
+            patterns: self.patterns.clone(),
+            keys: RefCell::default(),
+        })
+    }
+
     /// This thread's copy of the regexes.
     fn patterns(&self) -> &Patterns {
-        self.per_thread.get_or(|| self.patterns.clone())
+        &self.local().patterns
+    }
+
+    /// `k`'s verdict, from this thread's cache when it is there.
+    fn key(&self, k: &str) -> KeyVerdict {
+        let local = self.local();
+        if let Some(v) = local.keys.borrow().get(k) {
+            return *v;
+        }
+        let ignored = self.ignored.contains(k) || any_match(&local.patterns.ignored_any, k);
+        let verdict = KeyVerdict {
+            ignored,
+            redacted: !ignored && !self.allow_all_keys && !self.allowed.contains(k),
+            masked: !ignored && any_match(&local.patterns.blocked_keys_any, k),
+        };
+        let mut keys = local.keys.borrow_mut();
+        if keys.len() >= KEY_CACHE_CAPACITY {
+            self.key_cache.evicted.add(keys.len() as u64);
+            self.key_cache.entries.add(-(keys.len() as i64));
+            keys.clear();
+        }
+        keys.insert(k.into(), verdict);
+        self.key_cache.entries.add(1);
+        verdict
     }
 
     fn ignore_key(&self, k: &str) -> bool {
-        self.ignored.contains(k) || self.patterns().ignored_any.is_match(k)
+        self.key(k).ignored
     }
     fn redact_key(&self, k: &str) -> bool {
-        !self.allow_all_keys && !self.allowed.contains(k)
+        self.key(k).redacted
     }
     fn mask_key(&self, k: &str) -> bool {
-        self.patterns().blocked_keys_any.is_match(k)
+        self.key(k).masked
     }
     fn allow_value(&self, v: &str) -> bool {
-        self.patterns().allowed_values_any.is_match(v)
+        any_match(&self.patterns().allowed_values_any, v)
     }
 
     fn replacement(&self, matched: &str) -> String {
@@ -321,7 +418,7 @@ impl RedactionProcessor {
     /// Masks every substring a blocked pattern matches, pattern after pattern.
     fn block_values<'a>(&self, s: &'a str) -> Cow<'a, str> {
         let patterns = self.patterns();
-        if !patterns.blocked_values_any.is_match(s) {
+        if !any_match(&patterns.blocked_values_any, s) {
             return Cow::Borrowed(s);
         }
         let mut out = Cow::Borrowed(s);
@@ -344,13 +441,14 @@ impl RedactionProcessor {
         let mut any_redacted = false;
         for kv in attrs.iter_mut() {
             let k = kv.key.as_str();
-            if self.ignore_key(k) {
+            let verdict = self.key(k);
+            if verdict.ignored {
                 if track {
                     rep.ignored.push(k.to_string());
                 }
                 continue;
             }
-            if self.redact_key(k) {
+            if verdict.redacted {
                 any_redacted = true;
                 if track {
                     rep.redacted.push(k.to_string());
@@ -369,7 +467,7 @@ impl RedactionProcessor {
                 }
                 continue;
             }
-            let new = if self.mask_key(k) {
+            let new = if verdict.masked {
                 Some(self.mask(&s, &self.patterns().whole).into_owned())
             } else {
                 match self.block_values(&s) {
@@ -387,7 +485,7 @@ impl RedactionProcessor {
             }
         }
         if any_redacted {
-            attrs.retain(|kv| self.ignore_key(&kv.key) || !self.redact_key(&kv.key));
+            attrs.retain(|kv| !self.redact_key(&kv.key));
         }
         self.summarize(attrs, rep, "redaction");
     }
@@ -595,7 +693,9 @@ impl Factory for RedactionProcessorFactory {
         let compiled = RedactionProcessor::compile(&cfg, &mut ctx.validator(&mut findings));
         findings.into_result()?;
         match compiled {
-            Some(p) => Ok(Box::new(PerSignal(p))),
+            Some(p) => Ok(Box::new(PerSignal(
+                p.with_metrics(&ctx.telemetry, &ctx.id.to_string()),
+            ))),
             None => Err(ctx.error("the configuration does not compile")),
         }
     }

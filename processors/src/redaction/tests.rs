@@ -164,3 +164,49 @@ fn pii_recipe_masks_what_it_promises() {
     );
     assert_eq!(got["route"], "/checkout/4111");
 }
+
+/// Key verdicts are cached per thread up to KEY_CACHE_CAPACITY entries: a full cache is
+/// emptied (counted as evicted), the gauge follows the entries held, and verdicts stay right
+/// across evictions.
+#[test]
+fn key_cache_is_bounded_counted_and_keeps_verdicts() {
+    let t = Telemetry::new();
+    let p = processor("allow_all_keys: true\nblocked_key_patterns: ['(?i)secret']\n")
+        .with_metrics(&t, "redaction/x");
+    let metric = |name: &str| -> f64 {
+        let text = t.render();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {text}"));
+        line.rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("a value")
+    };
+    for round in 0..3 {
+        let mut attrs: Vec<KeyValue> = (0..KEY_CACHE_CAPACITY)
+            .map(|i| s(&format!("k{round}.{i}"), "v"))
+            .collect();
+        attrs.push(s("My-Secret", "hunter2"));
+        let got = run(&p, attrs);
+        assert!(
+            got.contains(&("My-Secret".into(), "****".into())),
+            "round {round}"
+        );
+        assert!(got.contains(&(format!("k{round}.7"), "v".into())));
+        assert!(
+            metric("ferrotel_processor_redaction_key_cache_entries") <= KEY_CACHE_CAPACITY as f64
+        );
+    }
+    // 3 x 1025 distinct keys through one thread's cache of 1024.
+    let evicted = metric("ferrotel_processor_redaction_key_cache_evicted");
+    let held = metric("ferrotel_processor_redaction_key_cache_entries");
+    assert_eq!(evicted + held, 3.0 * (KEY_CACHE_CAPACITY as f64 + 1.0));
+    assert!(evicted >= 2.0 * KEY_CACHE_CAPACITY as f64);
+    drop(p);
+    assert_eq!(
+        metric("ferrotel_processor_redaction_key_cache_entries"),
+        0.0
+    );
+}
