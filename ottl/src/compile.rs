@@ -325,9 +325,14 @@ impl<C: Context> BoolExpr<C> {
                 literal,
             } => {
                 let found = C::attributes(map, item).iter().find(|kv| kv.key == *key);
-                let v = found
-                    .and_then(|kv| kv.value.as_ref())
-                    .map_or(Value::Nil, Value::from_any);
+                let value = found.and_then(|kv| kv.value.as_ref());
+                // `attributes["k"] != nil` and `== nil`: whether the value is there, without
+                // building it.
+                if let (Value::Nil, CmpOp::Eq | CmpOp::Ne) = (literal, op) {
+                    return Ok(value.is_none_or(Value::is_nil_any) == (*op == CmpOp::Eq));
+                }
+                // Only borrows (from_any copies nothing), so there is nothing to drop.
+                let v = std::mem::ManuallyDrop::new(value.map_or(Value::Nil, Value::from_any));
                 Ok(compare(&v, literal, *op))
             }
             BoolExpr::Const(b) => Ok(*b),

@@ -33,6 +33,15 @@ impl<'a> Value<'a> {
         v.value.as_ref().map_or(Value::Nil, Value::from_any_value)
     }
 
+    /// Whether [`Value::from_any`] gives `Nil` for `v` (no value, or a profiles dictionary
+    /// index), without building the value.
+    pub fn is_nil_any(v: &AnyValue) -> bool {
+        matches!(
+            v.value,
+            None | Some(any_value::Value::StringValueStrindex(_))
+        )
+    }
+
     /// The value of a set OTLP value, borrowed.
     pub fn from_any_value(v: &'a any_value::Value) -> Value<'a> {
         match v {

@@ -357,3 +357,46 @@ fn error_modes() {
         .unwrap_err();
     assert_eq!(errors.len(), 2);
 }
+
+/// `attributes["k"] == nil` / `!= nil` are answered from whether the value is there: an entry
+/// without a value, or with an empty one, is nil like a missing key; any set value (an empty
+/// string, false, 0 included) is not. The same conditions through the general comparison
+/// (`nil == attributes["k"]`) agree.
+#[test]
+fn nil_checks_on_attributes_match_the_general_comparison() {
+    let mut f = fixture();
+    f.span.attributes = vec![
+        KeyValue {
+            key: "unset".into(),
+            value: None,
+            ..Default::default()
+        },
+        KeyValue {
+            key: "empty".into(),
+            value: Some(AnyValue::default()),
+            ..Default::default()
+        },
+        kv("blank", str_v("")),
+        kv("zero", any_value::Value::IntValue(0)),
+        kv("false", any_value::Value::BoolValue(false)),
+    ];
+    let eval = |src: &str| {
+        let c = Condition::<SpanContext>::new(src).unwrap();
+        c.eval(item(&f)).unwrap()
+    };
+    for (key, nil) in [
+        ("unset", true),
+        ("empty", true),
+        ("missing", true),
+        ("blank", false),
+        ("zero", false),
+        ("false", false),
+    ] {
+        for (op, holds) in [("==", nil), ("!=", !nil)] {
+            let fast = format!(r#"attributes["{key}"] {op} nil"#);
+            let general = format!(r#"nil {op} attributes["{key}"]"#);
+            assert_eq!(eval(&fast), holds, "{fast}");
+            assert_eq!(eval(&general), holds, "{general}");
+        }
+    }
+}
