@@ -209,7 +209,9 @@ impl<'a> Cursor<'a> {
                 Ok(k) if k == key => {}
                 _ => break,
             }
-            // Repeated messages and strings, the usual case, skip inline.
+            // Repeated messages and strings, the usual case, skip inline: `skip_value` is not
+            // inlined here even when marked so (callgrind of (t): 12.8M -> 22.1M instructions
+            // in count_from with the call).
             let skipped = match key & 7 {
                 2 => c.bytes().map(drop),
                 _ => c.skip_value(key),

@@ -352,7 +352,8 @@ impl RedactionProcessor {
         &self.local().patterns
     }
 
-    /// `k`'s verdict, from this thread's cache when it is there.
+    /// `k`'s verdict, from this thread's cache when it is there. `redacted` and `masked` are
+    /// false for an ignored key, so each field can be read alone.
     fn key(&self, k: &str) -> KeyVerdict {
         let local = self.local();
         if let Some(v) = local.keys.borrow().get(k) {
@@ -375,15 +376,6 @@ impl RedactionProcessor {
         verdict
     }
 
-    fn ignore_key(&self, k: &str) -> bool {
-        self.key(k).ignored
-    }
-    fn redact_key(&self, k: &str) -> bool {
-        self.key(k).redacted
-    }
-    fn mask_key(&self, k: &str) -> bool {
-        self.key(k).masked
-    }
     fn allow_value(&self, v: &str) -> bool {
         any_match(&self.patterns().allowed_values_any, v)
     }
@@ -485,7 +477,7 @@ impl RedactionProcessor {
             }
         }
         if any_redacted {
-            attrs.retain(|kv| !self.redact_key(&kv.key));
+            attrs.retain(|kv| !self.key(&kv.key).redacted);
         }
         self.summarize(attrs, rep, "redaction");
     }
@@ -527,12 +519,13 @@ impl RedactionProcessor {
         let mut any_redacted = false;
         for kv in entries.iter_mut() {
             let k = kv.key.as_str();
-            if self.ignore_key(k) {
+            let verdict = self.key(k);
+            if verdict.ignored {
                 rep.ignored.push(path(k));
-            } else if self.redact_key(k) {
+            } else if verdict.redacted {
                 any_redacted = true;
                 rep.redacted.push(path(k));
-            } else if self.mask_key(k) {
+            } else if verdict.masked {
                 rep.masked.push(path(k));
                 let s = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
                     Some(V::StringValue(s)) => s.as_str(),
@@ -550,7 +543,7 @@ impl RedactionProcessor {
             }
         }
         if any_redacted {
-            entries.retain(|kv| self.ignore_key(&kv.key) || !self.redact_key(&kv.key));
+            entries.retain(|kv| !self.key(&kv.key).redacted);
         }
     }
 
